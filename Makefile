@@ -1,0 +1,106 @@
+# kite: a plain Makefile.
+#
+#   make                     build build/kite
+#   make test                build and run every test (unit, end-to-end, compat, fuzz corpus)
+#   make run                 install what is missing, build, start `kite server local`
+#   make SANITIZER=address   the same under ASan (also: undefined, thread); objects go to build-<san>/
+#   make fuzz                build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
+#   make bench               build and run every benchmark under bench/
+#   make valgrind            run the unit tests under valgrind
+
+SANITIZER ?=
+BUILD     ?= build$(if $(SANITIZER),-$(SANITIZER))
+CC        ?= cc
+OPT       ?= -O2
+PKGS      := yaml-0.1 jansson sqlite3
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lpthread -lm
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Isrc $(WARN) $(CFLAGS) $(DEPS_CFLAGS) -MMD -MP
+LDFLAGS  ?=
+ifneq ($(SANITIZER),)
+  ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+  LDFLAGS    += -fsanitize=$(SANITIZER)
+endif
+
+LAYERS   := util storage store flow expr hub tasks engine sched server cli
+LIB_SRC  := $(filter-out src/cli/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/src/cli/main.o
+LIB      := $(BUILD)/libkite.a
+KITE     := $(BUILD)/kite
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test run fuzz bench valgrind clean deps unit-bins
+all: $(KITE)
+
+deps:
+	@./scripts/setup.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(KITE): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(DEPS_LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS) -lcmocka
+
+# Fuzz targets also build as plain programs that replay their corpus.
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(DEPS_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS)
+
+unit-bins: $(UNIT_BIN) $(REPLAY_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@BUILD=$(BUILD) ./tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(KITE) server local --flows examples/flows
+
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+fuzz: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); \
+	  echo "fuzz: building $$n"; \
+	  clang -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(DEPS_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(DEPS_LIBS) || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+	  $(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$(basename $$b)"; KITE=$(KITE) $$b || exit 1; done
+
+valgrind: unit-bins
+	@for t in $(UNIT_BIN); do valgrind -q --error-exitcode=99 --leak-check=full $$t || exit 1; done
+
+clean:
+	rm -rf build build-* 
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs every Debian package kite's build, tests and benchmarks need.
+# Idempotent: does nothing when all are present. Run as root (or with sudo).
+set -eu
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libyaml-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev sqlite3
+libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
+libjq-dev libonig-dev libcmocka-dev tzdata python3 procps"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "setup: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,95 @@
+/*
+ * main.c: `kite <command>`: the command table and the dispatch to it.
+ */
+#include "cli/cli.h"
+#include "tasks/tasks.h"
+
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"validate", cli_cmd_validate, "check flow files (file:line:col errors)"},
+    {"render", cli_cmd_render, "render a template expression, to try one out"},
+    {"plugins", cli_cmd_plugins, "list task types, or print one's JSON Schema"},
+    {"version", cmd_version, "print kite's version"},
+    {"help", cmd_help, "this help, or `kite help COMMAND`"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "kite %s: data orchestration in one small binary\n\n"
+            "usage: kite <command> [options]\n\ncommands:\n",
+            KITE_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`kite <command> --help` shows a command's options.\n");
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("kite %s\n", KITE_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 1) {
+        const command *c = find(argv[1]);
+        if (!c) {
+            fprintf(stderr, "kite: unknown command '%s'\n", argv[1]);
+            return 2;
+        }
+        char *args[] = {argv[1], "--help", NULL};
+        return c->fn(2, args);
+    }
+    usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return cmd_version(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return cmd_help(1, argv + 1);
+    const command *c = find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "kite: unknown command '%s' (see `kite help`)\n", argv[1]);
+        return 2;
+    }
+    tasks_register_all();
+    return c->fn(argc - 1, argv + 1);
+}
