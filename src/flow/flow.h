@@ -132,6 +132,15 @@ void flow_full_id(const flow *f, char *out, size_t outsz);
  * skipped: they can only be known at run time. */
 size_t flow_check_recursion(flow *const *flows, size_t n, diags *d);
 
+/* ---- the flow document's own schema ----------------------------------------------- */
+
+/* The property tables of the flow document, of the properties every task
+ * accepts and of those every trigger accepts (for `kite plugins schema` and
+ * docs). Static, borrowed. */
+const prop_def *flow_document_props(void);
+const prop_def *flow_task_common_props(void);
+const prop_def *flow_trigger_common_props(void);
+
 /* ---- ids ---------------------------------------------------------------------------- */
 
 /* Kestra's id rule: [a-zA-Z0-9][a-zA-Z0-9_-]* (and at most 100 characters). */
