@@ -1,0 +1,150 @@
+/*
+ * migrations_sqlite.c: the SQLite schema, as an ordered list of migrations.
+ *
+ * Entry i takes a database from schema version i to i + 1; sqlite.c applies
+ * the missing ones in order, all in one transaction, at open, and records the
+ * version in the meta table. Never edit a migration that has shipped: add a
+ * new one. docs/store.md describes the tables.
+ *
+ * Times are INTEGER microseconds since the epoch, UTC. States are stored by
+ * name (TEXT) so that the file reads well in the sqlite3 shell and a new
+ * state can be added without renumbering. Documents that belong to one row
+ * and are always read whole (state histories, attempts, outputs) are JSON
+ * text columns; everything that grows with the execution is its own row.
+ */
+#include "store/store_int.h"
+
+const char *const store__sqlite_migrations[] = {
+    /* 0 -> 1: the first schema */
+    "CREATE TABLE meta (\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+
+    "CREATE TABLE flows (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  id TEXT NOT NULL,\n"
+    "  revision INTEGER NOT NULL,\n"
+    "  source TEXT NOT NULL,\n"
+    "  json TEXT,\n"
+    "  deleted INTEGER NOT NULL DEFAULT 0,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (namespace, id, revision)\n"
+    ") WITHOUT ROWID;\n"
+
+    "CREATE TABLE executions (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  flow_id TEXT NOT NULL,\n"
+    "  flow_revision INTEGER NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  histories TEXT NOT NULL,\n"
+    "  inputs TEXT,\n"
+    "  outputs TEXT,\n"
+    "  labels TEXT,\n"
+    "  variables TEXT,\n"
+    "  trigger TEXT,\n"
+    "  parent_id TEXT,\n"
+    "  parent_task_run_id TEXT,\n"
+    "  original_id TEXT,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  start_date INTEGER,\n"
+    "  end_date INTEGER,\n"
+    "  version INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX executions_flow ON executions (namespace, flow_id, created);\n"
+    "CREATE INDEX executions_created ON executions (created);\n"
+    "CREATE INDEX executions_parent ON executions (parent_id) WHERE parent_id IS NOT NULL;\n"
+
+    "CREATE TABLE task_runs (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  id TEXT NOT NULL UNIQUE,\n"
+    "  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"
+    "  parent_task_run_id TEXT,\n"
+    "  task_id TEXT NOT NULL,\n"
+    "  value TEXT,\n"
+    "  iteration INTEGER NOT NULL DEFAULT 0,\n"
+    "  state TEXT NOT NULL,\n"
+    "  histories TEXT NOT NULL,\n"
+    "  attempts TEXT NOT NULL,\n"
+    "  outputs TEXT,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX task_runs_execution ON task_runs (execution_id, seq);\n"
+
+    "CREATE TABLE logs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  execution_id TEXT NOT NULL,\n"
+    "  task_run_id TEXT,\n"
+    "  task_id TEXT,\n"
+    "  attempt INTEGER NOT NULL DEFAULT 0,\n"
+    "  time INTEGER NOT NULL,\n"
+    "  level INTEGER NOT NULL,\n"
+    "  message TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX logs_execution ON logs (execution_id, id);\n"
+
+    "CREATE TABLE metrics (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  execution_id TEXT,\n"
+    "  task_run_id TEXT,\n"
+    "  task_id TEXT,\n"
+    "  name TEXT NOT NULL,\n"
+    "  type TEXT NOT NULL,\n"
+    "  value REAL NOT NULL,\n"
+    "  tags TEXT,\n"
+    "  time INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX metrics_execution ON metrics (execution_id, id);\n"
+
+    "CREATE TABLE jobs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  execution_id TEXT,\n"
+    "  task_run_id TEXT,\n"
+    "  payload TEXT,\n"
+    "  available_at INTEGER NOT NULL,\n"
+    "  attempt INTEGER NOT NULL DEFAULT 1,\n"
+    "  owner TEXT,\n"
+    "  lease_until INTEGER,\n"
+    "  created INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX jobs_ready ON jobs (kind, available_at, id) WHERE owner IS NULL;\n"
+    "CREATE INDEX jobs_leased ON jobs (lease_until) WHERE owner IS NOT NULL;\n"
+    "CREATE INDEX jobs_execution ON jobs (execution_id);\n"
+
+    "CREATE TABLE kv (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  key TEXT NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  expires INTEGER,\n"
+    "  updated INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (namespace, key)\n"
+    ") WITHOUT ROWID;\n"
+
+    "CREATE TABLE triggers (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  flow_id TEXT NOT NULL,\n"
+    "  trigger_id TEXT NOT NULL,\n"
+    "  next_date INTEGER,\n"
+    "  disabled INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_fired INTEGER,\n"
+    "  state TEXT,\n"
+    "  updated INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (namespace, flow_id, trigger_id)\n"
+    ") WITHOUT ROWID;\n"
+
+    "CREATE TABLE trigger_ticks (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  flow_id TEXT NOT NULL,\n"
+    "  trigger_id TEXT NOT NULL,\n"
+    "  scheduled INTEGER NOT NULL,\n"
+    "  execution_id TEXT,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (namespace, flow_id, trigger_id, scheduled)\n"
+    ") WITHOUT ROWID;\n",
+};
+
+const int store__sqlite_migration_count =
+    (int)(sizeof store__sqlite_migrations / sizeof store__sqlite_migrations[0]);

@@ -1,0 +1,1623 @@
+/*
+ * sqlite.c: the store on one SQLite file (the embedded mode's backend).
+ *
+ * Settings: WAL journal, synchronous=NORMAL by default (a commit survives a
+ * kill -9 of the process: it is in the WAL, in the OS's page cache; FULL, a
+ * setting, adds an fsync per commit and survives a power loss too),
+ * foreign_keys=ON, a busy timeout for other processes on the same file.
+ * Statements are prepared once per connection and kept (persistent).
+ *
+ * DESIGN: threads and connections.
+ * A SQLite connection must not be used by two threads at once, and WAL lets
+ * any number of readers run beside one writer. So every thread that touches
+ * the store gets its own connection, found through a thread-specific key,
+ * taken from a pool of idle connections (or opened) on first use and handed
+ * back to the pool when the thread exits. Reads run on that connection in
+ * autocommit and never wait for writers. Writes are serialised in-process by
+ * one mutex, taken at BEGIN IMMEDIATE and released at COMMIT/ROLLBACK: writers
+ * queue on a futex instead of sleeping in SQLite's busy handler (which backs
+ * off in steps of up to 100 ms), and BEGIN IMMEDIATE still orders writers of
+ * other processes through the file lock (they wait up to busy_timeout).
+ *
+ * A transaction belongs to its thread: store_begin takes the mutex and
+ * begins, every call on that thread then runs inside it (its writes and reads
+ * see each other), store_commit commits and releases. A write call made
+ * outside a transaction wraps itself in one. Nesting counts depth; an inner
+ * rollback dooms the outer transaction.
+ *
+ * Lifetime: store_free closes every connection, idle or not, and deletes the
+ * thread key (so exiting threads no longer hand connections back). The
+ * caller guarantees no thread still uses the store by then.
+ */
+#include "store/store_int.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+
+/* ---- statements --------------------------------------------------------- */
+
+#define NS_MATCH(col, p) \
+    "(" p " IS NULL OR " col " = " p " OR substr(" col ", 1, length(" p ") + 1) = " p " || '.')"
+
+#define FLOW_COLS "namespace, id, revision, source, json, deleted, created"
+#define FLOW_SEARCH_WHERE \
+    " FROM flows f WHERE f.deleted = 0" \
+    " AND f.revision = (SELECT max(g.revision) FROM flows g" \
+    "                   WHERE g.namespace = f.namespace AND g.id = f.id)" \
+    " AND " NS_MATCH("f.namespace", "?1") \
+    " AND (?2 IS NULL OR instr(lower(f.id), lower(?2)) > 0" \
+    "      OR instr(lower(f.source), lower(?2)) > 0)"
+
+#define EXEC_COLS \
+    "id, namespace, flow_id, flow_revision, state, histories, inputs, outputs, labels," \
+    " variables, trigger, parent_id, parent_task_run_id, original_id, created, start_date," \
+    " end_date, version"
+#define EXEC_SEARCH_WHERE \
+    " FROM executions WHERE " NS_MATCH("namespace", "?1") \
+    " AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)"
+
+#define TR_COLS \
+    "id, execution_id, parent_task_run_id, task_id, value, iteration, state, histories," \
+    " attempts, outputs, created, updated"
+
+#define LOG_COLS "id, execution_id, task_run_id, task_id, attempt, time, level, message"
+#define LOG_WHERE \
+    " FROM logs WHERE execution_id = ?1 AND (?2 IS NULL OR task_id = ?2)" \
+    " AND (?3 IS NULL OR task_run_id = ?3) AND level >= ?4 AND id > ?5"
+
+#define JOB_COLS \
+    "id, kind, execution_id, task_run_id, payload, available_at, attempt, owner, lease_until"
+
+/* The ended states (store_state_is_terminated), for the queue's expiry. */
+#define TERMINATED_STATES \
+    "('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED')"
+
+#define TRIG_COLS "namespace, flow_id, trigger_id, next_date, disabled, last_fired, state, updated"
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_FLOW_LATEST, S_FLOW_REV, S_FLOW_REVS, S_FLOW_INSERT, S_FLOW_SEARCH, S_FLOW_COUNT,
+    S_EXEC_INSERT, S_EXEC_UPDATE, S_EXEC_VERSION, S_EXEC_GET, S_EXEC_SEARCH, S_EXEC_COUNT,
+    S_EXEC_DEL_TR, S_EXEC_DEL_LOGS, S_EXEC_DEL_METRICS, S_EXEC_DEL_JOBS, S_EXEC_DEL,
+    S_TR_INSERT, S_TR_UPDATE, S_TR_GET, S_TR_LIST,
+    S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
+    S_METRIC_INSERT, S_METRIC_LIST,
+    S_JOB_INSERT, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
+    S_JOB_DEPTH,
+    S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
+    S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
+    S__COUNT
+};
+
+static const char *const sql_text[S__COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+
+    [S_FLOW_LATEST] = "SELECT " FLOW_COLS " FROM flows WHERE namespace = ?1 AND id = ?2"
+                      " ORDER BY revision DESC LIMIT 1",
+    [S_FLOW_REV] = "SELECT " FLOW_COLS " FROM flows WHERE namespace = ?1 AND id = ?2"
+                   " AND revision = ?3",
+    [S_FLOW_REVS] = "SELECT " FLOW_COLS " FROM flows WHERE namespace = ?1 AND id = ?2"
+                    " ORDER BY revision",
+    [S_FLOW_INSERT] = "INSERT INTO flows (" FLOW_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_FLOW_SEARCH] = "SELECT f.namespace, f.id, f.revision, f.source, f.json, f.deleted,"
+                      " f.created" FLOW_SEARCH_WHERE
+                      " ORDER BY f.namespace, f.id LIMIT ?3 OFFSET ?4",
+    [S_FLOW_COUNT] = "SELECT count(*)" FLOW_SEARCH_WHERE,
+
+    [S_EXEC_INSERT] = "INSERT INTO executions (" EXEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                      " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    [S_EXEC_UPDATE] = "UPDATE executions SET namespace = ?2, flow_id = ?3, flow_revision = ?4,"
+                      " state = ?5, histories = ?6, inputs = ?7, outputs = ?8, labels = ?9,"
+                      " variables = ?10, trigger = ?11, parent_id = ?12,"
+                      " parent_task_run_id = ?13, original_id = ?14, created = ?15,"
+                      " start_date = ?16, end_date = ?17, version = ?18 + 1"
+                      " WHERE id = ?1 AND version = ?18",
+    [S_EXEC_VERSION] = "SELECT version FROM executions WHERE id = ?1",
+    [S_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions WHERE id = ?1",
+    [S_EXEC_SEARCH] = "SELECT " EXEC_COLS EXEC_SEARCH_WHERE
+                      " ORDER BY created DESC, id DESC LIMIT ?4 OFFSET ?5",
+    [S_EXEC_COUNT] = "SELECT count(*)" EXEC_SEARCH_WHERE,
+    [S_EXEC_DEL_TR] = "DELETE FROM task_runs WHERE execution_id = ?1",
+    [S_EXEC_DEL_LOGS] = "DELETE FROM logs WHERE execution_id = ?1",
+    [S_EXEC_DEL_METRICS] = "DELETE FROM metrics WHERE execution_id = ?1",
+    [S_EXEC_DEL_JOBS] = "DELETE FROM jobs WHERE execution_id = ?1",
+    [S_EXEC_DEL] = "DELETE FROM executions WHERE id = ?1",
+
+    [S_TR_INSERT] = "INSERT INTO task_runs (" TR_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                    " ?8, ?9, ?10, ?11, ?12)",
+    [S_TR_UPDATE] = "UPDATE task_runs SET parent_task_run_id = ?3, task_id = ?4, value = ?5,"
+                    " iteration = ?6, state = ?7, histories = ?8, attempts = ?9, outputs = ?10,"
+                    " created = ?11, updated = ?12 WHERE id = ?1 AND execution_id = ?2",
+    [S_TR_GET] = "SELECT " TR_COLS " FROM task_runs WHERE id = ?1",
+    [S_TR_LIST] = "SELECT " TR_COLS " FROM task_runs WHERE execution_id = ?1 ORDER BY seq",
+
+    [S_LOG_INSERT] = "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, time,"
+                     " level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_LOG_SEARCH] = "SELECT " LOG_COLS LOG_WHERE " ORDER BY id LIMIT ?6 OFFSET ?7",
+    [S_LOG_COUNT] = "SELECT count(*)" LOG_WHERE,
+
+    [S_METRIC_INSERT] = "INSERT INTO metrics (execution_id, task_run_id, task_id, name, type,"
+                        " value, tags, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_METRIC_LIST] = "SELECT id, execution_id, task_run_id, task_id, name, type, value, tags,"
+                      " time FROM metrics WHERE execution_id = ?1 ORDER BY id",
+
+    [S_JOB_INSERT] = "INSERT INTO jobs (kind, execution_id, task_run_id, payload, available_at,"
+                     " attempt, created) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+    [S_JOB_LEASE] = "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN"
+                    " (SELECT id FROM jobs WHERE owner IS NULL AND kind = ?3"
+                    "  AND available_at <= ?4 ORDER BY available_at, id LIMIT ?5)"
+                    " RETURNING " JOB_COLS,
+    [S_JOB_ACK] = "DELETE FROM jobs WHERE id = ?1 AND owner = ?2",
+    [S_JOB_EXTEND] = "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND owner = ?2",
+    [S_JOB_OWNER] = "SELECT owner FROM jobs WHERE id = ?1",
+    [S_JOB_DROP] = "DELETE FROM jobs WHERE owner IS NOT NULL AND lease_until < ?1"
+                   " AND execution_id IN (SELECT id FROM executions WHERE state IN "
+                   TERMINATED_STATES ")",
+    [S_JOB_REQUEUE] = "UPDATE jobs SET owner = NULL, lease_until = NULL,"
+                      " attempt = attempt + 1, available_at = ?1"
+                      " WHERE owner IS NOT NULL AND lease_until < ?1",
+    [S_JOB_DEPTH] = "SELECT coalesce(sum(owner IS NULL), 0), coalesce(sum(owner IS NOT NULL), 0)"
+                    " FROM jobs WHERE (?1 IS NULL OR kind = ?1)",
+
+    [S_KV_PUT] = "INSERT INTO kv (namespace, key, value, expires, updated)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, key) DO UPDATE"
+                 " SET value = excluded.value, expires = excluded.expires,"
+                 " updated = excluded.updated",
+    [S_KV_GET] = "SELECT value FROM kv WHERE namespace = ?1 AND key = ?2"
+                 " AND (expires IS NULL OR expires > ?3)",
+    [S_KV_DELETE] = "DELETE FROM kv WHERE namespace = ?1 AND key = ?2"
+                    " RETURNING (expires IS NULL OR expires > ?3)",
+    [S_KV_LIST] = "SELECT key FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2)"
+                  " ORDER BY key",
+
+    [S_TRIG_PUT] = "INSERT INTO triggers (" TRIG_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                   " ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET"
+                   " next_date = excluded.next_date, disabled = excluded.disabled,"
+                   " last_fired = excluded.last_fired, state = excluded.state,"
+                   " updated = excluded.updated",
+    [S_TRIG_GET] = "SELECT " TRIG_COLS " FROM triggers WHERE namespace = ?1 AND flow_id = ?2"
+                   " AND trigger_id = ?3",
+    [S_TRIG_LIST] = "SELECT " TRIG_COLS " FROM triggers WHERE " NS_MATCH("namespace", "?1")
+                    " ORDER BY namespace, flow_id, trigger_id",
+    [S_TRIG_DELETE] = "DELETE FROM triggers WHERE namespace = ?1 AND flow_id = ?2"
+                      " AND trigger_id = ?3",
+    [S_TICK_INSERT] = "INSERT INTO trigger_ticks (namespace, flow_id, trigger_id, scheduled,"
+                      " execution_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+/* ---- connections -------------------------------------------------------- */
+
+typedef struct sqlb sqlb;
+
+typedef struct conn {
+    sqlb *b;
+    sqlite3 *db;
+    sqlite3_stmt *st[S__COUNT];
+    int depth;             /* transaction nesting, 0: none */
+    int doomed;            /* an inner rollback happened */
+    struct conn *next;     /* every connection of the store */
+    struct conn *next_idle;
+    int idle;
+} conn;
+
+struct sqlb {
+    char *path;
+    store_opts opts;
+    pthread_key_t key;
+    pthread_mutex_t lock;  /* guards all, idle */
+    pthread_mutex_t write; /* one writing transaction at a time */
+    conn *all, *idle;
+    int version;
+};
+
+static int fail_db(sqlite3 *db, kerr *e, const char *what)
+{
+    int code = sqlite3_extended_errcode(db);
+    int rc = STORE_ERROR;
+    if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
+        rc = STORE_DUPLICATE;
+    return store__fail(e, rc, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static void conn_close(conn *c)
+{
+    for (int i = 0; i < S__COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* Opens a connection with kite's settings. */
+static conn *conn_open(sqlb *b, kerr *e)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(b->path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        store__fail(e, STORE_ERROR, "store: cannot open %s: %s", b->path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, b->opts.busy_timeout_ms > 0 ? b->opts.busy_timeout_ms : 5000);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;"
+             " PRAGMA temp_store = MEMORY;",
+             b->opts.sync_full ? "FULL" : "NORMAL");
+    char *msg = NULL;
+    if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        store__fail(e, STORE_ERROR, "store: %s: %s", b->path, msg ? msg : "cannot configure");
+        sqlite3_free(msg);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    conn *c = xcalloc(1, sizeof *c);
+    c->b = b;
+    c->db = db;
+    return c;
+}
+
+/* Runs at the exit of a thread that used the store: hands its connection
+ * back to the pool (rolling back a transaction the thread forgot). */
+static void conn_release(void *p)
+{
+    conn *c = p;
+    sqlb *b = c->b;
+    if (c->depth > 0) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        c->depth = 0;
+        pthread_mutex_unlock(&b->write);
+    }
+    pthread_mutex_lock(&b->lock);
+    c->idle = 1;
+    c->next_idle = b->idle;
+    b->idle = c;
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* The calling thread's connection, NULL with a message on failure. */
+static conn *conn_get(sqlb *b, kerr *e)
+{
+    conn *c = pthread_getspecific(b->key);
+    if (c)
+        return c;
+    pthread_mutex_lock(&b->lock);
+    c = b->idle;
+    if (c) {
+        b->idle = c->next_idle;
+        c->idle = 0;
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (!c) {
+        c = conn_open(b, e);
+        if (!c)
+            return NULL;
+        pthread_mutex_lock(&b->lock);
+        c->next = b->all;
+        b->all = c;
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_setspecific(b->key, c);
+    return c;
+}
+
+/* The cached statement id, reset and ready to bind; NULL with a message. */
+static sqlite3_stmt *stmt(conn *c, int id, kerr *e)
+{
+    if (!c->st[id]) {
+        if (sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                               NULL) != SQLITE_OK) {
+            fail_db(c->db, e, "preparing a statement");
+            c->st[id] = NULL;
+            return NULL;
+        }
+    }
+    return c->st[id];
+}
+
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps a statement that returns no rows; resets it. */
+static int run(conn *c, sqlite3_stmt *st, const char *what, kerr *e)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        int r = fail_db(c->db, e, what);
+        done(st);
+        return r;
+    }
+    done(st);
+    return 0;
+}
+
+/* ---- binding and reading ------------------------------------------------ */
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_own(sqlite3_stmt *st, int i, char *s)  /* takes a malloc'd string */
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, free);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_json(sqlite3_stmt *st, int i, json_t *j)
+{
+    bind_own(st, i, store__json_dump(j));
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t us)  /* 0 -> NULL */
+{
+    if (us)
+        sqlite3_bind_int64(st, i, us);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_limit(sqlite3_stmt *st, int i, size_t offset, size_t limit)
+{
+    sqlite3_bind_int64(st, i, limit ? (sqlite3_int64)limit : -1);
+    sqlite3_bind_int64(st, i + 1, (sqlite3_int64)offset);
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    return store__json_load((const char *)sqlite3_column_text(st, i));
+}
+
+static int col_state(sqlite3_stmt *st, int i, store_state *out, kerr *e)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (store_state_parse(t, out) != 0)
+        return store__fail(e, STORE_ERROR, "store: corrupt state '%s' in the database",
+                           t ? t : "(null)");
+    return 0;
+}
+
+#define VEC_PUSH(v, n, cap) \
+    ((n) == (cap) ? ((cap) = (cap) ? (cap) * 2 : 8, (v) = xrealloc((v), (cap) * sizeof *(v))) : 0, \
+     memset(&(v)[(n)], 0, sizeof *(v)), &(v)[(n)++])
+
+/* ---- transactions ------------------------------------------------------- */
+
+/* Enters a write transaction (or nests into the thread's current one). */
+static int tx_enter(sqlb *b, conn *c, kerr *e)
+{
+    if (c->depth > 0) {
+        c->depth++;
+        return 0;
+    }
+    sqlite3_stmt *st = stmt(c, S_BEGIN, e);
+    if (!st)
+        return STORE_ERROR;
+    pthread_mutex_lock(&b->write);
+    int rc = run(c, st, "beginning a transaction", e);
+    if (rc) {
+        pthread_mutex_unlock(&b->write);
+        return rc;
+    }
+    c->depth = 1;
+    c->doomed = 0;
+    return 0;
+}
+
+static void tx_rollback_all(sqlb *b, conn *c)
+{
+    sqlite3_stmt *st = stmt(c, S_ROLLBACK, NULL);
+    if (st)
+        run(c, st, "rolling back", NULL);
+    if (sqlite3_get_autocommit(c->db) == 0)   /* the statement failed: insist */
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    c->depth = 0;
+    c->doomed = 0;
+    pthread_mutex_unlock(&b->write);
+}
+
+/* Leaves a level: commits at the outermost when ok and not doomed, rolls
+ * back when !ok at the outermost, dooms the outer level when !ok inside. */
+static int tx_leave(sqlb *b, conn *c, int ok, kerr *e)
+{
+    if (c->depth <= 0)
+        return 0;
+    if (c->depth > 1) {
+        c->depth--;
+        if (!ok)
+            c->doomed = 1;
+        return 0;
+    }
+    if (!ok || c->doomed) {
+        int doomed = c->doomed;
+        tx_rollback_all(b, c);
+        if (ok && doomed)
+            return store__fail(e, STORE_ERROR,
+                               "store: the transaction was rolled back by an inner rollback");
+        return 0;
+    }
+    sqlite3_stmt *st = stmt(c, S_COMMIT, e);
+    int rc = st ? run(c, st, "committing", e) : STORE_ERROR;
+    if (rc) {
+        tx_rollback_all(b, c);
+        return rc;
+    }
+    c->depth = 0;
+    pthread_mutex_unlock(&b->write);
+    return 0;
+}
+
+static int sq_begin(void *p, kerr *e)
+{
+    sqlb *b = p;
+    conn *c = conn_get(b, e);
+    if (!c)
+        return STORE_ERROR;
+    return tx_enter(b, c, e);
+}
+
+static int sq_commit(void *p, kerr *e)
+{
+    sqlb *b = p;
+    conn *c = conn_get(b, e);
+    if (!c)
+        return STORE_ERROR;
+    if (c->depth == 0)
+        return store__fail(e, STORE_ERROR, "store: commit without a transaction");
+    return tx_leave(b, c, 1, e);
+}
+
+static void sq_rollback(void *p)
+{
+    sqlb *b = p;
+    conn *c = conn_get(b, NULL);
+    if (!c || c->depth == 0)
+        return;
+    tx_leave(b, c, 0, NULL);
+}
+
+/* The frame of every operation: W for writes (in a transaction), R for reads.
+ * The body sets rc and may `goto out`. */
+#define W_BEGIN \
+    sqlb *b = p; \
+    conn *c = conn_get(b, e); \
+    if (!c) \
+        return STORE_ERROR; \
+    int rc = tx_enter(b, c, e); \
+    if (rc) \
+        return rc;
+#define W_END \
+    out: \
+    { \
+        int lrc = tx_leave(b, c, rc == 0, rc == 0 ? e : NULL); \
+        return rc ? rc : lrc; \
+    }
+#define R_BEGIN \
+    sqlb *b = p; \
+    conn *c = conn_get(b, e); \
+    if (!c) \
+        return STORE_ERROR; \
+    int rc = 0;
+#define STMT(var, id) \
+    sqlite3_stmt *var = stmt(c, (id), e); \
+    if (!var) { \
+        rc = STORE_ERROR; \
+        goto out; \
+    }
+
+/* ---- open, migrations, close -------------------------------------------- */
+
+static int migrate(sqlb *b, conn *c, kerr *e)
+{
+    char *msg = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = 0, version = 0, others = 0, has_meta = 0;
+
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+        rc = store__fail(e, STORE_ERROR, "store: %s: %s", b->path, msg);
+        sqlite3_free(msg);
+        return rc;
+    }
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT name FROM sqlite_master WHERE type = 'table'"
+                           " AND name NOT LIKE 'sqlite_%'", -1, &st, NULL) != SQLITE_OK) {
+        rc = fail_db(c->db, e, b->path);
+        goto fail;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (strcmp((const char *)sqlite3_column_text(st, 0), "meta") == 0)
+            has_meta = 1;
+        else
+            others++;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!has_meta && others > 0) {
+        rc = store__fail(e, STORE_ERROR,
+                         "store: %s is a SQLite database but not a kite store (no meta table)",
+                         b->path);
+        goto fail;
+    }
+    if (has_meta) {
+        if (sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                               &st, NULL) != SQLITE_OK) {
+            rc = fail_db(c->db, e, b->path);
+            goto fail;
+        }
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = atoi((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (version > store__sqlite_migration_count) {
+        rc = store__fail(e, STORE_ERROR,
+                         "store: %s was written by a newer kite (schema version %d, this kite "
+                         "knows up to %d): upgrade kite or use another database",
+                         b->path, version, store__sqlite_migration_count);
+        goto fail;
+    }
+    for (int v = version; v < store__sqlite_migration_count; v++) {
+        if (sqlite3_exec(c->db, store__sqlite_migrations[v], NULL, NULL, &msg) != SQLITE_OK) {
+            rc = store__fail(e, STORE_ERROR, "store: %s: migration to schema version %d: %s",
+                             b->path, v + 1, msg);
+            sqlite3_free(msg);
+            goto fail;
+        }
+    }
+    if (version < store__sqlite_migration_count) {
+        char sql[128];
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')",
+                 store__sqlite_migration_count);
+        if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = store__fail(e, STORE_ERROR, "store: %s: %s", b->path, msg);
+            sqlite3_free(msg);
+            goto fail;
+        }
+    }
+    if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        rc = store__fail(e, STORE_ERROR, "store: %s: committing migrations: %s", b->path, msg);
+        sqlite3_free(msg);
+        goto fail;
+    }
+    b->version = store__sqlite_migration_count;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void sq_close(void *p)
+{
+    sqlb *b = p;
+    if (!b)
+        return;
+    pthread_key_delete(b->key);
+    conn *c = b->all;
+    while (c) {
+        conn *n = c->next;
+        conn_close(c);
+        c = n;
+    }
+    pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->write);
+    free(b->path);
+    free(b);
+}
+
+static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
+{
+    if (strcmp(target, ":memory:") == 0 || strncmp(target, "file:", 5) == 0)
+        return store__fail(e, STORE_ERROR,
+                           "store: %s: give a file path (each thread opens its own "
+                           "connection, so in-memory databases are not supported)", target);
+    sqlb *b = xcalloc(1, sizeof *b);
+    b->path = xstrdup(target);
+    b->opts = *o;
+    if (pthread_key_create(&b->key, conn_release) != 0) {
+        free(b->path);
+        free(b);
+        return store__fail(e, STORE_ERROR, "store: no thread key left");
+    }
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->write, NULL);
+    conn *c = conn_get(b, e);
+    if (!c) {
+        sq_close(b);
+        return STORE_ERROR;
+    }
+    int rc = migrate(b, c, e);
+    if (rc) {
+        pthread_setspecific(b->key, NULL);
+        sq_close(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+static int sq_schema_version(void *p)
+{
+    return ((sqlb *)p)->version;
+}
+
+/* ---- flows -------------------------------------------------------------- */
+
+static void read_flow(sqlite3_stmt *st, store_flow *f)
+{
+    f->namespace = col_str(st, 0);
+    f->id = col_str(st, 1);
+    f->revision = sqlite3_column_int(st, 2);
+    f->source = col_str(st, 3);
+    f->json = col_json(st, 4);
+    f->deleted = sqlite3_column_int(st, 5);
+    f->created_us = sqlite3_column_int64(st, 6);
+}
+
+/* Reads the latest revision into *f (zeroed when there is none). */
+static int flow_latest(conn *c, const char *ns, const char *id, store_flow *f, int *found,
+                       kerr *e)
+{
+    memset(f, 0, sizeof *f);
+    *found = 0;
+    sqlite3_stmt *st = stmt(c, S_FLOW_LATEST, e);
+    if (!st)
+        return STORE_ERROR;
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        read_flow(st, f);
+        *found = 1;
+    } else if (r != SQLITE_DONE) {
+        int rc = fail_db(c->db, e, "reading a flow");
+        done(st);
+        return rc;
+    }
+    done(st);
+    return 0;
+}
+
+static int flow_insert(conn *c, const char *ns, const char *id, int revision,
+                       const char *source, const char *json, int deleted, kerr *e)
+{
+    sqlite3_stmt *st = stmt(c, S_FLOW_INSERT, e);
+    if (!st)
+        return STORE_ERROR;
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    sqlite3_bind_int(st, 3, revision);
+    bind_str(st, 4, source);
+    bind_str(st, 5, json);
+    sqlite3_bind_int(st, 6, deleted);
+    sqlite3_bind_int64(st, 7, store_now_us());
+    return run(c, st, "storing a flow", e);
+}
+
+static int sq_flow_put(void *p, const char *ns, const char *id, const char *source,
+                       const char *json, int *revision, int *created, kerr *e)
+{
+    W_BEGIN
+    store_flow cur;
+    int found;
+    rc = flow_latest(c, ns, id, &cur, &found, e);
+    if (rc)
+        goto out;
+    if (found && !cur.deleted && strcmp(cur.source, source) == 0) {
+        *revision = cur.revision;
+        *created = 0;
+    } else {
+        int rev = found ? cur.revision + 1 : 1;
+        rc = flow_insert(c, ns, id, rev, source, json, 0, e);
+        if (rc == 0) {
+            *revision = rev;
+            *created = 1;
+        }
+    }
+    store_flow_clear(&cur);
+    W_END
+}
+
+static int sq_flow_get(void *p, const char *ns, const char *id, int revision, store_flow *out,
+                       kerr *e)
+{
+    R_BEGIN
+    if (revision == 0) {
+        int found;
+        rc = flow_latest(c, ns, id, out, &found, e);
+        if (rc)
+            goto out;
+        if (!found || out->deleted) {
+            rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s %s", ns, id,
+                             found ? "is deleted" : "does not exist");
+            store_flow_clear(out);
+        }
+        goto out;
+    }
+    STMT(st, S_FLOW_REV);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    sqlite3_bind_int(st, 3, revision);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        read_flow(st, out);
+    else if (r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s has no revision %d", ns, id,
+                         revision);
+    else
+        rc = fail_db(c->db, e, "reading a flow");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_flow_revisions(void *p, const char *ns, const char *id, store_flow **out,
+                             size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    STMT(st, S_FLOW_REVS);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_flow(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing flow revisions");
+    done(st);
+out:
+    if (rc) {
+        store_flows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sq_flow_delete(void *p, const char *ns, const char *id, kerr *e)
+{
+    W_BEGIN
+    store_flow cur;
+    int found;
+    rc = flow_latest(c, ns, id, &cur, &found, e);
+    if (rc)
+        goto out;
+    if (!found || cur.deleted) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s %s", ns, id,
+                         found ? "is already deleted" : "does not exist");
+    } else {
+        char *js = store__json_dump(cur.json);
+        rc = flow_insert(c, ns, id, cur.revision + 1, cur.source, js, 1, e);
+        free(js);
+    }
+    store_flow_clear(&cur);
+    W_END
+}
+
+static int sq_flow_search(void *p, const store_flow_query *q, store_flow **out, size_t *n,
+                          int64_t *total, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_FLOW_SEARCH);
+    bind_str(st, 1, q->ns_prefix);
+    bind_str(st, 2, q->text);
+    bind_limit(st, 3, q->offset, q->limit);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_flow(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "searching flows");
+    done(st);
+    if (rc)
+        goto out;
+    STMT(ct, S_FLOW_COUNT);
+    bind_str(ct, 1, q->ns_prefix);
+    bind_str(ct, 2, q->text);
+    if (sqlite3_step(ct) == SQLITE_ROW)
+        *total = sqlite3_column_int64(ct, 0);
+    else
+        rc = fail_db(c->db, e, "counting flows");
+    done(ct);
+out:
+    if (rc) {
+        store_flows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- executions --------------------------------------------------------- */
+
+static void bind_execution(sqlite3_stmt *st, const store_execution *x)
+{
+    bind_str(st, 1, x->id);
+    bind_str(st, 2, x->namespace);
+    bind_str(st, 3, x->flow_id);
+    sqlite3_bind_int(st, 4, x->flow_revision);
+    bind_str(st, 5, store_state_name(x->state));
+    bind_own(st, 6, store__histories_to_json(x->histories, x->n_histories));
+    bind_json(st, 7, x->inputs);
+    bind_json(st, 8, x->outputs);
+    bind_json(st, 9, x->labels);
+    bind_json(st, 10, x->variables);
+    bind_json(st, 11, x->trigger);
+    bind_str(st, 12, x->parent_id);
+    bind_str(st, 13, x->parent_task_run_id);
+    bind_str(st, 14, x->original_id);
+    sqlite3_bind_int64(st, 15, x->created_us ? x->created_us : store_now_us());
+    bind_time(st, 16, x->start_us);
+    bind_time(st, 17, x->end_us);
+    sqlite3_bind_int64(st, 18, x->version);
+}
+
+static int read_execution(sqlite3_stmt *st, store_execution *x, kerr *e)
+{
+    x->id = col_str(st, 0);
+    x->namespace = col_str(st, 1);
+    x->flow_id = col_str(st, 2);
+    x->flow_revision = sqlite3_column_int(st, 3);
+    int rc = col_state(st, 4, &x->state, e);
+    if (rc)
+        return rc;
+    rc = store__histories_from_json((const char *)sqlite3_column_text(st, 5), &x->histories,
+                                    &x->n_histories, e);
+    if (rc)
+        return rc;
+    x->inputs = col_json(st, 6);
+    x->outputs = col_json(st, 7);
+    x->labels = col_json(st, 8);
+    x->variables = col_json(st, 9);
+    x->trigger = col_json(st, 10);
+    x->parent_id = col_str(st, 11);
+    x->parent_task_run_id = col_str(st, 12);
+    x->original_id = col_str(st, 13);
+    x->created_us = sqlite3_column_int64(st, 14);
+    x->start_us = sqlite3_column_int64(st, 15);
+    x->end_us = sqlite3_column_int64(st, 16);
+    x->version = sqlite3_column_int64(st, 17);
+    return 0;
+}
+
+static int sq_execution_insert(void *p, const store_execution *x, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_EXEC_INSERT);
+    bind_execution(st, x);
+    rc = run(c, st, "inserting an execution", e);
+    if (rc == STORE_DUPLICATE)
+        rc = store__fail(e, STORE_DUPLICATE, "store: execution %s already exists", x->id);
+    W_END
+}
+
+static int sq_execution_update(void *p, const store_execution *x, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_EXEC_UPDATE);
+    bind_execution(st, x);
+    rc = run(c, st, "updating an execution", e);
+    if (rc || sqlite3_changes(c->db) == 1)
+        goto out;
+    STMT(vt, S_EXEC_VERSION);
+    bind_str(vt, 1, x->id);
+    if (sqlite3_step(vt) == SQLITE_ROW)
+        rc = store__fail(e, STORE_CONFLICT,
+                         "store: execution %s was updated concurrently (version %lld, "
+                         "expected %lld)", x->id, (long long)sqlite3_column_int64(vt, 0),
+                         (long long)x->version);
+    else
+        rc = store__fail(e, STORE_NOT_FOUND, "store: execution %s does not exist", x->id);
+    done(vt);
+    W_END
+}
+
+static int sq_execution_get(void *p, const char *id, store_execution *out, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_EXEC_GET);
+    bind_str(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = read_execution(st, out, e);
+        if (rc)
+            store_execution_clear(out);
+    } else if (r == SQLITE_DONE) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: execution %s does not exist", id);
+    } else {
+        rc = fail_db(c->db, e, "reading an execution");
+    }
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_execution_delete(void *p, const char *id, kerr *e)
+{
+    W_BEGIN
+    static const int dels[] = {S_EXEC_DEL_TR, S_EXEC_DEL_LOGS, S_EXEC_DEL_METRICS,
+                               S_EXEC_DEL_JOBS, S_EXEC_DEL};
+    for (size_t i = 0; i < sizeof dels / sizeof dels[0]; i++) {
+        STMT(st, dels[i]);
+        bind_str(st, 1, id);
+        rc = run(c, st, "deleting an execution", e);
+        if (rc)
+            goto out;
+    }
+    if (sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: execution %s does not exist", id);
+    W_END
+}
+
+static int sq_execution_search(void *p, const store_execution_query *q, store_execution **out,
+                               size_t *n, int64_t *total, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    const char *state = q->state >= 0 ? store_state_name((store_state)q->state) : NULL;
+    STMT(st, S_EXEC_SEARCH);
+    bind_str(st, 1, q->ns_prefix);
+    bind_str(st, 2, q->flow_id);
+    bind_str(st, 3, state);
+    bind_limit(st, 4, q->offset, q->limit);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = read_execution(st, VEC_PUSH(*out, *n, cap), e);
+        if (rc)
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "searching executions");
+    done(st);
+    if (rc)
+        goto out;
+    STMT(ct, S_EXEC_COUNT);
+    bind_str(ct, 1, q->ns_prefix);
+    bind_str(ct, 2, q->flow_id);
+    bind_str(ct, 3, state);
+    if (sqlite3_step(ct) == SQLITE_ROW)
+        *total = sqlite3_column_int64(ct, 0);
+    else
+        rc = fail_db(c->db, e, "counting executions");
+    done(ct);
+out:
+    if (rc) {
+        store_executions_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- task runs ---------------------------------------------------------- */
+
+static void bind_task_run(sqlite3_stmt *st, const store_task_run *t)
+{
+    int64_t now = store_now_us();
+    bind_str(st, 1, t->id);
+    bind_str(st, 2, t->execution_id);
+    bind_str(st, 3, t->parent_task_run_id);
+    bind_str(st, 4, t->task_id);
+    bind_str(st, 5, t->value);
+    sqlite3_bind_int(st, 6, t->iteration);
+    bind_str(st, 7, store_state_name(t->state));
+    bind_own(st, 8, store__histories_to_json(t->histories, t->n_histories));
+    bind_own(st, 9, store__attempts_to_json(t->attempts, t->n_attempts));
+    bind_json(st, 10, t->outputs);
+    sqlite3_bind_int64(st, 11, t->created_us ? t->created_us : now);
+    sqlite3_bind_int64(st, 12, t->updated_us ? t->updated_us : now);
+}
+
+static int read_task_run(sqlite3_stmt *st, store_task_run *t, kerr *e)
+{
+    t->id = col_str(st, 0);
+    t->execution_id = col_str(st, 1);
+    t->parent_task_run_id = col_str(st, 2);
+    t->task_id = col_str(st, 3);
+    t->value = col_str(st, 4);
+    t->iteration = sqlite3_column_int(st, 5);
+    int rc = col_state(st, 6, &t->state, e);
+    if (!rc)
+        rc = store__histories_from_json((const char *)sqlite3_column_text(st, 7),
+                                        &t->histories, &t->n_histories, e);
+    if (!rc)
+        rc = store__attempts_from_json((const char *)sqlite3_column_text(st, 8), &t->attempts,
+                                       &t->n_attempts, e);
+    t->outputs = col_json(st, 9);
+    t->created_us = sqlite3_column_int64(st, 10);
+    t->updated_us = sqlite3_column_int64(st, 11);
+    return rc;
+}
+
+static int sq_task_run_insert(void *p, const store_task_run *t, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TR_INSERT);
+    bind_task_run(st, t);
+    rc = run(c, st, "inserting a task run", e);
+    if (rc == STORE_DUPLICATE)
+        rc = store__fail(e, STORE_DUPLICATE, "store: task run %s already exists", t->id);
+    else if (rc && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = store__fail(e, STORE_ERROR, "store: task run %s: execution %s does not exist",
+                         t->id, t->execution_id);
+    W_END
+}
+
+static int sq_task_run_update(void *p, const store_task_run *t, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TR_UPDATE);
+    bind_task_run(st, t);
+    rc = run(c, st, "updating a task run", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: task run %s of execution %s does not exist",
+                         t->id, t->execution_id);
+    W_END
+}
+
+static int sq_task_run_get(void *p, const char *id, store_task_run *out, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_TR_GET);
+    bind_str(st, 1, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        rc = read_task_run(st, out, e);
+        if (rc)
+            store_task_run_clear(out);
+    } else if (r == SQLITE_DONE) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: task run %s does not exist", id);
+    } else {
+        rc = fail_db(c->db, e, "reading a task run");
+    }
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_task_run_list(void *p, const char *execution_id, store_task_run **out, size_t *n,
+                            kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_TR_LIST);
+    bind_str(st, 1, execution_id);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = read_task_run(st, VEC_PUSH(*out, *n, cap), e);
+        if (rc)
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing task runs");
+    done(st);
+out:
+    if (rc) {
+        store_task_runs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- logs and metrics --------------------------------------------------- */
+
+static int sq_log_append(void *p, const store_log *l, int64_t *id, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_LOG_INSERT);
+    bind_str(st, 1, l->execution_id);
+    bind_str(st, 2, l->task_run_id);
+    bind_str(st, 3, l->task_id);
+    sqlite3_bind_int(st, 4, l->attempt);
+    sqlite3_bind_int64(st, 5, l->at_us ? l->at_us : store_now_us());
+    sqlite3_bind_int(st, 6, (int)l->level);
+    bind_str(st, 7, l->message);
+    rc = run(c, st, "appending a log", e);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(c->db);
+    W_END
+}
+
+static int sq_log_search(void *p, const store_log_query *q, store_log **out, size_t *n,
+                         int64_t *total, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_LOG_SEARCH);
+    bind_str(st, 1, q->execution_id);
+    bind_str(st, 2, q->task_id);
+    bind_str(st, 3, q->task_run_id);
+    sqlite3_bind_int(st, 4, (int)q->min_level);
+    sqlite3_bind_int64(st, 5, q->since_id);
+    bind_limit(st, 6, q->offset, q->limit);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_log *l = VEC_PUSH(*out, *n, cap);
+        l->id = sqlite3_column_int64(st, 0);
+        l->execution_id = col_str(st, 1);
+        l->task_run_id = col_str(st, 2);
+        l->task_id = col_str(st, 3);
+        l->attempt = sqlite3_column_int(st, 4);
+        l->at_us = sqlite3_column_int64(st, 5);
+        l->level = (store_level)sqlite3_column_int(st, 6);
+        l->message = col_str(st, 7);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "searching logs");
+    done(st);
+    if (rc)
+        goto out;
+    STMT(ct, S_LOG_COUNT);
+    bind_str(ct, 1, q->execution_id);
+    bind_str(ct, 2, q->task_id);
+    bind_str(ct, 3, q->task_run_id);
+    sqlite3_bind_int(ct, 4, (int)q->min_level);
+    sqlite3_bind_int64(ct, 5, q->since_id);
+    if (sqlite3_step(ct) == SQLITE_ROW)
+        *total = sqlite3_column_int64(ct, 0);
+    else
+        rc = fail_db(c->db, e, "counting logs");
+    done(ct);
+out:
+    if (rc) {
+        store_logs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sq_metric_add(void *p, const store_metric *m, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_METRIC_INSERT);
+    bind_str(st, 1, m->execution_id);
+    bind_str(st, 2, m->task_run_id);
+    bind_str(st, 3, m->task_id);
+    bind_str(st, 4, m->name);
+    bind_str(st, 5, m->type == METRIC_TIMER ? "timer" : "counter");
+    sqlite3_bind_double(st, 6, m->value);
+    bind_json(st, 7, m->tags);
+    sqlite3_bind_int64(st, 8, m->at_us ? m->at_us : store_now_us());
+    rc = run(c, st, "adding a metric", e);
+    W_END
+}
+
+static int sq_metric_list(void *p, const char *execution_id, store_metric **out, size_t *n,
+                          kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_METRIC_LIST);
+    bind_str(st, 1, execution_id);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_metric *m = VEC_PUSH(*out, *n, cap);
+        m->id = sqlite3_column_int64(st, 0);
+        m->execution_id = col_str(st, 1);
+        m->task_run_id = col_str(st, 2);
+        m->task_id = col_str(st, 3);
+        m->name = col_str(st, 4);
+        const char *type = (const char *)sqlite3_column_text(st, 5);
+        m->type = type && strcmp(type, "timer") == 0 ? METRIC_TIMER : METRIC_COUNTER;
+        m->value = sqlite3_column_double(st, 6);
+        m->tags = col_json(st, 7);
+        m->at_us = sqlite3_column_int64(st, 8);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing metrics");
+    done(st);
+out:
+    if (rc) {
+        store_metrics_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- the job queue ------------------------------------------------------ */
+
+static int sq_queue_push(void *p, const char *kind, const char *execution_id,
+                         const char *task_run_id, const char *payload, int64_t available_us,
+                         int64_t *id, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_JOB_INSERT);
+    bind_str(st, 1, kind);
+    bind_str(st, 2, execution_id);
+    bind_str(st, 3, task_run_id);
+    bind_str(st, 4, payload);
+    sqlite3_bind_int64(st, 5, available_us);
+    sqlite3_bind_int64(st, 6, store_now_us());
+    rc = run(c, st, "enqueueing a job", e);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(c->db);
+    W_END
+}
+
+static int job_cmp(const void *a, const void *b)
+{
+    const store_job *x = a, *y = b;
+    if (x->available_us != y->available_us)
+        return x->available_us < y->available_us ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int sq_queue_lease(void *p, const char *kind, size_t max, const char *owner,
+                          int64_t lease_until_us, int64_t now_us, store_job **out, size_t *n,
+                          kerr *e)
+{
+    W_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_JOB_LEASE);
+    bind_str(st, 1, owner);
+    sqlite3_bind_int64(st, 2, lease_until_us);
+    bind_str(st, 3, kind);
+    sqlite3_bind_int64(st, 4, now_us);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_job *j = VEC_PUSH(*out, *n, cap);
+        j->id = sqlite3_column_int64(st, 0);
+        j->kind = col_str(st, 1);
+        j->execution_id = col_str(st, 2);
+        j->task_run_id = col_str(st, 3);
+        j->payload = col_json(st, 4);
+        j->available_us = sqlite3_column_int64(st, 5);
+        j->attempt = sqlite3_column_int(st, 6);
+        j->owner = col_str(st, 7);
+        j->lease_until_us = sqlite3_column_int64(st, 8);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "leasing jobs");
+    done(st);
+    if (rc) {
+        store_jobs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    } else if (*n > 1) {
+        qsort(*out, *n, sizeof **out, job_cmp);   /* RETURNING has no order */
+    }
+    W_END
+}
+
+/* After an ack/extend that changed nothing: tells a lost lease from a gone job. */
+static int lease_lost(conn *c, int64_t id, const char *owner, kerr *e)
+{
+    sqlite3_stmt *st = stmt(c, S_JOB_OWNER, e);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *o = (const char *)sqlite3_column_text(st, 0);
+        rc = store__fail(e, STORE_CONFLICT, "store: job %lld is no longer leased by %s (%s%s)",
+                         (long long)id, owner, o ? "now leased by " : "back in the queue",
+                         o ? o : "");
+    } else {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: job %lld does not exist", (long long)id);
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_queue_ack(void *p, int64_t id, const char *owner, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_JOB_ACK);
+    sqlite3_bind_int64(st, 1, id);
+    bind_str(st, 2, owner);
+    rc = run(c, st, "acknowledging a job", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = lease_lost(c, id, owner, e);
+    W_END
+}
+
+static int sq_queue_extend(void *p, int64_t id, const char *owner, int64_t until_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_JOB_EXTEND);
+    sqlite3_bind_int64(st, 1, id);
+    bind_str(st, 2, owner);
+    sqlite3_bind_int64(st, 3, until_us);
+    rc = run(c, st, "extending a lease", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = lease_lost(c, id, owner, e);
+    W_END
+}
+
+static int sq_queue_expire(void *p, int64_t now_us, size_t *requeued, size_t *dropped,
+                           kerr *e)
+{
+    W_BEGIN
+    STMT(dr, S_JOB_DROP);
+    sqlite3_bind_int64(dr, 1, now_us);
+    rc = run(c, dr, "dropping expired jobs", e);
+    if (rc)
+        goto out;
+    *dropped = (size_t)sqlite3_changes(c->db);
+    STMT(rq, S_JOB_REQUEUE);
+    sqlite3_bind_int64(rq, 1, now_us);
+    rc = run(c, rq, "requeueing expired jobs", e);
+    if (!rc)
+        *requeued = (size_t)sqlite3_changes(c->db);
+    W_END
+}
+
+static int sq_queue_depth(void *p, const char *kind, int64_t *waiting, int64_t *leased,
+                          kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_JOB_DEPTH);
+    bind_str(st, 1, kind);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *waiting = sqlite3_column_int64(st, 0);
+        *leased = sqlite3_column_int64(st, 1);
+    } else {
+        rc = fail_db(c->db, e, "counting jobs");
+    }
+    done(st);
+out:
+    return rc;
+}
+
+/* ---- kv ----------------------------------------------------------------- */
+
+static int sq_kv_put(void *p, const char *ns, const char *key, const char *value,
+                     int64_t expires_us, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_KV_PUT);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, key);
+    bind_str(st, 3, value);
+    bind_time(st, 4, expires_us);
+    sqlite3_bind_int64(st, 5, now_us);
+    rc = run(c, st, "setting a key", e);
+    W_END
+}
+
+static int sq_kv_get(void *p, const char *ns, const char *key, int64_t now_us, char **value,
+                     kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_KV_GET);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, key);
+    sqlite3_bind_int64(st, 3, now_us);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        *value = col_str(st, 0);
+    else if (r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: key '%s' does not exist in namespace %s",
+                         key, ns);
+    else
+        rc = fail_db(c->db, e, "reading a key");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_kv_delete(void *p, const char *ns, const char *key, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_KV_DELETE);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, key);
+    sqlite3_bind_int64(st, 3, now_us);
+    int r = sqlite3_step(st), live = 0;
+    if (r == SQLITE_ROW) {
+        live = sqlite3_column_int(st, 0);
+        r = sqlite3_step(st);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "deleting a key");
+    else if (!live)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: key '%s' does not exist in namespace %s",
+                         key, ns);
+    done(st);
+    W_END
+}
+
+static int sq_kv_list(void *p, const char *ns, int64_t now_us, char ***keys, size_t *n,
+                      kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_KV_LIST);
+    bind_str(st, 1, ns);
+    sqlite3_bind_int64(st, 2, now_us);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        *VEC_PUSH(*keys, *n, cap) = col_str(st, 0);
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing keys");
+    done(st);
+out:
+    if (rc) {
+        store_strings_free(*keys, *n);
+        *keys = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- triggers ----------------------------------------------------------- */
+
+static void read_trigger(sqlite3_stmt *st, store_trigger *t)
+{
+    t->namespace = col_str(st, 0);
+    t->flow_id = col_str(st, 1);
+    t->trigger_id = col_str(st, 2);
+    t->next_us = sqlite3_column_int64(st, 3);
+    t->disabled = sqlite3_column_int(st, 4);
+    t->last_fired_us = sqlite3_column_int64(st, 5);
+    t->state = col_json(st, 6);
+    t->updated_us = sqlite3_column_int64(st, 7);
+}
+
+static int sq_trigger_put(void *p, const store_trigger *t, const char *state, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TRIG_PUT);
+    bind_str(st, 1, t->namespace);
+    bind_str(st, 2, t->flow_id);
+    bind_str(st, 3, t->trigger_id);
+    bind_time(st, 4, t->next_us);
+    sqlite3_bind_int(st, 5, t->disabled ? 1 : 0);
+    bind_time(st, 6, t->last_fired_us);
+    bind_str(st, 7, state);
+    sqlite3_bind_int64(st, 8, store_now_us());
+    rc = run(c, st, "storing a trigger", e);
+    W_END
+}
+
+static int sq_trigger_get(void *p, const char *ns, const char *flow_id, const char *trigger_id,
+                          store_trigger *out, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_TRIG_GET);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, flow_id);
+    bind_str(st, 3, trigger_id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        read_trigger(st, out);
+    else if (r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: trigger %s.%s.%s does not exist", ns,
+                         flow_id, trigger_id);
+    else
+        rc = fail_db(c->db, e, "reading a trigger");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_trigger_list(void *p, const char *ns_prefix, store_trigger **out, size_t *n,
+                           kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_TRIG_LIST);
+    bind_str(st, 1, ns_prefix);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_trigger(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing triggers");
+    done(st);
+out:
+    if (rc) {
+        store_triggers_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sq_trigger_delete(void *p, const char *ns, const char *flow_id,
+                             const char *trigger_id, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TRIG_DELETE);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, flow_id);
+    bind_str(st, 3, trigger_id);
+    rc = run(c, st, "deleting a trigger", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: trigger %s.%s.%s does not exist", ns,
+                         flow_id, trigger_id);
+    W_END
+}
+
+static int sq_trigger_tick(void *p, const char *ns, const char *flow_id, const char *trigger_id,
+                           int64_t scheduled_us, const char *execution_id, int64_t now_us,
+                           kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TICK_INSERT);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, flow_id);
+    bind_str(st, 3, trigger_id);
+    sqlite3_bind_int64(st, 4, scheduled_us);
+    bind_str(st, 5, execution_id);
+    sqlite3_bind_int64(st, 6, now_us);
+    rc = run(c, st, "recording a trigger tick", e);
+    if (rc == STORE_DUPLICATE)
+        rc = store__fail(e, STORE_DUPLICATE,
+                         "store: trigger %s.%s.%s already fired for %lld", ns, flow_id,
+                         trigger_id, (long long)scheduled_us);
+    W_END
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+const store_ops store__sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .flow_put = sq_flow_put,
+    .flow_get = sq_flow_get,
+    .flow_revisions = sq_flow_revisions,
+    .flow_delete = sq_flow_delete,
+    .flow_search = sq_flow_search,
+    .execution_insert = sq_execution_insert,
+    .execution_update = sq_execution_update,
+    .execution_get = sq_execution_get,
+    .execution_delete = sq_execution_delete,
+    .execution_search = sq_execution_search,
+    .task_run_insert = sq_task_run_insert,
+    .task_run_update = sq_task_run_update,
+    .task_run_get = sq_task_run_get,
+    .task_run_list = sq_task_run_list,
+    .log_append = sq_log_append,
+    .log_search = sq_log_search,
+    .metric_add = sq_metric_add,
+    .metric_list = sq_metric_list,
+    .queue_push = sq_queue_push,
+    .queue_lease = sq_queue_lease,
+    .queue_ack = sq_queue_ack,
+    .queue_extend = sq_queue_extend,
+    .queue_expire = sq_queue_expire,
+    .queue_depth = sq_queue_depth,
+    .kv_put = sq_kv_put,
+    .kv_get = sq_kv_get,
+    .kv_delete = sq_kv_delete,
+    .kv_list = sq_kv_list,
+    .trigger_put = sq_trigger_put,
+    .trigger_get = sq_trigger_get,
+    .trigger_list = sq_trigger_list,
+    .trigger_delete = sq_trigger_delete,
+    .trigger_tick = sq_trigger_tick,
+};

@@ -1,0 +1,426 @@
+/*
+ * store.h: the repository layer, kite's one durable memory.
+ *
+ * Everything the engine must not forget goes through this interface: flows
+ * and their revisions, executions, task runs with their attempts and outputs,
+ * logs, metrics, the durable job queue between the executor and the workers,
+ * trigger state and the key-value store. Rows, not one growing document: a
+ * ForEach over 100,000 values writes 100,000 small task-run rows, never a
+ * megabyte-sized execution blob per step (see DESIGN.md).
+ *
+ * Backends sit behind a table of operations (store_int.h, the way curl keeps
+ * protocol handlers): "sqlite" today, "postgres" next, chosen by the URL given
+ * to store_open. Callers never see which one they talk to.
+ *
+ * Threads: a store may be used from any number of threads at once. A
+ * transaction (store_begin .. store_commit) belongs to the thread that began
+ * it: every store call that thread makes until commit or rollback lands in it,
+ * and no other thread sees those writes before the commit. Calls made outside
+ * a transaction are each atomic on their own.
+ *
+ * Ownership: every function borrows its arguments (strings, json_t, structs)
+ * and never keeps them; what it returns through an OUT parameter belongs to
+ * the caller, released with the matching *_clear / *_free function. json_t
+ * values returned are new references.
+ *
+ * Errors: functions return STORE_OK (0) or a negative store_rc, with a
+ * message in the kerr (e->code holds the same store_rc). Times are
+ * microseconds since the Unix epoch, UTC; 0 means "not set".
+ */
+#ifndef KITE_STORE_STORE_H
+#define KITE_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "util/err.h"
+
+typedef struct store store;
+
+/* ---- results ------------------------------------------------------------ */
+
+typedef enum store_rc {
+    STORE_OK = 0,
+    STORE_ERROR = -1,      /* I/O, corrupt database, bad input, ... */
+    STORE_NOT_FOUND = -2,  /* no such row (or a kv key that expired) */
+    STORE_CONFLICT = -3,   /* optimistic concurrency: the version named is stale,
+                            * or a queue lease now belongs to someone else */
+    STORE_DUPLICATE = -4,  /* a unique key already exists (e.g. a trigger tick) */
+} store_rc;
+
+/* Limits on what callers pass in, checked before any backend sees it. */
+#define STORE_ID_MAX 256          /* ids, namespaces, keys, task ids, kinds */
+#define STORE_ID_LEN 22           /* length of ids made by store_new_id */
+
+/* ---- states ------------------------------------------------------------- */
+
+/* Execution and task-run states, as Kestra names them. */
+typedef enum store_state {
+    STATE_CREATED,
+    STATE_QUEUED,
+    STATE_RUNNING,
+    STATE_PAUSED,
+    STATE_RESTARTED,
+    STATE_KILLING,
+    STATE_SUCCESS,
+    STATE_WARNING,
+    STATE_FAILED,
+    STATE_KILLED,
+    STATE_CANCELLED,
+    STATE_RETRYING,
+    STATE_RETRIED,
+    STATE_SKIPPED,
+    STATE__COUNT
+} store_state;
+
+/* "SUCCESS" for STATE_SUCCESS; "UNKNOWN" for a value out of range. */
+const char *store_state_name(store_state st);
+/* The state named name (exact, upper case); -1 when there is none. */
+int store_state_parse(const char *name, store_state *st /* OUT */);
+/* 1 for the ended states (SUCCESS, WARNING, FAILED, KILLED, CANCELLED,
+ * RETRIED, SKIPPED), as Kestra's State.Type.isTerminated. */
+int store_state_is_terminated(store_state st);
+
+typedef enum store_level {
+    LEVEL_TRACE,
+    LEVEL_DEBUG,
+    LEVEL_INFO,
+    LEVEL_WARN,
+    LEVEL_ERROR,
+    LEVEL__COUNT
+} store_level;
+
+const char *store_level_name(store_level l);
+/* Reads "INFO", "info", "WARNING" (alias of WARN); -1 when unknown. */
+int store_level_parse(const char *name, store_level *l /* OUT */);
+
+/* ---- ids and time ------------------------------------------------------- */
+
+/* Writes a fresh random id, STORE_ID_LEN base62 characters and a NUL, into
+ * out (from getrandom: about 131 random bits). Thread-safe. */
+void store_new_id(char out[STORE_ID_LEN + 1]);
+/* Wall-clock now in microseconds (CLOCK_REALTIME). */
+int64_t store_now_us(void);
+
+/* ---- opening ------------------------------------------------------------ */
+
+typedef struct store_opts {
+    /* 0: synchronous=NORMAL (survives a kill -9 of the process in WAL mode),
+     * 1: synchronous=FULL (also survives a power loss, one fsync a commit). */
+    int sync_full;
+    /* How long a write waits for another process holding the database, in
+     * milliseconds; 0 means the default, 5000. */
+    int busy_timeout_ms;
+} store_opts;
+
+#define STORE_OPTS_INIT {0, 0}
+
+/* Opens (creating it if needed) the store at url: "sqlite:PATH", a plain
+ * PATH (SQLite), or "postgres://..." (not built in yet: refused). Applies the
+ * schema migrations this kite knows, in order, in one transaction; refuses a
+ * database written by a newer kite. opts may be NULL (defaults).
+ * Returns STORE_OK and *out, or an error in e. */
+int store_open(const char *url, const store_opts *opts, store **out /* OUT */, kerr *e);
+/* Closes every connection. No other thread may use s during or after. NULL is
+ * fine. */
+void store_free(store *s);
+/* The backend's name ("sqlite"). */
+const char *store_backend(const store *s);
+/* The schema version of the open database. */
+int store_schema_version(store *s);
+/* The newest schema version this kite knows. */
+int store_schema_latest(void);
+
+/* ---- transactions ------------------------------------------------------- */
+
+/* Starts a write transaction for the calling thread. Transactions nest: an
+ * inner begin/commit pair only counts depth; an inner rollback dooms the
+ * outer transaction (its commit then rolls back and fails). Writers wait for
+ * each other (one writer at a time per database); readers never wait. */
+int store_begin(store *s, kerr *e);
+/* Makes the transaction durable (as the sync setting promises) and ends it.
+ * On failure the transaction is rolled back. */
+int store_commit(store *s, kerr *e);
+/* Abandons the transaction. Safe to call when none is open (does nothing). */
+void store_rollback(store *s);
+
+/* ---- flows -------------------------------------------------------------- */
+
+typedef struct store_flow {
+    char *namespace;
+    char *id;
+    int revision;           /* 1, 2, ... */
+    char *source;           /* the YAML as the user wrote it */
+    json_t *json;           /* the same flow as JSON; may be NULL */
+    int deleted;            /* this revision records a deletion */
+    int64_t created_us;
+} store_flow;
+
+void store_flow_clear(store_flow *f);
+void store_flows_free(store_flow *v, size_t n);
+
+/* Stores source as the newest revision of (ns, id) when it differs from the
+ * current one (or the flow is new or deleted); otherwise keeps the current
+ * revision. json (borrowed) may be NULL. *revision (may be NULL) receives the
+ * current revision, *created (may be NULL) 1 when a new one was written. */
+int store_flow_put(store *s, const char *ns, const char *id, const char *source,
+                   json_t *json, int *revision /* OUT */, int *created /* OUT */, kerr *e);
+/* revision 0: the latest revision, STORE_NOT_FOUND when the flow is unknown
+ * or deleted. revision > 0: that revision, deleted or not. */
+int store_flow_get(store *s, const char *ns, const char *id, int revision,
+                   store_flow *out /* OUT */, kerr *e);
+/* Every revision of the flow, oldest first (*n may be 0). */
+int store_flow_revisions(store *s, const char *ns, const char *id,
+                         store_flow **out /* OUT */, size_t *n /* OUT */, kerr *e);
+/* Records a deletion as a new revision (the source kept); STORE_NOT_FOUND when
+ * the flow is unknown or already deleted. */
+int store_flow_delete(store *s, const char *ns, const char *id, kerr *e);
+
+typedef struct store_flow_query {
+    const char *ns_prefix;  /* "a.b" matches a.b and a.b.c, not a.bc; NULL: all */
+    const char *text;       /* case-insensitive substring of the id or the
+                             * source; NULL: all */
+    size_t offset, limit;   /* limit 0: no limit */
+} store_flow_query;
+
+/* The latest revision of every flow that is not deleted and matches q,
+ * ordered by namespace then id; *total (may be NULL) receives the count of
+ * matches before paging. */
+int store_flow_search(store *s, const store_flow_query *q, store_flow **out /* OUT */,
+                      size_t *n /* OUT */, int64_t *total /* OUT */, kerr *e);
+
+/* ---- executions --------------------------------------------------------- */
+
+typedef struct store_history {
+    store_state state;
+    int64_t at_us;
+} store_history;
+
+typedef struct store_execution {
+    char *id;                    /* required */
+    char *namespace;             /* required */
+    char *flow_id;               /* required */
+    int flow_revision;
+    store_state state;
+    store_history *histories;    /* every transition, oldest first */
+    size_t n_histories;
+    json_t *inputs, *outputs, *labels, *variables, *trigger; /* may be NULL */
+    char *parent_id;             /* subflows: the parent execution */
+    char *parent_task_run_id;    /*           and its task run */
+    char *original_id;           /* replays: the execution replayed */
+    int64_t created_us, start_us, end_us;
+    int64_t version;             /* set by the store: 1 at insert, +1 per update */
+} store_execution;
+
+void store_execution_clear(store_execution *x);
+void store_executions_free(store_execution *v, size_t n);
+/* Sets x->state and appends (state, at_us) to its histories. */
+void store_execution_set_state(store_execution *x, store_state st, int64_t at_us);
+
+/* Inserts x (borrowed) with version 1 (x->version is set);
+ * STORE_DUPLICATE if the id exists. */
+int store_execution_insert(store *s, store_execution *x, kerr *e);
+/* Writes every field of x where the stored version equals x->version, then
+ * increments x->version. STORE_CONFLICT when someone updated it since
+ * (x unchanged), STORE_NOT_FOUND when it does not exist. */
+int store_execution_update(store *s, store_execution *x, kerr *e);
+int store_execution_get(store *s, const char *id, store_execution *out /* OUT */, kerr *e);
+/* Deletes the execution with its task runs, logs, metrics and queued jobs. */
+int store_execution_delete(store *s, const char *id, kerr *e);
+
+typedef struct store_execution_query {
+    const char *ns_prefix;   /* as in store_flow_query; NULL: all */
+    const char *flow_id;     /* NULL: all */
+    int state;               /* a store_state, or -1: all */
+    size_t offset, limit;    /* limit 0: no limit */
+} store_execution_query;
+
+/* Matching executions, newest first; *total (may be NULL) as for flows. */
+int store_execution_search(store *s, const store_execution_query *q,
+                           store_execution **out /* OUT */, size_t *n /* OUT */,
+                           int64_t *total /* OUT */, kerr *e);
+
+/* ---- task runs ---------------------------------------------------------- */
+
+typedef struct store_attempt {
+    store_state state;
+    int64_t start_us, end_us;
+    char *worker_id;             /* may be NULL */
+} store_attempt;
+
+typedef struct store_task_run {
+    char *id;                    /* required */
+    char *execution_id;          /* required, an existing execution */
+    char *parent_task_run_id;    /* may be NULL */
+    char *task_id;               /* required */
+    char *value;                 /* ForEach value; may be NULL */
+    int iteration;
+    store_state state;
+    store_history *histories;
+    size_t n_histories;
+    store_attempt *attempts;
+    size_t n_attempts;
+    json_t *outputs;             /* may be NULL */
+    int64_t created_us, updated_us;
+} store_task_run;
+
+void store_task_run_clear(store_task_run *t);
+void store_task_runs_free(store_task_run *v, size_t n);
+void store_task_run_set_state(store_task_run *t, store_state st, int64_t at_us);
+/* Appends an attempt (worker_id copied, may be NULL) and returns it. */
+store_attempt *store_task_run_add_attempt(store_task_run *t, store_state st,
+                                          int64_t start_us, const char *worker_id);
+
+/* STORE_DUPLICATE if the id exists; STORE_ERROR if the execution does not. */
+int store_task_run_insert(store *s, const store_task_run *t, kerr *e);
+/* Rewrites the mutable fields (state, histories, attempts, outputs, value,
+ * iteration, updated); STORE_NOT_FOUND when it does not exist. */
+int store_task_run_update(store *s, const store_task_run *t, kerr *e);
+int store_task_run_get(store *s, const char *id, store_task_run *out /* OUT */, kerr *e);
+/* The execution's task runs in creation order. */
+int store_task_run_list(store *s, const char *execution_id, store_task_run **out /* OUT */,
+                        size_t *n /* OUT */, kerr *e);
+
+/* ---- logs and metrics --------------------------------------------------- */
+
+typedef struct store_log {
+    int64_t id;                  /* set by the store, increasing */
+    char *execution_id;          /* required */
+    char *task_run_id;           /* may be NULL */
+    char *task_id;               /* may be NULL */
+    int attempt;
+    int64_t at_us;
+    store_level level;
+    char *message;               /* required */
+} store_log;
+
+void store_logs_free(store_log *v, size_t n);
+
+/* Appends l; *id (may be NULL) receives its id. */
+int store_log_append(store *s, const store_log *l, int64_t *id /* OUT */, kerr *e);
+
+typedef struct store_log_query {
+    const char *execution_id;    /* required */
+    const char *task_id;         /* NULL: all */
+    const char *task_run_id;     /* NULL: all */
+    store_level min_level;       /* LEVEL_TRACE: all */
+    int64_t since_id;            /* only logs with id > since_id (following) */
+    size_t offset, limit;        /* limit 0: no limit */
+} store_log_query;
+
+/* Matching logs in id order; *total (may be NULL) as for flows. */
+int store_log_search(store *s, const store_log_query *q, store_log **out /* OUT */,
+                     size_t *n /* OUT */, int64_t *total /* OUT */, kerr *e);
+
+typedef enum store_metric_type { METRIC_COUNTER, METRIC_TIMER } store_metric_type;
+
+typedef struct store_metric {
+    int64_t id;                  /* set by the store */
+    char *execution_id;          /* may be NULL */
+    char *task_run_id;           /* may be NULL */
+    char *task_id;               /* may be NULL */
+    char *name;                  /* required */
+    store_metric_type type;
+    double value;                /* a timer's value is in seconds */
+    json_t *tags;                /* an object or NULL */
+    int64_t at_us;
+} store_metric;
+
+void store_metrics_free(store_metric *v, size_t n);
+int store_metric_add(store *s, const store_metric *m, kerr *e);
+/* The execution's metrics in insertion order. */
+int store_metric_list(store *s, const char *execution_id, store_metric **out /* OUT */,
+                      size_t *n /* OUT */, kerr *e);
+
+/* ---- the job queue ------------------------------------------------------ */
+
+/* A job: work for a worker (kind "task"), the executor ("event"), or any
+ * other consumer. A job is ready when no one holds it and available_us has
+ * passed; lease hands ready jobs to one owner until a deadline; ack removes a
+ * job; a lease that passes its deadline is handed out again (attempt + 1)
+ * unless the job's execution has ended. */
+typedef struct store_job {
+    int64_t id;
+    char *kind;
+    char *execution_id;          /* may be NULL */
+    char *task_run_id;           /* may be NULL */
+    json_t *payload;             /* may be NULL */
+    int64_t available_us;
+    int attempt;                 /* 1 for the first delivery */
+    char *owner;                 /* NULL while ready */
+    int64_t lease_until_us;
+} store_job;
+
+void store_jobs_free(store_job *v, size_t n);
+
+/* Enqueues a job, ready at available_us (0: now). *id may be NULL. */
+int store_queue_push(store *s, const char *kind, const char *execution_id,
+                     const char *task_run_id, json_t *payload, int64_t available_us,
+                     int64_t *id /* OUT */, kerr *e);
+/* Atomically takes up to max ready jobs of kind (oldest available first),
+ * held by owner until now_us + lease_us; now_us 0 means now. A job is never
+ * handed to two owners at once. *n may be 0. */
+int store_queue_lease(store *s, const char *kind, size_t max, const char *owner,
+                      int64_t lease_us, int64_t now_us, store_job **out /* OUT */,
+                      size_t *n /* OUT */, kerr *e);
+/* Removes job id held by owner. STORE_CONFLICT when owner no longer holds it
+ * (the lease expired and it went to someone else), STORE_NOT_FOUND when it
+ * is gone. */
+int store_queue_ack(store *s, int64_t id, const char *owner, kerr *e);
+/* Moves the lease deadline of job id held by owner to until_us; same errors
+ * as ack. */
+int store_queue_extend(store *s, int64_t id, const char *owner, int64_t until_us, kerr *e);
+/* Hands back every lease whose deadline is before now_us (0: now): ready
+ * again with attempt + 1, or dropped when the job's execution has ended.
+ * *requeued and *dropped may be NULL. */
+int store_queue_expire(store *s, int64_t now_us, size_t *requeued /* OUT */,
+                       size_t *dropped /* OUT */, kerr *e);
+/* Jobs of kind (NULL: every kind): ready ones (available or not yet) and
+ * leased ones. Either OUT may be NULL. */
+int store_queue_depth(store *s, const char *kind, int64_t *waiting /* OUT */,
+                      int64_t *leased /* OUT */, kerr *e);
+
+/* ---- key-value store ---------------------------------------------------- */
+
+/* Sets ns/key to value (borrowed), expiring at expires_us (0: never). */
+int store_kv_put(store *s, const char *ns, const char *key, json_t *value,
+                 int64_t expires_us, kerr *e);
+/* *value receives a new reference; STORE_NOT_FOUND when absent or expired. */
+int store_kv_get(store *s, const char *ns, const char *key, json_t **value /* OUT */,
+                 kerr *e);
+/* STORE_NOT_FOUND when absent or expired. */
+int store_kv_delete(store *s, const char *ns, const char *key, kerr *e);
+/* The live keys of ns in order; free with store_strings_free. */
+int store_kv_list(store *s, const char *ns, char ***keys /* OUT */, size_t *n /* OUT */,
+                  kerr *e);
+void store_strings_free(char **v, size_t n);
+
+/* ---- triggers ----------------------------------------------------------- */
+
+typedef struct store_trigger {
+    char *namespace, *flow_id, *trigger_id;  /* required */
+    int64_t next_us;             /* next fire date, 0: none */
+    int disabled;
+    int64_t last_fired_us;
+    json_t *state;               /* trigger-specific state, may be NULL */
+    int64_t updated_us;          /* set by the store */
+} store_trigger;
+
+void store_trigger_clear(store_trigger *t);
+void store_triggers_free(store_trigger *v, size_t n);
+/* Inserts or replaces the trigger's state. */
+int store_trigger_put(store *s, const store_trigger *t, kerr *e);
+int store_trigger_get(store *s, const char *ns, const char *flow_id, const char *trigger_id,
+                      store_trigger *out /* OUT */, kerr *e);
+/* Triggers of namespace ns and below (NULL: all), ordered by key. */
+int store_trigger_list(store *s, const char *ns_prefix, store_trigger **out /* OUT */,
+                       size_t *n /* OUT */, kerr *e);
+int store_trigger_delete(store *s, const char *ns, const char *flow_id,
+                         const char *trigger_id, kerr *e);
+/* Records that the trigger fired for scheduled_us, creating execution_id
+ * (may be NULL). STORE_DUPLICATE when that tick was already recorded: done
+ * in the same transaction as the execution's insert, a tick fires once. */
+int store_trigger_tick(store *s, const char *ns, const char *flow_id, const char *trigger_id,
+                       int64_t scheduled_us, const char *execution_id, kerr *e);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * store_int.h: what the store's files share and nobody else needs.
+ *
+ * A backend is a const table of operations (curl's protocol-handler habit).
+ * store.c checks every argument once (NULL, oversized ids, ranges) and then
+ * calls the backend, so a backend may assume its inputs are well formed.
+ * Every operation returns a store_rc and, on failure, a message in e.
+ */
+#ifndef KITE_STORE_STORE_INT_H
+#define KITE_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+typedef struct store_ops {
+    const char *name;
+    /* Opens the backend at target (what follows the URL scheme) and runs
+     * migrations; returns the backend handle in *out. */
+    int (*open)(const char *target, const store_opts *o, void **out, kerr *e);
+    void (*close)(void *b);
+    int (*schema_version)(void *b);
+
+    int (*begin)(void *b, kerr *e);
+    int (*commit)(void *b, kerr *e);
+    void (*rollback)(void *b);
+
+    int (*flow_put)(void *b, const char *ns, const char *id, const char *source,
+                    const char *json, int *revision, int *created, kerr *e);
+    int (*flow_get)(void *b, const char *ns, const char *id, int revision,
+                    store_flow *out, kerr *e);
+    int (*flow_revisions)(void *b, const char *ns, const char *id, store_flow **out,
+                          size_t *n, kerr *e);
+    int (*flow_delete)(void *b, const char *ns, const char *id, kerr *e);
+    int (*flow_search)(void *b, const store_flow_query *q, store_flow **out, size_t *n,
+                       int64_t *total, kerr *e);
+
+    int (*execution_insert)(void *b, const store_execution *x, kerr *e);
+    int (*execution_update)(void *b, const store_execution *x, kerr *e);
+    int (*execution_get)(void *b, const char *id, store_execution *out, kerr *e);
+    int (*execution_delete)(void *b, const char *id, kerr *e);
+    int (*execution_search)(void *b, const store_execution_query *q, store_execution **out,
+                            size_t *n, int64_t *total, kerr *e);
+
+    int (*task_run_insert)(void *b, const store_task_run *t, kerr *e);
+    int (*task_run_update)(void *b, const store_task_run *t, kerr *e);
+    int (*task_run_get)(void *b, const char *id, store_task_run *out, kerr *e);
+    int (*task_run_list)(void *b, const char *execution_id, store_task_run **out, size_t *n,
+                         kerr *e);
+
+    int (*log_append)(void *b, const store_log *l, int64_t *id, kerr *e);
+    int (*log_search)(void *b, const store_log_query *q, store_log **out, size_t *n,
+                      int64_t *total, kerr *e);
+    int (*metric_add)(void *b, const store_metric *m, kerr *e);
+    int (*metric_list)(void *b, const char *execution_id, store_metric **out, size_t *n,
+                       kerr *e);
+
+    int (*queue_push)(void *b, const char *kind, const char *execution_id,
+                      const char *task_run_id, const char *payload, int64_t available_us,
+                      int64_t *id, kerr *e);
+    int (*queue_lease)(void *b, const char *kind, size_t max, const char *owner,
+                       int64_t lease_until_us, int64_t now_us, store_job **out, size_t *n,
+                       kerr *e);
+    int (*queue_ack)(void *b, int64_t id, const char *owner, kerr *e);
+    int (*queue_extend)(void *b, int64_t id, const char *owner, int64_t until_us, kerr *e);
+    int (*queue_expire)(void *b, int64_t now_us, size_t *requeued, size_t *dropped, kerr *e);
+    int (*queue_depth)(void *b, const char *kind, int64_t *waiting, int64_t *leased, kerr *e);
+
+    int (*kv_put)(void *b, const char *ns, const char *key, const char *value,
+                  int64_t expires_us, int64_t now_us, kerr *e);
+    int (*kv_get)(void *b, const char *ns, const char *key, int64_t now_us, char **value,
+                  kerr *e);
+    int (*kv_delete)(void *b, const char *ns, const char *key, int64_t now_us, kerr *e);
+    int (*kv_list)(void *b, const char *ns, int64_t now_us, char ***keys, size_t *n, kerr *e);
+
+    int (*trigger_put)(void *b, const store_trigger *t, const char *state, kerr *e);
+    int (*trigger_get)(void *b, const char *ns, const char *flow_id, const char *trigger_id,
+                       store_trigger *out, kerr *e);
+    int (*trigger_list)(void *b, const char *ns_prefix, store_trigger **out, size_t *n,
+                        kerr *e);
+    int (*trigger_delete)(void *b, const char *ns, const char *flow_id,
+                          const char *trigger_id, kerr *e);
+    int (*trigger_tick)(void *b, const char *ns, const char *flow_id, const char *trigger_id,
+                        int64_t scheduled_us, const char *execution_id, int64_t now_us,
+                        kerr *e);
+} store_ops;
+
+extern const store_ops store__sqlite_ops;
+
+/* SQLite schema migrations: store__sqlite_migrations[i] takes a database from
+ * version i to i + 1. */
+extern const char *const store__sqlite_migrations[];
+extern const int store__sqlite_migration_count;
+
+/* Records rc with a message in e and returns rc (e may be NULL). */
+int store__fail(kerr *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Serialising the parts of rows that are documents. Every *_to_json returns a
+ * malloc'd compact JSON string; every *_from_json parses text (NULL reads as
+ * empty) and fails with a message naming what. */
+char *store__json_dump(json_t *j);          /* NULL for NULL */
+json_t *store__json_load(const char *text); /* NULL for NULL or invalid */
+char *store__histories_to_json(const store_history *h, size_t n);
+int store__histories_from_json(const char *text, store_history **h, size_t *n, kerr *e);
+char *store__attempts_to_json(const store_attempt *a, size_t n);
+int store__attempts_from_json(const char *text, store_attempt **a, size_t *n, kerr *e);
+
+#endif
