@@ -1,14 +1,60 @@
 /*
- * tasks.c: registers every task family's table (see tasks.h).
+ * tasks.c: registers every task family's table (see tasks.h), and holds the
+ * value lists and items the family files share (tasks_int.h).
  */
 #include "tasks/tasks.h"
-#include "flow/schema.h"
+#include "tasks/tasks_int.h"
 
-static int registered;
+const char *const tasks__states[] = {
+    "CREATED", "SUBMITTED", "RUNNING", "PAUSED", "RESTARTED", "KILLING", "SUCCESS",
+    "WARNING", "FAILED", "KILLED", "CANCELLED", "QUEUED", "RETRYING", "RETRIED",
+    "SKIPPED", "BREAKPOINT", "RESUBMITTED", NULL,
+};
 
+const char *const tasks__log_levels[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", NULL};
+
+const prop_def tasks__item_string = {.type = PT_STRING};
+const prop_def tasks__item_any = {.type = PT_ANY};
+const prop_def tasks__item_state = {.type = PT_ENUM, .enums = tasks__states};
+const prop_def tasks__item_tasks = {.type = PT_TASKS};
+
+const prop_def tasks__namespace_files[] = {
+    PBOOL("enabled", 0, "true", "inject the namespace's files into the working directory"),
+    PSTRL("include", 0, NULL, "glob patterns of the files to inject"),
+    PSTRL("exclude", 0, NULL, "glob patterns of the files to leave out"),
+    PENUM("ifExists", 0, "\"OVERWRITE\"", ENUMS("OVERWRITE", "FAIL", "WARN", "IGNORE"),
+          "what to do when a file of that name is already there"),
+    PBOOL("folderPerNamespace", 0, "false", "one sub-folder per namespace"),
+    PSTRL("namespaces", 0, NULL, "namespaces to read files from (default: the flow's)"),
+    {0},
+};
+
+const char *tasks__task_id(const json_t *task)
+{
+    const char *id = json_string_value(json_object_get(task, "id"));
+    return id ? id : "?";
+}
+
+typedef struct family {
+    const type_def *defs;
+    const size_t *n;
+} family;
+
+static const family families[] = {
+    {tasks__core_flow, &tasks__core_flow_count},
+    {tasks__core_tasks, &tasks__core_tasks_count},
+    {tasks__triggers, &tasks__triggers_count},
+    {tasks__conditions, &tasks__conditions_count},
+    {tasks__scripts, &tasks__scripts_count},
+};
+
+/* Registered already when the first type of the first table resolves to
+ * itself; checking the registry rather than a flag keeps this right after a
+ * test's flow_registry_reset(). */
 void tasks_register_all(void)
 {
-    if (registered)
+    if (flow_type_find(families[0].defs[0].name) == &families[0].defs[0])
         return;
-    registered = 1;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        flow_registry_add(families[i].defs, *families[i].n);
 }

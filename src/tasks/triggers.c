@@ -1,0 +1,141 @@
+/*
+ * triggers.c: the trigger types of Kestra's core: Schedule, ScheduleOnDates,
+ * Flow, Webhook and the HTTP polling trigger.
+ *
+ * Common trigger properties (id, type, description, conditions, disabled,
+ * stopAfter, logLevel, logToFile, workerGroup, minLogLevel) are the
+ * validator's; these tables hold each trigger's own. The old names under
+ * io.kestra.core.models.triggers.types are aliases, and so are the
+ * io.kestra.plugin.fs.http names of the HTTP trigger, which moved to core.
+ */
+#include "tasks/tasks_int.h"
+
+#define P_RECOVER                                                                     \
+    PENUM("recoverMissedSchedules", 0, NULL, ENUMS("LAST", "NONE", "ALL"),            \
+          "which schedules missed while kite was down to run (default ALL, unless the " \
+          "plugin configuration says otherwise)")
+
+static const prop_def flow_filter[] = {
+    PENUM("field", PF_REQUIRED, NULL, ENUMS("FLOW_ID", "NAMESPACE", "STATE", "EXPRESSION"),
+          "what the filter tests"),
+    PENUM("type", PF_REQUIRED, NULL,
+          ENUMS("EQUAL_TO", "NOT_EQUAL_TO", "IS_NULL", "IS_NOT_NULL", "IS_TRUE", "IS_FALSE",
+                "STARTS_WITH", "ENDS_WITH", "REGEX", "CONTAINS", "IN", "NOT_IN"),
+          "how it tests"),
+    PANY("value", 0, NULL, "the value compared"),
+    PLIST("values", 0, NULL, &tasks__item_any, "the values, for IN / NOT_IN"),
+    {0},
+};
+
+static const prop_def preconditions[] = {
+    PSTR("id", 0, NULL, "id of the precondition (keys its state across executions)"),
+    PLIST("flows", 0, NULL,
+          ITEM({.type = PT_OBJECT,
+                .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "the flow's namespace"),
+                               PSTR("flowId", PF_REQUIRED, NULL, "the flow's id"),
+                               PLIST("states", 0, NULL, &tasks__item_state,
+                                     "states that count (default: terminal ones)"),
+                               PANY("labels", 0, NULL, "labels the execution must have"))}),
+          "upstream flows that must all have run"),
+    PLIST("where", 0, NULL,
+          ITEM({.type = PT_OBJECT,
+                .props = PROPS(PSTR("id", PF_REQUIRED, NULL, "id of this filter group"),
+                               PENUM("operand", 0, "\"AND\"", ENUMS("AND", "OR"),
+                                     "how the filters combine"),
+                               PLIST("filters", PF_REQUIRED, NULL,
+                                     ITEM({.type = PT_OBJECT, .props = flow_filter}),
+                                     "the filters"))}),
+          "groups of filters an upstream execution must pass"),
+    PBOOL("resetOnSuccess", 0, "true", "start counting again once the trigger fired"),
+    POBJ("timeWindow", 0, NULL,
+         PROPS(PENUM("type", 0, "\"DURATION_WINDOW\"",
+                     ENUMS("DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE",
+                           "DAILY_TIME_WINDOW"),
+                     "the kind of window"),
+               PDUR("window", 0, "\"P1D\"", "the window's length"),
+               PDUR("windowAdvance", 0, NULL, "offset of the window's start"),
+               PSTR("startTime", 0, NULL, "start time of a daily window"),
+               PSTR("endTime", 0, NULL, "end time of a daily window"),
+               PSTR("deadline", 0, NULL, "deadline of a daily deadline window")),
+         "the time window the upstream executions must fall in"),
+    {0},
+};
+
+const type_def tasks__triggers[] = {
+    {
+        .name = "trigger.schedule",
+        .aliases = ALIASES("io.kestra.plugin.core.trigger.Schedule",
+                           "io.kestra.core.models.triggers.types.Schedule"),
+        .kind = TK_TRIGGER,
+        .desc = "Start the flow on a cron schedule.",
+        .props = PROPS(
+            PSTR("cron", PF_REQUIRED, NULL, "cron expression: 5 fields, 6 withSeconds, or @daily..."),
+            PBOOL("withSeconds", 0, "false", "the cron expression has a seconds field first"),
+            PSTR("timezone", 0, NULL, "time zone of the cron expression (default: the server's)"),
+            PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the started executions"),
+            PDUR("lateMaximumDelay", 0, NULL, "skip a schedule that could not start within this"),
+            P_RECOVER,
+            PMAP("backfill", PF_DEPRECATED, NULL, &tasks__item_any,
+                 "backfill settings (use the backfill API)"),
+            PCONDS("scheduleConditions", PF_DEPRECATED,
+                   "conditions on the date (use conditions)")),
+    },
+    {
+        .name = "trigger.schedule_on_dates",
+        .aliases = ALIASES("io.kestra.plugin.core.trigger.ScheduleOnDates"),
+        .kind = TK_TRIGGER,
+        .desc = "Start the flow at each of a list of dates.",
+        .props = PROPS(PLIST("dates", PF_REQUIRED, NULL, ITEM({.type = PT_DATETIME}),
+                             "the dates (ISO-8601 date-times)"),
+                       PSTR("timezone", 0, NULL, "time zone of dates without one"),
+                       PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the executions"),
+                       P_RECOVER),
+    },
+    {
+        .name = "trigger.flow",
+        .aliases = ALIASES("io.kestra.plugin.core.trigger.Flow",
+                           "io.kestra.core.models.triggers.types.Flow"),
+        .kind = TK_TRIGGER,
+        .desc = "Start the flow when executions of other flows end.",
+        .props = PROPS(PMAP("inputs", 0, NULL, &tasks__item_any,
+                            "inputs of the started execution (may use trigger.*)"),
+                       PLIST("states", 0, "[\"SUCCESS\",\"WARNING\",\"FAILED\",\"KILLED\"]",
+                             &tasks__item_state, "end states of upstream executions that count"),
+                       POBJ("preconditions", 0, NULL, preconditions,
+                            "upstream flows and filters that must all be satisfied")),
+    },
+    {
+        .name = "trigger.webhook",
+        .aliases = ALIASES("io.kestra.plugin.core.trigger.Webhook",
+                           "io.kestra.core.models.triggers.types.Webhook"),
+        .kind = TK_TRIGGER,
+        .desc = "Start the flow on an HTTP call to /api/v1/executions/webhook/NS/FLOW/KEY.",
+        .props = PROPS(PSTR("key", PF_REQUIRED, NULL, "the secret part of the webhook URL"),
+                       PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the execution"),
+                       PBOOL("wait", 0, "false", "answer only once the execution ended"),
+                       PBOOL("returnOutputs", 0, "false",
+                             "answer with the execution's outputs (with wait)")),
+    },
+    {
+        .name = "trigger.http",
+        .aliases = ALIASES("io.kestra.plugin.core.http.Trigger",
+                           "io.kestra.plugin.fs.http.Trigger"),
+        .kind = TK_TRIGGER,
+        .desc = "Poll a URL and start the flow when the response passes a condition.",
+        .props = PROPS(
+            PSTR("uri", PF_REQUIRED, NULL, "the URL"),
+            PSTR("method", 0, "\"GET\"", "the HTTP method"),
+            PSTR("body", 0, NULL, "the request body"),
+            PMAP("formData", 0, NULL, &tasks__item_any, "form fields"),
+            PSTR("contentType", 0, "\"application/json\"", "the body's content type"),
+            PMAP("headers", 0, NULL, &tasks__item_string, "request headers"),
+            PMAP("options", 0, NULL, &tasks__item_any, "client options (see http.request)"),
+            PMAP("sslOptions", PF_DEPRECATED, NULL, &tasks__item_any, "use options.ssl"),
+            PSTR("responseCondition", 0, "\"{{ response.statusCode < 400 }}\"",
+                 "fire when this expression on `response` is true"),
+            PDUR("interval", 0, "\"PT60S\"", "time between polls"),
+            PBOOL("encryptBody", 0, "false", "encrypt the body in the trigger's outputs")),
+    },
+};
+
+const size_t tasks__triggers_count = sizeof tasks__triggers / sizeof tasks__triggers[0];
