@@ -1,0 +1,700 @@
+/*
+ * local.c: the `local` storage backend, files in a folder.
+ *
+ * A URI's relative path maps to the same path under the root folder given to
+ * storage_open_local() ("<data>/storage"); folders are made on demand with
+ * mode 0700, files are written with mode 0600.
+ *
+ * Containment. The root is opened once as a directory fd and every access
+ * walks the path from it one segment at a time with openat(O_NOFOLLOW |
+ * O_DIRECTORY), ending with O_NOFOLLOW on the final name. Paths reaching here
+ * have no "..", "." or empty segment (uri.c), so no operation can resolve to
+ * anything outside the root: a symbolic link anywhere below the root, even
+ * one pointing inside it, is refused (reads, writes) or skipped (listing)
+ * and is never followed; deleting removes the link itself, not its target.
+ * Not covered: hard links and bind mounts made inside the root by someone who
+ * can already write there, and the root path itself (it may be a symlink, it
+ * is the operator's choice).
+ *
+ * Durability. A write goes to ".kite.tmp.<pid>.<n>" in the target folder,
+ * is fsync'ed, renamed over the final name, and the folder is fsync'ed; new
+ * folders are fsync'ed into their parents. So after a crash (kill -9, power
+ * loss on a file system that honours fsync) a final name holds either its
+ * previous content or the complete new one. A crash can leave a temporary
+ * file behind: names starting with ".kite." are invisible to listings,
+ * unreachable by URIs, and removed with their folder by delete_prefix.
+ *
+ * DESIGN
+ * Thread safety: the backend's only shared state is the root fd (read-only
+ * after open) and an atomic counter for temporary names; each call has its
+ * own fds. Writers racing on one name: the last rename wins, each reader sees
+ * one complete version. A write racing a delete_prefix of its folder retries
+ * its walk when the folder vanished under it (ENOENT after the walk), so the
+ * write is not lost; the delete may then leave that folder in place.
+ */
+#include "storage/storage_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+typedef struct local {
+    storage base;
+    int root_fd;
+    char *root;
+} local;
+
+static atomic_ulong tmp_counter;
+
+#define WALK_RETRIES 20
+
+/* ---- walking ---------------------------------------------------------- */
+
+/* Folders made by a walk: their parents, to fsync once the write is done. */
+typedef struct made {
+    int fds[STORAGE_DEPTH_MAX];
+    int n;
+} made;
+
+/* fsyncs (when sync) and closes the parents in m; 0 or -1 with e set. */
+static int made_done(made *m, int sync, kerr *e)
+{
+    int rc = 0;
+    for (int i = 0; i < m->n; i++) {
+        if (sync && !rc && fsync(m->fds[i]))
+            rc = kerr_set(e, "fsync of a new folder's parent: %s", strerror(errno));
+        close(m->fds[i]);
+    }
+    m->n = 0;
+    return rc;
+}
+
+/* Opens the folder made of the first `dirlen` bytes of path (segments split
+ * by '/'; dirlen 0 is the root). With m, missing folders are made, and the
+ * fds of their parents added to m: the caller fsyncs them (made_done) after
+ * its write, so that no slow fsync sits between making a folder and using
+ * it (a concurrent delete_prefix would remove it meanwhile, every time).
+ * Returns an fd, or -1 with errno set: ENOENT when a folder is missing (or
+ * vanished during the walk), in which case e is untouched unless m; any
+ * other failure also sets e. */
+static int walk_dir(local *l, const char *path, size_t dirlen, made *m, kerr *e)
+{
+    int create = m != NULL;
+    char tmp[STORAGE_URI_MAX + 1];
+    if (dirlen > STORAGE_URI_MAX) {
+        errno = ENAMETOOLONG;
+        return kerr_set(e, "path too long");
+    }
+    memcpy(tmp, path, dirlen);
+    tmp[dirlen] = '\0';
+    int fd = dup(l->root_fd);
+    if (fd < 0) {
+        int err = errno;
+        kerr_set(e, "dup: %s", strerror(err));
+        errno = err;
+        return -1;
+    }
+    size_t pos = 0;
+    while (pos < dirlen) {
+        char *name = tmp + pos;
+        char *slash = strchr(name, '/');
+        if (slash)
+            *slash = '\0';
+        size_t next = slash ? (size_t)(slash - tmp) + 1 : dirlen;
+        int sub;
+        for (int tries = 0;; tries++) {
+            sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0 || errno != ENOENT || !create || tries == WALK_RETRIES)
+                break;
+            /* EEXIST: another thread made it; open it. Made but gone again
+             * before the open: a delete_prefix raced us; make it again. */
+            if (mkdirat(fd, name, 0700) == 0) {
+                if (m->n < STORAGE_DEPTH_MAX) {
+                    int keep = dup(fd);
+                    if (keep >= 0)
+                        m->fds[m->n++] = keep;
+                }
+            } else if (errno != EEXIST) {
+                break;
+            }
+        }
+        if (sub < 0) {
+            int err = errno;
+            int shown = (int)(slash ? (size_t)(slash - tmp) : dirlen);
+            if (err == ENOENT && !create) {
+                close(fd);
+                errno = ENOENT;
+                return -1;
+            }
+            struct stat st;
+            if ((err == ELOOP || err == ENOTDIR) &&
+                fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                kerr_set(e, "'%.*s' is a symbolic link, which storage never follows", shown,
+                         path);
+            else if (err == ELOOP || err == ENOTDIR || err == EEXIST)
+                kerr_set(e, "'%.*s' is not a folder", shown, path);
+            else
+                kerr_set(e, "cannot open folder '%.*s': %s", shown, path, strerror(err));
+            close(fd);
+            errno = err == EEXIST ? ENOTDIR : err;
+            return -1;
+        }
+        close(fd);
+        fd = sub;
+        pos = next;
+    }
+    return fd;
+}
+
+/* Length of the folder part of path, and its base name. */
+static size_t split(const char *path, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        *base = path;
+        return 0;
+    }
+    *base = slash + 1;
+    return (size_t)(slash - path);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct source {
+    const void *data;   /* memory source, or */
+    size_t len;
+    int fd;             /* fd source when data == NULL */
+} source;
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fill(int out, const source *src, kerr *e)
+{
+    if (src->data) {
+        if (write_all(out, src->data, src->len))
+            return kerr_set(e, "write: %s", strerror(errno));
+        return 0;
+    }
+    for (;;) {
+        ssize_t r = copy_file_range(src->fd, NULL, out, NULL, 1 << 30, 0);
+        if (r == 0)
+            return 0;
+        if (r > 0)
+            continue;
+        if (errno == EINTR)
+            continue;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+            return kerr_set(e, "copy: %s", strerror(errno));
+        break;   /* fall back to read/write from where we are */
+    }
+    char chunk[65536];
+    for (;;) {
+        ssize_t r = read(src->fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return kerr_set(e, "read: %s", strerror(errno));
+        if (r == 0)
+            return 0;
+        if (write_all(out, chunk, (size_t)r))
+            return kerr_set(e, "write: %s", strerror(errno));
+    }
+}
+
+/* Creates a fresh temporary file in dfd; its name goes to name[64]. */
+static int make_temp(int dfd, char name[64], kerr *e)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned long n = atomic_fetch_add(&tmp_counter, 1);
+        snprintf(name, 64, STORAGE__RESERVED_PREFIX "tmp.%ld.%lu", (long)getpid(), n);
+        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* Writes src to a temp file next to path and renames it into place. */
+static int publish(local *l, const char *path, const source *src, kerr *e)
+{
+    const char *base;
+    size_t dirlen = split(path, &base);
+    off_t start = src->data ? 0 : lseek(src->fd, 0, SEEK_CUR);
+    made m = {.n = 0};
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        int dfd = walk_dir(l, path, dirlen, &m, e);
+        if (dfd < 0 && errno == ENOENT && attempt < WALK_RETRIES)
+            continue;   /* a parent was deleted under us: walk again */
+        if (dfd < 0) {
+            rc = -1;
+            break;
+        }
+        char tmp[64];
+        int fd = make_temp(dfd, tmp, e);
+        if (fd < 0) {
+            int err = errno;
+            close(dfd);
+            if (err == ENOENT && attempt < WALK_RETRIES)
+                continue;   /* the folder was deleted under us */
+            rc = kerr_set(e, "cannot create a temporary file: %s", strerror(err));
+            break;
+        }
+        if (!src->data && attempt > 0 && lseek(src->fd, start, SEEK_SET) < 0)
+            rc = kerr_set(e, "cannot rewind the source: %s", strerror(errno));
+        if (!rc)
+            rc = fill(fd, src, e);
+        if (!rc && fsync(fd))
+            rc = kerr_set(e, "fsync: %s", strerror(errno));
+        if (close(fd) && !rc)
+            rc = kerr_set(e, "close: %s", strerror(errno));
+        if (rc) {
+            unlinkat(dfd, tmp, 0);
+            close(dfd);
+            break;
+        }
+        if (renameat(dfd, tmp, dfd, base)) {
+            int err = errno;
+            unlinkat(dfd, tmp, 0);
+            close(dfd);
+            if (err == ENOENT && attempt < WALK_RETRIES)
+                continue;
+            if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+                rc = kerr_set(e, "'%s' is a folder", path);
+            else
+                rc = kerr_set(e, "rename: %s", strerror(err));
+            break;
+        }
+        rc = fsync(dfd) ? kerr_set(e, "fsync of the folder: %s", strerror(errno)) : 0;
+        close(dfd);
+        break;
+    }
+    int mrc = made_done(&m, rc == 0, e);
+    return rc ? rc : mrc;
+}
+
+static int local_put(storage *s, const char *path, const void *data, size_t len, kerr *e)
+{
+    source src = {data ? data : "", len, -1};
+    return publish((local *)s, path, &src, e);
+}
+
+/* Renames the local file src into place; 1 when src is on another file
+ * system (the caller copies), 0 done, -1 error. */
+static int move_into(local *l, const char *path, const char *srcpath, kerr *e)
+{
+    const char *base;
+    size_t dirlen = split(path, &base);
+    int sfd = open(srcpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0)
+        return kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
+    /* The data must be on disk before the name points at it. */
+    int rc = 0;
+    if (fsync(sfd) || fchmod(sfd, 0600))
+        rc = kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
+    close(sfd);
+    if (rc)
+        return rc;
+    made m = {.n = 0};
+    for (int attempt = 0;; attempt++) {
+        int dfd = walk_dir(l, path, dirlen, &m, e);
+        if (dfd < 0 && errno == ENOENT && attempt < WALK_RETRIES)
+            continue;
+        if (dfd < 0) {
+            rc = -1;
+            break;
+        }
+        if (renameat(AT_FDCWD, srcpath, dfd, base)) {
+            int err = errno;
+            close(dfd);
+            if (err == EXDEV) {
+                rc = 1;
+                break;
+            }
+            if (err == ENOENT && attempt < WALK_RETRIES && access(srcpath, F_OK) == 0)
+                continue;
+            if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+                rc = kerr_set(e, "'%s' is a folder", path);
+            else
+                rc = kerr_set(e, "cannot move '%s' into storage: %s", srcpath, strerror(err));
+            break;
+        }
+        /* The source was checked before the rename; make sure what landed is
+         * still a regular file (the source path is the caller's, not ours). */
+        struct stat st;
+        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+            unlinkat(dfd, base, 0);
+            rc = kerr_set(e, "source '%s' is not a regular file", srcpath);
+        } else if (fsync(dfd)) {
+            rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
+        }
+        close(dfd);
+        break;
+    }
+    /* on EXDEV too: the copy that follows finds these folders made */
+    int mrc = made_done(&m, rc >= 0, e);
+    return rc ? rc : mrc;
+}
+
+static int local_put_file(storage *s, const char *path, const char *srcpath, unsigned flags,
+                          kerr *e)
+{
+    local *l = (local *)s;
+    struct stat st;
+    if (lstat(srcpath, &st))
+        return kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return kerr_set(e, "source '%s' is a symbolic link", srcpath);
+    if (!S_ISREG(st.st_mode))
+        return kerr_set(e, "source '%s' is not a regular file", srcpath);
+    if (flags & STORAGE_PUT_MOVE) {
+        int rc = move_into(l, path, srcpath, e);
+        if (rc <= 0)
+            return rc;
+    }
+    int fd = open(srcpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return kerr_set(e, "source '%s' is not a regular file", srcpath);
+    }
+    source src = {NULL, 0, fd};
+    int rc = publish(l, path, &src, e);
+    close(fd);
+    if (!rc && (flags & STORAGE_PUT_MOVE) && unlink(srcpath))
+        return kerr_set(e, "stored, but cannot remove source '%s': %s", srcpath,
+                        strerror(errno));
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static int local_open_read(storage *s, const char *path, kerr *e)
+{
+    local *l = (local *)s;
+    const char *base;
+    size_t dirlen = split(path, &base);
+    int dfd = walk_dir(l, path, dirlen, NULL, e);
+    if (dfd < 0) {
+        if (errno == ENOENT)
+            kerr_set(e, "no such file");
+        errno = ENOENT;
+        return -1;
+    }
+    /* O_NONBLOCK: a FIFO planted in the root must not block the open. */
+    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int err = errno;
+    close(dfd);
+    if (fd < 0) {
+        if (err == ENOENT)
+            kerr_set(e, "no such file");
+        else if (err == ELOOP)
+            kerr_set(e, "is a symbolic link, which storage never follows");
+        else
+            kerr_set(e, "open: %s", strerror(err));
+        errno = err;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        int isdir = S_ISDIR(st.st_mode);
+        close(fd);
+        kerr_set(e, isdir ? "is a folder, not a file" : "is not a regular file");
+        errno = isdir ? EISDIR : EINVAL;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+static int local_stat(storage *s, const char *path, int64_t *size, kerr *e)
+{
+    local *l = (local *)s;
+    const char *base;
+    size_t dirlen = split(path, &base);
+    int dfd = walk_dir(l, path, dirlen, NULL, e);
+    if (dfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
+    struct stat st;
+    int r = fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW);
+    int err = errno;
+    close(dfd);
+    if (r) {
+        if (err == ENOENT)
+            return 0;
+        return kerr_set(e, "stat: %s", strerror(err));
+    }
+    if (S_ISLNK(st.st_mode))
+        return kerr_set(e, "is a symbolic link, which storage never follows");
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    *size = st.st_size;
+    return 1;
+}
+
+/* ---- listing ---------------------------------------------------------- */
+
+typedef void (*add_fn)(void *ctx, const char *rel, int64_t size);
+
+/* Adds every regular file below dfd (consumed), rel being its path. */
+static int walk_tree(int dfd, buf *rel, int depth, add_fn add, void *ctx, kerr *e)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return kerr_set(e, "opendir: %s", strerror(errno));
+    }
+    int rc = 0;
+    size_t keep = rel->len;
+    struct dirent *de;
+    while (!rc && (errno = 0, de = readdir(d))) {
+        const char *name = de->d_name;
+        size_t nlen = strlen(name);
+        if (!strcmp(name, ".") || !strcmp(name, "..") || storage__is_reserved(name, nlen))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW))
+            continue;   /* deleted meanwhile */
+        rel->len = keep;
+        if (keep)
+            buf_putc(rel, '/');
+        buf_append(rel, name, nlen);
+        if (S_ISREG(st.st_mode)) {
+            add(ctx, rel->data, st.st_size);
+        } else if (S_ISDIR(st.st_mode) && depth < STORAGE_DEPTH_MAX) {
+            int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                rc = walk_tree(sub, rel, depth + 1, add, ctx, e);
+        }
+        /* symbolic links and special files are not storage files: skipped */
+    }
+    if (!rc && errno)
+        rc = kerr_set(e, "readdir: %s", strerror(errno));
+    rel->len = keep;
+    if (rel->data)
+        rel->data[keep] = '\0';
+    closedir(d);
+    return rc;
+}
+
+static int local_list(storage *s, const char *path, add_fn add, void *ctx, kerr *e)
+{
+    local *l = (local *)s;
+    if (*path) {
+        int64_t size;
+        int r = local_stat(s, path, &size, e);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            add(ctx, path, size);
+            return 0;
+        }
+    }
+    int dfd = walk_dir(l, path, strlen(path), NULL, e);
+    if (dfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
+    buf rel = BUF_INIT;
+    buf_puts(&rel, path);
+    int rc = walk_tree(dfd, &rel, 0, add, ctx, e);
+    buf_free(&rel);
+    return rc;
+}
+
+/* ---- deleting --------------------------------------------------------- */
+
+static int local_remove(storage *s, const char *path, kerr *e)
+{
+    local *l = (local *)s;
+    const char *base;
+    size_t dirlen = split(path, &base);
+    int dfd = walk_dir(l, path, dirlen, NULL, e);
+    if (dfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
+    int rc = 1;
+    if (unlinkat(dfd, base, 0)) {
+        if (errno == ENOENT)
+            rc = 0;
+        else if (errno == EISDIR)
+            rc = kerr_set(e, "is a folder (delete it with storage_delete_prefix)");
+        else
+            rc = kerr_set(e, "unlink: %s", strerror(errno));
+    } else if (fsync(dfd)) {
+        rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
+    }
+    close(dfd);
+    return rc;
+}
+
+/* Empties the folder dfd (consumed); adds the regular files removed to *count. */
+static int empty_tree(int dfd, int depth, long *count, kerr *e)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return kerr_set(e, "opendir: %s", strerror(errno));
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (errno = 0, de = readdir(d))) {
+        const char *name = de->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW))
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth >= STORAGE_DEPTH_MAX) {
+                rc = kerr_set(e, "folders nested too deep");
+                break;
+            }
+            int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                if (errno != ENOENT)
+                    rc = kerr_set(e, "open '%s': %s", name, strerror(errno));
+                continue;
+            }
+            rc = empty_tree(sub, depth + 1, count, e);
+            if (!rc && unlinkat(dirfd(d), name, AT_REMOVEDIR) && errno != ENOENT)
+                rc = kerr_set(e, "rmdir '%s': %s", name, strerror(errno));
+        } else {
+            if (unlinkat(dirfd(d), name, 0) == 0) {
+                if (S_ISREG(st.st_mode) && !storage__is_reserved(name, strlen(name)))
+                    (*count)++;
+            } else if (errno != ENOENT) {
+                rc = kerr_set(e, "unlink '%s': %s", name, strerror(errno));
+            }
+        }
+    }
+    if (!rc && errno)
+        rc = kerr_set(e, "readdir: %s", strerror(errno));
+    closedir(d);
+    return rc;
+}
+
+static long local_remove_prefix(storage *s, const char *path, kerr *e)
+{
+    local *l = (local *)s;
+    const char *base;
+    size_t dirlen = split(path, &base);
+    int pfd = walk_dir(l, path, dirlen, NULL, e);
+    if (pfd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
+    long count = 0;
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                break;
+            /* a file (or link) with the prefix's name: removed like a file */
+            struct stat st;
+            if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                unlinkat(pfd, base, 0) == 0) {
+                count += S_ISREG(st.st_mode);
+                break;
+            }
+            rc = kerr_set(e, "open: %s", strerror(errno));
+            break;
+        }
+        rc = empty_tree(fd, 1, &count, e);
+        if (rc)
+            break;
+        if (unlinkat(pfd, base, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            break;
+        if (errno != ENOTEMPTY || attempt >= WALK_RETRIES) {
+            rc = kerr_set(e, "rmdir: %s", strerror(errno));
+            break;
+        }
+        /* a writer added a file meanwhile: empty it again */
+    }
+    if (!rc && fsync(pfd))
+        rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
+    close(pfd);
+    return rc ? -1 : count;
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static void local_free(storage *s)
+{
+    local *l = (local *)s;
+    close(l->root_fd);
+    free(l->root);
+    free(l);
+}
+
+static const storage_ops local_ops = {
+    .name = "local",
+    .free = local_free,
+    .put = local_put,
+    .put_file = local_put_file,
+    .open_read = local_open_read,
+    .stat = local_stat,
+    .list = local_list,
+    .remove = local_remove,
+    .remove_prefix = local_remove_prefix,
+};
+
+/* mkdir -p with mode 0700 for what is missing. */
+static int make_dirs(const char *root, kerr *e)
+{
+    char *p = xstrdup(root);
+    int rc = 0;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char c = *q;
+        *q = '\0';
+        if (mkdir(p, 0700) && errno != EEXIST) {
+            rc = kerr_set(e, "storage root: cannot create '%s': %s", p, strerror(errno));
+            break;
+        }
+        *q = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+storage *storage_open_local(const char *root, kerr *e)
+{
+    if (!root || !*root) {
+        kerr_set(e, "storage root: empty path");
+        return NULL;
+    }
+    if (make_dirs(root, e))
+        return NULL;
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        kerr_set(e, "storage root '%s': %s", root, strerror(errno));
+        return NULL;
+    }
+    local *l = xcalloc(1, sizeof *l);
+    l->base.ops = &local_ops;
+    l->root_fd = fd;
+    l->root = xstrdup(root);
+    return &l->base;
+}

@@ -1,0 +1,55 @@
+/*
+ * storage_int.h: what the storage layer's files share, and nobody else needs:
+ * the backend vtable.
+ *
+ * storage.c parses every URI and calls a backend operation with `path`, the
+ * decoded relative path of storage_uri (segments joined by '/', each non-empty,
+ * never "." or "..", never holding NUL or '/', never starting with the reserved
+ * ".kite."; "" only for the root folder). Operations store their message in e
+ * without the URI; storage.c prefixes it with the URI. A backend may leave a
+ * hook NULL where noted; storage.c then uses a generic fallback.
+ */
+#ifndef KITE_STORAGE_STORAGE_INT_H
+#define KITE_STORAGE_STORAGE_INT_H
+
+#include "storage/storage.h"
+
+/* Names starting with this are the backend's own (temporary files): URIs
+ * cannot name them and listings skip them. */
+#define STORAGE__RESERVED_PREFIX ".kite."
+
+typedef struct storage_ops {
+    const char *name;
+    /* Releases the backend's state and s itself. */
+    void (*free)(storage *s);
+    /* Atomically stores len bytes at path. */
+    int (*put)(storage *s, const char *path, const void *data, size_t len, kerr *e);
+    /* Atomically stores the local file src at path; flags as storage_put_file. */
+    int (*put_file)(storage *s, const char *path, const char *src, unsigned flags,
+                    kerr *e);
+    /* Opens path for reading: an fd, or -1. A missing file sets errno to
+     * ENOENT (storage.c then words the message). */
+    int (*open_read)(storage *s, const char *path, kerr *e);
+    /* *size of the file at path; returns 1 found, 0 absent, -1 error.
+     * NULL: open_read + fstat. */
+    int (*stat)(storage *s, const char *path, int64_t *size /* OUT */, kerr *e);
+    /* Calls add(ctx, relative path, size) for every file below the folder
+     * path (or path itself when it is a file), any order; 0 or -1. */
+    int (*list)(storage *s, const char *path,
+                void (*add)(void *ctx, const char *rel, int64_t size), void *ctx,
+                kerr *e);
+    /* 1 deleted, 0 absent, -1 error. */
+    int (*remove)(storage *s, const char *path, kerr *e);
+    /* Removes the folder path recursively; number of files removed, or -1. */
+    long (*remove_prefix)(storage *s, const char *path, kerr *e);
+} storage_ops;
+
+/* Every backend's struct starts with this. */
+struct storage {
+    const storage_ops *ops;
+};
+
+/* True when a decoded segment of len bytes is reserved for backends. */
+int storage__is_reserved(const char *seg, size_t len);
+
+#endif

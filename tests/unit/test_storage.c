@@ -1,0 +1,924 @@
+/*
+ * test_storage.c: the storage layer: URI parsing and building (with the exact
+ * error texts), and the local backend on a real temporary folder: round
+ * trips, listings, deletes, symlink containment, concurrent writers, and a
+ * writer killed with SIGKILL in the middle of a write.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/storage.h"
+#include "util/mem.h"
+
+/* ---- fixture ---------------------------------------------------------- */
+
+typedef struct fx {
+    char dir[64];     /* the temporary folder */
+    char root[128];   /* dir/storage */
+    storage *s;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = xcalloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/kite-storage-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->root, sizeof f->root, "%s/data/storage", f->dir);
+    kerr e = KERR_INIT;
+    f->s = storage_open_local(f->root, &e);
+    if (!f->s) {
+        fprintf(stderr, "%s\n", e.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    storage_free(f->s);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static char *path_in(fx *f, const char *rel)
+{
+    return xasprintf("%s/%s", f->root, rel);
+}
+
+static void put_ok(fx *f, const char *uri, const char *text)
+{
+    kerr e = KERR_INIT;
+    int rc = storage_put(f->s, uri, text, strlen(text), &e);
+    if (rc)
+        fail_msg("put %s: %s", uri, e.msg);
+}
+
+static void assert_content(fx *f, const char *uri, const char *want)
+{
+    kerr e = KERR_INIT;
+    buf b = BUF_INIT;
+    if (storage_read_all(f->s, uri, 0, &b, &e))
+        fail_msg("read %s: %s", uri, e.msg);
+    assert_int_equal(b.len, strlen(want));
+    assert_string_equal(buf_str(&b), want);
+    buf_free(&b);
+}
+
+/* ---- URIs ------------------------------------------------------------- */
+
+static void test_uri_task_file_kestra_scheme(void **state)
+{
+    (void)state;
+    storage_uri u;
+    kerr e = KERR_INIT;
+    assert_int_equal(storage_uri_parse("kestra:///io/kestra/tests/hello/executions/5wXx/"
+                                       "tasks/t1/6Yy/out.txt", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
+    assert_string_equal(u.uri, "kite:///io/kestra/tests/hello/executions/5wXx/tasks/t1/6Yy/out.txt");
+    assert_string_equal(u.path, "io/kestra/tests/hello/executions/5wXx/tasks/t1/6Yy/out.txt");
+    assert_string_equal(u.namespace_id, "io.kestra.tests");
+    assert_string_equal(u.flow_id, "hello");
+    assert_string_equal(u.execution_id, "5wXx");
+    assert_string_equal(u.task_id, "t1");
+    assert_string_equal(u.taskrun_id, "6Yy");
+    assert_string_equal(u.name, "out.txt");
+    assert_null(u.input_id);
+    assert_int_equal(u.depth, 10);
+    assert_int_equal(u.is_folder, 0);
+    storage_uri_free(&u);
+}
+
+static void test_uri_kinds(void **state)
+{
+    (void)state;
+    storage_uri u;
+    kerr e = KERR_INIT;
+    assert_int_equal(storage_uri_parse("kite:///company/team/f/executions/E1/inputs/file/data.csv",
+                                       0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_INPUT_FILE);
+    assert_string_equal(u.namespace_id, "company.team");
+    assert_string_equal(u.input_id, "file");
+    assert_string_equal(u.name, "data.csv");
+    storage_uri_free(&u);
+
+    assert_int_equal(storage_uri_parse("kite:///c/f/executions/E1/trigger/sched/a.json", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_TRIGGER_FILE);
+    assert_string_equal(u.trigger_id, "sched");
+    storage_uri_free(&u);
+
+    /* a namespace file path may contain "executions" */
+    assert_int_equal(storage_uri_parse("kite:///company/team/_files/x/executions/1/tasks/a/b/c",
+                                       0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_NAMESPACE_FILE);
+    assert_string_equal(u.namespace_id, "company.team");
+    assert_string_equal(u.name, "x/executions/1/tasks/a/b/c");
+    storage_uri_free(&u);
+
+    assert_int_equal(storage_uri_parse("KITE:///company/_kv/my_key", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_KV);
+    assert_string_equal(u.namespace_id, "company");
+    assert_string_equal(u.name, "my_key");
+    storage_uri_free(&u);
+
+    /* task file names may hold sub-folders */
+    assert_int_equal(storage_uri_parse("kite:///n/f/executions/E/tasks/t/r/sub/dir/a.txt", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
+    assert_string_equal(u.name, "sub/dir/a.txt");
+    storage_uri_free(&u);
+
+    /* "executions" as a namespace part is skipped over */
+    assert_int_equal(storage_uri_parse("kite:///a/executions/b/f/executions/E/tasks/t/r/n", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
+    assert_string_equal(u.namespace_id, "a.executions.b");
+    assert_string_equal(u.flow_id, "f");
+    storage_uri_free(&u);
+
+    assert_int_equal(storage_uri_parse("kite:///just/some/file", 0, &u, &e), 0);
+    assert_int_equal(u.kind, STORAGE_URI_OTHER);
+    assert_null(u.namespace_id);
+    assert_string_equal(u.name, "file");
+    storage_uri_free(&u);
+
+    assert_int_equal(storage_uri_parse("kite:///ns/f/executions/E/", STORAGE_URI_FOLDER, &u, &e), 0);
+    assert_int_equal(u.is_folder, 1);
+    assert_int_equal(u.depth, 4);
+    assert_string_equal(u.path, "ns/f/executions/E");
+    assert_string_equal(u.uri, "kite:///ns/f/executions/E/");
+    storage_uri_free(&u);
+
+    assert_int_equal(storage_uri_parse("kite:///", STORAGE_URI_FOLDER, &u, &e), 0);
+    assert_int_equal(u.depth, 0);
+    assert_string_equal(u.path, "");
+    assert_string_equal(u.uri, "kite:///");
+    storage_uri_free(&u);
+}
+
+static void test_uri_percent_decoding(void **state)
+{
+    (void)state;
+    storage_uri u;
+    kerr e = KERR_INIT;
+    assert_int_equal(storage_uri_parse("kite:///ns/_files/my%20file%41%c3%a9.txt", 0, &u, &e), 0);
+    assert_string_equal(u.path, "ns/_files/my fileA\xc3\xa9.txt");
+    assert_string_equal(u.uri, "kite:///ns/_files/my%20fileA%C3%A9.txt");
+    storage_uri_free(&u);
+    /* raw UTF-8 and sub-delims are accepted */
+    assert_int_equal(storage_uri_parse("kite:///ns/_files/\xc3\xa9t\xc3\xa9(1)+a=b;c@d:e", 0, &u, &e), 0);
+    assert_string_equal(u.path, "ns/_files/\xc3\xa9t\xc3\xa9(1)+a=b;c@d:e");
+    assert_string_equal(u.uri, "kite:///ns/_files/%C3%A9t%C3%A9(1)+a=b;c@d:e");
+    storage_uri_free(&u);
+    /* a literal '%' round-trips as %25 */
+    assert_int_equal(storage_uri_parse("kite:///a/100%25", 0, &u, &e), 0);
+    assert_string_equal(u.path, "a/100%");
+    assert_string_equal(u.uri, "kite:///a/100%25");
+    storage_uri_free(&u);
+}
+
+static void test_uri_bad_inputs_exact_errors(void **state)
+{
+    (void)state;
+    static const struct { const char *uri; unsigned flags; const char *err; } cases[] = {
+        {"", 0, "invalid storage URI: empty"},
+        {"http://x/y", 0, "invalid storage URI: unknown scheme 'http' (expected kite:/// or kestra:///)"},
+        {"/tmp/x", 0, "invalid storage URI: not a kite:/// or kestra:/// URI"},
+        {"kite:/a", 0, "invalid storage URI at column 6: expected '//' after the scheme (kite:///path)"},
+        {"kite://host/a", 0, "invalid storage URI at column 8: a host is not allowed (write three slashes: kite:///path)"},
+        {"kite://", 0, "invalid storage URI at column 8: missing path (kite:///path)"},
+        {"kite:///", 0, "invalid storage URI at column 9: empty path (the root is not a file)"},
+        {"kite:///a//b", 0, "invalid storage URI at column 11: empty path segment ('//')"},
+        {"kite:////a", 0, "invalid storage URI at column 9: empty path segment ('//')"},
+        {"kite:///a/b/", 0, "invalid storage URI at column 12: trailing '/' (a file URI ends with a name)"},
+        {"kite:///a/b//", STORAGE_URI_FOLDER, "invalid storage URI at column 13: empty path segment ('//')"},
+        {"kite:///a/../b", 0, "invalid storage URI at column 11: '..' segment is not allowed"},
+        {"kite:///a/%2e%2E/b", 0, "invalid storage URI at column 11: '..' segment is not allowed"},
+        {"kite:///a/./b", 0, "invalid storage URI at column 11: '.' segment is not allowed"},
+        {"kite:///..", 0, "invalid storage URI at column 9: '..' segment is not allowed"},
+        {"kite:///a/b%00c", 0, "invalid storage URI at column 12: %00 (NUL) is not allowed"},
+        {"kite:///a/b%2fc", 0, "invalid storage URI at column 12: %2F ('/') is not allowed inside a segment"},
+        {"kite:///a/b%2", 0, "invalid storage URI at column 12: '%' must start an escape of two hex digits (%20)"},
+        {"kite:///a/b%zz", 0, "invalid storage URI at column 12: '%' must start an escape of two hex digits (%20)"},
+        {"kite:///a/b c", 0, "invalid storage URI at column 12: a space must be written %20"},
+        {"kite:///a/b?x=1", 0, "invalid storage URI at column 12: a query ('?') is not allowed"},
+        {"kite:///a/b#x", 0, "invalid storage URI at column 12: a fragment ('#') is not allowed"},
+        {"kite:///a/b\nc", 0, "invalid storage URI at column 12: control character 0x0a is not allowed"},
+        {"kite:///a/b\\c", 0, "invalid storage URI at column 12: '\\' must be percent-encoded (%5C)"},
+        {"kite:///a/{x}", 0, "invalid storage URI at column 11: '{' must be percent-encoded (%7B)"},
+        {"kite:///a/.kite.tmp.1.2", 0, "invalid storage URI at column 11: segments starting with '.kite.' are reserved"},
+        {"kite:///a/%2Ekite.x", 0, "invalid storage URI at column 11: segments starting with '.kite.' are reserved"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        storage_uri u;
+        kerr e = KERR_INIT;
+        int rc = storage_uri_parse(cases[i].uri, cases[i].flags, &u, &e);
+        if (rc != -1 || strcmp(e.msg, cases[i].err) != 0)
+            fail_msg("case %zu '%s': rc %d, got \"%s\", want \"%s\"", i, cases[i].uri, rc,
+                     e.msg, cases[i].err);
+        assert_null(u.path);
+    }
+}
+
+static void test_uri_limits(void **state)
+{
+    (void)state;
+    kerr e = KERR_INIT;
+    storage_uri u;
+    /* a 255-byte segment is fine, 256 is not */
+    char seg[300];
+    memset(seg, 'a', sizeof seg);
+    char *ok = xasprintf("kite:///x/%.*s", 255, seg);
+    assert_int_equal(storage_uri_parse(ok, 0, &u, &e), 0);
+    storage_uri_free(&u);
+    char *bad = xasprintf("kite:///x/%.*s", 256, seg);
+    assert_int_equal(storage_uri_parse(bad, 0, &u, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 11: path segment longer than 255 bytes");
+    free(ok);
+    free(bad);
+
+    /* 65 segments */
+    buf b = BUF_INIT;
+    buf_puts(&b, "kite://");
+    for (int i = 0; i < 65; i++)
+        buf_puts(&b, "/s");
+    assert_int_equal(storage_uri_parse(buf_str(&b), 0, &u, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 137: more than 64 path segments");
+    buf_free(&b);
+
+    /* more than 4096 bytes */
+    buf_puts(&b, "kite:///");
+    for (int i = 0; i < 20; i++) {
+        buf_append(&b, seg, 250);
+        buf_putc(&b, '/');
+    }
+    buf_puts(&b, "x");
+    assert_int_equal(storage_uri_parse(buf_str(&b), 0, &u, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI: longer than 4096 bytes");
+    buf_free(&b);
+    assert_int_equal(storage_uri_parse(NULL, 0, &u, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI: missing (NULL)");
+}
+
+static void test_uri_builders(void **state)
+{
+    (void)state;
+    kerr e = KERR_INIT;
+    char *u = storage_uri_task_file("io.kestra.tests", "flow", "5wXx", "t1", "6Yy", "my file.txt", &e);
+    assert_string_equal(u, "kite:///io/kestra/tests/flow/executions/5wXx/tasks/t1/6Yy/my%20file.txt");
+    /* what a builder makes, the parser reads back to the same parts */
+    storage_uri p;
+    assert_int_equal(storage_uri_parse(u, 0, &p, &e), 0);
+    assert_string_equal(p.name, "my file.txt");
+    assert_string_equal(p.namespace_id, "io.kestra.tests");
+    assert_string_equal(p.uri, u);
+    storage_uri_free(&p);
+    free(u);
+
+    u = storage_uri_input_file("company", "f", "E", "file", "data.csv", &e);
+    assert_string_equal(u, "kite:///company/f/executions/E/inputs/file/data.csv");
+    free(u);
+    u = storage_uri_trigger_file("company", "f", "E", "tr", "a.json", &e);
+    assert_string_equal(u, "kite:///company/f/executions/E/trigger/tr/a.json");
+    free(u);
+    u = storage_uri_execution("company.team", "f", "E", &e);
+    assert_string_equal(u, "kite:///company/team/f/executions/E/");
+    free(u);
+    u = storage_uri_namespace_file("company.team", "/scripts/run.sh", &e);
+    assert_string_equal(u, "kite:///company/team/_files/scripts/run.sh");
+    free(u);
+    u = storage_uri_kv("company", "my_key", &e);
+    assert_string_equal(u, "kite:///company/_kv/my_key");
+    free(u);
+
+    static const struct { const char *ns, *flow, *exec, *name, *err; } bad[] = {
+        {"a..b", "f", "E", "n", "namespace 'a..b': empty segment"},
+        {"a/b", "f", "E", "n", "namespace 'a/b': '/' is not allowed"},
+        {"", "f", "E", "n", "namespace is empty"},
+        {"a", "f/g", "E", "n", "flow id 'f/g': '/' is not allowed"},
+        {"a", "f", "..", "n", "execution id '..': '..' is not allowed"},
+        {"a", "f", "E", "x/../y", "file name 'x/../y': '..' is not allowed"},
+        {"a", "f", "E", "x//y", "file name 'x//y': empty segment"},
+        {"a", "f", "E", ".kite.tmp", "file name '.kite.tmp': names starting with '.kite.' are reserved"},
+        {"a", "f", "E", NULL, "file name is empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kerr e2 = KERR_INIT;
+        char *r = storage_uri_task_file(bad[i].ns, bad[i].flow, bad[i].exec, "t", "r", bad[i].name, &e2);
+        if (r || strcmp(e2.msg, bad[i].err) != 0)
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, e2.msg, bad[i].err);
+    }
+    char big[300];
+    memset(big, 'n', 299);
+    big[299] = '\0';
+    assert_null(storage_uri_kv("a", big, &e));
+    assert_string_equal(e.msg, "kv key: segment longer than 255 bytes");
+}
+
+/* ---- local backend ---------------------------------------------------- */
+
+static void test_put_get_round_trip(void **state)
+{
+    fx *f = *state;
+    const char *uri = "kite:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt";
+    put_ok(f, uri, "hello world\n");
+    assert_content(f, uri, "hello world\n");
+    /* the kestra:/// spelling names the same file */
+    assert_content(f, "kestra:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt",
+                   "hello world\n");
+    /* on disk, under the root, with private modes */
+    char *p = path_in(f, "io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(p);
+    p = path_in(f, "io/kestra/tests/hello/executions/E1");
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+    free(p);
+
+    /* overwrite replaces */
+    put_ok(f, uri, "v2");
+    assert_content(f, uri, "v2");
+    /* empty file */
+    kerr e = KERR_INIT;
+    assert_int_equal(storage_put(f->s, "kite:///a/empty", NULL, 0, &e), 0);
+    assert_content(f, "kite:///a/empty", "");
+    assert_int_equal(storage_size(f->s, "kite:///a/empty", &e), 0);
+
+    /* binary content with NULs, through a FILE* */
+    char bin[1000];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (char)(i * 7);
+    assert_int_equal(storage_put(f->s, "kite:///a/bin", bin, sizeof bin, &e), 0);
+    FILE *fp = storage_open_file(f->s, "kite:///a/bin", &e);
+    assert_non_null(fp);
+    char back[2000];
+    assert_int_equal(fread(back, 1, sizeof back, fp), sizeof bin);
+    assert_memory_equal(back, bin, sizeof bin);
+    fclose(fp);
+    assert_int_equal(storage_size(f->s, "kite:///a/bin", &e), 1000);
+    assert_int_equal(storage_exists(f->s, "kite:///a/bin", &e), 1);
+    assert_int_equal(storage_exists(f->s, "kite:///a/nope", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kite:///nope/nope", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kite:///a", &e), 0);   /* a folder */
+
+    /* percent-encoded names land as their decoded bytes */
+    put_ok(f, "kite:///a/my%20file", "x");
+    p = path_in(f, "a/my file");
+    assert_int_equal(stat(p, &st), 0);
+    free(p);
+}
+
+static void test_read_errors(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    buf b = BUF_INIT;
+    assert_int_equal(storage_read_all(f->s, "kite:///x/missing.txt", 0, &b, &e), -1);
+    assert_string_equal(e.msg, "kite:///x/missing.txt: no such file");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///x/missing%20file", &e), -1);
+    assert_string_equal(e.msg, "kite:///x/missing%20file: no such file");
+    assert_int_equal(storage_size(f->s, "kite:///x/missing.txt", &e), -1);
+    assert_string_equal(e.msg, "kite:///x/missing.txt: no such file");
+
+    put_ok(f, "kite:///x/big", "0123456789");
+    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 9, &b, &e), -1);
+    assert_string_equal(e.msg, "kite:///x/big: file is 10 bytes, more than the limit of 9 bytes");
+    assert_int_equal(b.len, 0);
+    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 10, &b, &e), 0);
+    assert_string_equal(buf_str(&b), "0123456789");
+    buf_free(&b);
+
+    assert_int_equal(storage_open_fd(f->s, "kite:///x", &e), -1);
+    assert_string_equal(e.msg, "kite:///x: is a folder, not a file");
+    assert_int_equal(storage_open_fd(f->s, "kite:///x/big/under", &e), -1);
+    assert_string_equal(e.msg, "kite:///x/big/under: 'x/big' is not a folder");
+    /* a file cannot be written where a folder is, nor under a file */
+    assert_int_equal(storage_put(f->s, "kite:///x", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "kite:///x: 'x' is a folder");
+    assert_int_equal(storage_put(f->s, "kite:///x/big/under", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "kite:///x/big/under: 'x/big' is not a folder");
+    /* a bad URI is refused before any access */
+    assert_int_equal(storage_put(f->s, "kite:///x/../../etc/passwd", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 11: '..' segment is not allowed");
+
+    /* a FIFO planted in the root neither blocks nor reads */
+    char *p = path_in(f, "x/fifo");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    free(p);
+    assert_int_equal(storage_open_fd(f->s, "kite:///x/fifo", &e), -1);
+    assert_string_equal(e.msg, "kite:///x/fifo: is not a regular file");
+}
+
+static void write_local(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_put_file_copy_and_move(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    char *src = xasprintf("%s/src.txt", f->dir);
+    write_local(src, "from a file");
+    assert_int_equal(storage_put_file(f->s, "kite:///n/f/executions/E/inputs/in/src.txt", src, 0, &e), 0);
+    assert_int_equal(access(src, F_OK), 0);   /* copied: the source stays */
+    assert_content(f, "kite:///n/f/executions/E/inputs/in/src.txt", "from a file");
+
+    write_local(src, "moved");
+    assert_int_equal(storage_put_file(f->s, "kite:///n/f/executions/E/inputs/in/moved.txt", src,
+                                      STORAGE_PUT_MOVE, &e), 0);
+    assert_int_equal(access(src, F_OK), -1);  /* moved: the source is gone */
+    assert_content(f, "kite:///n/f/executions/E/inputs/in/moved.txt", "moved");
+    char *p = path_in(f, "n/f/executions/E/inputs/in/moved.txt");
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(p);
+
+    /* a large file copies whole */
+    size_t n = 3 * 1024 * 1024 + 17;
+    char *big = xmalloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i % 251);
+    FILE *fp = fopen(src, "wb");
+    fwrite(big, 1, n, fp);
+    fclose(fp);
+    assert_int_equal(storage_put_file(f->s, "kite:///n/big.bin", src, 0, &e), 0);
+    buf b = BUF_INIT;
+    assert_int_equal(storage_read_all(f->s, "kite:///n/big.bin", 0, &b, &e), 0);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, big, n);
+    buf_free(&b);
+    free(big);
+
+    /* errors name the source */
+    unlink(src);
+    assert_int_equal(storage_put_file(f->s, "kite:///n/x", src, 0, &e), -1);
+    char *want = xasprintf("kite:///n/x: source '%s': No such file or directory", src);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_int_equal(symlink("/etc/hostname", src), 0);
+    assert_int_equal(storage_put_file(f->s, "kite:///n/x", src, STORAGE_PUT_MOVE, &e), -1);
+    want = xasprintf("kite:///n/x: source '%s' is a symbolic link", src);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_int_equal(storage_put_file(f->s, "kite:///n/x", f->dir, 0, &e), -1);
+    want = xasprintf("kite:///n/x: source '%s' is not a regular file", f->dir);
+    assert_string_equal(e.msg, want);
+    free(want);
+    free(src);
+}
+
+static void test_list_prefix(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_ok(f, "kite:///ns/f/executions/E1/tasks/b/R/out.txt", "12345");
+    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/x%20y", "1");
+    put_ok(f, "kite:///ns/f/executions/E1/inputs/i/in.csv", "12");
+    put_ok(f, "kite:///ns/f/executions/E2/tasks/a/R/other", "1");
+    put_ok(f, "kite:///ns/f/executions/E10/tasks/a/R/other", "1");
+    /* a crash leftover in the folder is never listed */
+    char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.1.1");
+    write_local(p, "half");
+    free(p);
+
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E1", &l, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[0].uri, "kite:///ns/f/executions/E1/inputs/i/in.csv");
+    assert_int_equal(l[0].size, 2);
+    assert_string_equal(l[1].uri, "kite:///ns/f/executions/E1/tasks/a/R/x%20y");
+    assert_string_equal(l[2].uri, "kite:///ns/f/executions/E1/tasks/b/R/out.txt");
+    assert_int_equal(l[2].size, 5);
+    storage_entries_free(l, n);
+
+    /* with a trailing slash: the same; a folder is matched whole, not "E1" + "0" */
+    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E1/", &l, &n, &e), 0);
+    assert_int_equal(n, 3);
+    storage_entries_free(l, n);
+
+    assert_int_equal(storage_list(f->s, "kite:///", &l, &n, &e), 0);
+    assert_int_equal(n, 5);
+    storage_entries_free(l, n);
+
+    /* a file prefix lists the file; a missing prefix lists nothing */
+    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E2/tasks/a/R/other", &l, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(l[0].uri, "kite:///ns/f/executions/E2/tasks/a/R/other");
+    storage_entries_free(l, n);
+    assert_int_equal(storage_list(f->s, "kite:///ns/none/", &l, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_null(l);
+    assert_int_equal(storage_list(f->s, "kite:///ns//", &l, &n, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 12: empty path segment ('//')");
+}
+
+static void test_delete_and_delete_prefix(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/1", "1");
+    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/2", "2");
+    put_ok(f, "kite:///ns/f/executions/E1/inputs/i/3", "3");
+    put_ok(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
+    char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.9.9");
+    write_local(p, "leftover");
+
+    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 1);
+    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
+    assert_int_equal(storage_delete(f->s, "kite:///zz/zz", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
+    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1", &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/f/executions/E1: is a folder (delete it with storage_delete_prefix)");
+
+    char *prefix = storage_uri_execution("ns", "f", "E1", &e);
+    assert_int_equal(storage_delete_prefix(f->s, prefix, &e), 2);
+    assert_int_equal(storage_delete_prefix(f->s, prefix, &e), 0);
+    free(prefix);
+    /* the folder is gone with the crash leftover; E2 stays */
+    assert_int_equal(access(p, F_OK), -1);
+    free(p);
+    p = path_in(f, "ns/f/executions/E1");
+    assert_int_equal(access(p, F_OK), -1);
+    free(p);
+    assert_content(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
+
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///", &e), -1);
+    assert_string_equal(e.msg, "kite:///: refusing to delete the whole storage");
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E2/tasks/a/R/1", &e), 1);
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///nothing/here/", &e), 0);
+}
+
+static void test_symlinks_never_followed(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    /* outside the root: a folder with a secret */
+    char *outside = xasprintf("%s/outside", f->dir);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    char *secret = xasprintf("%s/secret", outside);
+    write_local(secret, "secret");
+    put_ok(f, "kite:///ns/keep", "k");
+
+    /* a folder link inside the root pointing out */
+    char *link = path_in(f, "ns/out");
+    assert_int_equal(symlink(outside, link), 0);
+    assert_int_equal(storage_read_all(f->s, "kite:///ns/out/secret", 0, &(buf)BUF_INIT, &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/out/secret: 'ns/out' is a symbolic link, which storage never follows");
+    assert_int_equal(storage_put(f->s, "kite:///ns/out/new", "x", 1, &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/out/new: 'ns/out' is a symbolic link, which storage never follows");
+    char *created = xasprintf("%s/new", outside);
+    assert_int_equal(access(created, F_OK), -1);
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/out/", &e), 0);   /* removes the link only */
+    assert_int_equal(access(secret, F_OK), 0);
+    assert_int_equal(access(link, F_OK), -1);
+
+    /* a file link inside the root pointing out */
+    assert_int_equal(symlink(secret, link), 0);
+    assert_int_equal(storage_open_fd(f->s, "kite:///ns/out", &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/out: is a symbolic link, which storage never follows");
+    assert_int_equal(storage_exists(f->s, "kite:///ns/out", &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/out: is a symbolic link, which storage never follows");
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kite:///ns", &l, &n, &e), 0);
+    assert_int_equal(n, 1);   /* the link is not listed */
+    assert_string_equal(l[0].uri, "kite:///ns/keep");
+    storage_entries_free(l, n);
+    /* overwriting the link replaces the link, the target is untouched */
+    put_ok(f, "kite:///ns/out", "replaced");
+    assert_content(f, "kite:///ns/out", "replaced");
+    buf b = BUF_INIT;
+    FILE *fp = fopen(secret, "r");
+    char got[16] = {0};
+    assert_int_equal(fread(got, 1, sizeof got - 1, fp), 6);
+    fclose(fp);
+    assert_string_equal(got, "secret");
+    buf_free(&b);
+    free(outside);
+    free(secret);
+    free(link);
+    free(created);
+}
+
+/* ---- concurrency ------------------------------------------------------ */
+
+#define WRITERS 6
+#define ROUNDS 40
+
+typedef struct wctx {
+    storage *s;
+    int id;
+    int failures;
+    char err[KERR_MSG_MAX];
+} wctx;
+
+static void *writer(void *arg)
+{
+    wctx *w = arg;
+    char data[4096];
+    for (int r = 0; r < ROUNDS; r++) {
+        kerr e = KERR_INIT;
+        /* every writer: its own files, and one file shared by all */
+        char own[128], shared[] = "kite:///ns/f/executions/E/tasks/t/R/shared";
+        snprintf(own, sizeof own, "kite:///ns/f/executions/E/tasks/t%d/R%d/out", w->id, r);
+        size_t len = 100 + (size_t)(w->id * 500 + r);
+        memset(data, 'a' + w->id, len);
+        if (storage_put(w->s, own, data, len, &e) || storage_put(w->s, shared, data, len, &e)) {
+            w->failures++;
+            memcpy(w->err, e.msg, sizeof w->err);
+            continue;
+        }
+        buf b = BUF_INIT;
+        if (storage_read_all(w->s, shared, 0, &b, &e)) {
+            w->failures++;
+            memcpy(w->err, e.msg, sizeof w->err);
+            continue;
+        }
+        /* whatever version is read, it is one writer's complete content */
+        char c = b.data[0];
+        size_t want = 100 + (size_t)((c - 'a') * 500);
+        int whole = b.len >= want && b.len < want + ROUNDS;
+        for (size_t i = 0; whole && i < b.len; i++)
+            whole = b.data[i] == c;
+        if (!whole) {
+            w->failures++;
+            snprintf(w->err, sizeof w->err, "torn read of the shared file (%zu bytes)", b.len);
+        }
+        buf_free(&b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    fx *f = *state;
+    pthread_t th[WRITERS];
+    wctx w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (wctx){f->s, i, 0, {0}};
+        assert_int_equal(pthread_create(&th[i], NULL, writer, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].failures)
+            fail_msg("writer %d: %d failures, last: %s", i, w[i].failures, w[i].err);
+    }
+    kerr e = KERR_INIT;
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E/", &l, &n, &e), 0);
+    assert_int_equal(n, WRITERS * ROUNDS + 1);
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(l[i].uri, ".kite."));
+    storage_entries_free(l, n);
+    for (int i = 0; i < WRITERS; i++) {
+        char own[128];
+        snprintf(own, sizeof own, "kite:///ns/f/executions/E/tasks/t%d/R%d/out", i, ROUNDS - 1);
+        assert_int_equal(storage_size(f->s, own, &e), 100 + i * 500 + ROUNDS - 1);
+    }
+}
+
+typedef struct dctx {
+    storage *s;
+    int failures;
+    char err[KERR_MSG_MAX];
+} dctx;
+
+static void *deleter(void *arg)
+{
+    dctx *d = arg;
+    for (int r = 0; r < ROUNDS * 2; r++) {
+        kerr e = KERR_INIT;
+        if (storage_delete_prefix(d->s, "kite:///race/E/", &e) < 0) {
+            d->failures++;
+            memcpy(d->err, e.msg, sizeof d->err);
+        }
+    }
+    return NULL;
+}
+
+/* Writes racing a delete of their folder are not lost: each put either
+ * fails loudly or lands (and may then be deleted by a later round). */
+static void test_writes_racing_delete_prefix(void **state)
+{
+    fx *f = *state;
+    dctx d = {f->s, 0, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, deleter, &d), 0);
+    int failures = 0;
+    kerr e = KERR_INIT, last = KERR_INIT;
+    for (int r = 0; r < ROUNDS * 2; r++) {
+        char uri[64];
+        snprintf(uri, sizeof uri, "kite:///race/E/t/%d", r);
+        if (storage_put(f->s, uri, "x", 1, &e)) {
+            failures++;
+            last = e;
+        }
+    }
+    pthread_join(th, NULL);
+    if (d.failures)
+        fail_msg("deleter: %s", d.err);
+    if (failures)
+        fail_msg("%d puts failed, last: %s", failures, last.msg);
+    /* after the race, a final put and a final delete both work */
+    put_ok(f, "kite:///race/E/t/last", "y");
+    assert_true(storage_delete_prefix(f->s, "kite:///race/E/", &e) >= 1);
+    assert_int_equal(storage_exists(f->s, "kite:///race/E/t/last", &e), 0);
+}
+
+/* ---- crash ------------------------------------------------------------ */
+
+#define CRASH_SIZE (16u * 1024 * 1024)
+
+/* The child writes versions of one big file, each filled with one byte, as
+ * fast as it can; it is killed with SIGKILL at a random moment. */
+static void crash_child(storage *s, int ready_fd)
+{
+    char *data = malloc(CRASH_SIZE);
+    if (!data)
+        _exit(2);
+    for (unsigned v = 0;; v++) {
+        memset(data, 'A' + (int)(v % 26), CRASH_SIZE);
+        kerr e = KERR_INIT;
+        if (v == 1 && write(ready_fd, "r", 1) != 1)
+            _exit(3);
+        if (storage_put(s, "kite:///crash/f/executions/E/tasks/t/R/big.bin", data, CRASH_SIZE, &e))
+            _exit(4);
+    }
+}
+
+static void test_crash_mid_write(void **state)
+{
+    fx *f = *state;
+    const char *uri = "kite:///crash/f/executions/E/tasks/t/R/big.bin";
+    kerr e = KERR_INIT;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    srand((unsigned)ts.tv_nsec);
+    int saw_leftover = 0;
+    for (int round = 0; round < 4; round++) {
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            crash_child(f->s, pfd[1]);
+        }
+        close(pfd[1]);
+        char c;
+        /* the child has written one version and started the next */
+        assert_int_equal(read(pfd[0], &c, 1), 1);
+        close(pfd[0]);
+        struct timespec d = {0, (rand() % 40) * 1000000L};
+        nanosleep(&d, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        assert_true(WIFSIGNALED(st));
+
+        /* the final name holds one complete version */
+        buf b = BUF_INIT;
+        assert_int_equal(storage_read_all(f->s, uri, 0, &b, &e), 0);
+        assert_int_equal(b.len, CRASH_SIZE);
+        char v = b.data[0];
+        assert_true(v >= 'A' && v <= 'Z');
+        for (size_t i = 0; i < b.len; i += 4093)
+            assert_int_equal(b.data[i], v);
+        assert_int_equal(b.data[b.len - 1], v);
+        buf_free(&b);
+
+        /* the listing shows the file only, whatever temp file was left */
+        storage_entry *l;
+        size_t n;
+        assert_int_equal(storage_list(f->s, "kite:///crash/", &l, &n, &e), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(l[0].uri, uri);
+        assert_int_equal(l[0].size, CRASH_SIZE);
+        storage_entries_free(l, n);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "ls -a '%s/crash/f/executions/E/tasks/t/R' | grep -q '^.kite.tmp'",
+                 f->root);
+        saw_leftover += system(cmd) == 0;
+    }
+    /* killing mid-write really happened at least once (a leftover temp) */
+    assert_true(saw_leftover > 0);
+    /* deleting the execution's files also removes the leftovers */
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///crash/f/executions/E", &e), 1);
+}
+
+/* A child killed before its first write completes leaves no final name. */
+static void test_crash_before_first_write(void **state)
+{
+    fx *f = *state;
+    const char *uri = "kite:///crash2/big.bin";
+    kerr e = KERR_INIT;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        size_t n = 64u * 1024 * 1024;
+        char *data = malloc(n);
+        if (!data)
+            _exit(2);
+        memset(data, 'x', n);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(3);
+        storage_put(f->s, uri, data, n, &e);
+        _exit(0);
+    }
+    close(pfd[1]);
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    struct timespec d = {0, 5 * 1000000L};
+    nanosleep(&d, NULL);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    int exists = storage_exists(f->s, uri, &e);
+    if (exists == 1) {
+        /* the write won the race: then it is complete */
+        assert_int_equal(storage_size(f->s, uri, &e), 64 * 1024 * 1024);
+    } else {
+        assert_int_equal(exists, 0);
+        storage_entry *l;
+        size_t n;
+        assert_int_equal(storage_list(f->s, "kite:///crash2", &l, &n, &e), 0);
+        assert_int_equal(n, 0);
+    }
+}
+
+static void test_open_root_errors(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    char *file = xasprintf("%s/plain", f->dir);
+    write_local(file, "x");
+    assert_null(storage_open_local(file, &e));
+    char *want = xasprintf("storage root '%s': Not a directory", file);
+    assert_string_equal(e.msg, want);
+    free(want);
+    char *under = xasprintf("%s/sub", file);
+    assert_null(storage_open_local(under, &e));
+    want = xasprintf("storage root: cannot create '%s': Not a directory", under);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_null(storage_open_local("", &e));
+    assert_string_equal(e.msg, "storage root: empty path");
+    assert_string_equal(storage_backend_name(f->s), "local");
+    free(file);
+    free(under);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uri_task_file_kestra_scheme),
+        cmocka_unit_test(test_uri_kinds),
+        cmocka_unit_test(test_uri_percent_decoding),
+        cmocka_unit_test(test_uri_bad_inputs_exact_errors),
+        cmocka_unit_test(test_uri_limits),
+        cmocka_unit_test(test_uri_builders),
+        cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_and_delete_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_racing_delete_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_mid_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_before_first_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_root_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
