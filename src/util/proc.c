@@ -1,0 +1,786 @@
+/*
+ * proc.c: the process runner (see proc.h and docs/process-runner.md).
+ *
+ * One proc_run call owns one child from spawn to reaping. It is a single
+ * poll() loop on the calling thread over three fds: the read ends of the
+ * stdout and stderr pipes and a pidfd of the child (readable when it exits).
+ * Reading both pipes in one loop is what keeps a child that writes megabytes
+ * to one stream while kite waits on the other from blocking forever.
+ *
+ * DESIGN
+ * - Spawning: posix_spawn, which glibc implements with clone(CLONE_VM |
+ *   CLONE_VFORK): the parent resumes only once the child has exec'd or
+ *   failed, and an exec failure comes back as posix_spawn's return value (the
+ *   errno of execve), so "cannot execute" is known before any output is read.
+ *   The child gets a new process group (its pgid is its pid), stdin from
+ *   /dev/null, the pipes on 1 and 2, every other fd closed (closefrom 3), an
+ *   empty signal mask and default dispositions (kite may ignore SIGPIPE; a
+ *   shell pipeline in a task must not), and only the environment of the spec.
+ * - Ending: a timeout, the cancel flag, or the leader exiting while other
+ *   members of its group still run, all lead to the same sequence: SIGTERM
+ *   and SIGCONT to the whole group, then SIGKILL after the grace period,
+ *   repeated every 100 ms until kill(-pgid, 0) says the group is empty.
+ * - Reaping: waitid(P_PID) on the leader and waitid(P_PGID) on the group,
+ *   never waitpid(-1), so concurrent proc_run calls on other threads never
+ *   steal each other's children. With the subreaper set, members orphaned by
+ *   the leader are re-parented to kite and reaped here by P_PGID.
+ * - Orphans that leave the group (setsid) are out of reach of kill(-pgid);
+ *   proc_reap_orphans() reaps them when they exit. It must not race a spawn
+ *   (a new child, not yet registered, would look like an orphan), so spawns
+ *   hold a read lock and the orphan reaper the write lock; the registry of
+ *   live groups has its own mutex.
+ */
+#include "util/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+#define CHUNK          (64 * 1024)
+#define MAX_LINE_HARD  (16u * 1024 * 1024)
+#define CANCEL_TICK_MS 25
+#define KILL_TICK_MS   100
+#define STUCK_MS       10000
+#define ESCAPED_MS     200
+
+/* ---- Registry of running groups --------------------------------------- */
+
+static pthread_rwlock_t spawn_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *reg_pids;
+static size_t reg_len, reg_cap;
+
+static void reg_add(pid_t p)
+{
+    pthread_mutex_lock(&reg_lock);
+    if (reg_len == reg_cap) {
+        reg_cap = reg_cap ? reg_cap * 2 : 16;
+        reg_pids = xrealloc(reg_pids, reg_cap * sizeof *reg_pids);
+    }
+    reg_pids[reg_len++] = p;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del(pid_t p)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (size_t i = 0; i < reg_len; i++)
+        if (reg_pids[i] == p) {
+            reg_pids[i] = reg_pids[--reg_len];
+            break;
+        }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static int reg_has(pid_t p)
+{
+    int found = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (size_t i = 0; i < reg_len && !found; i++)
+        found = reg_pids[i] == p;
+    pthread_mutex_unlock(&reg_lock);
+    return found;
+}
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(void) { return now_us() / 1000; }
+
+/* Moves fd above 2 so that dup2 onto 0..2 in the child never collides with
+ * a source fd (kite started with a closed stdio would get pipes there). */
+static int fd_above2(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return n;
+}
+
+static int make_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    p[0] = fd_above2(p[0]);
+    p[1] = fd_above2(p[1]);
+    if (p[0] < 0 || p[1] < 0) {
+        if (p[0] >= 0) close(p[0]);
+        if (p[1] >= 0) close(p[1]);
+        return -1;
+    }
+    /* Only our end is non-blocking: the child's writes must block. */
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+static const char *env_lookup(const char *const *env, const char *name)
+{
+    size_t n = strlen(name);
+    for (; env && *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+/* Finds the program to run: a name with a '/' is used as given (relative to
+ * the child's cwd); a bare name is looked up in the PATH the child will get.
+ * Returns a malloc'd path, or NULL with e set. */
+static char *resolve_program(const char *name, const char *const *env, int dirfd,
+                             kerr *e)
+{
+    if (!*name) {
+        kerr_set(e, "process: empty program name");
+        return NULL;
+    }
+    if (strchr(name, '/'))
+        return xstrdup(name);
+    const char *path = env_lookup(env, "PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    int saw_eacces = 0;
+    const char *p = path;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+        char *cand = dl ? xasprintf("%.*s/%s", (int)dl, p, name) : xasprintf("./%s", name);
+        struct stat st;
+        if (fstatat(dirfd, cand, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+            if (faccessat(dirfd, cand, X_OK, 0) == 0)
+                return cand;
+            saw_eacces = 1;
+        }
+        free(cand);
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    if (saw_eacces)
+        kerr_set(e, "cannot execute '%s': %s", name, strerror(EACCES));
+    else
+        kerr_set(e, "cannot execute '%s': not found in PATH (%s)", name, path);
+    return NULL;
+}
+
+/* ---- Lines ------------------------------------------------------------- */
+
+typedef struct lstate {
+    proc_stream id;
+    int fd;                 /* -1 once at EOF */
+    proc_stream_stats *st;
+    char *pend;             /* the current line's bytes not delivered yet */
+    size_t plen, pcap;
+    uint64_t cut;           /* cut mode: bytes of the current line dropped */
+    int long_line;          /* current line already went past max_line */
+    int open;               /* bytes of an unterminated line were seen */
+    unsigned char last;     /* last raw byte of the current line */
+} lstate;
+
+typedef struct runner {
+    const proc_spec *s;
+    proc_result *r;
+    size_t max_line;
+    uint64_t delivered;
+    int capped;
+    int failed;             /* the loop failed: no more callbacks */
+    lstate ls[2];
+    char *chunk;
+} runner;
+
+static void pend_reserve(lstate *L, size_t more)
+{
+    if (L->plen + more + 1 <= L->pcap)
+        return;
+    size_t c = L->pcap ? L->pcap : 256;
+    while (c < L->plen + more + 1)
+        c *= 2;
+    L->pend = xrealloc(L->pend, c);
+    L->pcap = c;
+}
+
+/* Delivers one piece, or, past max_output, the notice (once). */
+static void emit(runner *R, lstate *L, char *text, size_t len, int flags)
+{
+    if (R->capped || R->failed)
+        return;
+    const proc_spec *s = R->s;
+    if (s->max_output && R->delivered + len > s->max_output) {
+        R->capped = 1;
+        L->st->truncated = 1;
+        if (s->on_line) {
+            char msg[160];
+            int n = snprintf(msg, sizeof msg,
+                             "[kite] output limit of %llu bytes reached: the rest of "
+                             "the output is dropped", (unsigned long long)s->max_output);
+            s->on_line(s->ud, L->id, msg, (size_t)n, PROC_LINE_NOTICE);
+        }
+        return;
+    }
+    R->delivered += len;
+    if (s->on_line) {
+        text[len] = '\0';
+        s->on_line(s->ud, L->id, text, len, flags);
+    }
+}
+
+/* Where to split a piece of k bytes: before a UTF-8 sequence that b[k]
+ * would otherwise cut, when the bytes look like UTF-8. b has k+1 bytes. */
+static size_t utf8_split(const char *b, size_t k)
+{
+    const unsigned char *u = (const unsigned char *)b;
+    if ((u[k] & 0xC0) != 0x80)
+        return k;
+    for (size_t j = k; j > 0 && k - j < 3;) {
+        j--;
+        if ((u[j] & 0xC0) == 0xC0)
+            return j > 0 ? j : k;
+        if ((u[j] & 0xC0) != 0x80)
+            return k;
+    }
+    return k;
+}
+
+/* Adds bytes of the current (unterminated) line. */
+static void add_partial(runner *R, lstate *L, const char *p, size_t len)
+{
+    if (!len)
+        return;
+    L->open = 1;
+    L->last = (unsigned char)p[len - 1];
+    size_t max = R->max_line;
+    if (R->s->cut_long_lines) {
+        size_t room = max - L->plen;
+        size_t take = len < room ? len : room;
+        pend_reserve(L, take);
+        memcpy(L->pend + L->plen, p, take);
+        L->plen += take;
+        if (len > take) {
+            L->cut += len - take;
+            L->long_line = 1;
+        }
+        return;
+    }
+    pend_reserve(L, len);
+    memcpy(L->pend + L->plen, p, len);
+    L->plen += len;
+    /* Keep at least one byte: a trailing '\r' must stay to be stripped. */
+    while (L->plen > max && !R->capped) {
+        size_t k = utf8_split(L->pend, max);
+        char save = L->pend[k];
+        L->long_line = 1;
+        emit(R, L, L->pend, k, PROC_LINE_SPLIT);
+        L->pend[k] = save;
+        memmove(L->pend, L->pend + k, L->plen - k);
+        L->plen -= k;
+    }
+}
+
+/* Ends the current line: strips a '\r', delivers the rest. */
+static void end_line(runner *R, lstate *L)
+{
+    if (L->last == '\r') {
+        if (L->cut)
+            L->cut--;
+        else if (L->plen)
+            L->plen--;
+    }
+    int flags = 0;
+    if (L->cut) {
+        char mark[64];
+        int n = snprintf(mark, sizeof mark, " [... %llu bytes cut]", (unsigned long long)L->cut);
+        pend_reserve(L, (size_t)n);
+        memcpy(L->pend + L->plen, mark, (size_t)n);
+        L->plen += (size_t)n;
+        flags = PROC_LINE_CUT;
+    }
+    if (L->long_line || L->cut)
+        L->st->long_lines++;
+    pend_reserve(L, 0);
+    emit(R, L, L->pend, L->plen, flags);
+    L->plen = 0;
+    L->cut = 0;
+    L->long_line = 0;
+    L->open = 0;
+    L->last = 0;
+}
+
+static uint64_t count_nl(const char *p, size_t n)
+{
+    uint64_t c = 0;
+    const char *end = p + n;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+        c++;
+        p++;
+    }
+    return c;
+}
+
+/* Once the output cap is reached, data is only counted. */
+static void drop(lstate *L, const char *p, size_t n)
+{
+    if (!n)
+        return;
+    L->st->truncated = 1;
+    L->st->lines += count_nl(p, n);
+    L->open = p[n - 1] != '\n';
+    L->plen = 0;
+    L->cut = 0;
+}
+
+/* Cuts freshly read data (in R->chunk, which has a spare byte past n) into
+ * lines. A line wholly inside the chunk is delivered from it without copy. */
+static void process(runner *R, lstate *L, char *data, size_t n)
+{
+    L->st->bytes += n;
+    char *p = data, *end = data + n;
+    while (p < end) {
+        if (R->capped) {
+            drop(L, p, (size_t)(end - p));
+            return;
+        }
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            add_partial(R, L, p, (size_t)(end - p));
+            return;
+        }
+        size_t len = (size_t)(nl - p);
+        int cr = len && p[len - 1] == '\r';
+        len -= (size_t)cr;
+        L->st->lines++;
+        if (!L->open && len <= R->max_line) {
+            emit(R, L, p, len, 0);
+        } else {
+            add_partial(R, L, p, len);
+            if (cr)
+                L->last = 0;   /* already stripped; an earlier '\r' stays */
+            end_line(R, L);
+        }
+        L->open = 0;
+        p = nl + 1;
+    }
+}
+
+static void stream_eof(runner *R, lstate *L)
+{
+    if (L->fd >= 0)
+        close(L->fd);
+    L->fd = -1;
+    if (L->open) {
+        L->st->lines++;
+        if (!R->capped)
+            end_line(R, L);
+        else
+            L->st->truncated = 1;
+        L->open = 0;
+    }
+}
+
+/* Reads once from a readable pipe. */
+static void stream_read(runner *R, lstate *L)
+{
+    ssize_t n = read(L->fd, R->chunk, CHUNK);
+    if (n > 0)
+        process(R, L, R->chunk, (size_t)n);
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        stream_eof(R, L);
+}
+
+/* ---- The run ------------------------------------------------------------ */
+
+void proc_spec_init(proc_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->grace_ms = 5000;
+    s->max_line = 64 * 1024;
+}
+
+static void record_status(proc_result *r, const siginfo_t *si)
+{
+    if (si->si_code == CLD_EXITED) {
+        r->exited = 1;
+        r->exit_code = si->si_status;
+    } else {
+        r->exited = 0;
+        r->term_signal = si->si_status;
+    }
+}
+
+typedef struct waitstate {
+    pid_t pid;
+    int leader_done;
+    int lost;               /* the leader's status could not be read */
+} waitstate;
+
+/* Reaps the leader and any member of the group that is our child now. */
+static void reap(waitstate *w, proc_result *r)
+{
+    siginfo_t si;
+    if (!w->leader_done) {
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG) == 0) {
+            if (si.si_pid == w->pid) {
+                record_status(r, &si);
+                w->leader_done = 1;
+            }
+        } else if (errno == ECHILD) {
+            w->leader_done = 1;
+            w->lost = 1;
+        }
+    }
+    for (;;) {
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PGID, (id_t)w->pid, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0)
+            break;
+        if (si.si_pid == w->pid && !w->leader_done) {
+            record_status(r, &si);
+            w->leader_done = 1;
+        }
+    }
+}
+
+static int group_alive(pid_t pgid)
+{
+    return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+enum { PH_RUN, PH_TERM, PH_KILL };
+
+int proc_run(const proc_spec *s, proc_result *r, kerr *e)
+{
+    memset(r, 0, sizeof *r);
+    if (!s)
+        return kerr_set(e, "process: no spec");
+    if (!!s->argv == !!s->command)
+        return kerr_set(e, "process: give either argv or command (exactly one)");
+    if (s->argv && !s->argv[0])
+        return kerr_set(e, "process: argv is empty");
+    if (s->grace_ms < 0 || s->timeout_ms < 0)
+        return kerr_set(e, "process: negative timeout or grace period");
+
+    const char *shell_av[4];
+    const char *const *av = s->argv;
+    if (s->command) {
+        shell_av[0] = s->shell ? s->shell : "/bin/sh";
+        shell_av[1] = "-c";
+        shell_av[2] = s->command;
+        shell_av[3] = NULL;
+        av = shell_av;
+    }
+    static const char *const empty_env[] = {NULL};
+    const char *const *envp = s->env ? s->env : empty_env;
+
+    int cwdfd = AT_FDCWD;
+    if (s->cwd) {
+        cwdfd = open(s->cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cwdfd < 0)
+            return kerr_set(e, "process: working directory '%s': %s", s->cwd, strerror(errno));
+    }
+    int rc = -1;
+    char *path = NULL;
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, pidfd = -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int fa_ok = 0, attr_ok = 0;
+    runner R;
+    memset(&R, 0, sizeof R);
+
+    path = resolve_program(av[0], envp, cwdfd, e);
+    if (!path)
+        goto done;
+    if (make_pipe(out) != 0 || make_pipe(err) != 0) {
+        kerr_set(e, "process: pipe: %s", strerror(errno));
+        goto done;
+    }
+
+    posix_spawn_file_actions_init(&fa);
+    fa_ok = 1;
+    posix_spawnattr_init(&attr);
+    attr_ok = 1;
+    int erc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!erc) erc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    if (!erc) erc = posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    if (!erc && cwdfd != AT_FDCWD) erc = posix_spawn_file_actions_addfchdir_np(&fa, cwdfd);
+    if (!erc) erc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (!erc) erc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!erc) erc = posix_spawnattr_setpgroup(&attr, 0);
+    if (!erc) erc = posix_spawnattr_setsigmask(&attr, &none);
+    if (!erc) erc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (erc) {
+        kerr_set(e, "process: spawn attributes: %s", strerror(erc));
+        goto done;
+    }
+
+    pid_t pid = 0;
+    pthread_rwlock_rdlock(&spawn_lock);
+    int64_t t0 = now_us();
+    erc = posix_spawn(&pid, path, &fa, &attr, (char *const *)av, (char *const *)envp);
+    if (!erc)
+        reg_add(pid);
+    pthread_rwlock_unlock(&spawn_lock);
+    if (erc) {
+        if (erc == EAGAIN || erc == ENOMEM)
+            kerr_set(e, "cannot start '%s': %s", path, strerror(erc));
+        else
+            kerr_set(e, "cannot execute '%s': %s", path, strerror(erc));
+        goto done;
+    }
+    r->pid = pid;
+    close(out[1]);
+    close(err[1]);
+    out[1] = err[1] = -1;
+    pidfd = (int)pidfd_open(pid, 0);   /* -1 on old kernels: we then poll */
+
+    R.s = s;
+    R.r = r;
+    R.max_line = s->max_line && s->max_line < MAX_LINE_HARD ? s->max_line : MAX_LINE_HARD;
+    R.chunk = xmalloc(CHUNK + 1);
+    R.ls[0] = (lstate){.id = PROC_STDOUT, .fd = out[0], .st = &r->out};
+    R.ls[1] = (lstate){.id = PROC_STDERR, .fd = err[0], .st = &r->err};
+    out[0] = err[0] = -1;   /* owned by R.ls now */
+
+    waitstate w = {.pid = pid};
+    int phase = PH_RUN;
+    int64_t start = t0 / 1000;
+    int64_t deadline = s->timeout_ms ? start + s->timeout_ms : 0;
+    int64_t kill_at = 0, kill_sent = 0, last_kill = 0, gone_at = 0, backoff = 1;
+
+    for (;;) {
+        int64_t now = now_ms();
+        reap(&w, r);
+        if (phase == PH_RUN) {
+            int stop = 0;
+            if (s->cancel && atomic_load(s->cancel))
+                stop = r->cancelled = 1;
+            else if (deadline && now >= deadline)
+                stop = r->timed_out = 1;
+            else if (w.leader_done && group_alive(pid))
+                stop = r->leftovers = 1;
+            if (stop) {
+                kill(-pid, SIGTERM);
+                kill(-pid, SIGCONT);   /* a stopped member must see SIGTERM */
+                phase = PH_TERM;
+                kill_at = now + s->grace_ms;
+            }
+        }
+        if (phase == PH_TERM && now >= kill_at) {
+            kill(-pid, SIGKILL);
+            r->killed = 1;
+            phase = PH_KILL;
+            kill_sent = last_kill = now;
+        }
+        if (phase == PH_KILL && now - last_kill >= KILL_TICK_MS) {
+            /* again: a member may have forked between two signals */
+            kill(-pid, SIGKILL);
+            last_kill = now;
+            if (now - kill_sent >= STUCK_MS) {
+                r->group_stuck = 1;
+                break;
+            }
+        }
+        int pipes_open = R.ls[0].fd >= 0 || R.ls[1].fd >= 0;
+        if (w.leader_done && !group_alive(pid)) {
+            if (!pipes_open)
+                break;
+            /* Only a process outside the group (setsid) can still hold a
+             * pipe: read what it has written for a moment, then leave it. */
+            if (!gone_at)
+                gone_at = now;
+            else if (now - gone_at >= ESCAPED_MS)
+                break;
+        }
+
+        int64_t t = -1;
+#define TMIN(x) do { int64_t x_ = (x); if (x_ < 0) x_ = 0; \
+                        if (t < 0 || x_ < t) t = x_; } while (0)
+        if (phase == PH_RUN && s->cancel) TMIN(CANCEL_TICK_MS);
+        if (phase == PH_RUN && deadline) TMIN(deadline - now);
+        if (phase == PH_TERM) TMIN(kill_at - now);
+        if (phase == PH_KILL) TMIN(KILL_TICK_MS);
+        if (w.leader_done) TMIN(10);    /* no event tells when members are gone */
+        if (!w.leader_done && pidfd < 0) {
+            TMIN(backoff);
+            if (backoff < 10) backoff++;
+        }
+#undef TMIN
+        if (t > INT32_MAX) t = INT32_MAX;
+
+        struct pollfd pf[3];
+        int nf = 0, idx[2] = {-1, -1};
+        for (int i = 0; i < 2; i++)
+            if (R.ls[i].fd >= 0) {
+                idx[i] = nf;
+                pf[nf++] = (struct pollfd){.fd = R.ls[i].fd, .events = POLLIN};
+            }
+        if (pidfd >= 0 && !w.leader_done)
+            pf[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        int n = poll(pf, (nfds_t)nf, (int)(t < 0 ? -1 : t));
+        if (n < 0 && errno != EINTR) {
+            /* cannot happen with valid fds; do not spin: stop the group */
+            if (!R.failed)
+                kerr_set(e, "process: poll: %s", strerror(errno));
+            R.failed = 1;
+            if (phase != PH_KILL) {
+                kill(-pid, SIGKILL);
+                phase = PH_KILL;
+                kill_sent = last_kill = now;
+            }
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        for (int i = 0; i < 2 && n > 0; i++)
+            if (idx[i] >= 0 && pf[idx[i]].revents)
+                stream_read(&R, &R.ls[i]);
+    }
+
+    for (int i = 0; i < 2; i++)
+        stream_eof(&R, &R.ls[i]);
+    r->duration_us = now_us() - t0;
+    if (w.lost) {
+        kerr_set(e, "process: lost the exit status of pid %d (is SIGCHLD ignored?)", (int)pid);
+    } else if (!w.leader_done) {
+        r->exit_code = -1;
+        rc = 0;
+    } else {
+        rc = R.failed ? -1 : 0;
+    }
+    reg_del(pid);
+
+done:
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok) posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0) close(out[i]);
+        if (err[i] >= 0) close(err[i]);
+        free(R.ls[i].pend);
+    }
+    if (pidfd >= 0) close(pidfd);
+    if (cwdfd != AT_FDCWD) close(cwdfd);
+    free(R.chunk);
+    free(path);
+    return rc;
+}
+
+char *proc_describe(const proc_result *r, char *out, size_t n)
+{
+    char how[96];
+    if (r->exited)
+        snprintf(how, sizeof how, "exit code %d", r->exit_code);
+    else if (r->term_signal)
+        snprintf(how, sizeof how, "killed by signal %d (%s)", r->term_signal,
+                 strsignal(r->term_signal));
+    else
+        snprintf(how, sizeof how, "exit status unknown");
+    if (r->timed_out)
+        snprintf(out, n, "timed out after %.3f s (%s)", (double)r->duration_us / 1e6, how);
+    else if (r->cancelled)
+        snprintf(out, n, "cancelled (%s)", how);
+    else
+        snprintf(out, n, "%s", how);
+    return out;
+}
+
+/* ---- Orphans ------------------------------------------------------------ */
+
+int proc_init_subreaper(kerr *e)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        return kerr_set(e, "process: cannot become child subreaper: %s", strerror(errno));
+    return 0;
+}
+
+/* Reads state and process group of pid from /proc/<pid>/stat. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');   /* the command name may hold ')' */
+    int pp, pg;
+    if (!rp || sscanf(rp + 1, " %c %d %d", state, &pp, &pg) != 3)
+        return -1;
+    *ppid = pp;
+    *pgrp = pg;
+    return 0;
+}
+
+static int reap_if_orphan(pid_t pid, pid_t self)
+{
+    char state;
+    pid_t ppid, pgrp;
+    if (read_stat(pid, &state, &ppid, &pgrp) != 0 || ppid != self || state != 'Z')
+        return 0;
+    if (reg_has(pid) || reg_has(pgrp))
+        return 0;
+    return waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+int proc_reap_orphans(void)
+{
+    pid_t self = getpid();
+    int reaped = 0;
+    pthread_rwlock_wrlock(&spawn_lock);
+    /* Children hang off the thread they were re-parented to. */
+    DIR *d = opendir("/proc/self/task");
+    int have_children_files = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[320];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        have_children_files = 1;
+        int pid;
+        while (fscanf(f, "%d", &pid) == 1)
+            reaped += reap_if_orphan(pid, self);
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    if (!have_children_files) {   /* kernel without CONFIG_PROC_CHILDREN */
+        d = opendir("/proc");
+        while (d && (de = readdir(d))) {
+            if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+                reaped += reap_if_orphan(atoi(de->d_name), self);
+        }
+        if (d)
+            closedir(d);
+    }
+    pthread_rwlock_unlock(&spawn_lock);
+    return reaped;
+}

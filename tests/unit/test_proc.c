@@ -1,0 +1,857 @@
+/*
+ * test_proc.c: the process runner, with real processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "util/mem.h"
+#include "util/proc.h"
+
+/* ---- Line collection ----------------------------------------------------- */
+
+typedef struct line {
+    proc_stream stream;
+    char *text;
+    size_t len;
+    int flags;
+} line;
+
+typedef struct lines {
+    line *v;
+    size_t n, cap;
+    uint64_t bytes[3];       /* by stream: delivered bytes, '\n' counted */
+    uint64_t count[3];
+    int notices;
+    int keep;                /* store texts */
+    atomic_int *cancel_on_first;
+} lines;
+
+static void on_line(void *ud, proc_stream st, const char *text, size_t len, int flags)
+{
+    lines *L = ud;
+    if (text[len] != '\0')
+        L->notices += 1000;     /* breaks every count the tests check */
+    if (flags & PROC_LINE_NOTICE) {
+        L->notices++;
+    } else {
+        L->bytes[st] += len + 1;
+        L->count[st]++;
+    }
+    if (L->cancel_on_first)
+        atomic_store(L->cancel_on_first, 1);
+    if (!L->keep)
+        return;
+    if (L->n == L->cap) {
+        L->cap = L->cap ? L->cap * 2 : 16;
+        L->v = xrealloc(L->v, L->cap * sizeof *L->v);
+    }
+    L->v[L->n].stream = st;
+    L->v[L->n].text = xmalloc(len + 1);
+    memcpy(L->v[L->n].text, text, len + 1);
+    L->v[L->n].len = len;
+    L->v[L->n].flags = flags;
+    L->n++;
+}
+
+static void lines_free(lines *L)
+{
+    for (size_t i = 0; i < L->n; i++)
+        free(L->v[i].text);
+    free(L->v);
+    memset(L, 0, sizeof *L);
+}
+
+static const char *const base_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", NULL};
+
+/* Runs a shell command with base_env and stores lines in L. */
+static int run_sh(const char *cmd, lines *L, proc_result *r, kerr *e)
+{
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = cmd;
+    s.env = base_env;
+    s.on_line = on_line;
+    s.ud = L;
+    L->keep = 1;
+    return proc_run(&s, r, e);
+}
+
+static int group_gone(pid_t pgid)
+{
+    return kill(-pgid, 0) == -1 && errno == ESRCH;
+}
+
+/* ---- Basics -------------------------------------------------------------- */
+
+static void test_echo_stdout_stderr(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run_sh("echo out; echo err >&2; echo out2", &L, &r, &e), 0);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
+    assert_int_equal(L.n, 3);
+    int o = 0, er = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        if (L.v[i].stream == PROC_STDOUT)
+            assert_string_equal(L.v[i].text, o++ ? "out2" : "out");
+        else
+            assert_string_equal(L.v[i].text, "err"), er++;
+    }
+    assert_int_equal(o, 2);
+    assert_int_equal(er, 1);
+    assert_int_equal(r.out.lines, 2);
+    assert_int_equal(r.out.bytes, 9);
+    assert_int_equal(r.err.lines, 1);
+    assert_int_equal(r.err.bytes, 4);
+    assert_true(r.duration_us > 0);
+    assert_true(group_gone(r.pid));
+    lines_free(&L);
+}
+
+static void test_exit_codes(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    char d[128];
+    assert_int_equal(run_sh("exit 3", &L, &r, &e), 0);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 3);
+    assert_string_equal(proc_describe(&r, d, sizeof d), "exit code 3");
+    assert_int_equal(run_sh("kill -9 $$", &L, &r, &e), 0);
+    assert_false(r.exited);
+    assert_int_equal(r.term_signal, SIGKILL);
+    assert_string_equal(proc_describe(&r, d, sizeof d), "killed by signal 9 (Killed)");
+    /* argv form, with PATH lookup in the child's env */
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *av[] = {"false", NULL};
+    s.argv = av;
+    s.env = base_env;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(r.exit_code, 1);
+    lines_free(&L);
+}
+
+static void test_missing_program(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *av[] = {"/usr/bin/pythonx", "-c", "pass", NULL};
+    s.argv = av;
+    s.on_line = on_line;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "cannot execute '/usr/bin/pythonx': No such file or directory");
+    assert_int_equal(L.n + L.notices, 0);   /* no callback after a failure */
+    assert_int_equal(r.pid, 0);
+
+    const char *av2[] = {"pythonx", NULL};
+    s.argv = av2;
+    s.env = base_env;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "cannot execute 'pythonx': not found in PATH (/usr/bin:/bin)");
+
+    /* a script whose interpreter is missing, and a file without x bit */
+    char dir[] = "/tmp/kite-test-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *script = xasprintf("%s/run.sh", dir);
+    FILE *f = fopen(script, "w");
+    fputs("#!/usr/bin/pythonx\nprint(1)\n", f);
+    fclose(f);
+    chmod(script, 0755);
+    const char *av3[] = {script, NULL};
+    s.argv = av3;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    char *want = xasprintf("cannot execute '%s': No such file or directory", script);
+    assert_string_equal(e.msg, want);
+    free(want);
+    chmod(script, 0644);
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    want = xasprintf("cannot execute '%s': Permission denied", script);
+    assert_string_equal(e.msg, want);
+    free(want);
+    unlink(script);
+    rmdir(dir);
+    free(script);
+
+    /* a bad spec names what is wrong */
+    proc_spec_init(&s);
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "process: give either argv or command (exactly one)");
+    lines_free(&L);
+}
+
+/* ---- Output ------------------------------------------------------------- */
+
+static void test_big_output_no_deadlock(void **state)
+{
+    /* 50 MB on stdout while 20 MB go to stderr at the same time. */
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "yes 0123456789012345678901234567890123456789 | head -c 52428800 & "
+                "yes e | head -c 20971520 >&2; wait";
+    s.env = base_env;
+    s.on_line = on_line;
+    s.ud = &L;
+    s.timeout_ms = 60000;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(r.exit_code, 0);
+    assert_false(r.timed_out);
+    assert_int_equal(r.out.bytes, 52428800);
+    assert_int_equal(r.err.bytes, 20971520);
+    assert_int_equal(r.out.lines, 52428800 / 41 + 1);    /* last one cut short */
+    assert_int_equal(r.err.lines, 20971520 / 2);
+    /* every byte came through the callback ('\n' counted, the final
+     * unterminated line's missing '\n' too) */
+    assert_int_equal(L.bytes[PROC_STDOUT], 52428800 + 1);
+    assert_int_equal(L.bytes[PROC_STDERR], 20971520);
+    assert_int_equal(L.notices, 0);
+    assert_false(r.out.truncated);
+    assert_true(group_gone(r.pid));
+}
+
+static void test_output_cap(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "yes 0123456789012345678901234567890123456789 | head -c 52428800; echo tail >&2";
+    s.env = base_env;
+    s.on_line = on_line;
+    s.ud = &L;
+    s.max_output = 1000000;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(r.exit_code, 0);              /* the child was never blocked */
+    assert_int_equal(r.out.bytes, 52428800);       /* all of it was read */
+    assert_int_equal(r.out.lines, 52428800 / 41 + 1);
+    assert_true(r.out.truncated);
+    assert_true(r.err.truncated);                  /* "tail" came after the cap */
+    assert_int_equal(r.err.lines, 1);
+    assert_int_equal(L.notices, 1);
+    /* delivered line bytes (without '\n') stay within the cap */
+    uint64_t delivered = L.bytes[PROC_STDOUT] - L.count[PROC_STDOUT];
+    assert_true(delivered <= 1000000);
+    assert_true(delivered > 1000000 - 41);
+    assert_int_equal(L.count[PROC_STDERR], 0);
+}
+
+static void test_long_lines_split(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "printf '%0250d\\r\\nshort\\n' 7";
+    s.env = base_env;
+    s.on_line = on_line;
+    s.ud = &L;
+    s.max_line = 100;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 4);
+    assert_int_equal(L.v[0].len, 100);
+    assert_int_equal(L.v[0].flags, PROC_LINE_SPLIT);
+    assert_int_equal(L.v[1].len, 100);
+    assert_int_equal(L.v[1].flags, PROC_LINE_SPLIT);
+    assert_int_equal(L.v[2].len, 50);              /* '\r' stripped */
+    assert_int_equal(L.v[2].flags, 0);
+    assert_int_equal(L.v[2].text[49], '7');
+    assert_string_equal(L.v[3].text, "short");
+    assert_int_equal(r.out.lines, 2);
+    assert_int_equal(r.out.long_lines, 1);
+    lines_free(&L);
+
+    /* cut mode keeps the head and says how much went */
+    s.cut_long_lines = 1;
+    s.ud = &L;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 2);
+    assert_int_equal(L.v[0].flags, PROC_LINE_CUT);
+    assert_int_equal(L.v[0].len, 100 + strlen(" [... 150 bytes cut]"));
+    assert_string_equal(L.v[0].text + 100, " [... 150 bytes cut]");
+    assert_string_equal(L.v[1].text, "short");
+    lines_free(&L);
+
+    /* split points fall on UTF-8 character boundaries: 120 x "é" */
+    s.cut_long_lines = 0;
+    s.max_line = 51;
+    s.command = "i=0; while [ $i -lt 120 ]; do printf '\\303\\251'; i=$((i+1)); done; echo";
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    size_t total = 0;
+    for (size_t i = 0; i < L.n; i++) {
+        assert_int_equal(L.v[i].len % 2, 0);
+        assert_int_equal((unsigned char)L.v[i].text[0], 0xC3);
+        total += L.v[i].len;
+    }
+    assert_int_equal(total, 240);
+    assert_int_equal(L.n, 5);                      /* 50+50+50+50+40 */
+    lines_free(&L);
+}
+
+static void test_unicode_and_bytes(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run_sh("printf 'h\\303\\251llo w\\303\\266rld \\342\\234\\223 \\360\\237\\232\\200\\n'; "
+                            "printf '\\377\\376\\n'; printf 'a\\000b\\n'; printf 'c\\r\\n\\n'; "
+                            "printf 'last'", &L, &r, &e), 0);
+    assert_int_equal(L.n, 6);
+    assert_string_equal(L.v[0].text, "héllo wörld ✓ 🚀");
+    assert_int_equal(L.v[1].len, 2);
+    assert_memory_equal(L.v[1].text, "\xff\xfe", 2);
+    assert_int_equal(L.v[2].len, 3);                /* NUL does not truncate */
+    assert_memory_equal(L.v[2].text, "a\0b", 3);
+    assert_string_equal(L.v[3].text, "c");
+    assert_int_equal(L.v[4].len, 0);                /* empty lines are lines */
+    assert_string_equal(L.v[5].text, "last");       /* no final '\n' */
+    assert_int_equal(r.out.lines, 6);
+    lines_free(&L);
+}
+
+/* ---- Environment, folder, fds, signals ----------------------------------- */
+
+static void test_env_isolation(void **state)
+{
+    setenv("KITE_TEST_SECRET", "s3cr3t", 1);
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *av[] = {"/usr/bin/env", NULL};
+    const char *env[] = {"FOO=bar", NULL};
+    s.argv = av;
+    s.env = env;
+    s.on_line = on_line;
+    s.ud = &L;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 1);
+    assert_string_equal(L.v[0].text, "FOO=bar");
+    lines_free(&L);
+
+    /* NULL env: nothing at all */
+    s.env = NULL;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 0);
+
+    /* the builder: set, replace, copy, unset */
+    proc_env *v = proc_env_new();
+    assert_int_equal(proc_env_set(v, "A", "1", &e), 0);
+    assert_int_equal(proc_env_set(v, "B", "2", &e), 0);
+    assert_int_equal(proc_env_set(v, "A", "3", &e), 0);
+    assert_int_equal(proc_env_copy(v, "KITE_TEST_SECRET"), 1);
+    assert_int_equal(proc_env_copy(v, "KITE_TEST_ABSENT"), 0);
+    proc_env_unset(v, "B");
+    assert_int_equal(proc_env_set(v, "X=Y", "1", &e), -1);
+    assert_string_equal(e.msg, "environment: variable name 'X=Y' holds '='");
+    assert_int_equal(proc_env_set(v, "", "1", &e), -1);
+    assert_string_equal(proc_env_get(v, "A"), "3");
+    assert_null(proc_env_get(v, "B"));
+    s.env = proc_env_array(v);
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 2);
+    assert_string_equal(L.v[0].text, "A=3");
+    assert_string_equal(L.v[1].text, "KITE_TEST_SECRET=s3cr3t");
+    proc_env_free(v);
+    lines_free(&L);
+    unsetenv("KITE_TEST_SECRET");
+}
+
+static void test_cwd(void **state)
+{
+    char dir[] = "/tmp/kite-test-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char real[PATH_MAX];
+    assert_non_null(realpath(dir, real));
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "pwd -P; echo hi > here.txt";
+    s.cwd = dir;
+    s.env = base_env;
+    s.on_line = on_line;
+    s.ud = &L;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 1);
+    assert_string_equal(L.v[0].text, real);
+    char *f = xasprintf("%s/here.txt", dir);
+    assert_int_equal(access(f, F_OK), 0);
+    unlink(f);
+    free(f);
+    rmdir(dir);
+    s.cwd = "/nonexistent/kite";
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "process: working directory '/nonexistent/kite': "
+                               "No such file or directory");
+    lines_free(&L);
+}
+
+static void test_child_setup(void **state)
+{
+    /* a leaked fd, an ignored SIGPIPE and a blocked SIGUSR1 in kite must not
+     * reach the child; it leads its own group and reads /dev/null */
+    int leak = open("/dev/null", O_RDONLY);   /* deliberately without O_CLOEXEC */
+    assert_true(leak >= 3);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t blk, old;
+    sigemptyset(&blk);
+    sigaddset(&blk, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &blk, &old);
+
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    char *cmd = xasprintf("[ -e /proc/$$/fd/%d ] && echo leaked || echo closed; "
+                          "grep -E '^Sig(Ign|Blk)' /proc/$$/status; "
+                          "readlink /proc/$$/fd/0; "
+                          "cut -d' ' -f5 /proc/$$/stat; echo $$", leak);
+    assert_int_equal(run_sh(cmd, &L, &r, &e), 0);
+    free(cmd);
+    assert_int_equal(L.n, 6);
+    assert_string_equal(L.v[0].text, "closed");
+    assert_string_equal(L.v[1].text, "SigBlk:\t0000000000000000");
+    /* glibc's posix_spawn leaves its two internal signals (32 and 33,
+     * below SIGRTMIN) ignored; nothing else may be */
+    assert_int_equal(strncmp(L.v[2].text, "SigIgn:\t", 8), 0);
+    unsigned long long ign = strtoull(L.v[2].text + 8, NULL, 16);
+    assert_int_equal(ign & ~((1ULL << 31) | (1ULL << 32)), 0);
+    assert_string_equal(L.v[3].text, "/dev/null");
+    assert_string_equal(L.v[4].text, L.v[5].text);   /* pgid == pid */
+    assert_int_equal(atoi(L.v[5].text), r.pid);
+    lines_free(&L);
+
+    /* ls itself holds 0, 1, 2 and the fd of the folder it lists: no more */
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *av[] = {"/bin/ls", "/proc/self/fd", NULL};
+    s.argv = av;
+    s.on_line = on_line;
+    s.ud = &L;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 4);
+    assert_string_equal(L.v[3].text, "3");
+    lines_free(&L);
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    close(leak);
+}
+
+/* ---- Ending the group ---------------------------------------------------- */
+
+static void test_timeout_kills_group(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "sleep 100 & sleep 100";
+    s.env = base_env;
+    s.timeout_ms = 300;
+    s.grace_ms = 2000;
+    s.on_line = on_line;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.timed_out);
+    assert_false(r.killed);                       /* SIGTERM was enough */
+    assert_int_equal(r.term_signal, SIGTERM);
+    assert_true(r.duration_us >= 300000);
+    assert_true(r.duration_us < 1500000);
+    assert_true(group_gone(r.pid));
+    char d[128];
+    assert_non_null(strstr(proc_describe(&r, d, sizeof d), "timed out after 0."));
+}
+
+static void test_timeout_sigkill_after_grace(void **state)
+{
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    /* everyone ignores SIGTERM: only SIGKILL after the grace period ends it */
+    s.command = "trap '' TERM; sleep 100 & sleep 100";
+    s.env = base_env;
+    s.timeout_ms = 200;
+    s.grace_ms = 300;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.timed_out);
+    assert_true(r.killed);
+    assert_int_equal(r.term_signal, SIGKILL);
+    assert_true(r.duration_us >= 500000);
+    assert_true(r.duration_us < 2000000);
+    assert_true(group_gone(r.pid));
+}
+
+static void test_leftovers_killed(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    /* the leader exits at once; its background child holds stdout open */
+    assert_int_equal(run_sh("sleep 100 & echo done", &L, &r, &e), 0);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
+    assert_true(r.leftovers);
+    assert_false(r.timed_out);
+    assert_true(r.duration_us < 2000000);
+    assert_int_equal(L.n, 1);
+    assert_string_equal(L.v[0].text, "done");
+    assert_true(group_gone(r.pid));
+    lines_free(&L);
+}
+
+typedef struct canceller {
+    atomic_int flag;
+    int delay_ms;
+} canceller;
+
+static void *cancel_later(void *p)
+{
+    canceller *c = p;
+    struct timespec ts = {0, c->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    atomic_store(&c->flag, 1);
+    return NULL;
+}
+
+static void test_cancel_from_thread(void **state)
+{
+    canceller c = {.delay_ms = 200};
+    atomic_init(&c.flag, 0);
+    pthread_t t;
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "sleep 100 & sleep 100";
+    s.env = base_env;
+    s.cancel = &c.flag;
+    pthread_create(&t, NULL, cancel_later, &c);
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    pthread_join(t, NULL);
+    assert_true(r.cancelled);
+    assert_false(r.timed_out);
+    assert_true(r.duration_us >= 200000);
+    assert_true(r.duration_us < 1000000);
+    assert_true(group_gone(r.pid));
+}
+
+static void test_cancel_from_callback(void **state)
+{
+    atomic_int flag;
+    atomic_init(&flag, 0);
+    lines L = {0};
+    L.cancel_on_first = &flag;
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "yes";
+    s.env = base_env;
+    s.cancel = &flag;
+    s.on_line = on_line;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.cancelled);
+    assert_true(r.duration_us < 1000000);
+    assert_true(group_gone(r.pid));
+}
+
+/* ---- Threads ------------------------------------------------------------- */
+
+typedef struct job {
+    int idx;
+    int ok;
+    char why[1200];
+} job;
+
+static void *run_job(void *p)
+{
+    job *j = p;
+    j->ok = 1;
+    for (int it = 0; it < 4 && j->ok; it++) {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); "
+                 "done; echo oops >&2; exit %d", j->idx);
+        lines L = {0};
+        proc_spec s;
+        proc_spec_init(&s);
+        s.command = cmd;
+        s.env = base_env;
+        s.on_line = on_line;
+        s.ud = &L;
+        proc_result r;
+        kerr e = KERR_INIT;
+        int rc = proc_run(&s, &r, &e);
+        if (rc != 0 || !r.exited || r.exit_code != j->idx || L.count[PROC_STDOUT] != 300 ||
+            L.count[PROC_STDERR] != 1 || r.out.lines != 300 || !group_gone(r.pid)) {
+            snprintf(j->why, sizeof j->why, "job %d: rc %d exit %d lines %llu/%llu %s", j->idx,
+                     rc, r.exit_code, (unsigned long long)L.count[PROC_STDOUT],
+                     (unsigned long long)L.count[PROC_STDERR], e.msg);
+            j->ok = 0;
+        }
+    }
+    return NULL;
+}
+
+static void test_eight_threads(void **state)
+{
+    job jobs[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (job){.idx = i + 1};
+        pthread_create(&t[i], NULL, run_job, &jobs[i]);
+    }
+    /* meanwhile, the orphan reaper must not steal anybody's child */
+    for (int k = 0; k < 20; k++) {
+        proc_reap_orphans();
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++) {
+        if (!jobs[i].ok)
+            fail_msg("%s", jobs[i].why);
+    }
+}
+
+/* ---- Orphans ------------------------------------------------------------- */
+
+static void test_reap_orphans(void **state)
+{
+    char dir[] = "/tmp/kite-test-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* the leader waits until the escapee has left the group: any process
+     * still in it when the leader exits is killed */
+    char *cmd = xasprintf("setsid sh -c 'echo $$ > %s/pid; exec sleep 0.3' "
+                          "</dev/null >/dev/null 2>&1 & "
+                          "while [ ! -s %s/pid ]; do sleep 0.01; done", dir, dir);
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = cmd;
+    s.env = base_env;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(group_gone(r.pid));
+    /* the escaped process is now our child (subreaper); wait for it to die */
+    char *pidfile = xasprintf("%s/pid", dir);
+    int pid = 0;
+    char st[64];
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(pidfile, "r");
+        if (f) {
+            if (fscanf(f, "%d", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid > 0) {
+            snprintf(st, sizeof st, "/proc/%d/stat", pid);
+            FILE *g = fopen(st, "r");
+            char buf[256] = "";
+            if (g) {
+                if (!fgets(buf, sizeof buf, g))
+                    buf[0] = 0;
+                fclose(g);
+            }
+            char *rp = strrchr(buf, ')');
+            if (rp && rp[2] == 'Z')
+                break;
+        }
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(getpgid(pid), pid);            /* a zombie still has its group */
+    assert_true(proc_reap_orphans() >= 1);
+    assert_int_equal(kill(pid, 0), -1);             /* reaped: gone */
+    unlink(pidfile);
+    rmdir(dir);
+    free(pidfile);
+    free(cmd);
+}
+
+/* ---- Working folders ----------------------------------------------------- */
+
+static void touch(const char *dir, const char *rel)
+{
+    char *p = xasprintf("%s/%s", dir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("x\n", f);
+    fclose(f);
+    free(p);
+}
+
+static void mkd(const char *dir, const char *rel)
+{
+    char *p = xasprintf("%s/%s", dir, rel);
+    assert_int_equal(mkdir(p, 0700), 0);
+    free(p);
+}
+
+static void test_workdir(void **state)
+{
+    char root[] = "/tmp/kite-test-root-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char outside[] = "/tmp/kite-test-outside-XXXXXX";
+    assert_non_null(mkdtemp(outside));
+    touch(outside, "precious.txt");
+
+    kerr e = KERR_INIT;
+    char *wd;
+    assert_int_equal(proc_workdir_new(root, NULL, &wd, &e), 0);
+    assert_non_null(strstr(wd, "/kite-run-"));
+    struct stat st;
+    assert_int_equal(stat(wd, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+
+    touch(wd, "a.csv");
+    touch(wd, "b.txt");
+    mkd(wd, "out");
+    mkd(wd, "out/deep");
+    touch(wd, "out/deep/r.json");
+    mkd(wd, "tmp");
+    touch(wd, "tmp/c.csv");
+    char *ln = xasprintf("%s/link", wd);
+    assert_int_equal(symlink(outside, ln), 0);      /* must not be followed */
+    free(ln);
+    ln = xasprintf("%s/tmp/kept-link.csv", wd);
+    assert_int_equal(symlink("/etc/passwd", ln), 0); /* links are never kept */
+    free(ln);
+
+    const char *keep[] = {"*.csv", "out/**", NULL};
+    char **kept;
+    assert_int_equal(proc_workdir_remove(wd, keep, &kept, &e), 2);
+    assert_string_equal(kept[0], "a.csv");
+    assert_string_equal(kept[1], "out/deep/r.json");
+    assert_null(kept[2]);
+    proc_strv_free(kept);
+    char *p = xasprintf("%s/b.txt", wd);
+    assert_int_equal(access(p, F_OK), -1);
+    free(p);
+    p = xasprintf("%s/tmp", wd);
+    assert_int_equal(access(p, F_OK), -1);
+    free(p);
+    p = xasprintf("%s/out/deep/r.json", wd);
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+    p = xasprintf("%s/precious.txt", outside);
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+
+    assert_int_equal(proc_workdir_remove(wd, NULL, NULL, &e), 0);
+    assert_int_equal(access(wd, F_OK), -1);
+    assert_int_equal(proc_workdir_remove(wd, NULL, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "No such file or directory"));
+
+    assert_int_equal(proc_workdir_new("/nonexistent/kite", NULL, &p, &e), -1);
+    assert_string_equal(e.msg, "working folder: cannot create a folder in "
+                               "'/nonexistent/kite': No such file or directory");
+    free(wd);
+    touch(outside, "x");
+    p = xasprintf("%s/precious.txt", outside);
+    unlink(p);
+    free(p);
+    p = xasprintf("%s/x", outside);
+    unlink(p);
+    free(p);
+    rmdir(outside);
+    rmdir(root);
+}
+
+static void test_glob(void **state)
+{
+    struct { const char *pat, *path; int want; } c[] = {
+        {"*.csv", "a.csv", 1},
+        {"*.csv", "d/a.csv", 0},
+        {"**/*.csv", "a.csv", 1},
+        {"**/*.csv", "d/e/a.csv", 1},
+        {"out/**", "out/a/b", 1},
+        {"out/**", "outx/a", 0},
+        {"d/**/x", "d/x", 1},
+        {"d/**/x", "d/a/b/x", 1},
+        {"d/**/x", "d/a/b/y", 0},
+        {"r?port.[tc]sv", "report.csv", 1},
+        {"r?port.[!tc]sv", "report.csv", 0},
+        {"[a-c]*", "b1", 1},
+        {"[a-c]*", "d1", 0},
+        {"./x.txt", "x.txt", 1},
+        {"a\\*", "a*", 1},
+        {"a\\*", "ab", 0},
+        {"*", "", 0},
+        {"[", "[", 1},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        if (proc_glob_match(c[i].pat, c[i].path) != c[i].want)
+            fail_msg("'%s' vs '%s': want %d", c[i].pat, c[i].path, c[i].want);
+}
+
+int main(void)
+{
+    kerr e = KERR_INIT;
+    if (proc_init_subreaper(&e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_echo_stdout_stderr),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_missing_program),
+        cmocka_unit_test(test_big_output_no_deadlock),
+        cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_long_lines_split),
+        cmocka_unit_test(test_unicode_and_bytes),
+        cmocka_unit_test(test_env_isolation),
+        cmocka_unit_test(test_cwd),
+        cmocka_unit_test(test_child_setup),
+        cmocka_unit_test(test_timeout_kills_group),
+        cmocka_unit_test(test_timeout_sigkill_after_grace),
+        cmocka_unit_test(test_leftovers_killed),
+        cmocka_unit_test(test_cancel_from_thread),
+        cmocka_unit_test(test_cancel_from_callback),
+        cmocka_unit_test(test_eight_threads),
+        cmocka_unit_test(test_reap_orphans),
+        cmocka_unit_test(test_workdir),
+        cmocka_unit_test(test_glob),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
