@@ -173,7 +173,7 @@ static const char *const sql_text[S__COUNT] = {
     [S_KV_GET] = "SELECT value FROM kv WHERE namespace = ?1 AND key = ?2"
                  " AND (expires IS NULL OR expires > ?3)",
     [S_KV_DELETE] = "DELETE FROM kv WHERE namespace = ?1 AND key = ?2"
-                    " RETURNING (expires IS NULL OR expires > ?3)",
+                    " RETURNING expires",   /* (an expression here misreads NULL in 3.40) */
     [S_KV_LIST] = "SELECT key FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2)"
                   " ORDER BY key",
 
@@ -1431,10 +1431,9 @@ static int sq_kv_delete(void *p, const char *ns, const char *key, int64_t now_us
     STMT(st, S_KV_DELETE);
     bind_str(st, 1, ns);
     bind_str(st, 2, key);
-    sqlite3_bind_int64(st, 3, now_us);
     int r = sqlite3_step(st), live = 0;
     if (r == SQLITE_ROW) {
-        live = sqlite3_column_int(st, 0);
+        live = sqlite3_column_type(st, 0) == SQLITE_NULL || sqlite3_column_int64(st, 0) > now_us;
         r = sqlite3_step(st);
     }
     if (r != SQLITE_DONE)

@@ -1,0 +1,1197 @@
+/*
+ * test_store.c: the store against a real SQLite file in a temp folder.
+ *
+ * Every operation of store.h, paging, optimistic concurrency, the queue's
+ * leases (from four threads at once: run under SANITIZER=thread too), lease
+ * expiry, migrations and the refusal of a newer schema, transactions seen
+ * from another thread, and bad inputs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+    store *s;
+} fx;
+
+static void rm_db(const char *path)
+{
+    char p[256];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/kite-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/kite.db", f->dir);
+    kerr e = KERR_INIT;
+    if (store_open(f->path, NULL, &f->s, &e) != 0) {
+        fprintf(stderr, "open: %s\n", e.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    store_free(f->s);
+    rm_db(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* An execution with the required fields, its strings owned. */
+static void make_exec(store_execution *x, const char *id, const char *ns, const char *flow)
+{
+    memset(x, 0, sizeof *x);
+    x->id = strdup(id);
+    x->namespace = strdup(ns);
+    x->flow_id = strdup(flow);
+    x->flow_revision = 1;
+    store_execution_set_state(x, STATE_CREATED, 1000);
+}
+
+static void make_tr(store_task_run *t, const char *id, const char *exec, const char *task)
+{
+    memset(t, 0, sizeof *t);
+    t->id = strdup(id);
+    t->execution_id = strdup(exec);
+    t->task_id = strdup(task);
+    store_task_run_set_state(t, STATE_CREATED, 2000);
+}
+
+static void insert_exec(store *s, const char *id, const char *ns, const char *flow)
+{
+    kerr e = KERR_INIT;
+    store_execution x;
+    make_exec(&x, id, ns, flow);
+    assert_int_equal(store_execution_insert(s, &x, &e), 0);
+    store_execution_clear(&x);
+}
+
+/* ---- names, ids --------------------------------------------------------- */
+
+static void test_state_names_round_trip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < STATE__COUNT; i++) {
+        store_state st;
+        assert_int_equal(store_state_parse(store_state_name((store_state)i), &st), 0);
+        assert_int_equal(st, i);
+    }
+    store_state st;
+    assert_int_equal(store_state_parse("success", &st), -1);
+    assert_int_equal(store_state_parse(NULL, &st), -1);
+    assert_string_equal(store_state_name(STATE_CANCELLED), "CANCELLED");
+    assert_string_equal(store_state_name((store_state)99), "UNKNOWN");
+    assert_true(store_state_is_terminated(STATE_WARNING));
+    assert_true(store_state_is_terminated(STATE_RETRIED));
+    assert_false(store_state_is_terminated(STATE_PAUSED));
+    assert_false(store_state_is_terminated(STATE_RETRYING));
+    store_level l;
+    assert_int_equal(store_level_parse("warning", &l), 0);
+    assert_int_equal(l, LEVEL_WARN);
+    assert_int_equal(store_level_parse("ERROR", &l), 0);
+    assert_int_equal(l, LEVEL_ERROR);
+    assert_int_equal(store_level_parse("LOUD", &l), -1);
+}
+
+static void test_new_id_is_base62_and_unique(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    char (*ids)[STORE_ID_LEN + 1] = malloc(N * sizeof *ids);
+    for (int i = 0; i < N; i++) {
+        store_new_id(ids[i]);
+        assert_int_equal(strlen(ids[i]), STORE_ID_LEN);
+        for (int k = 0; k < STORE_ID_LEN; k++) {
+            char ch = ids[i][k];
+            assert_true((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                        (ch >= 'A' && ch <= 'Z'));
+        }
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+    free(ids);
+}
+
+/* ---- opening and migrations --------------------------------------------- */
+
+static void test_open_migrates_an_empty_file(void **state)
+{
+    fx *f = *state;
+    assert_string_equal(store_backend(f->s), "sqlite");
+    assert_int_equal(store_schema_version(f->s), store_schema_latest());
+    assert_true(store_schema_latest() >= 1);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'",
+                                        -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(atoi((const char *)sqlite3_column_text(st, 0)), store_schema_latest());
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* reopening an up-to-date file changes nothing and keeps the data */
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "e1", "ns", "flow");
+    store_free(f->s);
+    assert_int_equal(store_open(f->path, NULL, &f->s, &e), 0);
+    store_execution x;
+    assert_int_equal(store_execution_get(f->s, "e1", &x, &e), 0);
+    store_execution_clear(&x);
+}
+
+static void test_open_refuses_a_newer_schema(void **state)
+{
+    fx *f = *state;
+    store_free(f->s);
+    f->s = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE meta SET value = '%d' WHERE key = 'schema_version'",
+             store_schema_latest() + 1);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    kerr e = KERR_INIT;
+    assert_int_equal(store_open(f->path, NULL, &f->s, &e), STORE_ERROR);
+    assert_null(f->s);
+    assert_non_null(strstr(e.msg, "newer kite"));
+    assert_non_null(strstr(e.msg, f->path));
+}
+
+static void test_open_refuses_foreign_files_and_urls(void **state)
+{
+    fx *f = *state;
+    char other[160];
+    snprintf(other, sizeof other, "%s/other.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE users (id)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    kerr e = KERR_INIT;
+    store *s = NULL;
+    assert_int_equal(store_open(other, NULL, &s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "not a kite store"));
+    rm_db(other);
+
+    assert_int_equal(store_open("postgres://localhost/kite", NULL, &s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "postgres"));
+    assert_int_equal(store_open(":memory:", NULL, &s, &e), STORE_ERROR);
+    assert_int_equal(store_open("", NULL, &s, &e), STORE_ERROR);
+    assert_int_equal(store_open("ftp://x", NULL, &s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "unknown database URL scheme"));
+
+    /* "sqlite:" prefix and sync=FULL work */
+    char url[200];
+    snprintf(url, sizeof url, "sqlite:%s/full.db", f->dir);
+    store_opts o = STORE_OPTS_INIT;
+    o.sync_full = 1;
+    assert_int_equal(store_open(url, &o, &s, &e), 0);
+    insert_exec(s, "x", "ns", "f");
+    store_free(s);
+    rm_db(url + 7);
+}
+
+/* ---- flows -------------------------------------------------------------- */
+
+static void test_flow_revisions_only_when_source_changes(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int rev = 0, created = 0;
+    json_t *j = json_pack("{s:s}", "id", "hello");
+    assert_int_equal(store_flow_put(f->s, "company.team", "hello", "id: hello\n", j, &rev,
+                                    &created, &e), 0);
+    assert_int_equal(rev, 1);
+    assert_int_equal(created, 1);
+    assert_int_equal(store_flow_put(f->s, "company.team", "hello", "id: hello\n", j, &rev,
+                                    &created, &e), 0);
+    assert_int_equal(rev, 1);
+    assert_int_equal(created, 0);
+    assert_int_equal(store_flow_put(f->s, "company.team", "hello", "id: hello\n# v2\n", NULL,
+                                    &rev, &created, &e), 0);
+    assert_int_equal(rev, 2);
+    assert_int_equal(created, 1);
+    json_decref(j);
+
+    store_flow fl;
+    assert_int_equal(store_flow_get(f->s, "company.team", "hello", 0, &fl, &e), 0);
+    assert_int_equal(fl.revision, 2);
+    assert_string_equal(fl.source, "id: hello\n# v2\n");
+    assert_null(fl.json);
+    assert_true(fl.created_us > 0);
+    store_flow_clear(&fl);
+    assert_int_equal(store_flow_get(f->s, "company.team", "hello", 1, &fl, &e), 0);
+    assert_string_equal(fl.source, "id: hello\n");
+    assert_string_equal(json_string_value(json_object_get(fl.json, "id")), "hello");
+    store_flow_clear(&fl);
+    assert_int_equal(store_flow_get(f->s, "company.team", "hello", 7, &fl, &e), STORE_NOT_FOUND);
+    assert_int_equal(e.code, STORE_NOT_FOUND);
+    assert_int_equal(store_flow_get(f->s, "company.team", "nope", 0, &fl, &e), STORE_NOT_FOUND);
+
+    /* delete is a revision; the latest then reads as absent */
+    assert_int_equal(store_flow_delete(f->s, "company.team", "hello", &e), 0);
+    assert_int_equal(store_flow_get(f->s, "company.team", "hello", 0, &fl, &e), STORE_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "deleted"));
+    assert_int_equal(store_flow_delete(f->s, "company.team", "hello", &e), STORE_NOT_FOUND);
+    store_flow *v;
+    size_t n;
+    assert_int_equal(store_flow_revisions(f->s, "company.team", "hello", &v, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].revision, 1);
+    assert_int_equal(v[2].revision, 3);
+    assert_true(v[2].deleted);
+    assert_false(v[1].deleted);
+    store_flows_free(v, n);
+
+    /* putting the same source again after a delete revives it */
+    assert_int_equal(store_flow_put(f->s, "company.team", "hello", "id: hello\n# v2\n", NULL,
+                                    &rev, &created, &e), 0);
+    assert_int_equal(rev, 4);
+    assert_int_equal(created, 1);
+}
+
+static void test_flow_search_prefix_text_paging(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *flows[][3] = {
+        {"a", "one", "id: one\ntasks: [log]"},
+        {"a.b", "two", "id: two\ndescription: Nightly BACKUP"},
+        {"a.b.c", "three", "id: three"},
+        {"ab", "four", "id: four\n# backup"},
+        {"z", "five", "id: five"},
+    };
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(store_flow_put(f->s, flows[i][0], flows[i][1], flows[i][2], NULL, NULL,
+                                        NULL, &e), 0);
+    /* a second revision must not show twice */
+    assert_int_equal(store_flow_put(f->s, "a.b", "two", "id: two\ndescription: nightly backup",
+                                    NULL, NULL, NULL, &e), 0);
+    assert_int_equal(store_flow_delete(f->s, "z", "five", &e), 0);
+
+    store_flow *v;
+    size_t n;
+    int64_t total;
+    store_flow_query q = {0};
+    assert_int_equal(store_flow_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(total, 4);
+    assert_string_equal(v[0].namespace, "a");
+    assert_string_equal(v[1].namespace, "a.b");
+    assert_int_equal(v[1].revision, 2);
+    store_flows_free(v, n);
+
+    q.ns_prefix = "a";
+    assert_int_equal(store_flow_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 3);   /* a, a.b, a.b.c; not ab */
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(v[i].namespace, "ab");
+    store_flows_free(v, n);
+
+    q.ns_prefix = NULL;
+    q.text = "BackUp";
+    assert_int_equal(store_flow_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, "two");
+    assert_string_equal(v[1].id, "four");
+    store_flows_free(v, n);
+
+    q.text = NULL;
+    q.limit = 2;
+    q.offset = 2;
+    assert_int_equal(store_flow_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 4);
+    assert_string_equal(v[0].id, "three");
+    assert_string_equal(v[1].id, "four");
+    store_flows_free(v, n);
+    q.offset = 10;
+    assert_int_equal(store_flow_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 0);
+    assert_null(v);
+}
+
+/* ---- executions --------------------------------------------------------- */
+
+static void test_execution_round_trip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    store_execution x;
+    make_exec(&x, "exec1", "company.team", "etl");
+    x.flow_revision = 3;
+    store_execution_set_state(&x, STATE_RUNNING, 1500);
+    x.inputs = json_pack("{s:i,s:s}", "n", 5, "who", "world");
+    x.labels = json_pack("[{s:s,s:s}]", "key", "env", "value", "prod");
+    x.trigger = json_pack("{s:s}", "type", "schedule");
+    x.parent_id = strdup("parent1");
+    x.parent_task_run_id = strdup("ptr1");
+    x.original_id = strdup("orig1");
+    x.created_us = 1000;
+    x.start_us = 1500;
+    assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+    assert_int_equal(x.version, 1);
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_DUPLICATE);
+    assert_non_null(strstr(e.msg, "exec1"));
+
+    store_execution y;
+    assert_int_equal(store_execution_get(f->s, "exec1", &y, &e), 0);
+    assert_string_equal(y.namespace, "company.team");
+    assert_string_equal(y.flow_id, "etl");
+    assert_int_equal(y.flow_revision, 3);
+    assert_int_equal(y.state, STATE_RUNNING);
+    assert_int_equal(y.n_histories, 2);
+    assert_int_equal(y.histories[0].state, STATE_CREATED);
+    assert_int_equal(y.histories[0].at_us, 1000);
+    assert_int_equal(y.histories[1].state, STATE_RUNNING);
+    assert_int_equal(y.histories[1].at_us, 1500);
+    assert_true(json_equal(y.inputs, x.inputs));
+    assert_true(json_equal(y.labels, x.labels));
+    assert_true(json_equal(y.trigger, x.trigger));
+    assert_null(y.outputs);
+    assert_null(y.variables);
+    assert_string_equal(y.parent_id, "parent1");
+    assert_string_equal(y.parent_task_run_id, "ptr1");
+    assert_string_equal(y.original_id, "orig1");
+    assert_int_equal(y.created_us, 1000);
+    assert_int_equal(y.start_us, 1500);
+    assert_int_equal(y.end_us, 0);
+    assert_int_equal(y.version, 1);
+    store_execution_clear(&y);
+    store_execution_clear(&x);
+    assert_int_equal(store_execution_get(f->s, "nope", &y, &e), STORE_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "nope"));
+}
+
+static void test_execution_update_detects_stale_versions(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "e1", "ns", "flow");
+    store_execution a, b;
+    assert_int_equal(store_execution_get(f->s, "e1", &a, &e), 0);
+    assert_int_equal(store_execution_get(f->s, "e1", &b, &e), 0);
+
+    store_execution_set_state(&a, STATE_RUNNING, 2000);
+    assert_int_equal(store_execution_update(f->s, &a, &e), 0);
+    assert_int_equal(a.version, 2);
+
+    store_execution_set_state(&b, STATE_KILLING, 2001);
+    kerr_clear(&e);
+    assert_int_equal(store_execution_update(f->s, &b, &e), STORE_CONFLICT);
+    assert_int_equal(e.code, STORE_CONFLICT);
+    assert_non_null(strstr(e.msg, "concurrently"));
+    assert_int_equal(b.version, 1);
+
+    /* the winner's write stands; a reread then succeeds */
+    store_execution_clear(&b);
+    assert_int_equal(store_execution_get(f->s, "e1", &b, &e), 0);
+    assert_int_equal(b.state, STATE_RUNNING);
+    assert_int_equal(b.version, 2);
+    a.outputs = json_pack("{s:i}", "x", 1);
+    store_execution_set_state(&a, STATE_SUCCESS, 3000);
+    a.end_us = 3000;
+    assert_int_equal(store_execution_update(f->s, &a, &e), 0);
+    store_execution_clear(&b);
+    assert_int_equal(store_execution_get(f->s, "e1", &b, &e), 0);
+    assert_int_equal(b.state, STATE_SUCCESS);
+    assert_int_equal(b.n_histories, 3);
+    assert_int_equal(b.end_us, 3000);
+    assert_int_equal(json_integer_value(json_object_get(b.outputs, "x")), 1);
+    assert_int_equal(b.version, 3);
+    store_execution_clear(&b);
+
+    free(a.id);
+    a.id = strdup("missing");
+    assert_int_equal(store_execution_update(f->s, &a, &e), STORE_NOT_FOUND);
+    store_execution_clear(&a);
+}
+
+static void test_execution_search_and_paging(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    for (int i = 0; i < 25; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "e%02d", i);
+        store_execution x;
+        make_exec(&x, id, i % 2 ? "prod.db" : "dev", i % 3 ? "backup" : "report");
+        x.created_us = 10000 + i;
+        if (i % 5 == 0)
+            store_execution_set_state(&x, STATE_FAILED, 20000);
+        assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+        store_execution_clear(&x);
+    }
+    store_execution *v;
+    size_t n;
+    int64_t total;
+    store_execution_query q = {.state = -1, .limit = 10};
+    assert_int_equal(store_execution_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(total, 25);
+    assert_string_equal(v[0].id, "e24");   /* newest first */
+    assert_string_equal(v[9].id, "e15");
+    store_executions_free(v, n);
+    q.offset = 20;
+    assert_int_equal(store_execution_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(v[4].id, "e00");
+    store_executions_free(v, n);
+
+    store_execution_query q2 = {.ns_prefix = "prod", .flow_id = "backup", .state = -1};
+    assert_int_equal(store_execution_search(f->s, &q2, &v, &n, &total, &e), 0);
+    /* odd i not divisible by 3: 1,5,7,11,13,17,19,23 */
+    assert_int_equal(n, 8);
+    assert_int_equal(total, 8);
+    store_executions_free(v, n);
+    store_execution_query q3 = {.state = STATE_FAILED};
+    assert_int_equal(store_execution_search(f->s, &q3, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(v[i].state, STATE_FAILED);
+    store_executions_free(v, n);
+    store_execution_query bad = {.state = 42};
+    assert_int_equal(store_execution_search(f->s, &bad, &v, &n, &total, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "state"));
+}
+
+/* ---- task runs ---------------------------------------------------------- */
+
+static void test_task_runs_in_creation_order_with_attempts(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "e1", "ns", "flow");
+    insert_exec(f->s, "e2", "ns", "flow");
+    /* ids sort differently from creation order on purpose */
+    const char *ids[] = {"zz", "aa", "mm"};
+    for (int i = 0; i < 3; i++) {
+        store_task_run t;
+        make_tr(&t, ids[i], "e1", i == 2 ? "each" : "log");
+        if (i == 2) {
+            t.value = strdup("{\"k\":1}");
+            t.iteration = 4;
+            t.parent_task_run_id = strdup("zz");
+        }
+        assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+        store_task_run_clear(&t);
+    }
+    store_task_run other;
+    make_tr(&other, "x1", "e2", "log");
+    assert_int_equal(store_task_run_insert(f->s, &other, &e), 0);
+    assert_int_equal(store_task_run_insert(f->s, &other, &e), STORE_DUPLICATE);
+    store_task_run_clear(&other);
+    make_tr(&other, "orphan", "no-such-exec", "log");
+    assert_int_equal(store_task_run_insert(f->s, &other, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "no-such-exec"));
+    store_task_run_clear(&other);
+
+    store_task_run *v;
+    size_t n;
+    assert_int_equal(store_task_run_list(f->s, "e1", &v, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0].id, "zz");
+    assert_string_equal(v[1].id, "aa");
+    assert_string_equal(v[2].id, "mm");
+    assert_string_equal(v[2].value, "{\"k\":1}");
+    assert_int_equal(v[2].iteration, 4);
+    assert_string_equal(v[2].parent_task_run_id, "zz");
+    assert_null(v[0].value);
+
+    /* a worker runs "aa": two attempts, outputs */
+    store_task_run *t = &v[1];
+    store_task_run_set_state(t, STATE_RUNNING, 3000);
+    store_attempt *a = store_task_run_add_attempt(t, STATE_FAILED, 3000, "worker-1");
+    a->end_us = 3100;
+    a = store_task_run_add_attempt(t, STATE_SUCCESS, 3200, NULL);
+    a->end_us = 3300;
+    store_task_run_set_state(t, STATE_SUCCESS, 3300);
+    t->outputs = json_pack("{s:s}", "value", "done");
+    assert_int_equal(store_task_run_update(f->s, t, &e), 0);
+    store_task_runs_free(v, n);
+
+    store_task_run g;
+    assert_int_equal(store_task_run_get(f->s, "aa", &g, &e), 0);
+    assert_int_equal(g.state, STATE_SUCCESS);
+    assert_int_equal(g.n_histories, 3);
+    assert_int_equal(g.n_attempts, 2);
+    assert_int_equal(g.attempts[0].state, STATE_FAILED);
+    assert_string_equal(g.attempts[0].worker_id, "worker-1");
+    assert_int_equal(g.attempts[0].end_us, 3100);
+    assert_null(g.attempts[1].worker_id);
+    assert_int_equal(g.attempts[1].start_us, 3200);
+    assert_string_equal(json_string_value(json_object_get(g.outputs, "value")), "done");
+    free(g.id);
+    g.id = strdup("ghost");
+    assert_int_equal(store_task_run_update(f->s, &g, &e), STORE_NOT_FOUND);
+    store_task_run_clear(&g);
+    assert_int_equal(store_task_run_get(f->s, "ghost", &g, &e), STORE_NOT_FOUND);
+
+    assert_int_equal(store_task_run_list(f->s, "e2", &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_task_runs_free(v, n);
+}
+
+static void test_execution_delete_takes_its_rows(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "e1", "ns", "flow");
+    insert_exec(f->s, "e2", "ns", "flow");
+    store_task_run t;
+    make_tr(&t, "t1", "e1", "log");
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_task_run_clear(&t);
+    store_log l = {.execution_id = "e1", .message = "hi", .level = LEVEL_INFO};
+    assert_int_equal(store_log_append(f->s, &l, NULL, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "e1", "t1", NULL, 0, NULL, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "e2", NULL, NULL, 0, NULL, &e), 0);
+
+    assert_int_equal(store_execution_delete(f->s, "e1", &e), 0);
+    assert_int_equal(store_execution_delete(f->s, "e1", &e), STORE_NOT_FOUND);
+    store_task_run g;
+    assert_int_equal(store_task_run_get(f->s, "t1", &g, &e), STORE_NOT_FOUND);
+    store_log *lv;
+    size_t n;
+    store_log_query q = {.execution_id = "e1"};
+    assert_int_equal(store_log_search(f->s, &q, &lv, &n, NULL, &e), 0);
+    assert_int_equal(n, 0);
+    int64_t waiting;
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, NULL, &e), 0);
+    assert_int_equal(waiting, 1);
+}
+
+/* ---- logs and metrics --------------------------------------------------- */
+
+static void test_logs_filters_paging_and_cursor(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t ids[12];
+    for (int i = 0; i < 12; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "line %d", i);
+        store_log l = {
+            .execution_id = "e1",
+            .task_run_id = i < 6 ? "tr-a" : "tr-b",
+            .task_id = i < 6 ? "a" : "b",
+            .attempt = 1,
+            .at_us = 5000 + i,
+            .level = (store_level)(i % LEVEL__COUNT),
+            .message = msg,
+        };
+        assert_int_equal(store_log_append(f->s, &l, &ids[i], &e), 0);
+        if (i)
+            assert_true(ids[i] > ids[i - 1]);
+    }
+    store_log other = {.execution_id = "e2", .message = "elsewhere"};
+    assert_int_equal(store_log_append(f->s, &other, NULL, &e), 0);
+
+    store_log *v;
+    size_t n;
+    int64_t total;
+    store_log_query q = {.execution_id = "e1"};
+    assert_int_equal(store_log_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 12);
+    assert_int_equal(total, 12);
+    assert_string_equal(v[3].message, "line 3");
+    assert_int_equal(v[3].level, LEVEL_WARN);
+    assert_int_equal(v[3].at_us, 5003);
+    assert_string_equal(v[3].task_id, "a");
+    assert_int_equal(v[3].attempt, 1);
+    store_logs_free(v, n);
+
+    q.task_id = "b";
+    q.min_level = LEVEL_WARN;   /* i in 6..11 with i%5 >= 3: 8, 9 */
+    assert_int_equal(store_log_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].message, "line 8");
+    assert_string_equal(v[1].message, "line 9");
+    store_logs_free(v, n);
+
+    store_log_query qp = {.execution_id = "e1", .task_run_id = "tr-a", .offset = 2, .limit = 3};
+    assert_int_equal(store_log_search(f->s, &qp, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(total, 6);
+    assert_string_equal(v[0].message, "line 2");
+    store_logs_free(v, n);
+
+    /* following: only what came after the cursor */
+    store_log_query qc = {.execution_id = "e1", .since_id = ids[9]};
+    assert_int_equal(store_log_search(f->s, &qc, &v, &n, NULL, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].id, ids[10]);
+    store_logs_free(v, n);
+}
+
+static void test_metrics_round_trip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    json_t *tags = json_pack("{s:s}", "host", "db1");
+    store_metric m = {.execution_id = "e1", .task_id = "t", .name = "rows",
+                      .type = METRIC_COUNTER, .value = 42, .tags = tags, .at_us = 7};
+    assert_int_equal(store_metric_add(f->s, &m, &e), 0);
+    m.name = "duration";
+    m.type = METRIC_TIMER;
+    m.value = 1.5;
+    m.tags = NULL;
+    assert_int_equal(store_metric_add(f->s, &m, &e), 0);
+    m.tags = json_integer(1);
+    assert_int_equal(store_metric_add(f->s, &m, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "tags"));
+    json_decref(m.tags);
+    store_metric *v;
+    size_t n;
+    assert_int_equal(store_metric_list(f->s, "e1", &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "rows");
+    assert_int_equal(v[0].type, METRIC_COUNTER);
+    assert_true(v[0].value == 42.0);
+    assert_true(json_equal(v[0].tags, tags));
+    assert_int_equal(v[1].type, METRIC_TIMER);
+    assert_true(v[1].value == 1.5);
+    assert_null(v[1].tags);
+    store_metrics_free(v, n);
+    json_decref(tags);
+}
+
+/* ---- the queue ---------------------------------------------------------- */
+
+static void test_queue_lease_ack_extend_depth(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t now = 1000000000;
+    int64_t a, b, c;
+    json_t *pl = json_pack("{s:i}", "n", 1);
+    assert_int_equal(store_queue_push(f->s, "task", "e1", "t1", pl, now - 10, &a, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "e1", "t2", NULL, now - 5, &b, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "e1", "t3", NULL, now + 60000000, &c, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "event", "e1", NULL, NULL, now - 20, NULL, &e), 0);
+    json_decref(pl);
+
+    int64_t waiting, leased;
+    assert_int_equal(store_queue_depth(f->s, "task", &waiting, &leased, &e), 0);
+    assert_int_equal(waiting, 3);
+    assert_int_equal(leased, 0);
+
+    store_job *j;
+    size_t n;
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "w1", 30000000, now, &j, &n, &e), 0);
+    assert_int_equal(n, 2);   /* t3 is delayed, the event is another kind */
+    assert_int_equal(j[0].id, a);
+    assert_int_equal(j[1].id, b);
+    assert_string_equal(j[0].kind, "task");
+    assert_string_equal(j[0].task_run_id, "t1");
+    assert_int_equal(json_integer_value(json_object_get(j[0].payload, "n")), 1);
+    assert_int_equal(j[0].attempt, 1);
+    assert_string_equal(j[0].owner, "w1");
+    assert_int_equal(j[0].lease_until_us, now + 30000000);
+    store_jobs_free(j, n);
+
+    /* nothing more is ready; the delayed job comes when its time does */
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "w2", 30000000, now, &j, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "w2", 30000000, now + 60000000, &j,
+                                       &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(j[0].id, c);
+    store_jobs_free(j, n);
+
+    assert_int_equal(store_queue_depth(f->s, "task", &waiting, &leased, &e), 0);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(leased, 3);
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, &leased, &e), 0);
+    assert_int_equal(waiting, 1);
+
+    assert_int_equal(store_queue_ack(f->s, a, "w2", &e), STORE_CONFLICT);
+    assert_non_null(strstr(e.msg, "now leased by w1"));
+    assert_int_equal(store_queue_extend(f->s, a, "w1", now + 90000000, &e), 0);
+    assert_int_equal(store_queue_ack(f->s, a, "w1", &e), 0);
+    assert_int_equal(store_queue_ack(f->s, a, "w1", &e), STORE_NOT_FOUND);
+    assert_int_equal(store_queue_extend(f->s, a, "w1", now, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_queue_lease(f->s, "task", 0, "w1", 1, now, &j, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_queue_lease(f->s, "task", 1, "w1", 0, now, &j, &n, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "lease"));
+}
+
+static void test_queue_expiry_requeues_or_drops(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t now = 2000000000;
+    insert_exec(f->s, "live", "ns", "flow");
+    store_execution done_x;
+    make_exec(&done_x, "ended", "ns", "flow");
+    store_execution_set_state(&done_x, STATE_KILLED, 5);
+    assert_int_equal(store_execution_insert(f->s, &done_x, &e), 0);
+    store_execution_clear(&done_x);
+
+    int64_t live_job, ended_job, free_job;
+    assert_int_equal(store_queue_push(f->s, "task", "live", "t1", NULL, now, &live_job, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "ended", "t2", NULL, now, &ended_job, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", NULL, NULL, NULL, now, &free_job, &e), 0);
+    store_job *j;
+    size_t n;
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "w1", 1000, now, &j, &n, &e), 0);
+    assert_int_equal(n, 3);
+    store_jobs_free(j, n);
+
+    size_t requeued = 99, dropped = 99;
+    /* before the deadline nothing moves */
+    assert_int_equal(store_queue_expire(f->s, now + 999, &requeued, &dropped, &e), 0);
+    assert_int_equal(requeued, 0);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(store_queue_expire(f->s, now + 1001, &requeued, &dropped, &e), 0);
+    assert_int_equal(requeued, 2);
+    assert_int_equal(dropped, 1);
+
+    /* the old owner lost it */
+    assert_int_equal(store_queue_ack(f->s, live_job, "w1", &e), STORE_CONFLICT);
+    assert_non_null(strstr(e.msg, "back in the queue"));
+    assert_int_equal(store_queue_ack(f->s, ended_job, "w1", &e), STORE_NOT_FOUND);
+
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "w2", 1000, now + 1001, &j, &n, &e), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(j[i].attempt, 2);
+        assert_true(j[i].id == live_job || j[i].id == free_job);
+    }
+    store_jobs_free(j, n);
+}
+
+enum { QJOBS = 1200, QTHREADS = 4 };
+
+typedef struct qctx {
+    store *s;
+    atomic_int *seen;           /* indexed by job id */
+    int64_t max_id;
+    atomic_int errors;
+    atomic_int taken;
+} qctx;
+
+typedef struct qarg {
+    qctx *q;
+    int n;
+} qarg;
+
+static void *lease_worker(void *p)
+{
+    qarg *a = p;
+    qctx *q = a->q;
+    char owner[16];
+    snprintf(owner, sizeof owner, "w%d", a->n);
+    for (;;) {
+        kerr e = KERR_INIT;
+        store_job *j;
+        size_t n;
+        if (store_queue_lease(q->s, "task", 7, owner, 60000000, 0, &j, &n, &e) != 0) {
+            atomic_fetch_add(&q->errors, 1);
+            break;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (j[i].id < 1 || j[i].id > q->max_id || strcmp(j[i].owner, owner) != 0)
+                atomic_fetch_add(&q->errors, 1);
+            else
+                atomic_fetch_add(&q->seen[j[i].id], 1);
+            atomic_fetch_add(&q->taken, 1);
+            if (store_queue_ack(q->s, j[i].id, owner, &e) != 0)
+                atomic_fetch_add(&q->errors, 1);
+        }
+        store_jobs_free(j, n);
+    }
+    return NULL;
+}
+
+static void test_queue_four_threads_never_share_a_job(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t id = 0;
+    assert_int_equal(store_begin(f->s, &e), 0);
+    for (int i = 0; i < QJOBS; i++)
+        assert_int_equal(store_queue_push(f->s, "task", "e", NULL, NULL, 1, &id, &e), 0);
+    assert_int_equal(store_commit(f->s, &e), 0);
+    qctx q = {.s = f->s, .max_id = id};
+    q.seen = calloc((size_t)id + 1, sizeof *q.seen);
+    pthread_t th[QTHREADS];
+    qarg args[QTHREADS];
+    for (int i = 0; i < QTHREADS; i++) {
+        args[i] = (qarg){&q, i};
+        assert_int_equal(pthread_create(&th[i], NULL, lease_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < QTHREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&q.errors), 0);
+    assert_int_equal(atomic_load(&q.taken), QJOBS);
+    int once = 0;
+    for (int64_t i = 1; i <= id; i++)
+        if (atomic_load(&q.seen[i]) == 1)
+            once++;
+        else
+            assert_int_equal(atomic_load(&q.seen[i]), 0);
+    assert_int_equal(once, QJOBS);
+    free(q.seen);
+    int64_t waiting = -1, leased = -1;
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, &leased, &e), 0);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(leased, 0);
+}
+
+/* ---- kv ----------------------------------------------------------------- */
+
+static void test_kv_put_get_expire_list_delete(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    json_t *v1 = json_pack("{s:[i,i]}", "a", 1, 2);
+    json_t *v2 = json_string("two");
+    json_t *v3 = json_integer(3);
+    int64_t now = store_now_us();
+    assert_int_equal(store_kv_put(f->s, "ns", "k1", v1, 0, &e), 0);
+    assert_int_equal(store_kv_put(f->s, "ns", "k2", v2, now + 3600LL * 1000000, &e), 0);
+    assert_int_equal(store_kv_put(f->s, "ns", "old", v3, now - 1, &e), 0);
+    assert_int_equal(store_kv_put(f->s, "other", "k1", v3, 0, &e), 0);
+
+    json_t *got;
+    assert_int_equal(store_kv_get(f->s, "ns", "k1", &got, &e), 0);
+    assert_true(json_equal(got, v1));
+    json_decref(got);
+    assert_int_equal(store_kv_get(f->s, "ns", "k2", &got, &e), 0);
+    assert_string_equal(json_string_value(got), "two");
+    json_decref(got);
+    assert_int_equal(store_kv_get(f->s, "ns", "old", &got, &e), STORE_NOT_FOUND);
+    assert_null(got);
+    assert_non_null(strstr(e.msg, "'old'"));
+
+    /* overwrite */
+    assert_int_equal(store_kv_put(f->s, "ns", "k1", v3, 0, &e), 0);
+    assert_int_equal(store_kv_get(f->s, "ns", "k1", &got, &e), 0);
+    assert_int_equal(json_integer_value(got), 3);
+    json_decref(got);
+
+    char **keys;
+    size_t n;
+    assert_int_equal(store_kv_list(f->s, "ns", &keys, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(keys[0], "k1");
+    assert_string_equal(keys[1], "k2");
+    store_strings_free(keys, n);
+
+    assert_int_equal(store_kv_delete(f->s, "ns", "old", &e), STORE_NOT_FOUND);
+    assert_int_equal(store_kv_delete(f->s, "ns", "k1", &e), 0);
+    assert_int_equal(store_kv_delete(f->s, "ns", "k1", &e), STORE_NOT_FOUND);
+    assert_int_equal(store_kv_get(f->s, "ns", "k1", &got, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_kv_get(f->s, "other", "k1", &got, &e), 0);
+    json_decref(got);
+    assert_int_equal(store_kv_put(f->s, "ns", "k", NULL, 0, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "kv value"));
+    json_decref(v1);
+    json_decref(v2);
+    json_decref(v3);
+}
+
+/* ---- triggers ----------------------------------------------------------- */
+
+static void test_triggers_state_and_ticks_fire_once(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    store_trigger t = {.namespace = "a.b", .flow_id = "f", .trigger_id = "cron",
+                       .next_us = 5000, .last_fired_us = 4000};
+    t.state = json_pack("{s:s}", "cron", "* * * * *");
+    assert_int_equal(store_trigger_put(f->s, &t, &e), 0);
+    t.next_us = 6000;
+    t.disabled = 1;
+    assert_int_equal(store_trigger_put(f->s, &t, &e), 0);   /* replaces */
+    store_trigger t2 = {.namespace = "z", .flow_id = "g", .trigger_id = "hook"};
+    assert_int_equal(store_trigger_put(f->s, &t2, &e), 0);
+
+    store_trigger g;
+    assert_int_equal(store_trigger_get(f->s, "a.b", "f", "cron", &g, &e), 0);
+    assert_int_equal(g.next_us, 6000);
+    assert_int_equal(g.disabled, 1);
+    assert_int_equal(g.last_fired_us, 4000);
+    assert_true(json_equal(g.state, t.state));
+    assert_true(g.updated_us > 0);
+    store_trigger_clear(&g);
+    json_decref(t.state);
+
+    store_trigger *v;
+    size_t n;
+    assert_int_equal(store_trigger_list(f->s, "a", &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_triggers_free(v, n);
+    assert_int_equal(store_trigger_list(f->s, NULL, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    store_triggers_free(v, n);
+
+    /* a tick with its execution, in one transaction, fires once */
+    int fired = 0;
+    for (int round = 0; round < 3; round++) {
+        char id[STORE_ID_LEN + 1];
+        store_new_id(id);
+        assert_int_equal(store_begin(f->s, &e), 0);
+        int rc = store_trigger_tick(f->s, "a.b", "f", "cron", 60000000, id, &e);
+        if (rc == STORE_DUPLICATE) {
+            assert_non_null(strstr(e.msg, "already fired"));
+            store_rollback(f->s);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        insert_exec(f->s, id, "a.b", "f");
+        assert_int_equal(store_commit(f->s, &e), 0);
+        fired++;
+    }
+    assert_int_equal(fired, 1);
+    store_execution *xv;
+    int64_t total;
+    store_execution_query q = {.ns_prefix = "a.b", .state = -1};
+    assert_int_equal(store_execution_search(f->s, &q, &xv, &n, &total, &e), 0);
+    assert_int_equal(n, 1);
+    store_executions_free(xv, n);
+    assert_int_equal(store_trigger_tick(f->s, "a.b", "f", "cron", 120000000, NULL, &e), 0);
+
+    assert_int_equal(store_trigger_delete(f->s, "a.b", "f", "cron", &e), 0);
+    assert_int_equal(store_trigger_delete(f->s, "a.b", "f", "cron", &e), STORE_NOT_FOUND);
+    assert_int_equal(store_trigger_get(f->s, "a.b", "f", "cron", &g, &e), STORE_NOT_FOUND);
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+typedef struct peek {
+    store *s;
+    const char *id;
+    int rc;
+} peek;
+
+static void *peek_thread(void *p)
+{
+    peek *k = p;
+    kerr e = KERR_INIT;
+    store_execution x;
+    k->rc = store_execution_get(k->s, k->id, &x, &e);
+    store_execution_clear(&x);
+    return NULL;
+}
+
+static int seen_from_another_thread(store *s, const char *id)
+{
+    peek k = {s, id, 99};
+    pthread_t th;
+    pthread_create(&th, NULL, peek_thread, &k);
+    pthread_join(th, NULL);
+    return k.rc == 0;
+}
+
+static void test_transactions_commit_rollback_and_isolation(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(store_begin(f->s, &e), 0);
+    insert_exec(f->s, "t1", "ns", "flow");
+    store_task_run t;
+    make_tr(&t, "tr1", "t1", "log");
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "task", "t1", "tr1", NULL, 0, NULL, &e), 0);
+    /* the thread sees its own writes, others do not yet */
+    store_execution x;
+    assert_int_equal(store_execution_get(f->s, "t1", &x, &e), 0);
+    store_execution_clear(&x);
+    assert_false(seen_from_another_thread(f->s, "t1"));
+    assert_int_equal(store_commit(f->s, &e), 0);
+    assert_true(seen_from_another_thread(f->s, "t1"));
+
+    /* rollback undoes every write of the transaction */
+    assert_int_equal(store_begin(f->s, &e), 0);
+    insert_exec(f->s, "t2", "ns", "flow");
+    free(t.id);
+    t.id = strdup("tr2");
+    free(t.execution_id);
+    t.execution_id = strdup("t2");
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_execution_get(f->s, "t2", &x, &e), STORE_NOT_FOUND);
+    store_task_run g;
+    assert_int_equal(store_task_run_get(f->s, "tr2", &g, &e), STORE_NOT_FOUND);
+
+    /* nesting: an inner rollback dooms the outer commit */
+    assert_int_equal(store_begin(f->s, &e), 0);
+    insert_exec(f->s, "t3", "ns", "flow");
+    assert_int_equal(store_begin(f->s, &e), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_commit(f->s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "inner rollback"));
+    assert_int_equal(store_execution_get(f->s, "t3", &x, &e), STORE_NOT_FOUND);
+
+    /* nesting: inner commit only counts */
+    assert_int_equal(store_begin(f->s, &e), 0);
+    assert_int_equal(store_begin(f->s, &e), 0);
+    insert_exec(f->s, "t4", "ns", "flow");
+    assert_int_equal(store_commit(f->s, &e), 0);
+    assert_false(seen_from_another_thread(f->s, "t4"));
+    assert_int_equal(store_commit(f->s, &e), 0);
+    assert_true(seen_from_another_thread(f->s, "t4"));
+
+    assert_int_equal(store_commit(f->s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "without a transaction"));
+    store_rollback(f->s);   /* harmless without a transaction */
+    store_task_run_clear(&t);
+}
+
+/* ---- bad inputs --------------------------------------------------------- */
+
+static void test_bad_inputs_are_rejected_with_the_field_named(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    char big[STORE_ID_MAX + 50];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+
+    store_execution x;
+    make_exec(&x, "ok", "ns", "flow");
+    free(x.namespace);
+    x.namespace = NULL;
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: execution.namespace is missing");
+    x.namespace = strdup(big);
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "execution.namespace is longer than 256 bytes"));
+    free(x.namespace);
+    x.namespace = strdup("");
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: execution.namespace is empty");
+    free(x.namespace);
+    x.namespace = strdup("ns");
+    x.state = (store_state)77;
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "execution.state"));
+    x.state = STATE_CREATED;
+    x.parent_id = strdup(big);
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "execution.parent_id"));
+    store_execution_clear(&x);
+
+    store_execution y;
+    assert_int_equal(store_execution_get(f->s, NULL, &y, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: execution id is missing");
+    assert_int_equal(store_execution_get(f->s, big, &y, &e), STORE_ERROR);
+
+    store_task_run t;
+    make_tr(&t, "tr", "ok", "log");
+    free(t.task_id);
+    t.task_id = NULL;
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: task_run.task_id is missing");
+    store_task_run_clear(&t);
+
+    assert_int_equal(store_flow_put(f->s, "ns", big, "x", NULL, NULL, NULL, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "flow id is longer"));
+    assert_int_equal(store_flow_put(f->s, "ns", "id", NULL, NULL, NULL, NULL, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: flow source is missing");
+    store_flow fl;
+    assert_int_equal(store_flow_get(f->s, "ns", "id", -1, &fl, &e), STORE_ERROR);
+    assert_int_equal(store_queue_push(f->s, NULL, NULL, NULL, NULL, 0, NULL, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: job kind is missing");
+    store_job *j;
+    size_t n;
+    assert_int_equal(store_queue_lease(f->s, "task", 1, big, 1, 0, &j, &n, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "lease owner"));
+    store_log l = {.execution_id = "e", .message = NULL};
+    assert_int_equal(store_log_append(f->s, &l, NULL, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: log.message is missing");
+    l.message = "m";
+    l.level = (store_level)9;
+    assert_int_equal(store_log_append(f->s, &l, NULL, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "log.level"));
+    json_t *v = json_true();
+    assert_int_equal(store_kv_put(f->s, "ns", big, v, 0, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "kv key"));
+    store_trigger tr = {.namespace = "ns", .flow_id = "f"};
+    assert_int_equal(store_trigger_put(f->s, &tr, &e), STORE_ERROR);
+    assert_string_equal(e.msg, "store: trigger id is missing");
+    store_metric m = {.name = "x", .type = (store_metric_type)5};
+    assert_int_equal(store_metric_add(f->s, &m, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "metric.type"));
+    store_flow_query fq = {.ns_prefix = big};
+    store_flow *fv;
+    assert_int_equal(store_flow_search(f->s, &fq, &fv, &n, NULL, &e), STORE_ERROR);
+    assert_int_equal(store_flow_search(f->s, NULL, &fv, &n, NULL, &e), STORE_ERROR);
+
+    /* nothing of the above reached the database */
+    int64_t waiting;
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, NULL, &e), 0);
+    assert_int_equal(waiting, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_names_round_trip),
+        cmocka_unit_test(test_new_id_is_base62_and_unique),
+        cmocka_unit_test_setup_teardown(test_open_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_a_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_foreign_files_and_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_revisions_only_when_source_changes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_flow_search_prefix_text_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execution_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execution_update_detects_stale_versions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_execution_search_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_runs_in_creation_order_with_attempts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_execution_delete_takes_its_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logs_filters_paging_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_lease_ack_extend_depth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_expiry_requeues_or_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_four_threads_never_share_a_job, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kv_put_get_expire_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_triggers_state_and_ticks_fire_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_commit_rollback_and_isolation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_inputs_are_rejected_with_the_field_named, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
