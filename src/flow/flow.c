@@ -47,12 +47,12 @@ int flow_load_text(const char *text, size_t len, const char *name, flow **out, d
         flow_free(f);
         return -1;
     }
+    f->id = json_string_value(json_object_get(doc, "id"));
+    f->namespace = json_string_value(json_object_get(doc, "namespace"));
     if (flow_validate_doc(f, d)) {
         flow_free(f);
         return -1;
     }
-    f->id = json_string_value(json_object_get(doc, "id"));
-    f->namespace = json_string_value(json_object_get(doc, "namespace"));
     json_t *rev = json_object_get(doc, "revision");
     f->revision = json_is_integer(rev) ? (int)json_integer_value(rev) : 0;
     f->disabled = json_is_true(json_object_get(doc, "disabled"));

@@ -137,6 +137,8 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
 static void check_object(vctx *v, const json_t *obj, const char *path, const prop_def *props,
                          const prop_def *common, const char *what, const json_t *dflt, int parent);
 
+static const prop_def task_common[];
+
 static const char *kind_word(const json_t *j)
 {
     switch (json_typeof(j)) {
@@ -387,6 +389,9 @@ static void check_object(vctx *v, const json_t *obj, const char *path, const pro
         const prop_def *table = pass ? common : props;
         for (const prop_def *pd = table; pd && pd->name; pd++) {
             if (!(pd->flags & PF_REQUIRED))
+                continue;
+            /* check_task() reports a task's missing id or type in its own words */
+            if (pass && common == task_common && (!strcmp(pd->name, "id") || !strcmp(pd->name, "type")))
                 continue;
             const json_t *got = json_object_get(obj, pd->name);
             if (!got || json_is_null(got)) {
@@ -894,8 +899,9 @@ static void check_label(vctx *v, const char *key, const json_t *val, const char 
 {
     if (!*key)
         vctx_error(v, kpath, "a label key must not be empty");
-    else if (str_starts_with(key, "system."))
-        error_key(v, kpath, "label '%s': keys starting with 'system.' are reserved", key);
+    else if (str_starts_with(key, "system.") && strcmp(key, "system.readOnly") && strcmp(key, "system.correlationId"))
+        error_key(v, kpath, "label '%s': keys starting with 'system.' are reserved for kite itself "
+                  "(only system.readOnly and system.correlationId may be set)", key);
     if (json_is_object(val) || json_is_array(val))
         vctx_error(v, path, "label '%s' must have a plain value, not %s", key, kind_word(val));
 }
