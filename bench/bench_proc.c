@@ -1,0 +1,144 @@
+/*
+ * bench_proc.c: what the process runner costs above a bare spawn.
+ *
+ * Prints: 40 bare posix_spawn + waitpid of `sh -c 'echo hi'` (stdout to
+ * /dev/null) against 40 proc_run of the same command with line capture, as
+ * totals, ratio and microseconds per spawn; the start time of
+ * `/usr/bin/python3 -c pass` (median of 10, bare and through proc_run); and
+ * 40 sequential Python runs of fibo(10) through proc_run (the Windmill
+ * benchmark's workload without the engine). Figures only, no asserts.
+ */
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/proc.h"
+
+#define N 40
+
+static const char *const env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8", NULL};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int bare(const char *const *av)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, av[0], &fa, NULL, (char *const *)av, (char *const *)env);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        return -1;
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void count_line(void *ud, proc_stream s, const char *line, size_t len, int flags)
+{
+    (*(long *)ud)++;
+}
+
+static int run(const char *const *av, long *lines)
+{
+    proc_spec s;
+    proc_spec_init(&s);
+    s.argv = av;
+    s.env = env;
+    s.on_line = count_line;
+    s.ud = lines;
+    proc_result r;
+    kerr e = KERR_INIT;
+    if (proc_run(&s, &r, &e) != 0) {
+        fprintf(stderr, "bench_proc: %s\n", e.msg);
+        exit(1);
+    }
+    return r.exit_code;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(void)
+{
+    kerr e = KERR_INIT;
+    proc_init_subreaper(&e);
+    const char *echo[] = {"/bin/sh", "-c", "echo hi", NULL};
+
+    /* warm the page cache and the dynamic loader */
+    bare(echo);
+    long lines = 0;
+    run(echo, &lines);
+
+    double t = now_s();
+    for (int i = 0; i < N; i++)
+        bare(echo);
+    double t_bare = now_s() - t;
+
+    lines = 0;
+    t = now_s();
+    for (int i = 0; i < N; i++)
+        run(echo, &lines);
+    double t_run = now_s() - t;
+
+    printf("%d x sh -c 'echo hi', bare posix_spawn+waitpid: %.1f ms total, %.0f us per spawn\n",
+           N, t_bare * 1e3, t_bare / N * 1e6);
+    printf("%d x sh -c 'echo hi', proc_run with line capture: %.1f ms total, %.0f us per spawn"
+           " (%ld lines)\n", N, t_run * 1e3, t_run / N * 1e6, lines);
+    printf("ratio proc_run / bare: %.2f (overhead %.0f us per run)\n", t_run / t_bare,
+           (t_run - t_bare) / N * 1e6);
+
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("/usr/bin/python3 not found: python figures skipped\n");
+        return 0;
+    }
+    const char *py[] = {"/usr/bin/python3", "-c", "pass", NULL};
+    double v[10], w[10];
+    bare(py);
+    for (int i = 0; i < 10; i++) {   /* interleaved: load changes hit both alike */
+        t = now_s();
+        bare(py);
+        v[i] = now_s() - t;
+        t = now_s();
+        run(py, &lines);
+        w[i] = now_s() - t;
+    }
+    double py_bare = median(v, 10);
+    double py_run = median(w, 10);
+    printf("/usr/bin/python3 -c pass: median of 10 %.1f ms bare, %.1f ms through proc_run\n",
+           py_bare * 1e3, py_run * 1e3);
+
+    const char *fibo[] = {"/usr/bin/python3", "-c",
+                          "def fibo(n):\n"
+                          "    return n if n < 2 else fibo(n - 1) + fibo(n - 2)\n"
+                          "print(fibo(10))\n", NULL};
+    lines = 0;
+    t = now_s();
+    for (int i = 0; i < N; i++)
+        run(fibo, &lines);
+    double t_fibo = now_s() - t;
+    printf("%d sequential python3 fibo(10) through proc_run: %.2f s total, %.1f ms per task, "
+           "%.1f ms above a bare python start (%ld lines)\n", N, t_fibo, t_fibo / N * 1e3,
+           (t_fibo / N - py_bare) * 1e3, lines);
+    return 0;
+}
