@@ -19,11 +19,13 @@
  * for its own child only (never waitpid(-1)). Callbacks run on the thread that
  * called proc_run, never after it returned, never after a failure return.
  *
- * Requirements on the rest of kite: every fd kite opens is close-on-exec
- * (the runner also closes fds >= 3 in the child with closefrom, but a fd
- * created without O_CLOEXEC by another thread during a spawn may still leak
- * into that one child), SIGCHLD is not set to SIG_IGN, and no other code
- * reaps children with waitpid(-1) / wait().
+ * Requirements on the rest of kite: SIGCHLD is not set to SIG_IGN, no other
+ * code reaps children with waitpid(-1) / wait(), and every fd kite opens is
+ * close-on-exec anyway (the runner closes fds >= 3 in the child with
+ * closefrom, so nothing leaks through proc_run, but a library spawning on
+ * its own would leak them). Call proc_init_subreaper() at start-up: without
+ * it, members of a group that outlive their parent are reaped by init, and a
+ * run ends only when init gets to them (1.5 to 2 s on some hosts).
  */
 #ifndef KITE_UTIL_PROC_H
 #define KITE_UTIL_PROC_H

@@ -437,27 +437,37 @@ static void test_child_setup(void **state)
     proc_result r;
     kerr e = KERR_INIT;
     char *cmd = xasprintf("[ -e /proc/$$/fd/%d ] && echo leaked || echo closed; "
-                          "grep -E '^Sig(Ign|Blk)' /proc/$$/status; "
                           "readlink /proc/$$/fd/0; "
                           "cut -d' ' -f5 /proc/$$/stat; echo $$", leak);
     assert_int_equal(run_sh(cmd, &L, &r, &e), 0);
     free(cmd);
-    assert_int_equal(L.n, 6);
+    assert_int_equal(L.n, 4);
     assert_string_equal(L.v[0].text, "closed");
-    assert_string_equal(L.v[1].text, "SigBlk:\t0000000000000000");
+    assert_string_equal(L.v[1].text, "/dev/null");
+    assert_string_equal(L.v[2].text, L.v[3].text);   /* pgid == pid */
+    assert_int_equal(atoi(L.v[3].text), r.pid);
+    lines_free(&L);
+
+    /* the spawned program itself (no shell in between: a shell blocks
+     * signals around its own forks) */
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *gav[] = {"/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status", NULL};
+    s.argv = gav;
+    s.on_line = on_line;
+    s.ud = &L;
+    L.keep = 1;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 2);
+    assert_string_equal(L.v[0].text, "SigBlk:\t0000000000000000");
     /* glibc's posix_spawn leaves its two internal signals (32 and 33,
      * below SIGRTMIN) ignored; nothing else may be */
-    assert_int_equal(strncmp(L.v[2].text, "SigIgn:\t", 8), 0);
-    unsigned long long ign = strtoull(L.v[2].text + 8, NULL, 16);
+    assert_int_equal(strncmp(L.v[1].text, "SigIgn:\t", 8), 0);
+    unsigned long long ign = strtoull(L.v[1].text + 8, NULL, 16);
     assert_int_equal(ign & ~((1ULL << 31) | (1ULL << 32)), 0);
-    assert_string_equal(L.v[3].text, "/dev/null");
-    assert_string_equal(L.v[4].text, L.v[5].text);   /* pgid == pid */
-    assert_int_equal(atoi(L.v[5].text), r.pid);
     lines_free(&L);
 
     /* ls itself holds 0, 1, 2 and the fd of the folder it lists: no more */
-    proc_spec s;
-    proc_spec_init(&s);
     const char *av[] = {"/bin/ls", "/proc/self/fd", NULL};
     s.argv = av;
     s.on_line = on_line;
@@ -533,6 +543,62 @@ static void test_leftovers_killed(void **state)
     assert_true(r.duration_us < 2000000);
     assert_int_equal(L.n, 1);
     assert_string_equal(L.v[0].text, "done");
+    assert_true(group_gone(r.pid));
+    lines_free(&L);
+}
+
+static void test_stopped_member_gets_sigterm(void **state)
+{
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    /* a stopped leader would not act on SIGTERM until the grace period ran
+     * out, but SIGCONT follows the SIGTERM */
+    s.command = "sleep 100 & kill -STOP $$";
+    s.env = base_env;
+    s.timeout_ms = 200;
+    s.grace_ms = 5000;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.timed_out);
+    assert_false(r.killed);
+    assert_int_equal(r.term_signal, SIGTERM);
+    assert_true(r.duration_us < 2000000);
+    assert_true(group_gone(r.pid));
+}
+
+static void test_timeout_while_writing(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "yes 'a busy line'";
+    s.env = base_env;
+    s.timeout_ms = 200;
+    s.on_line = on_line;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.timed_out);
+    assert_true(r.out.lines > 1000);
+    assert_int_equal(L.count[PROC_STDOUT], r.out.lines);
+    assert_true(r.duration_us < 2000000);
+    assert_true(group_gone(r.pid));
+}
+
+static void test_escaped_pipe_holder(void **state)
+{
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    /* a process that left the group keeps stdout open: the run still ends
+     * shortly after the group is gone, with what was written before */
+    assert_int_equal(run_sh("setsid sleep 2 & echo before; sleep 0.1", &L, &r, &e), 0);
+    assert_int_equal(r.exit_code, 0);
+    assert_true(r.duration_us < 1500000);
+    assert_int_equal(L.n, 1);
+    assert_string_equal(L.v[0].text, "before");
     assert_true(group_gone(r.pid));
     lines_free(&L);
 }
@@ -846,6 +912,9 @@ int main(void)
         cmocka_unit_test(test_timeout_kills_group),
         cmocka_unit_test(test_timeout_sigkill_after_grace),
         cmocka_unit_test(test_leftovers_killed),
+        cmocka_unit_test(test_stopped_member_gets_sigterm),
+        cmocka_unit_test(test_timeout_while_writing),
+        cmocka_unit_test(test_escaped_pipe_holder),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
         cmocka_unit_test(test_eight_threads),
