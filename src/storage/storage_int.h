@@ -52,4 +52,8 @@ struct storage {
 /* True when a decoded segment of len bytes is reserved for backends. */
 int storage__is_reserved(const char *seg, size_t len);
 
+/* local.c: tests turn the openat2 fast path off (0) to run the portable
+ * walk alone; on (1) it is used when the kernel has it. */
+void storage__local_use_openat2(int on);
+
 #endif

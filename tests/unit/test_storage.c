@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "storage/storage_int.h"
 #include "util/mem.h"
 
 /* ---- fixture ---------------------------------------------------------- */
@@ -50,8 +51,16 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same, with the portable segment-by-segment walk only. */
+static int setup_walk(void **state)
+{
+    storage__local_use_openat2(0);
+    return setup(state);
+}
+
 static int teardown(void **state)
 {
+    storage__local_use_openat2(1);
     fx *f = *state;
     storage_free(f->s);
     char cmd[160];
@@ -919,6 +928,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_mid_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_first_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_root_errors, setup, teardown),
+        /* again without openat2 */
+        cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_read_errors, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_list_prefix, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_and_delete_prefix, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_racing_delete_prefix, setup_walk, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
