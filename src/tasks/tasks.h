@@ -1,16 +1,124 @@
 /*
- * tasks.h: kite's task families.
+ * tasks.h: kite's task families, and the contract between a runnable task
+ * and the engine that runs it.
  *
- * One file per family (core.c, flowable.c, scripts.c, ...), each declaring
- * its types in one const table of type_def (flow/schema.h). This header is
- * the layer's contract: register every table, and (once the engine runs
- * tasks) the hooks a type implements.
+ * One file per family (core_flow.c, core_tasks.c, triggers.c, conditions.c,
+ * scripts.c, ...), each declaring its types in one const table of type_def
+ * (flow/schema.h). A runnable type points its `hooks` at a struct task_hooks
+ * whose run() is called on a worker thread with a task_ctx.
+ *
+ * DESIGN
+ * The engine sits above this layer, so the task_ctx is filled by the engine
+ * and reached through a const table of operations (task_ctx_ops), as curl's
+ * protocol handlers are: a task never includes engine headers, and a unit
+ * test can run a task with a table of its own. Flowable types (Sequential,
+ * Parallel, ForEach...) have no hooks here: they never run on a worker; the
+ * executor resolves them itself (engine/flowable.c).
+ *
+ * Ownership: the task_ctx and everything it points to belong to the engine
+ * and live until run() returns. Values handed to task_output() and
+ * task_metric() are stolen; task_prop*() return new values the task frees.
  */
 #ifndef KITE_TASKS_H
 #define KITE_TASKS_H
 
+#include <stdint.h>
+#include <jansson.h>
+
+#include "flow/schema.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "util/err.h"
+
 /* Loads every family's table into the flow registry. Idempotent; call once
  * before threads start. */
 void tasks_register_all(void);
+
+/* ---- running a task ------------------------------------------------------ */
+
+typedef struct task_ctx task_ctx;
+
+/* How a run ended. */
+typedef enum task_result {
+    TASK_SUCCESS = 0,
+    TASK_WARNING,
+    TASK_FAILED,     /* e holds why */
+    TASK_KILLED,     /* it saw the cancel flag and stopped */
+} task_result;
+
+struct task_hooks {
+    /* Runs the task. Reads properties with task_prop*(), reports with
+     * task_log(), task_output(), task_metric(), and returns how it ended
+     * (with the error in e for TASK_FAILED). A task that runs for long checks
+     * task_cancelled() at least every 100 ms, or passes c->cancel on to
+     * proc_run. */
+    task_result (*run)(task_ctx *c, kerr *e);
+};
+
+typedef struct task_ctx_ops {
+    /* Renders v (strings through the expression language, lists and maps
+     * recursively) in the task's context; a string that is one whole
+     * `{{ expression }}` keeps the expression's type. New reference, or NULL
+     * with e set. */
+    json_t *(*render)(task_ctx *c, const json_t *v, kerr *e);
+    /* Adds a log line (secrets masked by the engine). */
+    void (*log)(task_ctx *c, store_level level, const char *msg);
+} task_ctx_ops;
+
+struct task_ctx {
+    const task_ctx_ops *ops;
+    void *engine;               /* the engine's own data */
+    const json_t *task;         /* the task as written, plugin defaults applied */
+    const type_def *def;
+    const char *namespace;
+    const char *flow_id;
+    const char *execution_id;
+    const char *task_id;
+    const char *taskrun_id;
+    const char *value;          /* taskrun.value inside ForEach, else NULL */
+    int attempt;                /* 1 for the first */
+    store *store;               /* kv, log fetch */
+    storage *storage;           /* internal files */
+    const char *workdir;        /* a folder shared by the tasks of a
+                                   WorkingDirectory, else NULL */
+    const char *tmp_root;       /* where a task may make its own folders */
+    volatile int *cancel;       /* non-zero: the execution is killed or the
+                                   task timed out: stop */
+    int64_t deadline_us;        /* monotonic (time_mono_us) deadline of the
+                                   task's timeout, 0 when none */
+
+    /* filled by the task, read by the engine after run() */
+    json_t *outputs;            /* object, starts empty */
+    json_t *metrics;            /* array of {name, type, value, tags} */
+    json_t *labels;             /* object: labels to set on the execution, or NULL */
+    int exit_state;             /* Exit task: a store_state to end the execution
+                                   with, -1 otherwise */
+};
+
+/* ---- what tasks call (tasks/ctx.c) ---------------------------------------- */
+
+/* The rendered value of property name, or *out NULL when it is absent or
+ * null. Returns 0, or -1 with e set (a rendering error names the property). */
+int task_prop(task_ctx *c, const char *name, json_t **out /* OUT */, kerr *e);
+/* Typed forms: absent gives dflt; a value of the wrong kind is an error
+ * naming the property. *out of task_prop_string is malloc'd (NULL when
+ * absent and dflt is NULL). */
+int task_prop_string(task_ctx *c, const char *name, const char *dflt, char **out /* OUT */, kerr *e);
+int task_prop_int(task_ctx *c, const char *name, int64_t dflt, int64_t *out /* OUT */, kerr *e);
+int task_prop_bool(task_ctx *c, const char *name, int dflt, int *out /* OUT */, kerr *e);
+/* An ISO-8601 duration (or a number of seconds) in microseconds. */
+int task_prop_duration(task_ctx *c, const char *name, int64_t dflt, int64_t *out /* OUT */, kerr *e);
+/* Renders one template string. */
+int task_render_text(task_ctx *c, const char *tmpl, char **out /* OUT */, kerr *e);
+
+void task_log(task_ctx *c, store_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets outputs[key] = value (stolen). */
+void task_output(task_ctx *c, const char *key, json_t *value);
+/* Adds a metric; tags (stolen) may be NULL. */
+void task_metric(task_ctx *c, const char *name, store_metric_type type, double value, json_t *tags);
+int task_cancelled(const task_ctx *c);
+/* Stores the local file src as <name> among this task run's files and
+ * returns its kite:/// URI (malloc'd). */
+int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /* OUT */, kerr *e);
 
 #endif

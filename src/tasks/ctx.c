@@ -1,0 +1,205 @@
+/*
+ * ctx.c: what a running task calls on its task_ctx (see tasks.h): typed
+ * property access through the engine's renderer, logs, outputs, metrics.
+ */
+#include "tasks/tasks.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int task_prop(task_ctx *c, const char *name, json_t **out, kerr *e)
+{
+    *out = NULL;
+    const json_t *raw = json_object_get(c->task, name);
+    if (!raw || json_is_null(raw))
+        return 0;
+    json_t *v = c->ops->render(c, raw, e);
+    if (!v) {
+        kerr_prefix(e, "property '%s'", name);
+        return -1;
+    }
+    if (json_is_null(v)) {
+        json_decref(v);
+        return 0;
+    }
+    *out = v;
+    return 0;
+}
+
+int task_prop_string(task_ctx *c, const char *name, const char *dflt, char **out, kerr *e)
+{
+    *out = NULL;
+    json_t *v;
+    if (task_prop(c, name, &v, e))
+        return -1;
+    if (!v) {
+        *out = dflt ? xstrdup(dflt) : NULL;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        *out = xstrdup(json_string_value(v));
+    } else if (json_is_integer(v)) {
+        *out = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else if (json_is_real(v) || json_is_boolean(v)) {
+        char *s = json_dumps(v, JSON_ENCODE_ANY);
+        *out = s ? s : xstrdup("");
+    } else {
+        /* lists and maps print as JSON, as Kestra prints them */
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        *out = s ? s : xstrdup("");
+    }
+    json_decref(v);
+    return 0;
+}
+
+int task_prop_int(task_ctx *c, const char *name, int64_t dflt, int64_t *out, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, name, &v, e))
+        return -1;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    int rc = 0;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+    } else if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
+        *out = (int64_t)json_real_value(v);
+    } else if (json_is_string(v)) {
+        char *end;
+        const char *s = json_string_value(v);
+        long long n = strtoll(s, &end, 10);
+        if (!*s || *end)
+            rc = kerr_set(e, "property '%s': '%s' is not an integer", name, s);
+        else
+            *out = n;
+    } else {
+        rc = kerr_set(e, "property '%s' must be an integer", name);
+    }
+    json_decref(v);
+    return rc;
+}
+
+int task_prop_bool(task_ctx *c, const char *name, int dflt, int *out, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, name, &v, e))
+        return -1;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    int rc = 0;
+    if (json_is_boolean(v))
+        *out = json_is_true(v);
+    else if (json_is_string(v) && !strcasecmp(json_string_value(v), "true"))
+        *out = 1;
+    else if (json_is_string(v) && !strcasecmp(json_string_value(v), "false"))
+        *out = 0;
+    else
+        rc = kerr_set(e, "property '%s' must be true or false", name);
+    json_decref(v);
+    return rc;
+}
+
+int task_prop_duration(task_ctx *c, const char *name, int64_t dflt, int64_t *out, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, name, &v, e))
+        return -1;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    int rc = 0;
+    if (json_is_number(v)) {
+        *out = (int64_t)(json_number_value(v) * 1e6);
+    } else if (json_is_string(v)) {
+        rc = duration_parse(json_string_value(v), out, e);
+        if (rc)
+            kerr_prefix(e, "property '%s'", name);
+    } else {
+        rc = kerr_set(e, "property '%s' must be a duration such as PT30S", name);
+    }
+    json_decref(v);
+    return rc;
+}
+
+int task_render_text(task_ctx *c, const char *tmpl, char **out, kerr *e)
+{
+    json_t *s = json_string(tmpl);
+    json_t *v = c->ops->render(c, s, e);
+    json_decref(s);
+    if (!v)
+        return -1;
+    if (json_is_string(v)) {
+        *out = xstrdup(json_string_value(v));
+    } else {
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        *out = t ? t : xstrdup("");
+    }
+    json_decref(v);
+    return 0;
+}
+
+void task_log(task_ctx *c, store_level level, const char *fmt, ...)
+{
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < (int)sizeof small) {
+        c->ops->log(c, level, small);
+        return;
+    }
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    c->ops->log(c, level, big);
+    free(big);
+}
+
+void task_output(task_ctx *c, const char *key, json_t *value)
+{
+    if (!c->outputs)
+        c->outputs = json_object();
+    json_object_set_new(c->outputs, key, value ? value : json_null());
+}
+
+void task_metric(task_ctx *c, const char *name, store_metric_type type, double value, json_t *tags)
+{
+    if (!c->metrics)
+        c->metrics = json_array();
+    json_t *m = json_pack("{s:s,s:s,s:f}", "name", name, "type", type == METRIC_TIMER ? "timer" : "counter",
+                          "value", value);
+    if (tags)
+        json_object_set_new(m, "tags", tags);
+    json_array_append_new(c->metrics, m);
+}
+
+int task_cancelled(const task_ctx *c)
+{
+    if (c->cancel && *c->cancel)
+        return 1;
+    return c->deadline_us && time_mono_us() >= c->deadline_us;
+}
+
+int task_store_file(task_ctx *c, const char *src, const char *name, char **uri, kerr *e)
+{
+    *uri = storage_uri_task_file(c->namespace, c->flow_id, c->execution_id, c->task_id, c->taskrun_id, name, e);
+    if (!*uri)
+        return -1;
+    if (storage_put_file(c->storage, *uri, src, 0, e)) {
+        free(*uri);
+        *uri = NULL;
+        return -1;
+    }
+    return 0;
+}
