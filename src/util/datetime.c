@@ -804,6 +804,8 @@ int datetime_parse(const char *s, const tzone *dflt, int64_t *us, int *offset, k
     }
     if (nd < 4)
         PARSE_FAIL(ys, "expected a 4-digit year");
+    if (nd > 4 && (p - s == nd || y > 200000))
+        PARSE_FAIL(ys, "year out of range (more than 4 digits need a sign, at most +/-200000)");
     c.year = ysign * y;
     if (*p != '-')
         PARSE_FAIL(p, "expected '-' after the year");

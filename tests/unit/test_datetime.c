@@ -342,6 +342,8 @@ static void test_parse_forms(void **state)
     assert_int_equal(iso("2024-01-15T11:30:00[Europe/Paris]"), base);
     assert_int_equal(iso("2024-01-15T11:30:00+01:00[Europe/Paris]"), base);
     assert_int_equal(iso("1969-12-31T23:59:59.999999Z"), -1);
+    assert_int_equal(iso("+10000-01-01T00:00:00Z"), (int64_t)253402300800 * US_PER_SEC);
+    assert_int_equal(iso("-0001-12-31T00:00:00Z"), (int64_t)-62167305600 * US_PER_SEC);
     /* no zone: read in the default zone */
     assert_int_equal(datetime_parse("2024-07-01T12:00:00", zone("Europe/Paris"), &us, &off, &e), 0);
     assert_int_equal(us, iso("2024-07-01T10:00:00Z"));
@@ -357,6 +359,8 @@ static void test_parse_errors(void **state)
     struct { const char *in, *msg; } cases[] = {
         {"", "invalid date-time '': expected a 4-digit year at column 1"},
         {"24-01-15", "invalid date-time '24-01-15': expected a 4-digit year at column 1"},
+        {"20240-01-15", "invalid date-time '20240-01-15': year out of range (more than 4 digits need a sign, at most +/-200000) at column 1"},
+        {"+999999-01-15", "invalid date-time '+999999-01-15': year out of range (more than 4 digits need a sign, at most +/-200000) at column 2"},
         {"2024/01/15", "invalid date-time '2024/01/15': expected '-' after the year at column 5"},
         {"2024-13-01", "invalid date-time '2024-13-01': month out of range 01-12 at column 6"},
         {"2023-02-29", "invalid date-time '2023-02-29': day out of range for the month at column 9"},
@@ -391,6 +395,10 @@ static void test_format_like_java_instant(void **state)
     assert_string_equal(buf, "2024-01-15T10:30:00.123456Z");
     datetime_format(base + 100, tz_utc(), buf, sizeof buf);
     assert_string_equal(buf, "2024-01-15T10:30:00.000100Z");
+    datetime_format((int64_t)253402300800 * US_PER_SEC, tz_utc(), buf, sizeof buf);
+    assert_string_equal(buf, "+10000-01-01T00:00:00Z");
+    datetime_format((int64_t)-62167305600 * US_PER_SEC, tz_utc(), buf, sizeof buf);
+    assert_string_equal(buf, "-0001-12-31T00:00:00Z");
     datetime_format(-1, tz_utc(), buf, sizeof buf);
     assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
     datetime_format(base, zone("Europe/Paris"), buf, sizeof buf);
