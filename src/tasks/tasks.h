@@ -95,6 +95,11 @@ struct task_ctx {
                                    with, -1 otherwise */
 };
 
+/* The hooks that run type d: d->hooks when its table sets them, else the
+ * implementation registered under d's canonical name (tasks/hooks.c); NULL
+ * for flowables and for types kite declares but cannot run yet. */
+const struct task_hooks *tasks_hooks(const type_def *d);
+
 /* ---- what tasks call (tasks/ctx.c) ---------------------------------------- */
 
 /* The rendered value of property name, or *out NULL when it is absent or
