@@ -1,0 +1,95 @@
+/*
+ * expr.h: the template and expression language (Pebble as Kestra uses it).
+ *
+ * A template is text with `{{ expression }}` prints, `{% tag %}` statements
+ * and `{# comments #}`. It is compiled once into a tree whose attribute paths,
+ * literals, filters and tests are resolved at compile time, then rendered any
+ * number of times, from any number of threads at once, against different
+ * contexts: a compiled template is immutable.
+ *
+ * Values are jansson json_t. Ownership: every function here borrows the
+ * json_t it is given (the context, host-function arguments) and returns new
+ * references (expr_eval's result, a host function's result) that the caller
+ * releases with json_decref.
+ *
+ * Errors go to a kerr with the position inside the template (kerr line/col,
+ * 1-based) and a message in a flow author's words, e.g.
+ * "undefined variable 'inputs.nam'" or
+ * "unknown filter 'uper' (did you mean 'upper'?)". A caller that knows where
+ * the template sits in a YAML file adds that position itself.
+ */
+#ifndef KITE_EXPR_H
+#define KITE_EXPR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+/* ---- host functions ------------------------------------------------------ */
+
+/* A function the host (the engine) provides: secret, kv, read, fileSize,
+ * fileExists, errorLogs, currentEachOutput, or any other name. args is an
+ * array of the positional arguments and kwargs an object of the named ones
+ * (both borrowed, never NULL). Returns a new reference, or NULL with a message
+ * in e (the renderer adds the call's position). Called from the rendering
+ * thread; must be thread-safe if templates are rendered from many threads. */
+typedef json_t *(*expr_host_fn)(void *userdata, const json_t *args, const json_t *kwargs,
+                                kerr *e);
+
+typedef struct expr_func {
+    const char *name;
+    expr_host_fn fn;
+    void *userdata;
+} expr_func;
+
+/* What a render may use besides the context; may be NULL. Host functions are
+ * looked up before the built-in ones, so a host may override `now`. */
+typedef struct expr_env {
+    const expr_func *funcs;
+    size_t nfuncs;
+    size_t max_output;          /* cap on the rendered text in bytes; 0: 16 MiB */
+} expr_env;
+
+/* ---- compile and render -------------------------------------------------- */
+
+typedef struct expr_tmpl expr_tmpl;
+
+/* Compiles src (NUL-terminated, copied). Returns the template, or NULL with
+ * the message and the line/col of the syntax error in e. */
+expr_tmpl *expr_compile(const char *src, kerr *e);
+void expr_tmpl_free(expr_tmpl *t);
+/* The source the template was compiled from (borrowed). */
+const char *expr_tmpl_source(const expr_tmpl *t);
+
+/* Renders t against ctx (a JSON object of variables, borrowed; NULL means
+ * empty) into a fresh NUL-terminated string in *out (the caller frees).
+ * Returns 0, or -1 with the message and position in e (*out untouched). */
+int expr_render(const expr_tmpl *t, const json_t *ctx, const expr_env *env, char **out /* OUT */,
+                kerr *e);
+
+/* Renders to a typed value: when the whole template is one `{{ expression }}`
+ * the expression's value itself (a list stays a list, a number a number, null
+ * stays null), otherwise the rendered text as a JSON string. *out is a new
+ * reference. Returns 0 or -1 with e set. */
+int expr_eval(const expr_tmpl *t, const json_t *ctx, const expr_env *env, json_t **out /* OUT */,
+              kerr *e);
+
+/* Compile + render in one call (no caching). */
+int expr_render_string(const char *src, const json_t *ctx, const expr_env *env,
+                       char **out /* OUT */, kerr *e);
+/* Compile + eval in one call. */
+int expr_eval_string(const char *src, const json_t *ctx, const expr_env *env,
+                     json_t **out /* OUT */, kerr *e);
+
+/* True when s contains `{{` or `{%` (so it needs rendering at all). */
+int expr_is_template(const char *s);
+
+/* ---- helpers the engine and the CLI share -------------------------------- */
+
+/* Appends the text form of v as a render prints it to a malloc'd string:
+ * strings as is, integers without ".0", floats as Java prints doubles,
+ * booleans, null as "", lists and maps as compact JSON. Caller frees. */
+char *expr_value_to_text(const json_t *v);
+
+#endif

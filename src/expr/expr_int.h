@@ -1,0 +1,233 @@
+/*
+ * expr_int.h: what the files of the expr layer share (not part of its
+ * interface; nobody outside src/expr/ includes it).
+ *
+ * parse.c turns source into a tree of statement nodes (snode) holding
+ * expression nodes (xnode); eval.c walks that tree with a render state (xr);
+ * filters.c, funcs.c and dates.c hold the built-in filter, test and function
+ * tables; value.c prints values (text and JSON) and compares them.
+ *
+ * DESIGN: the tree is built once and never written again, so any number of
+ * threads may render one template at once. Everything a render changes (the
+ * variable frames, the output buffer, the error) lives in its own xr on the
+ * rendering thread's stack. Literal json_t in the tree are handed out with
+ * json_incref only (jansson's reference counts are atomic), never modified.
+ */
+#ifndef KITE_EXPR_INT_H
+#define KITE_EXPR_INT_H
+
+#include "expr/expr.h"
+#include "util/buf.h"
+
+#include <stdint.h>
+
+#define EXPR__MAX_DEPTH 64        /* nesting of render()/macro calls */
+#define EXPR__MAX_PARSE_DEPTH 200 /* nesting of brackets/expressions in source */
+#define EXPR__DEFAULT_MAX_OUT (16u << 20)
+#define EXPR__MAX_PARAMS 6
+
+typedef struct xnode xnode;
+typedef struct snode snode;
+typedef struct xr xr;
+typedef struct macro macro;
+
+/* A built-in filter: in is the value filtered, av[i] the argument for
+ * params[i] or NULL when absent (all borrowed). Returns a new reference or
+ * NULL after expr__err. */
+typedef json_t *(*filter_fn)(xr *r, const xnode *n, json_t *in, json_t **av);
+typedef struct filter_def {
+    const char *name;
+    filter_fn fn;
+    int nreq;                               /* required arguments */
+    const char *params[EXPR__MAX_PARAMS];   /* NULL-terminated names */
+    int lenient;                            /* input may be undefined (default) */
+} filter_def;
+
+/* A built-in test (`x is even`): returns 1, 0, or -1 after expr__err. */
+typedef int (*test_fn)(xr *r, const xnode *n, json_t *v);
+typedef struct test_def {
+    const char *name;
+    test_fn fn;
+    int lenient;                            /* `defined`: subject may be undefined */
+} test_def;
+
+/* A built-in function: av as for filters (positional then named, mapped onto
+ * params); variadic functions get every positional in av and nargs. */
+typedef json_t *(*func_fn)(xr *r, const xnode *n, json_t **av, int nargs);
+typedef struct func_def {
+    const char *name;
+    func_fn fn;
+    int nreq;
+    const char *params[EXPR__MAX_PARAMS];
+    int variadic;                           /* max/min: any number of positionals */
+} func_def;
+
+enum xkind {
+    X_LIT,      /* lit */
+    X_VAR,      /* name */
+    X_GET,      /* a[lit] (constant key) or a[b] (computed key) */
+    X_LIST,     /* kids */
+    X_MAP,      /* kids: key0, value0, key1, value1, ... */
+    X_NEG, X_NOT,
+    X_BIN,      /* op: a OP b */
+    X_AND, X_OR,
+    X_TERNARY,  /* a ? b : c */
+    X_COALESCE, /* a ?? b: b when a is undefined or null */
+    X_UNDEFCO,  /* a ??? b: b when a is undefined */
+    X_FILTER,   /* a | fdef(kids[0..nparams)) */
+    X_TEST,     /* a is [not] tdef */
+    X_CALL,     /* name(kids) with kwnames[i] (NULL for positional): host or macro */
+    X_FUNC,     /* built-in function: kids mapped onto params */
+    X_MACRO,    /* macro call: kids mapped onto the macro's params */
+    X_HOLE,     /* the body of a {% filter %} tag */
+};
+
+enum xop {
+    OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_CONCAT,
+    OP_EQ, OP_NE, OP_LT, OP_GT, OP_LE, OP_GE,
+    OP_CONTAINS, OP_IN, OP_NOTIN, OP_RANGE,
+};
+
+struct xnode {
+    unsigned char kind, op, neg;
+    int line, col;
+    unsigned start, end;        /* source span [start, end) for messages */
+    json_t *lit;
+    const char *name;
+    xnode *a, *b, *c;
+    xnode **kids;
+    const char **kwnames;
+    signed char *slots;         /* X_FILTER/X_FUNC/X_MACRO: kids[i] goes to params[slots[i]] */
+    int nkids;
+    const filter_def *fdef;
+    const test_def *tdef;
+    const func_def *fndef;
+    const macro *mac;
+};
+
+enum skind { S_TEXT, S_PRINT, S_IF, S_FOR, S_SET, S_FILTER };
+
+struct snode {
+    unsigned char kind;
+    int line, col;
+    const char *text;           /* S_TEXT */
+    size_t len;
+    xnode *x;                   /* print / if condition / for iterable / set value / filter chain */
+    const char *v1, *v2;        /* for: loop variables (v2 may be NULL); set: name */
+    snode *body;                /* if-true / loop body / filter body */
+    snode *alt;                 /* if-false (an S_IF for elseif) / for-else */
+    snode *next;
+};
+
+struct macro {
+    const char *name;
+    const char *params[EXPR__MAX_PARAMS * 2];
+    xnode *dflt[EXPR__MAX_PARAMS * 2];
+    int nparams;
+    snode *body;
+    macro *next;
+};
+
+typedef struct arena_blk arena_blk;
+
+struct expr_tmpl {
+    char *src;
+    snode *root;
+    macro *macros;
+    arena_blk *arena;
+    json_t **lits;              /* every literal, released by expr_tmpl_free */
+    size_t nlits, caplits;
+    const xnode *single;        /* the expression when the template is one {{ }} */
+};
+
+/* ---- render state -------------------------------------------------------- */
+
+typedef struct xslot {
+    const char *name;
+    json_t *val;                /* owned */
+} xslot;
+
+typedef struct loopinfo {
+    long index, length;
+} loopinfo;
+
+typedef struct frame {
+    struct frame *up;
+    int n, cap;
+    xslot *slots;               /* inl or heap */
+    xslot inl[4];
+    const loopinfo *loop;
+    int isolated;               /* macro frames do not see outer frames or ctx */
+} frame;
+
+struct xr {
+    const expr_tmpl *t;
+    const json_t *ctx;
+    const expr_env *env;
+    kerr *e;
+    frame *top;
+    int depth;
+    json_t *hole;               /* value of X_HOLE inside a {% filter %} */
+    size_t max_out;
+};
+
+/* The undefined marker returned by lenient lookups (never escapes a render). */
+extern json_t expr__undef;
+#define IS_UNDEF(v) ((v) == &expr__undef)
+
+/* ---- parse.c ------------------------------------------------------------- */
+void *expr__alloc(expr_tmpl *t, size_t n);
+const filter_def *expr__filter_find(const char *name);
+const test_def *expr__test_find(const char *name);
+const func_def *expr__func_find(const char *name);
+/* The closest name in a NULL-terminated list within edit distance 2, or NULL. */
+const char *expr__suggest(const char *name, const char *const *names);
+
+/* ---- eval.c -------------------------------------------------------------- */
+/* Records an error at n's position; returns NULL (for `return expr__err()`). */
+json_t *expr__err(xr *r, const xnode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Evaluates n to a new reference, NULL after an error, or &expr__undef when
+ * lenient and the name or attribute does not exist. */
+json_t *expr__eval(xr *r, const xnode *n, int lenient);
+/* Renders a template (already compiled) nested inside r: for render(). */
+int expr__render_nested(xr *r, const expr_tmpl *t, buf *out);
+int expr__render_body(xr *r, const snode *s, buf *out);
+
+/* ---- value.c ------------------------------------------------------------- */
+int expr__write_value(buf *b, const json_t *v);
+int expr__write_json(buf *b, const json_t *v, int pretty);
+int expr__fmt_double(char *out, size_t n, double d);
+int expr__truthy(const json_t *v);
+int expr__equal(const json_t *a, const json_t *b);
+/* -1, 0, 1; *ok = 0 when the two cannot be ordered. */
+int expr__compare(const json_t *a, const json_t *b, int *ok);
+const char *expr__type_name(const json_t *v);
+int expr__is_number(const json_t *v);
+double expr__num(const json_t *v);
+/* The value as text (strings as is, others as printed); caller frees. */
+char *expr__to_str(const json_t *v);
+/* Length of a string (in characters), list or map; -1 otherwise. */
+long expr__length(const json_t *v);
+
+/* ---- filters.c / funcs.c / dates.c --------------------------------------- */
+extern const filter_def expr__filters[];
+extern const test_def expr__tests[];
+extern const func_def expr__funcs[];
+json_t *expr__f_date(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__f_date_add(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__f_timestamp(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__f_timestamp_milli(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__f_timestamp_micro(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__f_timestamp_nano(xr *r, const xnode *n, json_t *in, json_t **av);
+json_t *expr__fn_now(xr *r, const xnode *n, json_t **av, int nargs);
+/* hash.c: hex digest ("md5", "sha1", "sha256", "sha512"); caller frees. */
+char *expr__hash_hex(const char *alg, const unsigned char *data, size_t len);
+json_t *expr__range(xr *r, const xnode *n, json_t *a, json_t *b, json_t *step);
+/* Ion text (funcs.c). */
+int expr__ion_write(buf *b, const json_t *v);
+json_t *expr__ion_parse(const char *s, kerr *e);
+/* YAML text <-> json (filters.c, with libyaml for reading). */
+json_t *expr__yaml_parse(const char *s, kerr *e);
+int expr__yaml_write(buf *b, const json_t *v, int indent);
+
+#endif
