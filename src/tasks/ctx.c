@@ -186,7 +186,7 @@ void task_metric(task_ctx *c, const char *name, store_metric_type type, double v
 
 int task_cancelled(const task_ctx *c)
 {
-    if (c->cancel && *c->cancel)
+    if (c->cancel && atomic_load(c->cancel))
         return 1;
     return c->deadline_us && time_mono_us() >= c->deadline_us;
 }

@@ -22,6 +22,7 @@
 #ifndef KITE_TASKS_H
 #define KITE_TASKS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -82,8 +83,8 @@ struct task_ctx {
     const char *workdir;        /* a folder shared by the tasks of a
                                    WorkingDirectory, else NULL */
     const char *tmp_root;       /* where a task may make its own folders */
-    volatile int *cancel;       /* non-zero: the execution is killed or the
-                                   task timed out: stop */
+    atomic_int *cancel;         /* non-zero: the execution is killed or the
+                                   task timed out: stop (proc_run takes it) */
     int64_t deadline_us;        /* monotonic (time_mono_us) deadline of the
                                    task's timeout, 0 when none */
 
