@@ -572,13 +572,14 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     for (;;) {
         int64_t now = now_ms();
         reap(&w, r);
+        int alive = -1;        /* is the group still there? asked once a turn */
         if (phase == PH_RUN) {
             int stop = 0;
             if (s->cancel && atomic_load(s->cancel))
                 stop = r->cancelled = 1;
             else if (deadline && now >= deadline)
                 stop = r->timed_out = 1;
-            else if (w.leader_done && group_alive(pid))
+            else if (w.leader_done && (alive = group_alive(pid)))
                 stop = r->leftovers = 1;
             if (stop) {
                 kill(-pid, SIGTERM);
@@ -603,7 +604,9 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
             }
         }
         int pipes_open = R.ls[0].fd >= 0 || R.ls[1].fd >= 0;
-        if (w.leader_done && !group_alive(pid)) {
+        if (w.leader_done && alive < 0)
+            alive = group_alive(pid);
+        if (w.leader_done && !alive) {
             if (!pipes_open)
                 break;
             /* Only a process outside the group (setsid) can still hold a

@@ -149,6 +149,15 @@ static void test_exit_codes(void **state)
     lines_free(&L);
 }
 
+/* Under valgrind, glibc's posix_spawn cannot report exec errors: valgrind
+ * turns its clone(CLONE_VM|CLONE_VFORK) into a fork, so the error the child
+ * stores never reaches the parent, and the child just exits 127. */
+static int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
 static void test_missing_program(void **state)
 {
     lines L = {0};
@@ -156,48 +165,52 @@ static void test_missing_program(void **state)
     kerr e = KERR_INIT;
     proc_spec s;
     proc_spec_init(&s);
-    const char *av[] = {"/usr/bin/pythonx", "-c", "pass", NULL};
-    s.argv = av;
     s.on_line = on_line;
     s.ud = &L;
-    assert_int_equal(proc_run(&s, &r, &e), -1);
-    assert_string_equal(e.msg, "cannot execute '/usr/bin/pythonx': No such file or directory");
-    assert_int_equal(L.n + L.notices, 0);   /* no callback after a failure */
-    assert_int_equal(r.pid, 0);
 
+    /* checked before spawning: PATH lookup, spec */
     const char *av2[] = {"pythonx", NULL};
     s.argv = av2;
     s.env = base_env;
     assert_int_equal(proc_run(&s, &r, &e), -1);
     assert_string_equal(e.msg, "cannot execute 'pythonx': not found in PATH (/usr/bin:/bin)");
+    proc_spec bad;
+    proc_spec_init(&bad);
+    assert_int_equal(proc_run(&bad, &r, &e), -1);
+    assert_string_equal(e.msg, "process: give either argv or command (exactly one)");
+    if (under_valgrind())
+        return;
+
+    /* reported by posix_spawn itself */
+    const char *av[] = {"/usr/bin/pythonx", "-c", "pass", NULL};
+    s.argv = av;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "cannot execute '/usr/bin/pythonx': No such file or directory");
+    assert_int_equal(L.n + L.notices, 0);   /* no callback after a failure */
+    assert_int_equal(r.pid, 0);
 
     /* a script whose interpreter is missing, and a file without x bit */
     char dir[] = "/tmp/kite-test-proc-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char *script = xasprintf("%s/run.sh", dir);
+    char script[64];
+    snprintf(script, sizeof script, "%s/run.sh", dir);
     FILE *f = fopen(script, "w");
+    assert_non_null(f);
     fputs("#!/usr/bin/pythonx\nprint(1)\n", f);
     fclose(f);
     chmod(script, 0755);
     const char *av3[] = {script, NULL};
     s.argv = av3;
     assert_int_equal(proc_run(&s, &r, &e), -1);
-    char *want = xasprintf("cannot execute '%s': No such file or directory", script);
+    char want[160];
+    snprintf(want, sizeof want, "cannot execute '%s': No such file or directory", script);
     assert_string_equal(e.msg, want);
-    free(want);
     chmod(script, 0644);
     assert_int_equal(proc_run(&s, &r, &e), -1);
-    want = xasprintf("cannot execute '%s': Permission denied", script);
+    snprintf(want, sizeof want, "cannot execute '%s': Permission denied", script);
     assert_string_equal(e.msg, want);
-    free(want);
     unlink(script);
     rmdir(dir);
-    free(script);
-
-    /* a bad spec names what is wrong */
-    proc_spec_init(&s);
-    assert_int_equal(proc_run(&s, &r, &e), -1);
-    assert_string_equal(e.msg, "process: give either argv or command (exactly one)");
     lines_free(&L);
 }
 
