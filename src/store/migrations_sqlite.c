@@ -51,7 +51,7 @@ const char *const store__sqlite_migrations[] = {
     "  start_date INTEGER,\n"
     "  end_date INTEGER,\n"
     "  version INTEGER NOT NULL\n"
-    ");\n"
+    ") WITHOUT ROWID;\n"
     "CREATE INDEX executions_flow ON executions (namespace, flow_id, created);\n"
     "CREATE INDEX executions_created ON executions (created);\n"
     "CREATE INDEX executions_parent ON executions (parent_id) WHERE parent_id IS NOT NULL;\n"
@@ -112,7 +112,6 @@ const char *const store__sqlite_migrations[] = {
     ");\n"
     "CREATE INDEX jobs_ready ON jobs (kind, available_at, id) WHERE owner IS NULL;\n"
     "CREATE INDEX jobs_leased ON jobs (lease_until) WHERE owner IS NOT NULL;\n"
-    "CREATE INDEX jobs_execution ON jobs (execution_id);\n"
 
     "CREATE TABLE kv (\n"
     "  namespace TEXT NOT NULL,\n"

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/mem.h"
 
@@ -158,8 +159,8 @@ static const char *const sql_text[S__COUNT] = {
     [S_JOB_EXTEND] = "UPDATE jobs SET lease_until = ?3 WHERE id = ?1 AND owner = ?2",
     [S_JOB_OWNER] = "SELECT owner FROM jobs WHERE id = ?1",
     [S_JOB_DROP] = "DELETE FROM jobs WHERE owner IS NOT NULL AND lease_until < ?1"
-                   " AND execution_id IN (SELECT id FROM executions WHERE state IN "
-                   TERMINATED_STATES ")",
+                   " AND EXISTS (SELECT 1 FROM executions x WHERE x.id = jobs.execution_id"
+                   " AND x.state IN " TERMINATED_STATES ")",
     [S_JOB_REQUEUE] = "UPDATE jobs SET owner = NULL, lease_until = NULL,"
                       " attempt = attempt + 1, available_at = ?1"
                       " WHERE owner IS NOT NULL AND lease_until < ?1",
@@ -211,11 +212,21 @@ struct sqlb {
     char *path;
     store_opts opts;
     pthread_key_t key;
-    pthread_mutex_t lock;  /* guards all, idle */
+    pthread_mutex_t lock;  /* guards all, idle, and the ckpt_* fields */
     pthread_mutex_t write; /* one writing transaction at a time */
     conn *all, *idle;
     int version;
+    /* the checkpointer thread (see DESIGN above) */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_cond_t ckpt_cond;
+    int ckpt_pending, ckpt_stop;
 };
+
+/* WAL pages after which the checkpointer is woken, and after which a
+ * committer checkpoints itself (the checkpointer cannot keep up). */
+#define CKPT_PAGES 10000
+#define CKPT_PAGES_HARD 64000
 
 static int fail_db(sqlite3 *db, kerr *e, const char *what)
 {
@@ -232,6 +243,21 @@ static void conn_close(conn *c)
         sqlite3_finalize(c->st[i]);
     sqlite3_close_v2(c->db);
     free(c);
+}
+
+/* Called after each commit with the WAL's size in pages. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    sqlb *b = arg;
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&b->lock);
+        b->ckpt_pending = 1;
+        pthread_cond_signal(&b->ckpt_cond);
+        pthread_mutex_unlock(&b->lock);
+    }
+    if (pages >= CKPT_PAGES_HARD)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
 }
 
 /* Opens a connection with kite's settings. */
@@ -252,7 +278,7 @@ static conn *conn_open(sqlb *b, kerr *e)
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;"
-             " PRAGMA temp_store = MEMORY;",
+             " PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
              b->opts.sync_full ? "FULL" : "NORMAL");
     char *msg = NULL;
     if (sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
@@ -261,6 +287,9 @@ static conn *conn_open(sqlb *b, kerr *e)
         sqlite3_close_v2(db);
         return NULL;
     }
+    /* checkpoints run on the checkpointer thread, not in the committer */
+    sqlite3_wal_autocheckpoint(db, 0);
+    sqlite3_wal_hook(db, wal_hook, b);
     conn *c = xcalloc(1, sizeof *c);
     c->b = b;
     c->db = db;
@@ -612,11 +641,46 @@ fail:
     return rc;
 }
 
+
+/* The checkpointer: copies the WAL back into the database file when it has
+ * grown past CKPT_PAGES, and once a second otherwise. PASSIVE: it never
+ * blocks readers or writers; the fsyncs a checkpoint needs happen here, off
+ * the commit path. */
+static void *ckpt_main(void *p)
+{
+    sqlb *b = p;
+    conn *c = conn_get(b, NULL);
+    pthread_mutex_lock(&b->lock);
+    while (c && !b->ckpt_stop) {
+        if (!b->ckpt_pending) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&b->ckpt_cond, &b->lock, &ts);
+        }
+        if (b->ckpt_stop)
+            break;
+        b->ckpt_pending = 0;
+        pthread_mutex_unlock(&b->lock);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;   /* the thread key's destructor hands c back to the pool */
+}
+
 static void sq_close(void *p)
 {
     sqlb *b = p;
     if (!b)
         return;
+    if (b->ckpt_started) {
+        pthread_mutex_lock(&b->lock);
+        b->ckpt_stop = 1;
+        pthread_cond_signal(&b->ckpt_cond);
+        pthread_mutex_unlock(&b->lock);
+        pthread_join(b->ckpt_thread, NULL);
+    }
     pthread_key_delete(b->key);
     conn *c = b->all;
     while (c) {
@@ -626,6 +690,7 @@ static void sq_close(void *p)
     }
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->write);
+    pthread_cond_destroy(&b->ckpt_cond);
     free(b->path);
     free(b);
 }
@@ -646,6 +711,7 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
     }
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->write, NULL);
+    pthread_cond_init(&b->ckpt_cond, NULL);
     conn *c = conn_get(b, e);
     if (!c) {
         sq_close(b);
@@ -657,6 +723,11 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
         sq_close(b);
         return rc;
     }
+    if (pthread_create(&b->ckpt_thread, NULL, ckpt_main, b) != 0) {
+        sq_close(b);
+        return store__fail(e, STORE_ERROR, "store: cannot start the checkpointer thread");
+    }
+    b->ckpt_started = 1;
     *out = b;
     return 0;
 }
