@@ -35,6 +35,8 @@
 #include "storage/storage_int.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -571,8 +573,31 @@ static int local_remove(storage *s, const char *path, kerr *e)
     return rc;
 }
 
+/* What one delete_prefix found. */
+typedef struct removal {
+    long count;   /* regular files removed (temporary files not counted) */
+    int busy;     /* a write in progress was left in place */
+} removal;
+
+static int remove_tree(int pfd, const char *name, int depth, removal *r, kerr *e);
+
+/* True when name is the temporary file of a write still in progress: of this
+ * process (a failed write always removes its own), or of a live process.
+ * Anything else reserved is a crash leftover. A reused pid can keep a
+ * leftover alive until a later delete; that is the only cost. */
+static int in_progress(const char *name)
+{
+    long pid;
+    unsigned long n;
+    if (sscanf(name, STORAGE__RESERVED_PREFIX "tmp.%ld.%lu", &pid, &n) != 2 || pid <= 0)
+        return 0;
+    if (pid == (long)getpid())
+        return 1;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 /* Empties the folder dfd (consumed); adds the regular files removed to *count. */
-static int empty_tree(int dfd, int depth, long *count, kerr *e)
+static int empty_tree(int dfd, int depth, removal *r, kerr *e)
 {
     DIR *d = fdopendir(dfd);
     if (!d) {
@@ -588,33 +613,55 @@ static int empty_tree(int dfd, int depth, long *count, kerr *e)
         struct stat st;
         if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW))
             continue;
+        int reserved = storage__is_reserved(name, strlen(name));
         if (S_ISDIR(st.st_mode)) {
-            if (depth >= STORAGE_DEPTH_MAX) {
-                rc = kerr_set(e, "folders nested too deep");
-                break;
-            }
-            int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) {
-                if (errno != ENOENT)
-                    rc = kerr_set(e, "open '%s': %s", name, strerror(errno));
-                continue;
-            }
-            rc = empty_tree(sub, depth + 1, count, e);
-            if (!rc && unlinkat(dirfd(d), name, AT_REMOVEDIR) && errno != ENOENT)
-                rc = kerr_set(e, "rmdir '%s': %s", name, strerror(errno));
-        } else {
-            if (unlinkat(dirfd(d), name, 0) == 0) {
-                if (S_ISREG(st.st_mode) && !storage__is_reserved(name, strlen(name)))
-                    (*count)++;
-            } else if (errno != ENOENT) {
-                rc = kerr_set(e, "unlink '%s': %s", name, strerror(errno));
-            }
+            rc = remove_tree(dirfd(d), name, depth + 1, r, e);
+        } else if (reserved && in_progress(name)) {
+            r->busy = 1;   /* its rename will land; the folder stays */
+        } else if (unlinkat(dirfd(d), name, 0) == 0) {
+            r->count += S_ISREG(st.st_mode) && !reserved;
+        } else if (errno != ENOENT) {
+            rc = kerr_set(e, "unlink '%s': %s", name, strerror(errno));
         }
     }
     if (!rc && errno)
         rc = kerr_set(e, "readdir: %s", strerror(errno));
     closedir(d);
     return rc;
+}
+
+/* Removes the entry name of folder pfd: a folder with everything below it,
+ * or a file or link. A folder a writer adds to meanwhile is emptied again, a
+ * bounded number of times; one holding a write in progress is left in place
+ * (r->busy). */
+static int remove_tree(int pfd, const char *name, int depth, removal *r, kerr *e)
+{
+    if (depth > STORAGE_DEPTH_MAX + 1)
+        return kerr_set(e, "folders nested too deep");
+    for (int attempt = 0;; attempt++) {
+        int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                return 0;
+            /* a file (or link) by that name: removed like a file */
+            struct stat st;
+            if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                unlinkat(pfd, name, 0) == 0) {
+                r->count += S_ISREG(st.st_mode);
+                return 0;
+            }
+            return errno == ENOENT ? 0 : kerr_set(e, "open '%s': %s", name, strerror(errno));
+        }
+        if (empty_tree(fd, depth, r, e))
+            return -1;
+        if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return 0;
+        if (errno == ENOTEMPTY && r->busy)
+            return 0;
+        if (errno != ENOTEMPTY || attempt >= WALK_RETRIES)
+            return kerr_set(e, "rmdir '%s': %s", name, strerror(errno));
+        /* a writer added a file meanwhile: empty it again */
+    }
 }
 
 static long local_remove_prefix(storage *s, const char *path, kerr *e)
@@ -625,38 +672,12 @@ static long local_remove_prefix(storage *s, const char *path, kerr *e)
     int pfd = walk_dir(l, path, dirlen, NULL, e);
     if (pfd < 0)
         return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
-    long count = 0;
-    int rc = 0;
-    for (int attempt = 0;; attempt++) {
-        int fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ENOENT)
-                break;
-            /* a file (or link) with the prefix's name: removed like a file */
-            struct stat st;
-            if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                unlinkat(pfd, base, 0) == 0) {
-                count += S_ISREG(st.st_mode);
-                break;
-            }
-            rc = kerr_set(e, "open: %s", strerror(errno));
-            break;
-        }
-        rc = empty_tree(fd, 1, &count, e);
-        if (rc)
-            break;
-        if (unlinkat(pfd, base, AT_REMOVEDIR) == 0 || errno == ENOENT)
-            break;
-        if (errno != ENOTEMPTY || attempt >= WALK_RETRIES) {
-            rc = kerr_set(e, "rmdir: %s", strerror(errno));
-            break;
-        }
-        /* a writer added a file meanwhile: empty it again */
-    }
+    removal r = {0, 0};
+    int rc = remove_tree(pfd, base, 1, &r, e);
     if (!rc && fsync(pfd))
         rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
     close(pfd);
-    return rc ? -1 : count;
+    return rc ? -1 : r.count;
 }
 
 /* ---- opening ---------------------------------------------------------- */

@@ -112,7 +112,11 @@ int storage_read_all(storage *s, const char *uri, size_t max, buf *out, kerr *e)
             rc = kerr_set(e, "%s: file grew past the limit of %zu bytes while read", uri, max);
             break;
         }
-        buf_append(out, chunk, (size_t)r);
+        if (buf_append(out, chunk, (size_t)r)) {
+            rc = kerr_set(e, "%s: file is larger than the buffer's limit of %zu bytes", uri,
+                          out->max);
+            break;
+        }
     }
     if (!rc && !out->data)
         buf_append(out, "", 0);   /* an empty file still gives a "" string */

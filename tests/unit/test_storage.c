@@ -364,9 +364,16 @@ static void test_put_get_round_trip(void **state)
     assert_int_equal(st.st_mode & 0077, 0);
     free(p);
 
-    /* overwrite replaces */
+    /* overwrite replaces; a reader that opened the old version keeps it */
+    kerr e0 = KERR_INIT;
+    FILE *old = storage_open_file(f->s, uri, &e0);
+    assert_non_null(old);
     put_ok(f, uri, "v2");
     assert_content(f, uri, "v2");
+    char got[32] = {0};
+    assert_int_equal(fread(got, 1, sizeof got - 1, old), 12);
+    assert_string_equal(got, "hello world\n");
+    fclose(old);
     /* empty file */
     kerr e = KERR_INIT;
     assert_int_equal(storage_put(f->s, "kite:///a/empty", NULL, 0, &e), 0);
@@ -413,6 +420,13 @@ static void test_read_errors(void **state)
     assert_int_equal(storage_read_all(f->s, "kite:///x/big", 9, &b, &e), -1);
     assert_string_equal(e.msg, "kite:///x/big: file is 10 bytes, more than the limit of 9 bytes");
     assert_int_equal(b.len, 0);
+    /* a buffer's own maximum is honoured too */
+    buf small = BUF_INIT;
+    buf_init(&small, 4);
+    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 0, &small, &e), -1);
+    assert_string_equal(e.msg, "kite:///x/big: file is larger than the buffer's limit of 4 bytes");
+    assert_int_equal(small.len, 0);
+    buf_free(&small);
     assert_int_equal(storage_read_all(f->s, "kite:///x/big", 10, &b, &e), 0);
     assert_string_equal(buf_str(&b), "0123456789");
     buf_free(&b);
@@ -555,8 +569,13 @@ static void test_delete_and_delete_prefix(void **state)
     put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/2", "2");
     put_ok(f, "kite:///ns/f/executions/E1/inputs/i/3", "3");
     put_ok(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
-    char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.9.9");
+    /* a crash leftover (of a pid that cannot exist) and a write in progress
+     * (of this process) */
+    char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.999999999.9");
     write_local(p, "leftover");
+    char *busy = xasprintf("%s/ns/f/executions/E3/t/.kite.tmp.%ld.1", f->root, (long)getpid());
+    put_ok(f, "kite:///ns/f/executions/E3/t/done", "1");
+    write_local(busy, "in progress");
 
     assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 1);
     assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
@@ -576,6 +595,11 @@ static void test_delete_and_delete_prefix(void **state)
     assert_int_equal(access(p, F_OK), -1);
     free(p);
     assert_content(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
+    /* the write in progress is left in place, with its folder */
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E3", &e), 1);
+    assert_int_equal(access(busy, F_OK), 0);
+    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E3/t/done", &e), 0);
+    free(busy);
 
     assert_int_equal(storage_delete_prefix(f->s, "kite:///", &e), -1);
     assert_string_equal(e.msg, "kite:///: refusing to delete the whole storage");
