@@ -16,7 +16,9 @@
  * transaction (store_begin .. store_commit) belongs to the thread that began
  * it: every store call that thread makes until commit or rollback lands in it,
  * and no other thread sees those writes before the commit. Calls made outside
- * a transaction are each atomic on their own.
+ * a transaction are each atomic on their own. A call that fails inside a
+ * transaction has no effect and leaves the transaction open: the caller
+ * commits the rest or rolls back.
  *
  * Ownership: every function borrows its arguments (strings, json_t, structs)
  * and never keeps them; what it returns through an OUT parameter belongs to

@@ -1070,6 +1070,18 @@ static void test_transactions_commit_rollback_and_isolation(void **state)
     assert_int_equal(store_commit(f->s, &e), 0);
     assert_true(seen_from_another_thread(f->s, "t4"));
 
+    /* a failed operation inside a transaction leaves the rest of it alone */
+    assert_int_equal(store_begin(f->s, &e), 0);
+    insert_exec(f->s, "t5", "ns", "flow");
+    store_execution dup;
+    make_exec(&dup, "t5", "ns", "flow");
+    assert_int_equal(store_execution_insert(f->s, &dup, &e), STORE_DUPLICATE);
+    store_execution_clear(&dup);
+    insert_exec(f->s, "t6", "ns", "flow");
+    assert_int_equal(store_commit(f->s, &e), 0);
+    assert_true(seen_from_another_thread(f->s, "t5"));
+    assert_true(seen_from_another_thread(f->s, "t6"));
+
     assert_int_equal(store_commit(f->s, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "without a transaction"));
     store_rollback(f->s);   /* harmless without a transaction */
