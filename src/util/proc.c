@@ -665,7 +665,8 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         stream_eof(&R, &R.ls[i]);
     r->duration_us = now_us() - t0;
     if (w.lost) {
-        kerr_set(e, "process: lost the exit status of pid %d (is SIGCHLD ignored?)", (int)pid);
+        kerr_set(e, "process: lost the exit status of pid %d (reaped elsewhere: "
+                 "SIGCHLD ignored, or a wait for any child)", (int)pid);
     } else if (!w.leader_done) {
         r->exit_code = -1;
         rc = 0;

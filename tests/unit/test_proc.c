@@ -681,6 +681,8 @@ typedef struct job {
     char why[1200];
 } job;
 
+static atomic_int jobs_done;
+
 static void *run_job(void *p)
 {
     job *j = p;
@@ -707,6 +709,7 @@ static void *run_job(void *p)
             j->ok = 0;
         }
     }
+    atomic_fetch_add(&jobs_done, 1);
     return NULL;
 }
 
@@ -718,12 +721,14 @@ static void test_eight_threads(void **state)
         jobs[i] = (job){.idx = i + 1};
         pthread_create(&t[i], NULL, run_job, &jobs[i]);
     }
-    /* meanwhile, the orphan reaper must not steal anybody's child */
-    for (int k = 0; k < 20; k++) {
+    /* meanwhile, the orphan reaper runs without pause: it must not steal
+     * anybody's child (a stolen one would show as a lost exit status) */
+    long sweeps = 0;
+    while (atomic_load(&jobs_done) < 8) {
         proc_reap_orphans();
-        struct timespec ts = {0, 5 * 1000000};
-        nanosleep(&ts, NULL);
+        sweeps++;
     }
+    assert_true(sweeps > 0);
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
     for (int i = 0; i < 8; i++) {
