@@ -194,12 +194,6 @@ static size_t split(const char *path, const char **base)
 
 /* ---- writing ---------------------------------------------------------- */
 
-typedef struct source {
-    const void *data;   /* memory source, or */
-    size_t len;
-    int fd;             /* fd source when data == NULL */
-} source;
-
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
@@ -214,15 +208,11 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int fill(int out, const source *src, kerr *e)
+/* Copies the rest of in to out. */
+static int copy_fd(int in, int out, kerr *e)
 {
-    if (src->data) {
-        if (write_all(out, src->data, src->len))
-            return kerr_set(e, "write: %s", strerror(errno));
-        return 0;
-    }
     for (;;) {
-        ssize_t r = copy_file_range(src->fd, NULL, out, NULL, 1 << 30, 0);
+        ssize_t r = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
         if (r == 0)
             return 0;
         if (r > 0)
@@ -235,7 +225,7 @@ static int fill(int out, const source *src, kerr *e)
     }
     char chunk[65536];
     for (;;) {
-        ssize_t r = read(src->fd, chunk, sizeof chunk);
+        ssize_t r = read(in, chunk, sizeof chunk);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -248,7 +238,7 @@ static int fill(int out, const source *src, kerr *e)
 }
 
 /* Creates a fresh temporary file in dfd; its name goes to name[64]. */
-static int make_temp(int dfd, char name[64], kerr *e)
+static int make_temp(int dfd, char name[64])
 {
     for (int tries = 0; tries < 100; tries++) {
         unsigned long n = atomic_fetch_add(&tmp_counter, 1);
@@ -261,69 +251,103 @@ static int make_temp(int dfd, char name[64], kerr *e)
     return -1;
 }
 
-/* Writes src to a temp file next to path and renames it into place. */
-static int publish(local *l, const char *path, const source *src, kerr *e)
+/* A write in progress: the temporary file `tmp` in folder dfd, to be renamed
+ * to `base`. While it exists, delete_prefix leaves its folder in place
+ * (in_progress()), so the rename cannot lose its folder. */
+typedef struct local_writer {
+    storage_writer pub;   /* pub.fd: the temporary file */
+    int dfd;
+    char tmp[64];
+    char *base;
+    char *path;
+    made m;
+} local_writer;
+
+static storage_writer *local_writer_open(storage *s, const char *path, kerr *e)
 {
+    local *l = (local *)s;
     const char *base;
     size_t dirlen = split(path, &base);
-    off_t start = src->data ? 0 : lseek(src->fd, 0, SEEK_CUR);
-    made m = {.n = 0};
-    int rc = 0;
+    local_writer *w = xcalloc(1, sizeof *w);
     for (int attempt = 0;; attempt++) {
-        int dfd = walk_dir(l, path, dirlen, &m, e);
-        if (dfd < 0 && errno == ENOENT && attempt < WALK_RETRIES)
+        w->dfd = walk_dir(l, path, dirlen, &w->m, e);
+        if (w->dfd < 0 && errno == ENOENT && attempt < WALK_RETRIES)
             continue;   /* a parent was deleted under us: walk again */
-        if (dfd < 0) {
-            rc = -1;
+        if (w->dfd < 0)
             break;
+        w->pub.fd = make_temp(w->dfd, w->tmp);
+        if (w->pub.fd >= 0) {
+            w->base = xstrdup(base);
+            w->path = xstrdup(path);
+            return &w->pub;
         }
-        char tmp[64];
-        int fd = make_temp(dfd, tmp, e);
-        if (fd < 0) {
-            int err = errno;
-            close(dfd);
-            if (err == ENOENT && attempt < WALK_RETRIES)
-                continue;   /* the folder was deleted under us */
-            rc = kerr_set(e, "cannot create a temporary file: %s", strerror(err));
-            break;
-        }
-        if (!src->data && attempt > 0 && lseek(src->fd, start, SEEK_SET) < 0)
-            rc = kerr_set(e, "cannot rewind the source: %s", strerror(errno));
-        if (!rc)
-            rc = fill(fd, src, e);
-        if (!rc && fsync(fd))
-            rc = kerr_set(e, "fsync: %s", strerror(errno));
-        if (close(fd) && !rc)
-            rc = kerr_set(e, "close: %s", strerror(errno));
-        if (rc) {
-            unlinkat(dfd, tmp, 0);
-            close(dfd);
-            break;
-        }
-        if (renameat(dfd, tmp, dfd, base)) {
-            int err = errno;
-            unlinkat(dfd, tmp, 0);
-            close(dfd);
-            if (err == ENOENT && attempt < WALK_RETRIES)
-                continue;
-            if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
-                rc = kerr_set(e, "'%s' is a folder", path);
-            else
-                rc = kerr_set(e, "rename: %s", strerror(err));
-            break;
-        }
-        rc = fsync(dfd) ? kerr_set(e, "fsync of the folder: %s", strerror(errno)) : 0;
-        close(dfd);
+        int err = errno;
+        close(w->dfd);
+        if (err == ENOENT && attempt < WALK_RETRIES)
+            continue;   /* the folder was deleted between the walk and now */
+        kerr_set(e, "cannot create a temporary file: %s", strerror(err));
         break;
     }
-    int mrc = made_done(&m, rc == 0, e);
+    made_done(&w->m, 0, e);
+    free(w);
+    return NULL;
+}
+
+static void writer_free(local_writer *w)
+{
+    free(w->base);
+    free(w->path);
+    free(w);
+}
+
+static void local_writer_abort(storage_writer *pub)
+{
+    local_writer *w = (local_writer *)pub;
+    close(w->pub.fd);
+    unlinkat(w->dfd, w->tmp, 0);
+    close(w->dfd);
+    made_done(&w->m, 0, NULL);
+    writer_free(w);
+}
+
+/* fsync the data, rename into place, fsync the folder and the parents of
+ * new folders: only then is the file durable under its name. */
+static int local_writer_commit(storage_writer *pub, kerr *e)
+{
+    local_writer *w = (local_writer *)pub;
+    int rc = 0;
+    if (fsync(w->pub.fd))
+        rc = kerr_set(e, "fsync: %s", strerror(errno));
+    if (close(w->pub.fd) && !rc)
+        rc = kerr_set(e, "close: %s", strerror(errno));
+    if (!rc && renameat(w->dfd, w->tmp, w->dfd, w->base)) {
+        int err = errno;
+        if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+            rc = kerr_set(e, "'%s' is a folder", w->path);
+        else
+            rc = kerr_set(e, "rename: %s", strerror(err));
+    }
+    if (rc)
+        unlinkat(w->dfd, w->tmp, 0);
+    else if (fsync(w->dfd))
+        rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
+    close(w->dfd);
+    int mrc = made_done(&w->m, rc == 0, e);
+    writer_free(w);
     return rc ? rc : mrc;
 }
 
 static int local_put(storage *s, const char *path, const void *data, size_t len, kerr *e)
 {
-    source src = {data ? data : "", len, -1};
-    return publish((local *)s, path, &src, e);
+    storage_writer *w = local_writer_open(s, path, e);
+    if (!w)
+        return -1;
+    if (len && write_all(w->fd, data, len)) {
+        kerr_set(e, "write: %s", strerror(errno));
+        local_writer_abort(w);
+        return -1;
+    }
+    return local_writer_commit(w, e);
 }
 
 /* Renames the local file src into place; 1 when src is on another file
@@ -406,8 +430,15 @@ static int local_put_file(storage *s, const char *path, const char *srcpath, uns
         close(fd);
         return kerr_set(e, "source '%s' is not a regular file", srcpath);
     }
-    source src = {NULL, 0, fd};
-    int rc = publish(l, path, &src, e);
+    storage_writer *w = local_writer_open(s, path, e);
+    int rc = -1;
+    if (w) {
+        rc = copy_fd(fd, w->fd, e);
+        if (rc)
+            local_writer_abort(w);
+        else
+            rc = local_writer_commit(w, e);
+    }
     close(fd);
     if (!rc && (flags & STORAGE_PUT_MOVE) && unlink(srcpath))
         return kerr_set(e, "stored, but cannot remove source '%s': %s", srcpath,
@@ -700,6 +731,9 @@ static const storage_ops local_ops = {
     .free = local_free,
     .put = local_put,
     .put_file = local_put_file,
+    .writer_open = local_writer_open,
+    .writer_commit = local_writer_commit,
+    .writer_abort = local_writer_abort,
     .open_read = local_open_read,
     .stat = local_stat,
     .list = local_list,

@@ -55,6 +55,62 @@ int storage_put_file(storage *s, const char *uri, const char *src, unsigned flag
     return rc;
 }
 
+storage_writer *storage_writer_new(storage *s, const char *uri, kerr *e)
+{
+    storage_uri u;
+    if (storage_uri_parse(uri, 0, &u, e))
+        return NULL;
+    storage_writer *w = s->ops->writer_open(s, u.path, e);
+    if (w) {
+        w->ops = s->ops;
+        w->uri = u.uri;
+        u.uri = NULL;
+    } else {
+        kerr_prefix(e, "%s", u.uri);
+    }
+    storage_uri_free(&u);
+    return w;
+}
+
+int storage_writer_fd(const storage_writer *w)
+{
+    return w->fd;
+}
+
+int storage_writer_write(storage_writer *w, const void *data, size_t len, kerr *e)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kerr_set(e, "%s: write: %s", w->uri, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int storage_writer_commit(storage_writer *w, kerr *e)
+{
+    char *uri = w->uri;
+    int rc = w->ops->writer_commit(w, e);
+    if (rc)
+        kerr_prefix(e, "%s", uri);
+    free(uri);
+    return rc;
+}
+
+void storage_writer_abort(storage_writer *w)
+{
+    if (!w)
+        return;
+    char *uri = w->uri;
+    w->ops->writer_abort(w);
+    free(uri);
+}
+
 int storage_open_fd(storage *s, const char *uri, kerr *e)
 {
     storage_uri u;

@@ -140,6 +140,23 @@ int storage_put(storage *s, const char *uri, const void *data, size_t len, kerr 
 int storage_put_file(storage *s, const char *uri, const char *src, unsigned flags,
                      kerr *e);
 
+/* A streaming write, for content made piece by piece (a concatenation, an
+ * upload): nothing is visible under uri until storage_writer_commit, which
+ * publishes it atomically as storage_put does. Every writer ends with exactly
+ * one commit or abort, which free it. A writer belongs to one thread. */
+typedef struct storage_writer storage_writer;
+
+storage_writer *storage_writer_new(storage *s, const char *uri, kerr *e);
+/* Appends len bytes. */
+int storage_writer_write(storage_writer *w, const void *data, size_t len, kerr *e);
+/* A file descriptor to write to directly (write(2), a child's stdout, ...);
+ * borrowed: do not close it, and do not seek it backwards. */
+int storage_writer_fd(const storage_writer *w);
+/* Publishes the content under the URI; frees w, also on error. */
+int storage_writer_commit(storage_writer *w, kerr *e);
+/* Drops the content; frees w. NULL is a no-op. */
+void storage_writer_abort(storage_writer *w);
+
 /* ---- Reading ---------------------------------------------------------- */
 
 /* Opens the file at uri for reading: returns a file descriptor (O_CLOEXEC)

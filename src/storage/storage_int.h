@@ -27,6 +27,14 @@ typedef struct storage_ops {
     /* Atomically stores the local file src at path; flags as storage_put_file. */
     int (*put_file)(storage *s, const char *path, const char *src, unsigned flags,
                     kerr *e);
+    /* Starts a streaming write of path: a writer whose fd takes the bytes;
+     * NULL on error. The backend's writer struct starts with storage_writer;
+     * storage.c fills its ops and uri. */
+    storage_writer *(*writer_open)(storage *s, const char *path, kerr *e);
+    /* Makes the written bytes the file at path, atomically; frees w. */
+    int (*writer_commit)(storage_writer *w, kerr *e);
+    /* Drops the bytes; frees w. */
+    void (*writer_abort)(storage_writer *w);
     /* Opens path for reading: an fd, or -1. A missing file sets errno to
      * ENOENT (storage.c then words the message). */
     int (*open_read)(storage *s, const char *path, kerr *e);
@@ -43,6 +51,13 @@ typedef struct storage_ops {
     /* Removes the folder path recursively; number of files removed, or -1. */
     long (*remove_prefix)(storage *s, const char *path, kerr *e);
 } storage_ops;
+
+/* Every backend's writer starts with this. */
+struct storage_writer {
+    int fd;                  /* the backend's: where the bytes go */
+    const storage_ops *ops;  /* storage.c's: the backend that made it */
+    char *uri;               /* storage.c's: canonical URI, for messages */
+};
 
 /* Every backend's struct starts with this. */
 struct storage {

@@ -452,6 +452,49 @@ static void test_read_errors(void **state)
     assert_string_equal(e.msg, "kite:///x/fifo: is not a regular file");
 }
 
+static void test_streaming_writer(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *uri = "kite:///ns/f/executions/E/tasks/concat/R/all.txt";
+    storage_writer *w = storage_writer_new(f->s, uri, &e);
+    assert_non_null(w);
+    assert_int_equal(storage_writer_write(w, "one\n", 4, &e), 0);
+    assert_true(dprintf(storage_writer_fd(w), "two %d\n", 2) > 0);
+    /* nothing is visible before the commit */
+    assert_int_equal(storage_exists(f->s, uri, &e), 0);
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kite:///ns/", &l, &n, &e), 0);
+    assert_int_equal(n, 0);
+    /* deleting the execution meanwhile does not lose the write */
+    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E/", &e), 0);
+    assert_int_equal(storage_writer_commit(w, &e), 0);
+    assert_content(f, uri, "one\ntwo 2\n");
+
+    /* abort leaves nothing, not even a temporary file */
+    w = storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks/concat/R/dropped", &e);
+    assert_non_null(w);
+    assert_int_equal(storage_writer_write(w, "x", 1, &e), 0);
+    storage_writer_abort(w);
+    storage_writer_abort(NULL);
+    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E/tasks/concat/R/dropped", &e), 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A '%s/ns/f/executions/E/tasks/concat/R' | grep -vqx all.txt", f->root);
+    assert_int_not_equal(system(cmd), 0);
+
+    /* a commit onto a folder fails with the URI and leaves no temp */
+    w = storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks", &e);
+    assert_non_null(w);
+    assert_int_equal(storage_writer_commit(w, &e), -1);
+    assert_string_equal(e.msg, "kite:///ns/f/executions/E/tasks: 'ns/f/executions/E/tasks' is a folder");
+    assert_null(storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks/concat/R/all.txt/x", &e));
+    assert_string_equal(e.msg, "kite:///ns/f/executions/E/tasks/concat/R/all.txt/x: "
+                               "'ns/f/executions/E/tasks/concat/R/all.txt' is not a folder");
+    assert_null(storage_writer_new(f->s, "kite:///ns/", &e));
+    assert_string_equal(e.msg, "invalid storage URI at column 11: trailing '/' (a file URI ends with a name)");
+}
+
 static void write_local(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -944,6 +987,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_delete_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
