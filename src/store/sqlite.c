@@ -141,8 +141,9 @@ static const char *const sql_text[S__COUNT] = {
     [S_EXEC_DEL_JOBS] = "DELETE FROM jobs WHERE execution_id = ?1",
     [S_EXEC_DEL] = "DELETE FROM executions WHERE id = ?1",
 
-    [S_TR_INSERT] = "INSERT INTO task_runs (" TR_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                    " ?8, ?9, ?10, ?11, ?12)",
+    [S_TR_INSERT] = "INSERT INTO task_runs (" TR_COLS ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                    " ?7, ?8, ?9, ?10, ?11, ?12, (SELECT coalesce(max(seq), 0) + 1"
+                    " FROM task_runs WHERE execution_id = ?2))",
     [S_TR_UPDATE] = "UPDATE task_runs SET parent_task_run_id = ?3, task_id = ?4, value = ?5,"
                     " iteration = ?6, state = ?7, histories = ?8, attempts = ?9, outputs = ?10,"
                     " created = ?11, updated = ?12 WHERE id = ?1 AND execution_id = ?2",

@@ -98,8 +98,10 @@ int store_level_parse(const char *name, store_level *l /* OUT */);
 
 /* ---- ids and time ------------------------------------------------------- */
 
-/* Writes a fresh random id, STORE_ID_LEN base62 characters and a NUL, into
- * out (from getrandom: about 131 random bits). Thread-safe. */
+/* Writes a fresh id, STORE_ID_LEN base62 characters and a NUL, into out:
+ * 8 characters of the time in milliseconds (ids made later sort later, in
+ * different milliseconds) then 14 random ones from getrandom (about 83
+ * bits). Thread-safe. */
 void store_new_id(char out[STORE_ID_LEN + 1]);
 /* Wall-clock now in microseconds (CLOCK_REALTIME). */
 int64_t store_now_us(void);

@@ -137,6 +137,12 @@ static void test_new_id_is_base62_and_unique(void **state)
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++)
             assert_string_not_equal(ids[i], ids[j]);
+    /* made in a later millisecond, an id sorts later (rows append in order) */
+    char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1];
+    store_new_id(a);
+    usleep(2000);
+    store_new_id(b);
+    assert_true(strcmp(a, b) < 0);
     free(ids);
 }
 
