@@ -620,9 +620,19 @@ static void usage(FILE *out)
             "        class name, or of the whole flow file when TYPE is left out\n");
 }
 
+/* -h / --help anywhere before "--". (cli_wants_help() lives in main.c,
+ * outside libkite, and the unit tests call this command directly.) */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
 int cli_cmd_plugins(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
+    if (wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

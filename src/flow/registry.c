@@ -202,7 +202,8 @@ static const char *last_segment(const char *s)
 }
 
 /* How far off a name may be and still be worth suggesting: about a third of
- * its length, at least one edit. */
+ * the length of its last segment (the family before it is short and shared
+ * by many types, so it must not widen the net), at least one edit. */
 static int max_distance(const char *s)
 {
     int n = (int)strlen(s) / 3;
@@ -251,25 +252,24 @@ const char *flow_type_suggest(const char *name, int kind)
     best b = {NULL, 0, 0};
     int cls = looks_like_class(name);
     const char *seg = last_segment(name);
-    int max_full = max_distance(seg);
-    int max_seg = max_distance(seg);
+    int max_d = max_distance(seg);
     for (size_t i = 0; i < ntypes; i++) {
         const type_def *d = types[i];
         if (kind >= 0 && (int)d->kind != kind)
             continue;
         if (!cls) {
             int dist = edit_distance(name, d->name);
-            if (dist <= max_distance(name))
+            if (dist <= max_distance(seg))
                 consider(&b, d->name, dist, 0);
             continue;
         }
         int rank = 0;
         for (const char *const *a = d->aliases; a && *a; a++, rank++) {
             int full = edit_distance(name, *a);
-            if (full <= max_full)
+            if (full <= max_d)
                 consider(&b, *a, 2 * full, rank);
             int sd = edit_distance(seg, last_segment(*a));
-            if (sd <= max_seg)
+            if (sd <= max_d)
                 consider(&b, *a, 2 * sd + 1, full * 16 + rank);
         }
     }

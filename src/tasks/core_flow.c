@@ -392,7 +392,7 @@ const type_def tasks__core_flow[] = {
         .aliases = ALIASES("io.kestra.plugin.core.flow.Template",
                            "io.kestra.core.tasks.flows.Template"),
         .kind = TK_FLOWABLE,
-        .flags = TF_DEPRECATED,
+        .flags = TF_DEPRECATED | TF_NO_ERRORS,
         .desc = "Include the tasks of a template (deprecated: use subflows).",
         .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "namespace of the template"),
                        PSTR("templateId", PF_REQUIRED, NULL, "id of the template"),
