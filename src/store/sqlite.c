@@ -55,6 +55,10 @@
 #define NS_MATCH(col, p) \
     "(" p " IS NULL OR " col " = " p " OR substr(" col ", 1, length(" p ") + 1) = " p " || '.')"
 
+/* The ended states (store_state_is_terminated), for the queue's expiry and searches. */
+#define TERMINATED_STATES \
+    "('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED')"
+
 #define FLOW_COLS "namespace, id, revision, source, json, deleted, created"
 #define FLOW_SEARCH_WHERE \
     " FROM flows f WHERE f.deleted = 0" \
@@ -70,7 +74,9 @@
     " end_date, version"
 #define EXEC_SEARCH_WHERE \
     " FROM executions WHERE " NS_MATCH("namespace", "?1") \
-    " AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)"
+    " AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)" \
+    " AND (?6 = 0 OR state NOT IN " TERMINATED_STATES ")" \
+    " AND (?7 IS NULL OR parent_id = ?7)"
 
 #define TR_COLS \
     "id, execution_id, parent_task_run_id, task_id, value, iteration, state, histories," \
@@ -84,9 +90,6 @@
 #define JOB_COLS \
     "id, kind, execution_id, task_run_id, payload, available_at, attempt, owner, lease_until"
 
-/* The ended states (store_state_is_terminated), for the queue's expiry. */
-#define TERMINATED_STATES \
-    "('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED')"
 
 #define TRIG_COLS "namespace, flow_id, trigger_id, next_date, disabled, last_fired, state, updated"
 
@@ -1081,6 +1084,8 @@ static int sq_execution_search(void *p, const store_execution_query *q, store_ex
     bind_str(st, 2, q->flow_id);
     bind_str(st, 3, state);
     bind_limit(st, 4, q->offset, q->limit);
+    sqlite3_bind_int(st, 6, q->unfinished ? 1 : 0);
+    bind_str(st, 7, q->parent_id);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         rc = read_execution(st, VEC_PUSH(*out, *n, cap), e);
         if (rc)
@@ -1095,6 +1100,8 @@ static int sq_execution_search(void *p, const store_execution_query *q, store_ex
     bind_str(ct, 1, q->ns_prefix);
     bind_str(ct, 2, q->flow_id);
     bind_str(ct, 3, state);
+    sqlite3_bind_int(ct, 6, q->unfinished ? 1 : 0);
+    bind_str(ct, 7, q->parent_id);
     if (sqlite3_step(ct) == SQLITE_ROW)
         *total = sqlite3_column_int64(ct, 0);
     else

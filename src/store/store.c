@@ -674,6 +674,7 @@ int store_execution_search(store *s, const store_execution_query *q, store_execu
     CHECK_PTR(q, "execution query");
     CHECK_OPT(q->ns_prefix, "execution query namespace");
     CHECK_OPT(q->flow_id, "execution query flow id");
+    CHECK_OPT(q->parent_id, "execution query parent id");
     if (q->state != -1) {
         int rc = check_state(q->state, "execution query state", e);
         if (rc)

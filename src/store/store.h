@@ -236,6 +236,9 @@ typedef struct store_execution_query {
     const char *ns_prefix;   /* as in store_flow_query; NULL: all */
     const char *flow_id;     /* NULL: all */
     int state;               /* a store_state, or -1: all */
+    int unfinished;          /* 1: only executions not terminated (for
+                              * concurrency limits) */
+    const char *parent_id;   /* only the subflow executions of this one */
     size_t offset, limit;    /* limit 0: no limit */
 } store_execution_query;
 

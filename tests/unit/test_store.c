@@ -458,6 +458,8 @@ static void test_execution_search_and_paging(void **state)
         x.created_us = 10000 + i;
         if (i % 5 == 0)
             store_execution_set_state(&x, STATE_FAILED, 20000);
+        if (i == 3 || i == 4)
+            x.parent_id = strdup("e02");
         assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
         store_execution_clear(&x);
     }
@@ -488,6 +490,17 @@ static void test_execution_search_and_paging(void **state)
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(v[i].state, STATE_FAILED);
+    store_executions_free(v, n);
+    store_execution_query q4 = {.state = -1, .unfinished = 1, .limit = 3};
+    assert_int_equal(store_execution_search(f->s, &q4, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(total, 20);
+    store_executions_free(v, n);
+    store_execution_query q5 = {.state = -1, .parent_id = "e02"};
+    assert_int_equal(store_execution_search(f->s, &q5, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, "e04");
+    assert_string_equal(v[1].id, "e03");
     store_executions_free(v, n);
     store_execution_query bad = {.state = 42};
     assert_int_equal(store_execution_search(f->s, &bad, &v, &n, &total, &e), STORE_ERROR);
