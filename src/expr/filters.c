@@ -1183,9 +1183,12 @@ static void jq_err_cb(void *data, jv msg)
 {
     jq_err *e = data;
     if (!e->msg[0]) {
-        if (jv_get_kind(msg) == JV_KIND_STRING)
-            snprintf(e->msg, sizeof e->msg, "%s", jv_string_value(msg));
-        else
+        if (jv_get_kind(msg) == JV_KIND_STRING) {
+            const char *m = jv_string_value(msg);
+            if (!strncmp(m, "jq: error: ", 11))
+                m += 11;
+            snprintf(e->msg, sizeof e->msg, "%.*s", (int)strcspn(m, "\n"), m);
+        } else
             snprintf(e->msg, sizeof e->msg, "jq error");
     }
     jv_free(msg);

@@ -359,15 +359,35 @@ static const char puncts1[] = "()[]{},:.|?~+-*/%<>=";
 static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_next)
 {
     int depth = 0;
+    size_t opened[EXPR__MAX_PARSE_DEPTH + 1];
     for (;;) {
         while (i < p->n && is_ws(p->src[i]))
             i++;
         if (i >= p->n) {
-            perr(p, (unsigned)open_at, "unclosed '%s' (missing '%s')", close == '}' ? "{{" : "{%",
-                 close == '}' ? "}}" : "%}");
+            if (depth > 0) {
+                char o = p->src[opened[depth - 1]];
+                perr(p, (unsigned)opened[depth - 1], "unclosed '%c' (missing '%c')", o,
+                     o == '(' ? ')' : o == '[' ? ']' : '}');
+            } else {
+                perr(p, (unsigned)open_at, "unclosed '%s' (missing '%s')", close == '}' ? "{{" : "{%",
+                     close == '}' ? "}}" : "%}");
+            }
             return 0;
         }
         const char *s = p->src + i;
+        char other = close == '}' ? '%' : '}';
+        if (depth == 0 && s[0] == other && i + 1 < p->n && s[1] == '}') {
+            perr(p, (unsigned)i, "expected '%s' to close '%s', found '%c}'", close == '}' ? "}}" : "%}",
+                 close == '}' ? "{{" : "{%", other);
+            return 0;
+        }
+        if (depth > 0 && s[0] == close && i + 1 < p->n && s[1] == '}' &&
+            !(close == '}' && p->src[opened[depth - 1]] == '{')) {
+            char o = p->src[opened[depth - 1]];
+            perr(p, (unsigned)opened[depth - 1], "unclosed '%c' (missing '%c')", o,
+                 o == '(' ? ')' : o == '[' ? ']' : '}');
+            return 0;
+        }
         if (depth == 0) {
             if (s[0] == '-' && i + 2 < p->n && s[1] == close && s[2] == '}') {
                 push_tok(p, close == '}' ? T_PCLOSE : T_TCLOSE, i, 3);
@@ -434,6 +454,18 @@ static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_nex
                 return 0;
             continue;
         }
+        if (c == '&' && i + 1 < p->n && s[1] == '&') {
+            perr(p, (unsigned)i, "unexpected '&&' (use 'and')");
+            return 0;
+        }
+        if (c == '|' && i + 1 < p->n && s[1] == '|') {
+            perr(p, (unsigned)i, "unexpected '||' (use 'or')");
+            return 0;
+        }
+        if (c == '!' && !(i + 1 < p->n && s[1] == '=')) {
+            perr(p, (unsigned)i, "unexpected '!' (use 'not')");
+            return 0;
+        }
         size_t plen = 0;
         for (int k = 0; puncts3[k]; k++)
             if (i + 3 <= p->n && !memcmp(s, puncts3[k], 3))
@@ -445,20 +477,19 @@ static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_nex
         if (!plen && c && strchr(puncts1, c))
             plen = 1;
         if (!plen) {
-            if (c == '&' && i + 1 < p->n && s[1] == '&')
-                perr(p, (unsigned)i, "unexpected '&&' (use 'and')");
-            else if (c == '|' && i + 1 < p->n && s[1] == '|')
-                perr(p, (unsigned)i, "unexpected '||' (use 'or')");
-            else if (c == '!')
-                perr(p, (unsigned)i, "unexpected '!' (use 'not')");
-            else if (c >= 0x20 && c < 0x7f)
+            if (c >= 0x20 && c < 0x7f)
                 perr(p, (unsigned)i, "unexpected character '%c'", c);
             else
                 perr(p, (unsigned)i, "unexpected character (byte 0x%02x)", c);
             return 0;
         }
-        if (plen == 1 && (c == '(' || c == '[' || c == '{'))
-            depth++;
+        if (plen == 1 && (c == '(' || c == '[' || c == '{')) {
+            if (depth == EXPR__MAX_PARSE_DEPTH) {
+                perr(p, (unsigned)i, "expression nested too deeply");
+                return 0;
+            }
+            opened[depth++] = i;
+        }
         if (plen == 1 && (c == ')' || c == ']' || c == '}') && depth > 0)
             depth--;
         push_tok(p, T_PUNCT, i, plen);
@@ -712,13 +743,13 @@ static int map_args(P *p, xnode *n, const arglist *al, const char *what, const c
     n->kwnames = expr__alloc(p->t, sizeof(char *) * (size_t)(al->n ? al->n : 1));
     n->slots = expr__alloc(p->t, (size_t)(al->n ? al->n : 1));
     int seen[EXPR__MAX_PARAMS * 2] = {0};
-    int npos = 0;
+    int npos = 0, named = 0;
     for (int i = 0; i < al->n; i++) {
         n->kids[i] = al->kids[i];
         n->kwnames[i] = al->names[i];
         int slot;
         if (!al->names[i]) {
-            if (npos > 0 && i > 0 && al->names[i - 1])
+            if (named)
                 return perr(p, al->at[i], "positional argument after a named one in %s '%s'", what,
                             name);
             slot = npos++;
@@ -726,10 +757,13 @@ static int map_args(P *p, xnode *n, const arglist *al, const char *what, const c
                 n->slots[i] = (signed char)(slot < 127 ? slot : 127);
                 continue;
             }
+            if (slot >= np && np == 0)
+                return perr(p, al->at[i], "%s '%s' takes no arguments", what, name);
             if (slot >= np)
                 return perr(p, al->at[i], "%s '%s' takes at most %d argument%s", what, name, np,
                             np == 1 ? "" : "s");
         } else {
+            named = 1;
             slot = -1;
             for (int k = 0; k < np; k++)
                 if (!strcmp(params[k], al->names[i]))
