@@ -41,7 +41,7 @@
 #include "util/mem.h"
 
 #define SECS_DAY 86400LL
-#define SEARCH_YEARS 10
+#define SEARCH_YEARS 50   /* the longest gap: Feb 29 on a given weekday, 40 years */
 
 struct cron_expr {
     char *spec;
@@ -363,8 +363,9 @@ cron_expr *cron_parse(const char *spec, int with_seconds, kerr *e)
     int hour_star = fs[with_seconds ? 2 : 1][0] == '*';
     c->fixed = !min_star && !hour_star;
     free(expanded);
-    /* Refuse what can never fire ("0 0 30 2 *"): ten years from 2000 cover
-     * every combination of weekday, month length and leap year. */
+    /* Refuse what can never fire ("0 0 30 2 *"): fifty years from 2000 hold
+     * every combination of date, weekday and leap year (no skipped leap
+     * year until 2100). */
     if (cron_next(c, NULL, 946684800LL * US_PER_SEC) < 0) {
         kerr_set(e, "cron '%s': never fires (no date matches day-of-month, month and "
                  "day-of-week together)", spec);

@@ -37,10 +37,10 @@ void cron_free(cron_expr *c);
 const char *cron_spec(const cron_expr *c);
 
 /* The first fire time strictly after after_us, read in the civil time of
- * zone z (UTC when NULL); -1 when there is none within ten years. */
+ * zone z (UTC when NULL); -1 when there is none within fifty years. */
 int64_t cron_next(const cron_expr *c, const tzone *z, int64_t after_us);
-/* The last fire time at or before at_us; -1 when there is none within ten
- * years. cron_next and cron_prev agree on one set of fire times. */
+/* The last fire time at or before at_us; -1 when there is none within
+ * fifty years. cron_next and cron_prev agree on one set of fire times. */
 int64_t cron_prev(const cron_expr *c, const tzone *z, int64_t at_us);
 
 #endif
