@@ -11,8 +11,10 @@
  *                             folders are made and fsync'ed into their parents
  *   storage get               storage_read_all of the file
  *   storage put+get           one put and one get, per pair
- * Each case runs for about BENCH_SECONDS (default 1) seconds in a temporary
- * folder under TMPDIR (default /tmp), which is removed afterwards.
+ * The cases run in turn, round after round, for about 6 x BENCH_SECONDS
+ * (default 0.5) seconds per size, in a temporary folder under TMPDIR (default
+ * /tmp), removed afterwards. Rates are operations over the time spent in
+ * that case.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,8 +39,8 @@ static double budget;
 static void report(const char *size, const char *what, long ops, double secs, size_t bytes)
 {
     double rate = (double)ops / secs;
-    printf("%-6s %-28s %9.0f ops/s %9.1f MB/s  (%ld in %.2f s)\n", size, what, rate,
-           rate * (double)bytes / 1e6, ops, secs);
+    printf("%-6s %-28s %9.0f ops/s %9.1f MB/s %8.3f ms/op\n", size, what, rate,
+           rate * (double)bytes / 1e6, secs * 1e3 / (double)ops);
 }
 
 static void die(const char *what, const kerr *e)
@@ -47,24 +49,24 @@ static void die(const char *what, const kerr *e)
     exit(1);
 }
 
-static void bare(const char *dir, const char *data, size_t n, int sync_dir, const char *size)
+/* The cases, run in turn within each round so that all of them see the same
+ * disk: on a shared machine fsync latency swings by 10x within seconds, and
+ * timing the cases one after the other would compare different weather. */
+enum { BARE, BARE_SYNC, PUT, PUT_NEW, GET, PUT_GET, NCASES };
+static const char *const case_name[NCASES] = {
+    "bare write+fsync+rename", "bare + fsync folder", "storage put (overwrite)",
+    "storage put (new folders)", "storage get", "storage put+get",
+};
+
+static void bare_write(const char *dir, int dfd, const char *data, size_t n, int sync_dir)
 {
     char tmp[512], fin[512];
     snprintf(tmp, sizeof tmp, "%s/bare.tmp", dir);
     snprintf(fin, sizeof fin, "%s/bare", dir);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    long ops = 0;
-    double t0 = now(), t;
-    do {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || write(fd, data, n) != (ssize_t)n || fsync(fd) || close(fd) ||
-            rename(tmp, fin) || (sync_dir && fsync(dfd)))
-            die("bare write", NULL);
-        ops++;
-        t = now() - t0;
-    } while (t < budget || ops < 5);
-    close(dfd);
-    report(size, sync_dir ? "bare + fsync folder" : "bare write+fsync+rename", ops, t, n);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, data, n) != (ssize_t)n || fsync(fd) || close(fd) ||
+        rename(tmp, fin) || (sync_dir && fsync(dfd)))
+        die("bare write", NULL);
 }
 
 static void run_size(storage *s, const char *dir, size_t n, const char *size)
@@ -73,54 +75,58 @@ static void run_size(storage *s, const char *dir, size_t n, const char *size)
     for (size_t i = 0; i < n; i++)
         data[i] = (char)('a' + i % 26);
     kerr e = KERR_INIT;
-    bare(dir, data, n, 0, size);
-    bare(dir, data, n, 1, size);
-
     const char *uri = "kite:///io/kestra/bench/flow/executions/E1/tasks/t1/R1/out.bin";
-    long ops = 0;
-    double t0 = now(), t;
-    do {
-        if (storage_put(s, uri, data, n, &e))
-            die("put", &e);
-        ops++;
-        t = now() - t0;
-    } while (t < budget || ops < 5);
-    report(size, "storage put (overwrite)", ops, t, n);
-
-    ops = 0;
-    t0 = now();
-    do {
-        char *u = xasprintf("kite:///io/kestra/bench/flow/executions/E2/tasks/t1/R%ld/out.bin", ops);
-        if (storage_put(s, u, data, n, &e))
-            die("put", &e);
-        free(u);
-        ops++;
-        t = now() - t0;
-    } while (t < budget || ops < 5);
-    report(size, "storage put (new folders)", ops, t, n);
-
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     buf b = BUF_INIT;
-    ops = 0;
-    t0 = now();
-    do {
-        if (storage_read_all(s, uri, 0, &b, &e) || b.len != n)
-            die("get", &e);
-        ops++;
-        t = now() - t0;
-    } while (t < budget || ops < 5);
-    report(size, "storage get", ops, t, n);
-
-    ops = 0;
-    t0 = now();
-    do {
-        if (storage_put(s, uri, data, n, &e) || storage_read_all(s, uri, 0, &b, &e))
-            die("put+get", &e);
-        ops++;
-        t = now() - t0;
-    } while (t < budget || ops < 5);
-    report(size, "storage put+get", ops, t, n);
+    double spent[NCASES] = {0};
+    long ops[NCASES] = {0};
+    long round = 0;
+    double t0 = now();
+    if (storage_put(s, uri, data, n, &e))
+        die("put", &e);
+    while (now() - t0 < budget * NCASES || round < 5) {
+        for (int c = 0; c < NCASES; c++) {
+            double t = now();
+            /* a get is ~100x faster than a put: repeat it to time it well */
+            int reps = c == GET ? 20 : 1;
+            for (int r = 0; r < reps; r++) {
+                switch (c) {
+                case BARE:
+                case BARE_SYNC:
+                    bare_write(dir, dfd, data, n, c == BARE_SYNC);
+                    break;
+                case PUT:
+                    if (storage_put(s, uri, data, n, &e))
+                        die("put", &e);
+                    break;
+                case PUT_NEW: {
+                    char *u = xasprintf("kite:///io/kestra/bench/flow/executions/E2/tasks/t1/"
+                                        "R%ld/out.bin", round);
+                    if (storage_put(s, u, data, n, &e))
+                        die("put", &e);
+                    free(u);
+                    break;
+                }
+                case GET:
+                    if (storage_read_all(s, uri, 0, &b, &e) || b.len != n)
+                        die("get", &e);
+                    break;
+                case PUT_GET:
+                    if (storage_put(s, uri, data, n, &e) ||
+                        storage_read_all(s, uri, 0, &b, &e))
+                        die("put+get", &e);
+                    break;
+                }
+            }
+            spent[c] += now() - t;
+            ops[c] += reps;
+        }
+        round++;
+    }
+    for (int c = 0; c < NCASES; c++)
+        report(size, case_name[c], ops[c], spent[c], n);
     buf_free(&b);
-
+    close(dfd);
     if (storage_delete_prefix(s, "kite:///io/kestra/bench/flow/executions/", &e) < 0)
         die("delete_prefix", &e);
     free(data);
@@ -129,7 +135,7 @@ static void run_size(storage *s, const char *dir, size_t n, const char *size)
 int main(void)
 {
     const char *secs = getenv("BENCH_SECONDS");
-    budget = secs ? atof(secs) : 1.0;
+    budget = secs ? atof(secs) : 0.5;
     const char *tmpdir = getenv("TMPDIR");
     char *dir = xasprintf("%s/kite-bench-storage-XXXXXX", tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(dir))
@@ -139,7 +145,8 @@ int main(void)
     storage *s = storage_open_local(root, &e);
     if (!s)
         die("open", &e);
-    printf("local storage in %s, %.1f s per case\n", dir, budget);
+    printf("local storage in %s, cases interleaved, about %.1f s per size\n", dir,
+           budget * NCASES);
     run_size(s, dir, 1024, "1 KiB");
     run_size(s, dir, 1024 * 1024, "1 MiB");
     storage_free(s);
