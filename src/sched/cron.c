@@ -183,6 +183,8 @@ static int parse_item(const fctx *f, cron_expr *c, uint64_t *mask, const char *p
             p++;
             if (parse_value(f, &p, end, &hi))
                 return -1;
+            if (f->field == F_DOW && hi == 0 && lo > 0)
+                hi = 7;         /* "MON-SUN": Sunday closes the week */
             if (hi < lo)
                 return ferr(f, start, "%s range %d-%d is reversed", d->name, lo, hi);
         } else if (p < end && (*p == 'W' || *p == 'w') && f->field == F_DOM) {

@@ -371,6 +371,8 @@ static int tzif_parse(tzone *z, const unsigned char *buf, size_t n, kerr *e)
         if (blen > left)
             return kerr_set(e, "truncated TZif file");
     }
+    if (c.leap)
+        return kerr_set(e, "zones with leap seconds (right/...) are not supported");
     const unsigned char *times = p;
     const unsigned char *idx = times + c.time * tsize;
     const unsigned char *types = idx + c.time;
@@ -436,7 +438,13 @@ static tzone *tz_load_file(const char *name, const char *path, kerr *e)
     }
     unsigned char *buf = xmalloc(TZIF_MAX_BYTES);
     size_t n = fread(buf, 1, TZIF_MAX_BYTES, f);
+    int unreadable = ferror(f);     /* a folder such as "Europe" */
     fclose(f);
+    if (unreadable) {
+        free(buf);
+        kerr_set(e, "unknown time zone '%s'", name);
+        return NULL;
+    }
     tzone *z = xcalloc(1, sizeof *z);
     z->name = xstrdup(name);
     kerr sub = KERR_INIT;

@@ -265,6 +265,8 @@ static void test_zone_errors(void **state)
         {"Europe/Paris ", "invalid time zone name 'Europe/Paris '"},
         {"+25:00", "invalid time zone name '+25:00'"},
         {"zone.tab", "time zone 'zone.tab': not a TZif file or a damaged one"},
+        {"Europe", "unknown time zone 'Europe'"},
+        {"right/UTC", "time zone 'right/UTC': zones with leap seconds (right/...) are not supported"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         kerr e = KERR_INIT;
