@@ -149,7 +149,7 @@ static const char *const sql_text[S__COUNT] = {
                     " FROM task_runs WHERE execution_id = ?2))",
     [S_TR_UPDATE] = "UPDATE task_runs SET parent_task_run_id = ?3, task_id = ?4, value = ?5,"
                     " iteration = ?6, state = ?7, histories = ?8, attempts = ?9, outputs = ?10,"
-                    " created = ?11, updated = ?12 WHERE id = ?1 AND execution_id = ?2",
+                    " updated = ?12 WHERE id = ?1 AND execution_id = ?2",
     [S_TR_GET] = "SELECT " TR_COLS " FROM task_runs WHERE id = ?1",
     [S_TR_LIST] = "SELECT " TR_COLS " FROM task_runs WHERE execution_id = ?1 ORDER BY seq",
 

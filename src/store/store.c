@@ -634,11 +634,15 @@ int store_execution_insert(store *s, store_execution *x, kerr *e)
     int rc = check_execution(x, e);
     if (rc)
         return rc;
-    int64_t old = x->version;
+    int64_t old = x->version, old_created = x->created_us;
     x->version = 1;
+    if (!x->created_us)
+        x->created_us = store_now_us();
     rc = s->ops->execution_insert(s->b, x, e);
-    if (rc)
+    if (rc) {
         x->version = old;
+        x->created_us = old_created;
+    }
     return rc;
 }
 

@@ -16,7 +16,8 @@
  * transaction (store_begin .. store_commit) belongs to the thread that began
  * it: every store call that thread makes until commit or rollback lands in it,
  * and no other thread sees those writes before the commit. Calls made outside
- * a transaction are each atomic on their own. A call that fails inside a
+ * a transaction are each atomic on their own. A store must not be used
+ * across fork(): a child process opens its own. A call that fails inside a
  * transaction has no effect and leaves the transaction open: the caller
  * commits the rest or rolls back.
  *
@@ -221,8 +222,8 @@ void store_executions_free(store_execution *v, size_t n);
 /* Sets x->state and appends (state, at_us) to its histories. */
 void store_execution_set_state(store_execution *x, store_state st, int64_t at_us);
 
-/* Inserts x (borrowed) with version 1 (x->version is set);
- * STORE_DUPLICATE if the id exists. */
+/* Inserts x (borrowed) with version 1 (x->version is set, and
+ * x->created_us when it was 0); STORE_DUPLICATE if the id exists. */
 int store_execution_insert(store *s, store_execution *x, kerr *e);
 /* Writes every field of x where the stored version equals x->version, then
  * increments x->version. STORE_CONFLICT when someone updated it since
@@ -280,8 +281,8 @@ store_attempt *store_task_run_add_attempt(store_task_run *t, store_state st,
 
 /* STORE_DUPLICATE if the id exists; STORE_ERROR if the execution does not. */
 int store_task_run_insert(store *s, const store_task_run *t, kerr *e);
-/* Rewrites the mutable fields (state, histories, attempts, outputs, value,
- * iteration, updated); STORE_NOT_FOUND when it does not exist. */
+/* Rewrites every field but id, execution_id and created (updated_us 0:
+ * now); STORE_NOT_FOUND when it does not exist. */
 int store_task_run_update(store *s, const store_task_run *t, kerr *e);
 int store_task_run_get(store *s, const char *id, store_task_run *out /* OUT */, kerr *e);
 /* The execution's task runs in creation order. */
@@ -364,7 +365,8 @@ void store_jobs_free(store_job *v, size_t n);
 int store_queue_push(store *s, const char *kind, const char *execution_id,
                      const char *task_run_id, json_t *payload, int64_t available_us,
                      int64_t *id /* OUT */, kerr *e);
-/* Atomically takes up to max ready jobs of kind (oldest available first),
+/* Atomically takes up to max (at most 10,000) ready jobs of kind (oldest
+ * available first),
  * held by owner until now_us + lease_us; now_us 0 means now. A job is never
  * handed to two owners at once. *n may be 0. */
 int store_queue_lease(store *s, const char *kind, size_t max, const char *owner,

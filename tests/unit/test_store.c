@@ -406,7 +406,12 @@ static void test_execution_update_detects_stale_versions(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    insert_exec(f->s, "e1", "ns", "flow");
+    store_execution z;
+    make_exec(&z, "e1", "ns", "flow");
+    assert_int_equal(store_execution_insert(f->s, &z, &e), 0);
+    assert_true(z.created_us > 0);   /* set by insert, kept by later updates */
+    int64_t created = z.created_us;
+    store_execution_clear(&z);
     store_execution a, b;
     assert_int_equal(store_execution_get(f->s, "e1", &a, &e), 0);
     assert_int_equal(store_execution_get(f->s, "e1", &b, &e), 0);
@@ -436,6 +441,7 @@ static void test_execution_update_detects_stale_versions(void **state)
     assert_int_equal(b.state, STATE_SUCCESS);
     assert_int_equal(b.n_histories, 3);
     assert_int_equal(b.end_us, 3000);
+    assert_int_equal(b.created_us, created);
     assert_int_equal(json_integer_value(json_object_get(b.outputs, "x")), 1);
     assert_int_equal(b.version, 3);
     store_execution_clear(&b);
@@ -559,12 +565,18 @@ static void test_task_runs_in_creation_order_with_attempts(void **state)
     a->end_us = 3300;
     store_task_run_set_state(t, STATE_SUCCESS, 3300);
     t->outputs = json_pack("{s:s}", "value", "done");
+    int64_t created = t->created_us;
+    assert_true(created > 0);
+    t->created_us = 0;   /* update never rewrites the creation time */
+    t->updated_us = 0;
     assert_int_equal(store_task_run_update(f->s, t, &e), 0);
     store_task_runs_free(v, n);
 
     store_task_run g;
     assert_int_equal(store_task_run_get(f->s, "aa", &g, &e), 0);
     assert_int_equal(g.state, STATE_SUCCESS);
+    assert_int_equal(g.created_us, created);
+    assert_true(g.updated_us >= created);
     assert_int_equal(g.n_histories, 3);
     assert_int_equal(g.n_attempts, 2);
     assert_int_equal(g.attempts[0].state, STATE_FAILED);
