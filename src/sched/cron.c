@@ -666,8 +666,9 @@ static int wall_instants(const tzone *z, int64_t L, int64_t out[2], int64_t *gap
 }
 
 /* The fire instants of matching wall-clock time L (see the file comment);
- * returns how many, and in *resume the wall-clock time to continue from in
- * the walk's direction when L sits in a gap (else L itself). */
+ * returns how many (0-2, ascending in out). When L sits in a gap,
+ * *gap_start and *gap_end are the wall-clock times where the gap begins and
+ * ends, so a walk can jump over it; otherwise both are L. */
 static int wall_fires(const cron_expr *c, const tzone *z, int64_t L, int64_t out[2],
                       int64_t *gap_start, int64_t *gap_end)
 {
