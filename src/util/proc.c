@@ -52,7 +52,6 @@
 #include "util/mem.h"
 
 #define CHUNK          (64 * 1024)
-#define MAX_LINE_HARD  (16u * 1024 * 1024)
 #define CANCEL_TICK_MS 25
 #define KILL_TICK_MS   100
 #define STUCK_MS       10000
@@ -183,229 +182,6 @@ static char *resolve_program(const char *name, const char *const *env, int dirfd
     return NULL;
 }
 
-/* ---- Lines ------------------------------------------------------------- */
-
-typedef struct lstate {
-    proc_stream id;
-    int fd;                 /* -1 once at EOF */
-    proc_stream_stats *st;
-    char *pend;             /* the current line's bytes not delivered yet */
-    size_t plen, pcap;
-    uint64_t cut;           /* cut mode: bytes of the current line dropped */
-    int long_line;          /* current line already went past max_line */
-    int open;               /* bytes of an unterminated line were seen */
-    unsigned char last;     /* last raw byte of the current line */
-} lstate;
-
-typedef struct runner {
-    const proc_spec *s;
-    proc_result *r;
-    size_t max_line;
-    uint64_t delivered;
-    int capped;
-    int failed;             /* the loop failed: no more callbacks */
-    lstate ls[2];
-    char *chunk;
-} runner;
-
-static void pend_reserve(lstate *L, size_t more)
-{
-    if (L->plen + more + 1 <= L->pcap)
-        return;
-    size_t c = L->pcap ? L->pcap : 256;
-    while (c < L->plen + more + 1)
-        c *= 2;
-    L->pend = xrealloc(L->pend, c);
-    L->pcap = c;
-}
-
-/* Delivers one piece, or, past max_output, the notice (once). */
-static void emit(runner *R, lstate *L, char *text, size_t len, int flags)
-{
-    if (R->capped || R->failed)
-        return;
-    const proc_spec *s = R->s;
-    if (s->max_output && R->delivered + len > s->max_output) {
-        R->capped = 1;
-        L->st->truncated = 1;
-        if (s->on_line) {
-            char msg[160];
-            int n = snprintf(msg, sizeof msg,
-                             "[kite] output limit of %llu bytes reached: the rest of "
-                             "the output is dropped", (unsigned long long)s->max_output);
-            s->on_line(s->ud, L->id, msg, (size_t)n, PROC_LINE_NOTICE);
-        }
-        return;
-    }
-    R->delivered += len;
-    if (s->on_line) {
-        text[len] = '\0';
-        s->on_line(s->ud, L->id, text, len, flags);
-    }
-}
-
-/* Where to split a piece of k bytes: before a UTF-8 sequence that b[k]
- * would otherwise cut, when the bytes look like UTF-8. b has k+1 bytes. */
-static size_t utf8_split(const char *b, size_t k)
-{
-    const unsigned char *u = (const unsigned char *)b;
-    if ((u[k] & 0xC0) != 0x80)
-        return k;
-    for (size_t j = k; j > 0 && k - j < 3;) {
-        j--;
-        if ((u[j] & 0xC0) == 0xC0)
-            return j > 0 ? j : k;
-        if ((u[j] & 0xC0) != 0x80)
-            return k;
-    }
-    return k;
-}
-
-/* Adds bytes of the current (unterminated) line. */
-static void add_partial(runner *R, lstate *L, const char *p, size_t len)
-{
-    if (!len)
-        return;
-    L->open = 1;
-    L->last = (unsigned char)p[len - 1];
-    size_t max = R->max_line;
-    if (R->s->cut_long_lines) {
-        size_t room = max - L->plen;
-        size_t take = len < room ? len : room;
-        pend_reserve(L, take);
-        memcpy(L->pend + L->plen, p, take);
-        L->plen += take;
-        if (len > take) {
-            L->cut += len - take;
-            L->long_line = 1;
-        }
-        return;
-    }
-    pend_reserve(L, len);
-    memcpy(L->pend + L->plen, p, len);
-    L->plen += len;
-    /* Keep at least one byte: a trailing '\r' must stay to be stripped. */
-    while (L->plen > max && !R->capped) {
-        size_t k = utf8_split(L->pend, max);
-        char save = L->pend[k];
-        L->long_line = 1;
-        emit(R, L, L->pend, k, PROC_LINE_SPLIT);
-        L->pend[k] = save;
-        memmove(L->pend, L->pend + k, L->plen - k);
-        L->plen -= k;
-    }
-}
-
-/* Ends the current line: strips a '\r', delivers the rest. */
-static void end_line(runner *R, lstate *L)
-{
-    if (L->last == '\r') {
-        if (L->cut)
-            L->cut--;
-        else if (L->plen)
-            L->plen--;
-    }
-    int flags = 0;
-    if (L->cut) {
-        char mark[64];
-        int n = snprintf(mark, sizeof mark, " [... %llu bytes cut]", (unsigned long long)L->cut);
-        pend_reserve(L, (size_t)n);
-        memcpy(L->pend + L->plen, mark, (size_t)n);
-        L->plen += (size_t)n;
-        flags = PROC_LINE_CUT;
-    }
-    if (L->long_line || L->cut)
-        L->st->long_lines++;
-    pend_reserve(L, 0);
-    emit(R, L, L->pend, L->plen, flags);
-    L->plen = 0;
-    L->cut = 0;
-    L->long_line = 0;
-    L->open = 0;
-    L->last = 0;
-}
-
-static uint64_t count_nl(const char *p, size_t n)
-{
-    uint64_t c = 0;
-    const char *end = p + n;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
-        c++;
-        p++;
-    }
-    return c;
-}
-
-/* Once the output cap is reached, data is only counted. */
-static void drop(lstate *L, const char *p, size_t n)
-{
-    if (!n)
-        return;
-    L->st->truncated = 1;
-    L->st->lines += count_nl(p, n);
-    L->open = p[n - 1] != '\n';
-    L->plen = 0;
-    L->cut = 0;
-}
-
-/* Cuts freshly read data (in R->chunk, which has a spare byte past n) into
- * lines. A line wholly inside the chunk is delivered from it without copy. */
-static void process(runner *R, lstate *L, char *data, size_t n)
-{
-    L->st->bytes += n;
-    char *p = data, *end = data + n;
-    while (p < end) {
-        if (R->capped) {
-            drop(L, p, (size_t)(end - p));
-            return;
-        }
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) {
-            add_partial(R, L, p, (size_t)(end - p));
-            return;
-        }
-        size_t len = (size_t)(nl - p);
-        int cr = len && p[len - 1] == '\r';
-        len -= (size_t)cr;
-        L->st->lines++;
-        if (!L->open && len <= R->max_line) {
-            emit(R, L, p, len, 0);
-        } else {
-            add_partial(R, L, p, len);
-            if (cr)
-                L->last = 0;   /* already stripped; an earlier '\r' stays */
-            end_line(R, L);
-        }
-        L->open = 0;
-        p = nl + 1;
-    }
-}
-
-static void stream_eof(runner *R, lstate *L)
-{
-    if (L->fd >= 0)
-        close(L->fd);
-    L->fd = -1;
-    if (L->open) {
-        L->st->lines++;
-        if (!R->capped)
-            end_line(R, L);
-        else
-            L->st->truncated = 1;
-        L->open = 0;
-    }
-}
-
-/* Reads once from a readable pipe. */
-static void stream_read(runner *R, lstate *L)
-{
-    ssize_t n = read(L->fd, R->chunk, CHUNK);
-    if (n > 0)
-        process(R, L, R->chunk, (size_t)n);
-    else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        stream_eof(R, L);
-}
-
 /* ---- The run ------------------------------------------------------------ */
 
 void proc_spec_init(proc_spec *s)
@@ -459,6 +235,28 @@ static void reap(waitstate *w, proc_result *r)
     }
 }
 
+static void stream_eof(proc_lines *lp, proc_stream st, int *fd, int failed)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    if (!failed)
+        proc_lines_end(lp, st);
+}
+
+/* Reads once from a readable pipe. Once the loop failed, output is only
+ * drained: no callback may run before the failure return. */
+static void stream_read(proc_lines *lp, proc_stream st, int *fd, char *buf, int failed)
+{
+    ssize_t n = read(*fd, buf, CHUNK);
+    if (n > 0) {
+        if (!failed)
+            proc_lines_feed(lp, st, buf, (size_t)n);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        stream_eof(lp, st, fd, failed);
+    }
+}
+
 static int group_alive(pid_t pgid)
 {
     return kill(-pgid, 0) == 0 || errno == EPERM;
@@ -502,8 +300,10 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int fa_ok = 0, attr_ok = 0;
-    runner R;
-    memset(&R, 0, sizeof R);
+    proc_lines *lp = NULL;
+    char *buf = NULL;
+    int fds[2] = {-1, -1};      /* our ends of stdout and stderr, -1 at EOF */
+    int failed = 0;             /* the loop failed: no more callbacks */
 
     path = resolve_program(av[0], envp, cwdfd, e);
     if (!path)
@@ -555,13 +355,11 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     out[1] = err[1] = -1;
     pidfd = (int)pidfd_open(pid, 0);   /* -1 on old kernels: we then poll */
 
-    R.s = s;
-    R.r = r;
-    R.max_line = s->max_line && s->max_line < MAX_LINE_HARD ? s->max_line : MAX_LINE_HARD;
-    R.chunk = xmalloc(CHUNK + 1);
-    R.ls[0] = (lstate){.id = PROC_STDOUT, .fd = out[0], .st = &r->out};
-    R.ls[1] = (lstate){.id = PROC_STDERR, .fd = err[0], .st = &r->err};
-    out[0] = err[0] = -1;   /* owned by R.ls now */
+    lp = proc_lines_new(s->max_line, s->cut_long_lines, s->max_output, s->on_line, s->ud);
+    buf = xmalloc(CHUNK);
+    fds[0] = out[0];
+    fds[1] = err[0];
+    out[0] = err[0] = -1;   /* owned by fds now */
 
     waitstate w = {.pid = pid};
     int phase = PH_RUN;
@@ -603,7 +401,7 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
                 break;
             }
         }
-        int pipes_open = R.ls[0].fd >= 0 || R.ls[1].fd >= 0;
+        int pipes_open = fds[0] >= 0 || fds[1] >= 0;
         if (w.leader_done && alive < 0)
             alive = group_alive(pid);
         if (w.leader_done && !alive) {
@@ -635,18 +433,18 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         struct pollfd pf[3];
         int nf = 0, idx[2] = {-1, -1};
         for (int i = 0; i < 2; i++)
-            if (R.ls[i].fd >= 0) {
+            if (fds[i] >= 0) {
                 idx[i] = nf;
-                pf[nf++] = (struct pollfd){.fd = R.ls[i].fd, .events = POLLIN};
+                pf[nf++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
             }
         if (pidfd >= 0 && !w.leader_done)
             pf[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
         int n = poll(pf, (nfds_t)nf, (int)(t < 0 ? -1 : t));
         if (n < 0 && errno != EINTR) {
             /* cannot happen with valid fds; do not spin: stop the group */
-            if (!R.failed)
+            if (!failed)
                 kerr_set(e, "process: poll: %s", strerror(errno));
-            R.failed = 1;
+            failed = 1;
             if (phase != PH_KILL) {
                 kill(-pid, SIGKILL);
                 phase = PH_KILL;
@@ -658,11 +456,13 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         }
         for (int i = 0; i < 2 && n > 0; i++)
             if (idx[i] >= 0 && pf[idx[i]].revents)
-                stream_read(&R, &R.ls[i]);
+                stream_read(lp, i ? PROC_STDERR : PROC_STDOUT, &fds[i], buf, failed);
     }
 
     for (int i = 0; i < 2; i++)
-        stream_eof(&R, &R.ls[i]);
+        stream_eof(lp, i ? PROC_STDERR : PROC_STDOUT, &fds[i], failed);
+    r->out = *proc_lines_stats(lp, PROC_STDOUT);
+    r->err = *proc_lines_stats(lp, PROC_STDERR);
     r->duration_us = now_us() - t0;
     if (w.lost) {
         kerr_set(e, "process: lost the exit status of pid %d (reaped elsewhere: "
@@ -671,7 +471,7 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         r->exit_code = -1;
         rc = 0;
     } else {
-        rc = R.failed ? -1 : 0;
+        rc = failed ? -1 : 0;
     }
     reg_del(pid);
 
@@ -681,11 +481,14 @@ done:
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
-        free(R.ls[i].pend);
     }
     if (pidfd >= 0) close(pidfd);
     if (cwdfd != AT_FDCWD) close(cwdfd);
-    free(R.chunk);
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    proc_lines_free(lp);
+    free(buf);
     free(path);
     return rc;
 }

@@ -86,7 +86,7 @@ typedef struct proc_spec {
      * UTF-8. max_output: total bytes of both streams delivered as lines
      * (0: no cap); past it one PROC_LINE_NOTICE line is sent, then output is
      * still read (the child never blocks) but dropped. */
-    size_t max_line;               /* default 64 KiB */
+    size_t max_line;               /* default 64 KiB; 0: 16 MiB */
     int cut_long_lines;
     uint64_t max_output;           /* default 0 */
 
@@ -139,6 +139,24 @@ int proc_run(const proc_spec *s, proc_result *r /* OUT */, kerr *e);
  * "exit code 3", "killed by signal 9 (Killed)", "timed out after 1.500 s",
  * "cancelled". Writes at most n bytes into out; returns out. */
 char *proc_describe(const proc_result *r, char *out, size_t n);
+
+/* ---- Cutting output into lines --------------------------------------- */
+
+/* proc_run's line rules (max_line, cut_long_lines, max_output, the flags:
+ * see proc_spec) for output that does not come from proc_run, such as an SSH
+ * channel; proc_run itself uses them. Bytes are fed per stream in pieces of
+ * any size; fn is called during the feed and end calls. max_line 0 means the
+ * hard cap (16 MiB). */
+typedef struct proc_lines proc_lines;
+
+proc_lines *proc_lines_new(size_t max_line, int cut_long_lines, uint64_t max_output,
+                           proc_line_fn fn, void *ud);
+void proc_lines_free(proc_lines *p);
+void proc_lines_feed(proc_lines *p, proc_stream s, const void *data, size_t n);
+/* The stream ended: a last line without '\n' is delivered. */
+void proc_lines_end(proc_lines *p, proc_stream s);
+/* bytes, lines, long_lines and truncated so far; borrowed. */
+const proc_stream_stats *proc_lines_stats(const proc_lines *p, proc_stream s);
 
 /* ---- Orphans ----------------------------------------------------------- */
 

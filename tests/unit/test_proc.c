@@ -350,6 +350,191 @@ static void test_unicode_and_bytes(void **state)
     lines_free(&L);
 }
 
+/* ---- The line splitter on its own --------------------------------------- */
+
+/* Records every callback as text, to compare two runs byte for byte. */
+typedef struct rec {
+    char *s;
+    size_t len, cap;
+} rec;
+
+static void rec_put(rec *r, const void *p, size_t n)
+{
+    if (r->len + n + 1 > r->cap) {
+        r->cap = (r->len + n + 1) * 2;
+        r->s = xrealloc(r->s, r->cap);
+    }
+    memcpy(r->s + r->len, p, n);
+    r->len += n;
+}
+
+static void rec_line(void *ud, proc_stream st, const char *text, size_t len, int flags)
+{
+    char head[64];
+    int n = snprintf(head, sizeof head, "<%d %d %zu>", (int)st, flags, len);
+    rec_put(ud, head, (size_t)n);
+    rec_put(ud, text, len);
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Feeds the same bytes in one piece and in random pieces, with random
+ * settings: the lines, flags and counts must not depend on the chunking. */
+static void test_lines_chunking_invariant(void **state)
+{
+    static const char alpha[] = {'a', 'b', '\n', '\r', '\0', (char)0xC3, (char)0xA9,
+                                 (char)0xE2, (char)0x9C, (char)0x93, (char)0xFF, 'z'};
+    char *data = xmalloc(6000);
+    for (int it = 0; it < 1500; it++) {
+        size_t n = rnd() % 6000;
+        for (size_t i = 0; i < n; i++)
+            data[i] = alpha[rnd() % sizeof alpha];
+        size_t max_line = 1 + rnd() % 200;
+        int cut = (int)(rnd() % 2);
+        uint64_t cap = rnd() % 3 ? 0 : 1 + rnd() % 4000;
+        size_t split = n ? rnd() % n : 0;    /* part on stdout, the rest on stderr */
+
+        rec a = {0}, b = {0};
+        proc_lines *one = proc_lines_new(max_line, cut, cap, rec_line, &a);
+        proc_lines_feed(one, PROC_STDOUT, data, split);
+        proc_lines_feed(one, PROC_STDERR, data + split, n - split);
+        proc_lines_end(one, PROC_STDOUT);
+        proc_lines_end(one, PROC_STDERR);
+
+        proc_lines *many = proc_lines_new(max_line, cut, cap, rec_line, &b);
+        for (size_t i = 0; i < split;) {
+            size_t k = 1 + rnd() % 7;
+            if (k > split - i) k = split - i;
+            proc_lines_feed(many, PROC_STDOUT, data + i, k);
+            i += k;
+        }
+        for (size_t i = split; i < n;) {
+            size_t k = 1 + rnd() % 300;
+            if (k > n - i) k = n - i;
+            proc_lines_feed(many, PROC_STDERR, data + i, k);
+            i += k;
+        }
+        proc_lines_end(many, PROC_STDOUT);
+        proc_lines_end(many, PROC_STDERR);
+
+        if ((a.len != b.len || memcmp(a.s, b.s, a.len) != 0) && getenv("DUMP")) {
+            size_t d = 0;
+            while (d < a.len && d < b.len && a.s[d] == b.s[d]) d++;
+            size_t from = d > 80 ? d - 80 : 0;
+            fprintf(stderr, "first difference at %zu\none:  ", d);
+            for (size_t i = from; i < d + 40 && i < a.len; i++) fprintf(stderr, "%02x ", (unsigned char)a.s[i]);
+            fprintf(stderr, "\nmany: ");
+            for (size_t i = from; i < d + 40 && i < b.len; i++) fprintf(stderr, "%02x ", (unsigned char)b.s[i]);
+            fprintf(stderr, "\n");
+        }
+        if (a.len != b.len || memcmp(a.s, b.s, a.len) != 0)
+            fail_msg("iteration %d: lines differ (max_line %zu, cut %d, cap %llu)", it,
+                     max_line, cut, (unsigned long long)cap);
+        for (int st = PROC_STDOUT; st <= PROC_STDERR; st++) {
+            const proc_stream_stats *x = proc_lines_stats(one, st);
+            const proc_stream_stats *y = proc_lines_stats(many, st);
+            if (memcmp(x, y, sizeof *x) != 0)
+                fail_msg("iteration %d: stats of stream %d differ: bytes %llu/%llu lines "
+                         "%llu/%llu long %llu/%llu truncated %d/%d (max_line %zu, cut %d, "
+                         "cap %llu)", it, st,
+                         (unsigned long long)x->bytes, (unsigned long long)y->bytes,
+                         (unsigned long long)x->lines, (unsigned long long)y->lines,
+                         (unsigned long long)x->long_lines, (unsigned long long)y->long_lines,
+                         x->truncated, y->truncated, max_line, cut, (unsigned long long)cap);
+        }
+        assert_int_equal(proc_lines_stats(one, PROC_STDOUT)->bytes, split);
+        proc_lines_free(one);
+        proc_lines_free(many);
+        free(a.s);
+        free(b.s);
+    }
+    free(data);
+}
+
+/* Without caps, lines are exactly the naive split. With a cap, split pieces
+ * glue back into the line, and valid UTF-8 is split between characters. */
+typedef struct glue {
+    rec whole;          /* pieces glued, lines separated by '\n' */
+    int bad_utf8;
+    size_t max_seen;
+} glue;
+
+static int valid_utf8(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3
+                 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
+        if (!k || i + k > n)
+            return 0;
+        for (size_t j = 1; j < k; j++)
+            if ((p[i + j] & 0xC0) != 0x80)
+                return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static void glue_line(void *ud, proc_stream st, const char *text, size_t len, int flags)
+{
+    glue *g = ud;
+    rec_put(&g->whole, text, len);
+    if (!(flags & PROC_LINE_SPLIT))
+        rec_put(&g->whole, "\n", 1);
+    if (!valid_utf8((const unsigned char *)text, len))
+        g->bad_utf8++;
+    if (len > g->max_seen)
+        g->max_seen = len;
+}
+
+static void test_lines_reference(void **state)
+{
+    static const char *chars[] = {"a", "\n", "\r\n", "é", "✓", "🚀", "xyz", "\t"};
+    char *data = xmalloc(40000);
+    for (int it = 0; it < 300; it++) {
+        size_t n = 0, target = rnd() % 30000;
+        while (n < target) {
+            const char *c = chars[rnd() % 8];
+            memcpy(data + n, c, strlen(c));
+            n += strlen(c);
+        }
+        /* the expected text: lines without '\r', each ended by '\n' */
+        rec want = {0};
+        for (size_t i = 0; i < n; i++)
+            if (!(data[i] == '\r' && i + 1 < n && data[i + 1] == '\n'))
+                rec_put(&want, data + i, 1);
+        if (n && data[n - 1] != '\n')
+            rec_put(&want, "\n", 1);
+
+        size_t max_line = it % 2 ? 4 + rnd() % 100 : 0;
+        glue g = {{0}, 0, 0};
+        proc_lines *p = proc_lines_new(max_line, 0, 0, glue_line, &g);
+        for (size_t i = 0; i < n;) {
+            size_t k = 1 + rnd() % 5000;
+            if (k > n - i) k = n - i;
+            proc_lines_feed(p, PROC_STDOUT, data + i, k);
+            i += k;
+        }
+        proc_lines_end(p, PROC_STDOUT);
+        if (g.whole.len != want.len || memcmp(g.whole.s, want.s, want.len) != 0)
+            fail_msg("iteration %d: glued lines differ from the input", it);
+        assert_int_equal(g.bad_utf8, 0);
+        if (max_line)
+            assert_true(g.max_seen <= max_line);
+        proc_lines_free(p);
+        free(g.whole.s);
+        free(want.s);
+    }
+    free(data);
+}
+
 /* ---- Environment, folder, fds, signals ----------------------------------- */
 
 static void test_env_isolation(void **state)
@@ -924,6 +1109,8 @@ int main(void)
         cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_long_lines_split),
         cmocka_unit_test(test_unicode_and_bytes),
+        cmocka_unit_test(test_lines_chunking_invariant),
+        cmocka_unit_test(test_lines_reference),
         cmocka_unit_test(test_env_isolation),
         cmocka_unit_test(test_cwd),
         cmocka_unit_test(test_child_setup),
