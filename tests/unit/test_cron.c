@@ -305,6 +305,7 @@ static void test_random_against_oracle(void **state)
         {"America/Sao_Paulo", "2018-11-04T03:00:00Z"},
         {"America/Sao_Paulo", "2019-02-17T02:00:00Z"},
         {"Europe/Dublin", "2024-10-27T01:00:00Z"},        /* negative DST in tzdata */
+        {"Pacific/Apia", "2011-12-30T10:00:00Z"},         /* skipped a whole day */
         {"UTC", "2024-02-28T12:00:00Z"},
     };
     int checked = 0;
