@@ -106,8 +106,9 @@ static int walk_dir(local *l, const char *path, size_t dirlen, made *m, kerr *e)
     int create = m != NULL;
     char tmp[STORAGE_URI_MAX + 1];
     if (dirlen > STORAGE_URI_MAX) {
+        kerr_set(e, "path too long");
         errno = ENAMETOOLONG;
-        return kerr_set(e, "path too long");
+        return -1;
     }
     memcpy(tmp, path, dirlen);
     tmp[dirlen] = '\0';
@@ -464,9 +465,10 @@ static int local_open_read(storage *s, const char *path, kerr *e)
     size_t dirlen = split(path, &base);
     int dfd = walk_dir(l, path, dirlen, NULL, e);
     if (dfd < 0) {
-        if (errno == ENOENT)
+        int err = errno;
+        if (err == ENOENT)
             kerr_set(e, "no such file");
-        errno = ENOENT;
+        errno = err;
         return -1;
     }
     /* O_NONBLOCK: a FIFO planted in the root must not block the open. */
@@ -484,14 +486,28 @@ static int local_open_read(storage *s, const char *path, kerr *e)
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st)) {
+        err = errno;
+        close(fd);
+        kerr_set(e, "fstat: %s", strerror(err));
+        errno = err;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
         int isdir = S_ISDIR(st.st_mode);
         close(fd);
         kerr_set(e, isdir ? "is a folder, not a file" : "is not a regular file");
         errno = isdir ? EISDIR : EINVAL;
         return -1;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        err = errno;
+        close(fd);
+        kerr_set(e, "fcntl: %s", strerror(err));
+        errno = err;
+        return -1;
+    }
     return fd;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -493,6 +494,45 @@ static void test_streaming_writer(void **state)
                                "'ns/f/executions/E/tasks/concat/R/all.txt' is not a folder");
     assert_null(storage_writer_new(f->s, "kite:///ns/", &e));
     assert_string_equal(e.msg, "invalid storage URI at column 11: trailing '/' (a file URI ends with a name)");
+}
+
+/* Fault injection: a write that fails half way (the file size limit stands
+ * in for a full disk) leaves the previous version and no temporary file. */
+static void test_failed_write_keeps_previous(void **state)
+{
+    fx *f = *state;
+    const char *uri = "kite:///ns/f/executions/E/tasks/t/R/out";
+    put_ok(f, uri, "previous");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {1000, 1000};
+        if (setrlimit(RLIMIT_FSIZE, &rl))
+            _exit(10);
+        char data[4096];
+        memset(data, 'x', sizeof data);
+        kerr e = KERR_INIT;
+        if (storage_put(f->s, uri, data, sizeof data, &e) != -1)
+            _exit(11);
+        if (strcmp(e.msg, "kite:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
+            _exit(12);
+        storage_writer *w = storage_writer_new(f->s, uri, &e);
+        if (!w || storage_writer_write(w, data, sizeof data, &e) != -1)
+            _exit(13);
+        if (strcmp(e.msg, "kite:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
+            _exit(14);
+        storage_writer_abort(w);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_content(f, uri, "previous");
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A '%s/ns/f/executions/E/tasks/t/R' | grep -vqx out", f->root);
+    assert_int_not_equal(system(cmd), 0);
 }
 
 static void write_local(const char *path, const char *text)
@@ -988,6 +1028,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streaming_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_keeps_previous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_delete_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
