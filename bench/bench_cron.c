@@ -3,7 +3,8 @@
  *
  * Each expression is walked from 2024-01-01 (t = next(t), so DST days are
  * crossed), and then evaluated from scattered start instants, in the zones
- * the scheduler meets most. Also: parses per second. Prints figures only.
+ * the scheduler meets most. Also: parses per second, and the zone and
+ * ISO-8601 conversions everything stands on. Prints figures only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,5 +71,42 @@ int main(void)
         cron_free(c);
     }
     printf("  cron_parse: %.0f/s\n", (double)n / ((double)(time_mono_us() - t0) / 1e6));
+
+    /* what every evaluation stands on: zone lookups and ISO-8601 text */
+    const tzone *paris = tz_get("Europe/Paris", &e);
+    n = 1000000;
+    uint64_t x = 88172645463325252ULL;
+    int64_t acc = 0;
+    t0 = time_mono_us();
+    for (int i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        civil c;
+        tz_to_civil(paris, (int64_t)(x % (2ULL << 40)) * 1000, &c);  /* 1970-2039 */
+        acc += c.hour;
+    }
+    printf("  tz_to_civil (Europe/Paris): %.0f/s\n",
+           (double)n / ((double)(time_mono_us() - t0) / 1e6));
+    t0 = time_mono_us();
+    for (int i = 0; i < n; i++) {
+        civil c = {.year = 2024, .month = 1 + i % 12, .day = 1 + i % 28, .hour = i % 24};
+        acc += tz_from_civil(paris, &c);
+    }
+    printf("  tz_from_civil (Europe/Paris): %.0f/s\n",
+           (double)n / ((double)(time_mono_us() - t0) / 1e6));
+    char buf[64];
+    t0 = time_mono_us();
+    for (int i = 0; i < n; i++) {
+        datetime_format(1705314600LL * US_PER_SEC + i * 1000LL, tz_utc(), buf, sizeof buf);
+        acc += buf[20];
+    }
+    printf("  datetime_format: %.0f/s\n", (double)n / ((double)(time_mono_us() - t0) / 1e6));
+    t0 = time_mono_us();
+    for (int i = 0; i < n; i++) {
+        int64_t us;
+        datetime_parse("2024-01-15T10:30:00.123+02:00", NULL, &us, NULL, &e);
+        acc += us;
+    }
+    printf("  datetime_parse: %.0f/s\n", (double)n / ((double)(time_mono_us() - t0) / 1e6));
+    sink = acc;
     return 0;
 }
