@@ -257,6 +257,15 @@ static void stream_read(proc_lines *lp, proc_stream st, int *fd, char *buf, int 
     }
 }
 
+/* Signals the group and, while it is unreaped, the leader itself, which may
+ * have moved to another group (setpgid) and must still be stopped. */
+static void signal_run(const waitstate *w, int sig)
+{
+    kill(-w->pid, sig);
+    if (!w->leader_done)
+        kill(w->pid, sig);   /* safe: an unreaped pid is never reused */
+}
+
 static int group_alive(pid_t pgid)
 {
     return kill(-pgid, 0) == 0 || errno == EPERM;
@@ -380,21 +389,21 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
             else if (w.leader_done && (alive = group_alive(pid)))
                 stop = r->leftovers = 1;
             if (stop) {
-                kill(-pid, SIGTERM);
-                kill(-pid, SIGCONT);   /* a stopped member must see SIGTERM */
+                signal_run(&w, SIGTERM);
+                signal_run(&w, SIGCONT);   /* a stopped member must see SIGTERM */
                 phase = PH_TERM;
                 kill_at = now + s->grace_ms;
             }
         }
         if (phase == PH_TERM && now >= kill_at) {
-            kill(-pid, SIGKILL);
+            signal_run(&w, SIGKILL);
             r->killed = 1;
             phase = PH_KILL;
             kill_sent = last_kill = now;
         }
         if (phase == PH_KILL && now - last_kill >= KILL_TICK_MS) {
             /* again: a member may have forked between two signals */
-            kill(-pid, SIGKILL);
+            signal_run(&w, SIGKILL);
             last_kill = now;
             if (now - kill_sent >= STUCK_MS) {
                 r->group_stuck = 1;
@@ -446,7 +455,7 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
                 kerr_set(e, "process: poll: %s", strerror(errno));
             failed = 1;
             if (phase != PH_KILL) {
-                kill(-pid, SIGKILL);
+                signal_run(&w, SIGKILL);
                 phase = PH_KILL;
                 kill_sent = last_kill = now;
             }

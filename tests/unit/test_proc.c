@@ -765,6 +765,38 @@ static void test_stopped_member_gets_sigterm(void **state)
     assert_true(group_gone(r.pid));
 }
 
+static void test_leader_leaves_group(void **state)
+{
+    if (access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    /* the leader joins kite's own group: kill(-pgid) no longer reaches it,
+     * the timeout must still end it */
+    const char *av[] = {"/usr/bin/python3", "-c",
+                        "import os, time\n"
+                        "os.setpgid(0, os.getpgid(os.getppid()))\n"
+                        "print(os.getpgid(0) == os.getpgid(os.getppid()), flush=True)\n"
+                        "time.sleep(100)\n", NULL};
+    lines L = {0};
+    L.keep = 1;
+    s.argv = av;
+    s.timeout_ms = 300;
+    s.grace_ms = 3000;
+    s.on_line = on_line;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.timed_out);
+    assert_int_equal(r.term_signal, SIGTERM);
+    assert_true(r.duration_us < 2000000);
+    assert_int_equal(L.n, 1);
+    assert_string_equal(L.v[0].text, "True");
+    assert_int_equal(kill(r.pid, 0), -1);
+    lines_free(&L);
+}
+
 static void test_timeout_while_writing(void **state)
 {
     lines L = {0};
@@ -831,6 +863,9 @@ static void test_cancel_from_thread(void **state)
     assert_int_equal(proc_run(&s, &r, &e), 0);
     pthread_join(t, NULL);
     assert_true(r.cancelled);
+    char d[128];
+    assert_string_equal(proc_describe(&r, d, sizeof d),
+                        "cancelled (killed by signal 15 (Terminated))");
     assert_false(r.timed_out);
     assert_true(r.duration_us >= 200000);
     assert_true(r.duration_us < 1000000);
@@ -1119,6 +1154,7 @@ int main(void)
         cmocka_unit_test(test_leftovers_killed),
         cmocka_unit_test(test_stopped_member_gets_sigterm),
         cmocka_unit_test(test_timeout_while_writing),
+        cmocka_unit_test(test_leader_leaves_group),
         cmocka_unit_test(test_escaped_pipe_holder),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
