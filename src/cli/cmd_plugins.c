@@ -25,6 +25,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,9 +440,15 @@ static void md_props(buf *b, const prop_def *props, const char *prefix)
             buf_printf(b, " of %s", ptype_name(p->item->type));
         if (p->type == PT_PLUGIN)
             buf_printf(b, " (%s)", kind_name(p->plugin_kind));
-        buf_printf(b, " | %s | %s%s%s | %s%s |\n", p->flags & PF_REQUIRED ? "yes" : "",
+        buf_printf(b, " | %s | %s%s%s | %s", p->flags & PF_REQUIRED ? "yes" : "",
                    p->dflt ? "`" : "", p->dflt ? p->dflt : "", p->dflt ? "`" : "",
-                   p->flags & PF_DEPRECATED ? "(deprecated) " : "", p->desc ? p->desc : "");
+                   p->flags & PF_DEPRECATED ? "(deprecated) " : "");
+        for (const char *s = p->desc ? p->desc : ""; *s; s++) {
+            if (*s == '|')
+                buf_putc(b, '\\');
+            buf_putc(b, *s);
+        }
+        buf_puts(b, " |\n");
         if (p->props) {
             char *sub = xasprintf("%s.", name);
             md_props(b, p->props, sub);
@@ -492,12 +499,23 @@ static void list_one(const type_def *d, void *arg)
     }
 }
 
+/* The anchor GitHub gives the heading "## `name`": lower case, punctuation
+ * other than '-' and '_' dropped. */
+static void md_anchor(buf *b, const char *name)
+{
+    for (const char *s = name; *s; s++)
+        if (isalnum((unsigned char)*s) || *s == '-' || *s == '_')
+            buf_putc(b, (char)tolower((unsigned char)*s));
+}
+
 static void md_summary(const type_def *d, void *arg)
 {
     list_ctx *c = arg;
     if (!kind_matches(c->kind, d->kind))
         return;
-    buf_printf(&c->md, "| [`%s`](#%s) | %s | `%s` |\n", d->name, d->name, kind_name(d->kind),
+    buf_printf(&c->md, "| [`%s`](#", d->name);
+    md_anchor(&c->md, d->name);
+    buf_printf(&c->md, ") | %s | `%s` |\n", kind_name(d->kind),
                d->aliases && d->aliases[0] ? d->aliases[0] : "");
 }
 
