@@ -3,7 +3,7 @@
  * date-times (durations live in duration.c).
  *
  * Zones are read from TZif files (RFC 8536, versions 1 to 3) under
- * /usr/share/zoneinfo: the 64-bit section when there is one, and the POSIX
+ * /usr/share/zoneinfo ($TZDIR when set): the 64-bit section when there is one, and the POSIX
  * TZ string of the footer ("CET-1CEST,M3.5.0,M10.5.0/3") for instants after
  * the last transition, which is all of them with "slim" files and everything
  * after 2037 with "fat" ones. kite never calls localtime() or reads TZ for
@@ -605,8 +605,11 @@ const tzone *tz_get(const char *name, kerr *e)
             kerr_set(e, "invalid time zone name '%s'", name);
             return NULL;
         }
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", KITE_ZONEINFO, name);
+        /* TZDIR, as glibc reads it, lets tests and odd systems point
+         * elsewhere; it is read at each load, and loads are cached by name. */
+        const char *dir = getenv("TZDIR");
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : KITE_ZONEINFO, name);
         z = tz_load_file(name, path, e);
     }
     if (z)

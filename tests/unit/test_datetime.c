@@ -234,6 +234,47 @@ static void test_offsets_agree_with_glibc(void **state)
     tzset();
 }
 
+/* "Slim" TZif files (zic -b slim, the default of recent tzdata releases)
+ * list few transitions and leave the rest to the footer's POSIX rule: built
+ * here from the system's tzdata.zi, they must give the same offsets as the
+ * installed files everywhere. */
+static void test_slim_files_agree(void **state)
+{
+    (void)state;
+    if (system("command -v zic >/dev/null 2>&1 && test -r /usr/share/zoneinfo/tzdata.zi")) {
+        printf("zic or tzdata.zi missing: slim files not checked\n");
+        skip();
+    }
+    char dir[] = "/tmp/kite-tzdir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "zic -b slim -d %s/slim /usr/share/zoneinfo/tzdata.zi", dir);
+    assert_int_equal(system(cmd), 0);
+    setenv("TZDIR", dir, 1);
+    static const char *zones[] = {"Europe/Paris", "America/New_York", "Australia/Lord_Howe",
+                                  "America/Santiago", "Europe/Dublin", "Pacific/Chatham",
+                                  "America/St_Johns", "Asia/Kolkata", "Africa/Casablanca"};
+    for (size_t i = 0; i < sizeof zones / sizeof *zones; i++) {
+        char slim[128];
+        snprintf(slim, sizeof slim, "slim/%s", zones[i]);
+        const tzone *s = zone(slim);
+        unsetenv("TZDIR");
+        const tzone *fat = zone(zones[i]);
+        setenv("TZDIR", dir, 1);
+        uint64_t x = 2463534242ULL;
+        for (int64_t t = -2145916800LL; t < 4102444800LL; t += 86400 * 3) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int64_t tt = (t + (int64_t)(x % (86400 * 3))) * US_PER_SEC;
+            if (tz_offset_at(s, tt) != tz_offset_at(fat, tt))
+                fail_msg("%s at %lld: slim %d, fat %d", zones[i], (long long)(tt / US_PER_SEC),
+                         tz_offset_at(s, tt), tz_offset_at(fat, tt));
+        }
+    }
+    unsetenv("TZDIR");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_fixed_offsets(void **state)
 {
     (void)state;
@@ -470,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_kolkata_and_history),
         cmocka_unit_test(test_footer_rule_after_2037),
         cmocka_unit_test(test_offsets_agree_with_glibc),
+        cmocka_unit_test(test_slim_files_agree),
         cmocka_unit_test(test_fixed_offsets),
         cmocka_unit_test(test_zone_errors),
         cmocka_unit_test(test_zone_is_cached),
