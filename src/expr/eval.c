@@ -875,6 +875,27 @@ int expr_render(const expr_tmpl *t, const json_t *ctx, const expr_env *env, char
     return 0;
 }
 
+/* Whether v holds a template literal (immortal, see expr_compile), which
+ * must not outlive the template. */
+static int holds_literal(const json_t *v)
+{
+    if (v->refcount == (size_t)-1)
+        return !json_is_boolean(v) && !json_is_null(v);
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (holds_literal(json_array_get(v, i)))
+                return 1;
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            if (holds_literal(x))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int expr_eval(const expr_tmpl *t, const json_t *ctx, const expr_env *env, json_t **out, kerr *e)
 {
     kerr local = KERR_INIT;
@@ -891,6 +912,11 @@ int expr_eval(const expr_tmpl *t, const json_t *ctx, const expr_env *env, json_t
             if (!e->code)
                 kerr_set(e, "evaluation failed");
             return -1;
+        }
+        if (holds_literal(v)) { /* the caller may keep it after expr_tmpl_free */
+            json_t *c = json_deep_copy(v);
+            json_decref(v);
+            v = c;
         }
         *out = v;
         return 0;

@@ -31,7 +31,8 @@
 /* A function the host (the engine) provides: secret, kv, read, fileSize,
  * fileExists, errorLogs, currentEachOutput, or any other name. args is an
  * array of the positional arguments and kwargs an object of the named ones
- * (both borrowed, never NULL). Returns a new reference, or NULL with a message
+ * (both borrowed, never NULL, valid only during the call: json_deep_copy
+ * what you keep, since literals belong to the template). Returns a new reference, or NULL with a message
  * in e (the renderer adds the call's position). Called from the rendering
  * thread; must be thread-safe if templates are rendered from many threads. */
 typedef json_t *(*expr_host_fn)(void *userdata, const json_t *args, const json_t *kwargs,

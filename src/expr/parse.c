@@ -1561,6 +1561,12 @@ expr_tmpl *expr_compile(const char *src, kerr *e)
     }
     if (t->root && t->root->kind == S_PRINT && !t->root->next)
         t->single = t->root->x;
+    /* Literals become immortal (the refcount jansson uses for its own static
+     * true/false/null): renders hand them out with json_incref from many
+     * threads at once, and an immortal value is never written to. */
+    for (size_t i = 0; i < t->nlits; i++)
+        if (t->lits[i] && t->lits[i]->refcount == 1)
+            t->lits[i]->refcount = (size_t)-1;
     return t;
 }
 
@@ -1568,8 +1574,12 @@ void expr_tmpl_free(expr_tmpl *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->nlits; i++)
-        json_decref(t->lits[i]);
+    for (size_t i = 0; i < t->nlits; i++) {
+        json_t *v = t->lits[i];
+        if (v && v->refcount == (size_t)-1 && !json_is_boolean(v) && !json_is_null(v))
+            v->refcount = 1; /* made immortal by expr_compile */
+        json_decref(v);
+    }
     free(t->lits);
     arena_blk *b = t->arena;
     while (b) {

@@ -262,7 +262,7 @@ static void run_case(void **state)
             regex_t *re;
             OnigErrorInfo einfo;
             char *anch = malloc(strlen(c->match) + 5);
-            sprintf(anch, "\\A%s\\z", c->match);
+            snprintf(anch, strlen(c->match) + 5, "\\A%s\\z", c->match);
             const UChar *pat = (const UChar *)anch, *str = (const UChar *)out;
             if (onig_new(&re, pat, pat + strlen(anch), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
                          ONIG_SYNTAX_JAVA, &einfo) != ONIG_NORMAL) {

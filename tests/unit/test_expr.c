@@ -1,0 +1,295 @@
+/*
+ * test_expr.c: the expr interface itself (what the case files cannot show):
+ * compile once and render many times, from several threads at once; typed
+ * results; host functions and overrides; output caps; error positions; the
+ * helpers. The language is covered by tests/expr/ (test_expr_cases).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr/expr.h"
+
+static char *render(const char *src, const char *ctx_json)
+{
+    json_t *ctx = ctx_json ? json_loads(ctx_json, 0, NULL) : NULL;
+    kerr e = KERR_INIT;
+    char *out = NULL;
+    int rc = expr_render_string(src, ctx, NULL, &out, &e);
+    json_decref(ctx);
+    if (rc) {
+        print_error("render failed: %d:%d: %s\n", e.line, e.col, e.msg);
+        return NULL;
+    }
+    return out;
+}
+
+static void compile_once_render_many(void **state)
+{
+    kerr e = KERR_INIT;
+    expr_tmpl *t = expr_compile("{{ inputs.name | upper }}!", &e);
+    assert_non_null(t);
+    assert_string_equal(expr_tmpl_source(t), "{{ inputs.name | upper }}!");
+    const char *names[] = {"ann", "bob", "cé"};
+    const char *want[] = {"ANN!", "BOB!", "CÉ!"};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 3; i++) {
+            json_t *ctx = json_pack("{s:{s:s}}", "inputs", "name", names[i]);
+            char *out;
+            assert_int_equal(expr_render(t, ctx, NULL, &out, &e), 0);
+            assert_string_equal(out, want[i]);
+            free(out);
+            json_decref(ctx);
+        }
+    expr_tmpl_free(t);
+}
+
+static void null_context_is_empty(void **state)
+{
+    char *out = render("a{{ 1 + 1 }}b", NULL);
+    assert_string_equal(out, "a2b");
+    free(out);
+    kerr e = KERR_INIT;
+    assert_int_equal(expr_render_string("{{ x }}", NULL, NULL, &out, &e), -1);
+    assert_string_equal(e.msg, "undefined variable 'x'");
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.col, 4);
+}
+
+static void compile_error_has_position(void **state)
+{
+    kerr e = KERR_INIT;
+    expr_tmpl *t = expr_compile("line 1\n  {{ a | uper }}", &e);
+    assert_null(t);
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.col, 10);
+    assert_string_equal(e.msg, "unknown filter 'uper' (did you mean 'upper'?)");
+}
+
+static void eval_keeps_types(void **state)
+{
+    json_t *ctx = json_loads("{\"outputs\": {\"x\": {\"list\": [1, {\"a\": 2}], \"n\": 2.5}}}", 0, NULL);
+    kerr e = KERR_INIT;
+    json_t *v = NULL;
+    assert_int_equal(expr_eval_string("{{ outputs.x.list }}", ctx, NULL, &v, &e), 0);
+    assert_true(json_is_array(v));
+    assert_int_equal(json_array_size(v), 2);
+    json_decref(v);
+    assert_int_equal(expr_eval_string("{{ outputs.x.n * 2 }}", ctx, NULL, &v, &e), 0);
+    assert_true(json_is_real(v));
+    assert_true(json_real_value(v) == 5.0);
+    json_decref(v);
+    assert_int_equal(expr_eval_string("{{ null }}", ctx, NULL, &v, &e), 0);
+    assert_true(json_is_null(v));
+    json_decref(v);
+    assert_int_equal(expr_eval_string("n={{ outputs.x.n }}", ctx, NULL, &v, &e), 0);
+    assert_string_equal(json_string_value(v), "n=2.5");
+    json_decref(v);
+    assert_int_equal(expr_eval_string("{{ missing }}", ctx, NULL, &v, &e), -1);
+    assert_string_equal(e.msg, "undefined variable 'missing'");
+    json_decref(ctx);
+}
+
+static void is_template(void **state)
+{
+    assert_true(expr_is_template("a {{ b }}"));
+    assert_true(expr_is_template("{% if x %}"));
+    assert_false(expr_is_template("a { b } {# c #}"));
+    assert_false(expr_is_template("plain"));
+    assert_false(expr_is_template(""));
+    assert_false(expr_is_template(NULL));
+    assert_false(expr_is_template("ends with {"));
+}
+
+static int now_calls;
+
+static json_t *fixed_now(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    now_calls++;
+    return json_string((const char *)ud);
+}
+
+static json_t *failing(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    kerr_set(e, "vault is sealed");
+    return NULL;
+}
+
+static json_t *count_args(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    return json_integer((json_int_t)(json_array_size(args) * 10 + json_object_size(kwargs)));
+}
+
+static void host_functions(void **state)
+{
+    const expr_func funcs[] = {
+        {"now", fixed_now, "2024-01-01T00:00:00Z"},
+        {"secret", failing, NULL},
+        {"count", count_args, NULL},
+    };
+    expr_env env = {funcs, 3, 0};
+    kerr e = KERR_INIT;
+    char *out;
+    now_calls = 0;
+    /* the host overrides the built-in now() */
+    assert_int_equal(expr_render_string("{{ now() | date('yyyy') }}", NULL, &env, &out, &e), 0);
+    assert_string_equal(out, "2024");
+    assert_int_equal(now_calls, 1);
+    free(out);
+    assert_int_equal(expr_render_string("{{ count(1, 2, a=3) }}", NULL, &env, &out, &e), 0);
+    assert_string_equal(out, "21");
+    free(out);
+    assert_int_equal(expr_render_string("x\n {{ secret('DB') }}", NULL, &env, &out, &e), -1);
+    assert_string_equal(e.msg, "vault is sealed");
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.col, 5);
+    /* without the env, the hook is reported as unavailable */
+    assert_int_equal(expr_render_string("{{ secret('DB') }}", NULL, NULL, &out, &e), -1);
+    assert_string_equal(e.msg,
+                        "function 'secret' is not available here (the engine provides it when a flow runs)");
+    /* a host function name not known to kite is found in the env */
+    assert_int_equal(expr_render_string("{{ count() }}", NULL, &env, &out, &e), 0);
+    assert_string_equal(out, "0");
+    free(out);
+}
+
+static void output_cap(void **state)
+{
+    expr_env env = {NULL, 0, 100};
+    kerr e = KERR_INIT;
+    char *out;
+    assert_int_equal(expr_render_string("{% for i in 1..1000 %}xxxx{% endfor %}", NULL, &env, &out, &e), -1);
+    assert_string_equal(e.msg, "rendered text is larger than 100 bytes");
+    assert_int_equal(expr_render_string("{% for i in 1..10 %}xxxx{% endfor %}", NULL, &env, &out, &e), 0);
+    assert_int_equal(strlen(out), 40);
+    free(out);
+}
+
+static void value_to_text(void **state)
+{
+    struct {
+        const char *json, *text;
+    } cases[] = {
+        {"\"s\"", "s"}, {"1", "1"},           {"1.0", "1.0"},          {"0.1", "0.1"},
+        {"true", "true"}, {"null", ""},       {"[1,\"a\"]", "[1,\"a\"]"}, {"{\"k\":{}}", "{\"k\":{}}"},
+        {"1e300", "1.0E300"}, {"-2.5e-7", "-2.5E-7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+        char *s = expr_value_to_text(v);
+        assert_string_equal(s, cases[i].text);
+        free(s);
+        json_decref(v);
+    }
+}
+
+static void context_is_not_modified(void **state)
+{
+    const char *src = "{\"l\": [3, 1, 2], \"m\": {\"a\": 1}}";
+    json_t *ctx = json_loads(src, 0, NULL);
+    json_t *copy = json_deep_copy(ctx);
+    char *out;
+    kerr e = KERR_INIT;
+    assert_int_equal(expr_render_string("{{ l | sort }}{{ l | reverse }}{{ m | merge({'b': 2}) }}"
+                                        "{{ l + [4] }}{% set l = 5 %}{{ l }}",
+                                        ctx, NULL, &out, &e),
+                     0);
+    assert_string_equal(out, "[1,2,3][2,1,3]{\"a\":1,\"b\":2}[3,1,2,4]5");
+    assert_true(json_equal(ctx, copy));
+    free(out);
+    json_decref(ctx);
+    json_decref(copy);
+}
+
+static void eval_result_outlives_template(void **state)
+{
+    kerr e = KERR_INIT;
+    expr_tmpl *t = expr_compile("{{ ['a', {'k': 'v'}, 1.5] }}", &e);
+    assert_non_null(t);
+    json_t *v = NULL;
+    assert_int_equal(expr_eval(t, NULL, NULL, &v, &e), 0);
+    expr_tmpl_free(t);
+    /* the literals were copied: the value is intact after the free */
+    char *s = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(s, "[\"a\",{\"k\":\"v\"},1.5]");
+    free(s);
+    json_decref(v);
+    t = expr_compile("{{ 'lit' }}", &e);
+    assert_int_equal(expr_eval(t, NULL, NULL, &v, &e), 0);
+    expr_tmpl_free(t);
+    assert_string_equal(json_string_value(v), "lit");
+    json_decref(v);
+}
+
+/* ---- threads ---------------------------------------------------------------------------- */
+
+typedef struct worker {
+    const expr_tmpl *t;
+    int id;
+    int failures;
+} worker;
+
+static void *render_loop(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 2000; i++) {
+        json_t *ctx = json_pack("{s:{s:i,s:[iii]}}", "inputs", "id", w->id, "xs", i, i + 1, i + 2);
+        char *out;
+        kerr e = KERR_INIT;
+        char want[128];
+        snprintf(want, sizeof want, "%d:%d,%d,%d:%s", w->id, i, i + 1, i + 2, (i % 2) ? "odd" : "even");
+        if (expr_render(w->t, ctx, NULL, &out, &e) || strcmp(out, want))
+            w->failures++;
+        else
+            free(out);
+        json_decref(ctx);
+    }
+    return NULL;
+}
+
+static void one_template_many_threads(void **state)
+{
+    kerr e = KERR_INIT;
+    expr_tmpl *t = expr_compile("{{ inputs.id }}:{% for x in inputs.xs %}{{ x }}{% if not loop.last %},"
+                                "{% endif %}{% endfor %}:{{ inputs.xs[0] is odd ? 'odd' : 'even' }}",
+                                &e);
+    assert_non_null(t);
+    enum { N = 4 };
+    pthread_t th[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){t, i, 0};
+        pthread_create(&th[i], NULL, render_loop, &w[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    expr_tmpl_free(t);
+}
+
+int main(void)
+{
+    setenv("TZ", "UTC", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(compile_once_render_many),
+        cmocka_unit_test(null_context_is_empty),
+        cmocka_unit_test(compile_error_has_position),
+        cmocka_unit_test(eval_keeps_types),
+        cmocka_unit_test(is_template),
+        cmocka_unit_test(host_functions),
+        cmocka_unit_test(output_cap),
+        cmocka_unit_test(value_to_text),
+        cmocka_unit_test(context_is_not_modified),
+        cmocka_unit_test(eval_result_outlives_template),
+        cmocka_unit_test(one_template_many_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
