@@ -29,6 +29,7 @@
 
 /* ---- fixture ---------------------------------------------------------- */
 
+
 typedef struct fx {
     char dir[64];     /* the temporary folder */
     char root[128];   /* dir/storage */
@@ -547,7 +548,8 @@ static void test_put_file_copy_and_move(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    char *src = xasprintf("%s/src.txt", f->dir);
+    char src[256];
+    snprintf(src, sizeof src, "%s/src.txt", f->dir);
     write_local(src, "from a file");
     assert_int_equal(storage_put_file(f->s, "kite:///n/f/executions/E/inputs/in/src.txt", src, 0, &e), 0);
     assert_int_equal(access(src, F_OK), 0);   /* copied: the source stays */
@@ -595,7 +597,6 @@ static void test_put_file_copy_and_move(void **state)
     want = xasprintf("kite:///n/x: source '%s' is not a regular file", f->dir);
     assert_string_equal(e.msg, want);
     free(want);
-    free(src);
 }
 
 static void test_list_prefix(void **state)
@@ -695,7 +696,8 @@ static void test_symlinks_never_followed(void **state)
     fx *f = *state;
     kerr e = KERR_INIT;
     /* outside the root: a folder with a secret */
-    char *outside = xasprintf("%s/outside", f->dir);
+    char outside[256];
+    snprintf(outside, sizeof outside, "%s/outside", f->dir);
     assert_int_equal(mkdir(outside, 0700), 0);
     char *secret = xasprintf("%s/secret", outside);
     write_local(secret, "secret");
@@ -736,7 +738,6 @@ static void test_symlinks_never_followed(void **state)
     fclose(fp);
     assert_string_equal(got, "secret");
     buf_free(&b);
-    free(outside);
     free(secret);
     free(link);
     free(created);
