@@ -9,21 +9,25 @@
  *
  * DESIGN: threads and connections.
  * A SQLite connection must not be used by two threads at once, and WAL lets
- * any number of readers run beside one writer. So every thread that touches
- * the store gets its own connection, found through a thread-specific key,
- * taken from a pool of idle connections (or opened) on first use and handed
- * back to the pool when the thread exits. Reads run on that connection in
- * autocommit and never wait for writers. Writes are serialised in-process by
- * one mutex, taken at BEGIN IMMEDIATE and released at COMMIT/ROLLBACK: writers
- * queue on a futex instead of sleeping in SQLite's busy handler (which backs
- * off in steps of up to 100 ms), and BEGIN IMMEDIATE still orders writers of
- * other processes through the file lock (they wait up to busy_timeout).
- *
- * A transaction belongs to its thread: store_begin takes the mutex and
- * begins, every call on that thread then runs inside it (its writes and reads
- * see each other), store_commit commits and releases. A write call made
- * outside a transaction wraps itself in one. Nesting counts depth; an inner
- * rollback dooms the outer transaction; a failed operation does not.
+ * any number of readers run beside one writer. So the store has one writer
+ * connection, behind a mutex, and one reader connection per thread that
+ * reads. A thread's state (the value of a thread-specific key) holds its
+ * reader, taken from a pool of idle ones (or opened) on its first read and
+ * handed back when the thread exits, and its transaction depth.
+ *   - Reads outside a transaction run on the thread's reader in autocommit
+ *     and never wait for the writer.
+ *   - Writes take the mutex, BEGIN IMMEDIATE on the writer, and release it
+ *     at COMMIT/ROLLBACK: writer threads queue on a futex instead of
+ *     sleeping in SQLite's busy handler (which backs off in steps of up to
+ *     100 ms), and the writer's page cache stays warm whichever thread
+ *     writes. BEGIN IMMEDIATE still orders writers of other processes
+ *     through the file lock (they wait up to busy_timeout).
+ *   - A transaction belongs to its thread: store_begin takes the mutex and
+ *     begins, every call on that thread then runs on the writer inside it
+ *     (reads included, so they see its writes), store_commit commits and
+ *     releases. A write call made outside a transaction wraps itself in one.
+ *     Nesting counts depth; an inner rollback dooms the outer transaction; a
+ *     failed operation does not.
  *
  * Checkpoints: automatic checkpoints are off on every connection. A
  * checkpointer thread, with its own connection, runs PASSIVE checkpoints
@@ -35,9 +39,10 @@
  * CKPT_PAGES_HARD, the committer checkpoints itself (back-pressure), and
  * journal_size_limit trims the WAL file once it is reset.
  *
- * Lifetime: store_free closes every connection, idle or not, and deletes the
- * thread key (so exiting threads no longer hand connections back). The
- * caller guarantees no thread still uses the store by then.
+ * Lifetime: store_free stops the checkpointer, deletes the thread key (so
+ * exiting threads no longer hand connections back), frees every thread's
+ * state and closes every connection. The caller guarantees no thread still
+ * uses the store by then.
  */
 #include "store/store_int.h"
 
@@ -212,23 +217,30 @@ static const char *const sql_text[S__COUNT] = {
 typedef struct sqlb sqlb;
 
 typedef struct conn {
-    sqlb *b;
     sqlite3 *db;
     sqlite3_stmt *st[S__COUNT];
-    int depth;             /* transaction nesting, 0: none */
-    int doomed;            /* an inner rollback happened */
     struct conn *next;     /* every connection of the store */
     struct conn *next_idle;
-    int idle;
 } conn;
+
+/* What one thread holds of one store (the value of the thread key). */
+typedef struct tstate {
+    sqlb *b;
+    conn *reader;          /* opened on the first read outside a transaction */
+    int depth;             /* transaction nesting, 0: none; > 0: holds the writer */
+    int doomed;            /* an inner rollback happened */
+    struct tstate *prev, *next;  /* every thread's state, for store_free */
+} tstate;
 
 struct sqlb {
     char *path;
     store_opts opts;
     pthread_key_t key;
     pthread_mutex_t lock;  /* guards all, idle, and the ckpt_* fields */
-    pthread_mutex_t write; /* one writing transaction at a time */
-    conn *all, *idle;
+    pthread_mutex_t write; /* one writing transaction at a time; guards writer */
+    conn *writer;          /* the one connection that writes */
+    conn *all, *idle;      /* readers */
+    tstate *states;
     int version;
     /* the checkpointer thread (see DESIGN above) */
     pthread_t ckpt_thread;
@@ -305,41 +317,68 @@ static conn *conn_open(sqlb *b, kerr *e)
     sqlite3_wal_autocheckpoint(db, 0);
     sqlite3_wal_hook(db, wal_hook, b);
     conn *c = xcalloc(1, sizeof *c);
-    c->b = b;
     c->db = db;
     return c;
 }
 
-/* Runs at the exit of a thread that used the store: hands its connection
- * back to the pool (rolling back a transaction the thread forgot). */
-static void conn_release(void *p)
+/* Runs at the exit of a thread that used the store: hands its reader back
+ * to the pool and the writer back to the others (rolling back a transaction
+ * the thread forgot). */
+static void ts_release(void *p)
 {
-    conn *c = p;
-    sqlb *b = c->b;
-    if (c->depth > 0) {
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        c->depth = 0;
+    tstate *ts = p;
+    sqlb *b = ts->b;
+    if (ts->depth > 0) {
+        sqlite3_exec(b->writer->db, "ROLLBACK", NULL, NULL, NULL);
+        ts->depth = 0;
         pthread_mutex_unlock(&b->write);
     }
     pthread_mutex_lock(&b->lock);
-    c->idle = 1;
-    c->next_idle = b->idle;
-    b->idle = c;
+    if (ts->reader) {
+        ts->reader->next_idle = b->idle;
+        b->idle = ts->reader;
+    }
+    if (ts->prev)
+        ts->prev->next = ts->next;
+    else
+        b->states = ts->next;
+    if (ts->next)
+        ts->next->prev = ts->prev;
     pthread_mutex_unlock(&b->lock);
+    free(ts);
 }
 
-/* The calling thread's connection, NULL with a message on failure. */
-static conn *conn_get(sqlb *b, kerr *e)
+/* The calling thread's state for this store. */
+static tstate *ts_get(sqlb *b)
 {
-    conn *c = pthread_getspecific(b->key);
-    if (c)
-        return c;
-    pthread_mutex_lock(&b->lock);
-    c = b->idle;
-    if (c) {
-        b->idle = c->next_idle;
-        c->idle = 0;
+    tstate *ts = pthread_getspecific(b->key);
+    if (!ts) {
+        ts = xcalloc(1, sizeof *ts);
+        ts->b = b;
+        pthread_mutex_lock(&b->lock);
+        ts->next = b->states;
+        if (b->states)
+            b->states->prev = ts;
+        b->states = ts;
+        pthread_mutex_unlock(&b->lock);
+        pthread_setspecific(b->key, ts);
     }
+    return ts;
+}
+
+/* The connection a read runs on: the writer inside the thread's transaction
+ * (to see its own writes), else the thread's reader, taken from the pool or
+ * opened. NULL with a message on failure. */
+static conn *conn_read(sqlb *b, tstate *ts, kerr *e)
+{
+    if (ts->depth > 0)
+        return b->writer;
+    if (ts->reader)
+        return ts->reader;
+    pthread_mutex_lock(&b->lock);
+    conn *c = b->idle;
+    if (c)
+        b->idle = c->next_idle;
     pthread_mutex_unlock(&b->lock);
     if (!c) {
         c = conn_open(b, e);
@@ -350,7 +389,7 @@ static conn *conn_get(sqlb *b, kerr *e)
         b->all = c;
         pthread_mutex_unlock(&b->lock);
     }
-    pthread_setspecific(b->key, c);
+    ts->reader = c;
     return c;
 }
 
@@ -450,66 +489,68 @@ static int col_state(sqlite3_stmt *st, int i, store_state *out, kerr *e)
 
 /* ---- transactions ------------------------------------------------------- */
 
-/* Enters a write transaction (or nests into the thread's current one). */
-static int tx_enter(sqlb *b, conn *c, kerr *e)
+/* Enters a write transaction on the writer (or nests into the thread's
+ * current one). */
+static int tx_enter(sqlb *b, tstate *ts, kerr *e)
 {
-    if (c->depth > 0) {
-        c->depth++;
+    if (ts->depth > 0) {
+        ts->depth++;
         return 0;
     }
-    sqlite3_stmt *st = stmt(c, S_BEGIN, e);
-    if (!st)
-        return STORE_ERROR;
     pthread_mutex_lock(&b->write);
-    int rc = run(c, st, "beginning a transaction", e);
+    conn *c = b->writer;
+    sqlite3_stmt *st = stmt(c, S_BEGIN, e);
+    int rc = st ? run(c, st, "beginning a transaction", e) : STORE_ERROR;
     if (rc) {
         pthread_mutex_unlock(&b->write);
         return rc;
     }
-    c->depth = 1;
-    c->doomed = 0;
+    ts->depth = 1;
+    ts->doomed = 0;
     return 0;
 }
 
-static void tx_rollback_all(sqlb *b, conn *c)
+static void tx_rollback_all(sqlb *b, tstate *ts)
 {
+    conn *c = b->writer;
     sqlite3_stmt *st = stmt(c, S_ROLLBACK, NULL);
     if (st)
         run(c, st, "rolling back", NULL);
     if (sqlite3_get_autocommit(c->db) == 0)   /* the statement failed: insist */
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    c->depth = 0;
-    c->doomed = 0;
+    ts->depth = 0;
+    ts->doomed = 0;
     pthread_mutex_unlock(&b->write);
 }
 
 /* Leaves a level: commits at the outermost when ok and not doomed, rolls
  * back when !ok at the outermost, dooms the outer level when !ok inside. */
-static int tx_leave(sqlb *b, conn *c, int ok, kerr *e)
+static int tx_leave(sqlb *b, tstate *ts, int ok, kerr *e)
 {
-    if (c->depth <= 0)
+    if (ts->depth <= 0)
         return 0;
-    if (c->depth > 1) {
-        c->depth--;
+    if (ts->depth > 1) {
+        ts->depth--;
         if (!ok)
-            c->doomed = 1;
+            ts->doomed = 1;
         return 0;
     }
-    if (!ok || c->doomed) {
-        int doomed = c->doomed;
-        tx_rollback_all(b, c);
+    if (!ok || ts->doomed) {
+        int doomed = ts->doomed;
+        tx_rollback_all(b, ts);
         if (ok && doomed)
             return store__fail(e, STORE_ERROR,
                                "store: the transaction was rolled back by an inner rollback");
         return 0;
     }
+    conn *c = b->writer;
     sqlite3_stmt *st = stmt(c, S_COMMIT, e);
     int rc = st ? run(c, st, "committing", e) : STORE_ERROR;
     if (rc) {
-        tx_rollback_all(b, c);
+        tx_rollback_all(b, ts);
         return rc;
     }
-    c->depth = 0;
+    ts->depth = 0;
     pthread_mutex_unlock(&b->write);
     return 0;
 }
@@ -518,63 +559,57 @@ static int tx_leave(sqlb *b, conn *c, int ok, kerr *e)
  * failed operation does not doom it: SQLite has undone the failed statement
  * and the caller decides (a trigger tick found already recorded, say, may be
  * an expected outcome). On its own, the operation commits or rolls back. */
-static int tx_leave_op(sqlb *b, conn *c, int rc, kerr *e)
+static int tx_leave_op(sqlb *b, tstate *ts, int rc, kerr *e)
 {
-    if (c->depth > 1) {
-        c->depth--;
+    if (ts->depth > 1) {
+        ts->depth--;
         return 0;
     }
-    return tx_leave(b, c, rc == 0, e);
+    return tx_leave(b, ts, rc == 0, e);
 }
 
 static int sq_begin(void *p, kerr *e)
 {
     sqlb *b = p;
-    conn *c = conn_get(b, e);
-    if (!c)
-        return STORE_ERROR;
-    return tx_enter(b, c, e);
+    return tx_enter(b, ts_get(b), e);
 }
 
 static int sq_commit(void *p, kerr *e)
 {
     sqlb *b = p;
-    conn *c = conn_get(b, e);
-    if (!c)
-        return STORE_ERROR;
-    if (c->depth == 0)
+    tstate *ts = ts_get(b);
+    if (ts->depth == 0)
         return store__fail(e, STORE_ERROR, "store: commit without a transaction");
-    return tx_leave(b, c, 1, e);
+    return tx_leave(b, ts, 1, e);
 }
 
 static void sq_rollback(void *p)
 {
     sqlb *b = p;
-    conn *c = conn_get(b, NULL);
-    if (!c || c->depth == 0)
+    tstate *ts = ts_get(b);
+    if (ts->depth == 0)
         return;
-    tx_leave(b, c, 0, NULL);
+    tx_leave(b, ts, 0, NULL);
 }
 
-/* The frame of every operation: W for writes (in a transaction), R for reads.
- * The body sets rc and may `goto out`. */
+/* The frame of every operation: W for writes (on the writer, in a
+ * transaction), R for reads. The body sets rc and may `goto out`. */
 #define W_BEGIN \
     sqlb *b = p; \
-    conn *c = conn_get(b, e); \
-    if (!c) \
-        return STORE_ERROR; \
-    int rc = tx_enter(b, c, e); \
+    tstate *ts = ts_get(b); \
+    int rc = tx_enter(b, ts, e); \
     if (rc) \
-        return rc;
+        return rc; \
+    conn *c = b->writer;
 #define W_END \
     out: \
     { \
-        int lrc = tx_leave_op(b, c, rc, rc == 0 ? e : NULL); \
+        int lrc = tx_leave_op(b, ts, rc, rc == 0 ? e : NULL); \
         return rc ? rc : lrc; \
     }
 #define R_BEGIN \
     sqlb *b = p; \
-    conn *c = conn_get(b, e); \
+    conn *c = conn_read(b, ts_get(b), e); \
     if (!c) \
         return STORE_ERROR; \
     int rc = 0;
@@ -676,7 +711,7 @@ fail:
 static void *ckpt_main(void *p)
 {
     sqlb *b = p;
-    conn *c = conn_get(b, NULL);
+    conn *c = conn_open(b, NULL);
     pthread_mutex_lock(&b->lock);
     while (c && !b->ckpt_stop) {
         if (!b->ckpt_pending) {
@@ -693,7 +728,9 @@ static void *ckpt_main(void *p)
         pthread_mutex_lock(&b->lock);
     }
     pthread_mutex_unlock(&b->lock);
-    return NULL;   /* the thread key's destructor hands c back to the pool */
+    if (c)
+        conn_close(c);
+    return NULL;
 }
 
 static void sq_close(void *p)
@@ -709,12 +746,21 @@ static void sq_close(void *p)
         pthread_join(b->ckpt_thread, NULL);
     }
     pthread_key_delete(b->key);
+    /* the states of threads still alive (they no longer use the store, as
+     * store_free's contract says) */
+    while (b->states) {
+        tstate *n = b->states->next;
+        free(b->states);
+        b->states = n;
+    }
     conn *c = b->all;
     while (c) {
         conn *n = c->next;
         conn_close(c);
         c = n;
     }
+    if (b->writer)
+        conn_close(b->writer);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->write);
     pthread_cond_destroy(&b->ckpt_cond);
@@ -731,7 +777,7 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
     sqlb *b = xcalloc(1, sizeof *b);
     b->path = xstrdup(target);
     b->opts = *o;
-    if (pthread_key_create(&b->key, conn_release) != 0) {
+    if (pthread_key_create(&b->key, ts_release) != 0) {
         free(b->path);
         free(b);
         return store__fail(e, STORE_ERROR, "store: no thread key left");
@@ -739,14 +785,13 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->write, NULL);
     pthread_cond_init(&b->ckpt_cond, NULL);
-    conn *c = conn_get(b, e);
-    if (!c) {
+    b->writer = conn_open(b, e);
+    if (!b->writer) {
         sq_close(b);
         return STORE_ERROR;
     }
-    int rc = migrate(b, c, e);
+    int rc = migrate(b, b->writer, e);
     if (rc) {
-        pthread_setspecific(b->key, NULL);
         sq_close(b);
         return rc;
     }
