@@ -228,6 +228,24 @@ const type_def tasks__core_flow[] = {
                        P_TASKS_REQ("the tasks run for each value"), P_ERRORS_FINALLY),
     },
     {
+        .name = "flow.loop",
+        .aliases = ALIASES("io.kestra.plugin.core.flow.Loop"),
+        .kind = TK_FLOWABLE,
+        .desc = "Run a group of tasks for each value, each iteration in its own context "
+                "(item.value, item.index).",
+        .props = PROPS(PANY("values", PF_REQUIRED, NULL,
+                            "the values: a list, a map, a JSON string or a file URI (one per line)"),
+                       PINT("concurrencyLimit", 0, "0",
+                            "how many iterations run at once (0: no limit)"),
+                       PBOOL("transmitFailed", 0, "true", "fail when an iteration fails"),
+                       PLIST("outputs", 0, NULL, &tasks__item_any,
+                             "outputs of each iteration exposed after the loop"),
+                       PENUM("fetchType", 0, "\"AUTO\"", ENUMS("AUTO", "FETCH", "STORE"),
+                             "keep iteration outputs in the execution or in storage"),
+                       PSTR("breakWhen", 0, NULL, "stop iterating once this is truthy"),
+                       P_TASKS_REQ("the tasks run for each value"), P_ERRORS_FINALLY),
+    },
+    {
         .name = "flow.each_sequential",
         .aliases = ALIASES("io.kestra.plugin.core.flow.EachSequential",
                            "io.kestra.core.tasks.flows.EachSequential"),
@@ -370,7 +388,8 @@ const type_def tasks__core_flow[] = {
     {
         .name = "flow.working_directory",
         .aliases = ALIASES("io.kestra.plugin.core.flow.WorkingDirectory",
-                           "io.kestra.core.tasks.flows.WorkingDirectory"),
+                           "io.kestra.core.tasks.flows.WorkingDirectory",
+                           "io.kestra.core.tasks.flows.Worker"),
         .kind = TK_FLOWABLE,
         .desc = "Run runnable tasks one after the other in one shared working folder.",
         .props = PROPS(

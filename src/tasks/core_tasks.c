@@ -40,6 +40,7 @@ const type_def tasks__core_tasks[] = {
     {
         .name = "log.fetch",
         .aliases = ALIASES("io.kestra.plugin.core.log.Fetch", "io.kestra.core.tasks.log.Fetch"),
+        .flags = TF_DEPRECATED,
         .desc = "Fetch the logs of an execution into an ION file.",
         .props = PROPS(PSTR("namespace", 0, NULL, "namespace of the execution's flow"),
                        PSTR("flowId", 0, NULL, "id of the execution's flow"),
@@ -51,13 +52,19 @@ const type_def tasks__core_tasks[] = {
         .name = "log.purge_logs",
         .aliases = ALIASES("io.kestra.plugin.core.log.PurgeLogs"),
         .desc = "Delete logs older than a date, optionally of one namespace or flow.",
-        .props = PROPS(PSTR("namespace", 0, NULL, "only logs of this namespace"),
+        .props = PROPS(PSTR("namespace", 0, NULL, "only logs of this namespace (a prefix "
+                                                  "without flowId)"),
                        PSTR("flowId", 0, NULL, "only logs of this flow"),
+                       PSTR("executionId", 0, NULL, "only logs of this execution"),
                        PLIST("logLevels", 0, NULL,
                              ITEM({.type = PT_ENUM, .enums = tasks__log_levels}),
                              "only logs of these levels"),
                        PDT("startDate", 0, NULL, "only logs after this date"),
-                       PDT("endDate", PF_REQUIRED, NULL, "only logs before this date")),
+                       PDT("endDate", PF_REQUIRED, NULL, "only logs before this date"),
+                       PBOOL("purgeExecutionLogs", 0, "true", "purge logs of executions"),
+                       PBOOL("purgeNonExecutionLogs", 0, "true",
+                             "purge logs not tied to an execution (triggers)"),
+                       PINT("batchSize", 0, NULL, "rows deleted per batch")),
     },
 
     /* ---- debug, output ---- */
@@ -96,10 +103,9 @@ const type_def tasks__core_tasks[] = {
     {
         .name = "execution.exit",
         .aliases = ALIASES("io.kestra.plugin.core.execution.Exit"),
-        .desc = "End the execution now, in a given state, when a condition is true.",
-        .props = PROPS(PSTR("condition", 0, NULL, "exit only when this expression is truthy"),
-                       PENUM("state", 0, "\"SUCCESS\"",
-                             ENUMS("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELLED"),
+        .desc = "End the execution now, in a given state (KILLED also kills running tasks).",
+        .props = PROPS(PENUM("state", 0, "\"SUCCESS\"",
+                             ENUMS("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"),
                              "the execution's final state")),
     },
     {
@@ -114,6 +120,7 @@ const type_def tasks__core_tasks[] = {
         .name = "execution.count",
         .aliases = ALIASES("io.kestra.plugin.core.execution.Count",
                            "io.kestra.core.tasks.executions.Counts"),
+        .flags = TF_DEPRECATED,
         .desc = "Count executions of flows matching filters, and test the counts.",
         .props = PROPS(
             PSTRL("namespaces", 0, NULL, "count flows of these namespaces"),
@@ -142,7 +149,8 @@ const type_def tasks__core_tasks[] = {
                        PBOOL("purgeExecution", 0, "true", "delete the executions"),
                        PBOOL("purgeLog", 0, "true", "delete their logs"),
                        PBOOL("purgeMetric", 0, "true", "delete their metrics"),
-                       PBOOL("purgeStorage", 0, "true", "delete their files")),
+                       PBOOL("purgeStorage", 0, "true", "delete their files"),
+                       PINT("batchSize", 0, "100", "executions deleted per batch")),
     },
     {
         .name = "execution.resume",

@@ -171,7 +171,10 @@ const type_def tasks__scripts[] = {
                              "how files reach the container"),
                        PBOOL("delete", 0, "true", "delete the container when done"),
                        PBOOL("resume", 0, "true", "re-attach to a running container on restart"),
-                       PBOOL("wait", 0, "true", "wait for the container to end")),
+                       PBOOL("wait", 0, "true", "wait for the container to end"),
+                       PDUR("killGracePeriod", 0, "\"PT0S\"",
+                            "on kill, time the container gets to stop"),
+                       PSTR("image", PF_DEPRECATED, NULL, "the image (use containerImage)")),
     },
 };
 

@@ -114,7 +114,12 @@ const type_def tasks__triggers[] = {
                        PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the execution"),
                        PBOOL("wait", 0, "false", "answer only once the execution ended"),
                        PBOOL("returnOutputs", 0, "false",
-                             "answer with the execution's outputs (with wait)")),
+                             "answer with the execution's outputs (with wait)"),
+                       PENUM("fetchType", 0, "\"FETCH\"", ENUMS("FETCH", "STORE", "NONE"),
+                             "the request body as trigger.body, stored as trigger.uri, or dropped"),
+                       PSTR("responseContentType", 0, NULL,
+                            "content type of the answer (application/json or text/plain)"),
+                       PINT("responseCode", 0, NULL, "HTTP status of the answer (with wait)")),
     },
     {
         .name = "trigger.http",
