@@ -1,0 +1,259 @@
+/*
+ * run_kv.c: the key-value tasks kv.set, kv.get, kv.delete and kv.get_keys,
+ * on the store's kv table (store_kv_*), one namespace at a time (the flow's
+ * own by default).
+ *
+ * Values keep their JSON type (a number stays a number), as Kestra's KV store
+ * keeps the type of what was set; `kvType` converts a string on the way in.
+ * Keys follow Kestra's rule: a letter or digit, then letters, digits, '.',
+ * '_' or '-'.
+ */
+#include "tasks/run_int.h"
+
+#include "util/datetime.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* key and namespace, both required in the end (namespace defaults to the
+ * flow's). */
+static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
+{
+    *ns = *key = NULL;
+    if (tasks__prop_text(c, "key", NULL, key, e))
+        return -1;
+    if (!*key)
+        return kerr_set(e, "property 'key' is required");
+    const unsigned char *k = (const unsigned char *)*key;
+    if (!isalnum(k[0]))
+        return kerr_set(e, "property 'key': '%s' must start with a letter or a digit", *key);
+    for (size_t i = 1; k[i]; i++)
+        if (!isalnum(k[i]) && k[i] != '.' && k[i] != '_' && k[i] != '-')
+            return kerr_set(e, "property 'key': '%s' may only hold letters, digits, '.', '_' "
+                               "and '-' (found '%c' at %zu)", *key, k[i], i + 1);
+    if (strlen(*key) >= STORE_ID_MAX)
+        return kerr_set(e, "property 'key': longer than %d bytes", STORE_ID_MAX - 1);
+    if (tasks__prop_text(c, "namespace", c->namespace, ns, e))
+        return -1;
+    if (!*ns || !**ns)
+        return kerr_set(e, "property 'namespace' is empty");
+    if (strlen(*ns) >= STORE_ID_MAX)
+        return kerr_set(e, "property 'namespace': longer than %d bytes", STORE_ID_MAX - 1);
+    return 0;
+}
+
+/* Applies kvType to a string value (others are kept as they are). Returns the
+ * value to store (a new reference) or NULL with e set. */
+static json_t *kv_convert(const char *type, json_t *v, kerr *e)
+{
+    if (!type || !json_is_string(v) || !strcmp(type, "STRING"))
+        return json_incref(v);
+    const char *s = json_string_value(v);
+    if (!strcmp(type, "NUMBER")) {
+        json_error_t je;
+        json_t *n = json_loads(s, JSON_DECODE_ANY, &je);
+        if (!json_is_number(n)) {
+            json_decref(n);
+            kerr_set(e, "property 'value': '%.60s' is not a NUMBER", s);
+            return NULL;
+        }
+        return n;
+    }
+    if (!strcmp(type, "BOOLEAN"))
+        return json_boolean(!strcasecmp(s, "true"));
+    if (!strcmp(type, "DATETIME") || !strcmp(type, "DATE")) {
+        int64_t us;
+        if (datetime_parse(s, tz_utc(), &us, NULL, e)) {
+            kerr_prefix(e, "property 'value': '%.60s' is not a %s", s, type);
+            return NULL;
+        }
+        return json_incref(v);
+    }
+    if (!strcmp(type, "DURATION")) {
+        int64_t us;
+        if (duration_parse(s, &us, e)) {
+            kerr_prefix(e, "property 'value': '%.60s' is not a DURATION", s);
+            return NULL;
+        }
+        return json_incref(v);
+    }
+    if (!strcmp(type, "JSON")) {
+        json_error_t je;
+        json_t *j = json_loads(s, JSON_DECODE_ANY, &je);
+        if (!j)
+            kerr_set(e, "property 'value': not JSON (%s at column %d)", je.text, je.column);
+        return j;
+    }
+    kerr_set(e, "property 'kvType': unknown type '%s' (STRING, NUMBER, BOOLEAN, DATETIME, DATE, "
+                "DURATION, JSON)", type);
+    return NULL;
+}
+
+static task_result kv_set_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *key = NULL, *type = NULL;
+    json_t *raw = NULL, *v = NULL;
+    int overwrite;
+    int64_t ttl;
+    kerr se = KERR_INIT;
+
+    if (kv_target(c, &ns, &key, e) || task_prop(c, "value", &raw, e) ||
+        task_prop_bool(c, "overwrite", 1, &overwrite, e) ||
+        task_prop_duration(c, "ttl", 0, &ttl, e) ||
+        task_prop_string(c, "kvType", NULL, &type, e))
+        goto out;
+    if (!raw) {
+        kerr_set(e, "property 'value' is required");
+        goto out;
+    }
+    if (json_object_get(c->task, "ttl") && ttl <= 0) {
+        kerr_set(e, "property 'ttl' must be a positive duration");
+        goto out;
+    }
+    v = kv_convert(type, raw, e);
+    if (!v)
+        goto out;
+    int64_t expires = ttl > 0 ? store_now_us() + ttl : 0;
+
+    if (!overwrite) {
+        /* check and write in one transaction, so that two tasks racing for a
+         * new key cannot both win */
+        if (store_begin(c->store, &se))
+            goto store_fail;
+        json_t *old = NULL;
+        int rc = store_kv_get(c->store, ns, key, &old, &se);
+        json_decref(old);
+        if (rc == STORE_OK) {
+            store_rollback(c->store);
+            kerr_set(e, "property 'key': key '%s' already exists in namespace %s and "
+                        "'overwrite' is false", key, ns);
+            goto out;
+        }
+        if (rc != STORE_NOT_FOUND || store_kv_put(c->store, ns, key, v, expires, &se)) {
+            store_rollback(c->store);
+            goto store_fail;
+        }
+        if (store_commit(c->store, &se))
+            goto store_fail;
+    } else if (store_kv_put(c->store, ns, key, v, expires, &se)) {
+        goto store_fail;
+    }
+    task_log(c, LEVEL_DEBUG, "set key '%s' in namespace %s", key, ns);
+    res = TASK_SUCCESS;
+    goto out;
+store_fail:
+    kerr_set(e, "key '%s' in namespace %s: %s", key, ns, se.msg);
+out:
+    free(ns);
+    free(key);
+    free(type);
+    json_decref(raw);
+    json_decref(v);
+    return res;
+}
+
+static task_result kv_get_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *key = NULL;
+    int must;
+    kerr se = KERR_INIT;
+    if (kv_target(c, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
+        goto out;
+    json_t *v = NULL;
+    int rc = store_kv_get(c->store, ns, key, &v, &se);
+    if (rc == STORE_NOT_FOUND) {
+        if (must) {
+            kerr_set(e, "property 'key': no value for key '%s' in namespace %s and "
+                        "'errorOnMissing' is true", key, ns);
+            goto out;
+        }
+        task_output(c, "value", json_null());
+    } else if (rc) {
+        kerr_set(e, "key '%s' in namespace %s: %s", key, ns, se.msg);
+        goto out;
+    } else {
+        task_output(c, "value", v);
+    }
+    res = TASK_SUCCESS;
+out:
+    free(ns);
+    free(key);
+    return res;
+}
+
+static task_result kv_delete_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *key = NULL;
+    int must;
+    kerr se = KERR_INIT;
+    if (kv_target(c, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
+        goto out;
+    int rc = store_kv_delete(c->store, ns, key, &se);
+    if (rc == STORE_NOT_FOUND && must) {
+        kerr_set(e, "property 'key': no value for key '%s' in namespace %s and "
+                    "'errorOnMissing' is true", key, ns);
+        goto out;
+    }
+    if (rc && rc != STORE_NOT_FOUND) {
+        kerr_set(e, "key '%s' in namespace %s: %s", key, ns, se.msg);
+        goto out;
+    }
+    task_output(c, "deleted", json_boolean(rc == STORE_OK));
+    res = TASK_SUCCESS;
+out:
+    free(ns);
+    free(key);
+    return res;
+}
+
+static task_result kv_get_keys_run(task_ctx *c, kerr *e)
+{
+    char *ns = NULL, *prefix = NULL;
+    if (tasks__prop_text(c, "prefix", NULL, &prefix, e) ||
+        tasks__prop_text(c, "namespace", c->namespace, &ns, e)) {
+        free(prefix);
+        return TASK_FAILED;
+    }
+    task_result res = TASK_FAILED;
+    if (!ns || !*ns) {
+        kerr_set(e, "property 'namespace' is empty");
+        goto out;
+    }
+    char **keys = NULL;
+    size_t n = 0;
+    kerr se = KERR_INIT;
+    if (store_kv_list(c->store, ns, &keys, &n, &se)) {
+        kerr_set(e, "listing the keys of namespace %s: %s", ns, se.msg);
+        goto out;
+    }
+    json_t *out = json_array();
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!plen || !strncmp(keys[i], prefix, plen))
+            json_array_append_new(out, json_string(keys[i]));
+    store_strings_free(keys, n);
+    task_output(c, "keys", out);
+    res = TASK_SUCCESS;
+out:
+    free(ns);
+    free(prefix);
+    return res;
+}
+
+static const struct task_hooks kv_set_hooks = {.run = kv_set_run};
+static const struct task_hooks kv_get_hooks = {.run = kv_get_run};
+static const struct task_hooks kv_delete_hooks = {.run = kv_delete_run};
+static const struct task_hooks kv_get_keys_hooks = {.run = kv_get_keys_run};
+
+const task_impl tasks__run_kv[] = {
+    {"kv.set", &kv_set_hooks},
+    {"kv.get", &kv_get_hooks},
+    {"kv.delete", &kv_delete_hooks},
+    {"kv.get_keys", &kv_get_keys_hooks},
+};
+const size_t tasks__run_kv_count = sizeof tasks__run_kv / sizeof tasks__run_kv[0];

@@ -1,0 +1,510 @@
+/*
+ * run_storage.c: the internal-storage tasks storage.write, storage.concat,
+ * storage.split, storage.delete and storage.size.
+ *
+ * Every file a task makes lands among its task run's files
+ * (kite:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
+ * whole through the storage layer, so readers never see half a file. Concat
+ * and Split stream through temporary files under c->tmp_root: a file of any
+ * size goes through in constant memory (one line at a time for Split).
+ *
+ * Split reads lines as Java's readLine does for "\n" and "\r\n" endings and
+ * writes each row followed by `separator`, as Kestra's StorageService does;
+ * so splitting a file whose lines end with "\n" and concatenating the parts
+ * gives the file back byte for byte.
+ */
+#include "tasks/run_int.h"
+
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SPLIT_PARTITIONS_MAX 256   /* each partition is an open file */
+
+/* A required string property naming a file of internal storage. */
+static int prop_uri(task_ctx *c, const char *name, char **out, kerr *e)
+{
+    if (tasks__prop_text(c, name, NULL, out, e))
+        return -1;
+    if (!*out || !**out) {
+        free(*out);
+        *out = NULL;
+        return kerr_set(e, "property '%s' is required (a kite:/// URI)", name);
+    }
+    return 0;
+}
+
+/* Moves the finished temporary file tmp (closed) among the task run's files
+ * as name, and unlinks it. */
+static int store_tmp(task_ctx *c, const char *tmp, const char *name, char **uri, kerr *e)
+{
+    int rc = task_store_file(c, tmp, name, uri, e);
+    unlink(tmp);
+    return rc;
+}
+
+/* Closes f, reporting a write error that fclose or an earlier write saw. */
+static int close_written(FILE *f, const char *what, kerr *e)
+{
+    int bad = ferror(f);
+    if (fclose(f) || bad)
+        return kerr_set(e, "writing %s failed: %s", what, strerror(errno ? errno : EIO));
+    return 0;
+}
+
+/* ---- storage.write ---------------------------------------------------------- */
+
+static task_result write_run(task_ctx *c, kerr *e)
+{
+    char *content = NULL, *ext = NULL, *name = NULL, *uri = NULL;
+    task_result res = TASK_FAILED;
+    if (tasks__prop_text(c, "content", NULL, &content, e) ||
+        tasks__prop_text(c, "extension", ".ion", &ext, e))
+        goto out;
+    if (!content) {
+        kerr_set(e, "property 'content' is required");
+        goto out;
+    }
+    if (tasks__check_extension("extension", ext, e))
+        goto out;
+    name = xasprintf("write%s", ext);
+    if (tasks__put_bytes(c, name, content, strlen(content), &uri, e))
+        goto out;
+    task_output(c, "uri", json_string(uri));
+    res = TASK_SUCCESS;
+out:
+    free(content);
+    free(ext);
+    free(name);
+    free(uri);
+    return res;
+}
+
+/* ---- storage.concat ------------------------------------------------------- */
+
+/* The `files` property as an array of URIs: a list, or a string holding a
+ * JSON list (or one URI). New reference or NULL with e set. */
+static json_t *concat_files(task_ctx *c, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, "files", &v, e))
+        return NULL;
+    if (!v) {
+        kerr_set(e, "property 'files' is required");
+        return NULL;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        json_error_t je;
+        json_t *parsed = json_loads(s, JSON_DECODE_ANY, &je);
+        if (json_is_array(parsed)) {
+            json_decref(v);
+            v = parsed;
+        } else {
+            json_decref(parsed);
+            if (strncmp(s, "kite://", 7) && strncmp(s, "kestra://", 9)) {
+                kerr_set(e, "property 'files': '%.80s' is neither a list of URIs nor a JSON "
+                            "string of one", s);
+                json_decref(v);
+                return NULL;
+            }
+            json_t *a = json_array();
+            json_array_append_new(a, v);
+            v = a;
+        }
+    }
+    if (!json_is_array(v)) {
+        kerr_set(e, "property 'files' must be a list of URIs");
+        json_decref(v);
+        return NULL;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            kerr_set(e, "property 'files': item %zu is not a URI string", i + 1);
+            json_decref(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Appends the file at uri to out. */
+static int copy_into(task_ctx *c, const char *uri, FILE *out, size_t idx, kerr *e)
+{
+    kerr se = KERR_INIT;
+    FILE *in = storage_open_file(c->storage, uri, &se);
+    if (!in)
+        return kerr_set(e, "property 'files': item %zu: %s", idx, se.msg);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, in)) > 0)
+        if (fwrite(chunk, 1, n, out) != n) {
+            rc = kerr_set(e, "writing the concatenation failed: %s", strerror(errno));
+            break;
+        }
+    if (!rc && ferror(in))
+        rc = kerr_set(e, "property 'files': item %zu: reading %s failed", idx, uri);
+    fclose(in);
+    return rc;
+}
+
+static task_result concat_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *sep = NULL, *ext = NULL, *tmp = NULL, *name = NULL, *uri = NULL;
+    FILE *out = NULL;
+    json_t *files = concat_files(c, e);
+    if (!files)
+        return TASK_FAILED;
+    if (tasks__prop_text(c, "separator", NULL, &sep, e) ||
+        tasks__prop_text(c, "extension", ".tmp", &ext, e) ||
+        tasks__check_extension("extension", ext, e))
+        goto out;
+    out = tasks__tmp_file(c, &tmp, e);
+    if (!out)
+        goto out;
+    size_t i;
+    json_t *item;
+    json_array_foreach(files, i, item) {
+        if (task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+        if (copy_into(c, json_string_value(item), out, i + 1, e))
+            goto out;
+        /* Kestra writes the separator after every file, the last included */
+        if (sep)
+            fputs(sep, out);
+    }
+    FILE *f = out;
+    out = NULL;
+    if (close_written(f, "the concatenation", e))
+        goto out;
+    name = xasprintf("concat%s", ext);
+    if (store_tmp(c, tmp, name, &uri, e))
+        goto out;
+    task_output(c, "uri", json_string(uri));
+    res = TASK_SUCCESS;
+out:
+    if (out)
+        fclose(out);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(sep);
+    free(ext);
+    free(name);
+    free(uri);
+    json_decref(files);
+    return res;
+}
+
+/* ---- storage.split -------------------------------------------------------- */
+
+/* Reads a size: a number of bytes, or a number followed by B, KB, MB, GB or
+ * TB (powers of 1024, any case, as Micronaut reads "10MB"). */
+static int parse_size(const char *prop, const char *s, int64_t *out, kerr *e)
+{
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return kerr_set(e, "property '%s': '%s' is not a size such as 10MB", prop, s);
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(p, &end, 10);
+    if (errno)
+        return kerr_set(e, "property '%s': '%s' is too large", prop, s);
+    while (isspace((unsigned char)*end))
+        end++;
+    unsigned long long mul = 1;
+    if (!*end || !strcasecmp(end, "B"))
+        mul = 1;
+    else if (!strcasecmp(end, "KB"))
+        mul = 1ULL << 10;
+    else if (!strcasecmp(end, "MB"))
+        mul = 1ULL << 20;
+    else if (!strcasecmp(end, "GB"))
+        mul = 1ULL << 30;
+    else if (!strcasecmp(end, "TB"))
+        mul = 1ULL << 40;
+    else
+        return kerr_set(e, "property '%s': unknown unit '%s' in '%s' (B, KB, MB, GB, TB)", prop,
+                        end, s);
+    if (n == 0)
+        return kerr_set(e, "property '%s' must be more than 0 bytes", prop);
+    if (n > (unsigned long long)INT64_MAX / mul)
+        return kerr_set(e, "property '%s': '%s' is too large", prop, s);
+    *out = (int64_t)(n * mul);
+    return 0;
+}
+
+typedef struct part {
+    FILE *f;
+    char *path;
+    int64_t bytes, rows;
+} part;
+
+typedef struct splitter {
+    task_ctx *c;
+    part *v;
+    size_t n, cap;
+} splitter;
+
+static part *split_new_part(splitter *sp, kerr *e)
+{
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap ? sp->cap * 2 : 8;
+        sp->v = xrealloc(sp->v, sp->cap * sizeof *sp->v);
+    }
+    part *p = &sp->v[sp->n];
+    memset(p, 0, sizeof *p);
+    p->f = tasks__tmp_file(sp->c, &p->path, e);
+    if (!p->f)
+        return NULL;
+    sp->n++;
+    return p;
+}
+
+static void split_free(splitter *sp)
+{
+    for (size_t i = 0; i < sp->n; i++) {
+        if (sp->v[i].f)
+            fclose(sp->v[i].f);
+        if (sp->v[i].path)
+            unlink(sp->v[i].path);
+        free(sp->v[i].path);
+    }
+    free(sp->v);
+}
+
+/* The extension of the source file's name ("" + ".tmp" when it has none), as
+ * Kestra names the parts. */
+static char *split_extension(const char *uri)
+{
+    const char *slash = strrchr(uri, '/');
+    const char *name = slash ? slash + 1 : uri;
+    const char *dot = strrchr(name, '.');
+    if (!dot || strlen(dot) > 64)
+        return xstrdup(".tmp");
+    return xstrdup(dot);
+}
+
+typedef enum split_mode { SPLIT_BYTES, SPLIT_ROWS, SPLIT_PARTITIONS } split_mode;
+
+static task_result split_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *from = NULL, *bytes_s = NULL, *sep = NULL, *ext = NULL, *line = NULL;
+    FILE *in = NULL;
+    int64_t limit = 0, rows = 0, partitions = 0;
+    splitter sp = {.c = c};
+    json_t *uris = NULL;
+
+    if (prop_uri(c, "from", &from, e) || tasks__prop_text(c, "bytes", NULL, &bytes_s, e) ||
+        task_prop_int(c, "rows", 0, &rows, e) ||
+        task_prop_int(c, "partitions", 0, &partitions, e) ||
+        tasks__prop_text(c, "separator", "\n", &sep, e))
+        goto out;
+    int set = !!bytes_s + !!json_object_get(c->task, "rows") +
+              !!json_object_get(c->task, "partitions");
+    if (set != 1) {
+        kerr_set(e, set ? "properties 'bytes', 'rows' and 'partitions': set only one of them"
+                        : "set one of the properties 'bytes', 'rows' or 'partitions'");
+        goto out;
+    }
+    split_mode mode;
+    if (bytes_s) {
+        mode = SPLIT_BYTES;
+        if (parse_size("bytes", bytes_s, &limit, e))
+            goto out;
+    } else if (json_object_get(c->task, "rows")) {
+        mode = SPLIT_ROWS;
+        if (rows < 1) {
+            kerr_set(e, "property 'rows' must be at least 1");
+            goto out;
+        }
+    } else {
+        mode = SPLIT_PARTITIONS;
+        if (partitions < 1 || partitions > SPLIT_PARTITIONS_MAX) {
+            kerr_set(e, "property 'partitions' must be between 1 and %d", SPLIT_PARTITIONS_MAX);
+            goto out;
+        }
+        for (int64_t i = 0; i < partitions; i++)
+            if (!split_new_part(&sp, e))
+                goto out;
+    }
+
+    kerr se = KERR_INIT;
+    in = storage_open_file(c->storage, from, &se);
+    if (!in) {
+        kerr_set(e, "property 'from': %s", se.msg);
+        goto out;
+    }
+    size_t seplen = strlen(sep), cap = 0;
+    ssize_t len;
+    int64_t row = 0;
+    part *cur = NULL;
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n') {
+            len--;
+            if (len > 0 && line[len - 1] == '\r')
+                len--;
+        }
+        int64_t add = (int64_t)len + (int64_t)seplen;
+        if (mode == SPLIT_PARTITIONS) {
+            cur = &sp.v[row % partitions];
+        } else if (!cur || (mode == SPLIT_ROWS && cur->rows >= rows) ||
+                   (mode == SPLIT_BYTES && cur->rows > 0 && cur->bytes + add > limit)) {
+            /* a part holds at most `bytes` bytes, unless one row alone is
+             * larger: then that row is a part of its own */
+            if (cur) {
+                FILE *f = cur->f;
+                cur->f = NULL;
+                if (close_written(f, "a part", e))
+                    goto out;
+            }
+            cur = split_new_part(&sp, e);
+            if (!cur)
+                goto out;
+        }
+        if (fwrite(line, 1, (size_t)len, cur->f) != (size_t)len ||
+            fwrite(sep, 1, seplen, cur->f) != seplen) {
+            kerr_set(e, "writing a part failed: %s", strerror(errno));
+            goto out;
+        }
+        cur->bytes += add;
+        cur->rows++;
+        row++;
+        if ((row & 0xfff) == 0 && task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+    }
+    if (ferror(in)) {
+        kerr_set(e, "property 'from': reading %s failed", from);
+        goto out;
+    }
+
+    ext = split_extension(from);
+    uris = json_array();
+    size_t kept = 0;
+    for (size_t i = 0; i < sp.n; i++) {
+        part *p = &sp.v[i];
+        if (p->f) {
+            FILE *f = p->f;
+            p->f = NULL;
+            if (close_written(f, "a part", e))
+                goto out;
+        }
+        if (p->rows == 0) /* an empty partition is dropped, as Kestra does */
+            continue;
+        char *name = xasprintf("split-%05zu%s", ++kept, ext);
+        char *uri = NULL;
+        int rc = store_tmp(c, p->path, name, &uri, e);
+        free(name);
+        if (rc)
+            goto out;
+        json_array_append_new(uris, json_string(uri));
+        free(uri);
+    }
+    task_output(c, "uris", uris);
+    uris = NULL;
+    task_log(c, LEVEL_DEBUG, "split %" PRId64 " rows into %zu files", row, kept);
+    res = TASK_SUCCESS;
+out:
+    if (in)
+        fclose(in);
+    split_free(&sp);
+    json_decref(uris);
+    free(line);
+    free(from);
+    free(bytes_s);
+    free(sep);
+    free(ext);
+    return res;
+}
+
+/* ---- storage.delete, storage.size ----------------------------------------- */
+
+/* 1 if ns is the flow's namespace or one below it. */
+static int ns_within(const char *ns, const char *mine)
+{
+    size_t n = strlen(mine);
+    return !strncmp(ns, mine, n) && (ns[n] == 0 || ns[n] == '.');
+}
+
+static task_result delete_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *uri = NULL;
+    int must;
+    storage_uri u = {0};
+    if (prop_uri(c, "uri", &uri, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
+        goto out;
+    if (storage_uri_parse(uri, 0, &u, e)) {
+        kerr_prefix(e, "property 'uri': '%s'", uri);
+        goto out;
+    }
+    if (!u.namespace_id || !c->namespace || !ns_within(u.namespace_id, c->namespace)) {
+        kerr_set(e, "property 'uri': '%s' is not a file of namespace %s: a flow deletes only "
+                    "its own namespace's files", uri, c->namespace ? c->namespace : "?");
+        goto out;
+    }
+    kerr se = KERR_INIT;
+    int rc = storage_delete(c->storage, uri, &se);
+    if (rc < 0) {
+        kerr_set(e, "property 'uri': %s", se.msg);
+        goto out;
+    }
+    if (rc == 0 && must) {
+        kerr_set(e, "property 'uri': no file at '%s' and 'errorOnMissing' is true", uri);
+        goto out;
+    }
+    task_output(c, "uri", json_string(u.uri));
+    task_output(c, "deleted", json_boolean(rc == 1));
+    res = TASK_SUCCESS;
+out:
+    storage_uri_free(&u);
+    free(uri);
+    return res;
+}
+
+static task_result size_run(task_ctx *c, kerr *e)
+{
+    char *uri;
+    if (prop_uri(c, "uri", &uri, e))
+        return TASK_FAILED;
+    kerr se = KERR_INIT;
+    int64_t n = storage_size(c->storage, uri, &se);
+    free(uri);
+    if (n < 0) {
+        kerr_set(e, "property 'uri': %s", se.msg);
+        return TASK_FAILED;
+    }
+    task_output(c, "size", json_integer(n));
+    return TASK_SUCCESS;
+}
+
+static const struct task_hooks write_hooks = {.run = write_run};
+static const struct task_hooks concat_hooks = {.run = concat_run};
+static const struct task_hooks split_hooks = {.run = split_run};
+static const struct task_hooks delete_hooks = {.run = delete_run};
+static const struct task_hooks size_hooks = {.run = size_run};
+
+const task_impl tasks__run_storage[] = {
+    {"storage.write", &write_hooks},
+    {"storage.concat", &concat_hooks},
+    {"storage.split", &split_hooks},
+    {"storage.delete", &delete_hooks},
+    {"storage.size", &size_hooks},
+};
+const size_t tasks__run_storage_count = sizeof tasks__run_storage / sizeof tasks__run_storage[0];

@@ -1,0 +1,954 @@
+/*
+ * test_run_core.c: the runnable core tasks (tasks/run_core.c, run_kv.c,
+ * run_storage.c) run through their hooks, found by their Kestra type names
+ * as the engine finds them, against a real SQLite store and a real local
+ * storage in a temp folder.
+ *
+ * The task_ctx is built by hand with a test ops table: render() evaluates
+ * each string with the expression language against a small context (so
+ * properties may hold "{{ ... }}"), log() appends {level, message} to an
+ * array the tests read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "expr/expr.h"
+#include "flow/schema.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "tasks/tasks.h"
+#include "util/buf.h"
+#include "util/datetime.h"
+
+#define NS "io.kestra.tests"
+#define FLOW "flow1"
+#define EXEC "exec0000000000000000001"
+#define TASK "t1"
+#define TASKRUN "tr000000000000000000001"
+
+typedef struct fx {
+    char dir[64];
+    store *db;
+    storage *files;
+    json_t *vars;    /* render context */
+    json_t *logs;    /* [{level, message}] */
+    atomic_int cancel;
+    task_ctx c;
+} fx;
+
+/* ---- the test ops table ---------------------------------------------------- */
+
+static json_t *t_render(task_ctx *c, const json_t *v, kerr *e)
+{
+    fx *f = c->engine;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!expr_is_template(s))
+            return json_deep_copy(v);
+        json_t *out = NULL;
+        if (expr_eval_string(s, f->vars, NULL, &out, e))
+            return NULL;
+        return out;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            json_t *r = t_render(c, item, e);
+            if (!r) {
+                json_decref(a);
+                return NULL;
+            }
+            json_array_append_new(a, r);
+        }
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *item;
+        json_object_foreach((json_t *)v, k, item) {
+            json_t *r = t_render(c, item, e);
+            if (!r) {
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, k, r);
+        }
+        return o;
+    }
+    return json_deep_copy(v);
+}
+
+static void t_log(task_ctx *c, store_level level, const char *msg)
+{
+    fx *f = c->engine;
+    json_array_append_new(f->logs, json_pack("{s:s,s:s}", "level", store_level_name(level),
+                                             "message", msg));
+}
+
+static const task_ctx_ops t_ops = {.render = t_render, .log = t_log};
+
+/* ---- fixture --------------------------------------------------------------- */
+
+static void reset_ctx(fx *f)
+{
+    json_decref(f->c.outputs);
+    json_decref(f->c.metrics);
+    json_decref(f->c.labels);
+    json_array_clear(f->logs);
+    atomic_store(&f->cancel, 0);
+    memset(&f->c, 0, sizeof f->c);
+    f->c.ops = &t_ops;
+    f->c.engine = f;
+    f->c.namespace = NS;
+    f->c.flow_id = FLOW;
+    f->c.execution_id = EXEC;
+    f->c.task_id = TASK;
+    f->c.taskrun_id = TASKRUN;
+    f->c.attempt = 1;
+    f->c.store = f->db;
+    f->c.storage = f->files;
+    f->c.tmp_root = f->dir;
+    f->c.cancel = &f->cancel;
+    f->c.outputs = json_object();
+    f->c.exit_state = -1;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/kite-runcore-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char path[256];
+    kerr e = KERR_INIT;
+    snprintf(path, sizeof path, "sqlite:%s/db.sqlite", f->dir);
+    if (store_open(path, NULL, &f->db, &e)) {
+        fprintf(stderr, "store: %s\n", e.msg);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/storage", f->dir);
+    f->files = storage_open_local(path, &e);
+    if (!f->files) {
+        fprintf(stderr, "storage: %s\n", e.msg);
+        return -1;
+    }
+    f->vars = json_pack("{s:s,s:i,s:{s:s,s:s},s:{s:s}}", "name", "kite", "n", 0, "flow",
+                        "namespace", NS, "id", FLOW, "execution", "id", EXEC);
+    f->logs = json_array();
+    tasks_register_all();
+    reset_ctx(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    reset_ctx(f);
+    json_decref(f->c.outputs);
+    store_free(f->db);
+    storage_free(f->files);
+    json_decref(f->vars);
+    json_decref(f->logs);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs the task written as JSON (its "type" a Kestra class name or a kite
+ * name) on a fresh context; the task JSON stays alive in f until the next
+ * run. */
+static json_t *cur_task;
+
+static task_result run(fx *f, const char *task_json, kerr *e)
+{
+    reset_ctx(f);
+    kerr_clear(e);
+    json_decref(cur_task);
+    json_error_t je;
+    cur_task = json_loads(task_json, 0, &je);
+    if (!cur_task)
+        fail_msg("bad test JSON: %s: %s", je.text, task_json);
+    const type_def *d = flow_type_find(json_string_value(json_object_get(cur_task, "type")));
+    assert_non_null(d);
+    const struct task_hooks *h = tasks_hooks(d);
+    assert_non_null(h);
+    f->c.task = cur_task;
+    f->c.def = d;
+    return h->run(&f->c, e);
+}
+
+static const char *log_msg(fx *f, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(f->logs, i), "message"));
+}
+
+static const char *log_level(fx *f, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(f->logs, i), "level"));
+}
+
+static const char *out_str(fx *f, const char *key)
+{
+    return json_string_value(json_object_get(f->c.outputs, key));
+}
+
+#define assert_fails_with(f, json, needle)                                                  \
+    do {                                                                                    \
+        kerr e_ = KERR_INIT;                                                                \
+        assert_int_equal(run(f, json, &e_), TASK_FAILED);                                   \
+        if (!strstr(e_.msg, needle))                                                        \
+            fail_msg("error '%s' does not contain '%s'", e_.msg, needle);                   \
+    } while (0)
+
+/* Reads a storage file into a malloc'd string. */
+static char *read_uri(fx *f, const char *uri)
+{
+    buf b = BUF_INIT;
+    kerr e = KERR_INIT;
+    if (storage_read_all(f->files, uri, 0, &b, &e))
+        fail_msg("read %s: %s", uri, e.msg);
+    return buf_steal(&b);
+}
+
+static void put_uri(fx *f, const char *uri, const char *content)
+{
+    kerr e = KERR_INIT;
+    if (storage_put(f->files, uri, content, strlen(content), &e))
+        fail_msg("put %s: %s", uri, e.msg);
+}
+
+#define TASK_PREFIX "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/"
+
+/* ---- every type has its implementation ------------------------------------- */
+
+static void test_every_core_type_is_runnable(void **state)
+{
+    (void)state;
+    const char *names[] = {"log", "log.fetch", "debug.return", "debug.echo", "output.values",
+                           "execution.fail", "execution.exit", "execution.labels", "flow.sleep",
+                           "kv.set", "kv.get", "kv.delete", "kv.get_keys", "storage.write",
+                           "storage.concat", "storage.split", "storage.delete", "storage.size",
+                           "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const type_def *d = flow_type_find(names[i]);
+        if (!d)
+            fail_msg("type %s is not registered", names[i]);
+        if (!tasks_hooks(d))
+            fail_msg("type %s has no implementation", names[i]);
+    }
+    /* a flowable has none */
+    assert_null(tasks_hooks(flow_type_find("flow.sequential")));
+}
+
+/* ---- log, return, echo, output values -------------------------------------- */
+
+static void test_log_string_at_level(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"hello {{ name }}\","
+                            "\"level\":\"WARN\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(f->logs), 1);
+    assert_string_equal(log_msg(f, 0), "hello kite");
+    assert_string_equal(log_level(f, 0), "WARN");
+    /* INFO by default */
+    assert_int_equal(run(f, "{\"type\":\"log\",\"message\":\"x\"}", &e), TASK_SUCCESS);
+    assert_string_equal(log_level(f, 0), "INFO");
+}
+
+static void test_log_list_logs_each(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"log\",\"message\":[\"five first\",\"{{ name }} second\"],"
+                            "\"level\":\"debug\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(f->logs), 2);
+    assert_string_equal(log_msg(f, 0), "five first");
+    assert_string_equal(log_msg(f, 1), "kite second");
+    assert_string_equal(log_level(f, 1), "DEBUG");
+}
+
+static void test_log_errors(void **state)
+{
+    fx *f = *state;
+    assert_fails_with(f, "{\"type\":\"log\",\"message\":\"x\",\"level\":\"LOUD\"}",
+                      "property 'level': unknown log level 'LOUD'");
+    assert_fails_with(f, "{\"type\":\"log\"}", "property 'message' is required");
+    assert_fails_with(f, "{\"type\":\"log\",\"message\":\"{{ nope }}\"}", "property 'message'");
+    assert_int_equal(json_array_size(f->logs), 0);
+}
+
+static void test_return_outputs_value(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.core.tasks.debugs.Return\","
+                            "\"format\":\"{{ flow.id }} > {{ 1 + 2 }}\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), FLOW " > 3");
+    /* a whole expression keeps its type, and is printed as a template prints it */
+    assert_int_equal(run(f, "{\"type\":\"debug.return\",\"format\":\"{{ 1 + 2 }}\"}", &e),
+                     TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "3");
+    /* no format: a null value */
+    assert_int_equal(run(f, "{\"type\":\"debug.return\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_null(json_object_get(f->c.outputs, "value")));
+}
+
+static void test_echo_logs_format(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.debug.Echo\",\"format\":\"task {{ n }}\","
+                            "\"level\":\"ERROR\"}", &e), TASK_SUCCESS);
+    assert_string_equal(log_msg(f, 0), "task 0");
+    assert_string_equal(log_level(f, 0), "ERROR");
+    assert_fails_with(f, "{\"type\":\"debug.echo\"}", "property 'format' is required");
+}
+
+static void test_output_values_rendered_recursively(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"output.values\",\"values\":{\"output1\":\"xyz\","
+                            "\"who\":\"{{ name }}\",\"nested\":{\"list\":[1,\"{{ n + 1 }}\"]}}}", &e),
+                     TASK_SUCCESS);
+    json_t *v = json_object_get(f->c.outputs, "values");
+    assert_string_equal(json_string_value(json_object_get(v, "output1")), "xyz");
+    assert_string_equal(json_string_value(json_object_get(v, "who")), "kite");
+    json_t *list = json_object_get(json_object_get(v, "nested"), "list");
+    assert_int_equal(json_integer_value(json_array_get(list, 0)), 1);
+    assert_int_equal(json_integer_value(json_array_get(list, 1)), 1);
+    /* none: an empty map */
+    assert_int_equal(run(f, "{\"type\":\"output.values\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_object_size(json_object_get(f->c.outputs, "values")), 0);
+    assert_fails_with(f, "{\"type\":\"output.values\",\"values\":\"abc\"}",
+                      "property 'values' must be a map");
+}
+
+/* ---- fail, exit ------------------------------------------------------------ */
+
+static void test_fail(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_fails_with(f, "{\"type\":\"io.kestra.plugin.core.execution.Fail\"}", "Task failure");
+    assert_fails_with(f, "{\"type\":\"execution.fail\",\"errorMessage\":\"bad {{ name }}\"}",
+                      "bad kite");
+    /* a condition that renders true fails, false-ish ones succeed */
+    assert_fails_with(f, "{\"type\":\"execution.fail\",\"condition\":\"{{ name == 'kite' }}\"}",
+                      "Task failure");
+    const char *falsy[] = {"{{ name == 'x' }}", "false", "0", "-0", ""};
+    for (size_t i = 0; i < 5; i++) {
+        char t[256];
+        snprintf(t, sizeof t, "{\"type\":\"execution.fail\",\"condition\":\"%s\"}", falsy[i]);
+        if (run(f, t, &e) != TASK_SUCCESS)
+            fail_msg("condition '%s' failed the task: %s", falsy[i], e.msg);
+    }
+    /* Kestra's truthiness: any other text is true */
+    assert_fails_with(f, "{\"type\":\"execution.fail\",\"condition\":\"yes\"}", "Task failure");
+    assert_fails_with(f, "{\"type\":\"execution.fail\",\"condition\":\"{{ missing }}\"}",
+                      "property 'condition'");
+}
+
+static void test_exit_sets_state(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.execution.Exit\"}", &e), TASK_SUCCESS);
+    assert_int_equal(f->c.exit_state, STATE_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"execution.exit\",\"state\":\"KILLED\"}", &e), TASK_SUCCESS);
+    assert_int_equal(f->c.exit_state, STATE_KILLED);
+    assert_int_equal(run(f, "{\"type\":\"execution.exit\",\"state\":\"CANCELED\"}", &e), TASK_SUCCESS);
+    assert_int_equal(f->c.exit_state, STATE_CANCELLED);
+    assert_int_equal(run(f, "{\"type\":\"execution.exit\",\"state\":\"WARNING\",\"condition\":\"false\"}",
+                         &e), TASK_SUCCESS);
+    assert_int_equal(f->c.exit_state, -1);
+    assert_fails_with(f, "{\"type\":\"execution.exit\",\"state\":\"RUNNING\"}",
+                      "property 'state': 'RUNNING' is not an exit state");
+    assert_int_equal(f->c.exit_state, -1);
+}
+
+/* ---- labels ---------------------------------------------------------------- */
+
+static const char *label(fx *f, const char *k)
+{
+    return json_string_value(json_object_get(f->c.labels, k));
+}
+
+static void test_labels_map_list_and_json(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    /* a map: keys and values rendered, non-strings as text */
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.execution.Labels\",\"labels\":"
+                            "{\"{{ name }}Key\":\"{{ flow.namespace ~ '.' ~ flow.id }}\",\"n\":3,"
+                            "\"m\":{\"a\":1}}}", &e), TASK_SUCCESS);
+    assert_string_equal(label(f, "kiteKey"), NS "." FLOW);
+    assert_string_equal(label(f, "n"), "3");
+    assert_string_equal(label(f, "m"), "{\"a\":1}");
+    /* a list of key/value */
+    assert_int_equal(run(f, "{\"type\":\"execution.labels\",\"labels\":[{\"key\":\"{{ name }}\","
+                            "\"value\":\"v1\"},{\"key\":\"k2\",\"value\":true}]}", &e), TASK_SUCCESS);
+    assert_string_equal(label(f, "kite"), "v1");
+    assert_string_equal(label(f, "k2"), "true");
+    /* a string holding JSON */
+    assert_int_equal(run(f, "{\"type\":\"execution.labels\",\"labels\":\"{\\\"a\\\":\\\"b\\\"}\"}", &e),
+                     TASK_SUCCESS);
+    assert_string_equal(label(f, "a"), "b");
+    assert_int_equal(json_object_size(f->c.labels), 1);
+}
+
+static void test_labels_errors(void **state)
+{
+    fx *f = *state;
+    assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":{\"system.correlationId\":\"x\"}}",
+                      "label 'system.correlationId' is reserved");
+    assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":[{\"key\":\"system.x\",\"value\":\"1\"}]}",
+                      "label 'system.x' is reserved");
+    assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":[{\"value\":\"1\"}]}",
+                      "property 'labels': item 1 needs a string 'key'");
+    assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":\"not json\"}",
+                      "property 'labels': 'not json' is not a JSON map");
+    assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":{\"k\":null}}",
+                      "label 'k' has no value");
+    assert_fails_with(f, "{\"type\":\"execution.labels\"}", "property 'labels' is required");
+}
+
+/* ---- sleep ----------------------------------------------------------------- */
+
+static void test_sleep_waits(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t t0 = time_mono_us();
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.flow.Sleep\",\"duration\":\"PT0.25S\"}",
+                         &e), TASK_SUCCESS);
+    int64_t took = time_mono_us() - t0;
+    assert_true(took >= 250000);
+    assert_true(took < 2000000);
+    assert_fails_with(f, "{\"type\":\"flow.sleep\"}", "property 'duration' is required");
+    assert_fails_with(f, "{\"type\":\"flow.sleep\",\"duration\":\"soon\"}", "property 'duration'");
+    assert_fails_with(f, "{\"type\":\"flow.sleep\",\"duration\":\"-PT1S\"}",
+                      "property 'duration' must not be negative");
+}
+
+static void *cancel_later(void *arg)
+{
+    fx *f = arg;
+    struct timespec ts = {0, 150 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    atomic_store(&f->cancel, 1);
+    return NULL;
+}
+
+static void test_sleep_cancelled_from_another_thread(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    reset_ctx(f);
+    json_t *task = json_pack("{s:s,s:s}", "type", "flow.sleep", "duration", "PT30S");
+    f->c.task = task;
+    f->c.def = flow_type_find("flow.sleep");
+    pthread_t th;
+    int64_t t0 = time_mono_us();
+    pthread_create(&th, NULL, cancel_later, f);
+    task_result r = tasks_hooks(f->c.def)->run(&f->c, &e);
+    int64_t took = time_mono_us() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(r, TASK_KILLED);
+    assert_true(took >= 150000);
+    assert_true(took < 150000 + 400000); /* noticed within a slice or two */
+    json_decref(task);
+}
+
+static void test_sleep_stops_at_deadline(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    reset_ctx(f);
+    json_t *task = json_pack("{s:s,s:s}", "type", "flow.sleep", "duration", "PT30S");
+    f->c.task = task;
+    f->c.def = flow_type_find("flow.sleep");
+    f->c.deadline_us = time_mono_us() + 120000;
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_true(time_mono_us() < f->c.deadline_us + 400000);
+    json_decref(task);
+}
+
+/* ---- log fetch ------------------------------------------------------------- */
+
+static void add_execution(fx *f, const char *id, const char *flow)
+{
+    store_execution x = {0};
+    x.id = (char *)id;
+    x.namespace = NS;
+    x.flow_id = (char *)flow;
+    x.state = STATE_RUNNING;
+    x.created_us = store_now_us();
+    kerr e = KERR_INIT;
+    int rc = store_execution_insert(f->db, &x, &e);
+    if (rc && rc != STORE_DUPLICATE)
+        fail_msg("insert execution: %s", e.msg);
+}
+
+static void add_log(fx *f, const char *exec, const char *task, store_level l, const char *msg)
+{
+    store_log lg = {0};
+    lg.execution_id = (char *)exec;
+    lg.task_id = (char *)task;
+    lg.level = l;
+    lg.message = (char *)msg;
+    lg.at_us = 1700000000000000LL;
+    kerr e = KERR_INIT;
+    if (store_log_append(f->db, &lg, NULL, &e))
+        fail_msg("log: %s", e.msg);
+}
+
+static void test_fetch_logs_to_a_file(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    add_execution(f, EXEC, FLOW);
+    add_log(f, EXEC, "task-1", LEVEL_INFO, "task 1");
+    add_log(f, EXEC, "task-2", LEVEL_INFO, "task 2");
+    add_log(f, EXEC, "task-1", LEVEL_DEBUG, "debug 1");
+    add_log(f, EXEC, "task-2", LEVEL_ERROR, "two\nlines");
+    add_log(f, EXEC, NULL, LEVEL_WARN, "execution level");
+
+    /* defaults: this execution, INFO and up */
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.log.Fetch\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 4);
+    const char *uri = out_str(f, "uri");
+    assert_non_null(uri);
+    assert_true(!strncmp(uri, TASK_PREFIX, strlen(TASK_PREFIX)));
+    char *text = read_uri(f, uri);
+    assert_string_equal(text, "2023-11-14T22:13:20Z INFO task-1 task 1\n"
+                              "2023-11-14T22:13:20Z INFO task-2 task 2\n"
+                              "2023-11-14T22:13:20Z ERROR task-2 two\\nlines\n"
+                              "2023-11-14T22:13:20Z WARN - execution level\n");
+    free(text);
+
+    /* one task, every level */
+    assert_int_equal(run(f, "{\"type\":\"log.fetch\",\"tasksId\":[\"task-1\"],\"level\":\"TRACE\","
+                            "\"executionId\":\"{{ execution.id }}\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 2);
+    text = read_uri(f, out_str(f, "uri"));
+    assert_non_null(strstr(text, "DEBUG task-1 debug 1\n"));
+    assert_null(strstr(text, "task-2"));
+    free(text);
+
+    /* ERROR only */
+    assert_int_equal(run(f, "{\"type\":\"log.fetch\",\"level\":\"ERROR\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 1);
+}
+
+static void test_fetch_other_execution(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    add_execution(f, "exec-same-flow", FLOW);
+    add_execution(f, "exec-other-flow", "flow2");
+    add_log(f, "exec-same-flow", "a", LEVEL_INFO, "from the same flow");
+    add_log(f, "exec-other-flow", "b", LEVEL_INFO, "from another flow");
+
+    assert_int_equal(run(f, "{\"type\":\"log.fetch\",\"executionId\":\"exec-same-flow\"}", &e),
+                     TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 1);
+    assert_fails_with(f, "{\"type\":\"log.fetch\",\"executionId\":\"exec-other-flow\"}",
+                      "property 'executionId': execution 'exec-other-flow' is not an execution of "
+                      "flow " NS "." FLOW);
+    assert_int_equal(run(f, "{\"type\":\"log.fetch\",\"executionId\":\"exec-other-flow\","
+                            "\"flowId\":\"flow2\"}", &e), TASK_SUCCESS);
+    char *text = read_uri(f, out_str(f, "uri"));
+    assert_non_null(strstr(text, "from another flow"));
+    free(text);
+    assert_fails_with(f, "{\"type\":\"log.fetch\",\"executionId\":\"nope\"}",
+                      "property 'executionId': no execution 'nope'");
+    assert_fails_with(f, "{\"type\":\"log.fetch\",\"tasksId\":[1]}",
+                      "property 'tasksId': item 1 is not a string");
+    assert_fails_with(f, "{\"type\":\"log.fetch\",\"level\":\"LOUD\"}", "property 'level'");
+}
+
+/* ---- kv -------------------------------------------------------------------- */
+
+static void test_kv_set_get_delete_keys(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.kv.Set\",\"key\":\"my_key\","
+                            "\"value\":\"{{ name }}\"}", &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"my_num\",\"value\":42}", &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"other.key\",\"value\":{\"a\":[1]}}", &e),
+                     TASK_SUCCESS);
+
+    /* values keep their type */
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"my_key\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "kite");
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"my_num\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "value")), 42);
+
+    /* stored in the flow's namespace: another namespace does not see it */
+    json_t *v = NULL;
+    assert_int_equal(store_kv_get(f->db, NS, "my_key", &v, &e), STORE_OK);
+    json_decref(v);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"my_key\",\"namespace\":\"elsewhere\"}", &e),
+                     TASK_SUCCESS);
+    assert_true(json_is_null(json_object_get(f->c.outputs, "value")));
+
+    assert_int_equal(run(f, "{\"type\":\"kv.get_keys\",\"prefix\":\"my_\"}", &e), TASK_SUCCESS);
+    json_t *keys = json_object_get(f->c.outputs, "keys");
+    assert_int_equal(json_array_size(keys), 2);
+    assert_string_equal(json_string_value(json_array_get(keys, 0)), "my_key");
+    assert_string_equal(json_string_value(json_array_get(keys, 1)), "my_num");
+    assert_int_equal(run(f, "{\"type\":\"kv.get_keys\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(f->c.outputs, "keys")), 3);
+
+    assert_int_equal(run(f, "{\"type\":\"kv.delete\",\"key\":\"my_key\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_true(json_object_get(f->c.outputs, "deleted")));
+    assert_int_equal(run(f, "{\"type\":\"kv.delete\",\"key\":\"my_key\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_false(json_object_get(f->c.outputs, "deleted")));
+    assert_fails_with(f, "{\"type\":\"kv.delete\",\"key\":\"my_key\",\"errorOnMissing\":true}",
+                      "property 'key': no value for key 'my_key' in namespace " NS);
+    assert_fails_with(f, "{\"type\":\"kv.get\",\"key\":\"my_key\",\"errorOnMissing\":true}",
+                      "property 'key': no value for key 'my_key'");
+}
+
+static void test_kv_overwrite_and_types(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"once\",\"value\":\"1\"}", &e), TASK_SUCCESS);
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"once\",\"value\":\"2\",\"overwrite\":false}",
+                      "property 'key': key 'once' already exists in namespace " NS);
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"fresh\",\"value\":\"2\",\"overwrite\":false}",
+                         &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"once\",\"value\":\"3\"}", &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"once\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "3");
+
+    /* kvType converts a string */
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"num\",\"value\":\"2.5\",\"kvType\":\"NUMBER\"}",
+                         &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"num\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_real(json_object_get(f->c.outputs, "value")));
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"j\",\"value\":\"{\\\"a\\\":1}\",\"kvType\":\"JSON\"}",
+                         &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"j\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f->c.outputs, "value"), "a")), 1);
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"n\",\"value\":\"abc\",\"kvType\":\"NUMBER\"}",
+                      "property 'value': 'abc' is not a NUMBER");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"d\",\"value\":\"soon\",\"kvType\":\"DURATION\"}",
+                      "property 'value': 'soon' is not a DURATION");
+
+    /* bad keys and missing properties name what is wrong */
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"_x\",\"value\":1}",
+                      "property 'key': '_x' must start with a letter or a digit");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"a b\",\"value\":1}",
+                      "property 'key': 'a b' may only hold");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"value\":1}", "property 'key' is required");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"k\"}", "property 'value' is required");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"k\",\"value\":1,\"ttl\":\"PT0S\"}",
+                      "property 'ttl' must be a positive duration");
+    assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"k\",\"value\":1,\"overwrite\":\"maybe\"}",
+                      "property 'overwrite' must be true or false");
+}
+
+static void test_kv_ttl_expires(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"short\",\"value\":\"v\",\"ttl\":\"PT0.2S\"}",
+                         &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"long\",\"value\":\"v\",\"ttl\":\"PT1H\"}", &e),
+                     TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"short\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "v");
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"short\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_null(json_object_get(f->c.outputs, "value")));
+    assert_int_equal(run(f, "{\"type\":\"kv.get_keys\"}", &e), TASK_SUCCESS);
+    json_t *keys = json_object_get(f->c.outputs, "keys");
+    assert_int_equal(json_array_size(keys), 1);
+    assert_string_equal(json_string_value(json_array_get(keys, 0)), "long");
+    /* an expired key may be set again with overwrite: false */
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"short\",\"value\":\"w\",\"overwrite\":false}",
+                         &e), TASK_SUCCESS);
+}
+
+/* ---- storage ------------------------------------------------------------------ */
+
+static void test_storage_write_and_size(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.Write\",\"content\":\"Hello {{ name }}\","
+                            "\"extension\":\".txt\"}", &e), TASK_SUCCESS);
+    const char *uri = out_str(f, "uri");
+    assert_string_equal(uri, TASK_PREFIX "write.txt");
+    char *text = read_uri(f, uri);
+    assert_string_equal(text, "Hello kite");
+    free(text);
+
+    char size_task[512];
+    snprintf(size_task, sizeof size_task, "{\"type\":\"storage.size\",\"uri\":\"%s\"}", TASK_PREFIX "write.txt");
+    assert_int_equal(run(f, size_task, &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 10);
+    /* kestra:/// names the same file */
+    assert_int_equal(run(f, "{\"type\":\"storage.size\",\"uri\":\"kestra:///io/kestra/tests/" FLOW
+                            "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/write.txt\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 10);
+
+    assert_fails_with(f, "{\"type\":\"storage.write\"}", "property 'content' is required");
+    assert_fails_with(f, "{\"type\":\"storage.write\",\"content\":\"x\",\"extension\":\"/../x\"}",
+                      "property 'extension'");
+    assert_fails_with(f, "{\"type\":\"storage.size\",\"uri\":\"kite:///io/kestra/tests/nope.txt\"}",
+                      "property 'uri':");
+    assert_fails_with(f, "{\"type\":\"storage.size\",\"uri\":\"http://x\"}", "property 'uri':");
+    assert_fails_with(f, "{\"type\":\"storage.size\"}", "property 'uri' is required");
+}
+
+static void test_storage_delete(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *mine = "kite:///io/kestra/tests/" FLOW "/executions/x1/tasks/a/b/f.txt";
+    put_uri(f, mine, "data");
+    char t[512];
+    snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", mine);
+    assert_int_equal(run(f, t, &e), TASK_SUCCESS);
+    assert_true(json_is_true(json_object_get(f->c.outputs, "deleted")));
+    assert_string_equal(out_str(f, "uri"), mine);
+    assert_int_equal(storage_exists(f->files, mine, &e), 0);
+    assert_int_equal(run(f, t, &e), TASK_SUCCESS);
+    assert_true(json_is_false(json_object_get(f->c.outputs, "deleted")));
+    snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\",\"errorOnMissing\":true}", mine);
+    assert_fails_with(f, t, "property 'uri': no file at");
+
+    /* another namespace's files are out of reach */
+    const char *theirs = "kite:///io/other/f/executions/x1/tasks/a/b/f.txt";
+    put_uri(f, theirs, "data");
+    snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", theirs);
+    assert_fails_with(f, t, "is not a file of namespace " NS);
+    assert_int_equal(storage_exists(f->files, theirs, &e), 1);
+    /* a child namespace is fine */
+    const char *child = "kite:///io/kestra/tests/sub/f/executions/x1/tasks/a/b/f.txt";
+    put_uri(f, child, "data");
+    snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", child);
+    assert_int_equal(run(f, t, &e), TASK_SUCCESS);
+    assert_fails_with(f, "{\"type\":\"storage.delete\",\"uri\":\"kite:///a//b\"}", "property 'uri'");
+}
+
+static void test_storage_concat(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_uri(f, "kite:///io/kestra/tests/f/_files/a.txt", "Hello John");
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/b.txt", "Hello Jane");
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.Concat\",\"files\":["
+                            "\"kite:///io/kestra/tests/f/_files/a.txt\",\"kestra:///io/kestra/tests/f/_files/b.txt\"],"
+                            "\"separator\":\"\\n\",\"extension\":\".txt\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "uri"), TASK_PREFIX "concat.txt");
+    char *text = read_uri(f, out_str(f, "uri"));
+    assert_string_equal(text, "Hello John\nHello Jane\n"); /* after every file, as Kestra */
+    free(text);
+    /* a JSON string of a list, no separator, default extension */
+    assert_int_equal(run(f, "{\"type\":\"storage.concat\",\"files\":\"[\\\"kite:///io/kestra/tests/f/_files/b.txt\\\","
+                            "\\\"kite:///io/kestra/tests/f/_files/a.txt\\\"]\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "uri"), TASK_PREFIX "concat.tmp");
+    text = read_uri(f, out_str(f, "uri"));
+    assert_string_equal(text, "Hello JaneHello John");
+    free(text);
+    assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":[\"kite:///io/kestra/tests/f/_files/a.txt\","
+                         "\"kite:///io/kestra/tests/f/_files/none.txt\"]}",
+                      "property 'files': item 2:");
+    assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":[1]}",
+                      "property 'files': item 1 is not a URI string");
+    assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":\"hello\"}", "property 'files':");
+    assert_fails_with(f, "{\"type\":\"storage.concat\"}", "property 'files' is required");
+}
+
+/* Splits `from` with the given extra properties, concatenates the parts and
+ * checks the result equals `content`; returns the number of parts. */
+static size_t split_roundtrip(fx *f, const char *from, const char *props, const char *content)
+{
+    kerr e = KERR_INIT;
+    char t[1024];
+    snprintf(t, sizeof t, "{\"type\":\"io.kestra.plugin.core.storage.Split\",\"from\":\"%s\",%s}", from,
+             props);
+    if (run(f, t, &e) != TASK_SUCCESS)
+        fail_msg("split %s: %s", props, e.msg);
+    json_t *uris = json_deep_copy(json_object_get(f->c.outputs, "uris"));
+    size_t n = json_array_size(uris);
+    json_t *concat = json_pack("{s:s,s:O}", "type", "storage.concat", "files", uris);
+    char *cj = json_dumps(concat, 0);
+    if (run(f, cj, &e) != TASK_SUCCESS)
+        fail_msg("concat: %s", e.msg);
+    char *back = read_uri(f, out_str(f, "uri"));
+    assert_string_equal(back, content);
+    free(back);
+    free(cj);
+    json_decref(concat);
+    json_decref(uris);
+    return n;
+}
+
+static void test_storage_split_rows_and_roundtrip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *from = "kite:///io/kestra/tests/f/_files/data.csv";
+    put_uri(f, from, "1\n2\n3\n4\n5\n6\n7\n");
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+                            "\"rows\":3}", &e), TASK_SUCCESS);
+    json_t *uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_array_size(uris), 3);
+    assert_string_equal(json_string_value(json_array_get(uris, 0)), TASK_PREFIX "split-00001.csv");
+    char *p = read_uri(f, json_string_value(json_array_get(uris, 0)));
+    assert_string_equal(p, "1\n2\n3\n");
+    free(p);
+    p = read_uri(f, json_string_value(json_array_get(uris, 2)));
+    assert_string_equal(p, "7\n");
+    free(p);
+    assert_int_equal(split_roundtrip(f, from, "\"rows\":1", "1\n2\n3\n4\n5\n6\n7\n"), 7);
+    assert_int_equal(split_roundtrip(f, from, "\"rows\":\"100\"", "1\n2\n3\n4\n5\n6\n7\n"), 1);
+
+    /* partitions: round robin, empty partitions dropped */
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+                            "\"partitions\":2}", &e), TASK_SUCCESS);
+    uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_array_size(uris), 2);
+    p = read_uri(f, json_string_value(json_array_get(uris, 0)));
+    assert_string_equal(p, "1\n3\n5\n7\n");
+    free(p);
+    p = read_uri(f, json_string_value(json_array_get(uris, 1)));
+    assert_string_equal(p, "2\n4\n6\n");
+    free(p);
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+                            "\"partitions\":20}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 7);
+
+    /* CRLF lines are read as lines, written with the separator */
+    put_uri(f, "kite:///io/kestra/tests/f/_files/crlf.txt", "a\r\nb\r\nc");
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/crlf.txt\","
+                            "\"rows\":2,\"separator\":\";\"}", &e), TASK_SUCCESS);
+    uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_array_size(uris), 2);
+    p = read_uri(f, json_string_value(json_array_get(uris, 0)));
+    assert_string_equal(p, "a;b;");
+    free(p);
+    p = read_uri(f, json_string_value(json_array_get(uris, 1)));
+    assert_string_equal(p, "c;");
+    free(p);
+}
+
+static void test_storage_split_bytes_roundtrip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    /* 2,000 lines of varied length, about 30 KB */
+    buf b = BUF_INIT;
+    for (int i = 0; i < 2000; i++) {
+        buf_printf(&b, "line %d ", i);
+        for (int k = 0; k < i % 23; k++)
+            buf_putc(&b, (char)('a' + k));
+        buf_putc(&b, '\n');
+    }
+    const char *from = "kite:///io/kestra/tests/f/_files/big.txt";
+    put_uri(f, from, buf_str(&b));
+
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/big.txt\","
+                            "\"bytes\":\"4KB\"}", &e), TASK_SUCCESS);
+    json_t *uris = json_object_get(f->c.outputs, "uris");
+    size_t n = json_array_size(uris);
+    assert_true(n >= b.len / 4096 + 1);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t sz = storage_size(f->files, json_string_value(json_array_get(uris, i)), &e);
+        assert_true(sz > 0 && sz <= 4096);
+        if (i + 1 < n)
+            assert_true(sz > 4096 - 64); /* filled up to the last line that fits */
+        total += (size_t)sz;
+    }
+    assert_int_equal(total, b.len);
+    assert_int_equal(split_roundtrip(f, from, "\"bytes\":\"4KB\"", buf_str(&b)), n);
+    size_t n1000 = split_roundtrip(f, from, "\"bytes\":1000", buf_str(&b));
+    assert_true(n1000 >= b.len / 1000 && n1000 <= b.len / 900 + 1);
+    assert_true(split_roundtrip(f, from, "\"bytes\":\"1mb\"", buf_str(&b)) == 1);
+    /* a line longer than the limit is a part of its own */
+    put_uri(f, "kite:///io/kestra/tests/f/_files/long.txt", "short\nthis line is long\nx\n");
+    assert_int_equal(split_roundtrip(f, "kite:///io/kestra/tests/f/_files/long.txt", "\"bytes\":8",
+                                     "short\nthis line is long\nx\n"), 3);
+    buf_free(&b);
+}
+
+static void test_storage_split_errors(void **state)
+{
+    fx *f = *state;
+    put_uri(f, "kite:///io/kestra/tests/f/_files/s.txt", "a\nb\n");
+#define SPLIT_FROM "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/s.txt\""
+    assert_fails_with(f, SPLIT_FROM "}", "set one of the properties 'bytes', 'rows' or 'partitions'");
+    assert_fails_with(f, SPLIT_FROM ",\"rows\":1,\"bytes\":\"1KB\"}", "set only one of them");
+    assert_fails_with(f, SPLIT_FROM ",\"bytes\":\"10XB\"}", "property 'bytes': unknown unit 'XB'");
+    assert_fails_with(f, SPLIT_FROM ",\"bytes\":\"lots\"}", "property 'bytes': 'lots' is not a size");
+    assert_fails_with(f, SPLIT_FROM ",\"bytes\":\"0\"}", "property 'bytes' must be more than 0");
+    assert_fails_with(f, SPLIT_FROM ",\"rows\":0}", "property 'rows' must be at least 1");
+    assert_fails_with(f, SPLIT_FROM ",\"rows\":\"many\"}", "property 'rows': 'many' is not an integer");
+    assert_fails_with(f, SPLIT_FROM ",\"partitions\":100000}", "property 'partitions' must be between");
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/none.txt\","
+                         "\"rows\":1}", "property 'from':");
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"rows\":1}", "property 'from' is required");
+#undef SPLIT_FROM
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_core_type_is_runnable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_string_at_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_list_logs_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_return_outputs_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_logs_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_values_rendered_recursively, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_sets_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels_map_list_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sleep_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sleep_cancelled_from_another_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_logs_to_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_other_execution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_set_get_delete_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_overwrite_and_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_ttl_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_write_and_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_concat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_split_rows_and_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_split_bytes_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    json_decref(cur_task);
+    return rc;
+}
