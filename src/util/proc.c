@@ -12,7 +12,9 @@
  *   CLONE_VFORK): the parent resumes only once the child has exec'd or
  *   failed, and an exec failure comes back as posix_spawn's return value (the
  *   errno of execve), so "cannot execute" is known before any output is read.
- *   The child gets a new process group (its pgid is its pid), stdin from
+ *   The child gets a new session and process group (setsid: its sid and
+ *   pgid are its pid, and it has no controlling terminal, so a program that
+ *   would prompt on /dev/tty fails instead of hanging), stdin from
  *   /dev/null, the pipes on 1 and 2, every other fd closed (closefrom 3), an
  *   empty signal mask and default dispositions (kite may ignore SIGPIPE; a
  *   shell pipeline in a task must not), and only the environment of the spec.
@@ -257,8 +259,8 @@ static void stream_read(proc_lines *lp, proc_stream st, int *fd, char *buf, int 
     }
 }
 
-/* Signals the group and, while it is unreaped, the leader itself, which may
- * have moved to another group (setpgid) and must still be stopped. */
+/* Signals the group and, while it is unreaped, the leader itself (belt and
+ * braces: a session leader cannot leave its group). */
 static void signal_run(const waitstate *w, int sig)
 {
     kill(-w->pid, sig);
@@ -334,9 +336,11 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
-    if (!erc) erc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+    /* SETSID rather than SETPGROUP: a new group as well, no controlling
+     * terminal, and no way for the child to join a group of kite's session
+     * (setpgid across sessions is refused). */
+    if (!erc) erc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
                                              POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (!erc) erc = posix_spawnattr_setpgroup(&attr, 0);
     if (!erc) erc = posix_spawnattr_setsigmask(&attr, &none);
     if (!erc) erc = posix_spawnattr_setsigdefault(&attr, &all);
     if (erc) {

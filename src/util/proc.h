@@ -4,7 +4,7 @@
  *
  * This is what script tasks (shell, Python, Node) and anything else in kite
  * that starts a program go through. One call, proc_run(), does the whole life
- * of a child: posix_spawn into a new process group, stdin from /dev/null,
+ * of a child: posix_spawn into a new session and process group, stdin from /dev/null,
  * stdout and stderr read concurrently through two pipes and cut into lines,
  * a timeout and a cancel flag that end the whole group (SIGTERM, then SIGKILL
  * after a grace period), and reaping. It returns only when no process of the
@@ -110,7 +110,8 @@ typedef struct proc_stream_stats {
 } proc_stream_stats;
 
 typedef struct proc_result {
-    pid_t pid;             /* the child's pid, also its process group id */
+    pid_t pid;             /* the child's pid, also its process group and
+                            * session id */
     int exited;            /* 1: exit_code is set; 0: killed by term_signal */
     int exit_code;
     int term_signal;

@@ -636,13 +636,13 @@ static void test_child_setup(void **state)
     kerr e = KERR_INIT;
     char *cmd = xasprintf("[ -e /proc/$$/fd/%d ] && echo leaked || echo closed; "
                           "readlink /proc/$$/fd/0; "
-                          "cut -d' ' -f5 /proc/$$/stat; echo $$", leak);
+                          "cut -d' ' -f5,6 /proc/$$/stat; echo $$ $$", leak);
     assert_int_equal(run_sh(cmd, &L, &r, &e), 0);
     free(cmd);
     assert_int_equal(L.n, 4);
     assert_string_equal(L.v[0].text, "closed");
     assert_string_equal(L.v[1].text, "/dev/null");
-    assert_string_equal(L.v[2].text, L.v[3].text);   /* pgid == pid */
+    assert_string_equal(L.v[2].text, L.v[3].text);   /* pgid == sid == pid */
     assert_int_equal(atoi(L.v[3].text), r.pid);
     lines_free(&L);
 
@@ -765,7 +765,7 @@ static void test_stopped_member_gets_sigterm(void **state)
     assert_true(group_gone(r.pid));
 }
 
-static void test_leader_leaves_group(void **state)
+static void test_leader_cannot_leave_group(void **state)
 {
     if (access("/usr/bin/python3", X_OK) != 0)
         skip();
@@ -773,27 +773,38 @@ static void test_leader_leaves_group(void **state)
     kerr e = KERR_INIT;
     proc_spec s;
     proc_spec_init(&s);
-    /* the leader joins kite's own group: kill(-pgid) no longer reaches it,
-     * the timeout must still end it */
+    /* the leader leads its session: it can join neither kite's group nor
+     * the group of a child of its own, so kill(-pgid) always reaches it */
     const char *av[] = {"/usr/bin/python3", "-c",
                         "import os, time\n"
-                        "os.setpgid(0, os.getpgid(os.getppid()))\n"
-                        "print(os.getpgid(0) == os.getpgid(os.getppid()), flush=True)\n"
+                        "def join(g):\n"
+                        "    try:\n"
+                        "        os.setpgid(0, g); return 'joined'\n"
+                        "    except PermissionError:\n"
+                        "        return 'refused'\n"
+                        "print('kite', join(os.getpgid(os.getppid())), flush=True)\n"
+                        "c = os.fork()\n"
+                        "if c == 0:\n"
+                        "    os.setpgid(0, 0); time.sleep(0.3); os._exit(0)\n"
+                        "while os.getpgid(c) != c: time.sleep(0.01)\n"
+                        "print('child', join(c), flush=True)\n"
+                        "os.waitpid(c, 0)\n"
                         "time.sleep(100)\n", NULL};
     lines L = {0};
     L.keep = 1;
     s.argv = av;
-    s.timeout_ms = 300;
+    s.timeout_ms = 1000;
     s.grace_ms = 3000;
     s.on_line = on_line;
     s.ud = &L;
     assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.n, 2);
+    assert_string_equal(L.v[0].text, "kite refused");
+    assert_string_equal(L.v[1].text, "child refused");
     assert_true(r.timed_out);
     assert_int_equal(r.term_signal, SIGTERM);
-    assert_true(r.duration_us < 2000000);
-    assert_int_equal(L.n, 1);
-    assert_string_equal(L.v[0].text, "True");
-    assert_int_equal(kill(r.pid, 0), -1);
+    assert_true(r.duration_us < 3000000);
+    assert_true(group_gone(r.pid));
     lines_free(&L);
 }
 
@@ -1154,7 +1165,7 @@ int main(void)
         cmocka_unit_test(test_leftovers_killed),
         cmocka_unit_test(test_stopped_member_gets_sigterm),
         cmocka_unit_test(test_timeout_while_writing),
-        cmocka_unit_test(test_leader_leaves_group),
+        cmocka_unit_test(test_leader_cannot_leave_group),
         cmocka_unit_test(test_escaped_pipe_holder),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
