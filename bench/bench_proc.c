@@ -120,15 +120,17 @@ int main(void)
     run(echo, &lines);
 
     /* interleaved, so that load from other processes weighs on both alike */
-    double t, t_bare = 0, t_run = 0;
+    double t, t_bare = 0, t_run = 0, each_bare[N], each_run[N];
     lines = 0;
     for (int i = 0; i < N; i++) {
         t = now_s();
         bare(echo);
-        t_bare += now_s() - t;
+        each_bare[i] = now_s() - t;
+        t_bare += each_bare[i];
         t = now_s();
         run(echo, &lines);
-        t_run += now_s() - t;
+        each_run[i] = now_s() - t;
+        t_run += each_run[i];
     }
 
     printf("%d x sh -c 'echo hi', bare posix_spawn+waitpid: %.1f ms total, %.0f us per spawn\n",
@@ -137,6 +139,9 @@ int main(void)
            " (%ld lines)\n", N, t_run * 1e3, t_run / N * 1e6, lines);
     printf("ratio proc_run / bare: %.2f (overhead %.0f us per run)\n", t_run / t_bare,
            (t_run - t_bare) / N * 1e6);
+    double m_bare = median(each_bare, N), m_run = median(each_run, N);
+    printf("median per spawn: bare %.0f us, proc_run %.0f us, ratio %.2f (less sensitive to "
+           "other load)\n", m_bare * 1e6, m_run * 1e6, m_run / m_bare);
 
     /* throughput: 50 MB of 41-byte lines, read with a plain loop vs proc_run */
     const char *big[] = {"/bin/sh", "-c",
@@ -178,12 +183,16 @@ int main(void)
                           "    return n if n < 2 else fibo(n - 1) + fibo(n - 2)\n"
                           "print(fibo(10))\n", NULL};
     lines = 0;
-    t = now_s();
-    for (int i = 0; i < N; i++)
+    double t_fibo = 0, each_fibo[N];
+    for (int i = 0; i < N; i++) {
+        t = now_s();
         run(fibo, &lines);
-    double t_fibo = now_s() - t;
-    printf("%d sequential python3 fibo(10) through proc_run: %.2f s total, %.1f ms per task, "
-           "%.1f ms above a bare python start (%ld lines)\n", N, t_fibo, t_fibo / N * 1e3,
-           (t_fibo / N - py_bare) * 1e3, lines);
+        each_fibo[i] = now_s() - t;
+        t_fibo += each_fibo[i];
+    }
+    double m_fibo = median(each_fibo, N);
+    printf("%d sequential python3 fibo(10) through proc_run: %.2f s total, median %.1f ms per "
+           "task, %.1f ms above the median bare python start (%ld lines)\n", N, t_fibo,
+           m_fibo * 1e3, (m_fibo - py_bare) * 1e3, lines);
     return 0;
 }
