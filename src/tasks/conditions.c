@@ -19,17 +19,6 @@ static const char *const days[] = {"MONDAY",   "TUESDAY", "WEDNESDAY", "THURSDAY
 
 #define P_DATE PSTR("date", 0, "\"{{ trigger.date }}\"", "the date tested (a template)")
 
-static const prop_def time_window[] = {
-    PENUM("type", 0, "\"DURATION_WINDOW\"",
-          ENUMS("DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"),
-          "the kind of window"),
-    PDUR("window", 0, "\"P1D\"", "the window's length"),
-    PDUR("windowAdvance", 0, NULL, "offset of the window's start"),
-    PSTR("startTime", 0, NULL, "start time of a daily window"),
-    PSTR("endTime", 0, NULL, "end time of a daily window"),
-    PSTR("deadline", 0, NULL, "deadline of a daily deadline window"),
-    {0},
-};
 
 const type_def tasks__conditions[] = {
     {
@@ -153,9 +142,11 @@ const type_def tasks__conditions[] = {
         .props = PROPS(PSTR("id", PF_REQUIRED, NULL, "id keying the condition's state"),
                        PCONDS("conditions", PF_REQUIRED | PF_NONEMPTY,
                               "the conditions, by name"),
-                       PDUR("window", 0, "\"P1D\"", "the window's length"),
-                       PDUR("windowAdvance", 0, "\"P0D\"", "offset of the window's start"),
-                       POBJ("timeWindow", 0, NULL, time_window, "the time window"),
+                       PDUR("window", PF_DEPRECATED, "\"P1D\"",
+                            "the window's length (use timeWindow.window)"),
+                       PDUR("windowAdvance", PF_DEPRECATED, "\"P0D\"",
+                            "offset of the window's start (use timeWindow.windowAdvance)"),
+                       P_TIME_WINDOW,
                        PBOOL("resetOnSuccess", 0, "true", "start again once fulfilled")),
     },
     {

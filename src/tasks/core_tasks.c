@@ -262,7 +262,7 @@ const type_def tasks__core_tasks[] = {
         .aliases = ALIASES("io.kestra.plugin.core.storage.Write"),
         .desc = "Write content to a file of internal storage (output `uri`).",
         .props = PROPS(PSTR("content", PF_REQUIRED, NULL, "the content"),
-                       PSTR("extension", 0, "\".ion\"", "the file's extension")),
+                       PSTR("extension", 0, NULL, "the file's extension")),
     },
     {
         .name = "storage.concat",
@@ -283,6 +283,8 @@ const type_def tasks__core_tasks[] = {
                        PSTR("bytes", 0, NULL, "size of each part (\"10MB\")"),
                        PINT("partitions", 0, NULL, "number of parts"),
                        PINT("rows", 0, NULL, "rows of each part"),
+                       PSTR("regexPattern", 0, NULL,
+                            "group lines by the first capture group of this regex"),
                        PSTR("separator", 0, "\"\\n\"", "the row separator")),
     },
     {
@@ -364,8 +366,7 @@ const type_def tasks__core_tasks[] = {
                            "io.kestra.plugin.fs.http.Download"),
         .desc = "Download a URL into internal storage (output `uri`).",
         .props = PROPS(P_HTTP_COMMON,
-                       PBOOL("failOnEmptyResponse", 0, "true", "fail on an empty body"),
-                       PSTR("saveAs", 0, NULL, "file name to save as")),
+                       PBOOL("failOnEmptyResponse", 0, "true", "fail on an empty body")),
     },
 
     /* ---- templating ---- */

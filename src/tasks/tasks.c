@@ -29,6 +29,18 @@ const prop_def tasks__namespace_files[] = {
     {0},
 };
 
+const prop_def tasks__time_window[] = {
+    PENUM("type", 0, "\"DURATION_WINDOW\"",
+          ENUMS("DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"),
+          "the kind of window"),
+    PDUR("window", 0, "\"P1D\"", "the window's length"),
+    PDUR("windowAdvance", 0, NULL, "offset of the window's start"),
+    PSTR("startTime", 0, NULL, "start time of a daily window (HH:MM:SS)"),
+    PSTR("endTime", 0, NULL, "end time of a daily window (HH:MM:SS)"),
+    PSTR("deadline", 0, NULL, "deadline of a daily deadline window (HH:MM:SS)"),
+    {0},
+};
+
 const char *tasks__task_id(const json_t *task)
 {
     const char *id = json_string_value(json_object_get(task, "id"));

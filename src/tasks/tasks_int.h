@@ -50,6 +50,16 @@ extern const prop_def tasks__item_state;
 extern const prop_def tasks__item_tasks;
 /* `namespaceFiles` of scripts and WorkingDirectory. */
 extern const prop_def tasks__namespace_files[];
+/* The time window of multiple conditions and Flow trigger preconditions. */
+extern const prop_def tasks__time_window[];
+/* timeWindow, and its older names sla and timeSLA. */
+#define P_TIME_WINDOW                                                                   \
+    POBJ("timeWindow", 0, NULL, tasks__time_window,                                     \
+         "the time window the conditions must be met in"),                              \
+    {.name = "timeSLA", .type = PT_OBJECT, .flags = PF_DEPRECATED,                      \
+     .props = tasks__time_window, .alias_of = "timeWindow", .desc = "old name of timeWindow"}, \
+    {.name = "sla", .type = PT_OBJECT, .flags = PF_DEPRECATED,                          \
+     .props = tasks__time_window, .alias_of = "timeWindow", .desc = "old name of timeWindow"}
 
 /* ---- property macros ------------------------------------------------------- */
 
