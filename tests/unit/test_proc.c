@@ -1069,8 +1069,11 @@ static void test_workdir(void **state)
     char *ln = xasprintf("%s/link", wd);
     assert_int_equal(symlink(outside, ln), 0);      /* must not be followed */
     free(ln);
-    ln = xasprintf("%s/tmp/kept-link.csv", wd);
-    assert_int_equal(symlink("/etc/passwd", ln), 0); /* links are never kept */
+    ln = xasprintf("%s/evil.csv", wd);
+    assert_int_equal(symlink(outside, ln), 0);       /* matches, but links are never kept */
+    free(ln);
+    ln = xasprintf("%s/out/evil", wd);
+    assert_int_equal(symlink(outside, ln), 0);       /* inside a kept folder: still removed */
     free(ln);
 
     const char *keep[] = {"*.csv", "out/**", NULL};
@@ -1088,6 +1091,13 @@ static void test_workdir(void **state)
     free(p);
     p = xasprintf("%s/out/deep/r.json", wd);
     assert_int_equal(access(p, F_OK), 0);
+    free(p);
+    struct stat lst;
+    p = xasprintf("%s/evil.csv", wd);
+    assert_int_equal(lstat(p, &lst), -1);
+    free(p);
+    p = xasprintf("%s/out/evil", wd);
+    assert_int_equal(lstat(p, &lst), -1);
     free(p);
     p = xasprintf("%s/precious.txt", outside);
     assert_int_equal(access(p, F_OK), 0);
