@@ -63,8 +63,12 @@ static task_result log_run(task_ctx *c, kerr *e)
     json_t *v;
     if (task_prop(c, "message", &v, e))
         return TASK_FAILED;
-    if (!v)
-        return fail_required(e, "message");
+    if (!v) {
+        if (!raw || json_is_null(raw))
+            return fail_required(e, "message");
+        task_log(c, level, "%s", ""); /* rendered to null */
+        return TASK_SUCCESS;
+    }
     if (json_is_array(raw) && json_is_array(v)) {
         size_t i;
         json_t *item;

@@ -31,7 +31,8 @@ extern const size_t tasks__run_storage_count;
 
 /* The rendered property name as text, printed the way a template prints a
  * value (strings as is, numbers as Java prints them, lists and maps as
- * compact JSON). Absent or null gives a copy of dflt (NULL when dflt is).
+ * compact JSON). Absent gives a copy of dflt (NULL when dflt is); a value
+ * that renders to null gives "" (as a template prints null).
  * Returns 0, or -1 with e naming the property. */
 int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out /* OUT */,
                      kerr *e);

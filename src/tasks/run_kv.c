@@ -26,6 +26,8 @@ static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
         return -1;
     if (!*key)
         return kerr_set(e, "property 'key' is required");
+    if (!**key)
+        return kerr_set(e, "property 'key' is empty");
     const unsigned char *k = (const unsigned char *)*key;
     if (!isalnum(k[0]))
         return kerr_set(e, "property 'key': '%s' must start with a letter or a digit", *key);

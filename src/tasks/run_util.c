@@ -21,7 +21,12 @@ int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out
     if (task_prop(c, name, &v, e))
         return -1;
     if (!v) {
-        *out = dflt ? xstrdup(dflt) : NULL;
+        /* written but rendered to null: the empty text a template prints */
+        const json_t *raw = json_object_get(c->task, name);
+        if (raw && !json_is_null(raw))
+            *out = xstrdup("");
+        else
+            *out = dflt ? xstrdup(dflt) : NULL;
         return 0;
     }
     *out = expr_value_to_text(v);

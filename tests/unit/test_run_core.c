@@ -146,7 +146,7 @@ static int setup(void **state)
         fprintf(stderr, "storage: %s\n", e.msg);
         return -1;
     }
-    f->vars = json_pack("{s:s,s:i,s:{s:s,s:s},s:{s:s}}", "name", "kite", "n", 0, "flow",
+    f->vars = json_pack("{s:s,s:i,s:n,s:{s:s,s:s},s:{s:s}}", "name", "kite", "n", 0, "nil", "flow",
                         "namespace", NS, "id", FLOW, "execution", "id", EXEC);
     f->logs = json_array();
     tasks_register_all();
@@ -284,6 +284,10 @@ static void test_log_list_logs_each(void **state)
     assert_string_equal(log_msg(f, 0), "five first");
     assert_string_equal(log_msg(f, 1), "kite second");
     assert_string_equal(log_level(f, 1), "DEBUG");
+    /* a message that renders to null logs the empty text a template prints */
+    assert_int_equal(run(f, "{\"type\":\"log\",\"message\":\"{{ nil }}\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(f->logs), 1);
+    assert_string_equal(log_msg(f, 0), "");
 }
 
 static void test_log_errors(void **state)
@@ -310,6 +314,9 @@ static void test_return_outputs_value(void **state)
     /* no format: a null value */
     assert_int_equal(run(f, "{\"type\":\"debug.return\"}", &e), TASK_SUCCESS);
     assert_true(json_is_null(json_object_get(f->c.outputs, "value")));
+    /* a format that renders to null returns "" */
+    assert_int_equal(run(f, "{\"type\":\"debug.return\",\"format\":\"{{ nil }}\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "");
 }
 
 static void test_echo_logs_format(void **state)
@@ -664,6 +671,7 @@ static void test_kv_overwrite_and_types(void **state)
     assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"a b\",\"value\":1}",
                       "property 'key': 'a b' may only hold");
     assert_fails_with(f, "{\"type\":\"kv.set\",\"value\":1}", "property 'key' is required");
+    assert_fails_with(f, "{\"type\":\"kv.get\",\"key\":\"{{ nil }}\"}", "property 'key' is empty");
     assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"k\"}", "property 'value' is required");
     assert_fails_with(f, "{\"type\":\"kv.set\",\"key\":\"k\",\"value\":1,\"ttl\":\"PT0S\"}",
                       "property 'ttl' must be a positive duration");
