@@ -701,7 +701,7 @@ static void test_timeout_kills_group(void **state)
     assert_false(r.killed);                       /* SIGTERM was enough */
     assert_int_equal(r.term_signal, SIGTERM);
     assert_true(r.duration_us >= 300000);
-    assert_true(r.duration_us < 1500000);
+    assert_true(r.duration_us < 2000000);
     assert_true(group_gone(r.pid));
     char d[128];
     assert_non_null(strstr(proc_describe(&r, d, sizeof d), "timed out after 0."));
@@ -879,7 +879,7 @@ static void test_cancel_from_thread(void **state)
                         "cancelled (killed by signal 15 (Terminated))");
     assert_false(r.timed_out);
     assert_true(r.duration_us >= 200000);
-    assert_true(r.duration_us < 1000000);
+    assert_true(r.duration_us < 2000000);
     assert_true(group_gone(r.pid));
 }
 
@@ -900,7 +900,7 @@ static void test_cancel_from_callback(void **state)
     s.ud = &L;
     assert_int_equal(proc_run(&s, &r, &e), 0);
     assert_true(r.cancelled);
-    assert_true(r.duration_us < 1000000);
+    assert_true(r.duration_us < 2000000);
     assert_true(group_gone(r.pid));
 }
 
