@@ -90,6 +90,10 @@ typedef struct storage_uri {
 int storage_uri_parse(const char *text, unsigned flags, storage_uri *out /* OUT */,
                       kerr *e);
 void storage_uri_free(storage_uri *u);
+/* 1 when text starts with "kite://" or "kestra://" (any case): it is meant
+ * as a storage URI (valid or not), rather than, say, a namespace file path
+ * given to read(). */
+int storage_uri_has_scheme(const char *text);
 
 /* Percent-encodes one decoded segment (bytes outside RFC 3986 pchar, and
  * '%', become %XX); appends to b. */

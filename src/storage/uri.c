@@ -95,6 +95,11 @@ void storage_uri_free(storage_uri *u)
 
 /* ---- parsing ---------------------------------------------------------- */
 
+int storage_uri_has_scheme(const char *text)
+{
+    return text && (strncasecmp(text, "kite://", 7) == 0 || strncasecmp(text, "kestra://", 9) == 0);
+}
+
 static int bad_at(kerr *e, size_t col, const char *what)
 {
     return kerr_set_at(e, 0, (int)col, "invalid storage URI at column %zu: %s", col, what);

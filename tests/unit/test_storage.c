@@ -249,6 +249,17 @@ static void test_uri_bad_inputs_exact_errors(void **state)
     }
 }
 
+static void test_uri_has_scheme(void **state)
+{
+    (void)state;
+    assert_true(storage_uri_has_scheme("kite:///a"));
+    assert_true(storage_uri_has_scheme("Kestra://host/a"));   /* meant as one, even if invalid */
+    assert_false(storage_uri_has_scheme("kite:/a"));
+    assert_false(storage_uri_has_scheme("/scripts/run.sh"));
+    assert_false(storage_uri_has_scheme("kestra"));
+    assert_false(storage_uri_has_scheme(NULL));
+}
+
 static void test_uri_limits(void **state)
 {
     (void)state;
@@ -1023,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_uri_kinds),
         cmocka_unit_test(test_uri_percent_decoding),
         cmocka_unit_test(test_uri_bad_inputs_exact_errors),
+        cmocka_unit_test(test_uri_has_scheme),
         cmocka_unit_test(test_uri_limits),
         cmocka_unit_test(test_uri_builders),
         cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup, teardown),
