@@ -18,6 +18,9 @@
  *   /dev/null, the pipes on 1 and 2, every other fd closed (closefrom 3), an
  *   empty signal mask and default dispositions (kite may ignore SIGPIPE; a
  *   shell pipeline in a task must not), and only the environment of the spec.
+ * - Lines: what is read is fed to a proc_lines (proc_lines.c), which calls
+ *   the spec's callback on this thread; after a failure of the loop, output
+ *   is only drained, so no callback runs before the failure return.
  * - Ending: a timeout, the cancel flag, or the leader exiting while other
  *   members of its group still run, all lead to the same sequence: SIGTERM
  *   and SIGCONT to the whole group, then SIGKILL after the grace period,
