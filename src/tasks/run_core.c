@@ -88,13 +88,27 @@ static task_result log_run(task_ctx *c, kerr *e)
 
 /* ---- debug.return, debug.echo, output.values ------------------------------ */
 
+/* Characters (code points) of UTF-8 text. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Logs the value at DEBUG and counts its length, with Kestra's metrics
+ * `length` (counter) and `duration` (timer, seconds). */
 static task_result return_run(task_ctx *c, kerr *e)
 {
+    int64_t t0 = time_mono_us();
     char *s;
     if (tasks__prop_text(c, "format", NULL, &s, e))
         return TASK_FAILED;
     if (s)
         task_log(c, LEVEL_DEBUG, "%s", s);
+    task_metric(c, "length", METRIC_COUNTER, s ? (double)utf8_chars(s) : 0, NULL);
+    task_metric(c, "duration", METRIC_TIMER, (double)(time_mono_us() - t0) / 1e6, NULL);
     task_output(c, "value", s ? json_string(s) : json_null());
     free(s);
     return TASK_SUCCESS;

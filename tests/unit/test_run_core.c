@@ -307,6 +307,16 @@ static void test_return_outputs_value(void **state)
     assert_int_equal(run(f, "{\"type\":\"io.kestra.core.tasks.debugs.Return\","
                             "\"format\":\"{{ flow.id }} > {{ 1 + 2 }}\"}", &e), TASK_SUCCESS);
     assert_string_equal(out_str(f, "value"), FLOW " > 3");
+    /* Kestra's metrics: length (counter) and duration (timer) */
+    json_t *m0 = json_array_get(f->c.metrics, 0), *m1 = json_array_get(f->c.metrics, 1);
+    assert_string_equal(json_string_value(json_object_get(m0, "name")), "length");
+    assert_string_equal(json_string_value(json_object_get(m0, "type")), "counter");
+    assert_true(json_number_value(json_object_get(m0, "value")) == 9);
+    assert_string_equal(json_string_value(json_object_get(m1, "name")), "duration");
+    assert_string_equal(json_string_value(json_object_get(m1, "type")), "timer");
+    /* logged at DEBUG */
+    assert_string_equal(log_level(f, 0), "DEBUG");
+    assert_string_equal(log_msg(f, 0), FLOW " > 3");
     /* a whole expression keeps its type, and is printed as a template prints it */
     assert_int_equal(run(f, "{\"type\":\"debug.return\",\"format\":\"{{ 1 + 2 }}\"}", &e),
                      TASK_SUCCESS);
