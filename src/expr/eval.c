@@ -441,8 +441,42 @@ static json_t *call_macro(xr *r, const xnode *n)
 
 /* ---- evaluation -------------------------------------------------------------- */
 
+/* loop.index and friends without building the loop map: the loop info of
+ * the innermost loop, unless a frame binds the name `loop` first. */
+static json_t *loop_field(xr *r, const xnode *n)
+{
+    for (frame *f = r->top; f; f = f->up) {
+        for (int i = 0; i < f->n; i++)
+            if (!strcmp(f->slots[i].name, "loop"))
+                return NULL;
+        if (f->loop) {
+            const loopinfo *li = f->loop;
+            const char *k = json_string_value(n->lit);
+            if (!strcmp(k, "index"))
+                return json_integer(li->index);
+            if (!strcmp(k, "first"))
+                return json_boolean(li->index == 0);
+            if (!strcmp(k, "last"))
+                return json_boolean(li->index == li->length - 1);
+            if (!strcmp(k, "length"))
+                return json_integer(li->length);
+            if (!strcmp(k, "revindex"))
+                return json_integer(li->length - li->index - 1);
+            return NULL;
+        }
+        if (f->isolated)
+            return NULL;
+    }
+    return NULL;
+}
+
 static json_t *get_attr(xr *r, const xnode *n, int lenient)
 {
+    if (n->a->kind == X_VAR && n->lit && json_is_string(n->lit) && !strcmp(n->a->name, "loop")) {
+        json_t *v = loop_field(r, n);
+        if (v)
+            return v;
+    }
     json_t *base = expr__eval(r, n->a, lenient);
     if (!base || IS_UNDEF(base))
         return base;

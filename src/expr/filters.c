@@ -110,14 +110,14 @@ static json_t *recase(json_t *in, int mode)
         size_t used;
         if (up < 0) {
             used = 1;
-            while (i + used < len && (c[used] & 0xC0) == 0x80)
+            while (i + used < len && used < 4 && (c[used] & 0xC0) == 0x80)
                 used++;
             memcpy(o + k, c, used);
             k += used;
         } else {
             char tmp[8];
             used = 1;
-            while (i + used < len && (c[used] & 0xC0) == 0x80)
+            while (i + used < len && used < 4 && (c[used] & 0xC0) == 0x80)
                 used++;
             size_t w = case_char(c, used, up, tmp);
             memcpy(o + k, tmp, w);
@@ -1194,12 +1194,92 @@ static void jq_err_cb(void *data, jv msg)
     jv_free(msg);
 }
 
+/* Compiling a jq program costs milliseconds (jq compiles its builtins each
+ * time), so each thread keeps its last few compiled programs. A jq_state is
+ * used by one thread at a time, which a thread-local cache guarantees. */
+#define JQ_CACHE 8
+
+typedef struct jq_cache {
+    char *prog[JQ_CACHE];
+    jq_state *jq[JQ_CACHE];
+    int n;
+} jq_cache;
+
+static pthread_key_t jq_key;
+static pthread_once_t jq_key_once = PTHREAD_ONCE_INIT;
+
+static void jq_cache_free(void *p)
+{
+    jq_cache *c = p;
+    for (int i = 0; i < c->n; i++) {
+        free(c->prog[i]);
+        jq_teardown(&c->jq[i]);
+    }
+    free(c);
+}
+
+static void jq_key_init(void) { pthread_key_create(&jq_key, jq_cache_free); }
+
+/* The compiled program for prog, its errors reported to je; NULL when it
+ * does not compile (je holds why). */
+static jq_state *jq_get(const char *prog, jq_err *je)
+{
+    pthread_once(&jq_key_once, jq_key_init);
+    jq_cache *c = pthread_getspecific(jq_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        pthread_setspecific(jq_key, c);
+    }
+    for (int i = 0; i < c->n; i++) {
+        if (strcmp(c->prog[i], prog))
+            continue;
+        jq_state *jq = c->jq[i];
+        char *pg = c->prog[i];
+        memmove(c->jq + 1, c->jq, sizeof *c->jq * (size_t)i);
+        memmove(c->prog + 1, c->prog, sizeof *c->prog * (size_t)i);
+        c->jq[0] = jq;
+        c->prog[0] = pg;
+        jq_set_error_cb(jq, jq_err_cb, je);
+        return jq;
+    }
+    jq_state *jq = jq_init();
+    if (!jq) {
+        snprintf(je->msg, sizeof je->msg, "cannot start jq");
+        return NULL;
+    }
+    jq_set_error_cb(jq, jq_err_cb, je);
+    if (!jq_compile(jq, prog)) {
+        jq_teardown(&jq);
+        if (!je->msg[0])
+            snprintf(je->msg, sizeof je->msg, "syntax error");
+        return NULL;
+    }
+    if (c->n == JQ_CACHE) {
+        c->n--;
+        free(c->prog[c->n]);
+        jq_teardown(&c->jq[c->n]);
+    }
+    memmove(c->jq + 1, c->jq, sizeof *c->jq * (size_t)c->n);
+    memmove(c->prog + 1, c->prog, sizeof *c->prog * (size_t)c->n);
+    c->jq[0] = jq;
+    c->prog[0] = xstrdup(prog);
+    c->n++;
+    return jq;
+}
+
 static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     char *tmp;
     const char *prog = arg_str(av[0], &tmp);
     if (!prog)
         return expr__err(r, n, "filter 'jq' needs a jq expression");
+    jq_err je = {{0}};
+    jq_state *jq = jq_get(prog, &je);
+    if (!jq) {
+        expr__err(r, n, "filter 'jq': cannot compile '%s': %s", prog, je.msg);
+        free(tmp);
+        return NULL;
+    }
     /* a string input is read as JSON when it is JSON, as Kestra does */
     buf b;
     buf_init(&b, 0);
@@ -1208,21 +1288,6 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
         parsed = json_loads(json_string_value(in), JSON_DECODE_ANY, NULL);
     expr__write_json(&b, parsed ? parsed : in, 0);
     json_decref(parsed);
-    jq_state *jq = jq_init();
-    if (!jq) {
-        buf_free(&b);
-        free(tmp);
-        return expr__err(r, n, "filter 'jq': cannot start jq");
-    }
-    jq_err je = {{0}};
-    jq_set_error_cb(jq, jq_err_cb, &je);
-    if (!jq_compile(jq, prog)) {
-        jq_teardown(&jq);
-        buf_free(&b);
-        expr__err(r, n, "filter 'jq': cannot compile '%s': %s", prog, je.msg[0] ? je.msg : "syntax error");
-        free(tmp);
-        return NULL;
-    }
     jv input = jv_parse(buf_str(&b));
     buf_free(&b);
     json_t *out = json_array();
@@ -1238,7 +1303,8 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
         if (++count > 1000000)
             break;
     }
-    if (jv_invalid_has_msg(jv_copy(res))) {
+    int failed_run = jv_invalid_has_msg(jv_copy(res));
+    if (failed_run) {
         jv msg = jv_invalid_get_msg(res);
         char m[512];
         if (jv_get_kind(msg) == JV_KIND_STRING)
@@ -1249,14 +1315,13 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
             jv_free(d);
         }
         jv_free(msg);
-        jq_teardown(&jq);
         json_decref(out);
         expr__err(r, n, "filter 'jq': '%s' failed: %s", prog, m);
         free(tmp);
         return NULL;
     }
     jv_free(res);
-    jq_teardown(&jq);
+    jq_set_error_cb(jq, NULL, NULL);
     free(tmp);
     return out;
 }

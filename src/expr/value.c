@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static size_t fmt_int(char *out, long long v);
+
 int expr__fmt_double(char *out, size_t n, double d)
 {
     if (isnan(d))
@@ -132,7 +134,7 @@ static int write_json(buf *b, const json_t *v, int pretty, int level)
     case JSON_TRUE: return buf_append(b, "true", 4);
     case JSON_FALSE: return buf_append(b, "false", 5);
     case JSON_INTEGER:
-        return buf_printf(b, "%lld", (long long)json_integer_value(v));
+        return buf_append(b, num, fmt_int(num, (long long)json_integer_value(v)));
     case JSON_REAL:
         expr__fmt_double(num, sizeof num, json_real_value(v));
         return buf_puts(b, num);
@@ -188,6 +190,25 @@ static int write_json(buf *b, const json_t *v, int pretty, int level)
 
 int expr__write_json(buf *b, const json_t *v, int pretty) { return write_json(b, v, pretty, 0); }
 
+/* Integer to decimal without printf (rendering hot path); returns the length. */
+static size_t fmt_int(char *out, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
 int expr__write_value(buf *b, const json_t *v)
 {
     char num[64];
@@ -195,8 +216,7 @@ int expr__write_value(buf *b, const json_t *v)
     case JSON_NULL: return 0;
     case JSON_STRING: return buf_append(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        return buf_puts(b, num);
+        return buf_append(b, num, fmt_int(num, (long long)json_integer_value(v)));
     case JSON_REAL:
         expr__fmt_double(num, sizeof num, json_real_value(v));
         return buf_puts(b, num);
