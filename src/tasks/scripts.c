@@ -79,7 +79,8 @@ static const prop_def docker_options[] = {
 #define P_PYTHON                                                                           \
     PSTRL("dependencies", 0, NULL, "pip packages installed before running"),               \
     PBOOL("dependencyCacheEnabled", 0, "true", "cache the installed dependencies"),        \
-    PSTR("pythonVersion", 0, NULL, "Python version to install the dependencies for")
+    PSTR("pythonVersion", 0, NULL, "Python version to install the dependencies for"),    \
+    PENUM("packageManager", 0, "\"UV\"", ENUMS("UV", "PIP"), "installs the dependencies")
 
 /* The two types of a language: script.<lang> (Commands) and
  * script.<lang>_script (Script). */
@@ -137,6 +138,9 @@ const type_def tasks__scripts[] = {
                        P_LEGACY_SCRIPT("/bin/sh"),
                        PSTR("pythonPath", 0, "\"python\"", "the Python interpreter"),
                        PSTRL("requirements", 0, NULL, "pip requirements"),
+                       PBOOL("virtualEnv", 0, "true", "create a virtualenv with the requirements"),
+                       PENUM("packageManager", 0, "\"PIP\"", ENUMS("UV", "PIP"),
+                             "installs the requirements"),
                        PSTRL("args", 0, NULL, "arguments of main.py")),
     },
     {
