@@ -13,6 +13,14 @@
 
 #define P_NAMESPACE(what) PSTR("namespace", 0, "\"{{ flow.namespace }}\"", what)
 
+/* The purge tasks of 1.x (PurgeKV, PurgeFiles, PurgeFlows) share their scope. */
+#define P_PURGE_SCOPE(what)                                                              \
+    PSTRL("namespaces", 0, NULL, "namespaces to purge " what " from (default: all)"),    \
+    PSTR("namespacePattern", 0, NULL, "glob of the namespaces (instead of namespaces)"), \
+    PBOOL("includeChildNamespaces", 0, "true", "include their child namespaces"),        \
+    PMAP("behavior", 0, NULL, &tasks__item_any,                                          \
+         "what to purge: {type: key, expiredOnly} or {type: version, keepAmount, before}")
+
 #define P_HTTP_COMMON                                                                    \
     PSTR("uri", PF_REQUIRED, NULL, "the URL"),                                           \
     PSTR("method", 0, "\"GET\"", "the HTTP method (GET, POST, PUT, PATCH, DELETE, ...)"), \
@@ -183,6 +191,13 @@ const type_def tasks__core_tasks[] = {
                        PSTR("errorMessage", 0, NULL, "message when one is false")),
     },
 
+    {
+        .name = "execution.kill",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Kill"),
+        .desc = "Kill the current execution.",
+        .props = PROPS(PBOOL("propagateKill", 0, "false", "also kill its subflow executions")),
+    },
+
     /* ---- kv store ---- */
     {
         .name = "kv.set",
@@ -221,6 +236,16 @@ const type_def tasks__core_tasks[] = {
         .desc = "List the keys of the key-value store (output `keys`).",
         .props = PROPS(PSTR("prefix", 0, NULL, "only keys starting with this"),
                        P_NAMESPACE("the namespace of the store")),
+    },
+
+    {
+        .name = "kv.purge_kv",
+        .aliases = ALIASES("io.kestra.plugin.core.kv.PurgeKV"),
+        .desc = "Delete keys of the key-value store, by default the expired ones.",
+        .props = PROPS(PSTR("keyPattern", 0, NULL, "only keys matching this glob"),
+                       P_PURGE_SCOPE("keys"),
+                       PBOOL("expiredOnly", PF_DEPRECATED, NULL,
+                             "only expired keys (use behavior)")),
     },
 
     /* ---- state (deprecated, replaced by kv) ---- */
@@ -369,6 +394,17 @@ const type_def tasks__core_tasks[] = {
                        PBOOL("failOnEmptyResponse", 0, "true", "fail on an empty body")),
     },
 
+    {
+        .name = "http.sse_request",
+        .aliases = ALIASES("io.kestra.plugin.core.http.SseRequest"),
+        .desc = "Consume server-sent events from a URL (outputs events or a jq extract).",
+        .props = PROPS(P_HTTP_COMMON,
+                       PSTR("concatJqExpression", 0, NULL,
+                            "jq applied to each event, the results concatenated"),
+                       PBOOL("failedOnMissingJq", 0, "true",
+                             "fail when the jq expression yields nothing for an event")),
+    },
+
     /* ---- templating ---- */
     {
         .name = "templating.templated_task",
@@ -407,6 +443,21 @@ const type_def tasks__core_tasks[] = {
                        PSTRL("files", PF_REQUIRED, NULL, "glob patterns of the files"),
                        PBOOL("deleteParentFolder", 0, "false",
                              "also delete folders left empty")),
+    },
+
+    {
+        .name = "namespace.purge_files",
+        .aliases = ALIASES("io.kestra.plugin.core.namespace.PurgeFiles"),
+        .desc = "Delete old versions of namespace files (by default all but the latest).",
+        .props = PROPS(PSTR("filePattern", 0, NULL, "only files matching this glob"),
+                       P_PURGE_SCOPE("files")),
+    },
+    {
+        .name = "flow.purge_flows",
+        .aliases = ALIASES("io.kestra.plugin.core.flow.PurgeFlows"),
+        .desc = "Delete old revisions of flows (the latest is always kept).",
+        .props = PROPS(PSTR("flowPattern", 0, NULL, "only flows whose id matches this glob"),
+                       P_PURGE_SCOPE("revisions")),
     },
 
     /* ---- trigger toggle (a task, despite its package) ---- */
