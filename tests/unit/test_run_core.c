@@ -604,6 +604,77 @@ static void test_fetch_other_execution(void **state)
     assert_fails_with(f, "{\"type\":\"log.fetch\",\"level\":\"LOUD\"}", "property 'level'");
 }
 
+static void test_fetch_pages_through_many_logs(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    add_execution(f, EXEC, FLOW);
+    char msg[32];
+    for (int i = 0; i < 2500; i++) {
+        snprintf(msg, sizeof msg, "m%d", i);
+        add_log(f, EXEC, i % 2 ? "odd" : "even", LEVEL_INFO, msg);
+    }
+    assert_int_equal(run(f, "{\"type\":\"log.fetch\",\"tasksId\":\"odd\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 1250);
+    char *text = read_uri(f, out_str(f, "uri"));
+    /* every odd line once, in order */
+    const char *p = text;
+    for (int i = 1; i < 2500; i += 2) {
+        snprintf(msg, sizeof msg, " odd m%d\n", i);
+        const char *q = strstr(p, msg);
+        if (!q)
+            fail_msg("line %d missing or out of order", i);
+        p = q + strlen(msg);
+    }
+    free(text);
+}
+
+/* No temporary file is left behind in tmp_root. */
+static void assert_no_tmp_left(fx *f)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q kite-task-", f->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+static void test_storage_tasks_stop_when_cancelled(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    buf b = BUF_INIT;
+    for (int i = 0; i < 10000; i++)
+        buf_printf(&b, "%d\n", i);
+    put_uri(f, "kite:///io/kestra/tests/f/_files/n.txt", buf_str(&b));
+    buf_free(&b);
+
+    reset_ctx(f);
+    json_t *task = json_pack("{s:s,s:s,s:i}", "type", "storage.split", "from",
+                             "kite:///io/kestra/tests/f/_files/n.txt", "rows", 10);
+    f->c.task = task;
+    f->c.def = flow_type_find("storage.split");
+    atomic_store(&f->cancel, 1);
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_null(json_object_get(f->c.outputs, "uris"));
+    json_decref(task);
+    assert_no_tmp_left(f);
+
+    reset_ctx(f);
+    task = json_pack("{s:s,s:[s]}", "type", "storage.concat", "files",
+                     "kite:///io/kestra/tests/f/_files/n.txt");
+    f->c.task = task;
+    f->c.def = flow_type_find("storage.concat");
+    atomic_store(&f->cancel, 1);
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    json_decref(task);
+    assert_no_tmp_left(f);
+
+    /* and the successful runs leave nothing either */
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/n.txt\","
+                            "\"partitions\":3}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 3);
+    assert_no_tmp_left(f);
+}
+
 /* ---- kv -------------------------------------------------------------------- */
 
 static void test_kv_set_get_delete_keys(void **state)
@@ -956,6 +1027,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_logs_to_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_other_execution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_pages_through_many_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_set_get_delete_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_overwrite_and_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kv_ttl_expires, setup, teardown),
@@ -965,6 +1037,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_split_rows_and_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_bytes_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(cur_task);
