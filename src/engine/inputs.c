@@ -559,7 +559,9 @@ static void list_values(buf *b, const json_t *vals)
     }
 }
 
-/* The value must be one of the allowed values (exact text match). */
+/* The value must be one of the allowed values (exact text match). Values
+ * written as expressions are only known once rendered: then nothing is
+ * checked here. */
 static int check_one_of(const conv *c, const char *s, const json_t *v, int allow_custom)
 {
     const json_t *vals = allowed_values(c);
@@ -567,6 +569,9 @@ static int check_one_of(const conv *c, const char *s, const json_t *v, int allow
         return 0;
     size_t i;
     const json_t *x;
+    json_array_foreach(vals, i, x)
+        if (is_expression(x))
+            return 0;
     json_array_foreach(vals, i, x) {
         char *t = NULL;
         if (!scalar_text(x, &t)) {

@@ -207,6 +207,8 @@ static void enum_and_select_check_the_values(void **state)
     bad("type: SELECT\nvalues: [a, b]", "\"c\"", "input 'x': 'c' is not one of a, b");
     ok("type: SELECT\nvalues: [a, b]\nallowCustomValue: true", "\"c\"", "\"c\"");
     bad("type: SELECT\nvalues: [a, b]", "[\"a\"]", "input 'x': expected a string, not a list");
+    /* values that are expressions are only known once rendered */
+    ok("type: SELECT\nvalues: ['{{ vars.envs }}']", "\"anything\"", "\"anything\"");
 }
 
 static void multiselect_takes_a_list_or_its_json_text(void **state)
