@@ -268,6 +268,8 @@ const type_def tasks__core_flow[] = {
         .props = PROPS(PANY("value", PF_REQUIRED, NULL,
                             "the values: a list, or a string holding a JSON list"),
                        PINT("concurrent", 0, "0", "how many values run at once (0: all)"),
+                       PBOOL("failFast", 0, "false",
+                             "on the first failure, kill the iterations still running"),
                        P_TASKS_REQ("the tasks run for each value"), P_ERRORS_FINALLY),
     },
     {

@@ -89,7 +89,7 @@ const type_def tasks__core_tasks[] = {
                            "io.kestra.core.tasks.debugs.Echo"),
         .flags = TF_DEPRECATED,
         .desc = "Log a rendered template (deprecated: use log).",
-        .props = PROPS(PSTR("format", PF_REQUIRED, NULL, "the template to render and log"),
+        .props = PROPS(PSTR("format", 0, NULL, "the template to render and log"),
                        PENUM("level", 0, "\"INFO\"", tasks__log_levels, "the log level")),
     },
     {
@@ -255,7 +255,7 @@ const type_def tasks__core_tasks[] = {
         .flags = TF_DEPRECATED,
         .desc = "Merge values into a named state file (deprecated: use kv.set).",
         .props = PROPS(PSTR("name", 0, "\"default\"", "the state's name"),
-                       PMAP("data", PF_REQUIRED, NULL, &tasks__item_any, "the values to merge"),
+                       PMAP("data", 0, NULL, &tasks__item_any, "the values to merge"),
                        PBOOL("namespace", 0, "false", "share the state across the namespace"),
                        PBOOL("taskrunValue", 0, "true", "one state per task-run value")),
     },
