@@ -5,7 +5,7 @@
  * The tables themselves are plain const data in src/tasks/ (schema.h); this
  * file only indexes them. One open-addressing hash (FNV-1a, linear probing,
  * power-of-two size, at most half full) maps every name and alias to its
- * type_def; a second array keeps the distinct types, sorted on demand for
+ * type_def; a second array keeps the distinct types, sorted by name for
  * flow_registry_each(). Keys are borrowed from the tables, which are static,
  * so the registry allocates nothing per name.
  *
@@ -15,10 +15,9 @@
  *
  * DESIGN
  * Filled once by tasks_register_all() before any thread starts, read-only
- * afterwards (schema.h); there is no lock. flow_registry_each() sorts lazily
- * the first time after an addition, which is also a write: call it once
- * before threads start if threads will iterate (the CLI and the validator
- * run single-threaded).
+ * afterwards (schema.h); there is no lock. The type array is kept sorted by
+ * flow_registry_add() itself, so every reader (lookups, suggestions,
+ * flow_registry_each) only reads and may run on any number of threads.
  */
 #include "flow/schema.h"
 #include "util/mem.h"
@@ -38,9 +37,8 @@ static slot *slots;         /* the hash */
 static size_t nslots;       /* a power of two, or 0 */
 static size_t nkeys;
 
-static const type_def **types; /* distinct types, in insertion order until sorted */
+static const type_def **types; /* distinct types, sorted by canonical name */
 static size_t ntypes, captypes;
-static int sorted;
 
 static uint64_t hash_str(const char *s)
 {
@@ -92,6 +90,13 @@ static void insert(const char *key, const type_def *d)
     nkeys++;
 }
 
+static int cmp_type(const void *a, const void *b)
+{
+    const type_def *x = *(const type_def *const *)a;
+    const type_def *y = *(const type_def *const *)b;
+    return strcmp(x->name, y->name);
+}
+
 void flow_registry_add(const type_def *defs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -108,8 +113,8 @@ void flow_registry_add(const type_def *defs, size_t n)
             types = xrealloc(types, captypes * sizeof *types);
         }
         types[ntypes++] = d;
-        sorted = 0;
     }
+    qsort(types, ntypes, sizeof *types, cmp_type);
 }
 
 const type_def *flow_type_find(const char *name)
@@ -120,19 +125,8 @@ const type_def *flow_type_find(const char *name)
     return s && s->key ? s->def : NULL;
 }
 
-static int cmp_type(const void *a, const void *b)
-{
-    const type_def *x = *(const type_def *const *)a;
-    const type_def *y = *(const type_def *const *)b;
-    return strcmp(x->name, y->name);
-}
-
 void flow_registry_each(void (*fn)(const type_def *d, void *arg), void *arg)
 {
-    if (!sorted && ntypes) {
-        qsort(types, ntypes, sizeof *types, cmp_type);
-        sorted = 1;
-    }
     for (size_t i = 0; i < ntypes; i++)
         fn(types[i], arg);
 }
@@ -149,7 +143,6 @@ void flow_registry_reset(void)
     slots = NULL;
     types = NULL;
     nslots = nkeys = ntypes = captypes = 0;
-    sorted = 0;
 }
 
 /* ---- suggestions --------------------------------------------------------- */
@@ -220,6 +213,16 @@ static int looks_like_class(const char *s)
     return 0;
 }
 
+static int is_task_kind(int k)
+{
+    return k == TK_RUNNABLE || k == TK_FLOWABLE;
+}
+
+static int kind_matches(int wanted, int kind)
+{
+    return wanted == kind || (is_task_kind(wanted) && is_task_kind(kind));
+}
+
 typedef struct best {
     const char *name;
     int primary, secondary; /* lower is better, compared in that order */
@@ -244,6 +247,10 @@ static void consider(best *b, const char *name, int primary, int secondary)
  * Scores are doubled so a last-segment match ranks just behind an equally
  * close whole-string one. Among equals, the first alias of a type (the
  * current io.kestra.plugin.core one) wins.
+ *
+ * TK_RUNNABLE and TK_FLOWABLE both mean "a task": either may stand where a
+ * task is written, so a misspelt Parallel is found when the caller asks for
+ * a runnable type, and the closest of both kinds wins.
  */
 const char *flow_type_suggest(const char *name, int kind)
 {
@@ -255,7 +262,7 @@ const char *flow_type_suggest(const char *name, int kind)
     int max_d = max_distance(seg);
     for (size_t i = 0; i < ntypes; i++) {
         const type_def *d = types[i];
-        if (kind >= 0 && (int)d->kind != kind)
+        if (kind >= 0 && !kind_matches(kind, d->kind))
             continue;
         if (!cls) {
             int dist = edit_distance(name, d->name);

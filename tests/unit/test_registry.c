@@ -138,6 +138,9 @@ static void test_suggest_short_names_for_short_names(void **state)
     assert_suggests("zzzzzzzzzzzz", -1, NULL);
     /* a trigger is not suggested for a task */
     assert_suggests("trigger.shedule", TK_RUNNABLE, NULL);
+    /* runnable and flowable are both tasks */
+    assert_suggests("flow.paralel", TK_RUNNABLE, "flow.parallel");
+    assert_suggests("lgo", TK_FLOWABLE, "log");
 }
 
 static void test_suggest_aliases_for_class_names(void **state)
@@ -154,6 +157,13 @@ static void test_suggest_aliases_for_class_names(void **state)
                     "io.kestra.plugin.core.storage.Delete");
     assert_suggests("Sequentail", -1, "io.kestra.plugin.core.flow.Sequential");
     assert_suggests("io.kestra.plugin.core.debug.MissingThree", -1, NULL);
+    assert_suggests("io.kestra.plugin.core.trigger.Shedule", TK_TRIGGER,
+                    "io.kestra.plugin.core.trigger.Schedule");
+    assert_suggests("io.kestra.plugin.core.condition.ExecutionStatu", TK_CONDITION,
+                    "io.kestra.plugin.core.condition.ExecutionStatus");
+    /* the old spelling is suggested for an old spelling */
+    assert_suggests("io.kestra.core.models.conditions.types.ExecutionStatusCondtion", -1,
+                    "io.kestra.core.models.conditions.types.ExecutionStatusCondition");
 }
 
 /* ---- registry mechanics ---------------------------------------------------------- */
