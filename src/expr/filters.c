@@ -251,54 +251,6 @@ static json_t *f_join(xr *r, const xnode *n, json_t *in, json_t **av)
     return v;
 }
 
-static json_t *f_split(xr *r, const xnode *n, json_t *in, json_t **av)
-{
-    if (json_is_null(in))
-        return json_null();
-    char *tmp;
-    const char *d = arg_str(av[0], &tmp);
-    long long limit;
-    if (arg_int(r, n, av[1], "limit", 0, &limit)) {
-        free(tmp);
-        return NULL;
-    }
-    char *s = expr__to_str(in);
-    json_t *out = json_array();
-    size_t dl = d ? strlen(d) : 0;
-    const char *p = s;
-    if (dl == 0) {
-        /* Java's split(""): each character */
-        size_t len = strlen(s);
-        for (size_t i = 0; i < len;) {
-            size_t k = 1;
-            while (i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80)
-                k++;
-            json_array_append_new(out, json_stringn_nocheck(s + i, k));
-            i += k;
-        }
-    } else {
-        for (;;) {
-            const char *q = strstr(p, d);
-            if (!q || (limit > 0 && (long long)json_array_size(out) == limit - 1)) {
-                json_array_append_new(out, json_string_nocheck(p));
-                break;
-            }
-            json_array_append_new(out, json_stringn_nocheck(p, (size_t)(q - p)));
-            p = q + dl;
-        }
-        if (limit == 0) /* Java drops trailing empty strings */
-            while (json_array_size(out) > 1 &&
-                   !json_string_length(json_array_get(out, json_array_size(out) - 1)))
-                json_array_remove(out, json_array_size(out) - 1);
-        if (limit == 0 && json_array_size(out) == 1 && !json_string_length(json_array_get(out, 0)) &&
-            s[0])
-            json_array_clear(out);
-    }
-    free(s);
-    free(tmp);
-    return out;
-}
-
 /* ---- regular expressions (Oniguruma, Java syntax) ------------------------------ */
 
 static pthread_once_t onig_once = PTHREAD_ONCE_INIT;
@@ -308,8 +260,8 @@ static void onig_setup(void)
     onig_initialize(&enc, 1);
 }
 
-/* Replaces every match of pattern in s by repl ($1 groups allowed). */
-static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pattern, const char *repl)
+/* A Java-syntax regex; NULL after expr__err. */
+static regex_t *compile_regex(xr *r, const xnode *n, const char *pattern)
 {
     pthread_once(&onig_once, onig_setup);
     regex_t *re;
@@ -323,6 +275,15 @@ static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pat
         expr__err(r, n, "bad regular expression '%s': %s", pattern, msg);
         return NULL;
     }
+    return re;
+}
+
+/* Replaces every match of pattern in s by repl ($1 groups allowed). */
+static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pattern, const char *repl)
+{
+    regex_t *re = compile_regex(r, n, pattern);
+    if (!re)
+        return NULL;
     OnigRegion *reg = onig_region_new();
     buf b;
     buf_init(&b, r->max_out);
@@ -362,6 +323,72 @@ static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pat
     onig_region_free(reg, 1);
     onig_free(re);
     return buf_steal(&b);
+}
+
+/* Java's String.split, which Pebble's split calls: the delimiter is a
+ * regular expression; limit > 0 caps the parts, 0 drops trailing empty
+ * strings, < 0 keeps them; a zero-width match at the start makes no empty
+ * leading part. */
+static json_t *f_split(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_null();
+    char *tmp;
+    const char *d = arg_str(av[0], &tmp);
+    long long limit;
+    if (!d || arg_int(r, n, av[1], "limit", 0, &limit)) {
+        free(tmp);
+        return d ? NULL : expr__err(r, n, "filter 'split' needs a delimiter");
+    }
+    regex_t *re = compile_regex(r, n, d);
+    free(tmp);
+    if (!re)
+        return NULL;
+    char *s = expr__to_str(in);
+    const UChar *str = (const UChar *)s, *end = str + strlen(s);
+    OnigRegion *reg = onig_region_new();
+    json_t *out = json_array();
+    size_t start = 0, pos = 0, len = strlen(s);
+    int matched = 0;
+    while (limit <= 0 || (long long)json_array_size(out) < limit - 1) {
+        if (pos > len)
+            break;
+        onig_region_clear(reg);
+        if (onig_search(re, str, end, str + pos, end, reg, ONIG_OPTION_NONE) < 0)
+            break;
+        size_t mb = (size_t)reg->beg[0], me = (size_t)reg->end[0];
+        if (me == mb && (mb == 0 || mb >= len)) {
+            if (mb >= len)
+                break;
+            pos = mb + 1;
+            while (pos < len && (str[pos] & 0xC0) == 0x80)
+                pos++;
+            continue;
+        }
+        matched = 1;
+        json_array_append_new(out, json_stringn_nocheck(s + start, mb - start));
+        start = me;
+        pos = me;
+        if (me == mb) {
+            pos++;
+            while (pos < len && (str[pos] & 0xC0) == 0x80)
+                pos++;
+        }
+    }
+    onig_region_free(reg, 1);
+    onig_free(re);
+    if (!matched) {
+        json_array_clear(out);
+        json_array_append_new(out, json_string_nocheck(s));
+    } else {
+        json_array_append_new(out, json_stringn_nocheck(s + start, len - start));
+        if (limit == 0)
+            while (json_array_size(out) > 0 &&
+                   !json_string_length(json_array_get(out, json_array_size(out) - 1)))
+                json_array_remove(out, json_array_size(out) - 1);
+    }
+    free(s);
+    return out;
 }
 
 static char *replace_all(const char *s, const char *from, const char *to)
