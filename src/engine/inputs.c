@@ -1052,14 +1052,21 @@ static json_t *nest(json_t *flat, kerr *e)
         char *part = strtok_r(copy, ".", &save);
         for (char *next = strtok_r(NULL, ".", &save); next; next = strtok_r(NULL, ".", &save)) {
             json_t *sub = json_object_get(at, part);
-            if (!sub) {
-                sub = json_object();
-                json_object_set_new(at, part, sub);
-            } else if (!json_is_object(sub) || json_object_get(flat, part) == sub) {
-                kerr_set(e, "input '%s': cannot be nested under '%s', which is an input of its own", key, part);
+            /* the ids so far ("a.b" of "a.b.c"): an input of its own? */
+            char *prefix = xstrndup(key, (size_t)(next - 1 - copy));
+            json_t *own = json_object_get(flat, prefix);
+            if (own || (sub && !json_is_object(sub))) {
+                kerr_set(e, "input '%s': cannot be nested under '%s', which is an input of its own", key,
+                         own ? prefix : part);
+                free(prefix);
                 free(copy);
                 json_decref(out);
                 return NULL;
+            }
+            free(prefix);
+            if (!sub) {
+                sub = json_object();
+                json_object_set_new(at, part, sub);
             }
             at = sub;
             part = next;

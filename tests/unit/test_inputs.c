@@ -424,6 +424,22 @@ static void an_input_and_its_nested_ids_conflict(void **state)
     assert_string_equal(err.msg, "input 'a.b': cannot be nested under 'a', which is an input of its own");
     json_decref(given);
     flow_free(f);
+
+    /* a JSON input's object is not merged with inputs nested under its id */
+    f = load_flow("  - id: x.a\n    type: JSON\n  - id: x.a.b\n    type: STRING\n");
+    given = parse("{\"x.a\": {\"c\": 1}, \"x.a.b\": \"2\"}");
+    assert_null(engine_inputs_read(f, given, NULL, NULL, "e", &err));
+    assert_string_equal(err.msg, "input 'x.a.b': cannot be nested under 'x.a', which is an input of its own");
+    json_decref(given);
+    flow_free(f);
+
+    /* declared the other way round: the same message */
+    f = load_flow("  - id: a.b\n    type: STRING\n  - id: a\n    type: STRING\n");
+    given = parse("{\"a\": \"1\", \"a.b\": \"2\"}");
+    assert_null(engine_inputs_read(f, given, NULL, NULL, "e", &err));
+    assert_string_equal(err.msg, "input 'a.b': cannot be nested under 'a', which is an input of its own");
+    json_decref(given);
+    flow_free(f);
 }
 
 static void no_declared_inputs_gives_an_empty_object(void **state)
