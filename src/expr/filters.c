@@ -391,6 +391,73 @@ static json_t *f_split(xr *r, const xnode *n, json_t *in, json_t **av)
     return out;
 }
 
+/* Kestra's regex filters (Java's Matcher.find: the pattern may match
+ * anywhere in the text). */
+static json_t *f_regex_match(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_false();
+    char *tmp;
+    const char *pat = arg_str(av[0], &tmp);
+    regex_t *re = compile_regex(r, n, pat ? pat : "");
+    free(tmp);
+    if (!re)
+        return NULL;
+    char *s = expr__to_str(in);
+    const UChar *str = (const UChar *)s, *end = str + strlen(s);
+    int found = onig_search(re, str, end, str, end, NULL, ONIG_OPTION_NONE) >= 0;
+    onig_free(re);
+    free(s);
+    return json_boolean(found);
+}
+
+static json_t *f_regex_extract(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_null();
+    long long group;
+    if (arg_int(r, n, av[1], "group", 0, &group))
+        return NULL;
+    char *tmp;
+    const char *pat = arg_str(av[0], &tmp);
+    regex_t *re = compile_regex(r, n, pat ? pat : "");
+    free(tmp);
+    if (!re)
+        return NULL;
+    char *s = expr__to_str(in);
+    const UChar *str = (const UChar *)s, *end = str + strlen(s);
+    OnigRegion *reg = onig_region_new();
+    json_t *v;
+    if (onig_search(re, str, end, str, end, reg, ONIG_OPTION_NONE) < 0)
+        v = json_null();
+    else if (group < 0 || group >= reg->num_regs)
+        v = expr__err(r, n, "filter 'regexExtract': no group %lld in the pattern", group);
+    else if (reg->beg[group] < 0)
+        v = json_null();
+    else
+        v = json_stringn_nocheck(s + reg->beg[group], (size_t)(reg->end[group] - reg->beg[group]));
+    onig_region_free(reg, 1);
+    onig_free(re);
+    free(s);
+    return v;
+}
+
+static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pattern, const char *repl);
+
+static json_t *f_regex_replace(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_null();
+    char *t1, *t2;
+    const char *pat = arg_str(av[0], &t1), *rep = arg_str(av[1], &t2);
+    char *s = expr__to_str(in);
+    char *o = regex_replace(r, n, s, pat ? pat : "", rep ? rep : "");
+    free(s);
+    free(t1);
+    free(t2);
+    return o ? str_result(o) : NULL;
+}
+
 static char *replace_all(const char *s, const char *from, const char *to)
 {
     size_t fl = strlen(from);
@@ -607,6 +674,18 @@ static json_t *f_sort(xr *r, const xnode *n, json_t *in, json_t **av)
     for (size_t i = 0; i < sz; i++)
         json_array_append(out, v[i]);
     free(v);
+    return out;
+}
+
+static json_t *f_reverse(xr *r, const xnode *n, json_t *in, json_t **av);
+
+static json_t *f_rsort(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    json_t *sorted = f_sort(r, n, in, av);
+    if (!sorted || json_is_null(sorted))
+        return sorted;
+    json_t *out = f_reverse(r, n, sorted, av);
+    json_decref(sorted);
     return out;
 }
 
@@ -1415,6 +1494,9 @@ const filter_def expr__filters[] = {
     {"split", f_split, 1, {"delimiter", "limit", NULL}, 0},
     {"replace", f_replace, 1, {"replace_pairs", "regexp", NULL}, 0},
     {"slugify", f_slugify, 0, {NULL}, 0},
+    {"regexMatch", f_regex_match, 1, {"regex", NULL}, 0},
+    {"regexExtract", f_regex_extract, 1, {"regex", "group", NULL}, 0},
+    {"regexReplace", f_regex_replace, 2, {"regex", "replacement", NULL}, 0},
     {"startsWith", f_starts_with, 1, {"prefix", NULL}, 0},
     {"endsWith", f_ends_with, 1, {"suffix", NULL}, 0},
     {"substringBefore", f_sub_before, 1, {"separator", NULL}, 0},
@@ -1439,6 +1521,7 @@ const filter_def expr__filters[] = {
     {"last", f_last, 0, {NULL}, 0},
     {"join", f_join, 0, {"separator", NULL}, 0},
     {"sort", f_sort, 0, {NULL}, 0},
+    {"rsort", f_rsort, 0, {NULL}, 0},
     {"reverse", f_reverse, 0, {NULL}, 0},
     {"distinct", f_distinct, 0, {NULL}, 0},
     {"keys", f_keys, 0, {NULL}, 0},

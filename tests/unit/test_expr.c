@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,73 @@ static void eval_result_outlives_template(void **state)
     json_decref(v);
 }
 
+/* ---- kite render ------------------------------------------------------------------------ */
+
+/* Runs `$KITE render ARGS` and returns stdout+stderr; *rc gets the exit code. */
+static char *run_kite(const char *args, int *rc)
+{
+    const char *kite = getenv("KITE");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s render %s 2>&1", kite, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 65536);
+    size_t n = fread(out, 1, 65535, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static void cli_render(void **state)
+{
+    const char *kite = getenv("KITE");
+    if (!kite || access(kite, X_OK)) {
+        print_message("KITE not set or not built: skipping the CLI checks\n");
+        skip();
+    }
+    char ctxf[] = "/tmp/kite-expr-ctx-XXXXXX";
+    int fd = mkstemp(ctxf);
+    assert_true(fd >= 0);
+    const char *ctx = "{\"inputs\": {\"name\": \"kite\", \"l\": [1, 2]}}";
+    assert_int_equal(write(fd, ctx, strlen(ctx)), (ssize_t)strlen(ctx));
+    close(fd);
+    int rc;
+    char args[512], *out;
+    out = run_kite("\"{{ 'hello' | upper }}\"", &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "HELLO\n");
+    free(out);
+    snprintf(args, sizeof args, "\"Hi {{ inputs.name }}\" --context %s", ctxf);
+    out = run_kite(args, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "Hi kite\n");
+    free(out);
+    snprintf(args, sizeof args, "\"{{ inputs.l }}\" --json --context %s", ctxf);
+    out = run_kite(args, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "[1,2]\n");
+    free(out);
+    snprintf(args, sizeof args, "\"{{ inputs.nam }}\" --context %s", ctxf);
+    out = run_kite(args, &rc);
+    assert_int_equal(rc, 1);
+    assert_string_equal(out, "kite render: 1:4: undefined variable 'inputs.nam'\n");
+    free(out);
+    out = run_kite("\"{{ x | uper }}\"", &rc);
+    assert_int_equal(rc, 1);
+    assert_string_equal(out, "kite render: 1:8: unknown filter 'uper' (did you mean 'upper'?)\n");
+    free(out);
+    out = run_kite("--help", &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "usage: kite render TEMPLATE"));
+    free(out);
+    out = run_kite("\"x\" --context /nonexistent.json", &rc);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "/nonexistent.json"));
+    free(out);
+    unlink(ctxf);
+}
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 typedef struct worker {
@@ -290,6 +359,7 @@ int main(void)
         cmocka_unit_test(context_is_not_modified),
         cmocka_unit_test(eval_result_outlives_template),
         cmocka_unit_test(one_template_many_threads),
+        cmocka_unit_test(cli_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
