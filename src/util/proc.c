@@ -249,16 +249,24 @@ static void stream_eof(proc_lines *lp, proc_stream st, int *fd, int failed)
         proc_lines_end(lp, st);
 }
 
-/* Reads once from a readable pipe. Once the loop failed, output is only
- * drained: no callback may run before the failure return. */
+/* Reads from a readable pipe: again while it returns full chunks, up to
+ * 1 MiB, which saves a poll per chunk on a busy stream without starving the
+ * other one. Once the loop failed, output is only drained: no callback may
+ * run before the failure return. */
 static void stream_read(proc_lines *lp, proc_stream st, int *fd, char *buf, int failed)
 {
-    ssize_t n = read(*fd, buf, CHUNK);
-    if (n > 0) {
-        if (!failed)
-            proc_lines_feed(lp, st, buf, (size_t)n);
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        stream_eof(lp, st, fd, failed);
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(*fd, buf, CHUNK);
+        if (n > 0) {
+            if (!failed)
+                proc_lines_feed(lp, st, buf, (size_t)n);
+            if (n < CHUNK)
+                return;
+        } else {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                stream_eof(lp, st, fd, failed);
+            return;
+        }
     }
 }
 
