@@ -534,6 +534,29 @@ static void a_local_file_is_uploaded_to_the_execution(void **state)
     flow_free(f);
 }
 
+static void an_uploaded_file_name_is_percent_encoded(void **state)
+{
+    fx *x = *state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/my report \xc3\xa9.csv", x->dir);
+    FILE *o = fopen(path, "w");
+    assert_non_null(o);
+    fputs("x\n", o);
+    fclose(o);
+    flow *f = load_flow("  - id: file\n    type: FILE\n");
+    json_t *files = json_pack("{ss}", "file", path);
+    json_t *r = engine_inputs_read(f, NULL, files, x->st, "exec1", &err);
+    if (!r)
+        fail_msg("%s", err.msg);
+    const char *uri = json_string_value(json_object_get(r, "file"));
+    assert_string_equal(uri, "kite:///company/team/f/executions/exec1/inputs/file/my%20report%20%C3%A9.csv");
+    kerr e = KERR_INIT;
+    assert_int_equal(storage_exists(x->st, uri, &e), 1);
+    json_decref(r);
+    json_decref(files);
+    flow_free(f);
+}
+
 static void a_file_input_refuses_paths_and_missing_uris(void **state)
 {
     fx *x = *state;
@@ -769,6 +792,7 @@ int main(void)
         cmocka_unit_test(an_input_and_its_nested_ids_conflict),
         cmocka_unit_test(no_declared_inputs_gives_an_empty_object),
         cmocka_unit_test_setup_teardown(a_local_file_is_uploaded_to_the_execution, file_setup, file_teardown),
+        cmocka_unit_test_setup_teardown(an_uploaded_file_name_is_percent_encoded, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(a_file_input_refuses_paths_and_missing_uris, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(a_failed_read_leaves_no_uploaded_file, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(allowed_file_extensions_are_checked, file_setup, file_teardown),
