@@ -180,6 +180,12 @@ int proc_reap_orphans(void);
 typedef struct proc_env proc_env;
 
 proc_env *proc_env_new(void);
+/* A starting point for tasks: only the variables a program needs to behave
+ * normally, copied from kite's environment when set there (PATH, HOME, USER,
+ * LOGNAME, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR), with PATH
+ * "/usr/local/bin:/usr/bin:/bin" when kite has none. Nothing else: no
+ * tokens, no SECRET_*, no KITE_*. */
+proc_env *proc_env_new_base(void);
 void proc_env_free(proc_env *v);
 /* Sets NAME=value. Returns -1 with e set if name is empty or holds '=' or
  * a NUL. */

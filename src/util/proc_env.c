@@ -27,6 +27,18 @@ proc_env *proc_env_new(void)
     return e;
 }
 
+proc_env *proc_env_new_base(void)
+{
+    static const char *const allow[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG",
+                                        "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", NULL};
+    proc_env *v = proc_env_new();
+    for (const char *const *a = allow; *a; a++)
+        proc_env_copy(v, *a);
+    if (!proc_env_get(v, "PATH"))
+        proc_env_set(v, "PATH", "/usr/local/bin:/usr/bin:/bin", NULL);
+    return v;
+}
+
 void proc_env_free(proc_env *v)
 {
     if (!v)

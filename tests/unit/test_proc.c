@@ -584,6 +584,25 @@ static void test_env_isolation(void **state)
     assert_string_equal(L.v[1].text, "KITE_TEST_SECRET=s3cr3t");
     proc_env_free(v);
     lines_free(&L);
+
+    /* the base: PATH and friends, not the secret */
+    char *old_path = getenv("PATH") ? xstrdup(getenv("PATH")) : NULL;
+    setenv("PATH", "/opt/x/bin:/usr/bin", 1);
+    setenv("TZ", "Europe/Paris", 1);
+    v = proc_env_new_base();
+    assert_string_equal(proc_env_get(v, "PATH"), "/opt/x/bin:/usr/bin");
+    assert_string_equal(proc_env_get(v, "TZ"), "Europe/Paris");
+    assert_null(proc_env_get(v, "KITE_TEST_SECRET"));
+    proc_env_free(v);
+    unsetenv("PATH");
+    v = proc_env_new_base();
+    assert_string_equal(proc_env_get(v, "PATH"), "/usr/local/bin:/usr/bin:/bin");
+    proc_env_free(v);
+    if (old_path) {
+        setenv("PATH", old_path, 1);
+        free(old_path);
+    }
+    unsetenv("TZ");
     unsetenv("KITE_TEST_SECRET");
 }
 
