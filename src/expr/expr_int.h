@@ -24,7 +24,7 @@
 #define EXPR__MAX_DEPTH 64        /* nesting of render()/macro calls */
 #define EXPR__MAX_PARSE_DEPTH 200 /* nesting of brackets/expressions in source */
 #define EXPR__DEFAULT_MAX_OUT (16u << 20)
-#define EXPR__MAX_PARAMS 6
+#define EXPR__MAX_PARAMS 8
 
 typedef struct xnode xnode;
 typedef struct snode snode;

@@ -1544,10 +1544,10 @@ const filter_def expr__filters[] = {
     /* dates (dates.c) */
     {"date", expr__f_date, 0, {"format", "timeZone", "existingFormat", "locale", NULL}, 0},
     {"dateAdd", expr__f_date_add, 2,
-     {"amount", "unit", "format", "timeZone", "existingFormat", NULL}, 0},
-    {"timestamp", expr__f_timestamp, 0, {"timeZone", "existingFormat", NULL}, 0},
-    {"timestampMilli", expr__f_timestamp_milli, 0, {"timeZone", "existingFormat", NULL}, 0},
-    {"timestampMicro", expr__f_timestamp_micro, 0, {"timeZone", "existingFormat", NULL}, 0},
-    {"timestampNano", expr__f_timestamp_nano, 0, {"timeZone", "existingFormat", NULL}, 0},
+     {"amount", "unit", "format", "timeZone", "existingFormat", "locale", NULL}, 0},
+    {"timestamp", expr__f_timestamp, 0, {"timeZone", "existingFormat", "locale", NULL}, 0},
+    {"timestampMilli", expr__f_timestamp_milli, 0, {"timeZone", "existingFormat", "locale", NULL}, 0},
+    {"timestampMicro", expr__f_timestamp_micro, 0, {"timeZone", "existingFormat", "locale", NULL}, 0},
+    {"timestampNano", expr__f_timestamp_nano, 0, {"timeZone", "existingFormat", "locale", NULL}, 0},
     {NULL, NULL, 0, {NULL}, 0},
 };

@@ -104,7 +104,8 @@ static int edit_distance(const char *a, const char *b)
 const char *expr__suggest(const char *name, const char *const *names)
 {
     const char *best = NULL;
-    int bestd = 3;
+    /* short names get one edit at most: 'f' is not a typo of 'kv' */
+    int bestd = strlen(name) <= 3 ? 2 : 3;
     for (size_t i = 0; names[i]; i++) {
         int dd = edit_distance(name, names[i]);
         if (dd < bestd) {
