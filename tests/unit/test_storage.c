@@ -882,21 +882,25 @@ static void test_writes_racing_delete_prefix(void **state)
 
 /* ---- crash ------------------------------------------------------------ */
 
-#define CRASH_SIZE (16u * 1024 * 1024)
+#define CRASH_SIZE (8u * 1024 * 1024)
 
-/* The child writes versions of one big file, each filled with one byte, as
- * fast as it can; it is killed with SIGKILL at a random moment. */
+/* The child writes versions of one big file, each filled with one byte ('A'
+ * and 'B' in turn, prepared up front so that nearly all its time is spent
+ * inside a write), as fast as it can; it is killed with SIGKILL at a random
+ * moment. */
 static void crash_child(storage *s, int ready_fd)
 {
-    char *data = malloc(CRASH_SIZE);
-    if (!data)
+    char *data[2] = {malloc(CRASH_SIZE), malloc(CRASH_SIZE)};
+    if (!data[0] || !data[1])
         _exit(2);
+    memset(data[0], 'A', CRASH_SIZE);
+    memset(data[1], 'B', CRASH_SIZE);
     for (unsigned v = 0;; v++) {
-        memset(data, 'A' + (int)(v % 26), CRASH_SIZE);
         kerr e = KERR_INIT;
         if (v == 1 && write(ready_fd, "r", 1) != 1)
             _exit(3);
-        if (storage_put(s, "kite:///crash/f/executions/E/tasks/t/R/big.bin", data, CRASH_SIZE, &e))
+        if (storage_put(s, "kite:///crash/f/executions/E/tasks/t/R/big.bin", data[v % 2],
+                        CRASH_SIZE, &e))
             _exit(4);
     }
 }
@@ -910,7 +914,7 @@ static void test_crash_mid_write(void **state)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     srand((unsigned)ts.tv_nsec);
     int saw_leftover = 0;
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 3; round++) {
         int pfd[2];
         assert_int_equal(pipe(pfd), 0);
         pid_t pid = fork();
@@ -936,7 +940,7 @@ static void test_crash_mid_write(void **state)
         assert_int_equal(storage_read_all(f->s, uri, 0, &b, &e), 0);
         assert_int_equal(b.len, CRASH_SIZE);
         char v = b.data[0];
-        assert_true(v >= 'A' && v <= 'Z');
+        assert_true(v == 'A' || v == 'B');
         for (size_t i = 0; i < b.len; i += 4093)
             assert_int_equal(b.data[i], v);
         assert_int_equal(b.data[b.len - 1], v);
