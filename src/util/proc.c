@@ -295,8 +295,16 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         return kerr_set(e, "process: give either argv or command (exactly one)");
     if (s->argv && !s->argv[0])
         return kerr_set(e, "process: argv is empty");
-    if (s->grace_ms < 0 || s->timeout_ms < 0)
-        return kerr_set(e, "process: negative timeout or grace period");
+    if (s->timeout_ms < 0 || s->timeout_ms > PROC_MAX_MS)
+        return kerr_set(e, "process: timeout of %lld ms out of range (0 to %lld)",
+                        (long long)s->timeout_ms, (long long)PROC_MAX_MS);
+    if (s->grace_ms < 0 || s->grace_ms > PROC_MAX_MS)
+        return kerr_set(e, "process: grace period of %lld ms out of range (0 to %lld)",
+                        (long long)s->grace_ms, (long long)PROC_MAX_MS);
+    if (s->cancel && atomic_load(s->cancel)) {
+        r->cancelled = 1;          /* killed before it started: spawn nothing */
+        return 0;
+    }
 
     const char *shell_av[4];
     const char *const *av = s->argv;
@@ -378,6 +386,8 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     close(err[1]);
     out[1] = err[1] = -1;
     pidfd = (int)pidfd_open(pid, 0);   /* -1 on old kernels: we then poll */
+    if (s->on_start)
+        s->on_start(s->ud, pid);
 
     lp = proc_lines_new(s->max_line, s->cut_long_lines, s->max_output, s->on_line, s->ud);
     buf = xmalloc(CHUNK);

@@ -39,6 +39,9 @@
 
 /* ---- Running one command ---------------------------------------------- */
 
+/* Longest timeout or grace period accepted: 30 days. */
+#define PROC_MAX_MS (30LL * 24 * 3600 * 1000)
+
 typedef enum proc_stream {
     PROC_STDOUT = 1,
     PROC_STDERR = 2,
@@ -77,7 +80,7 @@ typedef struct proc_spec {
      * kite's environment is passed unless the caller copies it (proc_env). */
     const char *const *env;
 
-    int64_t timeout_ms;            /* 0: none */
+    int64_t timeout_ms;            /* 0: none; at most PROC_MAX_MS */
     int64_t grace_ms;              /* SIGTERM -> SIGKILL delay (default 5000; 0: at once) */
 
     /* Caps. max_line: bytes per line delivered (0: no cap); longer lines are
@@ -96,7 +99,10 @@ typedef struct proc_spec {
     atomic_int *cancel;
 
     proc_line_fn on_line;          /* NULL: output is read and counted only */
-    void *ud;
+    /* Called once, right after the spawn succeeded, before any line (to log
+     * "started pid N"); NULL: none. */
+    void (*on_start)(void *ud, pid_t pid);
+    void *ud;                      /* passed to on_line and on_start */
 } proc_spec;
 
 /* Fills *s with the defaults above (everything else zero/NULL). */
@@ -129,7 +135,9 @@ typedef struct proc_result {
 
 /* Runs s to completion: spawns, reads, waits for the whole process group to
  * be gone. Returns 0 when the child ran, whatever its exit status (look at
- * r); -1 with e set when it could not be started: bad spec, a working
+ * r), and also when the cancel flag was already set: then nothing is spawned,
+ * r->cancelled is 1 and r->pid 0. Returns -1 with e set when it could not be
+ * started: bad spec, a working
  * directory that cannot be opened, a program that cannot be executed
  * ("cannot execute '/usr/bin/pythonx': No such file or directory"), or a
  * system failure (then the child, if started, is killed and reaped before

@@ -902,6 +902,44 @@ static void test_cancel_from_thread(void **state)
     assert_true(group_gone(r.pid));
 }
 
+static void note_pid(void *ud, pid_t pid)
+{
+    lines *L = ud;
+    L->count[0] = (uint64_t)pid;     /* slot 0 is no stream */
+}
+
+static void test_cancel_before_start(void **state)
+{
+    atomic_int flag;
+    atomic_init(&flag, 1);
+    lines L = {0};
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = "echo should not run";
+    s.env = base_env;
+    s.cancel = &flag;
+    s.on_line = on_line;
+    s.on_start = note_pid;
+    s.ud = &L;
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_true(r.cancelled);
+    assert_int_equal(r.pid, 0);
+    assert_int_equal(L.count[0] + L.count[PROC_STDOUT], 0);
+
+    /* and on_start sees the pid of a run that starts */
+    atomic_store(&flag, 0);
+    assert_int_equal(proc_run(&s, &r, &e), 0);
+    assert_int_equal(L.count[0], (uint64_t)r.pid);
+    assert_int_equal(L.count[PROC_STDOUT], 1);
+
+    /* out-of-range times are refused with the value */
+    s.timeout_ms = -1;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "process: timeout of -1 ms out of range (0 to 2592000000)");
+}
+
 static void test_cancel_from_callback(void **state)
 {
     atomic_int flag;
@@ -1198,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_escaped_pipe_holder),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
+        cmocka_unit_test(test_cancel_before_start),
         cmocka_unit_test(test_eight_threads),
         cmocka_unit_test(test_reap_orphans),
         cmocka_unit_test(test_workdir),
