@@ -4,10 +4,10 @@
  *
  * This is what script tasks (shell, Python, Node) and anything else in kite
  * that starts a program go through. One call, proc_run(), does the whole life
- * of a child: posix_spawn into a new session and process group, stdin from /dev/null,
- * stdout and stderr read concurrently through two pipes and cut into lines,
- * a timeout and a cancel flag that end the whole group (SIGTERM, then SIGKILL
- * after a grace period), and reaping. It returns only when no process of the
+ * of a child: posix_spawn into a new session and process group, stdin from
+ * /dev/null, stdout and stderr read concurrently through two pipes and cut
+ * into lines, a timeout and a cancel flag that end the whole group (SIGTERM,
+ * then SIGKILL after a grace period), and reaping. It returns only when no process of the
  * group is left. docs/process-runner.md explains the internals and what a task
  * author can rely on.
  *
@@ -83,8 +83,8 @@ typedef struct proc_spec {
     int64_t timeout_ms;            /* 0: none; at most PROC_MAX_MS */
     int64_t grace_ms;              /* SIGTERM -> SIGKILL delay (default 5000; 0: at once) */
 
-    /* Caps. max_line: bytes per line delivered (0: no cap); longer lines are
-     * split into pieces (default) or cut when cut_long_lines is set. Split
+    /* Caps. max_line: bytes per line delivered (0: the hard cap); longer
+     * lines are split into pieces (default) or cut when cut_long_lines is set. Split
      * points are moved back to a UTF-8 character boundary when the bytes are
      * UTF-8. max_output: total bytes of both streams delivered as lines
      * (0: no cap); past it one PROC_LINE_NOTICE line is sent, then output is
