@@ -17,7 +17,10 @@
  * it: every store call that thread makes until commit or rollback lands in it,
  * and no other thread sees those writes before the commit. Calls made outside
  * a transaction are each atomic on their own. A store must not be used
- * across fork(): a child process opens its own. A call that fails inside a
+ * across fork(), and a process with a store open must not fork a child that
+ * goes on to use SQLite (a background thread may hold one of SQLite's
+ * mutexes at the fork): spawn processes with posix_spawn/exec, or free the
+ * store first. A call that fails inside a
  * transaction has no effect and leaves the transaction open: the caller
  * commits the rest or rolls back.
  *

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -906,6 +907,113 @@ static void test_queue_four_threads_never_share_a_job(void **state)
     assert_int_equal(leased, 0);
 }
 
+/* Two processes on one file (a server and the CLI, say): leases still never
+ * overlap, the file lock orders them. Each child prints the ids it got. */
+static void test_queue_two_processes_never_share_a_job(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    enum { JOBS = 400, PROCS = 2 };
+    assert_int_equal(store_begin(f->s, &e), 0);
+    int64_t last = 0;
+    for (int i = 0; i < JOBS; i++)
+        assert_int_equal(store_queue_push(f->s, "task", NULL, NULL, NULL, 1, &last, &e), 0);
+    assert_int_equal(store_commit(f->s, &e), 0);
+    /* no fork with a store open: its checkpointer thread may hold one of
+     * SQLite's mutexes, which the child would inherit locked */
+    store_free(f->s);
+    f->s = NULL;
+    int fds[PROCS][2];
+    pid_t pids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        assert_int_equal(pipe(fds[p]), 0);
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            close(fds[p][0]);
+            store *s;
+            kerr ce = KERR_INIT;
+            char owner[16];
+            snprintf(owner, sizeof owner, "proc%d", p);
+            if (store_open(f->path, NULL, &s, &ce) != 0)
+                _exit(2);
+            for (;;) {
+                store_job *j;
+                size_t n;
+                if (store_queue_lease(s, "task", 5, owner, 60000000, 0, &j, &n, &ce) != 0)
+                    _exit(3);
+                if (n == 0)
+                    break;
+                for (size_t i = 0; i < n; i++) {
+                    char line[32];
+                    int len = snprintf(line, sizeof line, "%lld\n", (long long)j[i].id);
+                    if (write(fds[p][1], line, (size_t)len) != len)
+                        _exit(4);
+                    if (store_queue_ack(s, j[i].id, owner, &ce) != 0)
+                        _exit(5);
+                }
+                store_jobs_free(j, n);
+            }
+            store_free(s);
+            _exit(0);
+        }
+        close(fds[p][1]);
+    }
+    int *seen = calloc((size_t)last + 1, sizeof *seen);
+    int total = 0;
+    for (int p = 0; p < PROCS; p++) {
+        FILE *in = fdopen(fds[p][0], "r");
+        long long id;
+        while (fscanf(in, "%lld", &id) == 1) {
+            assert_true(id >= 1 && id <= last);
+            seen[id]++;
+            total++;
+        }
+        fclose(in);
+        int status;
+        waitpid(pids[p], &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(total, JOBS);
+    for (int64_t i = 1; i <= last; i++)
+        assert_true(seen[i] <= 1);
+    free(seen);
+    assert_int_equal(store_open(f->path, NULL, &f->s, &e), 0);
+    int64_t waiting = -1, leased = -1;
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, &leased, &e), 0);
+    assert_int_equal(waiting + leased, 0);
+}
+
+/* Another process holding the write lock: writes wait busy_timeout then fail
+ * with a clear message, reads go on (WAL). */
+static void test_locked_database_fails_writes_not_reads(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "before", "ns", "flow");
+    store_free(f->s);
+    store_opts o = STORE_OPTS_INIT;
+    o.busy_timeout_ms = 100;
+    assert_int_equal(store_open(f->path, &o, &f->s, &e), 0);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO meta VALUES ('x', 'y')",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    store_execution x;
+    make_exec(&x, "during", "ns", "flow");
+    assert_int_equal(store_execution_insert(f->s, &x, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "locked"));
+    store_execution y;
+    assert_int_equal(store_execution_get(f->s, "before", &y, &e), 0);
+    store_execution_clear(&y);
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    /* the lock gone, the same write goes through */
+    assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+    store_execution_clear(&x);
+}
+
 /* ---- kv ----------------------------------------------------------------- */
 
 static void test_kv_put_get_expire_list_delete(void **state)
@@ -1228,6 +1336,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_lease_ack_extend_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_expiry_requeues_or_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_four_threads_never_share_a_job, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_queue_two_processes_never_share_a_job, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_locked_database_fails_writes_not_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_put_get_expire_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers_state_and_ticks_fire_once, setup, teardown),
