@@ -122,8 +122,8 @@ static task_result echo_run(task_ctx *c, kerr *e)
     char *s;
     if (tasks__prop_text(c, "format", NULL, &s, e))
         return TASK_FAILED;
-    if (!s)
-        return fail_required(e, "format");
+    if (!s) /* nothing to say */
+        return TASK_SUCCESS;
     task_log(c, level, "%s", s);
     free(s);
     return TASK_SUCCESS;

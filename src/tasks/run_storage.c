@@ -17,6 +17,9 @@
 
 #include "util/mem.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -64,8 +67,9 @@ static task_result write_run(task_ctx *c, kerr *e)
 {
     char *content = NULL, *ext = NULL, *name = NULL, *uri = NULL;
     task_result res = TASK_FAILED;
+    /* no extension: ".tmp", the suffix of Kestra's temporary file */
     if (tasks__prop_text(c, "content", NULL, &content, e) ||
-        tasks__prop_text(c, "extension", ".ion", &ext, e))
+        tasks__prop_text(c, "extension", ".tmp", &ext, e))
         goto out;
     if (!content) {
         kerr_set(e, "property 'content' is required");
@@ -252,6 +256,7 @@ typedef struct part {
     FILE *f;
     char *path;
     int64_t bytes, rows;
+    char *key;          /* regexPattern: the captured value routed here */
 } part;
 
 typedef struct splitter {
@@ -284,6 +289,7 @@ static void split_free(splitter *sp)
         if (sp->v[i].path)
             unlink(sp->v[i].path);
         free(sp->v[i].path);
+        free(sp->v[i].key);
     }
     free(sp->v);
 }
@@ -300,13 +306,48 @@ static char *split_extension(const char *uri)
     return xstrdup(dot);
 }
 
-typedef enum split_mode { SPLIT_BYTES, SPLIT_ROWS, SPLIT_PARTITIONS } split_mode;
+typedef enum split_mode { SPLIT_BYTES, SPLIT_ROWS, SPLIT_PARTITIONS, SPLIT_REGEX } split_mode;
+
+/* Compiles the regexPattern property; NULL with e set. */
+static pcre2_code *split_compile(const char *pat, kerr *e)
+{
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off,
+                                   NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        kerr_set(e, "property 'regexPattern': %s at offset %zu", (const char *)msg, (size_t)off);
+    }
+    return re;
+}
+
+/* The part of the lines whose first capture group is key[0..klen), made on
+ * first sight (parts keep the order in which their keys first appear). */
+static part *split_route(splitter *sp, const char *key, size_t klen, kerr *e)
+{
+    for (size_t i = 0; i < sp->n; i++)
+        if (strlen(sp->v[i].key) == klen && !memcmp(sp->v[i].key, key, klen))
+            return &sp->v[i];
+    if (sp->n >= SPLIT_PARTITIONS_MAX) {
+        kerr_set(e, "property 'regexPattern': more than %d distinct captured values",
+                 SPLIT_PARTITIONS_MAX);
+        return NULL;
+    }
+    part *p = split_new_part(sp, e);
+    if (p)
+        p->key = xstrndup(key, klen);
+    return p;
+}
 
 static task_result split_run(task_ctx *c, kerr *e)
 {
     task_result res = TASK_FAILED;
-    char *from = NULL, *bytes_s = NULL, *sep = NULL, *ext = NULL, *line = NULL;
+    char *from = NULL, *bytes_s = NULL, *sep = NULL, *ext = NULL, *line = NULL, *pat = NULL;
     FILE *in = NULL;
+    pcre2_code *re = NULL;
+    pcre2_match_data *md = NULL;
     int64_t limit = 0, rows = 0, partitions = 0;
     splitter sp = {.c = c};
     json_t *uris = NULL;
@@ -314,17 +355,26 @@ static task_result split_run(task_ctx *c, kerr *e)
     if (prop_uri(c, "from", &from, e) || tasks__prop_text(c, "bytes", NULL, &bytes_s, e) ||
         task_prop_int(c, "rows", 0, &rows, e) ||
         task_prop_int(c, "partitions", 0, &partitions, e) ||
+        tasks__prop_text(c, "regexPattern", NULL, &pat, e) ||
         tasks__prop_text(c, "separator", "\n", &sep, e))
         goto out;
     int set = !!bytes_s + !!json_object_get(c->task, "rows") +
-              !!json_object_get(c->task, "partitions");
+              !!json_object_get(c->task, "partitions") + !!pat;
     if (set != 1) {
-        kerr_set(e, set ? "properties 'bytes', 'rows' and 'partitions': set only one of them"
-                        : "set one of the properties 'bytes', 'rows' or 'partitions'");
+        kerr_set(e, set ? "properties 'bytes', 'rows', 'partitions' and 'regexPattern': set "
+                          "only one of them"
+                        : "set one of the properties 'bytes', 'rows', 'partitions' or "
+                          "'regexPattern'");
         goto out;
     }
     split_mode mode;
-    if (bytes_s) {
+    if (pat) {
+        mode = SPLIT_REGEX;
+        re = split_compile(pat, e);
+        if (!re)
+            goto out;
+        md = pcre2_match_data_create_from_pattern(re, NULL);
+    } else if (bytes_s) {
         mode = SPLIT_BYTES;
         if (parse_size("bytes", bytes_s, &limit, e))
             goto out;
@@ -363,7 +413,28 @@ static task_result split_run(task_ctx *c, kerr *e)
                 len--;
         }
         int64_t add = (int64_t)len + (int64_t)seplen;
-        if (mode == SPLIT_PARTITIONS) {
+        if (mode == SPLIT_REGEX) {
+            /* lines that do not match, or match without a group, are dropped */
+            int m = pcre2_match(re, (PCRE2_SPTR)line, (size_t)len, 0, 0, md, NULL);
+            if (m == PCRE2_ERROR_NOMATCH || (m >= 0 && pcre2_get_ovector_count(md) < 2))
+                goto next;
+            if (m < 0) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(m, msg, sizeof msg);
+                kerr_set(e, "property 'regexPattern': row %" PRId64 ": %s", row + 1,
+                         (const char *)msg);
+                goto out;
+            }
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t ks = 0, kl = 0; /* an unset group routes as "" */
+            if (m >= 2 && ov[2] != PCRE2_UNSET) {
+                ks = ov[2];
+                kl = ov[3] - ov[2];
+            }
+            cur = split_route(&sp, line + ks, kl, e);
+            if (!cur)
+                goto out;
+        } else if (mode == SPLIT_PARTITIONS) {
             cur = &sp.v[row % partitions];
         } else if (!cur || (mode == SPLIT_ROWS && cur->rows >= rows) ||
                    (mode == SPLIT_BYTES && cur->rows > 0 && cur->bytes + add > limit)) {
@@ -387,6 +458,7 @@ static task_result split_run(task_ctx *c, kerr *e)
         }
         cur->bytes += add;
         cur->rows++;
+    next:
         row++;
         if ((row & 0xfff) == 0 && task_cancelled(c)) {
             res = TASK_KILLED;
@@ -429,6 +501,9 @@ out:
         fclose(in);
     split_free(&sp);
     json_decref(uris);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    free(pat);
     free(line);
     free(from);
     free(bytes_s);

@@ -337,7 +337,9 @@ static void test_echo_logs_format(void **state)
                             "\"level\":\"ERROR\"}", &e), TASK_SUCCESS);
     assert_string_equal(log_msg(f, 0), "task 0");
     assert_string_equal(log_level(f, 0), "ERROR");
-    assert_fails_with(f, "{\"type\":\"debug.echo\"}", "property 'format' is required");
+    /* no format: nothing logged */
+    assert_int_equal(run(f, "{\"type\":\"debug.echo\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(f->logs), 0);
 }
 
 static void test_output_values_rendered_recursively(void **state)
@@ -806,6 +808,10 @@ static void test_storage_write_and_size(void **state)
                             "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/write.txt\"}", &e), TASK_SUCCESS);
     assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "size")), 10);
 
+    /* no extension: .tmp, as Kestra's temporary file */
+    assert_int_equal(run(f, "{\"type\":\"storage.write\",\"content\":\"\"}", &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "uri"), TASK_PREFIX "write.tmp");
+    assert_int_equal(storage_size(f->files, out_str(f, "uri"), &e), 0);
     assert_fails_with(f, "{\"type\":\"storage.write\"}", "property 'content' is required");
     assert_fails_with(f, "{\"type\":\"storage.write\",\"content\":\"x\",\"extension\":\"/../x\"}",
                       "property 'extension'");
@@ -989,12 +995,40 @@ static void test_storage_split_bytes_roundtrip(void **state)
     buf_free(&b);
 }
 
+static void test_storage_split_regex_groups_lines(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_uri(f, "kite:///io/kestra/tests/f/_files/logs.txt",
+            "[INFO] a\n[ERROR] b\nno level\n[INFO] c\n[WARN] d\n[ERROR] e\n\xff\xfe bad utf-8\n");
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+                            "\"regexPattern\":\"\\\\[(\\\\w+)\\\\]\"}", &e), TASK_SUCCESS);
+    json_t *uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_array_size(uris), 3);
+    /* in the order the values first appear; unmatched lines dropped */
+    const char *want[] = {"[INFO] a\n[INFO] c\n", "[ERROR] b\n[ERROR] e\n", "[WARN] d\n"};
+    for (size_t i = 0; i < 3; i++) {
+        char *p = read_uri(f, json_string_value(json_array_get(uris, i)));
+        assert_string_equal(p, want[i]);
+        free(p);
+    }
+    /* a pattern without a group matches nothing */
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+                            "\"regexPattern\":\"INFO\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 0);
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+                         "\"regexPattern\":\"([a-\"}", "property 'regexPattern':");
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+                         "\"regexPattern\":\"(x)\",\"rows\":1}", "set only one of them");
+}
+
 static void test_storage_split_errors(void **state)
 {
     fx *f = *state;
     put_uri(f, "kite:///io/kestra/tests/f/_files/s.txt", "a\nb\n");
 #define SPLIT_FROM "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/s.txt\""
-    assert_fails_with(f, SPLIT_FROM "}", "set one of the properties 'bytes', 'rows' or 'partitions'");
+    assert_fails_with(f, SPLIT_FROM "}",
+                      "set one of the properties 'bytes', 'rows', 'partitions' or 'regexPattern'");
     assert_fails_with(f, SPLIT_FROM ",\"rows\":1,\"bytes\":\"1KB\"}", "set only one of them");
     assert_fails_with(f, SPLIT_FROM ",\"bytes\":\"10XB\"}", "property 'bytes': unknown unit 'XB'");
     assert_fails_with(f, SPLIT_FROM ",\"bytes\":\"lots\"}", "property 'bytes': 'lots' is not a size");
@@ -1036,6 +1070,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_concat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_rows_and_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_bytes_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_split_regex_groups_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
     };
