@@ -86,6 +86,12 @@ int expr_eval_string(const char *src, const json_t *ctx, const expr_env *env,
 /* True when s contains `{{` or `{%` (so it needs rendering at all). */
 int expr_is_template(const char *s);
 
+/* Frees what this thread cached while rendering (compiled jq programs).
+ * Threads that exit through pthread_exit or by returning free it by
+ * themselves; call this in a thread that lives on (main, before exit) to keep
+ * leak checkers quiet. Rendering again afterwards is fine. */
+void expr_thread_cleanup(void);
+
 /* ---- helpers the engine and the CLI share -------------------------------- */
 
 /* Appends the text form of v as a render prints it to a malloc'd string:

@@ -1326,6 +1326,16 @@ static void jq_cache_free(void *p)
 
 static void jq_key_init(void) { pthread_key_create(&jq_key, jq_cache_free); }
 
+void expr_thread_cleanup(void)
+{
+    pthread_once(&jq_key_once, jq_key_init);
+    jq_cache *c = pthread_getspecific(jq_key);
+    if (c) {
+        pthread_setspecific(jq_key, NULL);
+        jq_cache_free(c);
+    }
+}
+
 /* The compiled program for prog, its errors reported to je; NULL when it
  * does not compile (je holds why). */
 static jq_state *jq_get(const char *prog, jq_err *je)

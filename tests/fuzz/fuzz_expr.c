@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!ctx) {
         setenv("TZ", "UTC", 1);
+        atexit(expr_thread_cleanup);
         ctx = json_loads("{\"inputs\": {\"name\": \"kite\", \"n\": 3, \"f\": 2.5, \"b\": true, \"z\": null,"
                          " \"l\": [1, \"two\", [3]], \"m\": {\"k\": \"v\", \"task-id\": {\"value\": 1}}},"
                          " \"outputs\": {\"t\": {\"vars\": {\"d\": \"2024-01-15T10:30:00Z\"}}},"
