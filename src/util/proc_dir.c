@@ -9,6 +9,7 @@
  * makes openat fail instead of leading the walk elsewhere. The walk does not
  * cross into another file system (a bind mount inside the folder is left and
  * reported). It holds one fd per level of depth, up to MAX_DEPTH levels.
+ * Read-only folders the script left are made writable first (its owner may).
  */
 #include "util/proc.h"
 
@@ -198,6 +199,31 @@ static int keep_match(const rmwalk *w, const char *rel)
     return 0;
 }
 
+/* Scripts leave read-only folders behind (Go's module cache is 0555):
+ * removing what is inside needs write permission on the folder, listing it
+ * needs read permission. The owner may always grant them, so on EACCES the
+ * folder is made 0700 and the call retried once. fchmod works on the fd we
+ * hold; fchmodat with AT_SYMLINK_NOFOLLOW never follows a link. */
+static int open_sub(int dfd, const char *name)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(dfd, name, flags);
+    if (fd < 0 && errno == EACCES &&
+        fchmodat(dfd, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
+        fd = openat(dfd, name, flags);
+    return fd;
+}
+
+static int unlink_entry(int dfd, const char *name, int flags)
+{
+    if (unlinkat(dfd, name, flags) == 0)
+        return 0;
+    if ((errno != EACCES && errno != EPERM) || fchmod(dfd, 0700) != 0) {
+        return -1;
+    }
+    return unlinkat(dfd, name, flags);
+}
+
 /* Empties the directory dfd (consumed) whose path relative to the root is
  * rel ("" for the root). Returns how many files it kept below. */
 static size_t rm_dir(rmwalk *w, int dfd, const char *rel, int depth)
@@ -229,15 +255,14 @@ static size_t rm_dir(rmwalk *w, int dfd, const char *rel, int depth)
                 rm_fail(w, sub, "folders nested too deep", 0);
                 kept++;
             } else {
-                int cfd = openat(dirfd(d), name,
-                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int cfd = open_sub(dirfd(d), name);
                 if (cfd < 0) {
                     rm_fail(w, sub, "", errno);
                     kept++;
                 } else {
                     size_t k = rm_dir(w, cfd, sub, depth + 1);
                     kept += k;
-                    if (!k && unlinkat(dirfd(d), name, AT_REMOVEDIR) != 0) {
+                    if (!k && unlink_entry(dirfd(d), name, AT_REMOVEDIR) != 0) {
                         rm_fail(w, sub, "", errno);
                         kept++;
                     }
@@ -252,7 +277,7 @@ static size_t rm_dir(rmwalk *w, int dfd, const char *rel, int depth)
             w->kept[w->nkept] = NULL;
             sub = NULL;
             kept++;
-        } else if (unlinkat(dirfd(d), name, 0) != 0 && errno != ENOENT) {
+        } else if (unlink_entry(dirfd(d), name, 0) != 0 && errno != ENOENT) {
             rm_fail(w, sub, "", errno);
             kept++;
         }

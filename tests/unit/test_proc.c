@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1180,6 +1181,58 @@ static void test_workdir(void **state)
     rmdir(root);
 }
 
+/* Folders a script made read-only (or unreadable) are still removed. Root
+ * ignores permissions, so the check runs as nobody in a child process. */
+static int build_and_remove_read_only(void)
+{
+    char root[] = "/tmp/kite-test-ro-XXXXXX";
+    if (!mkdtemp(root))
+        return 11;
+    char p[128];
+    snprintf(p, sizeof p, "%s/a", root);
+    if (mkdir(p, 0700) != 0) return 12;
+    snprintf(p, sizeof p, "%s/a/f", root);
+    FILE *f = fopen(p, "w");
+    if (!f) return 13;
+    fclose(f);
+    snprintf(p, sizeof p, "%s/b", root);
+    if (mkdir(p, 0700) != 0) return 14;
+    snprintf(p, sizeof p, "%s/b/c", root);
+    if (mkdir(p, 0700) != 0) return 15;
+    snprintf(p, sizeof p, "%s/b/c/g", root);
+    f = fopen(p, "w");
+    if (!f) return 16;
+    fclose(f);
+    snprintf(p, sizeof p, "%s/b/c", root);
+    chmod(p, 0555);
+    snprintf(p, sizeof p, "%s/b", root);
+    chmod(p, 0);
+    snprintf(p, sizeof p, "%s/a", root);
+    chmod(p, 0555);
+    chmod(root, 0555);
+    kerr e = KERR_INIT;
+    if (proc_workdir_remove(root, NULL, NULL, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 17;
+    }
+    return access(root, F_OK) == 0 ? 18 : 0;
+}
+
+static void test_workdir_read_only_folders(void **state)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(10);
+        _exit(build_and_remove_read_only());
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_glob(void **state)
 {
     struct { const char *pat, *path; int want; } c[] = {
@@ -1240,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_eight_threads),
         cmocka_unit_test(test_reap_orphans),
         cmocka_unit_test(test_workdir),
+        cmocka_unit_test(test_workdir_read_only_folders),
         cmocka_unit_test(test_glob),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
