@@ -11,6 +11,8 @@
  *                             folders are made and fsync'ed into their parents
  *   storage get               storage_read_all of the file
  *   storage put+get           one put and one get, per pair
+ *   storage put, NOSYNC       storage_put on a storage opened with
+ *                             STORAGE_LOCAL_NOSYNC (no fsync at all)
  * The cases run in turn, round after round, for about 6 x BENCH_SECONDS
  * (default 0.5) seconds per size, in a temporary folder under TMPDIR (default
  * /tmp), removed afterwards. Rates are operations over the time spent in
@@ -52,10 +54,10 @@ static void die(const char *what, const kerr *e)
 /* The cases, run in turn within each round so that all of them see the same
  * disk: on a shared machine fsync latency swings by 10x within seconds, and
  * timing the cases one after the other would compare different weather. */
-enum { BARE, BARE_SYNC, PUT, PUT_NEW, GET, PUT_GET, NCASES };
+enum { BARE, BARE_SYNC, PUT, PUT_NEW, GET, PUT_GET, PUT_NOSYNC, NCASES };
 static const char *const case_name[NCASES] = {
     "bare write+fsync+rename", "bare + fsync folder", "storage put (overwrite)",
-    "storage put (new folders)", "storage get", "storage put+get",
+    "storage put (new folders)", "storage get", "storage put+get", "storage put, NOSYNC",
 };
 
 static void bare_write(const char *dir, int dfd, const char *data, size_t n, int sync_dir)
@@ -69,7 +71,7 @@ static void bare_write(const char *dir, int dfd, const char *data, size_t n, int
         die("bare write", NULL);
 }
 
-static void run_size(storage *s, const char *dir, size_t n, const char *size)
+static void run_size(storage *s, storage *fast, const char *dir, size_t n, const char *size)
 {
     char *data = xmalloc(n);
     for (size_t i = 0; i < n; i++)
@@ -88,7 +90,7 @@ static void run_size(storage *s, const char *dir, size_t n, const char *size)
         for (int c = 0; c < NCASES; c++) {
             double t = now();
             /* a get is ~100x faster than a put: repeat it to time it well */
-            int reps = c == GET ? 20 : 1;
+            int reps = c == GET || c == PUT_NOSYNC ? 20 : 1;
             for (int r = 0; r < reps; r++) {
                 switch (c) {
                 case BARE:
@@ -110,6 +112,10 @@ static void run_size(storage *s, const char *dir, size_t n, const char *size)
                 case GET:
                     if (storage_read_all(s, uri, 0, &b, &e) || b.len != n)
                         die("get", &e);
+                    break;
+                case PUT_NOSYNC:
+                    if (storage_put(fast, uri, data, n, &e))
+                        die("put", &e);
                     break;
                 case PUT_GET:
                     if (storage_put(s, uri, data, n, &e) ||
@@ -145,11 +151,17 @@ int main(void)
     storage *s = storage_open_local(root, &e);
     if (!s)
         die("open", &e);
+    char *root2 = xasprintf("%s/nosync", dir);
+    storage *fast = storage_open_local_ex(root2, STORAGE_LOCAL_NOSYNC, &e);
+    if (!fast)
+        die("open", &e);
     printf("local storage in %s, cases interleaved, about %.1f s per size\n", dir,
            budget * NCASES);
-    run_size(s, dir, 1024, "1 KiB");
-    run_size(s, dir, 1024 * 1024, "1 MiB");
+    run_size(s, fast, dir, 1024, "1 KiB");
+    run_size(s, fast, dir, 1024 * 1024, "1 MiB");
     storage_free(s);
+    storage_free(fast);
+    free(root2);
     char *cmd = xasprintf("rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench_storage: could not remove %s\n", dir);

@@ -34,7 +34,9 @@
  * (bounded retries); once its temporary file exists, delete_prefix leaves
  * that file and its folders in place (the write lands after the delete).
  * New folders are fsync'ed into their parents at commit, not when made, so
- * that no slow fsync sits between making a folder and using it.
+ * that no slow fsync sits between making a folder and using it. With
+ * STORAGE_LOCAL_NOSYNC there is no fsync at all: renames keep writes atomic
+ * for readers and across a killed process, not across a power loss.
  *
  * Speed: on Linux >= 5.6 a folder is opened with one openat2(RESOLVE_BENEATH
  * | RESOLVE_NO_SYMLINKS), which gives the kernel the same guarantee as the
@@ -65,6 +67,7 @@ typedef struct local {
     storage base;
     int root_fd;
     char *root;
+    int sync;       /* 0 with STORAGE_LOCAL_NOSYNC */
 } local;
 
 static atomic_ulong tmp_counter;
@@ -270,6 +273,7 @@ typedef struct local_writer {
     char tmp[64];
     char *base;
     char *path;
+    int sync;
     made m;
 } local_writer;
 
@@ -287,6 +291,7 @@ static storage_writer *local_writer_open(storage *s, const char *path, kerr *e)
             break;
         w->pub.fd = make_temp(w->dfd, w->tmp);
         if (w->pub.fd >= 0) {
+            w->sync = l->sync;
             w->base = xstrdup(base);
             w->path = xstrdup(path);
             return &w->pub;
@@ -326,7 +331,7 @@ static int local_writer_commit(storage_writer *pub, kerr *e)
 {
     local_writer *w = (local_writer *)pub;
     int rc = 0;
-    if (fsync(w->pub.fd))
+    if (w->sync && fsync(w->pub.fd))
         rc = kerr_set(e, "fsync: %s", strerror(errno));
     if (close(w->pub.fd) && !rc)
         rc = kerr_set(e, "close: %s", strerror(errno));
@@ -339,10 +344,10 @@ static int local_writer_commit(storage_writer *pub, kerr *e)
     }
     if (rc)
         unlinkat(w->dfd, w->tmp, 0);
-    else if (fsync(w->dfd))
+    else if (w->sync && fsync(w->dfd))
         rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
     close(w->dfd);
-    int mrc = made_done(&w->m, rc == 0, e);
+    int mrc = made_done(&w->m, w->sync && rc == 0, e);
     writer_free(w);
     return rc ? rc : mrc;
 }
@@ -371,7 +376,7 @@ static int move_into(local *l, const char *path, const char *srcpath, kerr *e)
         return kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
     /* The data must be on disk before the name points at it. */
     int rc = 0;
-    if (fsync(sfd) || fchmod(sfd, 0600))
+    if ((l->sync && fsync(sfd)) || fchmod(sfd, 0600))
         rc = kerr_set(e, "source '%s': %s", srcpath, strerror(errno));
     close(sfd);
     if (rc)
@@ -406,14 +411,14 @@ static int move_into(local *l, const char *path, const char *srcpath, kerr *e)
         if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
             unlinkat(dfd, base, 0);
             rc = kerr_set(e, "source '%s' is not a regular file", srcpath);
-        } else if (fsync(dfd)) {
+        } else if (l->sync && fsync(dfd)) {
             rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
         }
         close(dfd);
         break;
     }
     /* on EXDEV too: the copy that follows finds these folders made */
-    int mrc = made_done(&m, rc >= 0, e);
+    int mrc = made_done(&m, l->sync && rc >= 0, e);
     return rc ? rc : mrc;
 }
 
@@ -622,7 +627,7 @@ static int local_remove(storage *s, const char *path, kerr *e)
             rc = kerr_set(e, "is a folder (delete it with storage_delete_prefix)");
         else
             rc = kerr_set(e, "unlink: %s", strerror(errno));
-    } else if (fsync(dfd)) {
+    } else if (l->sync && fsync(dfd)) {
         rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
     }
     close(dfd);
@@ -730,7 +735,7 @@ static long local_remove_prefix(storage *s, const char *path, kerr *e)
         return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
     removal r = {0, 0};
     int rc = remove_tree(pfd, base, 1, &r, e);
-    if (!rc && fsync(pfd))
+    if (!rc && l->sync && fsync(pfd))
         rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
     close(pfd);
     return rc ? -1 : r.count;
@@ -790,6 +795,11 @@ static int make_dirs(const char *root, kerr *e)
 
 storage *storage_open_local(const char *root, kerr *e)
 {
+    return storage_open_local_ex(root, 0, e);
+}
+
+storage *storage_open_local_ex(const char *root, unsigned flags, kerr *e)
+{
     if (!root || !*root) {
         kerr_set(e, "storage root: empty path");
         return NULL;
@@ -805,5 +815,6 @@ storage *storage_open_local(const char *root, kerr *e)
     l->base.ops = &local_ops;
     l->root_fd = fd;
     l->root = xstrdup(root);
+    l->sync = !(flags & STORAGE_LOCAL_NOSYNC);
     return &l->base;
 }

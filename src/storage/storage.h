@@ -125,6 +125,11 @@ char *storage_uri_kv(const char *namespace_id, const char *key, kerr *e);
  * "<data>/storage"), creating it and its parents (mode 0700) as needed.
  * Returns NULL with a message when the root cannot be made or opened. */
 storage *storage_open_local(const char *root, kerr *e);
+/* The same with options. STORAGE_LOCAL_NOSYNC skips every fsync: writes stay
+ * atomic for readers and across a killed process (kill -9), but not across
+ * an OS crash or power loss. For tests and throwaway runs only. */
+#define STORAGE_LOCAL_NOSYNC 0x1u
+storage *storage_open_local_ex(const char *root, unsigned flags, kerr *e);
 /* Closes the storage; NULL is a no-op. No call may be running on it. */
 void storage_free(storage *s);
 /* The backend's name ("local"). */
