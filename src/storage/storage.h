@@ -204,8 +204,9 @@ void storage_entries_free(storage_entry *entries, size_t n);
  * file, -1 on error. */
 int storage_delete(storage *s, const char *uri, kerr *e);
 /* Deletes the folder `prefix` and everything below it (at least one segment:
- * the root is refused). Returns the number of files deleted (0 if the folder
- * did not exist), or -1. */
+ * the root is refused; a prefix naming a file deletes that file). Returns the
+ * number of files deleted (0 if the folder did not exist), or -1. A write in
+ * progress meanwhile is not lost: it lands, and keeps its folders. */
 long storage_delete_prefix(storage *s, const char *prefix, kerr *e);
 
 #endif
