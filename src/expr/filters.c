@@ -596,11 +596,22 @@ static json_t *f_number(xr *r, const xnode *n, json_t *in, json_t **av)
     const char *type = arg_str(av[0], &tmp);
     if (type) {
         json_t *c = NULL;
-        if (!strcasecmp(type, "INT") || !strcasecmp(type, "LONG") || !strcasecmp(type, "INTEGER"))
-            c = json_integer(json_is_integer(v) ? json_integer_value(v) : (long long)json_real_value(v));
+        if (!strcasecmp(type, "INT") || !strcasecmp(type, "LONG") || !strcasecmp(type, "INTEGER")) {
+            if (!json_is_integer(v)) { /* Java's createInteger refuses "2.7" too */
+                char *txt = expr__to_str(in);
+                expr__err(r, n, "filter 'number': '%s' is not an integer", txt);
+                free(txt);
+                json_decref(v);
+                free(tmp);
+                return NULL;
+            }
+            c = json_incref(v);
+        }
         else if (!strcasecmp(type, "FLOAT") || !strcasecmp(type, "DOUBLE") ||
                  !strcasecmp(type, "BIGDECIMAL"))
             c = json_real(expr__num(v));
+        else if (!strcasecmp(type, "BIGINTEGER") && json_is_integer(v))
+            c = json_incref(v);
         else {
             json_decref(v);
             expr__err(r, n, "filter 'number': unknown type '%s' (INT, LONG, FLOAT, DOUBLE)", type);
@@ -1200,10 +1211,16 @@ static json_t *do_indent(xr *r, const xnode *n, json_t *in, json_t **av, int new
     if (!pre)
         pre = " ";
     char *s = expr__to_str(in);
+    if (!*s) { /* Kestra: an empty input stays empty, nindent included */
+        free(tmp);
+        return str_result(s);
+    }
     buf b;
     buf_init(&b, r->max_out);
     if (newline) {
-        buf_putc(&b, '\n');
+        buf_putc(&b, strstr(s, "\r\n") ? '\r' : '\n');
+        if (strstr(s, "\r\n"))
+            buf_putc(&b, '\n');
         for (long long i = 0; i < amount; i++)
             buf_puts(&b, pre);
     }
