@@ -1,0 +1,491 @@
+/*
+ * cmd_run.c: `kite run FLOW.yaml`: one execution to its end, without a
+ * server, on the embedded store; and `kite execution ...` on a data folder.
+ *
+ * Logs are printed live on stderr (time, task, level, message; colour on a
+ * terminal). --json prints the execution in Kestra's JSON shape on stdout.
+ * Exit status: 0 for SUCCESS, WARNING (and PAUSED: it waits for a person),
+ * 1 for the other ends, 2 when the flow or an input is invalid.
+ */
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "tasks/tasks.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+#include "util/proc.h"
+#include "util/strutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct printer {
+    int color;
+    int quiet;
+    pthread_mutex_t lock;
+} printer;
+
+static void print_log(void *ud, const engine_log *l)
+{
+    printer *p = ud;
+    if (p->quiet)
+        return;
+    static const char *const colors[] = {"\033[2m", "\033[36m", "\033[32m", "\033[33m", "\033[31m"};
+    civil c;
+    tz_to_civil(tz_local(), l->at_us, &c);
+    pthread_mutex_lock(&p->lock);
+    const char *lvl = store_level_name(l->level);
+    if (p->color)
+        fprintf(stderr, "\033[2m%02d:%02d:%02d.%03d\033[0m %s%-5s\033[0m \033[1m%s\033[0m %s\n", c.hour, c.min,
+                c.sec, c.usec / 1000, colors[l->level < 5 ? l->level : 2], lvl, l->task_id ? l->task_id : "-",
+                l->message);
+    else
+        fprintf(stderr, "%02d:%02d:%02d.%03d %-5s %s %s\n", c.hour, c.min, c.sec, c.usec / 1000, lvl,
+                l->task_id ? l->task_id : "-", l->message);
+    pthread_mutex_unlock(&p->lock);
+}
+
+typedef struct embedded {
+    cli_config cfg;
+    store *st;
+    storage *fs;
+    engine *en;
+    printer pr;
+} embedded;
+
+static int mkdir_p(const char *path)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = (mkdir(p, 0700) && errno != EEXIST) ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+static int embedded_open(embedded *m, kerr *e)
+{
+    if (mkdir_p(m->cfg.data))
+        return kerr_set(e, "cannot create the data folder %s: %s", m->cfg.data, strerror(errno));
+    char *url = xasprintf("sqlite:%s/kite.db", m->cfg.data);
+    int rc = store_open(url, NULL, &m->st, e);
+    free(url);
+    if (rc)
+        return -1;
+    char *root = xasprintf("%s/storage", m->cfg.data);
+    m->fs = storage_open_local(root, e);
+    free(root);
+    if (!m->fs)
+        return -1;
+    pthread_mutex_init(&m->pr.lock, NULL);
+    m->pr.color = isatty(STDERR_FILENO);
+    engine_opts o = {.store = m->st, .storage = m->fs, .workers = m->cfg.workers, .globals = m->cfg.globals,
+                     .env_prefix = m->cfg.env_prefix, .tmp_dir = m->cfg.tmp_dir, .on_log = print_log,
+                     .on_log_ud = &m->pr, .min_log_level = m->cfg.min_level};
+    m->en = engine_new(&o, e);
+    if (!m->en)
+        return -1;
+    kerr e2 = KERR_INIT;
+    proc_init_subreaper(&e2);
+    return engine_start(m->en, e);
+}
+
+static void embedded_close(embedded *m)
+{
+    if (m->en)
+        engine_free(m->en);
+    storage_free(m->fs);
+    store_free(m->st);
+    cli_config_free(&m->cfg);
+}
+
+static int load_folder(embedded *m, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "kite run: --flows %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 16) {
+            load_folder(m, p, depth + 1);
+        } else if (str_ends_with(de->d_name, ".yml") || str_ends_with(de->d_name, ".yaml")) {
+            FILE *fp = fopen(p, "rb");
+            if (fp) {
+                buf b;
+                buf_init(&b, 4u << 20);
+                char chunk[65536];
+                size_t n;
+                while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && !buf_append(&b, chunk, n))
+                    ;
+                fclose(fp);
+                diags dg = DIAGS_INIT;
+                if (engine_flow_put(m->en, buf_str(&b), b.len, p, NULL, &dg)) {
+                    for (size_t i = 0; i < dg.n; i++)
+                        diag_print(stderr, &dg.v[i], buf_str(&b), b.len, m->pr.color);
+                    fprintf(stderr, "kite run: skipped %s (not valid)\n", p);
+                }
+                diags_free(&dg);
+                buf_free(&b);
+            }
+        }
+        free(p);
+    }
+    closedir(d);
+    return 0;
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kite run FLOW.yaml [options]\n\n"
+            "Runs one execution of the flow to its end (or until a Pause waits for a person),\n"
+            "printing its logs on stderr. No server is needed: the execution is kept in the\n"
+            "data folder (an SQLite file and a storage folder).\n\n"
+            "  --input KEY=VALUE   an input value (repeat for each input)\n"
+            "  --file KEY=PATH     a FILE input: the local file is uploaded\n"
+            "  --flows DIR         load the flows of DIR too (subflows, flow triggers)\n"
+            "  --config FILE       a kite.yml (see docs/configuration.md)\n"
+            "  --data DIR          the data folder (default: $KITE_DATA or ./kite-data)\n"
+            "  --workers N         worker threads (default: one per core)\n"
+            "  --json              print the execution as JSON on stdout at the end\n"
+            "  --quiet             no logs on stderr\n\n"
+            "Exit status: 0 SUCCESS, WARNING or PAUSED; 1 FAILED, KILLED or CANCELLED;\n"
+            "2 when the flow or an input is invalid.\n");
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { interrupted = sig; }
+
+/* Waits for the execution, killing it on the first Ctrl-C. */
+static int wait_end(embedded *m, const char *id, store_state *st, kerr *e)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int killed = 0;
+    for (;;) {
+        kerr_clear(e);
+        if (!engine_wait(m->en, id, 1, 200000, st, e)) {
+            if (*st != STATE_PAUSED || engine_waiting_for_person(m->en, id))
+                return 0;
+            usleep(20000); /* a pause with a delay or a timeout goes on by itself */
+            continue;
+        }
+        if (e->code && !strstr(e->msg, "still"))
+            return -1;
+        if (interrupted && !killed) {
+            fprintf(stderr, "kite run: interrupted: killing execution %s\n", id);
+            engine_kill(m->en, id, e);
+            killed = 1;
+        }
+    }
+}
+
+static int finish(embedded *m, const char *id, store_state st, int json_out)
+{
+    kerr e = KERR_INIT;
+    if (json_out) {
+        json_t *j = engine_execution_json(m->en, id, &e);
+        if (j) {
+            char *s = json_dumps(j, JSON_INDENT(2));
+            printf("%s\n", s);
+            free(s);
+            json_decref(j);
+        }
+    }
+    if (!m->pr.quiet) {
+        if (st == STATE_PAUSED)
+            fprintf(stderr, "execution %s is PAUSED: resume it with `kite execution resume %s --data %s`\n", id, id,
+                    m->cfg.data);
+        else
+            fprintf(stderr, "execution %s ended %s\n", id, store_state_name(st));
+    }
+    return (st == STATE_SUCCESS || st == STATE_WARNING || st == STATE_PAUSED) ? 0 : 1;
+}
+
+static int parse_common(embedded *m, int argc, char **argv, int *i, const char *cmd, int *json_out)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--data") && *i + 1 < argc) {
+        free(m->cfg.data);
+        m->cfg.data = xstrdup(argv[++*i]);
+    } else if (!strcmp(a, "--workers") && *i + 1 < argc) {
+        m->cfg.workers = atoi(argv[++*i]);
+        if (m->cfg.workers < 1) {
+            fprintf(stderr, "kite %s: --workers must be a positive number\n", cmd);
+            return -1;
+        }
+    } else if (!strcmp(a, "--json")) {
+        *json_out = 1;
+    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+        m->pr.quiet = 1;
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        run_usage(stdout);
+        return 0;
+    }
+    embedded m;
+    memset(&m, 0, sizeof m);
+    cli_config_defaults(&m.cfg);
+    const char *flow_path = NULL, *flows_dir = NULL;
+    json_t *inputs = json_object(), *files = json_object();
+    int json_out = 0, rc = 2;
+    kerr e = KERR_INIT;
+    /* the config file first, so that flags override it */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") && cli_config_load(&m.cfg, argv[i + 1], &e)) {
+            fprintf(stderr, "kite run: %s\n", e.msg);
+            goto out;
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int c = parse_common(&m, argc, argv, &i, "run", &json_out);
+        if (c < 0)
+            goto out;
+        if (c == 0)
+            continue;
+        if (!strcmp(a, "--config") && i + 1 < argc) {
+            i++;
+        } else if ((!strcmp(a, "--input") || !strcmp(a, "-i") || !strcmp(a, "--file")) && i + 1 < argc) {
+            const char *kv = argv[++i];
+            const char *eq = strchr(kv, '=');
+            if (!eq || eq == kv) {
+                fprintf(stderr, "kite run: %s expects KEY=VALUE, got '%s'\n", a, kv);
+                goto out;
+            }
+            char *k = xstrndup(kv, (size_t)(eq - kv));
+            json_object_set_new(!strcmp(a, "--file") ? files : inputs, k, json_string(eq + 1));
+            free(k);
+        } else if (!strcmp(a, "--flows") && i + 1 < argc) {
+            flows_dir = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "kite run: unknown option '%s' (see kite run --help)\n", a);
+            goto out;
+        } else if (!flow_path) {
+            flow_path = a;
+        } else {
+            fprintf(stderr, "kite run: one flow file at a time ('%s' and '%s')\n", flow_path, a);
+            goto out;
+        }
+    }
+    if (!flow_path) {
+        run_usage(stderr);
+        goto out;
+    }
+    /* the flow must be valid before anything is created */
+    flow *f = NULL;
+    diags d = DIAGS_INIT;
+    if (flow_load_file(flow_path, &f, &d)) {
+        for (size_t k = 0; k < d.n; k++) {
+            FILE *fp = fopen(flow_path, "rb");
+            char *src = NULL;
+            size_t len = 0;
+            if (fp) {
+                buf b;
+                buf_init(&b, 4u << 20);
+                char chunk[65536];
+                size_t n;
+                while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && !buf_append(&b, chunk, n))
+                    ;
+                fclose(fp);
+                len = b.len;
+                src = buf_steal(&b);
+            }
+            diag_print(stderr, &d.v[k], src, len, isatty(STDERR_FILENO));
+            free(src);
+        }
+        diags_free(&d);
+        goto out;
+    }
+    char *ns = xstrdup(f->namespace), *fid = xstrdup(f->id);
+    char *source = xstrdup(f->source);
+    size_t source_len = f->source_len;
+    flow_free(f);
+    if (embedded_open(&m, &e)) {
+        fprintf(stderr, "kite run: %s\n", e.msg);
+        rc = 1;
+        free(ns);
+        free(fid);
+        free(source);
+        goto out;
+    }
+    if (flows_dir)
+        load_folder(&m, flows_dir, 0);
+    if (engine_flow_put(m.en, source, source_len, flow_path, NULL, &d)) {
+        fprintf(stderr, "kite run: %s\n", d.n ? d.v[0].msg : "cannot store the flow");
+        diags_free(&d);
+        free(ns);
+        free(fid);
+        free(source);
+        rc = 1;
+        goto out;
+    }
+    free(source);
+    char id[STORE_ID_LEN + 1];
+    engine_submit_opts so = {.namespace = ns, .flow_id = fid, .inputs = inputs, .files = files};
+    if (engine_submit(m.en, &so, id, &e)) {
+        fprintf(stderr, "kite run: %s\n", e.msg);
+        free(ns);
+        free(fid);
+        rc = 2;
+        goto out;
+    }
+    free(ns);
+    free(fid);
+    store_state st;
+    if (wait_end(&m, id, &st, &e)) {
+        fprintf(stderr, "kite run: %s\n", e.msg);
+        rc = 1;
+        goto out;
+    }
+    rc = finish(&m, id, st, json_out);
+out:
+    json_decref(inputs);
+    json_decref(files);
+    embedded_close(&m);
+    return rc;
+}
+
+/* ---- kite execution ------------------------------------------------------------------------ */
+
+static void exec_usage(FILE *out)
+{
+    fprintf(out, "usage: kite execution <command> ID [options]\n\n"
+                 "Acts on an execution kept in a data folder, then runs it to its end:\n"
+                 "  restart ID            run its failed task runs again, in the same execution\n"
+                 "  replay ID [--from TASKRUN]   a new execution of the same flow and inputs\n"
+                 "  resume ID [--input K=V]...   resume a PAUSED execution\n"
+                 "  kill ID               kill it (and its subflows)\n"
+                 "  show ID               print it as JSON\n\n"
+                 "  --data DIR   the data folder (default: $KITE_DATA or ./kite-data)\n"
+                 "  --config F   a kite.yml\n"
+                 "  --json       print the execution as JSON at the end\n"
+                 "  --quiet      no logs on stderr\n");
+}
+
+int cli_cmd_execution(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv) || argc < 3) {
+        exec_usage(argc < 3 && !cli_wants_help(argc, argv) ? stderr : stdout);
+        return argc < 3 && !cli_wants_help(argc, argv) ? 2 : 0;
+    }
+    const char *sub = argv[1], *id = argv[2], *from = NULL;
+    embedded m;
+    memset(&m, 0, sizeof m);
+    cli_config_defaults(&m.cfg);
+    json_t *inputs = json_object();
+    int json_out = 0, rc = 2;
+    kerr e = KERR_INIT;
+    for (int i = 3; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") && cli_config_load(&m.cfg, argv[i + 1], &e)) {
+            fprintf(stderr, "kite execution: %s\n", e.msg);
+            goto out;
+        }
+    for (int i = 3; i < argc; i++) {
+        int c = parse_common(&m, argc, argv, &i, "execution", &json_out);
+        if (c < 0)
+            goto out;
+        if (c == 0)
+            continue;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            i++;
+        } else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+            from = argv[++i];
+        } else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
+            const char *kv = argv[++i];
+            const char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "kite execution: --input expects KEY=VALUE\n");
+                goto out;
+            }
+            char *k = xstrndup(kv, (size_t)(eq - kv));
+            json_object_set_new(inputs, k, json_string(eq + 1));
+            free(k);
+        } else {
+            fprintf(stderr, "kite execution: unknown option '%s'\n", argv[i]);
+            goto out;
+        }
+    }
+    struct stat sst;
+    if (stat(m.cfg.data, &sst) != 0) {
+        fprintf(stderr, "kite execution: no data folder at %s (use --data)\n", m.cfg.data);
+        goto out;
+    }
+    if (embedded_open(&m, &e)) {
+        fprintf(stderr, "kite execution: %s\n", e.msg);
+        rc = 1;
+        goto out;
+    }
+    char target[STORE_ID_LEN + 1];
+    snprintf(target, sizeof target, "%s", id);
+    int r = 0;
+    if (!strcmp(sub, "show")) {
+        json_t *j = engine_execution_json(m.en, id, &e);
+        if (!j) {
+            fprintf(stderr, "kite execution: %s\n", e.msg);
+            rc = 1;
+            goto out;
+        }
+        char *s = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(j);
+        rc = 0;
+        goto out;
+    } else if (!strcmp(sub, "restart")) {
+        r = engine_restart(m.en, id, &e);
+    } else if (!strcmp(sub, "replay")) {
+        r = engine_replay(m.en, id, from, target, &e);
+    } else if (!strcmp(sub, "resume")) {
+        r = engine_resume(m.en, id, inputs, &e);
+    } else if (!strcmp(sub, "kill")) {
+        r = engine_kill(m.en, id, &e);
+    } else {
+        fprintf(stderr, "kite execution: unknown command '%s'\n", sub);
+        exec_usage(stderr);
+        goto out;
+    }
+    if (r) {
+        fprintf(stderr, "kite execution %s: %s\n", sub, e.msg);
+        rc = 1;
+        goto out;
+    }
+    store_state st;
+    if (wait_end(&m, target, &st, &e)) {
+        fprintf(stderr, "kite execution: %s\n", e.msg);
+        rc = 1;
+        goto out;
+    }
+    rc = finish(&m, target, st, json_out);
+out:
+    json_decref(inputs);
+    embedded_close(&m);
+    return rc;
+}

@@ -1,0 +1,182 @@
+/*
+ * config.c: the configuration file, kite.yml, shared by `kite run`,
+ * `kite execution` and `kite server`. Every key is documented in
+ * docs/configuration.md; an unknown key is an error with its position, so a
+ * typo never silently falls back to a default.
+ */
+#include "cli/cli.h"
+#include "flow/flow.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", NULL};
+static const char *const var_keys[] = {"globals", "envPrefix", NULL};
+static const char *const server_keys[] = {"port", "host", NULL};
+
+static int check_keys(const json_t *obj, const char *path, const char *const *keys, const posmap *pm,
+                      const char *file, kerr *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        int ok = 0;
+        size_t n = 0;
+        for (const char *const *p = keys; *p; p++, n++)
+            ok |= !strcmp(*p, k);
+        if (ok)
+            continue;
+        buf b = BUF_INIT;
+        buf_puts(&b, path);
+        json_pointer_append(&b, k);
+        const ypos *pos = posmap_get(pm, buf_str(&b));
+        buf_free(&b);
+        const char *sug = str_suggest(k, keys, n);
+        return kerr_set_at(e, pos ? pos->key_line : 0, pos ? pos->key_col : 0,
+                           "%s: unknown key '%s'%s%s%s", file, k, sug ? " (did you mean '" : "", sug ? sug : "",
+                           sug ? "'?)" : "");
+    }
+    return 0;
+}
+
+void cli_config_defaults(cli_config *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *d = getenv("KITE_DATA");
+    c->data = xstrdup(d && *d ? d : "kite-data");
+    c->env_prefix = xstrdup("ENV_");
+    c->globals = json_object();
+    c->port = 8080;
+    c->host = xstrdup("127.0.0.1");
+    c->min_level = LEVEL_TRACE;
+}
+
+void cli_config_free(cli_config *c)
+{
+    free(c->data);
+    free(c->env_prefix);
+    free(c->host);
+    free(c->tmp_dir);
+    json_decref(c->globals);
+    memset(c, 0, sizeof *c);
+}
+
+int cli_config_load(cli_config *c, const char *path, kerr *e)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return kerr_set(e, "%s: %s", path, strerror(errno));
+    buf b;
+    buf_init(&b, 1u << 20);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (buf_append(&b, chunk, n)) {
+            fclose(fp);
+            buf_free(&b);
+            return kerr_set(e, "%s: larger than 1 MiB", path);
+        }
+    fclose(fp);
+    json_t *doc;
+    posmap *pm;
+    if (yaml_load(buf_str(&b), b.len, NULL, &doc, &pm, e)) {
+        buf_free(&b);
+        kerr_prefix(e, "%s:%d:%d", path, e->line, e->col);
+        return -1;
+    }
+    buf_free(&b);
+    int rc = 0;
+    if (json_is_null(doc))
+        goto done;
+    if (!json_is_object(doc)) {
+        rc = kerr_set(e, "%s: the configuration must be a mapping of keys", path);
+        goto done;
+    }
+    if ((rc = check_keys(doc, "", top_keys, pm, path, e)))
+        goto done;
+    const json_t *v;
+    if ((v = json_object_get(doc, "data"))) {
+        if (!json_is_string(v)) {
+            rc = kerr_set(e, "%s: 'data' must be a folder path", path);
+            goto done;
+        }
+        free(c->data);
+        c->data = xstrdup(json_string_value(v));
+    }
+    if ((v = json_object_get(doc, "tmpDir"))) {
+        if (!json_is_string(v)) {
+            rc = kerr_set(e, "%s: 'tmpDir' must be a folder path", path);
+            goto done;
+        }
+        free(c->tmp_dir);
+        c->tmp_dir = xstrdup(json_string_value(v));
+    }
+    if ((v = json_object_get(doc, "workers"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1024) {
+            rc = kerr_set(e, "%s: 'workers' must be an integer from 1 to 1024", path);
+            goto done;
+        }
+        c->workers = (int)json_integer_value(v);
+    }
+    if ((v = json_object_get(doc, "logLevel"))) {
+        if (!json_is_string(v) || store_level_parse(json_string_value(v), &c->min_level)) {
+            rc = kerr_set(e, "%s: 'logLevel' must be TRACE, DEBUG, INFO, WARN or ERROR", path);
+            goto done;
+        }
+    }
+    const json_t *vars = json_object_get(doc, "variables");
+    if (vars) {
+        if (!json_is_object(vars)) {
+            rc = kerr_set(e, "%s: 'variables' must be a mapping", path);
+            goto done;
+        }
+        if ((rc = check_keys(vars, "/variables", var_keys, pm, path, e)))
+            goto done;
+        if ((v = json_object_get(vars, "globals"))) {
+            if (!json_is_object(v)) {
+                rc = kerr_set(e, "%s: 'variables.globals' must be a mapping", path);
+                goto done;
+            }
+            json_decref(c->globals);
+            c->globals = json_deep_copy(v);
+        }
+        if ((v = json_object_get(vars, "envPrefix"))) {
+            if (!json_is_string(v)) {
+                rc = kerr_set(e, "%s: 'variables.envPrefix' must be a string", path);
+                goto done;
+            }
+            free(c->env_prefix);
+            c->env_prefix = xstrdup(json_string_value(v));
+        }
+    }
+    const json_t *srv = json_object_get(doc, "server");
+    if (srv) {
+        if (!json_is_object(srv) || (rc = check_keys(srv, "/server", server_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'server' must be a mapping", path);
+            goto done;
+        }
+        if ((v = json_object_get(srv, "port"))) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
+                rc = kerr_set(e, "%s: 'server.port' must be a port number", path);
+                goto done;
+            }
+            c->port = (int)json_integer_value(v);
+        }
+        if ((v = json_object_get(srv, "host"))) {
+            if (!json_is_string(v)) {
+                rc = kerr_set(e, "%s: 'server.host' must be a string", path);
+                goto done;
+            }
+            free(c->host);
+            c->host = xstrdup(json_string_value(v));
+        }
+    }
+done:
+    json_decref(doc);
+    posmap_free(pm);
+    return rc;
+}

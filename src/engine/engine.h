@@ -1,0 +1,139 @@
+/*
+ * engine.h: the execution engine: the executor, the worker pool, and the
+ * operations on executions (create, wait, kill, restart, replay, resume).
+ *
+ * An engine runs on a store (store/store.h: executions, task runs, the job
+ * queue) and a file storage. Executions are created by engine_submit(); the
+ * executor thread moves them forward one event at a time, the workers run
+ * their runnable tasks. `kite run` and `kite server` are thin layers on this.
+ *
+ * Ownership: the engine borrows the store, the storage and the globals it is
+ * given for its whole life. Every function borrows its arguments; what it
+ * returns through OUT parameters belongs to the caller.
+ *
+ * Threads: every function may be called from any thread, except that
+ * engine_free() must not race with anything else.
+ */
+#ifndef KITE_ENGINE_H
+#define KITE_ENGINE_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "flow/flow.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "util/err.h"
+
+typedef struct engine engine;
+
+/* A log line as the engine sees it, for live output (kite run, SSE). */
+typedef struct engine_log {
+    const char *execution_id;
+    const char *task_id;       /* NULL for the execution's own lines */
+    const char *taskrun_id;
+    int attempt;
+    int64_t at_us;
+    store_level level;
+    const char *message;       /* secrets already masked */
+} engine_log;
+
+typedef void (*engine_log_fn)(void *ud, const engine_log *l);
+
+typedef struct engine_opts {
+    store *store;              /* required */
+    storage *storage;          /* required */
+    const char *tmp_dir;       /* where working folders go; NULL: $TMPDIR or /tmp */
+    int workers;               /* worker threads; 0: the number of cores, at least 2 */
+    json_t *globals;           /* `globals` in expressions; may be NULL */
+    const char *env_prefix;    /* environment variables exposed as `envs`; NULL: "ENV_" */
+    const char *worker_id;     /* NULL: "<hostname>-<pid>" */
+    int64_t lease_us;          /* worker job lease; 0: 5 minutes, extended while running */
+    engine_log_fn on_log;      /* called for every log line, from any thread; may be NULL */
+    void *on_log_ud;
+    store_level min_log_level; /* lines below are dropped (default TRACE: keep all) */
+} engine_opts;
+
+/* Creates an engine; no thread runs until engine_start(). */
+engine *engine_new(const engine_opts *o, kerr *e);
+/* Starts the executor and the workers; recovers what a previous process left:
+ * expired leases go back to the queue, pending events are processed. */
+int engine_start(engine *en, kerr *e);
+/* Stops taking work, waits up to grace_us for running tasks, requeues the rest
+ * (their leases are given back) and joins every thread. */
+void engine_stop(engine *en, int64_t grace_us);
+void engine_free(engine *en);
+
+/* ---- flows --------------------------------------------------------------- */
+
+/* Stores a flow's source in the store as a new revision when it changed
+ * (validating it first); *revision gets the current revision. */
+int engine_flow_put(engine *en, const char *source, size_t len, const char *name,
+                    int *revision /* OUT, may be NULL */, diags *d);
+
+/* ---- executions ---------------------------------------------------------- */
+
+typedef struct engine_submit_opts {
+    const char *namespace, *flow_id;
+    int revision;              /* 0: latest */
+    json_t *inputs;            /* given inputs: strings (CLI, form) or typed JSON; may be NULL */
+    json_t *files;             /* FILE inputs: input id -> local path to upload; may be NULL */
+    json_t *labels;            /* labels added to the flow's; may be NULL */
+    json_t *trigger;           /* trigger variables (`trigger.*`); may be NULL */
+    const char *parent_id;     /* subflows */
+    const char *parent_taskrun_id;
+    int64_t scheduled_us;      /* a schedule's date; 0: now */
+} engine_submit_opts;
+
+/* Validates the inputs and creates an execution (committed before return),
+ * writing its id into id_out. A bad input creates nothing and names the
+ * input in e. */
+int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_LEN + 1], kerr *e);
+
+/* Waits until the execution has ended (or is PAUSED when stop_on_pause), or
+ * timeout_us passed (0: forever). *state gets its state then. Returns 0, or
+ * -1 on a store error or a timeout (e says which). */
+int engine_wait(engine *en, const char *id, int stop_on_pause, int64_t timeout_us,
+                store_state *state /* OUT */, kerr *e);
+
+/* 1 when the execution is PAUSED waiting for a person (a Pause without a
+ * delay or a timeout), 0 when it is not paused or resumes by itself. */
+int engine_waiting_for_person(engine *en, const char *id);
+
+/* Kills an execution: running tasks are cancelled, nothing new starts, its
+ * running subflows are killed too. */
+int engine_kill(engine *en, const char *id, kerr *e);
+/* Resumes a PAUSED execution; inputs answer the Pause task's onResume. */
+int engine_resume(engine *en, const char *id, json_t *inputs, kerr *e);
+/* Restarts a FAILED execution: its failed task runs run again in the same
+ * execution. */
+int engine_restart(engine *en, const char *id, kerr *e);
+/* Replays an execution from the task run taskrun_id (NULL: from the start)
+ * as a new execution whose originalId is id. */
+int engine_replay(engine *en, const char *id, const char *taskrun_id,
+                  char new_id[STORE_ID_LEN + 1], kerr *e);
+
+/* The execution as Kestra's API shows it: id, namespace, flowId,
+ * flowRevision, state {current, histories, startDate, endDate, duration},
+ * taskRunList [...], inputs, outputs, labels, originalId, parentId... New
+ * reference, or NULL with e set. */
+json_t *engine_execution_json(engine *en, const char *id, kerr *e);
+
+/* ---- inputs (engine/inputs.c) ------------------------------------------- */
+
+/* Reads the inputs given for an execution of f against its declared inputs:
+ * types converted (a string "12" for an INT), defaults applied (rendered when
+ * they are expressions), required ones checked, validators applied (regex,
+ * min/max, values, after/before), FILE inputs uploaded to storage under the
+ * execution's URI (files: input id -> local path). Returns a new object, or
+ * NULL with an error in e that names the input: "input 'n': '12a' is not an
+ * integer". */
+json_t *engine_inputs_read(const flow *f, const json_t *given, const json_t *files,
+                           storage *st, const char *execution_id, kerr *e);
+
+/* Types a flow output's rendered value as its declared type (a STRING "3"
+ * stays "3", an INT "3" becomes 3, a FILE a URI that must exist...). New
+ * reference or NULL with e naming the output. */
+json_t *engine_output_typed(const char *id, const char *type, json_t *value, kerr *e);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * engine_int.h: what the engine's files share: the in-memory execution
+ * model, the compiled flow, the executor's step function and its actions.
+ *
+ * DESIGN
+ * One executor thread owns every execution it has in memory (xexec): it is
+ * the only writer of execution and task-run rows. Workers never write them:
+ * a worker sends its result as an "event" job, committed together with the
+ * ack of its task job, and the executor applies it. So each state change is
+ * one transaction by one writer, and a crash between two transactions loses
+ * nothing: the work left to do is always in the queue.
+ *
+ * Workers read an execution (to render a task's properties) under the
+ * xexec's mutex; the executor holds the same mutex while it changes one.
+ * Rendering is short (microseconds), so the lock is held briefly.
+ *
+ * The step function (executor.c) is deterministic: given the flow, the
+ * execution's task runs and one event, it changes the model in memory,
+ * marking what changed (xrun.dirty / xrun.fresh, xexec.dirty) and listing the
+ * jobs to push; engine.c then writes all of it in one transaction.
+ */
+#ifndef KITE_ENGINE_INT_H
+#define KITE_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "expr/expr.h"
+#include "tasks/tasks.h"
+
+/* ---- the compiled flow ----------------------------------------------------- */
+
+/* A list of tasks in a branch, as indexes into eflow.tasks, disabled ones left out. */
+typedef struct elist {
+    int *v;
+    size_t n;
+} elist;
+
+typedef struct etask {
+    const flow_task *ft;        /* borrowed from the flow */
+    const char *kind;           /* flowable implementation name, NULL for runnables */
+    const struct task_hooks *hooks;
+    const json_t *json;         /* the task with plugin defaults applied */
+    int disabled;
+    /* branches of a flowable, by name ("tasks", "errors", "finally", "then",
+     * "else", "defaults", "cases/<key>", "dag") */
+    struct ebranch {
+        char *name;
+        elist list;
+    } *branches;
+    size_t nbranches;
+    int *dag_deps;              /* dag: per child in "dag" branch, offset into dag_dep_v */
+    size_t *dag_ndeps;
+    int **dag_dep_v;
+} etask;
+
+typedef struct eflow {
+    flow *f;                    /* owned */
+    int revision;               /* the store's revision */
+    etask *tasks;               /* parallel to f->tasks */
+    elist root, errors, finally, after;
+    int refs;                   /* guarded by the engine's flow cache lock */
+} eflow;
+
+/* Compiles f (taken) for the engine; NULL with e set. */
+eflow *eflow_new(flow *f, int revision, kerr *e);
+void eflow_free(eflow *fl);
+const elist *etask_branch(const etask *t, const char *name);
+
+/* ---- the execution in memory ------------------------------------------------- */
+
+typedef struct xrun {
+    store_task_run row;
+    int task;                   /* index into eflow.tasks */
+    int parent;                 /* index into xexec.runs, -1 at the top */
+    json_t *value;              /* the loop value as JSON (row.value is its text), or NULL */
+    int fresh;                  /* not inserted yet */
+    int dirty;                  /* changed since written */
+    int dispatched;             /* a worker job is queued or running */
+    json_t *state_data;         /* flowable bookkeeping, kept in outputs */
+} xrun;
+
+typedef struct xexec {
+    store_execution row;
+    eflow *fl;
+    xrun *runs;
+    size_t nruns, cap;
+    json_t *outputs;            /* the `outputs` of expressions, kept up to date */
+    pthread_mutex_t lock;       /* guards runs and outputs against worker reads */
+    int dirty;
+    int refs;                   /* guarded by the engine's cache lock */
+    int ended_notified;
+    char *workdir_root;         /* working folders of this execution, NULL until made */
+} xexec;
+
+/* A job the step asks to push. */
+typedef struct xjob {
+    const char *kind;           /* "task" or "event" */
+    char *taskrun_id;
+    json_t *payload;
+    int64_t available_us;
+} xjob;
+
+typedef struct xactions {
+    xjob *jobs;
+    size_t njobs, cap;
+    char **cancel_runs;         /* running task runs whose workers must stop */
+    size_t ncancel;
+    json_t *subflows;           /* subflow executions to create: array of objects */
+    json_t *kill_children;      /* child execution ids to kill */
+    json_t *notify_parent;      /* {parent_id, parent_taskrun_id, state, outputs} when a subflow ends */
+} xactions;
+
+void xactions_init(xactions *a);
+void xactions_clear(xactions *a);
+void xactions_push(xactions *a, const char *kind, const char *taskrun_id, json_t *payload,
+                   int64_t available_us);
+
+/* ---- the model (model.c) ------------------------------------------------------ */
+
+xexec *xexec_new(eflow *fl);
+void xexec_free(xexec *x);
+/* Appends a new task run for task t under parent (-1) with a loop value
+ * (borrowed, may be NULL) and iteration; returns its index. */
+int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int iteration, int64_t now);
+void xrun_set_state(xexec *x, int r, store_state st, int64_t now);
+/* Rebuilds runs from stored rows (taken). */
+int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e);
+/* The expression context of run r (or of the execution when r < 0): flow,
+ * execution, task, taskrun, parent(s), inputs, outputs, vars, labels,
+ * envs, globals, trigger. New reference. Caller holds x->lock. */
+json_t *xexec_context(engine *en, xexec *x, int r);
+/* Records run r's outputs into x->outputs (by task id and loop values). */
+void xexec_index_outputs(xexec *x, int r);
+/* Renders v in the context of run r; new reference or NULL + e. Caller holds x->lock. */
+json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e);
+/* Renders to text. */
+int xexec_render_text(engine *en, xexec *x, int r, const char *tmpl, char **out, kerr *e);
+
+/* ---- the executor's step (executor.c) ------------------------------------------ */
+
+/* Events */
+typedef enum xevent_type {
+    XEV_START,          /* the execution was created */
+    XEV_RESULT,         /* a worker finished a task run */
+    XEV_TIMER,          /* a delay asked by a flowable (pause, retry, sleep) passed */
+    XEV_KILL,
+    XEV_RESUME,
+    XEV_CHILD_END,      /* a subflow execution ended */
+    XEV_RESTART,
+} xevent_type;
+
+typedef struct xevent {
+    xevent_type type;
+    const char *taskrun_id;     /* RESULT, TIMER, CHILD_END */
+    const json_t *data;         /* the event's payload */
+} xevent;
+
+/* Applies one event to x, then moves the execution as far as it can go
+ * without waiting (creating task runs, resolving flowables, ending it).
+ * Fills a with the jobs to push. Deterministic but for `now`. */
+void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a);
+
+/* ---- the engine object (engine.c) ----------------------------------------------- */
+
+/* Secrets revealed while rendering (masked in logs). */
+typedef struct secret_list {
+    char **v;
+    size_t n;
+    pthread_mutex_t lock;
+} secret_list;
+
+struct engine {
+    engine_opts o;
+    char worker_id[128];
+    char *tmp_dir;
+    char *env_prefix;
+    json_t *envs;               /* `envs` in expressions */
+    json_t *globals;
+
+    pthread_mutex_t lock;       /* the caches below, the wake conditions */
+    pthread_cond_t exec_wake;   /* the executor has events */
+    pthread_cond_t work_wake;   /* workers have jobs */
+    pthread_cond_t ended;       /* an execution ended or paused */
+    int events_pending, jobs_pending;
+    int stopping;
+    atomic_int running;
+
+    /* flows: "ns\x1fid\x1frev" -> eflow (refcounted) */
+    json_t *flow_index;         /* key -> integer slot in flows[] */
+    eflow **flows;
+    size_t nflows;
+    /* executions in memory: id -> xexec */
+    json_t *exec_index;         /* id -> integer slot */
+    xexec **execs;
+    size_t nexecs;
+    size_t exec_gen;            /* bumped when an execution ends or pauses */
+
+    /* running task runs: taskrun id -> cancel flag, for kill */
+    json_t *cancels;            /* id -> integer pointer */
+
+    pthread_t executor;
+    pthread_t *workers;
+    int nworkers;
+    int64_t next_timer_us;      /* earliest delayed event known, 0 none */
+
+    secret_list secrets;
+    expr_func funcs[8];
+    size_t nfuncs;
+};
+
+/* Flow cache: the compiled flow of (ns, id, revision); revision 0: latest.
+ * A new reference (eflow_release). */
+eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e);
+void engine_flow_release(engine *en, eflow *fl);
+/* Execution cache: loads from the store when not in memory. A new reference. */
+xexec *engine_exec_get(engine *en, const char *id, kerr *e);
+void engine_exec_release(engine *en, xexec *x);
+void engine_exec_forget(engine *en, const char *id);
+
+/* Logs a line of the execution (task r or the execution itself when r < 0). */
+void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level, const char *msg);
+/* Masks known secret values in msg; returns a malloc'd copy or NULL when none matched. */
+char *engine_mask_secrets(engine *en, const char *msg);
+void engine_add_secret(engine *en, const char *value);
+
+/* Worker threads (worker.c). */
+void *worker_main(void *arg);
+
+#endif

@@ -1,0 +1,654 @@
+/*
+ * model.c: the engine's view of a flow (eflow: branches of every flowable,
+ * plugin defaults applied) and of an execution in memory (xexec: task runs
+ * indexed by parent, task and iteration; the `outputs` tree of expressions),
+ * and the expression context a task renders in.
+ */
+#include "engine/engine_int.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the compiled flow ------------------------------------------------------ */
+
+static void elist_from(const flow *f, const json_t *arr, elist *out, const etask *tasks)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (!json_is_array(arr))
+        return;
+    out->v = xcalloc(json_array_size(arr) + 1, sizeof *out->v);
+    size_t i;
+    const json_t *t;
+    json_array_foreach(arr, i, t) {
+        const char *id = json_string_value(json_object_get(t, "id"));
+        int idx = id ? flow_task_index(f, id) : -1;
+        if (idx < 0 || (tasks && tasks[idx].disabled))
+            continue;
+        out->v[out->n++] = idx;
+    }
+}
+
+static void add_branch(etask *t, const char *name, const flow *f, const json_t *arr, const etask *all)
+{
+    t->branches = xrealloc(t->branches, (t->nbranches + 1) * sizeof *t->branches);
+    struct ebranch *b = &t->branches[t->nbranches++];
+    b->name = xstrdup(name);
+    elist_from(f, arr, &b->list, all);
+}
+
+const elist *etask_branch(const etask *t, const char *name)
+{
+    for (size_t i = 0; i < t->nbranches; i++)
+        if (!strcmp(t->branches[i].name, name))
+            return &t->branches[i].list;
+    return NULL;
+}
+
+/* The task with the flow's pluginDefaults applied: a new reference. */
+static json_t *apply_defaults(const json_t *doc, const json_t *task, const char *type, const type_def *def)
+{
+    json_t *out = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        const json_t *list = json_object_get(doc, pass ? "pluginDefaults" : "taskDefaults");
+        size_t i;
+        const json_t *d;
+        json_array_foreach(list, i, d) {
+            const char *dt = json_string_value(json_object_get(d, "type"));
+            const json_t *vals = json_object_get(d, "values");
+            if (!dt || !json_is_object(vals))
+                continue;
+            int match = !strcmp(dt, type) || str_starts_with(type, dt) || (def && flow_type_find(dt) == def);
+            if (!match)
+                continue;
+            int forced = json_is_true(json_object_get(d, "forced"));
+            if (!out)
+                out = json_deep_copy(task);
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)vals, k, v) {
+                if (forced || !json_object_get(out, k))
+                    json_object_set(out, k, v);
+            }
+        }
+    }
+    return out ? out : json_incref((json_t *)task);
+}
+
+eflow *eflow_new(flow *f, int revision, kerr *e)
+{
+    eflow *fl = xcalloc(1, sizeof *fl);
+    fl->f = f;
+    fl->revision = revision;
+    fl->tasks = xcalloc(f->ntasks ? f->ntasks : 1, sizeof *fl->tasks);
+    for (size_t i = 0; i < f->ntasks; i++) {
+        etask *t = &fl->tasks[i];
+        const flow_task *ft = &f->tasks[i];
+        t->ft = ft;
+        t->json = apply_defaults(f->doc, ft->json, ft->type ? ft->type : "", ft->def);
+        t->disabled = json_is_true(json_object_get(t->json, "disabled"));
+        if (ft->def && ft->def->kind == TK_FLOWABLE)
+            t->kind = ft->def->name;
+        else
+            t->hooks = tasks_hooks(ft->def);
+    }
+    for (size_t i = 0; i < f->ntasks; i++) {
+        etask *t = &fl->tasks[i];
+        if (!t->kind)
+            continue;
+        const type_def *def = t->ft->def;
+        for (const prop_def *p = def->props; p && p->name; p++) {
+            const json_t *v = json_object_get(t->json, p->name);
+            if (p->type == PT_TASKS) {
+                add_branch(t, p->name, f, v, fl->tasks);
+            } else if (p->type == PT_MAP && p->item && p->item->type == PT_TASKS && json_is_object(v)) {
+                const char *k;
+                json_t *arr;
+                json_object_foreach((json_t *)v, k, arr) {
+                    char *name = xasprintf("%s/%s", p->name, k);
+                    add_branch(t, name, f, arr, fl->tasks);
+                    free(name);
+                }
+            }
+        }
+        if (!strcmp(t->kind, "flow.dag")) {
+            /* the dag's children and their dependencies */
+            const json_t *list = json_object_get(t->json, "tasks");
+            json_t *arr = json_array();
+            size_t k;
+            const json_t *it;
+            json_array_foreach(list, k, it) json_array_append(arr, json_object_get(it, "task"));
+            add_branch(t, "dag", f, arr, fl->tasks);
+            json_decref(arr);
+            const elist *dl = etask_branch(t, "dag");
+            t->dag_ndeps = xcalloc(dl->n + 1, sizeof *t->dag_ndeps);
+            t->dag_dep_v = xcalloc(dl->n + 1, sizeof *t->dag_dep_v);
+            for (size_t c = 0; c < dl->n; c++) {
+                /* find the dag entry of this child */
+                json_array_foreach(list, k, it) {
+                    const char *cid = json_string_value(json_object_get(json_object_get(it, "task"), "id"));
+                    if (!cid || strcmp(cid, f->tasks[dl->v[c]].id))
+                        continue;
+                    const json_t *deps = json_object_get(it, "dependsOn");
+                    t->dag_dep_v[c] = xcalloc(json_array_size(deps) + 1, sizeof(int));
+                    size_t d;
+                    const json_t *dep;
+                    json_array_foreach(deps, d, dep) {
+                        const char *did = json_string_value(dep);
+                        int di = did ? flow_task_index(f, did) : -1;
+                        if (di >= 0 && !fl->tasks[di].disabled)
+                            t->dag_dep_v[c][t->dag_ndeps[c]++] = di;
+                    }
+                }
+            }
+        }
+    }
+    elist_from(f, json_object_get(f->doc, "tasks"), &fl->root, fl->tasks);
+    elist_from(f, json_object_get(f->doc, "errors"), &fl->errors, fl->tasks);
+    elist_from(f, json_object_get(f->doc, "finally"), &fl->finally, fl->tasks);
+    elist_from(f, json_object_get(f->doc, "afterExecution"), &fl->after, fl->tasks);
+    (void)e;
+    return fl;
+}
+
+void eflow_free(eflow *fl)
+{
+    if (!fl)
+        return;
+    for (size_t i = 0; i < fl->f->ntasks; i++) {
+        etask *t = &fl->tasks[i];
+        json_decref((json_t *)t->json);
+        if (t->dag_dep_v) {
+            const elist *dl = etask_branch(t, "dag");
+            for (size_t c = 0; dl && c < dl->n; c++)
+                free(t->dag_dep_v[c]);
+        }
+        free(t->dag_dep_v);
+        free(t->dag_ndeps);
+        for (size_t b = 0; b < t->nbranches; b++) {
+            free(t->branches[b].name);
+            free(t->branches[b].list.v);
+        }
+        free(t->branches);
+    }
+    free(fl->tasks);
+    free(fl->root.v);
+    free(fl->errors.v);
+    free(fl->finally.v);
+    free(fl->after.v);
+    flow_free(fl->f);
+    free(fl);
+}
+
+/* ---- executions in memory ------------------------------------------------------ */
+
+xexec *xexec_new(eflow *fl)
+{
+    xexec *x = xcalloc(1, sizeof *x);
+    x->fl = fl;
+    x->outputs = json_object();
+    pthread_mutex_init(&x->lock, NULL);
+    return x;
+}
+
+void xexec_free(xexec *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nruns; i++) {
+        store_task_run_clear(&x->runs[i].row);
+        json_decref(x->runs[i].value);
+        json_decref(x->runs[i].state_data);
+    }
+    free(x->runs);
+    store_execution_clear(&x->row);
+    json_decref(x->outputs);
+    pthread_mutex_destroy(&x->lock);
+    free(x->workdir_root);
+    free(x);
+}
+
+/* The text of a loop value as taskrun.value shows it. */
+static char *value_text(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
+    return expr_value_to_text(v);
+}
+
+int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int iteration, int64_t now)
+{
+    if (x->nruns == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        x->runs = xrealloc(x->runs, x->cap * sizeof *x->runs);
+    }
+    int r = (int)x->nruns++;
+    xrun *run = &x->runs[r];
+    memset(run, 0, sizeof *run);
+    char id[STORE_ID_LEN + 1];
+    store_new_id(id);
+    run->row.id = xstrdup(id);
+    run->row.execution_id = xstrdup(x->row.id);
+    run->row.parent_task_run_id = parent >= 0 ? xstrdup(x->runs[parent].row.id) : NULL;
+    run->row.task_id = xstrdup(x->fl->tasks[task].ft->id);
+    run->value = value ? json_incref((json_t *)value) : NULL;
+    run->row.value = value_text(value);
+    run->row.iteration = iteration;
+    run->row.created_us = now;
+    run->task = task;
+    run->parent = parent;
+    run->fresh = 1;
+    store_task_run_set_state(&run->row, STATE_CREATED, now);
+    return r;
+}
+
+void xrun_set_state(xexec *x, int r, store_state st, int64_t now)
+{
+    xrun *run = &x->runs[r];
+    if (run->row.state == st && run->row.n_histories)
+        return;
+    store_task_run_set_state(&run->row, st, now);
+    run->row.updated_us = now;
+    run->dirty = 1;
+}
+
+int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
+{
+    x->runs = xcalloc(n ? n : 1, sizeof *x->runs);
+    x->cap = n ? n : 1;
+    x->nruns = 0;
+    for (size_t i = 0; i < n; i++) {
+        xrun *run = &x->runs[x->nruns];
+        memset(run, 0, sizeof *run);
+        run->row = rows[i];
+        memset(&rows[i], 0, sizeof rows[i]);
+        run->task = flow_task_index(x->fl->f, run->row.task_id);
+        if (run->task < 0) {
+            store_task_run_clear(&run->row);
+            return kerr_set(e, "execution %s: task run %s names task '%s', which its flow revision does not have",
+                            x->row.id, run->row.id ? run->row.id : "?", run->row.task_id);
+        }
+        run->parent = -1;
+        if (run->row.parent_task_run_id)
+            for (size_t p = 0; p < x->nruns; p++)
+                if (!strcmp(x->runs[p].row.id, run->row.parent_task_run_id)) {
+                    run->parent = (int)p;
+                    break;
+                }
+        /* the value's JSON: kept in the row's outputs under "_value" when it was not a string */
+        json_t *vj = run->row.outputs ? json_object_get(run->row.outputs, "_value") : NULL;
+        if (vj)
+            run->value = json_incref(vj);
+        else if (run->row.value)
+            run->value = json_string(run->row.value);
+        json_t *sd = run->row.outputs ? json_object_get(run->row.outputs, "_state") : NULL;
+        if (sd)
+            run->state_data = json_incref(sd);
+        x->nruns++;
+    }
+    for (size_t i = 0; i < x->nruns; i++)
+        xexec_index_outputs(x, (int)i);
+    return 0;
+}
+
+/* ---- outputs and the expression context ------------------------------------------- */
+
+static int is_loop_kind(const char *k)
+{
+    return k && (!strcmp(k, "flow.foreach") || !strcmp(k, "flow.each_sequential") ||
+                 !strcmp(k, "flow.each_parallel"));
+}
+
+/* The loop values from the outermost loop to the innermost, for run r:
+ * each run directly under a loop contributes its value. */
+static size_t value_chain(const xexec *x, int r, const char **out, size_t max)
+{
+    const char *tmp[32];
+    size_t n = 0;
+    for (int cur = r; cur >= 0 && n < 32; cur = x->runs[cur].parent) {
+        int p = x->runs[cur].parent;
+        if (p >= 0 && is_loop_kind(x->fl->tasks[x->runs[p].task].kind) && x->runs[cur].row.value)
+            tmp[n++] = x->runs[cur].row.value;
+    }
+    size_t k = 0;
+    for (size_t i = n; i > 0 && k < max; i--)
+        out[k++] = tmp[i - 1];
+    return k;
+}
+
+/* Visible outputs: the row's outputs without kite's bookkeeping keys. */
+static json_t *public_outputs(const json_t *o)
+{
+    if (!o)
+        return NULL;
+    if (!json_object_get(o, "_value") && !json_object_get(o, "_state"))
+        return json_incref((json_t *)o);
+    json_t *c = json_copy((json_t *)o);
+    json_object_del(c, "_value");
+    json_object_del(c, "_state");
+    return c;
+}
+
+void xexec_index_outputs(xexec *x, int r)
+{
+    xrun *run = &x->runs[r];
+    json_t *pub = public_outputs(run->row.outputs);
+    if (!pub || json_object_size(pub) == 0) {
+        json_decref(pub);
+        return;
+    }
+    const char *chain[32];
+    size_t n = value_chain(x, r, chain, 32);
+    const char *tid = run->row.task_id;
+    if (n == 0) {
+        json_object_set_new(x->outputs, tid, pub);
+        return;
+    }
+    json_t *node = json_object_get(x->outputs, tid);
+    if (!json_is_object(node)) {
+        node = json_object();
+        json_object_set_new(x->outputs, tid, node);
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        json_t *next = json_object_get(node, chain[i]);
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(node, chain[i], next);
+        }
+        node = next;
+    }
+    json_object_set_new(node, chain[n - 1], pub);
+}
+
+static json_t *time_json(int64_t us)
+{
+    if (!us)
+        return json_null();
+    char text[64];
+    datetime_format(us, tz_utc(), text, sizeof text);
+    return json_string(text);
+}
+
+static int64_t first_state_time(const store_history *h, size_t n)
+{
+    return n ? h[0].at_us : 0;
+}
+
+json_t *xexec_context(engine *en, xexec *x, int r)
+{
+    const flow *f = x->fl->f;
+    json_t *ctx = json_object();
+    json_object_set_new(ctx, "flow", json_pack("{s:s,s:s,s:i}", "id", f->id, "namespace", f->namespace,
+                                               "revision", x->fl->revision));
+    json_t *exe = json_pack("{s:s,s:o,s:s}", "id", x->row.id, "startDate",
+                            time_json(x->row.start_us ? x->row.start_us : x->row.created_us), "state",
+                            store_state_name(x->row.state));
+    if (x->row.original_id)
+        json_object_set_new(exe, "originalId", json_string(x->row.original_id));
+    json_object_set_new(ctx, "execution", exe);
+    json_object_set(ctx, "inputs", x->row.inputs ? x->row.inputs : json_object());
+    json_object_set(ctx, "outputs", x->outputs);
+    const json_t *vars = json_object_get(f->doc, "variables");
+    json_object_set(ctx, "vars", vars ? (json_t *)vars : json_object());
+    json_object_set(ctx, "labels", x->row.labels ? x->row.labels : json_object());
+    json_object_set(ctx, "envs", en->envs);
+    json_object_set(ctx, "globals", en->globals);
+    if (x->row.trigger)
+        json_object_set(ctx, "trigger", x->row.trigger);
+    if (r < 0)
+        return ctx;
+    const xrun *run = &x->runs[r];
+    const etask *t = &x->fl->tasks[run->task];
+    json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", run->row.task_id, "type",
+                                               t->ft->type ? t->ft->type : ""));
+    json_t *tr = json_pack("{s:s,s:o,s:i}", "id", run->row.id, "startDate",
+                           time_json(first_state_time(run->row.histories, run->row.n_histories)),
+                           "attemptsCount", (int)(run->row.n_attempts ? run->row.n_attempts - 1 : 0));
+    if (run->row.parent_task_run_id)
+        json_object_set_new(tr, "parentId", json_string(run->row.parent_task_run_id));
+    /* Kestra always has taskrun.value: null outside loops */
+    json_object_set_new(tr, "value", run->row.value ? json_string(run->row.value) : json_null());
+    json_object_set_new(tr, "iteration", json_integer(run->row.iteration));
+    json_object_set_new(ctx, "taskrun", tr);
+    /* parents: every ancestor with a value, nearest first */
+    json_t *parents = json_array();
+    for (int p = run->parent; p >= 0; p = x->runs[p].parent) {
+        const xrun *pr = &x->runs[p];
+        if (!pr->row.value)
+            continue;
+        json_t *ptr = json_pack("{s:s,s:s}", "id", pr->row.id, "value", pr->row.value);
+        json_t *entry = json_pack("{s:o}", "taskrun", ptr);
+        json_t *po = public_outputs(pr->row.outputs);
+        if (po)
+            json_object_set_new(entry, "outputs", po);
+        json_array_append_new(parents, entry);
+    }
+    if (json_array_size(parents))
+        json_object_set(ctx, "parent", json_array_get(parents, 0));
+    json_object_set_new(ctx, "parents", parents);
+    return ctx;
+}
+
+/* ---- rendering ----------------------------------------------------------------------- */
+
+static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr *e, int depth,
+                            const expr_func *funcs, size_t nfuncs)
+{
+    if (depth > 64) {
+        kerr_set(e, "value nested too deeply to render");
+        return NULL;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!expr_is_template(s))
+            return json_incref((json_t *)v);
+        expr_env env = {.funcs = funcs, .nfuncs = nfuncs};
+        json_t *out;
+        if (expr_eval_string(s, ctx, &env, &out, e))
+            return NULL;
+        return out;
+    }
+    if (json_is_array(v)) {
+        json_t *out = json_array();
+        size_t i;
+        const json_t *it;
+        json_array_foreach(v, i, it) {
+            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs);
+            if (!r) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append_new(out, r);
+        }
+        return out;
+    }
+    if (json_is_object(v)) {
+        json_t *out = json_object();
+        const char *k;
+        const json_t *it;
+        json_object_foreach((json_t *)v, k, it) {
+            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs);
+            if (!r) {
+                json_decref(out);
+                return NULL;
+            }
+            json_object_set_new(out, k, r);
+        }
+        return out;
+    }
+    return json_incref((json_t *)v);
+}
+
+/* ---- host functions that need the execution ------------------------------------------- */
+
+typedef struct hostctx {
+    engine *en;
+    xexec *x;
+} hostctx;
+
+static json_t *fn_error_logs(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    store_log_query q = {.execution_id = h->x->row.id, .min_level = LEVEL_ERROR, .limit = 1000};
+    store_log *logs = NULL;
+    size_t n = 0;
+    if (store_log_search(h->en->o.store, &q, &logs, &n, NULL, e))
+        return NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char t[64];
+        datetime_format(logs[i].at_us, tz_utc(), t, sizeof t);
+        json_array_append_new(out, json_pack("{s:s?,s:s?,s:s,s:s,s:s,s:s,s:s}", "taskId", logs[i].task_id,
+                                             "taskRunId", logs[i].task_run_id, "executionId", logs[i].execution_id,
+                                             "namespace", h->x->row.namespace, "flowId", h->x->row.flow_id,
+                                             "level", store_level_name(logs[i].level), "message", logs[i].message));
+        json_object_set_new(json_array_get(out, json_array_size(out) - 1), "timestamp", json_string(t));
+    }
+    store_logs_free(logs, n);
+    return out;
+}
+
+static const char *arg_str(const json_t *args, size_t i, const json_t *kwargs, const char *name)
+{
+    const char *s = json_string_value(json_array_get(args, i));
+    return s ? s : json_string_value(json_object_get(kwargs, name));
+}
+
+static json_t *fn_kv(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    const char *key = arg_str(args, 0, kwargs, "key");
+    const char *ns = arg_str(args, 1, kwargs, "namespace");
+    const json_t *eom = json_object_get(kwargs, "errorOnMissing");
+    if (!eom)
+        eom = json_array_get(args, 2);
+    if (!key) {
+        kerr_set(e, "kv() needs a key");
+        return NULL;
+    }
+    json_t *v = NULL;
+    int rc = store_kv_get(h->en->o.store, ns ? ns : h->x->row.namespace, key, &v, e);
+    if (rc == STORE_NOT_FOUND) {
+        if (eom && json_is_false(eom)) {
+            kerr_clear(e);
+            return json_null();
+        }
+        kerr_set(e, "kv key '%s' not found in namespace %s", key, ns ? ns : h->x->row.namespace);
+        return NULL;
+    }
+    return rc ? NULL : v;
+}
+
+static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    const char *uri = arg_str(args, 0, kwargs, "path");
+    if (!uri) {
+        kerr_set(e, "read() needs a file URI");
+        return NULL;
+    }
+    buf b = BUF_INIT;
+    if (storage_read_all(h->en->o.storage, uri, 16u << 20, &b, e)) {
+        buf_free(&b);
+        return NULL;
+    }
+    json_t *v = json_stringn(buf_str(&b), b.len);
+    buf_free(&b);
+    if (!v)
+        kerr_set(e, "read('%s'): the file is not UTF-8 text", uri);
+    return v;
+}
+
+static json_t *fn_file_exists(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    const char *uri = arg_str(args, 0, kwargs, "path");
+    if (!uri) {
+        kerr_set(e, "fileExists() needs a file URI");
+        return NULL;
+    }
+    int rc = storage_exists(h->en->o.storage, uri, e);
+    if (rc < 0)
+        return NULL;
+    return json_boolean(rc);
+}
+
+static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    const char *uri = arg_str(args, 0, kwargs, "path");
+    if (!uri) {
+        kerr_set(e, "fileSize() needs a file URI");
+        return NULL;
+    }
+    int64_t n = storage_size(h->en->o.storage, uri, e);
+    return n < 0 ? NULL : json_integer(n);
+}
+
+json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
+{
+    json_t *ctx = xexec_context(en, x, r);
+    hostctx h = {en, x};
+    expr_func funcs[16];
+    size_t n = 0;
+    for (size_t i = 0; i < en->nfuncs && n < 8; i++)
+        funcs[n++] = en->funcs[i];
+    funcs[n++] = (expr_func){"errorLogs", fn_error_logs, &h};
+    funcs[n++] = (expr_func){"kv", fn_kv, &h};
+    funcs[n++] = (expr_func){"read", fn_read, &h};
+    funcs[n++] = (expr_func){"fileExists", fn_file_exists, &h};
+    funcs[n++] = (expr_func){"fileSize", fn_file_size, &h};
+    json_t *out = render_value(en, ctx, v, e, 0, funcs, n);
+    json_decref(ctx);
+    return out;
+}
+
+int xexec_render_text(engine *en, xexec *x, int r, const char *tmpl, char **out, kerr *e)
+{
+    json_t *s = json_string(tmpl);
+    json_t *v = xexec_render(en, x, r, s, e);
+    json_decref(s);
+    if (!v)
+        return -1;
+    *out = json_is_string(v) ? xstrdup(json_string_value(v)) : expr_value_to_text(v);
+    json_decref(v);
+    return 0;
+}
+
+/* ---- actions ------------------------------------------------------------------------ */
+
+void xactions_init(xactions *a) { memset(a, 0, sizeof *a); }
+
+void xactions_clear(xactions *a)
+{
+    for (size_t i = 0; i < a->njobs; i++) {
+        free(a->jobs[i].taskrun_id);
+        json_decref(a->jobs[i].payload);
+    }
+    free(a->jobs);
+    for (size_t i = 0; i < a->ncancel; i++)
+        free(a->cancel_runs[i]);
+    free(a->cancel_runs);
+    json_decref(a->subflows);
+    json_decref(a->kill_children);
+    json_decref(a->notify_parent);
+    memset(a, 0, sizeof *a);
+}
+
+void xactions_push(xactions *a, const char *kind, const char *taskrun_id, json_t *payload, int64_t available_us)
+{
+    if (a->njobs == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 8;
+        a->jobs = xrealloc(a->jobs, a->cap * sizeof *a->jobs);
+    }
+    xjob *j = &a->jobs[a->njobs++];
+    j->kind = kind;
+    j->taskrun_id = taskrun_id ? xstrdup(taskrun_id) : NULL;
+    j->payload = payload;
+    j->available_us = available_us;
+}
