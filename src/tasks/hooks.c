@@ -14,6 +14,7 @@ static const impl_table tables[] = {
     {tasks__run_core, &tasks__run_core_count},
     {tasks__run_kv, &tasks__run_kv_count},
     {tasks__run_storage, &tasks__run_storage_count},
+    {tasks__run_state, &tasks__run_state_count},
 };
 
 const struct task_hooks *tasks_hooks(const type_def *d)

@@ -207,6 +207,63 @@ static task_result exit_run(task_ctx *c, kerr *e)
     return TASK_SUCCESS;
 }
 
+/* ---- execution.assert ------------------------------------------------------ */
+
+/* Renders every condition on its own (one that fails to render counts as
+ * failed, as in Kestra), logs each failed one at ERROR, reports the metrics
+ * `success` and `failed`, and fails when any failed. */
+static task_result assert_run(task_ctx *c, kerr *e)
+{
+    const json_t *raw = json_object_get(c->task, "conditions");
+    if (!raw || json_is_null(raw))
+        return fail_required(e, "conditions");
+    json_t *list;
+    if (json_is_string(raw)) {
+        list = json_array();
+        json_array_append(list, (json_t *)raw);
+    } else if (json_is_array(raw)) {
+        list = json_incref((json_t *)raw);
+    } else {
+        kerr_set(e, "property 'conditions' must be a list of expressions");
+        return TASK_FAILED;
+    }
+    int64_t ok = 0, bad = 0;
+    size_t i;
+    json_t *cond;
+    json_array_foreach(list, i, cond) {
+        char *src = json_is_string(cond) ? xstrdup(json_string_value(cond)) : expr_value_to_text(cond);
+        kerr re = KERR_INIT;
+        json_t *v = c->ops->render(c, cond, &re);
+        if (!v) {
+            task_log(c, LEVEL_ERROR, "Assertion `%s` failed, failed to render `%s`", src, re.msg);
+            bad++;
+        } else {
+            char *text = expr_value_to_text(v);
+            if (tasks__truthy(json_is_null(v) ? "" : text)) {
+                ok++;
+            } else {
+                task_log(c, LEVEL_ERROR, "Assertion `%s` failed!", src);
+                bad++;
+            }
+            free(text);
+            json_decref(v);
+        }
+        free(src);
+    }
+    json_decref(list);
+    task_metric(c, "success", METRIC_COUNTER, (double)ok, NULL);
+    task_metric(c, "failed", METRIC_COUNTER, (double)bad, NULL);
+    if (!bad)
+        return TASK_SUCCESS;
+    char *msg = NULL;
+    if (tasks__prop_text(c, "errorMessage", NULL, &msg, e))
+        return TASK_FAILED;
+    kerr_set(e, "%" PRId64 " assertion%s failed!%s%s", bad, bad > 1 ? "s" : "", msg ? "\n" : "",
+             msg ? msg : "");
+    free(msg);
+    return TASK_FAILED;
+}
+
 /* ---- execution.labels ------------------------------------------------------ */
 
 /* A label's value as text: strings as is, maps and lists as compact JSON,
@@ -531,6 +588,7 @@ static const struct task_hooks output_values_hooks = {.run = output_values_run};
 static const struct task_hooks fail_hooks = {.run = fail_run};
 static const struct task_hooks exit_hooks = {.run = exit_run};
 static const struct task_hooks labels_hooks = {.run = labels_run};
+static const struct task_hooks assert_hooks = {.run = assert_run};
 static const struct task_hooks sleep_hooks = {.run = sleep_run};
 static const struct task_hooks fetch_hooks = {.run = fetch_run};
 
@@ -543,6 +601,7 @@ const task_impl tasks__run_core[] = {
     {"execution.fail", &fail_hooks},
     {"execution.exit", &exit_hooks},
     {"execution.labels", &labels_hooks},
+    {"execution.assert", &assert_hooks},
     {"flow.sleep", &sleep_hooks},
 };
 const size_t tasks__run_core_count = sizeof tasks__run_core / sizeof tasks__run_core[0];

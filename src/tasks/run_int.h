@@ -26,6 +26,8 @@ extern const task_impl tasks__run_kv[];        /* run_kv.c: kv.* */
 extern const size_t tasks__run_kv_count;
 extern const task_impl tasks__run_storage[];   /* run_storage.c: storage.* */
 extern const size_t tasks__run_storage_count;
+extern const task_impl tasks__run_state[];     /* run_state.c: state.* */
+extern const size_t tasks__run_state_count;
 
 /* ---- helpers shared by run_*.c (run_util.c) ------------------------------ */
 

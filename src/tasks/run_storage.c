@@ -20,6 +20,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -512,6 +515,140 @@ out:
     return res;
 }
 
+/* ---- storage.reverse ------------------------------------------------------ */
+
+/* Writes the lines of the file at uri last first, each followed by sep.
+ * Lines end at "\n", "\r\n" or "\r" (as Apache's ReversedLinesFileReader
+ * reads them); a final line end does not make an empty last line. The file
+ * is mapped, not read into memory. */
+static task_result reverse_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *from = NULL, *sep = NULL, *charset = NULL, *tmp = NULL, *ext = NULL, *name = NULL,
+         *uri = NULL;
+    FILE *out = NULL;
+    int fd = -1;
+    const char *d = MAP_FAILED;
+    size_t size = 0;
+    if (prop_uri(c, "from", &from, e) || tasks__prop_text(c, "separator", "\n", &sep, e) ||
+        tasks__prop_text(c, "charset", "UTF-8", &charset, e))
+        goto out;
+    if (strcasecmp(charset, "UTF-8") && strcasecmp(charset, "UTF8") &&
+        strcasecmp(charset, "US-ASCII")) {
+        kerr_set(e, "property 'charset': '%s' is not supported (UTF-8 only)", charset);
+        goto out;
+    }
+    kerr se = KERR_INIT;
+    fd = storage_open_fd(c->storage, from, &se);
+    if (fd < 0) {
+        kerr_set(e, "property 'from': %s", se.msg);
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st)) {
+        kerr_set(e, "property 'from': %s: %s", from, strerror(errno));
+        goto out;
+    }
+    size = (size_t)st.st_size;
+    if (size) {
+        d = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (d == MAP_FAILED) {
+            kerr_set(e, "property 'from': cannot map %s: %s", from, strerror(errno));
+            goto out;
+        }
+    }
+    out = tasks__tmp_file(c, &tmp, e);
+    if (!out)
+        goto out;
+    setvbuf(out, NULL, _IOFBF, 64 * 1024);
+    size_t seplen = strlen(sep), end = size, rows = 0;
+    if (end && d[end - 1] == '\n') {
+        end--;
+        if (end && d[end - 1] == '\r')
+            end--;
+    } else if (end && d[end - 1] == '\r') {
+        end--;
+    }
+    while (size) {
+        size_t start = end;
+        while (start > 0 && d[start - 1] != '\n' && d[start - 1] != '\r')
+            start--;
+        if (fwrite_unlocked(d + start, 1, end - start, out) != end - start ||
+            fwrite_unlocked(sep, 1, seplen, out) != seplen) {
+            kerr_set(e, "writing the reversed file failed: %s", strerror(errno));
+            goto out;
+        }
+        if (start == 0)
+            break;
+        end = start - 1; /* d[end] ends the line before */
+        if (d[end] == '\n' && end > 0 && d[end - 1] == '\r')
+            end--;
+        if ((++rows & 0xfff) == 0 && task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+    }
+    FILE *f = out;
+    out = NULL;
+    if (close_written(f, "the reversed file", e))
+        goto out;
+    ext = split_extension(from);
+    name = xasprintf("reverse%s", ext);
+    if (store_tmp(c, tmp, name, &uri, e))
+        goto out;
+    task_output(c, "uri", json_string(uri));
+    res = TASK_SUCCESS;
+out:
+    if (d != MAP_FAILED)
+        munmap((void *)d, size);
+    if (fd >= 0)
+        close(fd);
+    if (out)
+        fclose(out);
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    free(from);
+    free(sep);
+    free(charset);
+    free(ext);
+    free(name);
+    free(uri);
+    return res;
+}
+
+/* ---- storage.purge_current_execution_files --------------------------------- */
+
+/* Deletes every file of the current execution; output `uris`: what was
+ * deleted. */
+static task_result purge_run(task_ctx *c, kerr *e)
+{
+    char *prefix = storage_uri_execution(c->namespace, c->flow_id, c->execution_id, e);
+    if (!prefix)
+        return TASK_FAILED;
+    task_result res = TASK_FAILED;
+    storage_entry *v = NULL;
+    size_t n = 0;
+    kerr se = KERR_INIT;
+    if (storage_list(c->storage, prefix, &v, &n, &se)) {
+        kerr_set(e, "listing the execution's files: %s", se.msg);
+        goto out;
+    }
+    if (storage_delete_prefix(c->storage, prefix, &se) < 0) {
+        kerr_set(e, "deleting the execution's files: %s", se.msg);
+        goto out;
+    }
+    json_t *uris = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(uris, json_string(v[i].uri));
+    task_output(c, "uris", uris);
+    res = TASK_SUCCESS;
+out:
+    storage_entries_free(v, n);
+    free(prefix);
+    return res;
+}
+
 /* ---- storage.delete, storage.size ----------------------------------------- */
 
 /* 1 if ns is the flow's namespace or one below it. */
@@ -578,6 +715,8 @@ static const struct task_hooks concat_hooks = {.run = concat_run};
 static const struct task_hooks split_hooks = {.run = split_run};
 static const struct task_hooks delete_hooks = {.run = delete_run};
 static const struct task_hooks size_hooks = {.run = size_run};
+static const struct task_hooks reverse_hooks = {.run = reverse_run};
+static const struct task_hooks purge_hooks = {.run = purge_run};
 
 const task_impl tasks__run_storage[] = {
     {"storage.write", &write_hooks},
@@ -585,5 +724,7 @@ const task_impl tasks__run_storage[] = {
     {"storage.split", &split_hooks},
     {"storage.delete", &delete_hooks},
     {"storage.size", &size_hooks},
+    {"storage.reverse", &reverse_hooks},
+    {"storage.purge_current_execution_files", &purge_hooks},
 };
 const size_t tasks__run_storage_count = sizeof tasks__run_storage / sizeof tasks__run_storage[0];

@@ -246,6 +246,8 @@ static void test_every_core_type_is_runnable(void **state)
                            "execution.fail", "execution.exit", "execution.labels", "flow.sleep",
                            "kv.set", "kv.get", "kv.delete", "kv.get_keys", "storage.write",
                            "storage.concat", "storage.split", "storage.delete", "storage.size",
+                           "storage.reverse", "storage.purge_current_execution_files",
+                           "execution.assert", "state.set", "state.get", "state.delete",
                            "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -449,6 +451,98 @@ static void test_labels_errors(void **state)
     assert_fails_with(f, "{\"type\":\"execution.labels\",\"labels\":{\"k\":null}}",
                       "label 'k' has no value");
     assert_fails_with(f, "{\"type\":\"execution.labels\"}", "property 'labels' is required");
+}
+
+/* ---- assert ---------------------------------------------------------------- */
+
+static void test_assert(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.execution.Assert\",\"conditions\":"
+                            "[\"{{ name == 'kite' }}\",\"{{ 1 + 1 == 2 }}\"]}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(f->logs), 0);
+    assert_fails_with(f, "{\"type\":\"execution.assert\",\"conditions\":[\"{{ name == 'kite' }}\","
+                         "\"{{ 1 + 1 == 3 }}\",\"{{ missing }}\"],\"errorMessage\":\"checks of {{ name }}\"}",
+                      "2 assertions failed!\nchecks of kite");
+    assert_int_equal(json_array_size(f->logs), 2);
+    assert_string_equal(log_msg(f, 0), "Assertion `{{ 1 + 1 == 3 }}` failed!");
+    assert_string_equal(log_level(f, 0), "ERROR");
+    assert_non_null(strstr(log_msg(f, 1), "Assertion `{{ missing }}` failed, failed to render"));
+    json_t *m1 = json_array_get(f->c.metrics, 1);
+    assert_string_equal(json_string_value(json_object_get(m1, "name")), "failed");
+    assert_true(json_number_value(json_object_get(m1, "value")) == 2);
+    assert_fails_with(f, "{\"type\":\"execution.assert\",\"conditions\":\"0\"}", "1 assertion failed!");
+    assert_fails_with(f, "{\"type\":\"execution.assert\"}", "property 'conditions' is required");
+}
+
+/* ---- state ----------------------------------------------------------------- */
+
+static void test_state_set_get_delete(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.state.Get\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 0);
+    assert_fails_with(f, "{\"type\":\"state.get\",\"errorOnMissing\":true}",
+                      "property 'name': no state at");
+
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.state.Set\",\"data\":{\"value\":1,"
+                            "\"m\":{\"a\":1}}}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 2);
+    assert_string_equal(out_str(f, "key"), "kite:///io/kestra/tests/" FLOW "/_states/default.json");
+    /* merged: new keys added, old ones replaced, maps merged */
+    assert_int_equal(run(f, "{\"type\":\"state.set\",\"data\":{\"value\":\"{{ n + 2 }}\",\"m\":{\"b\":2},"
+                            "\"other\":true}}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 3);
+    assert_int_equal(run(f, "{\"type\":\"state.get\"}", &e), TASK_SUCCESS);
+    json_t *data = json_object_get(f->c.outputs, "data");
+    assert_int_equal(json_integer_value(json_object_get(data, "value")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(data, "m"), "a")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(data, "m"), "b")), 2);
+
+    /* a ForEach value has its own state, unless taskrunValue is false */
+    reset_ctx(f);
+    json_t *t = json_pack("{s:s,s:{s:s}}", "type", "state.set", "data", "v", "in a");
+    f->c.task = t;
+    f->c.value = "a";
+    assert_int_equal(tasks_hooks(flow_type_find("state.set"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_non_null(strstr(out_str(f, "key"), "/_states/default/"));
+    json_decref(t);
+    reset_ctx(f);
+    t = json_pack("{s:s}", "type", "state.get");
+    f->c.task = t;
+    f->c.value = "a";
+    assert_int_equal(tasks_hooks(flow_type_find("state.get"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f->c.outputs, "data"), "v")),
+                        "in a");
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 1);
+    json_decref(t);
+    reset_ctx(f);
+    t = json_pack("{s:s,s:b}", "type", "state.get", "taskrunValue", 0);
+    f->c.task = t;
+    f->c.value = "a";
+    assert_int_equal(tasks_hooks(flow_type_find("state.get"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 3);
+    json_decref(t);
+
+    /* a namespace-wide state is apart from the flow's */
+    assert_int_equal(run(f, "{\"type\":\"state.get\",\"namespace\":true}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 0);
+    assert_int_equal(run(f, "{\"type\":\"state.set\",\"namespace\":true,\"name\":\"shared\",\"data\":{\"x\":1}}",
+                         &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "key"), "kite:///io/kestra/tests/_states/shared.json");
+
+    assert_int_equal(run(f, "{\"type\":\"state.delete\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_true(json_object_get(f->c.outputs, "deleted")));
+    assert_int_equal(run(f, "{\"type\":\"state.delete\"}", &e), TASK_SUCCESS);
+    assert_true(json_is_false(json_object_get(f->c.outputs, "deleted")));
+    assert_fails_with(f, "{\"type\":\"state.delete\",\"errorOnMissing\":true}", "property 'name': no state at");
+    assert_int_equal(run(f, "{\"type\":\"state.get\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 0);
+
+    assert_fails_with(f, "{\"type\":\"state.set\",\"name\":\"a/b\",\"data\":{}}", "property 'name'");
+    assert_fails_with(f, "{\"type\":\"state.set\",\"data\":[1]}", "property 'data' must be a map");
 }
 
 /* ---- sleep ----------------------------------------------------------------- */
@@ -1022,6 +1116,63 @@ static void test_storage_split_regex_groups_lines(void **state)
                          "\"regexPattern\":\"(x)\",\"rows\":1}", "set only one of them");
 }
 
+static void test_storage_reverse(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    struct { const char *in, *out; } cases[] = {
+        {"1\n2\n3\n", "3\n2\n1\n"},
+        {"1\n2\n3", "3\n2\n1\n"},
+        {"a\r\nb\r\nc\r\n", "c\nb\na\n"},
+        {"a\rb", "b\na\n"},
+        {"x\n\ny\n", "y\n\nx\n"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        put_uri(f, "kite:///io/kestra/tests/f/_files/r.csv", cases[i].in);
+        assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.Reverse\","
+                                "\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\"}", &e), TASK_SUCCESS);
+        assert_string_equal(out_str(f, "uri"), TASK_PREFIX "reverse.csv");
+        char *p = read_uri(f, out_str(f, "uri"));
+        if (strcmp(p, cases[i].out))
+            fail_msg("case %zu: got '%s'", i, p);
+        free(p);
+    }
+    put_uri(f, "kite:///io/kestra/tests/f/_files/r.csv", "1\n2\n");
+    assert_int_equal(run(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\","
+                            "\"separator\":\",\"}", &e), TASK_SUCCESS);
+    char *p = read_uri(f, out_str(f, "uri"));
+    assert_string_equal(p, "2,1,");
+    free(p);
+    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\","
+                         "\"charset\":\"UTF-16\"}", "property 'charset': 'UTF-16' is not supported");
+    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/none\"}",
+                      "property 'from':");
+    assert_no_tmp_left(f);
+}
+
+static void test_storage_purge_current_execution_files(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *a = "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/x/y/a.txt";
+    const char *b = "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/inputs/file/b.txt";
+    const char *other = "kite:///io/kestra/tests/" FLOW "/executions/another/tasks/x/y/a.txt";
+    put_uri(f, a, "a");
+    put_uri(f, b, "b");
+    put_uri(f, other, "o");
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles\"}", &e),
+                     TASK_SUCCESS);
+    json_t *uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_array_size(uris), 2);
+    assert_int_equal(storage_exists(f->files, a, &e), 0);
+    assert_int_equal(storage_exists(f->files, b, &e), 0);
+    assert_int_equal(storage_exists(f->files, other, &e), 1);
+    /* nothing left: an empty list */
+    assert_int_equal(run(f, "{\"type\":\"storage.purge_current_execution_files\"}", &e), TASK_SUCCESS);
+    assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 0);
+}
+
 static void test_storage_split_errors(void **state)
 {
     fx *f = *state;
@@ -1056,6 +1207,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exit_sets_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_labels_map_list_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_labels_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_set_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_cancelled_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
@@ -1071,6 +1224,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_split_rows_and_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_bytes_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_regex_groups_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_purge_current_execution_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
     };
