@@ -106,7 +106,7 @@ enum {
     S_TR_INSERT, S_TR_UPDATE, S_TR_GET, S_TR_LIST,
     S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
     S_METRIC_INSERT, S_METRIC_LIST,
-    S_JOB_INSERT, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
+    S_JOB_INSERT, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
     S_JOB_DEPTH,
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
@@ -170,6 +170,8 @@ static const char *const sql_text[S__COUNT] = {
 
     [S_JOB_INSERT] = "INSERT INTO jobs (kind, execution_id, task_run_id, payload, available_at,"
                      " attempt, created) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+    [S_JOB_READY] = "SELECT 1 FROM jobs WHERE owner IS NULL AND kind = ?1 AND available_at <= ?2"
+                    " LIMIT 1",
     [S_JOB_LEASE] = "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN"
                     " (SELECT id FROM jobs WHERE owner IS NULL AND kind = ?3"
                     "  AND available_at <= ?4 ORDER BY available_at, id LIMIT ?5)"
@@ -1417,10 +1419,41 @@ static int job_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Whether a job of kind is ready, read on the thread's reader: idle
+ * consumers polling an empty queue then never take the write lock. */
+static int job_ready(sqlb *b, tstate *ts, const char *kind, int64_t now_us, int *ready,
+                     kerr *e)
+{
+    conn *c = conn_read(b, ts, e);
+    if (!c)
+        return STORE_ERROR;
+    sqlite3_stmt *st = stmt(c, S_JOB_READY, e);
+    if (!st)
+        return STORE_ERROR;
+    bind_str(st, 1, kind);
+    sqlite3_bind_int64(st, 2, now_us);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW)
+        *ready = 1;
+    else if (r == SQLITE_DONE)
+        *ready = 0;
+    else
+        rc = fail_db(c->db, e, "looking for ready jobs");
+    done(st);
+    return rc;
+}
+
 static int sq_queue_lease(void *p, const char *kind, size_t max, const char *owner,
                           int64_t lease_until_us, int64_t now_us, store_job **out, size_t *n,
                           kerr *e)
 {
+    sqlb *pb = p;
+    tstate *pts = ts_get(pb);
+    if (pts->depth == 0) {
+        int ready = 0, prc = job_ready(pb, pts, kind, now_us, &ready, e);
+        if (prc || !ready)
+            return prc;
+    }
     W_BEGIN
     size_t cap = 0;
     int r;

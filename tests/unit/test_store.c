@@ -1007,6 +1007,11 @@ static void test_locked_database_fails_writes_not_reads(void **state)
     store_execution y;
     assert_int_equal(store_execution_get(f->s, "before", &y, &e), 0);
     store_execution_clear(&y);
+    /* an idle consumer polling an empty queue never needs the write lock */
+    store_job *j;
+    size_t n = 99;
+    assert_int_equal(store_queue_lease(f->s, "task", 5, "w", 1000, 0, &j, &n, &e), 0);
+    assert_int_equal(n, 0);
     assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     /* the lock gone, the same write goes through */
