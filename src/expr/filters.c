@@ -1461,7 +1461,8 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
 
 /* ---- tests ----------------------------------------------------------------------- */
 
-static int t_defined(xr *r, const xnode *n, json_t *v) { return !IS_UNDEF(v); }
+/* Pebble: `defined` is the inverse of `null`: a null value is not defined */
+static int t_defined(xr *r, const xnode *n, json_t *v) { return !IS_UNDEF(v) && !json_is_null(v); }
 static int t_null(xr *r, const xnode *n, json_t *v) { return json_is_null(v); }
 static int t_empty(xr *r, const xnode *n, json_t *v) { return is_empty(v); }
 static int t_iterable(xr *r, const xnode *n, json_t *v) { return json_is_array(v) || json_is_object(v); }

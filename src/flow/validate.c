@@ -1072,9 +1072,8 @@ size_t flow_validate_doc(flow *f, diags *d)
     }
     /* pluginDefaults apply while checking tasks: gather them first */
     json_t *defaults = json_array();
-    json_array_extend(defaults, json_is_array(json_object_get(doc, "pluginDefaults"))
-                                    ? json_object_get(doc, "pluginDefaults")
-                                    : json_array());
+    if (json_is_array(json_object_get(doc, "pluginDefaults")))
+        json_array_extend(defaults, json_object_get(doc, "pluginDefaults"));
     if (json_is_array(json_object_get(doc, "taskDefaults")))
         json_array_extend(defaults, json_object_get(doc, "taskDefaults"));
     v.defaults = defaults;
