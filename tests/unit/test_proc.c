@@ -1,6 +1,7 @@
 /*
  * test_proc.c: the process runner, with real processes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -962,6 +963,50 @@ static void test_cancel_from_callback(void **state)
     assert_true(group_gone(r.pid));
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* No path through proc_run leaves an fd open: success, exec failure, bad
+ * folder, timeout, cancel before start. */
+static void test_no_fd_leak(void **state)
+{
+    int before = count_fds();
+    proc_result r;
+    kerr e = KERR_INIT;
+    proc_spec s;
+    proc_spec_init(&s);
+    s.env = base_env;
+    for (int i = 0; i < 3; i++) {
+        s.command = "echo a; echo b >&2";
+        s.cwd = NULL;
+        s.timeout_ms = 0;
+        assert_int_equal(proc_run(&s, &r, &e), 0);
+        s.command = "sleep 5";
+        s.timeout_ms = 50;
+        assert_int_equal(proc_run(&s, &r, &e), 0);
+        assert_true(r.timed_out);
+        s.cwd = "/nonexistent";
+        assert_int_equal(proc_run(&s, &r, &e), -1);
+        s.cwd = NULL;
+        s.command = NULL;
+        const char *av[] = {"/nonexistent/prog", NULL};
+        s.argv = av;
+        if (!under_valgrind())
+            assert_int_equal(proc_run(&s, &r, &e), -1);
+        s.argv = NULL;
+    }
+    assert_int_equal(count_fds(), before);
+}
+
 /* ---- Threads ------------------------------------------------------------- */
 
 typedef struct job {
@@ -1290,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
         cmocka_unit_test(test_cancel_before_start),
+        cmocka_unit_test(test_no_fd_leak),
         cmocka_unit_test(test_eight_threads),
         cmocka_unit_test(test_reap_orphans),
         cmocka_unit_test(test_workdir),
