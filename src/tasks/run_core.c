@@ -394,6 +394,9 @@ static task_result sleep_run(task_ctx *c, kerr *e)
         kerr_set(e, "property 'duration' must not be negative");
         return TASK_FAILED;
     }
+    char d[64];
+    duration_format(us, d, sizeof d);
+    task_log(c, LEVEL_INFO, "Waiting for %s", d); /* as Kestra, which Fetch tests count */
     int64_t end = time_mono_us() + us;
     for (;;) {
         if (task_cancelled(c))

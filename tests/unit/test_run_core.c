@@ -557,6 +557,8 @@ static void test_sleep_waits(void **state)
     int64_t took = time_mono_us() - t0;
     assert_true(took >= 250000);
     assert_true(took < 2000000);
+    assert_string_equal(log_msg(f, 0), "Waiting for PT0.25S");
+    assert_string_equal(log_level(f, 0), "INFO");
     assert_fails_with(f, "{\"type\":\"flow.sleep\"}", "property 'duration' is required");
     assert_fails_with(f, "{\"type\":\"flow.sleep\",\"duration\":\"soon\"}", "property 'duration'");
     assert_fails_with(f, "{\"type\":\"flow.sleep\",\"duration\":\"-PT1S\"}",
