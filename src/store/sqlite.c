@@ -231,6 +231,7 @@ typedef struct tstate {
     conn *reader;          /* opened on the first read outside a transaction */
     int depth;             /* transaction nesting, 0: none; > 0: holds the writer */
     int doomed;            /* an inner rollback happened */
+    int lease_empty;       /* the thread's last lease found nothing */
     struct tstate *prev, *next;  /* every thread's state, for store_free */
 } tstate;
 
@@ -357,6 +358,7 @@ static tstate *ts_get(sqlb *b)
     if (!ts) {
         ts = xcalloc(1, sizeof *ts);
         ts->b = b;
+        ts->lease_empty = 1;
         pthread_mutex_lock(&b->lock);
         ts->next = b->states;
         if (b->states)
@@ -1419,8 +1421,9 @@ static int job_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* Whether a job of kind is ready, read on the thread's reader: idle
- * consumers polling an empty queue then never take the write lock. */
+/* Whether a job of kind is ready, read on the thread's reader: consumers
+ * polling an empty queue then never take the write lock. Asked only after a
+ * lease came back empty, so busy consumers do not pay for it. */
 static int job_ready(sqlb *b, tstate *ts, const char *kind, int64_t now_us, int *ready,
                      kerr *e)
 {
@@ -1449,7 +1452,7 @@ static int sq_queue_lease(void *p, const char *kind, size_t max, const char *own
 {
     sqlb *pb = p;
     tstate *pts = ts_get(pb);
-    if (pts->depth == 0) {
+    if (pts->depth == 0 && pts->lease_empty) {
         int ready = 0, prc = job_ready(pb, pts, kind, now_us, &ready, e);
         if (prc || !ready)
             return prc;
@@ -1485,6 +1488,7 @@ static int sq_queue_lease(void *p, const char *kind, size_t max, const char *own
     } else if (*n > 1) {
         qsort(*out, *n, sizeof **out, job_cmp);   /* RETURNING has no order */
     }
+    ts->lease_empty = rc == 0 && *n == 0;
     W_END
 }
 
