@@ -361,5 +361,7 @@ int main(void)
         cmocka_unit_test(one_template_many_threads),
         cmocka_unit_test(cli_render),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    expr_thread_cleanup();
+    return rc;
 }

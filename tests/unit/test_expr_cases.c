@@ -346,5 +346,7 @@ int main(void)
         tests[i].test_func = run_case;
         tests[i].initial_state = &cases[i];
     }
-    return _cmocka_run_group_tests("expr_cases", tests, ncases, NULL, NULL);
+    int rc = _cmocka_run_group_tests("expr_cases", tests, ncases, NULL, NULL);
+    expr_thread_cleanup(); /* cached jq programs, for the leak checkers */
+    return rc;
 }
