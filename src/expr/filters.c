@@ -731,26 +731,66 @@ static json_t *f_reverse(xr *r, const xnode *n, json_t *in, json_t **av)
     return expr__err(r, n, "filter 'reverse' needs a list or a string, got %s", expr__type_name(in));
 }
 
+/* A set key for scalars ("" for lists and maps, compared one by one):
+ * numbers that are equal (1 and 1.0) get the same key. */
+static int scalar_key(const json_t *x, char *out, size_t n)
+{
+    switch (json_typeof(x)) {
+    case JSON_STRING: return 0;
+    case JSON_INTEGER: snprintf(out, n, "n%lld", (long long)json_integer_value(x)); return 1;
+    case JSON_REAL: {
+        double d = json_real_value(x);
+        if (d == floor(d) && fabs(d) < 9e18)
+            snprintf(out, n, "n%lld", (long long)d);
+        else
+            snprintf(out, n, "r%.17g", d);
+        return 1;
+    }
+    case JSON_TRUE: snprintf(out, n, "t"); return 1;
+    case JSON_FALSE: snprintf(out, n, "f"); return 1;
+    case JSON_NULL: snprintf(out, n, "z"); return 1;
+    default: return -1;
+    }
+}
+
 static json_t *f_distinct(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     if (json_is_null(in))
         return json_null();
     if (!json_is_array(in))
         return expr__err(r, n, "filter 'distinct' needs a list, got %s", expr__type_name(in));
-    json_t *out = json_array();
+    json_t *out = json_array(), *seen = json_object(), *complex = json_array();
     size_t i, j;
     json_t *x, *y;
     json_array_foreach(in, i, x) {
+        char key[64];
+        int k = scalar_key(x, key, sizeof key);
         int dup = 0;
-        json_array_foreach(out, j, y) {
-            if (expr__equal(x, y)) {
-                dup = 1;
-                break;
+        if (k == 0) { /* strings: keyed by "s" + text */
+            char *sk = xasprintf("s%s", json_string_value(x));
+            dup = json_object_get(seen, sk) != NULL;
+            if (!dup)
+                json_object_set_new_nocheck(seen, sk, json_true());
+            free(sk);
+        } else if (k == 1) {
+            dup = json_object_get(seen, key) != NULL;
+            if (!dup)
+                json_object_set_new_nocheck(seen, key, json_true());
+        } else {
+            json_array_foreach(complex, j, y) {
+                if (expr__equal(x, y)) {
+                    dup = 1;
+                    break;
+                }
             }
+            if (!dup)
+                json_array_append(complex, x);
         }
         if (!dup)
             json_array_append(out, x);
     }
+    json_decref(seen);
+    json_decref(complex);
     return out;
 }
 
