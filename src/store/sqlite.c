@@ -501,7 +501,21 @@ static int tx_enter(sqlb *b, tstate *ts, kerr *e)
         ts->depth++;
         return 0;
     }
-    pthread_mutex_lock(&b->write);
+    /* as long as SQLite would wait for another process, and no longer: a
+     * thread that never ends its transaction must not hang the others */
+    int wait_ms = b->opts.busy_timeout_ms > 0 ? b->opts.busy_timeout_ms : 5000;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += wait_ms / 1000;
+    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&b->write, &dl) != 0)
+        return store__fail(e, STORE_ERROR,
+                           "store: %s: database is locked (another thread held its write "
+                           "transaction for more than %d ms)", b->path, wait_ms);
     conn *c = b->writer;
     sqlite3_stmt *st = stmt(c, S_BEGIN, e);
     int rc = st ? run(c, st, "beginning a transaction", e) : STORE_ERROR;

@@ -144,7 +144,9 @@ int store_schema_latest(void);
 /* Starts a write transaction for the calling thread. Transactions nest: an
  * inner begin/commit pair only counts depth; an inner rollback dooms the
  * outer transaction (its commit then rolls back and fails). Writers wait for
- * each other (one writer at a time per database); readers never wait. */
+ * each other (one writer at a time per database), at most busy_timeout_ms,
+ * then fail with "database is locked"; readers never wait. Keep
+ * transactions short, and never wait for another thread inside one. */
 int store_begin(store *s, kerr *e);
 /* Makes the transaction durable (as the sync setting promises) and ends it.
  * On failure the transaction is rolled back. */

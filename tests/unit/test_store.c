@@ -985,6 +985,21 @@ static void test_queue_two_processes_never_share_a_job(void **state)
     assert_int_equal(waiting + leased, 0);
 }
 
+typedef struct peek_write {
+    store *s;
+    int rc;
+    char msg[KERR_MSG_MAX];
+} peek_write;
+
+static void *write_thread(void *p)
+{
+    peek_write *k = p;
+    kerr e = KERR_INIT;
+    k->rc = store_kv_put(k->s, "ns", "k", json_true(), 0, &e);
+    memcpy(k->msg, e.msg, sizeof k->msg);
+    return NULL;
+}
+
 /* Another process holding the write lock: writes wait busy_timeout then fail
  * with a clear message, reads go on (WAL). */
 static void test_locked_database_fails_writes_not_reads(void **state)
@@ -1017,6 +1032,20 @@ static void test_locked_database_fails_writes_not_reads(void **state)
     /* the lock gone, the same write goes through */
     assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
     store_execution_clear(&x);
+
+    /* a thread of this process sitting in its transaction: the same limit */
+    assert_int_equal(store_begin(f->s, &e), 0);
+    peek_write k = {f->s, 99, ""};
+    pthread_t th;
+    pthread_create(&th, NULL, write_thread, &k);
+    pthread_join(th, NULL);
+    assert_int_equal(k.rc, STORE_ERROR);
+    assert_non_null(strstr(k.msg, "another thread held its write transaction"));
+    store_rollback(f->s);
+    k.rc = 99;
+    pthread_create(&th, NULL, write_thread, &k);
+    pthread_join(th, NULL);
+    assert_int_equal(k.rc, 0);
 }
 
 /* ---- kv ----------------------------------------------------------------- */
