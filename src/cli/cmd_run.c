@@ -207,7 +207,7 @@ static int finish(embedded *m, const char *id, store_state st, int json_out)
     if (json_out) {
         json_t *j = engine_execution_json(m->en, id, &e);
         if (j) {
-            char *s = json_dumps(j, JSON_INDENT(2));
+            char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             printf("%s\n", s);
             free(s);
             json_decref(j);
@@ -453,7 +453,7 @@ int cli_cmd_execution(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        char *s = json_dumps(j, JSON_INDENT(2));
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
         printf("%s\n", s);
         free(s);
         json_decref(j);
