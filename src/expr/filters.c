@@ -1336,6 +1336,133 @@ static json_t *f_abbreviate(xr *r, const xnode *n, json_t *in, json_t **av)
     return v;
 }
 
+/* Pebble's raw: nothing to undo, as Kestra renders without auto-escaping. */
+static json_t *f_raw(xr *r, const xnode *n, json_t *in, json_t **av) { return json_incref(in); }
+
+/* Pebble's escape (HTML by default; 'js' and 'json' escape for a string
+ * literal; 'url_param' percent-encodes). */
+static json_t *f_urlencode(xr *r, const xnode *n, json_t *in, json_t **av);
+
+static json_t *f_escape(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_null();
+    char *tmp;
+    const char *strategy = arg_str(av[0], &tmp);
+    if (!strategy)
+        strategy = "html";
+    json_t *v = NULL;
+    if (!strcmp(strategy, "url_param")) {
+        v = f_urlencode(r, n, in, av);
+    } else if (!strcmp(strategy, "js") || !strcmp(strategy, "json")) {
+        char *s = expr__to_str(in);
+        json_t *str = json_string_nocheck(s);
+        buf b;
+        buf_init(&b, r->max_out);
+        expr__write_json(&b, str, 0);
+        json_decref(str);
+        free(s);
+        /* drop the surrounding quotes */
+        v = json_stringn_nocheck(buf_str(&b) + 1, b.len >= 2 ? b.len - 2 : 0);
+        buf_free(&b);
+    } else if (!strcmp(strategy, "html") || !strcmp(strategy, "css")) {
+        char *s = expr__to_str(in);
+        buf b;
+        buf_init(&b, r->max_out);
+        for (const char *p = s; *p; p++) {
+            switch (*p) {
+            case '&': buf_puts(&b, "&amp;"); break;
+            case '<': buf_puts(&b, "&lt;"); break;
+            case '>': buf_puts(&b, "&gt;"); break;
+            case '"': buf_puts(&b, "&quot;"); break;
+            case '\'': buf_puts(&b, "&#39;"); break;
+            default: buf_putc(&b, *p);
+            }
+        }
+        free(s);
+        v = str_result(buf_steal(&b));
+    } else {
+        v = expr__err(r, n, "filter 'escape': unknown strategy '%s' (html, js, json, url_param)", strategy);
+    }
+    free(tmp);
+    return v;
+}
+
+/* Pebble's numberformat: a java.text.DecimalFormat pattern such as
+ * "#,##0.00" or "0.###" (grouping, minimum integer digits, minimum and
+ * maximum fraction digits; half-even rounding). */
+static json_t *f_numberformat(xr *r, const xnode *n, json_t *in, json_t **av)
+{
+    if (json_is_null(in))
+        return json_null();
+    if (!expr__is_number(in))
+        return expr__err(r, n, "filter 'numberformat' needs a number, got %s", expr__type_name(in));
+    char *tmp;
+    const char *pat = arg_str(av[0], &tmp);
+    if (!pat) {
+        free(tmp);
+        return str_result(expr__to_str(in));
+    }
+    const char *dot = strchr(pat, '.');
+    size_t intlen = dot ? (size_t)(dot - pat) : strlen(pat);
+    int group = memchr(pat, ',', intlen) != NULL, minint = 0, minfrac = 0, maxfrac = 0;
+    for (size_t i = 0; i < intlen; i++)
+        if (pat[i] == '0')
+            minint++;
+    for (const char *p = dot ? dot + 1 : ""; *p; p++) {
+        if (*p == '0') {
+            minfrac++;
+            maxfrac++;
+        } else if (*p == '#')
+            maxfrac++;
+    }
+    free(tmp);
+    if (maxfrac > 15)
+        maxfrac = 15;
+    double d = expr__num(in);
+    char num[400];
+    snprintf(num, sizeof num, "%.*f", maxfrac, fabs(d));
+    char *point = strchr(num, '.');
+    char *frac = point ? point + 1 : NULL;
+    if (point)
+        *point = '\0';
+    if (frac) {
+        int len = (int)strlen(frac);
+        while (len > minfrac && frac[len - 1] == '0')
+            frac[--len] = '\0';
+    }
+    const char *ip = num;
+    if (!strcmp(ip, "0") && minint == 0)
+        ip = "";
+    buf b;
+    buf_init(&b, 0);
+    int negzero = 1;
+    for (const char *q = num; *q; q++)
+        if (*q != '0')
+            negzero = 0;
+    for (const char *q = frac; q && *q; q++)
+        if (*q != '0')
+            negzero = 0;
+    if (d < 0 && !negzero)
+        buf_putc(&b, '-');
+    int len = (int)strlen(ip);
+    for (int k = len; k < minint; k++)
+        buf_putc(&b, '0');
+    for (int k = 0; k < len; k++) {
+        buf_putc(&b, ip[k]);
+        int left = len - k - 1;
+        if (group && left > 0 && left % 3 == 0)
+            buf_putc(&b, ',');
+    }
+    if (frac && *frac) {
+        buf_putc(&b, '.');
+        buf_puts(&b, frac);
+    }
+    if (!b.len)
+        buf_putc(&b, '0');
+    return str_result(buf_steal(&b));
+}
+
 /* ---- jq ---------------------------------------------------------------------- */
 
 typedef struct jq_err {
@@ -1583,6 +1710,8 @@ const filter_def expr__filters[] = {
     {"indent", f_indent, 1, {"amount", "prefix", NULL}, 0},
     {"nindent", f_nindent, 1, {"amount", "prefix", NULL}, 0},
     {"string", f_string, 0, {NULL}, 0},
+    {"raw", f_raw, 0, {NULL}, 0},
+    {"escape", f_escape, 0, {"strategy", NULL}, 0},
     /* collections */
     {"length", f_length, 0, {NULL}, 0},
     {"first", f_first, 0, {NULL}, 0},
@@ -1603,6 +1732,7 @@ const filter_def expr__filters[] = {
     {"abs", f_abs, 0, {NULL}, 0},
     {"number", f_number, 0, {"type", NULL}, 0},
     {"round", f_round, 0, {"precision", "method", NULL}, 0},
+    {"numberformat", f_numberformat, 0, {"format", NULL}, 0},
     {"toJson", f_to_json, 0, {NULL}, 0},
     {"json", f_to_json, 0, {NULL}, 0},
     {"jsonEncode", f_to_json, 0, {NULL}, 0},
