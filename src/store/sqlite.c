@@ -31,7 +31,8 @@
  *
  * Checkpoints: automatic checkpoints are off on every connection. A
  * checkpointer thread, with its own connection, runs PASSIVE checkpoints
- * when a commit reports the WAL past CKPT_PAGES (the WAL hook) and once a
+ * when a commit reports the WAL past checkpoint_pages (store_opts, 10,000 by
+ * default; the WAL hook) and once a
  * second. A checkpoint fsyncs the WAL and the database; doing it on the
  * committing thread, as SQLite does by default, put those fsyncs on the
  * executor's path (about 30% of the throughput measured by bench_store).
@@ -252,8 +253,9 @@ struct sqlb {
     int ckpt_pending, ckpt_stop;
 };
 
-/* WAL pages after which the checkpointer is woken, and after which a
- * committer checkpoints itself (the checkpointer cannot keep up). */
+/* WAL pages after which the checkpointer is woken (unless store_opts says),
+ * and after which a committer checkpoints itself (the checkpointer cannot
+ * keep up). */
 #define CKPT_PAGES 10000
 #define CKPT_PAGES_HARD 64000
 
@@ -278,13 +280,14 @@ static void conn_close(conn *c)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     sqlb *b = arg;
-    if (pages >= CKPT_PAGES) {
+    int soft = b->opts.checkpoint_pages > 0 ? b->opts.checkpoint_pages : CKPT_PAGES;
+    if (pages >= soft) {
         pthread_mutex_lock(&b->lock);
         b->ckpt_pending = 1;
         pthread_cond_signal(&b->ckpt_cond);
         pthread_mutex_unlock(&b->lock);
     }
-    if (pages >= CKPT_PAGES_HARD)
+    if (pages >= CKPT_PAGES_HARD && pages >= 4 * soft)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
@@ -723,7 +726,7 @@ fail:
 
 
 /* The checkpointer: copies the WAL back into the database file when it has
- * grown past CKPT_PAGES, and once a second otherwise. PASSIVE: it never
+ * grown past its threshold, and once a second otherwise. PASSIVE: it never
  * blocks readers or writers; the fsyncs a checkpoint needs happen here, off
  * the commit path. */
 static void *ckpt_main(void *p)

@@ -119,9 +119,12 @@ typedef struct store_opts {
     /* How long a write waits for another process holding the database, in
      * milliseconds; 0 means the default, 5000. */
     int busy_timeout_ms;
+    /* WAL size, in pages, at which the background checkpointer copies it
+     * back into the database; 0 means the default, 10000 (40 MB). */
+    int checkpoint_pages;
 } store_opts;
 
-#define STORE_OPTS_INIT {0, 0}
+#define STORE_OPTS_INIT {0, 0, 0}
 
 /* Opens (creating it if needed) the store at url: "sqlite:PATH", a plain
  * PATH (SQLite), or "postgres://..." (not built in yet: refused). Applies the

@@ -4,7 +4,8 @@
  * A writer process commits executions in a loop (each transaction: one
  * execution, two task runs, one queued job, one log line), from two threads
  * at once, and writes each execution id to its stdout (a pipe or a file) only
- * AFTER store_commit returned. Another process kills it with SIGKILL at a
+ * AFTER store_commit returned. Its checkpointer runs every 40 WAL pages, so
+ * kills land in checkpoints too. Another process kills it with SIGKILL at a
  * random moment; then every id the writer printed must be in the database
  * with its two task runs, PRAGMA integrity_check must say ok, and the store
  * must reopen and take new writes. Several rounds on the same file.
@@ -124,7 +125,10 @@ static void *writer_thread(void *arg)
 static void run_writer(const char *db, int fd)
 {
     kerr e = KERR_INIT;
-    if (store_open(db, NULL, &w_store, &e) != 0) {
+    /* checkpoint all the time, so that kills also land in checkpoints */
+    store_opts o = STORE_OPTS_INIT;
+    o.checkpoint_pages = 40;
+    if (store_open(db, &o, &w_store, &e) != 0) {
         fprintf(stderr, "writer: %s\n", e.msg);
         _exit(2);
     }
