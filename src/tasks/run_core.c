@@ -14,6 +14,7 @@
 #include "tasks/run_int.h"
 
 #include "expr/expr.h"
+#include "flow/flow.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 
@@ -486,9 +487,9 @@ static void fetch_write_line(FILE *f, const store_log *l)
  * current flow), as Kestra locates an execution given by id. */
 static int fetch_check_execution(task_ctx *c, const char *id, kerr *e)
 {
-    char *ns = NULL, *flow = NULL;
+    char *ns = NULL, *fid = NULL;
     if (tasks__prop_text(c, "namespace", c->namespace, &ns, e) ||
-        tasks__prop_text(c, "flowId", c->flow_id, &flow, e)) {
+        tasks__prop_text(c, "flowId", c->flow_id, &fid, e)) {
         free(ns);
         return -1;
     }
@@ -499,13 +500,13 @@ static int fetch_check_execution(task_ctx *c, const char *id, kerr *e)
         rc = kerr_set(e, "property 'executionId': no execution '%s'", id);
     else if (rc)
         rc = kerr_set(e, "property 'executionId': %s", se.msg);
-    else if (strcmp(x.namespace, ns) || strcmp(x.flow_id, flow))
+    else if (strcmp(x.namespace, ns) || strcmp(x.flow_id, fid))
         rc = kerr_set(e, "property 'executionId': execution '%s' is not an execution of flow "
                          "%s.%s (set namespace and flowId to read another flow's logs)",
-                      id, ns, flow);
+                      id, ns, fid);
     store_execution_clear(&x);
     free(ns);
-    free(flow);
+    free(fid);
     return rc ? -1 : 0;
 }
 
@@ -582,6 +583,90 @@ out:
     return res;
 }
 
+/* ---- trigger.toggle ---------------------------------------------------------- */
+
+/* The flow's document (its JSON, else its YAML source parsed). */
+static json_t *flow_doc(const store_flow *f, kerr *e)
+{
+    if (f->json)
+        return json_incref(f->json);
+    json_t *doc = NULL;
+    if (yaml_load(f->source, strlen(f->source), NULL, &doc, NULL, e))
+        return NULL;
+    return doc;
+}
+
+/* Enables or disables a trigger of a flow: the trigger's row in the store
+ * gets `disabled`, which the scheduler reads; a trigger without a row yet
+ * gets one. The flow must declare the trigger. */
+static task_result toggle_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *fid = NULL, *trig = NULL;
+    int enabled;
+    store_flow f = {0};
+    store_trigger t = {0};
+    json_t *doc = NULL;
+    kerr se = KERR_INIT;
+    if (tasks__prop_text(c, "namespace", c->namespace, &ns, e) ||
+        tasks__prop_text(c, "flowId", c->flow_id, &fid, e) ||
+        tasks__prop_text(c, "trigger", NULL, &trig, e) ||
+        task_prop_bool(c, "enabled", 0, &enabled, e))
+        goto out;
+    if (!trig || !*trig) {
+        kerr_set(e, "property 'trigger' is required");
+        goto out;
+    }
+    int rc = store_flow_get(c->store, ns, fid, 0, &f, &se);
+    if (rc == STORE_NOT_FOUND) {
+        kerr_set(e, "property 'flowId': no flow %s.%s", ns, fid);
+        goto out;
+    }
+    if (rc) {
+        kerr_set(e, "reading flow %s.%s: %s", ns, fid, se.msg);
+        goto out;
+    }
+    doc = flow_doc(&f, e);
+    if (!doc)
+        goto out;
+    int found = 0;
+    size_t i;
+    json_t *tr;
+    json_array_foreach(json_object_get(doc, "triggers"), i, tr) {
+        if (!strcmp(json_string_value(json_object_get(tr, "id")) ?: "", trig))
+            found = 1;
+    }
+    if (!found) {
+        kerr_set(e, "property 'trigger': flow %s.%s has no trigger '%s'", ns, fid, trig);
+        goto out;
+    }
+    rc = store_trigger_get(c->store, ns, fid, trig, &t, &se);
+    if (rc == STORE_NOT_FOUND) {
+        t.namespace = xstrdup(ns);
+        t.flow_id = xstrdup(fid);
+        t.trigger_id = xstrdup(trig);
+    } else if (rc) {
+        kerr_set(e, "reading trigger '%s' of %s.%s: %s", trig, ns, fid, se.msg);
+        goto out;
+    }
+    t.disabled = !enabled;
+    if (store_trigger_put(c->store, &t, &se)) {
+        kerr_set(e, "writing trigger '%s' of %s.%s: %s", trig, ns, fid, se.msg);
+        goto out;
+    }
+    task_log(c, LEVEL_INFO, "%s trigger '%s' of flow %s.%s", enabled ? "enabled" : "disabled",
+             trig, ns, fid);
+    res = TASK_SUCCESS;
+out:
+    store_trigger_clear(&t);
+    store_flow_clear(&f);
+    json_decref(doc);
+    free(ns);
+    free(fid);
+    free(trig);
+    return res;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const struct task_hooks log_hooks = {.run = log_run};
@@ -592,6 +677,7 @@ static const struct task_hooks fail_hooks = {.run = fail_run};
 static const struct task_hooks exit_hooks = {.run = exit_run};
 static const struct task_hooks labels_hooks = {.run = labels_run};
 static const struct task_hooks assert_hooks = {.run = assert_run};
+static const struct task_hooks toggle_hooks = {.run = toggle_run};
 static const struct task_hooks sleep_hooks = {.run = sleep_run};
 static const struct task_hooks fetch_hooks = {.run = fetch_run};
 
@@ -606,5 +692,6 @@ const task_impl tasks__run_core[] = {
     {"execution.labels", &labels_hooks},
     {"execution.assert", &assert_hooks},
     {"flow.sleep", &sleep_hooks},
+    {"trigger.toggle", &toggle_hooks},
 };
 const size_t tasks__run_core_count = sizeof tasks__run_core / sizeof tasks__run_core[0];

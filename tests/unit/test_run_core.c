@@ -248,6 +248,7 @@ static void test_every_core_type_is_runnable(void **state)
                            "storage.concat", "storage.split", "storage.delete", "storage.size",
                            "storage.reverse", "storage.purge_current_execution_files",
                            "execution.assert", "state.set", "state.get", "state.delete",
+                           "trigger.toggle",
                            "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -543,6 +544,35 @@ static void test_state_set_get_delete(void **state)
 
     assert_fails_with(f, "{\"type\":\"state.set\",\"name\":\"a/b\",\"data\":{}}", "property 'name'");
     assert_fails_with(f, "{\"type\":\"state.set\",\"data\":[1]}", "property 'data' must be a map");
+}
+
+/* ---- trigger toggle ---------------------------------------------------------- */
+
+static void test_trigger_toggle(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *src = "id: " FLOW "\nnamespace: " NS "\ntasks:\n  - id: t\n    type: log\n    message: x\n"
+                      "triggers:\n  - id: schedule\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+                      "    cron: \"* * * * *\"\n";
+    /* stored without its JSON: the task reads the YAML */
+    assert_int_equal(store_flow_put(f->db, NS, FLOW, src, NULL, NULL, NULL, &e), STORE_OK);
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.core.tasks.trigger.Toggle\",\"trigger\":\"schedule\"}", &e),
+                     TASK_SUCCESS);
+    store_trigger t = {0};
+    assert_int_equal(store_trigger_get(f->db, NS, FLOW, "schedule", &t, &e), STORE_OK);
+    assert_int_equal(t.disabled, 1);
+    store_trigger_clear(&t);
+    assert_int_equal(run(f, "{\"type\":\"trigger.toggle\",\"trigger\":\"schedule\",\"enabled\":true}", &e),
+                     TASK_SUCCESS);
+    assert_int_equal(store_trigger_get(f->db, NS, FLOW, "schedule", &t, &e), STORE_OK);
+    assert_int_equal(t.disabled, 0);
+    store_trigger_clear(&t);
+    assert_fails_with(f, "{\"type\":\"trigger.toggle\",\"trigger\":\"nope\"}",
+                      "property 'trigger': flow " NS "." FLOW " has no trigger 'nope'");
+    assert_fails_with(f, "{\"type\":\"trigger.toggle\",\"trigger\":\"schedule\",\"flowId\":\"other\"}",
+                      "property 'flowId': no flow " NS ".other");
+    assert_fails_with(f, "{\"type\":\"trigger.toggle\"}", "property 'trigger' is required");
 }
 
 /* ---- sleep ----------------------------------------------------------------- */
@@ -1211,6 +1241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_labels_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_set_get_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trigger_toggle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_cancelled_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
