@@ -108,7 +108,8 @@ static json_t *ref(const char *def)
     return j;
 }
 
-static json_t *object_schema(const prop_def *props, const prop_def *common, json_t *type_prop);
+static json_t *object_schema(const prop_def *props, const prop_def *common, const char *shared,
+                             json_t *type_prop);
 
 /* The schema of one value described by p (its name, flags and desc are the
  * caller's business, except where they change the value's own schema). */
@@ -163,7 +164,7 @@ static json_t *value_schema(const prop_def *p)
         break;
     case PT_OBJECT:
         json_decref(s);
-        s = object_schema(p->props, NULL, NULL);
+        s = object_schema(p->props, NULL, NULL, NULL);
         break;
     case PT_STRING_LIST:
         json_object_set_new(s, "anyOf",
@@ -219,10 +220,20 @@ static json_t *prop_schema(const prop_def *p)
     return s;
 }
 
-static void add_props(json_t *properties, json_t *required, const prop_def *props)
+/* Adds each property's schema; with shared, a $ref to the definition
+ * "<shared><name>" instead (the common properties of the flow schema, which
+ * would otherwise be repeated in every type). */
+static void add_props(json_t *properties, json_t *required, const prop_def *props,
+                      const char *shared)
 {
     for (const prop_def *p = props; p && p->name; p++) {
-        json_object_set_new(properties, p->name, prop_schema(p));
+        if (shared) {
+            char *key = xasprintf("%s%s", shared, p->name);
+            json_object_set_new(properties, p->name, ref(key));
+            free(key);
+        } else {
+            json_object_set_new(properties, p->name, prop_schema(p));
+        }
         if (p->flags & PF_REQUIRED) {
             /* once, even when a common property repeats an own one */
             size_t i;
@@ -235,13 +246,15 @@ static void add_props(json_t *properties, json_t *required, const prop_def *prop
     }
 }
 
-/* An object of known properties: common ones first, then props (which win);
- * type_prop, when given, replaces the schema of `type` (stolen). */
-static json_t *object_schema(const prop_def *props, const prop_def *common, json_t *type_prop)
+/* An object of known properties: common ones first (as $refs to shared
+ * definitions when shared is given), then props (which win); type_prop, when
+ * given, replaces the schema of `type` (stolen). */
+static json_t *object_schema(const prop_def *props, const prop_def *common, const char *shared,
+                             json_t *type_prop)
 {
     json_t *properties = json_object(), *required = json_array();
-    add_props(properties, required, common);
-    add_props(properties, required, props);
+    add_props(properties, required, common, shared);
+    add_props(properties, required, props, NULL);
     if (type_prop)
         json_object_set_new(properties, "type", type_prop);
     json_t *s = json_pack("{s:s, s:o}", "type", "object", "properties", properties);
@@ -263,9 +276,21 @@ static const prop_def *common_of(int kind)
     }
 }
 
+/* Where the flow schema keeps the common properties of a kind. */
+static const char *common_prefix(int kind)
+{
+    switch (kind) {
+    case TK_RUNNABLE:
+    case TK_FLOWABLE: return "common.task.";
+    case TK_TRIGGER: return "common.trigger.";
+    default: return "common.plugin.";
+    }
+}
+
 /* The schema of one type's object: its properties, the common ones of its
- * kind, and `type` restricted to its name and aliases. */
-static json_t *type_schema(const type_def *d)
+ * kind (inline, or as $refs when shared), and `type` restricted to its name
+ * and aliases. */
+static json_t *type_schema(const type_def *d, int shared)
 {
     json_t *names = json_array();
     json_array_append_new(names, json_string(d->name));
@@ -273,7 +298,8 @@ static json_t *type_schema(const type_def *d)
         json_array_append_new(names, json_string(*a));
     json_t *tp = json_pack("{s:o, s:s}", "enum", names, "description", "the type: kite's name or a "
                                                                         "Kestra class name");
-    json_t *s = object_schema(d->props, common_of(d->kind), tp);
+    json_t *s = object_schema(d->props, common_of(d->kind), shared ? common_prefix(d->kind) : NULL,
+                              tp);
     json_object_set_new(s, "title", json_string(d->name));
     if (d->desc)
         json_object_set_new(s, "description", json_string(d->desc));
@@ -318,7 +344,7 @@ static json_t *root_schema(json_t *body)
 
 static json_t *single_schema(const type_def *d)
 {
-    json_t *s = root_schema(type_schema(d));
+    json_t *s = root_schema(type_schema(d, 0));
     json_object_set_new(s, "$defs", loose_defs());
     return s;
 }
@@ -332,7 +358,7 @@ static void add_type_def(const type_def *d, void *arg)
 {
     doc_ctx *c = arg;
     char *key = xasprintf("type.%s", d->name);
-    json_object_set_new(c->defs, key, type_schema(d));
+    json_object_set_new(c->defs, key, type_schema(d, 1));
     json_array_append_new(c->kinds[d->kind], ref(key));
     free(key);
 }
@@ -364,10 +390,18 @@ static json_t *flow_schema(void)
     json_object_set_new(c.defs, "runner", one_of(c.kinds[TK_RUNNER]));
     json_object_set_new(c.defs, "plugin", one_of(c.kinds[TK_OTHER]));
     json_decref(c.kinds[TK_FLOWABLE]);
+    static const int kinds[] = {TK_RUNNABLE, TK_TRIGGER, TK_CONDITION};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        for (const prop_def *p = common_of(kinds[k]); p && p->name; p++) {
+            char *key = xasprintf("%s%s", common_prefix(kinds[k]), p->name);
+            json_object_set_new(c.defs, key, prop_schema(p));
+            free(key);
+        }
+    }
 
     json_t *s = root_schema(json_pack("{s:s, s:s}", "title", "kite flow", "description",
                                       "A kite (Kestra-compatible) flow file."));
-    json_t *body = object_schema(flow_document_props(), NULL, NULL);
+    json_t *body = object_schema(flow_document_props(), NULL, NULL, NULL);
     json_object_update(s, body);
     json_decref(body);
     json_t *props = json_object_get(s, "properties");
