@@ -751,6 +751,13 @@ static int render_for(xr *r, const snode *s, buf *out)
     f.loop = &li;
     r->top = &f;
     int rc = 0;
+    if (r->iterations + len > r->max_iterations) {
+        r->top = f.up;
+        json_decref(it);
+        expr__err(r, xn, "too many loop iterations in one render (%ld at most)", r->max_iterations);
+        return -1;
+    }
+    r->iterations += len;
     if (json_is_array(it)) {
         for (long i = 0; i < len && !rc; i++) {
             li.index = i;
@@ -882,6 +889,7 @@ static void xr_init(xr *r, const expr_tmpl *t, const json_t *ctx, const expr_env
     r->env = env;
     r->e = e;
     r->max_out = env && env->max_output ? env->max_output : EXPR__DEFAULT_MAX_OUT;
+    r->max_iterations = env && env->max_iterations > 0 ? env->max_iterations : EXPR__MAX_ITERATIONS;
     frame_init(root, NULL);
     r->top = root;
 }

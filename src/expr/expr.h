@@ -50,6 +50,7 @@ typedef struct expr_env {
     const expr_func *funcs;
     size_t nfuncs;
     size_t max_output;          /* cap on the rendered text in bytes; 0: 16 MiB */
+    long max_iterations;        /* cap on loop iterations in one render; 0: 10 million */
 } expr_env;
 
 /* ---- compile and render -------------------------------------------------- */

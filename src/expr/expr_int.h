@@ -24,6 +24,7 @@
 #define EXPR__MAX_DEPTH 64        /* nesting of render()/macro calls */
 #define EXPR__MAX_PARSE_DEPTH 200 /* nesting of brackets/expressions in source */
 #define EXPR__DEFAULT_MAX_OUT (16u << 20)
+#define EXPR__MAX_ITERATIONS 10000000L /* loop iterations in one render */
 #define EXPR__MAX_PARAMS 8
 
 typedef struct xnode xnode;
@@ -169,6 +170,8 @@ struct xr {
     int depth;
     json_t *hole;               /* value of X_HOLE inside a {% filter %} */
     size_t max_out;
+    long iterations;            /* loop iterations so far */
+    long max_iterations;
 };
 
 /* The undefined marker returned by lenient lookups (never escapes a render). */

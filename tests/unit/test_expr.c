@@ -136,7 +136,7 @@ static void host_functions(void **state)
         {"secret", failing, NULL},
         {"count", count_args, NULL},
     };
-    expr_env env = {funcs, 3, 0};
+    expr_env env = {funcs, 3, 0, 0};
     kerr e = KERR_INIT;
     char *out;
     now_calls = 0;
@@ -164,7 +164,7 @@ static void host_functions(void **state)
 
 static void output_cap(void **state)
 {
-    expr_env env = {NULL, 0, 100};
+    expr_env env = {NULL, 0, 100, 0};
     kerr e = KERR_INIT;
     char *out;
     assert_int_equal(expr_render_string("{% for i in 1..1000 %}xxxx{% endfor %}", NULL, &env, &out, &e), -1);
