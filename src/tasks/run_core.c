@@ -667,6 +667,57 @@ out:
     return res;
 }
 
+/* ---- templating.templated_task ---------------------------------------------- */
+
+/* Renders `spec` (a YAML template of a task), then runs the runnable task it
+ * describes in this task's place: same context, same outputs. The inner
+ * task's properties are rendered once more when it reads them, as in
+ * Kestra. */
+static task_result templated_run(task_ctx *c, kerr *e)
+{
+    char *spec;
+    if (tasks__prop_text(c, "spec", NULL, &spec, e))
+        return TASK_FAILED;
+    if (!spec) {
+        kerr_set(e, "property 'spec' is required");
+        return TASK_FAILED;
+    }
+    json_t *doc = NULL;
+    kerr ye = KERR_INIT;
+    int rc = yaml_load(spec, strlen(spec), NULL, &doc, NULL, &ye);
+    free(spec);
+    if (rc) {
+        if (ye.line)
+            kerr_set(e, "property 'spec': line %d, column %d: %s", ye.line, ye.col, ye.msg);
+        else
+            kerr_set(e, "property 'spec': %s", ye.msg);
+        return TASK_FAILED;
+    }
+    task_result res = TASK_FAILED;
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    const type_def *d = type ? flow_type_find(type) : NULL;
+    const struct task_hooks *h = d ? tasks_hooks(d) : NULL;
+    if (!json_is_object(doc) || !type) {
+        kerr_set(e, "property 'spec' must render to a task: a map with a 'type'");
+    } else if (!d) {
+        const char *hint = flow_type_suggest(type, TK_RUNNABLE);
+        kerr_set(e, "property 'spec': unknown task type '%s'%s%s%s", type,
+                 hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    } else if (d->kind != TK_RUNNABLE || !h || !strcmp(d->name, "templating.templated_task")) {
+        kerr_set(e, "property 'spec': '%s' is not a runnable task kite can run here", type);
+    } else {
+        const json_t *outer = c->task;
+        const type_def *outer_def = c->def;
+        c->task = doc;
+        c->def = d;
+        res = h->run(c, e);
+        c->task = outer;
+        c->def = outer_def;
+    }
+    json_decref(doc);
+    return res;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const struct task_hooks log_hooks = {.run = log_run};
@@ -678,6 +729,7 @@ static const struct task_hooks exit_hooks = {.run = exit_run};
 static const struct task_hooks labels_hooks = {.run = labels_run};
 static const struct task_hooks assert_hooks = {.run = assert_run};
 static const struct task_hooks toggle_hooks = {.run = toggle_run};
+static const struct task_hooks templated_hooks = {.run = templated_run};
 static const struct task_hooks sleep_hooks = {.run = sleep_run};
 static const struct task_hooks fetch_hooks = {.run = fetch_run};
 
@@ -693,5 +745,6 @@ const task_impl tasks__run_core[] = {
     {"execution.assert", &assert_hooks},
     {"flow.sleep", &sleep_hooks},
     {"trigger.toggle", &toggle_hooks},
+    {"templating.templated_task", &templated_hooks},
 };
 const size_t tasks__run_core_count = sizeof tasks__run_core / sizeof tasks__run_core[0];

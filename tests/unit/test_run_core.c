@@ -248,7 +248,7 @@ static void test_every_core_type_is_runnable(void **state)
                            "storage.concat", "storage.split", "storage.delete", "storage.size",
                            "storage.reverse", "storage.purge_current_execution_files",
                            "execution.assert", "state.set", "state.get", "state.delete",
-                           "trigger.toggle",
+                           "trigger.toggle", "templating.templated_task",
                            "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -573,6 +573,32 @@ static void test_trigger_toggle(void **state)
     assert_fails_with(f, "{\"type\":\"trigger.toggle\",\"trigger\":\"schedule\",\"flowId\":\"other\"}",
                       "property 'flowId': no flow " NS ".other");
     assert_fails_with(f, "{\"type\":\"trigger.toggle\"}", "property 'trigger' is required");
+}
+
+/* ---- templated task -------------------------------------------------------- */
+
+static void test_templated_task(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    /* the spec is rendered first: here it picks the property's name */
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.templating.TemplatedTask\","
+                            "\"spec\":\"type: io.kestra.plugin.core.debug.Return\\n{{ 'for' ~ 'mat' }}: hi {{ name }}\"}",
+                         &e), TASK_SUCCESS);
+    assert_string_equal(out_str(f, "value"), "hi kite");
+    assert_ptr_equal(f->c.task, cur_task); /* given back */
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"type: debug.retrun\"}",
+                      "property 'spec': unknown task type 'debug.retrun' (did you mean 'debug.return'?)");
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"type: flow.sequential\"}",
+                      "'flow.sequential' is not a runnable task");
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"type: templating.templated_task\"}",
+                      "is not a runnable task");
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"[1, 2\"}", "property 'spec':");
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"just text\"}",
+                      "property 'spec' must render to a task");
+    /* the inner task's own errors come through */
+    assert_fails_with(f, "{\"type\":\"templating.templated_task\",\"spec\":\"type: kv.get\"}",
+                      "property 'key' is required");
 }
 
 /* ---- sleep ----------------------------------------------------------------- */
@@ -1242,6 +1268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_set_get_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_toggle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templated_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_cancelled_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
