@@ -146,6 +146,11 @@ const char *const store__sqlite_migrations[] = {
     "  created INTEGER NOT NULL,\n"
     "  PRIMARY KEY (namespace, flow_id, trigger_id, scheduled)\n"
     ") WITHOUT ROWID;\n",
+
+    /* 1 -> 2: the executions that have not ended, per flow (concurrency
+     * limits, recovery at start-up), without scanning a flow's history */
+    "CREATE INDEX executions_unfinished ON executions (namespace, flow_id)"
+    " WHERE state NOT IN " STORE__TERMINATED_SQL ";\n",
 };
 
 const int store__sqlite_migration_count =

@@ -61,9 +61,7 @@
 #define NS_MATCH(col, p) \
     "(" p " IS NULL OR " col " = " p " OR substr(" col ", 1, length(" p ") + 1) = " p " || '.')"
 
-/* The ended states (store_state_is_terminated), for the queue's expiry and searches. */
-#define TERMINATED_STATES \
-    "('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED')"
+#define TERMINATED_STATES STORE__TERMINATED_SQL
 
 #define FLOW_COLS "namespace, id, revision, source, json, deleted, created"
 #define FLOW_SEARCH_WHERE \
@@ -78,11 +76,6 @@
     "id, namespace, flow_id, flow_revision, state, histories, inputs, outputs, labels," \
     " variables, trigger, parent_id, parent_task_run_id, original_id, created, start_date," \
     " end_date, version"
-#define EXEC_SEARCH_WHERE \
-    " FROM executions WHERE " NS_MATCH("namespace", "?1") \
-    " AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)" \
-    " AND (?6 = 0 OR state NOT IN " TERMINATED_STATES ")" \
-    " AND (?7 IS NULL OR parent_id = ?7)"
 
 #define TR_COLS \
     "id, execution_id, parent_task_run_id, task_id, value, iteration, state, histories," \
@@ -102,7 +95,7 @@
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_FLOW_LATEST, S_FLOW_REV, S_FLOW_REVS, S_FLOW_INSERT, S_FLOW_SEARCH, S_FLOW_COUNT,
-    S_EXEC_INSERT, S_EXEC_UPDATE, S_EXEC_VERSION, S_EXEC_GET, S_EXEC_SEARCH, S_EXEC_COUNT,
+    S_EXEC_INSERT, S_EXEC_UPDATE, S_EXEC_VERSION, S_EXEC_GET,
     S_EXEC_DEL_TR, S_EXEC_DEL_LOGS, S_EXEC_DEL_METRICS, S_EXEC_DEL_JOBS, S_EXEC_DEL,
     S_TR_INSERT, S_TR_UPDATE, S_TR_GET, S_TR_LIST,
     S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
@@ -141,9 +134,6 @@ static const char *const sql_text[S__COUNT] = {
                       " WHERE id = ?1 AND version = ?18",
     [S_EXEC_VERSION] = "SELECT version FROM executions WHERE id = ?1",
     [S_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions WHERE id = ?1",
-    [S_EXEC_SEARCH] = "SELECT " EXEC_COLS EXEC_SEARCH_WHERE
-                      " ORDER BY created DESC, id DESC LIMIT ?4 OFFSET ?5",
-    [S_EXEC_COUNT] = "SELECT count(*)" EXEC_SEARCH_WHERE,
     [S_EXEC_DEL_TR] = "DELETE FROM task_runs WHERE execution_id = ?1",
     [S_EXEC_DEL_LOGS] = "DELETE FROM logs WHERE execution_id = ?1",
     [S_EXEC_DEL_METRICS] = "DELETE FROM metrics WHERE execution_id = ?1",
@@ -219,9 +209,15 @@ static const char *const sql_text[S__COUNT] = {
 
 typedef struct sqlb sqlb;
 
+/* Execution searches: one statement per combination of filters (XQ_* bits),
+ * written so that SQLite can use the indexes, and per page/count. */
+enum { XQ_PREFIX = 1, XQ_NS = 2, XQ_FLOW = 4, XQ_STATE = 8, XQ_UNFINISHED = 16, XQ_PARENT = 32,
+       XQ__COMBOS = 64 };
+
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S__COUNT];
+    sqlite3_stmt *xq[2][XQ__COMBOS];   /* [0]: the page, [1]: the count */
     struct conn *next;     /* every connection of the store */
     struct conn *next_idle;
 } conn;
@@ -272,6 +268,9 @@ static void conn_close(conn *c)
 {
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(c->st[i]);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < XQ__COMBOS; i++)
+            sqlite3_finalize(c->xq[k][i]);
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -1138,20 +1137,77 @@ static int sq_execution_delete(void *p, const char *id, kerr *e)
     W_END
 }
 
+/* The statement for the filters in flags, prepared once per connection.
+ * Only the filters present appear in the SQL: "?1 IS NULL OR ..." terms
+ * would keep SQLite from using any index. The namespace prefix is a range
+ * [p, p + "/") refined to p itself and p + "." (so that "a" does not match
+ * "ab"); unfinished is the partial index's own WHERE clause. */
+static sqlite3_stmt *exec_query(conn *c, unsigned flags, int count, kerr *e)
+{
+    sqlite3_stmt **slot = &c->xq[count][flags];
+    if (*slot)
+        return *slot;
+    char sql[1536];
+    int len = snprintf(sql, sizeof sql, "SELECT %s FROM executions WHERE 1",
+                       count ? "count(*)" : EXEC_COLS);
+    if (flags & XQ_PREFIX)
+        len += snprintf(sql + len, sizeof sql - (size_t)len,
+                        " AND namespace >= ?1 AND namespace < ?1 || '/'"
+                        " AND (namespace = ?1 OR substr(namespace, length(?1) + 1, 1) = '.')");
+    if (flags & XQ_NS)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND namespace = ?8");
+    if (flags & XQ_FLOW)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND flow_id = ?2");
+    if (flags & XQ_STATE)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND state = ?3");
+    if (flags & XQ_UNFINISHED)
+        len += snprintf(sql + len, sizeof sql - (size_t)len,
+                        " AND state NOT IN " TERMINATED_STATES);
+    if (flags & XQ_PARENT)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND parent_id = ?7");
+    if (!count)
+        snprintf(sql + len, sizeof sql - (size_t)len,
+                 " ORDER BY created DESC, id DESC LIMIT ?4 OFFSET ?5");
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        fail_db(c->db, e, "preparing an execution search");
+        *slot = NULL;
+    }
+    return *slot;
+}
+
+static void bind_exec_query(sqlite3_stmt *st, const store_execution_query *q, int count)
+{
+    /* parameters absent from this statement's SQL are refused with
+     * SQLITE_RANGE, harmlessly */
+    if (q->ns_prefix)
+        bind_str(st, 1, q->ns_prefix);
+    if (q->flow_id)
+        bind_str(st, 2, q->flow_id);
+    if (q->state >= 0)
+        bind_str(st, 3, store_state_name((store_state)q->state));
+    if (!count)
+        bind_limit(st, 4, q->offset, q->limit);
+    if (q->parent_id)
+        bind_str(st, 7, q->parent_id);
+    if (q->namespace)
+        bind_str(st, 8, q->namespace);
+}
+
 static int sq_execution_search(void *p, const store_execution_query *q, store_execution **out,
                                size_t *n, int64_t *total, kerr *e)
 {
     R_BEGIN
     size_t cap = 0;
     int r;
-    const char *state = q->state >= 0 ? store_state_name((store_state)q->state) : NULL;
-    STMT(st, S_EXEC_SEARCH);
-    bind_str(st, 1, q->ns_prefix);
-    bind_str(st, 2, q->flow_id);
-    bind_str(st, 3, state);
-    bind_limit(st, 4, q->offset, q->limit);
-    sqlite3_bind_int(st, 6, q->unfinished ? 1 : 0);
-    bind_str(st, 7, q->parent_id);
+    unsigned flags = (q->ns_prefix ? XQ_PREFIX : 0) | (q->namespace ? XQ_NS : 0) |
+                     (q->flow_id ? XQ_FLOW : 0) | (q->state >= 0 ? XQ_STATE : 0) |
+                     (q->unfinished ? XQ_UNFINISHED : 0) | (q->parent_id ? XQ_PARENT : 0);
+    sqlite3_stmt *st = exec_query(c, flags, 0, e);
+    if (!st) {
+        rc = STORE_ERROR;
+        goto out;
+    }
+    bind_exec_query(st, q, 0);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         rc = read_execution(st, VEC_PUSH(*out, *n, cap), e);
         if (rc)
@@ -1162,12 +1218,12 @@ static int sq_execution_search(void *p, const store_execution_query *q, store_ex
     done(st);
     if (rc)
         goto out;
-    STMT(ct, S_EXEC_COUNT);
-    bind_str(ct, 1, q->ns_prefix);
-    bind_str(ct, 2, q->flow_id);
-    bind_str(ct, 3, state);
-    sqlite3_bind_int(ct, 6, q->unfinished ? 1 : 0);
-    bind_str(ct, 7, q->parent_id);
+    sqlite3_stmt *ct = exec_query(c, flags, 1, e);
+    if (!ct) {
+        rc = STORE_ERROR;
+        goto out;
+    }
+    bind_exec_query(ct, q, 1);
     if (sqlite3_step(ct) == SQLITE_ROW)
         *total = sqlite3_column_int64(ct, 0);
     else

@@ -676,7 +676,8 @@ int store_execution_search(store *s, const store_execution_query *q, store_execu
     *out = NULL;
     *n = 0;
     CHECK_PTR(q, "execution query");
-    CHECK_OPT(q->ns_prefix, "execution query namespace");
+    CHECK_OPT(q->ns_prefix, "execution query namespace prefix");
+    CHECK_OPT(q->namespace, "execution query namespace");
     CHECK_OPT(q->flow_id, "execution query flow id");
     CHECK_OPT(q->parent_id, "execution query parent id");
     if (q->state != -1) {

@@ -243,6 +243,7 @@ int store_execution_delete(store *s, const char *id, kerr *e);
 
 typedef struct store_execution_query {
     const char *ns_prefix;   /* as in store_flow_query; NULL: all */
+    const char *namespace;   /* exactly this namespace; NULL: all */
     const char *flow_id;     /* NULL: all */
     int state;               /* a store_state, or -1: all */
     int unfinished;          /* 1: only executions not terminated (for

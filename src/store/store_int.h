@@ -85,6 +85,12 @@ typedef struct store_ops {
 
 extern const store_ops store__sqlite_ops;
 
+/* The ended states (store_state_is_terminated) as an SQL list: the queue's
+ * expiry, unfinished-execution searches and the partial index they use must
+ * spell it the same way for SQLite to use that index. */
+#define STORE__TERMINATED_SQL \
+    "('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED')"
+
 /* SQLite schema migrations: store__sqlite_migrations[i] takes a database from
  * version i to i + 1. */
 extern const char *const store__sqlite_migrations[];

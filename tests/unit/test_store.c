@@ -179,6 +179,39 @@ static void test_open_migrates_an_empty_file(void **state)
     store_execution_clear(&x);
 }
 
+/* A database left at version 1 by an older kite is brought up to date, its
+ * rows kept. */
+static void test_open_applies_missing_migrations_in_order(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    assert_true(store_schema_latest() >= 2);
+    insert_exec(f->s, "old", "ns", "flow");
+    store_free(f->s);
+    f->s = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished;"
+                                  " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(f->path, NULL, &f->s, &e), 0);
+    assert_int_equal(store_schema_version(f->s), store_schema_latest());
+    store_execution x;
+    assert_int_equal(store_execution_get(f->s, "old", &x, &e), 0);
+    store_execution_clear(&x);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE"
+                                        " name = 'executions_unfinished'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_open_refuses_a_newer_schema(void **state)
 {
     fx *f = *state;
@@ -503,11 +536,31 @@ static void test_execution_search_and_paging(void **state)
     assert_int_equal(n, 3);
     assert_int_equal(total, 20);
     store_executions_free(v, n);
+    store_execution_query q6 = {.namespace = "prod", .state = -1};
+    assert_int_equal(store_execution_search(f->s, &q6, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 0);   /* exact: "prod" is not "prod.db" */
+    q6.namespace = "prod.db";
+    q6.flow_id = "backup";
+    q6.unfinished = 1;
+    assert_int_equal(store_execution_search(f->s, &q6, &v, &n, &total, &e), 0);
+    /* 1,7,11,13,17,19,23 (5 failed) */
+    assert_int_equal(n, 7);
+    assert_int_equal(total, 7);
+    store_executions_free(v, n);
     store_execution_query q5 = {.state = -1, .parent_id = "e02"};
     assert_int_equal(store_execution_search(f->s, &q5, &v, &n, &total, &e), 0);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].id, "e04");
     assert_string_equal(v[1].id, "e03");
+    store_executions_free(v, n);
+    /* a prefix stops at a dot: "prod" is not the parent of "prod-x" or "prodb" */
+    insert_exec(f->s, "x1", "prod-x", "backup");
+    insert_exec(f->s, "x2", "prodb", "backup");
+    insert_exec(f->s, "x3", "prod.db.eu", "backup");
+    assert_int_equal(store_execution_search(f->s, &q2, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 9);
+    for (size_t i = 0; i < n; i++)
+        assert_true(strcmp(v[i].id, "x1") != 0 && strcmp(v[i].id, "x2") != 0);
     store_executions_free(v, n);
     store_execution_query bad = {.state = 42};
     assert_int_equal(store_execution_search(f->s, &bad, &v, &n, &total, &e), STORE_ERROR);
@@ -1353,6 +1406,8 @@ int main(void)
         cmocka_unit_test(test_state_names_round_trip),
         cmocka_unit_test(test_new_id_is_base62_and_unique),
         cmocka_unit_test_setup_teardown(test_open_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_applies_missing_migrations_in_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_a_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_foreign_files_and_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_revisions_only_when_source_changes, setup,
