@@ -995,3 +995,115 @@ int expr_eval_string(const char *src, const json_t *ctx, const expr_env *env, js
     expr_tmpl_free(t);
     return rc;
 }
+
+/* ---- rendering a whole JSON value ----------------------------------------------- */
+
+static void path_push(buf *path, const char *seg)
+{
+    buf_putc(path, '/');
+    for (const char *q = seg; *q; q++) {
+        if (*q == '~')
+            buf_puts(path, "~0");
+        else if (*q == '/')
+            buf_puts(path, "~1");
+        else
+            buf_putc(path, *q);
+    }
+}
+
+static json_t *render_json_rec(const json_t *in, const json_t *ctx, const expr_env *env, int typed,
+                               buf *path, int depth, kerr *e)
+{
+    if (depth > 1000) {
+        kerr_set(e, "value nested too deeply");
+        return NULL;
+    }
+    if (json_is_string(in)) {
+        const char *s = json_string_value(in);
+        if (!expr_is_template(s))
+            return json_deep_copy(in);
+        json_t *v = NULL;
+        if (typed) {
+            if (expr_eval_string(s, ctx, env, &v, e))
+                return NULL;
+            return v;
+        }
+        char *text;
+        if (expr_render_string(s, ctx, env, &text, e))
+            return NULL;
+        v = json_string(text);
+        if (!v)
+            kerr_set(e, "the rendered text is not valid UTF-8");
+        free(text);
+        return v;
+    }
+    if (json_is_array(in)) {
+        json_t *out = json_array();
+        for (size_t i = 0; i < json_array_size(in); i++) {
+            size_t mark = path->len;
+            char idx[32];
+            snprintf(idx, sizeof idx, "%zu", i);
+            path_push(path, idx);
+            json_t *x = render_json_rec(json_array_get(in, i), ctx, env, typed, path, depth + 1, e);
+            if (!x) {
+                json_decref(out);
+                return NULL;
+            }
+            path->len = mark;
+            path->data[mark] = '\0';
+            json_array_append_new(out, x);
+        }
+        return out;
+    }
+    if (json_is_object(in)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)in, k, x) {
+            size_t mark = path->len;
+            path_push(path, k);
+            char *key = NULL;
+            if (expr_is_template(k) && expr_render_string(k, ctx, env, &key, e)) {
+                json_decref(out);
+                return NULL;
+            }
+            json_t *y = render_json_rec(x, ctx, env, typed, path, depth + 1, e);
+            if (!y) {
+                free(key);
+                json_decref(out);
+                return NULL;
+            }
+            path->len = mark;
+            path->data[mark] = '\0';
+            json_object_set_new(out, key ? key : k, y);
+            free(key);
+        }
+        return out;
+    }
+    return json_deep_copy(in);
+}
+
+int expr_render_json(const json_t *in, const json_t *ctx, const expr_env *env, int typed, json_t **out,
+                     char **err_path, kerr *e)
+{
+    kerr local = KERR_INIT;
+    if (!e)
+        e = &local;
+    kerr_clear(e);
+    buf path;
+    buf_init(&path, 0);
+    buf_puts(&path, "");
+    json_t *v = render_json_rec(in, ctx, env, typed, &path, 0, e);
+    if (!v) {
+        if (err_path)
+            *err_path = buf_steal(&path);
+        else
+            buf_free(&path);
+        if (!e->code)
+            kerr_set(e, "render failed");
+        return -1;
+    }
+    buf_free(&path);
+    *out = v;
+    return 0;
+}

@@ -84,6 +84,17 @@ int expr_render_string(const char *src, const json_t *ctx, const expr_env *env,
 int expr_eval_string(const char *src, const json_t *ctx, const expr_env *env,
                      json_t **out /* OUT */, kerr *e);
 
+/* Renders every string inside a JSON value (map keys too), as Kestra renders
+ * a task's properties; strings that are not templates are copied as they
+ * are. With typed, a string that is exactly one `{{ expression }}` becomes
+ * the expression's value (see expr_eval); otherwise every result is text.
+ * *out is a new value. On error returns -1 with e set (line/col inside the
+ * failing string) and, when err_path is not NULL, *err_path set to the JSON
+ * pointer of that string ("/tasks/0/message"; the caller frees) so the
+ * caller can name its position in the YAML file. */
+int expr_render_json(const json_t *in, const json_t *ctx, const expr_env *env, int typed,
+                     json_t **out /* OUT */, char **err_path /* OUT, may be NULL */, kerr *e);
+
 /* True when s contains `{{` or `{%` (so it needs rendering at all). */
 int expr_is_template(const char *s);
 

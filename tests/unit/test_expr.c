@@ -230,6 +230,40 @@ static void eval_result_outlives_template(void **state)
     json_decref(v);
 }
 
+static void render_whole_json(void **state)
+{
+    json_t *ctx = json_loads("{\"inputs\": {\"n\": 3, \"l\": [1, 2], \"k\": \"key\"}}", 0, NULL);
+    json_t *in = json_loads("{\"message\": \"n={{ inputs.n }}\", \"values\": \"{{ inputs.l }}\","
+                            " \"plain\": \"no {braces}\", \"num\": 5, \"list\": [\"{{ inputs.n * 2 }}\", true],"
+                            " \"{{ inputs.k }}\": \"renamed\"}",
+                            0, NULL);
+    assert_non_null(in);
+    json_t *out = NULL;
+    kerr e = KERR_INIT;
+    assert_int_equal(expr_render_json(in, ctx, NULL, 1, &out, NULL, &e), 0);
+    char *s = json_dumps(out, JSON_COMPACT);
+    assert_string_equal(s, "{\"message\":\"n=3\",\"values\":[1,2],\"plain\":\"no {braces}\",\"num\":5,"
+                           "\"list\":[6,true],\"key\":\"renamed\"}");
+    free(s);
+    json_decref(out);
+    /* untyped: everything rendered is text */
+    assert_int_equal(expr_render_json(in, ctx, NULL, 0, &out, NULL, &e), 0);
+    assert_string_equal(json_string_value(json_object_get(out, "values")), "[1,2]");
+    json_decref(out);
+    /* the failing string is named by its JSON pointer */
+    json_t *bad = json_loads("{\"tasks\": [{\"id\": \"a\"}, {\"a/b\": \"x\\n {{ inputs.nope }}\"}]}", 0, NULL);
+    char *path = NULL;
+    assert_int_equal(expr_render_json(bad, ctx, NULL, 1, &out, &path, &e), -1);
+    assert_string_equal(path, "/tasks/1/a~1b");
+    assert_string_equal(e.msg, "undefined variable 'inputs.nope'");
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.col, 5);
+    free(path);
+    json_decref(bad);
+    json_decref(in);
+    json_decref(ctx);
+}
+
 /* ---- kite render ------------------------------------------------------------------------ */
 
 /* Runs `$KITE render ARGS` and returns stdout+stderr; *rc gets the exit code. */
@@ -358,6 +392,7 @@ int main(void)
         cmocka_unit_test(value_to_text),
         cmocka_unit_test(context_is_not_modified),
         cmocka_unit_test(eval_result_outlives_template),
+        cmocka_unit_test(render_whole_json),
         cmocka_unit_test(one_template_many_threads),
         cmocka_unit_test(cli_render),
     };
