@@ -9,7 +9,9 @@
  *     one-task flow);
  *   - queue cycles per second: enqueue + lease + ack, each its own
  *     transaction (the worker's path), and batched by 100;
+ *   - the same, 10 executions per transaction (group commit);
  *   - executions per second from 2 threads at once;
+ *   - log lines appended per second, alone and 100 per transaction;
  *   - the bare commit and executions with synchronous=FULL (power-loss safe).
  * Each figure runs for BENCH_SECONDS (default 1) on a fresh file under
  * TMPDIR. Figures only, no asserts.
@@ -146,18 +148,53 @@ static void create_execution(store *s)
         die("create execution", e.msg);
 }
 
-static double executions(int full)
+/* batch executions per transaction (group commit: the executor applying
+ * several events in one transaction). */
+static double executions(int full, int batch)
 {
     const char *name = full ? "exec_full" : "exec";
     store *s = open_store(name, full);
+    kerr e = KERR_INIT;
     long n = 0;
     double t0 = mono(), t;
     do {
-        for (int i = 0; i < 20; i++, n++)
-            create_execution(s);
+        for (int i = 0; i < 20; i++) {
+            if (batch > 1 && store_begin(s, &e))
+                die("begin", e.msg);
+            for (int k = 0; k < batch; k++, n++)
+                create_execution(s);
+            if (batch > 1 && store_commit(s, &e))
+                die("commit", e.msg);
+        }
         t = mono() - t0;
     } while (t < seconds);
     close_store(s, name);
+    return (double)n / t;
+}
+
+/* Log lines, batch per transaction. */
+static double log_lines(int batch)
+{
+    store *s = open_store("logs", 0);
+    kerr e = KERR_INIT;
+    store_log l = {.execution_id = "0123456789abcdefghijkl", .task_run_id = "tr", .task_id = "t",
+                   .attempt = 1, .level = LEVEL_INFO,
+                   .message = "a log line of a typical length, about eighty characters long."};
+    long n = 0;
+    double t0 = mono(), t;
+    do {
+        for (int i = 0; i < 20; i++) {
+            if (batch > 1 && store_begin(s, &e))
+                die("begin", e.msg);
+            for (int k = 0; k < batch; k++, n++)
+                if (store_log_append(s, &l, NULL, &e))
+                    die("log", e.msg);
+            if (batch > 1 && store_commit(s, &e))
+                die("commit", e.msg);
+        }
+        t = mono() - t0;
+    } while (t < seconds);
+    close_store(s, "logs");
     return (double)n / t;
 }
 
@@ -247,12 +284,15 @@ int main(void)
         die("mkdtemp", dir);
 
     double bare = bare_commits(0);
-    double ex = executions(0);
+    double ex = executions(0, 1);
+    double ex10 = executions(0, 10);
     double ex2 = executions_threads(2);
     double q1 = queue_cycles(1);
     double q100 = queue_cycles(100);
     double bare_full = bare_commits(1);
-    double ex_full = executions(1);
+    double ex_full = executions(1, 1);
+    double logs1 = log_lines(1);
+    double logs100 = log_lines(100);
 
     printf("store: SQLite %s, WAL, %.1f s per figure, files in %s\n", sqlite3_libversion(),
            seconds, dir);
@@ -260,6 +300,8 @@ int main(void)
            bare);
     printf("  executions created/s (execution + 2 task runs + 1 job, one tx):      %10.0f"
            "  (%.0f%% of the bare commit rate)\n", ex, 100.0 * ex / bare);
+    printf("  executions created/s, 10 per transaction (group commit):             %10.0f\n",
+           ex10);
     printf("  executions created/s, 2 threads:                                     %10.0f\n",
            ex2);
     printf("  queue enqueue+lease+ack/s (3 transactions a job):                    %10.0f"
@@ -270,6 +312,10 @@ int main(void)
            bare_full);
     printf("  executions created/s, synchronous=FULL:                              %10.0f"
            "  (%.0f%% of the bare FULL rate)\n", ex_full, 100.0 * ex_full / bare_full);
+    printf("  log lines appended/s, one transaction each:                          %10.0f\n",
+           logs1);
+    printf("  log lines appended/s, 100 per transaction:                           %10.0f\n",
+           logs100);
     rmdir(dir);
     return 0;
 }
