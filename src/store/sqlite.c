@@ -306,9 +306,25 @@ static conn *conn_open(sqlb *b, kerr *e)
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, b->opts.busy_timeout_ms > 0 ? b->opts.busy_timeout_ms : 5000);
+    /* WAL or nothing: the durability and concurrency promised above rest on
+     * it, and SQLite quietly keeps the old mode where WAL cannot work (a
+     * file system without shared memory, a read-only folder) */
+    sqlite3_stmt *jm = NULL;
+    const char *mode = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &jm, NULL) == SQLITE_OK &&
+        sqlite3_step(jm) == SQLITE_ROW)
+        mode = (const char *)sqlite3_column_text(jm, 0);
+    if (!mode || strcmp(mode, "wal") != 0) {
+        store__fail(e, STORE_ERROR, "store: %s: cannot use WAL journaling (%s)", b->path,
+                    mode ? mode : sqlite3_errmsg(db));
+        sqlite3_finalize(jm);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_finalize(jm);
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;"
+             "PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;"
              " PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
              b->opts.sync_full ? "FULL" : "NORMAL");
     char *msg = NULL;

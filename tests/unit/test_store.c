@@ -250,6 +250,9 @@ static void test_open_refuses_foreign_files_and_urls(void **state)
     assert_non_null(strstr(e.msg, "postgres"));
     assert_int_equal(store_open(":memory:", NULL, &s, &e), STORE_ERROR);
     assert_int_equal(store_open("", NULL, &s, &e), STORE_ERROR);
+    assert_int_equal(store_open("/nonexistent-kite-dir/kite.db", NULL, &s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "cannot open /nonexistent-kite-dir/kite.db"));
+    assert_int_equal(store_open(f->dir, NULL, &s, &e), STORE_ERROR);   /* a folder */
     assert_int_equal(store_open("ftp://x", NULL, &s, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "unknown database URL scheme"));
 
