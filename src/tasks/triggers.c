@@ -9,6 +9,78 @@
  * io.kestra.plugin.fs.http names of the HTTP trigger, which moved to core.
  */
 #include "tasks/tasks_int.h"
+#include "util/datetime.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- check hooks ------------------------------------------------------------ */
+
+/* A literal string (not a template, which only run time can check). */
+static const char *literal(const json_t *j)
+{
+    const char *s = json_string_value(j);
+    return s && !strstr(s, "{{") && !strstr(s, "{%") ? s : NULL;
+}
+
+/* `timezone` names a zone of the tz database; returns it, or NULL (after
+ * reporting when it is wrong) so date checks can fall back to UTC. */
+static const tzone *check_timezone(vctx *v, const json_t *obj, const char *path)
+{
+    const char *name = literal(json_object_get(obj, "timezone"));
+    if (!name)
+        return NULL;
+    kerr e = KERR_INIT;
+    const tzone *z = tz_get(name, &e);
+    if (!z) {
+        char *p = xasprintf("%s/timezone", path);
+        vctx_error(v, p, "unknown time zone '%s': %s", name, e.msg);
+        free(p);
+    }
+    return z;
+}
+
+static void check_schedule(vctx *v, const json_t *obj, const char *path)
+{
+    check_timezone(v, obj, path);
+}
+
+/* ScheduleOnDates: every literal date is an ISO-8601 date-time. */
+static void check_schedule_on_dates(vctx *v, const json_t *obj, const char *path)
+{
+    const tzone *z = check_timezone(v, obj, path);
+    const json_t *dates = json_object_get(obj, "dates");
+    if (!json_is_array(dates))
+        return;
+    size_t i;
+    const json_t *d;
+    json_array_foreach(dates, i, d) {
+        const char *s = literal(d);
+        if (!s)
+            continue;
+        int64_t us;
+        kerr e = KERR_INIT;
+        if (datetime_parse(s, z, &us, NULL, &e)) {
+            char *p = xasprintf("%s/dates/%zu", path, i);
+            vctx_error(v, p, "'%s' is not an ISO-8601 date-time: %s", s, e.msg);
+            free(p);
+        }
+    }
+}
+
+/* Webhook: the key is part of a URL, at most 256 characters (as Kestra). */
+static void check_webhook(vctx *v, const json_t *obj, const char *path)
+{
+    const char *key = json_string_value(json_object_get(obj, "key"));
+    if (key && strlen(key) > 256) {
+        char *p = xasprintf("%s/key", path);
+        vctx_error(v, p, "webhook key is %zu characters long, at most 256 are allowed",
+                   strlen(key));
+        free(p);
+    }
+}
 
 #define P_RECOVER                                                                     \
     PENUM("recoverMissedSchedules", 0, NULL, ENUMS("LAST", "NONE", "ALL"),            \
@@ -69,6 +141,7 @@ const type_def tasks__triggers[] = {
                  "backfill settings (use the backfill API)"),
             PCONDS("scheduleConditions", PF_DEPRECATED,
                    "conditions on the date (use conditions)")),
+        .check = check_schedule,
     },
     {
         .name = "trigger.schedule_on_dates",
@@ -80,6 +153,7 @@ const type_def tasks__triggers[] = {
                        PSTR("timezone", 0, NULL, "time zone of dates without one"),
                        PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the executions"),
                        P_RECOVER),
+        .check = check_schedule_on_dates,
     },
     {
         .name = "trigger.flow",
@@ -118,7 +192,8 @@ const type_def tasks__triggers[] = {
                            "io.kestra.core.models.triggers.types.Webhook"),
         .kind = TK_TRIGGER,
         .desc = "Start the flow on an HTTP call to /api/v1/executions/webhook/NS/FLOW/KEY.",
-        .props = PROPS(PSTR("key", PF_REQUIRED, NULL, "the secret part of the webhook URL"),
+        .props = PROPS(PSTR("key", PF_REQUIRED | PF_NONEMPTY, NULL,
+                            "the secret part of the webhook URL (at most 256 characters)"),
                        PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the execution"),
                        PBOOL("wait", 0, "false", "answer only once the execution ended"),
                        PBOOL("returnOutputs", 0, "false",
@@ -128,6 +203,7 @@ const type_def tasks__triggers[] = {
                        PSTR("responseContentType", 0, NULL,
                             "content type of the answer (application/json or text/plain)"),
                        PINT("responseCode", 0, NULL, "HTTP status of the answer (with wait)")),
+        .check = check_webhook,
     },
     {
         .name = "trigger.http",

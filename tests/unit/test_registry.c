@@ -519,6 +519,38 @@ static void test_script_task_runner_is_checked(void **state)
                  "'image'");
 }
 
+#define TRIGGERS HEAD "  - {id: l, type: log, message: m}\ntriggers:\n"
+
+static void test_trigger_time_zones_and_dates(void **state)
+{
+    assert_valid(TRIGGERS "  - id: s\n    type: trigger.schedule\n    cron: '0 * * * *'\n"
+                          "    timezone: Europe/Paris\n");
+    assert_error(TRIGGERS "  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+                          "    cron: '0 * * * *'\n    timezone: Europe/Pariss\n",
+                 "9:15: unknown time zone 'Europe/Pariss'");
+    assert_valid(TRIGGERS "  - id: d\n    type: trigger.schedule_on_dates\n"
+                          "    dates: ['2025-01-15T10:00:00Z', '2025-02-01T08:00:00+02:00', "
+                          "'{{ now() }}']\n");
+    assert_error(TRIGGERS "  - id: d\n    type: trigger.schedule_on_dates\n"
+                          "    dates: ['2025-01-15T10:00:00Z', 'tomorrow']\n",
+                 "'tomorrow' is not an ISO-8601 date-time");
+}
+
+static void test_webhook_key(void **state)
+{
+    char *long_key = xcalloc(300, 1);
+    memset(long_key, 'k', 257);
+    char *text = xasprintf(TRIGGERS "  - {id: w, type: trigger.webhook, key: %s}\n", long_key);
+    assert_error(text, "webhook key is 257 characters long");
+    free(text);
+    long_key[256] = '\0';
+    text = xasprintf(TRIGGERS "  - {id: w, type: trigger.webhook, key: %s}\n", long_key);
+    assert_valid(text);
+    free(text);
+    free(long_key);
+    assert_error(TRIGGERS "  - {id: w, type: trigger.webhook, key: ''}\n", "'key'");
+}
+
 /* ---- kite plugins ---------------------------------------------------------------------- */
 
 /* Runs `kite plugins ARGS...` with stdout captured; returns the output
@@ -736,6 +768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_switch_needs_a_case, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_working_directory_takes_runnable_tasks, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_script_task_runner_is_checked, setup_real, teardown),
+        cmocka_unit_test_setup_teardown(test_trigger_time_zones_and_dates, setup_real, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_key, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_plugins_list, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_plugins_schema_of_one_type, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_plugins_schema_of_the_flow, setup_real, teardown),
