@@ -246,6 +246,13 @@ static void test_open_refuses_foreign_files_and_urls(void **state)
     assert_non_null(strstr(e.msg, "not a kite store"));
     rm_db(other);
 
+    FILE *fp = fopen(other, "w");
+    fputs("id: not a database at all, a flow file put in the wrong place\n", fp);
+    fclose(fp);
+    assert_int_equal(store_open(other, NULL, &s, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "file is not a database"));
+    rm_db(other);
+
     assert_int_equal(store_open("postgres://localhost/kite", NULL, &s, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "postgres"));
     assert_int_equal(store_open(":memory:", NULL, &s, &e), STORE_ERROR);
