@@ -315,8 +315,8 @@ static void check_prop(integrity *g, const char *type, const prop_def *p, int na
         bad(g, "%s.%s: enums must be set exactly on PT_ENUM", type, n);
     if (p->enums && !p->enums[0])
         bad(g, "%s.%s: empty enum", type, n);
-    if (p->item && p->type != PT_LIST && p->type != PT_MAP)
-        bad(g, "%s.%s: item on a property that is not a list or map", type, n);
+    if ((p->item != NULL) != (p->type == PT_LIST || p->type == PT_MAP))
+        bad(g, "%s.%s: item must be set exactly on lists and maps", type, n);
     if ((p->type == PT_OBJECT) != (p->props != NULL))
         bad(g, "%s.%s: props must be set exactly on PT_OBJECT", type, n);
     if (p->type == PT_PLUGIN && (p->plugin_kind < TK_RUNNABLE || p->plugin_kind > TK_OTHER))
