@@ -172,7 +172,7 @@ static task_result fail_run(task_ctx *c, kerr *e)
     char *msg;
     if (tasks__prop_text(c, "errorMessage", "Task failure", &msg, e))
         return TASK_FAILED;
-    kerr_set(e, "%s", msg);
+    kerr_set(e, "%s", *msg ? msg : "Task failure"); /* a failure always says something */
     free(msg);
     return TASK_FAILED;
 }
@@ -398,7 +398,8 @@ static task_result sleep_run(task_ctx *c, kerr *e)
     char d[64];
     duration_format(us, d, sizeof d);
     task_log(c, LEVEL_INFO, "Waiting for %s", d); /* as Kestra, which Fetch tests count */
-    int64_t end = time_mono_us() + us;
+    int64_t now = time_mono_us();
+    int64_t end = us > INT64_MAX - now ? INT64_MAX : now + us; /* no wrap for huge ones */
     for (;;) {
         if (task_cancelled(c))
             return TASK_KILLED;

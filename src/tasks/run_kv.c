@@ -118,7 +118,8 @@ static task_result kv_set_run(task_ctx *c, kerr *e)
     v = kv_convert(type, raw, e);
     if (!v)
         goto out;
-    int64_t expires = ttl > 0 ? store_now_us() + ttl : 0;
+    int64_t now = store_now_us();
+    int64_t expires = ttl <= 0 ? 0 : ttl > INT64_MAX - now ? INT64_MAX : now + ttl;
 
     if (!overwrite) {
         /* check and write in one transaction, so that two tasks racing for a

@@ -650,6 +650,22 @@ static void test_sleep_cancelled_from_another_thread(void **state)
     json_decref(task);
 }
 
+static void test_sleep_huge_duration_still_sleeps(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    reset_ctx(f);
+    /* about 292,000 years: now + duration would wrap */
+    json_t *task = json_pack("{s:s,s:I}", "type", "flow.sleep", "duration", (json_int_t)9223372036854LL);
+    f->c.task = task;
+    f->c.def = flow_type_find("flow.sleep");
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_later, f);
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    pthread_join(th, NULL);
+    json_decref(task);
+}
+
 static void test_sleep_stops_at_deadline(void **state)
 {
     fx *f = *state;
@@ -932,6 +948,10 @@ static void test_kv_ttl_expires(void **state)
     json_t *keys = json_object_get(f->c.outputs, "keys");
     assert_int_equal(json_array_size(keys), 1);
     assert_string_equal(json_string_value(json_array_get(keys, 0)), "long");
+    /* a ttl too large to add to now does not wrap into the past */
+    assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"far\",\"value\":\"v\",\"ttl\":9223372036854}", &e),
+                     TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"kv.get\",\"key\":\"far\",\"errorOnMissing\":true}", &e), TASK_SUCCESS);
     /* an expired key may be set again with overwrite: false */
     assert_int_equal(run(f, "{\"type\":\"kv.set\",\"key\":\"short\",\"value\":\"w\",\"overwrite\":false}",
                          &e), TASK_SUCCESS);
@@ -1251,6 +1271,76 @@ static void test_storage_split_errors(void **state)
 #undef SPLIT_FROM
 }
 
+/* ---- odd property values ------------------------------------------------------ */
+
+/* Every task, from a valid base, with each of its properties replaced in turn
+ * by values of every odd kind: each run ends (no crash, no hang: run it under
+ * SANITIZER=address), and a failure always says something. */
+static void test_odd_property_values(void **state)
+{
+    fx *f = *state;
+    static const struct { const char *type, *base; } bases[] = {
+        {"log", "{\"message\":\"m\"}"},
+        {"log.fetch", "{}"},
+        {"debug.return", "{\"format\":\"x\"}"},
+        {"debug.echo", "{\"format\":\"x\"}"},
+        {"output.values", "{\"values\":{\"a\":1}}"},
+        {"execution.fail", "{}"},
+        {"execution.exit", "{}"},
+        {"execution.labels", "{\"labels\":{\"a\":\"b\"}}"},
+        {"execution.assert", "{\"conditions\":[\"true\"]}"},
+        {"flow.sleep", "{\"duration\":\"PT0S\"}"},
+        {"kv.set", "{\"key\":\"k\",\"value\":1}"},
+        {"kv.get", "{\"key\":\"k\"}"},
+        {"kv.delete", "{\"key\":\"k\"}"},
+        {"kv.get_keys", "{}"},
+        {"state.set", "{\"data\":{\"a\":1}}"},
+        {"state.get", "{}"},
+        {"state.delete", "{}"},
+        {"trigger.toggle", "{\"trigger\":\"t\"}"},
+        {"templating.templated_task", "{\"spec\":\"type: debug.return\"}"},
+        {"storage.write", "{\"content\":\"c\"}"},
+        {"storage.concat", "{\"files\":[\"kite:///io/kestra/tests/f/_files/o.txt\"]}"},
+        {"storage.split", "{\"from\":\"kite:///io/kestra/tests/f/_files/o.txt\",\"rows\":1}"},
+        {"storage.delete", "{\"uri\":\"kite:///io/kestra/tests/f/_files/none.txt\"}"},
+        {"storage.size", "{\"uri\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
+        {"storage.reverse", "{\"from\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
+    };
+    static const char *odd[] = {
+        "null", "0", "-1", "9223372036854775807", "1e300", "-1e300", "0.5", "true", "false",
+        "\"\"", "\"{{\"", "\"{{ nil }}\"", "\"{{ [1, 2] }}\"", "\"x y\"", "\"-PT1S\"", "\"P9999999999D\"",
+        "\"kite:///\"", "\"kite:///a/../b\"", "\"system.x\"", "[]", "[null]", "[1,\"a\",{}]",
+        "{}", "{\"a\":{\"b\":[]}}", "{\"key\":1}", "[{\"key\":\"k\"}]",
+    };
+    put_uri(f, "kite:///io/kestra/tests/f/_files/o.txt", "1\n2\n");
+    size_t runs = 0;
+    for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+        const type_def *d = flow_type_find(bases[b].type);
+        assert_non_null(d);
+        for (const prop_def *p = d->props; p && p->name; p++) {
+            for (size_t o = 0; o < sizeof odd / sizeof odd[0]; o++) {
+                json_t *task = json_loads(bases[b].base, 0, NULL);
+                assert_non_null(task);
+                json_object_set_new(task, "type", json_string(bases[b].type));
+                json_object_set_new(task, p->name, json_loads(odd[o], JSON_DECODE_ANY, NULL));
+                reset_ctx(f);
+                if (!strcmp(bases[b].type, "flow.sleep"))
+                    atomic_store(&f->cancel, 1); /* a huge duration must not hang the test */
+                f->c.task = task;
+                f->c.def = d;
+                kerr e = KERR_INIT;
+                task_result r = tasks_hooks(d)->run(&f->c, &e);
+                if (r == TASK_FAILED && !e.msg[0])
+                    fail_msg("%s with %s = %s failed without a message", bases[b].type, p->name,
+                             odd[o]);
+                json_decref(task);
+                runs++;
+            }
+        }
+    }
+    assert_true(runs > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1272,6 +1362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sleep_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_cancelled_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sleep_stops_at_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sleep_huge_duration_still_sleeps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_logs_to_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_other_execution, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_pages_through_many_logs, setup, teardown),
@@ -1288,6 +1379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_purge_current_execution_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_odd_property_values, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(cur_task);
