@@ -1,0 +1,1158 @@
+/*
+ * run_scripts.c: the script tasks (script.shell, script.python, script.node
+ * and their *_script forms, i.e. Kestra's io.kestra.plugin.scripts.<lang>.
+ * Commands and .Script) on kite's process runner (util/proc.h).
+ *
+ * One run goes like this:
+ *   1. a private run folder R (under c->tmp_root) holds bin/ (python and
+ *      python3 pointing at /usr/bin/python3, first on PATH for Python tasks),
+ *      out/ (OUTPUT_DIR) and, outside a WorkingDirectory, work/ (the working
+ *      folder); inside a WorkingDirectory the shared c->workdir is used;
+ *   2. inputFiles are written into the working folder (never outside it: each
+ *      path segment is opened with O_NOFOLLOW relative to the folder);
+ *   3. the program is built: Commands join beforeCommands and commands with
+ *      newlines (prefixed by `set -e` when failFast) and hand them to the
+ *      interpreter (["/bin/sh", "-c"]); Script writes the script to a file of
+ *      the working folder and runs it (sh/python3/node);
+ *   4. proc_run runs it with an environment of its own (never kite's), the
+ *      time left before c->deadline_us and c->cancel;
+ *   5. each line is either a `::{...}::` marker (outputs, metrics, logs: as
+ *      Kestra's TaskLogLineMatcher, and not logged itself) or a log line,
+ *      stdout at INFO and stderr at WARN (Kestra's DefaultLogConsumer);
+ *   6. outputFiles and the files of OUTPUT_DIR are stored as task files;
+ *      R is removed, the shared folder stays.
+ *
+ * DESIGN
+ * proc_run calls the line callback on the calling (worker) thread only, so
+ * the per-run state needs no lock. proc_run's own output cap would drop
+ * marker lines past it, so it is left off and the cap on logged volume is
+ * applied here: past it, lines are still read and parsed for markers but no
+ * longer logged, and one notice says so. Lines longer than proc's max_line
+ * come in pieces: a marker's pieces are joined (up to MARKER_MAX), other
+ * pieces are logged as they come.
+ */
+#include "tasks/run_int.h"
+
+#include "expr/expr.h"
+#include "util/buf.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+#include "util/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What one task run may log: past either cap, output is read and parsed but
+ * no longer logged. */
+#define LOG_MAX_BYTES (8u << 20)
+#define LOG_MAX_LINES 50000u
+/* Longest `::{...}::` line accepted (joined from pieces). */
+#define MARKER_MAX (16u << 20)
+/* Bytes per log line: longer lines are logged in pieces. */
+#define LINE_MAX_BYTES (64u << 10)
+/* The PATH the child gets when its env does not set one. */
+#define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define PYTHON_BIN "/usr/bin/python3"
+
+typedef enum lang { LANG_SHELL, LANG_PYTHON, LANG_NODE } lang;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/* Copies s, replacing invalid UTF-8 and NUL bytes with U+FFFD, so that a log
+ * line is always valid text for the store and JSON. */
+static char *utf8_clean(const char *s, size_t n)
+{
+    buf b = BUF_INIT;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t len = 0;
+        if (ch >= 0x01 && ch < 0x80)
+            len = 1;
+        else if (ch >= 0xC2 && ch <= 0xDF)
+            len = 2;
+        else if (ch >= 0xE0 && ch <= 0xEF)
+            len = 3;
+        else if (ch >= 0xF0 && ch <= 0xF4)
+            len = 4;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                ok = 0;
+        if (ok && len == 3) {
+            unsigned char c1 = (unsigned char)s[i + 1];
+            if ((ch == 0xE0 && c1 < 0xA0) || (ch == 0xED && c1 >= 0xA0))
+                ok = 0; /* overlong, surrogate */
+        }
+        if (ok && len == 4) {
+            unsigned char c1 = (unsigned char)s[i + 1];
+            if ((ch == 0xF0 && c1 < 0x90) || (ch == 0xF4 && c1 >= 0x90))
+                ok = 0;
+        }
+        if (ok) {
+            buf_append(&b, s + i, len);
+            i += len;
+        } else {
+            buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    if (!b.data)
+        return xstrdup("");
+    return buf_steal(&b);
+}
+
+/* Single-quotes s for sh. */
+static void sh_quote(buf *b, const char *s)
+{
+    buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_puts(b, "'\\''");
+        else
+            buf_putc(b, *s);
+    }
+    buf_putc(b, '\'');
+}
+
+/* A rendered property that is a list of strings (a single string counts as
+ * a one-item list). *out is a NULL-terminated vector (proc_strv_free), NULL
+ * when absent. */
+static int prop_strv(task_ctx *c, const char *name, char ***out, kerr *e)
+{
+    *out = NULL;
+    json_t *v;
+    if (task_prop(c, name, &v, e))
+        return -1;
+    if (!v)
+        return 0;
+    if (json_is_string(v)) {
+        char **r = xcalloc(2, sizeof *r);
+        r[0] = xstrdup(json_string_value(v));
+        *out = r;
+        json_decref(v);
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        json_decref(v);
+        return kerr_set(e, "property '%s' must be a list of strings", name);
+    }
+    size_t n = json_array_size(v);
+    char **r = xcalloc(n + 1, sizeof *r);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *it = json_array_get(v, i);
+        if (json_is_null(it)) {
+            r[i] = xstrdup("");
+            continue;
+        }
+        r[i] = json_is_string(it) ? xstrdup(json_string_value(it)) : expr_value_to_text(it);
+    }
+    json_decref(v);
+    *out = r;
+    return 0;
+}
+
+/* ---- the run's state -------------------------------------------------------- */
+
+typedef struct srun {
+    task_ctx *c;
+    lang lg;
+    int commands;         /* Commands (1) or Script (0) */
+    char *rdir;           /* private run folder R */
+    char *workdir;        /* working folder (R/work or the shared one) */
+    char *outdir;         /* R/out, OUTPUT_DIR */
+    char *bindir;         /* R/bin for Python, else NULL */
+    char *script_path;    /* Script: the file holding the script */
+
+    /* output handling */
+    json_t *vars;
+    uint64_t logged_bytes, logged_lines;
+    int log_capped;
+    uint64_t stderr_lines;
+    buf marker[3];        /* per stream: a marker line arriving in pieces */
+    int in_split[3];      /* per stream: inside a split line */
+    int split_marker[3];  /* the split line is a marker */
+    int marker_too_long[3];
+} srun;
+
+static void log_line(srun *s, store_level lv, const char *line, size_t len)
+{
+    if (s->log_capped)
+        return;
+    if (s->logged_bytes + len > LOG_MAX_BYTES || s->logged_lines + 1 > LOG_MAX_LINES) {
+        s->log_capped = 1;
+        task_log(s->c, LEVEL_WARN,
+                 "The output is too large to be logged: more than %u lines or %u MiB were logged; "
+                 "the rest of stdout and stderr is read (outputs and metrics are still taken) "
+                 "but not logged",
+                 LOG_MAX_LINES, LOG_MAX_BYTES >> 20);
+        return;
+    }
+    s->logged_bytes += len;
+    s->logged_lines++;
+    char *clean = utf8_clean(line, len);
+    s->c->ops->log(s->c, lv, clean);
+    free(clean);
+}
+
+static int metric_type(const char *t, store_metric_type *out)
+{
+    if (!t)
+        return -1;
+    if (!strcasecmp(t, "counter")) {
+        *out = METRIC_COUNTER;
+        return 0;
+    }
+    if (!strcasecmp(t, "timer")) {
+        *out = METRIC_TIMER;
+        return 0;
+    }
+    return -1;
+}
+
+/* A timer's value: a number of seconds, or an ISO-8601 duration as Kestra's
+ * Timer serializes it ("PT1.5S"). */
+static int timer_value(const json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        int64_t us;
+        kerr e = KERR_INIT;
+        if (duration_parse(json_string_value(v), &us, &e))
+            return -1;
+        *out = (double)us / 1e6;
+        return 0;
+    }
+    return -1;
+}
+
+/* Handles the JSON of one `::{...}::` line (Kestra's TaskLogLineMatcher):
+ * outputs merged into vars, metrics, logs. */
+static void handle_marker(srun *s, const char *json, size_t len)
+{
+    json_error_t je;
+    json_t *o = json_loadb(json, len, JSON_DECODE_ANY, &je);
+    if (!o || !json_is_object(o)) {
+        task_log(s->c, LEVEL_WARN, "Invalid outputs '%s'", o ? "not a JSON object" : je.text);
+        json_decref(o);
+        return;
+    }
+    json_t *outs = json_object_get(o, "outputs");
+    if (json_is_object(outs))
+        json_object_update(s->vars, outs);
+    else if (outs && !json_is_null(outs))
+        task_log(s->c, LEVEL_WARN, "Invalid outputs '\"outputs\" must be a JSON object'");
+    json_t *ms = json_object_get(o, "metrics");
+    size_t i;
+    json_t *m;
+    json_array_foreach(ms, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        store_metric_type t;
+        json_t *val = json_object_get(m, "value");
+        double d = 0;
+        int ok = name && *name && !metric_type(json_string_value(json_object_get(m, "type")), &t);
+        if (ok)
+            ok = t == METRIC_TIMER ? !timer_value(val, &d) : json_is_number(val);
+        if (ok && t == METRIC_COUNTER)
+            d = json_number_value(val);
+        if (!ok) {
+            task_log(s->c, LEVEL_WARN,
+                     "Invalid metric %zu: it needs a name, a type (counter or timer) and a numeric value", i);
+            continue;
+        }
+        json_t *tags = json_object_get(m, "tags");
+        json_t *tcopy = NULL;
+        if (json_is_object(tags)) {
+            tcopy = json_object();
+            const char *k;
+            json_t *tv;
+            json_object_foreach(tags, k, tv) {
+                if (json_is_string(tv))
+                    json_object_set(tcopy, k, tv);
+                else {
+                    char *txt = json_dumps(tv, JSON_ENCODE_ANY | JSON_COMPACT);
+                    json_object_set_new(tcopy, k, json_string(txt ? txt : ""));
+                    free(txt);
+                }
+            }
+        }
+        task_metric(s->c, name, t, d, tcopy);
+    }
+    json_t *logs = json_object_get(o, "logs");
+    json_array_foreach(logs, i, m) {
+        const char *lvs = json_string_value(json_object_get(m, "level"));
+        const char *msg = json_string_value(json_object_get(m, "message"));
+        store_level lv = LEVEL_INFO;
+        if (!msg || (lvs && store_level_parse(lvs, &lv))) {
+            task_log(s->c, LEVEL_WARN, "Invalid log %zu: it needs a message and a level", i);
+            continue;
+        }
+        log_line(s, lv, msg, strlen(msg));
+    }
+    json_decref(o);
+}
+
+static int is_marker(const char *line, size_t len)
+{
+    return len >= 5 && !memcmp(line, "::{", 3) && !memcmp(line + len - 3, "}::", 3);
+}
+
+static void on_line(void *ud, proc_stream st, const char *line, size_t len, int flags)
+{
+    srun *s = ud;
+    int k = st == PROC_STDERR ? 2 : 1;
+    store_level lv = st == PROC_STDERR ? LEVEL_WARN : LEVEL_INFO;
+    if (flags & PROC_LINE_NOTICE) {
+        task_log(s->c, LEVEL_WARN, "%.*s", (int)len, line);
+        return;
+    }
+    int split = flags & PROC_LINE_SPLIT;
+    if (split || s->in_split[k]) {
+        if (!s->in_split[k]) {
+            /* first piece of a long line */
+            s->in_split[k] = 1;
+            s->split_marker[k] = len >= 3 && !memcmp(line, "::{", 3);
+            s->marker_too_long[k] = 0;
+            buf_reset(&s->marker[k]);
+            if (k == 2)
+                s->stderr_lines++;
+        }
+        if (s->split_marker[k]) {
+            if (!s->marker_too_long[k] && buf_append(&s->marker[k], line, len))
+                s->marker_too_long[k] = 1;
+        } else {
+            log_line(s, lv, line, len);
+        }
+        if (!split) {
+            /* last piece */
+            s->in_split[k] = 0;
+            if (s->split_marker[k]) {
+                buf *b = &s->marker[k];
+                if (s->marker_too_long[k])
+                    task_log(s->c, LEVEL_WARN, "Invalid outputs 'a ::{...}:: line longer than %u MiB'",
+                             MARKER_MAX >> 20);
+                else if (is_marker(b->data, b->len))
+                    handle_marker(s, b->data + 2, b->len - 4);
+                else
+                    log_line(s, lv, b->data, b->len);
+                buf_reset(b);
+            }
+        }
+        return;
+    }
+    if (k == 2)
+        s->stderr_lines++;
+    if (is_marker(line, len))
+        handle_marker(s, line + 2, len - 4);
+    else
+        log_line(s, lv, line, len);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* Checks a relative path given by the flow (an input file's name, an output
+ * pattern): not empty, not absolute, no "." or ".." segment, no empty
+ * segment. */
+static int check_rel(const char *what, const char *p, kerr *e)
+{
+    if (!*p)
+        return kerr_set(e, "%s: an empty file name", what);
+    if (*p == '/')
+        return kerr_set(e, "%s '%s': the path must be relative to the working folder", what, p);
+    const char *seg = p;
+    for (;;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return kerr_set(e, "%s '%s': the path must stay inside the working folder "
+                               "(no '..', '.' or empty segment)", what, p);
+        if (!end)
+            break;
+        seg = end + 1;
+    }
+    return 0;
+}
+
+/* Opens (creating) the file at relative path rel under dirfd for writing,
+ * creating the folders on the way; no symbolic link is followed, so the file
+ * is inside the folder. Returns an fd or -1 with e set. */
+static int open_inside(int dirfd, const char *rel, kerr *e)
+{
+    char *p = xstrdup(rel);
+    int fd = dup(dirfd);
+    char *seg = p;
+    for (;;) {
+        char *slash = strchr(seg, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+        if (mkdirat(fd, seg, 0755) && errno != EEXIST) {
+            kerr_set(e, "input file '%s': cannot create the folder '%s': %s", rel, seg, strerror(errno));
+            goto fail;
+        }
+        int sub = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) {
+            kerr_set(e, "input file '%s': '%s' is not a folder inside the working folder: %s", rel, seg,
+                     strerror(errno));
+            goto fail;
+        }
+        close(fd);
+        fd = sub;
+        seg = slash + 1;
+    }
+    int f = openat(fd, seg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0) {
+        kerr_set(e, "input file '%s': cannot create it: %s", rel, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    free(p);
+    return f;
+fail:
+    close(fd);
+    free(p);
+    return -1;
+}
+
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes one input file: content, or the storage file a kite:/// (or
+ * kestra:///) URI names. */
+static int put_input_file(srun *s, int dirfd, const char *name, const char *content, kerr *e)
+{
+    if (check_rel("input file", name, e))
+        return -1;
+    int fd = open_inside(dirfd, name, e);
+    if (fd < 0)
+        return -1;
+    int rc = 0;
+    if (storage_uri_has_scheme(content) && !strchr(content, '\n')) {
+        int in = storage_open_fd(s->c->storage, content, e);
+        if (in < 0) {
+            kerr_prefix(e, "input file '%s'", name);
+            close(fd);
+            return -1;
+        }
+        char chunk[65536];
+        for (;;) {
+            ssize_t n = read(in, chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                rc = kerr_set(e, "input file '%s': cannot read %s: %s", name, content, strerror(errno));
+                break;
+            }
+            if (n == 0)
+                break;
+            if (write_all(fd, chunk, (size_t)n)) {
+                rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
+                break;
+            }
+        }
+        close(in);
+    } else if (write_all(fd, content, strlen(content))) {
+        rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
+    }
+    if (close(fd) && !rc)
+        rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
+    return rc;
+}
+
+static int put_input_files(srun *s, kerr *e)
+{
+    json_t *v;
+    if (task_prop(s->c, "inputFiles", &v, e))
+        return -1;
+    if (!v)
+        return 0;
+    if (json_is_string(v)) {
+        /* a JSON string, as Kestra accepts */
+        json_error_t je;
+        json_t *o = json_loads(json_string_value(v), 0, &je);
+        json_decref(v);
+        if (!o || !json_is_object(o)) {
+            json_decref(o);
+            return kerr_set(e, "property 'inputFiles': a string must hold a JSON object of name to "
+                               "content (%s)", o ? "not an object" : je.text);
+        }
+        v = o;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return kerr_set(e, "property 'inputFiles' must be a map of file name to content or storage URI");
+    }
+    int dirfd = open(s->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        json_decref(v);
+        return kerr_set(e, "cannot open the working folder %s: %s", s->workdir, strerror(errno));
+    }
+    int rc = 0;
+    const char *name;
+    json_t *val;
+    json_object_foreach(v, name, val) {
+        char *text = json_is_string(val) ? xstrdup(json_string_value(val))
+                     : json_is_null(val) ? xstrdup("")
+                                         : expr_value_to_text(val);
+        rc = put_input_file(s, dirfd, name, text, e);
+        free(text);
+        if (rc)
+            break;
+    }
+    close(dirfd);
+    json_decref(v);
+    return rc;
+}
+
+/* Walks dir (relative prefix rel) and calls fn for each regular file (symbolic
+ * links are not followed, nor listed). */
+typedef int (*walk_fn)(void *ud, const char *abs, const char *rel, kerr *e);
+
+static int walk(const char *dir, const char *rel, int depth, walk_fn fn, void *ud, kerr *e)
+{
+    if (depth > 64)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *abs = xasprintf("%s/%s", dir, de->d_name);
+        char *r = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+        struct stat st;
+        if (lstat(abs, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                rc = walk(abs, r, depth + 1, fn, ud, e);
+            else if (S_ISREG(st.st_mode))
+                rc = fn(ud, abs, r, e);
+        }
+        free(abs);
+        free(r);
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct outmatch {
+    srun *s;
+    char **patterns;      /* NULL: every file */
+    json_t *files;        /* name -> uri */
+} outmatch;
+
+static int store_one(void *ud, const char *abs, const char *rel, kerr *e)
+{
+    outmatch *m = ud;
+    if (json_object_get(m->files, rel))
+        return 0;
+    if (m->patterns) {
+        int hit = 0;
+        for (char **p = m->patterns; *p && !hit; p++)
+            hit = proc_glob_match(*p, rel);
+        if (!hit)
+            return 0;
+    }
+    char *uri;
+    if (task_store_file(m->s->c, abs, rel, &uri, e)) {
+        kerr_prefix(e, "output file '%s'", rel);
+        return -1;
+    }
+    json_object_set_new(m->files, rel, json_string(uri));
+    free(uri);
+    return 0;
+}
+
+/* Stores the files of outputFiles (globs over the working folder) and every
+ * file of OUTPUT_DIR; sets the output outputFiles when any. */
+static int store_outputs(srun *s, char **patterns, kerr *e)
+{
+    outmatch m = {s, patterns, json_object()};
+    int rc = 0;
+    if (patterns) {
+        /* the output folder is inside R, never inside the working folder,
+         * so a "**" pattern does not list it twice */
+        rc = walk(s->workdir, "", 0, store_one, &m, e);
+        for (char **p = patterns; !rc && *p; p++)
+            if (!strpbrk(*p, "*?[")) {
+                struct stat st;
+                char *abs = xasprintf("%s/%s", s->workdir, *p);
+                if (lstat(abs, &st) == 0 && S_ISLNK(st.st_mode))
+                    task_log(s->c, LEVEL_WARN, "output file '%s' is a symbolic link: not stored", *p);
+                free(abs);
+            }
+    }
+    if (!rc) {
+        m.patterns = NULL;
+        rc = walk(s->outdir, "", 0, store_one, &m, e);
+    }
+    if (json_object_size(m.files))
+        task_output(s->c, "outputFiles", m.files);
+    else
+        json_decref(m.files);
+    return rc;
+}
+
+/* ---- the program ------------------------------------------------------------ */
+
+static const char *lang_binary(lang lg)
+{
+    switch (lg) {
+    case LANG_PYTHON:
+        return "python3";
+    case LANG_NODE:
+        return "node";
+    default:
+        return "sh";
+    }
+}
+
+/* 1 if name is found as an executable in the PATH list. */
+static int on_path(const char *path, const char *name)
+{
+    if (!path)
+        return 0;
+    char *p = xstrdup(path);
+    int found = 0;
+    for (char *save = NULL, *d = strtok_r(p, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char *f = xasprintf("%s/%s", *d ? d : ".", name);
+        found = access(f, X_OK) == 0;
+        free(f);
+    }
+    free(p);
+    return found;
+}
+
+/* The Python bin folder: python and python3 -> /usr/bin/python3. */
+static int make_bindir(srun *s, kerr *e)
+{
+    s->bindir = xasprintf("%s/bin", s->rdir);
+    if (mkdir(s->bindir, 0700))
+        return kerr_set(e, "cannot create %s: %s", s->bindir, strerror(errno));
+    static const char *const names[] = {"python", "python3"};
+    for (size_t i = 0; i < 2; i++) {
+        char *l = xasprintf("%s/%s", s->bindir, names[i]);
+        int rc = symlink(PYTHON_BIN, l);
+        free(l);
+        if (rc)
+            return kerr_set(e, "cannot create the python link in %s: %s", s->bindir, strerror(errno));
+    }
+    return 0;
+}
+
+/* Writes the Script's text to a file of the working folder. */
+static int write_script(srun *s, const char *text, kerr *e)
+{
+    static const char *const ext[] = {".sh", ".py", ".js"};
+    char *p = xasprintf("%s/kite-script-XXXXXX%s", s->workdir, ext[s->lg]);
+    int fd = mkostemps(p, 3, O_CLOEXEC);
+    if (fd < 0) {
+        kerr_set(e, "cannot create the script file in %s: %s", s->workdir, strerror(errno));
+        free(p);
+        return -1;
+    }
+    int rc = write_all(fd, text, strlen(text));
+    if (!rc)
+        rc = fchmod(fd, 0700);
+    if (close(fd))
+        rc = -1;
+    if (rc) {
+        kerr_set(e, "cannot write the script file %s: %s", p, strerror(errno));
+        free(p);
+        return -1;
+    }
+    s->script_path = p;
+    return 0;
+}
+
+/* Is interp ["/bin/sh", "-c"] (the default)? */
+static int default_interp(char **interp)
+{
+    return interp && interp[0] && interp[1] && !interp[2] && !strcmp(interp[0], "/bin/sh") &&
+           !strcmp(interp[1], "-c");
+}
+
+/* Is prog a POSIX-like shell (where `set -e` means failFast)? */
+static int is_shell(const char *prog)
+{
+    const char *b = strrchr(prog, '/');
+    b = b ? b + 1 : prog;
+    static const char *const shells[] = {"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"};
+    for (size_t i = 0; i < sizeof shells / sizeof shells[0]; i++)
+        if (!strcmp(b, shells[i]))
+            return 1;
+    return 0;
+}
+
+/* Builds the argv (*argv, a vector the caller frees with proc_strv_free). */
+static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
+{
+    task_ctx *c = s->c;
+    char **interp = NULL, **before = NULL, **cmds = NULL;
+    char *script = NULL;
+    int fail_fast = 1, rc = -1;
+    *argv = NULL;
+    if (prop_strv(c, "interpreter", &interp, e) || prop_strv(c, "beforeCommands", &before, e) ||
+        task_prop_bool(c, "failFast", 1, &fail_fast, e))
+        goto out;
+    if (!interp) {
+        interp = xcalloc(3, sizeof *interp);
+        interp[0] = xstrdup("/bin/sh");
+        interp[1] = xstrdup("-c");
+    }
+    if (!interp[0] || !*interp[0]) {
+        kerr_set(e, "property 'interpreter' must name a program");
+        goto out;
+    }
+    buf prog = BUF_INIT;
+    if (fail_fast && is_shell(interp[0]))
+        buf_puts(&prog, "set -e\n");
+    for (char **b = before; b && *b; b++) {
+        buf_puts(&prog, *b);
+        buf_putc(&prog, '\n');
+    }
+    if (s->commands) {
+        if (prop_strv(c, "commands", &cmds, e)) {
+            buf_free(&prog);
+            goto out;
+        }
+        if (!cmds || !cmds[0]) {
+            buf_free(&prog);
+            kerr_set(e, "property 'commands' is required and must hold at least one command");
+            goto out;
+        }
+        for (char **b = cmds; *b; b++) {
+            buf_puts(&prog, *b);
+            if (b[1])
+                buf_putc(&prog, '\n');
+        }
+    } else {
+        if (task_prop_string(c, "script", NULL, &script, e)) {
+            buf_free(&prog);
+            goto out;
+        }
+        if (!script || !*script) {
+            buf_free(&prog);
+            kerr_set(e, "property 'script' is required and must not be empty");
+            goto out;
+        }
+        if (write_script(s, script, e)) {
+            buf_free(&prog);
+            goto out;
+        }
+        /* Script without beforeCommands on the default interpreter: run the
+         * file directly (one exec instead of sh + the interpreter). */
+        if (!before && default_interp(interp)) {
+            buf_free(&prog);
+            char **a = xcalloc(3, sizeof *a);
+            if (s->lg == LANG_SHELL)
+                a[0] = xstrdup("/bin/sh");
+            else if (s->lg == LANG_PYTHON)
+                a[0] = xstrdup(user_path || access(PYTHON_BIN, X_OK) ? "python3" : PYTHON_BIN);
+            else
+                a[0] = xstrdup("node");
+            a[1] = xstrdup(s->script_path);
+            *argv = a;
+            rc = 0;
+            goto out;
+        }
+        if (s->lg == LANG_SHELL)
+            buf_puts(&prog, "sh ");
+        else
+            buf_puts(&prog, s->lg == LANG_PYTHON ? "python3 " : "node ");
+        sh_quote(&prog, s->script_path);
+    }
+    size_t n = 0;
+    while (interp[n])
+        n++;
+    char **a = xcalloc(n + 2, sizeof *a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = xstrdup(interp[i]);
+    a[n] = prog.data ? buf_steal(&prog) : xstrdup("");
+    *argv = a;
+    rc = 0;
+out:
+    proc_strv_free(interp);
+    proc_strv_free(before);
+    proc_strv_free(cmds);
+    free(script);
+    return rc;
+}
+
+/* The child's environment: PATH, HOME, LANG, WORKING_DIR, OUTPUT_DIR, then
+ * the task's env (which may replace any of them). Nothing of kite's own
+ * environment but USER, LOGNAME and TZ. *user_path: the task set PATH. */
+static proc_env *build_env(srun *s, int *user_path, kerr *e)
+{
+    *user_path = 0;
+    json_t *v;
+    if (task_prop(s->c, "env", &v, e))
+        return NULL;
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        kerr_set(e, "property 'env' must be a map of name to value");
+        return NULL;
+    }
+    proc_env *env = proc_env_new();
+    proc_env_copy(env, "USER");
+    proc_env_copy(env, "LOGNAME");
+    proc_env_copy(env, "TZ");
+    char *path = s->bindir ? xasprintf("%s:%s", s->bindir, BASE_PATH) : xstrdup(BASE_PATH);
+    proc_env_set(env, "PATH", path, e);
+    free(path);
+    proc_env_set(env, "HOME", s->workdir, e);
+    proc_env_set(env, "LANG", "C.UTF-8", e);
+    proc_env_set(env, "WORKING_DIR", s->workdir, e);
+    proc_env_set(env, "OUTPUT_DIR", s->outdir, e);
+    if (s->lg == LANG_PYTHON)
+        proc_env_set(env, "PYTHONUNBUFFERED", "1", e);
+    const char *k;
+    json_t *val;
+    json_object_foreach(v, k, val) {
+        char *text = json_is_string(val) ? xstrdup(json_string_value(val))
+                     : json_is_null(val) ? xstrdup("")
+                                         : expr_value_to_text(val);
+        int rc = proc_env_set(env, k, text, e);
+        free(text);
+        if (rc) {
+            kerr_prefix(e, "property 'env'");
+            json_decref(v);
+            proc_env_free(env);
+            return NULL;
+        }
+        if (!strcmp(k, "PATH"))
+            *user_path = 1;
+    }
+    json_decref(v);
+    return env;
+}
+
+/* One warning when the flow asks for a container: kite runs it as a local
+ * process. Kestra's script tasks default to the Docker runner, so a
+ * containerImage, docker options or runner: DOCKER without a taskRunner
+ * means Docker too. */
+static void warn_container(task_ctx *c)
+{
+    const json_t *t = c->task;
+    const json_t *tr = json_object_get(t, "taskRunner");
+    const char *type = json_string_value(json_object_get(tr, "type"));
+    const char *image = json_string_value(json_object_get(t, "containerImage"));
+    const char *runner = json_string_value(json_object_get(t, "runner"));
+    const char *why = NULL;
+    if (type) {
+        const type_def *d = flow_type_find(type);
+        if (!d || strcmp(d->name, "runner.process"))
+            why = type;
+    } else if (json_object_get(t, "docker")) {
+        why = "docker";
+    } else if (runner && !strcasecmp(runner, "DOCKER")) {
+        why = "runner: DOCKER";
+    } else if (image) {
+        why = "containerImage";
+    }
+    if (!why)
+        return;
+    if (image)
+        task_log(c, LEVEL_WARN,
+                 "The task asks for a container (%s, image %s) but no Docker engine is configured: it runs "
+                 "as a local process on kite's process runner",
+                 why, image);
+    else
+        task_log(c, LEVEL_WARN,
+                 "The task asks for a container (%s) but no Docker engine is configured: it runs as a "
+                 "local process on kite's process runner",
+                 why);
+}
+
+static void warn_unsupported(srun *s)
+{
+    task_ctx *c = s->c;
+    const json_t *nf = json_object_get(c->task, "namespaceFiles");
+    const json_t *en = json_object_get(nf, "enabled");
+    if (nf && !(en && json_is_false(en)))
+        task_log(c, LEVEL_WARN, "namespaceFiles is not supported by kite yet: no namespace file is copied "
+                                "into the working folder");
+    const json_t *deps = json_object_get(c->task, "dependencies");
+    if (s->lg == LANG_PYTHON && json_array_size(deps) > 0)
+        task_log(c, LEVEL_WARN, "dependencies are not installed by kite: the %zu package(s) listed must "
+                                "already be importable by %s (or install them in beforeCommands)",
+                 json_array_size(deps), PYTHON_BIN);
+}
+
+/* ---- `{{ workingDir }}` and `{{ outputDir }}` -------------------------------- */
+
+/* Kestra renders script properties with two more variables, workingDir and
+ * outputDir. The engine's renderer does not know them, so the plain forms
+ * `{{workingDir}}` / `{{ outputDir }}` are replaced by the paths in a copy
+ * of the task before rendering. */
+static char *subst_dirs(const char *s, const char *wd, const char *od)
+{
+    if (!strstr(s, "Dir"))
+        return NULL;
+    buf b = BUF_INIT;
+    int changed = 0;
+    const char *p = s;
+    while (*p) {
+        if (p[0] == '{' && p[1] == '{') {
+            const char *q = p + 2;
+            while (*q == ' ')
+                q++;
+            const char *val = NULL;
+            size_t n = 0;
+            if (!strncmp(q, "workingDir", 10)) {
+                val = wd;
+                n = 10;
+            } else if (!strncmp(q, "outputDir", 9)) {
+                val = od;
+                n = 9;
+            }
+            if (val) {
+                const char *r = q + n;
+                while (*r == ' ')
+                    r++;
+                if (r[0] == '}' && r[1] == '}') {
+                    buf_puts(&b, val);
+                    p = r + 2;
+                    changed = 1;
+                    continue;
+                }
+            }
+        }
+        buf_putc(&b, *p++);
+    }
+    if (!changed) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
+static json_t *subst_tree(const json_t *v, const char *wd, const char *od, int *changed)
+{
+    if (json_is_string(v)) {
+        char *r = subst_dirs(json_string_value(v), wd, od);
+        if (!r)
+            return json_incref((json_t *)v);
+        *changed = 1;
+        json_t *o = json_string(r);
+        free(r);
+        return o ? o : json_incref((json_t *)v);
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *it;
+        json_array_foreach(v, i, it) json_array_append_new(a, subst_tree(it, wd, od, changed));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *it;
+        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, subst_tree(it, wd, od, changed));
+        return o;
+    }
+    return json_incref((json_t *)v);
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static void srun_free(srun *s)
+{
+    /* the script file of a shared folder goes; the rest of it stays */
+    if (s->script_path && s->c->workdir)
+        unlink(s->script_path);
+    if (s->rdir) {
+        kerr e = KERR_INIT;
+        if (proc_workdir_remove(s->rdir, NULL, NULL, &e) < 0)
+            task_log(s->c, LEVEL_WARN, "cannot remove the run folder: %s", e.msg);
+    }
+    free(s->rdir);
+    free(s->workdir);
+    free(s->outdir);
+    free(s->bindir);
+    free(s->script_path);
+    json_decref(s->vars);
+    for (int k = 0; k < 3; k++)
+        buf_free(&s->marker[k]);
+}
+
+static int lang_of(const type_def *d, lang *lg, int *commands)
+{
+    if (!d || strncmp(d->name, "script.", 7))
+        return -1;
+    const char *n = d->name + 7;
+    size_t len = strcspn(n, "_");
+    if (len == 5 && !strncmp(n, "shell", 5))
+        *lg = LANG_SHELL;
+    else if (len == 6 && !strncmp(n, "python", 6))
+        *lg = LANG_PYTHON;
+    else if (len == 4 && !strncmp(n, "node", 4))
+        *lg = LANG_NODE;
+    else
+        return -1;
+    *commands = n[len] == '\0';
+    return 0;
+}
+
+static task_result script_run(task_ctx *c, kerr *e)
+{
+    srun s;
+    memset(&s, 0, sizeof s);
+    s.c = c;
+    if (lang_of(c->def, &s.lg, &s.commands))
+        return kerr_set(e, "kite cannot run type '%s' as a script", c->def ? c->def->name : "?"),
+               TASK_FAILED;
+    for (int k = 0; k < 3; k++)
+        buf_init(&s.marker[k], MARKER_MAX);
+    s.vars = json_object();
+
+    const char *root = c->tmp_root && *c->tmp_root ? c->tmp_root : getenv("TMPDIR");
+    if (!root || !*root)
+        root = "/tmp";
+    task_result res = TASK_FAILED;
+    const json_t *saved_task = c->task;
+    json_t *task_copy = NULL;
+    proc_env *env = NULL;
+    char **argv = NULL, **outpats = NULL;
+    if (proc_workdir_new(root, "kite-script-", &s.rdir, e))
+        goto out;
+    s.outdir = xasprintf("%s/out", s.rdir);
+    if (mkdir(s.outdir, 0700)) {
+        kerr_set(e, "cannot create %s: %s", s.outdir, strerror(errno));
+        goto out;
+    }
+    if (c->workdir) {
+        s.workdir = xstrdup(c->workdir);
+    } else {
+        s.workdir = xasprintf("%s/work", s.rdir);
+        if (mkdir(s.workdir, 0700)) {
+            kerr_set(e, "cannot create %s: %s", s.workdir, strerror(errno));
+            goto out;
+        }
+    }
+    if (s.lg == LANG_PYTHON && make_bindir(&s, e))
+        goto out;
+
+    int changed = 0;
+    task_copy = subst_tree(c->task, s.workdir, s.outdir, &changed);
+    if (changed)
+        c->task = task_copy;
+
+    warn_container(c);
+    warn_unsupported(&s);
+
+    int user_path = 0;
+    env = build_env(&s, &user_path, e);
+    if (!env || put_input_files(&s, e) || prop_strv(c, "outputFiles", &outpats, e))
+        goto out;
+    for (char **p = outpats; p && *p; p++)
+        if (check_rel("outputFiles", *p, e))
+            goto out;
+    int warn_stderr = 1;
+    if (task_prop_bool(c, "warningOnStdErr", 1, &warn_stderr, e))
+        goto out;
+    if (build_argv(&s, user_path, &argv, e))
+        goto out;
+
+    proc_spec sp;
+    proc_spec_init(&sp);
+    sp.argv = (const char *const *)argv;
+    sp.cwd = s.workdir;
+    sp.env = proc_env_array(env);
+    sp.cancel = c->cancel;
+    sp.max_line = LINE_MAX_BYTES;
+    sp.on_line = on_line;
+    sp.ud = &s;
+    if (c->deadline_us) {
+        int64_t left = (c->deadline_us - time_mono_us()) / 1000;
+        sp.timeout_ms = left > 0 ? left : 1;
+        if (sp.timeout_ms > PROC_MAX_MS)
+            sp.timeout_ms = PROC_MAX_MS;
+    }
+    proc_result r;
+    if (proc_run(&sp, &r, e)) {
+        const char *bin = lang_binary(s.lg);
+        if (s.lg == LANG_NODE && !on_path(proc_env_get(env, "PATH"), "node"))
+            kerr_prefix(e, "node (Node.js) is not installed or not on PATH (install the Debian package "
+                           "nodejs)");
+        else if (!strcmp(argv[0], bin) || !strcmp(argv[0], PYTHON_BIN))
+            kerr_prefix(e, "the %s interpreter cannot be started", bin);
+        else
+            kerr_prefix(e, "the interpreter cannot be started");
+        goto out;
+    }
+    if (r.cancelled) {
+        kerr_set(e, "the task was killed while the script ran (%s)", r.pid ? "process group ended" : "not started");
+        res = TASK_KILLED;
+        goto out;
+    }
+    if (r.timed_out) {
+        char d[64];
+        proc_describe(&r, d, sizeof d);
+        kerr_set(e, "Command %s", d);
+        goto out;
+    }
+    json_t *ec = json_integer(r.exited ? r.exit_code : 128 + r.term_signal);
+    task_output(c, "exitCode", ec);
+    task_output(c, "vars", json_deep_copy(s.vars));
+    if (store_outputs(&s, outpats, e))
+        goto out;
+    if (!r.exited) {
+        char d[64];
+        proc_describe(&r, d, sizeof d);
+        kerr_set(e, "Command failed: %s", d);
+        goto out;
+    }
+    if (r.exit_code != 0) {
+        const char *bin = lang_binary(s.lg);
+        if (r.exit_code == 127 && s.lg != LANG_SHELL && !on_path(proc_env_get(env, "PATH"), bin))
+            kerr_set(e, "Command failed with code 127 (%s was not found on PATH=%s%s)", bin,
+                     proc_env_get(env, "PATH"),
+                     s.lg == LANG_NODE ? ": install Node.js, e.g. the Debian package nodejs" : "");
+        else
+            kerr_set(e, "Command failed with code %d", r.exit_code);
+        goto out;
+    }
+    res = warn_stderr && s.stderr_lines > 0 ? TASK_WARNING : TASK_SUCCESS;
+out:
+    c->task = saved_task;
+    json_decref(task_copy);
+    proc_env_free(env);
+    proc_strv_free(argv);
+    proc_strv_free(outpats);
+    srun_free(&s);
+    return res;
+}
+
+static const struct task_hooks script_hooks = {.run = script_run};
+
+const task_impl tasks__run_scripts[] = {
+    {"script.shell", &script_hooks},  {"script.shell_script", &script_hooks},
+    {"script.python", &script_hooks}, {"script.python_script", &script_hooks},
+    {"script.node", &script_hooks},   {"script.node_script", &script_hooks},
+};
+const size_t tasks__run_scripts_count = sizeof tasks__run_scripts / sizeof tasks__run_scripts[0];
