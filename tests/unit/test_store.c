@@ -1324,6 +1324,61 @@ static void test_transactions_commit_rollback_and_isolation(void **state)
     store_task_run_clear(&t);
 }
 
+static void *forgetful_thread(void *p)
+{
+    store *s = p;
+    kerr e = KERR_INIT;
+    if (store_begin(s, &e) == 0)
+        insert_exec(s, "forgotten", "ns", "flow");
+    return NULL;   /* exits inside its transaction */
+}
+
+static void test_thread_exiting_in_a_transaction_rolls_it_back(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    pthread_t th;
+    pthread_create(&th, NULL, forgetful_thread, f->s);
+    pthread_join(th, NULL);
+    /* the write lock came back, the writes did not */
+    insert_exec(f->s, "after", "ns", "flow");
+    store_execution x;
+    assert_int_equal(store_execution_get(f->s, "forgotten", &x, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_execution_get(f->s, "after", &x, &e), 0);
+    store_execution_clear(&x);
+}
+
+static void test_large_documents_round_trip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "e1", "ns", "flow");
+    /* 2 MB of outputs: far past a page, in the clustered task-run b-tree */
+    size_t big = 2 * 1024 * 1024;
+    char *text = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        text[i] = (char)('a' + i % 26);
+    text[big] = '\0';
+    store_task_run t;
+    make_tr(&t, "tr", "e1", "t");
+    t.outputs = json_pack("{s:s}", "blob", text);
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_task_run g;
+    assert_int_equal(store_task_run_get(f->s, "tr", &g, &e), 0);
+    assert_true(json_equal(g.outputs, t.outputs));
+    store_task_run_clear(&g);
+    store_task_run_clear(&t);
+
+    /* kv values are capped */
+    json_t *huge = json_array();
+    for (int i = 0; i < 9; i++)
+        json_array_append_new(huge, json_string(text));
+    assert_int_equal(store_kv_put(f->s, "ns", "huge", huge, 0, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "larger than"));
+    json_decref(huge);
+    free(text);
+}
+
 /* ---- bad inputs --------------------------------------------------------- */
 
 static void test_bad_inputs_are_rejected_with_the_field_named(void **state)
@@ -1444,6 +1499,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_triggers_state_and_ticks_fire_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_commit_rollback_and_isolation, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_thread_exiting_in_a_transaction_rolls_it_back,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_documents_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs_are_rejected_with_the_field_named, setup,
                                         teardown),
     };
