@@ -151,8 +151,8 @@ void flow_registry_reset(void)
 
 /* Optimal string alignment distance (Levenshtein plus adjacent
  * transpositions, so "Lgo" is one edit from "Log"), case-insensitive.
- * Strings longer than SUGGEST_MAXLEN are cut there: a suggestion for a name
- * that long is not worth more. */
+ * Strings longer than SUGGEST_MAXLEN are cut there (flow_type_suggest does
+ * not ask about longer names). */
 static int edit_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
@@ -254,8 +254,8 @@ static void consider(best *b, const char *name, int primary, int secondary)
  */
 const char *flow_type_suggest(const char *name, int kind)
 {
-    if (!name || !*name)
-        return NULL;
+    if (!name || !*name || strlen(name) > SUGGEST_MAXLEN)
+        return NULL; /* nothing registered is that long: no name is close */
     best b = {NULL, 0, 0};
     int cls = looks_like_class(name);
     const char *seg = last_segment(name);

@@ -136,6 +136,15 @@ static void test_suggest_short_names_for_short_names(void **state)
     assert_suggests("trigger.shedule", TK_TRIGGER, "trigger.schedule");
     assert_suggests("condition.execution_state", TK_CONDITION, "condition.execution_status");
     assert_suggests("zzzzzzzzzzzz", -1, NULL);
+    assert_null(flow_type_suggest("", -1));
+    assert_null(flow_type_suggest(NULL, -1));
+    /* names longer than the distance table are cut, not overrun */
+    char *long_name = xcalloc(5000, 1);
+    memset(long_name, 'a', 4999);
+    assert_null(flow_type_suggest(long_name, -1));
+    memcpy(long_name, "io.kestra.plugin.core.log.", 26);
+    assert_null(flow_type_suggest(long_name, -1));
+    free(long_name);
     /* a trigger is not suggested for a task */
     assert_suggests("trigger.shedule", TK_RUNNABLE, NULL);
     /* runnable and flowable are both tasks */
