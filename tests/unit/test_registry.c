@@ -377,8 +377,9 @@ static void visit_integrity(const type_def *d, void *arg)
     if (!d->aliases || !d->aliases[0])
         bad(g, "%s: no Kestra alias", d->name);
     for (const char *const *a = d->aliases; a && *a; a++)
-        if (strncmp(*a, "io.kestra.", 10))
-            bad(g, "%s: alias '%s' is not a Kestra class name", d->name, *a);
+        if (strncmp(*a, "io.kestra.", 10) || strlen(*a) > 128)
+            bad(g, "%s: alias '%s' is not a Kestra class name (or is longer than "
+                   "the 128 characters suggestions look at)", d->name, *a);
     if (!d->props)
         bad(g, "%s: props is NULL (use an empty table)", d->name);
     check_props(g, d->name, d->props);
