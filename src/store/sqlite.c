@@ -1175,7 +1175,8 @@ static sqlite3_stmt *exec_query(conn *c, unsigned flags, int count, kerr *e)
     if (flags & XQ_FLOW)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND flow_id = ?2");
     if (flags & XQ_STATE)
-        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND state = ?3");
+        len += snprintf(sql + len, sizeof sql - (size_t)len,
+                        " AND state IN (SELECT value FROM json_each(?3))");
     if (flags & XQ_UNFINISHED)
         len += snprintf(sql + len, sizeof sql - (size_t)len,
                         " AND state NOT IN " TERMINATED_STATES);
@@ -1199,8 +1200,16 @@ static void bind_exec_query(sqlite3_stmt *st, const store_execution_query *q, in
         bind_str(st, 1, q->ns_prefix);
     if (q->flow_id)
         bind_str(st, 2, q->flow_id);
-    if (q->state >= 0)
-        bind_str(st, 3, store_state_name((store_state)q->state));
+    if (q->states) {
+        char list[512];
+        int len = snprintf(list, sizeof list, "[");
+        for (int i = 0; i < STATE__COUNT; i++)
+            if (q->states & STORE_STATE_BIT(i))
+                len += snprintf(list + len, sizeof list - (size_t)len, "%s\"%s\"",
+                                len > 1 ? "," : "", store_state_name((store_state)i));
+        snprintf(list + len, sizeof list - (size_t)len, "]");
+        sqlite3_bind_text(st, 3, list, -1, SQLITE_TRANSIENT);
+    }
     if (!count)
         bind_limit(st, 4, q->offset, q->limit);
     if (q->parent_id)
@@ -1216,7 +1225,7 @@ static int sq_execution_search(void *p, const store_execution_query *q, store_ex
     size_t cap = 0;
     int r;
     unsigned flags = (q->ns_prefix ? XQ_PREFIX : 0) | (q->namespace ? XQ_NS : 0) |
-                     (q->flow_id ? XQ_FLOW : 0) | (q->state >= 0 ? XQ_STATE : 0) |
+                     (q->flow_id ? XQ_FLOW : 0) | (q->states ? XQ_STATE : 0) |
                      (q->unfinished ? XQ_UNFINISHED : 0) | (q->parent_id ? XQ_PARENT : 0);
     sqlite3_stmt *st = exec_query(c, flags, 0, e);
     if (!st) {

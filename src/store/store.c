@@ -680,11 +680,9 @@ int store_execution_search(store *s, const store_execution_query *q, store_execu
     CHECK_OPT(q->namespace, "execution query namespace");
     CHECK_OPT(q->flow_id, "execution query flow id");
     CHECK_OPT(q->parent_id, "execution query parent id");
-    if (q->state != -1) {
-        int rc = check_state(q->state, "execution query state", e);
-        if (rc)
-            return rc;
-    }
+    if (q->states >> STATE__COUNT)
+        return store__fail(e, STORE_ERROR, "store: execution query states 0x%x name no state",
+                           q->states & ~((1u << STATE__COUNT) - 1));
     int64_t t = 0;
     int rc = s->ops->execution_search(s->b, q, out, n, &t, e);
     if (rc == 0 && total)

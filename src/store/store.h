@@ -16,13 +16,15 @@
  * transaction (store_begin .. store_commit) belongs to the thread that began
  * it: every store call that thread makes until commit or rollback lands in it,
  * and no other thread sees those writes before the commit. Calls made outside
- * a transaction are each atomic on their own. A store must not be used
- * across fork(), and a process with a store open must not fork a child that
- * goes on to use SQLite (a background thread may hold one of SQLite's
- * mutexes at the fork): spawn processes with posix_spawn/exec, or free the
- * store first. A call that fails inside a
+ * a transaction are each atomic on their own. A call that fails inside a
  * transaction has no effect and leaves the transaction open: the caller
  * commits the rest or rolls back.
+ *
+ * Processes: a store must not be used across fork(), and a process with a
+ * store open must not fork a child that goes on to use SQLite (a background
+ * thread may hold one of SQLite's mutexes at the fork): spawn processes with
+ * posix_spawn/exec, or free the store first. Several processes may open the
+ * same database at once.
  *
  * Ownership: every function borrows its arguments (strings, json_t, structs)
  * and never keeps them; what it returns through an OUT parameter belongs to
@@ -245,12 +247,14 @@ typedef struct store_execution_query {
     const char *ns_prefix;   /* as in store_flow_query; NULL: all */
     const char *namespace;   /* exactly this namespace; NULL: all */
     const char *flow_id;     /* NULL: all */
-    int state;               /* a store_state, or -1: all */
+    unsigned states;         /* a set of STORE_STATE_BIT(st); 0: every state */
     int unfinished;          /* 1: only executions not terminated (for
-                              * concurrency limits) */
+                              * concurrency limits and recovery) */
     const char *parent_id;   /* only the subflow executions of this one */
     size_t offset, limit;    /* limit 0: no limit */
 } store_execution_query;
+
+#define STORE_STATE_BIT(st) (1u << (st))
 
 /* Matching executions, newest first; *total (may be NULL) as for flows. */
 int store_execution_search(store *s, const store_execution_query *q,

@@ -516,7 +516,7 @@ static void test_execution_search_and_paging(void **state)
     store_execution *v;
     size_t n;
     int64_t total;
-    store_execution_query q = {.state = -1, .limit = 10};
+    store_execution_query q = {.limit = 10};
     assert_int_equal(store_execution_search(f->s, &q, &v, &n, &total, &e), 0);
     assert_int_equal(n, 10);
     assert_int_equal(total, 25);
@@ -529,24 +529,24 @@ static void test_execution_search_and_paging(void **state)
     assert_string_equal(v[4].id, "e00");
     store_executions_free(v, n);
 
-    store_execution_query q2 = {.ns_prefix = "prod", .flow_id = "backup", .state = -1};
+    store_execution_query q2 = {.ns_prefix = "prod", .flow_id = "backup"};
     assert_int_equal(store_execution_search(f->s, &q2, &v, &n, &total, &e), 0);
     /* odd i not divisible by 3: 1,5,7,11,13,17,19,23 */
     assert_int_equal(n, 8);
     assert_int_equal(total, 8);
     store_executions_free(v, n);
-    store_execution_query q3 = {.state = STATE_FAILED};
+    store_execution_query q3 = {.states = STORE_STATE_BIT(STATE_FAILED)};
     assert_int_equal(store_execution_search(f->s, &q3, &v, &n, &total, &e), 0);
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(v[i].state, STATE_FAILED);
     store_executions_free(v, n);
-    store_execution_query q4 = {.state = -1, .unfinished = 1, .limit = 3};
+    store_execution_query q4 = {.unfinished = 1, .limit = 3};
     assert_int_equal(store_execution_search(f->s, &q4, &v, &n, &total, &e), 0);
     assert_int_equal(n, 3);
     assert_int_equal(total, 20);
     store_executions_free(v, n);
-    store_execution_query q6 = {.namespace = "prod", .state = -1};
+    store_execution_query q6 = {.namespace = "prod"};
     assert_int_equal(store_execution_search(f->s, &q6, &v, &n, &total, &e), 0);
     assert_int_equal(n, 0);   /* exact: "prod" is not "prod.db" */
     q6.namespace = "prod.db";
@@ -557,7 +557,7 @@ static void test_execution_search_and_paging(void **state)
     assert_int_equal(n, 7);
     assert_int_equal(total, 7);
     store_executions_free(v, n);
-    store_execution_query q5 = {.state = -1, .parent_id = "e02"};
+    store_execution_query q5 = {.parent_id = "e02"};
     assert_int_equal(store_execution_search(f->s, &q5, &v, &n, &total, &e), 0);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].id, "e04");
@@ -572,7 +572,11 @@ static void test_execution_search_and_paging(void **state)
     for (size_t i = 0; i < n; i++)
         assert_true(strcmp(v[i].id, "x1") != 0 && strcmp(v[i].id, "x2") != 0);
     store_executions_free(v, n);
-    store_execution_query bad = {.state = 42};
+    q3.states |= STORE_STATE_BIT(STATE_CREATED);
+    assert_int_equal(store_execution_search(f->s, &q3, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 28);
+    store_executions_free(v, n);
+    store_execution_query bad = {.states = 1u << 20};
     assert_int_equal(store_execution_search(f->s, &bad, &v, &n, &total, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "state"));
 }
@@ -1219,7 +1223,7 @@ static void test_triggers_state_and_ticks_fire_once(void **state)
     assert_int_equal(fired, 1);
     store_execution *xv;
     int64_t total;
-    store_execution_query q = {.ns_prefix = "a.b", .state = -1};
+    store_execution_query q = {.ns_prefix = "a.b"};
     assert_int_equal(store_execution_search(f->s, &q, &xv, &n, &total, &e), 0);
     assert_int_equal(n, 1);
     store_executions_free(xv, n);
