@@ -219,6 +219,13 @@ static tok *push_tok(P *p, int type, size_t start, size_t len)
     return t;
 }
 
+static void push_synth(P *p, const char *text, size_t at)
+{
+    tok *t = push_tok(p, T_PUNCT, at, 1);
+    t->s = text;
+    t->slen = strlen(text);
+}
+
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 /* Emits src[a, b) as text, trimming the front when *trim_front. */
@@ -270,26 +277,40 @@ static int hexval(char c)
     return -1;
 }
 
-/* Lexes a quoted string at i; returns the offset after it or 0 on error. */
+static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_next);
+
+/* A token that stands for text the source does not hold at that place (the
+ * punctuation that string interpolation turns into), positioned at `at`. */
+static void push_synth(P *p, const char *text, size_t at);
+
+/* Lexes a quoted string at i; returns the offset after it or 0 on error.
+ * A double-quoted string with `#{expr}` inside (Pebble's interpolation) is
+ * lexed as `("text" ~ (expr) ~ "text")`, so the parser sees a plain
+ * concatenation. */
 static size_t lex_string(P *p, size_t i)
 {
     char q = p->src[i];
-    size_t j = i + 1, end = i + 1;
-    while (end < p->n && p->src[end] != q)
-        end += p->src[end] == '\\' ? 2 : 1;
-    char *out = expr__alloc(p->t, (end < p->n ? end : p->n) - i + 1); /* decoded is never longer */
-    size_t o = 0;
-    while (j < p->n && p->src[j] != q) {
-        char c = p->src[j];
-        if (c != '\\') {
-            out[o++] = c;
-            j++;
-            continue;
-        }
-        if (j + 1 >= p->n) {
-            j = p->n;
-            break;
-        }
+    size_t j = i + 1;
+    int interp = 0;
+    for (;;) {
+        size_t end = j;
+        while (end < p->n && p->src[end] != q)
+            end += p->src[end] == '\\' ? 2 : 1;
+        char *out = expr__alloc(p->t, (end < p->n ? end : p->n) - j + 1); /* decoded is never longer */
+        size_t o = 0, piece = j;
+        while (j < p->n && p->src[j] != q) {
+            char c = p->src[j];
+            if (q == '"' && c == '#' && j + 1 < p->n && p->src[j + 1] == '{')
+                break;
+            if (c != '\\') {
+                out[o++] = c;
+                j++;
+                continue;
+            }
+            if (j + 1 >= p->n) {
+                j = p->n;
+                break;
+            }
         char d = p->src[j + 1];
         j += 2;
         switch (d) {
@@ -339,15 +360,36 @@ static size_t lex_string(P *p, size_t i)
             out[o++] = d;
         }
     }
-    if (j >= p->n) {
-        perr(p, (unsigned)i, "unclosed string (missing %c)", q);
-        return 0;
+        if (j >= p->n) {
+            perr(p, (unsigned)i, "unclosed string (missing %c)", q);
+            return 0;
+        }
+        out[o] = '\0';
+        if (p->src[j] == q) {
+            tok *t = push_tok(p, T_STR, interp ? piece : i, j + 1 - (interp ? piece : i));
+            t->s = out;
+            t->slen = o;
+            if (interp)
+                push_synth(p, ")", j);
+            return j + 1;
+        }
+        /* #{ at j */
+        if (!interp)
+            push_synth(p, "(", i);
+        interp = 1;
+        tok *t = push_tok(p, T_STR, piece, j - piece);
+        t->s = out;
+        t->slen = o;
+        push_synth(p, "~", j);
+        push_synth(p, "(", j);
+        int dummy = 0;
+        size_t k = lex_expr(p, j + 2, '#', j, &dummy);
+        if (!k)
+            return 0;
+        push_synth(p, ")", k - 1);
+        push_synth(p, "~", k - 1);
+        j = k;
     }
-    out[o] = '\0';
-    tok *t = push_tok(p, T_STR, i, j + 1 - i);
-    t->s = out;
-    t->slen = o;
-    return j + 1;
 }
 
 static const char *const puncts3[] = {"???", NULL};
@@ -364,6 +406,10 @@ static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_nex
     for (;;) {
         while (i < p->n && is_ws(p->src[i]))
             i++;
+        if (i >= p->n && close == '#') {
+            perr(p, (unsigned)open_at, "unclosed '#{' in a string (missing '}')");
+            return 0;
+        }
         if (i >= p->n) {
             if (depth > 0) {
                 char o = p->src[opened[depth - 1]];
@@ -376,6 +422,11 @@ static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_nex
             return 0;
         }
         const char *s = p->src + i;
+        if (close == '#') {
+            if (depth == 0 && s[0] == '}')
+                return i + 1; /* end of #{...}: no token */
+            goto token;
+        }
         char other = close == '}' ? '%' : '}';
         if (depth == 0 && s[0] == other && i + 1 < p->n && s[1] == '}') {
             perr(p, (unsigned)i, "expected '%s' to close '%s', found '%c}'", close == '}' ? "}}" : "%}",
@@ -400,6 +451,7 @@ static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_nex
                 return i + 2;
             }
         }
+    token:;
         unsigned char c = (unsigned char)s[0];
         if (isalpha(c) || c == '_') {
             size_t j = i + 1;

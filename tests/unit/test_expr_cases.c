@@ -349,5 +349,19 @@ int main(void)
     }
     int rc = _cmocka_run_group_tests("expr_cases", tests, ncases, NULL, NULL);
     expr_thread_cleanup(); /* cached jq programs, for the leak checkers */
+    for (size_t i = 0; i < ncases; i++) {
+        free((char *)tests[i].name);
+        tcase *c = &cases[i];
+        free(c->name);
+        free(c->file);
+        free(c->tmpl);
+        free(c->ctx);
+        free(c->output);
+        free(c->error);
+        free(c->json);
+        free(c->match);
+    }
+    free(tests);
+    free(cases);
     return rc;
 }
