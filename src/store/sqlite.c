@@ -229,6 +229,7 @@ typedef struct tstate {
     int depth;             /* transaction nesting, 0: none; > 0: holds the writer */
     int doomed;            /* an inner rollback happened */
     int lease_empty;       /* the thread's last lease found nothing */
+    int snapshot;          /* a read transaction is open on reader */
     struct tstate *prev, *next;  /* every thread's state, for store_free */
 } tstate;
 
@@ -354,6 +355,8 @@ static void ts_release(void *p)
         ts->depth = 0;
         pthread_mutex_unlock(&b->write);
     }
+    if (ts->reader && !sqlite3_get_autocommit(ts->reader->db))
+        sqlite3_exec(ts->reader->db, "COMMIT", NULL, NULL, NULL);   /* a snapshot left open */
     pthread_mutex_lock(&b->lock);
     if (ts->reader) {
         ts->reader->next_idle = b->idle;
@@ -617,6 +620,42 @@ static int sq_commit(void *p, kerr *e)
     if (ts->depth == 0)
         return store__fail(e, STORE_ERROR, "store: commit without a transaction");
     return tx_leave(b, ts, 1, e);
+}
+
+/* A snapshot is a read transaction (BEGIN DEFERRED, then a first read that
+ * fixes the WAL snapshot) on the thread's reader. */
+static int sq_snapshot_begin(void *p, kerr *e)
+{
+    sqlb *b = p;
+    tstate *ts = ts_get(b);
+    if (ts->depth > 0)
+        return 0;
+    if (ts->snapshot)
+        return store__fail(e, STORE_ERROR, "store: a snapshot is already open");
+    conn *c = conn_read(b, ts, e);
+    if (!c)
+        return STORE_ERROR;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, "BEGIN; SELECT count(*) FROM meta", NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = store__fail(e, STORE_ERROR, "store: beginning a snapshot: %s", msg);
+        sqlite3_free(msg);
+        if (!sqlite3_get_autocommit(c->db))
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    ts->snapshot = 1;
+    return 0;
+}
+
+static void sq_snapshot_end(void *p)
+{
+    sqlb *b = p;
+    tstate *ts = ts_get(b);
+    if (!ts->snapshot)
+        return;
+    ts->snapshot = 0;
+    if (ts->reader && !sqlite3_get_autocommit(ts->reader->db))
+        sqlite3_exec(ts->reader->db, "COMMIT", NULL, NULL, NULL);
 }
 
 static void sq_rollback(void *p)
@@ -1868,6 +1907,8 @@ const store_ops store__sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .snapshot_begin = sq_snapshot_begin,
+    .snapshot_end = sq_snapshot_end,
     .flow_put = sq_flow_put,
     .flow_get = sq_flow_get,
     .flow_revisions = sq_flow_revisions,

@@ -541,6 +541,16 @@ void store_rollback(store *s)
     s->ops->rollback(s->b);
 }
 
+int store_snapshot_begin(store *s, kerr *e)
+{
+    return s->ops->snapshot_begin(s->b, e);
+}
+
+void store_snapshot_end(store *s)
+{
+    s->ops->snapshot_end(s->b);
+}
+
 /* ---- flows -------------------------------------------------------------- */
 
 int store_flow_put(store *s, const char *ns, const char *id, const char *source, json_t *json,

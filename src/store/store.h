@@ -159,6 +159,17 @@ int store_commit(store *s, kerr *e);
 /* Abandons the transaction. Safe to call when none is open (does nothing). */
 void store_rollback(store *s);
 
+/* Makes the calling thread's reads, until store_snapshot_end, see one
+ * consistent state of the database (an execution and its task runs as of
+ * the same moment), without blocking or being blocked by writers. Writes
+ * made meanwhile (by anyone, this thread included) are not seen until the
+ * end. Inside a transaction it does nothing (the transaction is already
+ * consistent). Snapshots do not nest. Keep them short: while one is open
+ * the WAL cannot be checkpointed past it. */
+int store_snapshot_begin(store *s, kerr *e);
+/* Ends the snapshot; nothing happens when none is open. */
+void store_snapshot_end(store *s);
+
 /* ---- flows -------------------------------------------------------------- */
 
 typedef struct store_flow {

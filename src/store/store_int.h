@@ -22,6 +22,8 @@ typedef struct store_ops {
     int (*begin)(void *b, kerr *e);
     int (*commit)(void *b, kerr *e);
     void (*rollback)(void *b);
+    int (*snapshot_begin)(void *b, kerr *e);
+    void (*snapshot_end)(void *b);
 
     int (*flow_put)(void *b, const char *ns, const char *id, const char *source,
                     const char *json, int *revision, int *created, kerr *e);

@@ -1383,6 +1383,63 @@ static void test_large_documents_round_trip(void **state)
     free(text);
 }
 
+static void *bump_thread(void *p)
+{
+    store *s = p;
+    kerr e = KERR_INIT;
+    store_execution x;
+    if (store_execution_get(s, "snap", &x, &e) == 0) {
+        store_execution_set_state(&x, STATE_RUNNING, 2);
+        store_execution_update(s, &x, &e);
+        store_task_run t;
+        make_tr(&t, "snap-tr2", "snap", "second");
+        store_task_run_insert(s, &t, &e);
+        store_task_run_clear(&t);
+    }
+    store_execution_clear(&x);
+    return NULL;
+}
+
+static void test_snapshot_reads_one_state_of_the_database(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "snap", "ns", "flow");
+    store_task_run t;
+    make_tr(&t, "snap-tr1", "snap", "first");
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_task_run_clear(&t);
+
+    assert_int_equal(store_snapshot_begin(f->s, &e), 0);
+    assert_int_equal(store_snapshot_begin(f->s, &e), STORE_ERROR);
+    store_execution x;
+    assert_int_equal(store_execution_get(f->s, "snap", &x, &e), 0);
+    assert_int_equal(x.version, 1);
+    store_execution_clear(&x);
+    /* another thread writes meanwhile; it is not blocked */
+    pthread_t th;
+    pthread_create(&th, NULL, bump_thread, f->s);
+    pthread_join(th, NULL);
+    assert_int_equal(store_execution_get(f->s, "snap", &x, &e), 0);
+    assert_int_equal(x.version, 1);
+    assert_int_equal(x.state, STATE_CREATED);
+    store_execution_clear(&x);
+    store_task_run *v;
+    size_t n;
+    assert_int_equal(store_task_run_list(f->s, "snap", &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_task_runs_free(v, n);
+    store_snapshot_end(f->s);
+
+    assert_int_equal(store_execution_get(f->s, "snap", &x, &e), 0);
+    assert_int_equal(x.version, 2);
+    store_execution_clear(&x);
+    assert_int_equal(store_task_run_list(f->s, "snap", &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    store_task_runs_free(v, n);
+    store_snapshot_end(f->s);   /* none open: nothing */
+}
+
 /* ---- bad inputs --------------------------------------------------------- */
 
 static void test_bad_inputs_are_rejected_with_the_field_named(void **state)
@@ -1506,6 +1563,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thread_exiting_in_a_transaction_rolls_it_back,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_documents_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_reads_one_state_of_the_database, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs_are_rejected_with_the_field_named, setup,
                                         teardown),
     };
