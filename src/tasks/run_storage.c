@@ -15,7 +15,9 @@
  */
 #include "tasks/run_int.h"
 
+#include "expr/expr.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -24,6 +26,8 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -649,6 +653,248 @@ out:
     return res;
 }
 
+/* ---- storage.local_files ---------------------------------------------------- */
+
+#define LOCAL_FILES_MAX 10000   /* files a pattern may send to storage */
+
+/* Checks a relative path given by the flow: segments that are not empty,
+ * "." nor "..", no leading '/'. */
+static int check_rel_path(const char *what, const char *path, kerr *e)
+{
+    if (!*path || *path == '/')
+        return kerr_set(e, "%s: '%s' must be a relative path", what, path);
+    if (strlen(path) > 1024)
+        return kerr_set(e, "%s: a path longer than 1024 bytes", what);
+    for (const char *p = path; *p;) {
+        const char *q = strchr(p, '/');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return kerr_set(e, "%s: '%s' may not hold empty, '.' or '..' segments", what, path);
+        p += n + (q ? 1 : 0);
+        if (q && !*p)
+            return kerr_set(e, "%s: '%s' names a folder, not a file", what, path);
+    }
+    return 0;
+}
+
+/* Opens rel (checked) under the folder dirfd for writing, making its
+ * folders, never following a symbolic link (a script run before may have
+ * left one). Returns the descriptor or -1 with e set. */
+static int open_beneath(int dirfd, const char *rel, kerr *e)
+{
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return kerr_set(e, "'%s': %s", rel, strerror(errno));
+    char *copy = xstrdup(rel);
+    char *seg = copy;
+    for (char *slash; fd >= 0 && (slash = strchr(seg, '/')); seg = slash + 1) {
+        *slash = 0;
+        if (mkdirat(fd, seg, 0755) && errno != EEXIST) {
+            kerr_set(e, "'%s': cannot make folder '%s': %s", rel, seg, strerror(errno));
+            close(fd);
+            fd = -1;
+            break;
+        }
+        int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            kerr_set(e, "'%s': '%s' is not a folder: %s", rel, seg, strerror(errno));
+        close(fd);
+        fd = next;
+    }
+    int out = -1;
+    if (fd >= 0) {
+        out = openat(fd, seg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (out < 0)
+            kerr_set(e, "'%s': %s", rel, strerror(errno));
+        close(fd);
+    }
+    free(copy);
+    return out;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Creates one input file: the content, or the file of internal storage that
+ * the content names. */
+static int local_input(task_ctx *c, int dirfd, const char *name, const json_t *v, kerr *e)
+{
+    if (check_rel_path("property 'inputs'", name, e))
+        return -1;
+    char *text = json_is_string(v) ? xstrdup(json_string_value(v)) : expr_value_to_text(v);
+    int rc = 0, out = open_beneath(dirfd, name, e);
+    if (out < 0) {
+        kerr_prefix(e, "property 'inputs'");
+        free(text);
+        return -1;
+    }
+    if (!strncmp(text, "kite://", 7) || !strncmp(text, "kestra://", 9)) {
+        kerr se = KERR_INIT;
+        int in = storage_open_fd(c->storage, text, &se);
+        if (in < 0) {
+            rc = kerr_set(e, "property 'inputs': file '%s': %s", name, se.msg);
+        } else {
+            char chunk[65536];
+            ssize_t n;
+            while ((n = read(in, chunk, sizeof chunk)) > 0)
+                if (write_all(out, chunk, (size_t)n)) {
+                    n = -1;
+                    break;
+                }
+            if (n < 0)
+                rc = kerr_set(e, "property 'inputs': file '%s': %s", name, strerror(errno));
+            close(in);
+        }
+    } else if (write_all(out, text, strlen(text))) {
+        rc = kerr_set(e, "property 'inputs': file '%s': %s", name, strerror(errno));
+    }
+    if (close(out) && !rc)
+        rc = kerr_set(e, "property 'inputs': file '%s': %s", name, strerror(errno));
+    free(text);
+    return rc;
+}
+
+/* Walks folder `path` (relative `rel` under the working folder) and stores
+ * every regular file whose relative path matches one of the patterns. */
+static int local_walk(task_ctx *c, buf *path, size_t root_len, const json_t *globs, json_t *uris,
+                      kerr *e)
+{
+    DIR *d = opendir(buf_str(path));
+    if (!d)
+        return kerr_set(e, "reading %s: %s", buf_str(path), strerror(errno));
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        size_t keep = path->len;
+        buf_putc(path, '/');
+        buf_puts(path, de->d_name);
+        struct stat st;
+        if (lstat(buf_str(path), &st) == 0) {
+            const char *rel = buf_str(path) + root_len + 1;
+            if (S_ISDIR(st.st_mode)) {
+                rc = local_walk(c, path, root_len, globs, uris, e);
+            } else if (S_ISREG(st.st_mode)) {
+                size_t i;
+                json_t *g;
+                json_array_foreach(globs, i, g) {
+                    if (!proc_glob_match(json_string_value(g), rel))
+                        continue;
+                    if (json_object_size(uris) >= LOCAL_FILES_MAX) {
+                        rc = kerr_set(e, "property 'outputs': more than %d files match",
+                                      LOCAL_FILES_MAX);
+                        break;
+                    }
+                    char *uri = NULL;
+                    if (task_store_file(c, buf_str(path), rel, &uri, e)) {
+                        kerr_prefix(e, "property 'outputs': file '%s'", rel);
+                        rc = -1;
+                        break;
+                    }
+                    json_object_set_new(uris, rel, json_string(uri));
+                    free(uri);
+                    break;
+                }
+            }
+        }
+        path->len = keep;
+        path->data[keep] = 0;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Kestra's deprecated LocalFiles: creates `inputs` in the WorkingDirectory's
+ * folder and sends the files matching `outputs` to internal storage (output
+ * `uris`: relative path -> URI). */
+static task_result local_files_run(task_ctx *c, kerr *e)
+{
+    if (!c->workdir) {
+        kerr_set(e, "storage.local_files works inside a WorkingDirectory: there is no working "
+                    "folder here");
+        return TASK_FAILED;
+    }
+    task_result res = TASK_FAILED;
+    json_t *inputs = NULL, *globs = NULL, *uris = NULL;
+    int dirfd = -1;
+    buf path = BUF_INIT;
+    if (task_prop(c, "inputs", &inputs, e) || task_prop(c, "outputs", &globs, e))
+        goto out;
+    if (json_is_string(inputs)) { /* a JSON string of a map */
+        json_error_t je;
+        json_t *m = json_loads(json_string_value(inputs), 0, &je);
+        json_decref(inputs);
+        inputs = m;
+        if (!json_is_object(m)) {
+            kerr_set(e, "property 'inputs' must be a map of file names to contents");
+            goto out;
+        }
+    }
+    if (inputs && !json_is_object(inputs)) {
+        kerr_set(e, "property 'inputs' must be a map of file names to contents");
+        goto out;
+    }
+    if (json_is_string(globs)) {
+        json_t *a = json_array();
+        json_array_append_new(a, globs);
+        globs = a;
+    }
+    if (globs && !json_is_array(globs)) {
+        kerr_set(e, "property 'outputs' must be a list of glob patterns");
+        goto out;
+    }
+    size_t i;
+    json_t *g;
+    json_array_foreach(globs, i, g) {
+        if (!json_is_string(g)) {
+            kerr_set(e, "property 'outputs': item %zu is not a pattern", i + 1);
+            goto out;
+        }
+    }
+    dirfd = open(c->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        kerr_set(e, "the working folder %s: %s", c->workdir, strerror(errno));
+        goto out;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(inputs, name, v) {
+        if (local_input(c, dirfd, name, v, e))
+            goto out;
+    }
+    uris = json_object();
+    if (globs && json_array_size(globs)) {
+        buf_puts(&path, c->workdir);
+        while (path.len > 1 && path.data[path.len - 1] == '/')
+            path.data[--path.len] = 0;
+        if (local_walk(c, &path, path.len, globs, uris, e))
+            goto out;
+    }
+    task_output(c, "uris", uris);
+    uris = NULL;
+    res = TASK_SUCCESS;
+out:
+    if (dirfd >= 0)
+        close(dirfd);
+    buf_free(&path);
+    json_decref(inputs);
+    json_decref(globs);
+    json_decref(uris);
+    return res;
+}
+
 /* ---- storage.delete, storage.size ----------------------------------------- */
 
 /* 1 if ns is the flow's namespace or one below it. */
@@ -717,6 +963,7 @@ static const struct task_hooks delete_hooks = {.run = delete_run};
 static const struct task_hooks size_hooks = {.run = size_run};
 static const struct task_hooks reverse_hooks = {.run = reverse_run};
 static const struct task_hooks purge_hooks = {.run = purge_run};
+static const struct task_hooks local_files_hooks = {.run = local_files_run};
 
 const task_impl tasks__run_storage[] = {
     {"storage.write", &write_hooks},
@@ -726,5 +973,6 @@ const task_impl tasks__run_storage[] = {
     {"storage.size", &size_hooks},
     {"storage.reverse", &reverse_hooks},
     {"storage.purge_current_execution_files", &purge_hooks},
+    {"storage.local_files", &local_files_hooks},
 };
 const size_t tasks__run_storage_count = sizeof tasks__run_storage / sizeof tasks__run_storage[0];

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,7 +249,7 @@ static void test_every_core_type_is_runnable(void **state)
                            "storage.concat", "storage.split", "storage.delete", "storage.size",
                            "storage.reverse", "storage.purge_current_execution_files",
                            "execution.assert", "state.set", "state.get", "state.delete",
-                           "trigger.toggle", "templating.templated_task",
+                           "trigger.toggle", "templating.templated_task", "storage.local_files",
                            "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -1251,6 +1252,71 @@ static void test_storage_purge_current_execution_files(void **state)
     assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 0);
 }
 
+static void test_storage_local_files(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    char wd[128], cmd[512];
+    snprintf(wd, sizeof wd, "%s/wd", f->dir);
+    assert_int_equal(mkdir(wd, 0700), 0);
+    put_uri(f, "kite:///io/kestra/tests/f/_files/src.txt", "from storage");
+
+    reset_ctx(f);
+    json_t *task = json_pack("{s:s,s:{s:s,s:s,s:i},s:[s,s]}", "type", "io.kestra.plugin.core.storage.LocalFiles",
+                             "inputs", "out/stay.txt", "{{ name }}", "copied.txt",
+                             "kestra:///io/kestra/tests/f/_files/src.txt", "n.txt", 42,
+                             "outputs", "out/*", "n.txt");
+    f->c.task = task;
+    f->c.def = flow_type_find("storage.local_files");
+    f->c.workdir = wd;
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    json_t *uris = json_object_get(f->c.outputs, "uris");
+    assert_int_equal(json_object_size(uris), 2);
+    const char *u = json_string_value(json_object_get(uris, "out/stay.txt"));
+    assert_string_equal(u, TASK_PREFIX "out/stay.txt");
+    char *text = read_uri(f, u);
+    assert_string_equal(text, "kite");
+    free(text);
+    text = read_uri(f, json_string_value(json_object_get(uris, "n.txt")));
+    assert_string_equal(text, "42");
+    free(text);
+    snprintf(cmd, sizeof cmd, "grep -qx 'from storage' %s/copied.txt", wd);
+    assert_int_equal(system(cmd), 0);
+    json_decref(task);
+
+    /* outputs only: "**" reaches into folders */
+    reset_ctx(f);
+    task = json_pack("{s:s,s:[s]}", "type", "storage.local_files", "outputs", "**/*.txt");
+    f->c.task = task;
+    f->c.def = flow_type_find("storage.local_files");
+    f->c.workdir = wd;
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(json_object_size(json_object_get(f->c.outputs, "uris")), 3);
+    json_decref(task);
+
+    /* paths that leave the folder, and symbolic links, are refused */
+    snprintf(cmd, sizeof cmd, "ln -s %s %s/link", f->dir, wd);
+    assert_int_equal(system(cmd), 0);
+    const char *bad[] = {"../x.txt", "/etc/x", "a//b", "out/", "link/evil.txt", "link"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reset_ctx(f);
+        task = json_pack("{s:s,s:{s:s}}", "type", "storage.local_files", "inputs", bad[i], "x");
+        f->c.task = task;
+        f->c.def = flow_type_find("storage.local_files");
+        f->c.workdir = wd;
+        assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_FAILED);
+        if (!strstr(e.msg, "property 'inputs'"))
+            fail_msg("'%s': %s", bad[i], e.msg);
+        json_decref(task);
+    }
+    snprintf(cmd, sizeof cmd, "test ! -e %s/evil.txt", f->dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* no working folder: a clear error */
+    assert_fails_with(f, "{\"type\":\"storage.local_files\",\"outputs\":[\"*\"]}",
+                      "works inside a WorkingDirectory");
+}
+
 static void test_storage_split_errors(void **state)
 {
     fx *f = *state;
@@ -1377,6 +1443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_split_regex_groups_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_purge_current_execution_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_local_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_property_values, setup, teardown),
