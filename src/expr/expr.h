@@ -32,9 +32,13 @@
  * fileExists, errorLogs, currentEachOutput, or any other name. args is an
  * array of the positional arguments and kwargs an object of the named ones
  * (both borrowed, never NULL, valid only during the call: json_deep_copy
- * what you keep, since literals belong to the template). Returns a new reference, or NULL with a message
- * in e (the renderer adds the call's position). Called from the rendering
- * thread; must be thread-safe if templates are rendered from many threads. */
+ * what you keep, since literals belong to the template). Returns a new
+ * reference, or NULL with a message in e (the renderer adds the call's
+ * position). Called from the rendering thread; must be thread-safe if
+ * templates are rendered from many threads.
+ *
+ * Example: {"secret", engine_secret, run} makes `{{ secret('DB_PASS') }}`
+ * call engine_secret(run, ["DB_PASS"], {}, e). */
 typedef json_t *(*expr_host_fn)(void *userdata, const json_t *args, const json_t *kwargs,
                                 kerr *e);
 
