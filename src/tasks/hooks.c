@@ -15,6 +15,7 @@ static const impl_table tables[] = {
     {tasks__run_kv, &tasks__run_kv_count},
     {tasks__run_storage, &tasks__run_storage_count},
     {tasks__run_state, &tasks__run_state_count},
+    {tasks__run_files, &tasks__run_files_count},
     {tasks__run_scripts, &tasks__run_scripts_count},
 };
 

@@ -28,6 +28,8 @@ extern const task_impl tasks__run_storage[];   /* run_storage.c: storage.* */
 extern const size_t tasks__run_storage_count;
 extern const task_impl tasks__run_state[];     /* run_state.c: state.* */
 extern const size_t tasks__run_state_count;
+extern const task_impl tasks__run_files[];     /* run_files.c: namespace files */
+extern const size_t tasks__run_files_count;
 extern const task_impl tasks__run_scripts[];   /* run_scripts.c: script.shell, python, node */
 extern const size_t tasks__run_scripts_count;
 

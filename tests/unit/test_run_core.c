@@ -250,6 +250,7 @@ static void test_every_core_type_is_runnable(void **state)
                            "storage.reverse", "storage.purge_current_execution_files",
                            "execution.assert", "state.set", "state.get", "state.delete",
                            "trigger.toggle", "templating.templated_task", "storage.local_files",
+                           "namespace.upload_files", "namespace.download_files", "namespace.delete_files",
                            "io.kestra.core.tasks.debugs.Return", "io.kestra.plugin.core.kv.Set"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -1317,6 +1318,78 @@ static void test_storage_local_files(void **state)
                       "works inside a WorkingDirectory");
 }
 
+/* ---- namespace files ----------------------------------------------------------- */
+
+static void test_namespace_files(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_uri(f, "kite:///io/kestra/tests/f/_files/in.txt", "hello");
+    char wd[128], cmd[512];
+    snprintf(wd, sizeof wd, "%s/wd", f->dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/sub && echo one > %s/sub/a.py && echo two > %s/b.txt", wd, wd, wd);
+    assert_int_equal(system(cmd), 0);
+
+    /* upload: a URI, and patterns over the working folder */
+    reset_ctx(f);
+    json_t *task = json_pack("{s:s,s:s,s:[s,s],s:s}", "type", "io.kestra.plugin.core.namespace.UploadFiles",
+                             "namespace", "company.team", "files", "kite:///io/kestra/tests/f/_files/in.txt",
+                             "**/*.py", "destination", "/scripts");
+    f->c.task = task;
+    f->c.def = flow_type_find("namespace.upload_files");
+    f->c.workdir = wd;
+    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    json_t *files = json_object_get(f->c.outputs, "files");
+    assert_int_equal(json_object_size(files), 2);
+    assert_string_equal(json_string_value(json_object_get(files, "/scripts/in.txt")),
+                        "kite:///company/team/_files/scripts/in.txt");
+    assert_non_null(json_object_get(files, "/scripts/sub/a.py"));
+    json_decref(task);
+
+    /* a map of destination to URI, and the conflict modes */
+    assert_int_equal(run(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\","
+                            "\"filesMap\":{\"/conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}", &e),
+                     TASK_SUCCESS);
+    assert_fails_with(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\",\"conflict\":\"ERROR\","
+                         "\"files\":{\"conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}",
+                      "namespace file '/conf/x.txt' already exists");
+    assert_int_equal(run(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\",\"conflict\":\"SKIP\","
+                            "\"files\":{\"conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}", &e),
+                     TASK_SUCCESS);
+    assert_int_equal(json_object_size(json_object_get(f->c.outputs, "files")), 0);
+
+    /* download by pattern, with or without the leading slash */
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.namespace.DownloadFiles\",\"namespace\":\"company.team\","
+                            "\"files\":[\"/scripts/**\"]}", &e), TASK_SUCCESS);
+    files = json_object_get(f->c.outputs, "files");
+    assert_int_equal(json_object_size(files), 2);
+    const char *u = json_string_value(json_object_get(files, "/scripts/sub/a.py"));
+    assert_string_equal(u, TASK_PREFIX "scripts/sub/a.py");
+    char *text = read_uri(f, u);
+    assert_string_equal(text, "one\n");
+    free(text);
+    assert_int_equal(run(f, "{\"type\":\"namespace.download_files\",\"namespace\":\"company.team\","
+                            "\"files\":\"conf/*.txt\",\"destination\":\"dl\"}", &e), TASK_SUCCESS);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f->c.outputs, "files"), "/conf/x.txt")),
+                        TASK_PREFIX "dl/conf/x.txt");
+
+    /* delete by pattern */
+    assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.namespace.DeleteFiles\",\"namespace\":\"company.team\","
+                            "\"files\":[\"**/*.txt\"]}", &e), TASK_SUCCESS);
+    assert_true(json_number_value(json_object_get(json_array_get(f->c.metrics, 0), "value")) == 2);
+    assert_int_equal(storage_exists(f->files, "kite:///company/team/_files/scripts/sub/a.py", &e), 1);
+    assert_int_equal(storage_exists(f->files, "kite:///company/team/_files/conf/x.txt", &e), 0);
+
+    assert_fails_with(f, "{\"type\":\"namespace.download_files\",\"files\":\"*\"}",
+                      "property 'namespace' is required");
+    assert_fails_with(f, "{\"type\":\"namespace.download_files\",\"namespace\":\"a..b\",\"files\":\"*\"}",
+                      "property 'namespace'");
+    assert_fails_with(f, "{\"type\":\"namespace.delete_files\",\"namespace\":\"a\",\"files\":[1]}",
+                      "property 'files' must be a pattern or a list of patterns");
+    assert_fails_with(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"a\",\"conflict\":\"MAYBE\"}",
+                      "property 'conflict': 'MAYBE'");
+}
+
 static void test_storage_split_errors(void **state)
 {
     fx *f = *state;
@@ -1371,6 +1444,9 @@ static void test_odd_property_values(void **state)
         {"storage.delete", "{\"uri\":\"kite:///io/kestra/tests/f/_files/none.txt\"}"},
         {"storage.size", "{\"uri\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
         {"storage.reverse", "{\"from\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
+        {"namespace.upload_files", "{\"namespace\":\"n\",\"files\":[\"kite:///io/kestra/tests/f/_files/o.txt\"]}"},
+        {"namespace.download_files", "{\"namespace\":\"n\",\"files\":\"**\"}"},
+        {"namespace.delete_files", "{\"namespace\":\"n\",\"files\":\"**\"}"},
     };
     static const char *odd[] = {
         "null", "0", "-1", "9223372036854775807", "1e300", "-1e300", "0.5", "true", "false",
@@ -1444,6 +1520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_purge_current_execution_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_local_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_namespace_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_split_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_tasks_stop_when_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_property_values, setup, teardown),
