@@ -1234,6 +1234,53 @@ static void test_triggers_state_and_ticks_fire_once(void **state)
     assert_int_equal(store_trigger_get(f->s, "a.b", "f", "cron", &g, &e), STORE_NOT_FOUND);
 }
 
+static atomic_int tick_wins, tick_dups;
+
+static void *tick_thread(void *p)
+{
+    store *s = p;
+    kerr e = KERR_INIT;
+    char id[STORE_ID_LEN + 1];
+    store_new_id(id);
+    if (store_begin(s, &e))
+        return NULL;
+    int rc = store_trigger_tick(s, "race", "f", "cron", 42000000, id, &e);
+    if (rc == STORE_DUPLICATE) {
+        atomic_fetch_add(&tick_dups, 1);
+        store_rollback(s);
+        return NULL;
+    }
+    store_execution x;
+    make_exec(&x, id, "race", "f");
+    if (rc == 0 && store_execution_insert(s, &x, &e) == 0 && store_commit(s, &e) == 0)
+        atomic_fetch_add(&tick_wins, 1);
+    else
+        store_rollback(s);
+    store_execution_clear(&x);
+    return NULL;
+}
+
+/* Four schedulers racing for one tick: one execution. */
+static void test_racing_schedulers_fire_a_tick_once(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, tick_thread, f->s);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&tick_wins), 1);
+    assert_int_equal(atomic_load(&tick_dups), 3);
+    store_execution *v;
+    size_t n;
+    int64_t total;
+    store_execution_query q = {.namespace = "race"};
+    assert_int_equal(store_execution_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(n, 1);
+    store_executions_free(v, n);
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 typedef struct peek {
@@ -1558,6 +1605,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_put_get_expire_list_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers_state_and_ticks_fire_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_racing_schedulers_fire_a_tick_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_transactions_commit_rollback_and_isolation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_exiting_in_a_transaction_rolls_it_back,
