@@ -463,21 +463,86 @@ static xevent_type event_type(const char *t)
     return XEV_START;
 }
 
+/* One execution touched by a batch. */
+typedef struct touched_exec {
+    xexec *x;
+    xactions a;
+    store_state before;
+} touched_exec;
+
 typedef struct touched {
-    xexec **v;
+    touched_exec *v;
     size_t n;
 } touched;
 
-static void touch(touched *t, xexec *x)
+static touched_exec *touch(touched *t, xexec *x)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (t->v[i] == x)
-            return;
+        if (t->v[i].x == x) {
+            return &t->v[i];
+        }
     t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
-    t->v[t->n++] = x;
+    touched_exec *te = &t->v[t->n++];
+    te->x = x;
+    xactions_init(&te->a);
+    te->before = x->row.state;
+    return te;
 }
 
-/* Processes one batch of events. Returns the number processed. */
+/* Writes what resolving one execution produced; 0 or -1 with e set. */
+static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t *cancels, kerr *e)
+{
+    store *st = en->o.store;
+    xexec *x = te->x;
+    xactions *a = &te->a;
+    if (write_exec(en, x, e))
+        return -1;
+    /* written in this transaction: a later write of the same batch must
+     * update, not insert again (a rollback drops x anyway) */
+    mark_written(x);
+    for (size_t k = 0; k < a->njobs; k++) {
+        if (store_queue_push(st, a->jobs[k].kind, x->row.id, a->jobs[k].taskrun_id, a->jobs[k].payload,
+                             a->jobs[k].available_us, NULL, e))
+            return -1;
+        if (!strcmp(a->jobs[k].kind, "task"))
+            (*tasks_pushed)++;
+        else if (a->jobs[k].available_us > 0) {
+            pthread_mutex_lock(&en->lock);
+            if (!en->next_timer_us || a->jobs[k].available_us < en->next_timer_us)
+                en->next_timer_us = a->jobs[k].available_us;
+            pthread_mutex_unlock(&en->lock);
+        }
+    }
+    if (a->subflows)
+        create_subflows(en, x, a->subflows);
+    size_t ck;
+    json_t *cid;
+    json_array_foreach(a->kill_children, ck, cid) {
+        json_t *p = json_pack("{s:s}", "type", "kill");
+        int rc = store_queue_push(st, "event", json_string_value(cid), NULL, p, 0, NULL, e);
+        json_decref(p);
+        if (rc)
+            return -1;
+    }
+    if (a->notify_parent) {
+        json_t *p = json_pack("{s:s,s:s,s:s,s:O?}", "type", "child_end", "run",
+                              json_string_value(json_object_get(a->notify_parent, "run")), "state",
+                              json_string_value(json_object_get(a->notify_parent, "state")), "outputs",
+                              json_object_get(a->notify_parent, "outputs"));
+        int rc = store_queue_push(st, "event", json_string_value(json_object_get(a->notify_parent, "parent")),
+                                  json_string_value(json_object_get(a->notify_parent, "run")), p, 0, NULL, e);
+        json_decref(p);
+        if (rc)
+            return -1;
+    }
+    for (size_t k = 0; k < a->ncancel; k++)
+        json_array_append_new(cancels, json_string(a->cancel_runs[k]));
+    return 0;
+}
+
+/* Processes one batch of events: every event applied to its execution,
+ * each execution resolved once, everything written in one transaction.
+ * Returns the number of events processed. */
 static size_t executor_batch(engine *en)
 {
     store *st = en->o.store;
@@ -491,7 +556,7 @@ static size_t executor_batch(engine *en)
     if (!n)
         return 0;
     touched t = {0};
-    int tasks_pushed = 0, ended = 0;
+    int tasks_pushed = 0, ended = 0, failed = 0;
     json_t *cancels = json_array();
     if (store_begin(st, &e)) {
         fprintf(stderr, "kite: executor: %s\n", e.msg);
@@ -499,75 +564,38 @@ static size_t executor_batch(engine *en)
         json_decref(cancels);
         return 0;
     }
-    int failed = 0;
-    for (size_t i = 0; i < n && !failed; i++) {
+    int64_t now = time_now_us();
+    for (size_t i = 0; i < n; i++) {
         store_job *j = &jobs[i];
         xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &e) : NULL;
-        if (!x) {
-            /* gone (deleted) or unreadable: drop the event */
-            store_queue_ack(st, j->id, EXECUTOR_OWNER, &e);
-            continue;
-        }
-        touch(&t, x);
+        if (!x)
+            continue; /* deleted or unreadable: the event is dropped with the others' acks */
+        size_t before = t.n;
+        touched_exec *te = touch(&t, x);
+        if (t.n == before)
+            engine_exec_release(en, x); /* already held once by this batch */
         xevent ev = {event_type(json_string_value(json_object_get(j->payload, "type"))),
                      json_string_value(json_object_get(j->payload, "run")), j->payload};
         if (!ev.taskrun_id)
             ev.taskrun_id = j->task_run_id;
-        xactions a;
-        xactions_init(&a);
-        store_state before = x->row.state;
         pthread_mutex_lock(&x->lock);
-        executor_step(en, x, &ev, time_now_us(), &a);
+        executor_apply(en, x, &ev, now, &te->a);
         pthread_mutex_unlock(&x->lock);
-        if (write_exec(en, x, &e)) {
-            failed = 1;
-            xactions_clear(&a);
-            break;
-        }
-        /* written in this transaction: a later event of the same batch
-         * must update, not insert again (a rollback drops x anyway) */
-        mark_written(x);
-        for (size_t k = 0; k < a.njobs; k++) {
-            if (store_queue_push(st, a.jobs[k].kind, x->row.id, a.jobs[k].taskrun_id, a.jobs[k].payload,
-                                 a.jobs[k].available_us, NULL, &e)) {
-                failed = 1;
-                break;
-            }
-            if (!strcmp(a.jobs[k].kind, "task"))
-                tasks_pushed++;
-            else if (a.jobs[k].available_us > 0) {
-                pthread_mutex_lock(&en->lock);
-                if (!en->next_timer_us || a.jobs[k].available_us < en->next_timer_us)
-                    en->next_timer_us = a.jobs[k].available_us;
-                pthread_mutex_unlock(&en->lock);
-            }
-        }
-        if (a.subflows)
-            create_subflows(en, x, a.subflows);
-        size_t ck;
-        json_t *cid;
-        json_array_foreach(a.kill_children, ck, cid) {
-            json_t *p = json_pack("{s:s}", "type", "kill");
-            store_queue_push(st, "event", json_string_value(cid), NULL, p, 0, NULL, &e);
-            json_decref(p);
-        }
-        if (a.notify_parent) {
-            json_t *p = json_pack("{s:s,s:s,s:s,s:O?}", "type", "child_end", "run",
-                                  json_string_value(json_object_get(a.notify_parent, "run")), "state",
-                                  json_string_value(json_object_get(a.notify_parent, "state")), "outputs",
-                                  json_object_get(a.notify_parent, "outputs"));
-            store_queue_push(st, "event", json_string_value(json_object_get(a.notify_parent, "parent")),
-                             json_string_value(json_object_get(a.notify_parent, "run")), p, 0, NULL, &e);
-            json_decref(p);
-        }
-        for (size_t k = 0; k < a.ncancel; k++)
-            json_array_append_new(cancels, json_string(a.cancel_runs[k]));
-        if (x->row.state != before && (store_state_is_terminated(x->row.state) || x->row.state == STATE_PAUSED))
-            ended = 1;
-        xactions_clear(&a);
-        if (!failed && store_queue_ack(st, j->id, EXECUTOR_OWNER, &e))
-            failed = 1;
     }
+    for (size_t i = 0; i < t.n && !failed; i++) {
+        touched_exec *te = &t.v[i];
+        pthread_mutex_lock(&te->x->lock);
+        executor_resolve(en, te->x, now, &te->a);
+        pthread_mutex_unlock(&te->x->lock);
+        if (apply_actions(en, te, &tasks_pushed, cancels, &e))
+            failed = 1;
+        store_state after = te->x->row.state;
+        if (after != te->before && (store_state_is_terminated(after) || after == STATE_PAUSED))
+            ended = 1;
+    }
+    for (size_t i = 0; i < n && !failed; i++)
+        if (store_queue_ack(st, jobs[i].id, EXECUTOR_OWNER, &e) && e.code != STORE_NOT_FOUND)
+            failed = 1;
     if (failed || store_commit(st, &e)) {
         fprintf(stderr, "kite: executor: %s (the batch is retried)\n", e.msg);
         store_rollback(st);
@@ -577,8 +605,9 @@ static size_t executor_batch(engine *en)
             store_queue_extend(st, jobs[i].id, EXECUTOR_OWNER, 1, &e2);
         store_queue_expire(st, time_now_us(), NULL, NULL, &e2);
         for (size_t i = 0; i < t.n; i++) {
-            char *id = xstrdup(t.v[i]->row.id);
-            engine_exec_release(en, t.v[i]);
+            char *id = xstrdup(t.v[i].x->row.id);
+            xactions_clear(&t.v[i].a);
+            engine_exec_release(en, t.v[i].x);
             engine_exec_forget(en, id);
             free(id);
         }
@@ -589,7 +618,8 @@ static size_t executor_batch(engine *en)
     }
     /* durable: now act on it */
     for (size_t i = 0; i < t.n; i++) {
-        xexec *x = t.v[i];
+        xexec *x = t.v[i].x;
+        xactions_clear(&t.v[i].a);
         int done = store_state_is_terminated(x->row.state);
         char *id = done ? xstrdup(x->row.id) : NULL;
         engine_exec_release(en, x);

@@ -79,6 +79,9 @@ typedef struct xrun {
     int dirty;                  /* changed since written */
     int dispatched;             /* a worker job is queued or running */
     json_t *state_data;         /* flowable bookkeeping, kept in outputs */
+    size_t lo;                  /* loops: every iteration before lo ended well
+                                   (memory only: recomputed after a reload) */
+    store_state agg;            /* loops: the aggregated state of those */
 } xrun;
 
 typedef struct xexec {
@@ -87,6 +90,10 @@ typedef struct xexec {
     xrun *runs;
     size_t nruns, cap;
     json_t *outputs;            /* the `outputs` of expressions, kept up to date */
+    int *kidx;                  /* hash (parent, task, iteration) -> run */
+    size_t kcap;
+    int *iidx;                  /* hash run id -> run */
+    size_t icap;
     pthread_mutex_t lock;       /* guards runs and outputs against worker reads */
     int dirty;
     int refs;                   /* guarded by the engine's cache lock */
@@ -125,6 +132,10 @@ void xexec_free(xexec *x);
  * (borrowed, may be NULL) and iteration; returns its index. */
 int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int iteration, int64_t now);
 void xrun_set_state(xexec *x, int r, store_state st, int64_t now);
+/* The newest run of task under parent (-1: top) with this iteration, or -1. */
+int xexec_find_run(const xexec *x, int parent, int task, int iteration);
+/* The run with this id, or -1. */
+int xexec_run_by_id(const xexec *x, const char *id);
 /* Rebuilds runs from stored rows (taken). */
 int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e);
 /* The expression context of run r (or of the execution when r < 0): flow,
@@ -161,6 +172,11 @@ typedef struct xevent {
  * without waiting (creating task runs, resolving flowables, ending it).
  * Fills a with the jobs to push. Deterministic but for `now`. */
 void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a);
+/* The two halves of a step: the executor applies every event of a batch to
+ * an execution, then resolves it once (a wide ForEach is walked once per
+ * batch, not once per event). */
+void executor_apply(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a);
+void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a);
 
 /* ---- the engine object (engine.c) ----------------------------------------------- */
 

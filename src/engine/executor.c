@@ -240,14 +240,7 @@ static int prop_duration(step *s, int r, const json_t *obj, const char *name, in
 
 static int find_run(step *s, int parent, int task, int iteration)
 {
-    xexec *x = s->x;
-    /* newest first: a restarted block may hold older runs of the same task */
-    for (size_t i = x->nruns; i > 0; i--) {
-        const xrun *run = &x->runs[i - 1];
-        if (run->task == task && run->parent == parent && run->row.iteration == iteration)
-            return (int)(i - 1);
-    }
-    return -1;
+    return xexec_find_run(s->x, parent, task, iteration);
 }
 
 /* ---- starting a run ---------------------------------------------------------------- */
@@ -523,11 +516,10 @@ static store_state fl_foreach(step *s, int r)
     }
     const elist *tasks = branch(s, r, "tasks");
     size_t n = json_array_size(vals);
-    json_t *sd = sdata(s, r);
-    size_t lo = (size_t)json_integer_value(json_object_get(sd, "lo"));
+    size_t lo = s->x->runs[r].lo;
     res m = {1, STATE_SUCCESS, 0};
-    if (json_object_get(sd, "agg"))
-        m.state = (store_state)json_integer_value(json_object_get(sd, "agg"));
+    if (lo)
+        m.state = s->x->runs[r].agg;
     int running = 0;
     size_t new_lo = lo;
     int prefix_done = 1;
@@ -565,10 +557,10 @@ static store_state fl_foreach(step *s, int r)
     if (m.bad && !m.done) {
         /* wait for what runs; nothing new starts */
     }
-    if (new_lo != lo) {
-        json_object_set_new(sd, "lo", json_integer((json_int_t)new_lo));
-        json_object_set_new(sd, "agg", json_integer(m.bad ? STATE_SUCCESS : m.state));
-        sdata_save(s, r);
+    if (new_lo != lo && !m.bad) {
+        /* a prefix of iterations ended well: the next steps start after it */
+        s->x->runs[r].lo = new_lo;
+        s->x->runs[r].agg = m.state;
     }
     if (m.bad && m.state != STATE_KILLED)
         m.state = worst(m.state, STATE_FAILED);
@@ -944,15 +936,7 @@ static store_state resolve_run(step *s, int r)
 
 /* ---- applying events ------------------------------------------------------------------- */
 
-static int run_by_id(xexec *x, const char *id)
-{
-    if (!id)
-        return -1;
-    for (size_t i = x->nruns; i > 0; i--)
-        if (!strcmp(x->runs[i - 1].row.id, id))
-            return (int)(i - 1);
-    return -1;
-}
+static int run_by_id(xexec *x, const char *id) { return xexec_run_by_id(x, id); }
 
 /* The delay before attempt n+1 of a task with retry policy p (attempts made: n). */
 static int retry_delay(step *s, int r, const json_t *p, int n, int64_t *delay, kerr *e)
@@ -1224,7 +1208,7 @@ static void apply_event(step *s, const xevent *ev)
                 json_t *sd = sdata(s, (int)i);
                 json_object_del(sd, "result");
                 json_object_del(sd, "branch");
-                json_object_del(sd, "lo");
+                run->lo = 0;
                 sdata_save(s, (int)i);
             }
         }
@@ -1297,17 +1281,23 @@ static void end_execution(step *s, store_state st)
     }
 }
 
-void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a)
+void executor_apply(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a)
 {
     step s = {.en = en, .x = x, .now = now, .a = a};
     if (store_state_is_terminated(x->row.state) && ev->type != XEV_RESTART)
         return;
     s.killing = x->row.state == STATE_KILLING;
     apply_event(&s, ev);
+}
+
+void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
+{
+    step s = {.en = en, .x = x, .now = now, .a = a};
     if (store_state_is_terminated(x->row.state))
         return;
     if (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED)
         return;
+    s.killing = x->row.state == STATE_KILLING;
     for (int guard = 0; guard < 1000; guard++) {
         s.changed = 0;
         store_state st = root_state(&s);
@@ -1336,4 +1326,10 @@ void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions
         store_execution_set_state(&x->row, STATE_RUNNING, now);
         x->dirty = 1;
     }
+}
+
+void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a)
+{
+    executor_apply(en, x, ev, now, a);
+    executor_resolve(en, x, now, a);
 }

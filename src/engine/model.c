@@ -204,11 +204,110 @@ void xexec_free(xexec *x)
         json_decref(x->runs[i].state_data);
     }
     free(x->runs);
+    free(x->kidx);
+    free(x->iidx);
     store_execution_clear(&x->row);
     json_decref(x->outputs);
     pthread_mutex_destroy(&x->lock);
     free(x->workdir_root);
     free(x);
+}
+
+/* ---- run indexes ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t key_hash(int parent, int task, int iteration)
+{
+    return mix(((uint64_t)(uint32_t)(parent + 1) << 40) ^ ((uint64_t)(uint32_t)task << 20) ^ (uint64_t)(uint32_t)iteration);
+}
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void index_insert(xexec *x, int r);
+
+static void index_rebuild(xexec *x, size_t cap)
+{
+    free(x->kidx);
+    free(x->iidx);
+    x->kcap = x->icap = cap;
+    x->kidx = xmalloc(cap * sizeof *x->kidx);
+    x->iidx = xmalloc(cap * sizeof *x->iidx);
+    for (size_t i = 0; i < cap; i++)
+        x->kidx[i] = x->iidx[i] = -1;
+    for (size_t r = 0; r < x->nruns; r++)
+        index_insert(x, (int)r);
+}
+
+/* Inserts run r; a newer run of the same key replaces the older one. */
+static void index_insert(xexec *x, int r)
+{
+    if ((x->nruns + 1) * 2 > x->kcap) {
+        index_rebuild(x, x->kcap ? x->kcap * 4 : 64);
+        return; /* the rebuild inserted every run, r included */
+    }
+    const xrun *run = &x->runs[r];
+    size_t mask = x->kcap - 1;
+    size_t i = (size_t)key_hash(run->parent, run->task, run->row.iteration) & mask;
+    while (x->kidx[i] >= 0) {
+        const xrun *o = &x->runs[x->kidx[i]];
+        if (o->parent == run->parent && o->task == run->task && o->row.iteration == run->row.iteration) {
+            if (x->kidx[i] < r)
+                x->kidx[i] = r;
+            goto ids;
+        }
+        i = (i + 1) & mask;
+    }
+    x->kidx[i] = r;
+ids:
+    mask = x->icap - 1;
+    i = (size_t)id_hash(run->row.id) & mask;
+    while (x->iidx[i] >= 0)
+        i = (i + 1) & mask;
+    x->iidx[i] = r;
+}
+
+int xexec_find_run(const xexec *x, int parent, int task, int iteration)
+{
+    if (!x->kcap)
+        return -1;
+    size_t mask = x->kcap - 1;
+    size_t i = (size_t)key_hash(parent, task, iteration) & mask;
+    while (x->kidx[i] >= 0) {
+        const xrun *o = &x->runs[x->kidx[i]];
+        if (o->parent == parent && o->task == task && o->row.iteration == iteration)
+            return x->kidx[i];
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+int xexec_run_by_id(const xexec *x, const char *id)
+{
+    if (!x->icap || !id)
+        return -1;
+    size_t mask = x->icap - 1;
+    size_t i = (size_t)id_hash(id) & mask;
+    while (x->iidx[i] >= 0) {
+        if (!strcmp(x->runs[x->iidx[i]].row.id, id))
+            return x->iidx[i];
+        i = (i + 1) & mask;
+    }
+    return -1;
 }
 
 /* The text of a loop value as taskrun.value shows it. */
@@ -244,6 +343,7 @@ int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int itera
     run->parent = parent;
     run->fresh = 1;
     store_task_run_set_state(&run->row, STATE_CREATED, now);
+    index_insert(x, r);
     return r;
 }
 
@@ -262,6 +362,7 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
     x->runs = xcalloc(n ? n : 1, sizeof *x->runs);
     x->cap = n ? n : 1;
     x->nruns = 0;
+    json_t *ids = json_object();
     for (size_t i = 0; i < n; i++) {
         xrun *run = &x->runs[x->nruns];
         memset(run, 0, sizeof *run);
@@ -270,16 +371,17 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
         run->task = flow_task_index(x->fl->f, run->row.task_id);
         if (run->task < 0) {
             store_task_run_clear(&run->row);
+            json_decref(ids);
             return kerr_set(e, "execution %s: task run %s names task '%s', which its flow revision does not have",
                             x->row.id, run->row.id ? run->row.id : "?", run->row.task_id);
         }
         run->parent = -1;
-        if (run->row.parent_task_run_id)
-            for (size_t p = 0; p < x->nruns; p++)
-                if (!strcmp(x->runs[p].row.id, run->row.parent_task_run_id)) {
-                    run->parent = (int)p;
-                    break;
-                }
+        if (run->row.parent_task_run_id) {
+            json_t *slot = json_object_get(ids, run->row.parent_task_run_id);
+            if (slot)
+                run->parent = (int)json_integer_value(slot);
+        }
+        json_object_set_new(ids, run->row.id, json_integer((json_int_t)x->nruns));
         /* the value's JSON: kept in the row's outputs under "_value" when it was not a string */
         json_t *vj = run->row.outputs ? json_object_get(run->row.outputs, "_value") : NULL;
         if (vj)
@@ -291,6 +393,11 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
             run->state_data = json_incref(sd);
         x->nruns++;
     }
+    json_decref(ids);
+    size_t cap = 64;
+    while (cap < x->nruns * 2 + 2)
+        cap *= 2;
+    index_rebuild(x, cap);
     for (size_t i = 0; i < x->nruns; i++)
         xexec_index_outputs(x, (int)i);
     return 0;
