@@ -12,6 +12,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -802,6 +803,9 @@ int store_metric_add(store *s, const store_metric *m, kerr *e)
     if (m->type != METRIC_COUNTER && m->type != METRIC_TIMER)
         return store__fail(e, STORE_ERROR, "store: metric.type %d is neither counter nor timer",
                            (int)m->type);
+    if (!isfinite(m->value))
+        return store__fail(e, STORE_ERROR, "store: metric.value of '%s' is not a finite number",
+                           m->name);
     if (m->tags && !json_is_object(m->tags))
         return store__fail(e, STORE_ERROR, "store: metric.tags must be an object");
     return s->ops->metric_add(s->b, m, e);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -769,6 +770,10 @@ static void test_metrics_round_trip(void **state)
     m.value = 1.5;
     m.tags = NULL;
     assert_int_equal(store_metric_add(f->s, &m, &e), 0);
+    m.value = NAN;
+    assert_int_equal(store_metric_add(f->s, &m, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "not a finite number"));
+    m.value = 1.5;
     m.tags = json_integer(1);
     assert_int_equal(store_metric_add(f->s, &m, &e), STORE_ERROR);
     assert_non_null(strstr(e.msg, "tags"));
