@@ -1,9 +1,11 @@
 /*
- * run_core.c: the runnable core tasks that only talk to their task_ctx:
+ * run_core.c: the runnable core tasks that mostly talk to their task_ctx:
  * log, debug.return, debug.echo, output.values, execution.fail,
- * execution.exit, execution.labels, flow.sleep, and log.fetch (which reads
- * the store and writes a file). kv.* are in run_kv.c, storage.* in
- * run_storage.c. docs/tasks.md describes each for flow authors.
+ * execution.exit, execution.assert, execution.labels, flow.sleep,
+ * templating.templated_task, and two that reach the store: log.fetch (the
+ * logs of an execution into a file) and trigger.toggle. kv.* are in
+ * run_kv.c, state.* in run_state.c, storage.* in run_storage.c, namespace
+ * files in run_files.c. docs/tasks.md describes each for flow authors.
  *
  * Each task reads its properties through task_prop*() (rendered by the
  * engine) and fails with a message that names the property at fault. Exit and

@@ -1,6 +1,8 @@
 /*
  * run_storage.c: the internal-storage tasks storage.write, storage.concat,
- * storage.split, storage.delete and storage.size.
+ * storage.split, storage.reverse, storage.delete, storage.size,
+ * storage.purge_current_execution_files and the deprecated
+ * storage.local_files (files in and out of a WorkingDirectory's folder).
  *
  * Every file a task makes lands among its task run's files
  * (kite:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
