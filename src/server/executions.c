@@ -1,0 +1,477 @@
+/*
+ * executions.c: /api/v1/executions: create (multipart inputs and files,
+ * labels, wait), get, search, delete, kill, restart, replay, resume, follow
+ * (server-sent events) and output file downloads.
+ *
+ * Searches answer a light execution (no taskRunList, one store read per
+ * page); GET /executions/{id} answers the full one (engine_execution_json).
+ * Filters the store cannot index (dates, labels) are applied
+ * here over the newest SEARCH_SCAN matches of the indexed ones.
+ */
+#include "server/server_int.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define SEARCH_SCAN 10000
+
+static json_t *time_json(int64_t us)
+{
+    char t[64];
+    datetime_format(us, tz_utc(), t, sizeof t);
+    return json_string(t);
+}
+
+static json_t *labels_list(const json_t *labels)
+{
+    json_t *a = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)labels, k, v) json_array_append_new(a, json_pack("{s:s,s:O}", "key", k, "value", v));
+    return a;
+}
+
+/* Kestra's Execution without its task runs. */
+static json_t *exec_light_json(const store_execution *x)
+{
+    json_t *hist = json_array();
+    for (size_t i = 0; i < x->n_histories; i++)
+        json_array_append_new(hist, json_pack("{s:s,s:o}", "state", store_state_name(x->histories[i].state), "date",
+                                              time_json(x->histories[i].at_us)));
+    json_t *st = json_pack("{s:s,s:o}", "current", store_state_name(x->state), "histories", hist);
+    if (x->n_histories) {
+        json_object_set_new(st, "startDate", time_json(x->histories[0].at_us));
+        if (store_state_is_terminated(x->state)) {
+            int64_t end = x->histories[x->n_histories - 1].at_us;
+            json_object_set_new(st, "endDate", time_json(end));
+            char d[64];
+            duration_format(end - x->histories[0].at_us, d, sizeof d);
+            json_object_set_new(st, "duration", json_string(d));
+        }
+    }
+    json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:o,s:O?,s:O?,s:o}", "id", x->id, "namespace", x->namespace, "flowId",
+                          x->flow_id, "flowRevision", x->flow_revision, "state", st, "inputs", x->inputs, "outputs",
+                          x->outputs, "labels", labels_list(x->labels));
+    if (x->original_id)
+        json_object_set_new(o, "originalId", json_string(x->original_id));
+    if (x->parent_id)
+        json_object_set_new(o, "parentId", json_string(x->parent_id));
+    if (x->trigger)
+        json_object_set(o, "trigger", x->trigger);
+    return o;
+}
+
+static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char *id)
+{
+    kerr e = KERR_INIT;
+    json_t *j = engine_execution_json(r->s->o.engine, id, &e);
+    if (!j) {
+        if (e.code == STORE_NOT_FOUND)
+            return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", id);
+        return srv_store_error(r, &e);
+    }
+    return srv_json(r, status, j);
+}
+
+/* Labels from `labels=k:v` query arguments into an object; -1 after a 400. */
+static int read_labels(srv_req *r, json_t **out)
+{
+    json_t *all = srv_args_all(r, "labels");
+    *out = NULL;
+    if (!json_array_size(all)) {
+        json_decref(all);
+        return 0;
+    }
+    json_t *labels = json_object();
+    size_t i;
+    json_t *v;
+    json_array_foreach(all, i, v)
+    {
+        const char *s = json_string_value(v);
+        const char *colon = strchr(s, ':');
+        if (!colon || colon == s) {
+            srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'labels': '%s' is not key:value", s);
+            json_decref(all);
+            json_decref(labels);
+            return -1;
+        }
+        char *k = xstrndup(s, (size_t)(colon - s));
+        json_object_set_new(labels, k, json_string(colon + 1));
+        free(k);
+    }
+    json_decref(all);
+    *out = labels;
+    return 0;
+}
+
+/* Inputs from a multipart/urlencoded form or a JSON object body; NULL when
+ * there are none. -1 after answering 400. */
+static int read_inputs(srv_req *r, json_t **out)
+{
+    *out = NULL;
+    if (r->form) {
+        *out = json_incref(r->form);
+        return 0;
+    }
+    if (!r->body.len)
+        return 0;
+    const char *ct = srv_header(r, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16))
+        return srv_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "send inputs as multipart/form-data (files too) or as a JSON object, not %s", ct),
+               -1;
+    json_t *j = srv_body_json(r, 0);
+    if (!j)
+        return -1;
+    *out = j;
+    return 0;
+}
+
+static int wants(srv_req *r, const char *name)
+{
+    const char *v = srv_arg(r, name);
+    return v && (!strcmp(v, "true") || !strcmp(v, "1") || !*v);
+}
+
+enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
+{
+    char id[STORE_ID_LEN + 1];
+    kerr e = KERR_INIT;
+    store_flow sf = {0};
+    if (store_flow_get(r->s->o.store, o->namespace, o->flow_id, o->revision, &sf, &e))
+        return e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", o->namespace,
+                                                     o->flow_id)
+                                         : srv_store_error(r, &e);
+    int disabled = sf.deleted || json_is_true(json_object_get(sf.json, "disabled"));
+    store_flow_clear(&sf);
+    if (disabled)
+        return srv_error(r, MHD_HTTP_CONFLICT, "flow %s.%s is disabled", o->namespace, o->flow_id);
+    if (engine_submit(r->s->o.engine, o, id, &e))
+        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
+    if (wait) {
+        store_state st;
+        for (;;) {
+            kerr_clear(&e);
+            if (!engine_wait(r->s->o.engine, id, 1, 200000, &st, &e)) {
+                if (st != STATE_PAUSED || engine_waiting_for_person(r->s->o.engine, id))
+                    break;
+                usleep(20000);
+                continue;
+            }
+            if (r->s->stopping)
+                break;
+            if (e.code == STORE_NOT_FOUND)
+                return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s was deleted", id);
+        }
+    }
+    return answer_execution(r, MHD_HTTP_OK, id);
+}
+
+enum MHD_Result srv_exec_create(srv_req *r)
+{
+    engine_submit_opts o = {.namespace = r->params[0], .flow_id = r->params[1]};
+    const char *rev = srv_arg(r, "revision");
+    if (rev) {
+        char *end;
+        long v = strtol(rev, &end, 10);
+        if (*end || v < 1 || v > 1000000000)
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'revision': '%s' is not a revision number", rev);
+        o.revision = (int)v;
+    }
+    json_t *labels = NULL, *inputs = NULL;
+    if (read_labels(r, &labels))
+        return MHD_YES;
+    if (read_inputs(r, &inputs)) {
+        json_decref(labels);
+        return MHD_YES;
+    }
+    o.labels = labels;
+    o.inputs = inputs;
+    o.files = json_object_size(r->files) ? r->files : NULL;
+    enum MHD_Result rc = srv_exec_submit(r, &o, wants(r, "wait"));
+    json_decref(labels);
+    json_decref(inputs);
+    return rc;
+}
+
+enum MHD_Result srv_exec_get(srv_req *r) { return answer_execution(r, MHD_HTTP_OK, r->params[0]); }
+
+static int has_labels(const store_execution *x, const json_t *want)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)want, k, v)
+    {
+        json_t *have = json_object_get(x->labels, k);
+        if (!have || !json_is_string(have) || strcmp(json_string_value(have), json_string_value(v)))
+            return 0;
+    }
+    return 1;
+}
+
+enum MHD_Result srv_exec_search(srv_req *r)
+{
+    size_t off, lim;
+    if (srv_paging(r, &off, &lim, NULL))
+        return MHD_YES;
+    store_execution_query q = {.ns_prefix = srv_arg(r, "namespace"), .flow_id = srv_arg(r, "flowId")};
+    json_t *states = srv_args_all(r, "state");
+    size_t i;
+    json_t *v;
+    json_array_foreach(states, i, v)
+    {
+        store_state st;
+        if (store_state_parse(json_string_value(v), &st)) {
+            enum MHD_Result rc = srv_error(r, MHD_HTTP_BAD_REQUEST,
+                                           "query 'state': '%s' is not a state (CREATED, RUNNING, SUCCESS, FAILED...)",
+                                           json_string_value(v));
+            json_decref(states);
+            return rc;
+        }
+        q.states |= STORE_STATE_BIT(st);
+    }
+    json_decref(states);
+    int64_t from = 0, to = 0;
+    const char *names[2] = {"startDate", "endDate"};
+    int64_t *dst[2] = {&from, &to};
+    for (int k = 0; k < 2; k++) {
+        const char *s = srv_arg(r, names[k]);
+        kerr e = KERR_INIT;
+        if (s && datetime_parse(s, NULL, dst[k], NULL, &e))
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "query '%s': %s", names[k], e.msg);
+    }
+    json_t *labels = NULL;
+    if (read_labels(r, &labels))
+        return MHD_YES;
+    int scan = from || to || labels;
+    if (scan) {
+        q.offset = 0;
+        q.limit = SEARCH_SCAN;
+    } else {
+        q.offset = off;
+        q.limit = lim;
+    }
+    store_execution *xs = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    kerr e = KERR_INIT;
+    if (store_execution_search(r->s->o.store, &q, &xs, &n, &total, &e)) {
+        json_decref(labels);
+        return srv_store_error(r, &e);
+    }
+    json_t *res = json_array();
+    if (scan) {
+        total = 0;
+        for (size_t k = 0; k < n; k++) {
+            const store_execution *x = &xs[k];
+            int64_t start = x->n_histories ? x->histories[0].at_us : x->created_us;
+            if ((from && start < from) || (to && start > to))
+                continue;
+            if (labels && !has_labels(x, labels))
+                continue;
+            if ((size_t)total >= off && (size_t)total < off + lim)
+                json_array_append_new(res, exec_light_json(x));
+            total++;
+        }
+    } else {
+        for (size_t k = 0; k < n; k++)
+            json_array_append_new(res, exec_light_json(&xs[k]));
+    }
+    store_executions_free(xs, n);
+    json_decref(labels);
+    return srv_json(r, MHD_HTTP_OK, json_pack("{s:o,s:I}", "results", res, "total", (json_int_t)total));
+}
+
+/* Loads the execution or answers 404; 0 when found. */
+static int get_or_404(srv_req *r, store_execution *x)
+{
+    kerr e = KERR_INIT;
+    if (store_execution_get(r->s->o.store, r->params[0], x, &e)) {
+        if (e.code == STORE_NOT_FOUND)
+            srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", r->params[0]);
+        else
+            srv_store_error(r, &e);
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result srv_exec_delete(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    if (!store_state_is_terminated(x.state) && x.state != STATE_PAUSED) {
+        enum MHD_Result rc = srv_error(r, MHD_HTTP_CONFLICT,
+                                       "execution %s is %s: kill it first (DELETE /api/v1/executions/%s/kill)", x.id,
+                                       store_state_name(x.state), x.id);
+        store_execution_clear(&x);
+        return rc;
+    }
+    kerr e = KERR_INIT;
+    char *prefix = storage_uri_execution(x.namespace, x.flow_id, x.id, &e);
+    int rc = store_execution_delete(r->s->o.store, x.id, &e);
+    if (!rc && prefix)
+        storage_delete_prefix(r->s->o.storage, prefix, &e);
+    free(prefix);
+    store_execution_clear(&x);
+    if (rc)
+        return srv_store_error(r, &e);
+    return srv_empty(r, MHD_HTTP_NO_CONTENT);
+}
+
+enum MHD_Result srv_exec_kill(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    store_state st = x.state;
+    store_execution_clear(&x);
+    if (store_state_is_terminated(st))
+        return srv_error(r, MHD_HTTP_CONFLICT, "execution %s already ended %s", r->params[0], store_state_name(st));
+    kerr e = KERR_INIT;
+    if (engine_kill(r->s->o.engine, r->params[0], &e))
+        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+    return srv_json(r, MHD_HTTP_ACCEPTED, json_pack("{s:s,s:s}", "id", r->params[0], "message", "kill requested"));
+}
+
+enum MHD_Result srv_exec_restart(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    store_execution_clear(&x);
+    kerr e = KERR_INIT;
+    if (engine_restart(r->s->o.engine, r->params[0], &e))
+        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+    return answer_execution(r, MHD_HTTP_OK, r->params[0]);
+}
+
+enum MHD_Result srv_exec_replay(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    store_execution_clear(&x);
+    char nid[STORE_ID_LEN + 1];
+    kerr e = KERR_INIT;
+    if (engine_replay(r->s->o.engine, r->params[0], srv_arg(r, "taskRunId"), nid, &e))
+        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+    return answer_execution(r, MHD_HTTP_OK, nid);
+}
+
+enum MHD_Result srv_exec_resume(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    store_state st = x.state;
+    store_execution_clear(&x);
+    if (st != STATE_PAUSED)
+        return srv_error(r, MHD_HTTP_CONFLICT, "execution %s is %s, not PAUSED: nothing to resume", r->params[0],
+                         store_state_name(st));
+    json_t *inputs = NULL;
+    if (read_inputs(r, &inputs))
+        return MHD_YES;
+    kerr e = KERR_INIT;
+    int rc = engine_resume(r->s->o.engine, r->params[0], inputs, &e);
+    json_decref(inputs);
+    if (rc)
+        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
+    return srv_empty(r, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- follow ------------------------------------------------------------------ */
+
+typedef struct follow {
+    engine *en;
+    store *st;
+    char id[STORE_ID_LEN + 1];
+    size_t seen;            /* histories already sent */
+} follow;
+
+static int follow_poll(void *ud, buf *out)
+{
+    follow *f = ud;
+    store_execution x = {0};
+    kerr e = KERR_INIT;
+    if (store_execution_get(f->st, f->id, &x, &e)) {
+        buf_printf(out, "event: error\ndata: {\"message\":\"execution %s is gone\"}\n\n", f->id);
+        return 1;
+    }
+    int end = store_state_is_terminated(x.state);
+    if (x.n_histories != f->seen) {
+        f->seen = x.n_histories;
+        json_t *j = engine_execution_json(f->en, f->id, &e);
+        if (j) {
+            char *s = json_dumps(j, JSON_COMPACT);
+            buf_printf(out, "event: execution\ndata: %s\n\n", s);
+            free(s);
+            json_decref(j);
+        }
+    }
+    store_execution_clear(&x);
+    return end;
+}
+
+enum MHD_Result srv_exec_follow(srv_req *r)
+{
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    store_execution_clear(&x);
+    follow *f = xcalloc(1, sizeof *f);
+    f->en = r->s->o.engine;
+    f->st = r->s->o.store;
+    snprintf(f->id, sizeof f->id, "%s", r->params[0]);
+    return srv_sse(r, follow_poll, f, free, 100000);
+}
+
+/* ---- output files ------------------------------------------------------------ */
+
+enum MHD_Result srv_exec_file(srv_req *r)
+{
+    const char *path = srv_arg(r, "path");
+    if (!path || !*path)
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'path' is required: the file's kite:/// URI");
+    store_execution x = {0};
+    if (get_or_404(r, &x))
+        return MHD_YES;
+    kerr e = KERR_INIT;
+    char *prefix = storage_uri_execution(x.namespace, x.flow_id, x.id, &e);
+    store_execution_clear(&x);
+    char *uri = !strncmp(path, "kestra:///", 10) ? xasprintf("kite:///%s", path + 10) : xstrdup(path);
+    if (!prefix || strncmp(uri, prefix, strlen(prefix)) || strstr(uri, "/../")) {
+        enum MHD_Result rc = srv_error(r, MHD_HTTP_FORBIDDEN, "'%s' is not a file of execution %s", path, r->params[0]);
+        free(prefix);
+        free(uri);
+        return rc;
+    }
+    free(prefix);
+    int fd = storage_open_fd(r->s->o.storage, uri, &e);
+    if (fd < 0) {
+        free(uri);
+        return srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e.msg);
+    }
+    struct stat sb;
+    if (fstat(fd, &sb)) {
+        close(fd);
+        free(uri);
+        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read %s", path);
+    }
+    const char *base = strrchr(uri, '/');
+    char *disp = xasprintf("attachment; filename=\"%s\"", base ? base + 1 : "file");
+    free(uri);
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    free(disp);
+    r->answered = 200;
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}

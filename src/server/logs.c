@@ -1,0 +1,166 @@
+/*
+ * logs.c: /api/v1/logs/{executionId}: the lines of an execution (filtered by
+ * task and level), followed live as server-sent events, or downloaded as
+ * text. A follow stream ends once the execution has ended and every line
+ * was sent.
+ */
+#include "server/server_int.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+#define LOGS_MAX 100000     /* lines in one answer */
+#define LOGS_BATCH 1000     /* lines per poll of a follow stream */
+
+typedef struct logq {
+    store *st;
+    char id[STORE_ID_LEN + 1];
+    char *ns, *flow_id, *task_id;
+    store_level min;
+    int64_t since;
+} logq;
+
+static void logq_free(void *p)
+{
+    logq *q = p;
+    free(q->ns);
+    free(q->flow_id);
+    free(q->task_id);
+    free(q);
+}
+
+static json_t *log_json(const logq *q, const store_log *l)
+{
+    char t[64];
+    datetime_format(l->at_us, tz_utc(), t, sizeof t);
+    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:i,s:s,s:s,s:s}", "namespace", q->ns, "flowId", q->flow_id,
+                     "executionId", q->id, "taskId", l->task_id, "taskRunId", l->task_run_id, "attemptNumber",
+                     l->attempt, "timestamp", t, "level", store_level_name(l->level), "message", l->message);
+}
+
+/* Reads the filters and the execution; NULL after answering 400/404. */
+static logq *logq_open(srv_req *r)
+{
+    store_level min = LEVEL_TRACE;
+    const char *lv = srv_arg(r, "minLevel");
+    if (lv && store_level_parse(lv, &min)) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'minLevel': '%s' is not a level (TRACE, DEBUG, INFO, WARN, ERROR)",
+                  lv);
+        return NULL;
+    }
+    store_execution x = {0};
+    kerr e = KERR_INIT;
+    if (store_execution_get(r->s->o.store, r->params[0], &x, &e)) {
+        if (e.code == STORE_NOT_FOUND)
+            srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", r->params[0]);
+        else
+            srv_store_error(r, &e);
+        return NULL;
+    }
+    logq *q = xcalloc(1, sizeof *q);
+    q->st = r->s->o.store;
+    snprintf(q->id, sizeof q->id, "%s", x.id);
+    q->ns = xstrdup(x.namespace);
+    q->flow_id = xstrdup(x.flow_id);
+    const char *task = srv_arg(r, "taskId");
+    q->task_id = task && *task ? xstrdup(task) : NULL;
+    q->min = min;
+    store_execution_clear(&x);
+    return q;
+}
+
+static int logq_fetch(logq *q, size_t limit, store_log **v, size_t *n, kerr *e)
+{
+    store_log_query sq = {.execution_id = q->id, .task_id = q->task_id, .min_level = q->min, .since_id = q->since,
+                          .limit = limit};
+    return store_log_search(q->st, &sq, v, n, NULL, e);
+}
+
+enum MHD_Result srv_logs_get(srv_req *r)
+{
+    logq *q = logq_open(r);
+    if (!q)
+        return MHD_YES;
+    store_log *v = NULL;
+    size_t n = 0;
+    kerr e = KERR_INIT;
+    if (logq_fetch(q, LOGS_MAX, &v, &n, &e)) {
+        logq_free(q);
+        return srv_store_error(r, &e);
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, log_json(q, &v[i]));
+    store_logs_free(v, n);
+    logq_free(q);
+    return srv_json(r, MHD_HTTP_OK, a);
+}
+
+static int logs_poll(void *ud, buf *out)
+{
+    logq *q = ud;
+    kerr e = KERR_INIT;
+    /* the state is read before the lines: an execution seen ended has written all its lines */
+    store_execution x = {0};
+    if (store_execution_get(q->st, q->id, &x, &e))
+        return 1;
+    int ended = store_state_is_terminated(x.state);
+    store_execution_clear(&x);
+    store_log *v = NULL;
+    size_t n = 0;
+    if (logq_fetch(q, LOGS_BATCH, &v, &n, &e))
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = log_json(q, &v[i]);
+        char *s = json_dumps(j, JSON_COMPACT);
+        buf_printf(out, "event: log\ndata: %s\n\n", s);
+        free(s);
+        json_decref(j);
+        q->since = v[i].id;
+    }
+    store_logs_free(v, n);
+    return ended && n < LOGS_BATCH;
+}
+
+enum MHD_Result srv_logs_follow(srv_req *r)
+{
+    logq *q = logq_open(r);
+    if (!q)
+        return MHD_YES;
+    return srv_sse(r, logs_poll, q, logq_free, 200000);
+}
+
+enum MHD_Result srv_logs_download(srv_req *r)
+{
+    logq *q = logq_open(r);
+    if (!q)
+        return MHD_YES;
+    store_log *v = NULL;
+    size_t n = 0;
+    kerr e = KERR_INIT;
+    if (logq_fetch(q, LOGS_MAX, &v, &n, &e)) {
+        logq_free(q);
+        return srv_store_error(r, &e);
+    }
+    buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < n; i++) {
+        char t[64];
+        datetime_format(v[i].at_us, tz_utc(), t, sizeof t);
+        buf_printf(&b, "%s %-5s %s %s\n", t, store_level_name(v[i].level), v[i].task_id ? v[i].task_id : "-",
+                   v[i].message);
+    }
+    store_logs_free(v, n);
+    char *disp = xasprintf("attachment; filename=\"%s.log\"", q->id);
+    logq_free(q);
+    size_t len = b.len;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    free(disp);
+    r->answered = 200;
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}

@@ -1,0 +1,626 @@
+/*
+ * server.c: the daemon, the route table and request plumbing.
+ *
+ * libmicrohttpd calls on_request several times per request: once when the
+ * headers are in (the route is matched, auth checked and the body's cap
+ * decided then, so a refused request never uploads), once per body chunk,
+ * and once at the end, when the handler runs. Bodies are kept in a capped
+ * buffer; multipart bodies go through MHD's post processor, with files
+ * streamed to temporary files (removed when the request completes).
+ *
+ * DESIGN
+ * One thread per connection (see server.h): handlers are plain blocking
+ * code. server_stop sets `stopping` (event streams end at their next poll)
+ * then MHD_stop_daemon joins every connection thread.
+ */
+#include "server/server_int.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the route table ------------------------------------------------------- */
+
+#define API "/api/v1"
+
+static const srv_route routes[] = {
+    {"GET", "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
+    {"GET", API "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
+    {"GET", "/metrics", srv_metrics, ROUTE_NOAUTH, "Prometheus metrics (text format)"},
+    {"GET", API "/openapi.json", srv_openapi, 0, "This API as an OpenAPI 3 document"},
+
+    {"POST", API "/flows", srv_flow_create, ROUTE_TEXT_BODY, "Create a flow from YAML"},
+    {"GET", API "/flows/search", srv_flow_search, 0, "Search flows (namespace, q, page, size)"},
+    {"POST", API "/flows/validate", srv_flow_validate, ROUTE_TEXT_BODY, "Validate flows (YAML, several separated by ---)"},
+    {"GET", API "/flows/{namespace}", srv_flow_namespace_list, 0, "The flows of a namespace"},
+    {"PUT", API "/flows/{namespace}", srv_flow_namespace_replace, ROUTE_TEXT_BODY,
+     "Replace the flows of a namespace (YAML documents separated by ---)"},
+    {"GET", API "/flows/{namespace}/{id}", srv_flow_get, 0, "Get a flow (revision, source)"},
+    {"PUT", API "/flows/{namespace}/{id}", srv_flow_update, ROUTE_TEXT_BODY, "Update a flow (a new revision)"},
+    {"DELETE", API "/flows/{namespace}/{id}", srv_flow_delete, 0, "Delete a flow"},
+    {"GET", API "/flows/{namespace}/{id}/revisions", srv_flow_revisions, 0, "Every revision of a flow"},
+
+    {"GET", API "/executions/search", srv_exec_search, 0,
+     "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)"},
+    {"GET", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
+    {"POST", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
+    {"PUT", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
+    {"GET", API "/executions/{id}", srv_exec_get, 0, "Get an execution"},
+    {"DELETE", API "/executions/{id}", srv_exec_delete, 0, "Delete an execution (with its logs and files)"},
+    {"DELETE", API "/executions/{id}/kill", srv_exec_kill, 0, "Kill an execution"},
+    {"POST", API "/executions/{id}/kill", srv_exec_kill, 0, "Kill an execution (alias of DELETE)"},
+    {"POST", API "/executions/{id}/restart", srv_exec_restart, 0, "Restart a failed execution"},
+    {"POST", API "/executions/{id}/replay", srv_exec_replay, 0, "Replay an execution (taskRunId)"},
+    {"POST", API "/executions/{id}/resume", srv_exec_resume, ROUTE_FORM, "Resume a paused execution (inputs)"},
+    {"GET", API "/executions/{id}/follow", srv_exec_follow, 0, "Follow an execution (server-sent events)"},
+    {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kite:///...)"},
+    {"POST", API "/executions/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
+     "Create an execution (multipart inputs and files, labels, wait)"},
+
+    {"GET", API "/logs/{executionId}", srv_logs_get, 0, "Logs of an execution (taskId, minLevel)"},
+    {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)"},
+    {"GET", API "/logs/{executionId}/download", srv_logs_download, 0, "Logs as text"},
+
+    {"GET", API "/namespaces/{namespace}/kv", srv_kv_list, 0, "List the keys of a namespace"},
+    {"GET", API "/namespaces/{namespace}/kv/{key}", srv_kv_get, 0, "Get a value"},
+    {"PUT", API "/namespaces/{namespace}/kv/{key}", srv_kv_put, ROUTE_TEXT_BODY, "Set a value (JSON or text; ttl header)"},
+    {"DELETE", API "/namespaces/{namespace}/kv/{key}", srv_kv_delete, 0, "Delete a key"},
+
+    {"GET", API "/triggers/search", srv_triggers_search, 0, "Triggers of the flows (namespace, flowId)"},
+    {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
+};
+
+const srv_route *srv_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+static enum MHD_Result queue(srv_req *r, unsigned status, struct MHD_Response *resp)
+{
+    r->answered = (int)status;
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const char *text, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    return queue(r, status, resp);
+}
+
+enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(j);
+    if (!s)
+        s = xstrdup("null");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return queue(r, status, resp);
+}
+
+enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return srv_json(r, status, json_pack("{s:s}", "message", msg));
+}
+
+enum MHD_Result srv_empty(srv_req *r, unsigned status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    return queue(r, status, resp);
+}
+
+enum MHD_Result srv_store_error(srv_req *r, const kerr *e)
+{
+    if (e->code == STORE_NOT_FOUND)
+        return srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e->msg);
+    if (e->code == STORE_CONFLICT || e->code == STORE_DUPLICATE)
+        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e->msg);
+    return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg[0] ? e->msg : "internal error");
+}
+
+const char *srv_arg(srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *srv_header(srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct args_acc {
+    const char *name;
+    json_t *out;
+} args_acc;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    args_acc *a = cls;
+    if (key && !strcmp(key, a->name) && value)
+        json_array_append_new(a->out, json_string(value));
+    return MHD_YES;
+}
+
+json_t *srv_args_all(srv_req *r, const char *name)
+{
+    args_acc a = {name, json_array()};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    return a.out;
+}
+
+static int parse_size(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int srv_paging(srv_req *r, size_t *offset, size_t *limit, size_t *page)
+{
+    long pg = 1, sz = 10;
+    const char *p = srv_arg(r, "page"), *z = srv_arg(r, "size");
+    if (p && parse_size(p, 1, 1000000000L, &pg)) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'page': '%s' is not a page number (1, 2, ...)", p);
+        return -1;
+    }
+    if (z && parse_size(z, 1, 1000000000L, &sz)) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'size': '%s' is not a positive number", z);
+        return -1;
+    }
+    if (sz > SRV_PAGE_MAX)
+        sz = SRV_PAGE_MAX;
+    *limit = (size_t)sz;
+    *offset = (size_t)(pg - 1) * (size_t)sz;
+    if (page)
+        *page = (size_t)pg;
+    return 0;
+}
+
+json_t *srv_body_json(srv_req *r, int any)
+{
+    if (r->body.len == 0) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body is empty: send a JSON %s", any ? "value" : "object");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &je);
+    if (!j) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "invalid JSON body at line %d, column %d: %s", je.line, je.column,
+                  je.text);
+        return NULL;
+    }
+    if (!any && !json_is_object(j)) {
+        json_decref(j);
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- multipart bodies ---------------------------------------------------------- */
+
+static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                     const char *ctype, const char *enc, const char *data, uint64_t off,
+                                     size_t size)
+{
+    srv_req *r = cls;
+    if (!key || r->form_error[0])
+        return MHD_YES;
+    if (filename) {
+        if (!r->cur_file_key || strcmp(r->cur_file_key, key) || off == 0) {
+            if (r->cur_file)
+                fclose(r->cur_file);
+            r->cur_file = NULL;
+            free(r->cur_file_key);
+            r->cur_file_key = xstrdup(key);
+            char *tmpl = xasprintf("%s/kite-upload-XXXXXX", r->s->tmp_dir);
+            int fd = mkstemp(tmpl);
+            if (fd < 0) {
+                snprintf(r->form_error, sizeof r->form_error, "cannot store the upload of '%s': %s", key,
+                         strerror(errno));
+                free(tmpl);
+                return MHD_YES;
+            }
+            r->cur_file = fdopen(fd, "wb");
+            /* the name the client gave is kept as the file's last segment by the engine;
+             * keep it in a sibling folder so the upload keeps its name */
+            char *dir = xasprintf("%s.d", tmpl);
+            char *path = NULL;
+            const char *base = strrchr(filename, '/');
+            base = base ? base + 1 : filename;
+            if (mkdir(dir, 0700) == 0 && base[0] && base[0] != '.') {
+                path = xasprintf("%s/%s", dir, base);
+                if (rename(tmpl, path)) {
+                    free(path);
+                    path = NULL;
+                    rmdir(dir);
+                }
+            } else {
+                rmdir(dir);
+            }
+            json_object_set_new(r->files, key, json_string(path ? path : tmpl));
+            free(path);
+            free(dir);
+            free(tmpl);
+        }
+        r->upload_bytes += size;
+        if (r->upload_bytes > r->s->o.max_upload) {
+            snprintf(r->form_error, sizeof r->form_error, "413 the uploaded files are larger than %zu bytes",
+                     r->s->o.max_upload);
+            return MHD_YES;
+        }
+        if (size && r->cur_file && fwrite(data, 1, size, r->cur_file) != size)
+            snprintf(r->form_error, sizeof r->form_error, "cannot store the upload of '%s': %s", key,
+                     strerror(errno));
+        return MHD_YES;
+    }
+    r->form_bytes += size;
+    if (r->form_bytes > r->s->o.max_body) {
+        snprintf(r->form_error, sizeof r->form_error, "413 the form fields are larger than %zu bytes",
+                 r->s->o.max_body);
+        return MHD_YES;
+    }
+    json_t *cur = json_object_get(r->form, key);
+    if (cur && off > 0) {
+        char *joined = xasprintf("%s%.*s", json_string_value(cur), (int)size, data);
+        json_object_set_new(r->form, key, json_string(joined));
+        free(joined);
+    } else {
+        json_object_set_new(r->form, key, json_stringn(data, size));
+    }
+    return MHD_YES;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static char *normalize_path(const char *url)
+{
+    char *p = xstrdup(url);
+    char *q = strchr(p, '?');
+    if (q)
+        *q = '\0';
+    if (!strncmp(p, API "/main/", strlen(API "/main/")) || !strcmp(p, API "/main"))
+        memmove(p + strlen(API), p + strlen(API "/main"), strlen(p + strlen(API "/main")) + 1);
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    return p;
+}
+
+/* 1 when path matches pattern (params filled), 0 otherwise. */
+static int match(const char *pattern, const char *path, srv_req *r)
+{
+    const char *a = pattern, *b = path;
+    int np = 0;
+    char *params[SRV_MAX_PARAMS];
+    while (*a && *b) {
+        if (*a != '/' || *b != '/')
+            goto no;
+        a++, b++;
+        const char *ae = strchrnul(a, '/'), *be = strchrnul(b, '/');
+        if (*a == '{') {
+            if (be == b || np >= SRV_MAX_PARAMS)
+                goto no;
+            params[np++] = xstrndup(b, (size_t)(be - b));
+        } else if ((size_t)(ae - a) != (size_t)(be - b) || memcmp(a, b, (size_t)(ae - a))) {
+            goto no;
+        }
+        a = ae, b = be;
+    }
+    if (*a || *b)
+        goto no;
+    if (r) {
+        for (int i = 0; i < np; i++)
+            r->params[i] = params[i];
+        r->nparams = np;
+    } else {
+        for (int i = 0; i < np; i++)
+            free(params[i]);
+    }
+    return 1;
+no:
+    for (int i = 0; i < np; i++)
+        free(params[i]);
+    return 0;
+}
+
+static enum MHD_Result begin(server *s, srv_req *r, const char *url)
+{
+    r->path = normalize_path(url);
+    size_t n = sizeof routes / sizeof routes[0];
+    buf allow;
+    buf_init(&allow, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (!match(routes[i].pattern, r->path, NULL))
+            continue;
+        if (!strcmp(routes[i].method, r->method) ||
+            (!strcmp(r->method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+            r->route = &routes[i];
+            match(routes[i].pattern, r->path, r);
+            break;
+        }
+        if (!strstr(buf_str(&allow), routes[i].method))
+            buf_printf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
+    }
+    if (!r->route) {
+        enum MHD_Result rc;
+        if (allow.len) {
+            struct MHD_Response *resp;
+            char *m = xasprintf("{\"message\":\"method %s is not allowed on %s: use %s\"}", r->method, r->path,
+                                buf_str(&allow));
+            resp = MHD_create_response_from_buffer(strlen(m), m, MHD_RESPMEM_MUST_FREE);
+            MHD_add_response_header(resp, "Content-Type", "application/json");
+            MHD_add_response_header(resp, "Allow", buf_str(&allow));
+            rc = queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+        } else {
+            rc = srv_error(r, MHD_HTTP_NOT_FOUND, "no route %s %s (the API is under /api/v1/, see /api/v1/openapi.json)",
+                           r->method, r->path);
+        }
+        buf_free(&allow);
+        return rc;
+    }
+    buf_free(&allow);
+    if (!(r->route->flags & ROUTE_NOAUTH) && srv_auth_check(r))
+        return MHD_YES;
+    const char *cl = srv_header(r, "Content-Length");
+    const char *ct = srv_header(r, "Content-Type");
+    int multipart = ct && (r->route->flags & ROUTE_FORM) &&
+                    (!strncasecmp(ct, "multipart/form-data", 19) ||
+                     !strncasecmp(ct, "application/x-www-form-urlencoded", 33));
+    size_t cap = multipart ? s->o.max_body + s->o.max_upload : s->o.max_body;
+    if (cl && strtoull(cl, NULL, 10) > cap)
+        return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the request body (%s bytes) is larger than the %zu bytes allowed",
+                         cl, cap);
+    if (multipart) {
+        r->form = json_object();
+        r->files = json_object();
+        r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_post_field, r);
+        if (!r->pp)
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "cannot read the multipart body: is the boundary missing?");
+    }
+    buf_init(&r->body, s->o.max_body);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    server *s = cls;
+    srv_req *r = *con_cls;
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        r->s = s;
+        r->conn = conn;
+        r->method = method;
+        *con_cls = r;
+        __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
+        return begin(s, r, url);
+    }
+    if (r->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (r->pp) {
+            if (MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES && !r->form_error[0])
+                snprintf(r->form_error, sizeof r->form_error, "the multipart body is malformed");
+        } else if (!r->too_large && buf_append(&r->body, upload_data, *upload_data_size)) {
+            r->too_large = 1;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is larger than the %zu bytes allowed",
+                         s->o.max_body);
+    if (r->cur_file) {
+        fclose(r->cur_file);
+        r->cur_file = NULL;
+    }
+    if (r->form_error[0]) {
+        if (!strncmp(r->form_error, "413 ", 4))
+            return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s", r->form_error + 4);
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", r->form_error);
+    }
+    enum MHD_Result rc = r->route->fn(r);
+    if (!r->answered)
+        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the handler gave no answer");
+    return rc;
+}
+
+static void rm_upload(const char *path)
+{
+    unlink(path);
+    size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    if (slash && n > 2) {
+        char *dir = xstrndup(path, (size_t)(slash - path));
+        if (strlen(dir) > 2 && !strcmp(dir + strlen(dir) - 2, ".d"))
+            rmdir(dir);
+        free(dir);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    server *s = cls;
+    srv_req *r = *con_cls;
+    if (!r)
+        return;
+    if (r->answered >= 500)
+        __atomic_add_fetch(&s->errors_5xx, 1, __ATOMIC_RELAXED);
+    else if (r->answered >= 400)
+        __atomic_add_fetch(&s->errors_4xx, 1, __ATOMIC_RELAXED);
+    if (!s->o.quiet)
+        fprintf(stderr, "kite server: %s %s %d\n", r->method, r->path ? r->path : "?", r->answered);
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->cur_file)
+        fclose(r->cur_file);
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->files, k, v) rm_upload(json_string_value(v));
+    json_decref(r->files);
+    json_decref(r->form);
+    free(r->cur_file_key);
+    buf_free(&r->body);
+    for (int i = 0; i < r->nparams; i++)
+        free(r->params[i]);
+    free(r->path);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+server *server_new(const server_opts *o, kerr *e)
+{
+    if (!o->engine || !o->store || !o->storage) {
+        kerr_set(e, "server_new: the engine, the store and the storage are required");
+        return NULL;
+    }
+    server *s = xcalloc(1, sizeof *s);
+    s->o = *o;
+    s->host = xstrdup(o->host ? o->host : "127.0.0.1");
+    const char *t = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
+    s->tmp_dir = xstrdup(t && *t ? t : "/tmp");
+    if (!s->o.max_body)
+        s->o.max_body = 10u << 20;
+    if (!s->o.max_upload)
+        s->o.max_upload = (size_t)1 << 30;
+    if (!s->o.timeout_s)
+        s->o.timeout_s = 60;
+    if (!s->o.max_connections)
+        s->o.max_connections = 512;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+int server_start(server *s, kerr *e)
+{
+    struct sockaddr_in6 a6 = {0};
+    struct sockaddr_in a4 = {0};
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, s->host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)s->o.port);
+        sa = (struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, s->host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)s->o.port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        return kerr_set(e, "server.host '%s' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)", s->host);
+    }
+    s->d = MHD_start_daemon(flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            s->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, MHD_OPTION_THREAD_STACK_SIZE,
+                            (size_t)512 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!s->d)
+        return kerr_set(e, "cannot listen on %s:%d: %s (is the port in use? choose another with --port)", s->host,
+                        s->o.port, strerror(errno ? errno : EADDRINUSE));
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : s->o.port;
+    return 0;
+}
+
+int server_port(const server *s) { return s->port; }
+
+void server_stop(server *s)
+{
+    if (!s || !s->d)
+        return;
+    s->stopping = 1;
+    MHD_quiesce_daemon(s->d);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+}
+
+void server_free(server *s)
+{
+    if (!s)
+        return;
+    server_stop(s);
+    pthread_mutex_destroy(&s->lock);
+    free(s->host);
+    free(s->tmp_dir);
+    free(s);
+}
+
+/* ---- health and the OpenAPI document --------------------------------------------------- */
+
+enum MHD_Result srv_health(srv_req *r)
+{
+    return srv_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", r->s->stopping ? "DOWN" : "UP"));
+}
+
+enum MHD_Result srv_openapi(srv_req *r)
+{
+    json_t *paths = json_object();
+    size_t n = sizeof routes / sizeof routes[0];
+    for (size_t i = 0; i < n; i++) {
+        const srv_route *rt = &routes[i];
+        json_t *p = json_object_get(paths, rt->pattern);
+        if (!p) {
+            p = json_object();
+            json_object_set_new(paths, rt->pattern, p);
+        }
+        char m[16];
+        size_t k;
+        for (k = 0; rt->method[k] && k < sizeof m - 1; k++)
+            m[k] = (char)(rt->method[k] | 0x20);
+        m[k] = '\0';
+        json_t *params = json_array();
+        for (const char *q = strchr(rt->pattern, '{'); q; q = strchr(q + 1, '{')) {
+            const char *end = strchr(q, '}');
+            json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", q + 1, (size_t)(end - q - 1),
+                                                    "in", "path", "required", 1, "schema", "type", "string"));
+        }
+        json_t *op = json_pack("{s:s,s:o,s:{s:{s:s}}}", "summary", rt->summary, "parameters", params, "responses",
+                               "200", "description", "OK");
+        if (rt->flags & ROUTE_NOAUTH)
+            json_object_set_new(op, "security", json_array());
+        if (rt->flags & ROUTE_TEXT_BODY)
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:{s:{s:{s:s}}}}", "content", "application/x-yaml", "schema", "type",
+                                          "string"));
+        if (rt->flags & ROUTE_FORM)
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:{s:{s:{s:s}}}}", "content", "multipart/form-data", "schema", "type",
+                                          "object"));
+        json_object_set_new(p, m, op);
+    }
+    json_t *doc = json_pack("{s:s,s:{s:s,s:s},s:o,s:{s:{s:{s:s,s:s}}},s:[{s:[]}]}", "openapi", "3.0.3", "info",
+                            "title", "kite API", "version", "v1", "paths", paths, "components", "securitySchemes",
+                            "bearerAuth", "type", "http", "scheme", "bearer", "security", "bearerAuth");
+    return srv_json(r, MHD_HTTP_OK, doc);
+}

@@ -1,0 +1,82 @@
+/*
+ * server.h: the HTTP API (libmicrohttpd), the server layer's whole contract.
+ *
+ * A server answers Kestra's REST paths under /api/v1/ (and /api/v1/main/,
+ * the tenant segment) on top of an engine, its store and its storage: flows,
+ * executions (with server-sent events to follow them), logs, webhooks, the
+ * kv store, triggers, /metrics, /health and an OpenAPI document. Every
+ * /api call needs `Authorization: Bearer <token>` except webhooks (their key
+ * guards them) and health; see docs/server.md and docs/api.md.
+ *
+ * Ownership: the server borrows the engine, the store and the storage for
+ * its whole life; the caller frees them after server_free().
+ *
+ * DESIGN
+ * libmicrohttpd runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION
+ * under its internal polling thread): handlers may block (`wait=true`, SSE
+ * streams poll the store) without stalling other clients, and the number of
+ * connections is capped so threads stay bounded. Routes are one const table
+ * (server.c) that also produces the OpenAPI document, so the two cannot
+ * disagree.
+ */
+#ifndef KITE_SERVER_SERVER_H
+#define KITE_SERVER_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "storage/storage.h"
+#include "store/store.h"
+#include "util/err.h"
+
+typedef struct server server;
+
+typedef struct server_opts {
+    engine *engine;             /* required */
+    store *store;               /* required: the engine's store */
+    storage *storage;           /* required: the engine's storage */
+    const char *host;           /* address to bind; NULL: 127.0.0.1 */
+    int port;                   /* 0: any free port (see server_port) */
+    const char *tmp_dir;        /* where uploads are written; NULL: $TMPDIR or /tmp */
+    size_t max_body;            /* cap on a JSON/YAML/form body; 0: 10 MiB */
+    size_t max_upload;          /* cap on the files of one request; 0: 1 GiB */
+    unsigned timeout_s;         /* idle connection timeout; 0: 60 s */
+    unsigned max_connections;   /* 0: 512 */
+    int quiet;                  /* 1: no access log on stderr */
+    /* The scheduler's hooks (each may be NULL; the server layer does not
+     * depend on src/sched/, cmd_server.c wires them): */
+    /* fires a Schedule trigger's ticks in [start_us, end_us]; returns the
+     * number of executions created or -1 with e set */
+    int (*backfill)(void *ud, const char *ns, const char *flow_id, const char *trigger_id, int64_t start_us,
+                    int64_t end_us, kerr *e);
+    /* flows or trigger rows changed: re-read them now */
+    void (*flows_changed)(void *ud);
+    void *hook_ud;
+} server_opts;
+
+/* Creates a server (no socket yet). Returns NULL with e set when an option
+ * is missing. */
+server *server_new(const server_opts *o, kerr *e);
+
+/* Makes sure an admin token exists: the one in token (KITE_ADMIN_TOKEN) is
+ * stored hashed, replacing the previous admin token; without one, a token is
+ * generated at the first start only, and its text is written to *generated
+ * (the caller prints it once and frees it; NULL otherwise). */
+int server_auth_init(server *s, const char *token, char **generated /* OUT */, kerr *e);
+
+/* Binds and starts serving. Returns 0, or -1 with e set (port in use...). */
+int server_start(server *s, kerr *e);
+/* The port the server listens on (useful with port 0). */
+int server_port(const server *s);
+/* Stops accepting connections, ends open event streams, and waits for the
+ * requests in progress. The engine is not stopped. */
+void server_stop(server *s);
+void server_free(server *s);
+
+/* ---- SHA-256 (auth.c), for token hashes ---------------------------------- */
+
+/* Writes the lowercase hex SHA-256 of data into hex (65 bytes with the NUL). */
+void server_sha256_hex(const void *data, size_t len, char hex[65]);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * server_int.h: what the server's files share: the request being served,
+ * the route table's shape, and the response helpers. Nobody outside
+ * src/server/ includes it.
+ */
+#ifndef KITE_SERVER_INT_H
+#define KITE_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "server/server.h"
+#include "util/buf.h"
+
+#define SRV_MAX_PARAMS 6
+#define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
+
+struct server {
+    server_opts o;
+    char *host;
+    char *tmp_dir;
+    struct MHD_Daemon *d;
+    int port;
+    volatile int stopping;      /* set by server_stop: event streams end */
+    pthread_mutex_t lock;
+    /* counters for /metrics */
+    int64_t requests, errors_4xx, errors_5xx, webhooks;
+};
+
+/* Who is calling: roles and scoped tokens hang here later. */
+typedef struct srv_principal {
+    char name[64];
+    char role[32];              /* "admin" today */
+} srv_principal;
+
+typedef struct srv_req srv_req;
+typedef enum MHD_Result (*srv_handler)(srv_req *r);
+
+enum {
+    ROUTE_NOAUTH = 1,           /* no bearer token (webhooks, health) */
+    ROUTE_FORM = 2,             /* multipart/form-data accepted (files streamed to disk) */
+    ROUTE_TEXT_BODY = 4,        /* documented as a YAML/text body */
+};
+
+typedef struct srv_route {
+    const char *method;         /* "GET", ... */
+    const char *pattern;        /* "/api/v1/flows/{namespace}/{id}": {x} is one segment */
+    srv_handler fn;
+    unsigned flags;
+    const char *summary;        /* for the OpenAPI document and docs/api.md */
+} srv_route;
+
+struct srv_req {
+    server *s;
+    struct MHD_Connection *conn;
+    const char *method;
+    const srv_route *route;
+    char *path;                 /* tenant segment removed */
+    char *params[SRV_MAX_PARAMS];
+    int nparams;
+    srv_principal who;
+    /* body */
+    buf body;
+    int too_large;              /* the body passed its cap: answered 413 */
+    struct MHD_PostProcessor *pp;
+    json_t *form;               /* multipart fields: name -> string */
+    json_t *files;              /* multipart files: name -> temp path */
+    FILE *cur_file;
+    char *cur_file_key;
+    size_t form_bytes, upload_bytes;
+    char form_error[256];
+    int answered;
+};
+
+/* ---- responses (server.c) ------------------------------------------------- */
+
+/* Queues a JSON response (steals j). */
+enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j);
+/* Queues {"message": "..."} with status. */
+enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Queues a body as is. */
+enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const char *text, size_t len);
+/* 204 No Content. */
+enum MHD_Result srv_empty(srv_req *r, unsigned status);
+/* A store error as a response: NOT_FOUND 404, CONFLICT 409, otherwise 500. */
+enum MHD_Result srv_store_error(srv_req *r, const kerr *e);
+
+/* A query argument (borrowed) or NULL. */
+const char *srv_arg(srv_req *r, const char *name);
+/* A header (borrowed) or NULL. */
+const char *srv_header(srv_req *r, const char *name);
+/* Paging from `page` (1-based) and `size` (default 10, capped at
+ * SRV_PAGE_MAX). Returns -1 after answering 400 for a bad value. */
+int srv_paging(srv_req *r, size_t *offset, size_t *limit, size_t *page);
+/* The body as JSON (object or any value when any is 1); NULL after answering
+ * 400 with the parse error's position. */
+json_t *srv_body_json(srv_req *r, int any);
+/* Every value of a repeated query argument (e.g. labels=k:v&labels=a:b). */
+json_t *srv_args_all(srv_req *r, const char *name);
+
+/* The route table, for the OpenAPI document. */
+const srv_route *srv_routes(size_t *n);
+
+/* ---- event streams (sse.c) ------------------------------------------------ */
+
+/* A producer fills out with zero or more complete events ("data: ...\n\n")
+ * each time it is called; returns 1 when the stream is over after what it
+ * wrote. It is polled every poll_us until then. */
+typedef int (*srv_sse_fn)(void *ud, buf *out);
+enum MHD_Result srv_sse(srv_req *r, srv_sse_fn fn, void *ud, void (*ud_free)(void *), int64_t poll_us);
+
+/* ---- auth (auth.c) -------------------------------------------------------- */
+
+/* 0 when the request carries a valid token (r->who is filled); otherwise it
+ * answers 401 and returns -1. */
+int srv_auth_check(srv_req *r);
+
+/* ---- handlers ------------------------------------------------------------- */
+
+enum MHD_Result srv_flow_create(srv_req *r);
+enum MHD_Result srv_flow_update(srv_req *r);
+enum MHD_Result srv_flow_get(srv_req *r);
+enum MHD_Result srv_flow_delete(srv_req *r);
+enum MHD_Result srv_flow_search(srv_req *r);
+enum MHD_Result srv_flow_revisions(srv_req *r);
+enum MHD_Result srv_flow_validate(srv_req *r);
+enum MHD_Result srv_flow_namespace_list(srv_req *r);
+enum MHD_Result srv_flow_namespace_replace(srv_req *r);
+
+enum MHD_Result srv_exec_create(srv_req *r);
+enum MHD_Result srv_exec_get(srv_req *r);
+enum MHD_Result srv_exec_search(srv_req *r);
+enum MHD_Result srv_exec_delete(srv_req *r);
+enum MHD_Result srv_exec_kill(srv_req *r);
+enum MHD_Result srv_exec_restart(srv_req *r);
+enum MHD_Result srv_exec_replay(srv_req *r);
+enum MHD_Result srv_exec_resume(srv_req *r);
+enum MHD_Result srv_exec_follow(srv_req *r);
+enum MHD_Result srv_exec_file(srv_req *r);
+
+enum MHD_Result srv_logs_get(srv_req *r);
+enum MHD_Result srv_logs_follow(srv_req *r);
+enum MHD_Result srv_logs_download(srv_req *r);
+
+enum MHD_Result srv_webhook(srv_req *r);
+
+enum MHD_Result srv_kv_list(srv_req *r);
+enum MHD_Result srv_kv_get(srv_req *r);
+enum MHD_Result srv_kv_put(srv_req *r);
+enum MHD_Result srv_kv_delete(srv_req *r);
+
+enum MHD_Result srv_triggers_search(srv_req *r);
+enum MHD_Result srv_triggers_update(srv_req *r);
+
+enum MHD_Result srv_metrics(srv_req *r);
+enum MHD_Result srv_health(srv_req *r);
+enum MHD_Result srv_openapi(srv_req *r);
+
+/* Kestra's Flow JSON for a stored revision (new reference). */
+json_t *srv_flow_json(const store_flow *f, int with_source);
+/* Submits an execution and answers it (used by executions.c and webhooks.c):
+ * waits for its end when wait is 1. */
+enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait);
+
+#endif

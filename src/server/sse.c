@@ -1,0 +1,93 @@
+/*
+ * sse.c: server-sent event streams (text/event-stream).
+ *
+ * A stream is a response whose body comes from a callback: MHD calls
+ * sse_read on the connection's own thread (one thread per connection), so
+ * it may sleep between polls of its producer. It ends when the producer
+ * says so, when the server stops, or when the client goes away (MHD then
+ * frees the stream; a comment line every 15 s of silence makes a dead
+ * client show up).
+ */
+#include "server/server_int.h"
+#include "util/mem.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct sse {
+    server *s;
+    srv_sse_fn fn;
+    void *ud;
+    void (*ud_free)(void *);
+    int64_t poll_us;
+    buf pending;
+    size_t off;
+    int done, polled;
+    int64_t last_write_us;
+} sse;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    sse *x = cls;
+    for (;;) {
+        if (x->off < x->pending.len) {
+            size_t n = x->pending.len - x->off;
+            if (n > max)
+                n = max;
+            memcpy(out, x->pending.data + x->off, n);
+            x->off += n;
+            x->last_write_us = mono_us();
+            return (ssize_t)n;
+        }
+        buf_reset(&x->pending);
+        x->off = 0;
+        if (x->done || x->s->stopping)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (x->polled) {
+            /* sleep in small steps so that a stopping server is not kept waiting */
+            for (int64_t slept = 0; slept < x->poll_us && !x->s->stopping; slept += 50000)
+                usleep((useconds_t)(x->poll_us - slept < 50000 ? x->poll_us - slept : 50000));
+        }
+        x->polled = 1;
+        x->done = x->fn(x->ud, &x->pending);
+        if (!x->pending.len && mono_us() - x->last_write_us > 15000000)
+            buf_puts(&x->pending, ": keep-alive\n\n");
+    }
+}
+
+static void sse_free(void *cls)
+{
+    sse *x = cls;
+    if (x->ud_free)
+        x->ud_free(x->ud);
+    buf_free(&x->pending);
+    free(x);
+}
+
+enum MHD_Result srv_sse(srv_req *r, srv_sse_fn fn, void *ud, void (*ud_free)(void *), int64_t poll_us)
+{
+    sse *x = xcalloc(1, sizeof *x);
+    x->s = r->s;
+    x->fn = fn;
+    x->ud = ud;
+    x->ud_free = ud_free;
+    x->poll_us = poll_us > 0 ? poll_us : 200000;
+    x->last_write_us = mono_us();
+    buf_init(&x->pending, 0);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, x, sse_free);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    r->answered = 200;
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
