@@ -17,6 +17,7 @@ int cli_cmd_render(int argc, char **argv);
 int cli_cmd_plugins(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_execution(int argc, char **argv);
+int cli_cmd_server(int argc, char **argv);
 
 /* ---- the configuration file (config.c) ---------------------------------- */
 

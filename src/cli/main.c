@@ -18,6 +18,7 @@ static int cmd_help(int argc, char **argv);
 static const command commands[] = {
     {"run", cli_cmd_run, "run one execution of a flow to its end, without a server"},
     {"execution", cli_cmd_execution, "restart, replay, resume, kill or show an execution"},
+    {"server", cli_cmd_server, "serve the HTTP API with the engine and the scheduler (local, standalone)"},
     {"validate", cli_cmd_validate, "check flow files (file:line:col errors)"},
     {"render", cli_cmd_render, "render a template expression, to try one out"},
     {"plugins", cli_cmd_plugins, "list task types, or print one's JSON Schema"},

@@ -1,0 +1,371 @@
+/*
+ * cmd_server.c: `kite server local|standalone`: the engine, the scheduler
+ * and the HTTP API in one process, on SQLite and a local folder.
+ *
+ * `local` takes its settings from flags over kite.yml; `standalone` takes
+ * everything from the configuration file. The URL served is printed on
+ * stdout once the socket listens; the admin token, when one is generated,
+ * is printed once on stderr.
+ *
+ * DESIGN
+ * SIGTERM and SIGINT are blocked in every thread before any starts (child
+ * processes get a clear mask from proc.c); the main thread waits for them
+ * with sigtimedwait, polling the --flows folder once a second meanwhile.
+ * On a signal: the HTTP server stops taking connections and finishes the
+ * requests in progress, the scheduler stops, the engine lets running tasks
+ * finish within the grace period and requeues the rest, and the process
+ * exits 0. Work requeued is picked up by the next start.
+ */
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "sched/sched.h"
+#include "server/server.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+#include "util/proc.h"
+#include "util/strutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct srvmain {
+    cli_config cfg;
+    const char *flows_dir;
+    int64_t grace_us;
+    int quiet;
+    store *st;
+    storage *fs;
+    engine *en;
+    sched *sc;
+    server *http;
+    json_t *seen;               /* flows folder: path -> "mtime:size" */
+} srvmain;
+
+static void server_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: kite server local [options]\n"
+            "       kite server standalone [--config kite.yml]\n\n"
+            "Runs the engine, the scheduler and the HTTP API (Kestra's paths under /api/v1/)\n"
+            "in one process, on SQLite and a local folder in the data folder.\n\n"
+            "  --port N            port to listen on (default: server.port or 8080; 0: any free port)\n"
+            "  --host ADDR         address to bind (default: server.host or 127.0.0.1)\n"
+            "  --data DIR          the data folder (default: $KITE_DATA or ./kite-data)\n"
+            "  --flows DIR         load the flows of DIR at start and whenever a file changes\n"
+            "  --config FILE       a kite.yml (see docs/configuration.md)\n"
+            "  --workers N         worker threads (default: one per core)\n"
+            "  --grace DURATION    on SIGTERM, how long running tasks may finish (default PT30S)\n"
+            "  --quiet             no access log on stderr\n\n"
+            "Every /api call needs 'Authorization: Bearer <token>': the admin token comes from\n"
+            "KITE_ADMIN_TOKEN, or is generated at the first start and printed once on stderr.\n"
+            "See docs/server.md.\n");
+}
+
+static int mkdir_p(const char *path)
+{
+    char *p = xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = (mkdir(p, 0700) && errno != EEXIST) ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+/* ---- the flows folder -------------------------------------------------------------- */
+
+static void put_file(srvmain *m, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "kite server: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    buf b;
+    buf_init(&b, 4u << 20);
+    char chunk[65536];
+    size_t n;
+    int too_big = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (buf_append(&b, chunk, n)) {
+            too_big = 1;
+            break;
+        }
+    fclose(fp);
+    if (too_big) {
+        fprintf(stderr, "kite server: %s: larger than 4 MiB, skipped\n", path);
+        buf_free(&b);
+        return;
+    }
+    diags dg = DIAGS_INIT;
+    int rev = 0;
+    if (engine_flow_put(m->en, buf_str(&b), b.len, path, &rev, &dg)) {
+        diags_sort(&dg);
+        for (size_t i = 0; i < dg.n; i++)
+            diag_print(stderr, &dg.v[i], buf_str(&b), b.len, 0);
+        fprintf(stderr, "kite server: skipped %s (not valid); the flows stored before are unchanged\n", path);
+    } else if (m->sc) {
+        sched_flows_changed(m->sc);
+    }
+    diags_free(&dg);
+    buf_free(&b);
+}
+
+/* Puts every .yml/.yaml file of dir (recursively) that is new or changed
+ * since the last scan. */
+static void scan_folder(srvmain *m, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (depth == 0)
+            fprintf(stderr, "kite server: --flows %s: %s\n", dir, strerror(errno));
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (depth < 16)
+                scan_folder(m, p, depth + 1);
+        } else if (stat(p, &sb) == 0 && (str_ends_with(de->d_name, ".yml") || str_ends_with(de->d_name, ".yaml"))) {
+            char sig[96];
+            snprintf(sig, sizeof sig, "%lld.%09ld:%lld", (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
+                     (long long)sb.st_size);
+            const char *old = json_string_value(json_object_get(m->seen, p));
+            if (!old || strcmp(old, sig)) {
+                json_object_set_new(m->seen, p, json_string(sig));
+                put_file(m, p);
+            }
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+/* ---- the scheduler's hooks for the API ---------------------------------------------- */
+
+static int hook_backfill(void *ud, const char *ns, const char *flow_id, const char *trigger_id, int64_t start_us,
+                         int64_t end_us, kerr *e)
+{
+    srvmain *m = ud;
+    return sched_backfill(m->sc, ns, flow_id, trigger_id, start_us, end_us, e);
+}
+
+static void hook_flows_changed(void *ud)
+{
+    srvmain *m = ud;
+    sched_flows_changed(m->sc);
+}
+
+/* ---- arguments ------------------------------------------------------------------------ */
+
+static int parse_args(srvmain *m, int standalone, int argc, char **argv)
+{
+    const char *config = NULL;
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config = argv[++i];
+    if (standalone && !config) {
+        struct stat sb;
+        if (stat("kite.yml", &sb)) {
+            fprintf(stderr, "kite server standalone: no --config given and no ./kite.yml\n");
+            return -1;
+        }
+        config = "kite.yml";
+    }
+    cli_config_defaults(&m->cfg);
+    if (config) {
+        kerr e = KERR_INIT;
+        if (cli_config_load(&m->cfg, config, &e)) {
+            fprintf(stderr, "kite server: %s\n", e.msg);
+            return -1;
+        }
+    }
+    m->grace_us = 30 * 1000000LL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--config") && has) {
+            i++;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            m->quiet = 1;
+        } else if (standalone) {
+            fprintf(stderr, "kite server standalone: unknown option '%s': standalone takes everything from "
+                            "--config (use `kite server local` for flags)\n", a);
+            return -1;
+        } else if (!strcmp(a, "--port") && has) {
+            char *end;
+            long p = strtol(argv[++i], &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "kite server: --port: '%s' is not a port number (0-65535)\n", argv[i]);
+                return -1;
+            }
+            m->cfg.port = (int)p;
+        } else if (!strcmp(a, "--host") && has) {
+            free(m->cfg.host);
+            m->cfg.host = xstrdup(argv[++i]);
+        } else if (!strcmp(a, "--data") && has) {
+            free(m->cfg.data);
+            m->cfg.data = xstrdup(argv[++i]);
+        } else if (!strcmp(a, "--flows") && has) {
+            m->flows_dir = argv[++i];
+        } else if (!strcmp(a, "--workers") && has) {
+            m->cfg.workers = atoi(argv[++i]);
+            if (m->cfg.workers < 1) {
+                fprintf(stderr, "kite server: --workers must be a positive number\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--grace") && has) {
+            kerr e = KERR_INIT;
+            if (duration_parse(argv[++i], &m->grace_us, &e)) {
+                fprintf(stderr, "kite server: --grace: %s\n", e.msg);
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "kite server: unknown option '%s' (see `kite server --help`)\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void shutdown_all(srvmain *m)
+{
+    if (m->http)
+        server_free(m->http);
+    if (m->sc) {
+        sched_stop(m->sc);
+        sched_free(m->sc);
+    }
+    if (m->en) {
+        engine_stop(m->en, m->grace_us);
+        engine_free(m->en);
+    }
+    storage_free(m->fs);
+    store_free(m->st);
+    json_decref(m->seen);
+    cli_config_free(&m->cfg);
+}
+
+int cli_cmd_server(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv) || argc < 2) {
+        server_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    int standalone = !strcmp(argv[1], "standalone");
+    if (!standalone && strcmp(argv[1], "local")) {
+        fprintf(stderr, "kite server: unknown mode '%s': use `kite server local` or `kite server standalone`\n",
+                argv[1]);
+        return 2;
+    }
+    srvmain m = {0};
+    m.seen = json_object();
+    if (parse_args(&m, standalone, argc, argv)) {
+        json_decref(m.seen);
+        cli_config_free(&m.cfg);
+        return 2;
+    }
+    /* block the stop signals before any thread starts: only sigtimedwait sees them */
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    kerr e = KERR_INIT;
+    int rc = 1;
+    if (mkdir_p(m.cfg.data)) {
+        fprintf(stderr, "kite server: cannot create the data folder %s: %s\n", m.cfg.data, strerror(errno));
+        goto out;
+    }
+    char *url = xasprintf("sqlite:%s/kite.db", m.cfg.data);
+    int src = store_open(url, NULL, &m.st, &e);
+    free(url);
+    if (src)
+        goto fail;
+    char *root = xasprintf("%s/storage", m.cfg.data);
+    m.fs = storage_open_local(root, &e);
+    free(root);
+    if (!m.fs)
+        goto fail;
+    engine_opts eo = {.store = m.st, .storage = m.fs, .workers = m.cfg.workers, .globals = m.cfg.globals,
+                      .env_prefix = m.cfg.env_prefix, .tmp_dir = m.cfg.tmp_dir, .min_log_level = m.cfg.min_level};
+    m.en = engine_new(&eo, &e);
+    if (!m.en)
+        goto fail;
+    kerr e2 = KERR_INIT;
+    proc_init_subreaper(&e2);
+    if (engine_start(m.en, &e))
+        goto fail;
+    sched_opts so = {0};
+    m.sc = sched_new(m.en, m.st, &so, &e);
+    if (!m.sc)
+        goto fail;
+    server_opts ho = {.engine = m.en, .store = m.st, .storage = m.fs, .host = m.cfg.host, .port = m.cfg.port,
+                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .backfill = hook_backfill,
+                      .flows_changed = hook_flows_changed, .hook_ud = &m};
+    m.http = server_new(&ho, &e);
+    if (!m.http)
+        goto fail;
+    char *token = NULL;
+    if (server_auth_init(m.http, getenv("KITE_ADMIN_TOKEN"), &token, &e))
+        goto fail;
+    if (token) {
+        fprintf(stderr,
+                "kite server: generated the admin token (shown once, stored hashed; set KITE_ADMIN_TOKEN to "
+                "replace it):\n\n    %s\n\n",
+                token);
+        free(token);
+    }
+    if (m.flows_dir)
+        scan_folder(&m, m.flows_dir, 0);
+    if (sched_start(m.sc, &e))
+        goto fail;
+    if (server_start(m.http, &e))
+        goto fail;
+    const char *shown = m.cfg.host;
+    if (!strcmp(shown, "0.0.0.0") || !strcmp(shown, "::"))
+        shown = "127.0.0.1";
+    printf("kite server: serving http://%s%s%s:%d/ (data %s)\n", strchr(shown, ':') ? "[" : "", shown,
+           strchr(shown, ':') ? "]" : "", server_port(m.http), m.cfg.data);
+    fflush(stdout);
+
+    for (;;) {
+        struct timespec ts = {1, 0};
+        int sig = sigtimedwait(&stopset, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            fprintf(stderr, "kite server: %s: stopping (running tasks have %lld ms to finish)\n",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)(m.grace_us / 1000));
+            break;
+        }
+        if (m.flows_dir)
+            scan_folder(&m, m.flows_dir, 0);
+    }
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "kite server: %s\n", e.msg);
+out:
+    shutdown_all(&m);
+    if (!rc)
+        fprintf(stderr, "kite server: stopped\n");
+    return rc;
+}
