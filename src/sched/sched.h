@@ -20,7 +20,6 @@
 
 #include <jansson.h>
 
-#include "engine/engine.h"
 #include "store/store.h"
 #include "util/datetime.h"
 #include "util/err.h"
@@ -47,6 +46,7 @@
  */
 
 typedef struct sched sched;
+typedef struct engine engine;   /* engine/engine.h */
 
 typedef enum sched_recover {
     SCHED_RECOVER_ALL,          /* Kestra's default: every missed tick fires */

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "expr/expr.h"
+#include "engine/engine.h"
 #include "sched/sched.h"
 
 /* Namespace and flow id of the scheduler's own rows in the triggers table
