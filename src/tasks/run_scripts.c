@@ -8,8 +8,9 @@
  *      python3 pointing at /usr/bin/python3, first on PATH for Python tasks),
  *      out/ (OUTPUT_DIR) and, outside a WorkingDirectory, work/ (the working
  *      folder); inside a WorkingDirectory the shared c->workdir is used;
- *   2. inputFiles are written into the working folder (never outside it: each
- *      path segment is opened with O_NOFOLLOW relative to the folder);
+ *   2. namespaceFiles, then inputFiles are written into the working folder
+ *      (never outside it: each path segment is opened with O_NOFOLLOW
+ *      relative to the folder);
  *   3. the program is built: Commands join beforeCommands and commands with
  *      newlines (prefixed by `set -e` when failFast) and hand them to the
  *      interpreter (["/bin/sh", "-c"]); Script writes the script to a file of
@@ -481,7 +482,23 @@ static int put_input_file(srun *s, int dirfd, const char *name, const char *cont
     return rc;
 }
 
+static int put_namespace_files(srun *s, int dirfd, kerr *e);
+static int put_input_map(srun *s, int dirfd, kerr *e);
+
+/* Writes the namespace files, then inputFiles, into the working folder. */
 static int put_input_files(srun *s, kerr *e)
+{
+    int dirfd = open(s->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kerr_set(e, "cannot open the working folder %s: %s", s->workdir, strerror(errno));
+    int rc = put_namespace_files(s, dirfd, e);
+    if (!rc)
+        rc = put_input_map(s, dirfd, e);
+    close(dirfd);
+    return rc;
+}
+
+static int put_input_map(srun *s, int dirfd, kerr *e)
 {
     json_t *v;
     if (task_prop(s->c, "inputFiles", &v, e))
@@ -504,11 +521,6 @@ static int put_input_files(srun *s, kerr *e)
         json_decref(v);
         return kerr_set(e, "property 'inputFiles' must be a map of file name to content or storage URI");
     }
-    int dirfd = open(s->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        json_decref(v);
-        return kerr_set(e, "cannot open the working folder %s: %s", s->workdir, strerror(errno));
-    }
     int rc = 0;
     const char *name;
     json_t *val;
@@ -521,7 +533,6 @@ static int put_input_files(srun *s, kerr *e)
         if (rc)
             break;
     }
-    close(dirfd);
     json_decref(v);
     return rc;
 }
@@ -890,16 +901,122 @@ static void warn_container(task_ctx *c)
 static void warn_unsupported(srun *s)
 {
     task_ctx *c = s->c;
-    const json_t *nf = json_object_get(c->task, "namespaceFiles");
-    const json_t *en = json_object_get(nf, "enabled");
-    if (nf && !(en && json_is_false(en)))
-        task_log(c, LEVEL_WARN, "namespaceFiles is not supported by kite yet: no namespace file is copied "
-                                "into the working folder");
     const json_t *deps = json_object_get(c->task, "dependencies");
     if (s->lg == LANG_PYTHON && json_array_size(deps) > 0)
         task_log(c, LEVEL_WARN, "dependencies are not installed by kite: the %zu package(s) listed must "
                                 "already be importable by %s (or install them in beforeCommands)",
                  json_array_size(deps), PYTHON_BIN);
+}
+
+/* ---- namespace files ------------------------------------------------------ */
+
+/* One rendered list property of the namespaceFiles map (nf), as a vector. */
+static char **nf_list(const json_t *nf, const char *key)
+{
+    const json_t *v = json_object_get(nf, key);
+    if (json_is_string(v)) {
+        char **r = xcalloc(2, sizeof *r);
+        r[0] = xstrdup(json_string_value(v));
+        return r;
+    }
+    if (!json_is_array(v))
+        return NULL;
+    char **r = xcalloc(json_array_size(v) + 1, sizeof *r);
+    size_t i, n = 0;
+    const json_t *it;
+    json_array_foreach(v, i, it) if (json_is_string(it)) r[n++] = xstrdup(json_string_value(it));
+    return r;
+}
+
+static int any_match(char **pats, const char *path)
+{
+    for (char **p = pats; p && *p; p++)
+        if (proc_glob_match(*p, path))
+            return 1;
+    return 0;
+}
+
+/* Copies the namespace files (kite:///<ns>/_files/...) into the working
+ * folder, as Kestra's namespaceFiles: include / exclude globs over the
+ * file's path, several namespaces, one sub-folder per namespace, and what to
+ * do with a file already there (ifExists). Written before inputFiles, which
+ * may replace them. */
+static int put_namespace_files(srun *s, int dirfd, kerr *e)
+{
+    task_ctx *c = s->c;
+    json_t *nf;
+    if (task_prop(c, "namespaceFiles", &nf, e))
+        return -1;
+    if (!nf)
+        return 0;
+    if (!json_is_object(nf)) {
+        json_decref(nf);
+        return kerr_set(e, "property 'namespaceFiles' must be a map (enabled, include, exclude, ...)");
+    }
+    const json_t *en = json_object_get(nf, "enabled");
+    if ((en && json_is_false(en)) ||
+        (json_is_string(en) && !strcasecmp(json_string_value(en), "false"))) {
+        json_decref(nf);
+        return 0;
+    }
+    char **inc = nf_list(nf, "include"), **exc = nf_list(nf, "exclude"), **nss = nf_list(nf, "namespaces");
+    const json_t *fpn = json_object_get(nf, "folderPerNamespace");
+    int per_ns = json_is_true(fpn) || (json_is_string(fpn) && !strcasecmp(json_string_value(fpn), "true"));
+    const char *if_exists = json_string_value(json_object_get(nf, "ifExists"));
+    if (!if_exists)
+        if_exists = "OVERWRITE";
+    const char *own[] = {c->namespace, NULL};
+    int rc = 0;
+    size_t copied = 0;
+    for (const char *const *ns = nss && nss[0] ? (const char *const *)nss : own; !rc && *ns; ns++) {
+        char *probe = storage_uri_namespace_file(*ns, "x", e);
+        if (!probe) {
+            rc = -1;
+            kerr_prefix(e, "namespaceFiles");
+            break;
+        }
+        probe[strlen(probe) - 1] = '\0'; /* the folder: kite:///<ns>/_files/ */
+        storage_entry *ent = NULL;
+        size_t n = 0;
+        rc = storage_list(c->storage, probe, &ent, &n, e);
+        free(probe);
+        for (size_t i = 0; !rc && i < n; i++) {
+            storage_uri u;
+            kerr pe = KERR_INIT;
+            if (storage_uri_parse(ent[i].uri, 0, &u, &pe))
+                continue;
+            const char *path = u.kind == STORAGE_URI_NAMESPACE_FILE ? u.name : NULL;
+            if (!path || (inc && inc[0] && !any_match(inc, path)) || any_match(exc, path)) {
+                storage_uri_free(&u);
+                continue;
+            }
+            char *rel = per_ns ? xasprintf("%s/%s", *ns, path) : xstrdup(path);
+            struct stat st;
+            int exists = fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+            if (exists && !strcasecmp(if_exists, "FAIL")) {
+                rc = kerr_set(e, "namespaceFiles: '%s' is already in the working folder (ifExists: FAIL)", rel);
+            } else if (exists && !strcasecmp(if_exists, "WARN")) {
+                task_log(c, LEVEL_WARN, "namespace file '%s' is already in the working folder: kept as it is",
+                         rel);
+            } else if (!(exists && !strcasecmp(if_exists, "IGNORE"))) {
+                rc = put_input_file(s, dirfd, rel, ent[i].uri, e);
+                if (rc)
+                    kerr_prefix(e, "namespaceFiles");
+                else
+                    copied++;
+            }
+            free(rel);
+            storage_uri_free(&u);
+        }
+        storage_entries_free(ent, n);
+    }
+    if (!rc && copied == 0)
+        task_log(c, LEVEL_WARN, "namespaceFiles: no namespace file matched: none was copied");
+    proc_strv_free(inc);
+    proc_strv_free(exc);
+    proc_strv_free(nss);
+    json_decref(nf);
+    return rc;
 }
 
 /* ---- `{{ workingDir }}` and `{{ outputDir }}` -------------------------------- */

@@ -712,6 +712,62 @@ static void test_cancel_from_another_thread(void **state)
     assert_int_equal(kill(pid, 0), -1);
 }
 
+static void put_ns_file(fx *f, const char *path, const char *content)
+{
+    kerr e = KERR_INIT;
+    char *uri = storage_uri_namespace_file(NS, path, &e);
+    assert_non_null(uri);
+    assert_int_equal(storage_put(f->files, uri, content, strlen(content), &e), 0);
+    free(uri);
+}
+
+static void test_namespace_files(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_ns_file(f, "scripts/main.py", "print('ns main')\n");
+    put_ns_file(f, "scripts/lib/util.py", "X = 1\n");
+    put_ns_file(f, "data/x.csv", "a,b\n");
+    put_ns_file(f, "data/skip.csv", "no\n");
+    put_ns_file(f, "other.txt", "no\n");
+    json_t *t = json_pack("{s:s,s:{s:b,s:[s,s],s:[s]},s:[s,s]}", "type", PY, "namespaceFiles", "enabled", 1,
+                          "include", "scripts/**", "data/*", "exclude", "data/skip*", "commands",
+                          "find . -type f | sort | sed 's/^/file /'", "python scripts/main.py");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "file ./scripts/main.py");
+    assert_log(f, "file ./scripts/lib/util.py");
+    assert_log(f, "file ./data/x.csv");
+    assert_log(f, "ns main");
+    assert_int_equal(find_log(f, "skip.csv"), -1);
+    assert_int_equal(find_log(f, "other.txt"), -1);
+    /* all files, one folder per namespace */
+    t = json_pack("{s:s,s:{s:b},s:[s]}", "type", SHELL, "namespaceFiles", "folderPerNamespace", 1, "commands",
+                  "sed 's/^/got /' " NS "/other.txt");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "got no");
+    /* disabled: nothing copied */
+    t = json_pack("{s:s,s:{s:b},s:[s]}", "type", SHELL, "namespaceFiles", "enabled", 0, "commands",
+                  "test ! -e other.txt && echo none");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "none");
+    /* ifExists: FAIL on a file already in a shared folder */
+    char p[256];
+    snprintf(p, sizeof p, "%s/other.txt", f->shared);
+    FILE *fp = fopen(p, "w");
+    fputs("mine\n", fp);
+    fclose(fp);
+    t = json_pack("{s:s,s:{s:s},s:[s]}", "type", SHELL, "namespaceFiles", "ifExists", "FAIL", "commands", "true");
+    assert_result(f, run_ex(f, t, f->shared, 0, &e), TASK_FAILED, &e);
+    assert_non_null(strstr(e.msg, "other.txt"));
+    t = json_pack("{s:s,s:{s:s},s:[s]}", "type", SHELL, "namespaceFiles", "ifExists", "IGNORE", "commands",
+                  "cat other.txt");
+    assert_result(f, run_ex(f, t, f->shared, 0, &e), TASK_SUCCESS, &e);
+    assert_log(f, "mine");
+    t = json_pack("{s:s,s:{},s:[s]}", "type", SHELL, "namespaceFiles", "commands", "sed 's/^/got /' other.txt");
+    assert_result(f, run_ex(f, t, f->shared, 0, &e), TASK_SUCCESS, &e);
+    assert_log(f, "got no");
+}
+
 static void test_property_errors(void **state)
 {
     fx *f = *state;
@@ -760,6 +816,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_huge_output_is_capped_not_deadlocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_ends_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_another_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_namespace_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
