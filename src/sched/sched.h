@@ -60,7 +60,8 @@ typedef int64_t (*sched_clock_fn)(void *ud);
 typedef struct sched_opts {
     sched_recover recover;      /* default recoverMissedSchedules (ALL: 0) */
     const char *timezone;       /* zone of schedules without `timezone`; NULL: UTC */
-    int64_t refresh_us;         /* how often flows and trigger rows are re-read; 0: 2 s */
+    int64_t refresh_us;         /* how often flows and trigger rows are re-read; 0: 10 s
+                                 * (call sched_flows_changed on a change) */
     int64_t max_wait_us;        /* longest sleep of the thread between passes; 0: 1 s */
     size_t max_catchup;         /* ticks fired per trigger and pass; 0: 1000 */
     size_t max_backfill;        /* ticks one sched_backfill may fire; 0: 100,000 */

@@ -673,7 +673,7 @@ sched *sched_new(engine *en, store *st, const sched_opts *o, kerr *e)
         }
     }
     if (!opts.refresh_us)
-        opts.refresh_us = 2 * US_PER_SEC;
+        opts.refresh_us = 10 * US_PER_SEC;
     if (!opts.max_wait_us)
         opts.max_wait_us = US_PER_SEC;
     if (!opts.max_catchup)
