@@ -158,21 +158,6 @@ static void scan_folder(srvmain *m, const char *dir, int depth)
     closedir(d);
 }
 
-/* ---- the scheduler's hooks for the API ---------------------------------------------- */
-
-static int hook_backfill(void *ud, const char *ns, const char *flow_id, const char *trigger_id, int64_t start_us,
-                         int64_t end_us, kerr *e)
-{
-    srvmain *m = ud;
-    return sched_backfill(m->sc, ns, flow_id, trigger_id, start_us, end_us, e);
-}
-
-static void hook_flows_changed(void *ud)
-{
-    srvmain *m = ud;
-    sched_flows_changed(m->sc);
-}
-
 /* ---- arguments ------------------------------------------------------------------------ */
 
 static int parse_args(srvmain *m, int standalone, int argc, char **argv)
@@ -320,8 +305,7 @@ int cli_cmd_server(int argc, char **argv)
     if (!m.sc)
         goto fail;
     server_opts ho = {.engine = m.en, .store = m.st, .storage = m.fs, .host = m.cfg.host, .port = m.cfg.port,
-                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .backfill = hook_backfill,
-                      .flows_changed = hook_flows_changed, .hook_ud = &m};
+                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .sched = m.sc};
     m.http = server_new(&ho, &e);
     if (!m.http)
         goto fail;

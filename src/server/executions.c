@@ -137,21 +137,9 @@ static int wants(srv_req *r, const char *name)
     return v && (!strcmp(v, "true") || !strcmp(v, "1") || !*v);
 }
 
-enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
+enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned status, int outputs_only)
 {
-    char id[STORE_ID_LEN + 1];
     kerr e = KERR_INIT;
-    store_flow sf = {0};
-    if (store_flow_get(r->s->o.store, o->namespace, o->flow_id, o->revision, &sf, &e))
-        return e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", o->namespace,
-                                                     o->flow_id)
-                                         : srv_store_error(r, &e);
-    int disabled = sf.deleted || json_is_true(json_object_get(sf.json, "disabled"));
-    store_flow_clear(&sf);
-    if (disabled)
-        return srv_error(r, MHD_HTTP_CONFLICT, "flow %s.%s is disabled", o->namespace, o->flow_id);
-    if (engine_submit(r->s->o.engine, o, id, &e))
-        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
     if (wait) {
         store_state st;
         for (;;) {
@@ -168,7 +156,33 @@ enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
                 return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s was deleted", id);
         }
     }
-    return answer_execution(r, MHD_HTTP_OK, id);
+    if (outputs_only) {
+        store_execution x = {0};
+        if (store_execution_get(r->s->o.store, id, &x, &e))
+            return srv_store_error(r, &e);
+        json_t *o = x.outputs ? json_incref(x.outputs) : json_object();
+        store_execution_clear(&x);
+        return srv_json(r, status, o);
+    }
+    return answer_execution(r, status, id);
+}
+
+enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
+{
+    char id[STORE_ID_LEN + 1];
+    kerr e = KERR_INIT;
+    store_flow sf = {0};
+    if (store_flow_get(r->s->o.store, o->namespace, o->flow_id, o->revision, &sf, &e))
+        return e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", o->namespace,
+                                                     o->flow_id)
+                                         : srv_store_error(r, &e);
+    int disabled = sf.deleted || json_is_true(json_object_get(sf.json, "disabled"));
+    store_flow_clear(&sf);
+    if (disabled)
+        return srv_error(r, MHD_HTTP_CONFLICT, "flow %s.%s is disabled", o->namespace, o->flow_id);
+    if (engine_submit(r->s->o.engine, o, id, &e))
+        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
+    return srv_exec_answer(r, id, wait, MHD_HTTP_OK, 0);
 }
 
 enum MHD_Result srv_exec_create(srv_req *r)

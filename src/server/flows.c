@@ -110,8 +110,8 @@ static enum MHD_Result answer_flow(srv_req *r, unsigned status, const char *ns, 
 
 static void changed(srv_req *r)
 {
-    if (r->s->o.flows_changed)
-        r->s->o.flows_changed(r->s->o.hook_ud);
+    if (r->s->o.sched)
+        sched_flows_changed(r->s->o.sched);
 }
 
 static int put_flow(srv_req *r, const char *text, size_t len)

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "sched/sched.h"
 #include "storage/storage.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -44,15 +45,8 @@ typedef struct server_opts {
     unsigned timeout_s;         /* idle connection timeout; 0: 60 s */
     unsigned max_connections;   /* 0: 512 */
     int quiet;                  /* 1: no access log on stderr */
-    /* The scheduler's hooks (each may be NULL; the server layer does not
-     * depend on src/sched/, cmd_server.c wires them): */
-    /* fires a Schedule trigger's ticks in [start_us, end_us]; returns the
-     * number of executions created or -1 with e set */
-    int (*backfill)(void *ud, const char *ns, const char *flow_id, const char *trigger_id, int64_t start_us,
-                    int64_t end_us, kerr *e);
-    /* flows or trigger rows changed: re-read them now */
-    void (*flows_changed)(void *ud);
-    void *hook_ud;
+    sched *sched;               /* webhooks, backfills, flow changes; NULL: webhooks
+                                 * and backfills answer 503 */
 } server_opts;
 
 /* Creates a server (no socket yet). Returns NULL with e set when an option

@@ -163,5 +163,8 @@ json_t *srv_flow_json(const store_flow *f, int with_source);
 /* Submits an execution and answers it (used by executions.c and webhooks.c):
  * waits for its end when wait is 1. */
 enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait);
+/* Answers execution id (its outputs only when outputs_only) with status,
+ * once it has ended when wait is 1. */
+enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned status, int outputs_only);
 
 #endif

@@ -4,9 +4,9 @@
  *
  * The scheduler (src/sched/) owns the trigger rows; the API changes only
  * `disabled` in a row (store_trigger_put), which the scheduler re-reads on
- * its next pass, and asks the scheduler for backfills through the hook in
- * server_opts (the ticks fire in this request, guarded by the same unique
- * key as the schedule's own).
+ * its next pass (told at once by sched_flows_changed), and asks the
+ * scheduler for backfills (sched_backfill: the ticks fire in this request,
+ * guarded by the same unique key as the schedule's own).
  */
 #include "server/server_int.h"
 #include "util/datetime.h"
@@ -137,11 +137,11 @@ enum MHD_Result srv_triggers_update(srv_req *r)
             rc = srv_error(r, MHD_HTTP_BAD_REQUEST, "'backfill.end': %s", e.msg);
             goto out;
         }
-        if (!r->s->o.backfill) {
-            rc = srv_error(r, MHD_HTTP_NOT_IMPLEMENTED, "backfills need the scheduler, which this server does not run");
+        if (!r->s->o.sched) {
+            rc = srv_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "backfills need the scheduler, which this server does not run");
             goto out;
         }
-        int nfired = r->s->o.backfill(r->s->o.hook_ud, ns, flow_id, tid, start, end, &e);
+        int nfired = sched_backfill(r->s->o.sched, ns, flow_id, tid, start, end, &e);
         if (nfired < 0) {
             rc = srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
             goto out;
@@ -165,8 +165,8 @@ enum MHD_Result srv_triggers_update(srv_req *r)
             rc = srv_store_error(r, &e);
             goto out;
         }
-        if (r->s->o.flows_changed)
-            r->s->o.flows_changed(r->s->o.hook_ud);
+        if (r->s->o.sched)
+            sched_flows_changed(r->s->o.sched);
     }
     json_t *ctx = context_json(ns, flow_id, tid, &row);
     store_trigger_clear(&row);
