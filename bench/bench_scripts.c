@@ -8,11 +8,15 @@
  *      bare posix_spawn of `sh -c 'echo step N'`, as totals and a ratio; and
  *      the same per task once kite's start-up is taken out (a 1-step flow's
  *      time subtracted);
- *   2. the Windmill benchmark's workload (bench/scripts_fibo40.yaml: 40
+ *   2. the same 40 tasks run through the task's hooks alone (no engine, no
+ *      store: the cost of run_scripts.c and the process runner);
+ *   3. the Windmill benchmark's workload (bench/scripts_fibo40.yaml: 40
  *      sequential Python tasks computing fibo(10)) as total seconds, against
  *      40 bare `/usr/bin/python3 -c` runs of the same code, and the per-task
  *      overhead above a bare Python start.
- * Each kite figure is the median of a few runs, each on a fresh data folder.
+ * Each figure is the median of 3 runs (kite's each on a fresh data folder);
+ * on a loaded machine they still move by tens of percent from one run to
+ * the next.
  * The kite binary is $KITE (make bench sets it), else build/kite. Figures
  * only, no asserts.
  */
@@ -24,6 +28,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "flow/schema.h"
+#include "tasks/tasks.h"
 
 #define N 40
 #define RUNS 3
@@ -83,7 +90,7 @@ static double kite_run(const char *kite, const char *flow, const char *dir)
     return t[RUNS / 2];
 }
 
-static double bare_sh_echo(void)
+static double bare_sh_echo_once(void)
 {
     double t0 = now_s();
     for (int i = 1; i <= N; i++) {
@@ -95,7 +102,7 @@ static double bare_sh_echo(void)
     return now_s() - t0;
 }
 
-static double bare_python_fibo(void)
+static double bare_python_fibo_once(void)
 {
     const char *code = "def fibo(n):\n    return n if n < 2 else fibo(n - 1) + fibo(n - 2)\nprint(fibo(10))\n";
     double t0 = now_s();
@@ -104,6 +111,87 @@ static double bare_python_fibo(void)
         spawn_wait(av, env);
     }
     return now_s() - t0;
+}
+
+/* ---- the task alone: a task_ctx with a trivial ops table ---------------- */
+
+static json_t *b_render(task_ctx *c, const json_t *v, kerr *e)
+{
+    (void)c;
+    (void)e;
+    return json_deep_copy(v);
+}
+
+static size_t b_lines;
+static void b_log(task_ctx *c, store_level level, const char *msg)
+{
+    (void)c;
+    (void)level;
+    (void)msg;
+    b_lines++;
+}
+
+static const task_ctx_ops b_ops = {.render = b_render, .log = b_log};
+
+/* Runs the 40 echo tasks through the hooks of script.shell; seconds, or -1. */
+static double hooks_echo(const char *tmp)
+{
+    tasks_register_all();
+    const type_def *d = flow_type_find("io.kestra.plugin.scripts.shell.Commands");
+    const struct task_hooks *h = d ? tasks_hooks(d) : NULL;
+    if (!h)
+        return -1;
+    atomic_int cancel = 0;
+    double t0 = now_s();
+    for (int i = 1; i <= N; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "echo step %d", i);
+        json_t *task = json_pack("{s:s,s:[s]}", "type", "script.shell", "commands", cmd);
+        task_ctx c;
+        memset(&c, 0, sizeof c);
+        c.ops = &b_ops;
+        c.task = task;
+        c.def = d;
+        c.namespace = "bench.scripts";
+        c.flow_id = "echo40";
+        c.execution_id = "exec";
+        c.task_id = "step";
+        c.taskrun_id = "run";
+        c.attempt = 1;
+        c.tmp_root = tmp;
+        c.cancel = &cancel;
+        c.exit_state = -1;
+        kerr e = KERR_INIT;
+        task_result r = h->run(&c, &e);
+        json_decref(c.outputs);
+        json_decref(c.metrics);
+        json_decref(task);
+        if (r != TASK_SUCCESS) {
+            fprintf(stderr, "bench_scripts: task failed: %s\n", e.msg);
+            return -1;
+        }
+    }
+    return now_s() - t0;
+}
+
+/* Median of RUNS calls of fn. */
+static double median_of(double (*fn)(void))
+{
+    double t[RUNS];
+    for (int i = 0; i < RUNS; i++)
+        t[i] = fn();
+    qsort(t, RUNS, sizeof t[0], cmp_double);
+    return t[RUNS / 2];
+}
+
+static double bare_sh_echo(void)
+{
+    return median_of(bare_sh_echo_once);
+}
+
+static double bare_python_fibo(void)
+{
+    return median_of(bare_python_fibo_once);
 }
 
 static int write_echo_flow(const char *path, int steps)
@@ -140,7 +228,7 @@ int main(void)
         return 1;
 
     /* warm the page cache and the interpreters */
-    bare_sh_echo();
+    bare_sh_echo_once();
     double sh = bare_sh_echo();
     double k1 = kite_run(kite_abs, f1, dir);
     double k40 = kite_run(kite_abs, f40, dir);
@@ -153,13 +241,21 @@ int main(void)
                k1, per_task * 1e3, sh / N * 1e3, per_task / (sh / N));
     }
 
+    hooks_echo(dir);
+    double hk = hooks_echo(dir);
+    double sh2 = bare_sh_echo();
+    if (hk > 0)
+        printf("echo tasks through their hooks alone (no engine): %.2f ms a task against %.2f ms a bare "
+               "sh -c: ratio %.2f, %.2f ms a task for run_scripts.c and the process runner\n",
+               hk / N * 1e3, sh2 / N * 1e3, hk / sh2, (hk - sh2) / N * 1e3);
+
     char fibo[4096];
     const char *root = getenv("ROOT");
     snprintf(fibo, sizeof fibo, "%s/bench/scripts_fibo40.yaml", root && *root ? root : ".");
     if (access(fibo, R_OK) != 0) {
         fprintf(stderr, "bench_scripts: %s not found (run from the repository root)\n", fibo);
     } else {
-        bare_python_fibo();
+        bare_python_fibo_once();
         double py = bare_python_fibo();
         double kf = kite_run(kite_abs, fibo, dir);
         if (kf > 0)
