@@ -592,6 +592,50 @@ static void test_flow_trigger_preconditions(void **state)
     fx_close(&f);
 }
 
+/* The real thing: an engine runs a flow that fails; the scheduler's thread
+ * notices and the listener runs with the failed execution's variables. */
+static void test_flow_trigger_on_real_failure(void **state)
+{
+    fx f;
+    fx_open(&f);
+    put_flow(&f, "id: upstream\nnamespace: t.up\n"
+                 "tasks:\n  - id: only\n    type: io.kestra.plugin.core.debug.Return\n    format: first\n"
+                 "  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: broken\n");
+    put_flow(&f, LISTENER);
+    kerr e = KERR_INIT;
+    assert_int_equal(engine_start(f.en, &e), 0);
+    sched *s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(sched_start(s, &e), 0);
+    char up[STORE_ID_LEN + 1];
+    engine_submit_opts so = {.namespace = "t.up", .flow_id = "upstream"};
+    assert_int_equal(engine_submit(f.en, &so, up, &e), 0);
+    store_state st;
+    assert_int_equal(engine_wait(f.en, up, 0, 10 * SEC, &st, &e), 0);
+    assert_int_equal(st, STATE_FAILED);
+    store_execution *v = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        usleep(50 * 1000);
+        n = execs(&f, "listener", &v);
+        if (n == 0)
+            store_executions_free(v, n);
+    }
+    assert_int_equal(n, 1);
+    assert_string_equal(json_string_value(json_object_get(v[0].trigger, "executionId")), up);
+    assert_string_equal(json_string_value(json_object_get(v[0].inputs, "from-parent")), "first FAILED");
+    char lid[STORE_ID_LEN + 1];
+    snprintf(lid, sizeof lid, "%s", v[0].id);
+    store_executions_free(v, n);
+    assert_int_equal(engine_wait(f.en, lid, 0, 10 * SEC, &st, &e), 0);
+    assert_int_equal(st, STATE_SUCCESS);
+    /* the listener's own success does not trigger it again */
+    usleep(1200 * 1000);
+    assert_int_equal(count(&f, "listener"), 1);
+    sched_free(s);
+    engine_stop(f.en, SEC);
+    fx_close(&f);
+}
+
 /* ---- webhooks ------------------------------------------------------------------- */
 
 static void test_webhook_matcher(void **state)
@@ -693,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_flow_trigger_reacts_to_failure_once),
         cmocka_unit_test(test_flow_trigger_after_restart_sees_missed_end),
         cmocka_unit_test(test_flow_trigger_preconditions),
+        cmocka_unit_test(test_flow_trigger_on_real_failure),
         cmocka_unit_test(test_webhook_matcher),
         cmocka_unit_test(test_thread_fires_on_wall_clock),
     };
