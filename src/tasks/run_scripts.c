@@ -202,6 +202,26 @@ static void log_line(srun *s, store_level lv, const char *line, size_t len)
     free(clean);
 }
 
+/* Logs a long line in pieces of at most LINE_MAX_BYTES, cut before a UTF-8
+ * continuation byte when one is near. */
+static void log_pieces(srun *s, store_level lv, const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t cut = n > LINE_MAX_BYTES ? LINE_MAX_BYTES : n;
+        if (cut < n) {
+            /* p[c] starts the next piece: not in the middle of a character */
+            size_t c = cut;
+            while (c > cut - 4 && ((unsigned char)p[c] & 0xC0) == 0x80)
+                c--;
+            if (((unsigned char)p[c] & 0xC0) != 0x80)
+                cut = c;
+        }
+        log_line(s, lv, p, cut);
+        p += cut;
+        n -= cut;
+    }
+}
+
 static int metric_type(const char *t, store_metric_type *out)
 {
     if (!t)
@@ -344,7 +364,7 @@ static void on_line(void *ud, proc_stream st, const char *line, size_t len, int 
                 else if (is_marker(b->data, b->len))
                     handle_marker(s, b->data + 2, b->len - 4);
                 else
-                    log_line(s, lv, b->data, b->len);
+                    log_pieces(s, lv, b->data, b->len);
                 buf_reset(b);
             }
         }

@@ -635,6 +635,18 @@ static void test_long_marker_line_is_joined(void **state)
     assert_int_equal(find_log(f, "::{"), -1);
     /* the long plain line is logged in pieces */
     assert_true(json_array_size(f->logs) >= 3);
+    /* a long line that starts like a marker but is not one: logged in pieces */
+    t = json_pack("{s:s,s:s}", "type", PY_SCRIPT, "script", "print('::{' + '\u00e9' * 100000)\n");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    size_t total = 0;
+    assert_true(json_array_size(f->logs) >= 4);
+    for (size_t i = 0; i < json_array_size(f->logs); i++) {
+        const char *m = json_string_value(json_object_get(json_array_get(f->logs, i), "message"));
+        assert_true(strlen(m) <= 65536);
+        assert_null(strstr(m, "\xEF\xBF\xBD")); /* no character cut in two */
+        total += strlen(m);
+    }
+    assert_int_equal(total, 3 + 200000);
 }
 
 static void test_huge_output_is_capped_not_deadlocked(void **state)
