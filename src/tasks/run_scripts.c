@@ -1160,9 +1160,10 @@ static task_result script_run(task_ctx *c, kerr *e)
     srun s;
     memset(&s, 0, sizeof s);
     s.c = c;
-    if (lang_of(c->def, &s.lg, &s.commands))
-        return kerr_set(e, "kite cannot run type '%s' as a script", c->def ? c->def->name : "?"),
-               TASK_FAILED;
+    if (lang_of(c->def, &s.lg, &s.commands)) {
+        kerr_set(e, "kite cannot run type '%s' as a script", c->def ? c->def->name : "?");
+        return TASK_FAILED;
+    }
     for (int k = 0; k < 3; k++)
         buf_init(&s.marker[k], MARKER_MAX);
     s.vars = json_object();
