@@ -6,6 +6,7 @@
  * One run goes like this:
  *   1. a private run folder R (under c->tmp_root) holds bin/ (python and
  *      python3 pointing at /usr/bin/python3, first on PATH for Python tasks),
+ *      py/ (a stand-in for Kestra's Python library, on PYTHONPATH),
  *      out/ (OUTPUT_DIR) and, outside a WorkingDirectory, work/ (the working
  *      folder); inside a WorkingDirectory the shared c->workdir is used;
  *   2. namespaceFiles, then inputFiles are written into the working folder
@@ -169,6 +170,7 @@ typedef struct srun {
     char *workdir;        /* working folder (R/work or the shared one) */
     char *outdir;         /* R/out, OUTPUT_DIR */
     char *bindir;         /* R/bin for Python, else NULL */
+    char *pydir;          /* R/py for Python (kestra.py), else NULL */
     char *script_path;    /* Script: the file holding the script */
 
     /* output handling */
@@ -677,7 +679,81 @@ static int on_path(const char *path, const char *name)
     return found;
 }
 
-/* The Python bin folder: python and python3 -> /usr/bin/python3. */
+/* kite's stand-in for Kestra's Python library (`from kestra import Kestra`),
+ * found through PYTHONPATH. When the real package (pip's kestra) is
+ * installed anywhere else on sys.path, importing this loads that one
+ * instead; otherwise it provides outputs(), counter(), timer() and logger(),
+ * which print the `::{...}::` lines run_scripts.c reads. */
+static const char kestra_py[] =
+    "\"\"\"kite's stand-in for Kestra's Python library, used only when the kestra\n"
+    "package is not installed.\"\"\"\n"
+    "import json as _json, logging as _logging, os as _os, sys as _sys, time as _time\n"
+    "_here = _os.path.dirname(_os.path.abspath(__file__))\n"
+    "_self = _sys.modules.get(__name__)\n"
+    "try:\n"
+    "    import importlib.machinery as _im, importlib.util as _iu\n"
+    "    _spec = _im.PathFinder.find_spec(__name__, [p for p in _sys.path\n"
+    "                                                if _os.path.abspath(p or '.') != _here])\n"
+    "except Exception:\n"
+    "    _spec = None\n"
+    "if _spec is not None and _spec.loader is not None:\n"
+    "    _real = _iu.module_from_spec(_spec)\n"
+    "    _sys.modules[__name__] = _real\n"
+    "    try:\n"
+    "        _spec.loader.exec_module(_real)\n"
+    "    except BaseException:\n"
+    "        _sys.modules[__name__] = _self\n"
+    "        raise\n"
+    "\n"
+    "class Kestra:\n"
+    "    _logger = None\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def format(map_):\n"
+    "        return '::' + _json.dumps(map_) + '::'\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def _send(map_):\n"
+    "        print(Kestra.format(map_), flush=True)\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def _metrics(name, type_, value, tags=None):\n"
+    "        Kestra._send({'metrics': [{'name': name, 'type': type_, 'value': value,\n"
+    "                                   'tags': tags or {}}]})\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def outputs(map_):\n"
+    "        Kestra._send({'outputs': map_})\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def counter(name, value, tags=None):\n"
+    "        Kestra._metrics(name, 'counter', value, tags)\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def timer(name, duration, tags=None):\n"
+    "        if callable(duration):\n"
+    "            start = _time.time()\n"
+    "            duration()\n"
+    "            duration = _time.time() - start\n"
+    "        Kestra._metrics(name, 'timer', duration, tags)\n"
+    "\n"
+    "    @staticmethod\n"
+    "    def logger():\n"
+    "        if Kestra._logger is None:\n"
+    "            class _H(_logging.Handler):\n"
+    "                def emit(self, record):\n"
+    "                    level = {'WARNING': 'WARN', 'CRITICAL': 'ERROR'}.get(record.levelname,\n"
+    "                                                                         record.levelname)\n"
+    "                    Kestra._send({'logs': [{'level': level, 'message': self.format(record)}]})\n"
+    "            log = _logging.getLogger('Kestra')\n"
+    "            log.setLevel(_logging.DEBUG)\n"
+    "            log.addHandler(_H())\n"
+    "            log.propagate = False\n"
+    "            Kestra._logger = log\n"
+    "        return Kestra._logger\n";
+
+/* The Python folders: bin/ (python and python3 -> /usr/bin/python3) and
+ * py/ (kestra.py). */
 static int make_bindir(srun *s, kerr *e)
 {
     s->bindir = xasprintf("%s/bin", s->rdir);
@@ -691,7 +767,18 @@ static int make_bindir(srun *s, kerr *e)
         if (rc)
             return kerr_set(e, "cannot create the python link in %s: %s", s->bindir, strerror(errno));
     }
-    return 0;
+    s->pydir = xasprintf("%s/py", s->rdir);
+    if (mkdir(s->pydir, 0700))
+        return kerr_set(e, "cannot create %s: %s", s->pydir, strerror(errno));
+    char *f = xasprintf("%s/kestra.py", s->pydir);
+    int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = fd < 0 || write_all(fd, kestra_py, sizeof kestra_py - 1) ? -1 : 0;
+    if (fd >= 0 && close(fd))
+        rc = -1;
+    if (rc)
+        kerr_set(e, "cannot write %s: %s", f, strerror(errno));
+    free(f);
+    return rc;
 }
 
 /* Writes the Script's text to a file of the working folder. */
@@ -858,8 +945,10 @@ static proc_env *build_env(srun *s, int *user_path, kerr *e)
     proc_env_set(env, "LANG", "C.UTF-8", e);
     proc_env_set(env, "WORKING_DIR", s->workdir, e);
     proc_env_set(env, "OUTPUT_DIR", s->outdir, e);
-    if (s->lg == LANG_PYTHON)
+    if (s->lg == LANG_PYTHON) {
         proc_env_set(env, "PYTHONUNBUFFERED", "1", e);
+        proc_env_set(env, "PYTHONPATH", s->pydir, e);
+    }
     const char *k;
     json_t *val;
     json_object_foreach(v, k, val) {
@@ -1131,6 +1220,7 @@ static void srun_free(srun *s)
     free(s->workdir);
     free(s->outdir);
     free(s->bindir);
+    free(s->pydir);
     free(s->script_path);
     json_decref(s->vars);
     for (int k = 0; k < 3; k++)

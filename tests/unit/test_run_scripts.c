@@ -531,6 +531,40 @@ static void test_python_commands_and_script(void **state)
     assert_string_equal(log_level(f, i), "WARN");
 }
 
+static void test_python_kestra_library(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    json_t *t = json_pack("{s:s,s:s}", "type", PY_SCRIPT, "script",
+                          "from kestra import Kestra\n"
+                          "Kestra.outputs({'a': 1, 'l': [1, 2]})\n"
+                          "Kestra.counter('rows', 5, {'t': 'x'})\n"
+                          "Kestra.timer('took', lambda: None)\n"
+                          "Kestra.logger().warning('careful %s', 'now')\n"
+                          "Kestra.logger().info('fine')\n");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    json_t *vars = json_object_get(f->c.outputs, "vars");
+    assert_int_equal(json_integer_value(json_object_get(vars, "a")), 1);
+    assert_int_equal(json_array_size(json_object_get(vars, "l")), 2);
+    assert_int_equal(json_array_size(f->c.metrics), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f->c.metrics, 0), "name")), "rows");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f->c.metrics, 1), "type")), "timer");
+    int i = find_log(f, "careful now");
+    assert_true(i >= 0);
+    assert_string_equal(log_level(f, i), "WARN");
+    i = find_log(f, "fine");
+    assert_true(i >= 0);
+    assert_string_equal(log_level(f, i), "INFO");
+    assert_int_equal(find_log(f, "::{"), -1);
+    /* a real kestra package elsewhere on sys.path wins over kite's stand-in */
+    t = json_pack("{s:s,s:{s:s},s:s}", "type", PY_SCRIPT, "inputFiles", "realpkg/kestra/__init__.py",
+                  "REAL = True\n", "script",
+                  "import os, sys\nsys.path.append(os.path.join(os.getcwd(), 'realpkg'))\n"
+                  "import kestra\nprint('real', getattr(kestra, 'REAL', False))\n");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "real True");
+}
+
 static void test_node(void **state)
 {
     fx *f = *state;
@@ -818,6 +852,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_working_dir_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shell_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_python_commands_and_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_python_kestra_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_missing_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_interpreter, setup, teardown),
