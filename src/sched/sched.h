@@ -48,6 +48,11 @@
 typedef struct sched sched;
 typedef struct engine engine;   /* engine/engine.h */
 
+/* The namespace of the scheduler's own rows in the triggers table (the
+ * cursor of the executions it watched); trigger lists shown to people
+ * should leave it out. */
+#define SCHED_SYS_NAMESPACE "__kite"
+
 typedef enum sched_recover {
     SCHED_RECOVER_ALL,          /* Kestra's default: every missed tick fires */
     SCHED_RECOVER_NONE,         /* missed ticks are dropped */

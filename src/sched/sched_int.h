@@ -20,9 +20,7 @@
 #include "engine/engine.h"
 #include "sched/sched.h"
 
-/* Namespace and flow id of the scheduler's own rows in the triggers table
- * (the executions watch cursor); the API should hide them. */
-#define SCHED_SYS_NS "__kite"
+#define SCHED_SYS_NS SCHED_SYS_NAMESPACE
 #define SCHED_SYS_FLOW "scheduler"
 
 typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK, SK_OTHER } sched_kind;

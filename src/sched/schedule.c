@@ -256,7 +256,17 @@ static int load_rows(sched *s, int64_t now_us, kerr *e)
         sched_trig *t = sched__find(s, rows[i].namespace, rows[i].flow_id, rows[i].trigger_id);
         if (!t)
             continue;
+        int was_disabled = t->disabled;
         t->disabled = rows[i].disabled;
+        if (t->kind == SK_SCHEDULE && t->known && t->cron && was_disabled && !t->disabled) {
+            /* enabled again: ticks due while it was disabled are dropped */
+            int64_t from = now_us > t->last_us ? now_us : t->last_us;
+            if (t->next_us <= from) {
+                t->next_us = cron_next(t->cron, t->tz, from);
+                put_row(s, t, NULL, e);
+            }
+            continue;
+        }
         if (t->kind != SK_SCHEDULE || t->known || !t->cron)
             continue;
         t->known = 1;

@@ -269,6 +269,15 @@ static void test_disabled_trigger_does_not_fire(void **state)
     sched_flows_changed(s);
     assert_int_equal(tick(s, T0 + 6 * SEC), 0);
     assert_int_equal(count(&f, "every"), 2);
+    /* enabled again at T0+10: the ticks it missed while disabled are dropped */
+    assert_int_equal(store_trigger_get(f.st, "t.sched", "every", "s", &row, &e), 0);
+    row.disabled = 0;
+    assert_int_equal(store_trigger_put(f.st, &row, &e), 0);
+    store_trigger_clear(&row);
+    sched_flows_changed(s);
+    assert_int_equal(tick(s, T0 + 10 * SEC), 0);
+    assert_int_equal(tick(s, T0 + 11 * SEC), 1);
+    assert_int_equal(count(&f, "every"), 3);
     sched_free(s);
     fx_close(&f);
 }
