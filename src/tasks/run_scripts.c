@@ -1128,17 +1128,21 @@ static int put_namespace_files(srun *s, int dirfd, kerr *e)
     return rc;
 }
 
-/* ---- `{{ workingDir }}` and `{{ outputDir }}` -------------------------------- */
+/* ---- `{{ workingDir }}`, `{{ outputDir }}`, `{{ outputFiles.x }}` ------------ */
 
-/* Kestra renders script properties with two more variables, workingDir and
- * outputDir. The engine's renderer does not know them, so the plain forms
- * `{{workingDir}}` / `{{ outputDir }}` are replaced by the paths in a copy
- * of the task before rendering. */
-static char *subst_dirs(const char *s, const char *wd, const char *od)
+/* Kestra renders script properties with a few more variables: workingDir
+ * and outputDir, and for the pre-0.10 tasks outputFiles.<name> and
+ * outputDirs.<name>. The engine's renderer does not know them, so their
+ * plain forms (`{{workingDir}}`, `{{ outputFiles.first }}`,
+ * `{{ outputFiles['first'] }}`) are replaced by their paths in a copy of the
+ * task before rendering. `vars` maps "workingDir", "outputFiles.first"... to
+ * text. Returns the new text, or NULL when nothing was replaced. */
+static char *subst_vars(const char *s, const json_t *vars)
 {
-    if (!strstr(s, "Dir"))
+    if (!strstr(s, "{{"))
         return NULL;
     buf b = BUF_INIT;
+    buf key = BUF_INIT;
     int changed = 0;
     const char *p = s;
     while (*p) {
@@ -1146,29 +1150,54 @@ static char *subst_dirs(const char *s, const char *wd, const char *od)
             const char *q = p + 2;
             while (*q == ' ')
                 q++;
-            const char *val = NULL;
-            size_t n = 0;
-            if (!strncmp(q, "workingDir", 10)) {
-                val = wd;
-                n = 10;
-            } else if (!strncmp(q, "outputDir", 9)) {
-                val = od;
-                n = 9;
-            }
-            if (val) {
-                const char *r = q + n;
-                while (*r == ' ')
-                    r++;
-                if (r[0] == '}' && r[1] == '}') {
-                    buf_puts(&b, val);
-                    p = r + 2;
-                    changed = 1;
-                    continue;
+            buf_reset(&key);
+            int ok = 1;
+            size_t n = strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+            if (n == 0)
+                ok = 0;
+            buf_append(&key, q, n);
+            q += n;
+            while (ok && (*q == '.' || *q == '[')) {
+                const char *seg;
+                size_t len;
+                if (*q == '.') {
+                    seg = q + 1;
+                    len = strspn(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+                    q = seg + len;
+                } else {
+                    char quote = q[1];
+                    if (quote != '\'' && quote != '"') {
+                        ok = 0;
+                        break;
+                    }
+                    seg = q + 2;
+                    const char *close = strchr(seg, quote);
+                    if (!close || close[1] != ']') {
+                        ok = 0;
+                        break;
+                    }
+                    len = (size_t)(close - seg);
+                    q = close + 2;
                 }
+                if (len == 0)
+                    ok = 0;
+                buf_putc(&key, '.');
+                buf_append(&key, seg, len);
+            }
+            const char *r = q;
+            while (*r == ' ')
+                r++;
+            const char *val = ok && key.data ? json_string_value(json_object_get(vars, key.data)) : NULL;
+            if (val && r[0] == '}' && r[1] == '}') {
+                buf_puts(&b, val);
+                p = r + 2;
+                changed = 1;
+                continue;
             }
         }
         buf_putc(&b, *p++);
     }
+    buf_free(&key);
     if (!changed) {
         buf_free(&b);
         return NULL;
@@ -1176,10 +1205,10 @@ static char *subst_dirs(const char *s, const char *wd, const char *od)
     return buf_steal(&b);
 }
 
-static json_t *subst_tree(const json_t *v, const char *wd, const char *od, int *changed)
+static json_t *subst_tree(const json_t *v, const json_t *vars, int *changed)
 {
     if (json_is_string(v)) {
-        char *r = subst_dirs(json_string_value(v), wd, od);
+        char *r = subst_vars(json_string_value(v), vars);
         if (!r)
             return json_incref((json_t *)v);
         *changed = 1;
@@ -1191,14 +1220,14 @@ static json_t *subst_tree(const json_t *v, const char *wd, const char *od, int *
         json_t *a = json_array();
         size_t i;
         json_t *it;
-        json_array_foreach(v, i, it) json_array_append_new(a, subst_tree(it, wd, od, changed));
+        json_array_foreach(v, i, it) json_array_append_new(a, subst_tree(it, vars, changed));
         return a;
     }
     if (json_is_object(v)) {
         json_t *o = json_object();
         const char *k;
         json_t *it;
-        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, subst_tree(it, wd, od, changed));
+        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, subst_tree(it, vars, changed));
         return o;
     }
     return json_incref((json_t *)v);
@@ -1286,7 +1315,9 @@ static task_result script_run(task_ctx *c, kerr *e)
         goto out;
 
     int changed = 0;
-    task_copy = subst_tree(c->task, s.workdir, s.outdir, &changed);
+    json_t *tvars = json_pack("{s:s,s:s}", "workingDir", s.workdir, "outputDir", s.outdir);
+    task_copy = subst_tree(c->task, tvars, &changed);
+    json_decref(tvars);
     if (changed)
         c->task = task_copy;
 
