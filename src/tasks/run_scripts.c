@@ -166,6 +166,9 @@ typedef struct srun {
     task_ctx *c;
     lang lg;
     int commands;         /* Commands (1) or Script (0) */
+    int legacy;           /* a pre-0.10 io.kestra.core.tasks.scripts.* task */
+    char **legacy_files;  /* legacy: outputFiles names (files in the folder) */
+    char **legacy_dirs;   /* legacy: outputDirs names (folders in the folder) */
     char *rdir;           /* private run folder R */
     char *workdir;        /* working folder (R/work or the shared one) */
     char *outdir;         /* R/out, OUTPUT_DIR */
@@ -177,7 +180,7 @@ typedef struct srun {
     json_t *vars;
     uint64_t logged_bytes, logged_lines;
     int log_capped;
-    uint64_t stderr_lines;
+    uint64_t stderr_lines, stdout_lines;
     buf marker[3];        /* per stream: a marker line arriving in pieces */
     int in_split[3];      /* per stream: inside a split line */
     int split_marker[3];  /* the split line is a marker */
@@ -348,6 +351,8 @@ static void on_line(void *ud, proc_stream st, const char *line, size_t len, int 
             buf_reset(&s->marker[k]);
             if (k == 2)
                 s->stderr_lines++;
+            else
+                s->stdout_lines++;
         }
         if (s->split_marker[k]) {
             if (!s->marker_too_long[k] && buf_append(&s->marker[k], line, len))
@@ -374,6 +379,8 @@ static void on_line(void *ud, proc_stream st, const char *line, size_t len, int 
     }
     if (k == 2)
         s->stderr_lines++;
+    else
+        s->stdout_lines++;
     if (is_marker(line, len))
         handle_marker(s, line + 2, len - 4);
     else
@@ -833,9 +840,32 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
     char *script = NULL;
     int fail_fast = 1, rc = -1;
     *argv = NULL;
-    if (prop_strv(c, "interpreter", &interp, e) || prop_strv(c, "beforeCommands", &before, e) ||
-        task_prop_bool(c, "failFast", 1, &fail_fast, e))
+    if (s->legacy) {
+        /* interpreter (one program) + interpreterArgs, exitOnFailed */
+        char *prog0 = NULL;
+        char **args = NULL;
+        if (task_prop_string(c, "interpreter", "/bin/sh", &prog0, e) ||
+            prop_strv(c, "interpreterArgs", &args, e) || task_prop_bool(c, "exitOnFailed", 1, &fail_fast, e)) {
+            free(prog0);
+            proc_strv_free(args);
+            goto out;
+        }
+        size_t na = 0;
+        while (args && args[na])
+            na++;
+        interp = xcalloc(na + 3, sizeof *interp);
+        interp[0] = prog0;
+        if (!args) {
+            interp[1] = xstrdup("-c");
+        } else {
+            for (size_t i = 0; i < na; i++)
+                interp[i + 1] = args[i];
+            free(args);
+        }
+    } else if (prop_strv(c, "interpreter", &interp, e) || prop_strv(c, "beforeCommands", &before, e) ||
+               task_prop_bool(c, "failFast", 1, &fail_fast, e)) {
         goto out;
+    }
     if (!interp) {
         interp = xcalloc(3, sizeof *interp);
         interp[0] = xstrdup("/bin/sh");
@@ -856,6 +886,12 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
         if (prop_strv(c, "commands", &cmds, e)) {
             buf_free(&prog);
             goto out;
+        }
+        if ((!cmds || !cmds[0]) && s->legacy && s->lg != LANG_SHELL) {
+            /* the pre-0.10 Python and Node tasks run main.py / main.js */
+            proc_strv_free(cmds);
+            cmds = xcalloc(2, sizeof *cmds);
+            cmds[0] = xstrdup(s->lg == LANG_PYTHON ? "./bin/python main.py" : "node main.js");
         }
         if (!cmds || !cmds[0]) {
             buf_free(&prog);
@@ -988,6 +1024,8 @@ static void warn_container(task_ctx *c)
             why = type;
     } else if (json_object_get(t, "docker")) {
         why = "docker";
+    } else if (json_object_get(t, "dockerOptions") && !(runner && !strcasecmp(runner, "PROCESS"))) {
+        why = "dockerOptions";
     } else if (runner && !strcasecmp(runner, "DOCKER")) {
         why = "runner: DOCKER";
     } else if (image) {
@@ -1251,16 +1289,25 @@ static void srun_free(srun *s)
     free(s->bindir);
     free(s->pydir);
     free(s->script_path);
+    proc_strv_free(s->legacy_files);
+    proc_strv_free(s->legacy_dirs);
     json_decref(s->vars);
     for (int k = 0; k < 3; k++)
         buf_free(&s->marker[k]);
 }
 
-static int lang_of(const type_def *d, lang *lg, int *commands)
+static int lang_of(const type_def *d, lang *lg, int *commands, int *legacy)
 {
+    *legacy = 0;
     if (!d || strncmp(d->name, "script.", 7))
         return -1;
     const char *n = d->name + 7;
+    if (!strcmp(n, "bash_legacy") || !strcmp(n, "python_legacy") || !strcmp(n, "node_legacy")) {
+        *legacy = 1;
+        *commands = 1;
+        *lg = n[0] == 'b' ? LANG_SHELL : n[0] == 'p' ? LANG_PYTHON : LANG_NODE;
+        return 0;
+    }
     size_t len = strcspn(n, "_");
     if (len == 5 && !strncmp(n, "shell", 5))
         *lg = LANG_SHELL;
@@ -1270,7 +1317,130 @@ static int lang_of(const type_def *d, lang *lg, int *commands)
         *lg = LANG_NODE;
     else
         return -1;
+    if (n[len] && strcmp(n + len, "_script"))
+        return -1;
     *commands = n[len] == '\0';
+    return 0;
+}
+
+/* The pre-0.10 tasks: outputFiles (and its old names files, outputsFiles) are
+ * names of files the commands write, reached as {{ outputFiles.<name> }};
+ * outputDirs are folders, {{ outputDirs.<name> }}. Adds their paths to vars
+ * and creates the folders. */
+static int legacy_prepare(srun *s, json_t *vars, kerr *e)
+{
+    task_ctx *c = s->c;
+    const char *fprops[] = {"outputFiles", "files", "outputsFiles"};
+    size_t nf = 0;
+    for (size_t k = 0; k < 3; k++) {
+        char **v = NULL;
+        if (prop_strv(c, fprops[k], &v, e))
+            return -1;
+        for (char **p = v; p && *p; p++) {
+            if (check_rel(fprops[k], *p, e)) {
+                proc_strv_free(v);
+                return -1;
+            }
+            s->legacy_files = xrealloc(s->legacy_files, (nf + 2) * sizeof *s->legacy_files);
+            s->legacy_files[nf++] = xstrdup(*p);
+            s->legacy_files[nf] = NULL;
+            char *key = xasprintf("outputFiles.%s", *p);
+            json_object_set_new(vars, key, json_sprintf("%s/%s", s->workdir, *p));
+            free(key);
+        }
+        proc_strv_free(v);
+    }
+    if (prop_strv(c, "outputDirs", &s->legacy_dirs, e))
+        return -1;
+    for (char **p = s->legacy_dirs; p && *p; p++) {
+        if (check_rel("outputDirs", *p, e))
+            return -1;
+        char *dir = xasprintf("%s/%s", s->workdir, *p);
+        int rc = mkdir(dir, 0755);
+        if (rc && errno != EEXIST) {
+            kerr_set(e, "outputDirs '%s': cannot create %s: %s", *p, dir, strerror(errno));
+            free(dir);
+            return -1;
+        }
+        char *key = xasprintf("outputDirs.%s", *p);
+        json_object_set_new(vars, key, json_string(dir));
+        free(key);
+        free(dir);
+    }
+    if (s->lg == LANG_PYTHON) {
+        /* ./bin/python as the virtualenv Kestra made would give it */
+        const json_t *req = json_object_get(c->task, "requirements");
+        if (json_array_size(req) > 0)
+            task_log(c, LEVEL_WARN, "requirements are not installed by kite: the %zu package(s) listed must "
+                                    "already be importable by %s",
+                     json_array_size(req), PYTHON_BIN);
+        char *bin = xasprintf("%s/bin", s->workdir);
+        if (mkdir(bin, 0755) && errno != EEXIST) {
+            kerr_set(e, "cannot create %s: %s", bin, strerror(errno));
+            free(bin);
+            return -1;
+        }
+        static const char *const names[] = {"python", "python3"};
+        for (size_t i = 0; i < 2; i++) {
+            char *l = xasprintf("%s/%s", bin, names[i]);
+            unlink(l);
+            if (symlink(PYTHON_BIN, l)) {
+                kerr_set(e, "cannot create %s: %s", l, strerror(errno));
+                free(l);
+                free(bin);
+                return -1;
+            }
+            free(l);
+        }
+        free(bin);
+    }
+    return 0;
+}
+
+/* Stores the legacy output files (by name, those that exist) and the files
+ * of the legacy output folders. */
+static int legacy_store(srun *s, kerr *e)
+{
+    json_t *files = json_object_get(s->c->outputs, "outputFiles");
+    json_t *own = files ? NULL : json_object();
+    if (!files)
+        files = own;
+    for (char **p = s->legacy_files; p && *p; p++) {
+        char *abs = xasprintf("%s/%s", s->workdir, *p);
+        struct stat st;
+        int rc = 0;
+        if (lstat(abs, &st) == 0 && S_ISREG(st.st_mode)) {
+            char *uri;
+            rc = task_store_file(s->c, abs, *p, &uri, e);
+            if (!rc) {
+                json_object_set_new(files, *p, json_string(uri));
+                free(uri);
+            } else {
+                kerr_prefix(e, "output file '%s'", *p);
+            }
+        }
+        free(abs);
+        if (rc) {
+            json_decref(own);
+            return -1;
+        }
+    }
+    for (char **p = s->legacy_dirs; p && *p; p++) {
+        char *abs = xasprintf("%s/%s", s->workdir, *p);
+        outmatch m = {s, NULL, files};
+        int rc = walk(abs, *p, 0, store_one, &m, e);
+        free(abs);
+        if (rc) {
+            json_decref(own);
+            return -1;
+        }
+    }
+    if (own) {
+        if (json_object_size(own))
+            task_output(s->c, "outputFiles", own);
+        else
+            json_decref(own);
+    }
     return 0;
 }
 
@@ -1279,7 +1449,7 @@ static task_result script_run(task_ctx *c, kerr *e)
     srun s;
     memset(&s, 0, sizeof s);
     s.c = c;
-    if (lang_of(c->def, &s.lg, &s.commands)) {
+    if (lang_of(c->def, &s.lg, &s.commands, &s.legacy)) {
         kerr_set(e, "kite cannot run type '%s' as a script", c->def ? c->def->name : "?");
         return TASK_FAILED;
     }
@@ -1316,6 +1486,10 @@ static task_result script_run(task_ctx *c, kerr *e)
 
     int changed = 0;
     json_t *tvars = json_pack("{s:s,s:s}", "workingDir", s.workdir, "outputDir", s.outdir);
+    if (s.legacy && legacy_prepare(&s, tvars, e)) {
+        json_decref(tvars);
+        goto out;
+    }
     task_copy = subst_tree(c->task, tvars, &changed);
     json_decref(tvars);
     if (changed)
@@ -1326,7 +1500,7 @@ static task_result script_run(task_ctx *c, kerr *e)
 
     int user_path = 0;
     env = build_env(&s, &user_path, e);
-    if (!env || put_input_files(&s, e) || prop_strv(c, "outputFiles", &outpats, e))
+    if (!env || put_input_files(&s, e) || (!s.legacy && prop_strv(c, "outputFiles", &outpats, e)))
         goto out;
     for (char **p = outpats; p && *p; p++)
         if (check_rel("outputFiles", *p, e))
@@ -1378,8 +1552,14 @@ static task_result script_run(task_ctx *c, kerr *e)
     json_t *ec = json_integer(r.exited ? r.exit_code : 128 + r.term_signal);
     task_output(c, "exitCode", ec);
     task_output(c, "vars", json_deep_copy(s.vars));
-    if (store_outputs(&s, outpats, e))
+    if (s.legacy) {
+        task_output(c, "stdOutLineCount", json_integer((json_int_t)s.stdout_lines));
+        task_output(c, "stdErrLineCount", json_integer((json_int_t)s.stderr_lines));
+        if (legacy_store(&s, e))
+            goto out;
+    } else if (store_outputs(&s, outpats, e)) {
         goto out;
+    }
     if (!r.exited) {
         char d[64];
         proc_describe(&r, d, sizeof d);
@@ -1413,5 +1593,7 @@ const task_impl tasks__run_scripts[] = {
     {"script.shell", &script_hooks},  {"script.shell_script", &script_hooks},
     {"script.python", &script_hooks}, {"script.python_script", &script_hooks},
     {"script.node", &script_hooks},   {"script.node_script", &script_hooks},
+    {"script.bash_legacy", &script_hooks}, {"script.python_legacy", &script_hooks},
+    {"script.node_legacy", &script_hooks},
 };
 const size_t tasks__run_scripts_count = sizeof tasks__run_scripts / sizeof tasks__run_scripts[0];

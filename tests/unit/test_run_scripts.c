@@ -264,7 +264,8 @@ static void test_every_script_type_is_runnable(void **state)
     (void)state;
     tasks_register_all();
     const char *names[] = {"script.shell", "script.shell_script", "script.python", "script.python_script",
-                           "script.node", "script.node_script", SHELL, SHELL_SCRIPT, PY, PY_SCRIPT, NODE,
+                           "script.node", "script.node_script", "script.bash_legacy",
+                           "io.kestra.core.tasks.scripts.Python", "io.kestra.core.tasks.scripts.Node", SHELL, SHELL_SCRIPT, PY, PY_SCRIPT, NODE,
                            NODE_SCRIPT};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
@@ -814,6 +815,58 @@ static void test_namespace_files(void **state)
     assert_log(f, "got no");
 }
 
+static void test_legacy_tasks(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    /* io.kestra.core.tasks.scripts.Bash: named output files and folders */
+    json_t *t = json_pack("{s:s,s:[s,s],s:[s],s:[s,s,s,s]}", "type", "io.kestra.core.tasks.scripts.Bash",
+                          "outputFiles", "first", "second", "outputDirs", "dir", "commands",
+                          "echo 1 >> {{ outputFiles.first }}", "echo 2 >> {{outputFiles['second']}}",
+                          "echo 3 > {{ outputDirs.dir }}/three.txt",
+                          "echo lines; echo err >&2; echo '::{\"outputs\":{\"x\":1}}::'");
+    assert_result(f, run(f, t, &e), TASK_WARNING, &e);
+    json_t *of = json_object_get(f->c.outputs, "outputFiles");
+    assert_int_equal(json_object_size(of), 3);
+    const char *want[][2] = {{"first", "1\n"}, {"second", "2\n"}, {"dir/three.txt", "3\n"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *uri = json_string_value(json_object_get(of, want[i][0]));
+        if (!uri)
+            fail_msg("no output file %s", want[i][0]);
+        buf b = BUF_INIT;
+        kerr pe = KERR_INIT;
+        assert_int_equal(storage_read_all(f->files, uri, 0, &b, &pe), 0);
+        assert_string_equal(buf_str(&b), want[i][1]);
+        buf_free(&b);
+    }
+    assert_int_equal(out_int(f, "stdOutLineCount"), 2);
+    assert_int_equal(out_int(f, "stdErrLineCount"), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f->c.outputs, "vars"), "x")), 1);
+    /* interpreter + interpreterArgs, exitOnFailed: false */
+    t = json_pack("{s:s,s:s,s:[s],s:b,s:[s,s]}", "type", "io.kestra.core.tasks.scripts.Bash", "interpreter",
+                  "/bin/bash", "interpreterArgs", "-c", "exitOnFailed", 0, "commands", "false",
+                  "echo \"bash ${BASH_VERSINFO[0]} went on\"");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "went on");
+    /* io.kestra.core.tasks.scripts.Python: main.py by ./bin/python, the Kestra library */
+    t = json_pack("{s:s,s:{s:s}}", "type", "io.kestra.core.tasks.scripts.Python", "inputFiles", "main.py",
+                  "from kestra import Kestra\nKestra.outputs({'py': 3})\nprint('legacy python')\n");
+    assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+    assert_log(f, "legacy python");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f->c.outputs, "vars"), "py")), 3);
+    if (has_node()) {
+        t = json_pack("{s:s,s:{s:s}}", "type", "io.kestra.core.tasks.scripts.Node", "inputFiles", "main.js",
+                      "console.log('legacy node')\n");
+        assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
+        assert_log(f, "legacy node");
+    }
+    /* a named output file may not leave the folder */
+    t = json_pack("{s:s,s:[s],s:[s]}", "type", "io.kestra.core.tasks.scripts.Bash", "outputFiles", "../x",
+                  "commands", "true");
+    assert_result(f, run(f, t, &e), TASK_FAILED, &e);
+    assert_non_null(strstr(e.msg, "outputFiles"));
+}
+
 static void test_property_errors(void **state)
 {
     fx *f = *state;
@@ -864,6 +917,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_ends_the_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_another_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namespace_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
