@@ -288,6 +288,32 @@ else
     fi
 fi
 
+# ---- the pre-0.10 Bash task --------------------------------------------------
+cat >"$work/legacy.yaml" <<'EOF'
+id: legacy
+namespace: e2e.scripts
+tasks:
+  - id: bash
+    type: io.kestra.core.tasks.scripts.Bash
+    outputFiles:
+      - first
+    commands:
+      - echo "legacy-content" >> {{ outputFiles.first }}
+      - echo "in {{ workingDir }}"
+  - id: read
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      got.txt: "{{ outputs.bash.outputFiles.first }}"
+    commands:
+      - echo "read $(cat got.txt) after {{ outputs.bash.stdOutLineCount }} line"
+EOF
+run legacy "$work/legacy.yaml"
+if [ "$state" = SUCCESS ] && grep -q 'read legacy-content after 1 line' "$work/err"; then
+    ok "the pre-0.10 Bash task with a named output file"
+else
+    ko "the pre-0.10 Bash task with a named output file" "state=$state"
+fi
+
 # ---- a Docker runner runs as a local process, with one warning ---------------
 cat >"$work/docker.yaml" <<'EOF'
 id: docker
