@@ -32,7 +32,12 @@ typedef struct sched_trig {
     int revision;
     const json_t *json;          /* borrowed from the flow's document */
     /* schedules */
-    cron_expr *cron;             /* NULL when the cron is bad (error kept) */
+    cron_expr *cron;             /* NULL when the cron is bad (error kept) or for dates */
+    int64_t *dates;              /* ScheduleOnDates: sorted instants */
+    size_t ndates;
+    char *spec;                  /* what identifies the ticks (cron text or the dates);
+                                    NULL when the schedule cannot run */
+    int64_t late_max_us;         /* lateMaximumDelay, 0: none */
     const tzone *tz;
     sched_recover recover;
     int64_t next_us;             /* next due tick, 0 until known, -1 never */

@@ -27,6 +27,7 @@
 
 #include "engine/engine_int.h"
 #include "flow/flow.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -74,8 +75,8 @@ int sched__render_inputs(sched *s, const sched_trig *t, const json_t *ctx, json_
 static json_t *row_state(const sched_trig *t, const char *error)
 {
     json_t *st = json_object();
-    if (t->cron)
-        json_object_set_new(st, "cron", json_string(cron_spec(t->cron)));
+    if (t->spec)
+        json_object_set_new(st, "cron", json_string(t->spec));
     if (t->tz)
         json_object_set_new(st, "timezone", json_string(tz_name(t->tz)));
     if (error)
@@ -99,6 +100,29 @@ void sched__note_error(sched *s, const sched_trig *t, const char *msg)
     put_row(s, t, msg, &e);
 }
 
+/* The first tick strictly after after_us (cron or ScheduleOnDates), -1
+ * when there is none. */
+static int64_t tnext(const sched_trig *t, int64_t after_us)
+{
+    if (t->cron)
+        return cron_next(t->cron, t->tz, after_us);
+    for (size_t i = 0; i < t->ndates; i++) /* sorted */
+        if (t->dates[i] > after_us)
+            return t->dates[i];
+    return -1;
+}
+
+/* The last tick at or before at_us, -1 when there is none. */
+static int64_t tprev(const sched_trig *t, int64_t at_us)
+{
+    if (t->cron)
+        return cron_prev(t->cron, t->tz, at_us);
+    for (size_t i = t->ndates; i-- > 0;)
+        if (t->dates[i] <= at_us)
+            return t->dates[i];
+    return -1;
+}
+
 /* ---- the cache ------------------------------------------------------------------ */
 
 static sched_kind kind_of(const char *type)
@@ -106,7 +130,7 @@ static sched_kind kind_of(const char *type)
     const type_def *d = type ? flow_type_find(type) : NULL;
     if (!d)
         return SK_OTHER;
-    if (!strcmp(d->name, "trigger.schedule"))
+    if (!strcmp(d->name, "trigger.schedule") || !strcmp(d->name, "trigger.schedule_on_dates"))
         return SK_SCHEDULE;
     if (!strcmp(d->name, "trigger.flow"))
         return SK_FLOW;
@@ -122,6 +146,8 @@ static void trig_clear(sched_trig *t)
     free(t->id);
     free(t->error);
     cron_free(t->cron);
+    free(t->spec);
+    free(t->dates);
 }
 
 static void sflow_free(sched_flow *f)
@@ -137,11 +163,55 @@ static void sflow_free(sched_flow *f)
     free(f);
 }
 
-static void setup_schedule(sched *s, sched_trig *t)
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ScheduleOnDates: the dates (rendered when they are templates), sorted,
+ * duplicates removed; spec "dates:<first>,<second>..." identifies them. */
+static int setup_dates(sched *s, sched_trig *t, kerr *e)
+{
+    const json_t *dates = json_object_get(t->json, "dates");
+    if (!json_is_array(dates) || !json_array_size(dates))
+        return kerr_set(e, "dates is missing or empty");
+    t->dates = xcalloc(json_array_size(dates), sizeof *t->dates);
+    expr_env env;
+    sched__env(s, &env);
+    size_t i;
+    const json_t *d;
+    json_array_foreach(dates, i, d) {
+        const char *txt = json_string_value(d);
+        char *r = NULL;
+        if (!txt)
+            return kerr_set(e, "dates[%zu] is not a string", i);
+        if (expr_is_template(txt) && expr_render_string(txt, NULL, &env, &r, e))
+            return kerr_prefix(e, "dates[%zu]: ", i), -1;
+        int64_t us;
+        int rc = datetime_parse(r ? r : txt, t->tz, &us, NULL, e);
+        free(r);
+        if (rc)
+            return kerr_prefix(e, "dates[%zu]: ", i), -1;
+        t->dates[t->ndates++] = us;
+    }
+    qsort(t->dates, t->ndates, sizeof *t->dates, cmp_i64);
+    size_t k = 0;
+    for (i = 0; i < t->ndates; i++)
+        if (k == 0 || t->dates[i] != t->dates[k - 1])
+            t->dates[k++] = t->dates[i];
+    t->ndates = k;
+    buf b = BUF_INIT;
+    buf_puts(&b, "dates:");
+    for (i = 0; i < t->ndates; i++)
+        buf_printf(&b, "%s%lld", i ? "," : "", (long long)t->dates[i]);
+    t->spec = buf_steal(&b);
+    return 0;
+}
+
+static void setup_schedule(sched *s, sched_trig *t, int on_dates)
 {
     const json_t *j = t->json;
-    const char *spec = json_string_value(json_object_get(j, "cron"));
-    int secs = json_is_true(json_object_get(j, "withSeconds"));
     kerr e = KERR_INIT;
     t->tz = s->dflt_tz;
     const char *zn = json_string_value(json_object_get(j, "timezone"));
@@ -153,15 +223,30 @@ static void setup_schedule(sched *s, sched_trig *t)
         }
         t->tz = z;
     }
-    if (!spec) {
-        t->error = xasprintf("trigger '%s': cron is missing", t->id);
-        return;
+    if (on_dates) {
+        if (setup_dates(s, t, &e)) {
+            t->error = xasprintf("trigger '%s': %s", t->id, e.msg);
+            free(t->spec);
+            t->spec = NULL;
+            return;
+        }
+    } else {
+        const char *spec = json_string_value(json_object_get(j, "cron"));
+        int secs = json_is_true(json_object_get(j, "withSeconds"));
+        if (!spec) {
+            t->error = xasprintf("trigger '%s': cron is missing", t->id);
+            return;
+        }
+        t->cron = cron_parse(spec, secs, &e);
+        if (!t->cron) {
+            t->error = xasprintf("trigger '%s': %s", t->id, e.msg);
+            return;
+        }
+        t->spec = xstrdup(cron_spec(t->cron));
     }
-    t->cron = cron_parse(spec, secs, &e);
-    if (!t->cron) {
-        t->error = xasprintf("trigger '%s': %s", t->id, e.msg);
-        return;
-    }
+    const char *late = json_string_value(json_object_get(j, "lateMaximumDelay"));
+    if (late && duration_parse(late, &t->late_max_us, &e))
+        t->late_max_us = 0;
     t->recover = s->o.recover;
     const char *rec = json_string_value(json_object_get(j, "recoverMissedSchedules"));
     if (rec && !strcmp(rec, "NONE"))
@@ -204,15 +289,16 @@ static sched_flow *flow_build(sched *s, const store_flow *sf)
         t->revision = f->revision;
         t->json = tj;
         if (k == SK_SCHEDULE)
-            setup_schedule(s, t);
+            setup_schedule(s, t, !strcmp(flow_type_find(json_string_value(json_object_get(tj, "type")))->name,
+                                         "trigger.schedule_on_dates"));
     }
     return f;
 }
 
 static int same_schedule(const sched_trig *a, const sched_trig *b)
 {
-    return a->kind == SK_SCHEDULE && b->kind == SK_SCHEDULE && a->cron && b->cron &&
-           a->tz == b->tz && !strcmp(cron_spec(a->cron), cron_spec(b->cron));
+    return a->kind == SK_SCHEDULE && b->kind == SK_SCHEDULE && a->spec && b->spec &&
+           a->tz == b->tz && !strcmp(a->spec, b->spec);
 }
 
 sched_flow *sched__flow(sched *s, const char *ns, const char *flow_id)
@@ -258,26 +344,26 @@ static int load_rows(sched *s, int64_t now_us, kerr *e)
             continue;
         int was_disabled = t->disabled;
         t->disabled = rows[i].disabled;
-        if (t->kind == SK_SCHEDULE && t->known && t->cron && was_disabled && !t->disabled) {
+        if (t->kind == SK_SCHEDULE && t->known && t->spec && was_disabled && !t->disabled) {
             /* enabled again: ticks due while it was disabled are dropped */
             int64_t from = now_us > t->last_us ? now_us : t->last_us;
             if (t->next_us <= from) {
-                t->next_us = cron_next(t->cron, t->tz, from);
+                t->next_us = tnext(t, from);
                 put_row(s, t, NULL, e);
             }
             continue;
         }
-        if (t->kind != SK_SCHEDULE || t->known || !t->cron)
+        if (t->kind != SK_SCHEDULE || t->known || !t->spec)
             continue;
         t->known = 1;
         t->last_us = rows[i].last_fired_us;
         const char *was = json_string_value(json_object_get(rows[i].state, "cron"));
         const char *wtz = json_string_value(json_object_get(rows[i].state, "timezone"));
-        int changed = !was || strcmp(was, cron_spec(t->cron)) || !wtz || strcmp(wtz, tz_name(t->tz));
+        int changed = !was || strcmp(was, t->spec) || !wtz || strcmp(wtz, tz_name(t->tz));
         if (changed || rows[i].next_us <= 0) {
             /* a new cron: its first tick after now (never before the last one fired) */
             int64_t from = now_us > t->last_us ? now_us : t->last_us;
-            t->next_us = cron_next(t->cron, t->tz, from);
+            t->next_us = tnext(t, from);
             put_row(s, t, NULL, e);
             continue;
         }
@@ -287,9 +373,9 @@ static int load_rows(sched *s, int64_t now_us, kerr *e)
         /* ticks were missed while no scheduler ran */
         int64_t nx = t->next_us;
         if (t->recover == SCHED_RECOVER_NONE) {
-            nx = cron_next(t->cron, t->tz, now_us);
+            nx = tnext(t, now_us);
         } else if (t->recover == SCHED_RECOVER_LAST) {
-            int64_t p = cron_prev(t->cron, t->tz, now_us);
+            int64_t p = tprev(t, now_us);
             if (p > nx)
                 nx = p;
         }
@@ -437,12 +523,12 @@ static json_t *tick_vars(const sched_trig *t, int64_t d)
     json_t *v = json_object();
     datetime_format(d, t->tz, b, sizeof b);
     json_object_set_new(v, "date", json_string(b));
-    int64_t nx = cron_next(t->cron, t->tz, d);
+    int64_t nx = tnext(t, d);
     if (nx > 0) {
         datetime_format(nx, t->tz, b, sizeof b);
         json_object_set_new(v, "next", json_string(b));
     }
-    int64_t pv = cron_prev(t->cron, t->tz, d - 1);
+    int64_t pv = tprev(t, d - 1);
     if (pv > 0) {
         datetime_format(pv, t->tz, b, sizeof b);
         json_object_set_new(v, "previous", json_string(b));
@@ -470,7 +556,7 @@ static int fire_tick(sched *s, sched_flow *f, sched_trig *t, int64_t d, int adva
     sched_cond_ctx cc = {.vars = ctx, .env = &env, .st = s->st};
     int ok = 1;
     kerr ce = KERR_INIT;
-    int64_t following = cron_next(t->cron, t->tz, d);
+    int64_t following = tnext(t, d);
     store_trigger row = {.namespace = t->ns, .flow_id = t->flow_id, .trigger_id = t->id,
                          .next_us = following > 0 ? following : 0, .disabled = 0,
                          .last_fired_us = d, .state = row_state(t, NULL)};
@@ -513,11 +599,11 @@ static int fire_tick(sched *s, sched_flow *f, sched_trig *t, int64_t d, int adva
 
 static int run_schedule(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e)
 {
-    if (!t->cron || t->disabled)
+    if (!t->spec || t->disabled)
         return 0;
     if (!t->known) {
         t->known = 1;
-        t->next_us = cron_next(t->cron, t->tz, now_us);
+        t->next_us = tnext(t, now_us);
         if (put_row(s, t, NULL, e))
             return -1;
         return 0;
@@ -525,6 +611,20 @@ static int run_schedule(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, 
     int created = 0;
     size_t k = 0;
     while (t->next_us > 0 && t->next_us <= now_us && k++ < s->o.max_catchup && !t->disabled) {
+        if (t->late_max_us > 0 && now_us - t->next_us > t->late_max_us) {
+            /* lateMaximumDelay: too late to start, skipped (and said so) */
+            int64_t d = t->next_us;
+            t->next_us = tnext(t, d);
+            t->last_us = d;
+            char when[48];
+            datetime_format(d, t->tz, when, sizeof when);
+            char *msg = xasprintf("tick %s skipped: later than lateMaximumDelay", when);
+            int rc = put_row(s, t, msg, e);
+            free(msg);
+            if (rc)
+                return -1;
+            continue;
+        }
         int rc = fire_tick(s, f, t, t->next_us, 1, NULL, e);
         if (rc < 0)
             return -1;
@@ -631,12 +731,12 @@ int sched_backfill(sched *s, const char *ns, const char *flow_id, const char *tr
         rc = kerr_set(e, "backfill: flow %s.%s has no enabled trigger '%s'", ns, flow_id, trigger_id);
     } else if (t->kind != SK_SCHEDULE) {
         rc = kerr_set(e, "backfill: trigger '%s' of %s.%s is not a Schedule", trigger_id, ns, flow_id);
-    } else if (!t->cron) {
+    } else if (!t->spec) {
         rc = kerr_set(e, "backfill: %s", t->error ? t->error : "bad schedule");
     } else {
         size_t count = 0;
-        for (int64_t d = cron_next(t->cron, t->tz, start_us - 1); d > 0 && d <= end_us;
-             d = cron_next(t->cron, t->tz, d))
+        for (int64_t d = tnext(t, start_us - 1); d > 0 && d <= end_us;
+             d = tnext(t, d))
             if (++count > s->o.max_backfill)
                 break;
         if (count > s->o.max_backfill) {
@@ -645,8 +745,8 @@ int sched_backfill(sched *s, const char *ns, const char *flow_id, const char *tr
         } else {
             json_t *labels = json_pack("{s:s}", "backfill", "true");
             int created = 0;
-            for (int64_t d = cron_next(t->cron, t->tz, start_us - 1); d > 0 && d <= end_us;
-                 d = cron_next(t->cron, t->tz, d)) {
+            for (int64_t d = tnext(t, start_us - 1); d > 0 && d <= end_us;
+                 d = tnext(t, d)) {
                 int r = fire_tick(s, f, t, d, 0, labels, e);
                 if (r < 0) {
                     created = -1;
@@ -719,7 +819,7 @@ static int64_t earliest(sched *s)
     for (size_t i = 0; i < s->nflows; i++)
         for (size_t j = 0; j < s->flows[i]->ntrigs; j++) {
             const sched_trig *t = &s->flows[i]->trigs[j];
-            if (t->kind == SK_SCHEDULE && t->cron && !t->disabled && t->next_us > 0 &&
+            if (t->kind == SK_SCHEDULE && t->spec && !t->disabled && t->next_us > 0 &&
                 (best < 0 || t->next_us < best))
                 best = t->next_us;
         }

@@ -398,6 +398,60 @@ static void test_cron_change_recomputes(void **state)
     fx_close(&f);
 }
 
+static void test_schedule_on_dates(void **state)
+{
+    fx f;
+    fx_open(&f);
+    put_flow(&f, "id: dates\nnamespace: t.sched\n"
+                 "triggers:\n  - id: d\n    type: io.kestra.plugin.core.trigger.ScheduleOnDates\n"
+                 "    timezone: Europe/Paris\n"
+                 "    dates:\n      - 2026-01-04T12:00:00Z\n      - 2026-01-06T10:00:00\n"
+                 "      - 2026-01-05T00:00:10Z\n      - 2026-01-05T00:00:10Z\n"
+                 "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n");
+    sched *s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(tick(s, T0), 0);               /* the 4th is in the past: never */
+    assert_int_equal(tick(s, T0 + 10 * SEC), 1);    /* the duplicate date fires once */
+    sched_free(s);
+    s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(tick(s, T0 + DAY), 0);
+    /* 10:00 without a zone is read in the trigger's zone: 09:00Z */
+    assert_int_equal(tick(s, T0 + DAY + 9 * 3600 * SEC - 1), 0);
+    assert_int_equal(tick(s, T0 + DAY + 9 * 3600 * SEC), 1);
+    assert_int_equal(tick(s, T0 + 30 * DAY), 0);
+    store_execution *v = NULL;
+    size_t n = execs(&f, "dates", &v);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        const char *d = json_string_value(json_object_get(v[i].trigger, "date"));
+        assert_true(!strcmp(d, "2026-01-05T01:00:10+01:00") || !strcmp(d, "2026-01-06T10:00:00+01:00"));
+    }
+    store_executions_free(v, n);
+    sched_free(s);
+    fx_close(&f);
+}
+
+static void test_late_maximum_delay(void **state)
+{
+    fx f;
+    fx_open(&f);
+    put_every(&f, "    lateMaximumDelay: PT3S\n");
+    sched *s = new_sched(&f, SCHED_RECOVER_ALL);
+    tick(s, T0);
+    assert_int_equal(tick(s, T0 + 2 * SEC), 2);
+    sched_free(s);
+    /* down until T0+10: of the missed T0+3..T0+10 only those at most 3 s late start */
+    s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(tick(s, T0 + 10 * SEC), 4); /* T0+7 .. T0+10 */
+    assert_int_equal(distinct_dates(&f, "every"), 6);
+    store_trigger row = {0};
+    kerr e = KERR_INIT;
+    assert_int_equal(store_trigger_get(f.st, "t.sched", "every", "s", &row, &e), 0);
+    assert_int_equal(row.next_us, T0 + 11 * SEC);
+    store_trigger_clear(&row);
+    sched_free(s);
+    fx_close(&f);
+}
+
 /* ---- conditions -------------------------------------------------------------- */
 
 static int cond(const char *yaml_json, const char *date, kerr *e)
@@ -741,6 +795,8 @@ int main(void)
         cmocka_unit_test(test_conditions_on_schedule_and_backfill),
         cmocka_unit_test(test_bad_inputs_spend_the_tick),
         cmocka_unit_test(test_cron_change_recomputes),
+        cmocka_unit_test(test_schedule_on_dates),
+        cmocka_unit_test(test_late_maximum_delay),
         cmocka_unit_test(test_conditions_dates),
         cmocka_unit_test(test_conditions_errors_name_the_condition),
         cmocka_unit_test(test_flow_trigger_reacts_to_failure_once),
