@@ -336,7 +336,7 @@ else
 fi
 
 # no run folder left behind
-left=$(ls -d /tmp/kite-script-* 2>/dev/null | while read -r d; do [ "$(stat -c %Y "$d")" -ge "$(stat -c %Y "$work")" ] && echo "$d"; done | wc -l)
+left=$(ls -d "${TMPDIR:-/tmp}"/kite-script-* 2>/dev/null | while read -r d; do [ "$(stat -c %Y "$d")" -ge "$(stat -c %Y "$work")" ] && echo "$d"; done | wc -l)
 if [ "$left" -eq 0 ]; then ok "no run folder left behind"; else ko "no run folder left behind" "$left left"; fi
 
 echo "scripts e2e: $pass passed, $fail failed"
