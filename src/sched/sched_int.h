@@ -38,6 +38,8 @@ typedef struct sched_trig {
     char *spec;                  /* what identifies the ticks (cron text or the dates);
                                     NULL when the schedule cannot run */
     int64_t late_max_us;         /* lateMaximumDelay, 0: none */
+    json_t *pending;             /* stopAfter: ids of executions it started that had not
+                                    ended at the last look (as in the row); NULL without */
     const tzone *tz;
     sched_recover recover;
     int64_t next_us;             /* next due tick, 0 until known, -1 never */
@@ -78,7 +80,6 @@ struct sched {
     int64_t watch_scan_from;     /* scan terminated executions created since */
     json_t *watch_unfinished;    /* id -> created_us of executions seen running */
     json_t *watch_done;          /* id -> 1: ended executions handled (pruned) */
-    json_t *stop_after;          /* execution id -> "ns\x1fflow\x1ftrigger" */
 
     /* thread */
     pthread_t thread;

@@ -79,6 +79,8 @@ static json_t *row_state(const sched_trig *t, const char *error)
         json_object_set_new(st, "cron", json_string(t->spec));
     if (t->tz)
         json_object_set_new(st, "timezone", json_string(tz_name(t->tz)));
+    if (t->pending)
+        json_object_set_new(st, "stopAfterPending", json_deep_copy(t->pending));
     if (error)
         json_object_set_new(st, "lastError", json_string(error));
     return st;
@@ -148,6 +150,7 @@ static void trig_clear(sched_trig *t)
     cron_free(t->cron);
     free(t->spec);
     free(t->dates);
+    json_decref(t->pending);
 }
 
 static void sflow_free(sched_flow *f)
@@ -247,6 +250,9 @@ static void setup_schedule(sched *s, sched_trig *t, int on_dates)
     const char *late = json_string_value(json_object_get(j, "lateMaximumDelay"));
     if (late && duration_parse(late, &t->late_max_us, &e))
         t->late_max_us = 0;
+    const json_t *sa = json_object_get(j, "stopAfter");
+    if (json_is_array(sa) && json_array_size(sa))
+        t->pending = json_array();
     t->recover = s->o.recover;
     const char *rec = json_string_value(json_object_get(j, "recoverMissedSchedules"));
     if (rec && !strcmp(rec, "NONE"))
@@ -357,6 +363,9 @@ static int load_rows(sched *s, int64_t now_us, kerr *e)
             continue;
         t->known = 1;
         t->last_us = rows[i].last_fired_us;
+        const json_t *pend = json_object_get(rows[i].state, "stopAfterPending");
+        if (t->pending && json_is_array(pend))
+            json_array_extend(t->pending, (json_t *)pend);
         const char *was = json_string_value(json_object_get(rows[i].state, "cron"));
         const char *wtz = json_string_value(json_object_get(rows[i].state, "timezone"));
         int changed = !was || strcmp(was, t->spec) || !wtz || strcmp(wtz, tz_name(t->tz));
@@ -422,6 +431,8 @@ int sched__refresh(sched *s, int64_t now_us, int force, kerr *e)
                         f->trigs[a].next_us = old->trigs[b].next_us;
                         f->trigs[a].last_us = old->trigs[b].last_us;
                         f->trigs[a].disabled = old->trigs[b].disabled;
+                        if (f->trigs[a].pending && old->trigs[b].pending)
+                            json_array_extend(f->trigs[a].pending, old->trigs[b].pending);
                     }
         }
         f->seen = 1;
@@ -489,12 +500,13 @@ int sched__fire(sched *s, const engine_submit_opts *so, const char *tick_trigger
     }
     if (row) {
         store_trigger r = *row;
-        json_t *st = NULL;
-        if (!created) {
-            st = r.state ? json_deep_copy(r.state) : json_object();
+        json_t *st = r.state ? json_deep_copy(r.state) : json_object();
+        r.state = st;
+        if (!created)
             json_object_set_new(st, "lastError", json_string(se.msg));
-            r.state = st;
-        }
+        json_t *pend = json_object_get(st, "stopAfterPending");
+        if (created && json_is_array(pend)) /* stopAfter: watch this execution, durably */
+            json_array_append_new(pend, json_string(id_out));
         rc = store_trigger_put(s->st, &r, e);
         json_decref(st);
         if (rc) {
@@ -536,12 +548,6 @@ static json_t *tick_vars(const sched_trig *t, int64_t d)
     return v;
 }
 
-static int stop_after_wanted(const sched_trig *t)
-{
-    const json_t *sa = json_object_get(t->json, "stopAfter");
-    return json_is_array(sa) && json_array_size(sa) > 0;
-}
-
 /* Fires tick d of schedule t. With advance, the trigger row moves to the
  * following tick in the same transaction. Returns 1 created, 0 not (the
  * conditions were false, the tick was already fired, the execution was
@@ -576,11 +582,8 @@ static int fire_tick(sched *s, sched_flow *f, sched_trig *t, int64_t d, int adva
                                  .trigger = vars, .labels = labels, .scheduled_us = d};
         char id[STORE_ID_LEN + 1];
         rc = sched__fire(s, &so, t->id, d, advance ? &row : NULL, id, e);
-        if (rc == 1 && stop_after_wanted(t)) {
-            char *key = xasprintf("%s\x1f%s\x1f%s", t->ns, t->flow_id, t->id);
-            json_object_set_new(s->stop_after, id, json_string(key));
-            free(key);
-        }
+        if (rc == 1 && t->pending && advance)
+            json_array_append_new(t->pending, json_string(id));
         if (rc == 0)
             kerr_clear(e);
     }
@@ -634,48 +637,56 @@ static int run_schedule(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, 
     return created;
 }
 
-/* stopAfter: executions a schedule started whose end may disable it. */
-static void check_stop_after(sched *s)
+/* stopAfter: the executions a schedule started (kept in its row's state, so
+ * a restart keeps watching them); one that ended in a listed state disables
+ * the trigger. */
+static void check_stop_after(sched *s, sched_trig *t)
 {
-    const char *id;
-    json_t *v, *tmp;
-    json_object_foreach_safe(s->stop_after, tmp, id, v) {
+    const json_t *sa = json_object_get(t->json, "stopAfter");
+    int changed = 0, stop = 0;
+    for (size_t i = 0; i < json_array_size(t->pending);) {
+        const char *id = json_string_value(json_array_get(t->pending, i));
         store_execution x = {0};
         kerr e = KERR_INIT;
-        int rc = store_execution_get(s->st, id, &x, &e);
-        if (rc == STORE_NOT_FOUND) {
-            json_object_del(s->stop_after, id);
-            continue;
-        }
-        if (rc || !store_state_is_terminated(x.state)) {
+        int rc = id ? store_execution_get(s->st, id, &x, &e) : STORE_NOT_FOUND;
+        if (rc == STORE_OK && !store_state_is_terminated(x.state)) {
             store_execution_clear(&x);
+            i++;
             continue;
         }
-        char *key = xstrdup(json_string_value(v));
-        char *p1 = strchr(key, '\x1f'), *p2 = p1 ? strchr(p1 + 1, '\x1f') : NULL;
-        if (p1 && p2) {
-            *p1 = *p2 = '\0';
-            sched_trig *t = sched__find(s, key, p1 + 1, p2 + 1);
-            const json_t *sa = t ? json_object_get(t->json, "stopAfter") : NULL;
-            size_t i;
+        if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+            i++;
+            continue;
+        }
+        if (rc == STORE_OK) {
+            size_t k;
             const json_t *st;
-            json_array_foreach(sa, i, st) {
-                if (json_is_string(st) && !strcmp(json_string_value(st), store_state_name(x.state))) {
-                    store_trigger row = {0};
-                    if (!store_trigger_get(s->st, t->ns, t->flow_id, t->id, &row, &e)) {
-                        row.disabled = 1;
-                        store_trigger_put(s->st, &row, &e);
-                        store_trigger_clear(&row);
-                    }
-                    t->disabled = 1;
-                    break;
-                }
+            json_array_foreach(sa, k, st) {
+                if (json_is_string(st) && !strcmp(json_string_value(st), store_state_name(x.state)))
+                    stop = 1;
             }
         }
-        free(key);
         store_execution_clear(&x);
-        json_object_del(s->stop_after, id);
+        json_array_remove(t->pending, i);
+        changed = 1;
     }
+    if (!changed)
+        return;
+    kerr e = KERR_INIT;
+    store_trigger row = {0};
+    if (store_trigger_get(s->st, t->ns, t->flow_id, t->id, &row, &e) == STORE_OK) {
+        if (stop)
+            row.disabled = 1;
+        if (!json_is_object(row.state)) {
+            json_decref(row.state);
+            row.state = json_object();
+        }
+        json_object_set_new(row.state, "stopAfterPending", json_deep_copy(t->pending));
+        store_trigger_put(s->st, &row, &e);
+        store_trigger_clear(&row);
+    }
+    if (stop)
+        t->disabled = 1;
 }
 
 int sched_tick(sched *s, int64_t now_us, kerr *e)
@@ -691,6 +702,8 @@ int sched_tick(sched *s, int64_t now_us, kerr *e)
         for (size_t j = 0; j < f->ntrigs; j++) {
             if (f->trigs[j].kind != SK_SCHEDULE)
                 continue;
+            if (json_array_size(f->trigs[j].pending))
+                check_stop_after(s, &f->trigs[j]);
             int rc = run_schedule(s, f, &f->trigs[j], now_us, e);
             if (rc < 0) {
                 pthread_mutex_unlock(&s->lock);
@@ -699,8 +712,6 @@ int sched_tick(sched *s, int64_t now_us, kerr *e)
             total += rc;
         }
     }
-    if (json_object_size(s->stop_after))
-        check_stop_after(s);
     if (s->o.flow_triggers >= 0) {
         int rc = sched__watch(s, now_us, e);
         if (rc < 0) {
@@ -806,7 +817,6 @@ sched *sched_new(engine *en, store *st, const sched_opts *o, kerr *e)
     s->flow_index = json_object();
     s->watch_unfinished = json_object();
     s->watch_done = json_object();
-    s->stop_after = json_object();
     atomic_store(&s->flows_gen, 1);
     return s;
 }
@@ -920,7 +930,6 @@ void sched_free(sched *s)
     sched__watch_free(s);
     json_decref(s->watch_unfinished);
     json_decref(s->watch_done);
-    json_decref(s->stop_after);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->wake_lock);
     pthread_mutex_destroy(&s->lock);

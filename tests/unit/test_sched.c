@@ -452,6 +452,49 @@ static void test_late_maximum_delay(void **state)
     fx_close(&f);
 }
 
+static void end_execution(fx *f, const char *id, store_state st)
+{
+    store_execution x = {0};
+    kerr e = KERR_INIT;
+    assert_int_equal(store_execution_get(f->st, id, &x, &e), 0);
+    store_execution_set_state(&x, st, store_now_us());
+    assert_int_equal(store_execution_update(f->st, &x, &e), 0);
+    store_execution_clear(&x);
+}
+
+/* stopAfter survives a restart: the executions to watch are in the row. */
+static void test_stop_after_across_restart(void **state)
+{
+    fx f;
+    fx_open(&f);
+    put_every(&f, "    stopAfter: [FAILED]\n");
+    sched *s = new_sched(&f, SCHED_RECOVER_ALL);
+    tick(s, T0);
+    assert_int_equal(tick(s, T0 + 2 * SEC), 2);
+    sched_free(s);
+    store_execution *v = NULL;
+    size_t n = execs(&f, "every", &v);
+    assert_int_equal(n, 2);
+    end_execution(&f, v[0].id, STATE_SUCCESS);
+    s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(tick(s, T0 + 3 * SEC), 1);  /* a success does not stop it */
+    end_execution(&f, v[1].id, STATE_FAILED);
+    store_executions_free(v, n);
+    sched_free(s);
+    s = new_sched(&f, SCHED_RECOVER_ALL);
+    assert_int_equal(tick(s, T0 + 6 * SEC), 0);  /* the failure seen after a restart stops it */
+    store_trigger row = {0};
+    kerr e = KERR_INIT;
+    assert_int_equal(store_trigger_get(f.st, "t.sched", "every", "s", &row, &e), 0);
+    assert_true(row.disabled);
+    /* the third execution is still watched */
+    assert_int_equal(json_array_size(json_object_get(row.state, "stopAfterPending")), 1);
+    store_trigger_clear(&row);
+    assert_int_equal(count(&f, "every"), 3);
+    sched_free(s);
+    fx_close(&f);
+}
+
 /* ---- conditions -------------------------------------------------------------- */
 
 static int cond(const char *yaml_json, const char *date, kerr *e)
@@ -797,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_cron_change_recomputes),
         cmocka_unit_test(test_schedule_on_dates),
         cmocka_unit_test(test_late_maximum_delay),
+        cmocka_unit_test(test_stop_after_across_restart),
         cmocka_unit_test(test_conditions_dates),
         cmocka_unit_test(test_conditions_errors_name_the_condition),
         cmocka_unit_test(test_flow_trigger_reacts_to_failure_once),
