@@ -544,7 +544,7 @@ int server_start(server *s, kerr *e)
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
                             s->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, MHD_OPTION_THREAD_STACK_SIZE,
-                            (size_t)512 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+                            (size_t)512 * 1024, MHD_OPTION_END);
     if (!s->d)
         return kerr_set(e, "cannot listen on %s:%d: %s (is the port in use? choose another with --port)", s->host,
                         s->o.port, strerror(errno ? errno : EADDRINUSE));
