@@ -383,6 +383,7 @@ static void exec_usage(FILE *out)
                  "  replay ID [--from TASKRUN]   a new execution of the same flow and inputs\n"
                  "  resume ID [--input K=V]...   resume a PAUSED execution\n"
                  "  kill ID               kill it (and its subflows)\n"
+                 "  follow ID             carry it on to its end (after a crash, say), printing its logs\n"
                  "  show ID               print it as JSON\n\n"
                  "  --data DIR   the data folder (default: $KITE_DATA or ./kite-data)\n"
                  "  --config F   a kite.yml\n"
@@ -467,6 +468,10 @@ int cli_cmd_execution(int argc, char **argv)
         r = engine_resume(m.en, id, inputs, &e);
     } else if (!strcmp(sub, "kill")) {
         r = engine_kill(m.en, id, &e);
+    } else if (!strcmp(sub, "follow")) {
+        store_execution row = {0};
+        r = store_execution_get(m.st, id, &row, &e);
+        store_execution_clear(&row);
     } else {
         fprintf(stderr, "kite execution: unknown command '%s'\n", sub);
         exec_usage(stderr);

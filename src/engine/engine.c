@@ -21,10 +21,12 @@
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXECUTOR_OWNER "executor"
@@ -621,10 +623,20 @@ static size_t executor_batch(engine *en)
         xexec *x = t.v[i].x;
         xactions_clear(&t.v[i].a);
         int done = store_state_is_terminated(x->row.state);
+        if (en->o.on_end && x->row.state != t.v[i].before && (done || x->row.state == STATE_PAUSED))
+            en->o.on_end(en->o.on_end_ud, x->row.id, x->row.state);
         char *id = done ? xstrdup(x->row.id) : NULL;
         engine_exec_release(en, x);
         if (done) {
             engine_exec_forget(en, id);
+            /* the working folders of its WorkingDirectory tasks */
+            char *dir = xasprintf("%s/kite-%s", en->tmp_dir, id);
+            struct stat sb;
+            if (!stat(dir, &sb)) {
+                kerr e2 = KERR_INIT;
+                proc_workdir_remove(dir, NULL, NULL, &e2);
+            }
+            free(dir);
             free(id);
         }
     }
@@ -654,7 +666,14 @@ static size_t executor_batch(engine *en)
 static void *executor_main(void *arg)
 {
     engine *en = arg;
+    int64_t last_reap = 0;
     while (atomic_load(&en->running)) {
+        int64_t mono = time_mono_us();
+        if (mono - last_reap > US_PER_SEC) {
+            /* zombies of processes that left their task's group (proc.h) */
+            proc_reap_orphans();
+            last_reap = mono;
+        }
         size_t n = executor_batch(en);
         if (n)
             continue;
@@ -686,7 +705,6 @@ static void *executor_main(void *arg)
     return NULL;
 }
 
-void engine_wake_executor(engine *en);
 void engine_wake_executor(engine *en)
 {
     pthread_mutex_lock(&en->lock);
@@ -771,10 +789,10 @@ int engine_start(engine *en, kerr *e)
         atomic_store(&en->running, 0);
         return kerr_set(e, "cannot start the executor thread");
     }
+    en->jobs_pending = 1;
     en->workers = xcalloc((size_t)en->nworkers, sizeof *en->workers);
     for (int i = 0; i < en->nworkers; i++)
         pthread_create(&en->workers[i], NULL, worker_main, en);
-    en->jobs_pending = 1;
     return 0;
 }
 
@@ -796,6 +814,9 @@ void engine_stop(engine *en, int64_t grace_us)
         usleep(10000);
     }
     pthread_mutex_lock(&en->lock);
+    /* what still runs is stopped and handed back: its job stays leased, and
+     * the next start gives it out again (engine_start expires every lease) */
+    atomic_store(&en->aborting, 1);
     const char *k;
     json_t *flag;
     json_object_foreach(en->cancels, k, flag) atomic_store((atomic_int *)(uintptr_t)json_integer_value(flag), 1);
@@ -874,7 +895,16 @@ int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_
     row.parent_task_run_id = (char *)o->parent_taskrun_id;
     row.created_us = time_now_us();
     store_execution_set_state(&row, STATE_CREATED, row.created_us);
-    int rc = insert_execution(en, &row, e);
+    /* the row and its start event land together (joining the caller's
+     * transaction when there is one: transactions nest) */
+    int rc = store_begin(en->o.store, e);
+    if (!rc) {
+        rc = insert_execution(en, &row, e);
+        if (rc)
+            store_rollback(en->o.store);
+        else
+            rc = store_commit(en->o.store, e);
+    }
     json_decref(row.inputs);
     json_decref(row.labels);
     json_decref(row.trigger);

@@ -52,6 +52,10 @@ typedef struct engine_opts {
     engine_log_fn on_log;      /* called for every log line, from any thread; may be NULL */
     void *on_log_ud;
     store_level min_log_level; /* lines below are dropped (default TRACE: keep all) */
+    /* Called after the commit that ended (or paused) an execution, from the
+     * executor thread; must not block. May be NULL. */
+    void (*on_end)(void *ud, const char *execution_id, store_state state);
+    void *on_end_ud;
 } engine_opts;
 
 /* Creates an engine; no thread runs until engine_start(). */
@@ -89,6 +93,10 @@ typedef struct engine_submit_opts {
  * writing its id into id_out. A bad input creates nothing and names the
  * input in e. */
 int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_LEN + 1], kerr *e);
+
+/* Tells the executor that events were committed by someone else (the
+ * scheduler, after its own transaction). */
+void engine_wake_executor(engine *en);
 
 /* Waits until the execution has ended (or is PAUSED when stop_on_pause), or
  * timeout_us passed (0: forever). *state gets its state then. Returns 0, or

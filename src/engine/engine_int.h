@@ -202,6 +202,8 @@ struct engine {
     int events_pending, jobs_pending;
     int stopping;
     atomic_int running;
+    atomic_int aborting;        /* engine_stop's grace ran out: cancelled
+                                   tasks are handed back, not failed */
 
     /* flows: "ns\x1fid\x1frev" -> eflow (refcounted) */
     json_t *flow_index;         /* key -> integer slot in flows[] */

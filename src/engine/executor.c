@@ -419,11 +419,14 @@ static const elist *branch(step *s, int r, const char *name)
 
 /* ---- flowables ----------------------------------------------------------------------- */
 
+/* Note for every flowable: walking a list may add runs, which moves
+ * x->runs: never keep an xrun pointer across a walk; the json_t values it
+ * holds stay put. */
 static store_state fl_sequential(step *s, int r)
 {
-    const xrun *run = &s->x->runs[r];
-    res m = walk_seq(s, r, branch(s, r, "tasks"), run->value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, 0);
+    json_t *value = s->x->runs[r].value;
+    res m = walk_seq(s, r, branch(s, r, "tasks"), value, 0);
+    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
 }
 
 static store_state fl_allow_failure(step *s, int r)
@@ -442,9 +445,9 @@ static store_state fl_parallel(step *s, int r)
         fail_run(s, r, "%s", e.msg);
         return STATE_FAILED;
     }
-    const xrun *run = &s->x->runs[r];
-    res m = walk_par(s, r, branch(s, r, "tasks"), run->value, 0, limit);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, 0);
+    json_t *value = s->x->runs[r].value;
+    res m = walk_par(s, r, branch(s, r, "tasks"), value, 0, limit);
+    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
 }
 
 /* The list of loop values, rendered once and kept. NULL + failure. */
@@ -739,8 +742,9 @@ static store_state fl_pause(step *s, int r)
     if (!strcmp(phase, "paused"))
         return run->row.state;
     /* resumed: the old form runs its tasks after the pause */
-    res m = walk_seq(s, r, branch(s, r, "tasks"), run->value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, 0);
+    json_t *value = run->value;
+    res m = walk_seq(s, r, branch(s, r, "tasks"), value, 0);
+    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
 }
 
 static store_state fl_loop_until(step *s, int r)
@@ -963,6 +967,8 @@ static int retry_delay(step *s, int r, const json_t *p, int n, int64_t *delay, k
     return 0;
 }
 
+static void cancel_running(step *s);
+
 static void apply_result(step *s, const xevent *ev)
 {
     xexec *x = s->x;
@@ -1039,20 +1045,22 @@ static void apply_result(step *s, const xevent *ev)
         if (json_is_true(json_object_get(p, "warningOnRetry")))
             st = STATE_WARNING;
     }
-    set_state(s, r, st);
     const json_t *exit_state = json_object_get(ev->data, "exit_state");
-    if (json_is_string(exit_state)) {
-        store_state es;
-        if (!store_state_parse(json_string_value(exit_state), &es)) {
-            json_t *sd = json_object();
-            json_object_set_new(sd, "exit", json_integer(es));
-            if (!x->row.variables)
-                x->row.variables = json_object();
-            json_object_set_new(x->row.variables, "_exit", json_integer(es));
-            json_decref(sd);
-            x->dirty = 1;
-        }
+    store_state es;
+    if (json_is_string(exit_state) && !store_state_parse(json_string_value(exit_state), &es)) {
+        /* Exit: the execution ends in that state; what runs is stopped,
+         * nothing new starts, and the Exit task itself takes the state */
+        set_state(s, r, es);
+        if (!x->row.variables)
+            x->row.variables = json_object();
+        json_object_set_new(x->row.variables, "_exit", json_integer(es));
+        store_execution_set_state(&x->row, STATE_KILLING, s->now);
+        x->dirty = 1;
+        s->killing = 1;
+        cancel_running(s);
+        return;
     }
+    set_state(s, r, st);
 }
 
 static void cancel_running(step *s)
@@ -1302,7 +1310,7 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
         s.changed = 0;
         store_state st = root_state(&s);
         if (ended(st)) {
-            if (s.killing)
+            if (s.killing && !(x->row.variables && json_object_get(x->row.variables, "_exit")))
                 st = STATE_KILLED;
             end_execution(&s, st);
             return;

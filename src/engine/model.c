@@ -498,11 +498,20 @@ json_t *xexec_context(engine *en, xexec *x, int r)
     if (x->row.original_id)
         json_object_set_new(exe, "originalId", json_string(x->row.original_id));
     json_object_set_new(ctx, "execution", exe);
-    json_object_set(ctx, "inputs", x->row.inputs ? x->row.inputs : json_object());
+    if (x->row.inputs)
+        json_object_set(ctx, "inputs", x->row.inputs);
+    else
+        json_object_set_new(ctx, "inputs", json_object());
     json_object_set(ctx, "outputs", x->outputs);
     const json_t *vars = json_object_get(f->doc, "variables");
-    json_object_set(ctx, "vars", vars ? (json_t *)vars : json_object());
-    json_object_set(ctx, "labels", x->row.labels ? x->row.labels : json_object());
+    if (vars)
+        json_object_set(ctx, "vars", (json_t *)vars);
+    else
+        json_object_set_new(ctx, "vars", json_object());
+    if (x->row.labels)
+        json_object_set(ctx, "labels", x->row.labels);
+    else
+        json_object_set_new(ctx, "labels", json_object());
     json_object_set(ctx, "envs", en->envs);
     json_object_set(ctx, "globals", en->globals);
     if (x->row.trigger)
@@ -596,7 +605,31 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
 typedef struct hostctx {
     engine *en;
     xexec *x;
+    int r;
 } hostctx;
+
+/* currentEachOutput(outputs.t): t's outputs for the loop iteration the
+ * current task runs in (outputs.t[v1][v2]... with its loop values). */
+static json_t *fn_current_each_output(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    hostctx *h = ud;
+    const json_t *v = json_array_get(args, 0);
+    if (!v) {
+        kerr_set(e, "currentEachOutput() needs the outputs of a task inside a loop, e.g. outputs.my_task");
+        return NULL;
+    }
+    if (h->r < 0)
+        return json_incref((json_t *)v);
+    const char *chain[32];
+    size_t n = value_chain(h->x, h->r, chain, 32);
+    for (size_t i = 0; i < n && json_is_object(v); i++) {
+        const json_t *next = json_object_get(v, chain[i]);
+        if (!next)
+            break;
+        v = next;
+    }
+    return json_incref((json_t *)v);
+}
 
 static json_t *fn_error_logs(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
@@ -700,12 +733,13 @@ static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, 
 json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
 {
     json_t *ctx = xexec_context(en, x, r);
-    hostctx h = {en, x};
+    hostctx h = {en, x, r};
     expr_func funcs[16];
     size_t n = 0;
     for (size_t i = 0; i < en->nfuncs && n < 8; i++)
         funcs[n++] = en->funcs[i];
     funcs[n++] = (expr_func){"errorLogs", fn_error_logs, &h};
+    funcs[n++] = (expr_func){"currentEachOutput", fn_current_each_output, &h};
     funcs[n++] = (expr_func){"kv", fn_kv, &h};
     funcs[n++] = (expr_func){"read", fn_read, &h};
     funcs[n++] = (expr_func){"fileExists", fn_file_exists, &h};

@@ -30,7 +30,45 @@ typedef struct wctx {
     xexec *x;
     int r;
     char *exec_id, *task_id, *run_id;
+    /* log lines not stored yet: written in batches (one transaction for
+     * up to LOG_BATCH lines, or when the oldest is LOG_DELAY_US old), and
+     * the rest with the task's result */
+    store_log *pending;
+    size_t npending, cap;
+    int64_t oldest_us;
 } wctx;
+
+#define LOG_BATCH 256
+#define LOG_DELAY_US (200 * 1000)
+
+static void free_pending(wctx *w)
+{
+    for (size_t i = 0; i < w->npending; i++)
+        free(w->pending[i].message);
+    w->npending = 0;
+}
+
+/* Appends the pending lines in the current transaction (or in their own). */
+static int store_pending(wctx *w, kerr *e)
+{
+    for (size_t i = 0; i < w->npending; i++)
+        if (store_log_append(w->en->o.store, &w->pending[i], NULL, e))
+            return -1;
+    return 0;
+}
+
+static void flush_logs(wctx *w)
+{
+    if (!w->npending)
+        return;
+    kerr e = KERR_INIT;
+    store *st = w->en->o.store;
+    if (store_begin(st, &e) || store_pending(w, &e) || store_commit(st, &e)) {
+        store_rollback(st);
+        fprintf(stderr, "kite: worker: cannot store %zu log lines: %s\n", w->npending, e.msg);
+    }
+    free_pending(w);
+}
 
 static json_t *op_render(task_ctx *c, const json_t *v, kerr *e)
 {
@@ -48,22 +86,29 @@ static void op_log(task_ctx *c, store_level level, const char *msg)
     if (level < en->o.min_log_level)
         return;
     char *masked = engine_mask_secrets(en, msg);
-    const char *m = masked ? masked : msg;
-    store_log l = {0};
-    l.execution_id = w->exec_id;
-    l.task_run_id = w->run_id;
-    l.task_id = w->task_id;
-    l.attempt = c->attempt;
-    l.at_us = time_now_us();
-    l.level = level;
-    l.message = (char *)m;
-    kerr e = KERR_INIT;
-    store_log_append(en->o.store, &l, NULL, &e);
+    char *m = masked ? masked : xstrdup(msg);
+    int64_t now = time_now_us();
     if (en->o.on_log) {
-        engine_log el = {w->exec_id, w->task_id, w->run_id, c->attempt, l.at_us, level, m};
+        engine_log el = {w->exec_id, w->task_id, w->run_id, c->attempt, now, level, m};
         en->o.on_log(en->o.on_log_ud, &el);
     }
-    free(masked);
+    if (w->npending == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 16;
+        w->pending = xrealloc(w->pending, w->cap * sizeof *w->pending);
+    }
+    store_log *l = &w->pending[w->npending++];
+    memset(l, 0, sizeof *l);
+    l->execution_id = w->exec_id;
+    l->task_run_id = w->run_id;
+    l->task_id = w->task_id;
+    l->attempt = c->attempt;
+    l->at_us = now;
+    l->level = level;
+    l->message = m;
+    if (w->npending == 1)
+        w->oldest_us = now;
+    if (w->npending >= LOG_BATCH || now - w->oldest_us >= LOG_DELAY_US)
+        flush_logs(w);
 }
 
 static const task_ctx_ops ops = {op_render, op_log};
@@ -87,38 +132,96 @@ static int make_dirs(const char *path)
     return rc;
 }
 
-/* The shared folder of the WorkingDirectory around run r, or NULL. Caller holds x->lock. */
+/* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
+ * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */
+static void write_input_files(engine *en, xexec *x, int p, const char *dir)
+{
+    const json_t *raw = json_object_get(x->fl->tasks[x->runs[p].task].json, "inputFiles");
+    if (!json_is_object(raw))
+        return;
+    kerr e = KERR_INIT;
+    json_t *files = xexec_render(en, x, p, raw, &e);
+    if (!files) {
+        engine_log_line(en, x, p, 0, LEVEL_ERROR, e.msg);
+        return;
+    }
+    const char *name;
+    json_t *content;
+    json_object_foreach(files, name, content) {
+        if (!*name || name[0] == '/' || strstr(name, "..")) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "inputFiles: '%s' must be a relative path inside the working folder", name);
+            engine_log_line(en, x, p, 0, LEVEL_ERROR, msg);
+            continue;
+        }
+        char *path = xasprintf("%s/%s", dir, name);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        make_dirs(path);
+        *slash = '/';
+        const char *text = json_string_value(content);
+        char *owned = text ? NULL : expr_value_to_text(content);
+        buf data = BUF_INIT;
+        if (text && (!strncmp(text, "kite:///", 8) || !strncmp(text, "kestra:///", 10))) {
+            if (storage_read_all(en->o.storage, text, 1u << 30, &data, &e))
+                engine_log_line(en, x, p, 0, LEVEL_ERROR, e.msg);
+        } else {
+            buf_puts(&data, text ? text : owned);
+        }
+        FILE *fp = fopen(path, "wb");
+        if (fp) {
+            fwrite(buf_str(&data), 1, data.len, fp);
+            fclose(fp);
+        }
+        buf_free(&data);
+        free(owned);
+        free(path);
+    }
+    json_decref(files);
+}
+
+/* The shared folder of the WorkingDirectory around run r, or NULL; made
+ * with the WorkingDirectory's inputFiles the first time. Caller holds x->lock. */
 static char *workdir_of(engine *en, xexec *x, int r)
 {
     for (int p = x->runs[r].parent; p >= 0; p = x->runs[p].parent) {
         const char *k = x->fl->tasks[x->runs[p].task].kind;
         if (k && !strcmp(k, "flow.working_directory")) {
             char *dir = xasprintf("%s/kite-%s/wd-%s", en->tmp_dir, x->row.id, x->runs[p].row.id);
+            struct stat sb;
+            int fresh = stat(dir, &sb) != 0;
             if (make_dirs(dir)) {
                 free(dir);
                 return NULL;
             }
+            if (fresh)
+                write_input_files(en, x, p, dir);
             return dir;
         }
     }
     return NULL;
 }
 
-static void send_result(engine *en, const store_job *j, json_t *payload, const char *owner)
+static void send_result(engine *en, const store_job *j, json_t *payload, const char *owner, wctx *w)
 {
     kerr e = KERR_INIT;
     store *st = en->o.store;
     for (int tries = 0; tries < 5; tries++) {
         if (store_begin(st, &e))
             goto retry;
+        if (w && store_pending(w, &e))
+            goto rollback;
         if (store_queue_push(st, "event", j->execution_id, j->task_run_id, payload, 0, NULL, &e))
             goto rollback;
         int rc = store_queue_ack(st, j->id, owner, &e);
         if (rc && rc != STORE_CONFLICT && rc != STORE_NOT_FOUND)
             goto rollback;
         if (rc) {
-            /* the lease went to another delivery: this result is stale */
+            /* the lease went to another delivery: this result is stale
+             * (its logs are kept: they say what this delivery did) */
             store_rollback(st);
+            if (w)
+                flush_logs(w);
             return;
         }
         if (store_commit(st, &e))
@@ -165,7 +268,7 @@ static void run_job(engine *en, store_job *j, const char *owner)
         /* nothing to run: tell the executor so that a killed run ends */
         json_t *p = json_pack("{s:s,s:s,s:i,s:s}", "type", "result", "run", run_id, "attempt", attempt, "state",
                               "KILLED");
-        send_result(en, j, p, owner);
+        send_result(en, j, p, owner, NULL);
         json_decref(p);
         engine_exec_release(en, x);
         return;
@@ -243,7 +346,15 @@ static void run_job(engine *en, store_job *j, const char *owner)
     pthread_mutex_lock(&en->lock);
     json_object_del(en->cancels, flagkey);
     pthread_mutex_unlock(&en->lock);
-    send_result(en, j, p, owner);
+    if (atomic_load(&en->aborting) && res != TASK_SUCCESS && res != TASK_WARNING) {
+        /* stopped by a shutdown, not by a kill: no result; the job stays
+         * leased and runs again after the restart */
+        flush_logs(&w);
+    } else {
+        send_result(en, j, p, owner, &w);
+    }
+    free_pending(&w);
+    free(w.pending);
     json_decref(p);
     free(w.exec_id);
     free(w.task_id);

@@ -174,7 +174,7 @@ static const char *const sql_text[S__COUNT] = {
                    " AND EXISTS (SELECT 1 FROM executions x WHERE x.id = jobs.execution_id"
                    " AND x.state IN " TERMINATED_STATES ")",
     [S_JOB_REQUEUE] = "UPDATE jobs SET owner = NULL, lease_until = NULL,"
-                      " attempt = attempt + 1, available_at = ?1"
+                      " attempt = attempt + 1, available_at = ?2"
                       " WHERE owner IS NOT NULL AND lease_until < ?1",
     [S_JOB_DEPTH] = "SELECT coalesce(sum(owner IS NULL), 0), coalesce(sum(owner IS NOT NULL), 0)"
                     " FROM jobs WHERE (?1 IS NULL OR kind = ?1)",
@@ -1686,6 +1686,10 @@ static int sq_queue_expire(void *p, int64_t now_us, size_t *requeued, size_t *dr
     *dropped = (size_t)sqlite3_changes(c->db);
     STMT(rq, S_JOB_REQUEUE);
     sqlite3_bind_int64(rq, 1, now_us);
+    /* ready now: a caller may pass a far-future now_us to hand back every
+     * lease (a restart), and the jobs must not wait until then */
+    int64_t wall = store_now_us();
+    sqlite3_bind_int64(rq, 2, now_us < wall ? now_us : wall);
     rc = run(c, rq, "requeueing expired jobs", e);
     if (!rc)
         *requeued = (size_t)sqlite3_changes(c->db);
