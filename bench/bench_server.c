@@ -320,6 +320,7 @@ int main(void)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     char tmpl[] = "/tmp/kite-bench-server-XXXXXX";
     char *dir = mkdtemp(tmpl);
     /* a free port */
