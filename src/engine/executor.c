@@ -21,6 +21,7 @@
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/strutil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1181,8 +1182,10 @@ static void apply_event(step *s, const xevent *ev)
             store_state_parse(sname, &cst);
         const json_t *tj = task_of(s, r)->json;
         const json_t *tf = json_object_get(tj, "transmitFailed");
-        int transmit = tf ? json_is_true(tf) : !strcmp(task_of(s, r)->ft->def->name, "flow.subflow") &&
-                                                   strstr(task_of(s, r)->ft->type, "Subflow") != NULL;
+        /* Subflow's transmitFailed defaults to true; the old Flow task's to false */
+        const char *ty = task_of(s, r)->ft->type;
+        int transmit = tf ? (json_is_true(tf) || (json_is_string(tf) && !strcasecmp(json_string_value(tf), "true")))
+                          : !(ty && str_ends_with(ty, "flows.Flow"));
         store_state mine = cst;
         if (is_bad(cst) && !transmit)
             mine = STATE_SUCCESS;
