@@ -156,11 +156,18 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
                 return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s was deleted", id);
         }
     }
-    if (outputs_only) {
+    if (outputs_only || !wait) {
+        /* just created: no task run yet, one read is enough */
         store_execution x = {0};
         if (store_execution_get(r->s->o.store, id, &x, &e))
             return srv_store_error(r, &e);
-        json_t *o = x.outputs ? json_incref(x.outputs) : json_object();
+        json_t *o;
+        if (outputs_only) {
+            o = x.outputs ? json_incref(x.outputs) : json_object();
+        } else {
+            o = exec_light_json(&x);
+            json_object_set_new(o, "taskRunList", json_array());
+        }
         store_execution_clear(&x);
         return srv_json(r, status, o);
     }
