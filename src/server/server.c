@@ -561,6 +561,14 @@ void server_stop(server *s)
         return;
     s->stopping = 1;
     MHD_quiesce_daemon(s->d);
+    /* give event streams and waits (which see `stopping`) a moment to end
+     * cleanly, so clients get a complete response rather than a reset */
+    for (int i = 0; i < 50; i++) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        usleep(10000);
+    }
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }
