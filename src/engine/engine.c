@@ -491,6 +491,92 @@ static touched_exec *touch(touched *t, xexec *x)
     return te;
 }
 
+/* ---- flow concurrency ----------------------------------------------------------------- */
+
+/* The flow's `concurrency` limit (0: none) and behavior. */
+static int64_t concurrency_of(const xexec *x, const char **behavior)
+{
+    const json_t *c = json_object_get(x->fl->f->doc, "concurrency");
+    const json_t *lim = json_object_get(c, "limit");
+    *behavior = json_string_value(json_object_get(c, "behavior"));
+    if (!*behavior)
+        *behavior = "QUEUE";
+    if (json_is_integer(lim))
+        return json_integer_value(lim);
+    if (json_is_string(lim))
+        return atoll(json_string_value(lim));
+    return 0;
+}
+
+/* At a start event: whether the flow's concurrency limit lets x run now.
+ * When it does not, x is QUEUED (to start when another ends), CANCELLED or
+ * FAILED, as the flow's `concurrency.behavior` says. Runs in the batch's
+ * transaction, so starts earlier in the same batch are counted. */
+static int concurrency_allows(engine *en, xexec *x, int64_t now)
+{
+    const char *behavior;
+    int64_t limit = concurrency_of(x, &behavior);
+    if (limit <= 0)
+        return 1;
+    store_execution_query q = {.namespace = x->row.namespace, .flow_id = x->row.flow_id,
+                               .states = STORE_STATE_BIT(STATE_RUNNING) | STORE_STATE_BIT(STATE_PAUSED) |
+                                         STORE_STATE_BIT(STATE_KILLING) | STORE_STATE_BIT(STATE_RESTARTED) |
+                                         STORE_STATE_BIT(STATE_RETRYING),
+                               .limit = 1};
+    int64_t running = 0;
+    kerr e = KERR_INIT;
+    store_execution *v = NULL;
+    size_t n = 0;
+    if (store_execution_search(en->o.store, &q, &v, &n, &running, &e))
+        return 1; /* cannot count: let it run rather than lose it */
+    store_executions_free(v, n);
+    if (running < limit)
+        return 1;
+    char msg[256];
+    pthread_mutex_lock(&x->lock);
+    if (!strcasecmp(behavior, "CANCEL")) {
+        store_execution_set_state(&x->row, STATE_CANCELLED, now);
+        x->row.end_us = now;
+        snprintf(msg, sizeof msg, "cancelled: the flow's concurrency limit (%lld running) is reached",
+                 (long long)limit);
+    } else if (!strcasecmp(behavior, "FAIL")) {
+        store_execution_set_state(&x->row, STATE_FAILED, now);
+        x->row.end_us = now;
+        snprintf(msg, sizeof msg, "failed: the flow's concurrency limit (%lld running) is reached", (long long)limit);
+    } else {
+        if (x->row.state != STATE_QUEUED)
+            store_execution_set_state(&x->row, STATE_QUEUED, now);
+        snprintf(msg, sizeof msg, "queued: the flow's concurrency limit (%lld running) is reached", (long long)limit);
+    }
+    x->dirty = 1;
+    pthread_mutex_unlock(&x->lock);
+    engine_log_line(en, x, -1, 0, LEVEL_INFO, msg);
+    return 0;
+}
+
+/* x ended: the oldest QUEUED execution of its flow gets a start event. */
+static int dequeue_next(engine *en, xexec *x, kerr *e)
+{
+    const char *behavior;
+    if (concurrency_of(x, &behavior) <= 0)
+        return 0;
+    store_execution_query q = {.namespace = x->row.namespace, .flow_id = x->row.flow_id,
+                               .states = STORE_STATE_BIT(STATE_QUEUED)};
+    store_execution *v = NULL;
+    size_t n = 0;
+    if (store_execution_search(en->o.store, &q, &v, &n, NULL, e))
+        return -1;
+    int rc = 0;
+    if (n) {
+        /* newest first: the oldest is the last */
+        json_t *p = json_pack("{s:s}", "type", "start");
+        rc = store_queue_push(en->o.store, "event", v[n - 1].id, NULL, p, 0, NULL, e);
+        json_decref(p);
+    }
+    store_executions_free(v, n);
+    return rc;
+}
+
 /* Writes what resolving one execution produced; 0 or -1 with e set. */
 static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t *cancels, kerr *e)
 {
@@ -580,6 +666,9 @@ static size_t executor_batch(engine *en)
                      json_string_value(json_object_get(j->payload, "run")), j->payload};
         if (!ev.taskrun_id)
             ev.taskrun_id = j->task_run_id;
+        if (ev.type == XEV_START && (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) &&
+            !concurrency_allows(en, x, now))
+            continue;
         pthread_mutex_lock(&x->lock);
         executor_apply(en, x, &ev, now, &te->a);
         pthread_mutex_unlock(&x->lock);
@@ -594,6 +683,8 @@ static size_t executor_batch(engine *en)
         store_state after = te->x->row.state;
         if (after != te->before && (store_state_is_terminated(after) || after == STATE_PAUSED))
             ended = 1;
+        if (!failed && after != te->before && store_state_is_terminated(after) && dequeue_next(en, te->x, &e))
+            failed = 1;
     }
     for (size_t i = 0; i < n && !failed; i++)
         if (store_queue_ack(st, jobs[i].id, EXECUTOR_OWNER, &e) && e.code != STORE_NOT_FOUND)

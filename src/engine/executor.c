@@ -1244,7 +1244,18 @@ static store_state root_state(step *s)
 {
     const eflow *fl = s->x->fl;
     res m = walk_seq(s, -1, &fl->root, NULL, 0);
-    return block(s, -1, m, &fl->errors, &fl->finally, NULL, 0);
+    store_state st = block(s, -1, m, &fl->errors, &fl->finally, NULL, 0);
+    if (!ended(st) || !fl->after.n)
+        return st;
+    /* afterExecution: run once the rest has ended, whatever its state,
+     * which they do not change (a kill skips them) */
+    int saved = s->killing;
+    if (st == STATE_KILLED)
+        return st;
+    s->killing = 0;
+    res a = walk_seq(s, -1, &fl->after, NULL, 0);
+    s->killing = saved;
+    return a.done || a.bad ? st : STATE_RUNNING;
 }
 
 static void end_execution(step *s, store_state st)
