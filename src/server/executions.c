@@ -150,7 +150,7 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
                 usleep(20000);
                 continue;
             }
-            if (r->s->stopping)
+            if (SRV_STOPPING(r->s))
                 break;
             if (e.code == STORE_NOT_FOUND)
                 return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s was deleted", id);

@@ -109,8 +109,8 @@ enum MHD_Result srv_metrics(srv_req *r)
                "kite_http_errors_total{class=\"4xx\"} %lld\nkite_http_errors_total{class=\"5xx\"} %lld\n"
                "# HELP kite_webhook_requests_total Webhook calls received.\n"
                "# TYPE kite_webhook_requests_total counter\nkite_webhook_requests_total %lld\n",
-               (long long)r->s->requests, (long long)r->s->errors_4xx, (long long)r->s->errors_5xx,
-               (long long)r->s->webhooks);
+               (long long)__atomic_load_n(&r->s->requests, __ATOMIC_RELAXED), (long long)__atomic_load_n(&r->s->errors_4xx, __ATOMIC_RELAXED), (long long)__atomic_load_n(&r->s->errors_5xx, __ATOMIC_RELAXED),
+               (long long)__atomic_load_n(&r->s->webhooks, __ATOMIC_RELAXED));
     enum MHD_Result rc = srv_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4", buf_str(&b), b.len);
     buf_free(&b);
     return rc;

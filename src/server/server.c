@@ -559,7 +559,7 @@ void server_stop(server *s)
 {
     if (!s || !s->d)
         return;
-    s->stopping = 1;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     MHD_quiesce_daemon(s->d);
     /* give event streams and waits (which see `stopping`) a moment to end
      * cleanly, so clients get a complete response rather than a reset */
@@ -588,7 +588,7 @@ void server_free(server *s)
 
 enum MHD_Result srv_health(srv_req *r)
 {
-    return srv_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", r->s->stopping ? "DOWN" : "UP"));
+    return srv_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", SRV_STOPPING(r->s) ? "DOWN" : "UP"));
 }
 
 enum MHD_Result srv_openapi(srv_req *r)

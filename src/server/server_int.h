@@ -22,11 +22,14 @@ struct server {
     char *tmp_dir;
     struct MHD_Daemon *d;
     int port;
-    volatile int stopping;      /* set by server_stop: event streams end */
+    int stopping;               /* set by server_stop (atomic): event streams end */
     pthread_mutex_t lock;
     /* counters for /metrics */
     int64_t requests, errors_4xx, errors_5xx, webhooks;
 };
+
+/* 1 once server_stop began: long requests (streams, waits) end. */
+#define SRV_STOPPING(s) __atomic_load_n(&(s)->stopping, __ATOMIC_ACQUIRE)
 
 /* Who is calling: roles and scoped tokens hang here later. */
 typedef struct srv_principal {

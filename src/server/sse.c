@@ -49,11 +49,11 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         }
         buf_reset(&x->pending);
         x->off = 0;
-        if (x->done || x->s->stopping)
+        if (x->done || SRV_STOPPING(x->s))
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (x->polled) {
             /* sleep in small steps so that a stopping server is not kept waiting */
-            for (int64_t slept = 0; slept < x->poll_us && !x->s->stopping; slept += 50000)
+            for (int64_t slept = 0; slept < x->poll_us && !SRV_STOPPING(x->s); slept += 50000)
                 usleep((useconds_t)(x->poll_us - slept < 50000 ? x->poll_us - slept : 50000));
         }
         x->polled = 1;

@@ -100,6 +100,9 @@ wait_state() {
     return 1
 }
 
-no_sanitizer_reports() { # no_sanitizer_reports FILE
-    ! grep -E -q 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer' "$1"
+no_sanitizer_reports() { # no_sanitizer_reports FILE: on failure shows the first report
+    local pat='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
+    grep -E -q "$pat" "$1" || return 0
+    grep -E -A40 "$pat" "$1" | head -60
+    return 1
 }
