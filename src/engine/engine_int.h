@@ -146,6 +146,8 @@ json_t *xexec_context(engine *en, xexec *x, int r);
 void xexec_index_outputs(xexec *x, int r);
 /* Renders v in the context of run r; new reference or NULL + e. Caller holds x->lock. */
 json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e);
+/* Same, with keys added to `taskrun` (ForEachItem's taskrun.items). */
+json_t *xexec_render_extra(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, kerr *e);
 /* Renders to text. */
 int xexec_render_text(engine *en, xexec *x, int r, const char *tmpl, char **out, kerr *e);
 

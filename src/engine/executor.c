@@ -885,6 +885,157 @@ static store_state fl_subflow(step *s, int r)
     return STATE_RUNNING;
 }
 
+/* ForEachItem: the file of `items` cut into batches of `batch.rows` lines
+ * (or `batch.partitions` batches), each stored as a file and given to a
+ * subflow execution whose inputs see it as {{ taskrun.items }}. With `wait`
+ * the task ends when every child has: FAILED when one failed and
+ * `transmitFailed` (default true), else SUCCESS; outputs `numberOfBatches`
+ * and `iterations` (children by final state). */
+static store_state fl_foreach_item(step *s, int r)
+{
+    json_t *sd = sdata(s, r);
+    if (json_object_get(sd, "batches")) {
+        size_t total = (size_t)json_integer_value(json_object_get(sd, "batches"));
+        if (!json_is_true(json_object_get(sd, "wait")))
+            return STATE_SUCCESS;
+        const json_t *counts = json_object_get(sd, "ended");
+        size_t done = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)counts, k, v) done += (size_t)json_integer_value(v);
+        if (done < total)
+            return STATE_RUNNING;
+        set_outputs(s, r, "iterations", json_deep_copy(counts));
+        xexec_index_outputs(s->x, r);
+        int bad = json_integer_value(json_object_get(counts, "FAILED")) +
+                      json_integer_value(json_object_get(counts, "KILLED")) >
+                  0;
+        const json_t *tf = json_object_get(task_of(s, r)->json, "transmitFailed");
+        int transmit = !tf || json_is_true(tf) || (json_is_string(tf) && !strcasecmp(json_string_value(tf), "true"));
+        return bad && transmit ? STATE_FAILED : STATE_SUCCESS;
+    }
+    if (s->killing)
+        return STATE_KILLED;
+    kerr e = KERR_INIT;
+    char *items = NULL;
+    json_t *batch = NULL, *ns = NULL, *fid = NULL;
+    if (xexec_render_text(s->en, s->x, r, json_string_value(json_object_get(task_of(s, r)->json, "items")), &items,
+                          &e) ||
+        render_prop(s, r, "batch", &batch, &e) || render_prop(s, r, "namespace", &ns, &e) ||
+        render_prop(s, r, "flowId", &fid, &e)) {
+        fail_run(s, r, "%s", e.msg);
+        free(items);
+        json_decref(batch);
+        json_decref(ns);
+        json_decref(fid);
+        return STATE_FAILED;
+    }
+    buf data = BUF_INIT;
+    store_state result = STATE_RUNNING;
+    if (!json_is_string(ns) || !json_is_string(fid)) {
+        fail_run(s, r, "ForEachItem '%s' needs a namespace and a flowId", s->x->runs[r].row.task_id);
+        result = STATE_FAILED;
+        goto out;
+    }
+    if (storage_read_all(s->en->o.storage, items, 1u << 30, &data, &e)) {
+        fail_run(s, r, "items: %s", e.msg);
+        result = STATE_FAILED;
+        goto out;
+    }
+    /* the lines */
+    size_t nlines = 0, cap = 0;
+    size_t *starts = NULL, *lens = NULL;
+    const char *p = buf_str(&data), *end = p + data.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (nlines == cap) {
+            cap = cap ? cap * 2 : 64;
+            starts = xrealloc(starts, cap * sizeof *starts);
+            lens = xrealloc(lens, cap * sizeof *lens);
+        }
+        starts[nlines] = (size_t)(p - buf_str(&data));
+        lens[nlines++] = len + (nl ? 1 : 0);
+        p += len + (nl ? 1 : 0);
+    }
+    int64_t rows = 1, parts = 0;
+    const json_t *rj = json_object_get(batch, "rows"), *pj = json_object_get(batch, "partitions");
+    if (rj)
+        rows = json_is_integer(rj) ? json_integer_value(rj) : atoll(json_string_value(rj) ? json_string_value(rj) : "1");
+    if (pj)
+        parts = json_is_integer(pj) ? json_integer_value(pj) : atoll(json_string_value(pj) ? json_string_value(pj) : "0");
+    if (parts > 0)
+        rows = (int64_t)((nlines + (size_t)parts - 1) / (size_t)parts);
+    if (rows < 1)
+        rows = 1;
+    size_t nbatches = nlines ? (nlines + (size_t)rows - 1) / (size_t)rows : 0;
+    const json_t *tj = task_of(s, r)->json;
+    const json_t *wj = json_object_get(tj, "wait");
+    int wait = !wj || json_is_true(wj) || (json_is_string(wj) && !strcasecmp(json_string_value(wj), "true"));
+    const json_t *inh = json_object_get(tj, "inheritLabels");
+    xrun *run = &s->x->runs[r];
+    for (size_t b = 0; b < nbatches; b++) {
+        size_t first = b * (size_t)rows, last = first + (size_t)rows;
+        if (last > nlines)
+            last = nlines;
+        char name[64];
+        snprintf(name, sizeof name, "batch-%zu.txt", b + 1);
+        char *uri = storage_uri_task_file(s->x->row.namespace, s->x->row.flow_id, s->x->row.id, run->row.task_id,
+                                          run->row.id, name, &e);
+        if (!uri || storage_put(s->en->o.storage, uri, buf_str(&data) + starts[first],
+                                starts[last - 1] + lens[last - 1] - starts[first], &e)) {
+            fail_run(s, r, "batch %zu: %s", b + 1, e.msg);
+            free(uri);
+            free(starts);
+            free(lens);
+            result = STATE_FAILED;
+            goto out;
+        }
+        json_t *extra = json_pack("{s:s,s:i}", "items", uri, "iteration", (int)b);
+        json_t *inputs = NULL;
+        const json_t *raw = json_object_get(tj, "inputs");
+        if (raw && !(inputs = xexec_render_extra(s->en, s->x, r, extra, raw, &e))) {
+            fail_run(s, r, "inputs of batch %zu: %s", b + 1, e.msg);
+            json_decref(extra);
+            free(uri);
+            free(starts);
+            free(lens);
+            result = STATE_FAILED;
+            goto out;
+        }
+        json_decref(extra);
+        free(uri);
+        json_t *lab = json_object();
+        if (json_is_true(inh) && s->x->row.labels)
+            json_object_update(lab, s->x->row.labels);
+        char child[STORE_ID_LEN + 1];
+        store_new_id(child);
+        if (!s->a->subflows)
+            s->a->subflows = json_array();
+        json_array_append_new(s->a->subflows,
+                              json_pack("{s:s,s:O,s:O,s:o,s:o,s:s,s:s,s:b,s:i}", "id", child, "namespace", ns,
+                                        "flowId", fid, "inputs", inputs ? inputs : json_object(), "labels", lab,
+                                        "parent", s->x->row.id, "parentRun", run->row.id, "wait", wait, "revision",
+                                        0));
+    }
+    free(starts);
+    free(lens);
+    json_object_set_new(sd, "batches", json_integer((json_int_t)nbatches));
+    json_object_set_new(sd, "wait", json_boolean(wait));
+    json_object_set_new(sd, "ended", json_object());
+    sdata_save(s, r);
+    set_outputs(s, r, "numberOfBatches", json_integer((json_int_t)nbatches));
+    xexec_index_outputs(s->x, r);
+    result = !wait || nbatches == 0 ? STATE_SUCCESS : STATE_RUNNING;
+out:
+    buf_free(&data);
+    free(items);
+    json_decref(batch);
+    json_decref(ns);
+    json_decref(fid);
+    return result;
+}
+
 static store_state fl_unsupported(step *s, int r)
 {
     fail_run(s, r, "task type '%s' is not supported by this version of kite", task_of(s, r)->ft->type);
@@ -910,6 +1061,7 @@ static const flowable_impl flowables[] = {
     {"flow.pause", fl_pause},
     {"flow.loop_until", fl_loop_until},
     {"flow.subflow", fl_subflow},
+    {"flow.foreach_item", fl_foreach_item},
 };
 
 static store_state resolve_run(step *s, int r)
@@ -1176,6 +1328,20 @@ static void apply_event(step *s, const xevent *ev)
         if (r < 0 || ended(x->runs[r].row.state))
             break;
         json_t *sd = sdata(s, r);
+        if (!strcmp(task_of(s, r)->kind ? task_of(s, r)->kind : "", "flow.foreach_item")) {
+            /* one more batch ended: count it by its state */
+            const char *sname = json_string_value(json_object_get(ev->data, "state"));
+            json_t *counts = json_object_get(sd, "ended");
+            if (!counts) {
+                counts = json_object();
+                json_object_set_new(sd, "ended", counts);
+            }
+            const char *key = sname ? sname : "FAILED";
+            json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+            sdata_save(s, r);
+            s->changed = 1;
+            break;
+        }
         store_state cst = STATE_FAILED;
         const char *sname = json_string_value(json_object_get(ev->data, "state"));
         if (sname)

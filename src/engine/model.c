@@ -732,7 +732,14 @@ static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, 
 
 json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
 {
+    return xexec_render_extra(en, x, r, NULL, v, e);
+}
+
+json_t *xexec_render_extra(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, kerr *e)
+{
     json_t *ctx = xexec_context(en, x, r);
+    if (taskrun_extra && json_is_object(json_object_get(ctx, "taskrun")))
+        json_object_update(json_object_get(ctx, "taskrun"), (json_t *)taskrun_extra);
     hostctx h = {en, x, r};
     expr_func funcs[16];
     size_t n = 0;
