@@ -63,6 +63,8 @@ static const srv_route routes[] = {
     {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kite:///...)"},
     {"POST", API "/executions/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
      "Create an execution (multipart inputs and files, labels, wait)"},
+    {"POST", API "/executions/trigger/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
+     "Create an execution (Kestra's older path)"},
 
     {"GET", API "/logs/{executionId}", srv_logs_get, 0, "Logs of an execution (taskId, minLevel)"},
     {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)"},

@@ -142,6 +142,8 @@ req GET "/executions/$ID/file" --get --data-urlencode "path=$DOC"
 ok "download the uploaded file" eval 'code_is 200 && grep -q "file content 42" "$work/body"'
 req GET "/executions/$ID/file" --get --data-urlencode "path=kite:///e2e/api/other/executions/x/f.txt"
 ok "a file of another execution: 403" code_is 403
+req POST "/executions/trigger/e2e.api/hello?wait=true" -H "Content-Type: application/json" -d '{"name": "json"}'
+ok "create at Kestra's older path, inputs as JSON" eval 'code_is 200 && jt "d[\"outputs\"][\"greeting\"] == \"hi json\""'
 req POST "/executions/e2e.api/hello?labels=oops"
 ok "a bad label: 400" eval 'code_is 400 && jt "\"key:value\" in d[\"message\"]"'
 req POST "/executions/e2e.api/nope"
