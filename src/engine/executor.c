@@ -1247,6 +1247,40 @@ static void cancel_running(step *s)
     }
 }
 
+/* Failed task runs (and their failed flowable ancestors) run again in the
+ * same execution: a restart, or a flow-level retry (RETRY_FAILED_TASK). */
+static void restart_failed(step *s)
+{
+    xexec *x = s->x;
+    store_execution_set_state(&x->row, STATE_RUNNING, s->now);
+    x->row.end_us = 0;
+    x->dirty = 1;
+    for (size_t i = 0; i < x->nruns; i++) {
+        xrun *run = &x->runs[i];
+        if (run->row.state != STATE_FAILED && run->row.state != STATE_KILLED)
+            continue;
+        set_state(s, (int)i, STATE_RESTARTED);
+        const etask *t = &x->fl->tasks[run->task];
+        if (t->kind) {
+            set_state(s, (int)i, STATE_RUNNING);
+            json_t *sd = sdata(s, (int)i);
+            json_object_del(sd, "result");
+            json_object_del(sd, "branch");
+            run->lo = 0;
+            sdata_save(s, (int)i);
+        }
+    }
+    for (size_t i = 0; i < x->nruns; i++) {
+        xrun *run = &x->runs[i];
+        const etask *t = &x->fl->tasks[run->task];
+        if (run->row.state == STATE_RESTARTED && !t->kind) {
+            store_task_run_add_attempt(&run->row, STATE_RUNNING, s->now, NULL);
+            set_state(s, (int)i, STATE_RUNNING);
+            dispatch(s, (int)i, 0);
+        }
+    }
+}
+
 static void apply_event(step *s, const xevent *ev)
 {
     xexec *x = s->x;
@@ -1262,6 +1296,12 @@ static void apply_event(step *s, const xevent *ev)
         apply_result(s, ev);
         break;
     case XEV_TIMER: {
+        const char *what0 = json_string_value(json_object_get(ev->data, "what"));
+        if (what0 && !strcmp(what0, "flow_retry")) {
+            if (x->row.state == STATE_RETRYING)
+                restart_failed(s);
+            break;
+        }
         int r = run_by_id(x, ev->taskrun_id);
         if (r < 0 || ended(x->runs[r].row.state))
             break;
@@ -1366,41 +1406,12 @@ static void apply_event(step *s, const xevent *ev)
         s->changed = 1;
         break;
     }
-    case XEV_RESTART: {
+    case XEV_RESTART:
         if (x->row.state != STATE_FAILED && x->row.state != STATE_KILLED)
             break;
         store_execution_set_state(&x->row, STATE_RESTARTED, s->now);
-        store_execution_set_state(&x->row, STATE_RUNNING, s->now);
-        x->row.end_us = 0;
-        x->dirty = 1;
-        /* failed runs and their failed ancestors run again */
-        for (size_t i = 0; i < x->nruns; i++) {
-            xrun *run = &x->runs[i];
-            if (run->row.state != STATE_FAILED && run->row.state != STATE_KILLED)
-                continue;
-            set_state(s, (int)i, STATE_RESTARTED);
-            const etask *t = &x->fl->tasks[run->task];
-            if (t->kind) {
-                set_state(s, (int)i, STATE_RUNNING);
-                json_t *sd = sdata(s, (int)i);
-                json_object_del(sd, "result");
-                json_object_del(sd, "branch");
-                run->lo = 0;
-                sdata_save(s, (int)i);
-            }
-        }
-        /* drop errors-branch runs that ran for the failure: they run again if it fails again */
-        for (size_t i = 0; i < x->nruns; i++) {
-            xrun *run = &x->runs[i];
-            const etask *t = &x->fl->tasks[run->task];
-            if (run->row.state == STATE_RESTARTED && !t->kind) {
-                store_task_run_add_attempt(&run->row, STATE_RUNNING, s->now, NULL);
-                set_state(s, (int)i, STATE_RUNNING);
-                dispatch(s, (int)i, 0);
-            }
-        }
+        restart_failed(s);
         break;
-    }
     }
 }
 
@@ -1469,6 +1480,52 @@ static void end_execution(step *s, store_state st)
     }
 }
 
+/* The flow's own `retry` when the execution failed: with behavior
+ * RETRY_FAILED_TASK (the default) the execution goes RETRYING and its failed
+ * tasks run again after the delay, as long as maxAttempt / maxDuration allow.
+ * Returns 1 when a retry is scheduled. */
+static int flow_retry(step *s)
+{
+    xexec *x = s->x;
+    const json_t *p = json_object_get(x->fl->f->doc, "retry");
+    if (!json_is_object(p))
+        return 0;
+    const char *beh = json_string_value(json_object_get(p, "behavior"));
+    if (beh && !strcasecmp(beh, "CREATE_NEW_EXECUTION")) {
+        engine_log_line(s->en, x, -1, 0, LEVEL_WARN,
+                        "flow retry: behavior CREATE_NEW_EXECUTION is not supported yet; the execution is not retried");
+        return 0;
+    }
+    int attempts = x->row.variables ? (int)json_integer_value(json_object_get(x->row.variables, "_flowAttempts")) : 0;
+    if (attempts < 1)
+        attempts = 1;
+    const json_t *ma = json_object_get(p, "maxAttempt");
+    if (!ma)
+        ma = json_object_get(p, "maxAttempts");
+    int64_t max_attempt = json_is_integer(ma) ? json_integer_value(ma) : json_is_string(ma) ? atoll(json_string_value(ma)) : -1;
+    kerr e = KERR_INIT;
+    int64_t max_dur = 0, delay = 0;
+    if (prop_duration(s, -1, p, "maxDuration", 0, &max_dur, &e) || retry_delay(s, -1, p, attempts, &delay, &e)) {
+        engine_log_line(s->en, x, -1, 0, LEVEL_ERROR, e.msg);
+        return 0;
+    }
+    if (max_attempt < 0 && max_dur <= 0)
+        return 0;
+    if (max_attempt >= 0 && attempts >= max_attempt)
+        return 0;
+    int64_t start = x->row.start_us ? x->row.start_us : x->row.created_us;
+    if (max_dur > 0 && s->now + delay - start > max_dur)
+        return 0;
+    if (!x->row.variables)
+        x->row.variables = json_object();
+    json_object_set_new(x->row.variables, "_flowAttempts", json_integer(attempts + 1));
+    store_execution_set_state(&x->row, STATE_RETRYING, s->now);
+    x->dirty = 1;
+    xactions_push(s->a, "event", NULL, json_pack("{s:s,s:s}", "type", "timer", "what", "flow_retry"),
+                  s->now + (delay > 0 ? delay : 1));
+    return 1;
+}
+
 void executor_apply(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a)
 {
     step s = {.en = en, .x = x, .now = now, .a = a};
@@ -1483,12 +1540,14 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
     step s = {.en = en, .x = x, .now = now, .a = a};
     if (store_state_is_terminated(x->row.state))
         return;
-    if (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED)
-        return;
+    if (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED || x->row.state == STATE_RETRYING)
+        return; /* not started yet, or waiting for its flow-level retry */
     s.killing = x->row.state == STATE_KILLING;
     for (int guard = 0; guard < 1000; guard++) {
         s.changed = 0;
         store_state st = root_state(&s);
+        if (ended(st) && st == STATE_FAILED && !s.killing && flow_retry(&s))
+            return;
         if (ended(st)) {
             if (s.killing && !(x->row.variables && json_object_get(x->row.variables, "_exit")))
                 st = STATE_KILLED;

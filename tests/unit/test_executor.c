@@ -17,7 +17,8 @@
  * creation order as "task STATE" (with "[value]" inside loops), jobs pushed by
  * that step as "task <id>" or "event <id> <what> +<ms>", "-" for none.
  * Events: start, result TASK STATE [outputs JSON], kill, resume [inputs
- * JSON], timer TASK, restart, child TASK STATE. The clock starts at a fixed
+ * JSON], timer TASK WHAT (TASK "-" for the execution's own timers), restart,
+ * child TASK STATE. The clock starts at a fixed
  * instant and moves 1 ms per event, so every run is deterministic.
  */
 #include <stdarg.h>
@@ -216,14 +217,19 @@ static int run_case(const tcase *c, char *why, size_t whysz)
                 if (!strcmp(x->runs[k - 1].row.task_id, task) &&
                     (!val || (x->runs[k - 1].row.value && !strcmp(x->runs[k - 1].row.value, val))))
                     r = (int)(k - 1);
-            if (r < 0) {
+            if (r < 0 && !strcmp(task, "-") && !strcmp(ev_text, "timer")) {
+                /* an execution-level timer (a flow retry) */
+                ev.type = XEV_TIMER;
+                json_object_set_new(data, "what", json_string(state));
+            } else if (r < 0) {
                 snprintf(why, whysz, "step %zu (%s): no run of task '%s'", i + 1, c->steps[i].event, task);
                 rc = -1;
                 json_decref(data);
                 break;
             }
-            ev.taskrun_id = x->runs[r].row.id;
-            if (!strcmp(ev_text, "timer")) {
+            if (r < 0) {
+                /* handled above */
+            } else if ((ev.taskrun_id = x->runs[r].row.id), !strcmp(ev_text, "timer")) {
                 ev.type = XEV_TIMER;
                 json_object_set_new(data, "what", json_string(state));
             } else {
