@@ -157,6 +157,7 @@ static long rss_kb(pid_t pid)
 typedef struct sent {
     char id[32];
     int64_t at_us;
+    int64_t answer_us;          /* request written -> answer read */
 } sent;
 
 typedef struct loader {
@@ -191,6 +192,7 @@ static void *load_main(void *arg)
         sent *s = &l->out[l->n++];
         snprintf(s->id, sizeof s->id, "%.22s", id + 6);
         s->at_us = at;
+        s->answer_us = now_real() - at;
     }
     if (fd >= 0)
         close(fd);
@@ -286,10 +288,11 @@ static void run_rate(int rate_per_min, int seconds)
         if (got < 1000)
             break;
     }
-    int64_t *lat = xcalloc(nsent + 1, sizeof *lat);
-    size_t nl = 0;
+    int64_t *lat = xcalloc(nsent + 1, sizeof *lat), *ans = xcalloc(nsent + 1, sizeof *ans);
+    size_t nl = 0, na = 0;
     for (int k = 0; k < CONNS; k++) {
         for (size_t i = 0; i < L[k].n; i++) {
+            ans[na++] = L[k].out[i].answer_us;
             json_t *e = json_object_get(ends, L[k].out[i].id);
             if (e)
                 lat[nl++] = json_integer_value(e) - L[k].out[i].at_us;
@@ -304,6 +307,11 @@ static void run_rate(int rate_per_min, int seconds)
         printf("          request -> execution end: p50 %.1f ms  p99 %.1f ms  max %.1f ms\n",
                (double)lat[nl / 2] / 1000, (double)lat[(size_t)((double)(nl - 1) * 0.99)] / 1000,
                (double)lat[nl - 1] / 1000);
+    qsort(ans, na, sizeof *ans, cmp_i64);
+    if (na)
+        printf("          request -> webhook answer:  p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", (double)ans[na / 2] / 1000,
+               (double)ans[(size_t)((double)(na - 1) * 0.99)] / 1000, (double)ans[na - 1] / 1000);
+    free(ans);
     free(lat);
     if (fd >= 0)
         close(fd);
