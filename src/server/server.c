@@ -224,6 +224,19 @@ json_t *srv_body_json(srv_req *r, int any)
 
 /* ---- multipart bodies ---------------------------------------------------------- */
 
+static void rm_upload(const char *path)
+{
+    unlink(path);
+    size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    if (slash && n > 2) {
+        char *dir = xstrndup(path, (size_t)(slash - path));
+        if (strlen(dir) > 2 && !strcmp(dir + strlen(dir) - 2, ".d"))
+            rmdir(dir);
+        free(dir);
+    }
+}
+
 static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
                                      const char *ctype, const char *enc, const char *data, uint64_t off,
                                      size_t size)
@@ -263,6 +276,10 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
             } else {
                 rmdir(dir);
             }
+            /* a second file under the same name replaces the first */
+            const char *prev = json_string_value(json_object_get(r->files, key));
+            if (prev)
+                rm_upload(prev);
             json_object_set_new(r->files, key, json_string(path ? path : tmpl));
             free(path);
             free(dir);
@@ -452,19 +469,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r->answered)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the handler gave no answer");
     return rc;
-}
-
-static void rm_upload(const char *path)
-{
-    unlink(path);
-    size_t n = strlen(path);
-    const char *slash = strrchr(path, '/');
-    if (slash && n > 2) {
-        char *dir = xstrndup(path, (size_t)(slash - path));
-        if (strlen(dir) > 2 && !strcmp(dir + strlen(dir) - 2, ".d"))
-            rmdir(dir);
-        free(dir);
-    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

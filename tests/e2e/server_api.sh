@@ -30,6 +30,8 @@ tasks:
     mesage: typo
 YML
 ERR=$work/server.err
+mkdir -p "$work/tmp"
+export TMPDIR=$work/tmp
 ok "server starts and answers /health" start_server "$ERR" --data "$work/data" --flows "$work/flows"
 ok "it prints the URL it serves" grep -q "serving http://127.0.0.1:$PORT/" "$work/server.out"
 
@@ -138,6 +140,10 @@ req POST "/executions/e2e.api/hello?wait=true&labels=env:test&labels=run:1" -F n
 ok "create with multipart inputs, a file, labels, wait" eval 'code_is 200 && jt "d[\"state\"][\"current\"] == \"SUCCESS\" and d[\"outputs\"][\"greeting\"] == \"hi bob\" and {\"key\":\"env\",\"value\":\"test\"} in d[\"labels\"]"'
 ID=$(j "d['id']")
 DOC=$(j "d['inputs']['doc']")
+ok "uploads are removed once the request is answered" eval '[ -z "$(ls "$work/tmp" | grep kite-upload)" ]'
+req POST "/executions/e2e.api/hello" -F doc=@"$work/upload.txt" -F doc=@"$work/hello.yml"
+ok "two files under one name: the last one counts, none left behind" eval 'code_is 200 && jt "d[\"inputs\"][\"doc\"].endswith(\"hello.yml\")" && [ -z "$(ls "$work/tmp" | grep kite-upload)" ]'
+
 req GET "/executions/$ID/file" --get --data-urlencode "path=$DOC"
 ok "download the uploaded file" eval 'code_is 200 && grep -q "file content 42" "$work/body"'
 req GET "/executions/$ID/file" --get --data-urlencode "path=kite:///e2e/api/other/executions/x/f.txt"
