@@ -1058,25 +1058,131 @@ int engine_restart(engine *en, const char *id, kerr *e)
     return push_event(en, id, json_pack("{s:s}", "type", "restart"), e);
 }
 
+/* Replay: a new execution of the same flow revision with the same inputs
+ * (already read and typed: they are not read again), whose originalId is
+ * the replayed one. From a task run: the runs created before it that ended
+ * well are copied (new ids, same outputs), its enclosing flowable runs are
+ * copied as RUNNING, and everything from it on runs again. One transaction. */
 int engine_replay(engine *en, const char *id, const char *taskrun_id, char new_id[STORE_ID_LEN + 1], kerr *e)
 {
     store_execution row = {0};
     if (need_state(en, id, &row, e))
         return -1;
-    engine_submit_opts o = {.namespace = row.namespace, .flow_id = row.flow_id, .revision = row.flow_revision,
-                            .inputs = row.inputs, .labels = row.labels, .trigger = row.trigger};
-    (void)taskrun_id; /* replay from a task run: the runs before it are copied below */
-    int rc = engine_submit(en, &o, new_id, e);
-    if (!rc) {
-        store_execution nx = {0};
-        if (!store_execution_get(en->o.store, new_id, &nx, e)) {
-            nx.original_id = xstrdup(id);
-            store_execution_update(en->o.store, &nx, e);
-            store_execution_clear(&nx);
+    if (!store_state_is_terminated(row.state)) {
+        store_execution_clear(&row);
+        return kerr_set(e, "execution %s is still %s: only an ended execution can be replayed", id,
+                        store_state_name(row.state));
+    }
+    store_task_run *runs = NULL;
+    size_t n = 0;
+    if (store_task_run_list(en->o.store, id, &runs, &n, e)) {
+        store_execution_clear(&row);
+        return -1;
+    }
+    size_t from = n;
+    if (taskrun_id) {
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(runs[i].id, taskrun_id))
+                from = i;
+        if (from == n) {
+            store_task_runs_free(runs, n);
+            store_execution_clear(&row);
+            return kerr_set(e, "execution %s has no task run %s", id, taskrun_id);
+        }
+    } else {
+        from = 0;
+    }
+    /* which runs to copy: the ancestors of the chosen run (as RUNNING), and
+     * the runs before it that ended well and hang under copied runs */
+    int *keep = xcalloc(n ? n : 1, sizeof *keep); /* 0 no, 1 as is, 2 as RUNNING */
+    json_t *idx = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(idx, runs[i].id, json_integer((json_int_t)i));
+    if (from < n) {
+        const char *p = runs[from].parent_task_run_id;
+        while (p) {
+            json_t *slot = json_object_get(idx, p);
+            if (!slot)
+                break;
+            size_t k = (size_t)json_integer_value(slot);
+            keep[k] = 2;
+            p = runs[k].parent_task_run_id;
         }
     }
+    for (size_t i = 0; i < from; i++) {
+        if (keep[i])
+            continue;
+        store_state st = runs[i].state;
+        if (st != STATE_SUCCESS && st != STATE_WARNING && st != STATE_SKIPPED)
+            continue;
+        const char *p = runs[i].parent_task_run_id;
+        int ok = 1;
+        if (p) {
+            json_t *slot = json_object_get(idx, p);
+            ok = slot && keep[json_integer_value(slot)];
+        }
+        keep[i] = ok;
+    }
+    char nid[STORE_ID_LEN + 1];
+    store_new_id(nid);
+    int64_t now = time_now_us();
+    store_execution x = {0};
+    x.id = nid;
+    x.namespace = row.namespace;
+    x.flow_id = row.flow_id;
+    x.flow_revision = row.flow_revision;
+    x.inputs = row.inputs;
+    x.labels = row.labels;
+    x.trigger = row.trigger;
+    x.original_id = (char *)id;
+    x.created_us = now;
+    store_execution_set_state(&x, STATE_CREATED, now);
+    json_t *newids = json_object();
+    int rc = store_begin(en->o.store, e);
+    if (!rc)
+        rc = store_execution_insert(en->o.store, &x, e);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!keep[i])
+            continue;
+        char rid[STORE_ID_LEN + 1];
+        store_new_id(rid);
+        json_object_set_new(newids, runs[i].id, json_string(rid));
+        store_task_run t = runs[i];
+        t.id = rid;
+        t.execution_id = nid;
+        t.parent_task_run_id = runs[i].parent_task_run_id
+                                   ? (char *)json_string_value(json_object_get(newids, runs[i].parent_task_run_id))
+                                   : NULL;
+        store_history h[2];
+        if (keep[i] == 2) {
+            h[0] = (store_history){STATE_CREATED, now};
+            h[1] = (store_history){STATE_RUNNING, now};
+            t.state = STATE_RUNNING;
+            t.histories = h;
+            t.n_histories = 2;
+        }
+        rc = store_task_run_insert(en->o.store, &t, e);
+    }
+    if (!rc) {
+        json_t *p = json_pack("{s:s}", "type", "start");
+        rc = store_queue_push(en->o.store, "event", nid, NULL, p, 0, NULL, e);
+        json_decref(p);
+    }
+    if (!rc)
+        rc = store_commit(en->o.store, e);
+    else
+        store_rollback(en->o.store);
+    free(x.histories);
+    json_decref(newids);
+    json_decref(idx);
+    free(keep);
+    store_task_runs_free(runs, n);
     store_execution_clear(&row);
-    return rc;
+    if (rc)
+        return -1;
+    memcpy(new_id, nid, sizeof nid);
+    engine_wake_executor(en);
+    return 0;
 }
 
 int engine_wait(engine *en, const char *id, int stop_on_pause, int64_t timeout_us, store_state *state, kerr *e)

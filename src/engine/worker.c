@@ -36,6 +36,7 @@ typedef struct wctx {
     store_log *pending;
     size_t npending, cap;
     int64_t oldest_us;
+    store_level min_level;      /* the task's logLevel: lines below are dropped */
 } wctx;
 
 #define LOG_BATCH 256
@@ -83,7 +84,7 @@ static void op_log(task_ctx *c, store_level level, const char *msg)
 {
     wctx *w = (wctx *)c;
     engine *en = w->en;
-    if (level < en->o.min_log_level)
+    if (level < en->o.min_log_level || level < w->min_level)
         return;
     char *masked = engine_mask_secrets(en, msg);
     char *m = masked ? masked : xstrdup(msg);
@@ -275,6 +276,9 @@ static void run_job(engine *en, store_job *j, const char *owner)
     }
     const etask *t = &x->fl->tasks[x->runs[r].task];
     w.r = r;
+    const char *ll = json_string_value(json_object_get(t->json, "logLevel"));
+    if (ll && store_level_parse(ll, &w.min_level))
+        w.min_level = LEVEL_TRACE;
     w.exec_id = xstrdup(x->row.id);
     w.task_id = xstrdup(x->runs[r].row.task_id);
     w.run_id = xstrdup(run_id);
