@@ -306,6 +306,18 @@ ok "bad JSON: 400 with line and column" eval 'code_is 400 && jt "\"line 1\" in d
 req PUT /triggers -H "Content-Type: application/json" -d '{"namespace":"e2e.api","flowId":"hello","triggerId":"nope","disabled":true}'
 ok "unknown trigger: 404" code_is 404
 
+printf 'id: nightly\nnamespace: e2e.sched\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: "tick {{ trigger.date }}"\ntriggers:\n  - id: hourly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: "0 * * * *"\n' >"$work/nightly.yml"
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/nightly.yml"
+BF='{"namespace":"e2e.sched","flowId":"nightly","triggerId":"hourly","backfill":{"start":"2024-01-01T00:00:00Z","end":"2024-01-01T03:00:00Z"}}'
+req PUT /triggers -H "Content-Type: application/json" -d "$BF"
+ok "backfill: one execution per tick of the range" eval 'code_is 200 && jt "d[\"backfillExecutions\"] == 4"'
+req PUT /triggers -H "Content-Type: application/json" -d "$BF"
+ok "backfill again: ticks already fired are skipped" jt "d['backfillExecutions'] == 0"
+req GET "/executions/search?namespace=e2e.sched&labels=backfill:true"
+ok "backfill executions carry trigger.date and the backfill label" jt "d['total'] == 4 and sorted(x['trigger']['date'] for x in d['results'])[0] == '2024-01-01T00:00:00Z'"
+req PUT /triggers -H "Content-Type: application/json" -d '{"namespace":"e2e.sched","flowId":"nightly","triggerId":"hourly","backfill":{"start":"yesterday"}}'
+ok "backfill with a bad date: 400 naming the field" eval 'code_is 400 && jt "\"backfill.start\" in d[\"message\"]"'
+
 # ---- kv -----------------------------------------------------------------------------------------
 req PUT /namespaces/e2e.api/kv/answer -H "Content-Type: application/json" -d '{"n": 42}'
 ok "kv put: 204" code_is 204
