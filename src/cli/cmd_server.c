@@ -38,6 +38,7 @@ typedef struct srvmain {
     cli_config cfg;
     const char *flows_dir;
     int64_t grace_us;
+    int64_t http_timeout_us;
     int quiet;
     store *st;
     storage *fs;
@@ -61,6 +62,7 @@ static void server_usage(FILE *out)
             "  --config FILE       a kite.yml (see docs/configuration.md)\n"
             "  --workers N         worker threads (default: one per core)\n"
             "  --grace DURATION    on SIGTERM, how long running tasks may finish (default PT30S)\n"
+            "  --http-timeout DURATION  close connections idle that long (default PT60S)\n"
             "  --quiet             no access log on stderr\n\n"
             "Every /api call needs 'Authorization: Bearer <token>': the admin token comes from\n"
             "KITE_ADMIN_TOKEN, or is generated at the first start and printed once on stderr.\n"
@@ -216,6 +218,12 @@ static int parse_args(srvmain *m, int standalone, int argc, char **argv)
                 fprintf(stderr, "kite server: --workers must be a positive number\n");
                 return -1;
             }
+        } else if (!strcmp(a, "--http-timeout") && has) {
+            kerr e = KERR_INIT;
+            if (duration_parse(argv[++i], &m->http_timeout_us, &e) || m->http_timeout_us < 1000000) {
+                fprintf(stderr, "kite server: --http-timeout: %s\n", e.code ? e.msg : "at least one second (PT1S)");
+                return -1;
+            }
         } else if (!strcmp(a, "--grace") && has) {
             kerr e = KERR_INIT;
             if (duration_parse(argv[++i], &m->grace_us, &e)) {
@@ -305,7 +313,8 @@ int cli_cmd_server(int argc, char **argv)
     if (!m.sc)
         goto fail;
     server_opts ho = {.engine = m.en, .store = m.st, .storage = m.fs, .host = m.cfg.host, .port = m.cfg.port,
-                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .sched = m.sc};
+                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .sched = m.sc,
+                      .timeout_s = (unsigned)(m.http_timeout_us / 1000000)};
     m.http = server_new(&ho, &e);
     if (!m.http)
         goto fail;

@@ -32,7 +32,7 @@ YML
 ERR=$work/server.err
 mkdir -p "$work/tmp"
 export TMPDIR=$work/tmp
-ok "server starts and answers /health" start_server "$ERR" --data "$work/data" --flows "$work/flows"
+ok "server starts and answers /health" start_server "$ERR" --data "$work/data" --flows "$work/flows" --http-timeout PT1S
 ok "it prints the URL it serves" grep -q "serving http://127.0.0.1:$PORT/" "$work/server.out"
 
 # ---- health, auth, routing -------------------------------------------------------
@@ -342,6 +342,19 @@ code=$(head -c 11000000 /dev/zero | tr '\0' 'a' | curl -s -o "$work/body" -w '%{
 ok "a body over 10 MiB: 413" eval 'code_is 413 && jt "\"larger than\" in d[\"message\"]"'
 req POST /flows -H "Content-Type: application/x-yaml"
 ok "an empty flow body: 400" code_is 400
+
+ok "a client that stops mid-request is disconnected after --http-timeout" python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")   # never finishes its headers
+s.settimeout(5)
+t0 = time.time()
+try:
+    data = s.recv(100)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(0 if data == b"" and time.time() - t0 < 4 else 1)
+PY
 
 # ---- metrics and OpenAPI -------------------------------------------------------------------------
 curl -s "http://127.0.0.1:$PORT/metrics" >"$work/metrics.txt"
