@@ -510,9 +510,10 @@ static int64_t concurrency_of(const xexec *x, const char **behavior)
 
 /* At a start event: whether the flow's concurrency limit lets x run now.
  * When it does not, x is QUEUED (to start when another ends), CANCELLED or
- * FAILED, as the flow's `concurrency.behavior` says. Runs in the batch's
- * transaction, so starts earlier in the same batch are counted. */
-static int concurrency_allows(engine *en, xexec *x, int64_t now)
+ * FAILED, as the flow's `concurrency.behavior` says. The store counts the
+ * executions already running; `started` (flow key -> count) those this
+ * batch started, which the store does not show yet. */
+static int concurrency_allows(engine *en, xexec *x, int64_t now, json_t *started)
 {
     const char *behavior;
     int64_t limit = concurrency_of(x, &behavior);
@@ -530,8 +531,13 @@ static int concurrency_allows(engine *en, xexec *x, int64_t now)
     if (store_execution_search(en->o.store, &q, &v, &n, &running, &e))
         return 1; /* cannot count: let it run rather than lose it */
     store_executions_free(v, n);
-    if (running < limit)
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s", x->row.namespace, x->row.flow_id);
+    running += json_integer_value(json_object_get(started, key));
+    if (running < limit) {
+        json_object_set_new(started, key, json_integer(json_integer_value(json_object_get(started, key)) + 1));
         return 1;
+    }
     char msg[256];
     pthread_mutex_lock(&x->lock);
     if (!strcasecmp(behavior, "CANCEL")) {
@@ -625,6 +631,37 @@ static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t
     }
     for (size_t k = 0; k < a->ncancel; k++)
         json_array_append_new(cancels, json_string(a->cancel_runs[k]));
+    if (a->new_execution) {
+        /* the flow's retry with CREATE_NEW_EXECUTION */
+        char nid[STORE_ID_LEN + 1];
+        store_new_id(nid);
+        store_execution nx = {0};
+        nx.id = nid;
+        nx.namespace = x->row.namespace;
+        nx.flow_id = x->row.flow_id;
+        nx.flow_revision = x->row.flow_revision;
+        nx.inputs = x->row.inputs;
+        nx.labels = x->row.labels;
+        nx.trigger = x->row.trigger;
+        nx.original_id = x->row.id;
+        nx.variables = json_pack("{s:O}", "_flowAttempts", json_object_get(a->new_execution, "attempt"));
+        nx.created_us = time_now_us();
+        store_execution_set_state(&nx, STATE_CREATED, nx.created_us);
+        int64_t at = json_integer_value(json_object_get(a->new_execution, "start_us"));
+        json_t *p = json_pack("{s:s}", "type", "start");
+        int rc = store_execution_insert(st, &nx, e);
+        if (!rc)
+            rc = store_queue_push(st, "event", nid, NULL, p, at, NULL, e);
+        json_decref(p);
+        json_decref(nx.variables);
+        free(nx.histories);
+        if (rc)
+            return -1;
+        pthread_mutex_lock(&en->lock);
+        if (!en->next_timer_us || at < en->next_timer_us)
+            en->next_timer_us = at;
+        pthread_mutex_unlock(&en->lock);
+    }
     return 0;
 }
 
@@ -653,6 +690,7 @@ static size_t executor_batch(engine *en)
         return 0;
     }
     int64_t now = time_now_us();
+    json_t *started = json_object();
     for (size_t i = 0; i < n; i++) {
         store_job *j = &jobs[i];
         xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &e) : NULL;
@@ -667,12 +705,13 @@ static size_t executor_batch(engine *en)
         if (!ev.taskrun_id)
             ev.taskrun_id = j->task_run_id;
         if (ev.type == XEV_START && (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) &&
-            !concurrency_allows(en, x, now))
+            !concurrency_allows(en, x, now, started))
             continue;
         pthread_mutex_lock(&x->lock);
         executor_apply(en, x, &ev, now, &te->a);
         pthread_mutex_unlock(&x->lock);
     }
+    json_decref(started);
     for (size_t i = 0; i < t.n && !failed; i++) {
         touched_exec *te = &t.v[i];
         pthread_mutex_lock(&te->x->lock);

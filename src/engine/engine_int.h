@@ -117,6 +117,7 @@ typedef struct xactions {
     json_t *subflows;           /* subflow executions to create: array of objects */
     json_t *kill_children;      /* child execution ids to kill */
     json_t *notify_parent;      /* {parent_id, parent_taskrun_id, state, outputs} when a subflow ends */
+    json_t *new_execution;      /* flow retry CREATE_NEW_EXECUTION: {attempt, start_us} */
 } xactions;
 
 void xactions_init(xactions *a);

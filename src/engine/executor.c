@@ -1491,11 +1491,7 @@ static int flow_retry(step *s)
     if (!json_is_object(p))
         return 0;
     const char *beh = json_string_value(json_object_get(p, "behavior"));
-    if (beh && !strcasecmp(beh, "CREATE_NEW_EXECUTION")) {
-        engine_log_line(s->en, x, -1, 0, LEVEL_WARN,
-                        "flow retry: behavior CREATE_NEW_EXECUTION is not supported yet; the execution is not retried");
-        return 0;
-    }
+    int new_execution = beh && !strcasecmp(beh, "CREATE_NEW_EXECUTION");
     int attempts = x->row.variables ? (int)json_integer_value(json_object_get(x->row.variables, "_flowAttempts")) : 0;
     if (attempts < 1)
         attempts = 1;
@@ -1516,6 +1512,17 @@ static int flow_retry(step *s)
     int64_t start = x->row.start_us ? x->row.start_us : x->row.created_us;
     if (max_dur > 0 && s->now + delay - start > max_dur)
         return 0;
+    if (new_execution) {
+        /* this execution ends RETRIED; a new one (same revision, inputs and
+         * labels, originalId this one) starts after the delay */
+        json_decref(s->a->new_execution);
+        s->a->new_execution = json_pack("{s:i,s:I}", "attempt", attempts + 1, "start_us", (json_int_t)(s->now + delay));
+        store_execution_set_state(&x->row, STATE_RETRIED, s->now);
+        x->row.end_us = s->now;
+        x->dirty = 1;
+        engine_log_line(s->en, x, -1, 0, LEVEL_INFO, "flow retry: a new execution is created");
+        return 1;
+    }
     if (!x->row.variables)
         x->row.variables = json_object();
     json_object_set_new(x->row.variables, "_flowAttempts", json_integer(attempts + 1));

@@ -785,6 +785,7 @@ void xactions_clear(xactions *a)
     json_decref(a->subflows);
     json_decref(a->kill_children);
     json_decref(a->notify_parent);
+    json_decref(a->new_execution);
     memset(a, 0, sizeof *a);
 }
 

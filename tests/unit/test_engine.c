@@ -158,6 +158,43 @@ static void after_execution_runs_once_the_rest_ended_and_keeps_its_state(void **
     store_task_runs_free(runs, n);
 }
 
+static void flow_retry_with_new_executions_chains_them(void **state)
+{
+    fx *f = *state;
+    put(f, "id: again\nnamespace: t\nretry:\n  behavior: CREATE_NEW_EXECUTION\n  type: constant\n  maxAttempt: 3\n"
+           "  interval: PT0.1S\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n");
+    char a[STORE_ID_LEN + 1];
+    submit(f, "again", a);
+    assert_int_equal(wait_end(f, a), STATE_RETRIED);
+    /* follow the chain: each new execution names the one before as original */
+    char cur[STORE_ID_LEN + 1];
+    snprintf(cur, sizeof cur, "%s", a);
+    int count = 1;
+    store_state last = STATE_RETRIED;
+    for (int guard = 0; guard < 50 && last == STATE_RETRIED; guard++) {
+        store_execution_query q = {.namespace = "t", .flow_id = "again"};
+        store_execution *v;
+        size_t n;
+        kerr e = KERR_INIT;
+        assert_int_equal(store_execution_search(f->st, &q, &v, &n, NULL, &e), 0);
+        int found = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i].original_id && !strcmp(v[i].original_id, cur)) {
+                snprintf(cur, sizeof cur, "%s", v[i].id);
+                found = 1;
+            }
+        store_executions_free(v, n);
+        if (!found) {
+            usleep(50000);
+            continue;
+        }
+        count++;
+        last = wait_end(f, cur);
+    }
+    assert_int_equal(count, 3);
+    assert_int_equal(last, STATE_FAILED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cancel_and_fail_refuse_the_extra_executions, setup, teardown),
         cmocka_unit_test_setup_teardown(after_execution_runs_once_the_rest_ended_and_keeps_its_state, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(flow_retry_with_new_executions_chains_them, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
