@@ -33,6 +33,8 @@ typedef struct cli_config {
     char *env_prefix;       /* variables.envPrefix */
     int port;               /* server.port */
     char *host;             /* server.host */
+    char *flows;            /* server.flows: a folder of flows to load and watch, or NULL */
+    int64_t grace_us;       /* server.grace: SIGTERM's grace period (0: the default) */
     store_level min_level;  /* logLevel */
 } cli_config;
 

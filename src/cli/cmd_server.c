@@ -38,6 +38,7 @@ typedef struct srvmain {
     cli_config cfg;
     const char *flows_dir;
     int64_t grace_us;
+    int grace_set;          /* --grace given: it wins over server.grace */
     int64_t http_timeout_us;
     int quiet;
     store *st;
@@ -226,6 +227,7 @@ static int parse_args(srvmain *m, int standalone, int argc, char **argv)
             }
         } else if (!strcmp(a, "--grace") && has) {
             kerr e = KERR_INIT;
+            m->grace_set = 1;
             if (duration_parse(argv[++i], &m->grace_us, &e)) {
                 fprintf(stderr, "kite server: --grace: %s\n", e.msg);
                 return -1;
@@ -328,6 +330,10 @@ int cli_cmd_server(int argc, char **argv)
                 token);
         free(token);
     }
+    if (!m.flows_dir && m.cfg.flows)
+        m.flows_dir = m.cfg.flows; /* server.flows in the configuration */
+    if (m.cfg.grace_us > 0 && !m.grace_set)
+        m.grace_us = m.cfg.grace_us;
     if (m.flows_dir)
         scan_folder(&m, m.flows_dir, 0);
     if (sched_start(m.sc, &e))

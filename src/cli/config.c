@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "flow/flow.h"
+#include "util/datetime.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -15,7 +16,7 @@
 
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
-static const char *const server_keys[] = {"port", "host", NULL};
+static const char *const server_keys[] = {"port", "host", "flows", "grace", NULL};
 
 static int check_keys(const json_t *obj, const char *path, const char *const *keys, const posmap *pm,
                       const char *file, kerr *e)
@@ -36,7 +37,8 @@ static int check_keys(const json_t *obj, const char *path, const char *const *ke
         buf_free(&b);
         const char *sug = str_suggest(k, keys, n);
         return kerr_set_at(e, pos ? pos->key_line : 0, pos ? pos->key_col : 0,
-                           "%s: unknown key '%s'%s%s%s", file, k, sug ? " (did you mean '" : "", sug ? sug : "",
+                           "%s:%d:%d: unknown key '%s'%s%s%s", file, pos ? pos->key_line : 0,
+                           pos ? pos->key_col : 0, k, sug ? " (did you mean '" : "", sug ? sug : "",
                            sug ? "'?)" : "");
     }
     return 0;
@@ -59,6 +61,7 @@ void cli_config_free(cli_config *c)
     free(c->data);
     free(c->env_prefix);
     free(c->host);
+    free(c->flows);
     free(c->tmp_dir);
     json_decref(c->globals);
     memset(c, 0, sizeof *c);
@@ -165,6 +168,23 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
                 goto done;
             }
             c->port = (int)json_integer_value(v);
+        }
+        if ((v = json_object_get(srv, "flows"))) {
+            if (!json_is_string(v)) {
+                rc = kerr_set(e, "%s: 'server.flows' must be a folder path", path);
+                goto done;
+            }
+            free(c->flows);
+            c->flows = xstrdup(json_string_value(v));
+        }
+        if ((v = json_object_get(srv, "grace"))) {
+            if (!json_is_string(v) || duration_parse(json_string_value(v), &c->grace_us, e)) {
+                if (!json_is_string(v))
+                    kerr_set(e, "'server.grace' must be a duration such as PT30S");
+                kerr_prefix(e, "%s", path);
+                rc = -1;
+                goto done;
+            }
         }
         if ((v = json_object_get(srv, "host"))) {
             if (!json_is_string(v)) {
