@@ -1,0 +1,64 @@
+#!/bin/bash
+# The command line as a user meets it: exit codes, messages, --json, kite.yml.
+set -u
+KITE=${KITE:-build/kite}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { # name, expected exit, command...
+    local name=$1 want=$2; shift 2
+    "$@" >"$work/out" 2>"$work/err"
+    local rc=$?
+    if [ "$rc" = "$want" ]; then echo "PASS $name"; else echo "FAIL $name: exit $rc, expected $want"; head -5 "$work/err"; fi
+}
+has() { # name, file, text
+    if grep -qF -- "$3" "$2"; then echo "PASS $1"; else echo "FAIL $1: '$3' not in:"; head -5 "$2"; fi
+}
+cat >"$work/ok.yaml" <<'YML'
+id: ok
+namespace: t.cli
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "n is {{ inputs.n }}"
+YML
+cat >"$work/fail.yaml" <<'YML'
+id: fail
+namespace: t.cli
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "it broke"
+YML
+printf 'id: bad\nnamespace: t.cli\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n' >"$work/bad.yaml"
+
+check "run: SUCCESS exits 0" 0 "$KITE" run "$work/ok.yaml" --input n=3 --data "$work/d"
+has "run: logs on stderr" "$work/err" "n is 3"
+check "run: FAILED exits 1" 1 "$KITE" run "$work/fail.yaml" --data "$work/d"
+has "run: the task's error is logged" "$work/err" "it broke"
+check "run: a bad input exits 2" 2 "$KITE" run "$work/ok.yaml" --input n=x --data "$work/d"
+has "run: the bad input is named" "$work/err" "input 'n': 'x' is not an integer"
+check "run: a missing input exits 2" 2 "$KITE" run "$work/ok.yaml" --data "$work/d"
+has "run: the missing input is named" "$work/err" "input 'n' is required"
+check "run: an invalid flow exits 2" 2 "$KITE" run "$work/bad.yaml" --data "$work/d"
+has "run: the flow error has file:line:col" "$work/err" "bad.yaml:6:5: error: task 'x': unknown property 'mesage'"
+check "run --json prints the execution" 0 "$KITE" run "$work/ok.yaml" --input n=4 --data "$work/d" --json --quiet
+if /usr/bin/python3 -c 'import json,sys; x=json.load(open(sys.argv[1])); assert x["state"]["current"]=="SUCCESS" and x["inputs"]["n"]==4 and x["taskRunList"][0]["taskId"]=="say"' "$work/out"; then
+    echo "PASS run --json has Kestra's shape"; else echo "FAIL run --json shape"; head -c 300 "$work/out"; fi
+check "validate: an invalid flow exits 1" 1 "$KITE" validate "$work/bad.yaml"
+check "validate --json" 1 "$KITE" validate --json "$work/bad.yaml" "$work/ok.yaml"
+if /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert [f["valid"] for f in v]==[False,True] and 6 in [g["line"] for g in v[0]["errors"]]' "$work/out"; then
+    echo "PASS validate --json lists each file"; else echo "FAIL validate --json"; fi
+printf 'workers: 2\nvariables:\n  globals:\n    team: data\n  envPrefix: MYAPP_\nlogLevel: INFO\n' >"$work/kite.yml"
+printf 'id: g\nnamespace: t.cli\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.log.Log\n    message: "{{ globals.team }} {{ envs.region }}"\n' >"$work/g.yaml"
+MYAPP_REGION=eu check "config: globals and envPrefix" 0 "$KITE" run "$work/g.yaml" --config "$work/kite.yml" --data "$work/d"
+has "config: globals and envs rendered" "$work/err" "data eu"
+printf 'wokers: 2\n' >"$work/typo.yml"
+check "config: an unknown key is refused" 2 "$KITE" run "$work/ok.yaml" --config "$work/typo.yml" --data "$work/d"
+has "config: the key and its place are named" "$work/err" "typo.yml:1:1: unknown key 'wokers' (did you mean 'workers'?)"
+check "unknown command exits 2" 2 "$KITE" frobnicate
+check "help exits 0" 0 "$KITE" help run
+has "help shows the options" "$work/out" "--input KEY=VALUE"
+check "execution show of an unknown id exits 1" 1 "$KITE" execution show nope --data "$work/d"
