@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "tasks/tasks.h"
 #include "util/datetime.h"
+#include "util/fs.h"
 #include "util/mem.h"
 #include "util/proc.h"
 #include "util/strutil.h"
@@ -58,28 +59,10 @@ typedef struct embedded {
     printer pr;
 } embedded;
 
-static int mkdir_p(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = (mkdir(p, 0700) && errno != EEXIST) ? -1 : 0;
-    free(p);
-    return rc;
-}
-
 static int embedded_open(embedded *m, kerr *e)
 {
-    if (mkdir_p(m->cfg.data))
-        return kerr_set(e, "cannot create the data folder %s: %s", m->cfg.data, strerror(errno));
+    if (fs_mkdir_p(m->cfg.data, e))
+        return -1;
     char *url = xasprintf("sqlite:%s/kite.db", m->cfg.data);
     int rc = store_open(url, NULL, &m->st, e);
     free(url);
@@ -128,15 +111,11 @@ static int load_folder(embedded *m, const char *dir, int depth)
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 16) {
             load_folder(m, p, depth + 1);
         } else if (str_ends_with(de->d_name, ".yml") || str_ends_with(de->d_name, ".yaml")) {
-            FILE *fp = fopen(p, "rb");
-            if (fp) {
-                buf b;
-                buf_init(&b, 4u << 20);
-                char chunk[65536];
-                size_t n;
-                while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && !buf_append(&b, chunk, n))
-                    ;
-                fclose(fp);
+            buf b = BUF_INIT;
+            kerr e = KERR_INIT;
+            if (fs_read_file(p, 4u << 20, &b, &e)) {
+                fprintf(stderr, "kite run: skipped %s\n", e.msg);
+            } else {
                 diags dg = DIAGS_INIT;
                 if (engine_flow_put(m->en, buf_str(&b), b.len, p, NULL, &dg)) {
                     for (size_t i = 0; i < dg.n; i++)
@@ -144,8 +123,8 @@ static int load_folder(embedded *m, const char *dir, int depth)
                     fprintf(stderr, "kite run: skipped %s (not valid)\n", p);
                 }
                 diags_free(&dg);
-                buf_free(&b);
             }
+            buf_free(&b);
         }
         free(p);
     }
@@ -303,24 +282,12 @@ int cli_cmd_run(int argc, char **argv)
     flow *f = NULL;
     diags d = DIAGS_INIT;
     if (flow_load_file(flow_path, &f, &d)) {
-        for (size_t k = 0; k < d.n; k++) {
-            FILE *fp = fopen(flow_path, "rb");
-            char *src = NULL;
-            size_t len = 0;
-            if (fp) {
-                buf b;
-                buf_init(&b, 4u << 20);
-                char chunk[65536];
-                size_t n;
-                while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && !buf_append(&b, chunk, n))
-                    ;
-                fclose(fp);
-                len = b.len;
-                src = buf_steal(&b);
-            }
-            diag_print(stderr, &d.v[k], src, len, isatty(STDERR_FILENO));
-            free(src);
-        }
+        buf src = BUF_INIT;
+        kerr re = KERR_INIT;
+        fs_read_file(flow_path, 4u << 20, &src, &re); /* for the carets; best effort */
+        for (size_t k = 0; k < d.n; k++)
+            diag_print(stderr, &d.v[k], src.data, src.len, isatty(STDERR_FILENO));
+        buf_free(&src);
         diags_free(&d);
         goto out;
     }

@@ -17,6 +17,7 @@
  * exits 0. Work requeued is picked up by the next start.
  */
 #include "cli/cli.h"
+#include "util/fs.h"
 #include "engine/engine.h"
 #include "sched/sched.h"
 #include "server/server.h"
@@ -68,24 +69,6 @@ static void server_usage(FILE *out)
             "Every /api call needs 'Authorization: Bearer <token>': the admin token comes from\n"
             "KITE_ADMIN_TOKEN, or is generated at the first start and printed once on stderr.\n"
             "See docs/server.md.\n");
-}
-
-static int mkdir_p(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = (mkdir(p, 0700) && errno != EEXIST) ? -1 : 0;
-    free(p);
-    return rc;
 }
 
 /* ---- the flows folder -------------------------------------------------------------- */
@@ -287,8 +270,9 @@ int cli_cmd_server(int argc, char **argv)
 
     kerr e = KERR_INIT;
     int rc = 1;
-    if (mkdir_p(m.cfg.data)) {
-        fprintf(stderr, "kite server: cannot create the data folder %s: %s\n", m.cfg.data, strerror(errno));
+    kerr me = KERR_INIT;
+    if (fs_mkdir_p(m.cfg.data, &me)) {
+        fprintf(stderr, "kite server: %s\n", me.msg);
         goto out;
     }
     char *url = xasprintf("sqlite:%s/kite.db", m.cfg.data);

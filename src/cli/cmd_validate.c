@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 #include "flow/flow.h"
+#include "util/fs.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -179,25 +180,14 @@ int cli_cmd_validate(int argc, char **argv)
             json_array_append_new(all, o);
         } else {
             /* the source for carets: the flow keeps it when loaded; else re-read */
-            char *src = NULL;
-            size_t srclen = 0;
+            buf src = BUF_INIT;
             if (d->n && strcmp(files.v[i], "-")) {
-                FILE *fp = fopen(files.v[i], "rb");
-                if (fp) {
-                    buf b;
-                    buf_init(&b, 4u << 20);
-                    char chunk[65536];
-                    size_t n;
-                    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0 && !buf_append(&b, chunk, n))
-                        ;
-                    fclose(fp);
-                    srclen = b.len;
-                    src = buf_steal(&b);
-                }
+                kerr re = KERR_INIT;
+                fs_read_file(files.v[i], 4u << 20, &src, &re); /* for the carets; best effort */
             }
             for (size_t k = 0; k < d->n; k++)
-                diag_print(stderr, &d->v[k], src, srclen, color);
-            free(src);
+                diag_print(stderr, &d->v[k], src.data, src.len, color);
+            buf_free(&src);
         }
     }
     if (json_out) {

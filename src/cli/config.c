@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "flow/flow.h"
 #include "util/datetime.h"
+#include "util/fs.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -69,20 +70,11 @@ void cli_config_free(cli_config *c)
 
 int cli_config_load(cli_config *c, const char *path, kerr *e)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return kerr_set(e, "%s: %s", path, strerror(errno));
-    buf b;
-    buf_init(&b, 1u << 20);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (buf_append(&b, chunk, n)) {
-            fclose(fp);
-            buf_free(&b);
-            return kerr_set(e, "%s: larger than 1 MiB", path);
-        }
-    fclose(fp);
+    buf b = BUF_INIT;
+    if (fs_read_file(path, 1u << 20, &b, e)) {
+        buf_free(&b);
+        return -1;
+    }
     json_t *doc;
     posmap *pm;
     if (yaml_load(buf_str(&b), b.len, NULL, &doc, &pm, e)) {

@@ -16,6 +16,7 @@
  */
 #include "engine/engine_int.h"
 #include "util/datetime.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -114,25 +115,6 @@ static void op_log(task_ctx *c, store_level level, const char *msg)
 
 static const task_ctx_ops ops = {op_render, op_log};
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) && errno != EEXIST) {
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
-
 /* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */
 static void write_input_files(engine *en, xexec *x, int p, const char *dir)
@@ -158,7 +140,8 @@ static void write_input_files(engine *en, xexec *x, int p, const char *dir)
         char *path = xasprintf("%s/%s", dir, name);
         char *slash = strrchr(path, '/');
         *slash = '\0';
-        make_dirs(path);
+        kerr me = KERR_INIT;
+        fs_mkdir_p(path, &me);
         *slash = '/';
         const char *text = json_string_value(content);
         char *owned = text ? NULL : expr_value_to_text(content);
@@ -191,7 +174,8 @@ static char *workdir_of(engine *en, xexec *x, int r)
             char *dir = xasprintf("%s/kite-%s/wd-%s", en->tmp_dir, x->row.id, x->runs[p].row.id);
             struct stat sb;
             int fresh = stat(dir, &sb) != 0;
-            if (make_dirs(dir)) {
+            kerr me = KERR_INIT;
+            if (fs_mkdir_p(dir, &me)) {
                 free(dir);
                 return NULL;
             }

@@ -3,6 +3,7 @@
  * validate, and keep what the engine needs (id, namespace, task index).
  */
 #include "flow/flow_int.h"
+#include "util/fs.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -65,36 +66,15 @@ int flow_load_file(const char *path, flow **out, diags *d)
     *out = NULL;
     yaml_limits lim;
     yaml_limits_default(&lim);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diags_add(d, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        diags_add(d, path, 0, 0, NULL, "is a folder, not a flow file");
-        return -1;
-    }
-    buf b;
-    buf_init(&b, lim.max_bytes);
-    char chunk[65536];
-    size_t n;
-    int too_big = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (buf_append(&b, chunk, n)) {
-            too_big = 1;
-            break;
-        }
-    int rerr = ferror(fp);
-    fclose(fp);
-    if (too_big) {
-        diags_add(d, path, 0, 0, NULL, "file too large: over %zu bytes", lim.max_bytes);
-        buf_free(&b);
-        return -1;
-    }
-    if (rerr) {
-        diags_add(d, path, 0, 0, NULL, "read error");
+    buf b = BUF_INIT;
+    kerr e = KERR_INIT;
+    if (fs_read_file(path, lim.max_bytes, &b, &e)) {
+        /* the message already names the path */
+        const char *m = e.msg;
+        size_t pl = strlen(path);
+        if (!strncmp(m, path, pl) && !strncmp(m + pl, ": ", 2))
+            m += pl + 2;
+        diags_add(d, path, 0, 0, NULL, "%s", m);
         buf_free(&b);
         return -1;
     }
