@@ -187,27 +187,89 @@ static char *workdir_of(engine *en, xexec *x, int r)
     return NULL;
 }
 
-static void send_result(engine *en, const store_job *j, json_t *payload, const char *owner, wctx *w)
+/* Results of one lease, written together: a worker that leased several
+ * quick tasks commits their results (log lines, result events, acks) in
+ * one transaction. */
+typedef struct wresult {
+    int64_t job_id;
+    char *execution_id, *task_run_id;
+    json_t *payload;
+    store_log *logs;
+    size_t nlogs;
+} wresult;
+
+typedef struct wbatch {
+    wresult *v;
+    size_t n, cap;
+    const char *owner;
+} wbatch;
+
+/* Queues the result of job j (payload borrowed), taking w's pending logs. */
+static void queue_result(wbatch *b, const store_job *j, json_t *payload, wctx *w)
 {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->v = xrealloc(b->v, b->cap * sizeof *b->v);
+    }
+    wresult *r = &b->v[b->n++];
+    memset(r, 0, sizeof *r);
+    r->job_id = j->id;
+    r->execution_id = j->execution_id ? xstrdup(j->execution_id) : NULL;
+    r->task_run_id = j->task_run_id ? xstrdup(j->task_run_id) : NULL;
+    r->payload = json_incref(payload);
+    if (w && w->npending) {
+        /* the log rows point at w's id strings: give them their own */
+        r->logs = w->pending;
+        r->nlogs = w->npending;
+        for (size_t i = 0; i < r->nlogs; i++) {
+            r->logs[i].execution_id = xstrdup(w->exec_id);
+            r->logs[i].task_id = xstrdup(w->task_id);
+            r->logs[i].task_run_id = xstrdup(w->run_id);
+        }
+        w->pending = NULL;
+        w->npending = w->cap = 0;
+    }
+}
+
+static void free_result(wresult *r)
+{
+    for (size_t i = 0; i < r->nlogs; i++) {
+        free(r->logs[i].message);
+        free(r->logs[i].execution_id);
+        free(r->logs[i].task_id);
+        free(r->logs[i].task_run_id);
+    }
+    free(r->logs);
+    free(r->execution_id);
+    free(r->task_run_id);
+    json_decref(r->payload);
+}
+
+/* Writes the queued results in one transaction: for each, its log lines,
+ * then the ack of its job and its result event; a job whose lease went to
+ * another delivery keeps its logs (they say what this delivery did) but
+ * sends no result. Retried a few times on a store error. */
+static void flush_results(engine *en, wbatch *b)
+{
+    if (!b->n)
+        return;
     kerr e = KERR_INIT;
     store *st = en->o.store;
     for (int tries = 0; tries < 5; tries++) {
         if (store_begin(st, &e))
             goto retry;
-        if (w && store_pending(w, &e))
-            goto rollback;
-        if (store_queue_push(st, "event", j->execution_id, j->task_run_id, payload, 0, NULL, &e))
-            goto rollback;
-        int rc = store_queue_ack(st, j->id, owner, &e);
-        if (rc && rc != STORE_CONFLICT && rc != STORE_NOT_FOUND)
-            goto rollback;
-        if (rc) {
-            /* the lease went to another delivery: this result is stale
-             * (its logs are kept: they say what this delivery did) */
-            store_rollback(st);
-            if (w)
-                flush_logs(w);
-            return;
+        for (size_t i = 0; i < b->n; i++) {
+            wresult *r = &b->v[i];
+            for (size_t k = 0; k < r->nlogs; k++)
+                if (store_log_append(st, &r->logs[k], NULL, &e))
+                    goto rollback;
+            int rc = store_queue_ack(st, r->job_id, b->owner, &e);
+            if (rc == STORE_CONFLICT || rc == STORE_NOT_FOUND)
+                continue; /* stale: no result */
+            if (rc)
+                goto rollback;
+            if (store_queue_push(st, "event", r->execution_id, r->task_run_id, r->payload, 0, NULL, &e))
+                goto rollback;
         }
         if (store_commit(st, &e))
             goto retry;
@@ -215,16 +277,20 @@ static void send_result(engine *en, const store_job *j, json_t *payload, const c
         en->events_pending = 1;
         pthread_cond_signal(&en->exec_wake);
         pthread_mutex_unlock(&en->lock);
-        return;
+        goto done;
     rollback:
         store_rollback(st);
     retry:
-        fprintf(stderr, "kite: worker: cannot record a result: %s (retrying)\n", e.msg);
+        fprintf(stderr, "kite: worker: cannot record %zu result(s): %s (retrying)\n", b->n, e.msg);
         usleep(100000);
     }
+done:
+    for (size_t i = 0; i < b->n; i++)
+        free_result(&b->v[i]);
+    b->n = 0;
 }
 
-static void run_job(engine *en, store_job *j, const char *owner)
+static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
 {
     kerr e = KERR_INIT;
     const char *exec_id = json_string_value(json_object_get(j->payload, "exec"));
@@ -253,7 +319,7 @@ static void run_job(engine *en, store_job *j, const char *owner)
         /* nothing to run: tell the executor so that a killed run ends */
         json_t *p = json_pack("{s:s,s:s,s:i,s:s}", "type", "result", "run", run_id, "attempt", attempt, "state",
                               "KILLED");
-        send_result(en, j, p, owner, NULL);
+        queue_result(batch, j, p, NULL);
         json_decref(p);
         engine_exec_release(en, x);
         return;
@@ -339,7 +405,7 @@ static void run_job(engine *en, store_job *j, const char *owner)
          * leased and runs again after the restart */
         flush_logs(&w);
     } else {
-        send_result(en, j, p, owner, &w);
+        queue_result(batch, j, p, &w);
     }
     free_pending(&w);
     free(w.pending);
@@ -354,34 +420,55 @@ static void run_job(engine *en, store_job *j, const char *owner)
     engine_exec_release(en, x);
 }
 
+/* Up to how many jobs a worker leases at once. It starts at 1 and doubles
+ * while whole leases of quick tasks (under QUICK_US each) come back full,
+ * so that a busy engine leases and commits results in groups; one slow task
+ * brings it back to 1, so that a long script never holds other jobs back. */
+#define LEASE_MAX 16
+#define QUICK_US 2000
+
 void *worker_main(void *arg)
 {
     engine *en = arg;
     static atomic_int seq;
     char owner[192];
     snprintf(owner, sizeof owner, "%s-w%d", en->worker_id, atomic_fetch_add(&seq, 1));
+    wbatch batch = {.owner = owner};
+    size_t want = 1;
     while (atomic_load(&en->running)) {
         store_job *jobs = NULL;
         size_t n = 0;
         kerr e = KERR_INIT;
-        if (store_queue_lease(en->o.store, "task", 1, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
+        if (store_queue_lease(en->o.store, "task", want, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
             fprintf(stderr, "kite: worker: %s\n", e.msg);
             usleep(100000);
             continue;
         }
         if (n) {
-            pthread_mutex_lock(&en->lock);
-            int stopping = en->stopping;
-            pthread_mutex_unlock(&en->lock);
-            if (stopping) {
-                /* give it back for the next start */
-                store_jobs_free(jobs, n);
-                break;
+            int64_t t0 = time_mono_us();
+            int slow = 0;
+            for (size_t i = 0; i < n; i++) {
+                pthread_mutex_lock(&en->lock);
+                int stopping = en->stopping;
+                pthread_mutex_unlock(&en->lock);
+                if (stopping)
+                    break; /* the rest stays leased: given back at the next start */
+                int64_t t1 = time_mono_us();
+                run_job(en, &jobs[i], owner, &batch);
+                if (time_mono_us() - t1 > QUICK_US) {
+                    slow = 1;
+                    flush_results(en, &batch); /* a slow task's result does not wait */
+                }
             }
-            run_job(en, &jobs[0], owner);
+            flush_results(en, &batch);
+            if (slow || time_mono_us() - t0 > (int64_t)n * QUICK_US)
+                want = 1;
+            else if (n == want && want < LEASE_MAX)
+                want *= 2;
             store_jobs_free(jobs, n);
             continue;
         }
+        want = 1;
         pthread_mutex_lock(&en->lock);
         if (!en->jobs_pending && atomic_load(&en->running) && !en->stopping) {
             struct timespec ts;
@@ -400,5 +487,7 @@ void *worker_main(void *arg)
         if (stop)
             break;
     }
+    flush_results(en, &batch);
+    free(batch.v);
     return NULL;
 }
