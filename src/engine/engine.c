@@ -890,6 +890,8 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->env_prefix = xstrdup(o->env_prefix ? o->env_prefix : "ENV_");
     en->envs = envs_from_environ(en->env_prefix);
     en->globals = o->globals ? json_incref(o->globals) : json_object();
+    en->envs_refs = json_share(en->envs);
+    en->globals_refs = json_share(en->globals);
     en->nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (en->nworkers < 2)
         en->nworkers = 2;
@@ -977,6 +979,8 @@ void engine_free(engine *en)
     json_decref(en->flow_index);
     json_decref(en->exec_index);
     json_decref(en->cancels);
+    json_unshare(en->envs, en->envs_refs);
+    json_unshare(en->globals, en->globals_refs);
     json_decref(en->envs);
     json_decref(en->globals);
     for (size_t i = 0; i < en->secrets.n; i++)

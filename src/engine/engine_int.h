@@ -61,7 +61,16 @@ typedef struct eflow {
     etask *tasks;               /* parallel to f->tasks */
     elist root, errors, finally, after;
     int refs;                   /* guarded by the engine's flow cache lock */
+    size_t vars_refs;           /* the variables' refcount before json_share */
 } eflow;
+
+/* Values shared read-only by every thread that renders (the engine's envs
+ * and globals, a flow's variables) are made immortal while shared, as
+ * jansson's own true/false/null are: incref and decref leave them alone, so
+ * threads holding different locks never write to the same refcount.
+ * json_share returns the refcount to give back to json_unshare. */
+size_t json_share(json_t *v);
+void json_unshare(json_t *v, size_t refcount);
 
 /* Compiles f (taken) for the engine; NULL with e set. */
 eflow *eflow_new(flow *f, int revision, kerr *e);
@@ -195,8 +204,9 @@ struct engine {
     char worker_id[128];
     char *tmp_dir;
     char *env_prefix;
-    json_t *envs;               /* `envs` in expressions */
+    json_t *envs;               /* `envs` in expressions (shared: json_share) */
     json_t *globals;
+    size_t envs_refs, globals_refs;
 
     pthread_mutex_t lock;       /* the caches below, the wake conditions */
     pthread_cond_t exec_wake;   /* the executor has events */

@@ -78,6 +78,21 @@ static json_t *apply_defaults(const json_t *doc, const json_t *task, const char 
     return out ? out : json_incref((json_t *)task);
 }
 
+size_t json_share(json_t *v)
+{
+    if (!v)
+        return 0;
+    size_t old = v->refcount;
+    __atomic_store_n(&v->refcount, (size_t)-1, __ATOMIC_RELEASE);
+    return old;
+}
+
+void json_unshare(json_t *v, size_t refcount)
+{
+    if (v && refcount)
+        __atomic_store_n(&v->refcount, refcount, __ATOMIC_RELEASE);
+}
+
 eflow *eflow_new(flow *f, int revision, kerr *e)
 {
     eflow *fl = xcalloc(1, sizeof *fl);
@@ -150,6 +165,7 @@ eflow *eflow_new(flow *f, int revision, kerr *e)
     elist_from(f, json_object_get(f->doc, "errors"), &fl->errors, fl->tasks);
     elist_from(f, json_object_get(f->doc, "finally"), &fl->finally, fl->tasks);
     elist_from(f, json_object_get(f->doc, "afterExecution"), &fl->after, fl->tasks);
+    fl->vars_refs = json_share(json_object_get(f->doc, "variables"));
     (void)e;
     return fl;
 }
@@ -179,6 +195,7 @@ void eflow_free(eflow *fl)
     free(fl->errors.v);
     free(fl->finally.v);
     free(fl->after.v);
+    json_unshare(json_object_get(fl->f->doc, "variables"), fl->vars_refs);
     flow_free(fl->f);
     free(fl);
 }
