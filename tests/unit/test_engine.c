@@ -101,7 +101,7 @@ static int64_t started(fx *f, const char *id, int64_t *ended)
 
 #define SLOW(behavior)                                                                                       \
     "id: slow\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: " behavior "\ntasks:\n  - id: nap\n"      \
-    "    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n"
+    "    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1S\n"
 
 static void queue_runs_one_at_a_time_in_order(void **state)
 {
