@@ -2,6 +2,8 @@
  * main.c: `kite <command>`: the command table and the dispatch to it.
  */
 #include "cli/cli.h"
+#include "flow/schema.h"
+#include "sched/sched.h"
 #include "tasks/tasks.h"
 
 #include <string.h>
@@ -13,6 +15,16 @@ typedef struct command {
 } command;
 
 static int cmd_version(int argc, char **argv);
+
+/* Flow validation checks cron expressions with the scheduler's parser. */
+static int check_cron(const char *spec, int with_seconds, kerr *e)
+{
+    cron_expr *c = cron_parse(spec, with_seconds, e);
+    if (!c)
+        return -1;
+    cron_free(c);
+    return 0;
+}
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
@@ -83,5 +95,6 @@ int main(int argc, char **argv)
         return 2;
     }
     tasks_register_all();
+    flow_set_cron_check(check_cron);
     return c->fn(argc - 1, argv + 1);
 }

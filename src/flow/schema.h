@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "util/err.h"
+
 /* What a property's value is. */
 typedef enum ptype {
     PT_ANY = 0,      /* any JSON value */
@@ -114,6 +116,15 @@ void flow_registry_each(void (*fn)(const type_def *d, void *arg), void *arg);
 size_t flow_registry_count(void);
 /* Empties the registry (tests). */
 void flow_registry_reset(void);
+
+/* ---- checks that an upper layer provides ------------------------------------ */
+
+/* Cron expressions are parsed by the sched layer, above this one: it hands
+ * its checker in at start-up (the CLI does), and the Schedule trigger's
+ * check hook uses it when set. Returns 0, or -1 with the message in e. */
+typedef int (*flow_cron_check_fn)(const char *spec, int with_seconds, kerr *e);
+void flow_set_cron_check(flow_cron_check_fn fn);
+flow_cron_check_fn flow_cron_check(void);
 
 /* ---- what check hooks report through ------------------------------------ */
 

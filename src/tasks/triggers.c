@@ -45,6 +45,18 @@ static const tzone *check_timezone(vctx *v, const json_t *obj, const char *path)
 static void check_schedule(vctx *v, const json_t *obj, const char *path)
 {
     check_timezone(v, obj, path);
+    /* the cron expression, when it is literal and a checker is installed */
+    const char *cron = literal(json_object_get(obj, "cron"));
+    flow_cron_check_fn check = flow_cron_check();
+    if (cron && check) {
+        const json_t *ws = json_object_get(obj, "withSeconds");
+        kerr e = KERR_INIT;
+        if (check(cron, json_is_true(ws), &e)) {
+            char *p = xasprintf("%s/cron", path);
+            vctx_error(v, p, "%s", e.msg);
+            free(p);
+        }
+    }
 }
 
 /* ScheduleOnDates: every literal date is an ISO-8601 date-time. */

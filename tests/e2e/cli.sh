@@ -62,3 +62,6 @@ check "unknown command exits 2" 2 "$KITE" frobnicate
 check "help exits 0" 0 "$KITE" help run
 has "help shows the options" "$work/out" "--input KEY=VALUE"
 check "execution show of an unknown id exits 1" 1 "$KITE" execution show nope --data "$work/d"
+printf 'id: c\nnamespace: t.cli\ntasks:\n  - id: a\n    type: log\n    message: x\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: "0 25 * * *"\n' >"$work/cron.yaml"
+check "validate: a bad cron expression is refused" 1 "$KITE" validate --no-color "$work/cron.yaml"
+has "validate: the cron error is positioned" "$work/err" "cron.yaml:10:11: error: cron '0 25 * * *': hour 25 out of range 0-23"
