@@ -57,7 +57,42 @@ typedef struct embedded {
     storage *fs;
     engine *en;
     printer pr;
+    char retried_from[STORE_ID_LEN + 1];
 } embedded;
+
+/* The execution created by a flow retry of id (its originalId is id): id is
+ * replaced by it. Waits up to a few seconds for it to appear (the retry's
+ * delay). Returns 0, or -1 when there is none. */
+static int follow_retry(embedded *m, char id[STORE_ID_LEN + 1], kerr *e)
+{
+    store_execution x = {0};
+    if (store_execution_get(m->st, id, &x, e))
+        return -1;
+    store_execution_query q = {.namespace = x.namespace, .flow_id = x.flow_id, .limit = 100};
+    for (int tries = 0; tries < 600; tries++) {
+        store_execution *v = NULL;
+        size_t n = 0;
+        int found = 0;
+        if (store_execution_search(m->st, &q, &v, &n, NULL, e)) {
+            store_execution_clear(&x);
+            return -1;
+        }
+        for (size_t i = 0; i < n && !found; i++)
+            if (v[i].original_id && !strcmp(v[i].original_id, id)) {
+                snprintf(m->retried_from, sizeof m->retried_from, "%s", id);
+                snprintf(id, STORE_ID_LEN + 1, "%s", v[i].id);
+                found = 1;
+            }
+        store_executions_free(v, n);
+        if (found) {
+            store_execution_clear(&x);
+            return 0;
+        }
+        usleep(50000);
+    }
+    store_execution_clear(&x);
+    return -1;
+}
 
 static int embedded_open(embedded *m, kerr *e)
 {
@@ -331,6 +366,16 @@ int cli_cmd_run(int argc, char **argv)
         fprintf(stderr, "kite run: %s\n", e.msg);
         rc = 1;
         goto out;
+    }
+    /* a flow retry with CREATE_NEW_EXECUTION: follow the new execution */
+    while (st == STATE_RETRIED && !follow_retry(&m, id, &e)) {
+        if (!m.pr.quiet)
+            fprintf(stderr, "execution %s was retried as %s\n", m.retried_from, id);
+        if (wait_end(&m, id, &st, &e)) {
+            fprintf(stderr, "kite run: %s\n", e.msg);
+            rc = 1;
+            goto out;
+        }
     }
     rc = finish(&m, id, st, json_out);
 out:
