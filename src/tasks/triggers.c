@@ -145,7 +145,7 @@ const type_def tasks__triggers[] = {
         .props = PROPS(
             PSTR("cron", PF_REQUIRED, NULL, "cron expression: 5 fields, 6 withSeconds, or @daily..."),
             PBOOL("withSeconds", 0, "false", "the cron expression has a seconds field first"),
-            PSTR("timezone", 0, NULL, "time zone of the cron expression (default: the server's)"),
+            PSTR("timezone", 0, NULL, "time zone of the cron expression (default: UTC)"),
             PMAP("inputs", 0, NULL, &tasks__item_any, "inputs of the started executions"),
             PDUR("lateMaximumDelay", 0, NULL, "skip a schedule that could not start within this"),
             P_RECOVER,
