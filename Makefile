@@ -1,7 +1,9 @@
 # kite: a plain Makefile.
 #
 #   make                     build build/kite
-#   make test                build and run every test (unit, end-to-end, compat, fuzz corpus)
+#   make test                install what is missing (scripts/setup.sh), then `make check`
+#   make check               build and run every test (unit, end-to-end, compat, fuzz corpus,
+#                            the layer rule) without touching packages
 #   make run                 install what is missing, build, start `kite server local`
 #   make SANITIZER=address   the same under ASan (also: undefined, thread); objects go to build-<san>/
 #   make fuzz                build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
@@ -27,7 +29,8 @@ ifneq ($(SANITIZER),)
 endif
 
 LAYERS   := util storage store flow expr hub tasks engine sched server cli
-LIB_SRC  := $(filter-out src/cli/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
+# A layer's sources: src/<layer>/*.c and one level of subfolders (src/tasks/sql/*.c).
+LIB_SRC  := $(filter-out src/cli/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c src/$(l)/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/cli/main.o
 LIB      := $(BUILD)/libkite.a
@@ -40,7 +43,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test run fuzz bench valgrind clean deps unit-bins
+.PHONY: all test check check-layers run fuzz bench valgrind clean deps unit-bins
 all: $(KITE)
 
 deps:
@@ -73,8 +76,13 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 unit-bins: $(UNIT_BIN) $(REPLAY_BIN)
 
 test: deps
-	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory check
+
+check: all unit-bins
 	@BUILD=$(BUILD) ./tests/run.sh
+
+check-layers:
+	@./scripts/check-layers.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -6,6 +6,8 @@
 #   fuzz      build/tests/replay_*    each fuzz target over its corpus
 #   e2e       tests/e2e/*.sh          scripts that drive the real binary;
 #                                     each prints "PASS name" / "FAIL name"
+#                                     (or "SKIP name: why", counted apart)
+#   layers    scripts/check-layers.sh  no include runs up a layer
 #
 # ONLY=substring runs only the suites whose name contains it.
 set -u
@@ -16,6 +18,7 @@ export ROOT="$PWD"
 export COMPAT="${COMPAT:-$PWD/../shared/compat/kestra}"
 passed=0
 failed=0
+skipped=0
 failures=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
@@ -65,15 +68,33 @@ for s in tests/e2e/*.sh; do
     rc=$?
     p=$(grep -c '^PASS ' "$out")
     f=$(grep -c '^FAIL ' "$out")
+    k=$(grep -c '^SKIP ' "$out")
+    skipped=$((skipped + k))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL $name exited $rc" >>"$out"; fi
     passed=$((passed + p)); failed=$((failed + f))
-    printf '%-28s %4d passed %4d failed\n' "$name" "$p" "$f"
+    printf '%-28s %4d passed %4d failed' "$name" "$p" "$f"
+    [ "$k" -gt 0 ] && printf ' %4d skipped' "$k"
+    printf '\n'
+    grep '^SKIP ' "$out" | head -5
     if [ "$f" -ne 0 ]; then
         failures+=("$name")
         grep -v '^PASS ' "$out" | head -60
     fi
 done
 
+if want layers; then
+    if out=$(./scripts/check-layers.sh 2>&1); then
+        passed=$((passed + 1)); printf '%-28s %4d passed %4d failed\n' layers 1 0
+    else
+        failed=$((failed + 1)); failures+=(layers)
+        printf '%-28s %4d passed %4d failed\n' layers 0 1; echo "$out" | head -20
+    fi
+fi
+
 [ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -9,8 +9,14 @@ KITE=${KITE:-build/kite}
 COMPAT=${COMPAT:-../shared/compat/kestra}
 TSV="$COMPAT/expectations.tsv"
 if [ ! -f "$TSV" ]; then
-    echo "FAIL compat corpus not found at $COMPAT"
-    exit 1
+    # A plain clone has no corpus beside it: say where we looked and skip.
+    # CI lays shared/ beside the clone, so there a missing corpus is a failure.
+    if [ "${CI:-}" = true ]; then
+        echo "FAIL compat corpus not found at $COMPAT (CI=true: it must be there)"
+        exit 1
+    fi
+    echo "SKIP $(basename "$0" .sh): Kestra's compat corpus not found at $COMPAT (set COMPAT=DIR)"
+    exit 0
 fi
 ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)

@@ -6,8 +6,14 @@ set -u
 KITE=${KITE:-build/kite}
 COMPAT=${COMPAT:-../shared/compat/kestra}
 if [ ! -d "$COMPAT/valids" ]; then
-    echo "FAIL compat corpus not found at $COMPAT"
-    exit 1
+    # A plain clone has no corpus beside it: say where we looked and skip.
+    # CI lays shared/ beside the clone, so there a missing corpus is a failure.
+    if [ "${CI:-}" = true ]; then
+        echo "FAIL compat corpus not found at $COMPAT (CI=true: it must be there)"
+        exit 1
+    fi
+    echo "SKIP $(basename "$0" .sh): Kestra's compat corpus not found at $COMPAT (set COMPAT=DIR)"
+    exit 0
 fi
 # test-only types exist only inside Kestra's Java test suite (README there)
 test_only='io\.kestra\.(core\.tasks\.test|core\.runners\.test|plugin\.fs)\.'
