@@ -14,10 +14,11 @@
  * xexec's mutex; the executor holds the same mutex while it changes one.
  * Rendering is short (microseconds), so the lock is held briefly.
  *
- * The step function (executor.c) is deterministic: given the flow, the
- * execution's task runs and one event, it changes the model in memory,
- * marking what changed (xrun.dirty / xrun.fresh, xexec.dirty) and listing the
- * jobs to push; engine.c then writes all of it in one transaction.
+ * The step function (executor.c, with the flowables of flowables.c) is
+ * deterministic: given the flow, the execution's task runs and one event,
+ * it changes the model in memory, marking what changed (xrun.dirty /
+ * xrun.fresh, xexec.dirty) and listing the jobs to push; engine.c then
+ * writes all of it in one transaction.
  */
 #ifndef KITE_ENGINE_INT_H
 #define KITE_ENGINE_INT_H
@@ -39,8 +40,8 @@ typedef struct elist {
 
 typedef struct etask {
     const flow_task *ft;        /* borrowed from the flow */
-    const char *kind;           /* flowable implementation name, NULL for runnables */
-    const struct task_hooks *hooks;
+    const struct flowable *impl; /* a flowable's behaviour (flowables.c), NULL for runnables */
+    const struct task_hooks *hooks; /* a runnable's, NULL when kite cannot run it */
     const json_t *json;         /* the task with plugin defaults applied */
     int disabled;
     /* branches of a flowable, by name ("tasks", "errors", "finally", "then",
@@ -189,6 +190,119 @@ void executor_step(engine *en, xexec *x, const xevent *ev, int64_t now, xactions
  * batch, not once per event). */
 void executor_apply(engine *en, xexec *x, const xevent *ev, int64_t now, xactions *a);
 void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a);
+
+/* ---- the step (executor.c and flowables.c) ------------------------------------
+ *
+ * Resolving an execution is one recursion across two files: step_resolve
+ * (executor.c) calls the run's flowable (flowables.c), whose resolve walks
+ * its branches with step_walk_seq / step_walk_par / step_block (executor.c),
+ * which call step_resolve on each child. That recursion is the algorithm;
+ * what follows is what a flowable needs of the step. Nothing outside these
+ * two files uses it.
+ *
+ * Walking a list may add runs, which moves x->runs: never keep an xrun
+ * pointer across a walk; the json_t values it holds stay put. */
+
+typedef struct step {
+    engine *en;
+    xexec *x;
+    int64_t now;
+    xactions *a;
+    int killing;
+    int changed;
+    int depth;
+} step;
+
+/* Where a walked list stands. */
+typedef struct step_res {
+    int done;
+    store_state state;  /* aggregated when done */
+    int bad;            /* a task failed (or was killed) */
+} step_res;
+
+/* What the rest of the engine asks of a flowable, instead of its name. */
+#define FL_LOOP    0x01u  /* runs its tasks once per value: children carry it (ForEach) */
+#define FL_WORKDIR 0x02u  /* its tasks share one working folder (WorkingDirectory) */
+#define FL_DAG     0x04u  /* children ordered by dependsOn: eflow_new builds the "dag" branch */
+#define FL_PAUSE   0x08u  /* may wait PAUSED: a kill ends it at once */
+#define FL_SUBFLOW 0x10u  /* waits on one child execution: a kill kills the child */
+#define FL_ITEMS   0x20u  /* waits on many child executions, counted as each ends (ForEachItem) */
+
+typedef struct flowable {
+    const char *name;       /* canonical type name (tasks/core_flow.c); NULL: none */
+    unsigned flags;         /* FL_* */
+    /* Moves run r as far as it goes; returns its state (RUNNING or PAUSED
+     * while something is left). */
+    store_state (*resolve)(step *s, int r);
+} flowable;
+
+/* The implementation of flowable type d (looked up once, by eflow_new), or
+ * NULL when kite has none. */
+const flowable *flowable_find(const type_def *d);
+/* What a flowable type without an implementation gets: it fails the run. */
+extern const flowable flowable_missing;
+
+/* Resolves run r (a runnable's state as is; a flowable's through its resolve). */
+store_state step_resolve(step *s, int r);
+/* Starts a run of task under parent (runIf, dispatch to a worker or RUNNING
+ * for a flowable); returns its index. value (borrowed) may be NULL: the
+ * parent's value is inherited. */
+int step_start_run(step *s, int task, int parent, const json_t *value, int iteration);
+/* The tasks of list one after the other / all at once (at most limit
+ * running, 0: no limit), under parent with the given iteration. */
+step_res step_walk_seq(step *s, int parent, const elist *list, const json_t *value, int iteration);
+step_res step_walk_par(step *s, int parent, const elist *list, const json_t *value, int iteration,
+                       int64_t limit);
+/* The end of a block: errors when the tasks failed, then finally. RUNNING
+ * while something is left to run. */
+store_state step_block(step *s, int parent, step_res main, const elist *errors, const elist *fin,
+                       const json_t *value, int iteration);
+/* Run r's state as its parent counts it (allowFailure, allowWarning, SKIPPED). */
+store_state step_effective(step *s, int r);
+void step_set_state(step *s, int r, store_state st);
+/* Run r failed for a reason of the executor's (a bad property...): logged. */
+void step_fail(step *s, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A flowable's bookkeeping, kept in its outputs (_state) so a restart finds
+ * it: step_sdata gets it (made empty), step_sdata_save marks it written. */
+json_t *step_sdata(step *s, int r);
+void step_sdata_save(step *s, int r);
+/* Sets outputs[key] of run r (v stolen). */
+void step_set_output(step *s, int r, const char *key, json_t *v);
+/* Renders property name of run r's task; *out NULL when absent. */
+int step_prop(step *s, int r, const char *name, json_t **out /* OUT */, kerr *e);
+int step_prop_int(step *s, int r, const char *name, int64_t dflt, int64_t *out /* OUT */, kerr *e);
+/* A duration property of obj (the task, or one of its objects) in microseconds. */
+int step_prop_duration(step *s, int r, const json_t *obj, const char *name, int64_t dflt,
+                       int64_t *out /* OUT */, kerr *e);
+/* Kestra's truthiness of a rendered condition. */
+int step_truthy(const json_t *v);
+
+static inline int step_ended(store_state st) { return store_state_is_terminated(st); }
+static inline int step_is_bad(store_state st)
+{
+    return st == STATE_FAILED || st == STATE_KILLED || st == STATE_CANCELLED;
+}
+/* The worse of two ended states, as a parent aggregates them. */
+static inline int step_rank(store_state st)
+{
+    switch (st) {
+    case STATE_WARNING: return 1;
+    case STATE_CANCELLED: return 2;
+    case STATE_FAILED: return 3;
+    case STATE_KILLED: return 4;
+    default: return 0;
+    }
+}
+static inline store_state step_worst(store_state a, store_state b) { return step_rank(b) > step_rank(a) ? b : a; }
+static inline const etask *step_task(step *s, int r) { return &s->x->fl->tasks[s->x->runs[r].task]; }
+static inline const elist *step_branch(step *s, int r, const char *name)
+{
+    return etask_branch(step_task(s, r), name);
+}
+static inline int step_find_run(step *s, int parent, int task, int iteration)
+{
+    return xexec_find_run(s->x, parent, task, iteration);
+}
 
 /* ---- the engine object (engine.c) ----------------------------------------------- */
 

@@ -7,6 +7,9 @@
  * (parent run, task, iteration); a missing run is started when its turn has
  * come; a flowable run resolves its own children the same way and ends when
  * its block (tasks, then errors when they failed, then finally) has ended.
+ * What each flowable does is in flowables.c (see "the step" in engine_int.h
+ * for the recursion between the two files); this file holds the walk, the
+ * helpers flowables share, and the application of events.
  * The walk is deterministic: the same runs give the same decisions, so the
  * step can be replayed after a crash from what the store holds.
  *
@@ -27,50 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct step {
-    engine *en;
-    xexec *x;
-    int64_t now;
-    xactions *a;
-    int killing;
-    int changed;
-    int depth;
-} step;
-
-typedef struct res {
-    int done;
-    store_state state;  /* aggregated when done */
-    int bad;            /* a task failed (or was killed) */
-} res;
-
-static store_state resolve_run(step *s, int r);
-
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int ended(store_state st) { return store_state_is_terminated(st); }
-
-static const etask *task_of(step *s, int r) { return &s->x->fl->tasks[s->x->runs[r].task]; }
-
-static int rank(store_state st)
-{
-    switch (st) {
-    case STATE_SUCCESS:
-    case STATE_SKIPPED: return 0;
-    case STATE_WARNING: return 1;
-    case STATE_CANCELLED: return 2;
-    case STATE_FAILED: return 3;
-    case STATE_KILLED: return 4;
-    default: return 0;
-    }
-}
-
-static store_state worst(store_state a, store_state b) { return rank(b) > rank(a) ? b : a; }
-
 /* The state of run r as its parent counts it. */
-static store_state effective(step *s, int r)
+store_state step_effective(step *s, int r)
 {
     const xrun *run = &s->x->runs[r];
-    const json_t *t = task_of(s, r)->json;
+    const json_t *t = step_task(s, r)->json;
     store_state st = run->row.state;
     if (st == STATE_SKIPPED)
         return STATE_SUCCESS;
@@ -81,9 +47,7 @@ static store_state effective(step *s, int r)
     return st;
 }
 
-static int is_bad(store_state st) { return st == STATE_FAILED || st == STATE_KILLED || st == STATE_CANCELLED; }
-
-static void set_state(step *s, int r, store_state st)
+void step_set_state(step *s, int r, store_state st)
 {
     if (s->x->runs[r].row.state != st) {
         xrun_set_state(s->x, r, st, s->now);
@@ -104,9 +68,7 @@ static void exec_log(step *s, int r, store_level lvl, const char *fmt, ...)
 }
 
 /* Run r failed for a reason of the executor's (a bad property...). */
-static void fail_run(step *s, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail_run(step *s, int r, const char *fmt, ...)
+void step_fail(step *s, int r, const char *fmt, ...)
 {
     char msg[2048];
     va_list ap;
@@ -114,11 +76,11 @@ static void fail_run(step *s, int r, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     engine_log_line(s->en, s->x, r, 0, LEVEL_ERROR, msg);
-    set_state(s, r, STATE_FAILED);
+    step_set_state(s, r, STATE_FAILED);
 }
 
 /* Keeps a flowable's bookkeeping in its outputs, so a restart finds it. */
-static json_t *sdata(step *s, int r)
+json_t *step_sdata(step *s, int r)
 {
     xrun *run = &s->x->runs[r];
     if (!run->state_data)
@@ -126,7 +88,7 @@ static json_t *sdata(step *s, int r)
     return run->state_data;
 }
 
-static void sdata_save(step *s, int r)
+void step_sdata_save(step *s, int r)
 {
     xrun *run = &s->x->runs[r];
     if (!run->row.outputs)
@@ -135,7 +97,7 @@ static void sdata_save(step *s, int r)
     run->dirty = 1;
 }
 
-static void set_outputs(step *s, int r, const char *key, json_t *v)
+void step_set_output(step *s, int r, const char *key, json_t *v)
 {
     xrun *run = &s->x->runs[r];
     if (!run->row.outputs)
@@ -145,7 +107,7 @@ static void set_outputs(step *s, int r, const char *key, json_t *v)
 }
 
 /* Kestra's truthiness of a rendered condition. */
-static int truthy(const json_t *v)
+int step_truthy(const json_t *v)
 {
     if (!v || json_is_null(v) || json_is_false(v))
         return 0;
@@ -172,10 +134,10 @@ static int truthy(const json_t *v)
 }
 
 /* Renders property name of run r's task; *out NULL when absent. */
-static int render_prop(step *s, int r, const char *name, json_t **out, kerr *e)
+int step_prop(step *s, int r, const char *name, json_t **out, kerr *e)
 {
     *out = NULL;
-    const json_t *raw = json_object_get(task_of(s, r)->json, name);
+    const json_t *raw = json_object_get(step_task(s, r)->json, name);
     if (!raw || json_is_null(raw))
         return 0;
     json_t *v = xexec_render(s->en, s->x, r, raw, e);
@@ -187,10 +149,10 @@ static int render_prop(step *s, int r, const char *name, json_t **out, kerr *e)
     return 0;
 }
 
-static int prop_int(step *s, int r, const char *name, int64_t dflt, int64_t *out, kerr *e)
+int step_prop_int(step *s, int r, const char *name, int64_t dflt, int64_t *out, kerr *e)
 {
     json_t *v;
-    if (render_prop(s, r, name, &v, e))
+    if (step_prop(s, r, name, &v, e))
         return -1;
     *out = dflt;
     if (!v || json_is_null(v)) {
@@ -215,7 +177,7 @@ static int prop_int(step *s, int r, const char *name, int64_t dflt, int64_t *out
     return rc;
 }
 
-static int prop_duration(step *s, int r, const json_t *obj, const char *name, int64_t dflt, int64_t *out, kerr *e)
+int step_prop_duration(step *s, int r, const json_t *obj, const char *name, int64_t dflt, int64_t *out, kerr *e)
 {
     const json_t *raw = json_object_get(obj, name);
     *out = dflt;
@@ -237,13 +199,6 @@ static int prop_duration(step *s, int r, const json_t *obj, const char *name, in
     return rc;
 }
 
-/* ---- the run index: (parent, task, iteration) -> run --------------------------------- */
-
-static int find_run(step *s, int parent, int task, int iteration)
-{
-    return xexec_find_run(s->x, parent, task, iteration);
-}
-
 /* ---- starting a run ---------------------------------------------------------------- */
 
 static void dispatch(step *s, int r, int64_t at)
@@ -255,7 +210,7 @@ static void dispatch(step *s, int r, int64_t at)
     run->dispatched = 1;
 }
 
-static int start_run(step *s, int task, int parent, const json_t *value, int iteration)
+int step_start_run(step *s, int task, int parent, const json_t *value, int iteration)
 {
     xexec *x = s->x;
     const json_t *v = value;
@@ -269,25 +224,25 @@ static int start_run(step *s, int task, int parent, const json_t *value, int ite
         kerr e = KERR_INIT;
         json_t *cv = xexec_render(s->en, x, r, runif, &e);
         if (!cv) {
-            fail_run(s, r, "runIf: %s", e.msg);
+            step_fail(s, r, "runIf: %s", e.msg);
             return r;
         }
-        int ok = truthy(cv);
+        int ok = step_truthy(cv);
         json_decref(cv);
         if (!ok) {
-            set_state(s, r, STATE_SKIPPED);
+            step_set_state(s, r, STATE_SKIPPED);
             return r;
         }
     }
-    if (t->kind) {
-        set_state(s, r, STATE_RUNNING);
+    if (t->impl) {
+        step_set_state(s, r, STATE_RUNNING);
         return r;
     }
     if (!t->hooks) {
-        fail_run(s, r, "task type '%s' cannot run in this version of kite", t->ft->type ? t->ft->type : "?");
+        step_fail(s, r, "task type '%s' cannot run in this version of kite", t->ft->type ? t->ft->type : "?");
         return r;
     }
-    set_state(s, r, STATE_RUNNING);
+    step_set_state(s, r, STATE_RUNNING);
     store_task_run_add_attempt(&x->runs[r].row, STATE_RUNNING, s->now, NULL);
     dispatch(s, r, 0);
     return r;
@@ -296,65 +251,65 @@ static int start_run(step *s, int task, int parent, const json_t *value, int ite
 /* ---- walking lists -------------------------------------------------------------------- */
 
 /* Tasks of list one after the other, under parent with the given iteration. */
-static res walk_seq(step *s, int parent, const elist *list, const json_t *value, int iteration)
+step_res step_walk_seq(step *s, int parent, const elist *list, const json_t *value, int iteration)
 {
-    res out = {1, STATE_SUCCESS, 0};
+    step_res out = {1, STATE_SUCCESS, 0};
     if (!list)
         return out;
     for (size_t i = 0; i < list->n; i++) {
-        int r = find_run(s, parent, list->v[i], iteration);
+        int r = step_find_run(s, parent, list->v[i], iteration);
         if (r < 0) {
             if (s->killing) {
                 out.state = STATE_KILLED;
                 out.bad = 1;
                 return out;
             }
-            r = start_run(s, list->v[i], parent, value, iteration);
+            r = step_start_run(s, list->v[i], parent, value, iteration);
         }
-        store_state st = resolve_run(s, r);
-        if (!ended(st)) {
+        store_state st = step_resolve(s, r);
+        if (!step_ended(st)) {
             out.done = 0;
             return out;
         }
-        store_state eff = effective(s, r);
-        if (is_bad(eff)) {
+        store_state eff = step_effective(s, r);
+        if (step_is_bad(eff)) {
             out.state = eff;
             out.bad = 1;
             return out;
         }
-        out.state = worst(out.state, eff);
+        out.state = step_worst(out.state, eff);
     }
     return out;
 }
 
 /* Tasks of list all at once, at most limit running (0: no limit). A failure
  * stops new starts; the block ends when what started has ended. */
-static res walk_par(step *s, int parent, const elist *list, const json_t *value, int iteration, int64_t limit)
+step_res step_walk_par(step *s, int parent, const elist *list, const json_t *value, int iteration, int64_t limit)
 {
-    res out = {1, STATE_SUCCESS, 0};
+    step_res out = {1, STATE_SUCCESS, 0};
     if (!list)
         return out;
     int running = 0;
     store_state bad_state = STATE_SUCCESS;
     for (size_t i = 0; i < list->n; i++) {
-        int r = find_run(s, parent, list->v[i], iteration);
+        int r = step_find_run(s, parent, list->v[i], iteration);
         if (r < 0)
             continue;
-        store_state st = resolve_run(s, r);
-        if (!ended(st)) {
+        store_state st = step_resolve(s, r);
+        if (!step_ended(st)) {
             running++;
             out.done = 0;
             continue;
         }
-        store_state eff = effective(s, r);
-        if (is_bad(eff)) {
+        store_state eff = step_effective(s, r);
+        if (step_is_bad(eff)) {
             out.bad = 1;
-            bad_state = worst(bad_state, eff);
+            bad_state = step_worst(bad_state, eff);
         }
-        out.state = worst(out.state, eff);
+        out.state = step_worst(out.state, eff);
     }
     for (size_t i = 0; i < list->n; i++) {
-        if (find_run(s, parent, list->v[i], iteration) >= 0)
+        if (step_find_run(s, parent, list->v[i], iteration) >= 0)
             continue;
         if (out.bad || s->killing) {
             if (s->killing && !out.bad) {
@@ -367,19 +322,19 @@ static res walk_par(step *s, int parent, const elist *list, const json_t *value,
             out.done = 0;
             continue;
         }
-        int r = start_run(s, list->v[i], parent, value, iteration);
-        store_state st = resolve_run(s, r);
-        if (!ended(st)) {
+        int r = step_start_run(s, list->v[i], parent, value, iteration);
+        store_state st = step_resolve(s, r);
+        if (!step_ended(st)) {
             running++;
             out.done = 0;
             continue;
         }
-        store_state eff = effective(s, r);
-        if (is_bad(eff)) {
+        store_state eff = step_effective(s, r);
+        if (step_is_bad(eff)) {
             out.bad = 1;
-            bad_state = worst(bad_state, eff);
+            bad_state = step_worst(bad_state, eff);
         }
-        out.state = worst(out.state, eff);
+        out.state = step_worst(out.state, eff);
     }
     if (out.bad)
         out.state = bad_state;
@@ -388,7 +343,7 @@ static res walk_par(step *s, int parent, const elist *list, const json_t *value,
 
 /* The end of a block: errors when the tasks failed, then finally. Returns
  * RUNNING while something is left to run. */
-static store_state block(step *s, int parent, res main, const elist *errors, const elist *fin,
+store_state step_block(step *s, int parent, step_res main, const elist *errors, const elist *fin,
                          const json_t *value, int iteration)
 {
     if (!main.done)
@@ -396,698 +351,44 @@ static store_state block(step *s, int parent, res main, const elist *errors, con
     store_state st = main.state;
     if (main.bad && errors && errors->n && main.state != STATE_KILLED) {
         int saved = s->killing;
-        res e = walk_seq(s, parent, errors, value, iteration);
+        step_res e = step_walk_seq(s, parent, errors, value, iteration);
         s->killing = saved;
         if (!e.done)
             return STATE_RUNNING;
     }
     if (fin && fin->n) {
-        res f = walk_seq(s, parent, fin, value, iteration);
+        step_res f = step_walk_seq(s, parent, fin, value, iteration);
         if (!f.done)
             return STATE_RUNNING;
         if (f.bad)
-            st = worst(st, STATE_FAILED);
+            st = step_worst(st, STATE_FAILED);
         else
-            st = worst(st, f.state);
+            st = step_worst(st, f.state);
     }
     return st;
 }
 
-static const elist *branch(step *s, int r, const char *name)
-{
-    return etask_branch(task_of(s, r), name);
-}
 
-/* ---- flowables ----------------------------------------------------------------------- */
-
-/* Note for every flowable: walking a list may add runs, which moves
- * x->runs: never keep an xrun pointer across a walk; the json_t values it
- * holds stay put. */
-static store_state fl_sequential(step *s, int r)
-{
-    json_t *value = s->x->runs[r].value;
-    res m = walk_seq(s, r, branch(s, r, "tasks"), value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
-}
-
-static store_state fl_allow_failure(step *s, int r)
-{
-    store_state st = fl_sequential(s, r);
-    if (st == STATE_FAILED)
-        return STATE_WARNING;
-    return st;
-}
-
-static store_state fl_parallel(step *s, int r)
-{
-    kerr e = KERR_INIT;
-    int64_t limit;
-    if (prop_int(s, r, "concurrent", 0, &limit, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        return STATE_FAILED;
-    }
-    json_t *value = s->x->runs[r].value;
-    res m = walk_par(s, r, branch(s, r, "tasks"), value, 0, limit);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
-}
-
-/* The list of loop values, rendered once and kept. NULL + failure. */
-static const json_t *loop_values(step *s, int r)
-{
-    json_t *sd = sdata(s, r);
-    const json_t *vals = json_object_get(sd, "values");
-    if (vals)
-        return vals;
-    const char *prop = json_object_get(task_of(s, r)->json, "values") ? "values" : "value";
-    kerr e = KERR_INIT;
-    json_t *v;
-    if (render_prop(s, r, prop, &v, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        return NULL;
-    }
-    if (json_is_string(v)) {
-        json_error_t je;
-        json_t *p = json_loads(json_string_value(v), JSON_DECODE_ANY, &je);
-        if (!json_is_array(p)) {
-            fail_run(s, r, "property '%s': '%s' is not a list (a JSON array such as [\"a\", \"b\"])", prop,
-                     json_string_value(v));
-            json_decref(p);
-            json_decref(v);
-            return NULL;
-        }
-        json_decref(v);
-        v = p;
-    }
-    if (!json_is_array(v)) {
-        fail_run(s, r, "property '%s' must be a list", prop);
-        json_decref(v);
-        return NULL;
-    }
-    size_t i;
-    json_t *it;
-    json_array_foreach(v, i, it) {
-        if (json_is_null(it)) {
-            fail_run(s, r, "property '%s': item %zu is null", prop, i);
-            json_decref(v);
-            return NULL;
-        }
-    }
-    json_object_set_new(sd, "values", v);
-    sdata_save(s, r);
-    return v;
-}
-
-static store_state fl_foreach(step *s, int r)
-{
-    const etask *t = task_of(s, r);
-    const json_t *vals = loop_values(s, r);
-    if (!vals)
-        return STATE_FAILED;
-    int64_t limit = 1;
-    int par_tasks = 0;
-    kerr e = KERR_INIT;
-    if (!strcmp(t->kind, "flow.foreach")) {
-        if (prop_int(s, r, "concurrencyLimit", 1, &limit, &e)) {
-            fail_run(s, r, "%s", e.msg);
-            return STATE_FAILED;
-        }
-    } else if (!strcmp(t->kind, "flow.each_parallel")) {
-        if (prop_int(s, r, "concurrent", 0, &limit, &e)) {
-            fail_run(s, r, "%s", e.msg);
-            return STATE_FAILED;
-        }
-        par_tasks = 1;
-    }
-    const elist *tasks = branch(s, r, "tasks");
-    size_t n = json_array_size(vals);
-    size_t lo = s->x->runs[r].lo;
-    res m = {1, STATE_SUCCESS, 0};
-    if (lo)
-        m.state = s->x->runs[r].agg;
-    int running = 0;
-    size_t new_lo = lo;
-    int prefix_done = 1;
-    for (size_t i = lo; i < n; i++) {
-        const json_t *v = json_array_get(vals, i);
-        int started = tasks && tasks->n && find_run(s, r, tasks->v[0], (int)i) >= 0;
-        if (!started) {
-            if (m.bad || s->killing || (limit > 0 && running >= limit)) {
-                if (s->killing && !m.bad) {
-                    m.bad = 1;
-                    m.state = STATE_KILLED;
-                }
-                if (!m.bad)
-                    m.done = 0;
-                prefix_done = 0;
-                continue;
-            }
-        }
-        res it = par_tasks ? walk_par(s, r, tasks, v, (int)i, 0) : walk_seq(s, r, tasks, v, (int)i);
-        if (!it.done) {
-            running++;
-            m.done = 0;
-            prefix_done = 0;
-            continue;
-        }
-        if (it.bad) {
-            m.bad = 1;
-            m.state = worst(m.state, it.state);
-        } else {
-            m.state = worst(m.state, it.state);
-        }
-        if (prefix_done && !it.bad)
-            new_lo = i + 1;
-    }
-    if (m.bad && !m.done) {
-        /* wait for what runs; nothing new starts */
-    }
-    if (new_lo != lo && !m.bad) {
-        /* a prefix of iterations ended well: the next steps start after it */
-        s->x->runs[r].lo = new_lo;
-        s->x->runs[r].agg = m.state;
-    }
-    if (m.bad && m.state != STATE_KILLED)
-        m.state = worst(m.state, STATE_FAILED);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), s->x->runs[r].value, 0);
-}
-
-static store_state fl_if(step *s, int r)
-{
-    json_t *sd = sdata(s, r);
-    const json_t *res_j = json_object_get(sd, "result");
-    if (!res_j) {
-        kerr e = KERR_INIT;
-        json_t *v;
-        if (render_prop(s, r, "condition", &v, &e)) {
-            fail_run(s, r, "%s", e.msg);
-            return STATE_FAILED;
-        }
-        int ok = truthy(v);
-        json_decref(v);
-        json_object_set_new(sd, "result", json_boolean(ok));
-        sdata_save(s, r);
-        set_outputs(s, r, "evaluationResult", json_boolean(ok));
-        res_j = json_object_get(sd, "result");
-    }
-    const elist *list = branch(s, r, json_is_true(res_j) ? "then" : "else");
-    res m = walk_seq(s, r, list, s->x->runs[r].value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), s->x->runs[r].value, 0);
-}
-
-static store_state fl_switch(step *s, int r)
-{
-    json_t *sd = sdata(s, r);
-    const char *chosen = json_string_value(json_object_get(sd, "branch"));
-    if (!chosen) {
-        kerr e = KERR_INIT;
-        json_t *v;
-        if (render_prop(s, r, "value", &v, &e)) {
-            fail_run(s, r, "%s", e.msg);
-            return STATE_FAILED;
-        }
-        char *text = v ? expr_value_to_text(v) : xstrdup("");
-        json_decref(v);
-        char *name = xasprintf("cases/%s", text);
-        const elist *l = branch(s, r, name);
-        int dflt = 0;
-        if (!l || (!l->n && !json_object_get(json_object_get(task_of(s, r)->json, "cases"), text))) {
-            free(name);
-            name = xstrdup("defaults");
-            dflt = 1;
-            l = branch(s, r, name);
-            if (!l || !json_is_array(json_object_get(task_of(s, r)->json, "defaults"))) {
-                fail_run(s, r, "Switch '%s': no case matches the value '%s' and there are no defaults",
-                         s->x->runs[r].row.task_id, text);
-                free(name);
-                free(text);
-                return STATE_FAILED;
-            }
-        }
-        json_object_set_new(sd, "branch", json_string(name));
-        sdata_save(s, r);
-        set_outputs(s, r, "value", json_string(text));
-        set_outputs(s, r, "defaults", json_boolean(dflt));
-        free(name);
-        free(text);
-        chosen = json_string_value(json_object_get(sd, "branch"));
-    }
-    res m = walk_seq(s, r, branch(s, r, chosen), s->x->runs[r].value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), s->x->runs[r].value, 0);
-}
-
-static store_state fl_dag(step *s, int r)
-{
-    const etask *t = task_of(s, r);
-    const elist *list = etask_branch(t, "dag");
-    kerr e = KERR_INIT;
-    int64_t limit;
-    if (prop_int(s, r, "concurrent", 0, &limit, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        return STATE_FAILED;
-    }
-    res m = {1, STATE_SUCCESS, 0};
-    int running = 0;
-    store_state bad_state = STATE_SUCCESS;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t c = 0; list && c < list->n; c++) {
-            int cr = find_run(s, r, list->v[c], 0);
-            if (pass == 0) {
-                if (cr < 0)
-                    continue;
-                store_state st = resolve_run(s, cr);
-                if (!ended(st)) {
-                    running++;
-                    m.done = 0;
-                } else {
-                    store_state eff = effective(s, cr);
-                    if (is_bad(eff)) {
-                        m.bad = 1;
-                        bad_state = worst(bad_state, eff);
-                    }
-                    m.state = worst(m.state, eff);
-                }
-                continue;
-            }
-            if (cr >= 0)
-                continue;
-            if (m.bad || s->killing) {
-                if (s->killing && !m.bad) {
-                    m.bad = 1;
-                    bad_state = STATE_KILLED;
-                }
-                continue;
-            }
-            /* ready when every dependency ended well */
-            int ready = 1;
-            for (size_t d = 0; d < t->dag_ndeps[c]; d++) {
-                int dr = find_run(s, r, t->dag_dep_v[c][d], 0);
-                if (dr < 0 || !ended(s->x->runs[dr].row.state) || is_bad(effective(s, dr))) {
-                    ready = 0;
-                    break;
-                }
-            }
-            if (!ready || (limit > 0 && running >= limit)) {
-                m.done = 0;
-                continue;
-            }
-            int nr = start_run(s, list->v[c], r, s->x->runs[r].value, 0);
-            store_state st = resolve_run(s, nr);
-            if (!ended(st)) {
-                running++;
-                m.done = 0;
-            } else {
-                store_state eff = effective(s, nr);
-                if (is_bad(eff)) {
-                    m.bad = 1;
-                    bad_state = worst(bad_state, eff);
-                }
-                m.state = worst(m.state, eff);
-                c = (size_t)-1; /* a new end may make others ready: rescan */
-            }
-        }
-    }
-    if (m.bad)
-        m.state = bad_state;
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), s->x->runs[r].value, 0);
-}
-
-static store_state fl_pause(step *s, int r)
+/* The run's flowable is the etask's impl, found once by eflow_new: no
+ * lookup here, at every resolve of every run. */
+store_state step_resolve(step *s, int r)
 {
     xrun *run = &s->x->runs[r];
-    json_t *sd = sdata(s, r);
-    const char *phase = json_string_value(json_object_get(sd, "phase"));
-    if (!phase) {
-        if (s->killing)
-            return STATE_KILLED;
-        kerr e = KERR_INIT;
-        int64_t delay, timeout;
-        const json_t *tj = task_of(s, r)->json;
-        if (prop_duration(s, r, tj, json_object_get(tj, "pauseDuration") ? "pauseDuration" : "delay", 0, &delay, &e) ||
-            prop_duration(s, r, tj, "timeout", 0, &timeout, &e)) {
-            fail_run(s, r, "%s", e.msg);
-            return STATE_FAILED;
-        }
-        json_object_set_new(sd, "phase", json_string("paused"));
-        sdata_save(s, r);
-        set_state(s, r, STATE_PAUSED);
-        if (delay > 0)
-            xactions_push(s->a, "event", run->row.id,
-                          json_pack("{s:s,s:s,s:s}", "type", "timer", "run", run->row.id, "what", "pause_delay"),
-                          s->now + delay);
-        else if (timeout > 0)
-            xactions_push(s->a, "event", run->row.id,
-                          json_pack("{s:s,s:s,s:s}", "type", "timer", "run", run->row.id, "what", "pause_timeout"),
-                          s->now + timeout);
-        return STATE_PAUSED;
-    }
-    if (!strcmp(phase, "paused"))
+    if (step_ended(run->row.state))
         return run->row.state;
-    /* resumed: the old form runs its tasks after the pause */
-    json_t *value = run->value;
-    res m = walk_seq(s, r, branch(s, r, "tasks"), value, 0);
-    return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), value, 0);
-}
-
-static store_state fl_loop_until(step *s, int r)
-{
-    xrun *run = &s->x->runs[r];
-    const json_t *tj = task_of(s, r)->json;
-    json_t *sd = sdata(s, r);
-    int it = (int)json_integer_value(json_object_get(sd, "iteration"));
-    if (json_is_true(json_object_get(sd, "waiting")))
-        return STATE_RUNNING;
-    if (!json_object_get(sd, "start")) {
-        json_object_set_new(sd, "start", json_integer(s->now));
-        sdata_save(s, r);
-    }
-    /* during iteration it, outputs.<id>.iterationCount is it (0 first) */
-    const json_t *ic = run->row.outputs ? json_object_get(run->row.outputs, "iterationCount") : NULL;
-    if (!ic || json_integer_value(ic) != it) {
-        set_outputs(s, r, "iterationCount", json_integer(it));
-        xexec_index_outputs(s->x, r);
-    }
-    res m = walk_seq(s, r, branch(s, r, "tasks"), run->value, it);
-    run = &s->x->runs[r];
-    if (!m.done)
-        return STATE_RUNNING;
-    if (m.bad)
-        return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, it);
-    kerr e = KERR_INIT;
-    json_t *cv;
-    if (render_prop(s, r, "condition", &cv, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        return STATE_FAILED;
-    }
-    int ok = truthy(cv);
-    json_decref(cv);
-    if (ok) {
-        set_outputs(s, r, "iterationCount", json_integer(it + 1));
-        xexec_index_outputs(s->x, r);
-    }
-    if (ok)
-        return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, it);
-    const json_t *cf = json_object_get(tj, "checkFrequency");
-    int64_t max_it = 100, max_dur = 3600LL * US_PER_SEC, interval = US_PER_SEC;
-    if (cf) {
-        const json_t *mi = json_object_get(cf, "maxIterations");
-        if (json_is_integer(mi))
-            max_it = json_integer_value(mi);
-        if (prop_duration(s, r, cf, "maxDuration", max_dur, &max_dur, &e) ||
-            prop_duration(s, r, cf, "interval", interval, &interval, &e)) {
-            fail_run(s, r, "checkFrequency: %s", e.msg);
-            return STATE_FAILED;
-        }
-    }
-    int64_t start = json_integer_value(json_object_get(sd, "start"));
-    if (it + 1 >= max_it || s->now - start >= max_dur) {
-        const json_t *fom = json_object_get(tj, "failOnMaxReached");
-        if (json_is_true(fom) || (json_is_string(fom) && !strcasecmp(json_string_value(fom), "true"))) {
-            fail_run(s, r, "condition still false after %d iterations", it + 1);
-            return STATE_FAILED;
-        }
-        return block(s, r, m, branch(s, r, "errors"), branch(s, r, "finally"), run->value, it);
-    }
-    json_object_set_new(sd, "waiting", json_true());
-    sdata_save(s, r);
-    xactions_push(s->a, "event", run->row.id,
-                  json_pack("{s:s,s:s,s:s}", "type", "timer", "run", run->row.id, "what", "loop"), s->now + interval);
-    return STATE_RUNNING;
-}
-
-static store_state fl_subflow(step *s, int r)
-{
-    xrun *run = &s->x->runs[r];
-    json_t *sd = sdata(s, r);
-    if (json_object_get(sd, "child")) {
-        if (!json_object_get(sd, "ended"))
-            return STATE_RUNNING;
-        return (store_state)json_integer_value(json_object_get(sd, "result"));
-    }
-    if (s->killing)
-        return STATE_KILLED;
-    const json_t *tj = task_of(s, r)->json;
-    kerr e = KERR_INIT;
-    json_t *ns = NULL, *fid = NULL, *inputs = NULL, *labels = NULL, *rev = NULL;
-    if (render_prop(s, r, "namespace", &ns, &e) || render_prop(s, r, "flowId", &fid, &e) ||
-        render_prop(s, r, "inputs", &inputs, &e) || render_prop(s, r, "labels", &labels, &e) ||
-        render_prop(s, r, "revision", &rev, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        json_decref(ns);
-        json_decref(fid);
-        json_decref(inputs);
-        json_decref(labels);
-        return STATE_FAILED;
-    }
-    if (!json_is_string(ns) || !json_is_string(fid)) {
-        fail_run(s, r, "Subflow '%s' needs a namespace and a flowId", run->row.task_id);
-        json_decref(ns);
-        json_decref(fid);
-        json_decref(inputs);
-        json_decref(labels);
-        json_decref(rev);
-        return STATE_FAILED;
-    }
-    const json_t *wj = json_object_get(tj, "wait");
-    int wait = !wj || json_is_true(wj) || (json_is_string(wj) && !strcasecmp(json_string_value(wj), "true"));
-    const json_t *inh = json_object_get(tj, "inheritLabels");
-    json_t *lab = json_object();
-    if (json_is_true(inh) && s->x->row.labels)
-        json_object_update(lab, s->x->row.labels);
-    if (json_is_object(labels))
-        json_object_update(lab, labels);
-    else if (json_is_array(labels)) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(labels, i, l) {
-            const char *k = json_string_value(json_object_get(l, "key"));
-            if (k)
-                json_object_set(lab, k, json_object_get(l, "value"));
-        }
-    }
-    json_decref(labels);
-    char child[STORE_ID_LEN + 1];
-    store_new_id(child);
-    if (!s->a->subflows)
-        s->a->subflows = json_array();
-    json_array_append_new(s->a->subflows,
-                          json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o}", "id", child, "namespace", ns, "flowId",
-                                    fid, "inputs", inputs ? inputs : json_object(), "labels", lab, "parent",
-                                    s->x->row.id, "parentRun", run->row.id, "wait", wait, "revision",
-                                    rev ? rev : json_integer(0)));
-    json_object_set_new(sd, "child", json_string(child));
-    sdata_save(s, r);
-    set_outputs(s, r, "executionId", json_string(child));
-    if (!wait) {
-        json_object_set_new(sd, "ended", json_true());
-        json_object_set_new(sd, "result", json_integer(STATE_SUCCESS));
-        return STATE_SUCCESS;
-    }
-    return STATE_RUNNING;
-}
-
-/* ForEachItem: the file of `items` cut into batches of `batch.rows` lines
- * (or `batch.partitions` batches), each stored as a file and given to a
- * subflow execution whose inputs see it as {{ taskrun.items }}. With `wait`
- * the task ends when every child has: FAILED when one failed and
- * `transmitFailed` (default true), else SUCCESS; outputs `numberOfBatches`
- * and `iterations` (children by final state). */
-static store_state fl_foreach_item(step *s, int r)
-{
-    json_t *sd = sdata(s, r);
-    if (json_object_get(sd, "batches")) {
-        size_t total = (size_t)json_integer_value(json_object_get(sd, "batches"));
-        if (!json_is_true(json_object_get(sd, "wait")))
-            return STATE_SUCCESS;
-        const json_t *counts = json_object_get(sd, "ended");
-        size_t done = 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)counts, k, v) done += (size_t)json_integer_value(v);
-        if (done < total)
-            return STATE_RUNNING;
-        set_outputs(s, r, "iterations", json_deep_copy(counts));
-        xexec_index_outputs(s->x, r);
-        int bad = json_integer_value(json_object_get(counts, "FAILED")) +
-                      json_integer_value(json_object_get(counts, "KILLED")) >
-                  0;
-        const json_t *tf = json_object_get(task_of(s, r)->json, "transmitFailed");
-        int transmit = !tf || json_is_true(tf) || (json_is_string(tf) && !strcasecmp(json_string_value(tf), "true"));
-        return bad && transmit ? STATE_FAILED : STATE_SUCCESS;
-    }
-    if (s->killing)
-        return STATE_KILLED;
-    kerr e = KERR_INIT;
-    char *items = NULL;
-    json_t *batch = NULL, *ns = NULL, *fid = NULL;
-    if (xexec_render_text(s->en, s->x, r, json_string_value(json_object_get(task_of(s, r)->json, "items")), &items,
-                          &e) ||
-        render_prop(s, r, "batch", &batch, &e) || render_prop(s, r, "namespace", &ns, &e) ||
-        render_prop(s, r, "flowId", &fid, &e)) {
-        fail_run(s, r, "%s", e.msg);
-        free(items);
-        json_decref(batch);
-        json_decref(ns);
-        json_decref(fid);
-        return STATE_FAILED;
-    }
-    buf data = BUF_INIT;
-    store_state result = STATE_RUNNING;
-    if (!json_is_string(ns) || !json_is_string(fid)) {
-        fail_run(s, r, "ForEachItem '%s' needs a namespace and a flowId", s->x->runs[r].row.task_id);
-        result = STATE_FAILED;
-        goto out;
-    }
-    if (storage_read_all(s->en->o.storage, items, 1u << 30, &data, &e)) {
-        fail_run(s, r, "items: %s", e.msg);
-        result = STATE_FAILED;
-        goto out;
-    }
-    /* the lines */
-    size_t nlines = 0, cap = 0;
-    size_t *starts = NULL, *lens = NULL;
-    const char *p = buf_str(&data), *end = p + data.len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (nlines == cap) {
-            cap = cap ? cap * 2 : 64;
-            starts = xrealloc(starts, cap * sizeof *starts);
-            lens = xrealloc(lens, cap * sizeof *lens);
-        }
-        starts[nlines] = (size_t)(p - buf_str(&data));
-        lens[nlines++] = len + (nl ? 1 : 0);
-        p += len + (nl ? 1 : 0);
-    }
-    int64_t rows = 1, parts = 0;
-    const json_t *rj = json_object_get(batch, "rows"), *pj = json_object_get(batch, "partitions");
-    if (rj)
-        rows = json_is_integer(rj) ? json_integer_value(rj) : atoll(json_string_value(rj) ? json_string_value(rj) : "1");
-    if (pj)
-        parts = json_is_integer(pj) ? json_integer_value(pj) : atoll(json_string_value(pj) ? json_string_value(pj) : "0");
-    if (parts > 0)
-        rows = (int64_t)((nlines + (size_t)parts - 1) / (size_t)parts);
-    if (rows < 1)
-        rows = 1;
-    size_t nbatches = nlines ? (nlines + (size_t)rows - 1) / (size_t)rows : 0;
-    const json_t *tj = task_of(s, r)->json;
-    const json_t *wj = json_object_get(tj, "wait");
-    int wait = !wj || json_is_true(wj) || (json_is_string(wj) && !strcasecmp(json_string_value(wj), "true"));
-    const json_t *inh = json_object_get(tj, "inheritLabels");
-    xrun *run = &s->x->runs[r];
-    for (size_t b = 0; b < nbatches; b++) {
-        size_t first = b * (size_t)rows, last = first + (size_t)rows;
-        if (last > nlines)
-            last = nlines;
-        char name[64];
-        snprintf(name, sizeof name, "batch-%zu.txt", b + 1);
-        char *uri = storage_uri_task_file(s->x->row.namespace, s->x->row.flow_id, s->x->row.id, run->row.task_id,
-                                          run->row.id, name, &e);
-        if (!uri || storage_put(s->en->o.storage, uri, buf_str(&data) + starts[first],
-                                starts[last - 1] + lens[last - 1] - starts[first], &e)) {
-            fail_run(s, r, "batch %zu: %s", b + 1, e.msg);
-            free(uri);
-            free(starts);
-            free(lens);
-            result = STATE_FAILED;
-            goto out;
-        }
-        json_t *extra = json_pack("{s:s,s:i}", "items", uri, "iteration", (int)b);
-        json_t *inputs = NULL;
-        const json_t *raw = json_object_get(tj, "inputs");
-        if (raw && !(inputs = xexec_render_extra(s->en, s->x, r, extra, raw, &e))) {
-            fail_run(s, r, "inputs of batch %zu: %s", b + 1, e.msg);
-            json_decref(extra);
-            free(uri);
-            free(starts);
-            free(lens);
-            result = STATE_FAILED;
-            goto out;
-        }
-        json_decref(extra);
-        free(uri);
-        json_t *lab = json_object();
-        if (json_is_true(inh) && s->x->row.labels)
-            json_object_update(lab, s->x->row.labels);
-        char child[STORE_ID_LEN + 1];
-        store_new_id(child);
-        if (!s->a->subflows)
-            s->a->subflows = json_array();
-        json_array_append_new(s->a->subflows,
-                              json_pack("{s:s,s:O,s:O,s:o,s:o,s:s,s:s,s:b,s:i}", "id", child, "namespace", ns,
-                                        "flowId", fid, "inputs", inputs ? inputs : json_object(), "labels", lab,
-                                        "parent", s->x->row.id, "parentRun", run->row.id, "wait", wait, "revision",
-                                        0));
-    }
-    free(starts);
-    free(lens);
-    json_object_set_new(sd, "batches", json_integer((json_int_t)nbatches));
-    json_object_set_new(sd, "wait", json_boolean(wait));
-    json_object_set_new(sd, "ended", json_object());
-    sdata_save(s, r);
-    set_outputs(s, r, "numberOfBatches", json_integer((json_int_t)nbatches));
-    xexec_index_outputs(s->x, r);
-    result = !wait || nbatches == 0 ? STATE_SUCCESS : STATE_RUNNING;
-out:
-    buf_free(&data);
-    free(items);
-    json_decref(batch);
-    json_decref(ns);
-    json_decref(fid);
-    return result;
-}
-
-static store_state fl_unsupported(step *s, int r)
-{
-    fail_run(s, r, "task type '%s' is not supported by this version of kite", task_of(s, r)->ft->type);
-    return STATE_FAILED;
-}
-
-typedef struct flowable_impl {
-    const char *name;
-    store_state (*resolve)(step *s, int r);
-} flowable_impl;
-
-static const flowable_impl flowables[] = {
-    {"flow.sequential", fl_sequential},
-    {"flow.working_directory", fl_sequential},
-    {"flow.allow_failure", fl_allow_failure},
-    {"flow.parallel", fl_parallel},
-    {"flow.foreach", fl_foreach},
-    {"flow.each_sequential", fl_foreach},
-    {"flow.each_parallel", fl_foreach},
-    {"flow.if", fl_if},
-    {"flow.switch", fl_switch},
-    {"flow.dag", fl_dag},
-    {"flow.pause", fl_pause},
-    {"flow.loop_until", fl_loop_until},
-    {"flow.subflow", fl_subflow},
-    {"flow.foreach_item", fl_foreach_item},
-};
-
-static store_state resolve_run(step *s, int r)
-{
-    xrun *run = &s->x->runs[r];
-    if (ended(run->row.state))
-        return run->row.state;
-    const etask *t = task_of(s, r);
-    if (!t->kind)
+    const etask *t = step_task(s, r);
+    if (!t->impl)
         return run->row.state;
     if (++s->depth > 200) {
         s->depth--;
-        fail_run(s, r, "flowables nested too deeply");
+        step_fail(s, r, "flowables nested too deeply");
         return STATE_FAILED;
     }
-    store_state (*fn)(step *, int) = fl_unsupported;
-    for (size_t i = 0; i < sizeof flowables / sizeof flowables[0]; i++)
-        if (!strcmp(flowables[i].name, t->kind)) {
-            fn = flowables[i].resolve;
-            break;
-        }
-    store_state st = fn(s, r);
+    store_state st = t->impl->resolve(s, r);
     s->depth--;
     run = &s->x->runs[r]; /* runs may have moved */
-    if (st != run->row.state && (ended(st) || st == STATE_PAUSED || st == STATE_RUNNING))
-        set_state(s, r, st);
+    if (st != run->row.state && (step_ended(st) || st == STATE_PAUSED || st == STATE_RUNNING))
+        step_set_state(s, r, st);
     return s->x->runs[r].row.state;
 }
 
@@ -1100,8 +401,8 @@ static int retry_delay(step *s, int r, const json_t *p, int n, int64_t *delay, k
 {
     const char *type = json_string_value(json_object_get(p, "type"));
     int64_t interval = 0, maxi = 0, mini = 0;
-    if (prop_duration(s, r, p, "interval", 0, &interval, e) || prop_duration(s, r, p, "maxInterval", 0, &maxi, e) ||
-        prop_duration(s, r, p, "minInterval", 0, &mini, e))
+    if (step_prop_duration(s, r, p, "interval", 0, &interval, e) || step_prop_duration(s, r, p, "maxInterval", 0, &maxi, e) ||
+        step_prop_duration(s, r, p, "minInterval", 0, &mini, e))
         return -1;
     if (type && !strcasecmp(type, "exponential")) {
         double factor = json_is_number(json_object_get(p, "delayFactor"))
@@ -1130,7 +431,7 @@ static void apply_result(step *s, const xevent *ev)
         return;
     xrun *run = &x->runs[r];
     int attempt = (int)json_integer_value(json_object_get(ev->data, "attempt"));
-    if (ended(run->row.state) || attempt != (int)run->row.n_attempts)
+    if (step_ended(run->row.state) || attempt != (int)run->row.n_attempts)
         return; /* a stale delivery: a lease that expired, or a killed run */
     run->dispatched = 0;
     store_state st = STATE_FAILED;
@@ -1163,7 +464,7 @@ static void apply_result(step *s, const xevent *ev)
         x->dirty = 1;
     }
     if (st == STATE_FAILED && !s->killing) {
-        const json_t *p = json_object_get(task_of(s, r)->json, "retry");
+        const json_t *p = json_object_get(step_task(s, r)->json, "retry");
         if (json_is_object(p)) {
             int n = (int)run->row.n_attempts;
             const json_t *ma = json_object_get(p, "maxAttempt");
@@ -1174,7 +475,7 @@ static void apply_result(step *s, const xevent *ev)
                                                        : -1;
             int64_t max_dur = 0;
             kerr e = KERR_INIT;
-            prop_duration(s, r, p, "maxDuration", 0, &max_dur, &e);
+            step_prop_duration(s, r, p, "maxDuration", 0, &max_dur, &e);
             int64_t first = run->row.attempts[0].start_us ? run->row.attempts[0].start_us : run->row.created_us;
             int more = (max_attempt < 0 || n < max_attempt) && (max_attempt >= 0 || max_dur > 0);
             int64_t delay = 0;
@@ -1185,16 +486,16 @@ static void apply_result(step *s, const xevent *ev)
             if (more && max_dur > 0 && s->now + delay - first > max_dur)
                 more = 0;
             if (more) {
-                set_state(s, r, STATE_RETRYING);
+                step_set_state(s, r, STATE_RETRYING);
                 store_task_run_add_attempt(&x->runs[r].row, STATE_CREATED, 0, NULL);
-                set_state(s, r, STATE_RUNNING);
+                step_set_state(s, r, STATE_RUNNING);
                 dispatch(s, r, delay > 0 ? s->now + delay : 0);
                 return;
             }
         }
     }
     if (st == STATE_SUCCESS && run->row.n_attempts > 1) {
-        const json_t *p = json_object_get(task_of(s, r)->json, "retry");
+        const json_t *p = json_object_get(step_task(s, r)->json, "retry");
         if (json_is_true(json_object_get(p, "warningOnRetry")))
             st = STATE_WARNING;
     }
@@ -1203,7 +504,7 @@ static void apply_result(step *s, const xevent *ev)
     if (json_is_string(exit_state) && !store_state_parse(json_string_value(exit_state), &es)) {
         /* Exit: the execution ends in that state; what runs is stopped,
          * nothing new starts, and the Exit task itself takes the state */
-        set_state(s, r, es);
+        step_set_state(s, r, es);
         if (!x->row.variables)
             x->row.variables = json_object();
         json_object_set_new(x->row.variables, "_exit", json_integer(es));
@@ -1213,7 +514,7 @@ static void apply_result(step *s, const xevent *ev)
         cancel_running(s);
         return;
     }
-    set_state(s, r, st);
+    step_set_state(s, r, st);
 }
 
 static void cancel_running(step *s)
@@ -1221,22 +522,22 @@ static void cancel_running(step *s)
     xexec *x = s->x;
     for (size_t i = 0; i < x->nruns; i++) {
         xrun *run = &x->runs[i];
-        if (ended(run->row.state))
+        if (step_ended(run->row.state))
             continue;
         const etask *t = &x->fl->tasks[run->task];
-        if (!t->kind) {
+        if (!t->impl) {
             if (run->dispatched && run->row.n_attempts &&
                 run->row.attempts[run->row.n_attempts - 1].state == STATE_RUNNING) {
                 /* the worker stops it and reports KILLED */
                 s->a->cancel_runs = xrealloc(s->a->cancel_runs, (s->a->ncancel + 1) * sizeof(char *));
                 s->a->cancel_runs[s->a->ncancel++] = xstrdup(run->row.id);
-                set_state(s, (int)i, STATE_KILLING);
+                step_set_state(s, (int)i, STATE_KILLING);
             } else {
-                set_state(s, (int)i, STATE_KILLED);
+                step_set_state(s, (int)i, STATE_KILLED);
             }
-        } else if (!strcmp(t->kind, "flow.pause") && run->row.state == STATE_PAUSED) {
-            set_state(s, (int)i, STATE_KILLED);
-        } else if (!strcmp(t->kind, "flow.subflow")) {
+        } else if ((t->impl->flags & FL_PAUSE) && run->row.state == STATE_PAUSED) {
+            step_set_state(s, (int)i, STATE_KILLED);
+        } else if (t->impl->flags & FL_SUBFLOW) {
             const char *child = json_string_value(json_object_get(run->state_data, "child"));
             if (child && !json_object_get(run->state_data, "ended")) {
                 if (!s->a->kill_children)
@@ -1259,23 +560,23 @@ static void restart_failed(step *s)
         xrun *run = &x->runs[i];
         if (run->row.state != STATE_FAILED && run->row.state != STATE_KILLED)
             continue;
-        set_state(s, (int)i, STATE_RESTARTED);
+        step_set_state(s, (int)i, STATE_RESTARTED);
         const etask *t = &x->fl->tasks[run->task];
-        if (t->kind) {
-            set_state(s, (int)i, STATE_RUNNING);
-            json_t *sd = sdata(s, (int)i);
+        if (t->impl) {
+            step_set_state(s, (int)i, STATE_RUNNING);
+            json_t *sd = step_sdata(s, (int)i);
             json_object_del(sd, "result");
             json_object_del(sd, "branch");
             run->lo = 0;
-            sdata_save(s, (int)i);
+            step_sdata_save(s, (int)i);
         }
     }
     for (size_t i = 0; i < x->nruns; i++) {
         xrun *run = &x->runs[i];
         const etask *t = &x->fl->tasks[run->task];
-        if (run->row.state == STATE_RESTARTED && !t->kind) {
+        if (run->row.state == STATE_RESTARTED && !t->impl) {
             store_task_run_add_attempt(&run->row, STATE_RUNNING, s->now, NULL);
-            set_state(s, (int)i, STATE_RUNNING);
+            step_set_state(s, (int)i, STATE_RUNNING);
             dispatch(s, (int)i, 0);
         }
     }
@@ -1303,38 +604,38 @@ static void apply_event(step *s, const xevent *ev)
             break;
         }
         int r = run_by_id(x, ev->taskrun_id);
-        if (r < 0 || ended(x->runs[r].row.state))
+        if (r < 0 || step_ended(x->runs[r].row.state))
             break;
         const char *what = json_string_value(json_object_get(ev->data, "what"));
-        json_t *sd = sdata(s, r);
+        json_t *sd = step_sdata(s, r);
         if (what && !strcmp(what, "pause_delay") && x->runs[r].row.state == STATE_PAUSED) {
             json_object_set_new(sd, "phase", json_string("resumed"));
-            sdata_save(s, r);
-            set_state(s, r, STATE_RUNNING);
+            step_sdata_save(s, r);
+            step_set_state(s, r, STATE_RUNNING);
         } else if (what && !strcmp(what, "pause_timeout") && x->runs[r].row.state == STATE_PAUSED) {
             json_object_set_new(sd, "phase", json_string("timeout"));
-            sdata_save(s, r);
-            const char *beh = json_string_value(json_object_get(task_of(s, r)->json, "behavior"));
+            step_sdata_save(s, r);
+            const char *beh = json_string_value(json_object_get(step_task(s, r)->json, "behavior"));
             if (beh && !strcasecmp(beh, "RESUME")) {
-                set_state(s, r, STATE_RUNNING);
+                step_set_state(s, r, STATE_RUNNING);
                 json_object_set_new(sd, "phase", json_string("resumed"));
             } else if (beh && !strcasecmp(beh, "WARN")) {
-                set_state(s, r, STATE_WARNING);
+                step_set_state(s, r, STATE_WARNING);
             } else if (beh && !strcasecmp(beh, "CANCEL")) {
-                set_state(s, r, STATE_CANCELLED);
+                step_set_state(s, r, STATE_CANCELLED);
             } else {
-                fail_run(s, r, "Pause '%s' timed out", x->runs[r].row.task_id);
+                step_fail(s, r, "Pause '%s' timed out", x->runs[r].row.task_id);
             }
         } else if (what && !strcmp(what, "loop")) {
             json_object_set_new(sd, "waiting", json_false());
             json_object_set_new(sd, "iteration", json_integer(json_integer_value(json_object_get(sd, "iteration")) + 1));
-            sdata_save(s, r);
+            step_sdata_save(s, r);
             s->changed = 1;
         }
         break;
     }
     case XEV_KILL:
-        if (!ended(x->row.state)) {
+        if (!step_ended(x->row.state)) {
             store_execution_set_state(&x->row, STATE_KILLING, s->now);
             x->dirty = 1;
             s->killing = 1;
@@ -1348,9 +649,9 @@ static void apply_event(step *s, const xevent *ev)
             xrun *run = &x->runs[i];
             if (run->row.state != STATE_PAUSED)
                 continue;
-            json_t *sd = sdata(s, (int)i);
+            json_t *sd = step_sdata(s, (int)i);
             json_object_set_new(sd, "phase", json_string("resumed"));
-            sdata_save(s, (int)i);
+            step_sdata_save(s, (int)i);
             const json_t *inputs = json_object_get(ev->data, "inputs");
             if (json_is_object(inputs) && json_object_size(inputs)) {
                 if (!run->row.outputs)
@@ -1358,17 +659,18 @@ static void apply_event(step *s, const xevent *ev)
                 json_object_update(run->row.outputs, (json_t *)inputs);
                 xexec_index_outputs(x, (int)i);
             }
-            set_state(s, (int)i, STATE_RUNNING);
+            step_set_state(s, (int)i, STATE_RUNNING);
         }
         store_execution_set_state(&x->row, STATE_RUNNING, s->now);
         x->dirty = 1;
         break;
     case XEV_CHILD_END: {
         int r = run_by_id(x, ev->taskrun_id);
-        if (r < 0 || ended(x->runs[r].row.state))
+        if (r < 0 || step_ended(x->runs[r].row.state))
             break;
-        json_t *sd = sdata(s, r);
-        if (!strcmp(task_of(s, r)->kind ? task_of(s, r)->kind : "", "flow.foreach_item")) {
+        json_t *sd = step_sdata(s, r);
+        const flowable *impl = step_task(s, r)->impl;
+        if (impl && (impl->flags & FL_ITEMS)) {
             /* one more batch ended: count it by its state */
             const char *sname = json_string_value(json_object_get(ev->data, "state"));
             json_t *counts = json_object_get(sd, "ended");
@@ -1378,7 +680,7 @@ static void apply_event(step *s, const xevent *ev)
             }
             const char *key = sname ? sname : "FAILED";
             json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) + 1));
-            sdata_save(s, r);
+            step_sdata_save(s, r);
             s->changed = 1;
             break;
         }
@@ -1386,22 +688,22 @@ static void apply_event(step *s, const xevent *ev)
         const char *sname = json_string_value(json_object_get(ev->data, "state"));
         if (sname)
             store_state_parse(sname, &cst);
-        const json_t *tj = task_of(s, r)->json;
+        const json_t *tj = step_task(s, r)->json;
         const json_t *tf = json_object_get(tj, "transmitFailed");
         /* Subflow's transmitFailed defaults to true; the old Flow task's to false */
-        const char *ty = task_of(s, r)->ft->type;
+        const char *ty = step_task(s, r)->ft->type;
         int transmit = tf ? (json_is_true(tf) || (json_is_string(tf) && !strcasecmp(json_string_value(tf), "true")))
                           : !(ty && str_ends_with(ty, "flows.Flow"));
         store_state mine = cst;
-        if (is_bad(cst) && !transmit)
+        if (step_is_bad(cst) && !transmit)
             mine = STATE_SUCCESS;
         json_object_set_new(sd, "ended", json_true());
         json_object_set_new(sd, "result", json_integer(mine));
-        sdata_save(s, r);
-        set_outputs(s, r, "state", json_string(store_state_name(cst)));
+        step_sdata_save(s, r);
+        step_set_output(s, r, "state", json_string(store_state_name(cst)));
         const json_t *co = json_object_get(ev->data, "outputs");
         if (json_is_object(co))
-            set_outputs(s, r, "outputs", json_incref((json_t *)co));
+            step_set_output(s, r, "outputs", json_incref((json_t *)co));
         xexec_index_outputs(x, r);
         s->changed = 1;
         break;
@@ -1420,9 +722,9 @@ static void apply_event(step *s, const xevent *ev)
 static store_state root_state(step *s)
 {
     const eflow *fl = s->x->fl;
-    res m = walk_seq(s, -1, &fl->root, NULL, 0);
-    store_state st = block(s, -1, m, &fl->errors, &fl->finally, NULL, 0);
-    if (!ended(st) || !fl->after.n)
+    step_res m = step_walk_seq(s, -1, &fl->root, NULL, 0);
+    store_state st = step_block(s, -1, m, &fl->errors, &fl->finally, NULL, 0);
+    if (!step_ended(st) || !fl->after.n)
         return st;
     /* afterExecution: run once the rest has ended, whatever its state,
      * which they do not change (a kill skips them) */
@@ -1430,7 +732,7 @@ static store_state root_state(step *s)
     if (st == STATE_KILLED)
         return st;
     s->killing = 0;
-    res a = walk_seq(s, -1, &fl->after, NULL, 0);
+    step_res a = step_walk_seq(s, -1, &fl->after, NULL, 0);
     s->killing = saved;
     return a.done || a.bad ? st : STATE_RUNNING;
 }
@@ -1501,7 +803,7 @@ static int flow_retry(step *s)
     int64_t max_attempt = json_is_integer(ma) ? json_integer_value(ma) : json_is_string(ma) ? atoll(json_string_value(ma)) : -1;
     kerr e = KERR_INIT;
     int64_t max_dur = 0, delay = 0;
-    if (prop_duration(s, -1, p, "maxDuration", 0, &max_dur, &e) || retry_delay(s, -1, p, attempts, &delay, &e)) {
+    if (step_prop_duration(s, -1, p, "maxDuration", 0, &max_dur, &e) || retry_delay(s, -1, p, attempts, &delay, &e)) {
         engine_log_line(s->en, x, -1, 0, LEVEL_ERROR, e.msg);
         return 0;
     }
@@ -1553,9 +855,9 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
     for (int guard = 0; guard < 1000; guard++) {
         s.changed = 0;
         store_state st = root_state(&s);
-        if (ended(st) && st == STATE_FAILED && !s.killing && flow_retry(&s))
+        if (step_ended(st) && st == STATE_FAILED && !s.killing && flow_retry(&s))
             return;
-        if (ended(st)) {
+        if (step_ended(st)) {
             if (s.killing && !(x->row.variables && json_object_get(x->row.variables, "_exit")))
                 st = STATE_KILLED;
             end_execution(&s, st);
@@ -1570,7 +872,7 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
         store_state st = x->runs[i].row.state;
         if (st == STATE_PAUSED)
             paused = 1;
-        else if (!ended(st) && !x->fl->tasks[x->runs[i].task].kind)
+        else if (!step_ended(st) && !x->fl->tasks[x->runs[i].task].impl)
             active = 1;
     }
     if (paused && !active && x->row.state == STATE_RUNNING) {

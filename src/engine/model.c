@@ -105,14 +105,17 @@ eflow *eflow_new(flow *f, int revision, kerr *e)
         t->ft = ft;
         t->json = apply_defaults(f->doc, ft->json, ft->type ? ft->type : "", ft->def);
         t->disabled = json_is_true(json_object_get(t->json, "disabled"));
-        if (ft->def && ft->def->kind == TK_FLOWABLE)
-            t->kind = ft->def->name;
-        else
+        if (ft->def && ft->def->kind == TK_FLOWABLE) {
+            t->impl = flowable_find(ft->def);
+            if (!t->impl)
+                t->impl = &flowable_missing;
+        } else {
             t->hooks = tasks_hooks(ft->def);
+        }
     }
     for (size_t i = 0; i < f->ntasks; i++) {
         etask *t = &fl->tasks[i];
-        if (!t->kind)
+        if (!t->impl)
             continue;
         const type_def *def = t->ft->def;
         for (const prop_def *p = def->props; p && p->name; p++) {
@@ -129,7 +132,7 @@ eflow *eflow_new(flow *f, int revision, kerr *e)
                 }
             }
         }
-        if (!strcmp(t->kind, "flow.dag")) {
+        if (t->impl->flags & FL_DAG) {
             /* the dag's children and their dependencies */
             const json_t *list = json_object_get(t->json, "tasks");
             json_t *arr = json_array();
@@ -422,11 +425,7 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
 
 /* ---- outputs and the expression context ------------------------------------------- */
 
-static int is_loop_kind(const char *k)
-{
-    return k && (!strcmp(k, "flow.foreach") || !strcmp(k, "flow.each_sequential") ||
-                 !strcmp(k, "flow.each_parallel"));
-}
+static int is_loop(const etask *t) { return t->impl && (t->impl->flags & FL_LOOP); }
 
 /* The loop values from the outermost loop to the innermost, for run r:
  * each run directly under a loop contributes its value. */
@@ -436,7 +435,7 @@ static size_t value_chain(const xexec *x, int r, const char **out, size_t max)
     size_t n = 0;
     for (int cur = r; cur >= 0 && n < 32; cur = x->runs[cur].parent) {
         int p = x->runs[cur].parent;
-        if (p >= 0 && is_loop_kind(x->fl->tasks[x->runs[p].task].kind) && x->runs[cur].row.value)
+        if (p >= 0 && is_loop(&x->fl->tasks[x->runs[p].task]) && x->runs[cur].row.value)
             tmp[n++] = x->runs[cur].row.value;
     }
     size_t k = 0;

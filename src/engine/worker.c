@@ -169,8 +169,8 @@ static void write_input_files(engine *en, xexec *x, int p, const char *dir)
 static char *workdir_of(engine *en, xexec *x, int r)
 {
     for (int p = x->runs[r].parent; p >= 0; p = x->runs[p].parent) {
-        const char *k = x->fl->tasks[x->runs[p].task].kind;
-        if (k && !strcmp(k, "flow.working_directory")) {
+        const flowable *impl = x->fl->tasks[x->runs[p].task].impl;
+        if (impl && (impl->flags & FL_WORKDIR)) {
             char *dir = xasprintf("%s/kite-%s/wd-%s", en->tmp_dir, x->row.id, x->runs[p].row.id);
             struct stat sb;
             int fresh = stat(dir, &sb) != 0;

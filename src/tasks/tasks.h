@@ -13,7 +13,7 @@
  * protocol handlers are: a task never includes engine headers, and a unit
  * test can run a task with a table of its own. Flowable types (Sequential,
  * Parallel, ForEach...) have no hooks here: they never run on a worker; the
- * executor resolves them itself (engine/flowable.c).
+ * executor resolves them itself (engine/flowables.c).
  *
  * Ownership: the task_ctx and everything it points to belong to the engine
  * and live until run() returns. Values handed to task_output() and
