@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev sqlite3
 libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
-libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs"
+libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl"
 
 missing=""
 for p in $PKGS; do

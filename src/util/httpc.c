@@ -1,0 +1,404 @@
+/*
+ * httpc.c: the HTTP client over libcurl (see httpc.h).
+ *
+ * DESIGN
+ * One easy handle per client, reset between requests: curl_easy_reset keeps
+ * the handle's live connections, its TLS session cache and its DNS cache, so
+ * a worker that calls the same host again reuses its connection. Only http
+ * and https are allowed, for the first request and for every redirect, so a
+ * user's URL or a server's Location cannot make kite read file:// or speak
+ * gopher. Signals are off (CURLOPT_NOSIGNAL): the client runs in threads.
+ *
+ * The body is kept in a capped buf (the response's max_body) or streamed to
+ * the caller's sink; a body over the cap stops the transfer at once rather
+ * than after the whole answer arrived. Headers are those of the last
+ * response: a redirect's headers are dropped when the next status line comes.
+ */
+#include "util/httpc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+#define DEF_CONNECT_MS 10000L
+#define DEF_IDLE_MS 60000L
+#define DEF_MAX_BODY ((size_t)10 << 20)
+#define DEF_MAX_REDIRS 10L
+#define MAX_HEADERS 256
+#define MAX_HEADER_BYTES (256 * 1024)
+
+struct httpc {
+    CURL *easy;
+    long connects;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("kite: libcurl could not initialise\n", stderr);
+        abort();
+    }
+}
+
+httpc *httpc_new(void)
+{
+    pthread_once(&global_once, global_init);
+    httpc *c = xcalloc(1, sizeof *c);
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        fputs("kite: out of memory (libcurl handle)\n", stderr);
+        abort();
+    }
+    return c;
+}
+
+void httpc_free(httpc *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->easy);
+    free(c);
+}
+
+long httpc_connects(const httpc *c)
+{
+    return c->connects;
+}
+
+void httpc_resp_free(httpc_resp *r)
+{
+    if (!r)
+        return;
+    buf_free(&r->body);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    free(r->effective_url);
+    memset(r, 0, sizeof *r);
+}
+
+const char *httpc_resp_header(const httpc_resp *r, const char *name)
+{
+    for (size_t i = r->nheaders; i-- > 0;)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+void httpc_redact_url(const char *url, buf *out)
+{
+    const char *scheme = strstr(url, "://");
+    if (!scheme) {
+        buf_puts(out, url);
+        return;
+    }
+    const char *auth = scheme + 3;
+    size_t hostlen = strcspn(auth, "/?#");
+    const char *at = memrchr(auth, '@', hostlen);
+    if (!at) {
+        buf_puts(out, url);
+        return;
+    }
+    buf_append(out, url, (size_t)(auth - url));
+    buf_puts(out, at + 1);
+}
+
+void httpc_escape(const char *s, size_t n, buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            buf_putc(out, (char)ch);
+        } else {
+            char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            buf_append(out, esc, 3);
+        }
+    }
+}
+
+/* What one transfer carries into libcurl's callbacks. */
+typedef struct xfer {
+    httpc_resp *resp;
+    const httpc_req *req;
+    size_t max_body;
+    int too_big;        /* the body passed max_body */
+    int stopped;        /* the sink asked to stop */
+    int too_many_hdrs;
+    size_t header_bytes;
+    int fd;             /* upload_path, or -1 */
+} xfer;
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    x->resp->body_bytes += n;
+    if (x->req->sink) {
+        if (x->req->sink(x->req->sink_ud, p, n)) {
+            x->stopped = 1;
+            return 0;
+        }
+        return n;
+    }
+    if (x->resp->body.len + n > x->max_body) {
+        x->too_big = 1;
+        return 0;
+    }
+    buf_append(&x->resp->body, p, n);
+    return n;
+}
+
+static void drop_headers(httpc_resp *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    r->nheaders = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    httpc_resp *r = x->resp;
+    x->header_bytes += n;
+    if (x->header_bytes > MAX_HEADER_BYTES) {
+        x->too_many_hdrs = 1;
+        return 0;
+    }
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* a new response (after a redirect or a 100 Continue) */
+        drop_headers(r);
+        x->header_bytes = n;
+        return n;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (!colon)
+        return n;
+    if (r->nheaders >= MAX_HEADERS) {
+        x->too_many_hdrs = 1;
+        return 0;
+    }
+    size_t nl = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    r->headers = xrealloc(r->headers, (r->nheaders + 1) * sizeof *r->headers);
+    r->headers[r->nheaders].name = xstrndup(p, nl);
+    r->headers[r->nheaders].value = xstrndup(v, (size_t)(end - v));
+    r->nheaders++;
+    return n;
+}
+
+static size_t on_read(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    for (;;) {
+        ssize_t n = read(x->fd, p, size * nmemb);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            return CURL_READFUNC_ABORT;
+    }
+}
+
+/* The cause of a failed transfer, in words a user reads in one line. */
+static void describe(CURL *h, CURLcode rc, const xfer *x, const char *errbuf,
+                     const httpc_opts *o, buf *out)
+{
+    long oserr = 0;
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        buf_printf(out, "resolve: %s", errbuf[0] ? errbuf : "host not found");
+        return;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        buf_printf(out, "resolve proxy: %s", errbuf[0] ? errbuf : "not found");
+        return;
+    case CURLE_COULDNT_CONNECT:
+        if (oserr)
+            buf_printf(out, "connect: %s", strerror((int)oserr));
+        else
+            buf_printf(out, "connect: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return;
+    case CURLE_OPERATION_TIMEDOUT:
+        buf_printf(out, "timeout: %s", errbuf[0] ? errbuf : "timed out");
+        return;
+    case CURLE_WRITE_ERROR:
+        if (x->too_big) {
+            buf_printf(out, "response body larger than the %zu bytes kept", x->max_body);
+            return;
+        }
+        if (x->stopped) {
+            buf_puts(out, "stopped by the receiver");
+            return;
+        }
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        buf_printf(out, "TLS: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return;
+    case CURLE_TOO_MANY_REDIRECTS:
+        buf_printf(out, "more than %ld redirects", o->max_redirects ? o->max_redirects
+                                                                    : DEF_MAX_REDIRS);
+        return;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        buf_puts(out, "only http and https URLs are allowed");
+        return;
+    default:
+        break;
+    }
+    if (x->too_many_hdrs) {
+        buf_printf(out, "response headers over %d lines or %d bytes", MAX_HEADERS,
+                   MAX_HEADER_BYTES);
+        return;
+    }
+    buf_puts(out, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp *out,
+             kerr *e)
+{
+    static const httpc_opts defaults;
+    const httpc_opts *o = opts ? opts : &defaults;
+    CURL *h = c->easy;
+    const char *method = req->method ? req->method
+                                     : (req->body || req->upload_path) ? "POST" : "GET";
+    memset(out, 0, sizeof *out);
+    xfer x = {.resp = out, .req = req, .fd = -1,
+              .max_body = o->max_body ? o->max_body : DEF_MAX_BODY};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    int rc = -1;
+
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "kite");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     o->connect_timeout_ms ? o->connect_timeout_ms : DEF_CONNECT_MS);
+    if (o->timeout_ms)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    long idle = o->idle_timeout_ms ? o->idle_timeout_ms : DEF_IDLE_MS;
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, idle < 1000 ? 1L : idle / 1000);
+    if (o->follow_redirects) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, o->max_redirects ? o->max_redirects
+                                                                : DEF_MAX_REDIRS);
+    }
+    if (o->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
+    if (o->proxy)
+        curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+
+    for (const char *const *hp = req->headers; hp && *hp; hp++)
+        hdrs = curl_slist_append(hdrs, *hp);
+    if (req->bearer) {
+        buf ab = BUF_INIT;
+        buf_printf(&ab, "Authorization: Bearer %s", req->bearer);
+        hdrs = curl_slist_append(hdrs, buf_str(&ab));
+        explicit_bzero(ab.data, ab.len);
+        buf_free(&ab);
+    }
+    if (req->basic_user) {
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, req->basic_user);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+    }
+
+    if (req->upload_path) {
+        x.fd = open(req->upload_path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (x.fd < 0 || fstat(x.fd, &st) != 0) {
+            kerr_set(e, "%s %s: cannot read the body file: %s", method, req->url,
+                     strerror(errno));
+            goto out;
+        }
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        if (strcmp(method, "PUT") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (req->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+
+    CURLcode cc = curl_easy_perform(h);
+    long nconn = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+    c->connects += nconn;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &out->total_s);
+    char *eff = NULL;
+    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+    out->effective_url = xstrdup(eff ? eff : req->url);
+    if (cc != CURLE_OK) {
+        buf msg = BUF_INIT, url = BUF_INIT;
+        httpc_redact_url(req->url, &url);
+        describe(h, cc, &x, errbuf, o, &msg);
+        kerr_set(e, "%s %s: %s", method, buf_str(&url), buf_str(&msg));
+        buf_free(&msg);
+        buf_free(&url);
+        httpc_resp_free(out);
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_slist_free_all(hdrs);
+    if (x.fd >= 0)
+        close(x.fd);
+    /* the easy handle must not keep pointers into this call's stack */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    return rc;
+}

@@ -1,0 +1,113 @@
+/*
+ * httpc.h: the one HTTP client of kite, a thin layer over libcurl.
+ *
+ * Everything in kite that speaks HTTP (the HTTP tasks, alerts, S3, Vault,
+ * SMTP through libcurl, the Docker Engine API) goes through this file, so
+ * timeouts, TLS options, proxies, redirects and the cap on what a server may
+ * send back are set in one place (curl's own "easy" options and DYNBUF cap
+ * are the model). No other file calls libcurl.
+ *
+ * A client (httpc) belongs to one thread at a time: it keeps one libcurl easy
+ * handle whose connection cache, TLS session cache and DNS cache survive
+ * from one request to the next, so 100 requests to one host cost one TLS
+ * handshake. Give each worker thread its own client.
+ *
+ * Ownership: a request borrows everything it points at. A response owns its
+ * body, its header list and its effective URL; httpc_resp_free releases them
+ * and leaves the response reusable.
+ *
+ * Errors: a request that could not complete (DNS, connect, TLS, timeout, a
+ * body over its cap, a callback that stopped) fails with a message of one
+ * line naming the target and the cause, for example
+ *   POST https://hooks.example.com/x: connect: Connection refused
+ * and the URL in it has its user and password removed. An HTTP status of any
+ * value is not an error here: the caller decides what 404 or 500 means.
+ */
+#ifndef KITE_UTIL_HTTPC_H
+#define KITE_UTIL_HTTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef struct httpc httpc;
+
+/* Limits and transport settings; zero values take the defaults named. */
+typedef struct httpc_opts {
+    long connect_timeout_ms;  /* 0: 10 s */
+    long timeout_ms;          /* whole request; 0: none (use idle_timeout_ms) */
+    long idle_timeout_ms;     /* no byte received for this long; 0: 60 s */
+    size_t max_body;          /* bytes of body kept; 0: 10 MiB; larger fails */
+    int follow_redirects;     /* 0: do not follow */
+    long max_redirects;       /* 0: 10 */
+    int insecure;             /* 1: do not verify the peer's certificate */
+    const char *ca_file;      /* PEM bundle instead of the system's, or NULL */
+    const char *proxy;        /* "http://host:port", "socks5://...", or NULL */
+    const char *user_agent;   /* NULL: "kite" */
+} httpc_opts;
+
+/* Called with each piece of the body as it arrives, instead of keeping it
+ * (a download streams to a file this way). Return 0 to go on, non-zero to
+ * stop the transfer: the request then fails with "stopped by the receiver". */
+typedef int (*httpc_sink)(void *ud, const char *data, size_t n);
+
+typedef struct httpc_req {
+    const char *method;            /* NULL: GET, or POST when body is set */
+    const char *url;
+    const char *const *headers;    /* "Name: value" strings, NULL-terminated */
+    const void *body;              /* request body, or NULL */
+    size_t body_len;
+    const char *upload_path;       /* stream this file as the body instead */
+    const char *basic_user;        /* HTTP basic auth, or NULL */
+    const char *basic_password;
+    const char *bearer;            /* Authorization: Bearer, or NULL */
+    httpc_sink sink;               /* stream the body here instead of keeping it */
+    void *sink_ud;
+} httpc_req;
+
+typedef struct httpc_hdr {
+    char *name;                    /* as the server spelled it */
+    char *value;
+} httpc_hdr;
+
+typedef struct httpc_resp {
+    long status;                   /* 200, 404, ...; 0 before a response */
+    buf body;                      /* empty when a sink took the body */
+    uint64_t body_bytes;           /* bytes of body received, kept or streamed */
+    httpc_hdr *headers;            /* of the last response (after redirects) */
+    size_t nheaders;
+    char *effective_url;           /* the URL answered last (after redirects) */
+    double total_s;                /* time the request took */
+} httpc_resp;
+
+#define HTTPC_RESP_INIT {0, BUF_INIT, 0, NULL, 0, NULL, 0}
+
+/* A client; aborts on out of memory (libcurl's init failing counts). */
+httpc *httpc_new(void);
+void httpc_free(httpc *c);
+
+/* Performs one request. Returns 0 when a response arrived (whatever its
+ * status) and fills *out (which the caller frees with httpc_resp_free),
+ * -1 with e set otherwise. opts may be NULL for the defaults. */
+int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts,
+             httpc_resp *out /* OUT */, kerr *e);
+
+void httpc_resp_free(httpc_resp *r);
+
+/* The value of a response header (case-insensitive name), the last one when
+ * it repeats, or NULL; borrowed from r. */
+const char *httpc_resp_header(const httpc_resp *r, const char *name);
+
+/* Writes url into out with any "user:password@" removed, for messages. */
+void httpc_redact_url(const char *url, buf *out);
+
+/* Percent-encodes s for a URL component (RFC 3986 unreserved kept). */
+void httpc_escape(const char *s, size_t n, buf *out);
+
+/* How many connections this client opened so far (a test and bench figure:
+ * reuse keeps it at one per host). */
+long httpc_connects(const httpc *c);
+
+#endif
