@@ -5,8 +5,9 @@
  * sse_read on the connection's own thread (one thread per connection), so
  * it may sleep between polls of its producer. It ends when the producer
  * says so, when the server stops, or when the client goes away (MHD then
- * frees the stream; a comment line every 15 s of silence makes a dead
- * client show up).
+ * frees the stream; a comment line after 15 s of silence, or half the
+ * connection timeout when shorter, makes a dead client show up and keeps
+ * MHD from timing out a live stream).
  */
 #include "server/server_int.h"
 #include "util/mem.h"
@@ -58,7 +59,12 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         }
         x->polled = 1;
         x->done = x->fn(x->ud, &x->pending);
-        if (!x->pending.len && mono_us() - x->last_write_us > 15000000)
+        /* silence longer than the connection timeout would let MHD drop the
+         * stream between two polls: speak at half of it (15 s at most) */
+        int64_t quiet_us = x->s->o.timeout_s ? (int64_t)x->s->o.timeout_s * 500000 : 15000000;
+        if (quiet_us > 15000000)
+            quiet_us = 15000000;
+        if (!x->pending.len && mono_us() - x->last_write_us > quiet_us)
             buf_puts(&x->pending, ": keep-alive\n\n");
     }
 }
