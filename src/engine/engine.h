@@ -121,11 +121,33 @@ int engine_restart(engine *en, const char *id, kerr *e);
 int engine_replay(engine *en, const char *id, const char *taskrun_id,
                   char new_id[STORE_ID_LEN + 1], kerr *e);
 
+/* ---- Kestra's JSON (engine/view.c) --------------------------------------- */
+
+/* The one home of the shapes the API (and the UI) answer. Each returns a new
+ * reference and borrows its arguments. */
+
 /* The execution as Kestra's API shows it: id, namespace, flowId,
  * flowRevision, state {current, histories, startDate, endDate, duration},
  * taskRunList [...], inputs, outputs, labels, originalId, parentId... New
  * reference, or NULL with e set. */
 json_t *engine_execution_json(engine *en, const char *id, kerr *e);
+/* The same from a row, without taskRunList (searches: one read per page). */
+json_t *engine_json_execution(const store_execution *x);
+/* One entry of taskRunList: id, executionId, namespace, flowId, taskId,
+ * state, parentTaskRunId, value, attempts [{state}], outputs (public ones). */
+json_t *engine_json_task_run(const store_execution *x, const store_task_run *t);
+/* A stored flow: its JSON with id, namespace, revision, deleted, and source
+ * when with_source. */
+json_t *engine_json_flow(const store_flow *f, int with_source);
+/* A log line: namespace, flowId, executionId, taskId, taskRunId,
+ * attemptNumber, timestamp, level, message. */
+json_t *engine_json_log(const char *ns, const char *flow_id, const char *execution_id, const store_log *l);
+/* state {current, histories [{state, date}], startDate, endDate, duration}. */
+json_t *engine_json_state(store_state st, const store_history *h, size_t n);
+/* Labels {k: v} as Kestra's list [{key, value}]. */
+json_t *engine_json_labels(const json_t *labels);
+/* A date as ISO-8601 text in UTC; null for 0. */
+json_t *engine_json_time(int64_t us);
 
 /* ---- inputs (engine/inputs.c) ------------------------------------------- */
 

@@ -17,7 +17,7 @@
  * The step function (executor.c, with the flowables of flowables.c) is
  * deterministic: given the flow, the execution's task runs and one event,
  * it changes the model in memory, marking what changed (xrun.dirty /
- * xrun.fresh, xexec.dirty) and listing the jobs to push; engine.c then
+ * xrun.fresh, xexec.dirty) and listing the jobs to push; loop.c then
  * writes all of it in one transaction.
  */
 #ifndef KITE_ENGINE_INT_H
@@ -364,11 +364,27 @@ xexec *engine_exec_get(engine *en, const char *id, kerr *e);
 void engine_exec_release(engine *en, xexec *x);
 void engine_exec_forget(engine *en, const char *id);
 
+/* Creates the execution row of a new execution (inputs already read) and its
+ * start event, in the caller's transaction (ops.c). */
+int engine__insert_execution(engine *en, store_execution *row, kerr *e);
+/* Adds the flow's `labels` (a map or Kestra's [{key, value}] list) to out,
+ * values as text (ops.c). */
+int engine__flow_labels(const flow *f, json_t *out);
+
+/* ---- logs and secrets (log.c) ----------------------------------------------------- */
+
 /* Logs a line of the execution (task r or the execution itself when r < 0). */
 void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level, const char *msg);
 /* Masks known secret values in msg; returns a malloc'd copy or NULL when none matched. */
 char *engine_mask_secrets(engine *en, const char *msg);
 void engine_add_secret(engine *en, const char *value);
+/* secret(name): the value of $SECRET_<name>, base64-decoded, then masked in logs. */
+json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e);
+
+/* ---- the threads ---------------------------------------------------------------- */
+
+/* The executor thread (loop.c). */
+void *executor_main(void *arg);
 
 /* Worker threads (worker.c). */
 void *worker_main(void *arg);

@@ -488,15 +488,6 @@ void xexec_index_outputs(xexec *x, int r)
     json_object_set_new(node, chain[n - 1], pub);
 }
 
-static json_t *time_json(int64_t us)
-{
-    if (!us)
-        return json_null();
-    char text[64];
-    datetime_format(us, tz_utc(), text, sizeof text);
-    return json_string(text);
-}
-
 static int64_t first_state_time(const store_history *h, size_t n)
 {
     return n ? h[0].at_us : 0;
@@ -509,7 +500,7 @@ json_t *xexec_context(engine *en, xexec *x, int r)
     json_object_set_new(ctx, "flow", json_pack("{s:s,s:s,s:i}", "id", f->id, "namespace", f->namespace,
                                                "revision", x->fl->revision));
     json_t *exe = json_pack("{s:s,s:o,s:s}", "id", x->row.id, "startDate",
-                            time_json(x->row.start_us ? x->row.start_us : x->row.created_us), "state",
+                            engine_json_time(x->row.start_us ? x->row.start_us : x->row.created_us), "state",
                             store_state_name(x->row.state));
     if (x->row.original_id)
         json_object_set_new(exe, "originalId", json_string(x->row.original_id));
@@ -539,7 +530,7 @@ json_t *xexec_context(engine *en, xexec *x, int r)
     json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", run->row.task_id, "type",
                                                t->ft->type ? t->ft->type : ""));
     json_t *tr = json_pack("{s:s,s:o,s:i}", "id", run->row.id, "startDate",
-                           time_json(first_state_time(run->row.histories, run->row.n_histories)),
+                           engine_json_time(first_state_time(run->row.histories, run->row.n_histories)),
                            "attemptsCount", (int)(run->row.n_attempts ? run->row.n_attempts - 1 : 0));
     if (run->row.parent_task_run_id)
         json_object_set_new(tr, "parentId", json_string(run->row.parent_task_run_id));

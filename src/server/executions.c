@@ -5,6 +5,7 @@
  *
  * Searches answer a light execution (no taskRunList, one store read per
  * page); GET /executions/{id} answers the full one (engine_execution_json).
+ * Both shapes are engine/view.c's.
  * Filters the store cannot index (dates, labels) are applied
  * here over the newest SEARCH_SCAN matches of the indexed ones.
  */
@@ -18,52 +19,6 @@
 #include <unistd.h>
 
 #define SEARCH_SCAN 10000
-
-static json_t *time_json(int64_t us)
-{
-    char t[64];
-    datetime_format(us, tz_utc(), t, sizeof t);
-    return json_string(t);
-}
-
-static json_t *labels_list(const json_t *labels)
-{
-    json_t *a = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)labels, k, v) json_array_append_new(a, json_pack("{s:s,s:O}", "key", k, "value", v));
-    return a;
-}
-
-/* Kestra's Execution without its task runs. */
-static json_t *exec_light_json(const store_execution *x)
-{
-    json_t *hist = json_array();
-    for (size_t i = 0; i < x->n_histories; i++)
-        json_array_append_new(hist, json_pack("{s:s,s:o}", "state", store_state_name(x->histories[i].state), "date",
-                                              time_json(x->histories[i].at_us)));
-    json_t *st = json_pack("{s:s,s:o}", "current", store_state_name(x->state), "histories", hist);
-    if (x->n_histories) {
-        json_object_set_new(st, "startDate", time_json(x->histories[0].at_us));
-        if (store_state_is_terminated(x->state)) {
-            int64_t end = x->histories[x->n_histories - 1].at_us;
-            json_object_set_new(st, "endDate", time_json(end));
-            char d[64];
-            duration_format(end - x->histories[0].at_us, d, sizeof d);
-            json_object_set_new(st, "duration", json_string(d));
-        }
-    }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:o,s:O?,s:O?,s:o}", "id", x->id, "namespace", x->namespace, "flowId",
-                          x->flow_id, "flowRevision", x->flow_revision, "state", st, "inputs", x->inputs, "outputs",
-                          x->outputs, "labels", labels_list(x->labels));
-    if (x->original_id)
-        json_object_set_new(o, "originalId", json_string(x->original_id));
-    if (x->parent_id)
-        json_object_set_new(o, "parentId", json_string(x->parent_id));
-    if (x->trigger)
-        json_object_set(o, "trigger", x->trigger);
-    return o;
-}
 
 static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char *id)
 {
@@ -165,7 +120,7 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
         if (outputs_only) {
             o = x.outputs ? json_incref(x.outputs) : json_object();
         } else {
-            o = exec_light_json(&x);
+            o = engine_json_execution(&x);
             json_object_set_new(o, "taskRunList", json_array());
         }
         store_execution_clear(&x);
@@ -295,12 +250,12 @@ enum MHD_Result srv_exec_search(srv_req *r)
             if (labels && !has_labels(x, labels))
                 continue;
             if ((size_t)total >= off && (size_t)total < off + lim)
-                json_array_append_new(res, exec_light_json(x));
+                json_array_append_new(res, engine_json_execution(x));
             total++;
         }
     } else {
         for (size_t k = 0; k < n; k++)
-            json_array_append_new(res, exec_light_json(&xs[k]));
+            json_array_append_new(res, engine_json_execution(&xs[k]));
     }
     store_executions_free(xs, n);
     json_decref(labels);

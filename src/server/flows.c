@@ -18,18 +18,7 @@
 
 json_t *srv_flow_json(const store_flow *f, int with_source)
 {
-    json_t *j = f->json ? json_deep_copy(f->json) : json_object();
-    if (!json_is_object(j)) {
-        json_decref(j);
-        j = json_object();
-    }
-    json_object_set_new(j, "id", json_string(f->id));
-    json_object_set_new(j, "namespace", json_string(f->namespace));
-    json_object_set_new(j, "revision", json_integer(f->revision));
-    json_object_set_new(j, "deleted", json_boolean(f->deleted));
-    if (with_source && f->source)
-        json_object_set_new(j, "source", json_string(f->source));
-    return j;
+    return engine_json_flow(f, with_source);
 }
 
 static json_t *diags_json(const diags *d, int line_offset)

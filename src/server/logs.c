@@ -32,11 +32,7 @@ static void logq_free(void *p)
 
 static json_t *log_json(const logq *q, const store_log *l)
 {
-    char t[64];
-    datetime_format(l->at_us, tz_utc(), t, sizeof t);
-    return json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:i,s:s,s:s,s:s}", "namespace", q->ns, "flowId", q->flow_id,
-                     "executionId", q->id, "taskId", l->task_id, "taskRunId", l->task_run_id, "attemptNumber",
-                     l->attempt, "timestamp", t, "level", store_level_name(l->level), "message", l->message);
+    return engine_json_log(q->ns, q->flow_id, q->id, l);
 }
 
 /* Reads the filters and the execution; NULL after answering 400/404. */

@@ -1,0 +1,507 @@
+/*
+ * loop.c: the executor thread's loop: lease a batch of events, apply each
+ * to its execution in memory, resolve each execution once, write everything
+ * in one transaction, then wake workers and waiters. Also the flow's
+ * concurrency limit, which is decided at the start event.
+ *
+ * DESIGN
+ * Events are jobs of kind "event" in the store's queue; task work is jobs of
+ * kind "task". The executor leases a batch of events, applies each to its
+ * execution in memory (executor_apply, executor.c), resolves each touched
+ * execution once (executor_resolve), and writes the changed rows, the new
+ * jobs and the acks of the events in ONE transaction (group commit: one
+ * commit for the whole batch). Only after the commit are workers woken and
+ * waiters told, so nothing is acknowledged before it is durable. If the
+ * commit fails, the executions of the batch are dropped from memory (they
+ * are reloaded from the store) and the events, still leased, are handed
+ * back at once.
+ */
+#include "engine/engine_int.h"
+#include "util/datetime.h"
+#include "util/mem.h"
+#include "util/proc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define EXECUTOR_OWNER "executor"
+#define EVENT_BATCH 256
+#define EVENT_LEASE_US (60LL * US_PER_SEC)
+
+/* ---- writing a step's results ----------------------------------------------------------- */
+
+static int write_exec(engine *en, xexec *x, kerr *e)
+{
+    for (size_t i = 0; i < x->nruns; i++) {
+        xrun *run = &x->runs[i];
+        if (run->fresh) {
+            if (store_task_run_insert(en->o.store, &run->row, e))
+                return -1;
+        } else if (run->dirty) {
+            if (store_task_run_update(en->o.store, &run->row, e))
+                return -1;
+        }
+    }
+    if (x->dirty && store_execution_update(en->o.store, &x->row, e))
+        return -1;
+    return 0;
+}
+
+static void mark_written(xexec *x)
+{
+    for (size_t i = 0; i < x->nruns; i++)
+        x->runs[i].fresh = x->runs[i].dirty = 0;
+    x->dirty = 0;
+}
+
+/* Creates the subflow executions a step asked for, in the current transaction. */
+static void create_subflows(engine *en, xexec *parent, const json_t *list)
+{
+    size_t i;
+    const json_t *sf;
+    json_array_foreach(list, i, sf) {
+        const char *ns = json_string_value(json_object_get(sf, "namespace"));
+        const char *fid = json_string_value(json_object_get(sf, "flowId"));
+        const char *child_id = json_string_value(json_object_get(sf, "id"));
+        const char *prun = json_string_value(json_object_get(sf, "parentRun"));
+        int rev = (int)json_integer_value(json_object_get(sf, "revision"));
+        kerr e = KERR_INIT;
+        eflow *fl = engine_flow_get(en, ns, fid, rev, &e);
+        json_t *inputs = fl ? engine_inputs_read(fl->f, json_object_get(sf, "inputs"), NULL, en->o.storage, child_id, &e)
+                            : NULL;
+        if (!inputs) {
+            /* the subflow task fails: tell the parent as a child end */
+            char msg[KERR_MSG_MAX + 64];
+            snprintf(msg, sizeof msg, "subflow %s.%s: %s", ns ? ns : "?", fid ? fid : "?", e.msg);
+            int r = -1;
+            for (size_t k = 0; k < parent->nruns; k++)
+                if (!strcmp(parent->runs[k].row.id, prun))
+                    r = (int)k;
+            engine_log_line(en, parent, r, 0, LEVEL_ERROR, msg);
+            json_t *p = json_pack("{s:s,s:s,s:s}", "type", "child_end", "run", prun, "state", "FAILED");
+            store_queue_push(en->o.store, "event", parent->row.id, prun, p, 0, NULL, &e);
+            json_decref(p);
+            engine_flow_release(en, fl);
+            continue;
+        }
+        store_execution row = {0};
+        row.id = (char *)child_id;
+        row.namespace = (char *)ns;
+        row.flow_id = (char *)fid;
+        row.flow_revision = fl->revision;
+        row.inputs = inputs;
+        row.labels = json_object();
+        engine__flow_labels(fl->f, row.labels);
+        json_object_update(row.labels, json_object_get(sf, "labels"));
+        if (json_is_true(json_object_get(sf, "wait"))) {
+            row.parent_id = parent->row.id;
+            row.parent_task_run_id = (char *)prun;
+        }
+        row.trigger = json_pack("{s:s,s:s,s:s}", "executionId", parent->row.id, "namespace", parent->row.namespace,
+                                "flowId", parent->row.flow_id);
+        row.created_us = time_now_us();
+        store_execution_set_state(&row, STATE_CREATED, row.created_us);
+        if (engine__insert_execution(en, &row, &e))
+            engine_log_line(en, parent, -1, 0, LEVEL_ERROR, e.msg);
+        json_decref(row.inputs);
+        json_decref(row.labels);
+        json_decref(row.trigger);
+        free(row.histories);
+        engine_flow_release(en, fl);
+    }
+}
+
+/* ---- the executor thread ------------------------------------------------------------------- */
+
+static xevent_type event_type(const char *t)
+{
+    if (!t)
+        return XEV_START;
+    if (!strcmp(t, "result"))
+        return XEV_RESULT;
+    if (!strcmp(t, "timer"))
+        return XEV_TIMER;
+    if (!strcmp(t, "kill"))
+        return XEV_KILL;
+    if (!strcmp(t, "resume"))
+        return XEV_RESUME;
+    if (!strcmp(t, "child_end"))
+        return XEV_CHILD_END;
+    if (!strcmp(t, "restart"))
+        return XEV_RESTART;
+    return XEV_START;
+}
+
+/* One execution touched by a batch. */
+typedef struct touched_exec {
+    xexec *x;
+    xactions a;
+    store_state before;
+} touched_exec;
+
+typedef struct touched {
+    touched_exec *v;
+    size_t n;
+} touched;
+
+static touched_exec *touch(touched *t, xexec *x)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].x == x) {
+            return &t->v[i];
+        }
+    t->v = xrealloc(t->v, (t->n + 1) * sizeof *t->v);
+    touched_exec *te = &t->v[t->n++];
+    te->x = x;
+    xactions_init(&te->a);
+    te->before = x->row.state;
+    return te;
+}
+
+/* ---- flow concurrency (decided at the start event) ----------------------------------------------------------------- */
+
+/* The flow's `concurrency` limit (0: none) and behavior. */
+static int64_t concurrency_of(const xexec *x, const char **behavior)
+{
+    const json_t *c = json_object_get(x->fl->f->doc, "concurrency");
+    const json_t *lim = json_object_get(c, "limit");
+    *behavior = json_string_value(json_object_get(c, "behavior"));
+    if (!*behavior)
+        *behavior = "QUEUE";
+    if (json_is_integer(lim))
+        return json_integer_value(lim);
+    if (json_is_string(lim))
+        return atoll(json_string_value(lim));
+    return 0;
+}
+
+/* At a start event: whether the flow's concurrency limit lets x run now.
+ * When it does not, x is QUEUED (to start when another ends), CANCELLED or
+ * FAILED, as the flow's `concurrency.behavior` says. The store counts the
+ * executions already running; `started` (flow key -> count) those this
+ * batch started, which the store does not show yet. */
+static int concurrency_allows(engine *en, xexec *x, int64_t now, json_t *started)
+{
+    const char *behavior;
+    int64_t limit = concurrency_of(x, &behavior);
+    if (limit <= 0)
+        return 1;
+    store_execution_query q = {.namespace = x->row.namespace, .flow_id = x->row.flow_id,
+                               .states = STORE_STATE_BIT(STATE_RUNNING) | STORE_STATE_BIT(STATE_PAUSED) |
+                                         STORE_STATE_BIT(STATE_KILLING) | STORE_STATE_BIT(STATE_RESTARTED) |
+                                         STORE_STATE_BIT(STATE_RETRYING),
+                               .limit = 1};
+    int64_t running = 0;
+    kerr e = KERR_INIT;
+    store_execution *v = NULL;
+    size_t n = 0;
+    if (store_execution_search(en->o.store, &q, &v, &n, &running, &e))
+        return 1; /* cannot count: let it run rather than lose it */
+    store_executions_free(v, n);
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s", x->row.namespace, x->row.flow_id);
+    running += json_integer_value(json_object_get(started, key));
+    if (running < limit) {
+        json_object_set_new(started, key, json_integer(json_integer_value(json_object_get(started, key)) + 1));
+        return 1;
+    }
+    char msg[256];
+    pthread_mutex_lock(&x->lock);
+    if (!strcasecmp(behavior, "CANCEL")) {
+        store_execution_set_state(&x->row, STATE_CANCELLED, now);
+        x->row.end_us = now;
+        snprintf(msg, sizeof msg, "cancelled: the flow's concurrency limit (%lld running) is reached",
+                 (long long)limit);
+    } else if (!strcasecmp(behavior, "FAIL")) {
+        store_execution_set_state(&x->row, STATE_FAILED, now);
+        x->row.end_us = now;
+        snprintf(msg, sizeof msg, "failed: the flow's concurrency limit (%lld running) is reached", (long long)limit);
+    } else {
+        if (x->row.state != STATE_QUEUED)
+            store_execution_set_state(&x->row, STATE_QUEUED, now);
+        snprintf(msg, sizeof msg, "queued: the flow's concurrency limit (%lld running) is reached", (long long)limit);
+    }
+    x->dirty = 1;
+    pthread_mutex_unlock(&x->lock);
+    engine_log_line(en, x, -1, 0, LEVEL_INFO, msg);
+    return 0;
+}
+
+/* x ended: the oldest QUEUED execution of its flow gets a start event. */
+static int dequeue_next(engine *en, xexec *x, kerr *e)
+{
+    const char *behavior;
+    if (concurrency_of(x, &behavior) <= 0)
+        return 0;
+    store_execution_query q = {.namespace = x->row.namespace, .flow_id = x->row.flow_id,
+                               .states = STORE_STATE_BIT(STATE_QUEUED)};
+    store_execution *v = NULL;
+    size_t n = 0;
+    if (store_execution_search(en->o.store, &q, &v, &n, NULL, e))
+        return -1;
+    int rc = 0;
+    if (n) {
+        /* newest first: the oldest is the last */
+        json_t *p = json_pack("{s:s}", "type", "start");
+        rc = store_queue_push(en->o.store, "event", v[n - 1].id, NULL, p, 0, NULL, e);
+        json_decref(p);
+    }
+    store_executions_free(v, n);
+    return rc;
+}
+
+/* ---- one batch, the thread ---------------------------------------------------------------- */
+
+/* Writes what resolving one execution produced; 0 or -1 with e set. */
+static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t *cancels, kerr *e)
+{
+    store *st = en->o.store;
+    xexec *x = te->x;
+    xactions *a = &te->a;
+    if (write_exec(en, x, e))
+        return -1;
+    /* written in this transaction: a later write of the same batch must
+     * update, not insert again (a rollback drops x anyway) */
+    mark_written(x);
+    for (size_t k = 0; k < a->njobs; k++) {
+        if (store_queue_push(st, a->jobs[k].kind, x->row.id, a->jobs[k].taskrun_id, a->jobs[k].payload,
+                             a->jobs[k].available_us, NULL, e))
+            return -1;
+        if (!strcmp(a->jobs[k].kind, "task"))
+            (*tasks_pushed)++;
+        else if (a->jobs[k].available_us > 0) {
+            pthread_mutex_lock(&en->lock);
+            if (!en->next_timer_us || a->jobs[k].available_us < en->next_timer_us)
+                en->next_timer_us = a->jobs[k].available_us;
+            pthread_mutex_unlock(&en->lock);
+        }
+    }
+    if (a->subflows)
+        create_subflows(en, x, a->subflows);
+    size_t ck;
+    json_t *cid;
+    json_array_foreach(a->kill_children, ck, cid) {
+        json_t *p = json_pack("{s:s}", "type", "kill");
+        int rc = store_queue_push(st, "event", json_string_value(cid), NULL, p, 0, NULL, e);
+        json_decref(p);
+        if (rc)
+            return -1;
+    }
+    if (a->notify_parent) {
+        json_t *p = json_pack("{s:s,s:s,s:s,s:O?}", "type", "child_end", "run",
+                              json_string_value(json_object_get(a->notify_parent, "run")), "state",
+                              json_string_value(json_object_get(a->notify_parent, "state")), "outputs",
+                              json_object_get(a->notify_parent, "outputs"));
+        int rc = store_queue_push(st, "event", json_string_value(json_object_get(a->notify_parent, "parent")),
+                                  json_string_value(json_object_get(a->notify_parent, "run")), p, 0, NULL, e);
+        json_decref(p);
+        if (rc)
+            return -1;
+    }
+    for (size_t k = 0; k < a->ncancel; k++)
+        json_array_append_new(cancels, json_string(a->cancel_runs[k]));
+    if (a->new_execution) {
+        /* the flow's retry with CREATE_NEW_EXECUTION */
+        char nid[STORE_ID_LEN + 1];
+        store_new_id(nid);
+        store_execution nx = {0};
+        nx.id = nid;
+        nx.namespace = x->row.namespace;
+        nx.flow_id = x->row.flow_id;
+        nx.flow_revision = x->row.flow_revision;
+        nx.inputs = x->row.inputs;
+        nx.labels = x->row.labels;
+        nx.trigger = x->row.trigger;
+        nx.original_id = x->row.id;
+        nx.variables = json_pack("{s:O}", "_flowAttempts", json_object_get(a->new_execution, "attempt"));
+        nx.created_us = time_now_us();
+        store_execution_set_state(&nx, STATE_CREATED, nx.created_us);
+        int64_t at = json_integer_value(json_object_get(a->new_execution, "start_us"));
+        json_t *p = json_pack("{s:s}", "type", "start");
+        int rc = store_execution_insert(st, &nx, e);
+        if (!rc)
+            rc = store_queue_push(st, "event", nid, NULL, p, at, NULL, e);
+        json_decref(p);
+        json_decref(nx.variables);
+        free(nx.histories);
+        if (rc)
+            return -1;
+        pthread_mutex_lock(&en->lock);
+        if (!en->next_timer_us || at < en->next_timer_us)
+            en->next_timer_us = at;
+        pthread_mutex_unlock(&en->lock);
+    }
+    return 0;
+}
+
+/* Processes one batch of events: every event applied to its execution,
+ * each execution resolved once, everything written in one transaction.
+ * Returns the number of events processed. */
+static size_t executor_batch(engine *en)
+{
+    store *st = en->o.store;
+    store_job *jobs = NULL;
+    size_t n = 0;
+    kerr e = KERR_INIT;
+    if (store_queue_lease(st, "event", EVENT_BATCH, EXECUTOR_OWNER, EVENT_LEASE_US, 0, &jobs, &n, &e)) {
+        fprintf(stderr, "kite: executor: %s\n", e.msg);
+        return 0;
+    }
+    if (!n)
+        return 0;
+    touched t = {0};
+    int tasks_pushed = 0, ended = 0, failed = 0;
+    json_t *cancels = json_array();
+    if (store_begin(st, &e)) {
+        fprintf(stderr, "kite: executor: %s\n", e.msg);
+        store_jobs_free(jobs, n);
+        json_decref(cancels);
+        return 0;
+    }
+    int64_t now = time_now_us();
+    json_t *started = json_object();
+    for (size_t i = 0; i < n; i++) {
+        store_job *j = &jobs[i];
+        xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &e) : NULL;
+        if (!x)
+            continue; /* deleted or unreadable: the event is dropped with the others' acks */
+        size_t before = t.n;
+        touched_exec *te = touch(&t, x);
+        if (t.n == before)
+            engine_exec_release(en, x); /* already held once by this batch */
+        xevent ev = {event_type(json_string_value(json_object_get(j->payload, "type"))),
+                     json_string_value(json_object_get(j->payload, "run")), j->payload};
+        if (!ev.taskrun_id)
+            ev.taskrun_id = j->task_run_id;
+        if (ev.type == XEV_START && (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) &&
+            !concurrency_allows(en, x, now, started))
+            continue;
+        pthread_mutex_lock(&x->lock);
+        executor_apply(en, x, &ev, now, &te->a);
+        pthread_mutex_unlock(&x->lock);
+    }
+    json_decref(started);
+    for (size_t i = 0; i < t.n && !failed; i++) {
+        touched_exec *te = &t.v[i];
+        pthread_mutex_lock(&te->x->lock);
+        executor_resolve(en, te->x, now, &te->a);
+        pthread_mutex_unlock(&te->x->lock);
+        if (apply_actions(en, te, &tasks_pushed, cancels, &e))
+            failed = 1;
+        store_state after = te->x->row.state;
+        if (after != te->before && (store_state_is_terminated(after) || after == STATE_PAUSED))
+            ended = 1;
+        if (!failed && after != te->before && store_state_is_terminated(after) && dequeue_next(en, te->x, &e))
+            failed = 1;
+    }
+    for (size_t i = 0; i < n && !failed; i++)
+        if (store_queue_ack(st, jobs[i].id, EXECUTOR_OWNER, &e) && e.code != STORE_NOT_FOUND)
+            failed = 1;
+    if (failed || store_commit(st, &e)) {
+        fprintf(stderr, "kite: executor: %s (the batch is retried)\n", e.msg);
+        store_rollback(st);
+        /* hand the events back at once rather than when their lease ends */
+        kerr e2 = KERR_INIT;
+        for (size_t i = 0; i < n; i++)
+            store_queue_extend(st, jobs[i].id, EXECUTOR_OWNER, 1, &e2);
+        store_queue_expire(st, time_now_us(), NULL, NULL, &e2);
+        for (size_t i = 0; i < t.n; i++) {
+            char *id = xstrdup(t.v[i].x->row.id);
+            xactions_clear(&t.v[i].a);
+            engine_exec_release(en, t.v[i].x);
+            engine_exec_forget(en, id);
+            free(id);
+        }
+        free(t.v);
+        store_jobs_free(jobs, n);
+        json_decref(cancels);
+        return 0;
+    }
+    /* durable: now act on it */
+    for (size_t i = 0; i < t.n; i++) {
+        xexec *x = t.v[i].x;
+        xactions_clear(&t.v[i].a);
+        int done = store_state_is_terminated(x->row.state);
+        if (en->o.on_end && x->row.state != t.v[i].before && (done || x->row.state == STATE_PAUSED))
+            en->o.on_end(en->o.on_end_ud, x->row.id, x->row.state);
+        char *id = done ? xstrdup(x->row.id) : NULL;
+        engine_exec_release(en, x);
+        if (done) {
+            engine_exec_forget(en, id);
+            /* the working folders of its WorkingDirectory tasks */
+            char *dir = xasprintf("%s/kite-%s", en->tmp_dir, id);
+            struct stat sb;
+            if (!stat(dir, &sb)) {
+                kerr e2 = KERR_INIT;
+                proc_workdir_remove(dir, NULL, NULL, &e2);
+            }
+            free(dir);
+            free(id);
+        }
+    }
+    free(t.v);
+    pthread_mutex_lock(&en->lock);
+    size_t ci;
+    json_t *cid;
+    json_array_foreach(cancels, ci, cid) {
+        json_t *flag = json_object_get(en->cancels, json_string_value(cid));
+        if (flag)
+            atomic_store((atomic_int *)(uintptr_t)json_integer_value(flag), 1);
+    }
+    if (tasks_pushed) {
+        en->jobs_pending += tasks_pushed;
+        pthread_cond_broadcast(&en->work_wake);
+    }
+    if (ended) {
+        en->exec_gen++;
+        pthread_cond_broadcast(&en->ended);
+    }
+    pthread_mutex_unlock(&en->lock);
+    json_decref(cancels);
+    store_jobs_free(jobs, n);
+    return n;
+}
+
+void *executor_main(void *arg)
+{
+    engine *en = arg;
+    int64_t last_reap = 0;
+    while (atomic_load(&en->running)) {
+        int64_t mono = time_mono_us();
+        if (mono - last_reap > US_PER_SEC) {
+            /* zombies of processes that left their task's group (proc.h) */
+            proc_reap_orphans();
+            last_reap = mono;
+        }
+        size_t n = executor_batch(en);
+        if (n)
+            continue;
+        pthread_mutex_lock(&en->lock);
+        if (!en->events_pending && atomic_load(&en->running)) {
+            int64_t now = time_now_us();
+            int64_t wait_us = 1000000;
+            if (en->next_timer_us) {
+                wait_us = en->next_timer_us - now;
+                if (wait_us < 0)
+                    wait_us = 0;
+                if (wait_us > 1000000)
+                    wait_us = 1000000;
+            }
+            if (wait_us > 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t ns = (int64_t)ts.tv_nsec + (wait_us % 1000000) * 1000;
+                ts.tv_sec += (time_t)(wait_us / 1000000) + (time_t)(ns / 1000000000);
+                ts.tv_nsec = (long)(ns % 1000000000);
+                pthread_cond_timedwait(&en->exec_wake, &en->lock, &ts);
+            }
+            if (en->next_timer_us && en->next_timer_us <= time_now_us())
+                en->next_timer_us = 0;
+        }
+        en->events_pending = 0;
+        pthread_mutex_unlock(&en->lock);
+    }
+    return NULL;
+}
