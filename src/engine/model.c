@@ -678,6 +678,10 @@ static json_t *fn_kv(void *ud, const json_t *args, const json_t *kwargs, kerr *e
         kerr_set(e, "kv() needs a key");
         return NULL;
     }
+    if (ns && store_kv_check_namespace(ns, e)) {
+        kerr_prefix(e, "kv('%s', '%.*s')", key, STORE_ID_MAX, ns);
+        return NULL;
+    }
     json_t *v = NULL;
     int rc = store_kv_get(h->en->o.store, ns ? ns : h->x->row.namespace, key, &v, e);
     if (rc == STORE_NOT_FOUND) {

@@ -7,10 +7,12 @@
  * one kv read, so revoking a token takes effect at once, and scoped tokens
  * (a role, namespaces) are new fields of that value, not a new mechanism.
  * The row "admin" remembers which hash is the admin token, so that a new
- * KITE_ADMIN_TOKEN replaces the previous one.
+ * KITE_ADMIN_TOKEN replaces the previous one; that rotation revokes every
+ * token of the namespace, not only the old admin one.
  *
- * The KV API refuses namespaces starting with "_kite" (kv.c), so token
- * hashes cannot be read or written through it.
+ * The store refuses namespaces starting with "_kite" to every caller of
+ * store_kv_* (flows' kv tasks and kv(), the KV API): this file alone reaches
+ * them, through the store_kv_sys_* calls.
  */
 #include "server/server_int.h"
 #include "util/mem.h"
@@ -87,7 +89,7 @@ static int token_store(server *s, const char *token, const char *name, const cha
     char hex[65];
     server_sha256_hex(token, strlen(token), hex);
     json_t *who = json_pack("{s:s,s:s,s:I}", "name", name, "role", role, "createdAt", (json_int_t)store_now_us());
-    int rc = store_kv_put(s->o.store, AUTH_NS, hex, who, 0, e);
+    int rc = store_kv_sys_put(s->o.store, AUTH_NS, hex, who, 0, e);
     json_decref(who);
     return rc;
 }
@@ -97,7 +99,7 @@ int server_auth_init(server *s, const char *token, char **generated, kerr *e)
     *generated = NULL;
     json_t *admin = NULL;
     kerr e2 = KERR_INIT;
-    int have = store_kv_get(s->o.store, AUTH_NS, "admin", &admin, &e2) == STORE_OK;
+    int have = store_kv_sys_get(s->o.store, AUTH_NS, "admin", &admin, &e2) == STORE_OK;
     const char *old = have ? json_string_value(json_object_get(admin, "sha256")) : NULL;
     char *fresh = NULL;
     if (!token || !*token) {
@@ -123,14 +125,23 @@ int server_auth_init(server *s, const char *token, char **generated, kerr *e)
     server_sha256_hex(token, strlen(token), hex);
     int rc = 0;
     if (!old || strcmp(old, hex)) {
+        /* a new admin token revokes every token there is: the old admin
+         * one, and any other row (a leak is answered by rotating) */
         rc = store_begin(s->o.store, e);
-        if (!rc && old)
-            store_kv_delete(s->o.store, AUTH_NS, old, &e2);
+        if (!rc && old) {
+            char **keys = NULL;
+            size_t n = 0;
+            rc = store_kv_sys_list(s->o.store, AUTH_NS, &keys, &n, e);
+            for (size_t i = 0; !rc && i < n; i++)
+                if (strcmp(keys[i], "admin"))
+                    store_kv_sys_delete(s->o.store, AUTH_NS, keys[i], &e2);
+            store_strings_free(keys, n);
+        }
         if (!rc)
             rc = token_store(s, token, "admin", "admin", e);
         json_t *v = json_pack("{s:s}", "sha256", hex);
         if (!rc)
-            rc = store_kv_put(s->o.store, AUTH_NS, "admin", v, 0, e);
+            rc = store_kv_sys_put(s->o.store, AUTH_NS, "admin", v, 0, e);
         json_decref(v);
         if (!rc)
             rc = store_commit(s->o.store, e);
@@ -166,7 +177,7 @@ int srv_auth_check(srv_req *r)
     server_sha256_hex(tok, strlen(tok), hex);
     json_t *who = NULL;
     kerr e = KERR_INIT;
-    if (store_kv_get(r->s->o.store, AUTH_NS, hex, &who, &e) != STORE_OK) {
+    if (store_kv_sys_get(r->s->o.store, AUTH_NS, hex, &who, &e) != STORE_OK) {
         srv_error(r, MHD_HTTP_UNAUTHORIZED, "invalid token");
         return -1;
     }

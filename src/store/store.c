@@ -903,10 +903,38 @@ int store_queue_depth(store *s, const char *kind, int64_t *waiting, int64_t *lea
 
 #define KV_VALUE_MAX (16 * 1024 * 1024)
 
-int store_kv_put(store *s, const char *ns, const char *key, json_t *value, int64_t expires_us,
-                 kerr *e)
+int store_kv_reserved(const char *ns)
+{
+    return ns && !strncmp(ns, STORE_RESERVED_NS, sizeof STORE_RESERVED_NS - 1);
+}
+
+int store_kv_check_namespace(const char *ns, kerr *e)
+{
+    if (store_kv_reserved(ns))
+        return store__fail(e, STORE_ERROR, "kv namespace '%.*s' is reserved for kite itself",
+                           STORE_ID_MAX, ns);
+    return 0;
+}
+
+/* sys: the caller is kite's own code (store_kv_sys_*), which may use only the
+ * reserved namespaces; everyone else may use only the others. */
+static int kv_ns(const char *ns, int sys, kerr *e)
 {
     CHECK_ID(ns, "kv namespace");
+    if (!sys)
+        return store_kv_check_namespace(ns, e);
+    if (!store_kv_reserved(ns))
+        return store__fail(e, STORE_ERROR, "store: kv namespace '%s' is not a reserved one "
+                           "(the kv_sys calls reach only '" STORE_RESERVED_NS "*')", ns);
+    return 0;
+}
+
+#define CHECK_KV_NS(ns, sys) do { int rc_ = kv_ns((ns), (sys), e); if (rc_) return rc_; } while (0)
+
+static int kv_put(store *s, const char *ns, const char *key, json_t *value, int64_t expires_us,
+                  int sys, kerr *e)
+{
+    CHECK_KV_NS(ns, sys);
     CHECK_ID(key, "kv key");
     CHECK_PTR(value, "kv value");
     char *v = store__json_dump(value);
@@ -920,10 +948,10 @@ int store_kv_put(store *s, const char *ns, const char *key, json_t *value, int64
     return rc;
 }
 
-int store_kv_get(store *s, const char *ns, const char *key, json_t **value, kerr *e)
+static int kv_get(store *s, const char *ns, const char *key, json_t **value, int sys, kerr *e)
 {
     *value = NULL;
-    CHECK_ID(ns, "kv namespace");
+    CHECK_KV_NS(ns, sys);
     CHECK_ID(key, "kv key");
     char *text = NULL;
     int rc = s->ops->kv_get(s->b, ns, key, store_now_us(), &text, e);
@@ -936,19 +964,61 @@ int store_kv_get(store *s, const char *ns, const char *key, json_t **value, kerr
     return 0;
 }
 
-int store_kv_delete(store *s, const char *ns, const char *key, kerr *e)
+static int kv_delete(store *s, const char *ns, const char *key, int sys, kerr *e)
 {
-    CHECK_ID(ns, "kv namespace");
+    CHECK_KV_NS(ns, sys);
     CHECK_ID(key, "kv key");
     return s->ops->kv_delete(s->b, ns, key, store_now_us(), e);
 }
 
-int store_kv_list(store *s, const char *ns, char ***keys, size_t *n, kerr *e)
+static int kv_list(store *s, const char *ns, char ***keys, size_t *n, int sys, kerr *e)
 {
     *keys = NULL;
     *n = 0;
-    CHECK_ID(ns, "kv namespace");
+    CHECK_KV_NS(ns, sys);
     return s->ops->kv_list(s->b, ns, store_now_us(), keys, n, e);
+}
+
+int store_kv_put(store *s, const char *ns, const char *key, json_t *value, int64_t expires_us,
+                 kerr *e)
+{
+    return kv_put(s, ns, key, value, expires_us, 0, e);
+}
+
+int store_kv_get(store *s, const char *ns, const char *key, json_t **value, kerr *e)
+{
+    return kv_get(s, ns, key, value, 0, e);
+}
+
+int store_kv_delete(store *s, const char *ns, const char *key, kerr *e)
+{
+    return kv_delete(s, ns, key, 0, e);
+}
+
+int store_kv_list(store *s, const char *ns, char ***keys, size_t *n, kerr *e)
+{
+    return kv_list(s, ns, keys, n, 0, e);
+}
+
+int store_kv_sys_put(store *s, const char *ns, const char *key, json_t *value,
+                     int64_t expires_us, kerr *e)
+{
+    return kv_put(s, ns, key, value, expires_us, 1, e);
+}
+
+int store_kv_sys_get(store *s, const char *ns, const char *key, json_t **value, kerr *e)
+{
+    return kv_get(s, ns, key, value, 1, e);
+}
+
+int store_kv_sys_delete(store *s, const char *ns, const char *key, kerr *e)
+{
+    return kv_delete(s, ns, key, 1, e);
+}
+
+int store_kv_sys_list(store *s, const char *ns, char ***keys, size_t *n, kerr *e)
+{
+    return kv_list(s, ns, keys, n, 1, e);
 }
 
 /* ---- triggers ----------------------------------------------------------- */

@@ -415,6 +415,19 @@ int store_queue_depth(store *s, const char *kind, int64_t *waiting /* OUT */,
 
 /* ---- key-value store ---------------------------------------------------- */
 
+/* Namespaces starting with "_kite" ("_kite.auth", where the server keeps its
+ * token hashes) are kite's own. store_kv_put/get/delete/list refuse them
+ * (STORE_ERROR, "kv namespace '_kite.auth' is reserved for kite itself"),
+ * whoever calls, so neither a flow (kv tasks, kv()) nor the API can read or
+ * write them; only the store_kv_sys_* calls below reach them. */
+#define STORE_RESERVED_NS "_kite"
+
+/* 1 when ns is reserved (starts with STORE_RESERVED_NS), 0 otherwise. */
+int store_kv_reserved(const char *ns);
+/* 0 when ns may be used with store_kv_*; STORE_ERROR with the message above
+ * when it is reserved (callers validating a namespace early use it). */
+int store_kv_check_namespace(const char *ns, kerr *e);
+
 /* Sets ns/key to value (borrowed), expiring at expires_us (0: never). */
 int store_kv_put(store *s, const char *ns, const char *key, json_t *value,
                  int64_t expires_us, kerr *e);
@@ -427,6 +440,18 @@ int store_kv_delete(store *s, const char *ns, const char *key, kerr *e);
 int store_kv_list(store *s, const char *ns, char ***keys /* OUT */, size_t *n /* OUT */,
                   kerr *e);
 void store_strings_free(char **v, size_t n);
+
+/* The privileged path to the reserved namespaces, for kite's own code (the
+ * server's tokens, server/auth.c) and nothing else: the same calls as
+ * store_kv_*, but they accept only a reserved ns (STORE_ERROR otherwise), so
+ * a caller cannot reach a user namespace through them by mistake either. */
+int store_kv_sys_put(store *s, const char *ns, const char *key, json_t *value,
+                     int64_t expires_us, kerr *e);
+int store_kv_sys_get(store *s, const char *ns, const char *key, json_t **value /* OUT */,
+                     kerr *e);
+int store_kv_sys_delete(store *s, const char *ns, const char *key, kerr *e);
+int store_kv_sys_list(store *s, const char *ns, char ***keys /* OUT */, size_t *n /* OUT */,
+                      kerr *e);
 
 /* ---- triggers ----------------------------------------------------------- */
 

@@ -17,6 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The namespace rule of every kv task: given, not too long, and not one of
+ * kite's own (store_kv_reserved: "_kite.auth" holds the server's tokens). */
+static int kv_namespace(const char *ns, kerr *e)
+{
+    if (!ns || !*ns)
+        return kerr_set(e, "property 'namespace' is empty");
+    if (strlen(ns) >= STORE_ID_MAX)
+        return kerr_set(e, "property 'namespace': longer than %d bytes", STORE_ID_MAX - 1);
+    if (store_kv_check_namespace(ns, e)) {
+        kerr_prefix(e, "property 'namespace'");
+        return -1;
+    }
+    return 0;
+}
+
 /* key and namespace, both required in the end (namespace defaults to the
  * flow's). */
 static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
@@ -39,11 +54,7 @@ static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
         return kerr_set(e, "property 'key': longer than %d bytes", STORE_ID_MAX - 1);
     if (tasks__prop_text(c, "namespace", c->namespace, ns, e))
         return -1;
-    if (!*ns || !**ns)
-        return kerr_set(e, "property 'namespace' is empty");
-    if (strlen(*ns) >= STORE_ID_MAX)
-        return kerr_set(e, "property 'namespace': longer than %d bytes", STORE_ID_MAX - 1);
-    return 0;
+    return kv_namespace(*ns, e);
 }
 
 /* Applies kvType to a string value (others are kept as they are). Returns the
@@ -223,10 +234,8 @@ static task_result kv_get_keys_run(task_ctx *c, kerr *e)
         return TASK_FAILED;
     }
     task_result res = TASK_FAILED;
-    if (!ns || !*ns) {
-        kerr_set(e, "property 'namespace' is empty");
+    if (kv_namespace(ns, e))
         goto out;
-    }
     char **keys = NULL;
     size_t n = 0;
     kerr se = KERR_INIT;

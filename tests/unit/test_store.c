@@ -1173,6 +1173,49 @@ static void test_kv_put_get_expire_list_delete(void **state)
     json_decref(v3);
 }
 
+/* "_kite*" namespaces are kite's own: store_kv_* refuse them on every route,
+ * store_kv_sys_* reach only them. */
+static void test_kv_reserved_namespaces(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    json_t *v = json_string("admin");
+    json_t *got = NULL;
+    char **keys = NULL;
+    size_t n = 0;
+    assert_int_equal(store_kv_sys_put(f->s, "_kite.auth", "h", v, 0, &e), 0);
+    const char *reserved[] = {"_kite.auth", "_kite", "_kitex.y"};
+    for (size_t i = 0; i < 3; i++) {
+        kerr_clear(&e);
+        assert_int_equal(store_kv_put(f->s, reserved[i], "h", v, 0, &e), STORE_ERROR);
+        assert_non_null(strstr(e.msg, "is reserved for kite itself"));
+        assert_int_equal(store_kv_get(f->s, reserved[i], "h", &got, &e), STORE_ERROR);
+        assert_null(got);
+        assert_non_null(strstr(e.msg, "is reserved for kite itself"));
+        assert_int_equal(store_kv_delete(f->s, reserved[i], "h", &e), STORE_ERROR);
+        assert_non_null(strstr(e.msg, "is reserved for kite itself"));
+        assert_int_equal(store_kv_list(f->s, reserved[i], &keys, &n, &e), STORE_ERROR);
+        assert_non_null(strstr(e.msg, "is reserved for kite itself"));
+        assert_int_equal(store_kv_check_namespace(reserved[i], &e), STORE_ERROR);
+        assert_true(store_kv_reserved(reserved[i]));
+    }
+    /* the row is untouched and the privileged path still reads it */
+    assert_int_equal(store_kv_sys_get(f->s, "_kite.auth", "h", &got, &e), 0);
+    assert_string_equal(json_string_value(got), "admin");
+    json_decref(got);
+    assert_int_equal(store_kv_sys_list(f->s, "_kite.auth", &keys, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_strings_free(keys, n);
+    /* the privileged path reaches no user namespace */
+    assert_int_equal(store_kv_sys_put(f->s, "team", "h", v, 0, &e), STORE_ERROR);
+    assert_non_null(strstr(e.msg, "not a reserved one"));
+    assert_int_equal(store_kv_sys_get(f->s, "team", "h", &got, &e), STORE_ERROR);
+    assert_false(store_kv_reserved("kite._auth"));
+    assert_int_equal(store_kv_check_namespace("team._kite", &e), 0);
+    assert_int_equal(store_kv_sys_delete(f->s, "_kite.auth", "h", &e), 0);
+    json_decref(v);
+}
+
 /* ---- triggers ----------------------------------------------------------- */
 
 static void test_triggers_state_and_ticks_fire_once(void **state)
@@ -1609,6 +1652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locked_database_fails_writes_not_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kv_put_get_expire_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kv_reserved_namespaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_triggers_state_and_ticks_fire_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_racing_schedulers_fire_a_tick_once, setup,
                                         teardown),
