@@ -29,8 +29,18 @@
  *   never waitpid(-1), so concurrent proc_run calls on other threads never
  *   steal each other's children. With the subreaper set, members orphaned by
  *   the leader are re-parented to kite and reaped here by P_PGID.
- * - Orphans that leave the group (setsid) are out of reach of kill(-pgid);
- *   proc_reap_orphans() reaps them when they exit. It must not race a spawn
+ * - Escapees: a process that leaves the group (setsid, a double fork, a
+ *   daemon) is out of reach of kill(-pgid). Every child therefore carries a
+ *   marker in its environment, KITE_RUN_ID=<kite pid>.<run number>, which its
+ *   descendants inherit; when a run is stopped (timeout, cancel, failure),
+ *   each signal to the group also goes to every process whose environment
+ *   holds this run's marker or whose session or group is the run's (a /proc
+ *   scan, sweep() below), and proc_run returns only once none is left. The
+ *   marker names one run, so concurrent runs in one worker pool never touch
+ *   each other's processes. Only a process that also scrubs its environment
+ *   escapes (a cgroup per run would catch it; see docs/process-runner.md).
+ * - Orphans that leave the group (setsid) of a run that ended normally are
+ *   left running; proc_reap_orphans() reaps them when they exit. It must not race a spawn
  *   (a new child, not yet registered, would look like an orphan), so spawns
  *   hold a read lock and the orphan reaper the write lock; the registry of
  *   live groups has its own mutex.
@@ -44,6 +54,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,18 +281,183 @@ static void stream_read(proc_lines *lp, proc_stream st, int *fd, char *buf, int 
     }
 }
 
-/* Signals the group and, while it is unreaped, the leader itself (belt and
- * braces: a session leader cannot leave its group). */
-static void signal_run(const waitstate *w, int sig)
-{
-    kill(-w->pid, sig);
-    if (!w->leader_done)
-        kill(w->pid, sig);   /* safe: an unreaped pid is never reused */
-}
 
 static int group_alive(pid_t pgid)
 {
     return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/* ---- Escapees: the run's marker ---------------------------------------- */
+
+#define RUN_ID_VAR "KITE_RUN_ID"
+
+static atomic_uint_fast64_t run_seq;
+
+/* Reads state, parent, group and session of pid from /proc/<pid>/stat. */
+static int read_stat4(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp, pid_t *sid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');   /* the command name may hold ')' */
+    int pp, pg, ss;
+    if (!rp || sscanf(rp + 1, " %c %d %d %d", state, &pp, &pg, &ss) != 4)
+        return -1;
+    *ppid = pp;
+    *pgrp = pg;
+    *sid = ss;
+    return 0;
+}
+
+/* Does /proc/<pid>/environ hold the entry `entry` ("KITE_RUN_ID=...")? An
+ * environment that cannot be read (another user's, a zombie's) does not. */
+static int environ_has(pid_t pid, const char *entry, size_t elen)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    /* entries are NUL-terminated; keep the tail of one chunk for the next */
+    char buf[8192];
+    size_t have = 0;
+    int found = 0, at_start = 1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t i = 0;
+        while (i < have) {
+            char *z = memchr(buf + i, '\0', have - i);
+            if (!z)
+                break;
+            size_t len = (size_t)(z - (buf + i));
+            if (at_start && len == elen && !memcmp(buf + i, entry, elen)) {
+                found = 1;
+                break;
+            }
+            at_start = 1;
+            i += len + 1;
+        }
+        if (found)
+            break;
+        if (i == 0 && have == sizeof buf) {
+            /* one entry longer than the buffer: not ours, skip its rest */
+            at_start = 0;
+            have = 0;
+        } else {
+            memmove(buf, buf + i, have - i);
+            have -= i;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+typedef struct escapees {
+    char entry[64];         /* "KITE_RUN_ID=<pid>.<n>" */
+    size_t elen;
+    pid_t leader;           /* the run's pid = its pgid and sid */
+    int on;                 /* the run is being stopped: signal them too */
+    struct esc_proc { int fd; pid_t pid; } *v;   /* signalled, to reap */
+    size_t n, cap;
+} escapees;
+
+static int esc_known(const escapees *x, pid_t pid)
+{
+    for (size_t i = 0; i < x->n; i++)
+        if (x->v[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* Signals sig (0: none, only counts) to every live process of the run other
+ * than the leader's group members reachable by kill(-pgid): those whose
+ * environment holds the marker or whose session or group is the leader's.
+ * Returns how many live ones it found. Each is opened as a pidfd before it
+ * is checked, so the signal reaches the process checked, never a process
+ * that took its pid since. */
+static size_t sweep(escapees *x, int sig)
+{
+    pid_t self = getpid();
+    size_t live = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        pid_t pid = (pid_t)atoi(de->d_name);
+        if (pid == self)
+            continue;
+        char st;
+        pid_t ppid, pgrp, sid;
+        if (read_stat4(pid, &st, &ppid, &pgrp, &sid) != 0 || st == 'Z' || st == 'X')
+            continue;
+        int cand = sid == x->leader || pgrp == x->leader;
+        if (!cand && !environ_has(pid, x->entry, x->elen))
+            continue;
+        int fd = (int)pidfd_open(pid, 0);
+        if (fd < 0)
+            continue;
+        /* checked again through the pidfd's process: still alive, still ours */
+        if (read_stat4(pid, &st, &ppid, &pgrp, &sid) != 0 || st == 'Z' || st == 'X' ||
+            !(sid == x->leader || pgrp == x->leader || environ_has(pid, x->entry, x->elen)) ||
+            pidfd_send_signal(fd, 0, NULL, 0) != 0) {
+            close(fd);
+            continue;
+        }
+        live++;
+        if (sig)
+            pidfd_send_signal(fd, sig, NULL, 0);
+        if (esc_known(x, pid)) {
+            close(fd);
+            continue;
+        }
+        if (x->n == x->cap) {
+            x->cap = x->cap ? x->cap * 2 : 8;
+            x->v = xrealloc(x->v, x->cap * sizeof *x->v);
+        }
+        x->v[x->n].fd = fd;
+        x->v[x->n++].pid = pid;
+    }
+    if (d)
+        closedir(d);
+    return live;
+}
+
+/* Reaps the signalled processes that are kite's children (re-parented by the
+ * subreaper) and closes every pidfd. */
+static void esc_free(escapees *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        waitid((idtype_t)P_PIDFD, (id_t)x->v[i].fd, &si, WEXITED | WNOHANG);
+        close(x->v[i].fd);
+    }
+    free(x->v);
+    x->v = NULL;
+    x->n = x->cap = 0;
+}
+
+/* Signals the group and, while it is unreaped, the leader itself (belt and
+ * braces: a session leader cannot leave its group); when the run is being
+ * stopped (x->on), every escapee of the run too. */
+static void signal_run(const waitstate *w, escapees *x, int sig)
+{
+    kill(-w->pid, sig);
+    if (!w->leader_done)
+        kill(w->pid, sig);   /* safe: an unreaped pid is never reused */
+    if (x->on)
+        sweep(x, sig);
 }
 
 enum { PH_RUN, PH_TERM, PH_KILL };
@@ -315,14 +491,29 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         shell_av[3] = NULL;
         av = shell_av;
     }
-    static const char *const empty_env[] = {NULL};
-    const char *const *envp = s->env ? s->env : empty_env;
+    /* the child's environment: the spec's, less any marker of an outer run,
+     * plus this run's marker (see "Escapees" at the top) */
+    escapees esc = {.leader = 0};
+    esc.elen = (size_t)snprintf(esc.entry, sizeof esc.entry, RUN_ID_VAR "=%d.%llu",
+                                (int)getpid(),
+                                (unsigned long long)atomic_fetch_add(&run_seq, 1) + 1);
+    size_t nenv = 0;
+    for (const char *const *p = s->env; p && *p; p++)
+        nenv++;
+    const char **envp = xcalloc(nenv + 2, sizeof *envp);
+    size_t ne = 0;
+    for (const char *const *p = s->env; p && *p; p++)
+        if (strncmp(*p, RUN_ID_VAR "=", sizeof RUN_ID_VAR))
+            envp[ne++] = *p;
+    envp[ne++] = esc.entry;
 
     int cwdfd = AT_FDCWD;
     if (s->cwd) {
         cwdfd = open(s->cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cwdfd < 0)
+        if (cwdfd < 0) {
+            free(envp);
             return kerr_set(e, "process: working directory '%s': %s", s->cwd, strerror(errno));
+        }
     }
     int rc = -1;
     char *path = NULL;
@@ -382,6 +573,7 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         goto done;
     }
     r->pid = pid;
+    esc.leader = pid;
     close(out[1]);
     close(err[1]);
     out[1] = err[1] = -1;
@@ -408,27 +600,27 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
         if (phase == PH_RUN) {
             int stop = 0;
             if (s->cancel && atomic_load(s->cancel))
-                stop = r->cancelled = 1;
+                stop = esc.on = r->cancelled = 1;
             else if (deadline && now >= deadline)
-                stop = r->timed_out = 1;
+                stop = esc.on = r->timed_out = 1;
             else if (w.leader_done && (alive = group_alive(pid)))
                 stop = r->leftovers = 1;
             if (stop) {
-                signal_run(&w, SIGTERM);
-                signal_run(&w, SIGCONT);   /* a stopped member must see SIGTERM */
+                signal_run(&w, &esc, SIGTERM);
+                signal_run(&w, &esc, SIGCONT);   /* a stopped member must see SIGTERM */
                 phase = PH_TERM;
                 kill_at = now + s->grace_ms;
             }
         }
         if (phase == PH_TERM && now >= kill_at) {
-            signal_run(&w, SIGKILL);
+            signal_run(&w, &esc, SIGKILL);
             r->killed = 1;
             phase = PH_KILL;
             kill_sent = last_kill = now;
         }
         if (phase == PH_KILL && now - last_kill >= KILL_TICK_MS) {
             /* again: a member may have forked between two signals */
-            signal_run(&w, SIGKILL);
+            signal_run(&w, &esc, SIGKILL);
             last_kill = now;
             if (now - kill_sent >= STUCK_MS) {
                 r->group_stuck = 1;
@@ -479,8 +671,9 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
             if (!failed)
                 kerr_set(e, "process: poll: %s", strerror(errno));
             failed = 1;
+            esc.on = 1;
             if (phase != PH_KILL) {
-                signal_run(&w, SIGKILL);
+                signal_run(&w, &esc, SIGKILL);
                 phase = PH_KILL;
                 kill_sent = last_kill = now;
             }
@@ -492,6 +685,25 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
             if (idx[i] >= 0 && pf[idx[i]].revents)
                 stream_read(lp, i ? PROC_STDERR : PROC_STDOUT, &fds[i], buf, failed);
     }
+
+    /* A stopped run returns only once its escapees are gone too: they had
+     * SIGTERM with the group; SIGKILL once the grace period is over. */
+    while (esc.on && !r->group_stuck) {
+        int64_t now = now_ms();
+        int term = phase == PH_TERM && now < kill_at;
+        if (!sweep(&esc, term ? 0 : SIGKILL))
+            break;
+        if (!term) {
+            r->killed = 1;
+            if (!kill_sent)
+                kill_sent = now;
+            if (now - kill_sent >= STUCK_MS)
+                r->group_stuck = 1;
+        }
+        struct timespec ts = {0, (term ? 50 : 20) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    esc_free(&esc);
 
     for (int i = 0; i < 2; i++)
         stream_eof(lp, i ? PROC_STDERR : PROC_STDOUT, &fds[i], failed);
@@ -524,6 +736,8 @@ done:
     proc_lines_free(lp);
     free(buf);
     free(path);
+    free(envp);
+    esc_free(&esc);
     return rc;
 }
 

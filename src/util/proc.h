@@ -76,8 +76,10 @@ typedef struct proc_spec {
 
     const char *cwd;               /* NULL: kite's current directory */
     /* The child's whole environment, "NAME=value" strings, NULL-terminated.
-     * The child gets only this: NULL means an empty environment. Nothing of
-     * kite's environment is passed unless the caller copies it (proc_env). */
+     * The child gets only this and the run's marker KITE_RUN_ID=<kite
+     * pid>.<n> (how a stop finds the processes that left the group): NULL
+     * means the marker alone. Nothing of kite's environment is passed unless
+     * the caller copies it (proc_env). */
     const char *const *env;
 
     int64_t timeout_ms;            /* 0: none; at most PROC_MAX_MS */
@@ -134,7 +136,8 @@ typedef struct proc_result {
 } proc_result;
 
 /* Runs s to completion: spawns, reads, waits for the whole process group to
- * be gone. Returns 0 when the child ran, whatever its exit status (look at
+ * be gone; a run stopped by its timeout or cancel flag also ends, and waits
+ * for, every process that left the group but carries the run's marker. Returns 0 when the child ran, whatever its exit status (look at
  * r), and also when the cancel flag was already set: then nothing is spawned,
  * r->cancelled is 1 and r->pid 0. Returns -1 with e set when it could not be
  * started: bad spec, a working

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Script tasks (shell, Python, Node) end to end through `kite run`: outputs
 # and files passed between tasks, exit codes, stderr, unicode, 50 MB of
-# stdout, a timeout and a kill that leave no process behind, and kite's own
+# stdout, a timeout and a kill that leave no process behind (also those that
+# left the task's process group: setsid, a double fork, os.setsid), and kite's own
 # environment (SECRET_*, tokens) kept out of the scripts. One PASS/FAIL line
 # per case.
 set -u
@@ -287,6 +288,62 @@ else
         [ "$child" -gt 0 ] && kill "$child" 2>/dev/null
     fi
 fi
+
+# ---- processes that left the group: a timeout and a kill end them too --------
+# marked NAME: how many live processes carry E2E_MARK=NAME in their environment
+marked() {
+    local n=0 f
+    for f in /proc/[0-9]*/environ; do
+        tr '\0' '\n' <"$f" 2>/dev/null | grep -qx "E2E_MARK=$1" && n=$((n + 1))
+    done
+    echo "$n"
+}
+escaping() { # escaping NAME TIMEOUT-LINE: a flow whose script escapes three ways
+    cat >"$work/$1.yaml" <<EOF
+id: $1
+namespace: e2e.scripts
+tasks:
+  - id: escape
+    type: io.kestra.plugin.scripts.shell.Commands
+    $2
+    env:
+      E2E_MARK: "$1-$$"
+    commands:
+      - setsid sleep 300 </dev/null >/dev/null 2>&1 &
+      - ( ( setsid sh -c 'sleep 300' </dev/null >/dev/null 2>&1 & ) & )
+      - /usr/bin/python3 -c 'import os, time; os.fork() == 0 and (os.setsid(), time.sleep(300))' </dev/null >/dev/null 2>&1 &
+      - echo escaped
+      - sleep 300
+EOF
+}
+escaping esc_timeout "timeout: PT2S"
+run esc_timeout "$work/esc_timeout.yaml" 60
+left=$(marked "esc_timeout-$$")
+if [ "$state" = FAILED ] && grep -q escaped "$work/err" && [ "$left" -eq 0 ]; then
+    ok "a timeout also ends what left the group (setsid, double fork, os.setsid)"
+else
+    ko "a timeout also ends what left the group (setsid, double fork, os.setsid)" "state=$state left=$left"
+fi
+escaping esc_kill ""
+rm -rf "$work/data-esc_kill"
+"$KITE" run "$work/esc_kill.yaml" --data "$work/data-esc_kill" >"$work/out" 2>"$work/err" &
+kpid=$!
+for _ in $(seq 1 100); do [ "$(marked "esc_kill-$$")" -ge 5 ] && break; sleep 0.1; done
+before=$(marked "esc_kill-$$")
+kill -INT "$kpid"
+for _ in $(seq 1 200); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$kpid" 2>/dev/null; then kill -9 "$kpid"; fi
+wait "$kpid"
+state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/err" | tail -1)
+left=$(marked "esc_kill-$$")
+if [ "$state" = KILLED ] && [ "$before" -ge 5 ] && [ "$left" -eq 0 ]; then
+    ok "a kill also ends what left the group (setsid, double fork, os.setsid)"
+else
+    ko "a kill also ends what left the group (setsid, double fork, os.setsid)" "state=$state before=$before left=$left"
+fi
+for f in /proc/[0-9]*/environ; do # leave nothing behind even when it failed
+    tr '\0' '\n' <"$f" 2>/dev/null | grep -q "^E2E_MARK=esc_.*-$$\$" && p=${f#/proc/} && kill -9 "${p%/environ}" 2>/dev/null
+done
 
 # ---- the pre-0.10 Bash task --------------------------------------------------
 cat >"$work/legacy.yaml" <<'EOF'

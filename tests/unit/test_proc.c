@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -555,15 +556,27 @@ static void test_env_isolation(void **state)
     s.ud = &L;
     L.keep = 1;
     assert_int_equal(proc_run(&s, &r, &e), 0);
-    assert_int_equal(L.n, 1);
+    /* the spec's variables, and the run's marker (how a kill finds the
+     * processes that left the group), nothing of kite's own */
+    assert_int_equal(L.n, 2);
     assert_string_equal(L.v[0].text, "FOO=bar");
+    assert_memory_equal(L.v[1].text, "KITE_RUN_ID=", 12);
+    char *first = xstrdup(L.v[1].text);
     lines_free(&L);
 
-    /* NULL env: nothing at all */
-    s.env = NULL;
+    /* NULL env: only the marker, a new one for each run; a marker given in
+     * the spec (an outer run's) is replaced */
+    const char *env2[] = {"KITE_RUN_ID=outer.1", NULL};
+    s.env = env2;
     L.keep = 1;
     assert_int_equal(proc_run(&s, &r, &e), 0);
-    assert_int_equal(L.n, 0);
+    assert_int_equal(L.n, 1);
+    assert_memory_equal(L.v[0].text, "KITE_RUN_ID=", 12);
+    assert_string_not_equal(L.v[0].text, first);
+    assert_string_not_equal(L.v[0].text, "KITE_RUN_ID=outer.1");
+    free(first);
+    lines_free(&L);
+    s.env = NULL;
 
     /* the builder: set, replace, copy, unset */
     proc_env *v = proc_env_new();
@@ -581,9 +594,10 @@ static void test_env_isolation(void **state)
     s.env = proc_env_array(v);
     L.keep = 1;
     assert_int_equal(proc_run(&s, &r, &e), 0);
-    assert_int_equal(L.n, 2);
+    assert_int_equal(L.n, 3);
     assert_string_equal(L.v[0].text, "A=3");
     assert_string_equal(L.v[1].text, "KITE_TEST_SECRET=s3cr3t");
+    assert_memory_equal(L.v[2].text, "KITE_RUN_ID=", 12);
     proc_env_free(v);
     lines_free(&L);
 
@@ -863,6 +877,146 @@ static void test_escaped_pipe_holder(void **state)
     assert_string_equal(L.v[0].text, "before");
     assert_true(group_gone(r.pid));
     lines_free(&L);
+}
+
+/* ---- Escapees: processes that left the group -------------------------- */
+
+/* Live processes (not zombies) whose environment holds `entry`. */
+static int count_marked(const char *entry)
+{
+    size_t elen = strlen(entry);
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char path[300], st[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t got = fread(st, 1, sizeof st - 1, f);
+        fclose(f);
+        st[got] = 0;
+        char *rp = strrchr(st, ')');
+        if (!rp || rp[2] == 'Z' || rp[2] == 'X')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/environ", de->d_name);
+        f = fopen(path, "re");
+        if (!f)
+            continue;
+        char buf[65536];
+        got = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        for (size_t i = 0; i < got;) {
+            size_t len = strnlen(buf + i, got - i);
+            if (len == elen && !memcmp(buf + i, entry, elen)) {
+                n++;
+                break;
+            }
+            i += len + 1;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Waits (at most 5 s) until n processes carry the marker. */
+static int wait_marked(const char *entry, int n)
+{
+    for (int i = 0; i < 500; i++) {
+        if (count_marked(entry) >= n)
+            return 1;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* Three ways out of the group: setsid, a double fork into a new session,
+ * and Python's os.setsid() in a forked child; each carries TEST_MARK. */
+static char *escaping_command(const char *mark)
+{
+    return xasprintf(
+        "export TEST_MARK=%s; "
+        "setsid sleep 300 </dev/null >/dev/null 2>&1 & "
+        "( ( setsid sh -c 'sleep 300' </dev/null >/dev/null 2>&1 & ) & ) ; "
+        "/usr/bin/python3 -c 'import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    time.sleep(300)\n' </dev/null >/dev/null 2>&1 & "
+        "sleep 300", mark);
+}
+
+typedef struct esc_job {
+    const char *mark;
+    int timeout_ms;
+    atomic_int *cancel;
+    proc_result r;
+    int rc;
+} esc_job;
+
+static void *esc_run(void *p)
+{
+    esc_job *j = p;
+    char *cmd = escaping_command(j->mark);
+    proc_spec s;
+    proc_spec_init(&s);
+    s.command = cmd;
+    s.env = base_env;
+    s.timeout_ms = j->timeout_ms;
+    s.cancel = j->cancel;
+    s.grace_ms = 200;
+    kerr e = KERR_INIT;
+    j->rc = proc_run(&s, &j->r, &e);
+    free(cmd);
+    return NULL;
+}
+
+static void test_timeout_kills_escapees(void **state)
+{
+    char mark[64];
+    snprintf(mark, sizeof mark, "TEST_MARK=timeout-%d", (int)getpid());
+    esc_job j = {.mark = mark + 10, .timeout_ms = 1500};
+    esc_run(&j);
+    assert_int_equal(j.rc, 0);
+    assert_true(j.r.timed_out);
+    assert_true(group_gone(j.r.pid));
+    assert_int_equal(count_marked(mark), 0);
+}
+
+/* A cancel (the engine's kill) stops run A with its escapees, while run B,
+ * started beside it in the same process, keeps its own escapees until it is
+ * cancelled in turn. */
+static void test_cancel_kills_escapees_of_its_run_only(void **state)
+{
+    char ma[64], mb[64];
+    snprintf(ma, sizeof ma, "TEST_MARK=cancel-a-%d", (int)getpid());
+    snprintf(mb, sizeof mb, "TEST_MARK=cancel-b-%d", (int)getpid());
+    atomic_int ca = 0, cb = 0;
+    esc_job a = {.mark = ma + 10, .cancel = &ca}, b = {.mark = mb + 10, .cancel = &cb};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, esc_run, &a);
+    pthread_create(&tb, NULL, esc_run, &b);
+    /* each run: the shell, its sleep, three escapees (and their parents) */
+    assert_true(wait_marked(ma, 5));
+    assert_true(wait_marked(mb, 5));
+    struct timespec ts = {0, 200 * 1000000};
+    nanosleep(&ts, NULL);
+    int before_b = count_marked(mb);
+    atomic_store(&ca, 1);
+    pthread_join(ta, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_true(a.r.cancelled);
+    assert_int_equal(count_marked(ma), 0);
+    assert_int_equal(count_marked(mb), before_b);
+    atomic_store(&cb, 1);
+    pthread_join(tb, NULL);
+    assert_true(b.r.cancelled);
+    assert_int_equal(count_marked(mb), 0);
+    proc_reap_orphans();
 }
 
 typedef struct canceller {
@@ -1332,6 +1486,8 @@ int main(void)
         cmocka_unit_test(test_timeout_while_writing),
         cmocka_unit_test(test_leader_cannot_leave_group),
         cmocka_unit_test(test_escaped_pipe_holder),
+        cmocka_unit_test(test_timeout_kills_escapees),
+        cmocka_unit_test(test_cancel_kills_escapees_of_its_run_only),
         cmocka_unit_test(test_cancel_from_thread),
         cmocka_unit_test(test_cancel_from_callback),
         cmocka_unit_test(test_cancel_before_start),
