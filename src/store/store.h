@@ -32,7 +32,8 @@
  * values returned are new references.
  *
  * Errors: functions return STORE_OK (0) or a negative store_rc, with a
- * message in the kerr (e->code holds the same store_rc). Times are
+ * message in the kerr (e->code holds the same store_rc, which is the kerr_code
+ * of the same name: the class survives any rewording above the store). Times are
  * microseconds since the Unix epoch, UTC; 0 means "not set".
  */
 #ifndef KITE_STORE_STORE_H
@@ -48,12 +49,12 @@ typedef struct store store;
 /* ---- results ------------------------------------------------------------ */
 
 typedef enum store_rc {
-    STORE_OK = 0,
-    STORE_ERROR = -1,      /* I/O, corrupt database, bad input, ... */
-    STORE_NOT_FOUND = -2,  /* no such row (or a kv key that expired) */
-    STORE_CONFLICT = -3,   /* optimistic concurrency: the version named is stale,
-                            * or a queue lease now belongs to someone else */
-    STORE_DUPLICATE = -4,  /* a unique key already exists (e.g. a trigger tick) */
+    STORE_OK = KERR_OK,
+    STORE_ERROR = KERR_INTERNAL,         /* I/O, corrupt database, bad input, ... */
+    STORE_NOT_FOUND = KERR_NOT_FOUND,    /* no such row (or a kv key that expired) */
+    STORE_CONFLICT = KERR_CONFLICT,      /* optimistic concurrency: the version named is stale,
+                                          * or a queue lease now belongs to someone else */
+    STORE_DUPLICATE = KERR_DUPLICATE,    /* a unique key already exists (e.g. a trigger tick) */
 } store_rc;
 
 /* Limits on what callers pass in, checked before any backend sees it. */

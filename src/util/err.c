@@ -10,8 +10,12 @@ int kerr_setv(kerr *e, const char *fmt, va_list ap)
 {
     if (!e)
         return -1;
-    e->code = -1;
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    if (!e->code)
+        e->code = KERR_INTERNAL;
+    char tmp[KERR_MSG_MAX];
+    /* through a copy: callers may pass e->msg itself as an argument */
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(e->msg, tmp, sizeof e->msg);
     return -1;
 }
 
@@ -36,6 +40,33 @@ int kerr_set_at(kerr *e, int line, int col, const char *fmt, ...)
         e->line = line;
         e->col = col;
     }
+    return -1;
+}
+
+int kerr_setc(kerr *e, int code, const char *fmt, ...)
+{
+    if (!e)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    e->code = code ? code : KERR_INTERNAL;
+    kerr_setv(e, fmt, ap);
+    va_end(ap);
+    e->line = e->col = 0;
+    return -1;
+}
+
+int kerr_setc_at(kerr *e, int code, int line, int col, const char *fmt, ...)
+{
+    if (!e)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    e->code = code ? code : KERR_INTERNAL;
+    kerr_setv(e, fmt, ap);
+    va_end(ap);
+    e->line = line;
+    e->col = col;
     return -1;
 }
 
@@ -65,4 +96,48 @@ void kerr_prefix(kerr *e, const char *fmt, ...)
     size_t m = strnlen(old, room);
     memcpy(e->msg + n + 2, old, m);
     e->msg[n + 2 + m] = '\0';
+}
+
+const char *kerr_code_name(int code)
+{
+    switch (code) {
+    case KERR_OK: return "ok";
+    case KERR_INTERNAL: return "internal";
+    case KERR_NOT_FOUND: return "not found";
+    case KERR_CONFLICT: return "conflict";
+    case KERR_DUPLICATE: return "duplicate";
+    case KERR_INVALID: return "invalid";
+    case KERR_UNAVAILABLE: return "unavailable";
+    }
+    return "error";
+}
+
+char *kerr_format_pos(char *out, size_t outsz, const char *file, int line, int col, const char *msg)
+{
+    if (!out || !outsz)
+        return out;
+    if (!msg)
+        msg = "";
+    int has_file = file && *file;
+    if (line > 0 && col > 0) {
+        if (has_file)
+            snprintf(out, outsz, "%s:%d:%d: %s", file, line, col, msg);
+        else
+            snprintf(out, outsz, "%d:%d: %s", line, col, msg);
+    } else if (line > 0) {
+        if (has_file)
+            snprintf(out, outsz, "%s:%d: %s", file, line, msg);
+        else
+            snprintf(out, outsz, "%d: %s", line, msg);
+    } else if (has_file) {
+        snprintf(out, outsz, "%s: %s", file, msg);
+    } else {
+        snprintf(out, outsz, "%s", msg);
+    }
+    return out;
+}
+
+char *kerr_format(char *out, size_t outsz, const kerr *e, const char *file)
+{
+    return kerr_format_pos(out, outsz, file, e ? e->line : 0, e ? e->col : 0, e ? e->msg : "");
 }
