@@ -105,7 +105,9 @@ int cli_cmd_render(int argc, char **argv)
         json_error_t je;
         ctx = !strcmp(ctx_path, "-") ? json_loadf(stdin, 0, &je) : json_load_file(ctx_path, 0, &je);
         if (!ctx) {
-            fprintf(stderr, "kite render: %s:%d:%d: %s\n", ctx_path, je.line, je.column, je.text);
+            char msg[JSON_ERROR_TEXT_LENGTH + 300];
+            kerr_format_pos(msg, sizeof msg, ctx_path, je.line, je.column, je.text);
+            fprintf(stderr, "kite render: %s\n", msg);
             free(stdin_tmpl);
             return 2;
         }
@@ -146,10 +148,8 @@ int cli_cmd_render(int argc, char **argv)
         rc = 1;
     }
     if (rc) {
-        if (e.line)
-            fprintf(stderr, "kite render: %d:%d: %s\n", e.line, e.col, e.msg);
-        else
-            fprintf(stderr, "kite render: %s\n", e.msg);
+        char msg[KERR_MSG_MAX + 32];
+        fprintf(stderr, "kite render: %s\n", kerr_format(msg, sizeof msg, &e, NULL));
     }
     json_decref(ctx);
     free(stdin_tmpl);

@@ -37,10 +37,10 @@ static int check_keys(const json_t *obj, const char *path, const char *const *ke
         const ypos *pos = posmap_get(pm, buf_str(&b));
         buf_free(&b);
         const char *sug = str_suggest(k, keys, n);
-        return kerr_set_at(e, pos ? pos->key_line : 0, pos ? pos->key_col : 0,
-                           "%s:%d:%d: unknown key '%s'%s%s%s", file, pos ? pos->key_line : 0,
-                           pos ? pos->key_col : 0, k, sug ? " (did you mean '" : "", sug ? sug : "",
-                           sug ? "'?)" : "");
+        kerr_setc_at(e, KERR_INVALID, pos ? pos->key_line : 0, pos ? pos->key_col : 0,
+                     "unknown key '%s'%s%s%s", k, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        kerr_locate(e, file);
+        return -1;
     }
     return 0;
 }
@@ -79,7 +79,7 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
     posmap *pm;
     if (yaml_load(buf_str(&b), b.len, NULL, &doc, &pm, e)) {
         buf_free(&b);
-        kerr_prefix(e, "%s:%d:%d", path, e->line, e->col);
+        kerr_locate(e, path);
         return -1;
     }
     buf_free(&b);

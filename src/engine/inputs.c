@@ -847,9 +847,11 @@ static json_t *conv_json(const conv *c, const json_t *v)
         return json_deep_copy(v);
     json_error_t je;
     json_t *j = json_loadb(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, &je);
-    if (!j)
-        return fail(c, "%s is not valid JSON: %s (line %d, column %d)", show(v, shown, sizeof shown), je.text,
-                    je.line, je.column), NULL;
+    if (!j) {
+        char where[JSON_ERROR_TEXT_LENGTH + 32];
+        kerr_format_pos(where, sizeof where, NULL, je.line, je.column, je.text);
+        return fail(c, "%s is not valid JSON: %s", show(v, shown, sizeof shown), where), NULL;
+    }
     return j;
 }
 
@@ -861,9 +863,7 @@ static json_t *conv_yaml(const conv *c, const json_t *v)
     json_t *out = NULL;
     kerr sub = KERR_INIT;
     if (yaml_load(json_string_value(v), json_string_length(v), NULL, &out, NULL, &sub)) {
-        if (sub.line)
-            return fail(c, "%s is not valid YAML: %s (line %d, column %d)", show(v, shown, sizeof shown), sub.msg,
-                        sub.line, sub.col), NULL;
+        kerr_locate(&sub, NULL);
         return fail(c, "%s is not valid YAML: %s", show(v, shown, sizeof shown), sub.msg), NULL;
     }
     return out;

@@ -115,9 +115,11 @@ static json_t *fn_from_json(xr *r, const xnode *n, json_t **av, int nargs)
         return json_incref(av[0]);
     json_error_t je;
     json_t *v = json_loads(json_string_value(av[0]), JSON_DECODE_ANY, &je);
-    if (!v)
-        return expr__err(r, n, "%s(): invalid JSON at line %d, column %d: %s", n->name, je.line,
-                         je.column, je.text);
+    if (!v) {
+        char where[JSON_ERROR_TEXT_LENGTH + 32];
+        kerr_format_pos(where, sizeof where, NULL, je.line, je.column, je.text);
+        return expr__err(r, n, "%s(): invalid JSON: %s", n->name, where);
+    }
     return v;
 }
 
@@ -284,8 +286,10 @@ static json_t *yaml_next(yaml_parser_t *p, anchor **anchors, int depth, kerr *e)
 {
     yaml_event_t ev;
     if (!yaml_parser_parse(p, &ev)) {
-        kerr_set(e, "invalid YAML at line %zu, column %zu: %s", p->problem_mark.line + 1,
-                 p->problem_mark.column + 1, p->problem ? p->problem : "syntax error");
+        kerr_set_at(e, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, "%s",
+                    p->problem ? p->problem : "syntax error");
+        kerr_locate(e, NULL);
+        kerr_prefix(e, "invalid YAML");
         return NULL;
     }
     json_t *v = yaml_node(p, &ev, anchors, depth, e);
@@ -389,8 +393,10 @@ json_t *expr__yaml_parse(const char *s, kerr *e)
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            kerr_set(e, "invalid YAML at line %zu, column %zu: %s", p.problem_mark.line + 1,
-                     p.problem_mark.column + 1, p.problem ? p.problem : "syntax error");
+            kerr_set_at(e, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1, "%s",
+                        p.problem ? p.problem : "syntax error");
+            kerr_locate(e, NULL);
+            kerr_prefix(e, "invalid YAML");
             break;
         }
         int type = ev.type;

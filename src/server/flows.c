@@ -45,10 +45,9 @@ static char *diags_text(const diags *d, int line_offset)
     buf_init(&b, 0);
     for (size_t i = 0; i < d->n && i < 20; i++) {
         const diag *g = &d->v[i];
-        if (g->line)
-            buf_printf(&b, "%s%s:%d:%d: %s", i ? "\n" : "", BODY_NAME, g->line + line_offset, g->col, g->msg);
-        else
-            buf_printf(&b, "%s%s: %s", i ? "\n" : "", BODY_NAME, g->msg);
+        char line[KERR_MSG_MAX];
+        kerr_format_pos(line, sizeof line, BODY_NAME, g->line ? g->line + line_offset : 0, g->col, g->msg);
+        buf_printf(&b, "%s%s", i ? "\n" : "", line);
     }
     return buf_steal(&b);
 }
@@ -64,10 +63,9 @@ static flow *load_or_answer(srv_req *r, const char *text, size_t len)
     json_t *doc = NULL;
     kerr e = KERR_INIT;
     if (yaml_load(text, len, NULL, &doc, NULL, &e)) {
-        if (e.line)
-            srv_error(r, MHD_HTTP_BAD_REQUEST, "%s:%d:%d: invalid YAML: %s", BODY_NAME, e.line, e.col, e.msg);
-        else
-            srv_error(r, MHD_HTTP_BAD_REQUEST, "%s: invalid YAML: %s", BODY_NAME, e.msg);
+        kerr_prefix(&e, "invalid YAML");
+        kerr_locate(&e, BODY_NAME);
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
         return NULL;
     }
     json_decref(doc);

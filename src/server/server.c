@@ -210,8 +210,9 @@ json_t *srv_body_json(srv_req *r, int any)
     json_error_t je;
     json_t *j = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &je);
     if (!j) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "invalid JSON body at line %d, column %d: %s", je.line, je.column,
-                  je.text);
+        char msg[512];
+        kerr_format_pos(msg, sizeof msg, "body", je.line, je.column, "invalid JSON: ");
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "%s%s", msg, je.text);
         return NULL;
     }
     if (!any && !json_is_object(j)) {

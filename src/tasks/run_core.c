@@ -690,10 +690,8 @@ static task_result templated_run(task_ctx *c, kerr *e)
     int rc = yaml_load(spec, strlen(spec), NULL, &doc, NULL, &ye);
     free(spec);
     if (rc) {
-        if (ye.line)
-            kerr_set(e, "property 'spec': line %d, column %d: %s", ye.line, ye.col, ye.msg);
-        else
-            kerr_set(e, "property 'spec': %s", ye.msg);
+        kerr_locate(&ye, NULL);
+        kerr_setc(e, KERR_INVALID, "property 'spec': %s", ye.msg);
         return TASK_FAILED;
     }
     task_result res = TASK_FAILED;

@@ -141,3 +141,12 @@ char *kerr_format(char *out, size_t outsz, const kerr *e, const char *file)
 {
     return kerr_format_pos(out, outsz, file, e ? e->line : 0, e ? e->col : 0, e ? e->msg : "");
 }
+
+void kerr_locate(kerr *e, const char *file)
+{
+    if (!e)
+        return;
+    char tmp[KERR_MSG_MAX];
+    kerr_format(tmp, sizeof tmp, e, file);
+    memcpy(e->msg, tmp, sizeof e->msg);
+}

@@ -67,5 +67,7 @@ const char *kerr_code_name(int code);
 char *kerr_format_pos(char *out, size_t outsz, const char *file, int line, int col, const char *msg);
 /* The same, for a kerr's own position and message. */
 char *kerr_format(char *out, size_t outsz, const kerr *e, const char *file);
+/* Rewrites e's message as kerr_format gives it (class and position kept). */
+void kerr_locate(kerr *e, const char *file);
 
 #endif

@@ -297,7 +297,7 @@ static void json_text_is_parsed_and_typed_json_kept(void **state)
     ok("type: JSON", "{\"k\": [true]}", "{\"k\": [true]}");
     ok("type: JSON", "7", "7");
     bad("type: JSON", "\"{a\"",
-        "input 'x': '{a' is not valid JSON: string or '}' expected near 'a' (line 1, column 2)");
+        "input 'x': '{a' is not valid JSON: 1:2: string or '}' expected near 'a'");
 }
 
 static void yaml_text_is_parsed_with_the_flow_loader(void **state)
@@ -759,7 +759,7 @@ static void outputs_are_typed_as_declared(void **state)
 
     output_bad("INT", "\"3.5\"", "output 'o': '3.5' is not an integer");
     output_bad("FILE", "\"/tmp/out.csv\"", "output 'o': '/tmp/out.csv' is not a kite:/// or kestra:/// URI of a file in storage");
-    output_bad("JSON", "\"nope\"", "output 'o': 'nope' is not valid JSON: invalid token near 'nope' (line 1, column 4)");
+    output_bad("JSON", "\"nope\"", "output 'o': 'nope' is not valid JSON: 1:4: invalid token near 'nope'");
     output_bad("WHATEVER", "\"1\"", "output 'o': unknown type 'WHATEVER'");
 }
 
