@@ -1,5 +1,5 @@
 /*
- * scripts.c: script tasks (io.kestra.plugin.scripts.<language>.Commands and
+ * scripts_decl.c: script tasks (io.kestra.plugin.scripts.<language>.Commands and
  * .Script) and task runners (where a script runs: a local process, a Docker
  * container).
  *
