@@ -1,5 +1,5 @@
 /*
- * run_scripts.c: the script tasks (script.shell, script.python, script.node
+ * scripts.c: the script tasks (script.shell, script.python, script.node
  * and their *_script forms, i.e. Kestra's io.kestra.plugin.scripts.<lang>.
  * Commands and .Script) on kite's process runner (util/proc.h).
  *
