@@ -9,7 +9,7 @@
  *      the same per task once kite's start-up is taken out (a 1-step flow's
  *      time subtracted);
  *   2. the same 40 tasks run through the task's hooks alone (no engine, no
- *      store: the cost of run_scripts.c and the process runner);
+ *      store: the cost of tasks/scripts.c and the process runner);
  *   3. the Windmill benchmark's workload (bench/scripts_fibo40.yaml: 40
  *      sequential Python tasks computing fibo(10)) as total seconds, against
  *      40 bare `/usr/bin/python3 -c` runs of the same code, and the per-task
@@ -138,7 +138,7 @@ static double hooks_echo(const char *tmp)
 {
     tasks_register_all();
     const type_def *d = flow_type_find("io.kestra.plugin.scripts.shell.Commands");
-    const struct task_hooks *h = d ? tasks_hooks(d) : NULL;
+    const struct task_hooks *h = d ? d->hooks : NULL;
     if (!h)
         return -1;
     atomic_int cancel = 0;
@@ -246,7 +246,7 @@ int main(void)
     double sh2 = bare_sh_echo();
     if (hk > 0)
         printf("echo tasks through their hooks alone (no engine): %.2f ms a task against %.2f ms a bare "
-               "sh -c: ratio %.2f, %.2f ms a task for run_scripts.c and the process runner\n",
+               "sh -c: ratio %.2f, %.2f ms a task for tasks/scripts.c and the process runner\n",
                hk / N * 1e3, sh2 / N * 1e3, hk / sh2, (hk - sh2) / N * 1e3);
 
     char fibo[4096];

@@ -110,7 +110,7 @@ eflow *eflow_new(flow *f, int revision, kerr *e)
             if (!t->impl)
                 t->impl = &flowable_missing;
         } else {
-            t->hooks = tasks_hooks(ft->def);
+            t->hooks = ft->def ? ft->def->hooks : NULL;
         }
     }
     for (size_t i = 0; i < f->ntasks; i++) {

@@ -82,7 +82,7 @@ typedef enum tkind {
 #define TF_NO_ERRORS  0x02u   /* flowable without errors/finally of its own */
 
 typedef struct vctx vctx;          /* validation context (flow/validate.c) */
-struct task_hooks;                 /* defined by the engine layer */
+struct task_hooks;                 /* defined by the tasks layer (tasks/tasks.h) */
 
 typedef struct type_def {
     const char *name;              /* canonical kite name: "log", "flow.parallel" */
@@ -96,7 +96,8 @@ typedef struct type_def {
      * defaults, ...). obj is the task's JSON object, path its JSON pointer.
      * Reports through vctx_error(); returns nothing. NULL when none. */
     void (*check)(vctx *v, const json_t *obj, const char *path);
-    const struct task_hooks *hooks; /* how the engine runs it; NULL until then */
+    const struct task_hooks *hooks; /* runnables: how a worker runs it, set in the
+                                      family's table; NULL: kite cannot run it */
 } type_def;
 
 /* ---- the registry ------------------------------------------------------- */

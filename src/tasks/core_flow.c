@@ -4,7 +4,9 @@
  * Switch, Dag, Subflow, ForEachItem, Pause, LoopUntil, WorkingDirectory, ...
  *
  * Flowables never run on a worker: the executor asks them which children come
- * next (DESIGN.md). Their nested task lists are declared as PT_TASKS / PT_TASK
+ * next (DESIGN.md), so this family holds their schemas only and their
+ * behaviour is engine/flowables.c (flow.sleep, a runnable task of the same
+ * package, is in core.c). Their nested task lists are declared as PT_TASKS / PT_TASK
  * properties, which the validator walks generically; the rules a property
  * schema cannot say (Switch needs a case, a Dag has no cycle, WorkingDirectory
  * holds only runnable tasks) are the check hooks below, which report through
@@ -366,13 +368,6 @@ const type_def tasks__core_flow[] = {
             PLIST("onResume", 0, NULL, &tasks__item_any,
                   "inputs asked for when resuming (same shape as flow inputs)"),
             PTASKS("tasks", PF_DEPRECATED, "tasks run after the pause"), P_ERRORS_FINALLY),
-    },
-    {
-        .name = "flow.sleep",
-        .aliases = ALIASES("io.kestra.plugin.core.flow.Sleep"),
-        .kind = TK_RUNNABLE,
-        .desc = "Wait for a duration.",
-        .props = PROPS(PDUR("duration", PF_REQUIRED, NULL, "how long to wait")),
     },
     {
         .name = "flow.loop_until",

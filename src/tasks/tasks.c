@@ -1,6 +1,7 @@
 /*
- * tasks.c: registers every task family's table (see tasks.h), and holds the
- * value lists and items the family files share (tasks_int.h).
+ * tasks.c: registers every task family's table (families[], one line per
+ * family; see tasks_int.h), and holds the value lists and items the family
+ * files share.
  */
 #include "tasks/tasks.h"
 #include "tasks/tasks_int.h"
@@ -47,17 +48,26 @@ const char *tasks__task_id(const json_t *task)
     return id ? id : "?";
 }
 
+/* Every family, one line each (tasks_int.h). Flowables first: their first
+ * entry tells tasks_register_all whether the registry holds them already. */
 typedef struct family {
     const type_def *defs;
     const size_t *n;
 } family;
 
+#define FAMILY(f) {f, &f##_count}
+
 static const family families[] = {
-    {tasks__core_flow, &tasks__core_flow_count},
-    {tasks__core_tasks, &tasks__core_tasks_count},
-    {tasks__triggers, &tasks__triggers_count},
-    {tasks__conditions, &tasks__conditions_count},
-    {tasks__scripts, &tasks__scripts_count},
+    FAMILY(tasks__core_flow),
+    FAMILY(tasks__core),
+    FAMILY(tasks__kv),
+    FAMILY(tasks__state),
+    FAMILY(tasks__storage),
+    FAMILY(tasks__namespace),
+    FAMILY(tasks__http),
+    FAMILY(tasks__scripts),
+    FAMILY(tasks__triggers),
+    FAMILY(tasks__conditions),
 };
 
 /* Registered already when the first type of the first table resolves to

@@ -2,10 +2,12 @@
  * tasks.h: kite's task families, and the contract between a runnable task
  * and the engine that runs it.
  *
- * One file per family (core_flow.c, core_tasks.c, triggers.c, conditions.c,
- * scripts.c, ...), each declaring its types in one const table of type_def
- * (flow/schema.h). A runnable type points its `hooks` at a struct task_hooks
- * whose run() is called on a worker thread with a task_ctx.
+ * One file per family (core.c, kv.c, storage.c, scripts.c, ...), each
+ * declaring its types in one const table of type_def (flow/schema.h) and
+ * holding the code that runs them: a runnable type points its `hooks` at a
+ * struct task_hooks whose run() is called on a worker thread with a
+ * task_ctx. A type kite declares but cannot run yet has no hooks
+ * (docs/internals/new-task-type.md).
  *
  * DESIGN
  * The engine sits above this layer, so the task_ctx is filled by the engine
@@ -95,11 +97,6 @@ struct task_ctx {
     int exit_state;             /* Exit task: a store_state to end the execution
                                    with, -1 otherwise */
 };
-
-/* The hooks that run type d: d->hooks when its table sets them, else the
- * implementation registered under d's canonical name (tasks/hooks.c); NULL
- * for flowables and for types kite declares but cannot run yet. */
-const struct task_hooks *tasks_hooks(const type_def *d);
 
 /* ---- what tasks call (tasks/ctx.c) ---------------------------------------- */
 

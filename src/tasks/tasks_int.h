@@ -1,12 +1,19 @@
 /*
  * tasks_int.h: what the task family files share and nobody else needs.
  *
- * Each family file (core_flow.c, core_tasks.c, triggers.c, conditions.c,
- * scripts.c) defines one const table of type_def and its length; tasks.c
- * hands them all to the flow registry. The P* macros below keep the property
- * tables short: each expands to one designated initializer of prop_def
- * (flow/schema.h), and nested items, objects and enum lists are compound
- * literals, which have static storage at file scope.
+ * A family is one file holding its types' table (type_def, flow/schema.h)
+ * and, for the runnable ones, the code that runs them, each entry pointing
+ * at its hooks (`.hooks = &kv_set_hooks`): core.c, kv.c, state.c,
+ * storage.c, namespace.c, http.c, scripts.c; the flowables' schemas are in
+ * core_flow.c (their behaviour is the engine's, engine/flowables.c),
+ * triggers.c and conditions.c hold schemas the scheduler acts on. tasks.c
+ * lists the tables in families[] and hands them to the flow registry
+ * (docs/internals/new-task-type.md).
+ *
+ * The P* macros below keep the property tables short: each expands to one
+ * designated initializer of prop_def (flow/schema.h), and nested items,
+ * objects and enum lists are compound literals, which have static storage at
+ * file scope.
  *
  * Naming scheme of canonical names (docs/plugins.md says it to users):
  *   - tasks: "<family>.<class in snake_case>", the family being the last
@@ -21,21 +28,27 @@
 #define KITE_TASKS_INT_H
 
 #include "flow/schema.h"
+#include "tasks/tasks.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* ---- the family tables ----------------------------------------------------- */
 
-extern const type_def tasks__core_flow[];
-extern const size_t tasks__core_flow_count;
-extern const type_def tasks__core_tasks[];
-extern const size_t tasks__core_tasks_count;
-extern const type_def tasks__triggers[];
-extern const size_t tasks__triggers_count;
-extern const type_def tasks__conditions[];
-extern const size_t tasks__conditions_count;
-extern const type_def tasks__scripts[];
-extern const size_t tasks__scripts_count;
+#define TASKS__FAMILY(f)          \
+    extern const type_def f[];    \
+    extern const size_t f##_count
+
+TASKS__FAMILY(tasks__core_flow);   /* core_flow.c: flowables (run by the engine) */
+TASKS__FAMILY(tasks__core);        /* core.c: log, debug, output, execution, ... */
+TASKS__FAMILY(tasks__kv);          /* kv.c */
+TASKS__FAMILY(tasks__state);       /* state.c */
+TASKS__FAMILY(tasks__storage);     /* storage.c */
+TASKS__FAMILY(tasks__namespace);   /* namespace.c: namespace files */
+TASKS__FAMILY(tasks__http);        /* http.c */
+TASKS__FAMILY(tasks__scripts);     /* scripts.c: script tasks and task runners */
+TASKS__FAMILY(tasks__triggers);    /* triggers.c (run by the scheduler) */
+TASKS__FAMILY(tasks__conditions);  /* conditions.c (evaluated by the scheduler) */
 
 /* ---- shared value lists (tasks.c) ----------------------------------------- */
 
@@ -60,6 +73,14 @@ extern const prop_def tasks__time_window[];
      .props = tasks__time_window, .alias_of = "timeWindow", .desc = "old name of timeWindow"}, \
     {.name = "sla", .type = PT_OBJECT, .flags = PF_DEPRECATED,                          \
      .props = tasks__time_window, .alias_of = "timeWindow", .desc = "old name of timeWindow"}
+
+/* The purge tasks of 1.x (PurgeKV, PurgeFiles, PurgeFlows) share their scope. */
+#define P_PURGE_SCOPE(what)                                                              \
+    PSTRL("namespaces", 0, NULL, "namespaces to purge " what " from (default: all)"),    \
+    PSTR("namespacePattern", 0, NULL, "glob of the namespaces (instead of namespaces)"), \
+    PBOOL("includeChildNamespaces", 0, "true", "include their child namespaces"),        \
+    PMAP("behavior", 0, NULL, &tasks__item_any,                                          \
+         "what to purge: {type: key, expiredOnly} or {type: version, keepAmount, before}")
 
 /* ---- property macros ------------------------------------------------------- */
 
@@ -108,5 +129,29 @@ extern const prop_def tasks__time_window[];
 
 /* The `id` of a task object, or "?" when it has none; borrowed. */
 const char *tasks__task_id(const json_t *task);
+
+/* ---- helpers for running tasks (ctx.c) ------------------------------------- */
+
+/* The rendered property name as text, printed the way a template prints a
+ * value (strings as is, numbers as Java prints them, lists and maps as
+ * compact JSON). Absent gives a copy of dflt (NULL when dflt is); a value
+ * that renders to null gives "" (as a template prints null).
+ * Returns 0, or -1 with e naming the property. */
+int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out /* OUT */,
+                     kerr *e);
+/* 1 if s is true as Kestra's TruthUtils reads a rendered condition: anything
+ * but NULL, "", "false", "0" and "-0". */
+int tasks__truthy(const char *s);
+/* Stores len bytes as file `name` of this task run; *uri (malloc'd) is its
+ * kite:/// URI. */
+int tasks__put_bytes(task_ctx *c, const char *name, const void *data, size_t len,
+                     char **uri /* OUT */, kerr *e);
+/* Creates an empty temporary file under c->tmp_root (else $TMPDIR, else
+ * /tmp), open for writing; *path (malloc'd) names it; the caller fcloses and
+ * unlinks it. NULL with e set on failure. */
+FILE *tasks__tmp_file(task_ctx *c, char **path /* OUT */, kerr *e);
+/* Checks an extension given by property `prop` ("", ".csv", "csv"...): one
+ * file name's worth of characters, no '/' nor NUL. */
+int tasks__check_extension(const char *prop, const char *ext, kerr *e);
 
 #endif

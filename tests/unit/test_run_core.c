@@ -1,6 +1,6 @@
 /*
- * test_run_core.c: the runnable core tasks (tasks/run_core.c, run_kv.c,
- * run_storage.c) run through their hooks, found by their Kestra type names
+ * test_run_core.c: the runnable core tasks (tasks/core.c, kv.c, state.c,
+ * storage.c, namespace.c) run through their hooks, found by their Kestra type names
  * as the engine finds them, against a real SQLite store and a real local
  * storage in a temp folder.
  *
@@ -189,7 +189,7 @@ static task_result run(fx *f, const char *task_json, kerr *e)
         fail_msg("bad test JSON: %s: %s", je.text, task_json);
     const type_def *d = flow_type_find(json_string_value(json_object_get(cur_task, "type")));
     assert_non_null(d);
-    const struct task_hooks *h = tasks_hooks(d);
+    const struct task_hooks *h = d->hooks;
     assert_non_null(h);
     f->c.task = cur_task;
     f->c.def = d;
@@ -256,11 +256,11 @@ static void test_every_core_type_is_runnable(void **state)
         const type_def *d = flow_type_find(names[i]);
         if (!d)
             fail_msg("type %s is not registered", names[i]);
-        if (!tasks_hooks(d))
+        if (!d->hooks)
             fail_msg("type %s has no implementation", names[i]);
     }
     /* a flowable has none */
-    assert_null(tasks_hooks(flow_type_find("flow.sequential")));
+    assert_null(flow_type_find("flow.sequential")->hooks);
 }
 
 /* ---- log, return, echo, output values -------------------------------------- */
@@ -509,14 +509,14 @@ static void test_state_set_get_delete(void **state)
     json_t *t = json_pack("{s:s,s:{s:s}}", "type", "state.set", "data", "v", "in a");
     f->c.task = t;
     f->c.value = "a";
-    assert_int_equal(tasks_hooks(flow_type_find("state.set"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(flow_type_find("state.set")->hooks->run(&f->c, &e), TASK_SUCCESS);
     assert_non_null(strstr(out_str(f, "key"), "/_states/default/"));
     json_decref(t);
     reset_ctx(f);
     t = json_pack("{s:s}", "type", "state.get");
     f->c.task = t;
     f->c.value = "a";
-    assert_int_equal(tasks_hooks(flow_type_find("state.get"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(flow_type_find("state.get")->hooks->run(&f->c, &e), TASK_SUCCESS);
     assert_string_equal(json_string_value(json_object_get(json_object_get(f->c.outputs, "data"), "v")),
                         "in a");
     assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 1);
@@ -525,7 +525,7 @@ static void test_state_set_get_delete(void **state)
     t = json_pack("{s:s,s:b}", "type", "state.get", "taskrunValue", 0);
     f->c.task = t;
     f->c.value = "a";
-    assert_int_equal(tasks_hooks(flow_type_find("state.get"))->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(flow_type_find("state.get")->hooks->run(&f->c, &e), TASK_SUCCESS);
     assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 3);
     json_decref(t);
 
@@ -643,7 +643,7 @@ static void test_sleep_cancelled_from_another_thread(void **state)
     pthread_t th;
     int64_t t0 = time_mono_us();
     pthread_create(&th, NULL, cancel_later, f);
-    task_result r = tasks_hooks(f->c.def)->run(&f->c, &e);
+    task_result r = f->c.def->hooks->run(&f->c, &e);
     int64_t took = time_mono_us() - t0;
     pthread_join(th, NULL);
     assert_int_equal(r, TASK_KILLED);
@@ -663,7 +663,7 @@ static void test_sleep_huge_duration_still_sleeps(void **state)
     f->c.def = flow_type_find("flow.sleep");
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, f);
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_KILLED);
     pthread_join(th, NULL);
     json_decref(task);
 }
@@ -677,7 +677,7 @@ static void test_sleep_stops_at_deadline(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("flow.sleep");
     f->c.deadline_us = time_mono_us() + 120000;
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_KILLED);
     assert_true(time_mono_us() < f->c.deadline_us + 400000);
     json_decref(task);
 }
@@ -825,7 +825,7 @@ static void test_storage_tasks_stop_when_cancelled(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("storage.split");
     atomic_store(&f->cancel, 1);
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_KILLED);
     assert_null(json_object_get(f->c.outputs, "uris"));
     json_decref(task);
     assert_no_tmp_left(f);
@@ -836,7 +836,7 @@ static void test_storage_tasks_stop_when_cancelled(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("storage.concat");
     atomic_store(&f->cancel, 1);
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_KILLED);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_KILLED);
     json_decref(task);
     assert_no_tmp_left(f);
 
@@ -1270,7 +1270,7 @@ static void test_storage_local_files(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("storage.local_files");
     f->c.workdir = wd;
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_SUCCESS);
     json_t *uris = json_object_get(f->c.outputs, "uris");
     assert_int_equal(json_object_size(uris), 2);
     const char *u = json_string_value(json_object_get(uris, "out/stay.txt"));
@@ -1291,7 +1291,7 @@ static void test_storage_local_files(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("storage.local_files");
     f->c.workdir = wd;
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_SUCCESS);
     assert_int_equal(json_object_size(json_object_get(f->c.outputs, "uris")), 3);
     json_decref(task);
 
@@ -1305,7 +1305,7 @@ static void test_storage_local_files(void **state)
         f->c.task = task;
         f->c.def = flow_type_find("storage.local_files");
         f->c.workdir = wd;
-        assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_FAILED);
+        assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_FAILED);
         if (!strstr(e.msg, "property 'inputs'"))
             fail_msg("'%s': %s", bad[i], e.msg);
         json_decref(task);
@@ -1338,7 +1338,7 @@ static void test_namespace_files(void **state)
     f->c.task = task;
     f->c.def = flow_type_find("namespace.upload_files");
     f->c.workdir = wd;
-    assert_int_equal(tasks_hooks(f->c.def)->run(&f->c, &e), TASK_SUCCESS);
+    assert_int_equal(f->c.def->hooks->run(&f->c, &e), TASK_SUCCESS);
     json_t *files = json_object_get(f->c.outputs, "files");
     assert_int_equal(json_object_size(files), 2);
     assert_string_equal(json_string_value(json_object_get(files, "/scripts/in.txt")),
@@ -1471,7 +1471,7 @@ static void test_odd_property_values(void **state)
                 f->c.task = task;
                 f->c.def = d;
                 kerr e = KERR_INIT;
-                task_result r = tasks_hooks(d)->run(&f->c, &e);
+                task_result r = d->hooks->run(&f->c, &e);
                 if (r == TASK_FAILED && !e.msg[0])
                     fail_msg("%s with %s = %s failed without a message", bases[b].type, p->name,
                              odd[o]);

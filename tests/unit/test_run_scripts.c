@@ -1,5 +1,5 @@
 /*
- * test_run_scripts.c: the script tasks (tasks/run_scripts.c) run through
+ * test_run_scripts.c: the script tasks (tasks/scripts.c) run through
  * their hooks, found by their Kestra type names as the engine finds them,
  * against a real SQLite store and a real local storage in a temp folder, with
  * real child processes (sh, /usr/bin/python3, node when installed).
@@ -185,7 +185,7 @@ static task_result run_ex(fx *f, json_t *task, const char *workdir, int64_t time
     f->task = task;
     const type_def *d = flow_type_find(json_string_value(json_object_get(task, "type")));
     assert_non_null(d);
-    const struct task_hooks *h = tasks_hooks(d);
+    const struct task_hooks *h = d->hooks;
     assert_non_null(h);
     f->c.task = task;
     f->c.def = d;
@@ -269,7 +269,7 @@ static void test_every_script_type_is_runnable(void **state)
                            NODE_SCRIPT};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const type_def *d = flow_type_find(names[i]);
-        if (!d || !tasks_hooks(d))
+        if (!d || !d->hooks)
             fail_msg("type %s has no implementation", names[i]);
     }
 }

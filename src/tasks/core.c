@@ -1,11 +1,13 @@
 /*
- * run_core.c: the runnable core tasks that mostly talk to their task_ctx:
- * log, debug.return, debug.echo, output.values, execution.fail,
- * execution.exit, execution.assert, execution.labels, flow.sleep,
- * templating.templated_task, and two that reach the store: log.fetch (the
- * logs of an execution into a file) and trigger.toggle. kv.* are in
- * run_kv.c, state.* in run_state.c, storage.* in run_storage.c, namespace
- * files in run_files.c. docs/tasks.md describes each for flow authors.
+ * core.c: the family of Kestra's core runnable tasks that mostly talk to
+ * their task_ctx: log, debug.return, debug.echo, output.values,
+ * execution.fail, execution.exit, execution.assert, execution.labels,
+ * flow.sleep, templating.templated_task, and two that reach the store:
+ * log.fetch (the logs of an execution into a file) and trigger.toggle; with
+ * the declarations of the core tasks kite cannot run yet (log.purge_logs,
+ * execution.count, execution.resume, ...). One table at the end of the file
+ * declares each type and points at its hooks (docs/internals/new-task-type.md).
+ * docs/tasks.md describes each task for flow authors.
  *
  * Each task reads its properties through task_prop*() (rendered by the
  * engine) and fails with a message that names the property at fault. Exit and
@@ -13,7 +15,7 @@
  * in c->exit_state and c->labels, which the executor applies with the task
  * run's result.
  */
-#include "tasks/run_int.h"
+#include "tasks/tasks_int.h"
 
 #include "expr/expr.h"
 #include "flow/flow.h"
@@ -697,7 +699,7 @@ static task_result templated_run(task_ctx *c, kerr *e)
     task_result res = TASK_FAILED;
     const char *type = json_string_value(json_object_get(doc, "type"));
     const type_def *d = type ? flow_type_find(type) : NULL;
-    const struct task_hooks *h = d ? tasks_hooks(d) : NULL;
+    const struct task_hooks *h = d ? d->hooks : NULL;
     if (!json_is_object(doc) || !type) {
         kerr_set(e, "property 'spec' must render to a task: a map with a 'type'");
     } else if (!d) {
@@ -734,18 +736,217 @@ static const struct task_hooks templated_hooks = {.run = templated_run};
 static const struct task_hooks sleep_hooks = {.run = sleep_run};
 static const struct task_hooks fetch_hooks = {.run = fetch_run};
 
-const task_impl tasks__run_core[] = {
-    {"log", &log_hooks},
-    {"log.fetch", &fetch_hooks},
-    {"debug.return", &return_hooks},
-    {"debug.echo", &echo_hooks},
-    {"output.values", &output_values_hooks},
-    {"execution.fail", &fail_hooks},
-    {"execution.exit", &exit_hooks},
-    {"execution.labels", &labels_hooks},
-    {"execution.assert", &assert_hooks},
-    {"flow.sleep", &sleep_hooks},
-    {"trigger.toggle", &toggle_hooks},
-    {"templating.templated_task", &templated_hooks},
+/* ---- the family's types ---- */
+
+const type_def tasks__core[] = {
+    /* ---- log ---- */
+    {
+        .name = "log",
+        .hooks = &log_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log"),
+        .desc = "Log a message (or a list of messages) at a level.",
+        .props = PROPS(PSTRL("message", PF_REQUIRED, NULL, "the message, or a list of them"),
+                       PENUM("level", 0, "\"INFO\"", tasks__log_levels, "the log level")),
+    },
+    {
+        .name = "log.fetch",
+        .hooks = &fetch_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.log.Fetch", "io.kestra.core.tasks.log.Fetch"),
+        .flags = TF_DEPRECATED,
+        .desc = "Fetch the logs of an execution into an ION file.",
+        .props = PROPS(PSTR("namespace", 0, NULL, "namespace of the execution's flow"),
+                       PSTR("flowId", 0, NULL, "id of the execution's flow"),
+                       PSTR("executionId", 0, "\"{{ execution.id }}\"", "the execution"),
+                       PSTRL("tasksId", 0, NULL, "only the logs of these task ids"),
+                       PENUM("level", 0, "\"INFO\"", tasks__log_levels, "minimum level")),
+    },
+    {
+        .name = "log.purge_logs",
+        .aliases = ALIASES("io.kestra.plugin.core.log.PurgeLogs"),
+        .desc = "Delete logs older than a date, optionally of one namespace or flow.",
+        .props = PROPS(PSTR("namespace", 0, NULL, "only logs of this namespace (a prefix "
+                                                  "without flowId)"),
+                       PSTR("flowId", 0, NULL, "only logs of this flow"),
+                       PSTR("executionId", 0, NULL, "only logs of this execution"),
+                       PLIST("logLevels", 0, NULL,
+                             ITEM({.type = PT_ENUM, .enums = tasks__log_levels}),
+                             "only logs of these levels"),
+                       PDT("startDate", 0, NULL, "only logs after this date"),
+                       PDT("endDate", PF_REQUIRED, NULL, "only logs before this date"),
+                       PBOOL("purgeExecutionLogs", 0, "true", "purge logs of executions"),
+                       PBOOL("purgeNonExecutionLogs", 0, "true",
+                             "purge logs not tied to an execution (triggers)"),
+                       PINT("batchSize", 0, NULL, "rows deleted per batch")),
+    },
+
+    /* ---- debug, output ---- */
+    {
+        .name = "debug.return",
+        .hooks = &return_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.debug.Return",
+                           "io.kestra.core.tasks.debugs.Return"),
+        .desc = "Render a template and return it as the output `value`.",
+        .props = PROPS(PSTR("format", 0, NULL, "the template to render")),
+    },
+    {
+        .name = "debug.echo",
+        .hooks = &echo_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.debug.Echo",
+                           "io.kestra.core.tasks.debugs.Echo"),
+        .flags = TF_DEPRECATED,
+        .desc = "Log a rendered template (deprecated: use log).",
+        .props = PROPS(PSTR("format", 0, NULL, "the template to render and log"),
+                       PENUM("level", 0, "\"INFO\"", tasks__log_levels, "the log level")),
+    },
+    {
+        .name = "output.values",
+        .hooks = &output_values_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.output.OutputValues"),
+        .desc = "Output rendered values, for later tasks to use.",
+        .props = PROPS(PMAP("values", 0, NULL, &tasks__item_any, "the values, by name")),
+    },
+
+    /* ---- execution ---- */
+    {
+        .name = "execution.fail",
+        .hooks = &fail_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Fail",
+                           "io.kestra.core.tasks.executions.Fail"),
+        .desc = "Fail the execution, always or when a condition is true.",
+        .props = PROPS(PSTR("condition", 0, NULL, "fail only when this expression is truthy"),
+                       PSTR("errorMessage", 0, "\"Task failure\"", "the error message")),
+    },
+    {
+        .name = "execution.exit",
+        .hooks = &exit_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Exit"),
+        .desc = "End the execution now, in a given state (KILLED also kills running tasks).",
+        .props = PROPS(PENUM("state", 0, "\"SUCCESS\"",
+                             ENUMS("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"),
+                             "the execution's final state")),
+    },
+    {
+        .name = "execution.labels",
+        .hooks = &labels_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Labels",
+                           "io.kestra.core.tasks.executions.Labels"),
+        .desc = "Add or update labels of the current execution.",
+        .props = PROPS(PANY("labels", PF_REQUIRED, NULL,
+                            "the labels: a map, a list of key/value, or a JSON string")),
+    },
+    {
+        .name = "execution.count",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Count",
+                           "io.kestra.core.tasks.executions.Counts"),
+        .flags = TF_DEPRECATED,
+        .desc = "Count executions of flows matching filters, and test the counts.",
+        .props = PROPS(
+            PSTRL("namespaces", 0, NULL, "count flows of these namespaces"),
+            PLIST("flows", 0, NULL,
+                  ITEM({.type = PT_OBJECT,
+                        .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "namespace"),
+                                       PSTR("flowId", PF_REQUIRED, NULL, "flow id"))}),
+                  "count these flows"),
+            PLIST("states", 0, NULL, &tasks__item_state, "count executions in these states"),
+            PDT("startDate", PF_REQUIRED, NULL, "executions started after"),
+            PDT("endDate", 0, NULL, "executions started before"),
+            PSTR("expression", PF_REQUIRED, NULL,
+                 "keep the flows whose count passes this expression (\"{{ count >= 1 }}\")")),
+    },
+    {
+        .name = "execution.purge_executions",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.PurgeExecutions",
+                           "io.kestra.plugin.core.storage.Purge",
+                           "io.kestra.core.tasks.storages.Purge"),
+        .desc = "Delete executions, their logs, metrics and files, older than a date.",
+        .props = PROPS(PSTR("namespace", 0, NULL, "only this namespace"),
+                       PSTR("flowId", 0, NULL, "only this flow"),
+                       PDT("startDate", 0, NULL, "executions ended after"),
+                       PDT("endDate", PF_REQUIRED, NULL, "executions ended before"),
+                       PLIST("states", 0, NULL, &tasks__item_state, "only these states"),
+                       PBOOL("purgeExecution", 0, "true", "delete the executions"),
+                       PBOOL("purgeLog", 0, "true", "delete their logs"),
+                       PBOOL("purgeMetric", 0, "true", "delete their metrics"),
+                       PBOOL("purgeStorage", 0, "true", "delete their files"),
+                       PINT("batchSize", 0, "100", "executions deleted per batch")),
+    },
+    {
+        .name = "execution.resume",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Resume"),
+        .desc = "Resume a paused execution.",
+        .props = PROPS(PSTR("namespace", 0, NULL, "namespace of the execution's flow"),
+                       PSTR("flowId", 0, NULL, "id of the execution's flow"),
+                       PSTR("executionId", 0, "\"{{ execution.id }}\"", "the execution"),
+                       PMAP("inputs", 0, NULL, &tasks__item_any, "onResume inputs")),
+    },
+    {
+        .name = "execution.set_variables",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.SetVariables"),
+        .desc = "Set variables of the current execution.",
+        .props = PROPS(PMAP("variables", PF_REQUIRED, NULL, &tasks__item_any, "the variables"),
+                       PBOOL("overwrite", 0, "true", "replace variables that already exist")),
+    },
+    {
+        .name = "execution.unset_variables",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.UnsetVariables"),
+        .desc = "Remove variables of the current execution.",
+        .props = PROPS(PSTRL("variables", PF_REQUIRED, NULL, "names of the variables"),
+                       PBOOL("ignoreMissing", 0, "false", "no error for a missing variable")),
+    },
+    {
+        .name = "execution.assert",
+        .hooks = &assert_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Assert"),
+        .desc = "Fail unless every condition is truthy.",
+        .props = PROPS(PSTRL("conditions", PF_REQUIRED, NULL, "expressions that must be true"),
+                       PSTR("errorMessage", 0, NULL, "message when one is false")),
+    },
+    {
+        .name = "execution.kill",
+        .aliases = ALIASES("io.kestra.plugin.core.execution.Kill"),
+        .desc = "Kill the current execution.",
+        .props = PROPS(PBOOL("propagateKill", 0, "false", "also kill its subflow executions")),
+    },
+
+    /* ---- flow: the runnable ones ---- */
+    {
+        .name = "flow.sleep",
+        .hooks = &sleep_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.flow.Sleep"),
+        .kind = TK_RUNNABLE,
+        .desc = "Wait for a duration.",
+        .props = PROPS(PDUR("duration", PF_REQUIRED, NULL, "how long to wait")),
+    },
+    {
+        .name = "flow.purge_flows",
+        .aliases = ALIASES("io.kestra.plugin.core.flow.PurgeFlows"),
+        .desc = "Delete old revisions of flows (the latest is always kept).",
+        .props = PROPS(PSTR("flowPattern", 0, NULL, "only flows whose id matches this glob"),
+                       P_PURGE_SCOPE("revisions")),
+    },
+
+    /* ---- templating ---- */
+    {
+        .name = "templating.templated_task",
+        .hooks = &templated_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.templating.TemplatedTask",
+                           "io.kestra.core.tasks.templating.TemplatedTask"),
+        .desc = "Render a YAML task definition, then run the task it describes.",
+        .props = PROPS(PSTR("spec", PF_REQUIRED, NULL, "the task, as a YAML template")),
+    },
+
+    /* ---- trigger toggle (a task, despite its package) ---- */
+    {
+        .name = "trigger.toggle",
+        .hooks = &toggle_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.trigger.Toggle",
+                           "io.kestra.core.tasks.trigger.Toggle"),
+        .desc = "Enable or disable a trigger of a flow (a task, not a trigger).",
+        .props = PROPS(PSTR("namespace", 0, "\"{{ flow.namespace }}\"", "the flow's namespace"),
+                       PSTR("flowId", 0, "\"{{ flow.id }}\"", "the flow's id"),
+                       PSTR("trigger", PF_REQUIRED, NULL, "the trigger's id"),
+                       PBOOL("enabled", 0, "false", "enable (true) or disable (false)")),
+    },
 };
-const size_t tasks__run_core_count = sizeof tasks__run_core / sizeof tasks__run_core[0];
+
+const size_t tasks__core_count = sizeof tasks__core / sizeof tasks__core[0];

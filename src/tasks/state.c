@@ -1,6 +1,6 @@
 /*
- * run_state.c: Kestra's deprecated state store, state.set, state.get and
- * state.delete: a named JSON map kept in internal storage across executions,
+ * state.c: the family of Kestra's deprecated state store, state.set,
+ * state.get and state.delete (type table at the end of the file): a named JSON map kept in internal storage across executions,
  * merged into by Set, one per flow (or per namespace with `namespace: true`)
  * and, inside a ForEach, one per taskrun.value unless `taskrunValue: false`.
  *
@@ -12,7 +12,7 @@
  * Kestra, a Set is a read, a merge and a write: two executions setting the
  * same state at once may lose one's keys (Kestra documents the same).
  */
-#include "tasks/run_int.h"
+#include "tasks/tasks_int.h"
 
 #include "util/buf.h"
 #include "util/mem.h"
@@ -211,9 +211,43 @@ static const struct task_hooks state_set_hooks = {.run = state_set_run};
 static const struct task_hooks state_get_hooks = {.run = state_get_run};
 static const struct task_hooks state_delete_hooks = {.run = state_delete_run};
 
-const task_impl tasks__run_state[] = {
-    {"state.set", &state_set_hooks},
-    {"state.get", &state_get_hooks},
-    {"state.delete", &state_delete_hooks},
+/* ---- the family's types ---- */
+
+const type_def tasks__state[] = {
+    {
+        .name = "state.set",
+        .hooks = &state_set_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.state.Set", "io.kestra.core.tasks.states.Set"),
+        .flags = TF_DEPRECATED,
+        .desc = "Merge values into a named state file (deprecated: use kv.set).",
+        .props = PROPS(PSTR("name", 0, "\"default\"", "the state's name"),
+                       PMAP("data", 0, NULL, &tasks__item_any, "the values to merge"),
+                       PBOOL("namespace", 0, "false", "share the state across the namespace"),
+                       PBOOL("taskrunValue", 0, "true", "one state per task-run value")),
+    },
+    {
+        .name = "state.get",
+        .hooks = &state_get_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.state.Get", "io.kestra.core.tasks.states.Get"),
+        .flags = TF_DEPRECATED,
+        .desc = "Read a named state file (deprecated: use kv.get).",
+        .props = PROPS(PSTR("name", 0, "\"default\"", "the state's name"),
+                       PBOOL("namespace", 0, "false", "the namespace's shared state"),
+                       PBOOL("taskrunValue", 0, "true", "one state per task-run value"),
+                       PBOOL("errorOnMissing", 0, "false", "fail when the state is missing")),
+    },
+    {
+        .name = "state.delete",
+        .hooks = &state_delete_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.state.Delete",
+                           "io.kestra.core.tasks.states.Delete"),
+        .flags = TF_DEPRECATED,
+        .desc = "Delete a named state file (deprecated: use kv.delete).",
+        .props = PROPS(PSTR("name", 0, "\"default\"", "the state's name"),
+                       PBOOL("namespace", 0, "false", "the namespace's shared state"),
+                       PBOOL("taskrunValue", 0, "true", "one state per task-run value"),
+                       PBOOL("errorOnMissing", 0, "false", "fail when the state is missing")),
+    },
 };
-const size_t tasks__run_state_count = sizeof tasks__run_state / sizeof tasks__run_state[0];
+
+const size_t tasks__state_count = sizeof tasks__state / sizeof tasks__state[0];

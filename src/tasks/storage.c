@@ -1,8 +1,10 @@
 /*
- * run_storage.c: the internal-storage tasks storage.write, storage.concat,
+ * storage.c: the internal-storage family: storage.write, storage.concat,
  * storage.split, storage.reverse, storage.delete, storage.size,
  * storage.purge_current_execution_files and the deprecated
- * storage.local_files (files in and out of a WorkingDirectory's folder).
+ * storage.local_files (files in and out of a WorkingDirectory's folder);
+ * storage.deduplicate_items and storage.filter_items are declared, not run
+ * yet. The type table is at the end of the file.
  *
  * Every file a task makes lands among its task run's files
  * (kite:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
@@ -15,7 +17,7 @@
  * so splitting a file whose lines end with "\n" and concatenating the parts
  * gives the file back byte for byte.
  */
-#include "tasks/run_int.h"
+#include "tasks/tasks_int.h"
 
 #include "expr/expr.h"
 #include "util/mem.h"
@@ -967,14 +969,110 @@ static const struct task_hooks reverse_hooks = {.run = reverse_run};
 static const struct task_hooks purge_hooks = {.run = purge_run};
 static const struct task_hooks local_files_hooks = {.run = local_files_run};
 
-const task_impl tasks__run_storage[] = {
-    {"storage.write", &write_hooks},
-    {"storage.concat", &concat_hooks},
-    {"storage.split", &split_hooks},
-    {"storage.delete", &delete_hooks},
-    {"storage.size", &size_hooks},
-    {"storage.reverse", &reverse_hooks},
-    {"storage.purge_current_execution_files", &purge_hooks},
-    {"storage.local_files", &local_files_hooks},
+/* ---- the family's types ---- */
+
+const type_def tasks__storage[] = {
+    {
+        .name = "storage.write",
+        .hooks = &write_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Write"),
+        .desc = "Write content to a file of internal storage (output `uri`).",
+        .props = PROPS(PSTR("content", PF_REQUIRED, NULL, "the content"),
+                       PSTR("extension", 0, NULL, "the file's extension")),
+    },
+    {
+        .name = "storage.concat",
+        .hooks = &concat_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Concat",
+                           "io.kestra.core.tasks.storages.Concat"),
+        .desc = "Concatenate files of internal storage into one.",
+        .props = PROPS(PANY("files", PF_REQUIRED, NULL,
+                            "URIs of the files: a list, or a JSON string of one"),
+                       PSTR("separator", 0, NULL, "written between files"),
+                       PSTR("extension", 0, "\".tmp\"", "the result's extension")),
+    },
+    {
+        .name = "storage.split",
+        .hooks = &split_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Split",
+                           "io.kestra.core.tasks.storages.Split"),
+        .desc = "Split a file of internal storage by size, rows or partitions.",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
+                       PSTR("bytes", 0, NULL, "size of each part (\"10MB\")"),
+                       PINT("partitions", 0, NULL, "number of parts"),
+                       PINT("rows", 0, NULL, "rows of each part"),
+                       PSTR("regexPattern", 0, NULL,
+                            "group lines by the first capture group of this regex"),
+                       PSTR("separator", 0, "\"\\n\"", "the row separator")),
+    },
+    {
+        .name = "storage.delete",
+        .hooks = &delete_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Delete",
+                           "io.kestra.core.tasks.storages.Delete"),
+        .desc = "Delete a file of internal storage.",
+        .props = PROPS(PSTR("uri", PF_REQUIRED, NULL, "URI of the file"),
+                       PBOOL("errorOnMissing", 0, "false", "fail when it is missing")),
+    },
+    {
+        .name = "storage.size",
+        .hooks = &size_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Size",
+                           "io.kestra.core.tasks.storages.Size"),
+        .desc = "Output the size of a file of internal storage.",
+        .props = PROPS(PSTR("uri", PF_REQUIRED, NULL, "URI of the file")),
+    },
+    {
+        .name = "storage.local_files",
+        .hooks = &local_files_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.LocalFiles",
+                           "io.kestra.core.tasks.storages.LocalFiles"),
+        .flags = TF_DEPRECATED,
+        .desc = "Create files in, or keep files from, a WorkingDirectory "
+                "(deprecated: use inputFiles/outputFiles).",
+        .props = PROPS(PANY("inputs", 0, NULL, "files to create: map of name to content"),
+                       PSTRL("outputs", 0, NULL, "glob patterns of files to keep")),
+    },
+    {
+        .name = "storage.deduplicate_items",
+        .aliases = ALIASES("io.kestra.plugin.core.storage.DeduplicateItems",
+                           "io.kestra.core.tasks.storages.DeduplicateItems"),
+        .desc = "Remove duplicate items of an ION file, by a key expression.",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
+                       PSTR("expr", PF_REQUIRED, NULL, "expression giving an item's key")),
+    },
+    {
+        .name = "storage.filter_items",
+        .aliases = ALIASES("io.kestra.plugin.core.storage.FilterItems",
+                           "io.kestra.core.tasks.storages.FilterItems"),
+        .desc = "Keep or drop the items of an ION file matching a condition.",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
+                       PSTR("filterCondition", PF_REQUIRED, NULL, "expression tested per item"),
+                       PENUM("filterType", 0, "\"INCLUDE\"", ENUMS("INCLUDE", "EXCLUDE"),
+                             "keep or drop the matching items"),
+                       PENUM("errorOrNullBehavior", 0, "\"FAIL\"",
+                             ENUMS("FAIL", "INCLUDE", "EXCLUDE"),
+                             "what an error or a null result does")),
+    },
+    {
+        .name = "storage.purge_current_execution_files",
+        .hooks = &purge_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+                           "io.kestra.plugin.core.storage.PurgeExecution",
+                           "io.kestra.core.tasks.storages.PurgeExecution"),
+        .desc = "Delete every file of the current execution from internal storage.",
+        .props = NO_PROPS,
+    },
+    {
+        .name = "storage.reverse",
+        .hooks = &reverse_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.storage.Reverse",
+                           "io.kestra.core.tasks.storages.Reverse"),
+        .desc = "Reverse the lines of a file of internal storage.",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
+                       PSTR("separator", 0, "\"\\n\"", "the line separator"),
+                       PSTR("charset", 0, "\"UTF-8\"", "the file's charset")),
+    },
 };
-const size_t tasks__run_storage_count = sizeof tasks__run_storage / sizeof tasks__run_storage[0];
+
+const size_t tasks__storage_count = sizeof tasks__storage / sizeof tasks__storage[0];

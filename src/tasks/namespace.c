@@ -1,13 +1,14 @@
 /*
- * run_files.c: the namespace files tasks namespace.upload_files,
- * namespace.download_files and namespace.delete_files, on the namespace
+ * namespace.c: the namespace files family: namespace.upload_files,
+ * namespace.download_files and namespace.delete_files (namespace.purge_files
+ * is declared, not run yet; the type table is at the end of the file), on the namespace
  * files of internal storage (kite:///<ns path>/_files/<path>).
  *
  * Paths are written as Kestra writes them, "/scripts/etl.py", and glob
  * patterns match them with or without their leading '/' ("**" reaches
  * through folders, as in Kestra's glob PathMatcher; see proc_glob_match).
  */
-#include "tasks/run_int.h"
+#include "tasks/tasks_int.h"
 
 #include "util/buf.h"
 #include "util/mem.h"
@@ -435,9 +436,48 @@ static const struct task_hooks upload_hooks = {.run = upload_run};
 static const struct task_hooks download_hooks = {.run = download_run};
 static const struct task_hooks delete_files_hooks = {.run = delete_files_run};
 
-const task_impl tasks__run_files[] = {
-    {"namespace.upload_files", &upload_hooks},
-    {"namespace.download_files", &download_hooks},
-    {"namespace.delete_files", &delete_files_hooks},
+/* ---- the family's types ---- */
+
+const type_def tasks__namespace[] = {
+    {
+        .name = "namespace.upload_files",
+        .hooks = &upload_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.namespace.UploadFiles"),
+        .desc = "Upload files to the namespace's files.",
+        .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "the target namespace"),
+                       PANY("files", 0, NULL, "files: list of URIs/globs, or map of "
+                                              "destination to URI"),
+                       PANY("filesMap", 0, NULL, "map of destination path to URI"),
+                       PSTR("destination", 0, "\"/\"", "destination folder"),
+                       PENUM("conflict", 0, "\"OVERWRITE\"", ENUMS("OVERWRITE", "ERROR", "SKIP"),
+                             "what to do when a file exists")),
+    },
+    {
+        .name = "namespace.download_files",
+        .hooks = &download_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.namespace.DownloadFiles"),
+        .desc = "Download namespace files (output `files`).",
+        .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "the source namespace"),
+                       PSTRL("files", PF_REQUIRED, NULL, "glob patterns of the files"),
+                       PSTR("destination", 0, "\"\"", "destination folder")),
+    },
+    {
+        .name = "namespace.delete_files",
+        .hooks = &delete_files_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.namespace.DeleteFiles"),
+        .desc = "Delete namespace files.",
+        .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "the namespace"),
+                       PSTRL("files", PF_REQUIRED, NULL, "glob patterns of the files"),
+                       PBOOL("deleteParentFolder", 0, "false",
+                             "also delete folders left empty")),
+    },
+    {
+        .name = "namespace.purge_files",
+        .aliases = ALIASES("io.kestra.plugin.core.namespace.PurgeFiles"),
+        .desc = "Delete old versions of namespace files (by default all but the latest).",
+        .props = PROPS(PSTR("filePattern", 0, NULL, "only files matching this glob"),
+                       P_PURGE_SCOPE("files")),
+    },
 };
-const size_t tasks__run_files_count = sizeof tasks__run_files / sizeof tasks__run_files[0];
+
+const size_t tasks__namespace_count = sizeof tasks__namespace / sizeof tasks__namespace[0];

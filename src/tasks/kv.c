@@ -1,14 +1,15 @@
 /*
- * run_kv.c: the key-value tasks kv.set, kv.get, kv.delete and kv.get_keys,
+ * kv.c: the key-value family: kv.set, kv.get, kv.delete and kv.get_keys,
  * on the store's kv table (store_kv_*), one namespace at a time (the flow's
- * own by default).
+ * own by default), and kv.purge_kv (declared, not run yet); the type table
+ * is at the end of the file.
  *
  * Values keep their JSON type (a number stays a number), as Kestra's KV store
  * keeps the type of what was set; `kvType` converts a string on the way in.
  * Keys follow Kestra's rule: a letter or digit, then letters, digits, '.',
  * '_' or '-'.
  */
-#include "tasks/run_int.h"
+#include "tasks/tasks_int.h"
 
 #include "util/datetime.h"
 #include "util/mem.h"
@@ -262,10 +263,62 @@ static const struct task_hooks kv_get_hooks = {.run = kv_get_run};
 static const struct task_hooks kv_delete_hooks = {.run = kv_delete_run};
 static const struct task_hooks kv_get_keys_hooks = {.run = kv_get_keys_run};
 
-const task_impl tasks__run_kv[] = {
-    {"kv.set", &kv_set_hooks},
-    {"kv.get", &kv_get_hooks},
-    {"kv.delete", &kv_delete_hooks},
-    {"kv.get_keys", &kv_get_keys_hooks},
+/* ---- the family's types ---- */
+
+#define P_NAMESPACE(what) PSTR("namespace", 0, "\"{{ flow.namespace }}\"", what)
+
+const type_def tasks__kv[] = {
+    {
+        .name = "kv.set",
+        .hooks = &kv_set_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.kv.Set"),
+        .desc = "Store a value in the namespace's key-value store.",
+        .props = PROPS(PSTR("key", PF_REQUIRED, NULL, "the key"),
+                       PANY("value", PF_REQUIRED, NULL, "the value"),
+                       P_NAMESPACE("the namespace of the store"),
+                       PBOOL("overwrite", 0, "true", "replace an existing value"),
+                       PDUR("ttl", 0, NULL, "expire the value after this duration"),
+                       PENUM("kvType", 0, NULL,
+                             ENUMS("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE",
+                                   "DURATION", "JSON"),
+                             "the value's type (default: guessed)"),
+                       PSTR("kvDescription", 0, NULL, "a description of the key")),
+    },
+    {
+        .name = "kv.get",
+        .hooks = &kv_get_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.kv.Get"),
+        .desc = "Read a value of the key-value store (output `value`).",
+        .props = PROPS(PSTR("key", PF_REQUIRED, NULL, "the key"),
+                       P_NAMESPACE("the namespace of the store"),
+                       PBOOL("errorOnMissing", 0, "false", "fail when the key is missing")),
+    },
+    {
+        .name = "kv.delete",
+        .hooks = &kv_delete_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.kv.Delete"),
+        .desc = "Delete a key of the key-value store.",
+        .props = PROPS(PSTR("key", PF_REQUIRED, NULL, "the key"),
+                       P_NAMESPACE("the namespace of the store"),
+                       PBOOL("errorOnMissing", 0, "false", "fail when the key is missing")),
+    },
+    {
+        .name = "kv.get_keys",
+        .hooks = &kv_get_keys_hooks,
+        .aliases = ALIASES("io.kestra.plugin.core.kv.GetKeys"),
+        .desc = "List the keys of the key-value store (output `keys`).",
+        .props = PROPS(PSTR("prefix", 0, NULL, "only keys starting with this"),
+                       P_NAMESPACE("the namespace of the store")),
+    },
+    {
+        .name = "kv.purge_kv",
+        .aliases = ALIASES("io.kestra.plugin.core.kv.PurgeKV"),
+        .desc = "Delete keys of the key-value store, by default the expired ones.",
+        .props = PROPS(PSTR("keyPattern", 0, NULL, "only keys matching this glob"),
+                       P_PURGE_SCOPE("keys"),
+                       PBOOL("expiredOnly", PF_DEPRECATED, NULL,
+                             "only expired keys (use behavior)")),
+    },
 };
-const size_t tasks__run_kv_count = sizeof tasks__run_kv / sizeof tasks__run_kv[0];
+
+const size_t tasks__kv_count = sizeof tasks__kv / sizeof tasks__kv[0];
