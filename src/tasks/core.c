@@ -674,6 +674,8 @@ out:
 
 /* ---- templating.templated_task ---------------------------------------------- */
 
+static const struct task_hooks templated_hooks; /* it may not run itself */
+
 /* Renders `spec` (a YAML template of a task), then runs the runnable task it
  * describes in this task's place: same context, same outputs. The inner
  * task's properties are rendered once more when it reads them, as in
@@ -706,7 +708,7 @@ static task_result templated_run(task_ctx *c, kerr *e)
         const char *hint = flow_type_suggest(type, TK_RUNNABLE);
         kerr_set(e, "property 'spec': unknown task type '%s'%s%s%s", type,
                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-    } else if (d->kind != TK_RUNNABLE || !h || !strcmp(d->name, "templating.templated_task")) {
+    } else if (d->kind != TK_RUNNABLE || !h || h == &templated_hooks) {
         kerr_set(e, "property 'spec': '%s' is not a runnable task kite can run here", type);
     } else {
         const json_t *outer = c->task;

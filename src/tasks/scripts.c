@@ -1022,8 +1022,7 @@ static void warn_container(task_ctx *c)
     const char *runner = json_string_value(json_object_get(t, "runner"));
     const char *why = NULL;
     if (type) {
-        const type_def *d = flow_type_find(type);
-        if (!d || strcmp(d->name, "runner.process"))
+        if (flow_type_find(type) != flow_type_find("runner.process"))
             why = type;
     } else if (json_object_get(t, "docker")) {
         why = "docker";
@@ -1299,33 +1298,6 @@ static void srun_free(srun *s)
         buf_free(&s->marker[k]);
 }
 
-static int lang_of(const type_def *d, lang *lg, int *commands, int *legacy)
-{
-    *legacy = 0;
-    if (!d || strncmp(d->name, "script.", 7))
-        return -1;
-    const char *n = d->name + 7;
-    if (!strcmp(n, "bash_legacy") || !strcmp(n, "python_legacy") || !strcmp(n, "node_legacy")) {
-        *legacy = 1;
-        *commands = 1;
-        *lg = n[0] == 'b' ? LANG_SHELL : n[0] == 'p' ? LANG_PYTHON : LANG_NODE;
-        return 0;
-    }
-    size_t len = strcspn(n, "_");
-    if (len == 5 && !strncmp(n, "shell", 5))
-        *lg = LANG_SHELL;
-    else if (len == 6 && !strncmp(n, "python", 6))
-        *lg = LANG_PYTHON;
-    else if (len == 4 && !strncmp(n, "node", 4))
-        *lg = LANG_NODE;
-    else
-        return -1;
-    if (n[len] && strcmp(n + len, "_script"))
-        return -1;
-    *commands = n[len] == '\0';
-    return 0;
-}
-
 /* The pre-0.10 tasks: outputFiles (and its old names files, outputsFiles) are
  * names of files the commands write, reached as {{ outputFiles.<name> }};
  * outputDirs are folders, {{ outputDirs.<name> }}. Adds their paths to vars
@@ -1447,15 +1419,16 @@ static int legacy_store(srun *s, kerr *e)
     return 0;
 }
 
-static task_result script_run(task_ctx *c, kerr *e)
+/* Runs a script in language lg, of the Commands form (commands) or the
+ * Script one, or one of the pre-0.10 core tasks (legacy). */
+static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, kerr *e)
 {
     srun s;
     memset(&s, 0, sizeof s);
     s.c = c;
-    if (lang_of(c->def, &s.lg, &s.commands, &s.legacy)) {
-        kerr_set(e, "kite cannot run type '%s' as a script", c->def ? c->def->name : "?");
-        return TASK_FAILED;
-    }
+    s.lg = lg;
+    s.commands = commands;
+    s.legacy = legacy;
     for (int k = 0; k < 3; k++)
         buf_init(&s.marker[k], MARKER_MAX);
     s.vars = json_object();
@@ -1590,7 +1563,24 @@ out:
     return res;
 }
 
-static const struct task_hooks script_hooks = {.run = script_run};
+/* One hooks per type: the language and the form come with the hooks, never
+ * from the type's name. */
+#define SCRIPT_HOOKS(name, lg, commands, legacy)                                   \
+    static task_result name##_run(task_ctx *c, kerr *e)                            \
+    {                                                                              \
+        return script_run(c, lg, commands, legacy, e);                             \
+    }                                                                              \
+    static const struct task_hooks name##_hooks = {.run = name##_run}
+
+SCRIPT_HOOKS(shell, LANG_SHELL, 1, 0);
+SCRIPT_HOOKS(shell_script, LANG_SHELL, 0, 0);
+SCRIPT_HOOKS(python, LANG_PYTHON, 1, 0);
+SCRIPT_HOOKS(python_script, LANG_PYTHON, 0, 0);
+SCRIPT_HOOKS(node, LANG_NODE, 1, 0);
+SCRIPT_HOOKS(node_script, LANG_NODE, 0, 0);
+SCRIPT_HOOKS(bash_legacy, LANG_SHELL, 1, 1);
+SCRIPT_HOOKS(python_legacy, LANG_PYTHON, 1, 1);
+SCRIPT_HOOKS(node_legacy, LANG_NODE, 1, 1);
 
 /* ---- the family's types ------------------------------------------------------
  *
@@ -1673,18 +1663,18 @@ static const prop_def docker_options[] = {
     PENUM("packageManager", 0, "\"UV\"", ENUMS("UV", "PIP"), "installs the dependencies")
 
 /* The two types of a language: script.<lang> (Commands) and
- * script.<lang>_script (Script), both run by hk (NULL: not yet). */
-#define LANG(lang, pkg, label, image, hk, ...)                                             \
+ * script.<lang>_script (Script), run by hooks hc and hs (NULL: not yet). */
+#define LANG(lang, pkg, label, image, hc, hs, ...)                                         \
     {                                                                                      \
         .name = "script." lang,                                                            \
-        .hooks = (hk),                                                                     \
+        .hooks = (hc),                                                                     \
         .aliases = ALIASES("io.kestra.plugin.scripts." pkg ".Commands"),                   \
         .desc = "Run " label " commands in a process or a container.",                     \
         .props = PROPS(P_COMMANDS, P_SCRIPT_COMMON(image), ##__VA_ARGS__),                 \
     },                                                                                     \
     {                                                                                      \
         .name = "script." lang "_script",                                                  \
-        .hooks = (hk),                                                                     \
+        .hooks = (hs),                                                                     \
         .aliases = ALIASES("io.kestra.plugin.scripts." pkg ".Script"),                     \
         .desc = "Run an inline " label " script in a process or a container.",             \
         .props = PROPS(P_SCRIPT, P_SCRIPT_COMMON(image), ##__VA_ARGS__),                   \
@@ -1706,17 +1696,18 @@ static const prop_def docker_options[] = {
     POBJ("dockerOptions", 0, NULL, docker_options, "Docker options")
 
 const type_def tasks__scripts[] = {
-    LANG("shell", "shell", "shell", "ubuntu", &script_hooks),
-    LANG("python", "python", "Python", "ghcr.io/kestra-io/kestrapy:latest", &script_hooks, P_PYTHON),
-    LANG("node", "node", "Node.js", "node", &script_hooks),
-    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", NULL),
-    LANG("r", "r", "R", "r-base", NULL),
-    LANG("julia", "julia", "Julia", "julia", NULL),
-    LANG("ruby", "ruby", "Ruby", "ruby", NULL),
+    LANG("shell", "shell", "shell", "ubuntu", &shell_hooks, &shell_script_hooks),
+    LANG("python", "python", "Python", "ghcr.io/kestra-io/kestrapy:latest", &python_hooks,
+         &python_script_hooks, P_PYTHON),
+    LANG("node", "node", "Node.js", "node", &node_hooks, &node_script_hooks),
+    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", NULL, NULL),
+    LANG("r", "r", "R", "r-base", NULL, NULL),
+    LANG("julia", "julia", "Julia", "julia", NULL, NULL),
+    LANG("ruby", "ruby", "Ruby", "ruby", NULL, NULL),
 
     {
         .name = "script.bash_legacy",
-        .hooks = &script_hooks,
+        .hooks = &bash_legacy_hooks,
         .aliases = ALIASES("io.kestra.core.tasks.scripts.Bash"),
         .flags = TF_DEPRECATED,
         .desc = "Run shell commands (the pre-0.10 core task; use script.shell).",
@@ -1724,7 +1715,7 @@ const type_def tasks__scripts[] = {
     },
     {
         .name = "script.python_legacy",
-        .hooks = &script_hooks,
+        .hooks = &python_legacy_hooks,
         .aliases = ALIASES("io.kestra.core.tasks.scripts.Python"),
         .flags = TF_DEPRECATED,
         .desc = "Run Python (the pre-0.10 core task; use script.python).",
@@ -1739,7 +1730,7 @@ const type_def tasks__scripts[] = {
     },
     {
         .name = "script.node_legacy",
-        .hooks = &script_hooks,
+        .hooks = &node_legacy_hooks,
         .aliases = ALIASES("io.kestra.core.tasks.scripts.Node"),
         .flags = TF_DEPRECATED,
         .desc = "Run Node.js (the pre-0.10 core task; use script.node).",
