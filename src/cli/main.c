@@ -5,6 +5,7 @@
 #include "flow/schema.h"
 #include "sched/sched.h"
 #include "tasks/tasks.h"
+#include "util/json.h"
 
 #include <string.h>
 
@@ -16,15 +17,6 @@ typedef struct command {
 
 static int cmd_version(int argc, char **argv);
 
-/* Flow validation checks cron expressions with the scheduler's parser. */
-static int check_cron(const char *spec, int with_seconds, kerr *e)
-{
-    cron_expr *c = cron_parse(spec, with_seconds, e);
-    if (!c)
-        return -1;
-    cron_free(c);
-    return 0;
-}
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
@@ -81,6 +73,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    kjson_init();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -95,6 +88,5 @@ int main(int argc, char **argv)
         return 2;
     }
     tasks_register_all();
-    flow_set_cron_check(check_cron);
     return c->fn(argc - 1, argv + 1);
 }

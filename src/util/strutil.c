@@ -8,52 +8,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Optimal string alignment distance: Levenshtein plus the transposition of
+ * two adjacent letters as one edit ("Lgo" is one edit from "Log"), compared
+ * case-insensitively. Three rows: i-2, i-1 and i (a transposition looks two
+ * rows back). Stops once two rows in a row exceed cap, since no later row
+ * can come back under it. */
 size_t str_edit_distance(const char *a, const char *b, size_t cap)
 {
     size_t la = strlen(a), lb = strlen(b);
     if ((la > lb ? la - lb : lb - la) > cap)
         return cap + 1;
-    size_t *prev = xmalloc((lb + 1) * sizeof *prev);
-    size_t *cur = xmalloc((lb + 1) * sizeof *cur);
+    size_t *mem = xmalloc(3 * (lb + 1) * sizeof *mem);
+    size_t *pp = mem, *p = mem + lb + 1, *c = mem + 2 * (lb + 1);
     for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
+        p[j] = j;
+    size_t prev_min = 0;
     for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        size_t row_min = cur[0];
+        int ca = tolower((unsigned char)a[i - 1]);
+        c[0] = i;
+        size_t row_min = c[0];
         for (size_t j = 1; j <= lb; j++) {
-            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
-            size_t v = prev[j - 1] + (same ? 0 : 1);
-            if (prev[j] + 1 < v)
-                v = prev[j] + 1;
-            if (cur[j - 1] + 1 < v)
-                v = cur[j - 1] + 1;
-            cur[j] = v;
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t v = p[j - 1] + (ca != cb);
+            if (p[j] + 1 < v)
+                v = p[j] + 1;
+            if (c[j - 1] + 1 < v)
+                v = c[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && pp[j - 2] + 1 < v)
+                v = pp[j - 2] + 1;
+            c[j] = v;
             if (v < row_min)
                 row_min = v;
         }
-        size_t *t = prev;
-        prev = cur;
-        cur = t;
-        if (row_min > cap) {
-            free(prev);
-            free(cur);
+        size_t *t = pp;
+        pp = p;
+        p = c;
+        c = t;
+        if (row_min > cap && prev_min > cap) {
+            free(mem);
             return cap + 1;
         }
+        prev_min = row_min;
     }
-    size_t d = prev[lb];
-    free(prev);
-    free(cur);
+    size_t d = p[lb];
+    free(mem);
     return d > cap ? cap + 1 : d;
 }
 
-const char *str_suggest(const char *word, const char *const *cands, size_t n)
+size_t str_suggest_limit(size_t len)
 {
-    size_t len = strlen(word);
     size_t cap = len / 3;
     if (cap < 1)
         cap = 1;
     if (cap > 3)
         cap = 3;
+    return cap;
+}
+
+const char *str_suggest(const char *word, const char *const *cands, size_t n)
+{
+    size_t cap = str_suggest_limit(strlen(word));
     const char *best = NULL;
     size_t best_d = cap + 1;
     for (size_t i = 0; i < n; i++) {
@@ -68,6 +83,36 @@ const char *str_suggest(const char *word, const char *const *cands, size_t n)
     return best;
 }
 
+const char *str_suggest_list(const char *word, const char *const *cands)
+{
+    size_t n = 0;
+    while (cands[n])
+        n++;
+    return str_suggest(word, cands, n);
+}
+
+int str_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void str_hex_encode(const void *data, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *d = data;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[d[i] >> 4];
+        out[2 * i + 1] = hx[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 int str_starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -77,44 +122,4 @@ int str_ends_with(const char *s, const char *suffix)
 {
     size_t ls = strlen(s), lx = strlen(suffix);
     return ls >= lx && !memcmp(s + ls - lx, suffix, lx);
-}
-
-int str_valid_utf8(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            k = 1;
-            min = 0x80;
-            c &= 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            k = 2;
-            min = 0x800;
-            c &= 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            k = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return 0;
-        }
-        if (i + k >= n)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return 0;
-            c = (c << 6) | (s[i + j] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/json.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int count;
@@ -61,6 +63,7 @@ static void run_path(const char *path)
 
 int main(int argc, char **argv)
 {
+    kjson_init(); /* jansson allocates through kite's allocator, as in kite itself */
     for (int i = 1; i < argc; i++)
         run_path(argv[i]);
     printf("replayed %d inputs\n", count);
