@@ -223,8 +223,6 @@ json_t *expr__f_timestamp_milli(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__f_timestamp_micro(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__f_timestamp_nano(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__fn_now(xr *r, const xnode *n, json_t **av, int nargs);
-/* hash.c: hex digest ("md5", "sha1", "sha256", "sha512"); caller frees. */
-char *expr__hash_hex(const char *alg, const unsigned char *data, size_t len);
 json_t *expr__range(xr *r, const xnode *n, json_t *a, json_t *b, json_t *step);
 /* Ion text (funcs.c). */
 int expr__ion_write(buf *b, const json_t *v);

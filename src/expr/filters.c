@@ -9,6 +9,8 @@
  * docs/expressions.md.
  */
 #include "expr/expr_int.h"
+#include "util/base64.h"
+#include "util/digest.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -1117,28 +1119,12 @@ static json_t *f_urldecode(xr *r, const xnode *n, json_t *in, json_t **av)
     return v;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static json_t *f_base64encode(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     if (json_is_null(in))
         return json_null();
     char *s = expr__to_str(in);
-    size_t len = strlen(s);
-    char *o = xmalloc(4 * ((len + 2) / 3) + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)s[i + 2];
-        o[k++] = b64[(v >> 18) & 63];
-        o[k++] = b64[(v >> 12) & 63];
-        o[k++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        o[k++] = i + 2 < len ? b64[v & 63] : '=';
-    }
-    o[k] = '\0';
+    char *o = base64_encode(s, strlen(s));
     free(s);
     return str_result(o);
 }
@@ -1148,34 +1134,12 @@ static json_t *f_base64decode(xr *r, const xnode *n, json_t *in, json_t **av)
     if (json_is_null(in))
         return json_null();
     char *s = expr__to_str(in);
-    size_t len = strlen(s), k = 0;
-    char *o = xmalloc(len + 1);
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '=' || c == '\n' || c == '\r' || c == ' ')
-            continue;
-        const char *p = c ? strchr(b64, c) : NULL;
-        if (c == '-')
-            p = b64 + 62;
-        if (c == '_')
-            p = b64 + 63;
-        if (!p) {
-            free(s);
-            free(o);
-            return expr__err(r, n, "filter 'base64decode': invalid base64 character at position %zu",
-                             i + 1);
-        }
-        acc = (acc << 6) | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[k++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    o[k] = '\0';
+    size_t k, bad;
+    char *o = base64_decode(s, strlen(s), &k, &bad);
     free(s);
+    if (!o)
+        return expr__err(r, n, "filter 'base64decode': invalid base64 character at position %zu",
+                         bad + 1);
     json_t *v = json_stringn(o, k);
     free(o);
     if (!v)
@@ -1188,7 +1152,7 @@ static json_t *digest(xr *r, const xnode *n, json_t *in, const char *alg)
     if (json_is_null(in))
         return json_null();
     char *s = expr__to_str(in);
-    char *h = expr__hash_hex(alg, (const unsigned char *)s, strlen(s));
+    char *h = digest_hex(alg, s, strlen(s));
     free(s);
     return str_result(h);
 }

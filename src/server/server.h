@@ -68,9 +68,4 @@ int server_port(const server *s);
 void server_stop(server *s);
 void server_free(server *s);
 
-/* ---- SHA-256 (auth.c), for token hashes ---------------------------------- */
-
-/* Writes the lowercase hex SHA-256 of data into hex (65 bytes with the NUL). */
-void server_sha256_hex(const void *data, size_t len, char hex[65]);
-
 #endif

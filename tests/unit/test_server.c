@@ -26,23 +26,6 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-static void sha256_vectors(void **state)
-{
-    char hex[65];
-    server_sha256_hex("", 0, hex);
-    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    server_sha256_hex("abc", 3, hex);
-    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"; /* 56 bytes: two final blocks */
-    server_sha256_hex(m, strlen(m), hex);
-    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    char *million = xmalloc(1000000);
-    memset(million, 'a', 1000000);
-    server_sha256_hex(million, 1000000, hex);
-    free(million);
-    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
-
 /* ---- a live server ------------------------------------------------------------ */
 
 typedef struct fx {
@@ -243,7 +226,6 @@ int main(void)
     tasks_register_all();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sha256_vectors),
         cmocka_unit_test_setup_teardown(health_and_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(routing_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(flow_round_trip, setup, teardown),
