@@ -283,10 +283,3 @@ const char *flow_type_suggest(const char *name, int kind)
     return b.name;
 }
 
-/* ---- checks provided by upper layers (schema.h) ----------------------------- */
-
-static flow_cron_check_fn cron_check;
-
-void flow_set_cron_check(flow_cron_check_fn fn) { cron_check = fn; }
-
-flow_cron_check_fn flow_cron_check(void) { return cron_check; }

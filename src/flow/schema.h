@@ -118,15 +118,6 @@ size_t flow_registry_count(void);
 /* Empties the registry (tests). */
 void flow_registry_reset(void);
 
-/* ---- checks that an upper layer provides ------------------------------------ */
-
-/* Cron expressions are parsed by the sched layer, above this one: it hands
- * its checker in at start-up (the CLI does), and the Schedule trigger's
- * check hook uses it when set. Returns 0, or -1 with the message in e. */
-typedef int (*flow_cron_check_fn)(const char *spec, int with_seconds, kerr *e);
-void flow_set_cron_check(flow_cron_check_fn fn);
-flow_cron_check_fn flow_cron_check(void);
-
 /* ---- what check hooks report through ------------------------------------ */
 
 /* Records an error at the node with JSON pointer path (e.g. "/tasks/0/cases").

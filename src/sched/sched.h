@@ -2,15 +2,10 @@
  * sched.h: the scheduler layer's interface: triggers that start executions
  * (cron schedules, webhooks, flow triggers, topic triggers).
  *
- * Two parts: the scheduler object (schedules, flow triggers, webhooks; see
- * docs/triggers.md) and, below it, the cron part: expressions as Kestra's Schedule trigger
- * reads them (5 fields, or 6 with a leading seconds field when the trigger
- * says `withSeconds: true`, and the @-macros), evaluated in the civil time
- * of a time zone. docs/schedules.md describes the syntax and how daylight
- * saving changes are handled.
+ * The scheduler object (schedules, flow triggers, webhooks; see
+ * docs/triggers.md). Cron expressions themselves are util/cron.h (below the
+ * flow layer, so validation checks them too).
  *
- * Ownership: cron_parse returns an expression the caller frees with
- * cron_free; a parsed expression is immutable, so threads may share it.
  * Instants are microseconds since the epoch, UTC (see util/datetime.h).
  */
 #ifndef KITE_SCHED_SCHED_H
@@ -21,6 +16,7 @@
 #include <jansson.h>
 
 #include "store/store.h"
+#include "util/cron.h"
 #include "util/datetime.h"
 #include "util/err.h"
 
@@ -155,28 +151,5 @@ int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char
  * trigger variables and inputs). Returns 0 and the id, or -1 with e set. */
 int sched_webhook_submit(sched *s, const char *ns, const char *flow_id, const sched_webhook *w,
                          char id_out[STORE_ID_LEN + 1], kerr *e);
-
-/* ---- cron ---------------------------------------------------------------- */
-
-typedef struct cron_expr cron_expr;
-
-/* Parses a cron expression: "*\/5 * * * *", "0 9 * * MON-FRI", "@daily"...
- * with_seconds non-zero expects 6 fields, the first being seconds.
- * Returns a new expression, or NULL with a message in e naming the field
- * and the column, e.g. "cron '0 25 * * *': hour 25 out of range 0-23
- * (field 2, column 3)" (e->line is 1 and e->col the column, 1-based, in
- * spec). Expressions that can never fire are refused too. */
-cron_expr *cron_parse(const char *spec, int with_seconds, kerr *e);
-void cron_free(cron_expr *c);
-
-/* The text the expression was parsed from. */
-const char *cron_spec(const cron_expr *c);
-
-/* The first fire time strictly after after_us, read in the civil time of
- * zone z (UTC when NULL); -1 when there is none within fifty years. */
-int64_t cron_next(const cron_expr *c, const tzone *z, int64_t after_us);
-/* The last fire time at or before at_us; -1 when there is none within
- * fifty years. cron_next and cron_prev agree on one set of fire times. */
-int64_t cron_prev(const cron_expr *c, const tzone *z, int64_t at_us);
 
 #endif

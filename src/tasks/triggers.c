@@ -9,6 +9,7 @@
  * io.kestra.plugin.fs.http names of the HTTP trigger, which moved to core.
  */
 #include "tasks/tasks_int.h"
+#include "util/cron.h"
 #include "util/datetime.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -45,17 +46,18 @@ static const tzone *check_timezone(vctx *v, const json_t *obj, const char *path)
 static void check_schedule(vctx *v, const json_t *obj, const char *path)
 {
     check_timezone(v, obj, path);
-    /* the cron expression, when it is literal and a checker is installed */
+    /* the cron expression, when it is literal, with the scheduler's parser */
     const char *cron = literal(json_object_get(obj, "cron"));
-    flow_cron_check_fn check = flow_cron_check();
-    if (cron && check) {
+    if (cron) {
         const json_t *ws = json_object_get(obj, "withSeconds");
         kerr e = KERR_INIT;
-        if (check(cron, json_is_true(ws), &e)) {
+        cron_expr *c = cron_parse(cron, json_is_true(ws), &e);
+        if (!c) {
             char *p = xasprintf("%s/cron", path);
             vctx_error(v, p, "%s", e.msg);
             free(p);
         }
+        cron_free(c);
     }
 }
 

@@ -207,6 +207,25 @@ static void triggers_are_checked_with_their_kind(void **state)
     assert_string_equal(m, "5:11: 'io.kestra.plugin.core.trigger.Schedule' is a trigger, not a task");
 }
 
+/* A Schedule's literal cron is parsed at validation (util/cron.h), with its
+ * position; a templated one waits for the scheduler. */
+static void schedule_cron_is_checked(void **state)
+{
+    char m[512];
+    const char *trig = "triggers:\n  - id: every\n    type: io.kestra.plugin.core.trigger.Schedule\n";
+    char text[1024];
+    snprintf(text, sizeof text, HEAD "tasks:\n" LOG("a") "%s    cron: \"0 25 * * *\"\n", trig);
+    assert_int_equal(check(text, m, sizeof m), 1);
+    assert_true(strstr(m, "10:11: cron '0 25 * * *': hour 25 out of range 0-23") == m);
+    snprintf(text, sizeof text, HEAD "tasks:\n" LOG("a") "%s    cron: \"*/5 * * * *\"\n", trig);
+    assert_int_equal(check(text, m, sizeof m), 0);
+    snprintf(text, sizeof text, HEAD "tasks:\n" LOG("a") "%s    cron: \"*/5 * * * *\"\n    withSeconds: true\n",
+             trig);
+    assert_int_equal(check(text, m, sizeof m), 1);
+    snprintf(text, sizeof text, HEAD "tasks:\n" LOG("a") "%s    cron: \"{{ vars.c }}\"\n", trig);
+    assert_int_equal(check(text, m, sizeof m), 0);
+}
+
 static void retry_policies_are_checked(void **state)
 {
     char m[512];
@@ -274,6 +293,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_minimal_flow_is_valid_and_indexed),
+        cmocka_unit_test(schedule_cron_is_checked),
         cmocka_unit_test(unknown_property_names_the_key_and_suggests),
         cmocka_unit_test(unknown_type_suggests_the_closest),
         cmocka_unit_test(missing_required_property_points_at_the_task),
