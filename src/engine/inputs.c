@@ -43,6 +43,7 @@
 #include "engine/engine.h"
 #include "util/buf.h"
 #include "util/datetime.h"
+#include "util/json_limits.h"
 #include "util/mem.h"
 
 /* How much of a bad value an error message shows. */
@@ -603,7 +604,7 @@ static json_t *as_list(const conv *c, const json_t *v)
     if (!json_is_string(v))
         return fail(c, "expected a list, not %s", kind_word(v)), NULL;
     json_error_t je;
-    json_t *j = json_loadb(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb_limited(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, JSON_MAX_DEPTH, &je);
     if (!json_is_array(j)) {
         json_decref(j);
         fail(c, "%s is not a list (expected a JSON list such as [\"a\", \"b\"])", show(v, shown, sizeof shown));
@@ -846,7 +847,7 @@ static json_t *conv_json(const conv *c, const json_t *v)
     if (!json_is_string(v))
         return json_deep_copy(v);
     json_error_t je;
-    json_t *j = json_loadb(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb_limited(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, JSON_MAX_DEPTH, &je);
     if (!j) {
         char where[JSON_ERROR_TEXT_LENGTH + 32];
         kerr_format_pos(where, sizeof where, NULL, je.line, je.column, je.text);

@@ -11,6 +11,7 @@
  */
 #include "server/server_int.h"
 #include "util/datetime.h"
+#include "util/json_limits.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -69,6 +70,18 @@ static int read_inputs(srv_req *r, json_t **out)
 {
     *out = NULL;
     if (r->form) {
+        /* a field's type is the flow's business, but none may carry JSON
+         * nested past the limit (a JSON input is parsed by the engine) */
+        const char *k;
+        json_t *v;
+        json_object_foreach(r->form, k, v)
+        {
+            int line, col;
+            if (json_text_depth_exceeds(json_string_value(v), json_string_length(v), JSON_MAX_DEPTH, &line, &col))
+                return srv_error(r, MHD_HTTP_BAD_REQUEST, "input '%s' is nested deeper than %d levels (line %d, column %d)",
+                                 k, JSON_MAX_DEPTH, line, col),
+                       -1;
+        }
         *out = json_incref(r->form);
         return 0;
     }
@@ -384,8 +397,12 @@ static int follow_poll(void *ud, buf *out)
         f->seen = x.n_histories;
         json_t *j = engine_execution_json(f->en, f->id, &e);
         if (j) {
-            char *s = json_dumps(j, JSON_COMPACT);
-            buf_printf(out, "event: execution\ndata: %s\n\n", s);
+            char *s = srv_dump(j);
+            if (s)
+                buf_printf(out, "event: execution\ndata: %s\n\n", s);
+            else
+                buf_printf(out, "event: error\ndata: {\"message\":\"execution %s is nested deeper than %d "
+                                "levels\"}\n\n", f->id, SRV_DUMP_MAX_DEPTH);
             free(s);
             json_decref(j);
         }

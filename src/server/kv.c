@@ -10,6 +10,7 @@
 #include "server/server_int.h"
 #include "flow/flow.h"
 #include "util/datetime.h"
+#include "util/json_limits.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -86,6 +87,10 @@ enum MHD_Result srv_kv_put(srv_req *r)
     }
     json_t *v = NULL;
     if (r->body.len) {
+        int line, col;
+        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col))
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "the value is nested deeper than %d levels (line %d, column %d)",
+                             JSON_MAX_DEPTH, line, col);
         v = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, NULL);
         if (!v)
             v = json_stringn(r->body.data, r->body.len);

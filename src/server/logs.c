@@ -109,8 +109,9 @@ static int logs_poll(void *ud, buf *out)
         return 1;
     for (size_t i = 0; i < n; i++) {
         json_t *j = log_json(q, &v[i]);
-        char *s = json_dumps(j, JSON_COMPACT);
-        buf_printf(out, "event: log\ndata: %s\n\n", s);
+        char *s = srv_dump(j);
+        if (s)
+            buf_printf(out, "event: log\ndata: %s\n\n", s);
         free(s);
         json_decref(j);
         q->since = v[i].id;

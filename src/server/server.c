@@ -14,6 +14,7 @@
  * then MHD_stop_daemon joins every connection thread.
  */
 #include "server/server_int.h"
+#include "util/json_limits.h"
 #include "util/mem.h"
 
 #include <arpa/inet.h>
@@ -103,10 +104,24 @@ enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const c
     return queue(r, status, resp);
 }
 
+char *srv_dump(const json_t *j)
+{
+    if (json_depth_exceeds(j, SRV_DUMP_MAX_DEPTH))
+        return NULL;
+    return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+}
+
 enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(j);
+    char *s = srv_dump(j);
+    if (!s && json_depth_exceeds(j, SRV_DUMP_MAX_DEPTH)) {
+        json_decref(j);
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        s = xasprintf("{\"message\":\"the answer is nested deeper than %d levels: it cannot be sent\"}",
+                      SRV_DUMP_MAX_DEPTH);
+    } else {
+        json_decref(j);
+    }
     if (!s)
         s = xstrdup("null");
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
@@ -208,7 +223,7 @@ json_t *srv_body_json(srv_req *r, int any)
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb_limited(r->body.data, r->body.len, JSON_DECODE_ANY, JSON_MAX_DEPTH, &je);
     if (!j) {
         char msg[512];
         kerr_format_pos(msg, sizeof msg, "body", je.line, je.column, "invalid JSON: ");

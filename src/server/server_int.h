@@ -78,7 +78,17 @@ struct srv_req {
 
 /* ---- responses (server.c) ------------------------------------------------- */
 
-/* Queues a JSON response (steals j). */
+/* Answers are dumped only when they nest at most this deep (bodies are
+ * refused past JSON_MAX_DEPTH, 128; the envelopes add a few levels; stored
+ * task outputs may be deeper): deeper values would overflow the connection
+ * thread's stack inside json_dumps. */
+#define SRV_DUMP_MAX_DEPTH 256
+
+/* The compact JSON text of j (any value), or NULL when it nests deeper than
+ * SRV_DUMP_MAX_DEPTH. The caller frees it. */
+char *srv_dump(const json_t *j);
+/* Queues a JSON response (steals j); a value too deep to dump answers 500
+ * with a message instead. */
 enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j);
 /* Queues {"message": "..."} with status. */
 enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...)

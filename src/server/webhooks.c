@@ -17,6 +17,7 @@
  * {"executed": false} when the conditions are false.
  */
 #include "server/server_int.h"
+#include "util/json_limits.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -59,6 +60,11 @@ enum MHD_Result srv_webhook(srv_req *r)
         return srv_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "webhooks need the scheduler, which this server does not run");
     json_t *body = NULL;
     if (r->body.len) {
+        int line, col;
+        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col))
+            return srv_error(r, MHD_HTTP_BAD_REQUEST,
+                             "the webhook body is nested deeper than %d levels (line %d, column %d)", JSON_MAX_DEPTH,
+                             line, col);
         body = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, NULL);
         if (!body)
             body = json_stringn(r->body.data, r->body.len);

