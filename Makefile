@@ -7,7 +7,7 @@
 #   make run                 install what is missing, build, start `kite server local`
 #   make SANITIZER=address   the same under ASan (also: undefined, thread); objects go to build-<san>/
 #   make fuzz                build libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
-#   make bench               build and run every benchmark under bench/
+#   make bench               build and run every benchmark under bench/ (bench_*.c and bench_*.sh)
 #   make valgrind            run the unit tests under valgrind
 
 SANITIZER ?=
@@ -104,6 +104,7 @@ fuzz: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$(basename $$b)"; KITE=$(KITE) $$b || exit 1; done
+	@for b in bench/bench_*.sh; do echo "== $$(basename $$b)"; KITE=$(KITE) bash $$b || exit 1; done
 
 valgrind: unit-bins
 	@for t in $(UNIT_BIN); do valgrind -q --error-exitcode=99 --leak-check=full $$t || exit 1; done

@@ -107,9 +107,19 @@ enum MHD_Result srv_metrics(srv_req *r)
                "# HELP kite_http_errors_total HTTP answers with an error status, by class.\n"
                "# TYPE kite_http_errors_total counter\n"
                "kite_http_errors_total{class=\"4xx\"} %lld\nkite_http_errors_total{class=\"5xx\"} %lld\n"
+               "# HELP kite_http_connections_closed_total Connections the guard closed: evicted to make room for a "
+               "new one, or past their header or request deadline.\n"
+               "# TYPE kite_http_connections_closed_total counter\n"
+               "kite_http_connections_closed_total{reason=\"evicted\"} %lld\n"
+               "kite_http_connections_closed_total{reason=\"deadline\"} %lld\n"
+               "# HELP kite_http_busy_total Requests refused with 503 because the request bodies held in memory "
+               "reached their budget.\n# TYPE kite_http_busy_total counter\nkite_http_busy_total %lld\n"
                "# HELP kite_webhook_requests_total Webhook calls received.\n"
                "# TYPE kite_webhook_requests_total counter\nkite_webhook_requests_total %lld\n",
                (long long)__atomic_load_n(&r->s->requests, __ATOMIC_RELAXED), (long long)__atomic_load_n(&r->s->errors_4xx, __ATOMIC_RELAXED), (long long)__atomic_load_n(&r->s->errors_5xx, __ATOMIC_RELAXED),
+               (long long)__atomic_load_n(&r->s->evicted, __ATOMIC_RELAXED),
+               (long long)__atomic_load_n(&r->s->deadline_closed, __ATOMIC_RELAXED),
+               (long long)__atomic_load_n(&r->s->busy_refused, __ATOMIC_RELAXED),
                (long long)__atomic_load_n(&r->s->webhooks, __ATOMIC_RELAXED));
     enum MHD_Result rc = srv_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4", buf_str(&b), b.len);
     buf_free(&b);

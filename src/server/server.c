@@ -238,6 +238,35 @@ json_t *srv_body_json(srv_req *r, int any)
     return j;
 }
 
+/* ---- the server-wide budget of body bytes in memory ------------------------------- */
+
+/* Takes n more bytes of the budget for r; -1 (r->busy set) when the bytes
+ * held by every request would pass max_inflight. */
+static int inflight_take(srv_req *r, size_t n)
+{
+    server *s = r->s;
+    size_t now = __atomic_add_fetch(&s->inflight, n, __ATOMIC_RELAXED);
+    if (now > s->o.max_inflight) {
+        __atomic_sub_fetch(&s->inflight, n, __ATOMIC_RELAXED);
+        if (!r->busy)
+            __atomic_add_fetch(&s->busy_refused, 1, __ATOMIC_RELAXED);
+        r->busy = 1;
+        return -1;
+    }
+    r->held += n;
+    return 0;
+}
+
+static enum MHD_Result answer_busy(srv_req *r)
+{
+    char *m = xasprintf("{\"message\":\"the server holds %zu bytes of request bodies already: retry in a moment\"}",
+                        r->s->o.max_inflight);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(m), m, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Retry-After", "1");
+    return queue(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+}
+
 /* ---- multipart bodies ---------------------------------------------------------- */
 
 static void rm_upload(const char *path)
@@ -258,7 +287,7 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
                                      size_t size)
 {
     srv_req *r = cls;
-    if (!key || r->form_error[0])
+    if (!key || r->form_error[0] || r->busy)
         return MHD_YES;
     if (filename) {
         if (!r->cur_file_key || strcmp(r->cur_file_key, key) || off == 0) {
@@ -313,6 +342,8 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
         return MHD_YES;
     }
     r->form_bytes += size;
+    if (size && inflight_take(r, size))
+        return MHD_YES;
     if (r->form_bytes > r->s->o.max_body) {
         snprintf(r->form_error, sizeof r->form_error, "413 the form fields are larger than %zu bytes",
                  r->s->o.max_body);
@@ -429,6 +460,10 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
     if (cl && strtoull(cl, NULL, 10) > cap)
         return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the request body (%s bytes) is larger than the %zu bytes allowed",
                          cl, cap);
+    /* a declared body that goes to memory takes its share of the budget now, so
+     * that a refusal comes before the body is read */
+    if (cl && !multipart && strtoull(cl, NULL, 10) > 0 && inflight_take(r, (size_t)strtoull(cl, NULL, 10)))
+        return answer_busy(r);
     if (multipart) {
         r->form = json_object();
         r->files = json_object();
@@ -453,6 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         *con_cls = r;
         __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
+        srv_conn_state(r, SRV_CONN_BODY);
         return begin(s, r, url);
     }
     if (r->answered) {
@@ -463,8 +499,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->pp) {
             if (MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES && !r->form_error[0])
                 snprintf(r->form_error, sizeof r->form_error, "the multipart body is malformed");
-        } else if (!r->too_large && buf_append(&r->body, upload_data, *upload_data_size)) {
-            r->too_large = 1;
+        } else if (!r->too_large && !r->busy) {
+            size_t need = r->body.len + *upload_data_size;
+            if (need > r->s->o.max_body || buf_append(&r->body, upload_data, *upload_data_size))
+                r->too_large = 1;
+            else if (need > r->held && inflight_take(r, need - r->held))
+                buf_free(&r->body);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -472,6 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_large)
         return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is larger than the %zu bytes allowed",
                          s->o.max_body);
+    if (r->busy)
+        return answer_busy(r);
     if (r->cur_file) {
         fclose(r->cur_file);
         r->cur_file = NULL;
@@ -481,6 +523,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s", r->form_error + 4);
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", r->form_error);
     }
+    srv_conn_state(r, SRV_CONN_HANDLER);
     enum MHD_Result rc = r->route->fn(r);
     if (!r->answered)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the handler gave no answer");
@@ -494,6 +537,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_req *r = *con_cls;
     if (!r)
         return;
+    srv_conn_state(r, SRV_CONN_HEADERS);
+    if (r->held)
+        __atomic_sub_fetch(&s->inflight, r->held, __ATOMIC_RELAXED);
     if (r->answered >= 500)
         __atomic_add_fetch(&s->errors_5xx, 1, __ATOMIC_RELAXED);
     else if (r->answered >= 400)
@@ -539,7 +585,19 @@ server *server_new(const server_opts *o, kerr *e)
         s->o.timeout_s = 60;
     if (!s->o.max_connections)
         s->o.max_connections = 512;
+    if (!s->o.max_per_address)
+        s->o.max_per_address = 128;
+    if (!s->o.header_timeout_s)
+        s->o.header_timeout_s = 10;
+    if (!s->o.request_timeout_s)
+        s->o.request_timeout_s = 120;
+    if (!s->o.max_inflight)
+        s->o.max_inflight = (size_t)64 << 20;
+    if (s->o.max_inflight < s->o.max_body)
+        s->o.max_inflight = s->o.max_body;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->guard_cond, NULL);
     return s;
 }
 
@@ -563,8 +621,11 @@ int server_start(server *s, kerr *e)
         return kerr_set(e, "server.host '%s' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)", s->host);
     }
     s->d = MHD_start_daemon(flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            s->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                            srv_conn_notify, s, MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
+                            /* room past the guard's cap, so that a new connection is accepted
+                             * and the guard evicts a slow one instead of MHD refusing it */
+                            MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + 64,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, MHD_OPTION_THREAD_STACK_SIZE,
                             (size_t)512 * 1024, MHD_OPTION_END);
     if (!s->d)
@@ -572,6 +633,11 @@ int server_start(server *s, kerr *e)
                         s->o.port, strerror(errno ? errno : EADDRINUSE));
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : s->o.port;
+    if (srv_guard_start(s)) {
+        MHD_stop_daemon(s->d);
+        s->d = NULL;
+        return kerr_set(e, "cannot start the connection guard thread");
+    }
     return 0;
 }
 
@@ -591,6 +657,7 @@ void server_stop(server *s)
             break;
         usleep(10000);
     }
+    srv_guard_stop(s);
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }
@@ -601,6 +668,8 @@ void server_free(server *s)
         return;
     server_stop(s);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_cond_destroy(&s->guard_cond);
     free(s->host);
     free(s->tmp_dir);
     free(s);

@@ -43,7 +43,11 @@ typedef struct server_opts {
     size_t max_body;            /* cap on a JSON/YAML/form body; 0: 10 MiB */
     size_t max_upload;          /* cap on the files of one request; 0: 1 GiB */
     unsigned timeout_s;         /* idle connection timeout; 0: 60 s */
-    unsigned max_connections;   /* 0: 512 */
+    unsigned max_connections;   /* 0: 512 (past it, the oldest unfinished request is closed) */
+    unsigned max_per_address;   /* connections one client address holds; 0: 128 */
+    unsigned header_timeout_s;  /* headers complete this long after accept; 0: 10 s */
+    unsigned request_timeout_s; /* the whole request (headers, body) after accept; 0: 120 s */
+    size_t max_inflight;        /* request body bytes held in memory server-wide; 0: 64 MiB */
     int quiet;                  /* 1: no access log on stderr */
     sched *sched;               /* webhooks, backfills, flow changes; NULL: webhooks
                                  * and backfills answer 503 */

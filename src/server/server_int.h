@@ -16,6 +16,9 @@
 #define SRV_MAX_PARAMS 6
 #define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
 
+typedef struct srv_conn srv_conn;
+enum { SRV_CONN_HEADERS, SRV_CONN_BODY, SRV_CONN_HANDLER, SRV_CONN_CLOSING };
+
 struct server {
     server_opts o;
     char *host;
@@ -26,6 +29,14 @@ struct server {
     pthread_mutex_t lock;
     /* counters for /metrics */
     int64_t requests, errors_4xx, errors_5xx, webhooks;
+    int64_t evicted, deadline_closed, busy_refused;
+    /* the connection guard (conns.c) */
+    pthread_mutex_t conn_lock;
+    pthread_cond_t guard_cond;
+    srv_conn *conns;            /* every open connection */
+    pthread_t guard;
+    int guard_running, guard_stop;
+    size_t inflight;            /* body bytes held by requests (atomic) */
 };
 
 /* 1 once server_stop began: long requests (streams, waits) end. */
@@ -74,6 +85,8 @@ struct srv_req {
     size_t form_bytes, upload_bytes;
     char form_error[256];
     int answered;
+    size_t held;                /* bytes of s->inflight this request holds */
+    int busy;                   /* the server-wide body budget was exhausted: 503 */
 };
 
 /* ---- responses (server.c) ------------------------------------------------- */
@@ -123,6 +136,20 @@ const srv_route *srv_routes(size_t *n);
  * wrote. It is polled every poll_us until then. */
 typedef int (*srv_sse_fn)(void *ud, buf *out);
 enum MHD_Result srv_sse(srv_req *r, srv_sse_fn fn, void *ud, void (*ud_free)(void *), int64_t poll_us);
+
+/* ---- the connection guard (conns.c) ---------------------------------------- */
+
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks a connection from accept to close,
+ * evicting the oldest unfinished one past the caps. */
+void srv_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+                     enum MHD_ConnectionNotificationCode code);
+/* Where the request of r's connection is: SRV_CONN_BODY once its headers
+ * are in, SRV_CONN_HANDLER when its handler runs, SRV_CONN_HEADERS again
+ * when it completed (the next request's deadline starts then). */
+void srv_conn_state(srv_req *r, int state);
+/* The watchdog thread that closes connections past their deadlines. */
+int srv_guard_start(server *s);
+void srv_guard_stop(server *s);
 
 /* ---- auth (auth.c) -------------------------------------------------------- */
 
