@@ -35,20 +35,49 @@
 
 /* ---- flows ------------------------------------------------------------------------------ */
 
+/* "ns\x1fid" */
+static void file_key(char *out, size_t outsz, const char *ns, const char *id)
+{
+    snprintf(out, outsz, "%s\x1f%s", ns, id);
+}
+
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name, int *revision, diags *d)
 {
     flow *f;
-    if (flow_load_text(source, len, name, &f, d))
+    if (flow_load_text(source, len, name ? name : "<api>", &f, d))
         return -1;
     kerr e = KERR_INIT;
     int rev = 0, created = 0;
     int rc = store_flow_put(en->o.store, f->namespace, f->id, f->source, f->doc, &rev, &created, &e);
-    if (rc)
-        diags_add(d, name, 0, 0, NULL, "cannot store the flow: %s", e.msg);
-    else if (revision)
-        *revision = rev;
+    if (rc) {
+        diags_add(d, f->file, 0, 0, NULL, "cannot store the flow: %s", e.msg);
+    } else {
+        if (revision)
+            *revision = rev;
+        char key[600];
+        file_key(key, sizeof key, f->namespace, f->id);
+        pthread_mutex_lock(&en->lock);
+        if (name)
+            json_object_set_new(en->flow_files, key, json_string(name));
+        else
+            json_object_del(en->flow_files, key);
+        pthread_mutex_unlock(&en->lock);
+    }
     flow_free(f);
     return rc ? -1 : 0;
+}
+
+void engine_flow_file(engine *en, const char *ns, const char *id, char *out, size_t outsz)
+{
+    char key[600];
+    file_key(key, sizeof key, ns, id);
+    pthread_mutex_lock(&en->lock);
+    const char *name = json_string_value(json_object_get(en->flow_files, key));
+    if (name)
+        snprintf(out, outsz, "%s", name);
+    else
+        snprintf(out, outsz, "%s/%s.yaml", ns, id);
+    pthread_mutex_unlock(&en->lock);
 }
 
 eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e)
@@ -77,7 +106,9 @@ eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision,
     pthread_mutex_unlock(&en->lock);
     diags d = DIAGS_INIT;
     flow *f;
-    if (flow_load_text(sf.source, strlen(sf.source), key, &f, &d)) {
+    char file[512];
+    engine_flow_file(en, ns, id, file, sizeof file);
+    if (flow_load_text(sf.source, strlen(sf.source), file, &f, &d)) {
         kerr_set(e, "flow %s.%s revision %d is not valid any more: %s", ns, id, sf.revision,
                  d.n ? d.v[0].msg : "?");
         diags_free(&d);
@@ -287,6 +318,7 @@ engine *engine_new(const engine_opts *o, kerr *e)
     pthread_cond_init(&en->ended, NULL);
     pthread_mutex_init(&en->secrets.lock, NULL);
     en->flow_index = json_object();
+    en->flow_files = json_object();
     en->exec_index = json_object();
     en->cancels = json_object();
     en->funcs[en->nfuncs++] = (expr_func){"secret", engine__fn_secret, en};
@@ -361,6 +393,7 @@ void engine_free(engine *en)
         eflow_free(en->flows[i]);
     free(en->flows);
     json_decref(en->flow_index);
+    json_decref(en->flow_files);
     json_decref(en->exec_index);
     json_decref(en->cancels);
     json_unshare(en->envs, en->envs_refs);

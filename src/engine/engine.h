@@ -70,8 +70,15 @@ void engine_free(engine *en);
 
 /* ---- flows --------------------------------------------------------------- */
 
+/* What run-time messages call the flow's file: the name it was last put
+ * with in this process, else "{namespace}/{id}.yaml". */
+void engine_flow_file(engine *en, const char *ns, const char *id, char *out, size_t outsz);
 /* Stores a flow's source in the store as a new revision when it changed
- * (validating it first); *revision gets the current revision. */
+ * (validating it first); *revision gets the current revision. name is what
+ * messages call the file: the diagnostics, and the run-time errors that name
+ * a task's position ("flows/etl.yaml:12:7: task 'load': ...") until the flow
+ * is put again. NULL: a flow stored through the API, which run-time messages
+ * call "{namespace}/{id}.yaml". */
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name,
                     int *revision /* OUT, may be NULL */, diags *d);
 

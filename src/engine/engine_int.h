@@ -161,6 +161,9 @@ json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e);
 json_t *xexec_render_extra(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, kerr *e);
 /* Renders to text. */
 int xexec_render_text(engine *en, xexec *x, int r, const char *tmpl, char **out, kerr *e);
+/* xexec_render that, on failure, sets *err_path to the JSON pointer (inside
+ * v, "" for v itself; the caller frees) of the string that failed. */
+json_t *xexec_render_at(engine *en, xexec *x, int r, const json_t *v, char **err_path, kerr *e);
 
 /* ---- the executor's step (executor.c) ------------------------------------------ */
 
@@ -334,6 +337,7 @@ struct engine {
 
     /* flows: "ns\x1fid\x1frev" -> eflow (refcounted) */
     json_t *flow_index;         /* key -> integer slot in flows[] */
+    json_t *flow_files;         /* "ns\x1fid" -> the name it was last put with */
     eflow **flows;
     size_t nflows;
     /* executions in memory: id -> xexec */

@@ -559,8 +559,17 @@ json_t *xexec_context(engine *en, xexec *x, int r)
 
 /* ---- rendering ----------------------------------------------------------------------- */
 
+static void buf_cut(buf *b, size_t n)
+{
+    b->len = n;
+    if (b->data)
+        b->data[n] = '\0';
+}
+
+/* Renders v; on failure, when at is not NULL, at holds the JSON pointer
+ * (inside v) of the string that failed. */
 static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr *e, int depth,
-                            const expr_func *funcs, size_t nfuncs)
+                            const expr_func *funcs, size_t nfuncs, buf *at)
 {
     if (depth > 64) {
         kerr_set(e, "value nested too deeply to render");
@@ -581,11 +590,16 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
         size_t i;
         const json_t *it;
         json_array_foreach(v, i, it) {
-            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs);
+            size_t mark = at ? at->len : 0;
+            if (at)
+                buf_printf(at, "/%zu", i);
+            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs, at);
             if (!r) {
                 json_decref(out);
                 return NULL;
             }
+            if (at)
+                buf_cut(at, mark);
             json_array_append_new(out, r);
         }
         return out;
@@ -595,11 +609,16 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
         const char *k;
         const json_t *it;
         json_object_foreach((json_t *)v, k, it) {
-            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs);
+            size_t mark = at ? at->len : 0;
+            if (at)
+                json_pointer_append(at, k);
+            json_t *r = render_value(en, ctx, it, e, depth + 1, funcs, nfuncs, at);
             if (!r) {
                 json_decref(out);
                 return NULL;
             }
+            if (at)
+                buf_cut(at, mark);
             json_object_set_new(out, k, r);
         }
         return out;
@@ -746,7 +765,21 @@ json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
     return xexec_render_extra(en, x, r, NULL, v, e);
 }
 
+static json_t *render_in(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, char **err_path,
+                         kerr *e);
+
 json_t *xexec_render_extra(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, kerr *e)
+{
+    return render_in(en, x, r, taskrun_extra, v, NULL, e);
+}
+
+json_t *xexec_render_at(engine *en, xexec *x, int r, const json_t *v, char **err_path, kerr *e)
+{
+    return render_in(en, x, r, NULL, v, err_path, e);
+}
+
+static json_t *render_in(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, char **err_path,
+                         kerr *e)
 {
     json_t *ctx = xexec_context(en, x, r);
     if (taskrun_extra && json_is_object(json_object_get(ctx, "taskrun")))
@@ -762,8 +795,12 @@ json_t *xexec_render_extra(engine *en, xexec *x, int r, const json_t *taskrun_ex
     funcs[n++] = (expr_func){"read", fn_read, &h};
     funcs[n++] = (expr_func){"fileExists", fn_file_exists, &h};
     funcs[n++] = (expr_func){"fileSize", fn_file_size, &h};
-    json_t *out = render_value(en, ctx, v, e, 0, funcs, n);
+    buf at = BUF_INIT;
+    json_t *out = render_value(en, ctx, v, e, 0, funcs, n, err_path ? &at : NULL);
     json_decref(ctx);
+    if (err_path)
+        *err_path = out ? NULL : xstrdup(buf_str(&at));
+    buf_free(&at);
     return out;
 }
 

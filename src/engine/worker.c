@@ -72,11 +72,11 @@ static void flush_logs(wctx *w)
     free_pending(w);
 }
 
-static json_t *op_render(task_ctx *c, const json_t *v, kerr *e)
+static json_t *op_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
 {
     wctx *w = (wctx *)c;
     pthread_mutex_lock(&w->x->lock);
-    json_t *out = xexec_render(w->en, w->x, w->r, v, e);
+    json_t *out = xexec_render_at(w->en, w->x, w->r, v, err_path, e);
     pthread_mutex_unlock(&w->x->lock);
     return out;
 }
@@ -363,6 +363,9 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
     c->tmp_root = en->tmp_dir;
     c->cancel = &cancel;
     c->exit_state = -1;
+    c->flow_file = x->fl->f->file;
+    c->flow_pos = x->fl->f->pos;
+    c->task_path = t->ft->path;
     int64_t start = time_now_us();
     task_result res = TASK_FAILED;
     int64_t timeout = 0;

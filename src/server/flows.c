@@ -104,7 +104,7 @@ static void changed(srv_req *r)
 static int put_flow(srv_req *r, const char *text, size_t len)
 {
     diags d = DIAGS_INIT;
-    int rc = engine_flow_put(r->s->o.engine, text, len, BODY_NAME, NULL, &d);
+    int rc = engine_flow_put(r->s->o.engine, text, len, NULL, NULL, &d);
     if (rc) {
         char *msg = diags_text(&d, 0);
         srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", msg);
@@ -413,7 +413,7 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
     int failed = 0;
     for (size_t i = 0; i < n && !failed; i++) {
         diags d = DIAGS_INIT;
-        if (engine_flow_put(r->s->o.engine, docs[i].text, docs[i].len, BODY_NAME, NULL, &d)) {
+        if (engine_flow_put(r->s->o.engine, docs[i].text, docs[i].len, NULL, NULL, &d)) {
             failed = 1;
             snprintf(e.msg, sizeof e.msg, "%s", d.n ? d.v[0].msg : "cannot store a flow");
         }

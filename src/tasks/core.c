@@ -238,7 +238,7 @@ static task_result assert_run(task_ctx *c, kerr *e)
     json_array_foreach(list, i, cond) {
         char *src = json_is_string(cond) ? xstrdup(json_string_value(cond)) : expr_value_to_text(cond);
         kerr re = KERR_INIT;
-        json_t *v = c->ops->render(c, cond, &re);
+        json_t *v = c->ops->render(c, cond, NULL, &re);
         if (!v) {
             task_log(c, LEVEL_ERROR, "Assertion `%s` failed, failed to render `%s`", src, re.msg);
             bad++;
@@ -347,7 +347,7 @@ static task_result labels_run(task_ctx *c, kerr *e)
                 kerr_prefix(e, "property 'labels': key '%s'", k);
                 return TASK_FAILED;
             }
-            json_t *rv = c->ops->render(c, val, e);
+            json_t *rv = c->ops->render(c, val, NULL, e);
             if (!rv) {
                 kerr_prefix(e, "property 'labels': label '%s'", key);
                 free(key);

@@ -8,6 +8,7 @@
 #include "tasks/tasks.h"
 #include "tasks/tasks_int.h"
 #include "expr/expr.h"
+#include "flow/flow.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 
@@ -19,15 +20,39 @@
 #include <string.h>
 #include <unistd.h>
 
+void task_prop_locate(task_ctx *c, const char *name, const char *at, kerr *e)
+{
+    if (!e)
+        return;
+    if (e->line > 1) /* a template of several lines: its own position helps */
+        kerr_locate(e, NULL);
+    if (!c->flow_file || !c->task_path) {
+        kerr_prefix(e, "property '%s'", name);
+        return;
+    }
+    kerr_prefix(e, "task '%s': property '%s'", c->task_id ? c->task_id : "?", name);
+    buf ptr = BUF_INIT;
+    buf_puts(&ptr, c->task_path);
+    json_pointer_append(&ptr, name);
+    buf_puts(&ptr, at ? at : "");
+    const ypos *p = c->flow_pos ? posmap_find(c->flow_pos, buf_str(&ptr)) : NULL;
+    buf_free(&ptr);
+    e->line = p ? p->line : 0;
+    e->col = p ? p->col : 0;
+    kerr_locate(e, c->flow_file);
+}
+
 int task_prop(task_ctx *c, const char *name, json_t **out, kerr *e)
 {
     *out = NULL;
     const json_t *raw = json_object_get(c->task, name);
     if (!raw || json_is_null(raw))
         return 0;
-    json_t *v = c->ops->render(c, raw, e);
+    char *at = NULL;
+    json_t *v = c->ops->render(c, raw, &at, e);
     if (!v) {
-        kerr_prefix(e, "property '%s'", name);
+        task_prop_locate(c, name, at, e);
+        free(at);
         return -1;
     }
     if (json_is_null(v)) {
@@ -141,7 +166,7 @@ int task_prop_duration(task_ctx *c, const char *name, int64_t dflt, int64_t *out
 int task_render_text(task_ctx *c, const char *tmpl, char **out, kerr *e)
 {
     json_t *s = json_string(tmpl);
-    json_t *v = c->ops->render(c, s, e);
+    json_t *v = c->ops->render(c, s, NULL, e);
     json_decref(s);
     if (!v)
         return -1;

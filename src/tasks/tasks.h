@@ -62,8 +62,10 @@ typedef struct task_ctx_ops {
     /* Renders v (strings through the expression language, lists and maps
      * recursively) in the task's context; a string that is one whole
      * `{{ expression }}` keeps the expression's type. New reference, or NULL
-     * with e set. */
-    json_t *(*render)(task_ctx *c, const json_t *v, kerr *e);
+     * with e set and, when err_path is not NULL, *err_path the JSON pointer
+     * inside v of the string that failed ("" for v itself; the caller
+     * frees). */
+    json_t *(*render)(task_ctx *c, const json_t *v, char **err_path, kerr *e);
     /* Adds a log line (secrets masked by the engine). */
     void (*log)(task_ctx *c, store_level level, const char *msg);
 } task_ctx_ops;
@@ -89,6 +91,12 @@ struct task_ctx {
                                    task timed out: stop (proc_run takes it) */
     int64_t deadline_us;        /* monotonic (time_mono_us) deadline of the
                                    task's timeout, 0 when none */
+    /* where the task was written, so that a property that fails to render
+     * names its line and column: NULL when unknown (then messages name the
+     * property only) */
+    const char *flow_file;      /* what messages call the flow's file */
+    const struct posmap *flow_pos;  /* positions in it (flow/flow.h) */
+    const char *task_path;      /* the task's JSON pointer in the flow */
 
     /* filled by the task, read by the engine after run() */
     json_t *outputs;            /* object, starts empty */
@@ -101,8 +109,14 @@ struct task_ctx {
 /* ---- what tasks call (tasks/ctx.c) ---------------------------------------- */
 
 /* The rendered value of property name, or *out NULL when it is absent or
- * null. Returns 0, or -1 with e set (a rendering error names the property). */
+ * null. Returns 0, or -1 with e set: a rendering error names the property
+ * and, when the task's position is known, the flow file's line and column
+ * of the string that failed: "flows/etl.yaml:12:7: task 'load': property
+ * 'url': undefined variable 'inputs.urll'" (e->line/col hold that position). */
 int task_prop(task_ctx *c, const char *name, json_t **out /* OUT */, kerr *e);
+/* Rewrites e, the error of rendering property name (at: the JSON pointer of
+ * the failing string inside it, may be NULL), as task_prop reports it. */
+void task_prop_locate(task_ctx *c, const char *name, const char *at, kerr *e);
 /* Typed forms: absent gives dflt; a value of the wrong kind is an error
  * naming the property. *out of task_prop_string is malloc'd (NULL when
  * absent and dflt is NULL). */

@@ -38,6 +38,22 @@ check "run: SUCCESS exits 0" 0 "$KITE" run "$work/ok.yaml" --input n=3 --data "$
 has "run: logs on stderr" "$work/err" "n is 3"
 check "run: FAILED exits 1" 1 "$KITE" run "$work/fail.yaml" --data "$work/d"
 has "run: the task's error is logged" "$work/err" "it broke"
+mkdir -p "$work/flows"
+cat >"$work/flows/etl.yaml" <<'YML'
+id: etl
+namespace: t.cli
+inputs:
+  - id: url
+    type: STRING
+    defaults: http://example.com
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.urll }}"
+YML
+(cd "$work" && check "run: a render error fails the run" 1 "$KITE" run flows/etl.yaml --data "$work/d")
+has "run: a render error names the flow file's line and column" "$work/err" \
+    "flows/etl.yaml:10:14: task 'load': property 'message': undefined variable 'inputs.urll'"
 check "run: a bad input exits 2" 2 "$KITE" run "$work/ok.yaml" --input n=x --data "$work/d"
 has "run: the bad input is named" "$work/err" "input 'n': 'x' is not an integer"
 check "run: a missing input exits 2" 2 "$KITE" run "$work/ok.yaml" --data "$work/d"

@@ -241,6 +241,20 @@ req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/fail
 req POST "/executions/e2e.api/fails?wait=true"
 FID=$(j "d['id']")
 ok "a failing flow ends FAILED" jt "d['state']['current'] == 'FAILED'"
+cat >"$work/render.yml" <<'YML'
+id: render_err
+namespace: e2e.api
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.urll }}"
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/render.yml"
+req POST "/executions/e2e.api/render_err?wait=true"
+RID=$(j "d['id']")
+req GET "/logs/$RID?minLevel=ERROR"
+ok "a render error names {namespace}/{id}.yaml, line and column (API flow)" \
+    jt "any(l['message'] == \"e2e.api/render_err.yaml:6:14: task 'load': property 'message': undefined variable 'inputs.urll'\" for l in d)"
 req POST "/executions/$FID/restart"
 ok "restart: 200" code_is 200
 ok "restarted execution fails again" wait_state "$FID" FAILED 10

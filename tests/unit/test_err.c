@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "store/store.h"
 #include "tasks/tasks.h"
+#include "util/datetime.h"
 #include "util/err.h"
 
 static void fresh_error_is_internal(void **state)
@@ -120,6 +121,91 @@ static void engine_rewording_keeps_not_found(void **state)
     }
 }
 
+/* Runs flow text put under name and returns the first ERROR log line. */
+static char *run_and_get_error(const char *src, const char *name, const char *flow_id)
+{
+    tasks_register_all();
+    static int n;
+    char dir[128], url[256], root[256];
+    snprintf(dir, sizeof dir, "/tmp/kite-test-err-run-%d-%d", (int)getpid(), n++);
+    mkdir(dir, 0700);
+    snprintf(url, sizeof url, "sqlite:%s/kite.db", dir);
+    snprintf(root, sizeof root, "%s/storage", dir);
+    kerr e = KERR_INIT;
+    store *st = NULL;
+    assert_int_equal(store_open(url, NULL, &st, &e), 0);
+    storage *fs = storage_open_local(root, &e);
+    engine_opts o = {.store = st, .storage = fs, .workers = 1};
+    engine *en = engine_new(&o, &e);
+    assert_non_null(en);
+    assert_int_equal(engine_start(en, &e), 0);
+    diags d = DIAGS_INIT;
+    assert_int_equal(engine_flow_put(en, src, strlen(src), name, NULL, &d), 0);
+    diags_free(&d);
+    char id[STORE_ID_LEN + 1];
+    engine_submit_opts so = {.namespace = "t", .flow_id = flow_id};
+    assert_int_equal(engine_submit(en, &so, id, &e), 0);
+    store_state state;
+    assert_int_equal(engine_wait(en, id, 0, 30 * US_PER_SEC, &state, &e), 0);
+    assert_int_equal(state, STATE_FAILED);
+    engine_stop(en, US_PER_SEC);
+    store_log_query q = {.execution_id = id, .min_level = LEVEL_ERROR};
+    store_log *v = NULL;
+    size_t nv = 0;
+    assert_int_equal(store_log_search(st, &q, &v, &nv, NULL, &e), 0);
+    assert_true(nv >= 1);
+    char *msg = strdup(v[0].message);
+    store_logs_free(v, nv);
+    engine_free(en);
+    storage_free(fs);
+    store_free(st);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) {
+    }
+    return msg;
+}
+
+static const char etl[] = "id: etl\n"
+                          "namespace: t\n"
+                          "tasks:\n"
+                          "  - id: load\n"
+                          "    type: io.kestra.plugin.core.output.OutputValues\n"
+                          "    values:\n"
+                          "      fine: yes\n"
+                          "      url:\n"
+                          "        - ok\n"
+                          "        - \"{{ inputs.urll }}\"\n";
+
+static void render_error_names_file_line_col(void **state)
+{
+    char *m = run_and_get_error(etl, "flows/etl.yaml", "etl");
+    assert_string_equal(m, "flows/etl.yaml:10:11: task 'load': property 'values': undefined variable 'inputs.urll'");
+    free(m);
+}
+
+static void render_error_of_an_api_flow_names_ns_id_yaml(void **state)
+{
+    char *m = run_and_get_error(etl, NULL, "etl");
+    assert_string_equal(m, "t/etl.yaml:10:11: task 'load': property 'values': undefined variable 'inputs.urll'");
+    free(m);
+}
+
+static void render_error_in_a_long_template_keeps_its_line(void **state)
+{
+    static const char src[] = "id: multi\n"
+                              "namespace: t\n"
+                              "tasks:\n"
+                              "  - id: say\n"
+                              "    type: io.kestra.plugin.core.log.Log\n"
+                              "    message: |\n"
+                              "      line one\n"
+                              "      {{ nope }}\n";
+    char *m = run_and_get_error(src, "m.yaml", "multi");
+    assert_string_equal(m, "m.yaml:6:14: task 'say': property 'message': 2:4: undefined variable 'nope'");
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +214,9 @@ int main(void)
         cmocka_unit_test(store_codes_are_the_classes),
         cmocka_unit_test(format_pos),
         cmocka_unit_test(engine_rewording_keeps_not_found),
+        cmocka_unit_test(render_error_names_file_line_col),
+        cmocka_unit_test(render_error_of_an_api_flow_names_ns_id_yaml),
+        cmocka_unit_test(render_error_in_a_long_template_keeps_its_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,7 @@ typedef struct fx {
     json_t *task;
 } fx;
 
-static json_t *t_render(task_ctx *c, const json_t *v, kerr *e)
+static json_t *t_render_value(task_ctx *c, const json_t *v, kerr *e)
 {
     fx *f = c->engine;
     if (json_is_string(v)) {
@@ -70,7 +70,7 @@ static json_t *t_render(task_ctx *c, const json_t *v, kerr *e)
         size_t i;
         json_t *item;
         json_array_foreach(v, i, item) {
-            json_t *r = t_render(c, item, e);
+            json_t *r = t_render_value(c, item, e);
             if (!r) {
                 json_decref(a);
                 return NULL;
@@ -84,7 +84,7 @@ static json_t *t_render(task_ctx *c, const json_t *v, kerr *e)
         const char *k;
         json_t *item;
         json_object_foreach((json_t *)v, k, item) {
-            json_t *r = t_render(c, item, e);
+            json_t *r = t_render_value(c, item, e);
             if (!r) {
                 json_decref(o);
                 return NULL;
@@ -100,6 +100,13 @@ static void t_log(task_ctx *c, store_level level, const char *msg)
 {
     fx *f = c->engine;
     json_array_append_new(f->logs, json_pack("{s:s,s:s}", "level", store_level_name(level), "message", msg));
+}
+
+static json_t *t_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
+{
+    if (err_path)
+        *err_path = NULL;
+    return t_render_value(c, v, e);
 }
 
 static const task_ctx_ops t_ops = {.render = t_render, .log = t_log};
