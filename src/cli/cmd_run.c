@@ -222,7 +222,9 @@ static int finish(embedded *m, const char *id, store_state st, int json_out)
         json_t *j = engine_execution_json(m->en, id, &e);
         if (j) {
             char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-            printf("%s\n", s);
+            char *masked = engine_mask(m->en, s, strlen(s), NULL);  /* outputs, labels, inputs */
+            printf("%s\n", masked ? masked : s);
+            free(masked);
             free(s);
             json_decref(j);
         }
@@ -467,7 +469,9 @@ int cli_cmd_execution(int argc, char **argv)
             goto out;
         }
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-        printf("%s\n", s);
+        char *masked = engine_mask(m.en, s, strlen(s), NULL);
+        printf("%s\n", masked ? masked : s);
+        free(masked);
         free(s);
         json_decref(j);
         rc = 0;

@@ -158,6 +158,8 @@ static xexec *load_exec(engine *en, const char *id, kerr *e)
     }
     xexec *x = xexec_new(fl);
     x->row = row;
+    /* a restarted process knows an execution's SECRET inputs again */
+    engine__register_secret_inputs(en, fl->f, row.inputs);
     store_task_run *runs = NULL;
     size_t n = 0;
     if (store_task_run_list(en->o.store, id, &runs, &n, e) || xexec_load_runs(x, runs, n, e)) {
@@ -316,7 +318,8 @@ engine *engine_new(const engine_opts *o, kerr *e)
     pthread_cond_init(&en->exec_wake, NULL);
     pthread_cond_init(&en->work_wake, NULL);
     pthread_cond_init(&en->ended, NULL);
-    pthread_mutex_init(&en->secrets.lock, NULL);
+    en->mask = masker_new();
+    engine__register_env_secrets(en);
     en->flow_index = json_object();
     en->flow_files = json_object();
     en->exec_index = json_object();
@@ -400,10 +403,7 @@ void engine_free(engine *en)
     json_unshare(en->globals, en->globals_refs);
     json_decref(en->envs);
     json_decref(en->globals);
-    for (size_t i = 0; i < en->secrets.n; i++)
-        free(en->secrets.v[i]);
-    free(en->secrets.v);
-    pthread_mutex_destroy(&en->secrets.lock);
+    masker_free(en->mask);
     pthread_mutex_destroy(&en->lock);
     pthread_cond_destroy(&en->exec_wake);
     pthread_cond_destroy(&en->work_wake);

@@ -68,6 +68,21 @@ int engine_start(engine *en, kerr *e);
 void engine_stop(engine *en, int64_t grace_us);
 void engine_free(engine *en);
 
+/* ---- secrets (engine/log.c) ---------------------------------------------- */
+
+/* Registers a secret value (n bytes) and its encoded forms: from now on it is
+ * masked in logs, API answers, streams and `kite run --json`. The secrets
+ * store and Vault call it with every value they hand out. */
+void engine_secret_register(engine *en, const char *value, size_t n);
+/* Masks every known secret in s (n bytes). NULL when nothing matched; else a
+ * malloc'd copy the caller frees, its length in *out_len (may be NULL). */
+char *engine_mask(engine *en, const char *s, size_t n, size_t *out_len);
+
+/* Registers the SECRET inputs of an execution read from the store (its flow's
+ * declarations say which), so that an answer about it masks them even in a
+ * process that did not start it. */
+void engine_execution_secrets(engine *en, const store_execution *x);
+
 /* ---- flows --------------------------------------------------------------- */
 
 /* What run-time messages call the flow's file: the name it was last put

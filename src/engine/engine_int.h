@@ -29,6 +29,7 @@
 #include "engine/engine.h"
 #include "expr/expr.h"
 #include "tasks/tasks.h"
+#include "util/mask.h"
 
 /* ---- the compiled flow ----------------------------------------------------- */
 
@@ -309,12 +310,6 @@ static inline int step_find_run(step *s, int parent, int task, int iteration)
 
 /* ---- the engine object (engine.c) ----------------------------------------------- */
 
-/* Secrets revealed while rendering (masked in logs). */
-typedef struct secret_list {
-    char **v;
-    size_t n;
-    pthread_mutex_t lock;
-} secret_list;
 
 struct engine {
     engine_opts o;
@@ -354,7 +349,7 @@ struct engine {
     int nworkers;
     int64_t next_timer_us;      /* earliest delayed event known, 0 none */
 
-    secret_list secrets;
+    masker *mask;               /* every known secret value (log.c) */
     expr_func funcs[8];
     size_t nfuncs;
 };
@@ -382,6 +377,10 @@ void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level
 /* Masks known secret values in msg; returns a malloc'd copy or NULL when none matched. */
 char *engine_mask_secrets(engine *en, const char *msg);
 void engine_add_secret(engine *en, const char *value);
+/* Registers every SECRET_* variable of the environment (decoded), at start-up. */
+void engine__register_env_secrets(engine *en);
+/* Registers the values of a flow's SECRET inputs found in inputs (an object). */
+void engine__register_secret_inputs(engine *en, const flow *f, const json_t *inputs);
 /* secret(name): the value of $SECRET_<name>, base64-decoded, then masked in logs. */
 json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e);
 

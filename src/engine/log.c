@@ -5,57 +5,106 @@
  * DESIGN
  * Every line a task or the executor writes goes through engine_log_line:
  * known secret values are replaced by "******", then the line is appended
- * to the store and handed to the live listener (kite run, SSE). A secret is
- * known once secret() returned it in this process; values shorter than 3
- * characters are not masked (they would mangle every line).
+ * to the store and handed to the live listener (kite run, SSE). The values
+ * and their encoded forms live in one masker (util/mask.h): every SECRET_*
+ * variable is registered when the engine is made, a SECRET input when an
+ * execution gets or reloads its inputs, anything secret() returns, and what
+ * the secrets store and Vault hand out (engine_secret_register). The server
+ * and `kite run --json` mask their answers through engine_mask; values
+ * shorter than 3 bytes are not masked (they would mangle every line).
  */
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 /* ---- logs and secrets ------------------------------------------------------------------ */
 
 void engine_add_secret(engine *en, const char *value)
 {
-    if (!value || strlen(value) < 3)
-        return; /* masking very short values would mangle every log line */
-    pthread_mutex_lock(&en->secrets.lock);
-    for (size_t i = 0; i < en->secrets.n; i++)
-        if (!strcmp(en->secrets.v[i], value)) {
-            pthread_mutex_unlock(&en->secrets.lock);
-            return;
-        }
-    en->secrets.v = xrealloc(en->secrets.v, (en->secrets.n + 1) * sizeof *en->secrets.v);
-    en->secrets.v[en->secrets.n++] = xstrdup(value);
-    pthread_mutex_unlock(&en->secrets.lock);
+    if (value)
+        masker_add(en->mask, value, strlen(value));
+}
+
+void engine_secret_register(engine *en, const char *value, size_t n)
+{
+    masker_add(en->mask, value, n);
 }
 
 char *engine_mask_secrets(engine *en, const char *msg)
 {
+    return masker_apply(en->mask, msg, strlen(msg), NULL);
+}
+
+char *engine_mask(engine *en, const char *s, size_t n, size_t *out_len)
+{
+    return masker_apply(en->mask, s, n, out_len);
+}
+
+/* The value of a SECRET_<NAME> variable: base64 as Kestra sets it, decoded,
+ * without the trailing newline `echo | base64` adds. NULL when not base64. */
+static char *decode_env_secret(const char *b64)
+{
+    json_t *ctx = json_pack("{s:s}", "v", b64);
     char *out = NULL;
-    pthread_mutex_lock(&en->secrets.lock);
-    for (size_t i = 0; i < en->secrets.n; i++) {
-        const char *sec = en->secrets.v[i];
-        const char *cur = out ? out : msg;
-        if (!strstr(cur, sec))
-            continue;
-        buf b = BUF_INIT;
-        size_t sl = strlen(sec);
-        const char *p = cur, *hit;
-        while ((hit = strstr(p, sec))) {
-            buf_append(&b, p, (size_t)(hit - p));
-            buf_puts(&b, "******");
-            p = hit + sl;
-        }
-        buf_puts(&b, p);
-        free(out);
-        out = buf_steal(&b);
-    }
-    pthread_mutex_unlock(&en->secrets.lock);
+    kerr e = KERR_INIT;
+    int rc = expr_render_string("{{ v | base64decode }}", ctx, NULL, &out, &e);
+    json_decref(ctx);
+    if (rc)
+        return NULL;
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        out[--n] = '\0';
     return out;
+}
+
+void engine__register_env_secrets(engine *en)
+{
+    extern char **environ;
+    for (char **ep = environ; ep && *ep; ep++) {
+        if (strncmp(*ep, "SECRET_", 7) != 0)
+            continue;
+        const char *eq = strchr(*ep, '=');
+        if (!eq || !eq[1])
+            continue;
+        char *v = decode_env_secret(eq + 1);
+        if (v) {
+            engine_add_secret(en, v);
+            explicit_bzero(v, strlen(v));
+            free(v);
+        }
+    }
+}
+
+void engine_execution_secrets(engine *en, const store_execution *x)
+{
+    if (!x->inputs || !json_object_size(x->inputs))
+        return;
+    kerr e = KERR_INIT;
+    eflow *fl = engine_flow_get(en, x->namespace, x->flow_id, x->flow_revision, &e);
+    if (!fl)
+        return;
+    engine__register_secret_inputs(en, fl->f, x->inputs);
+    engine_flow_release(en, fl);
+}
+
+void engine__register_secret_inputs(engine *en, const flow *f, const json_t *inputs)
+{
+    const json_t *decls = f ? json_object_get(f->doc, "inputs") : NULL;
+    size_t i;
+    const json_t *d;
+    json_array_foreach(decls, i, d) {
+        const char *type = json_string_value(json_object_get(d, "type"));
+        const char *id = json_string_value(json_object_get(d, "id"));
+        if (!type || !id || strcasecmp(type, "SECRET") != 0)
+            continue;
+        const char *v = json_string_value(json_object_get(inputs, id));
+        if (v)
+            engine_add_secret(en, v);
+    }
 }
 
 void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level, const char *msg)
@@ -100,20 +149,11 @@ json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, ke
         kerr_set(e, "secret '%s' not found (set %s to its value in base64)", name, var);
         return NULL;
     }
-    /* base64 decode through the expression language's own filter */
-    json_t *ctx = json_pack("{s:s}", "v", b64);
-    char *out = NULL;
-    kerr e2 = KERR_INIT;
-    if (expr_render_string("{{ v | base64decode }}", ctx, NULL, &out, &e2)) {
-        json_decref(ctx);
+    char *out = decode_env_secret(b64);
+    if (!out) {
         kerr_set(e, "secret '%s': %s is not valid base64", name, var);
         return NULL;
     }
-    json_decref(ctx);
-    /* a trailing newline from `echo | base64` is not part of the secret */
-    size_t n = strlen(out);
-    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        out[--n] = '\0';
     engine_add_secret(en, out);
     json_t *v = json_string(out);
     free(out);

@@ -92,6 +92,7 @@ static void create_subflows(engine *en, xexec *parent, const json_t *list)
         row.flow_id = (char *)fid;
         row.flow_revision = fl->revision;
         row.inputs = inputs;
+        engine__register_secret_inputs(en, fl->f, inputs);
         row.labels = json_object();
         engine__flow_labels(fl->f, row.labels);
         json_object_update(row.labels, json_object_get(sf, "labels"));

@@ -78,6 +78,7 @@ int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_
         engine_flow_release(en, fl);
         return -1;
     }
+    engine__register_secret_inputs(en, fl->f, inputs);
     store_execution row = {0};
     row.id = id;
     row.namespace = (char *)o->namespace;

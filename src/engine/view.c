@@ -142,6 +142,7 @@ json_t *engine_execution_json(engine *en, const char *id, kerr *e)
         store_execution_clear(&x);
         return NULL;
     }
+    engine_execution_secrets(en, &x);
     json_t *o = engine_json_execution(&x);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)

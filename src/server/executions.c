@@ -133,6 +133,7 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
         if (outputs_only) {
             o = x.outputs ? json_incref(x.outputs) : json_object();
         } else {
+            engine_execution_secrets(r->s->o.engine, &x);
             o = engine_json_execution(&x);
             json_object_set_new(o, "taskRunList", json_array());
         }
@@ -262,13 +263,17 @@ enum MHD_Result srv_exec_search(srv_req *r)
                 continue;
             if (labels && !has_labels(x, labels))
                 continue;
-            if ((size_t)total >= off && (size_t)total < off + lim)
+            if ((size_t)total >= off && (size_t)total < off + lim) {
+                engine_execution_secrets(r->s->o.engine, x);
                 json_array_append_new(res, engine_json_execution(x));
+            }
             total++;
         }
     } else {
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
+            engine_execution_secrets(r->s->o.engine, &xs[k]);
             json_array_append_new(res, engine_json_execution(&xs[k]));
+        }
     }
     store_executions_free(xs, n);
     json_decref(labels);

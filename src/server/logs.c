@@ -152,7 +152,12 @@ enum MHD_Result srv_logs_download(srv_req *r)
     char *disp = xasprintf("attachment; filename=\"%s.log\"", q->id);
     logq_free(q);
     size_t len = b.len;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf_steal(&b), MHD_RESPMEM_MUST_FREE);
+    char *text = engine_mask(r->s->o.engine, b.data ? b.data : "", len, &len);  /* a secret known since */
+    if (text)
+        buf_free(&b);
+    else
+        text = buf_steal(&b);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, "Content-Disposition", disp);
     free(disp);

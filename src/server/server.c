@@ -124,7 +124,14 @@ enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j)
     }
     if (!s)
         s = xstrdup("null");
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    /* secrets never leave in an answer (outputs, inputs, labels, errors) */
+    size_t len = strlen(s);
+    char *masked = engine_mask(r->s->o.engine, s, len, &len);
+    if (masked) {
+        free(s);
+        s = masked;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     return queue(r, status, resp);
 }

@@ -59,6 +59,13 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         }
         x->polled = 1;
         x->done = x->fn(x->ud, &x->pending);
+        size_t mlen = 0;   /* secrets never leave in a stream either */
+        char *masked = x->pending.len ? engine_mask(x->s->o.engine, x->pending.data, x->pending.len, &mlen) : NULL;
+        if (masked) {
+            buf_reset(&x->pending);
+            buf_append(&x->pending, masked, mlen);
+            free(masked);
+        }
         /* silence longer than the connection timeout would let MHD drop the
          * stream between two polls: speak at half of it (15 s at most) */
         int64_t quiet_us = x->s->o.timeout_s ? (int64_t)x->s->o.timeout_s * 500000 : 15000000;
