@@ -36,6 +36,7 @@ typedef struct cli_config {
     char *flows;            /* server.flows: a folder of flows to load and watch, or NULL */
     int64_t grace_us;       /* server.grace: SIGTERM's grace period (0: the default) */
     store_level min_level;  /* logLevel */
+    size_t max_task_runs;   /* engine.maxTaskRuns (0: the engine's default) */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */

@@ -112,7 +112,8 @@ static int embedded_open(embedded *m, kerr *e)
     m->pr.color = isatty(STDERR_FILENO);
     engine_opts o = {.store = m->st, .storage = m->fs, .workers = m->cfg.workers, .globals = m->cfg.globals,
                      .env_prefix = m->cfg.env_prefix, .tmp_dir = m->cfg.tmp_dir, .on_log = print_log,
-                     .on_log_ud = &m->pr, .min_log_level = m->cfg.min_level};
+                     .on_log_ud = &m->pr, .min_log_level = m->cfg.min_level,
+                     .max_task_runs = m->cfg.max_task_runs};
     m->en = engine_new(&o, e);
     if (!m->en)
         return -1;

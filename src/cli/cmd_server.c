@@ -286,7 +286,8 @@ int cli_cmd_server(int argc, char **argv)
     if (!m.fs)
         goto fail;
     engine_opts eo = {.store = m.st, .storage = m.fs, .workers = m.cfg.workers, .globals = m.cfg.globals,
-                      .env_prefix = m.cfg.env_prefix, .tmp_dir = m.cfg.tmp_dir, .min_log_level = m.cfg.min_level};
+                      .env_prefix = m.cfg.env_prefix, .tmp_dir = m.cfg.tmp_dir, .min_log_level = m.cfg.min_level,
+                      .max_task_runs = m.cfg.max_task_runs};
     m.en = engine_new(&eo, &e);
     if (!m.en)
         goto fail;

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", NULL};
+static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine", NULL};
+static const char *const engine_keys[] = {"maxTaskRuns", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
 static const char *const server_keys[] = {"port", "host", "flows", "grace", NULL};
 
@@ -145,6 +146,21 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             }
             free(c->env_prefix);
             c->env_prefix = xstrdup(json_string_value(v));
+        }
+    }
+    const json_t *eng = json_object_get(doc, "engine");
+    if (eng) {
+        if (!json_is_object(eng) || (rc = check_keys(eng, "/engine", engine_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'engine' must be a mapping", path);
+            goto done;
+        }
+        if ((v = json_object_get(eng, "maxTaskRuns"))) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000000) {
+                rc = kerr_set(e, "%s: 'engine.maxTaskRuns' must be an integer from 1 to 100000000", path);
+                goto done;
+            }
+            c->max_task_runs = (size_t)json_integer_value(v);
         }
     }
     const json_t *srv = json_object_get(doc, "server");

@@ -312,6 +312,10 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (en->nworkers < 2)
         en->nworkers = 2;
+    en->max_task_runs = o->max_task_runs ? o->max_task_runs : ENGINE_MAX_TASK_RUNS;
+    en->max_active = 256;
+    if ((size_t)en->nworkers * 4 > en->max_active)
+        en->max_active = (size_t)en->nworkers * 4;
     if (!en->o.lease_us)
         en->o.lease_us = 300LL * US_PER_SEC;
     pthread_mutex_init(&en->lock, NULL);

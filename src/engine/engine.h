@@ -56,7 +56,13 @@ typedef struct engine_opts {
      * executor thread; must not block. May be NULL. */
     void (*on_end)(void *ud, const char *execution_id, store_state state);
     void *on_end_ud;
+    /* Task runs one execution may have (kite.yml engine.maxTaskRuns); 0:
+     * ENGINE_MAX_TASK_RUNS. A ForEach whose values would pass it fails
+     * before it starts; any other run past it fails. */
+    size_t max_task_runs;
 } engine_opts;
+
+#define ENGINE_MAX_TASK_RUNS 100000
 
 /* Creates an engine; no thread runs until engine_start(). */
 engine *engine_new(const engine_opts *o, kerr *e);

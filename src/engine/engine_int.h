@@ -90,10 +90,22 @@ typedef struct xrun {
     int dirty;                  /* changed since written */
     int dispatched;             /* a worker job is queued or running */
     json_t *state_data;         /* flowable bookkeeping, kept in outputs */
-    size_t lo;                  /* loops: every iteration before lo ended well
-                                   (memory only: recomputed after a reload) */
-    store_state agg;            /* loops: the aggregated state of those */
+    int listed;                 /* in xexec.wlist (fresh or dirty since written) */
+    struct xloop *loop;         /* loops: where the iterations stand (memory
+                                   only: rebuilt after a reload or a restart) */
 } xrun;
+
+/* A loop's cursor, so that a step walks only the iterations that are still
+ * open, never the whole list of values: iterations [0, hi) have started;
+ * open lists those of them that have not ended (ascending); the ended ones
+ * are folded into agg / bad. Iterations start in order, lowest first. */
+typedef struct xloop {
+    size_t hi;
+    size_t *open;
+    size_t nopen, cap;
+    store_state agg;            /* the worst ended iteration's state */
+    int bad;                    /* an ended iteration failed (or was killed) */
+} xloop;
 
 typedef struct xexec {
     store_execution row;
@@ -107,6 +119,11 @@ typedef struct xexec {
     size_t icap;
     pthread_mutex_t lock;       /* guards runs and outputs against worker reads */
     int dirty;
+    int *wlist;                 /* runs to write (fresh or dirty), each once:
+                                   a step writes what it changed, not every run */
+    size_t nwlist, wcap;
+    size_t active;              /* runnable runs not ended (a worker has or will have them) */
+    size_t paused;              /* runs PAUSED */
     int refs;                   /* guarded by the engine's cache lock */
     int ended_notified;
     char *workdir_root;         /* working folders of this execution, NULL until made */
@@ -144,6 +161,12 @@ void xexec_free(xexec *x);
  * (borrowed, may be NULL) and iteration; returns its index. */
 int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int iteration, int64_t now);
 void xrun_set_state(xexec *x, int r, store_state st, int64_t now);
+/* Marks run r changed: written by the next commit (xexec.wlist). */
+void xrun_touch(xexec *x, int r);
+/* Forgets run r's loop cursor (a restart changes ended iterations). */
+void xrun_loop_reset(xrun *run);
+/* After the commit: nothing is left to write. */
+void xexec_mark_written(xexec *x);
 /* The newest run of task under parent (-1: top) with this iteration, or -1. */
 int xexec_find_run(const xexec *x, int parent, int task, int iteration);
 /* The run with this id, or -1. */
@@ -343,6 +366,11 @@ struct engine {
 
     /* running task runs: taskrun id -> cancel flag, for kill */
     json_t *cancels;            /* id -> integer pointer */
+
+    size_t max_task_runs;       /* o.max_task_runs or its default */
+    size_t max_active;          /* per execution: runnable runs not ended, and
+                                   open iterations of one loop, before a loop
+                                   waits to start more (fairness) */
 
     pthread_t executor;
     pthread_t *workers;

@@ -94,7 +94,7 @@ void step_sdata_save(step *s, int r)
     if (!run->row.outputs)
         run->row.outputs = json_object();
     json_object_set(run->row.outputs, "_state", run->state_data);
-    run->dirty = 1;
+    xrun_touch(s->x, r);
 }
 
 void step_set_output(step *s, int r, const char *key, json_t *v)
@@ -103,7 +103,7 @@ void step_set_output(step *s, int r, const char *key, json_t *v)
     if (!run->row.outputs)
         run->row.outputs = json_object();
     json_object_set_new(run->row.outputs, key, v);
-    run->dirty = 1;
+    xrun_touch(s->x, r);
 }
 
 /* Kestra's truthiness of a rendered condition. */
@@ -218,6 +218,12 @@ int step_start_run(step *s, int task, int parent, const json_t *value, int itera
         v = x->runs[parent].value;
     int r = xexec_add_run(x, task, parent, v, iteration, s->now);
     s->changed = 1;
+    if (x->nruns > s->en->max_task_runs) {
+        /* the one run past the cap fails, which stops every walk from
+         * starting more: the execution fails with it */
+        step_fail(s, r, "execution would exceed %zu task runs (engine.maxTaskRuns)", s->en->max_task_runs);
+        return r;
+    }
     const etask *t = &x->fl->tasks[task];
     const json_t *runif = json_object_get(t->json, "runIf");
     if (runif && !json_is_null(runif)) {
@@ -448,7 +454,7 @@ static void apply_result(step *s, const xevent *ev)
     at->worker_id = json_string_value(json_object_get(ev->data, "worker"))
                         ? xstrdup(json_string_value(json_object_get(ev->data, "worker")))
                         : NULL;
-    run->dirty = 1;
+    xrun_touch(x, r);
     const json_t *outs = json_object_get(ev->data, "outputs");
     if (json_is_object(outs) && json_object_size(outs)) {
         if (!run->row.outputs)
@@ -567,7 +573,7 @@ static void restart_failed(step *s)
             json_t *sd = step_sdata(s, (int)i);
             json_object_del(sd, "result");
             json_object_del(sd, "branch");
-            run->lo = 0;
+            xrun_loop_reset(run);
             step_sdata_save(s, (int)i);
         }
     }
@@ -866,15 +872,9 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
         if (!s.changed)
             break;
     }
-    /* paused when a Pause waits and nothing else runs */
-    int paused = 0, active = 0;
-    for (size_t i = 0; i < x->nruns; i++) {
-        store_state st = x->runs[i].row.state;
-        if (st == STATE_PAUSED)
-            paused = 1;
-        else if (!step_ended(st) && !x->fl->tasks[x->runs[i].task].impl)
-            active = 1;
-    }
+    /* paused when a Pause waits and nothing else runs (counted as runs
+     * change state: no walk over every run) */
+    int paused = x->paused > 0, active = x->active > 0;
     if (paused && !active && x->row.state == STATE_RUNNING) {
         store_execution_set_state(&x->row, STATE_PAUSED, now);
         x->dirty = 1;

@@ -99,9 +99,36 @@ static const json_t *loop_values(step *s, int r)
     return v;
 }
 
+/* The cursor of loop run r, built on its first walk (after a load or a
+ * restart) from the runs that exist: iterations start in order, so those
+ * that started are [0, hi); all of them are open until the walk folds them. */
+static xloop *loop_cursor(step *s, int r, const elist *tasks, size_t n)
+{
+    xrun *run = &s->x->runs[r];
+    if (run->loop)
+        return run->loop;
+    xloop *l = xcalloc(1, sizeof *l);
+    l->agg = STATE_SUCCESS;
+    if (tasks && tasks->n)
+        while (l->hi < n && step_find_run(s, r, tasks->v[0], (int)l->hi) >= 0)
+            l->hi++;
+    l->cap = l->hi ? l->hi : 8;
+    l->open = xmalloc(l->cap * sizeof *l->open);
+    for (size_t i = 0; i < l->hi; i++)
+        l->open[l->nopen++] = i;
+    s->x->runs[r].loop = l;
+    return l;
+}
+
 /* ForEach and its old forms, which differ in how many iterations run at once
  * (limit, read from property limit_prop with default dflt; NULL: always 1)
- * and whether an iteration's tasks run in parallel (par_tasks). */
+ * and whether an iteration's tasks run in parallel (par_tasks).
+ *
+ * A step walks only the open iterations (started, not ended) and starts new
+ * ones from the cursor: its cost follows what runs, not the number of
+ * values. New iterations wait, whatever the limit, while the execution has
+ * engine.max_active runnable runs not ended or the loop that many open
+ * iterations (fairness: one execution never floods the queue). */
 static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt, int par_tasks)
 {
     const json_t *vals = loop_values(s, r);
@@ -115,51 +142,66 @@ static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt,
     }
     const elist *tasks = step_branch(s, r, "tasks");
     size_t n = json_array_size(vals);
-    size_t lo = s->x->runs[r].lo;
-    step_res m = {1, STATE_SUCCESS, 0};
-    if (lo)
-        m.state = s->x->runs[r].agg;
-    int running = 0;
-    size_t new_lo = lo;
-    int prefix_done = 1;
-    for (size_t i = lo; i < n; i++) {
-        const json_t *v = json_array_get(vals, i);
-        int started = tasks && tasks->n && step_find_run(s, r, tasks->v[0], (int)i) >= 0;
-        if (!started) {
-            if (m.bad || s->killing || (limit > 0 && running >= limit)) {
-                if (s->killing && !m.bad) {
-                    m.bad = 1;
-                    m.state = STATE_KILLED;
-                }
-                if (!m.bad)
-                    m.done = 0;
-                prefix_done = 0;
-                continue;
-            }
+    xloop *l = loop_cursor(s, r, tasks, n);
+    if (l->hi == 0 && l->nopen == 0 && n && tasks && tasks->n) {
+        /* before the first iteration: would the execution stay within its cap? */
+        size_t max = s->en->max_task_runs, have = s->x->nruns;
+        if (n > (max - (have < max ? have : max)) / tasks->n) {
+            step_fail(s, r, "execution would exceed %zu task runs (engine.maxTaskRuns): '%s' has %zu values of %zu task%s",
+                      max, s->x->runs[r].row.task_id, n, tasks->n, tasks->n == 1 ? "" : "s");
+            return STATE_FAILED;
         }
+    }
+    step_res m = {1, l->agg, l->bad};
+    size_t running = 0, keep = 0;
+    for (size_t k = 0; k < l->nopen; k++) {
+        size_t i = l->open[k];
+        const json_t *v = json_array_get(vals, i);
         step_res it = par_tasks ? step_walk_par(s, r, tasks, v, (int)i, 0) : step_walk_seq(s, r, tasks, v, (int)i);
+        l = s->x->runs[r].loop;
         if (!it.done) {
             running++;
             m.done = 0;
-            prefix_done = 0;
+            l->open[keep++] = i;
             continue;
         }
-        if (it.bad) {
-            m.bad = 1;
-            m.state = step_worst(m.state, it.state);
-        } else {
-            m.state = step_worst(m.state, it.state);
+        l->agg = step_worst(l->agg, it.state);
+        if (it.bad)
+            l->bad = 1;
+        m.state = step_worst(m.state, it.state);
+        m.bad |= it.bad;
+    }
+    l->nopen = keep;
+    while (l->hi < n) {
+        if (m.bad || s->killing || (limit > 0 && (int64_t)running >= limit) || s->x->active >= s->en->max_active ||
+            l->nopen >= s->en->max_active) {
+            if (s->killing && !m.bad) {
+                m.bad = 1;
+                m.state = STATE_KILLED;
+            }
+            if (!m.bad)
+                m.done = 0;
+            break;
         }
-        if (prefix_done && !it.bad)
-            new_lo = i + 1;
-    }
-    if (m.bad && !m.done) {
-        /* wait for what runs; nothing new starts */
-    }
-    if (new_lo != lo && !m.bad) {
-        /* a prefix of iterations ended well: the next steps start after it */
-        s->x->runs[r].lo = new_lo;
-        s->x->runs[r].agg = m.state;
+        size_t i = l->hi++;
+        const json_t *v = json_array_get(vals, i);
+        step_res it = par_tasks ? step_walk_par(s, r, tasks, v, (int)i, 0) : step_walk_seq(s, r, tasks, v, (int)i);
+        l = s->x->runs[r].loop;
+        if (!it.done) {
+            running++;
+            m.done = 0;
+            if (l->nopen == l->cap) {
+                l->cap = l->cap * 2;
+                l->open = xrealloc(l->open, l->cap * sizeof *l->open);
+            }
+            l->open[l->nopen++] = i;
+            continue;
+        }
+        l->agg = step_worst(l->agg, it.state);
+        if (it.bad)
+            l->bad = 1;
+        m.state = step_worst(m.state, it.state);
+        m.bad |= it.bad;
     }
     if (m.bad && m.state != STATE_KILLED)
         m.state = step_worst(m.state, STATE_FAILED);

@@ -32,10 +32,12 @@
 
 /* ---- writing a step's results ----------------------------------------------------------- */
 
+/* Writes the runs the step changed (x->wlist: fresh ones in creation order,
+ * so their seq keeps it) and the execution row. */
 static int write_exec(engine *en, xexec *x, kerr *e)
 {
-    for (size_t i = 0; i < x->nruns; i++) {
-        xrun *run = &x->runs[i];
+    for (size_t i = 0; i < x->nwlist; i++) {
+        xrun *run = &x->runs[x->wlist[i]];
         if (run->fresh) {
             if (store_task_run_insert(en->o.store, &run->row, e))
                 return -1;
@@ -47,13 +49,6 @@ static int write_exec(engine *en, xexec *x, kerr *e)
     if (x->dirty && store_execution_update(en->o.store, &x->row, e))
         return -1;
     return 0;
-}
-
-static void mark_written(xexec *x)
-{
-    for (size_t i = 0; i < x->nruns; i++)
-        x->runs[i].fresh = x->runs[i].dirty = 0;
-    x->dirty = 0;
 }
 
 /* Creates the subflow executions a step asked for, in the current transaction. */
@@ -265,7 +260,7 @@ static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t
         return -1;
     /* written in this transaction: a later write of the same batch must
      * update, not insert again (a rollback drops x anyway) */
-    mark_written(x);
+    xexec_mark_written(x);
     for (size_t k = 0; k < a->njobs; k++) {
         if (store_queue_push(st, a->jobs[k].kind, x->row.id, a->jobs[k].taskrun_id, a->jobs[k].payload,
                              a->jobs[k].available_us, NULL, e))

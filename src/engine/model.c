@@ -222,8 +222,10 @@ void xexec_free(xexec *x)
         store_task_run_clear(&x->runs[i].row);
         json_decref(x->runs[i].value);
         json_decref(x->runs[i].state_data);
+        xrun_loop_reset(&x->runs[i]);
     }
     free(x->runs);
+    free(x->wlist);
     free(x->kidx);
     free(x->iidx);
     store_execution_clear(&x->row);
@@ -364,7 +366,52 @@ int xexec_add_run(xexec *x, int task, int parent, const json_t *value, int itera
     run->fresh = 1;
     store_task_run_set_state(&run->row, STATE_CREATED, now);
     index_insert(x, r);
+    if (!x->fl->tasks[task].impl)
+        x->active++;
+    xrun_touch(x, r);
     return r;
+}
+
+void xrun_touch(xexec *x, int r)
+{
+    xrun *run = &x->runs[r];
+    run->dirty = 1;
+    if (run->listed)
+        return;
+    if (x->nwlist == x->wcap) {
+        x->wcap = x->wcap ? x->wcap * 2 : 16;
+        x->wlist = xrealloc(x->wlist, x->wcap * sizeof *x->wlist);
+    }
+    x->wlist[x->nwlist++] = r;
+    run->listed = 1;
+}
+
+void xexec_mark_written(xexec *x)
+{
+    for (size_t i = 0; i < x->nwlist; i++) {
+        xrun *run = &x->runs[x->wlist[i]];
+        run->fresh = run->dirty = run->listed = 0;
+    }
+    x->nwlist = 0;
+    x->dirty = 0;
+}
+
+void xrun_loop_reset(xrun *run)
+{
+    if (!run->loop)
+        return;
+    free(run->loop->open);
+    free(run->loop);
+    run->loop = NULL;
+}
+
+/* Keeps xexec.active and xexec.paused as a run moves from state a to b. */
+static void count_state(xexec *x, const xrun *run, store_state st, int sign)
+{
+    if (st == STATE_PAUSED)
+        x->paused += (size_t)sign;
+    if (!x->fl->tasks[run->task].impl && !store_state_is_terminated(st))
+        x->active += (size_t)sign;
 }
 
 void xrun_set_state(xexec *x, int r, store_state st, int64_t now)
@@ -372,9 +419,11 @@ void xrun_set_state(xexec *x, int r, store_state st, int64_t now)
     xrun *run = &x->runs[r];
     if (run->row.state == st && run->row.n_histories)
         return;
+    count_state(x, run, run->row.state, -1);
+    count_state(x, run, st, +1);
     store_task_run_set_state(&run->row, st, now);
     run->row.updated_us = now;
-    run->dirty = 1;
+    xrun_touch(x, r);
 }
 
 int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
@@ -411,6 +460,7 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e)
         json_t *sd = run->row.outputs ? json_object_get(run->row.outputs, "_state") : NULL;
         if (sd)
             run->state_data = json_incref(sd);
+        count_state(x, run, run->row.state, +1);
         x->nruns++;
     }
     json_decref(ids);

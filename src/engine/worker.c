@@ -307,12 +307,7 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
     w.en = en;
     w.x = x;
     pthread_mutex_lock(&x->lock);
-    int r = -1;
-    for (size_t i = x->nruns; i > 0; i--)
-        if (!strcmp(x->runs[i - 1].row.id, run_id)) {
-            r = (int)(i - 1);
-            break;
-        }
+    int r = xexec_run_by_id(x, run_id);
     if (r < 0 || store_state_is_terminated(x->runs[r].row.state) || (int)x->runs[r].row.n_attempts != attempt ||
         x->row.state == STATE_KILLING || store_state_is_terminated(x->row.state)) {
         pthread_mutex_unlock(&x->lock);

@@ -1,13 +1,16 @@
 /*
  * test_engine.c: the engine end to end through its API, on a real SQLite
  * store and storage in a temporary folder, with real worker threads:
- * flow concurrency limits (QUEUE, CANCEL, FAIL) and afterExecution.
+ * flow concurrency limits (QUEUE, CANCEL, FAIL) and afterExecution; what a
+ * big ForEach may take (issue 16): the other executions keep moving, the
+ * rows in flight stay bounded, engine.maxTaskRuns fails what would pass it.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,8 @@ typedef struct fx {
     engine *en;
 } fx;
 
+static size_t opt_max_task_runs;
+
 static int setup(void **state)
 {
     static int n;
@@ -39,7 +44,7 @@ static int setup(void **state)
     assert_int_equal(store_open(url, NULL, &f->st, &e), 0);
     f->fs = storage_open_local(root, &e);
     assert_non_null(f->fs);
-    engine_opts o = {.store = f->st, .storage = f->fs, .workers = 4};
+    engine_opts o = {.store = f->st, .storage = f->fs, .workers = 4, .max_task_runs = opt_max_task_runs};
     f->en = engine_new(&o, &e);
     assert_non_null(f->en);
     assert_int_equal(engine_start(f->en, &e), 0);
@@ -195,6 +200,124 @@ static void flow_retry_with_new_executions_chains_them(void **state)
     assert_int_equal(last, STATE_FAILED);
 }
 
+/* Count of task runs matching where (SQL), read from the database file. */
+static long count_runs(fx *f, const char *where)
+{
+    char path[256], sql[512];
+    snprintf(path, sizeof path, "%s/kite.db", f->dir);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM task_runs WHERE %s", where);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static store_state wait_long(fx *f, const char *id)
+{
+    store_state st;
+    kerr e = KERR_INIT;
+    assert_int_equal(engine_wait(f->en, id, 0, 600 * US_PER_SEC, &st, &e), 0);
+    return st;
+}
+
+#define UNFINISHED "state NOT IN ('SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED')"
+
+/* A 20,000-value ForEach with no concurrency limit: a one-task execution
+ * started while it runs ends long before it (its task is not queued behind
+ * 20,000 others), and the ForEach never has more than the engine's bound of
+ * task runs in flight (before: every value dispatched at once). */
+static void big_foreach_leaves_room_for_others(void **state)
+{
+    fx *f = *state;
+    put(f, "id: big\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.ForEach\n"
+           "    values: \"{{ range(1, 20000) }}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: r\n"
+           "        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n");
+    put(f, "id: one\nnamespace: t\ntasks:\n  - id: one\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: x\n");
+    char big[STORE_ID_LEN + 1], one[STORE_ID_LEN + 1];
+    submit(f, "big", big);
+    long busy = 0, max_unfinished = 0;
+    for (int i = 0; i < 6000 && busy < 200; i++) {
+        usleep(10000);
+        busy = count_runs(f, "task_id = 'r'");
+        long u = count_runs(f, "task_id = 'r' AND " UNFINISHED);
+        if (u > max_unfinished)
+            max_unfinished = u;
+    }
+    assert_true(busy >= 200);
+    submit(f, "one", one);
+    assert_int_equal(wait_long(f, one), STATE_SUCCESS);
+    store_execution x = {0};
+    kerr e = KERR_INIT;
+    assert_int_equal(store_execution_get(f->st, big, &x, &e), 0);
+    store_state big_then = x.state;
+    store_execution_clear(&x);
+    long u = count_runs(f, "task_id = 'r' AND " UNFINISHED);
+    if (u > max_unfinished)
+        max_unfinished = u;
+    assert_false(store_state_is_terminated(big_then)); /* the one-task execution ended first */
+    assert_true(max_unfinished <= 300);               /* at most 256 dispatched at a time */
+    assert_int_equal(wait_long(f, big), STATE_SUCCESS);
+    assert_int_equal(count_runs(f, "task_id = 'r' AND state = 'SUCCESS'"), 20000);
+}
+
+static int setup_small(void **state)
+{
+    opt_max_task_runs = 100;
+    int rc = setup(state);
+    opt_max_task_runs = 0;
+    return rc;
+}
+
+static int has_log(fx *f, const char *id, const char *text)
+{
+    store_log_query q = {.execution_id = id};
+    store_log *logs;
+    size_t n;
+    kerr e = KERR_INIT;
+    assert_int_equal(store_log_search(f->st, &q, &logs, &n, NULL, &e), 0);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= strstr(logs[i].message, text) != NULL;
+    store_logs_free(logs, n);
+    return found;
+}
+
+/* engine.maxTaskRuns (100 here): a ForEach whose values would pass it fails
+ * before its first iteration; runs that pass it otherwise (a ForEach inside
+ * a ForEach) fail the execution at the cap. */
+static void max_task_runs_fails_what_would_pass_it(void **state)
+{
+    fx *f = *state;
+    put(f, "id: wide\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.ForEach\n"
+           "    values: \"{{ range(1, 150) }}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: r\n"
+           "        type: io.kestra.plugin.core.debug.Return\n        format: x\n");
+    char a[STORE_ID_LEN + 1];
+    submit(f, "wide", a);
+    assert_int_equal(wait_end(f, a), STATE_FAILED);
+    assert_int_equal(count_runs(f, "task_id = 'r'"), 0);
+    assert_true(has_log(f, a, "execution would exceed 100 task runs (engine.maxTaskRuns)"));
+
+    put(f, "id: nested\nnamespace: t\ntasks:\n  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n"
+           "    values: \"{{ range(1, 10) }}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: inner\n"
+           "        type: io.kestra.plugin.core.flow.ForEach\n        values: \"{{ range(1, 20) }}\"\n"
+           "        concurrencyLimit: 0\n        tasks:\n          - id: r\n"
+           "            type: io.kestra.plugin.core.debug.Return\n            format: x\n");
+    char b[STORE_ID_LEN + 1];
+    submit(f, "nested", b);
+    assert_int_equal(wait_end(f, b), STATE_FAILED);
+    char where[128];
+    snprintf(where, sizeof where, "execution_id = '%s'", b);
+    assert_true(count_runs(f, where) <= 101);
+    assert_true(has_log(f, b, "execution would exceed 100 task runs (engine.maxTaskRuns)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(after_execution_runs_once_the_rest_ended_and_keeps_its_state, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(flow_retry_with_new_executions_chains_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(big_foreach_leaves_room_for_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_task_runs_fails_what_would_pass_it, setup_small, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
