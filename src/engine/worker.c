@@ -20,6 +20,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,12 +73,36 @@ static void flush_logs(wctx *w)
     free_pending(w);
 }
 
+/* expr_limits.yield: a jq program runs on its own copy of its input, so the
+ * execution's lock is released meanwhile and the executor can apply a kill
+ * (which sets the cancel flag the render watches). */
+static void yield_lock(void *ud, int resume)
+{
+    if (resume)
+        pthread_mutex_lock(ud);
+    else
+        pthread_mutex_unlock(ud);
+}
+
+/* Every property a task renders (task_prop and the family files alike)
+ * comes here: the render gets the task's limits, so its timeout and a kill
+ * stop a jq program or a long template ("expression stopped: task timeout
+ * PT2S reached", "expression stopped: killed"). */
 static json_t *op_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
 {
     wctx *w = (wctx *)c;
+    const json_t *t = json_object_get(c->task, "timeout");
+    char what[96] = "the task's timeout";
+    if (json_is_string(t) && !expr_is_template(json_string_value(t)))
+        snprintf(what, sizeof what, "task timeout %.60s", json_string_value(t));
+    expr_limits lim = {.deadline_us = c->deadline_us, .deadline_what = what, .cancel = c->cancel};
+    lim.yield = yield_lock;
+    lim.yield_ud = &w->x->lock;
+    const expr_limits *prev = expr_set_thread_limits(&lim);
     pthread_mutex_lock(&w->x->lock);
     json_t *out = xexec_render_at(w->en, w->x, w->r, v, err_path, e);
     pthread_mutex_unlock(&w->x->lock);
+    expr_set_thread_limits(prev);
     return out;
 }
 

@@ -14,6 +14,7 @@
  * marker instead.
  */
 #include "expr/expr_int.h"
+#include "util/datetime.h"
 #include "util/mem.h"
 
 #include <math.h>
@@ -38,6 +39,37 @@ json_t *expr__err(xr *r, const xnode *n, const char *fmt, ...)
 }
 
 static int failed(xr *r) { return r->e && r->e->code; }
+
+int64_t expr__now_us(void) { return time_mono_us(); }
+
+/* ---- limits ------------------------------------------------------------------ */
+
+static _Thread_local const expr_limits *thread_limits;
+
+const expr_limits *expr_set_thread_limits(const expr_limits *l)
+{
+    const expr_limits *prev = thread_limits;
+    thread_limits = l;
+    return prev;
+}
+
+const expr_limits *expr_thread_limits(void) { return thread_limits; }
+
+int expr__stopped(xr *r, const xnode *n, int why)
+{
+    if (why == EXPR__STOP_CANCEL) {
+        expr__err(r, n, "expression stopped: killed");
+    } else if (r->task_deadline_us && (!r->time_deadline_us || r->task_deadline_us <= r->time_deadline_us)) {
+        const char *what = r->lim && r->lim->deadline_what ? r->lim->deadline_what : "deadline";
+        expr__err(r, n, "expression stopped: %s reached", what);
+    } else {
+        int64_t t = r->lim && r->lim->max_time_us > 0 ? r->lim->max_time_us : EXPR__DEFAULT_MAX_TIME_US;
+        char d[64];
+        duration_format(t, d, sizeof d);
+        expr__err(r, n, "expression stopped: render time limit of %s reached", d);
+    }
+    return -1;
+}
 
 /* The source text of n, for messages (at most 120 bytes). */
 static const char *span(const xr *r, const xnode *n, char *out, size_t outsz)
@@ -665,6 +697,10 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
         a = expr__eval(r, n->a, n->fdef->lenient);
         if (!a)
             return NULL;
+        if (expr__check(r, n)) {
+            json_decref(a);
+            return NULL;
+        }
         json_t *av[EXPR__MAX_PARAMS] = {0};
         if (eval_args(r, n, av, EXPR__MAX_PARAMS, 0) < 0) {
             free_args(av, EXPR__MAX_PARAMS);
@@ -689,6 +725,8 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
         return json_boolean(n->neg ? !t : t);
     }
     case X_FUNC: {
+        if (expr__check(r, n))
+            return NULL;
         const expr_func *h = host_find(r, n->name);
         if (h)
             return call_host(r, n, h);
@@ -706,12 +744,16 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
         return v;
     }
     case X_CALL: {
+        if (expr__check(r, n))
+            return NULL;
         const expr_func *h = host_find(r, n->name);
         if (h)
             return call_host(r, n, h);
         return unknown_function(r, n);
     }
     case X_MACRO:
+        if (expr__check(r, n))
+            return NULL;
         return call_macro(r, n);
     case X_HOLE:
         return json_incref(r->hole ? r->hole : json_null());
@@ -768,7 +810,7 @@ static int render_for(xr *r, const snode *s, buf *out)
             } else {
                 frame_set(&f, s->v1, json_incref(x));
             }
-            rc = expr__render_body(r, s->body, out);
+            rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
         }
     } else {
         const char *k;
@@ -785,7 +827,7 @@ static int render_for(xr *r, const snode *s, buf *out)
                 json_object_set(e, "value", x);
                 frame_set(&f, s->v1, e);
             }
-            rc = expr__render_body(r, s->body, out);
+            rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
             if (rc)
                 break;
         }
@@ -890,6 +932,20 @@ static void xr_init(xr *r, const expr_tmpl *t, const json_t *ctx, const expr_env
     r->e = e;
     r->max_out = env && env->max_output ? env->max_output : EXPR__DEFAULT_MAX_OUT;
     r->max_iterations = env && env->max_iterations > 0 ? env->max_iterations : EXPR__MAX_ITERATIONS;
+    const expr_limits *l = env && env->limits ? env->limits : thread_limits;
+    r->lim = l;
+    r->cancel = l ? l->cancel : NULL;
+    r->task_deadline_us = l ? l->deadline_us : 0;
+    int64_t max_time = l && l->max_time_us ? l->max_time_us : EXPR__DEFAULT_MAX_TIME_US;
+    r->time_deadline_us = max_time > 0 ? time_mono_us() + max_time : 0;
+    r->deadline_us = INT64_MAX;
+    if (r->task_deadline_us)
+        r->deadline_us = r->task_deadline_us;
+    if (r->time_deadline_us && r->time_deadline_us < r->deadline_us)
+        r->deadline_us = r->time_deadline_us;
+    r->budget = l && l->max_bytes ? l->max_bytes : EXPR__DEFAULT_BUDGET;
+    if (!(l && l->max_bytes) && r->max_out > r->budget)
+        r->budget = r->max_out;
     frame_init(root, NULL);
     r->top = root;
 }

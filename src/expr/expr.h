@@ -22,7 +22,9 @@
 #define KITE_EXPR_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -48,6 +50,43 @@ typedef struct expr_func {
     void *userdata;
 } expr_func;
 
+/* ---- limits ---------------------------------------------------------------- */
+
+/* What one render may spend, besides the caps of expr_env. Every field may be
+ * 0/NULL for its default. A render that reaches a limit fails with an error
+ * naming it:
+ *   "expression stopped: task timeout PT2S reached"   deadline_us passed
+ *   "expression stopped: killed"                      *cancel became non-zero
+ *   "expression stopped: render time limit of 10s reached"
+ *   "render budget of 16 MiB exceeded"                 max_bytes
+ * The deadline and the cancel flag are checked at every loop iteration and
+ * filter or function call, and a jq program is halted by a watchdog thread
+ * (watch.c), so a render stops within about 10 ms of either. */
+typedef struct expr_limits {
+    int64_t deadline_us;        /* time_mono_us() at which the render stops; 0: none */
+    const char *deadline_what;  /* names the deadline in the message ("task timeout PT2S");
+                                   NULL: "deadline" */
+    const atomic_int *cancel;   /* non-zero: stop now (a kill, a shutdown); NULL: none */
+    size_t max_bytes;           /* budget of bytes one render may hold at once: the text it
+                                   writes plus every string, list and map it builds; 0: 16 MiB
+                                   (or max_output when larger) */
+    int64_t max_time_us;        /* wall time of one render; 0: 10 s; < 0: no limit */
+    /* Called with resume 0 before a computation that reads no value of the
+     * context (a jq program runs on its own copy of its input) and with
+     * resume 1 after it: the engine drops the execution's lock meanwhile, so
+     * a kill is seen while jq runs. NULL: not called. */
+    void (*yield)(void *ud, int resume);
+    void *yield_ud;
+} expr_limits;
+
+/* The limits renders on this thread use when their expr_env sets none (a
+ * task run sets its timeout and cancel flag here around rendering its
+ * properties, see engine/worker.c op_render). l is borrowed until it is replaced; NULL
+ * restores the defaults. Returns the previous one, to restore afterwards. */
+const expr_limits *expr_set_thread_limits(const expr_limits *l);
+/* The limits set on this thread, or NULL. */
+const expr_limits *expr_thread_limits(void);
+
 /* What a render may use besides the context; may be NULL. Host functions are
  * looked up before the built-in ones, so a host may override `now`. */
 typedef struct expr_env {
@@ -55,6 +94,7 @@ typedef struct expr_env {
     size_t nfuncs;
     size_t max_output;          /* cap on the rendered text in bytes; 0: 16 MiB */
     long max_iterations;        /* cap on loop iterations in one render; 0: 10 million */
+    const expr_limits *limits;  /* NULL: the thread's (expr_set_thread_limits), else defaults */
 } expr_env;
 
 /* ---- compile and render -------------------------------------------------- */

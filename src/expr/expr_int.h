@@ -26,6 +26,8 @@
 #define EXPR__DEFAULT_MAX_OUT (16u << 20)
 #define EXPR__MAX_ITERATIONS 10000000L /* loop iterations in one render */
 #define EXPR__MAX_PARAMS 8
+#define EXPR__DEFAULT_MAX_TIME_US (10LL * 1000000) /* wall time of one render */
+#define EXPR__DEFAULT_BUDGET (16u << 20)           /* bytes one render may hold */
 
 typedef struct xnode xnode;
 typedef struct snode snode;
@@ -172,7 +174,35 @@ struct xr {
     size_t max_out;
     long iterations;            /* loop iterations so far */
     long max_iterations;
+    /* limits (expr_limits): checked by expr__check */
+    const expr_limits *lim;     /* may be NULL */
+    const atomic_int *cancel;
+    int64_t deadline_us;        /* the earlier of the two below; INT64_MAX: none */
+    int64_t task_deadline_us;   /* lim->deadline_us, 0: none */
+    int64_t time_deadline_us;   /* start + max_time, 0: none */
+    unsigned ticks;
+    size_t budget;              /* bytes the render may hold */
+    size_t used;                /* bytes it holds now (see eval.c, "budget") */
 };
+
+/* Why a render stopped (expr__stopped). */
+enum { EXPR__STOP_DEADLINE = 1, EXPR__STOP_CANCEL };
+
+/* ---- watch.c ------------------------------------------------------------- */
+/* A jq program being watched: on the caller's stack between begin and end. */
+typedef struct expr_watch {
+    struct expr_watch *next, *prev;
+    void *jq;                   /* jq_state */
+    int64_t deadline_us;        /* 0: none */
+    const atomic_int *cancel;   /* may be NULL */
+    int stopped;                /* EXPR__STOP_*, set by the watchdog */
+    int listed;
+} expr_watch;
+/* Starts watching jq (halted once time_mono_us() >= deadline_us or *cancel);
+ * returns -1 when the watchdog cannot start. */
+int expr__watch_begin(expr_watch *w, void *jq, int64_t deadline_us, const atomic_int *cancel);
+/* Stops watching; returns EXPR__STOP_* when the watchdog halted the program, else 0. */
+int expr__watch_end(expr_watch *w);
 
 /* The undefined marker returned by lenient lookups (never escapes a render). */
 extern json_t expr__undef;
@@ -187,11 +217,25 @@ const func_def *expr__func_find(const char *name);
 const char *expr__suggest(const char *name, const char *const *names);
 
 /* ---- eval.c -------------------------------------------------------------- */
+/* time_mono_us(), without including util/datetime.h everywhere. */
+int64_t expr__now_us(void);
 /* Records an error at n's position; returns NULL (for `return expr__err()`). */
 json_t *expr__err(xr *r, const xnode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Evaluates n to a new reference, NULL after an error, or &expr__undef when
  * lenient and the name or attribute does not exist. */
 json_t *expr__eval(xr *r, const xnode *n, int lenient);
+/* Records the stop error (deadline or cancel) at n; returns -1. */
+int expr__stopped(xr *r, const xnode *n, int why);
+/* Checks the cancel flag, and the deadline every few calls: 0 to go on, -1
+ * after recording the stop error. Called at every loop iteration and call. */
+static inline int expr__check(xr *r, const xnode *n)
+{
+    if (r->cancel && atomic_load_explicit(r->cancel, memory_order_relaxed))
+        return expr__stopped(r, n, EXPR__STOP_CANCEL);
+    if ((++r->ticks & 15) == 0 && r->deadline_us != INT64_MAX && expr__now_us() >= r->deadline_us)
+        return expr__stopped(r, n, EXPR__STOP_DEADLINE);
+    return 0;
+}
 /* Renders a template (already compiled) nested inside r: for render(). */
 int expr__render_nested(xr *r, const expr_tmpl *t, buf *out);
 int expr__render_body(xr *r, const snode *s, buf *out);

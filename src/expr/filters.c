@@ -1512,7 +1512,14 @@ static jq_state *jq_get(const char *prog, jq_err *je)
         return NULL;
     }
     jq_set_error_cb(jq, jq_err_cb, je);
-    if (!jq_compile(jq, prog)) {
+    /* no halt: it would race the watchdog's jq_halt into an assert (watch.c).
+     * The definitions share the program's first line, so jq's messages keep
+     * their line numbers. */
+    char *full = xasprintf("def halt: error(\"halt is not available\"); "
+                           "def halt_error: halt; def halt_error(f): halt; %s", prog);
+    int ok = jq_compile(jq, full);
+    free(full);
+    if (!ok) {
         jq_teardown(&jq);
         if (!je->msg[0])
             snprintf(je->msg, sizeof je->msg, "syntax error");
@@ -1554,7 +1561,26 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
     json_decref(parsed);
     jv input = jv_parse(buf_str(&b));
     buf_free(&b);
+    if (expr__check(r, n)) {
+        jv_free(input);
+        free(tmp);
+        return NULL;
+    }
     json_t *out = json_array();
+    /* jq runs on its own copy of the input: the host may drop its locks
+     * meanwhile, and the watchdog halts the program at the deadline or on
+     * cancel (watch.c) */
+    expr_watch w;
+    int64_t dl = r->deadline_us == INT64_MAX ? 0 : r->deadline_us;
+    if (expr__watch_begin(&w, jq, dl, r->cancel)) {
+        jv_free(input);
+        json_decref(out);
+        free(tmp);
+        return expr__err(r, n, "filter 'jq': cannot start its watchdog thread");
+    }
+    const expr_limits *lim = r->lim;
+    if (lim && lim->yield)
+        lim->yield(lim->yield_ud, 0);
     jq_start(jq, input, 0);
     jv res;
     int count = 0;
@@ -1566,6 +1592,17 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
             json_array_append_new(out, x);
         if (++count > 1000000)
             break;
+    }
+    int stopped = expr__watch_end(&w);
+    if (lim && lim->yield)
+        lim->yield(lim->yield_ud, 1);
+    if (stopped) {
+        jv_free(res);
+        json_decref(out);
+        jq_set_error_cb(jq, NULL, NULL);
+        free(tmp);
+        expr__stopped(r, n, stopped);
+        return NULL;
     }
     int failed_run = jv_invalid_has_msg(jv_copy(res));
     if (failed_run) {

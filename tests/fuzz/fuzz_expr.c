@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(src, data, size);
     src[size] = '\0';
     static const expr_func funcs[] = {{"echo", host_echo, NULL}};
-    expr_env env = {funcs, 1, 65536, 100000};
+    expr_env env = {.funcs = funcs, .nfuncs = 1, .max_output = 65536, .max_iterations = 100000};
     kerr e = KERR_INIT;
     expr_tmpl *t = expr_compile(src, &e);
     if (t) {

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -136,7 +138,7 @@ static void host_functions(void **state)
         {"secret", failing, NULL},
         {"count", count_args, NULL},
     };
-    expr_env env = {funcs, 3, 0, 0};
+    expr_env env = {.funcs = funcs, .nfuncs = 3};
     kerr e = KERR_INIT;
     char *out;
     now_calls = 0;
@@ -164,7 +166,7 @@ static void host_functions(void **state)
 
 static void output_cap(void **state)
 {
-    expr_env env = {NULL, 0, 100, 0};
+    expr_env env = {.max_output = 100};
     kerr e = KERR_INIT;
     char *out;
     assert_int_equal(expr_render_string("{% for i in 1..1000 %}xxxx{% endfor %}", NULL, &env, &out, &e), -1);
@@ -378,6 +380,140 @@ static void one_template_many_threads(void **state)
     expr_tmpl_free(t);
 }
 
+/* ---- limits: deadline, cancel, time ----------------------------------------------- */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Renders src with limits l; returns the error message (static) or NULL. */
+static const char *render_limited(const char *src, const expr_limits *l)
+{
+    static kerr e;
+    kerr_clear(&e);
+    expr_env env = {.limits = l};
+    char *out = NULL;
+    if (expr_render_string(src, NULL, &env, &out, &e) == 0) {
+        free(out);
+        return NULL;
+    }
+    return e.msg;
+}
+
+#define JQ_LOOP "{{ 1 | jq('last(range(1e12))') }}"
+
+/* The jq program never ends by itself: only the deadline stops it (before the
+ * render's own 10 s time limit, which would name itself). */
+static void jq_loop_stops_at_deadline(void **state)
+{
+    expr_limits l = {.deadline_us = mono_us() + 200000, .deadline_what = "task timeout PT0.2S"};
+    const char *msg = render_limited(JQ_LOOP, &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: task timeout PT0.2S reached");
+    /* the same program on the same thread (its cached jq state) runs again */
+    l.deadline_us = mono_us() + 100000;
+    msg = render_limited(JQ_LOOP, &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: task timeout PT0.2S reached");
+    char *out = render("{{ 5 | jq('. + 1') }} {{ 3 | jq('last(range(.))') }}", NULL);
+    assert_string_equal(out, "[6] [2]");
+    free(out);
+}
+
+typedef struct canceller {
+    atomic_int *flag;
+    int delay_ms;
+} canceller;
+
+static void *cancel_later(void *arg)
+{
+    canceller *c = arg;
+    usleep((useconds_t)c->delay_ms * 1000);
+    atomic_store(c->flag, 1);
+    return NULL;
+}
+
+static void jq_loop_stops_on_cancel(void **state)
+{
+    atomic_int flag = 0;
+    expr_limits l = {.cancel = &flag};
+    canceller c = {&flag, 100};
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_later, &c);
+    const char *msg = render_limited(JQ_LOOP, &l);
+    pthread_join(th, NULL);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: killed");
+}
+
+static void render_time_limit(void **state)
+{
+    expr_limits l = {.max_time_us = 100000};
+    const char *msg = render_limited(JQ_LOOP, &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: render time limit of PT0.1S reached");
+}
+
+/* Long template loops see the flag and the deadline too. */
+static void template_loop_stops(void **state)
+{
+    const char *loop = "{% for i in range(1, 1000000) %}{% for j in range(1, 9) %}{% set x = i * j %}"
+                       "{% endfor %}{% endfor %}";
+    atomic_int flag = 1;
+    expr_limits l = {.cancel = &flag};
+    const char *msg = render_limited(loop, &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: killed");
+    expr_limits past = {.deadline_us = mono_us() - 1, .deadline_what = "task timeout PT1S"};
+    msg = render_limited(loop, &past);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: task timeout PT1S reached");
+    /* a macro calling itself in a loop, and a filter chain, check too */
+    msg = render_limited("{% macro m(n) %}{{ n }}{% endmacro %}{% for i in range(1, 100) %}{{ m(i) }}{% endfor %}",
+                         &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "expression stopped: killed");
+}
+
+/* A task sets its limits on the thread around its renders (tasks/ctx.c). */
+static void thread_limits(void **state)
+{
+    atomic_int flag = 1;
+    expr_limits l = {.cancel = &flag};
+    assert_null(expr_thread_limits());
+    const expr_limits *prev = expr_set_thread_limits(&l);
+    assert_null(prev);
+    kerr e = KERR_INIT;
+    char *out = NULL;
+    assert_int_equal(expr_render_string(JQ_LOOP, NULL, NULL, &out, &e), -1);
+    assert_string_equal(e.msg, "expression stopped: killed");
+    /* an env's own limits win over the thread's */
+    expr_limits none = {0};
+    expr_env env = {.limits = &none};
+    assert_int_equal(expr_render_string("{{ 2 | jq('. * 3') }}", NULL, &env, &out, &e), 0);
+    assert_string_equal(out, "[6]");
+    free(out);
+    assert_ptr_equal(expr_set_thread_limits(prev), &l);
+    out = render("{{ [1, 2] | jq('.[] | . + 1') }}", NULL);
+    assert_string_equal(out, "[2,3]");
+    free(out);
+}
+
+/* jq's halt would race the watchdog's halt into an assert: it is an error. */
+static void jq_has_no_halt(void **state)
+{
+    expr_limits l = {0};
+    const char *msg = render_limited("{{ 1 | jq('halt') }}", &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "filter 'jq': 'halt' failed: halt is not available");
+    msg = render_limited("{{ 1 | jq('\"x\" | halt_error(1)') }}", &l);
+    assert_non_null(msg);
+    assert_string_equal(msg, "filter 'jq': '\"x\" | halt_error(1)' failed: halt is not available");
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -395,6 +531,12 @@ int main(void)
         cmocka_unit_test(render_whole_json),
         cmocka_unit_test(one_template_many_threads),
         cmocka_unit_test(cli_render),
+        cmocka_unit_test(jq_loop_stops_at_deadline),
+        cmocka_unit_test(jq_loop_stops_on_cancel),
+        cmocka_unit_test(render_time_limit),
+        cmocka_unit_test(template_loop_stops),
+        cmocka_unit_test(thread_limits),
+        cmocka_unit_test(jq_has_no_halt),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     expr_thread_cleanup();

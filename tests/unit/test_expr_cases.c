@@ -98,7 +98,7 @@ static const expr_func host_funcs[] = {
     {"hostArgs", host_args, NULL},
 };
 /* a lower loop cap than the default, so that the cap's case runs fast */
-static const expr_env host_env = {host_funcs, 3, 0, 2000000};
+static const expr_env host_env = {.funcs = host_funcs, .nfuncs = 3, .max_iterations = 2000000};
 
 /* ---- parsing the files ------------------------------------------------------------ */
 
