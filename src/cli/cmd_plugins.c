@@ -509,15 +509,20 @@ static void list_one(const type_def *d, void *arg)
         json_t *aliases = json_array();
         for (const char *const *a = d->aliases; a && *a; a++)
             json_array_append_new(aliases, json_string(*a));
-        json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "name", d->name, "kind",
+        json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "name", d->name, "kind",
                               kind_name(d->kind), "description", d->desc ? d->desc : "",
                               "aliases", aliases, "deprecated", (d->flags & TF_DEPRECATED) != 0,
+                              "declaredOnly", (d->flags & TF_DECLARED_ONLY) != 0,
                               "properties", props_json(d->props));
         json_array_append_new(c->json, j);
     } else {
         buf *b = &c->md;
-        buf_printf(b, "## `%s`\n\n%s%s\n\n", d->name,
-                   d->flags & TF_DEPRECATED ? "**Deprecated.** " : "", d->desc ? d->desc : "");
+        buf_printf(b, "## `%s`\n\n%s%s%s\n\n", d->name,
+                   d->flags & TF_DEPRECATED ? "**Deprecated.** " : "",
+                   d->flags & TF_DECLARED_ONLY ? "**Declared only: kite cannot run it yet** "
+                                                 "(a flow using it validates, with a warning). "
+                                               : "",
+                   d->desc ? d->desc : "");
         buf_printf(b, "Kind: %s. Kestra types:", kind_name(d->kind));
         for (const char *const *a = d->aliases; a && *a; a++)
             buf_printf(b, "%s`%s`", a == d->aliases ? " " : ", ", *a);

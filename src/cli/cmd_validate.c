@@ -78,8 +78,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: kite validate [--json] [--quiet] PATH...\n\n"
                  "Checks flow files (and every *.yml / *.yaml under a folder) against the flow model\n"
-                 "and the task types kite knows. Prints each problem as file:line:col: message.\n\n"
-                 "  --json    one JSON object per file on stdout: {file, valid, errors:[{line,col,path,message}]}\n"
+                 "and the task types kite knows. Prints each problem as file:line:col: message.\n"
+                 "A warning (a type kite declares but cannot run yet) leaves the flow valid.\n\n"
+                 "  --json    one JSON object per file on stdout: {file, valid, errors:[{line,col,path,message}],\n"
+                 "            warnings:[...]}\n"
                  "  --quiet   print only the problems, no summary line\n"
                  "  --color / --no-color   force colours on or off (default: on a terminal)\n\n"
                  "Exit status: 0 when every flow is valid, 1 when one is not, 2 on usage errors.\n");
@@ -165,14 +167,17 @@ int cli_cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < files.n; i++) {
         diags *d = &per[i];
         diags_sort(d);
-        if (d->n)
+        size_t nerr = diags_errors(d);
+        if (nerr)
             invalid++;
         if (json_out) {
-            json_t *errs = json_array();
+            json_t *errs = json_array(), *warns = json_array();
             for (size_t k = 0; k < d->n; k++)
-                json_array_append_new(errs, json_pack("{s:i,s:i,s:s?,s:s}", "line", d->v[k].line, "col",
-                                                      d->v[k].col, "path", d->v[k].path, "message", d->v[k].msg));
-            json_t *o = json_pack("{s:s,s:b,s:o}", "file", files.v[i], "valid", d->n == 0, "errors", errs);
+                json_array_append_new(d->v[k].warning ? warns : errs,
+                                      json_pack("{s:i,s:i,s:s?,s:s}", "line", d->v[k].line, "col", d->v[k].col,
+                                                "path", d->v[k].path, "message", d->v[k].msg));
+            json_t *o = json_pack("{s:s,s:b,s:o,s:o}", "file", files.v[i], "valid", nerr == 0, "errors", errs,
+                                  "warnings", warns);
             if (flows[i]) {
                 json_object_set_new(o, "id", json_string(flows[i]->id));
                 json_object_set_new(o, "namespace", json_string(flows[i]->namespace));

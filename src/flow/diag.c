@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void diags_add(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
+static void vadd(diags *d, int warning, const char *file, int line, int col, const char *path, const char *fmt,
+                 va_list ap)
 {
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 8;
@@ -21,14 +22,37 @@ void diags_add(diags *d, const char *file, int line, int col, const char *path, 
     g->line = line;
     g->col = col;
     g->path = path ? xstrdup(path) : NULL;
+    g->warning = warning;
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    g->msg = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+    vsnprintf(g->msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+}
+
+void diags_add(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    vadd(d, 0, file, line, col, path, fmt, ap);
     va_end(ap);
-    g->msg = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+}
+
+void diags_warn(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
+{
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g->msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    vadd(d, 1, file, line, col, path, fmt, ap);
     va_end(ap);
+}
+
+size_t diags_errors(const diags *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        n += !d->v[i].warning;
+    return n;
 }
 
 void diags_free(diags *d)
@@ -66,11 +90,13 @@ void diags_sort(diags *d)
 void diag_print(FILE *out, const diag *g, const char *src, size_t src_len, int color)
 {
     const char *bold = color ? "\033[1m" : "", *red = color ? "\033[1;31m" : "",
-               *green = color ? "\033[1;32m" : "", *reset = color ? "\033[0m" : "";
+               *yellow = color ? "\033[1;33m" : "", *green = color ? "\033[1;32m" : "",
+               *reset = color ? "\033[0m" : "";
+    const char *what = g->warning ? "warning" : "error", *hue = g->warning ? yellow : red;
     if (g->line > 0)
-        fprintf(out, "%s%s:%d:%d:%s %serror:%s %s\n", bold, g->file, g->line, g->col, reset, red, reset, g->msg);
+        fprintf(out, "%s%s:%d:%d:%s %s%s:%s %s\n", bold, g->file, g->line, g->col, reset, hue, what, reset, g->msg);
     else
-        fprintf(out, "%s%s:%s %serror:%s %s\n", bold, g->file, reset, red, reset, g->msg);
+        fprintf(out, "%s%s:%s %s%s:%s %s\n", bold, g->file, reset, hue, what, reset, g->msg);
     if (!src || g->line <= 0)
         return;
     /* find the line */

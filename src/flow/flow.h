@@ -67,6 +67,7 @@ typedef struct diag {
     int line, col;      /* 0 when unknown */
     char *path;         /* JSON pointer of the node at fault, or NULL */
     char *msg;
+    int warning;        /* 1: a warning (printed; the flow stays valid) */
 } diag;
 
 typedef struct diags {
@@ -78,11 +79,16 @@ typedef struct diags {
 
 void diags_add(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* The same, as a warning. */
+void diags_warn(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* How many of d are errors (not warnings). */
+size_t diags_errors(const diags *d);
 void diags_free(diags *d);
 /* Sorts by file, line, column (stable). */
 void diags_sort(diags *d);
-/* Prints "file:line:col: message", then, when src is given, the source line
- * and a caret under the column. color: ANSI colours. */
+/* Prints "file:line:col: error: message" (or "warning:"), then, when src is
+ * given, the source line and a caret under the column. color: ANSI colours. */
 void diag_print(FILE *out, const diag *g, const char *src, size_t src_len, int color);
 
 /* ---- the flow model ------------------------------------------------------------ */

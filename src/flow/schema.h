@@ -80,6 +80,11 @@ typedef enum tkind {
 /* Type flags. */
 #define TF_DEPRECATED 0x01u   /* documented as deprecated (EachSequential...) */
 #define TF_NO_ERRORS  0x02u   /* flowable without errors/finally of its own */
+/* Declared so that flows using it validate with the right properties, but
+ * kite cannot run it yet (no hooks, no flowable, no scheduler support):
+ * `kite validate` warns at the type, a run fails the task. Every type either
+ * has its behaviour or carries this flag (tests/unit/test_types.c). */
+#define TF_DECLARED_ONLY 0x04u
 
 typedef struct vctx vctx;          /* validation context (flow/validate.c) */
 struct task_hooks;                 /* defined by the tasks layer (tasks/tasks.h) */
@@ -123,6 +128,9 @@ void flow_registry_reset(void);
 /* Records an error at the node with JSON pointer path (e.g. "/tasks/0/cases").
  * The message names no position: the validator adds file:line:col. */
 void vctx_error(vctx *v, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Records a warning the same way: printed, but the flow stays valid. */
+void vctx_warn(vctx *v, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Validates a list of tasks found at path (a check hook's nested branch). */
 void vctx_check_tasks(vctx *v, const json_t *tasks, const char *path);

@@ -39,7 +39,7 @@ struct vctx {
 
 /* ---- reporting ---------------------------------------------------------- */
 
-static void report(vctx *v, const char *path, int at_key, const char *fmt, va_list ap)
+static void report(vctx *v, const char *path, int at_key, int warning, const char *fmt, va_list ap)
 {
     const ypos *p = posmap_get(v->pm, path);
     if (!p)
@@ -51,6 +51,10 @@ static void report(vctx *v, const char *path, int at_key, const char *fmt, va_li
     }
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (warning) {
+        diags_warn(v->d, v->file, line, col, path, "%s", msg);
+        return;
+    }
     diags_add(v->d, v->file, line, col, path, "%s", msg);
     v->errors++;
 }
@@ -59,7 +63,15 @@ void vctx_error(vctx *v, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(v, path, 0, fmt, ap);
+    report(v, path, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+void vctx_warn(vctx *v, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(v, path, 0, 1, fmt, ap);
     va_end(ap);
 }
 
@@ -67,7 +79,7 @@ __attribute__((format(printf, 3, 4))) static void error_key(vctx *v, const char 
 {
     va_list ap;
     va_start(ap, fmt);
-    report(v, path, 1, fmt, ap);
+    report(v, path, 1, 0, fmt, ap);
     va_end(ap);
 }
 
@@ -568,6 +580,8 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
         } else if (def->kind != TK_RUNNABLE && def->kind != TK_FLOWABLE) {
             vctx_error(v, tp, "'%s' is a %s, not a task", type, kind_names[def->kind]);
             def = NULL;
+        } else if (def->flags & TF_DECLARED_ONLY) {
+            vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
         }
     }
     const json_t *wg = json_object_get(t, "workerGroup");
@@ -649,6 +663,8 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
         } else if ((int)def->kind != kind) {
             vctx_error(v, tp, "'%s' is a %s, not a %s", type, kind_names[def->kind], kn);
             def = NULL;
+        } else if (def->flags & TF_DECLARED_ONLY) {
+            vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
         }
     }
     free(tp);

@@ -26,6 +26,8 @@ static json_t *diags_json(const diags *d, int line_offset)
     json_t *a = json_array();
     for (size_t i = 0; i < d->n; i++) {
         const diag *g = &d->v[i];
+        if (g->warning)
+            continue; /* errors only: warnings are the validate answer's own list */
         json_t *o = json_pack("{s:s}", "message", g->msg);
         if (g->line) {
             json_object_set_new(o, "line", json_integer(g->line + line_offset));
@@ -38,16 +40,18 @@ static json_t *diags_json(const diags *d, int line_offset)
     return a;
 }
 
-/* "body:3:5: message\n..." for the summary message. */
+/* "body:3:5: message\n..." for the summary message (errors only). */
 static char *diags_text(const diags *d, int line_offset)
 {
     buf b;
     buf_init(&b, 0);
-    for (size_t i = 0; i < d->n && i < 20; i++) {
+    for (size_t i = 0, n = 0; i < d->n && n < 20; i++) {
         const diag *g = &d->v[i];
+        if (g->warning)
+            continue;
         char line[KERR_MSG_MAX];
         kerr_format_pos(line, sizeof line, BODY_NAME, g->line ? g->line + line_offset : 0, g->col, g->msg);
-        buf_printf(&b, "%s%s", i ? "\n" : "", line);
+        buf_printf(&b, "%s%s", n++ ? "\n" : "", line);
     }
     return buf_steal(&b);
 }
@@ -314,12 +318,20 @@ enum MHD_Result srv_flow_validate(srv_req *r)
             if (!flow_load_text(docs[i].text, docs[i].len, BODY_NAME, &f, &d))
                 flow_free(f);
         }
-        if (d.n) {
-            diags_sort(&d);
+        diags_sort(&d);
+        if (diags_errors(&d)) {
             char *msg = diags_text(&d, docs[i].line0);
             json_object_set_new(res, "constraints", json_string(msg));
             json_object_set_new(res, "errors", diags_json(&d, docs[i].line0));
             free(msg);
+        }
+        for (size_t k = 0; k < d.n; k++) {
+            const diag *g = &d.v[k];
+            char line[KERR_MSG_MAX];
+            if (!g->warning)
+                continue;
+            kerr_format_pos(line, sizeof line, BODY_NAME, g->line ? g->line + docs[i].line0 : 0, g->col, g->msg);
+            json_array_append_new(json_object_get(res, "warnings"), json_string(line));
         }
         diags_free(&d);
         json_array_append_new(out, res);

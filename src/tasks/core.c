@@ -765,6 +765,7 @@ const type_def tasks__core[] = {
     {
         .name = "log.purge_logs",
         .aliases = ALIASES("io.kestra.plugin.core.log.PurgeLogs"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Delete logs older than a date, optionally of one namespace or flow.",
         .props = PROPS(PSTR("namespace", 0, NULL, "only logs of this namespace (a prefix "
                                                   "without flowId)"),
@@ -840,7 +841,7 @@ const type_def tasks__core[] = {
         .name = "execution.count",
         .aliases = ALIASES("io.kestra.plugin.core.execution.Count",
                            "io.kestra.core.tasks.executions.Counts"),
-        .flags = TF_DEPRECATED,
+        .flags = TF_DEPRECATED | TF_DECLARED_ONLY,
         .desc = "Count executions of flows matching filters, and test the counts.",
         .props = PROPS(
             PSTRL("namespaces", 0, NULL, "count flows of these namespaces"),
@@ -860,6 +861,7 @@ const type_def tasks__core[] = {
         .aliases = ALIASES("io.kestra.plugin.core.execution.PurgeExecutions",
                            "io.kestra.plugin.core.storage.Purge",
                            "io.kestra.core.tasks.storages.Purge"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Delete executions, their logs, metrics and files, older than a date.",
         .props = PROPS(PSTR("namespace", 0, NULL, "only this namespace"),
                        PSTR("flowId", 0, NULL, "only this flow"),
@@ -875,6 +877,7 @@ const type_def tasks__core[] = {
     {
         .name = "execution.resume",
         .aliases = ALIASES("io.kestra.plugin.core.execution.Resume"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Resume a paused execution.",
         .props = PROPS(PSTR("namespace", 0, NULL, "namespace of the execution's flow"),
                        PSTR("flowId", 0, NULL, "id of the execution's flow"),
@@ -884,6 +887,7 @@ const type_def tasks__core[] = {
     {
         .name = "execution.set_variables",
         .aliases = ALIASES("io.kestra.plugin.core.execution.SetVariables"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Set variables of the current execution.",
         .props = PROPS(PMAP("variables", PF_REQUIRED, NULL, &tasks__item_any, "the variables"),
                        PBOOL("overwrite", 0, "true", "replace variables that already exist")),
@@ -891,6 +895,7 @@ const type_def tasks__core[] = {
     {
         .name = "execution.unset_variables",
         .aliases = ALIASES("io.kestra.plugin.core.execution.UnsetVariables"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Remove variables of the current execution.",
         .props = PROPS(PSTRL("variables", PF_REQUIRED, NULL, "names of the variables"),
                        PBOOL("ignoreMissing", 0, "false", "no error for a missing variable")),
@@ -906,6 +911,7 @@ const type_def tasks__core[] = {
     {
         .name = "execution.kill",
         .aliases = ALIASES("io.kestra.plugin.core.execution.Kill"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Kill the current execution.",
         .props = PROPS(PBOOL("propagateKill", 0, "false", "also kill its subflow executions")),
     },
@@ -922,6 +928,7 @@ const type_def tasks__core[] = {
     {
         .name = "flow.purge_flows",
         .aliases = ALIASES("io.kestra.plugin.core.flow.PurgeFlows"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Delete old revisions of flows (the latest is always kept).",
         .props = PROPS(PSTR("flowPattern", 0, NULL, "only flows whose id matches this glob"),
                        P_PURGE_SCOPE("revisions")),

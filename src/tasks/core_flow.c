@@ -235,6 +235,7 @@ const type_def tasks__core_flow[] = {
         .name = "flow.loop",
         .aliases = ALIASES("io.kestra.plugin.core.flow.Loop"),
         .kind = TK_FLOWABLE,
+        .flags = TF_DECLARED_ONLY,
         .desc = "Run a group of tasks for each value, each iteration in its own context "
                 "(item.value, item.index).",
         .props = PROPS(PANY("values", PF_REQUIRED, NULL,
@@ -413,7 +414,7 @@ const type_def tasks__core_flow[] = {
         .aliases = ALIASES("io.kestra.plugin.core.flow.Template",
                            "io.kestra.core.tasks.flows.Template"),
         .kind = TK_FLOWABLE,
-        .flags = TF_DEPRECATED | TF_NO_ERRORS,
+        .flags = TF_DEPRECATED | TF_NO_ERRORS | TF_DECLARED_ONLY,
         .desc = "Include the tasks of a template (deprecated: use subflows).",
         .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "namespace of the template"),
                        PSTR("templateId", PF_REQUIRED, NULL, "id of the template"),

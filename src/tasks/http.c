@@ -27,6 +27,7 @@ const type_def tasks__http[] = {
         .name = "http.request",
         .aliases = ALIASES("io.kestra.plugin.core.http.Request",
                            "io.kestra.plugin.fs.http.Request"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Send an HTTP request (outputs code, headers, body).",
         .props = PROPS(P_HTTP_COMMON,
                        PBOOL("encryptBody", 0, "false", "encrypt the body output")),
@@ -35,6 +36,7 @@ const type_def tasks__http[] = {
         .name = "http.download",
         .aliases = ALIASES("io.kestra.plugin.core.http.Download",
                            "io.kestra.plugin.fs.http.Download"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Download a URL into internal storage (output `uri`).",
         .props = PROPS(P_HTTP_COMMON,
                        PBOOL("failOnEmptyResponse", 0, "true", "fail on an empty body")),
@@ -42,6 +44,7 @@ const type_def tasks__http[] = {
     {
         .name = "http.sse_request",
         .aliases = ALIASES("io.kestra.plugin.core.http.SseRequest"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Consume server-sent events from a URL (outputs events or a jq extract).",
         .props = PROPS(P_HTTP_COMMON,
                        PSTR("concatJqExpression", 0, NULL,

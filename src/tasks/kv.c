@@ -313,6 +313,7 @@ const type_def tasks__kv[] = {
     {
         .name = "kv.purge_kv",
         .aliases = ALIASES("io.kestra.plugin.core.kv.PurgeKV"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Delete keys of the key-value store, by default the expired ones.",
         .props = PROPS(PSTR("keyPattern", 0, NULL, "only keys matching this glob"),
                        P_PURGE_SCOPE("keys"),

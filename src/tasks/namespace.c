@@ -474,6 +474,7 @@ const type_def tasks__namespace[] = {
     {
         .name = "namespace.purge_files",
         .aliases = ALIASES("io.kestra.plugin.core.namespace.PurgeFiles"),
+        .flags = TF_DECLARED_ONLY,
         .desc = "Delete old versions of namespace files (by default all but the latest).",
         .props = PROPS(PSTR("filePattern", 0, NULL, "only files matching this glob"),
                        P_PURGE_SCOPE("files")),

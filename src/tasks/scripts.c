@@ -1663,11 +1663,13 @@ static const prop_def docker_options[] = {
     PENUM("packageManager", 0, "\"UV\"", ENUMS("UV", "PIP"), "installs the dependencies")
 
 /* The two types of a language: script.<lang> (Commands) and
- * script.<lang>_script (Script), run by hooks hc and hs (NULL: not yet). */
-#define LANG(lang, pkg, label, image, hc, hs, ...)                                         \
+ * script.<lang>_script (Script), run by hooks hc and hs; fl: TF_DECLARED_ONLY
+ * when kite cannot run the language yet (hc and hs NULL). */
+#define LANG(lang, pkg, label, image, hc, hs, fl, ...)                                     \
     {                                                                                      \
         .name = "script." lang,                                                            \
         .hooks = (hc),                                                                     \
+        .flags = (fl),                                                                     \
         .aliases = ALIASES("io.kestra.plugin.scripts." pkg ".Commands"),                   \
         .desc = "Run " label " commands in a process or a container.",                     \
         .props = PROPS(P_COMMANDS, P_SCRIPT_COMMON(image), ##__VA_ARGS__),                 \
@@ -1675,6 +1677,7 @@ static const prop_def docker_options[] = {
     {                                                                                      \
         .name = "script." lang "_script",                                                  \
         .hooks = (hs),                                                                     \
+        .flags = (fl),                                                                     \
         .aliases = ALIASES("io.kestra.plugin.scripts." pkg ".Script"),                     \
         .desc = "Run an inline " label " script in a process or a container.",             \
         .props = PROPS(P_SCRIPT, P_SCRIPT_COMMON(image), ##__VA_ARGS__),                   \
@@ -1696,14 +1699,15 @@ static const prop_def docker_options[] = {
     POBJ("dockerOptions", 0, NULL, docker_options, "Docker options")
 
 const type_def tasks__scripts[] = {
-    LANG("shell", "shell", "shell", "ubuntu", &shell_hooks, &shell_script_hooks),
+    LANG("shell", "shell", "shell", "ubuntu", &shell_hooks, &shell_script_hooks, 0),
     LANG("python", "python", "Python", "ghcr.io/kestra-io/kestrapy:latest", &python_hooks,
-         &python_script_hooks, P_PYTHON),
-    LANG("node", "node", "Node.js", "node", &node_hooks, &node_script_hooks),
-    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", NULL, NULL),
-    LANG("r", "r", "R", "r-base", NULL, NULL),
-    LANG("julia", "julia", "Julia", "julia", NULL, NULL),
-    LANG("ruby", "ruby", "Ruby", "ruby", NULL, NULL),
+         &python_script_hooks, 0, P_PYTHON),
+    LANG("node", "node", "Node.js", "node", &node_hooks, &node_script_hooks, 0),
+    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", NULL, NULL,
+         TF_DECLARED_ONLY),
+    LANG("r", "r", "R", "r-base", NULL, NULL, TF_DECLARED_ONLY),
+    LANG("julia", "julia", "Julia", "julia", NULL, NULL, TF_DECLARED_ONLY),
+    LANG("ruby", "ruby", "Ruby", "ruby", NULL, NULL, TF_DECLARED_ONLY),
 
     {
         .name = "script.bash_legacy",
