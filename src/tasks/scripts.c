@@ -13,28 +13,25 @@
  *      out/ (OUTPUT_DIR) and, outside a WorkingDirectory, work/ (the working
  *      folder); inside a WorkingDirectory the shared c->workdir is used;
  *   2. namespaceFiles, then inputFiles are written into the working folder
- *      (never outside it: each path segment is opened with O_NOFOLLOW
- *      relative to the folder);
+ *      (script_io.c: never outside it);
  *   3. the program is built: Commands join beforeCommands and commands with
  *      newlines (prefixed by `set -e` when failFast) and hand them to the
  *      interpreter (["/bin/sh", "-c"]); Script writes the script to a file of
  *      the working folder and runs it (sh/python3/node);
  *   4. proc_run runs it with an environment of its own (never kite's), the
  *      time left before c->deadline_us and c->cancel;
- *   5. each line is either a `::{...}::` marker (outputs, metrics, logs: as
- *      Kestra's TaskLogLineMatcher, and not logged itself) or a log line,
- *      stdout at INFO and stderr at WARN (Kestra's DefaultLogConsumer);
- *   6. outputFiles and the files of OUTPUT_DIR are stored as task files;
- *      R is removed, the shared folder stays.
+ *   5. each line goes to the output reader of script_io.c: a `::{...}::`
+ *      marker (outputs, metrics, logs) or a log line;
+ *   6. outputFiles and the files of OUTPUT_DIR are stored as task files
+ *      (script_io.c); R is removed, the shared folder stays.
  *
  * DESIGN
- * proc_run calls the line callback on the calling (worker) thread only, so
- * the per-run state needs no lock. proc_run's own output cap would drop
- * marker lines past it, so it is left off and the cap on logged volume is
- * applied here: past it, lines are still read and parsed for markers but no
- * longer logged, and one notice says so. Lines longer than proc's max_line
- * come in pieces: a marker's pieces are joined (up to MARKER_MAX), other
- * pieces are logged as they come.
+ * What does not depend on where the script runs (the marker reader, input,
+ * namespace and output files) is in script_io.c, for the SSH and container
+ * runners to come; this file is the local process runner and the types.
+ * proc_run calls the line callback on the calling (worker) thread only, and
+ * its own output cap is left off: the reader caps what is logged, and keeps
+ * reading markers past the cap.
  */
 #include "tasks/tasks_int.h"
 
@@ -53,14 +50,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* What one task run may log: past either cap, output is read and parsed but
- * no longer logged. */
-#define LOG_MAX_BYTES (8u << 20)
-#define LOG_MAX_LINES 50000u
-/* Longest `::{...}::` line accepted (joined from pieces). */
-#define MARKER_MAX (16u << 20)
-/* Bytes per log line: longer lines are logged in pieces. */
-#define LINE_MAX_BYTES (64u << 10)
 /* The PATH the child gets when its env does not set one. */
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define PYTHON_BIN "/usr/bin/python3"
@@ -68,50 +57,6 @@
 typedef enum lang { LANG_SHELL, LANG_PYTHON, LANG_NODE } lang;
 
 /* ---- small helpers -------------------------------------------------------- */
-
-/* Copies s, replacing invalid UTF-8 and NUL bytes with U+FFFD, so that a log
- * line is always valid text for the store and JSON. */
-static char *utf8_clean(const char *s, size_t n)
-{
-    buf b = BUF_INIT;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char ch = (unsigned char)s[i];
-        size_t len = 0;
-        if (ch >= 0x01 && ch < 0x80)
-            len = 1;
-        else if (ch >= 0xC2 && ch <= 0xDF)
-            len = 2;
-        else if (ch >= 0xE0 && ch <= 0xEF)
-            len = 3;
-        else if (ch >= 0xF0 && ch <= 0xF4)
-            len = 4;
-        int ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
-                ok = 0;
-        if (ok && len == 3) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            if ((ch == 0xE0 && c1 < 0xA0) || (ch == 0xED && c1 >= 0xA0))
-                ok = 0; /* overlong, surrogate */
-        }
-        if (ok && len == 4) {
-            unsigned char c1 = (unsigned char)s[i + 1];
-            if ((ch == 0xF0 && c1 < 0x90) || (ch == 0xF4 && c1 >= 0x90))
-                ok = 0;
-        }
-        if (ok) {
-            buf_append(&b, s + i, len);
-            i += len;
-        } else {
-            buf_append(&b, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
-    if (!b.data)
-        return xstrdup("");
-    return buf_steal(&b);
-}
 
 /* Single-quotes s for sh. */
 static void sh_quote(buf *b, const char *s)
@@ -179,485 +124,8 @@ typedef struct srun {
     char *pydir;          /* R/py for Python (kestra.py), else NULL */
     char *script_path;    /* Script: the file holding the script */
 
-    /* output handling */
-    json_t *vars;
-    uint64_t logged_bytes, logged_lines;
-    int log_capped;
-    uint64_t stderr_lines, stdout_lines;
-    buf marker[3];        /* per stream: a marker line arriving in pieces */
-    int in_split[3];      /* per stream: inside a split line */
-    int split_marker[3];  /* the split line is a marker */
-    int marker_too_long[3];
+    tasks__script_out out; /* markers, logs, line counts (script_io.c) */
 } srun;
-
-static void log_line(srun *s, store_level lv, const char *line, size_t len)
-{
-    if (s->log_capped)
-        return;
-    if (s->logged_bytes + len > LOG_MAX_BYTES || s->logged_lines + 1 > LOG_MAX_LINES) {
-        s->log_capped = 1;
-        task_log(s->c, LEVEL_WARN,
-                 "The output is too large to be logged: more than %u lines or %u MiB were logged; "
-                 "the rest of stdout and stderr is read (outputs and metrics are still taken) "
-                 "but not logged",
-                 LOG_MAX_LINES, LOG_MAX_BYTES >> 20);
-        return;
-    }
-    s->logged_bytes += len;
-    s->logged_lines++;
-    char *clean = utf8_clean(line, len);
-    s->c->ops->log(s->c, lv, clean);
-    free(clean);
-}
-
-/* Logs a long line in pieces of at most LINE_MAX_BYTES, cut before a UTF-8
- * continuation byte when one is near. */
-static void log_pieces(srun *s, store_level lv, const char *p, size_t n)
-{
-    while (n > 0) {
-        size_t cut = n > LINE_MAX_BYTES ? LINE_MAX_BYTES : n;
-        if (cut < n) {
-            /* p[c] starts the next piece: not in the middle of a character */
-            size_t c = cut;
-            while (c > cut - 4 && ((unsigned char)p[c] & 0xC0) == 0x80)
-                c--;
-            if (((unsigned char)p[c] & 0xC0) != 0x80)
-                cut = c;
-        }
-        log_line(s, lv, p, cut);
-        p += cut;
-        n -= cut;
-    }
-}
-
-static int metric_type(const char *t, store_metric_type *out)
-{
-    if (!t)
-        return -1;
-    if (!strcasecmp(t, "counter")) {
-        *out = METRIC_COUNTER;
-        return 0;
-    }
-    if (!strcasecmp(t, "timer")) {
-        *out = METRIC_TIMER;
-        return 0;
-    }
-    return -1;
-}
-
-/* A timer's value: a number of seconds, or an ISO-8601 duration as Kestra's
- * Timer serializes it ("PT1.5S"). */
-static int timer_value(const json_t *v, double *out)
-{
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        int64_t us;
-        kerr e = KERR_INIT;
-        if (duration_parse(json_string_value(v), &us, &e))
-            return -1;
-        *out = (double)us / 1e6;
-        return 0;
-    }
-    return -1;
-}
-
-/* Handles the JSON of one `::{...}::` line (Kestra's TaskLogLineMatcher):
- * outputs merged into vars, metrics, logs. */
-static void handle_marker(srun *s, const char *json, size_t len)
-{
-    json_error_t je;
-    json_t *o = json_loadb(json, len, JSON_DECODE_ANY, &je);
-    if (!o || !json_is_object(o)) {
-        task_log(s->c, LEVEL_WARN, "Invalid outputs '%s'", o ? "not a JSON object" : je.text);
-        json_decref(o);
-        return;
-    }
-    json_t *outs = json_object_get(o, "outputs");
-    if (json_is_object(outs))
-        json_object_update(s->vars, outs);
-    else if (outs && !json_is_null(outs))
-        task_log(s->c, LEVEL_WARN, "Invalid outputs '\"outputs\" must be a JSON object'");
-    json_t *ms = json_object_get(o, "metrics");
-    size_t i;
-    json_t *m;
-    json_array_foreach(ms, i, m) {
-        const char *name = json_string_value(json_object_get(m, "name"));
-        store_metric_type t;
-        json_t *val = json_object_get(m, "value");
-        double d = 0;
-        int ok = name && *name && !metric_type(json_string_value(json_object_get(m, "type")), &t);
-        if (ok)
-            ok = t == METRIC_TIMER ? !timer_value(val, &d) : json_is_number(val);
-        if (ok && t == METRIC_COUNTER)
-            d = json_number_value(val);
-        if (!ok) {
-            task_log(s->c, LEVEL_WARN,
-                     "Invalid metric %zu: it needs a name, a type (counter or timer) and a numeric value", i);
-            continue;
-        }
-        json_t *tags = json_object_get(m, "tags");
-        json_t *tcopy = NULL;
-        if (json_is_object(tags)) {
-            tcopy = json_object();
-            const char *k;
-            json_t *tv;
-            json_object_foreach(tags, k, tv) {
-                if (json_is_string(tv))
-                    json_object_set(tcopy, k, tv);
-                else {
-                    char *txt = json_dumps(tv, JSON_ENCODE_ANY | JSON_COMPACT);
-                    json_object_set_new(tcopy, k, json_string(txt ? txt : ""));
-                    free(txt);
-                }
-            }
-        }
-        task_metric(s->c, name, t, d, tcopy);
-    }
-    json_t *logs = json_object_get(o, "logs");
-    json_array_foreach(logs, i, m) {
-        const char *lvs = json_string_value(json_object_get(m, "level"));
-        const char *msg = json_string_value(json_object_get(m, "message"));
-        store_level lv = LEVEL_INFO;
-        if (!msg || (lvs && store_level_parse(lvs, &lv))) {
-            task_log(s->c, LEVEL_WARN, "Invalid log %zu: it needs a message and a level", i);
-            continue;
-        }
-        log_line(s, lv, msg, strlen(msg));
-    }
-    json_decref(o);
-}
-
-static int is_marker(const char *line, size_t len)
-{
-    return len >= 5 && !memcmp(line, "::{", 3) && !memcmp(line + len - 3, "}::", 3);
-}
-
-static void on_line(void *ud, proc_stream st, const char *line, size_t len, int flags)
-{
-    srun *s = ud;
-    int k = st == PROC_STDERR ? 2 : 1;
-    store_level lv = st == PROC_STDERR ? LEVEL_WARN : LEVEL_INFO;
-    if (flags & PROC_LINE_NOTICE) {
-        task_log(s->c, LEVEL_WARN, "%.*s", (int)len, line);
-        return;
-    }
-    int split = flags & PROC_LINE_SPLIT;
-    if (split || s->in_split[k]) {
-        if (!s->in_split[k]) {
-            /* first piece of a long line */
-            s->in_split[k] = 1;
-            s->split_marker[k] = len >= 3 && !memcmp(line, "::{", 3);
-            s->marker_too_long[k] = 0;
-            buf_reset(&s->marker[k]);
-            if (k == 2)
-                s->stderr_lines++;
-            else
-                s->stdout_lines++;
-        }
-        if (s->split_marker[k]) {
-            if (!s->marker_too_long[k] && buf_append(&s->marker[k], line, len))
-                s->marker_too_long[k] = 1;
-        } else {
-            log_line(s, lv, line, len);
-        }
-        if (!split) {
-            /* last piece */
-            s->in_split[k] = 0;
-            if (s->split_marker[k]) {
-                buf *b = &s->marker[k];
-                if (s->marker_too_long[k])
-                    task_log(s->c, LEVEL_WARN, "Invalid outputs 'a ::{...}:: line longer than %u MiB'",
-                             MARKER_MAX >> 20);
-                else if (is_marker(b->data, b->len))
-                    handle_marker(s, b->data + 2, b->len - 4);
-                else
-                    log_pieces(s, lv, b->data, b->len);
-                buf_reset(b);
-            }
-        }
-        return;
-    }
-    if (k == 2)
-        s->stderr_lines++;
-    else
-        s->stdout_lines++;
-    if (is_marker(line, len))
-        handle_marker(s, line + 2, len - 4);
-    else
-        log_line(s, lv, line, len);
-}
-
-/* ---- files ---------------------------------------------------------------- */
-
-/* Checks a relative path given by the flow (an input file's name, an output
- * pattern): not empty, not absolute, no "." or ".." segment, no empty
- * segment. */
-static int check_rel(const char *what, const char *p, kerr *e)
-{
-    if (!*p)
-        return kerr_set(e, "%s: an empty file name", what);
-    if (*p == '/')
-        return kerr_set(e, "%s '%s': the path must be relative to the working folder", what, p);
-    const char *seg = p;
-    for (;;) {
-        const char *end = strchr(seg, '/');
-        size_t n = end ? (size_t)(end - seg) : strlen(seg);
-        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-            return kerr_set(e, "%s '%s': the path must stay inside the working folder "
-                               "(no '..', '.' or empty segment)", what, p);
-        if (!end)
-            break;
-        seg = end + 1;
-    }
-    return 0;
-}
-
-/* Opens (creating) the file at relative path rel under dirfd for writing,
- * creating the folders on the way; no symbolic link is followed, so the file
- * is inside the folder. Returns an fd or -1 with e set. */
-static int open_inside(int dirfd, const char *rel, kerr *e)
-{
-    char *p = xstrdup(rel);
-    int fd = dup(dirfd);
-    char *seg = p;
-    for (;;) {
-        char *slash = strchr(seg, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-        if (mkdirat(fd, seg, 0755) && errno != EEXIST) {
-            kerr_set(e, "input file '%s': cannot create the folder '%s': %s", rel, seg, strerror(errno));
-            goto fail;
-        }
-        int sub = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0) {
-            kerr_set(e, "input file '%s': '%s' is not a folder inside the working folder: %s", rel, seg,
-                     strerror(errno));
-            goto fail;
-        }
-        close(fd);
-        fd = sub;
-        seg = slash + 1;
-    }
-    int f = openat(fd, seg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) {
-        kerr_set(e, "input file '%s': cannot create it: %s", rel, strerror(errno));
-        goto fail;
-    }
-    close(fd);
-    free(p);
-    return f;
-fail:
-    close(fd);
-    free(p);
-    return -1;
-}
-
-static int write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes one input file: content, or the storage file a kite:/// (or
- * kestra:///) URI names. */
-static int put_input_file(srun *s, int dirfd, const char *name, const char *content, kerr *e)
-{
-    if (check_rel("input file", name, e))
-        return -1;
-    int fd = open_inside(dirfd, name, e);
-    if (fd < 0)
-        return -1;
-    int rc = 0;
-    if (storage_uri_has_scheme(content) && !strchr(content, '\n')) {
-        int in = storage_open_fd(s->c->storage, content, e);
-        if (in < 0) {
-            kerr_prefix(e, "input file '%s'", name);
-            close(fd);
-            return -1;
-        }
-        char chunk[65536];
-        for (;;) {
-            ssize_t n = read(in, chunk, sizeof chunk);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                rc = kerr_set(e, "input file '%s': cannot read %s: %s", name, content, strerror(errno));
-                break;
-            }
-            if (n == 0)
-                break;
-            if (write_all(fd, chunk, (size_t)n)) {
-                rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
-                break;
-            }
-        }
-        close(in);
-    } else if (write_all(fd, content, strlen(content))) {
-        rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
-    }
-    if (close(fd) && !rc)
-        rc = kerr_set(e, "input file '%s': cannot write: %s", name, strerror(errno));
-    return rc;
-}
-
-static int put_namespace_files(srun *s, int dirfd, kerr *e);
-static int put_input_map(srun *s, int dirfd, kerr *e);
-
-/* Writes the namespace files, then inputFiles, into the working folder. */
-static int put_input_files(srun *s, kerr *e)
-{
-    int dirfd = open(s->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return kerr_set(e, "cannot open the working folder %s: %s", s->workdir, strerror(errno));
-    int rc = put_namespace_files(s, dirfd, e);
-    if (!rc)
-        rc = put_input_map(s, dirfd, e);
-    close(dirfd);
-    return rc;
-}
-
-static int put_input_map(srun *s, int dirfd, kerr *e)
-{
-    json_t *v;
-    if (task_prop(s->c, "inputFiles", &v, e))
-        return -1;
-    if (!v)
-        return 0;
-    if (json_is_string(v)) {
-        /* a JSON string, as Kestra accepts */
-        json_error_t je;
-        json_t *o = json_loads(json_string_value(v), 0, &je);
-        json_decref(v);
-        if (!o || !json_is_object(o)) {
-            json_decref(o);
-            return kerr_set(e, "property 'inputFiles': a string must hold a JSON object of name to "
-                               "content (%s)", o ? "not an object" : je.text);
-        }
-        v = o;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return kerr_set(e, "property 'inputFiles' must be a map of file name to content or storage URI");
-    }
-    int rc = 0;
-    const char *name;
-    json_t *val;
-    json_object_foreach(v, name, val) {
-        char *text = json_is_string(val) ? xstrdup(json_string_value(val))
-                     : json_is_null(val) ? xstrdup("")
-                                         : expr_value_to_text(val);
-        rc = put_input_file(s, dirfd, name, text, e);
-        free(text);
-        if (rc)
-            break;
-    }
-    json_decref(v);
-    return rc;
-}
-
-/* Walks dir (relative prefix rel) and calls fn for each regular file (symbolic
- * links are not followed, nor listed). */
-typedef int (*walk_fn)(void *ud, const char *abs, const char *rel, kerr *e);
-
-static int walk(const char *dir, const char *rel, int depth, walk_fn fn, void *ud, kerr *e)
-{
-    if (depth > 64)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *de;
-    int rc = 0;
-    while (!rc && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *abs = xasprintf("%s/%s", dir, de->d_name);
-        char *r = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-        struct stat st;
-        if (lstat(abs, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                rc = walk(abs, r, depth + 1, fn, ud, e);
-            else if (S_ISREG(st.st_mode))
-                rc = fn(ud, abs, r, e);
-        }
-        free(abs);
-        free(r);
-    }
-    closedir(d);
-    return rc;
-}
-
-typedef struct outmatch {
-    srun *s;
-    char **patterns;      /* NULL: every file */
-    json_t *files;        /* name -> uri */
-} outmatch;
-
-static int store_one(void *ud, const char *abs, const char *rel, kerr *e)
-{
-    outmatch *m = ud;
-    if (json_object_get(m->files, rel))
-        return 0;
-    if (m->patterns) {
-        int hit = 0;
-        for (char **p = m->patterns; *p && !hit; p++)
-            hit = proc_glob_match(*p, rel);
-        if (!hit)
-            return 0;
-    }
-    char *uri;
-    if (task_store_file(m->s->c, abs, rel, &uri, e)) {
-        kerr_prefix(e, "output file '%s'", rel);
-        return -1;
-    }
-    json_object_set_new(m->files, rel, json_string(uri));
-    free(uri);
-    return 0;
-}
-
-/* Stores the files of outputFiles (globs over the working folder) and every
- * file of OUTPUT_DIR; sets the output outputFiles when any. */
-static int store_outputs(srun *s, char **patterns, kerr *e)
-{
-    outmatch m = {s, patterns, json_object()};
-    int rc = 0;
-    if (patterns) {
-        /* the output folder is inside R, never inside the working folder,
-         * so a "**" pattern does not list it twice */
-        rc = walk(s->workdir, "", 0, store_one, &m, e);
-        for (char **p = patterns; !rc && *p; p++)
-            if (!strpbrk(*p, "*?[")) {
-                struct stat st;
-                char *abs = xasprintf("%s/%s", s->workdir, *p);
-                if (lstat(abs, &st) == 0 && S_ISLNK(st.st_mode))
-                    task_log(s->c, LEVEL_WARN, "output file '%s' is a symbolic link: not stored", *p);
-                free(abs);
-            }
-    }
-    if (!rc) {
-        m.patterns = NULL;
-        rc = walk(s->outdir, "", 0, store_one, &m, e);
-    }
-    if (json_object_size(m.files))
-        task_output(s->c, "outputFiles", m.files);
-    else
-        json_decref(m.files);
-    return rc;
-}
 
 /* ---- the program ------------------------------------------------------------ */
 
@@ -782,7 +250,7 @@ static int make_bindir(srun *s, kerr *e)
         return kerr_set(e, "cannot create %s: %s", s->pydir, strerror(errno));
     char *f = xasprintf("%s/kestra.py", s->pydir);
     int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int rc = fd < 0 || write_all(fd, kestra_py, sizeof kestra_py - 1) ? -1 : 0;
+    int rc = fd < 0 || tasks__write_all(fd, kestra_py, sizeof kestra_py - 1) ? -1 : 0;
     if (fd >= 0 && close(fd))
         rc = -1;
     if (rc)
@@ -802,7 +270,7 @@ static int write_script(srun *s, const char *text, kerr *e)
         free(p);
         return -1;
     }
-    int rc = write_all(fd, text, strlen(text));
+    int rc = tasks__write_all(fd, text, strlen(text));
     if (!rc)
         rc = fchmod(fd, 0700);
     if (close(fd))
@@ -1057,117 +525,6 @@ static void warn_unsupported(srun *s)
                  json_array_size(deps), PYTHON_BIN);
 }
 
-/* ---- namespace files ------------------------------------------------------ */
-
-/* One rendered list property of the namespaceFiles map (nf), as a vector. */
-static char **nf_list(const json_t *nf, const char *key)
-{
-    const json_t *v = json_object_get(nf, key);
-    if (json_is_string(v)) {
-        char **r = xcalloc(2, sizeof *r);
-        r[0] = xstrdup(json_string_value(v));
-        return r;
-    }
-    if (!json_is_array(v))
-        return NULL;
-    char **r = xcalloc(json_array_size(v) + 1, sizeof *r);
-    size_t i, n = 0;
-    const json_t *it;
-    json_array_foreach(v, i, it) if (json_is_string(it)) r[n++] = xstrdup(json_string_value(it));
-    return r;
-}
-
-static int any_match(char **pats, const char *path)
-{
-    for (char **p = pats; p && *p; p++)
-        if (proc_glob_match(*p, path))
-            return 1;
-    return 0;
-}
-
-/* Copies the namespace files (kite:///<ns>/_files/...) into the working
- * folder, as Kestra's namespaceFiles: include / exclude globs over the
- * file's path, several namespaces, one sub-folder per namespace, and what to
- * do with a file already there (ifExists). Written before inputFiles, which
- * may replace them. */
-static int put_namespace_files(srun *s, int dirfd, kerr *e)
-{
-    task_ctx *c = s->c;
-    json_t *nf;
-    if (task_prop(c, "namespaceFiles", &nf, e))
-        return -1;
-    if (!nf)
-        return 0;
-    if (!json_is_object(nf)) {
-        json_decref(nf);
-        return kerr_set(e, "property 'namespaceFiles' must be a map (enabled, include, exclude, ...)");
-    }
-    const json_t *en = json_object_get(nf, "enabled");
-    if ((en && json_is_false(en)) ||
-        (json_is_string(en) && !strcasecmp(json_string_value(en), "false"))) {
-        json_decref(nf);
-        return 0;
-    }
-    char **inc = nf_list(nf, "include"), **exc = nf_list(nf, "exclude"), **nss = nf_list(nf, "namespaces");
-    const json_t *fpn = json_object_get(nf, "folderPerNamespace");
-    int per_ns = json_is_true(fpn) || (json_is_string(fpn) && !strcasecmp(json_string_value(fpn), "true"));
-    const char *if_exists = json_string_value(json_object_get(nf, "ifExists"));
-    if (!if_exists)
-        if_exists = "OVERWRITE";
-    const char *own[] = {c->namespace, NULL};
-    int rc = 0;
-    size_t copied = 0;
-    for (const char *const *ns = nss && nss[0] ? (const char *const *)nss : own; !rc && *ns; ns++) {
-        char *probe = storage_uri_namespace_file(*ns, "x", e);
-        if (!probe) {
-            rc = -1;
-            kerr_prefix(e, "namespaceFiles");
-            break;
-        }
-        probe[strlen(probe) - 1] = '\0'; /* the folder: kite:///<ns>/_files/ */
-        storage_entry *ent = NULL;
-        size_t n = 0;
-        rc = storage_list(c->storage, probe, &ent, &n, e);
-        free(probe);
-        for (size_t i = 0; !rc && i < n; i++) {
-            storage_uri u;
-            kerr pe = KERR_INIT;
-            if (storage_uri_parse(ent[i].uri, 0, &u, &pe))
-                continue;
-            const char *path = u.kind == STORAGE_URI_NAMESPACE_FILE ? u.name : NULL;
-            if (!path || (inc && inc[0] && !any_match(inc, path)) || any_match(exc, path)) {
-                storage_uri_free(&u);
-                continue;
-            }
-            char *rel = per_ns ? xasprintf("%s/%s", *ns, path) : xstrdup(path);
-            struct stat st;
-            int exists = fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
-            if (exists && !strcasecmp(if_exists, "FAIL")) {
-                rc = kerr_set(e, "namespaceFiles: '%s' is already in the working folder (ifExists: FAIL)", rel);
-            } else if (exists && !strcasecmp(if_exists, "WARN")) {
-                task_log(c, LEVEL_WARN, "namespace file '%s' is already in the working folder: kept as it is",
-                         rel);
-            } else if (!(exists && !strcasecmp(if_exists, "IGNORE"))) {
-                rc = put_input_file(s, dirfd, rel, ent[i].uri, e);
-                if (rc)
-                    kerr_prefix(e, "namespaceFiles");
-                else
-                    copied++;
-            }
-            free(rel);
-            storage_uri_free(&u);
-        }
-        storage_entries_free(ent, n);
-    }
-    if (!rc && copied == 0)
-        task_log(c, LEVEL_WARN, "namespaceFiles: no namespace file matched: none was copied");
-    proc_strv_free(inc);
-    proc_strv_free(exc);
-    proc_strv_free(nss);
-    json_decref(nf);
-    return rc;
-}
-
 /* ---- `{{ workingDir }}`, `{{ outputDir }}`, `{{ outputFiles.x }}` ------------ */
 
 /* Kestra renders script properties with a few more variables: workingDir
@@ -1293,9 +650,7 @@ static void srun_free(srun *s)
     free(s->script_path);
     proc_strv_free(s->legacy_files);
     proc_strv_free(s->legacy_dirs);
-    json_decref(s->vars);
-    for (int k = 0; k < 3; k++)
-        buf_free(&s->marker[k]);
+    tasks__script_out_free(&s->out);
 }
 
 /* The pre-0.10 tasks: outputFiles (and its old names files, outputsFiles) are
@@ -1312,7 +667,7 @@ static int legacy_prepare(srun *s, json_t *vars, kerr *e)
         if (prop_strv(c, fprops[k], &v, e))
             return -1;
         for (char **p = v; p && *p; p++) {
-            if (check_rel(fprops[k], *p, e)) {
+            if (tasks__check_rel(fprops[k], *p, e)) {
                 proc_strv_free(v);
                 return -1;
             }
@@ -1328,7 +683,7 @@ static int legacy_prepare(srun *s, json_t *vars, kerr *e)
     if (prop_strv(c, "outputDirs", &s->legacy_dirs, e))
         return -1;
     for (char **p = s->legacy_dirs; p && *p; p++) {
-        if (check_rel("outputDirs", *p, e))
+        if (tasks__check_rel("outputDirs", *p, e))
             return -1;
         char *dir = xasprintf("%s/%s", s->workdir, *p);
         int rc = mkdir(dir, 0755);
@@ -1402,8 +757,7 @@ static int legacy_store(srun *s, kerr *e)
     }
     for (char **p = s->legacy_dirs; p && *p; p++) {
         char *abs = xasprintf("%s/%s", s->workdir, *p);
-        outmatch m = {s, NULL, files};
-        int rc = walk(abs, *p, 0, store_one, &m, e);
+        int rc = tasks__script_store_dir(s->c, abs, *p, files, e);
         free(abs);
         if (rc) {
             json_decref(own);
@@ -1429,9 +783,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     s.lg = lg;
     s.commands = commands;
     s.legacy = legacy;
-    for (int k = 0; k < 3; k++)
-        buf_init(&s.marker[k], MARKER_MAX);
-    s.vars = json_object();
+    tasks__script_out_init(&s.out, c);
 
     const char *root = c->tmp_root && *c->tmp_root ? c->tmp_root : getenv("TMPDIR");
     if (!root || !*root)
@@ -1476,10 +828,10 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
 
     int user_path = 0;
     env = build_env(&s, &user_path, e);
-    if (!env || put_input_files(&s, e) || (!s.legacy && prop_strv(c, "outputFiles", &outpats, e)))
+    if (!env || tasks__script_put_inputs(c, s.workdir, e) || (!s.legacy && prop_strv(c, "outputFiles", &outpats, e)))
         goto out;
     for (char **p = outpats; p && *p; p++)
-        if (check_rel("outputFiles", *p, e))
+        if (tasks__check_rel("outputFiles", *p, e))
             goto out;
     int warn_stderr = 1;
     if (task_prop_bool(c, "warningOnStdErr", 1, &warn_stderr, e))
@@ -1493,9 +845,9 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     sp.cwd = s.workdir;
     sp.env = proc_env_array(env);
     sp.cancel = c->cancel;
-    sp.max_line = LINE_MAX_BYTES;
-    sp.on_line = on_line;
-    sp.ud = &s;
+    sp.max_line = TASKS__SCRIPT_LINE_MAX;
+    sp.on_line = tasks__script_out_line;
+    sp.ud = &s.out;
     if (c->deadline_us) {
         int64_t left = (c->deadline_us - time_mono_us()) / 1000;
         sp.timeout_ms = left > 0 ? left : 1;
@@ -1527,13 +879,13 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     }
     json_t *ec = json_integer(r.exited ? r.exit_code : 128 + r.term_signal);
     task_output(c, "exitCode", ec);
-    task_output(c, "vars", json_deep_copy(s.vars));
+    task_output(c, "vars", json_deep_copy(s.out.vars));
     if (s.legacy) {
-        task_output(c, "stdOutLineCount", json_integer((json_int_t)s.stdout_lines));
-        task_output(c, "stdErrLineCount", json_integer((json_int_t)s.stderr_lines));
+        task_output(c, "stdOutLineCount", json_integer((json_int_t)s.out.stdout_lines));
+        task_output(c, "stdErrLineCount", json_integer((json_int_t)s.out.stderr_lines));
         if (legacy_store(&s, e))
             goto out;
-    } else if (store_outputs(&s, outpats, e)) {
+    } else if (tasks__script_store_outputs(c, s.workdir, s.outdir, outpats, e)) {
         goto out;
     }
     if (!r.exited) {
@@ -1552,7 +904,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
             kerr_set(e, "Command failed with code %d", r.exit_code);
         goto out;
     }
-    res = warn_stderr && s.stderr_lines > 0 ? TASK_WARNING : TASK_SUCCESS;
+    res = warn_stderr && s.out.stderr_lines > 0 ? TASK_WARNING : TASK_SUCCESS;
 out:
     c->task = saved_task;
     json_decref(task_copy);

@@ -29,6 +29,8 @@
 
 #include "flow/schema.h"
 #include "tasks/tasks.h"
+#include "util/buf.h"
+#include "util/proc.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -153,5 +155,57 @@ FILE *tasks__tmp_file(task_ctx *c, char **path /* OUT */, kerr *e);
 /* Checks an extension given by property `prop` ("", ".csv", "csv"...): one
  * file name's worth of characters, no '/' nor NUL. */
 int tasks__check_extension(const char *prop, const char *ext, kerr *e);
+
+/* ---- what script runners share (script_io.c) --------------------------------
+ *
+ * A script task, wherever it runs (a local process today; SSH or a container
+ * later), reads the same `::{...}::` markers from its output, gets the same
+ * input and namespace files in its working folder and stores the same output
+ * files. The runner owns the folders; these functions fill and read them. */
+
+/* Longest piece of a line a runner hands over (proc_spec.max_line): longer
+ * lines come in pieces, which the reader joins for markers. */
+#define TASKS__SCRIPT_LINE_MAX (64u << 10)
+
+/* The reader of a script's output, one per run (no lock: one thread). */
+typedef struct tasks__script_out {
+    task_ctx *c;
+    json_t *vars;               /* outputs of the markers, merged (owned) */
+    uint64_t stdout_lines, stderr_lines;
+    /* the reader's own */
+    uint64_t logged_bytes, logged_lines;
+    int log_capped;
+    buf marker[3];              /* per stream: a marker line arriving in pieces */
+    int in_split[3];            /* per stream: inside a split line */
+    int split_marker[3];        /* the split line is a marker */
+    int marker_too_long[3];
+} tasks__script_out;
+
+void tasks__script_out_init(tasks__script_out *o, task_ctx *c);
+void tasks__script_out_free(tasks__script_out *o);
+/* One line (or piece) of output, in proc_spec.on_line's form; ud is the
+ * tasks__script_out. A marker's outputs go to vars, its metrics and logs to
+ * the task; any other line is logged (stdout INFO, stderr WARN), within the
+ * run's cap. */
+void tasks__script_out_line(void *ud, proc_stream st, const char *line, size_t len, int flags);
+/* Logs one line through the reader's cap (invalid UTF-8 replaced). */
+void tasks__script_log(tasks__script_out *o, store_level lv, const char *line, size_t len);
+
+/* Checks a relative path given by the flow (an input file's name, an output
+ * pattern): not empty, not absolute, no "." or ".." segment, no empty one.
+ * what names it in the message. */
+int tasks__check_rel(const char *what, const char *p, kerr *e);
+/* write(2) until done; -1 with errno on failure. */
+int tasks__write_all(int fd, const void *data, size_t n);
+/* Writes task c's namespaceFiles, then its inputFiles, into folder dir. */
+int tasks__script_put_inputs(task_ctx *c, const char *dir, kerr *e);
+/* Stores the files of workdir matching patterns (outputFiles; NULL: none)
+ * and every file under outdir (NULL: none) as the task run's files; sets the
+ * output outputFiles (name -> URI) when any. */
+int tasks__script_store_outputs(task_ctx *c, const char *workdir, const char *outdir, char **patterns,
+                                kerr *e);
+/* Stores every regular file under dir as "<prefix>/<path>", adding name ->
+ * URI to files. */
+int tasks__script_store_dir(task_ctx *c, const char *dir, const char *prefix, json_t *files, kerr *e);
 
 #endif
