@@ -28,7 +28,7 @@ ifneq ($(SANITIZER),)
   LDFLAGS    += -fsanitize=$(SANITIZER)
 endif
 
-LAYERS   := util storage store flow expr hub tasks engine sched server cli
+LAYERS   := util storage store expr flow hub tasks engine sched server cli
 # A layer's sources: src/<layer>/*.c and one level of subfolders (src/tasks/sql/*.c).
 LIB_SRC  := $(filter-out src/cli/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c src/$(l)/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -9,7 +9,7 @@
 # being removed; an entry that no longer matches anything is reported too.
 set -u
 cd "$(dirname "$0")/.."
-LAYERS="util storage store flow expr hub tasks engine sched server cli"
+LAYERS="util storage store expr flow hub tasks engine sched server cli"
 rank() {
     local i=0 l
     for l in $LAYERS; do

@@ -329,6 +329,11 @@ int cli_cmd_run(int argc, char **argv)
         diags_free(&d);
         goto out;
     }
+    /* a valid flow may still have warnings (a template reading an undeclared input) */
+    diags_sort(&d);
+    for (size_t k = 0; k < d.n; k++)
+        diag_print(stderr, &d.v[k], f->source, f->source_len, isatty(STDERR_FILENO));
+    diags_free(&d);
     char *ns = xstrdup(f->namespace), *fid = xstrdup(f->id);
     char *source = xstrdup(f->source);
     size_t source_len = f->source_len;
@@ -344,7 +349,8 @@ int cli_cmd_run(int argc, char **argv)
     if (flows_dir)
         load_folder(&m, flows_dir, 0);
     if (engine_flow_put(m.en, source, source_len, flow_path, NULL, &d)) {
-        fprintf(stderr, "kite run: %s\n", d.n ? d.v[0].msg : "cannot store the flow");
+        const diag *g = diags_first_error(&d);
+        fprintf(stderr, "kite run: %s\n", g ? g->msg : "cannot store the flow");
         diags_free(&d);
         free(ns);
         free(fid);

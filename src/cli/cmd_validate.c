@@ -1,8 +1,10 @@
 /*
  * cmd_validate.c: `kite validate PATH...`: check flow files and folders.
  *
- * Every problem is printed as file:line:col: message, with the source line
- * and a caret; --json prints one object per file for tools and editors. A
+ * Every problem is printed as file:line:col: error|warning: message, with the
+ * source line and a caret; --json prints one object per file for tools and
+ * editors. Warnings (a template reading an undeclared input...) leave a flow
+ * valid, unless --strict. A
  * folder is searched for *.yml and *.yaml files, recursively; the flows of
  * all given paths are then checked together for subflow recursion.
  */
@@ -76,15 +78,18 @@ static void walk(file_list *l, const char *dir, int depth)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kite validate [--json] [--quiet] PATH...\n\n"
-                 "Checks flow files (and every *.yml / *.yaml under a folder) against the flow model\n"
-                 "and the task types kite knows. Prints each problem as file:line:col: message.\n"
-                 "A warning (a type kite declares but cannot run yet) leaves the flow valid.\n\n"
-                 "  --json    one JSON object per file on stdout: {file, valid, errors:[{line,col,path,message}],\n"
-                 "            warnings:[...]}\n"
+    fprintf(out, "usage: kite validate [--json] [--strict] [--quiet] PATH...\n\n"
+                 "Checks flow files (and every *.yml / *.yaml under a folder) against the flow model,\n"
+                 "the task types kite knows and the templates they hold. Prints each problem as\n"
+                 "file:line:col: error|warning: message. A warning (a type kite declares but cannot\n"
+                 "run yet, a template reading an undeclared input) leaves the flow valid.\n\n"
+                 "  --json    one JSON object per file on stdout: {file, valid,\n"
+                 "            errors:[{line,col,path,message,severity}], warnings:[...]}\n"
+                 "  --strict  warnings count as errors\n"
                  "  --quiet   print only the problems, no summary line\n"
                  "  --color / --no-color   force colours on or off (default: on a terminal)\n\n"
-                 "Exit status: 0 when every flow is valid, 1 when one is not, 2 on usage errors.\n");
+                 "Exit status: 0 when every flow is valid (warnings are printed), 1 when one is not,\n"
+                 "2 on usage errors.\n");
 }
 
 int cli_cmd_validate(int argc, char **argv)
@@ -93,7 +98,7 @@ int cli_cmd_validate(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    int json_out = 0, quiet = 0, color = isatty(STDERR_FILENO);
+    int json_out = 0, quiet = 0, strict = 0, color = isatty(STDERR_FILENO);
     file_list files = {0};
     int rc = 0;
     for (int i = 1; i < argc; i++) {
@@ -102,6 +107,8 @@ int cli_cmd_validate(int argc, char **argv)
             json_out = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
             quiet = 1;
+        else if (!strcmp(a, "--strict"))
+            strict = 1;
         else if (!strcmp(a, "--color"))
             color = 1;
         else if (!strcmp(a, "--no-color"))
@@ -133,7 +140,7 @@ int cli_cmd_validate(int argc, char **argv)
     }
     flow **flows = xcalloc(files.n ? files.n : 1, sizeof *flows);
     diags *per = xcalloc(files.n ? files.n : 1, sizeof *per);
-    size_t invalid = 0;
+    size_t invalid = 0, warned = 0;
     for (size_t i = 0; i < files.n; i++) {
         if (!strcmp(files.v[i], "-")) {
             buf b;
@@ -167,15 +174,21 @@ int cli_cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < files.n; i++) {
         diags *d = &per[i];
         diags_sort(d);
+        if (strict)
+            for (size_t k = 0; k < d->n; k++)
+                d->v[k].warning = 0;
         size_t nerr = diags_errors(d);
         if (nerr)
             invalid++;
+        else
+            warned += d->n > 0;
         if (json_out) {
             json_t *errs = json_array(), *warns = json_array();
             for (size_t k = 0; k < d->n; k++)
                 json_array_append_new(d->v[k].warning ? warns : errs,
-                                      json_pack("{s:i,s:i,s:s?,s:s}", "line", d->v[k].line, "col", d->v[k].col,
-                                                "path", d->v[k].path, "message", d->v[k].msg));
+                                      json_pack("{s:i,s:i,s:s?,s:s,s:s}", "line", d->v[k].line, "col", d->v[k].col,
+                                                "path", d->v[k].path, "message", d->v[k].msg, "severity",
+                                                d->v[k].warning ? "warning" : "error"));
             json_t *o = json_pack("{s:s,s:b,s:o,s:o}", "file", files.v[i], "valid", nerr == 0, "errors", errs,
                                   "warnings", warns);
             if (flows[i]) {
@@ -201,8 +214,11 @@ int cli_cmd_validate(int argc, char **argv)
         free(s);
         json_decref(all);
     } else if (!quiet) {
-        fprintf(stderr, "%zu flow%s checked, %zu valid, %zu invalid\n", files.n, files.n == 1 ? "" : "s",
+        fprintf(stderr, "%zu flow%s checked, %zu valid, %zu invalid", files.n, files.n == 1 ? "" : "s",
                 files.n - invalid, invalid);
+        if (warned)
+            fprintf(stderr, " (%zu valid with warnings)", warned);
+        fputc('\n', stderr);
     }
     for (size_t i = 0; i < files.n; i++) {
         flow_free(flows[i]);

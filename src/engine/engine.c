@@ -109,8 +109,9 @@ eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision,
     char file[512];
     engine_flow_file(en, ns, id, file, sizeof file);
     if (flow_load_text(sf.source, strlen(sf.source), file, &f, &d)) {
-        kerr_set(e, "flow %s.%s revision %d is not valid any more: %s", ns, id, sf.revision,
-                 d.n ? d.v[0].msg : "?");
+        const diag *g = diags_first_error(&d);
+        kerr_setc(e, KERR_INVALID, "flow %s.%s revision %d is not valid any more: %s", ns, id, sf.revision,
+                  g ? g->msg : "?");
         diags_free(&d);
         store_flow_clear(&sf);
         return NULL;

@@ -148,11 +148,54 @@ int expr_is_template(const char *s);
  * leak checkers quiet. Rendering again afterwards is fine. */
 void expr_thread_cleanup(void);
 
+/* ---- host function names (expr/host.c) ------------------------------------ */
+
+/* The host functions kite's engine gives a render (secret, kv, read...), by
+ * name and arity, for whoever checks templates without an engine at hand
+ * (the flow validator). The engine's table (engine/host.c) holds their
+ * code; a unit test keeps both lists equal. */
+typedef struct expr_host_name {
+    const char *name;
+    int min_args, max_args;     /* positional or by keyword */
+} expr_host_name;
+
+extern const expr_host_name expr_host_function_names[];
+extern const size_t expr_host_function_count;
+
+/* The entry named name, or NULL. */
+const expr_host_name *expr_host_function(const char *name);
+
 /* ---- helpers the engine and the CLI share -------------------------------- */
 
 /* Appends the text form of v as a render prints it to a malloc'd string:
  * strings as is, integers without ".0", floats as Java prints doubles,
  * booleans, null as "", lists and maps as compact JSON. Caller frees. */
 char *expr_value_to_text(const json_t *v);
+
+/* ---- static checks (expr/check.c) ----------------------------------------- */
+
+/* A reference to a variable of the context, found without rendering. */
+typedef struct expr_ref {
+    const char *root;           /* the variable: "inputs", "outputs", "vars"... */
+    const char *key;            /* the constant key after it ("name" in
+                                   inputs.name or inputs['name']), or NULL */
+    int line, col;              /* inside the template */
+    int guarded;                /* it may be undefined on purpose: under `??`,
+                                   `???`, `| default`, `is defined`, or tested
+                                   with `is defined` elsewhere in the template */
+} expr_ref;
+
+typedef void (*expr_ref_fn)(void *ud, const expr_ref *r);
+
+/* Checks a compiled template without rendering it, so that a flow's
+ * validation finds what would fail at run time. Calls on_ref (may be NULL)
+ * for every reference to a variable of the context: names bound inside the
+ * template (set, for, macro parameters) are not references. A call to a
+ * function that is neither built in, a macro of the template, nor a host
+ * function (expr_host_function), or a host function called with a wrong
+ * number of arguments, is an error: returns -1 with the message and its
+ * line/col inside the template in e (the first such call); else 0. Unknown
+ * filters and tests, and syntax errors, are already expr_compile's. */
+int expr_check(const expr_tmpl *t, expr_ref_fn on_ref, void *ud, kerr *e);
 
 #endif

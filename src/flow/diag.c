@@ -55,6 +55,14 @@ size_t diags_errors(const diags *d)
     return n;
 }
 
+const diag *diags_first_error(const diags *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (!d->v[i].warning)
+            return &d->v[i];
+    return NULL;
+}
+
 void diags_free(diags *d)
 {
     for (size_t i = 0; i < d->n; i++) {

@@ -82,8 +82,9 @@ void diags_add(diags *d, const char *file, int line, int col, const char *path, 
 /* The same, as a warning. */
 void diags_warn(diags *d, const char *file, int line, int col, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-/* How many of d are errors (not warnings). */
+/* How many of d are errors (not warnings); the first error, or NULL. */
 size_t diags_errors(const diags *d);
+const diag *diags_first_error(const diags *d);
 void diags_free(diags *d);
 /* Sorts by file, line, column (stable). */
 void diags_sort(diags *d);

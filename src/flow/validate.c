@@ -1111,6 +1111,7 @@ size_t flow_validate_doc(flow *f, diags *d)
     if (wg && !json_is_null(wg))
         error_key(&v, "/workerGroup", "worker groups are not supported (an Enterprise feature in Kestra)");
     check_self_calls(&v, f);
+    v.errors += flow_check_templates(f, v.task_ids, d);
     json_decref(defaults);
     json_decref(v.task_ids);
     return v.errors;

@@ -81,3 +81,15 @@ check "execution show of an unknown id exits 1" 1 "$KITE" execution show nope --
 printf 'id: c\nnamespace: t.cli\ntasks:\n  - id: a\n    type: log\n    message: x\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: "0 25 * * *"\n' >"$work/cron.yaml"
 check "validate: a bad cron expression is refused" 1 "$KITE" validate --no-color "$work/cron.yaml"
 has "validate: the cron error is positioned" "$work/err" "cron.yaml:10:11: error: cron '0 25 * * *': hour 25 out of range 0-23"
+check "validate: a template reading an undeclared input is a warning, exit 0" 0 "$KITE" validate --no-color "$work/flows/etl.yaml"
+has "validate: the warning names the template's own column" "$work/err" \
+    "etl.yaml:10:18: warning: input 'urll' is not declared in this flow (did you mean 'url'?)"
+has "validate: the summary counts flows valid with warnings" "$work/err" "1 valid, 0 invalid (1 valid with warnings)"
+check "validate --strict: the warning is an error" 1 "$KITE" validate --strict --no-color "$work/flows/etl.yaml"
+has "validate --strict: printed as an error" "$work/err" "etl.yaml:10:18: error: input 'urll'"
+check "validate --json: exit 0 with warnings" 0 "$KITE" validate --json "$work/flows/etl.yaml"
+if python3 -c "import json,sys; d=json.load(open('$work/out')); e=d[0]['warnings'][0]; sys.exit(0 if d[0]['valid'] and not d[0]['errors'] and e['severity']=='warning' and e['line']==10 and e['col']==18 else 1)"; then
+    echo "PASS validate --json carries the severity"; else echo "FAIL validate --json severity"; head -20 "$work/out"; fi
+printf 'id: tf\nnamespace: t.cli\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: "{{ name | uper }}"\n' >"$work/tf.yaml"
+check "validate: an unknown filter is an error" 1 "$KITE" validate --no-color "$work/tf.yaml"
+has "validate: at the filter's line and column" "$work/err" "tf.yaml:6:25: error: template: 1:11: unknown filter 'uper' (did you mean 'upper'?)"

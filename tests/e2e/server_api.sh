@@ -116,6 +116,10 @@ ok "invalid flow: 422 with positioned errors" eval 'code_is 422 && jt "d[\"error
 printf 'id: ok1\nnamespace: e2e.api\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: x\n---\nid: ko\nnamespace: e2e.api\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    mesage: x\n' >"$work/two.yml"
 req POST /flows/validate -H "Content-Type: application/x-yaml" --data-binary @"$work/two.yml"
 ok "validate two flows: the second's error at its line in the body" eval 'code_is 200 && jt "len(d) == 2 and \"constraints\" not in d[0] and any(x[\"line\"] == 13 for x in d[1][\"errors\"]) and \"body:13:\" in d[1][\"constraints\"]"'
+printf 'id: w\nnamespace: e2e.api\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: "{{ inputs.nope }}"\n' >"$work/warn.yml"
+req POST /flows/validate -H "Content-Type: application/x-yaml" --data-binary @"$work/warn.yml"
+ok "validate: a template reading an undeclared input is a warning, the flow stays valid" \
+    eval 'code_is 200 && jt "\"constraints\" not in d[0] and d[0][\"warnings\"] == [\"body:6:18: input \x27nope\x27 is not declared in this flow\"]"'
 for i in 1 2 3; do
     printf 'id: s%s\nnamespace: e2e.search\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: x\n' "$i" |
         curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/x-yaml" --data-binary @- "$BASE/flows"

@@ -34,7 +34,7 @@ static size_t check(const char *text, char *first, size_t firstsz)
         else
             snprintf(first, firstsz, "(valid)");
     }
-    size_t n = d.n;
+    size_t n = diags_errors(&d); /* warnings leave a flow valid */
     if (n == 0)
         assert_non_null(f);
     else
@@ -42,6 +42,23 @@ static size_t check(const char *text, char *first, size_t firstsz)
     flow_free(f);
     diags_free(&d);
     return n;
+}
+
+/* Every finding of the template check, "line:col: severity: message", one a
+ * line, in position order. */
+static void findings(const char *text, char *out, size_t outsz)
+{
+    flow *f = NULL;
+    diags d = DIAGS_INIT;
+    flow_load_text(text, strlen(text), "t.yaml", &f, &d);
+    diags_sort(&d);
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < d.n && o < outsz; i++)
+        o += (size_t)snprintf(out + o, outsz - o, "%d:%d: %s: %s\n", d.v[i].line, d.v[i].col,
+                              d.v[i].warning ? "warning" : "error", d.v[i].msg);
+    flow_free(f);
+    diags_free(&d);
 }
 
 #define HEAD "id: f\nnamespace: company.team\n"
@@ -111,11 +128,51 @@ static void bad_duration_is_explained(void **state)
           m, sizeof m);
     assert_string_equal(m, "7:14: 'timeout': invalid duration '5 minutes': expected ISO-8601 such as PT30S, "
                            "PT1H30M or P1D");
-    /* an expression is checked when rendered, not now */
+    /* an expression's value is checked when rendered, not now (its
+     * undeclared input is a warning: the flow stays valid) */
     assert_int_equal(check(HEAD "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
                                 "    timeout: \"{{ inputs.t }}\"\n",
                            NULL, 0),
                      0);
+}
+
+static void templates_that_cannot_render_are_errors_at_their_column(void **state)
+{
+    char m[2048];
+    findings(HEAD "tasks:\n"
+                  "  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: \"x {{ y | uper }}\"\n"
+                  "  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: '{{ 1 + }}'\n"
+                  "  - id: c\n    type: io.kestra.plugin.core.log.Log\n    message: |\n      one\n      {{ nope(1) }}\n"
+                  "  - id: d\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ kv() }} {{ secret('A') }}\"\n",
+             m, sizeof m);
+    assert_string_equal(m, "6:24: error: template: 1:10: unknown filter 'uper' (did you mean 'upper'?)\n"
+                           "9:22: error: template: 1:8: expected an expression, found '}}'\n"
+                           "14:10: error: template: 2:4: unknown function 'nope' (did you mean 'now'?)\n"
+                           "17:18: error: template: 1:4: kv() takes 1 to 3 arguments, not 0\n");
+}
+
+static void missing_names_are_warnings_unless_guarded(void **state)
+{
+    char m[2048];
+    const char *src = HEAD "inputs:\n  - id: url\n    type: STRING\n"
+                            "tasks:\n"
+                            "  - id: load\n    type: io.kestra.plugin.core.log.Log\n"
+                            "    message: \"{{ inputs.urll }} {{ outputs.lod.value }} {{ outputs.load.value }}\"\n"
+                            "  - id: guarded\n    type: io.kestra.plugin.core.log.Log\n"
+                            "    message: \"{{ inputs.a ?? 1 }}{{ inputs.b | default(2) }}{{ inputs.c is defined }}"
+                            "{% if outputs.x is defined %}{{ outputs.x.value }}{% endif %}"
+                            "{% for inputs in [1] %}{{ inputs.z }}{% endfor %}\"\n"
+                            "  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: a\n    flowId: b\n"
+                            "    outputs:\n      o: \"{{ outputs.child_task.value }}\"\n"
+                            "triggers:\n  - id: up\n    type: io.kestra.plugin.core.trigger.Flow\n"
+                            "    inputs:\n      v: \"{{ outputs.other_flow_task.value }}\"\n"
+                            "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n"
+                            "        namespace: a\n        flowId: b\n";
+    findings(src, m, sizeof m);
+    assert_string_equal(m, "9:18: warning: input 'urll' is not declared in this flow (did you mean 'url'?)\n"
+                           "9:36: warning: no task 'lod' in this flow: its outputs are undefined (did you mean "
+                           "'load'?)\n");
+    assert_int_equal(check(src, NULL, 0), 0); /* valid */
 }
 
 static void enum_values_are_listed(void **state)
@@ -299,6 +356,8 @@ int main(void)
         cmocka_unit_test(missing_required_property_points_at_the_task),
         cmocka_unit_test(plugin_defaults_supply_required_properties),
         cmocka_unit_test(bad_duration_is_explained),
+        cmocka_unit_test(templates_that_cannot_render_are_errors_at_their_column),
+        cmocka_unit_test(missing_names_are_warnings_unless_guarded),
         cmocka_unit_test(enum_values_are_listed),
         cmocka_unit_test(value_kinds_are_checked),
         cmocka_unit_test(task_ids_are_unique_across_the_flow),
