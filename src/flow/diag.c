@@ -101,10 +101,13 @@ void diag_print(FILE *out, const diag *g, const char *src, size_t src_len, int c
                *yellow = color ? "\033[1;33m" : "", *green = color ? "\033[1;32m" : "",
                *reset = color ? "\033[0m" : "";
     const char *what = g->warning ? "warning" : "error", *hue = g->warning ? yellow : red;
-    if (g->line > 0)
-        fprintf(out, "%s%s:%d:%d:%s %s%s:%s %s\n", bold, g->file, g->line, g->col, reset, hue, what, reset, g->msg);
-    else
-        fprintf(out, "%s%s:%s %s%s:%s %s\n", bold, g->file, reset, hue, what, reset, g->msg);
+    /* the position through the one formatter; its ": " goes after the colour reset */
+    char where[600];
+    kerr_format_pos(where, sizeof where, g->file, g->line > 0 ? g->line : 0, g->line > 0 ? g->col : 0, "");
+    size_t wl = strlen(where);
+    if (wl >= 2 && !strcmp(where + wl - 2, ": "))
+        wl -= 2;
+    fprintf(out, "%s%.*s:%s %s%s:%s %s\n", bold, (int)wl, where, reset, hue, what, reset, g->msg);
     if (!src || g->line <= 0)
         return;
     /* find the line */
