@@ -138,7 +138,12 @@ static void op_log(task_ctx *c, store_level level, const char *msg)
         flush_logs(w);
 }
 
-static const task_ctx_ops ops = {op_render, op_log};
+static char *op_mask(task_ctx *c, const char *s, size_t n, size_t *out_len)
+{
+    return engine_mask(((wctx *)c)->en, s, n, out_len);
+}
+
+static const task_ctx_ops ops = {op_render, op_log, op_mask};
 
 /* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */

@@ -20,7 +20,11 @@
  * logged volume is applied here: past it, lines are still read and parsed for
  * markers but no longer logged, and one notice says so. Lines longer than
  * TASKS__SCRIPT_LINE_MAX come in pieces: a marker's pieces are joined (up to
- * MARKER_MAX), other pieces are logged as they come.
+ * MARKER_MAX); other pieces are joined too (up to GLUE_MAX), masked as one
+ * text and only then cut into log lines, so that a secret printed across a
+ * cut is still masked. A line longer than GLUE_MAX is logged GLUE_MAX at a
+ * time, keeping its last GLUE_CARRY bytes for the next part (a secret up to
+ * that long is masked wherever it falls).
  */
 #include "tasks/tasks_int.h"
 
@@ -45,6 +49,8 @@
 #define LOG_MAX_LINES 50000u
 /* Longest `::{...}::` line accepted (joined from pieces). */
 #define MARKER_MAX (16u << 20)
+#define GLUE_MAX (1u << 20)
+#define GLUE_CARRY (4u << 10)
 
 /* ---- output: log lines and markers ------------------------------------------ */
 
@@ -103,6 +109,15 @@ static void log_pieces(tasks__script_out *s, store_level lv, const char *p, size
         p += cut;
         n -= cut;
     }
+}
+
+/* Masks a glued text as a whole, then logs it in pieces. */
+static void log_glued(tasks__script_out *s, store_level lv, const char *p, size_t n)
+{
+    size_t mn = 0;
+    char *m = s->c->ops->mask ? s->c->ops->mask(s->c, p, n, &mn) : NULL;
+    log_pieces(s, lv, m ? m : p, m ? mn : n);
+    free(m);
 }
 
 static int metric_type(const char *t, store_metric_type *out)
@@ -236,7 +251,18 @@ void tasks__script_out_line(void *ud, proc_stream st, const char *line, size_t l
             if (!s->marker_too_long[k] && buf_append(&s->marker[k], line, len))
                 s->marker_too_long[k] = 1;
         } else {
-            tasks__script_log(s, lv, line, len);
+            buf *b = &s->marker[k];
+            buf_append(b, line, len);   /* len <= TASKS__SCRIPT_LINE_MAX: within MARKER_MAX */
+            if (b->len > GLUE_MAX) {
+                /* log all but a carry; mask before cutting, as for the whole */
+                size_t keep = GLUE_CARRY, out = b->len - keep;
+                while (out > 0 && ((unsigned char)b->data[out] & 0xC0) == 0x80)
+                    out--, keep++;
+                log_glued(s, lv, b->data, out);
+                memmove(b->data, b->data + out, keep);
+                b->len = keep;
+                b->data[keep] = '\0';
+            }
         }
         if (!split) {
             /* last piece */
@@ -251,6 +277,9 @@ void tasks__script_out_line(void *ud, proc_stream st, const char *line, size_t l
                 else
                     log_pieces(s, lv, b->data, b->len);
                 buf_reset(b);
+            } else {
+                log_glued(s, lv, s->marker[k].data, s->marker[k].len);
+                buf_reset(&s->marker[k]);
             }
         }
         return;

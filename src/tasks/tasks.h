@@ -68,6 +68,11 @@ typedef struct task_ctx_ops {
     json_t *(*render)(task_ctx *c, const json_t *v, char **err_path, kerr *e);
     /* Adds a log line (secrets masked by the engine). */
     void (*log)(task_ctx *c, store_level level, const char *msg);
+    /* Optional: masks known secrets in s (n bytes); NULL when nothing
+     * matched, else a malloc'd copy (length in *out_len). For text that is
+     * about to be cut into several log lines: masking the whole first keeps
+     * a secret that straddles a cut from escaping. */
+    char *(*mask)(task_ctx *c, const char *s, size_t n, size_t *out_len);
 } task_ctx_ops;
 
 struct task_ctx {

@@ -43,6 +43,12 @@ tasks:
       - echo "env $T"
       - printf '%s' "$T" | base64
       - echo '::{"outputs":{"fromScript":"'"$T"'"}}::'
+  - id: long
+    type: io.kestra.plugin.scripts.shell.Commands
+    env:
+      T: "{{ secret('CANARY') }}"
+    commands:
+      - printf '%65530s' '' | tr ' ' a; printf '%s' "$T"; printf '%70000s\n' '' | tr ' ' b
   - id: label
     type: io.kestra.plugin.core.execution.Labels
     labels:
@@ -92,6 +98,8 @@ ok "logs: the later task saw the stored values unmasked" \
     python3 -c "import json; d=json.load(open('$work/logs.json')); assert any(l['message']=='same true true' for l in d), [l['message'] for l in d]"
 ok "logs: the lines are there, masked" \
     python3 -c "import json; d=json.load(open('$work/logs.json')); m=[l['message'] for l in d]; assert 'raw ******' in m and 'env ******' in m, m"
+ok "logs: a secret printed across the cut of a long line is masked" \
+    python3 -c "import json; d=json.load(open('$work/logs.json')); t=''.join(l['message'] for l in d if l.get('taskId')=='long'); assert len(t)>100000, len(t); assert 'Canary' not in t and '******' in t, t[65520:65560]"
 req GET "/logs/$ID/download";               cp "$work/body" "$work/logs.txt"
 ok "log download: no secret" leaks "$work/logs.txt"
 curl -s -N --max-time 10 -H "Authorization: Bearer $TOKEN" "$BASE/logs/$ID/follow" >"$work/logs.sse"
