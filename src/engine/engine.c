@@ -67,6 +67,57 @@ int engine_flow_put(engine *en, const char *source, size_t len, const char *name
     return rc ? -1 : 0;
 }
 
+int engine_flow_create(engine *en, const char *source, size_t len, int must_be_new, const char *ns, const char *id,
+                       store_flow *row, diags *d, kerr *e)
+{
+    flow *f;
+    int lrc = flow_load_text(source, len, "<api>", &f, d);
+    if (lrc) {
+        kerr_setc(e, KERR_INVALID, "the flow is not valid");
+        return lrc == FLOW_NOT_YAML ? -2 : -1;
+    }
+    if (ns && id && (strcmp(f->namespace, ns) || strcmp(f->id, id))) {
+        kerr_setc(e, KERR_INVALID,
+                  "the body is flow %s.%s but the URL names %s.%s: a flow's namespace and id cannot change",
+                  f->namespace, f->id, ns, id);
+        flow_free(f);
+        return -1;
+    }
+    store *st = en->o.store;
+    int rc = store_begin(st, e);
+    if (!rc) {
+        store_flow cur = {0};
+        kerr ge = KERR_INIT;
+        int exists = store_flow_get(st, f->namespace, f->id, 0, &cur, &ge) == STORE_OK;
+        store_flow_clear(&cur);
+        if (!exists && ge.code != KERR_NOT_FOUND)
+            rc = kerr_setc(e, ge.code, "%s", ge.msg);
+        else if (must_be_new && exists)
+            rc = kerr_setc(e, KERR_DUPLICATE, "flow %s.%s already exists", f->namespace, f->id);
+        else if (!must_be_new && !exists)
+            rc = kerr_setc(e, KERR_NOT_FOUND, "flow %s.%s not found", f->namespace, f->id);
+        if (!rc)
+            rc = store_flow_put(st, f->namespace, f->id, f->source, f->doc, NULL, NULL, e);
+        if (!rc)
+            rc = store_flow_get(st, f->namespace, f->id, 0, row, e);
+        if (rc)
+            store_rollback(st);
+        else
+            rc = store_commit(st, e);
+    }
+    if (!rc) {
+        char key[600];
+        file_key(key, sizeof key, f->namespace, f->id);
+        pthread_mutex_lock(&en->lock);
+        json_object_del(en->flow_files, key); /* an API flow: "{namespace}/{id}.yaml" */
+        pthread_mutex_unlock(&en->lock);
+    } else {
+        store_flow_clear(row);
+    }
+    flow_free(f);
+    return rc ? -1 : 0;
+}
+
 void engine_flow_file(engine *en, const char *ns, const char *id, char *out, size_t outsz)
 {
     char key[600];
@@ -117,6 +168,8 @@ eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision,
         return NULL;
     }
     eflow *fl = eflow_new(f, sf.revision, e);
+    if (fl)
+        fl->deleted = sf.deleted;
     store_flow_clear(&sf);
     pthread_mutex_lock(&en->lock);
     slot = json_object_get(en->flow_index, key);

@@ -102,6 +102,16 @@ void engine_flow_file(engine *en, const char *ns, const char *id, char *out, siz
  * call "{namespace}/{id}.yaml". */
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name,
                     int *revision /* OUT, may be NULL */, diags *d);
+/* A flow stored through the API, parsed once: must_be_new 1 creates it
+ * (KERR_DUPLICATE when it exists), 0 updates it (KERR_NOT_FOUND when it does
+ * not exist; when ns and id are given, KERR_INVALID unless the source is that
+ * flow). On success *row is the stored revision (store_flow_clear it).
+ * Returns 0; -1 with e set (KERR_INVALID and every problem in d when the
+ * flow is not valid); -2 when the text is not YAML (the problem in d, with
+ * its position). Run-time messages call the flow's file
+ * "{namespace}/{id}.yaml". */
+int engine_flow_create(engine *en, const char *source, size_t len, int must_be_new, const char *ns, const char *id,
+                       store_flow *row /* OUT */, diags *d, kerr *e);
 
 /* ---- executions ---------------------------------------------------------- */
 
@@ -136,9 +146,17 @@ int engine_wait(engine *en, const char *id, int stop_on_pause, int64_t timeout_u
  * delay or a timeout), 0 when it is not paused or resumes by itself. */
 int engine_waiting_for_person(engine *en, const char *id);
 
+/* Errors of the operations below keep their class (util/err.h), which the
+ * API maps to a status: KERR_NOT_FOUND (no such execution, flow or task
+ * run), KERR_CONFLICT (its state forbids it: kill an ended execution, resume
+ * one that is not PAUSED...), KERR_INVALID (the caller's inputs). */
+
 /* Kills an execution: running tasks are cancelled, nothing new starts, its
  * running subflows are killed too. */
 int engine_kill(engine *en, const char *id, kerr *e);
+/* Deletes an ended (or PAUSED) execution: its row, task runs, logs and
+ * internal files. KERR_CONFLICT while it runs (kill it first). */
+int engine_delete(engine *en, const char *id, kerr *e);
 /* Resumes a PAUSED execution; inputs answer the Pause task's onResume. */
 int engine_resume(engine *en, const char *id, json_t *inputs, kerr *e);
 /* Restarts a FAILED execution: its failed task runs run again in the same

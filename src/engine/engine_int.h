@@ -60,6 +60,7 @@ typedef struct etask {
 typedef struct eflow {
     flow *f;                    /* owned */
     int revision;               /* the store's revision */
+    int deleted;                /* this revision records the flow's deletion */
     etask *tasks;               /* parallel to f->tasks */
     elist root, errors, finally, after;
     int refs;                   /* guarded by the engine's flow cache lock */

@@ -67,15 +67,18 @@ int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_
     eflow *fl = engine_flow_get(en, o->namespace, o->flow_id, o->revision, e);
     if (!fl)
         return -1;
-    if (fl->f->disabled) {
+    if (fl->f->disabled || fl->deleted) {
         engine_flow_release(en, fl);
-        return kerr_set(e, "flow %s.%s is disabled", o->namespace, o->flow_id);
+        return kerr_setc(e, KERR_CONFLICT, "flow %s.%s is %s", o->namespace, o->flow_id,
+                         fl->deleted ? "deleted" : "disabled");
     }
     char id[STORE_ID_LEN + 1];
     store_new_id(id);
     json_t *inputs = engine_inputs_read(fl->f, o->inputs, o->files, en->o.storage, id, e);
     if (!inputs) {
         engine_flow_release(en, fl);
+        if (e && e->code == KERR_INTERNAL)
+            e->code = KERR_INVALID; /* the caller's inputs */
         return -1;
     }
     engine__register_secret_inputs(en, fl->f, inputs);
@@ -125,9 +128,15 @@ static int push_event(engine *en, const char *id, json_t *payload, kerr *e)
     return rc;
 }
 
+/* The execution's row; KERR_NOT_FOUND "execution X not found" when none. */
 static int need_state(engine *en, const char *id, store_execution *row, kerr *e)
 {
-    return store_execution_get(en->o.store, id, row, e);
+    if (store_execution_get(en->o.store, id, row, e)) {
+        if (e && e->code == KERR_NOT_FOUND)
+            kerr_set(e, "execution %s not found", id);
+        return -1;
+    }
+    return 0;
 }
 
 int engine_kill(engine *en, const char *id, kerr *e)
@@ -135,11 +144,33 @@ int engine_kill(engine *en, const char *id, kerr *e)
     store_execution row = {0};
     if (need_state(en, id, &row, e))
         return -1;
-    int done = store_state_is_terminated(row.state);
+    store_state st = row.state;
     store_execution_clear(&row);
-    if (done)
-        return kerr_set(e, "execution %s has already ended", id);
+    if (store_state_is_terminated(st))
+        return kerr_setc(e, KERR_CONFLICT, "execution %s already ended %s", id, store_state_name(st));
     return push_event(en, id, json_pack("{s:s}", "type", "kill"), e);
+}
+
+int engine_delete(engine *en, const char *id, kerr *e)
+{
+    store_execution row = {0};
+    if (need_state(en, id, &row, e))
+        return -1;
+    if (!store_state_is_terminated(row.state) && row.state != STATE_PAUSED) {
+        kerr_setc(e, KERR_CONFLICT, "execution %s is %s: kill it first", id, store_state_name(row.state));
+        store_execution_clear(&row);
+        return -1;
+    }
+    kerr pe = KERR_INIT;
+    char *prefix = storage_uri_execution(row.namespace, row.flow_id, row.id, &pe);
+    int rc = store_execution_delete(en->o.store, row.id, e);
+    if (rc && e && e->code == KERR_NOT_FOUND)
+        kerr_set(e, "execution %s not found", id); /* deleted meanwhile */
+    if (!rc && prefix)
+        storage_delete_prefix(en->o.storage, prefix, &pe); /* best effort: the row is gone */
+    free(prefix);
+    store_execution_clear(&row);
+    return rc ? -1 : 0;
 }
 
 int engine_resume(engine *en, const char *id, json_t *inputs, kerr *e)
@@ -147,10 +178,11 @@ int engine_resume(engine *en, const char *id, json_t *inputs, kerr *e)
     store_execution row = {0};
     if (need_state(en, id, &row, e))
         return -1;
-    int paused = row.state == STATE_PAUSED;
+    store_state st = row.state;
     store_execution_clear(&row);
-    if (!paused)
-        return kerr_set(e, "execution %s is not paused", id);
+    if (st != STATE_PAUSED)
+        return kerr_setc(e, KERR_CONFLICT, "execution %s is %s, not PAUSED: nothing to resume", id,
+                         store_state_name(st));
     return push_event(en, id, json_pack("{s:s,s:O?}", "type", "resume", "inputs", inputs), e);
 }
 
@@ -162,7 +194,7 @@ int engine_restart(engine *en, const char *id, kerr *e)
     int ok = row.state == STATE_FAILED || row.state == STATE_KILLED;
     store_execution_clear(&row);
     if (!ok)
-        return kerr_set(e, "execution %s is not FAILED or KILLED: only those can be restarted", id);
+        return kerr_setc(e, KERR_CONFLICT, "execution %s is not FAILED or KILLED: only those can be restarted", id);
     return push_event(en, id, json_pack("{s:s}", "type", "restart"), e);
 }
 
@@ -178,8 +210,8 @@ int engine_replay(engine *en, const char *id, const char *taskrun_id, char new_i
         return -1;
     if (!store_state_is_terminated(row.state)) {
         store_execution_clear(&row);
-        return kerr_set(e, "execution %s is still %s: only an ended execution can be replayed", id,
-                        store_state_name(row.state));
+        return kerr_setc(e, KERR_CONFLICT, "execution %s is still %s: only an ended execution can be replayed", id,
+                         store_state_name(row.state));
     }
     store_task_run *runs = NULL;
     size_t n = 0;
@@ -195,7 +227,7 @@ int engine_replay(engine *en, const char *id, const char *taskrun_id, char new_i
         if (from == n) {
             store_task_runs_free(runs, n);
             store_execution_clear(&row);
-            return kerr_set(e, "execution %s has no task run %s", id, taskrun_id);
+            return kerr_setc(e, KERR_NOT_FOUND, "execution %s has no task run %s", id, taskrun_id);
         }
     } else {
         from = 0;

@@ -33,7 +33,7 @@ int flow_load_text(const char *text, size_t len, const char *name, flow **out, d
     posmap *pm;
     if (yaml_load(text, len, NULL, &doc, &pm, &e)) {
         diags_add(d, name, e.line, e.col, NULL, "%s", e.msg);
-        return -1;
+        return FLOW_NOT_YAML;
     }
     flow *f = xcalloc(1, sizeof *f);
     f->file = xstrdup(name);

@@ -119,8 +119,10 @@ typedef struct flow {
 } flow;
 
 /* Loads and validates a flow from text (copied). Returns 0 and a new flow when
- * it is valid; otherwise -1, *out NULL, and every problem found appended to d
- * (file:line:col). `name` is what messages call the file. */
+ * it is valid; otherwise -1 (FLOW_NOT_YAML when the text is not even YAML),
+ * *out NULL, and every problem found appended to d (file:line:col). `name`
+ * is what messages call the file. */
+#define FLOW_NOT_YAML (-2)
 int flow_load_text(const char *text, size_t len, const char *name, flow **out /* OUT */, diags *d);
 /* Same, reading a file; a read error is one diag. */
 int flow_load_file(const char *path, flow **out /* OUT */, diags *d);

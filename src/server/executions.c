@@ -28,7 +28,7 @@ static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char 
     if (!j) {
         if (e.code == STORE_NOT_FOUND)
             return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", id);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     return srv_json(r, status, j);
 }
@@ -128,7 +128,7 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
         /* just created: no task run yet, one read is enough */
         store_execution x = {0};
         if (store_execution_get(r->s->o.store, id, &x, &e))
-            return srv_store_error(r, &e);
+            return srv_kerr_error(r, &e);
         json_t *o;
         if (outputs_only) {
             o = x.outputs ? json_incref(x.outputs) : json_object();
@@ -147,17 +147,9 @@ enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
 {
     char id[STORE_ID_LEN + 1];
     kerr e = KERR_INIT;
-    store_flow sf = {0};
-    if (store_flow_get(r->s->o.store, o->namespace, o->flow_id, o->revision, &sf, &e))
-        return e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", o->namespace,
-                                                     o->flow_id)
-                                         : srv_store_error(r, &e);
-    int disabled = sf.deleted || json_is_true(json_object_get(sf.json, "disabled"));
-    store_flow_clear(&sf);
-    if (disabled)
-        return srv_error(r, MHD_HTTP_CONFLICT, "flow %s.%s is disabled", o->namespace, o->flow_id);
+    /* unknown flow 404, disabled 409, bad inputs 422: the engine's classes */
     if (engine_submit(r->s->o.engine, o, id, &e))
-        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
+        return srv_kerr_error(r, &e);
     return srv_exec_answer(r, id, wait, MHD_HTTP_OK, 0);
 }
 
@@ -251,7 +243,7 @@ enum MHD_Result srv_exec_search(srv_req *r)
     kerr e = KERR_INIT;
     if (store_execution_search(r->s->o.store, &q, &xs, &n, &total, &e)) {
         json_decref(labels);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     json_t *res = json_array();
     if (scan) {
@@ -280,15 +272,16 @@ enum MHD_Result srv_exec_search(srv_req *r)
     return srv_json(r, MHD_HTTP_OK, json_pack("{s:o,s:I}", "results", res, "total", (json_int_t)total));
 }
 
-/* Loads the execution or answers 404; 0 when found. */
-static int get_or_404(srv_req *r, store_execution *x)
+/* The execution's row for the handlers that need it (its files, a stream
+ * that must not start for nothing); 0, or -1 after answering 404/500. The
+ * operations below read it themselves: their errors carry the class. */
+static int read_execution(srv_req *r, store_execution *x)
 {
     kerr e = KERR_INIT;
     if (store_execution_get(r->s->o.store, r->params[0], x, &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", r->params[0]);
-        else
-            srv_store_error(r, &e);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "execution %s not found", r->params[0]);
+        srv_kerr_error(r, &e);
         return -1;
     }
     return 0;
@@ -296,78 +289,39 @@ static int get_or_404(srv_req *r, store_execution *x)
 
 enum MHD_Result srv_exec_delete(srv_req *r)
 {
-    store_execution x = {0};
-    if (get_or_404(r, &x))
-        return MHD_YES;
-    if (!store_state_is_terminated(x.state) && x.state != STATE_PAUSED) {
-        enum MHD_Result rc = srv_error(r, MHD_HTTP_CONFLICT,
-                                       "execution %s is %s: kill it first (DELETE /api/v1/executions/%s/kill)", x.id,
-                                       store_state_name(x.state), x.id);
-        store_execution_clear(&x);
-        return rc;
-    }
     kerr e = KERR_INIT;
-    char *prefix = storage_uri_execution(x.namespace, x.flow_id, x.id, &e);
-    int rc = store_execution_delete(r->s->o.store, x.id, &e);
-    if (!rc && prefix)
-        storage_delete_prefix(r->s->o.storage, prefix, &e);
-    free(prefix);
-    store_execution_clear(&x);
-    if (rc)
-        return srv_store_error(r, &e);
+    if (engine_delete(r->s->o.engine, r->params[0], &e))
+        return srv_kerr_error(r, &e); /* 404, or 409 while it runs */
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
 enum MHD_Result srv_exec_kill(srv_req *r)
 {
-    store_execution x = {0};
-    if (get_or_404(r, &x))
-        return MHD_YES;
-    store_state st = x.state;
-    store_execution_clear(&x);
-    if (store_state_is_terminated(st))
-        return srv_error(r, MHD_HTTP_CONFLICT, "execution %s already ended %s", r->params[0], store_state_name(st));
     kerr e = KERR_INIT;
     if (engine_kill(r->s->o.engine, r->params[0], &e))
-        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+        return srv_kerr_error(r, &e); /* 404, or 409 once it ended */
     return srv_json(r, MHD_HTTP_ACCEPTED, json_pack("{s:s,s:s}", "id", r->params[0], "message", "kill requested"));
 }
 
 enum MHD_Result srv_exec_restart(srv_req *r)
 {
-    store_execution x = {0};
-    if (get_or_404(r, &x))
-        return MHD_YES;
-    store_execution_clear(&x);
     kerr e = KERR_INIT;
     if (engine_restart(r->s->o.engine, r->params[0], &e))
-        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+        return srv_kerr_error(r, &e);
     return answer_execution(r, MHD_HTTP_OK, r->params[0]);
 }
 
 enum MHD_Result srv_exec_replay(srv_req *r)
 {
-    store_execution x = {0};
-    if (get_or_404(r, &x))
-        return MHD_YES;
-    store_execution_clear(&x);
     char nid[STORE_ID_LEN + 1];
     kerr e = KERR_INIT;
     if (engine_replay(r->s->o.engine, r->params[0], srv_arg(r, "taskRunId"), nid, &e))
-        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e.msg);
+        return srv_kerr_error(r, &e);
     return answer_execution(r, MHD_HTTP_OK, nid);
 }
 
 enum MHD_Result srv_exec_resume(srv_req *r)
 {
-    store_execution x = {0};
-    if (get_or_404(r, &x))
-        return MHD_YES;
-    store_state st = x.state;
-    store_execution_clear(&x);
-    if (st != STATE_PAUSED)
-        return srv_error(r, MHD_HTTP_CONFLICT, "execution %s is %s, not PAUSED: nothing to resume", r->params[0],
-                         store_state_name(st));
     json_t *inputs = NULL;
     if (read_inputs(r, &inputs))
         return MHD_YES;
@@ -375,7 +329,7 @@ enum MHD_Result srv_exec_resume(srv_req *r)
     int rc = engine_resume(r->s->o.engine, r->params[0], inputs, &e);
     json_decref(inputs);
     if (rc)
-        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "%s", e.msg);
+        return srv_kerr_error(r, &e); /* 404, or 409 when it is not PAUSED */
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
@@ -419,7 +373,7 @@ static int follow_poll(void *ud, buf *out)
 enum MHD_Result srv_exec_follow(srv_req *r)
 {
     store_execution x = {0};
-    if (get_or_404(r, &x))
+    if (read_execution(r, &x))
         return MHD_YES;
     store_execution_clear(&x);
     follow *f = xcalloc(1, sizeof *f);
@@ -437,7 +391,7 @@ enum MHD_Result srv_exec_file(srv_req *r)
     if (!path || !*path)
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'path' is required: the file's kite:/// URI");
     store_execution x = {0};
-    if (get_or_404(r, &x))
+    if (read_execution(r, &x))
         return MHD_YES;
     kerr e = KERR_INIT;
     char *prefix = storage_uri_execution(x.namespace, x.flow_id, x.id, &e);

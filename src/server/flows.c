@@ -56,118 +56,72 @@ static char *diags_text(const diags *d, int line_offset)
     return buf_steal(&b);
 }
 
-/* Loads one flow from text; on failure answers 400 (YAML) or 422 (invalid)
- * and returns NULL. */
-static flow *load_or_answer(srv_req *r, const char *text, size_t len)
-{
-    if (len == 0) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body is empty: send the flow's YAML");
-        return NULL;
-    }
-    json_t *doc = NULL;
-    kerr e = KERR_INIT;
-    if (yaml_load(text, len, NULL, &doc, NULL, &e)) {
-        kerr_prefix(&e, "invalid YAML");
-        kerr_locate(&e, BODY_NAME);
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
-        return NULL;
-    }
-    json_decref(doc);
-    flow *f = NULL;
-    diags d = DIAGS_INIT;
-    if (flow_load_text(text, len, BODY_NAME, &f, &d)) {
-        diags_sort(&d);
-        char *msg = diags_text(&d, 0);
-        srv_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                 json_pack("{s:s+,s:o}", "message", "the flow is not valid:\n", msg, "errors", diags_json(&d, 0)));
-        free(msg);
-        diags_free(&d);
-        return NULL;
-    }
-    diags_free(&d);
-    return f;
-}
-
-static enum MHD_Result answer_flow(srv_req *r, unsigned status, const char *ns, const char *id)
-{
-    store_flow sf = {0};
-    kerr e = KERR_INIT;
-    if (store_flow_get(r->s->o.store, ns, id, 0, &sf, &e))
-        return srv_store_error(r, &e);
-    enum MHD_Result rc = srv_json(r, status, srv_flow_json(&sf, 1));
-    store_flow_clear(&sf);
-    return rc;
-}
-
 static void changed(srv_req *r)
 {
     if (r->s->o.sched)
         sched_flows_changed(r->s->o.sched);
 }
 
-static int put_flow(srv_req *r, const char *text, size_t len)
+/* Answers a flow the engine refused: 400 when the body is not YAML, 422
+ * with every positioned problem when the flow is not valid, else the
+ * class's status (409 exists, 404 unknown...). */
+static enum MHD_Result answer_refused(srv_req *r, int rc, diags *d, const kerr *e)
 {
-    diags d = DIAGS_INIT;
-    int rc = engine_flow_put(r->s->o.engine, text, len, NULL, NULL, &d);
-    if (rc) {
-        char *msg = diags_text(&d, 0);
-        srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", msg);
+    diags_sort(d);
+    const diag *g = diags_first_error(d);
+    if (rc == -2 && g) {
+        char msg[KERR_MSG_MAX + 64];
+        char what[KERR_MSG_MAX];
+        snprintf(what, sizeof what, "invalid YAML: %s", g->msg);
+        kerr_format_pos(msg, sizeof msg, BODY_NAME, g->line, g->col, what);
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", msg);
+    }
+    if (g) {
+        char *msg = diags_text(d, 0);
+        enum MHD_Result res = srv_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                       json_pack("{s:s+,s:o}", "message", "the flow is not valid:\n", msg, "errors",
+                                                 diags_json(d, 0)));
         free(msg);
+        return res;
+    }
+    return srv_kerr_error(r, e);
+}
+
+/* POST /flows (must_be_new) and PUT /flows/{ns}/{id}: parsed once, stored
+ * once, answered with the stored revision. */
+static enum MHD_Result store_body(srv_req *r, int must_be_new, const char *ns, const char *id)
+{
+    if (r->body.len == 0)
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body is empty: send the flow's YAML");
+    store_flow row = {0};
+    diags d = DIAGS_INIT;
+    kerr e = KERR_INIT;
+    int rc = engine_flow_create(r->s->o.engine, r->body.data, r->body.len, must_be_new, ns, id, &row, &d, &e);
+    enum MHD_Result res;
+    if (rc) {
+        if (e.code == KERR_DUPLICATE)
+            kerr_set(&e, "%s: update it with PUT /api/v1/flows/{namespace}/{id}", e.msg);
+        else if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "%s: create it with POST /api/v1/flows", e.msg);
+        res = answer_refused(r, rc, &d, &e);
     } else {
         changed(r);
+        res = srv_json(r, MHD_HTTP_OK, srv_flow_json(&row, 1));
     }
+    store_flow_clear(&row);
     diags_free(&d);
-    return rc;
+    return res;
 }
+
 
 enum MHD_Result srv_flow_create(srv_req *r)
 {
-    flow *f = load_or_answer(r, r->body.data, r->body.len);
-    if (!f)
-        return MHD_YES;
-    store_flow cur = {0};
-    kerr e = KERR_INIT;
-    if (store_flow_get(r->s->o.store, f->namespace, f->id, 0, &cur, &e) == STORE_OK) {
-        store_flow_clear(&cur);
-        enum MHD_Result rc = srv_error(r, MHD_HTTP_CONFLICT,
-                                       "flow %s.%s already exists: update it with PUT /api/v1/flows/%s/%s",
-                                       f->namespace, f->id, f->namespace, f->id);
-        flow_free(f);
-        return rc;
-    }
-    char *ns = xstrdup(f->namespace), *id = xstrdup(f->id);
-    flow_free(f);
-    enum MHD_Result rc = MHD_YES;
-    if (!put_flow(r, r->body.data, r->body.len))
-        rc = answer_flow(r, MHD_HTTP_OK, ns, id);
-    free(ns);
-    free(id);
-    return rc;
+    return store_body(r, 1, NULL, NULL);
 }
 
 enum MHD_Result srv_flow_update(srv_req *r)
 {
-    const char *ns = r->params[0], *id = r->params[1];
-    flow *f = load_or_answer(r, r->body.data, r->body.len);
-    if (!f)
-        return MHD_YES;
-    enum MHD_Result rc = MHD_YES;
-    if (strcmp(f->namespace, ns) || strcmp(f->id, id)) {
-        rc = srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                       "the body is flow %s.%s but the URL names %s.%s: a flow's namespace and id cannot change",
-                       f->namespace, f->id, ns, id);
-        flow_free(f);
-        return rc;
-    }
-    flow_free(f);
-    store_flow cur = {0};
-    kerr e = KERR_INIT;
-    if (store_flow_get(r->s->o.store, ns, id, 0, &cur, &e))
-        return srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found: create it with POST /api/v1/flows", ns, id);
-    store_flow_clear(&cur);
-    if (!put_flow(r, r->body.data, r->body.len))
-        rc = answer_flow(r, MHD_HTTP_OK, ns, id);
-    return rc;
+    return store_body(r, 0, r->params[0], r->params[1]);
 }
 
 enum MHD_Result srv_flow_get(srv_req *r)
@@ -188,7 +142,7 @@ enum MHD_Result srv_flow_get(srv_req *r)
             return revision ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s has no revision %d", r->params[0],
                                         r->params[1], revision)
                             : srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", r->params[0], r->params[1]);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     const char *src = srv_arg(r, "source");
     enum MHD_Result rc = srv_json(r, MHD_HTTP_OK, srv_flow_json(&sf, !src || strcmp(src, "false")));
@@ -202,7 +156,7 @@ enum MHD_Result srv_flow_delete(srv_req *r)
     if (store_flow_delete(r->s->o.store, r->params[0], r->params[1], &e)) {
         if (e.code == STORE_NOT_FOUND)
             return srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", r->params[0], r->params[1]);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     changed(r);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
@@ -220,7 +174,7 @@ enum MHD_Result srv_flow_search(srv_req *r)
     int64_t total = 0;
     kerr e = KERR_INIT;
     if (store_flow_search(r->s->o.store, &q, &v, &n, &total, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     json_t *res = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(res, srv_flow_json(&v[i], 0));
@@ -234,7 +188,7 @@ enum MHD_Result srv_flow_revisions(srv_req *r)
     size_t n = 0;
     kerr e = KERR_INIT;
     if (store_flow_revisions(r->s->o.store, r->params[0], r->params[1], &v, &n, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     if (!n)
         return srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", r->params[0], r->params[1]);
     json_t *res = json_array();
@@ -362,7 +316,7 @@ enum MHD_Result srv_flow_namespace_list(srv_req *r)
     size_t n = 0;
     kerr e = KERR_INIT;
     if (list_namespace(r, r->params[0], &v, &n, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     json_t *res = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(res, srv_flow_json(&v[i], 0));
@@ -420,7 +374,7 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
     if (store_begin(st, &e)) {
         json_decref(ids);
         free(docs);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     int failed = 0;
     for (size_t i = 0; i < n && !failed; i++) {
@@ -449,7 +403,7 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
     json_decref(ids);
     changed(r);
     if (list_namespace(r, ns, &v, &nv, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     json_t *res = json_array();
     for (size_t i = 0; i < nv; i++)
         json_array_append_new(res, srv_flow_json(&v[i], 0));

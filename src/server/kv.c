@@ -50,7 +50,7 @@ enum MHD_Result srv_kv_list(srv_req *r)
     size_t n = 0;
     kerr e = KERR_INIT;
     if (store_kv_list(r->s->o.store, r->params[0], &keys, &n, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, json_pack("{s:s}", "key", keys[i]));
@@ -67,7 +67,7 @@ enum MHD_Result srv_kv_get(srv_req *r)
     if (store_kv_get(r->s->o.store, r->params[0], r->params[1], &v, &e)) {
         if (e.code == STORE_NOT_FOUND)
             return srv_error(r, MHD_HTTP_NOT_FOUND, "key %s not found in namespace %s", r->params[1], r->params[0]);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     return srv_json(r, MHD_HTTP_OK, json_pack("{s:s,s:o}", "type", kv_type(v), "value", v));
 }
@@ -113,7 +113,7 @@ enum MHD_Result srv_kv_delete(srv_req *r)
     if (store_kv_delete(r->s->o.store, r->params[0], r->params[1], &e)) {
         if (e.code == STORE_NOT_FOUND)
             return srv_error(r, MHD_HTTP_NOT_FOUND, "key %s not found in namespace %s", r->params[1], r->params[0]);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }

@@ -51,7 +51,7 @@ static logq *logq_open(srv_req *r)
         if (e.code == STORE_NOT_FOUND)
             srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", r->params[0]);
         else
-            srv_store_error(r, &e);
+            srv_kerr_error(r, &e);
         return NULL;
     }
     logq *q = xcalloc(1, sizeof *q);
@@ -83,7 +83,7 @@ enum MHD_Result srv_logs_get(srv_req *r)
     kerr e = KERR_INIT;
     if (logq_fetch(q, LOGS_MAX, &v, &n, &e)) {
         logq_free(q);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
@@ -138,7 +138,7 @@ enum MHD_Result srv_logs_download(srv_req *r)
     kerr e = KERR_INIT;
     if (logq_fetch(q, LOGS_MAX, &v, &n, &e)) {
         logq_free(q);
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     }
     buf b;
     buf_init(&b, 0);

@@ -126,5 +126,5 @@ enum MHD_Result srv_metrics(srv_req *r)
     return rc;
 fail:
     buf_free(&b);
-    return srv_store_error(r, &e);
+    return srv_kerr_error(r, &e);
 }

@@ -152,13 +152,18 @@ enum MHD_Result srv_empty(srv_req *r, unsigned status)
     return queue(r, status, resp);
 }
 
-enum MHD_Result srv_store_error(srv_req *r, const kerr *e)
+enum MHD_Result srv_kerr_error(srv_req *r, const kerr *e)
 {
-    if (e->code == STORE_NOT_FOUND)
-        return srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e->msg);
-    if (e->code == STORE_CONFLICT || e->code == STORE_DUPLICATE)
-        return srv_error(r, MHD_HTTP_CONFLICT, "%s", e->msg);
-    return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg[0] ? e->msg : "internal error");
+    unsigned status;
+    switch (e->code) {
+    case KERR_NOT_FOUND: status = MHD_HTTP_NOT_FOUND; break;
+    case KERR_CONFLICT:
+    case KERR_DUPLICATE: status = MHD_HTTP_CONFLICT; break;
+    case KERR_INVALID: status = MHD_HTTP_UNPROCESSABLE_CONTENT; break;
+    case KERR_UNAVAILABLE: status = MHD_HTTP_SERVICE_UNAVAILABLE; break;
+    default: status = MHD_HTTP_INTERNAL_SERVER_ERROR; break;
+    }
+    return srv_error(r, status, "%s", e->msg[0] ? e->msg : "internal error");
 }
 
 const char *srv_arg(srv_req *r, const char *name)

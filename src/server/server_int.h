@@ -111,7 +111,11 @@ enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const c
 /* 204 No Content. */
 enum MHD_Result srv_empty(srv_req *r, unsigned status);
 /* A store error as a response: NOT_FOUND 404, CONFLICT 409, otherwise 500. */
-enum MHD_Result srv_store_error(srv_req *r, const kerr *e);
+/* Answers e with the status its class means (util/err.h), the one place
+ * that maps classes to statuses: KERR_NOT_FOUND 404, KERR_CONFLICT and
+ * KERR_DUPLICATE 409, KERR_INVALID 422, KERR_UNAVAILABLE 503, anything else
+ * 500. The message is e's. */
+enum MHD_Result srv_kerr_error(srv_req *r, const kerr *e);
 
 /* A query argument (borrowed) or NULL. */
 const char *srv_arg(srv_req *r, const char *name);

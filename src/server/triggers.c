@@ -51,7 +51,7 @@ enum MHD_Result srv_triggers_search(srv_req *r)
     size_t n = 0;
     kerr e = KERR_INIT;
     if (store_flow_search(r->s->o.store, &q, &v, &n, NULL, &e))
-        return srv_store_error(r, &e);
+        return srv_kerr_error(r, &e);
     json_t *res = json_array();
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -107,7 +107,7 @@ enum MHD_Result srv_triggers_update(srv_req *r)
     kerr e = KERR_INIT;
     if (store_flow_get(r->s->o.store, ns, flow_id, 0, &sf, &e)) {
         rc = e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", ns, flow_id)
-                                       : srv_store_error(r, &e);
+                                       : srv_kerr_error(r, &e);
         goto out;
     }
     int found = 0;
@@ -151,7 +151,7 @@ enum MHD_Result srv_triggers_update(srv_req *r)
     store_trigger row = {0};
     if (store_trigger_get(r->s->o.store, ns, flow_id, tid, &row, &e)) {
         if (e.code != STORE_NOT_FOUND) {
-            rc = srv_store_error(r, &e);
+            rc = srv_kerr_error(r, &e);
             goto out;
         }
         row.namespace = xstrdup(ns);
@@ -162,7 +162,7 @@ enum MHD_Result srv_triggers_update(srv_req *r)
         row.disabled = json_is_true(dis);
         if (store_trigger_put(r->s->o.store, &row, &e)) {
             store_trigger_clear(&row);
-            rc = srv_store_error(r, &e);
+            rc = srv_kerr_error(r, &e);
             goto out;
         }
         if (r->s->o.sched)

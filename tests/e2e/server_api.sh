@@ -101,6 +101,11 @@ req PUT /flows/e2e.api/hello -H "Content-Type: application/x-yaml" --data-binary
 ok "update: revision 2" eval 'code_is 200 && jt "d[\"revision\"] == 2"'
 req PUT /flows/e2e.api/other -H "Content-Type: application/x-yaml" --data-binary @"$work/hello2.yml"
 ok "update with another id in the body: 422" code_is 422
+sed 's/^id: hello/id: ghost/' "$work/hello2.yml" >"$work/ghost.yml"
+req PUT /flows/e2e.api/ghost -H "Content-Type: application/x-yaml" --data-binary @"$work/ghost.yml"
+ok "update an unknown flow: 404, nothing created" eval 'code_is 404 && jt "\"create it with POST\" in d[\"message\"]"'
+req GET /flows/e2e.api/ghost
+ok "the unknown flow is still unknown" code_is 404
 req GET "/flows/e2e.api/hello?revision=1"
 ok "get revision 1" eval 'code_is 200 && jt "d[\"inputs\"][0][\"defaults\"] == \"world\""'
 req GET /flows/e2e.api/hello/revisions
@@ -221,6 +226,8 @@ PY
 req POST /executions/e2e.api/slow -F wait=PT30S
 KID=$(j "d['id']")
 sleep 0.3
+req DELETE "/executions/$KID"
+ok "delete a running execution: 409, kill it first" eval 'code_is 409 && jt "\"kill it first\" in d[\"message\"]"'
 req DELETE "/executions/$KID/kill"
 ok "kill: 202" code_is 202
 ok "killed execution ends KILLED" wait_state "$KID" KILLED 10
@@ -228,6 +235,11 @@ req DELETE "/executions/$KID/kill"
 ok "kill an ended execution: 409" code_is 409
 req DELETE "/executions/nosuchid/kill"
 ok "kill an unknown execution: 404" code_is 404
+for op in "DELETE /executions/nosuchid" "POST /executions/nosuchid/restart" "POST /executions/nosuchid/replay" \
+          "POST /executions/nosuchid/resume"; do
+    req $op
+    ok "$op: 404 naming the execution" eval 'code_is 404 && jt "d[\"message\"] == \"execution nosuchid not found\""'
+done
 
 # restart and replay
 cat >"$work/fails.yml" <<'YML'

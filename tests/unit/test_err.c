@@ -206,6 +206,80 @@ static void render_error_in_a_long_template_keeps_its_line(void **state)
     free(m);
 }
 
+/* The engine's operations answer with classes the API maps to statuses,
+ * without the caller reading the store first. */
+static void engine_operations_classify_their_errors(void **state)
+{
+    tasks_register_all();
+    char dir[128], url[256], root[256];
+    snprintf(dir, sizeof dir, "/tmp/kite-test-err-ops-%d", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(url, sizeof url, "sqlite:%s/kite.db", dir);
+    snprintf(root, sizeof root, "%s/storage", dir);
+    kerr e = KERR_INIT;
+    store *st = NULL;
+    assert_int_equal(store_open(url, NULL, &st, &e), 0);
+    storage *fs = storage_open_local(root, &e);
+    engine_opts o = {.store = st, .storage = fs, .workers = 1};
+    engine *en = engine_new(&o, &e);
+    assert_int_equal(engine_start(en, &e), 0);
+
+    static const char src[] = "id: f\nnamespace: t\ntasks:\n  - id: nap\n"
+                              "    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
+    store_flow row = {0};
+    diags d = DIAGS_INIT;
+    assert_int_equal(engine_flow_create(en, src, strlen(src), 0, NULL, NULL, &row, &d, &e), -1);
+    assert_int_equal(e.code, KERR_NOT_FOUND); /* an update of an unknown flow */
+    kerr_clear(&e);
+    assert_int_equal(engine_flow_create(en, src, strlen(src), 1, NULL, NULL, &row, &d, &e), 0);
+    assert_int_equal(row.revision, 1);
+    assert_string_equal(row.id, "f");
+    store_flow_clear(&row);
+    assert_int_equal(engine_flow_create(en, src, strlen(src), 1, NULL, NULL, &row, &d, &e), -1);
+    assert_int_equal(e.code, KERR_DUPLICATE);
+    assert_string_equal(e.msg, "flow t.f already exists");
+    kerr_clear(&e);
+    assert_int_equal(engine_flow_create(en, src, strlen(src), 0, "t", "other", &row, &d, &e), -1);
+    assert_int_equal(e.code, KERR_INVALID);
+    kerr_clear(&e);
+    assert_int_equal(engine_flow_create(en, "a: [", 4, 1, NULL, NULL, &row, &d, &e), -2); /* not YAML */
+    assert_int_equal(e.code, KERR_INVALID);
+    assert_true(diags_errors(&d) >= 1);
+    diags_free(&d);
+    char f[64];
+    engine_flow_file(en, "t", "f", f, sizeof f);
+    assert_string_equal(f, "t/f.yaml");
+
+    kerr_clear(&e);
+    char id[STORE_ID_LEN + 1];
+    engine_submit_opts so = {.namespace = "t", .flow_id = "f"};
+    assert_int_equal(engine_submit(en, &so, id, &e), 0);
+    assert_int_equal(engine_delete(en, id, &e), -1);
+    assert_int_equal(e.code, KERR_CONFLICT); /* kill it first */
+    kerr_clear(&e);
+    assert_int_equal(engine_resume(en, id, NULL, &e), -1);
+    assert_int_equal(e.code, KERR_CONFLICT);
+    kerr_clear(&e);
+    assert_int_equal(engine_kill(en, id, &e), 0);
+    store_state s;
+    assert_int_equal(engine_wait(en, id, 0, 30 * US_PER_SEC, &s, &e), 0);
+    assert_int_equal(s, STATE_KILLED);
+    assert_int_equal(engine_kill(en, id, &e), -1);
+    assert_int_equal(e.code, KERR_CONFLICT);
+    kerr_clear(&e);
+    assert_int_equal(engine_delete(en, id, &e), 0);
+    assert_int_equal(engine_delete(en, id, &e), -1);
+    assert_int_equal(e.code, KERR_NOT_FOUND);
+
+    engine_free(en);
+    storage_free(fs);
+    store_free(st);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) {
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +291,7 @@ int main(void)
         cmocka_unit_test(render_error_names_file_line_col),
         cmocka_unit_test(render_error_of_an_api_flow_names_ns_id_yaml),
         cmocka_unit_test(render_error_in_a_long_template_keeps_its_line),
+        cmocka_unit_test(engine_operations_classify_their_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
