@@ -26,8 +26,8 @@ static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char 
     kerr e = KERR_INIT;
     json_t *j = engine_execution_json(r->s->o.engine, id, &e);
     if (!j) {
-        if (e.code == STORE_NOT_FOUND)
-            return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", id);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "execution %s not found", id);
         return srv_kerr_error(r, &e);
     }
     return srv_json(r, status, j);
@@ -120,8 +120,10 @@ enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned s
             }
             if (SRV_STOPPING(r->s))
                 break;
-            if (e.code == STORE_NOT_FOUND)
-                return srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s was deleted", id);
+            if (e.code == KERR_NOT_FOUND) {
+                kerr_set(&e, "execution %s was deleted", id);
+                return srv_kerr_error(r, &e);
+            }
         }
     }
     if (outputs_only || !wait) {

@@ -138,10 +138,10 @@ enum MHD_Result srv_flow_get(srv_req *r)
     store_flow sf = {0};
     kerr e = KERR_INIT;
     if (store_flow_get(r->s->o.store, r->params[0], r->params[1], revision, &sf, &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            return revision ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s has no revision %d", r->params[0],
-                                        r->params[1], revision)
-                            : srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", r->params[0], r->params[1]);
+        if (e.code == KERR_NOT_FOUND && revision)
+            kerr_set(&e, "flow %s.%s has no revision %d", r->params[0], r->params[1], revision);
+        else if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "flow %s.%s not found", r->params[0], r->params[1]);
         return srv_kerr_error(r, &e);
     }
     const char *src = srv_arg(r, "source");
@@ -154,8 +154,8 @@ enum MHD_Result srv_flow_delete(srv_req *r)
 {
     kerr e = KERR_INIT;
     if (store_flow_delete(r->s->o.store, r->params[0], r->params[1], &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            return srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", r->params[0], r->params[1]);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "flow %s.%s not found", r->params[0], r->params[1]);
         return srv_kerr_error(r, &e);
     }
     changed(r);

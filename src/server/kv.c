@@ -65,8 +65,8 @@ enum MHD_Result srv_kv_get(srv_req *r)
     json_t *v = NULL;
     kerr e = KERR_INIT;
     if (store_kv_get(r->s->o.store, r->params[0], r->params[1], &v, &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            return srv_error(r, MHD_HTTP_NOT_FOUND, "key %s not found in namespace %s", r->params[1], r->params[0]);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "key %s not found in namespace %s", r->params[1], r->params[0]);
         return srv_kerr_error(r, &e);
     }
     return srv_json(r, MHD_HTTP_OK, json_pack("{s:s,s:o}", "type", kv_type(v), "value", v));
@@ -111,8 +111,8 @@ enum MHD_Result srv_kv_delete(srv_req *r)
         return MHD_YES;
     kerr e = KERR_INIT;
     if (store_kv_delete(r->s->o.store, r->params[0], r->params[1], &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            return srv_error(r, MHD_HTTP_NOT_FOUND, "key %s not found in namespace %s", r->params[1], r->params[0]);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "key %s not found in namespace %s", r->params[1], r->params[0]);
         return srv_kerr_error(r, &e);
     }
     return srv_empty(r, MHD_HTTP_NO_CONTENT);

@@ -48,10 +48,9 @@ static logq *logq_open(srv_req *r)
     store_execution x = {0};
     kerr e = KERR_INIT;
     if (store_execution_get(r->s->o.store, r->params[0], &x, &e)) {
-        if (e.code == STORE_NOT_FOUND)
-            srv_error(r, MHD_HTTP_NOT_FOUND, "execution %s not found", r->params[0]);
-        else
-            srv_kerr_error(r, &e);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "execution %s not found", r->params[0]);
+        srv_kerr_error(r, &e);
         return NULL;
     }
     logq *q = xcalloc(1, sizeof *q);

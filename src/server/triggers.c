@@ -106,8 +106,9 @@ enum MHD_Result srv_triggers_update(srv_req *r)
     store_flow sf = {0};
     kerr e = KERR_INIT;
     if (store_flow_get(r->s->o.store, ns, flow_id, 0, &sf, &e)) {
-        rc = e.code == STORE_NOT_FOUND ? srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", ns, flow_id)
-                                       : srv_kerr_error(r, &e);
+        if (e.code == KERR_NOT_FOUND)
+            kerr_set(&e, "flow %s.%s not found", ns, flow_id);
+        rc = srv_kerr_error(r, &e);
         goto out;
     }
     int found = 0;
