@@ -167,6 +167,7 @@ eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision,
         store_flow_clear(&sf);
         return NULL;
     }
+    diags_free(&d); /* a valid flow's warnings: validation printed them */
     eflow *fl = eflow_new(f, sf.revision, e);
     if (fl)
         fl->deleted = sf.deleted;

@@ -348,10 +348,13 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
             free(t);
             json_array_extend(errors, diags_json(&d, docs[i].line0));
         } else if (strcmp(f->namespace, ns)) {
-            buf_printf(&msg, "\n%s:%d: flow %s is in namespace %s, not %s", BODY_NAME, docs[i].line0 + 1, f->id,
-                       f->namespace, ns);
+            char what[600], line[700];
+            snprintf(what, sizeof what, "flow %s is in namespace %s, not %s", f->id, f->namespace, ns);
+            buf_printf(&msg, "\n%s", kerr_format_pos(line, sizeof line, BODY_NAME, docs[i].line0 + 1, 0, what));
         } else if (json_object_get(ids, f->id)) {
-            buf_printf(&msg, "\n%s:%d: flow %s appears twice", BODY_NAME, docs[i].line0 + 1, f->id);
+            char what[600], line[700];
+            snprintf(what, sizeof what, "flow %s appears twice", f->id);
+            buf_printf(&msg, "\n%s", kerr_format_pos(line, sizeof line, BODY_NAME, docs[i].line0 + 1, 0, what));
         } else {
             json_object_set_new(ids, f->id, json_integer((json_int_t)i));
         }
