@@ -383,7 +383,7 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->flow_files = json_object();
     en->exec_index = json_object();
     en->cancels = json_object();
-    en->funcs[en->nfuncs++] = (expr_func){"secret", engine__fn_secret, en};
+    engine__host_init(en);
     return en;
 }
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "expr/expr.h"
 #include "flow/flow.h"
 #include "storage/storage.h"
 #include "store/store.h"
@@ -88,6 +89,13 @@ char *engine_mask(engine *en, const char *s, size_t n, size_t *out_len);
  * declarations say which), so that an answer about it masks them even in a
  * process that did not start it. */
 void engine_execution_secrets(engine *en, const store_execution *x);
+
+/* ---- expressions ---------------------------------------------------------- */
+
+/* The expression environment of renders outside an execution (a trigger's
+ * conditions and inputs): the engine's host functions that need no
+ * execution (secret). env is filled, borrowing from en for its life. */
+void engine_expr_env(engine *en, expr_env *env);
 
 /* ---- flows --------------------------------------------------------------- */
 

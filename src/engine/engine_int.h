@@ -31,6 +31,9 @@
 #include "tasks/tasks.h"
 #include "util/mask.h"
 
+/* Room for the host functions of one render (host.c checks it). */
+#define ENGINE_HOST_MAX 16
+
 /* ---- the compiled flow ----------------------------------------------------- */
 
 /* A list of tasks in a branch, as indexes into eflow.tasks, disabled ones left out. */
@@ -178,6 +181,9 @@ int xexec_load_runs(xexec *x, store_task_run *rows, size_t n, kerr *e);
  * execution, task, taskrun, parent(s), inputs, outputs, vars, labels,
  * envs, globals, trigger. New reference. Caller holds x->lock. */
 json_t *xexec_context(engine *en, xexec *x, int r);
+/* The loop values of run r, from the outermost loop to the innermost, into
+ * out (at most max); returns how many. */
+size_t xexec_value_chain(const xexec *x, int r, const char **out, size_t max);
 /* Records run r's outputs into x->outputs (by task id and loop values). */
 void xexec_index_outputs(xexec *x, int r);
 /* Renders v in the context of run r; new reference or NULL + e. Caller holds x->lock. */
@@ -379,7 +385,7 @@ struct engine {
     int64_t next_timer_us;      /* earliest delayed event known, 0 none */
 
     masker *mask;               /* every known secret value (log.c) */
-    expr_func funcs[8];
+    expr_func funcs[ENGINE_HOST_MAX]; /* the host functions that need no execution (host.c) */
     size_t nfuncs;
 };
 
@@ -412,6 +418,34 @@ void engine__register_env_secrets(engine *en);
 void engine__register_secret_inputs(engine *en, const flow *f, const json_t *inputs);
 /* secret(name): the value of $SECRET_<name>, base64-decoded, then masked in logs. */
 json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e);
+
+/* ---- host functions (host.c) ------------------------------------------------------ */
+
+/* One host function: its name and arity (as expr/host.c lists them), its
+ * code, and whether it needs an execution (userdata: an engine_hostctx) or
+ * only the engine (userdata: the engine). */
+typedef struct engine_host {
+    expr_host_name sig;
+    expr_host_fn fn;
+    int per_execution;
+} engine_host;
+
+extern const engine_host engine__hosts[];
+extern const size_t engine__nhosts;
+
+/* What a host function of an execution's render sees: run r of x (r < 0:
+ * the execution itself). */
+typedef struct engine_hostctx {
+    engine *en;
+    xexec *x;
+    int r;
+} engine_hostctx;
+
+/* Fills funcs (room for ENGINE_HOST_MAX) with every host function, bound to
+ * h; returns how many. */
+size_t engine__host_funcs(engine_hostctx *h, expr_func *funcs);
+/* Fills en->funcs with the functions that need no execution (engine_new). */
+void engine__host_init(engine *en);
 
 /* ---- the threads ---------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
- * log.c: log lines of executions and the masking of secrets in them, and
- * the secret() host function that reveals (and so registers) a secret.
+ * log.c: log lines of executions, the masking of secrets in them, and the
+ * secret() host function (listed in engine/host.c's table), which registers
+ * what it reveals.
  *
  * DESIGN
  * Every line a task or the executor writes goes through engine_log_line:
@@ -130,7 +131,7 @@ void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level
     free(masked);
 }
 
-/* ---- host functions for expressions ---------------------------------------------------- */
+/* ---- secret(), a host function (engine/host.c's table) ---------------------------------- */
 
 json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {

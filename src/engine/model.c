@@ -479,7 +479,7 @@ static int is_loop(const etask *t) { return t->impl && (t->impl->flags & FL_LOOP
 
 /* The loop values from the outermost loop to the innermost, for run r:
  * each run directly under a loop contributes its value. */
-static size_t value_chain(const xexec *x, int r, const char **out, size_t max)
+size_t xexec_value_chain(const xexec *x, int r, const char **out, size_t max)
 {
     const char *tmp[32];
     size_t n = 0;
@@ -516,7 +516,7 @@ void xexec_index_outputs(xexec *x, int r)
         return;
     }
     const char *chain[32];
-    size_t n = value_chain(x, r, chain, 32);
+    size_t n = xexec_value_chain(x, r, chain, 32);
     const char *tid = run->row.task_id;
     if (n == 0) {
         json_object_set_new(x->outputs, tid, pub);
@@ -676,140 +676,6 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
     return json_incref((json_t *)v);
 }
 
-/* ---- host functions that need the execution ------------------------------------------- */
-
-typedef struct hostctx {
-    engine *en;
-    xexec *x;
-    int r;
-} hostctx;
-
-/* currentEachOutput(outputs.t): t's outputs for the loop iteration the
- * current task runs in (outputs.t[v1][v2]... with its loop values). */
-static json_t *fn_current_each_output(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    const json_t *v = json_array_get(args, 0);
-    if (!v) {
-        kerr_set(e, "currentEachOutput() needs the outputs of a task inside a loop, e.g. outputs.my_task");
-        return NULL;
-    }
-    if (h->r < 0)
-        return json_incref((json_t *)v);
-    const char *chain[32];
-    size_t n = value_chain(h->x, h->r, chain, 32);
-    for (size_t i = 0; i < n && json_is_object(v); i++) {
-        const json_t *next = json_object_get(v, chain[i]);
-        if (!next)
-            break;
-        v = next;
-    }
-    return json_incref((json_t *)v);
-}
-
-static json_t *fn_error_logs(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    store_log_query q = {.execution_id = h->x->row.id, .min_level = LEVEL_ERROR, .limit = 1000};
-    store_log *logs = NULL;
-    size_t n = 0;
-    if (store_log_search(h->en->o.store, &q, &logs, &n, NULL, e))
-        return NULL;
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char t[64];
-        datetime_format(logs[i].at_us, tz_utc(), t, sizeof t);
-        json_array_append_new(out, json_pack("{s:s?,s:s?,s:s,s:s,s:s,s:s,s:s}", "taskId", logs[i].task_id,
-                                             "taskRunId", logs[i].task_run_id, "executionId", logs[i].execution_id,
-                                             "namespace", h->x->row.namespace, "flowId", h->x->row.flow_id,
-                                             "level", store_level_name(logs[i].level), "message", logs[i].message));
-        json_object_set_new(json_array_get(out, json_array_size(out) - 1), "timestamp", json_string(t));
-    }
-    store_logs_free(logs, n);
-    return out;
-}
-
-static const char *arg_str(const json_t *args, size_t i, const json_t *kwargs, const char *name)
-{
-    const char *s = json_string_value(json_array_get(args, i));
-    return s ? s : json_string_value(json_object_get(kwargs, name));
-}
-
-static json_t *fn_kv(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    const char *key = arg_str(args, 0, kwargs, "key");
-    const char *ns = arg_str(args, 1, kwargs, "namespace");
-    const json_t *eom = json_object_get(kwargs, "errorOnMissing");
-    if (!eom)
-        eom = json_array_get(args, 2);
-    if (!key) {
-        kerr_set(e, "kv() needs a key");
-        return NULL;
-    }
-    if (ns && store_kv_check_namespace(ns, e)) {
-        kerr_prefix(e, "kv('%s', '%.*s')", key, STORE_ID_MAX, ns);
-        return NULL;
-    }
-    json_t *v = NULL;
-    int rc = store_kv_get(h->en->o.store, ns ? ns : h->x->row.namespace, key, &v, e);
-    if (rc == STORE_NOT_FOUND) {
-        if (eom && json_is_false(eom)) {
-            kerr_clear(e);
-            return json_null();
-        }
-        kerr_set(e, "kv key '%s' not found in namespace %s", key, ns ? ns : h->x->row.namespace);
-        return NULL;
-    }
-    return rc ? NULL : v;
-}
-
-static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "read() needs a file URI");
-        return NULL;
-    }
-    buf b = BUF_INIT;
-    if (storage_read_all(h->en->o.storage, uri, 16u << 20, &b, e)) {
-        buf_free(&b);
-        return NULL;
-    }
-    json_t *v = json_stringn(buf_str(&b), b.len);
-    buf_free(&b);
-    if (!v)
-        kerr_set(e, "read('%s'): the file is not UTF-8 text", uri);
-    return v;
-}
-
-static json_t *fn_file_exists(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "fileExists() needs a file URI");
-        return NULL;
-    }
-    int rc = storage_exists(h->en->o.storage, uri, e);
-    if (rc < 0)
-        return NULL;
-    return json_boolean(rc);
-}
-
-static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
-{
-    hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "fileSize() needs a file URI");
-        return NULL;
-    }
-    int64_t n = storage_size(h->en->o.storage, uri, e);
-    return n < 0 ? NULL : json_integer(n);
-}
-
 json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
 {
     return xexec_render_extra(en, x, r, NULL, v, e);
@@ -834,17 +700,9 @@ static json_t *render_in(engine *en, xexec *x, int r, const json_t *taskrun_extr
     json_t *ctx = xexec_context(en, x, r);
     if (taskrun_extra && json_is_object(json_object_get(ctx, "taskrun")))
         json_object_update(json_object_get(ctx, "taskrun"), (json_t *)taskrun_extra);
-    hostctx h = {en, x, r};
-    expr_func funcs[16];
-    size_t n = 0;
-    for (size_t i = 0; i < en->nfuncs && n < 8; i++)
-        funcs[n++] = en->funcs[i];
-    funcs[n++] = (expr_func){"errorLogs", fn_error_logs, &h};
-    funcs[n++] = (expr_func){"currentEachOutput", fn_current_each_output, &h};
-    funcs[n++] = (expr_func){"kv", fn_kv, &h};
-    funcs[n++] = (expr_func){"read", fn_read, &h};
-    funcs[n++] = (expr_func){"fileExists", fn_file_exists, &h};
-    funcs[n++] = (expr_func){"fileSize", fn_file_size, &h};
+    engine_hostctx h = {en, x, r};
+    expr_func funcs[ENGINE_HOST_MAX];
+    size_t n = engine__host_funcs(&h, funcs);
     buf at = BUF_INIT;
     json_t *out = render_value(en, ctx, v, e, 0, funcs, n, err_path ? &at : NULL);
     json_decref(ctx);

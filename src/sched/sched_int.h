@@ -64,8 +64,6 @@ struct sched {
     store *st;
     sched_opts o;
     const tzone *dflt_tz;
-    expr_func funcs[8];          /* the engine's host functions (secret) */
-    size_t nfuncs;
 
     pthread_mutex_t lock;        /* everything below */
     sched_flow **flows;

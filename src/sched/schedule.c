@@ -25,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/engine_int.h"
 #include "flow/flow.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -45,9 +44,7 @@ int64_t sched__now(sched *s)
 
 void sched__env(sched *s, expr_env *env)
 {
-    memset(env, 0, sizeof *env);
-    env->funcs = s->funcs;
-    env->nfuncs = s->nfuncs;
+    engine_expr_env(s->en, env);
 }
 
 json_t *sched__flow_vars(const sched_flow *f)
@@ -809,8 +806,6 @@ sched *sched_new(engine *en, store *st, const sched_opts *o, kerr *e)
     s->o = opts;
     s->o.timezone = NULL;
     s->dflt_tz = z;
-    for (size_t i = 0; i < en->nfuncs && s->nfuncs < sizeof s->funcs / sizeof s->funcs[0]; i++)
-        s->funcs[s->nfuncs++] = en->funcs[i];
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->wake_lock, NULL);
     pthread_cond_init(&s->wake, NULL);

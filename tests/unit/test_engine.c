@@ -3,7 +3,8 @@
  * store and storage in a temporary folder, with real worker threads:
  * flow concurrency limits (QUEUE, CANCEL, FAIL) and afterExecution; what a
  * big ForEach may take (issue 16): the other executions keep moving, the
- * rows in flight stay bounded, engine.maxTaskRuns fails what would pass it.
+ * rows in flight stay bounded, engine.maxTaskRuns fails what would pass it;
+ * the host function table against the expression layer's list of names.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/engine_int.h"
+#include "expr/expr.h"
 #include "tasks/tasks.h"
 #include "util/datetime.h"
 
@@ -318,9 +321,56 @@ static void max_task_runs_fails_what_would_pass_it(void **state)
     assert_true(has_log(f, b, "execution would exceed 100 task runs (engine.maxTaskRuns)"));
 }
 
+/* The engine's host functions (engine/host.c) and the names the flow
+ * validator knows (expr/host.c) are the same list, arities included. */
+static void host_functions_match_the_expression_layers_names(void **state)
+{
+    (void)state;
+    assert_int_equal(engine__nhosts, expr_host_function_count);
+    for (size_t i = 0; i < engine__nhosts; i++) {
+        const expr_host_name *n = expr_host_function(engine__hosts[i].sig.name);
+        if (!n)
+            fail_msg("host function %s is not in expr_host_function_names", engine__hosts[i].sig.name);
+        assert_int_equal(n->min_args, engine__hosts[i].sig.min_args);
+        assert_int_equal(n->max_args, engine__hosts[i].sig.max_args);
+        assert_non_null(engine__hosts[i].fn);
+    }
+    for (size_t i = 0; i < expr_host_function_count; i++) {
+        int found = 0;
+        for (size_t k = 0; k < engine__nhosts; k++)
+            found |= !strcmp(engine__hosts[k].sig.name, expr_host_function_names[i].name);
+        if (!found)
+            fail_msg("%s is named in expr/host.c but the engine has no such host function",
+                     expr_host_function_names[i].name);
+    }
+}
+
+/* engine_expr_env gives renders outside an execution (the scheduler's) the
+ * engine's secret(), and what it reveals is masked in logs. */
+static void expr_env_outside_an_execution_has_secret(void **state)
+{
+    fx *f = *state;
+    setenv("SECRET_TEST_ENV_PW", "aHVudGVyMg==", 1); /* hunter2 */
+    expr_env env;
+    engine_expr_env(f->en, &env);
+    char *out = NULL;
+    kerr e = KERR_INIT;
+    assert_int_equal(expr_render_string("{{ secret('TEST_ENV_PW') }}", NULL, &env, &out, &e), 0);
+    assert_string_equal(out, "hunter2");
+    free(out);
+    assert_int_not_equal(expr_render_string("{{ kv('k') }}", NULL, &env, &out, &e), 0);
+    char *masked = engine_mask_secrets(f->en, "pw=hunter2");
+    assert_non_null(masked);
+    assert_string_equal(masked, "pw=******");
+    free(masked);
+    unsetenv("SECRET_TEST_ENV_PW");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(host_functions_match_the_expression_layers_names),
+        cmocka_unit_test_setup_teardown(expr_env_outside_an_execution_has_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_runs_one_at_a_time_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_and_fail_refuse_the_extra_executions, setup, teardown),
         cmocka_unit_test_setup_teardown(after_execution_runs_once_the_rest_ended_and_keeps_its_state, setup,
