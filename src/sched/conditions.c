@@ -233,6 +233,266 @@ int sched__conditions(const json_t *conds, const sched_cond_ctx *c, int *ok, ker
     return eval_list(conds, c, 0, ok, e);
 }
 
+/* ---- one function per condition type ------------------------------------------- */
+
+/* Every evaluator gets the condition's JSON and the context; it sets *ok
+ * (0 before it is called) or returns -1 with e set. */
+typedef int (*cond_eval_fn)(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e);
+
+static int c_not(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int any = 0;
+    if (eval_list(json_object_get(cond, "conditions"), c, 1, &any, e))
+        return -1;
+    *ok = !any;
+    return 0;
+}
+
+static int c_or(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    return eval_list(json_object_get(cond, "conditions"), c, 1, ok, e);
+}
+
+static int render_truth(const json_t *cond, const sched_cond_ctx *c, int outputs, int *ok, kerr *e)
+{
+    const char *ex = json_string_value(json_object_get(cond, "expression"));
+    if (!ex)
+        return kerr_set(e, "expression is missing");
+    json_t *ctx = json_deep_copy(c->vars);
+    if (outputs) {
+        if (!c->exec->outputs) { /* Kestra: false when the execution has no outputs */
+            json_decref(ctx);
+            return 0;
+        }
+        json_object_set(ctx, "outputs", c->exec->outputs);
+    }
+    char *out = NULL;
+    int rc = expr_render_string(ex, ctx, c->env, &out, e);
+    json_decref(ctx);
+    if (rc)
+        return -1;
+    *ok = truthy_text(out);
+    free(out);
+    return 0;
+}
+
+static int c_expression(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    return render_truth(cond, c, 0, ok, e);
+}
+
+static int c_execution_outputs(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    return render_truth(cond, c, 1, ok, e);
+}
+
+static int status_passes(const json_t *cond, const sched_cond_ctx *c)
+{
+    const json_t *in = json_object_get(cond, "in"), *notin = json_object_get(cond, "notIn");
+    if (json_is_array(in) && !state_in(in, c->exec->state))
+        return 0;
+    if (json_is_array(notin) && state_in(notin, c->exec->state))
+        return 0;
+    return 1;
+}
+
+static int c_execution_status(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    *ok = status_passes(cond, c);
+    return 0;
+}
+
+static int c_has_retry_attempt(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    if (!status_passes(cond, c))
+        return 0;
+    store_task_run *runs = NULL;
+    size_t nr = 0;
+    int retried = 0;
+    if (c->st && !store_task_run_list(c->st, c->exec->id, &runs, &nr, e))
+        for (size_t i = 0; i < nr; i++)
+            if (runs[i].n_attempts > 1)
+                retried = 1;
+    store_task_runs_free(runs, nr);
+    *ok = retried;
+    return 0;
+}
+
+static int c_flow(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    const char *ns = json_string_value(json_object_get(cond, "namespace"));
+    const char *fid = json_string_value(json_object_get(cond, "flowId"));
+    *ok = ns && fid && !strcmp(ns, c->exec->namespace) && !strcmp(fid, c->exec->flow_id);
+    return 0;
+}
+
+static int c_namespace(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    const char *ns = json_string_value(json_object_get(cond, "namespace"));
+    const char *cmp = json_string_value(json_object_get(cond, "comparison"));
+    int prefix = json_is_true(json_object_get(cond, "prefix"));
+    const char *have = c->exec->namespace;
+    if (!ns)
+        return kerr_set(e, "namespace is missing");
+    size_t ln = strlen(ns), lh = strlen(have);
+    if ((cmp && !strcmp(cmp, "PREFIX")) || (!cmp && prefix))
+        *ok = !strncmp(have, ns, ln);
+    else if (cmp && !strcmp(cmp, "SUFFIX"))
+        *ok = lh >= ln && !strcmp(have + lh - ln, ns);
+    else
+        *ok = !strcmp(have, ns);
+    return 0;
+}
+
+static int c_execution_labels(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    const json_t *x = json_object_get(cond, "labels");
+    if (!json_is_object(x) && !json_is_array(x))
+        return kerr_set(e, "labels must be a map or a list of {key, value}");
+    *ok = labels_have(c->exec->labels, x);
+    return 0;
+}
+
+static int c_weekend(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int64_t us;
+    civil cv;
+    if (cond_date(c, cond, &us, &cv, e))
+        return -1;
+    *ok = cv.wday == 0 || cv.wday == 6;
+    return 0;
+}
+
+/* The date's weekday is dayOfWeek: 1, 0 when not, -1 on a bad dayOfWeek. */
+static int on_day(const json_t *cond, const civil *cv, kerr *e)
+{
+    const char *dn = json_string_value(json_object_get(cond, "dayOfWeek"));
+    int want = day_index(dn);
+    if (want < 0)
+        return kerr_set(e, "dayOfWeek '%s' is not a day (MONDAY..SUNDAY)", dn ? dn : "");
+    return cv->wday == want;
+}
+
+static int c_day_week(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int64_t us;
+    civil cv;
+    if (cond_date(c, cond, &us, &cv, e))
+        return -1;
+    int day = on_day(cond, &cv, e);
+    if (day < 0)
+        return -1;
+    *ok = day;
+    return 0;
+}
+
+static int c_day_week_in_month(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int64_t us;
+    civil cv;
+    if (cond_date(c, cond, &us, &cv, e))
+        return -1;
+    int day = on_day(cond, &cv, e);
+    if (day <= 0)
+        return day;
+    const char *in = json_string_value(json_object_get(cond, "dayInMonth"));
+    int nth = (cv.day - 1) / 7 + 1;
+    if (!in)
+        return kerr_set(e, "dayInMonth is missing");
+    if (!strcmp(in, "LAST"))
+        *ok = cv.day + 7 > days_in_month(cv.year, cv.month);
+    else if (!strcmp(in, "FIRST"))
+        *ok = nth == 1;
+    else if (!strcmp(in, "SECOND"))
+        *ok = nth == 2;
+    else if (!strcmp(in, "THIRD"))
+        *ok = nth == 3;
+    else if (!strcmp(in, "FOURTH"))
+        *ok = nth == 4;
+    else
+        return kerr_set(e, "dayInMonth '%s' is not FIRST, SECOND, THIRD, FOURTH or LAST", in);
+    return 0;
+}
+
+static int c_time_between(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int64_t us;
+    civil cv;
+    if (cond_date(c, cond, &us, &cv, e))
+        return -1;
+    const char *after = json_string_value(json_object_get(cond, "after"));
+    const char *before = json_string_value(json_object_get(cond, "before"));
+    int64_t tod = cv.hour * 3600 + cv.min * 60 + cv.sec, a, b;
+    if (after && parse_time_of_day(after, cv.offset, &a, e))
+        return kerr_prefix(e, "after: "), -1;
+    if (before && parse_time_of_day(before, cv.offset, &b, e))
+        return kerr_prefix(e, "before: "), -1;
+    *ok = !(after && tod < a) && !(before && tod > b);
+    return 0;
+}
+
+static int c_date_time_between(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    int64_t us;
+    civil cv;
+    if (cond_date(c, cond, &us, &cv, e))
+        return -1;
+    const char *after = json_string_value(json_object_get(cond, "after"));
+    const char *before = json_string_value(json_object_get(cond, "before"));
+    int64_t a, b;
+    if (after && datetime_parse(after, NULL, &a, NULL, e))
+        return kerr_prefix(e, "after: "), -1;
+    if (before && datetime_parse(before, NULL, &b, NULL, e))
+        return kerr_prefix(e, "before: "), -1;
+    *ok = !(after && us < a) && !(before && us > b);
+    return 0;
+}
+
+static int c_public_holiday(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    return kerr_set(e, "PublicHoliday is not supported by kite (no holiday calendar built in)");
+}
+
+static int c_multiple(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
+{
+    return kerr_set(e, "MultipleCondition is not supported by kite: use the Flow trigger's preconditions");
+}
+
+/* ---- the table -------------------------------------------------------------------- */
+
+/* One entry per condition type of the registry (tasks/conditions.c), by its
+ * canonical name. needs_execution: it judges an ending execution, so only a
+ * Flow trigger can use it (label: how the error names it, NULL: the type as
+ * written). test_sched checks that every declared condition is here. */
+static const sched_condition_impl conditions[] = {
+    {"condition.not", c_not, 0, NULL},
+    {"condition.or", c_or, 0, NULL},
+    {"condition.expression", c_expression, 0, NULL},
+    {"condition.execution_outputs", c_execution_outputs, 1, "ExecutionOutputs"},
+    {"condition.execution_status", c_execution_status, 1, NULL},
+    {"condition.has_retry_attempt", c_has_retry_attempt, 1, NULL},
+    {"condition.execution_flow", c_flow, 1, NULL},
+    {"condition.flow", c_flow, 1, NULL},
+    {"condition.execution_namespace", c_namespace, 1, NULL},
+    {"condition.flow_namespace", c_namespace, 1, NULL},
+    {"condition.execution_labels", c_execution_labels, 1, "ExecutionLabels"},
+    {"condition.day_week", c_day_week, 0, NULL},
+    {"condition.day_week_in_month", c_day_week_in_month, 0, NULL},
+    {"condition.weekend", c_weekend, 0, NULL},
+    {"condition.time_between", c_time_between, 0, NULL},
+    {"condition.date_time_between", c_date_time_between, 0, NULL},
+    {"condition.public_holiday", c_public_holiday, 0, NULL},
+    {"condition.multiple", c_multiple, 0, NULL},
+};
+
+const sched_condition_impl *sched__condition_find(const char *canonical)
+{
+    for (size_t i = 0; canonical && i < sizeof conditions / sizeof conditions[0]; i++)
+        if (!strcmp(conditions[i].type, canonical))
+            return &conditions[i];
+    return NULL;
+}
+
 static int eval_one(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e)
 {
     *ok = 0;
@@ -240,170 +500,10 @@ static int eval_one(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *
     const type_def *d = type ? flow_type_find(type) : NULL;
     if (!d || d->kind != TK_CONDITION)
         return kerr_set(e, "unknown condition type '%s'", type ? type : "(none)");
-    const char *n = d->name + strlen("condition.");
-    const json_t *x;
-    if (!strcmp(n, "not")) {
-        int any = 0;
-        if (eval_list(json_object_get(cond, "conditions"), c, 1, &any, e))
-            return -1;
-        *ok = !any;
-        return 0;
-    }
-    if (!strcmp(n, "or"))
-        return eval_list(json_object_get(cond, "conditions"), c, 1, ok, e);
-    if (!strcmp(n, "expression") || !strcmp(n, "execution_outputs")) {
-        const char *ex = json_string_value(json_object_get(cond, "expression"));
-        if (!ex)
-            return kerr_set(e, "expression is missing");
-        json_t *ctx = json_deep_copy(c->vars);
-        if (!strcmp(n, "execution_outputs")) {
-            if (need_exec(c, "ExecutionOutputs", e)) {
-                json_decref(ctx);
-                return -1;
-            }
-            if (!c->exec->outputs) { /* Kestra: false when the execution has no outputs */
-                json_decref(ctx);
-                return 0;
-            }
-            json_object_set(ctx, "outputs", c->exec->outputs);
-        }
-        char *out = NULL;
-        int rc = expr_render_string(ex, ctx, c->env, &out, e);
-        json_decref(ctx);
-        if (rc)
-            return -1;
-        *ok = truthy_text(out);
-        free(out);
-        return 0;
-    }
-    if (!strcmp(n, "execution_status") || !strcmp(n, "has_retry_attempt")) {
-        if (need_exec(c, short_type(type), e))
-            return -1;
-        const json_t *in = json_object_get(cond, "in"), *notin = json_object_get(cond, "notIn");
-        int pass = 1;
-        if (json_is_array(in) && !state_in(in, c->exec->state))
-            pass = 0;
-        if (json_is_array(notin) && state_in(notin, c->exec->state))
-            pass = 0;
-        if (pass && !strcmp(n, "has_retry_attempt")) {
-            store_task_run *runs = NULL;
-            size_t nr = 0;
-            int retried = 0;
-            if (c->st && !store_task_run_list(c->st, c->exec->id, &runs, &nr, e))
-                for (size_t i = 0; i < nr; i++)
-                    if (runs[i].n_attempts > 1)
-                        retried = 1;
-            store_task_runs_free(runs, nr);
-            pass = retried;
-        }
-        *ok = pass;
-        return 0;
-    }
-    if (!strcmp(n, "execution_flow") || !strcmp(n, "flow")) {
-        if (need_exec(c, short_type(type), e))
-            return -1;
-        const char *ns = json_string_value(json_object_get(cond, "namespace"));
-        const char *fid = json_string_value(json_object_get(cond, "flowId"));
-        *ok = ns && fid && !strcmp(ns, c->exec->namespace) && !strcmp(fid, c->exec->flow_id);
-        return 0;
-    }
-    if (!strcmp(n, "execution_namespace") || !strcmp(n, "flow_namespace")) {
-        if (need_exec(c, short_type(type), e))
-            return -1;
-        const char *ns = json_string_value(json_object_get(cond, "namespace"));
-        const char *cmp = json_string_value(json_object_get(cond, "comparison"));
-        int prefix = json_is_true(json_object_get(cond, "prefix"));
-        const char *have = c->exec->namespace;
-        if (!ns)
-            return kerr_set(e, "namespace is missing");
-        size_t ln = strlen(ns), lh = strlen(have);
-        if ((cmp && !strcmp(cmp, "PREFIX")) || (!cmp && prefix))
-            *ok = !strncmp(have, ns, ln);
-        else if (cmp && !strcmp(cmp, "SUFFIX"))
-            *ok = lh >= ln && !strcmp(have + lh - ln, ns);
-        else
-            *ok = !strcmp(have, ns);
-        return 0;
-    }
-    if (!strcmp(n, "execution_labels")) {
-        if (need_exec(c, "ExecutionLabels", e))
-            return -1;
-        x = json_object_get(cond, "labels");
-        if (!json_is_object(x) && !json_is_array(x))
-            return kerr_set(e, "labels must be a map or a list of {key, value}");
-        *ok = labels_have(c->exec->labels, x);
-        return 0;
-    }
-    if (!strcmp(n, "day_week") || !strcmp(n, "day_week_in_month") || !strcmp(n, "weekend") ||
-        !strcmp(n, "time_between") || !strcmp(n, "date_time_between")) {
-        int64_t us;
-        civil cv;
-        if (cond_date(c, cond, &us, &cv, e))
-            return -1;
-        if (!strcmp(n, "weekend")) {
-            *ok = cv.wday == 0 || cv.wday == 6;
-            return 0;
-        }
-        if (!strcmp(n, "day_week") || !strcmp(n, "day_week_in_month")) {
-            const char *dn = json_string_value(json_object_get(cond, "dayOfWeek"));
-            int want = day_index(dn);
-            if (want < 0)
-                return kerr_set(e, "dayOfWeek '%s' is not a day (MONDAY..SUNDAY)", dn ? dn : "");
-            if (cv.wday != want)
-                return 0;
-            if (!strcmp(n, "day_week")) {
-                *ok = 1;
-                return 0;
-            }
-            const char *in = json_string_value(json_object_get(cond, "dayInMonth"));
-            int nth = (cv.day - 1) / 7 + 1;
-            if (!in)
-                return kerr_set(e, "dayInMonth is missing");
-            if (!strcmp(in, "LAST"))
-                *ok = cv.day + 7 > days_in_month(cv.year, cv.month);
-            else if (!strcmp(in, "FIRST"))
-                *ok = nth == 1;
-            else if (!strcmp(in, "SECOND"))
-                *ok = nth == 2;
-            else if (!strcmp(in, "THIRD"))
-                *ok = nth == 3;
-            else if (!strcmp(in, "FOURTH"))
-                *ok = nth == 4;
-            else
-                return kerr_set(e, "dayInMonth '%s' is not FIRST, SECOND, THIRD, FOURTH or LAST", in);
-            return 0;
-        }
-        const char *after = json_string_value(json_object_get(cond, "after"));
-        const char *before = json_string_value(json_object_get(cond, "before"));
-        int pass = 1;
-        if (!strcmp(n, "time_between")) {
-            int64_t tod = cv.hour * 3600 + cv.min * 60 + cv.sec, a, b;
-            if (after && parse_time_of_day(after, cv.offset, &a, e))
-                return kerr_prefix(e, "after: "), -1;
-            if (before && parse_time_of_day(before, cv.offset, &b, e))
-                return kerr_prefix(e, "before: "), -1;
-            if (after && tod < a)
-                pass = 0;
-            if (before && tod > b)
-                pass = 0;
-        } else {
-            int64_t a, b;
-            if (after && datetime_parse(after, NULL, &a, NULL, e))
-                return kerr_prefix(e, "after: "), -1;
-            if (before && datetime_parse(before, NULL, &b, NULL, e))
-                return kerr_prefix(e, "before: "), -1;
-            if (after && us < a)
-                pass = 0;
-            if (before && us > b)
-                pass = 0;
-        }
-        *ok = pass;
-        return 0;
-    }
-    if (!strcmp(n, "public_holiday"))
-        return kerr_set(e, "PublicHoliday is not supported by kite (no holiday calendar built in)");
-    if (!strcmp(n, "multiple"))
-        return kerr_set(e, "MultipleCondition is not supported by kite: use the Flow trigger's "
-                           "preconditions");
-    return kerr_set(e, "condition %s cannot be used here", short_type(type));
+    const sched_condition_impl *impl = sched__condition_find(d->name);
+    if (!impl)
+        return kerr_set(e, "condition %s cannot be used here", short_type(type));
+    if (impl->needs_execution && need_exec(c, impl->label ? impl->label : short_type(type), e))
+        return -1;
+    return impl->eval(cond, c, ok, e);
 }

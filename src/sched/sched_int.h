@@ -23,7 +23,7 @@
 #define SCHED_SYS_NS SCHED_SYS_NAMESPACE
 #define SCHED_SYS_FLOW "scheduler"
 
-typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK, SK_OTHER } sched_kind;
+typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK } sched_kind;
 
 /* One trigger of one flow, as the cache holds it. */
 typedef struct sched_trig {
@@ -93,6 +93,37 @@ int sched__refresh(sched *s, int64_t now_us, int force, kerr *e);
 /* The cached trigger, or NULL. Caller holds lock. */
 sched_trig *sched__find(sched *s, const char *ns, const char *flow_id, const char *trigger_id);
 sched_flow *sched__flow(sched *s, const char *ns, const char *flow_id);
+/* ---- trigger kinds (sched.c) -------------------------------------------------- */
+
+/* How the scheduler runs a trigger type: the registry's canonical name, its
+ * kind, and its set-up when a flow is loaded (NULL: none). */
+typedef struct sched_trigger_impl {
+    const char *type;
+    sched_kind kind;
+    void (*setup)(sched *s, sched_trig *t);
+} sched_trigger_impl;
+
+/* The implementation of a trigger type (as written: alias or canonical
+ * name), or NULL when the scheduler does not run it. */
+const sched_trigger_impl *sched__trigger_find(const char *type);
+
+/* ---- the Schedule trigger (schedule.c) ------------------------------------------ */
+
+/* Set-up of a loaded trigger: cron or dates, time zone, policies. A bad one
+ * keeps t->spec NULL and says why in t->error. */
+void sched__schedule_setup_cron(sched *s, sched_trig *t);
+void sched__schedule_setup_dates(sched *s, sched_trig *t);
+/* Applies the trigger's stored row (at a refresh); the caller has applied
+ * the row's disabled flag and passes the one before. */
+void sched__schedule_row(sched *s, sched_trig *t, const store_trigger *row, int was_disabled, int64_t now_us,
+                         kerr *e);
+/* A pass: stopAfter, then the due ticks. Executions created, or -1. */
+int sched__schedule_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
+/* Fires the ticks between start_us and end_us. Executions created, or -1. */
+int sched__schedule_backfill(sched *s, sched_flow *f, sched_trig *t, int64_t start_us, int64_t end_us, kerr *e);
+
+/* ---- what every trigger kind shares (fire.c) ------------------------------------ */
+
 /* The expression environment with the engine's host functions. */
 void sched__env(sched *s, expr_env *env);
 /* {"id", "namespace", "revision"} of a flow. New reference. */
@@ -101,9 +132,12 @@ json_t *sched__flow_vars(const sched_flow *f);
 int sched__render_inputs(sched *s, const sched_trig *t, const json_t *ctx, json_t **out, kerr *e);
 /* Writes a trigger row's lastError (best effort). */
 void sched__note_error(sched *s, const sched_trig *t, const char *msg);
+/* The row's state: cron (the spec), timezone, stopAfterPending, lastError
+ * (error, may be NULL). New reference. */
+json_t *sched__row_state(const sched_trig *t, const char *error);
+/* Writes the trigger's row (next tick, disabled, last fired, state). */
+int sched__put_row(sched *s, const sched_trig *t, const char *error, kerr *e);
 
-/* The engine's executor wake-up (engine.c; not in engine.h yet). */
-void engine_wake_executor(engine *en);
 
 /* ---- conditions (conditions.c) --------------------------------------------- */
 
@@ -121,6 +155,18 @@ typedef struct sched_cond_ctx {
  * (DayWeek): ...") for an unknown type or a value that does not render. */
 int sched__conditions(const json_t *conds, const sched_cond_ctx *c, int *ok /* OUT */, kerr *e);
 
+/* How a condition type is evaluated: the registry's canonical name, the
+ * evaluator, whether it needs an ending execution (Flow triggers only). */
+typedef struct sched_condition_impl {
+    const char *type;
+    int (*eval)(const json_t *cond, const sched_cond_ctx *c, int *ok, kerr *e);
+    int needs_execution;
+    const char *label;           /* the name errors use; NULL: the type as written */
+} sched_condition_impl;
+
+/* The implementation of a condition type (canonical name), or NULL. */
+const sched_condition_impl *sched__condition_find(const char *canonical);
+
 /* ---- flow triggers (flowtrigger.c) ----------------------------------------- */
 
 /* Finds executions that ended since the last pass and reacts to them.
@@ -128,7 +174,7 @@ int sched__conditions(const json_t *conds, const sched_cond_ctx *c, int *ok /* O
 int sched__watch(sched *s, int64_t now_us, kerr *e);
 void sched__watch_free(sched *s);
 
-/* ---- firing (schedule.c) ---------------------------------------------------- */
+/* ---- firing (fire.c) ---------------------------------------------------- */
 
 /* In one transaction: creates the execution (may fail: then the tick is
  * recorded without one and the error noted), records the tick (ns, flow,

@@ -41,9 +41,8 @@ static int same_key(const char *a, const char *b)
 
 static int is_webhook(const json_t *t)
 {
-    const char *type = json_string_value(json_object_get(t, "type"));
-    const type_def *d = type ? flow_type_find(type) : NULL;
-    return d && !strcmp(d->name, "trigger.webhook");
+    const sched_trigger_impl *impl = sched__trigger_find(json_string_value(json_object_get(t, "type")));
+    return impl && impl->kind == SK_WEBHOOK;
 }
 
 int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char *key,

@@ -5,7 +5,8 @@
  * with ALL / NONE / LAST, two schedulers on one store, disabled triggers,
  * time zones, inputs, trigger.date/next/previous, backfill), conditions one
  * by one, Flow triggers reacting to a FAILED execution exactly once (also
- * after a restart) and preconditions, and the webhook matcher.
+ * after a restart) and preconditions, the webhook matcher, and the
+ * scheduler's tables against the registry's trigger and condition types.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "flow/schema.h"
 #include "sched/sched_int.h"
 #include "storage/storage.h"
 #include "store/store.h"
@@ -822,10 +824,58 @@ static void test_thread_fires_on_wall_clock(void **state)
     fx_close(&f);
 }
 
+/* Types the registry declares that kite validates but does not run (their
+ * flows load; the trigger never fires and `kite validate` says so). */
+static int declared_only(const type_def *d)
+{
+#ifdef TF_NOT_RUNNABLE
+    if (d->flags & TF_NOT_RUNNABLE)
+        return 1;
+#endif
+    return !strcmp(d->name, "trigger.http");
+}
+
+typedef struct coverage {
+    int triggers, conditions;
+    char missing[1024];
+} coverage;
+
+static void check_type(const type_def *d, void *arg)
+{
+    coverage *c = arg;
+    int have;
+    if (d->kind == TK_TRIGGER) {
+        c->triggers++;
+        have = sched__trigger_find(d->name) != NULL;
+    } else if (d->kind == TK_CONDITION) {
+        c->conditions++;
+        have = sched__condition_find(d->name) != NULL;
+    } else {
+        return;
+    }
+    if (have == declared_only(d))
+        snprintf(c->missing + strlen(c->missing), sizeof c->missing - strlen(c->missing), " %s(%s)", d->name,
+                 have ? "runs, yet is flagged declared-only" : "no implementation in sched/");
+}
+
+/* Every trigger and condition type of the registry has its behaviour in the
+ * scheduler's tables, but those flagged as declared only. */
+static void test_every_declared_trigger_and_condition_runs(void **state)
+{
+    (void)state;
+    coverage c = {0};
+    flow_registry_each(check_type, &c);
+    assert_true(c.triggers >= 4);
+    assert_true(c.conditions >= 18);
+    if (c.missing[0])
+        fail_msg("trigger or condition types without their sched behaviour:%s", c.missing);
+}
+
 int main(void)
 {
     tasks_register_all();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_declared_trigger_and_condition_runs),
         cmocka_unit_test(test_schedule_fires_each_tick_once),
         cmocka_unit_test(test_restart_recover_all),
         cmocka_unit_test(test_restart_recover_none),
