@@ -46,6 +46,47 @@ void cli_config_defaults(cli_config *c);
 int cli_config_load(cli_config *c, const char *path, kerr *e);
 void cli_config_free(cli_config *c);
 
+/* ---- assembling a process (boot.c) --------------------------------------- */
+
+#include "engine/engine.h"
+#include "sched/sched.h"
+#include "server/server.h"
+
+/* What a command wants besides the engine (which every process has). */
+#define CLI_BOOT_SCHED  0x1u    /* the scheduler (not started until cli_boot_serve) */
+#define CLI_BOOT_SERVER 0x2u    /* the HTTP server (idem) */
+
+typedef struct cli_boot_opts {
+    unsigned parts;             /* CLI_BOOT_* */
+    engine_log_fn on_log;       /* live log lines (kite run); may be NULL */
+    void *on_log_ud;
+    int quiet;                  /* server: no access log */
+    unsigned timeout_s;         /* server: idle connection timeout; 0: its default */
+} cli_boot_opts;
+
+/* A process's parts; NULL when not asked for. */
+typedef struct cli_proc {
+    store *st;
+    storage *fs;
+    engine *en;
+    sched *sc;
+    server *http;
+} cli_proc;
+
+/* The store's and the storage's URLs for a configuration (malloc'd):
+ * sqlite:<data>/kite.db and local:<data>/storage. */
+char *cli_store_url(const cli_config *cfg);
+char *cli_storage_url(const cli_config *cfg);
+/* Opens the data folder's store and storage, creates and starts the engine
+ * (recovering what a previous process left), then creates the parts asked
+ * for. On an error the parts made so far stay in p for cli_boot_close. */
+int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e);
+/* Starts the scheduler and the server, when there are. */
+int cli_boot_serve(cli_proc *p, kerr *e);
+/* Stops and frees every part, the server first and the store last; running
+ * tasks get grace_us to finish. p is zeroed. */
+void cli_boot_close(cli_proc *p, int64_t grace_us);
+
 /* True when argv holds -h or --help (commands call it first). */
 int cli_wants_help(int argc, char **argv);
 

@@ -53,6 +53,7 @@ static void print_log(void *ud, const engine_log *l)
 
 typedef struct embedded {
     cli_config cfg;
+    cli_proc proc;              /* what cli_boot assembled; st, fs, en below are its */
     store *st;
     storage *fs;
     engine *en;
@@ -96,38 +97,19 @@ static int follow_retry(embedded *m, char id[STORE_ID_LEN + 1], kerr *e)
 
 static int embedded_open(embedded *m, kerr *e)
 {
-    if (fs_mkdir_p(m->cfg.data, e))
-        return -1;
-    char *url = xasprintf("sqlite:%s/kite.db", m->cfg.data);
-    int rc = store_open(url, NULL, &m->st, e);
-    free(url);
-    if (rc)
-        return -1;
-    char *root = xasprintf("%s/storage", m->cfg.data);
-    m->fs = storage_open_local(root, e);
-    free(root);
-    if (!m->fs)
-        return -1;
     pthread_mutex_init(&m->pr.lock, NULL);
     m->pr.color = isatty(STDERR_FILENO);
-    engine_opts o = {.store = m->st, .storage = m->fs, .workers = m->cfg.workers, .globals = m->cfg.globals,
-                     .env_prefix = m->cfg.env_prefix, .tmp_dir = m->cfg.tmp_dir, .on_log = print_log,
-                     .on_log_ud = &m->pr, .min_log_level = m->cfg.min_level,
-                     .max_task_runs = m->cfg.max_task_runs};
-    m->en = engine_new(&o, e);
-    if (!m->en)
-        return -1;
-    kerr e2 = KERR_INIT;
-    proc_init_subreaper(&e2);
-    return engine_start(m->en, e);
+    cli_boot_opts bo = {.on_log = print_log, .on_log_ud = &m->pr};
+    int rc = cli_boot(&m->proc, &m->cfg, &bo, e);
+    m->st = m->proc.st;
+    m->fs = m->proc.fs;
+    m->en = m->proc.en;
+    return rc;
 }
 
 static void embedded_close(embedded *m)
 {
-    if (m->en)
-        engine_free(m->en);
-    storage_free(m->fs);
-    store_free(m->st);
+    cli_boot_close(&m->proc, 0);
     cli_config_free(&m->cfg);
 }
 

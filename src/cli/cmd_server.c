@@ -42,6 +42,7 @@ typedef struct srvmain {
     int grace_set;          /* --grace given: it wins over server.grace */
     int64_t http_timeout_us;
     int quiet;
+    cli_proc proc;              /* what cli_boot assembled; the five below are its */
     store *st;
     storage *fs;
     engine *en;
@@ -225,18 +226,7 @@ static int parse_args(srvmain *m, int standalone, int argc, char **argv)
 
 static void shutdown_all(srvmain *m)
 {
-    if (m->http)
-        server_free(m->http);
-    if (m->sc) {
-        sched_stop(m->sc);
-        sched_free(m->sc);
-    }
-    if (m->en) {
-        engine_stop(m->en, m->grace_us);
-        engine_free(m->en);
-    }
-    storage_free(m->fs);
-    store_free(m->st);
+    cli_boot_close(&m->proc, m->grace_us);
     json_decref(m->seen);
     cli_config_free(&m->cfg);
 }
@@ -270,41 +260,15 @@ int cli_cmd_server(int argc, char **argv)
 
     kerr e = KERR_INIT;
     int rc = 1;
-    kerr me = KERR_INIT;
-    if (fs_mkdir_p(m.cfg.data, &me)) {
-        fprintf(stderr, "kite server: %s\n", me.msg);
-        goto out;
-    }
-    char *url = xasprintf("sqlite:%s/kite.db", m.cfg.data);
-    int src = store_open(url, NULL, &m.st, &e);
-    free(url);
-    if (src)
+    cli_boot_opts bo = {.parts = CLI_BOOT_SCHED | CLI_BOOT_SERVER, .quiet = m.quiet,
+                        .timeout_s = (unsigned)(m.http_timeout_us / 1000000)};
+    if (cli_boot(&m.proc, &m.cfg, &bo, &e))
         goto fail;
-    char *root = xasprintf("%s/storage", m.cfg.data);
-    m.fs = storage_open_local(root, &e);
-    free(root);
-    if (!m.fs)
-        goto fail;
-    engine_opts eo = {.store = m.st, .storage = m.fs, .workers = m.cfg.workers, .globals = m.cfg.globals,
-                      .env_prefix = m.cfg.env_prefix, .tmp_dir = m.cfg.tmp_dir, .min_log_level = m.cfg.min_level,
-                      .max_task_runs = m.cfg.max_task_runs};
-    m.en = engine_new(&eo, &e);
-    if (!m.en)
-        goto fail;
-    kerr e2 = KERR_INIT;
-    proc_init_subreaper(&e2);
-    if (engine_start(m.en, &e))
-        goto fail;
-    sched_opts so = {0};
-    m.sc = sched_new(m.en, m.st, &so, &e);
-    if (!m.sc)
-        goto fail;
-    server_opts ho = {.engine = m.en, .store = m.st, .storage = m.fs, .host = m.cfg.host, .port = m.cfg.port,
-                      .tmp_dir = m.cfg.tmp_dir, .quiet = m.quiet, .sched = m.sc,
-                      .timeout_s = (unsigned)(m.http_timeout_us / 1000000)};
-    m.http = server_new(&ho, &e);
-    if (!m.http)
-        goto fail;
+    m.st = m.proc.st;
+    m.fs = m.proc.fs;
+    m.en = m.proc.en;
+    m.sc = m.proc.sc;
+    m.http = m.proc.http;
     char *token = NULL;
     if (server_auth_init(m.http, getenv("KITE_ADMIN_TOKEN"), &token, &e))
         goto fail;
@@ -321,9 +285,7 @@ int cli_cmd_server(int argc, char **argv)
         m.grace_us = m.cfg.grace_us;
     if (m.flows_dir)
         scan_folder(&m, m.flows_dir, 0);
-    if (sched_start(m.sc, &e))
-        goto fail;
-    if (server_start(m.http, &e))
+    if (cli_boot_serve(&m.proc, &e))
         goto fail;
     const char *shown = m.cfg.host;
     if (!strcmp(shown, "0.0.0.0") || !strcmp(shown, "::"))

@@ -23,6 +23,32 @@ const char *storage_backend_name(const storage *s)
     return s->ops->name;
 }
 
+storage *storage_open(const char *url, kerr *e)
+{
+    if (!url || !*url) {
+        kerr_set(e, "storage: no folder or URL given");
+        return NULL;
+    }
+    static const char *const local_schemes[] = {"local:", "file:"};
+    const char *root = url;
+    for (size_t i = 0; i < sizeof local_schemes / sizeof local_schemes[0]; i++) {
+        size_t n = strlen(local_schemes[i]);
+        if (!strncmp(url, local_schemes[i], n)) {
+            root = url + n;
+            if (!strncmp(root, "//", 2))
+                root += 2;
+            return storage_open_local(root, e);
+        }
+    }
+    const char *colon = strstr(url, "://");
+    if (colon) {
+        kerr_set(e, "storage: %s: unknown storage URL scheme '%.*s' (kite has local: and file:)", url,
+                 (int)(colon - url), url);
+        return NULL;
+    }
+    return storage_open_local(root, e);
+}
+
 void storage_free(storage *s)
 {
     if (s)

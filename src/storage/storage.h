@@ -130,6 +130,10 @@ storage *storage_open_local(const char *root, kerr *e);
  * an OS crash or power loss. For tests and throwaway runs only. */
 #define STORAGE_LOCAL_NOSYNC 0x1u
 storage *storage_open_local_ex(const char *root, unsigned flags, kerr *e);
+/* Opens the storage a URL names: "local:<folder>" (also "local://<folder>",
+ * "file:<folder>", "file://<folder>") or a plain folder path, all the local
+ * backend. An unknown scheme is an error naming it. */
+storage *storage_open(const char *url, kerr *e);
 /* Closes the storage; NULL is a no-op. No call may be running on it. */
 void storage_free(storage *s);
 /* The backend's name ("local"). */

@@ -1,0 +1,100 @@
+/*
+ * boot.c: the one place that assembles a kite process from its
+ * configuration: the store and the storage by URL, the engine, and, by
+ * what the command asks for, the scheduler and the HTTP server.
+ *
+ * DESIGN
+ * `kite run` wants an engine on the data folder; `kite server` wants the
+ * engine, the scheduler and the server on it. Both come here, so a new
+ * backend URL, a new role or a new part (a UI, a second executor) is added
+ * once. The order matters and is kept here: the store and the storage open
+ * first, the engine starts (recovering what a previous process left) before
+ * the scheduler and the server exist, and those start last (cli_boot_serve)
+ * once the command has done its own set-up (tokens, flows folder). Closing
+ * goes the other way round.
+ */
+#include "cli/cli.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/proc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *cli_store_url(const cli_config *cfg)
+{
+    return xasprintf("sqlite:%s/kite.db", cfg->data);
+}
+
+char *cli_storage_url(const cli_config *cfg)
+{
+    return xasprintf("local:%s/storage", cfg->data);
+}
+
+int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e)
+{
+    memset(p, 0, sizeof *p);
+    if (fs_mkdir_p(cfg->data, e))
+        return -1;
+    char *url = cli_store_url(cfg);
+    int rc = store_open(url, NULL, &p->st, e);
+    free(url);
+    if (rc)
+        return -1;
+    url = cli_storage_url(cfg);
+    p->fs = storage_open(url, e);
+    free(url);
+    if (!p->fs)
+        return -1;
+    engine_opts eo = {.store = p->st, .storage = p->fs, .workers = cfg->workers, .globals = cfg->globals,
+                      .env_prefix = cfg->env_prefix, .tmp_dir = cfg->tmp_dir, .min_log_level = cfg->min_level,
+                      .max_task_runs = cfg->max_task_runs, .on_log = o->on_log, .on_log_ud = o->on_log_ud};
+    p->en = engine_new(&eo, e);
+    if (!p->en)
+        return -1;
+    /* task processes that leave their group are re-parented to us (proc.h) */
+    kerr e2 = KERR_INIT;
+    proc_init_subreaper(&e2);
+    if (engine_start(p->en, e))
+        return -1;
+    if (o->parts & CLI_BOOT_SCHED) {
+        sched_opts so = {0};
+        p->sc = sched_new(p->en, p->st, &so, e);
+        if (!p->sc)
+            return -1;
+    }
+    if (o->parts & CLI_BOOT_SERVER) {
+        server_opts ho = {.engine = p->en, .store = p->st, .storage = p->fs, .host = cfg->host, .port = cfg->port,
+                          .tmp_dir = cfg->tmp_dir, .quiet = o->quiet, .sched = p->sc, .timeout_s = o->timeout_s};
+        p->http = server_new(&ho, e);
+        if (!p->http)
+            return -1;
+    }
+    return 0;
+}
+
+int cli_boot_serve(cli_proc *p, kerr *e)
+{
+    if (p->sc && sched_start(p->sc, e))
+        return -1;
+    if (p->http && server_start(p->http, e))
+        return -1;
+    return 0;
+}
+
+void cli_boot_close(cli_proc *p, int64_t grace_us)
+{
+    if (p->http)
+        server_free(p->http);
+    if (p->sc) {
+        sched_stop(p->sc);
+        sched_free(p->sc);
+    }
+    if (p->en) {
+        engine_stop(p->en, grace_us);
+        engine_free(p->en);
+    }
+    storage_free(p->fs);
+    store_free(p->st);
+    memset(p, 0, sizeof *p);
+}
