@@ -105,7 +105,7 @@ enum {
     S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
     S_METRIC_INSERT, S_METRIC_LIST,
     S_JOB_INSERT, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
-    S_JOB_DEPTH,
+    S_JOB_DEPTH, S_JOB_OWNERS, S_JOB_DROP_OWNER, S_JOB_REQUEUE_OWNER,
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
     S__COUNT
@@ -182,6 +182,13 @@ static const char *const sql_text[S__COUNT] = {
                       " WHERE owner IS NOT NULL AND lease_until < ?1",
     [S_JOB_DEPTH] = "SELECT coalesce(sum(owner IS NULL), 0), coalesce(sum(owner IS NOT NULL), 0)"
                     " FROM jobs WHERE (?1 IS NULL OR kind = ?1)",
+    [S_JOB_OWNERS] = "SELECT DISTINCT owner FROM jobs WHERE owner IS NOT NULL ORDER BY owner",
+    [S_JOB_DROP_OWNER] = "DELETE FROM jobs WHERE owner IS NOT NULL AND substr(owner, 1, length(?1)) = ?1"
+                         " AND EXISTS (SELECT 1 FROM executions x WHERE x.id = jobs.execution_id"
+                         " AND x.state IN " TERMINATED_STATES ")",
+    [S_JOB_REQUEUE_OWNER] = "UPDATE jobs SET owner = NULL, lease_until = NULL,"
+                            " attempt = attempt + 1, available_at = ?2"
+                            " WHERE owner IS NOT NULL AND substr(owner, 1, length(?1)) = ?1",
 
     [S_KV_PUT] = "INSERT INTO kv (namespace, key, value, expires, updated)"
                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (namespace, key) DO UPDATE"
@@ -234,8 +241,18 @@ typedef struct tstate {
     int doomed;            /* an inner rollback happened */
     int lease_empty;       /* the thread's last lease found nothing */
     int snapshot;          /* a read transaction is open on reader */
+    unsigned pushed;       /* wake slots of the jobs pushed in the open transaction */
     struct tstate *prev, *next;  /* every thread's state, for store_free */
 } tstate;
+
+/* Wake-ups (wait_jobs): a counter per job kind, moved on after the commit
+ * that pushed a job of that kind, and a condition variable the waiters
+ * sleep on. In-process only: another process on the same file is not seen
+ * (its consumers poll). WAKE_SLOTS kinds are told apart (kite uses two);
+ * further kinds share the last slot, which only wakes their waiters for
+ * nothing. */
+#define WAKE_SLOTS 8
+#define WAKE_KIND_MAX 32
 
 struct sqlb {
     char *path;
@@ -243,6 +260,10 @@ struct sqlb {
     pthread_key_t key;
     pthread_mutex_t lock;  /* guards all, idle, and the ckpt_* fields */
     pthread_mutex_t write; /* one writing transaction at a time; guards writer */
+    pthread_mutex_t wake_lock; /* guards the wake_* fields */
+    pthread_cond_t wake_cond;
+    char wake_kind[WAKE_SLOTS][WAKE_KIND_MAX];
+    uint64_t wake_seq[WAKE_SLOTS];
     conn *writer;          /* the one connection that writes */
     conn *all, *idle;      /* readers */
     tstate *states;
@@ -561,6 +582,31 @@ static int tx_enter(sqlb *b, tstate *ts, kerr *e)
     return 0;
 }
 
+/* The wake slot of kind (claimed on first use). */
+static int wake_slot(sqlb *b, const char *kind)
+{
+    int i;
+    for (i = 0; i < WAKE_SLOTS - 1; i++) {
+        if (!b->wake_kind[i][0]) {
+            snprintf(b->wake_kind[i], WAKE_KIND_MAX, "%s", kind);
+            b->wake_seq[i] = 1;
+        }
+        if (!strncmp(b->wake_kind[i], kind, WAKE_KIND_MAX - 1))
+            return i;
+    }
+    return i;
+}
+
+static void wake_bump(sqlb *b, unsigned slots)
+{
+    pthread_mutex_lock(&b->wake_lock);
+    for (int i = 0; i < WAKE_SLOTS; i++)
+        if (slots & (1u << i))
+            b->wake_seq[i]++;
+    pthread_cond_broadcast(&b->wake_cond);
+    pthread_mutex_unlock(&b->wake_lock);
+}
+
 static void tx_rollback_all(sqlb *b, tstate *ts)
 {
     conn *c = b->writer;
@@ -571,6 +617,7 @@ static void tx_rollback_all(sqlb *b, tstate *ts)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     ts->depth = 0;
     ts->doomed = 0;
+    ts->pushed = 0;
     pthread_mutex_unlock(&b->write);
 }
 
@@ -603,6 +650,11 @@ static int tx_leave(sqlb *b, tstate *ts, int ok, kerr *e)
     }
     ts->depth = 0;
     pthread_mutex_unlock(&b->write);
+    if (ts->pushed) {
+        /* durable now: consumers waiting on these kinds may lease */
+        wake_bump(b, ts->pushed);
+        ts->pushed = 0;
+    }
     return 0;
 }
 
@@ -869,6 +921,8 @@ static void sq_close(void *p)
         conn_close(b->writer);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->write);
+    pthread_mutex_destroy(&b->wake_lock);
+    pthread_cond_destroy(&b->wake_cond);
     pthread_cond_destroy(&b->ckpt_cond);
     free(b->path);
     free(b);
@@ -890,6 +944,8 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
     }
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->write, NULL);
+    pthread_mutex_init(&b->wake_lock, NULL);
+    pthread_cond_init(&b->wake_cond, NULL);
     pthread_cond_init(&b->ckpt_cond, NULL);
     b->writer = conn_open(b, e);
     if (!b->writer) {
@@ -1576,8 +1632,12 @@ static int sq_queue_push(void *p, const char *kind, const char *execution_id,
     sqlite3_bind_int64(st, 5, available_us);
     sqlite3_bind_int64(st, 6, store_now_us());
     rc = run(c, st, "enqueueing a job", e);
-    if (!rc)
+    if (!rc) {
         *id = sqlite3_last_insert_rowid(c->db);
+        pthread_mutex_lock(&b->wake_lock);
+        ts->pushed |= 1u << wake_slot(b, kind);
+        pthread_mutex_unlock(&b->wake_lock);
+    }
     W_END
 }
 
@@ -1742,6 +1802,72 @@ static int sq_queue_depth(void *p, const char *kind, int64_t *waiting, int64_t *
     done(st);
 out:
     return rc;
+}
+
+static int sq_queue_owners(void *p, char ***owners, size_t *n, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_JOB_OWNERS);
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char **o = VEC_PUSH(*owners, *n, cap);
+        *o = col_str(st, 0);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing lease owners");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_queue_release(void *p, const char *owner_prefix, size_t *requeued, size_t *dropped, kerr *e)
+{
+    W_BEGIN
+    STMT(dr, S_JOB_DROP_OWNER);
+    bind_str(dr, 1, owner_prefix);
+    rc = run(c, dr, "dropping released jobs", e);
+    if (rc)
+        goto out;
+    *dropped = (size_t)sqlite3_changes(c->db);
+    STMT(rq, S_JOB_REQUEUE_OWNER);
+    bind_str(rq, 1, owner_prefix);
+    sqlite3_bind_int64(rq, 2, store_now_us());
+    rc = run(c, rq, "requeueing released jobs", e);
+    if (!rc)
+        *requeued = (size_t)sqlite3_changes(c->db);
+    if (!rc && *requeued)
+        ts->pushed = ~0u; /* handed back: wake every kind's consumers after the commit */
+    W_END
+}
+
+static int sq_wait_jobs(void *p, const char *kind, uint64_t seen, int64_t timeout_us, uint64_t *seq)
+{
+    sqlb *b = p;
+    pthread_mutex_lock(&b->wake_lock);
+    int slot = wake_slot(b, kind);
+    if (b->wake_seq[slot] == seen && timeout_us > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (timeout_us % 1000000) * 1000;
+        ts.tv_sec += (time_t)(timeout_us / 1000000) + (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        while (b->wake_seq[slot] == seen)
+            if (pthread_cond_timedwait(&b->wake_cond, &b->wake_lock, &ts))
+                break;
+    }
+    *seq = b->wake_seq[slot];
+    pthread_mutex_unlock(&b->wake_lock);
+    return 0;
+}
+
+static void sq_notify_jobs(void *p, const char *kind)
+{
+    sqlb *b = p;
+    pthread_mutex_lock(&b->wake_lock);
+    int slot = wake_slot(b, kind);
+    pthread_mutex_unlock(&b->wake_lock);
+    wake_bump(b, 1u << slot);
 }
 
 /* ---- kv ----------------------------------------------------------------- */
@@ -1968,6 +2094,10 @@ const store_ops store__sqlite_ops = {
     .queue_extend = sq_queue_extend,
     .queue_expire = sq_queue_expire,
     .queue_depth = sq_queue_depth,
+    .queue_owners = sq_queue_owners,
+    .queue_release = sq_queue_release,
+    .wait_jobs = sq_wait_jobs,
+    .notify_jobs = sq_notify_jobs,
     .kv_put = sq_kv_put,
     .kv_get = sq_kv_get,
     .kv_delete = sq_kv_delete,

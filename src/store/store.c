@@ -899,6 +899,49 @@ int store_queue_depth(store *s, const char *kind, int64_t *waiting, int64_t *lea
     return rc;
 }
 
+int store_queue_owners(store *s, char ***owners, size_t *n, kerr *e)
+{
+    *owners = NULL;
+    *n = 0;
+    int rc = s->ops->queue_owners(s->b, owners, n, e);
+    if (rc) {
+        store_strings_free(*owners, *n);
+        *owners = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_queue_release(store *s, const char *owner_prefix, size_t *requeued, size_t *dropped, kerr *e)
+{
+    CHECK_ID(owner_prefix, "lease owner");
+    size_t r = 0, d = 0;
+    int rc = s->ops->queue_release(s->b, owner_prefix, &r, &d, e);
+    if (rc == 0) {
+        if (requeued)
+            *requeued = r;
+        if (dropped)
+            *dropped = d;
+    }
+    return rc;
+}
+
+int store_queue_wait(store *s, const char *kind, uint64_t seen, int64_t timeout_us, uint64_t *seq, kerr *e)
+{
+    CHECK_ID(kind, "job kind");
+    uint64_t v = 0;
+    int rc = s->ops->wait_jobs(s->b, kind, seen, seen ? timeout_us : 0, &v);
+    if (seq)
+        *seq = v;
+    return rc;
+}
+
+void store_queue_notify(store *s, const char *kind)
+{
+    if (kind)
+        s->ops->notify_jobs(s->b, kind);
+}
+
 /* ---- kv ----------------------------------------------------------------- */
 
 #define KV_VALUE_MAX (16 * 1024 * 1024)

@@ -414,6 +414,30 @@ int store_queue_expire(store *s, int64_t now_us, size_t *requeued /* OUT */,
 int store_queue_depth(store *s, const char *kind, int64_t *waiting /* OUT */,
                       int64_t *leased /* OUT */, kerr *e);
 
+/* The owners holding leases now, sorted, distinct (malloc'd strings in a
+ * malloc'd array; store_strings_free). Start-up recovery reads them to find
+ * the leases of processes that died. */
+int store_queue_owners(store *s, char ***owners /* OUT */, size_t *n /* OUT */, kerr *e);
+/* Hands back at once every lease whose owner starts with owner_prefix (a
+ * process's "<worker id>/"), whatever its deadline: ready again with
+ * attempt + 1, or dropped when the job's execution has ended. */
+int store_queue_release(store *s, const char *owner_prefix, size_t *requeued /* OUT */,
+                        size_t *dropped /* OUT */, kerr *e);
+
+/* ---- wake-ups ------------------------------------------------------------ */
+
+/* A counter per job kind, moved on after every commit that pushed a job of
+ * that kind and by store_queue_notify. store_queue_wait returns when the
+ * counter differs from seen or timeout_us passed (0: at once; seen 0: at
+ * once), *seq getting its value: a consumer reads it before it leases and
+ * waits with it after a lease found nothing, so no push is missed. On
+ * SQLite the counter is per process (a condition variable): consumers in
+ * other processes see the jobs when they poll. */
+int store_queue_wait(store *s, const char *kind, uint64_t seen, int64_t timeout_us,
+                     uint64_t *seq /* OUT */, kerr *e);
+/* Moves kind's counter on, waking its waiters (a stop, an outside commit). */
+void store_queue_notify(store *s, const char *kind);
+
 /* ---- key-value store ---------------------------------------------------- */
 
 /* Namespaces starting with "_kite" ("_kite.auth", where the server keeps its

@@ -65,6 +65,14 @@ typedef struct store_ops {
     int (*queue_extend)(void *b, int64_t id, const char *owner, int64_t until_us, kerr *e);
     int (*queue_expire)(void *b, int64_t now_us, size_t *requeued, size_t *dropped, kerr *e);
     int (*queue_depth)(void *b, const char *kind, int64_t *waiting, int64_t *leased, kerr *e);
+    int (*queue_owners)(void *b, char ***owners, size_t *n, kerr *e);
+    int (*queue_release)(void *b, const char *owner_prefix, size_t *requeued, size_t *dropped, kerr *e);
+    /* Wake-ups: a counter per job kind moved on after a commit that pushed
+     * a job of that kind (and by notify_jobs); wait_jobs returns when it
+     * differs from seen or after timeout_us (0: at once), *seq its value.
+     * SQLite: a condition variable, in-process; PostgreSQL: LISTEN/NOTIFY. */
+    int (*wait_jobs)(void *b, const char *kind, uint64_t seen, int64_t timeout_us, uint64_t *seq);
+    void (*notify_jobs)(void *b, const char *kind);
 
     int (*kv_put)(void *b, const char *ns, const char *key, const char *value,
                   int64_t expires_us, int64_t now_us, kerr *e);

@@ -1695,6 +1695,97 @@ static void test_bad_inputs_are_rejected_with_the_field_named(void **state)
     assert_int_equal(waiting, 0);
 }
 
+/* ---- owners, release and wake-ups -------------------------------------------------- */
+
+/* store_queue_release hands back every lease of one process ("<id>/"),
+ * whatever its deadline, and no one else's (not "p10/" for "p1/"). */
+static void test_queue_release_by_owner_prefix(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *owners[] = {"p1/executor", "p1/worker-0", "p10/worker-0"};
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_queue_push(f->s, "task", NULL, NULL, NULL, 0, &ids[i], &e), 0);
+        store_job *j = NULL;
+        size_t n = 0;
+        assert_int_equal(store_queue_lease(f->s, "task", 1, owners[i], 3600LL * 1000000, 0, &j, &n, &e), 0);
+        assert_int_equal(n, 1);
+        store_jobs_free(j, n);
+    }
+    char **who = NULL;
+    size_t nw = 0;
+    assert_int_equal(store_queue_owners(f->s, &who, &nw, &e), 0);
+    assert_int_equal(nw, 3);
+    assert_string_equal(who[0], "p1/executor");
+    assert_string_equal(who[2], "p10/worker-0");
+    store_strings_free(who, nw);
+    size_t requeued = 0, dropped = 0;
+    assert_int_equal(store_queue_release(f->s, "p1/", &requeued, &dropped, &e), 0);
+    assert_int_equal(requeued, 2);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(store_queue_extend(f->s, ids[0], "p1/executor", 1, &e), STORE_CONFLICT);
+    assert_int_equal(store_queue_extend(f->s, ids[2], "p10/worker-0", store_now_us() + 1000000, &e), 0);
+    store_job *j = NULL;
+    size_t n = 0;
+    assert_int_equal(store_queue_lease(f->s, "task", 10, "p2/worker-0", 1000000, 0, &j, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(j[0].attempt, 2);
+    store_jobs_free(j, n);
+}
+
+typedef struct waiter {
+    store *s;
+    uint64_t seen, got;
+} waiter;
+
+static void *wait_events(void *arg)
+{
+    waiter *w = arg;
+    kerr e = KERR_INIT;
+    store_queue_wait(w->s, "event", w->seen, 30LL * 1000000, &w->got, &e);
+    return NULL;
+}
+
+/* The wake-up counter of a kind moves on at the commit that pushed a job of
+ * that kind (not before, not for another kind), and wakes a waiter. */
+static void test_queue_wait_wakes_at_commit(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    uint64_t ev0 = 0, task0 = 0, now = 0;
+    assert_int_equal(store_queue_wait(f->s, "event", 0, 0, &ev0, &e), 0);
+    assert_int_equal(store_queue_wait(f->s, "task", 0, 0, &task0, &e), 0);
+    assert_int_equal(store_begin(f->s, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "event", NULL, NULL, NULL, 0, NULL, &e), 0);
+    assert_int_equal(store_queue_wait(f->s, "event", ev0, 0, &now, &e), 0);
+    assert_true(now == ev0); /* not committed yet */
+    assert_int_equal(store_commit(f->s, &e), 0);
+    assert_int_equal(store_queue_wait(f->s, "event", ev0, 0, &now, &e), 0);
+    assert_true(now != ev0);
+    assert_int_equal(store_queue_wait(f->s, "task", task0, 0, &now, &e), 0);
+    assert_true(now == task0);
+    /* a rolled back push moves nothing */
+    assert_int_equal(store_queue_wait(f->s, "event", 0, 0, &ev0, &e), 0);
+    assert_int_equal(store_begin(f->s, &e), 0);
+    assert_int_equal(store_queue_push(f->s, "event", NULL, NULL, NULL, 0, NULL, &e), 0);
+    store_rollback(f->s);
+    assert_int_equal(store_queue_wait(f->s, "event", ev0, 0, &now, &e), 0);
+    assert_true(now == ev0);
+    /* a waiter on another thread returns with the moved counter */
+    waiter w = {.s = f->s, .seen = ev0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wait_events, &w), 0);
+    assert_int_equal(store_queue_push(f->s, "event", NULL, NULL, NULL, 0, NULL, &e), 0);
+    pthread_join(t, NULL);
+    assert_true(w.got != ev0);
+    /* and notify moves it too */
+    assert_int_equal(store_queue_wait(f->s, "task", 0, 0, &task0, &e), 0);
+    store_queue_notify(f->s, "task");
+    assert_int_equal(store_queue_wait(f->s, "task", task0, 0, &now, &e), 0);
+    assert_true(now != task0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1720,6 +1811,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_lease_ack_extend_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_expiry_requeues_or_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded_under_constant_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_release_by_owner_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_wait_wakes_at_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_four_threads_never_share_a_job, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_queue_two_processes_never_share_a_job, setup,
