@@ -21,14 +21,20 @@
  * and never changes once compiled; an execution is written only by the
  * executor thread (engine_int.h) and dropped from memory when it ends.
  *
- * Within one process the executor is the only writer of executions and task
- * runs (engine_int.h); at start-up every lease held by a previous process is
- * handed back (store_queue_expire), so a kill -9 loses nothing committed.
+ * The executor is the only writer of executions and task runs
+ * (engine_int.h). Leases are held per process ("<worker_id>/executor",
+ * "<worker_id>/worker-<n>"): at start-up the leases of processes known dead
+ * and those past their deadline are handed back, those of live processes
+ * are not; at stop the engine gives back its own. So a kill -9 loses
+ * nothing committed, and a second process on the store steals nothing.
  */
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -309,10 +315,65 @@ void engine_exec_forget(engine *en, const char *id)
  * rather than at its next poll. */
 void engine_wake_executor(engine *en)
 {
-    pthread_mutex_lock(&en->lock);
-    en->events_pending = 1;
-    pthread_cond_signal(&en->exec_wake);
-    pthread_mutex_unlock(&en->lock);
+    /* the executor waits on the store's wake-up (store_queue_wait), which a
+     * commit that pushed events moves on by itself; this covers the rest */
+    store_queue_notify(en->o.store, "event");
+}
+
+/* ---- start-up recovery ---------------------------------------------------------------- */
+
+/* Whether the process that held leases as owner is gone for sure. Owners
+ * are "<worker id>/<role>". Our own worker id is a previous run of this
+ * process (two live processes never share one); "<our host>-<pid>[.<n>]"
+ * is dead when no process has that pid (one that reused it keeps its
+ * leases until their deadline: the safe side). Owners without a "/" come
+ * from kites that ran alone on their store. Anything else may be alive. */
+static int owner_dead(const engine *en, const char *owner, const char *host)
+{
+    const char *slash = strchr(owner, '/');
+    if (!slash)
+        return 1;
+    size_t wl = (size_t)(slash - owner);
+    if (wl == strlen(en->worker_id) && !strncmp(owner, en->worker_id, wl))
+        return 1;
+    /* "<host>-<pid>" with an optional ".<n>" */
+    const char *end = slash;
+    const char *dot = memrchr(owner, '.', wl);
+    if (dot && dot + 1 < end && strspn(dot + 1, "0123456789") == (size_t)(end - dot - 1))
+        end = dot;
+    const char *dash = memrchr(owner, '-', (size_t)(end - owner));
+    if (!dash || dash + 1 >= end || strspn(dash + 1, "0123456789") != (size_t)(end - dash - 1))
+        return 0;
+    if ((size_t)(dash - owner) != strlen(host) || strncmp(owner, host, (size_t)(dash - owner)))
+        return 0;
+    long pid = strtol(dash + 1, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid())
+        return 0; /* another engine of this process: alive, or it gave its leases back */
+    return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Hands back the leases of dead owners, then those past their deadline. */
+static int recover_leases(engine *en, kerr *e)
+{
+    char host[64] = "kite";
+    gethostname(host, sizeof host - 1);
+    char **owners = NULL;
+    size_t n = 0;
+    if (store_queue_owners(en->o.store, &owners, &n, e))
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!owner_dead(en, owners[i], host))
+            continue;
+        const char *slash = strchr(owners[i], '/');
+        char *prefix = slash ? xasprintf("%.*s/", (int)(slash - owners[i]), owners[i]) : xstrdup(owners[i]);
+        rc = store_queue_release(en->o.store, prefix, NULL, NULL, e);
+        free(prefix);
+    }
+    store_strings_free(owners, n);
+    if (!rc)
+        rc = store_queue_expire(en->o.store, 0, NULL, NULL, e);
+    return rc;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
@@ -353,10 +414,18 @@ engine *engine_new(const engine_opts *o, kerr *e)
     if (o->worker_id) {
         snprintf(en->worker_id, sizeof en->worker_id, "%s", o->worker_id);
     } else {
+        /* unique among the engines of this process too */
+        static atomic_int engines;
+        int nth = atomic_fetch_add(&engines, 1);
         char host[64] = "kite";
         gethostname(host, sizeof host - 1);
-        snprintf(en->worker_id, sizeof en->worker_id, "%s-%d", host, (int)getpid());
+        if (nth)
+            snprintf(en->worker_id, sizeof en->worker_id, "%s-%d.%d", host, (int)getpid(), nth + 1);
+        else
+            snprintf(en->worker_id, sizeof en->worker_id, "%s-%d", host, (int)getpid());
     }
+    snprintf(en->exec_owner, sizeof en->exec_owner, "%s/executor", en->worker_id);
+    en->roles = o->roles ? o->roles : ENGINE_EXECUTOR | ENGINE_WORKER;
     const char *tmp = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
     en->tmp_dir = xstrdup(tmp && *tmp ? tmp : "/tmp");
     en->env_prefix = xstrdup(o->env_prefix ? o->env_prefix : "ENV_");
@@ -374,7 +443,6 @@ engine *engine_new(const engine_opts *o, kerr *e)
     if (!en->o.lease_us)
         en->o.lease_us = 300LL * US_PER_SEC;
     pthread_mutex_init(&en->lock, NULL);
-    pthread_cond_init(&en->exec_wake, NULL);
     pthread_cond_init(&en->work_wake, NULL);
     pthread_cond_init(&en->ended, NULL);
     en->mask = masker_new();
@@ -389,20 +457,27 @@ engine *engine_new(const engine_opts *o, kerr *e)
 
 int engine_start(engine *en, kerr *e)
 {
-    /* whatever a previous process held is void now */
-    size_t requeued = 0, dropped = 0;
-    if (store_queue_expire(en->o.store, INT64_MAX / 2, &requeued, &dropped, e))
+    if (recover_leases(en, e))
         return -1;
     atomic_store(&en->running, 1);
-    en->events_pending = 1;
-    if (pthread_create(&en->executor, NULL, executor_main, en)) {
-        atomic_store(&en->running, 0);
-        return kerr_set(e, "cannot start the executor thread");
+    if (en->roles & ENGINE_EXECUTOR) {
+        if (pthread_create(&en->executor, NULL, executor_main, en)) {
+            atomic_store(&en->running, 0);
+            return kerr_set(e, "cannot start the executor thread");
+        }
+        en->executor_started = 1;
     }
-    en->jobs_pending = 1;
-    en->workers = xcalloc((size_t)en->nworkers, sizeof *en->workers);
-    for (int i = 0; i < en->nworkers; i++)
-        pthread_create(&en->workers[i], NULL, worker_main, en);
+    if (en->roles & ENGINE_WORKER) {
+        en->jobs_pending = 1;
+        en->workers = xcalloc((size_t)en->nworkers + 1, sizeof *en->workers);
+        for (int i = 0; i < en->nworkers; i++)
+            if (!pthread_create(&en->workers[en->nstarted], NULL, worker_main, en))
+                en->nstarted++;
+        if (!en->nstarted) {
+            engine_stop(en, 0);
+            return kerr_set(e, "cannot start the worker threads");
+        }
+    }
     return 0;
 }
 
@@ -424,22 +499,31 @@ void engine_stop(engine *en, int64_t grace_us)
         usleep(10000);
     }
     pthread_mutex_lock(&en->lock);
-    /* what still runs is stopped and handed back: its job stays leased, and
-     * the next start gives it out again (engine_start expires every lease) */
+    /* what still runs is stopped and handed back (below, once the threads
+     * are joined: attempt + 1, ready at once) */
     atomic_store(&en->aborting, 1);
     const char *k;
     json_t *flag;
     json_object_foreach(en->cancels, k, flag) atomic_store((atomic_int *)(uintptr_t)json_integer_value(flag), 1);
     atomic_store(&en->running, 0);
-    pthread_cond_broadcast(&en->exec_wake);
     pthread_cond_broadcast(&en->work_wake);
     pthread_cond_broadcast(&en->ended);
     pthread_mutex_unlock(&en->lock);
-    pthread_join(en->executor, NULL);
-    for (int i = 0; i < en->nworkers; i++)
+    store_queue_notify(en->o.store, "event"); /* the executor waits there */
+    if (en->executor_started)
+        pthread_join(en->executor, NULL);
+    en->executor_started = 0;
+    for (int i = 0; i < en->nstarted; i++)
         pthread_join(en->workers[i], NULL);
+    en->nstarted = 0;
     free(en->workers);
     en->workers = NULL;
+    /* the leases still held (tasks stopped, events not written) */
+    char prefix[sizeof en->worker_id + 1];
+    snprintf(prefix, sizeof prefix, "%s/", en->worker_id);
+    kerr e = KERR_INIT;
+    if (store_queue_release(en->o.store, prefix, NULL, NULL, &e))
+        fprintf(stderr, "kite: engine: giving back leases: %s\n", e.msg);
 }
 
 void engine_free(engine *en)
@@ -464,7 +548,6 @@ void engine_free(engine *en)
     json_decref(en->globals);
     masker_free(en->mask);
     pthread_mutex_destroy(&en->lock);
-    pthread_cond_destroy(&en->exec_wake);
     pthread_cond_destroy(&en->work_wake);
     pthread_cond_destroy(&en->ended);
     free(en->tmp_dir);

@@ -41,6 +41,12 @@ typedef struct engine_log {
 
 typedef void (*engine_log_fn)(void *ud, const engine_log *l);
 
+/* The threads an engine runs (engine_opts.roles): the executor (events,
+ * the only writer of executions) and the workers (tasks). A process may run
+ * either or both; several processes share one store. */
+#define ENGINE_EXECUTOR 0x1u
+#define ENGINE_WORKER   0x2u
+
 typedef struct engine_opts {
     store *store;              /* required */
     storage *storage;          /* required */
@@ -48,7 +54,11 @@ typedef struct engine_opts {
     int workers;               /* worker threads; 0: the number of cores, at least 2 */
     json_t *globals;           /* `globals` in expressions; may be NULL */
     const char *env_prefix;    /* environment variables exposed as `envs`; NULL: "ENV_" */
-    const char *worker_id;     /* NULL: "<hostname>-<pid>" */
+    const char *worker_id;     /* this process's id among those sharing the store; NULL:
+                                  "<hostname>-<pid>" ("<hostname>-<pid>.<n>" for the n-th
+                                  engine of a process). Leases are held as
+                                  "<worker_id>/executor" and "<worker_id>/worker-<n>". */
+    unsigned roles;            /* ENGINE_EXECUTOR | ENGINE_WORKER; 0: both */
     int64_t lease_us;          /* worker job lease; 0: 5 minutes, extended while running */
     engine_log_fn on_log;      /* called for every log line, from any thread; may be NULL */
     void *on_log_ud;
@@ -67,11 +77,14 @@ typedef struct engine_opts {
 
 /* Creates an engine; no thread runs until engine_start(). */
 engine *engine_new(const engine_opts *o, kerr *e);
-/* Starts the executor and the workers; recovers what a previous process left:
- * expired leases go back to the queue, pending events are processed. */
+/* Starts the threads of its roles (the executor, the workers); first
+ * recovers what a dead process left: leases past their deadline, and those
+ * of owners known dead (a previous run of this worker id, or a process of
+ * this host that no longer exists) go back to the queue at once. Leases of
+ * live processes are left alone. Pending events are then processed. */
 int engine_start(engine *en, kerr *e);
-/* Stops taking work, waits up to grace_us for running tasks, requeues the rest
- * (their leases are given back) and joins every thread. */
+/* Stops taking work, waits up to grace_us for running tasks, joins every
+ * thread, then gives back the leases it still holds (requeued at once). */
 void engine_stop(engine *en, int64_t grace_us);
 void engine_free(engine *en);
 

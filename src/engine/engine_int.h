@@ -344,6 +344,10 @@ static inline int step_find_run(step *s, int parent, int task, int iteration)
 struct engine {
     engine_opts o;
     char worker_id[128];
+    char exec_owner[160];       /* "<worker_id>/executor": the executor's lease owner */
+    atomic_int worker_seq;      /* numbers the workers' owners "<worker_id>/worker-<n>" */
+    atomic_llong last_reap_us;  /* orphan reaping, by the workers (worker.c) */
+    unsigned roles;             /* ENGINE_EXECUTOR | ENGINE_WORKER */
     char *tmp_dir;
     char *env_prefix;
     json_t *envs;               /* `envs` in expressions (shared: json_share) */
@@ -351,10 +355,9 @@ struct engine {
     size_t envs_refs, globals_refs;
 
     pthread_mutex_t lock;       /* the caches below, the wake conditions */
-    pthread_cond_t exec_wake;   /* the executor has events */
     pthread_cond_t work_wake;   /* workers have jobs */
     pthread_cond_t ended;       /* an execution ended or paused */
-    int events_pending, jobs_pending;
+    int jobs_pending;
     int stopping;
     atomic_int running;
     atomic_int aborting;        /* engine_stop's grace ran out: cancelled
@@ -380,8 +383,9 @@ struct engine {
                                    waits to start more (fairness) */
 
     pthread_t executor;
+    int executor_started;
     pthread_t *workers;
-    int nworkers;
+    int nworkers, nstarted;
     int64_t next_timer_us;      /* earliest delayed event known, 0 none */
 
     masker *mask;               /* every known secret value (log.c) */

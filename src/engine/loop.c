@@ -26,7 +26,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define EXECUTOR_OWNER "executor"
 #define EVENT_BATCH 256
 #define EVENT_LEASE_US (60LL * US_PER_SEC)
 
@@ -341,7 +340,7 @@ static size_t executor_batch(engine *en)
     store_job *jobs = NULL;
     size_t n = 0;
     kerr e = KERR_INIT;
-    if (store_queue_lease(st, "event", EVENT_BATCH, EXECUTOR_OWNER, EVENT_LEASE_US, 0, &jobs, &n, &e)) {
+    if (store_queue_lease(st, "event", EVENT_BATCH, en->exec_owner, EVENT_LEASE_US, 0, &jobs, &n, &e)) {
         fprintf(stderr, "kite: executor: %s\n", e.msg);
         return 0;
     }
@@ -393,7 +392,7 @@ static size_t executor_batch(engine *en)
             failed = 1;
     }
     for (size_t i = 0; i < n && !failed; i++)
-        if (store_queue_ack(st, jobs[i].id, EXECUTOR_OWNER, &e) && e.code != STORE_NOT_FOUND)
+        if (store_queue_ack(st, jobs[i].id, en->exec_owner, &e) && e.code != STORE_NOT_FOUND)
             failed = 1;
     if (failed || store_commit(st, &e)) {
         fprintf(stderr, "kite: executor: %s (the batch is retried)\n", e.msg);
@@ -401,7 +400,7 @@ static size_t executor_batch(engine *en)
         /* hand the events back at once rather than when their lease ends */
         kerr e2 = KERR_INIT;
         for (size_t i = 0; i < n; i++)
-            store_queue_extend(st, jobs[i].id, EXECUTOR_OWNER, 1, &e2);
+            store_queue_extend(st, jobs[i].id, en->exec_owner, 1, &e2);
         store_queue_expire(st, time_now_us(), NULL, NULL, &e2);
         for (size_t i = 0; i < t.n; i++) {
             char *id = xstrdup(t.v[i].x->row.id);
@@ -463,40 +462,31 @@ static size_t executor_batch(engine *en)
 void *executor_main(void *arg)
 {
     engine *en = arg;
-    int64_t last_reap = 0;
+    store *st = en->o.store;
+    kerr e = KERR_INIT;
     while (atomic_load(&en->running)) {
-        int64_t mono = time_mono_us();
-        if (mono - last_reap > US_PER_SEC) {
-            /* zombies of processes that left their task's group (proc.h) */
-            proc_reap_orphans();
-            last_reap = mono;
-        }
+        /* the wake-up counter before the lease: an event committed after it
+         * moves it on, and the wait below returns at once */
+        uint64_t seen = 0;
+        store_queue_wait(st, "event", 0, 0, &seen, &e);
         size_t n = executor_batch(en);
         if (n)
             continue;
+        int64_t wait_us = 1000000;
         pthread_mutex_lock(&en->lock);
-        if (!en->events_pending && atomic_load(&en->running)) {
-            int64_t now = time_now_us();
-            int64_t wait_us = 1000000;
-            if (en->next_timer_us) {
-                wait_us = en->next_timer_us - now;
-                if (wait_us < 0)
-                    wait_us = 0;
-                if (wait_us > 1000000)
-                    wait_us = 1000000;
-            }
-            if (wait_us > 0) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t ns = (int64_t)ts.tv_nsec + (wait_us % 1000000) * 1000;
-                ts.tv_sec += (time_t)(wait_us / 1000000) + (time_t)(ns / 1000000000);
-                ts.tv_nsec = (long)(ns % 1000000000);
-                pthread_cond_timedwait(&en->exec_wake, &en->lock, &ts);
-            }
-            if (en->next_timer_us && en->next_timer_us <= time_now_us())
-                en->next_timer_us = 0;
+        if (en->next_timer_us) {
+            wait_us = en->next_timer_us - time_now_us();
+            if (wait_us < 0)
+                wait_us = 0;
+            if (wait_us > 1000000)
+                wait_us = 1000000;
         }
-        en->events_pending = 0;
+        pthread_mutex_unlock(&en->lock);
+        if (wait_us > 0 && atomic_load(&en->running))
+            store_queue_wait(st, "event", seen, wait_us, NULL, &e);
+        pthread_mutex_lock(&en->lock);
+        if (en->next_timer_us && en->next_timer_us <= time_now_us())
+            en->next_timer_us = 0;
         pthread_mutex_unlock(&en->lock);
     }
     return NULL;

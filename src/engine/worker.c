@@ -18,6 +18,7 @@
 #include "util/datetime.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -303,10 +304,7 @@ static void flush_results(engine *en, wbatch *b)
         }
         if (store_commit(st, &e))
             goto retry;
-        pthread_mutex_lock(&en->lock);
-        en->events_pending = 1;
-        pthread_cond_signal(&en->exec_wake);
-        pthread_mutex_unlock(&en->lock);
+        engine_wake_executor(en);
         goto done;
     rollback:
         store_rollback(st);
@@ -455,15 +453,25 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
 #define LEASE_MAX 16
 #define QUICK_US 2000
 
+/* Zombies of processes that left their task's group (proc.h): the workers
+ * started them, the workers reap them, one worker at a time, at most once
+ * a second. */
+static void reap_orphans(engine *en)
+{
+    long long now = time_mono_us(), last = atomic_load(&en->last_reap_us);
+    if (now - last > US_PER_SEC && atomic_compare_exchange_strong(&en->last_reap_us, &last, now))
+        proc_reap_orphans();
+}
+
 void *worker_main(void *arg)
 {
     engine *en = arg;
-    static atomic_int seq;
     char owner[192];
-    snprintf(owner, sizeof owner, "%s-w%d", en->worker_id, atomic_fetch_add(&seq, 1));
+    snprintf(owner, sizeof owner, "%s/worker-%d", en->worker_id, atomic_fetch_add(&en->worker_seq, 1));
     wbatch batch = {.owner = owner};
     size_t want = 1;
     while (atomic_load(&en->running)) {
+        reap_orphans(en);
         store_job *jobs = NULL;
         size_t n = 0;
         kerr e = KERR_INIT;

@@ -4,7 +4,9 @@
  * flow concurrency limits (QUEUE, CANCEL, FAIL) and afterExecution; what a
  * big ForEach may take (issue 16): the other executions keep moving, the
  * rows in flight stay bounded, engine.maxTaskRuns fails what would pass it;
- * the host function table against the expression layer's list of names.
+ * the host function table against the expression layer's list of names;
+ * engine roles (executor-only and worker-only engines on one store) and
+ * start-up recovery that takes back only the leases of dead processes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -366,10 +369,156 @@ static void expr_env_outside_an_execution_has_secret(void **state)
     unsetenv("SECRET_TEST_ENV_PW");
 }
 
+/* ---- engine roles and leases across processes ---------------------------------------- */
+
+typedef struct rawfx {
+    char dir[128];
+    store *st;
+    storage *fs;
+} rawfx;
+
+static void raw_open(rawfx *f)
+{
+    static int n;
+    tasks_register_all();
+    snprintf(f->dir, sizeof f->dir, "/tmp/kite-test-engine-roles-%d-%d", (int)getpid(), n++);
+    mkdir(f->dir, 0700);
+    char url[256], root[256];
+    snprintf(url, sizeof url, "sqlite:%s/kite.db", f->dir);
+    snprintf(root, sizeof root, "%s/storage", f->dir);
+    kerr e = KERR_INIT;
+    assert_int_equal(store_open(url, NULL, &f->st, &e), 0);
+    f->fs = storage_open_local(root, &e);
+    assert_non_null(f->fs);
+}
+
+static void raw_close(rawfx *f)
+{
+    storage_free(f->fs);
+    store_free(f->st);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd)) {
+    }
+}
+
+/* Pushes a task job and leases it as owner for lease_us; its id. */
+static int64_t leased_job(store *st, const char *owner, int64_t lease_us)
+{
+    kerr e = KERR_INIT;
+    int64_t id = 0;
+    assert_int_equal(store_queue_push(st, "task", NULL, NULL, NULL, 0, &id, &e), 0);
+    store_job *jobs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_queue_lease(st, "task", 1, owner, lease_us, 0, &jobs, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(jobs[0].id, id);
+    store_jobs_free(jobs, n);
+    return id;
+}
+
+/* 1 when owner still holds job id (its lease can be extended). */
+static int holds(store *st, int64_t id, const char *owner)
+{
+    kerr e = KERR_INIT;
+    return store_queue_extend(st, id, owner, time_now_us() + 60 * US_PER_SEC, &e) == 0;
+}
+
+/* An engine starting on a store shared with live processes takes back only
+ * the leases of the dead: its own worker id's (a previous run), a process
+ * of this host that is gone, and leases past their deadline. A live lease
+ * of another process stays with it. */
+static void start_takes_back_only_dead_leases(void **state)
+{
+    (void)state;
+    rawfx f;
+    raw_open(&f);
+    char host[64] = "kite";
+    gethostname(host, sizeof host - 1);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0); /* now no process has that pid */
+    char dead[160];
+    snprintf(dead, sizeof dead, "%s-%d/worker-0", host, (int)child);
+
+    int64_t live = leased_job(f.st, "other-host-7/worker-0", 300 * US_PER_SEC);
+    int64_t mine = leased_job(f.st, "node-a/worker-3", 300 * US_PER_SEC);
+    int64_t gone = leased_job(f.st, dead, 300 * US_PER_SEC);
+    int64_t late = leased_job(f.st, "other-host-8/worker-1", 1);
+    usleep(2000);
+
+    kerr e = KERR_INIT;
+    engine_opts o = {.store = f.st, .storage = f.fs, .worker_id = "node-a", .roles = ENGINE_EXECUTOR};
+    engine *en = engine_new(&o, &e);
+    assert_non_null(en);
+    assert_int_equal(engine_start(en, &e), 0);
+    assert_true(holds(f.st, live, "other-host-7/worker-0"));
+    assert_false(holds(f.st, mine, "node-a/worker-3"));
+    assert_false(holds(f.st, gone, dead));
+    assert_false(holds(f.st, late, "other-host-8/worker-1"));
+    int64_t waiting = 0, leased = 0;
+    assert_int_equal(store_queue_depth(f.st, "task", &waiting, &leased, &e), 0);
+    assert_int_equal(waiting, 3); /* an executor alone runs no task */
+    assert_int_equal(leased, 1);
+    engine_free(en);
+    /* stopping gives back only what the engine held: the live lease stays */
+    assert_true(holds(f.st, live, "other-host-7/worker-0"));
+    raw_close(&f);
+}
+
+/* An engine runs the threads of its roles only: an executor-only engine
+ * and a worker-only engine on one store run an execution together, its
+ * task on the worker engine's workers. */
+static void roles_start_only_their_threads(void **state)
+{
+    (void)state;
+    rawfx f;
+    raw_open(&f);
+    kerr e = KERR_INIT;
+    engine_opts xo = {.store = f.st, .storage = f.fs, .worker_id = "node-x", .roles = ENGINE_EXECUTOR};
+    engine_opts wo = {.store = f.st, .storage = f.fs, .worker_id = "node-w", .roles = ENGINE_WORKER, .workers = 2};
+    engine *ex = engine_new(&xo, &e), *wk = engine_new(&wo, &e);
+    assert_non_null(ex);
+    assert_non_null(wk);
+    assert_int_equal(engine_start(ex, &e), 0);
+    assert_int_equal(engine_start(wk, &e), 0);
+    assert_true(ex->executor_started);
+    assert_int_equal(ex->nstarted, 0);
+    assert_false(wk->executor_started);
+    assert_int_equal(wk->nstarted, 2);
+
+    const char *src = "id: hello\nnamespace: t\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n"
+                      "    message: hi\n";
+    diags d = DIAGS_INIT;
+    assert_int_equal(engine_flow_put(ex, src, strlen(src), "t.yaml", NULL, &d), 0);
+    diags_free(&d);
+    char id[STORE_ID_LEN + 1];
+    engine_submit_opts so = {.namespace = "t", .flow_id = "hello"};
+    assert_int_equal(engine_submit(ex, &so, id, &e), 0);
+    store_state st;
+    assert_int_equal(engine_wait(ex, id, 0, 30 * US_PER_SEC, &st, &e), 0);
+    assert_int_equal(st, STATE_SUCCESS);
+    store_task_run *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_task_run_list(f.st, id, &runs, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_true(runs[0].n_attempts >= 1);
+    assert_non_null(runs[0].attempts[0].worker_id);
+    assert_true(!strncmp(runs[0].attempts[0].worker_id, "node-w/worker-", 14));
+    store_task_runs_free(runs, n);
+    engine_free(wk);
+    engine_free(ex);
+    raw_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_functions_match_the_expression_layers_names),
+        cmocka_unit_test(start_takes_back_only_dead_leases),
+        cmocka_unit_test(roles_start_only_their_threads),
         cmocka_unit_test_setup_teardown(expr_env_outside_an_execution_has_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_runs_one_at_a_time_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_and_fail_refuse_the_extra_executions, setup, teardown),
