@@ -77,10 +77,13 @@ static int read_inputs(srv_req *r, json_t **out)
         json_object_foreach(r->form, k, v)
         {
             int line, col;
-            if (json_text_depth_exceeds(json_string_value(v), json_string_length(v), JSON_MAX_DEPTH, &line, &col))
-                return srv_error(r, MHD_HTTP_BAD_REQUEST, "input '%s' is nested deeper than %d levels (line %d, column %d)",
-                                 k, JSON_MAX_DEPTH, line, col),
+            if (json_text_depth_exceeds(json_string_value(v), json_string_length(v), JSON_MAX_DEPTH, &line, &col)) {
+                char what[128], at[192];
+                snprintf(what, sizeof what, "nested deeper than %d levels", JSON_MAX_DEPTH);
+                return srv_error(r, MHD_HTTP_BAD_REQUEST, "input '%s': %s", k,
+                                 kerr_format_pos(at, sizeof at, NULL, line, col, what)),
                        -1;
+            }
         }
         *out = json_incref(r->form);
         return 0;

@@ -88,9 +88,11 @@ enum MHD_Result srv_kv_put(srv_req *r)
     json_t *v = NULL;
     if (r->body.len) {
         int line, col;
-        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col))
-            return srv_error(r, MHD_HTTP_BAD_REQUEST, "the value is nested deeper than %d levels (line %d, column %d)",
-                             JSON_MAX_DEPTH, line, col);
+        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col)) {
+            char what[128], msg[192];
+            snprintf(what, sizeof what, "the value is nested deeper than %d levels", JSON_MAX_DEPTH);
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", kerr_format_pos(msg, sizeof msg, "body", line, col, what));
+        }
         v = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, NULL);
         if (!v)
             v = json_stringn(r->body.data, r->body.len);

@@ -61,10 +61,11 @@ enum MHD_Result srv_webhook(srv_req *r)
     json_t *body = NULL;
     if (r->body.len) {
         int line, col;
-        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col))
-            return srv_error(r, MHD_HTTP_BAD_REQUEST,
-                             "the webhook body is nested deeper than %d levels (line %d, column %d)", JSON_MAX_DEPTH,
-                             line, col);
+        if (json_text_depth_exceeds(r->body.data, r->body.len, JSON_MAX_DEPTH, &line, &col)) {
+            char what[128], msg[192];
+            snprintf(what, sizeof what, "the webhook body is nested deeper than %d levels", JSON_MAX_DEPTH);
+            return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", kerr_format_pos(msg, sizeof msg, "body", line, col, what));
+        }
         body = json_loadb(r->body.data, r->body.len, JSON_DECODE_ANY, NULL);
         if (!body)
             body = json_stringn(r->body.data, r->body.len);
