@@ -628,7 +628,7 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         if (!expr_is_template(s))
-            return json_incref((json_t *)v);
+            return json_copy((json_t *)v); /* see below */
         expr_env env = {.funcs = funcs, .nfuncs = nfuncs};
         json_t *out;
         if (expr_eval_string(s, ctx, &env, &out, e))
@@ -673,7 +673,10 @@ static json_t *render_value(engine *en, const json_t *ctx, const json_t *v, kerr
         }
         return out;
     }
-    return json_incref((json_t *)v);
+    /* a copy, not a reference: v belongs to the compiled flow, which workers
+     * of other executions render at the same time (under other locks), so
+     * its refcounts must not move (true, false and null are shared anyway) */
+    return json_copy((json_t *)v);
 }
 
 json_t *xexec_render(engine *en, xexec *x, int r, const json_t *v, kerr *e)
