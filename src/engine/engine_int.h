@@ -157,7 +157,7 @@ void xactions_clear(xactions *a);
 void xactions_push(xactions *a, const char *kind, const char *taskrun_id, json_t *payload,
                    int64_t available_us);
 
-/* ---- the model (model.c) ------------------------------------------------------ */
+/* ---- the model (model.c; rendering in render.c) ------------------------------------------------------ */
 
 xexec *xexec_new(eflow *fl);
 void xexec_free(xexec *x);
