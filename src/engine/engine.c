@@ -29,7 +29,9 @@
  * nothing committed, and a second process on the store steals nothing.
  */
 #include "engine/engine_int.h"
+#include "flow/schema.h"
 #include "util/datetime.h"
+#include "util/digest.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -47,6 +49,38 @@ static void file_key(char *out, size_t outsz, const char *ns, const char *id)
     snprintf(out, outsz, "%s\x1f%s", ns, id);
 }
 
+int engine_webhook_index(store *st, const char *ns, const char *id, int revision, const json_t *doc, kerr *e)
+{
+    store_webhook_key *keys = NULL;
+    size_t n = 0;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(doc, "triggers"), i, t)
+    {
+        const char *type = json_string_value(json_object_get(t, "type"));
+        const type_def *d = type ? flow_type_find(type) : NULL;
+        const char *tid = json_string_value(json_object_get(t, "id"));
+        const char *key = json_string_value(json_object_get(t, "key"));
+        if (!d || strcmp(d->name, "trigger.webhook") || !tid || !*tid || !key)
+            continue;
+        keys = xrealloc(keys, (n + 1) * sizeof *keys);
+        store_webhook_key *k = &keys[n++];
+        k->trigger_id = xstrdup(tid);
+        k->key_sha256 = NULL;
+        k->key_template = NULL;
+        if (expr_is_template(key)) {
+            k->key_template = xstrdup(key);
+        } else {
+            char hex[65];
+            digest_sha256_hex(key, strlen(key), hex);
+            k->key_sha256 = xstrdup(hex);
+        }
+    }
+    int rc = store_webhook_keys_put(st, ns, id, revision, keys, n, e);
+    store_webhook_keys_free(keys, n);
+    return rc;
+}
+
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name, int *revision, diags *d)
 {
     flow *f;
@@ -55,6 +89,10 @@ int engine_flow_put(engine *en, const char *source, size_t len, const char *name
     kerr e = KERR_INIT;
     int rev = 0, created = 0;
     int rc = store_flow_put(en->o.store, f->namespace, f->id, f->source, f->doc, &rev, &created, &e);
+    /* the webhook index follows the revision; if this write fails, the index
+     * is stale and readers fall back to reading the flow, which is correct */
+    if (!rc && engine_webhook_index(en->o.store, f->namespace, f->id, rev, f->doc, &e))
+        kerr_clear(&e);
     if (rc) {
         diags_add(d, f->file, 0, 0, NULL, "cannot store the flow: %s", e.msg);
     } else {

@@ -115,12 +115,19 @@ void engine_expr_env(engine *en, expr_env *env);
 /* What run-time messages call the flow's file: the name it was last put
  * with in this process, else "{namespace}/{id}.yaml". */
 void engine_flow_file(engine *en, const char *ns, const char *id, char *out, size_t outsz);
+/* Writes the webhook index of a flow revision (store_webhook_keys_put) from
+ * its JSON doc: every Webhook trigger's key, hashed when literal, as text
+ * when a template. engine_flow_put calls it; so does the webhook matcher for
+ * a revision stored before the index existed. */
+int engine_webhook_index(store *st, const char *ns, const char *id, int revision, const json_t *doc,
+                         kerr *e);
 /* Stores a flow's source in the store as a new revision when it changed
  * (validating it first); *revision gets the current revision. name is what
  * messages call the file: the diagnostics, and the run-time errors that name
  * a task's position ("flows/etl.yaml:12:7: task 'load': ...") until the flow
  * is put again. NULL: a flow stored through the API, which run-time messages
- * call "{namespace}/{id}.yaml". */
+ * call "{namespace}/{id}.yaml". The webhook index (engine_webhook_index)
+ * follows each revision. */
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name,
                     int *revision /* OUT, may be NULL */, diags *d);
 /* A flow stored through the API, parsed once: must_be_new 1 creates it

@@ -147,6 +147,13 @@ void sched_webhook_clear(sched_webhook *w);
 int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char *key,
                        const sched_webhook_req *rq, sched_webhook *out /* OUT */, kerr *e);
 
+/* Whether key may open a Webhook trigger of flow (ns, flow_id), from the
+ * store's webhook index alone (no flow read, no body needed): SCHED_NOT_FOUND
+ * when the flow is unknown or deleted or no trigger has that key, 0 when one
+ * may (sched_webhook_find then decides: disabled triggers, conditions). A
+ * revision that has no index yet is indexed here first. Thread-safe. */
+int sched_webhook_precheck(sched *s, const char *ns, const char *flow_id, const char *key);
+
 /* Creates the execution of a matched webhook (engine_submit with its
  * trigger variables and inputs). Returns 0 and the id, or -1 with e set. */
 int sched_webhook_submit(sched *s, const char *ns, const char *flow_id, const sched_webhook *w,

@@ -11,11 +11,13 @@
  */
 #include "sched/sched_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flow/flow.h"
 #include "flow/schema.h"
+#include "util/digest.h"
 #include "util/mem.h"
 
 void sched_webhook_clear(sched_webhook *w)
@@ -85,11 +87,11 @@ int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char
         if (expr_is_template(k)) {
             kerr re = KERR_INIT;
             if (expr_render_string(k, base, &env, &rk, &re)) {
-                kerr_set(e, "webhook trigger '%s': key: %s",
-                         json_string_value(json_object_get(t, "id")), re.msg);
-                json_decref(base);
-                result = -1;
-                goto done;
+                /* a key that cannot be rendered matches nothing; the reason
+                 * goes to the log, never to the caller */
+                fprintf(stderr, "kite: webhook trigger '%s' of %s.%s: its key cannot be rendered: %s\n",
+                        json_string_value(json_object_get(t, "id")), ns, flow_id, re.msg);
+                continue;
             }
         }
         int same = same_key(rk ? rk : k, key);
@@ -154,6 +156,69 @@ done:
     json_decref(doc);
     store_flow_clear(&sf);
     return result;
+}
+
+/* 1 when one of the fresh index's keys is key (templates rendered). */
+static int index_match(sched *s, const char *ns, const char *flow_id, int revision, const store_webhook_key *keys,
+                       size_t n, const char *key)
+{
+    char hex[65];
+    digest_sha256_hex(key, strlen(key), hex);
+    int found = 0;
+    expr_env env;
+    json_t *base = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].key_sha256) {
+            found |= same_key(keys[i].key_sha256, hex);
+            continue;
+        }
+        if (!base) {
+            sched__env(s, &env);
+            sched_flow fv = {.ns = (char *)ns, .id = (char *)flow_id, .revision = revision};
+            base = json_pack("{s:o}", "flow", sched__flow_vars(&fv));
+        }
+        char *rk = NULL;
+        kerr re = KERR_INIT;
+        if (expr_render_string(keys[i].key_template, base, &env, &rk, &re))
+            continue; /* matches nothing (sched_webhook_find logs why) */
+        found |= same_key(rk, key);
+        free(rk);
+    }
+    json_decref(base);
+    return found;
+}
+
+int sched_webhook_precheck(sched *s, const char *ns, const char *flow_id, const char *key)
+{
+    kerr e = KERR_INIT;
+    store_webhook_key *keys = NULL;
+    size_t n = 0;
+    int fresh = 0;
+    int rc = store_webhook_keys_get(s->st, ns, flow_id, &fresh, &keys, &n, &e);
+    if (rc == STORE_NOT_FOUND)
+        return SCHED_NOT_FOUND;
+    if (rc)
+        return 0; /* cannot tell: the full match decides */
+    if (!fresh) {
+        /* a revision stored before the index (or whose index write failed):
+         * index it now, once, from the stored JSON */
+        store_flow sf = {0};
+        if (store_flow_get(s->st, ns, flow_id, 0, &sf, &e))
+            return e.code == STORE_NOT_FOUND ? SCHED_NOT_FOUND : 0;
+        json_t *doc = sf.json ? json_incref(sf.json) : NULL;
+        if (!doc && yaml_load(sf.source, strlen(sf.source), NULL, &doc, NULL, &e)) {
+            store_flow_clear(&sf);
+            return 0;
+        }
+        int ok = !engine_webhook_index(s->st, ns, flow_id, sf.revision, doc, &e);
+        json_decref(doc);
+        store_flow_clear(&sf);
+        if (!ok || store_webhook_keys_get(s->st, ns, flow_id, &fresh, &keys, &n, &e) || !fresh)
+            return 0;
+    }
+    int found = index_match(s, ns, flow_id, fresh, keys, n, key);
+    store_webhook_keys_free(keys, n);
+    return found ? 0 : SCHED_NOT_FOUND;
 }
 
 int sched_webhook_submit(sched *s, const char *ns, const char *flow_id, const sched_webhook *w,

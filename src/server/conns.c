@@ -65,12 +65,19 @@ static void conn_close(server *s, srv_conn *c, int64_t *counter, const char *why
 
 static int unfinished(const srv_conn *c) { return c->state == SRV_CONN_HEADERS || c->state == SRV_CONN_BODY; }
 
-/* The oldest unfinished connection (of addr when not NULL), other than me. */
-static srv_conn *oldest_unfinished(server *s, const char *addr, const srv_conn *me)
+/* Below the server's cap, a connection younger than this is not slow, the
+ * server is: the per-address cap never evicts it (a burst of well-formed
+ * requests from one proxy waits for its turn instead). At the server's cap
+ * the oldest unfinished connection goes, whatever its age. */
+#define EVICT_MIN_AGE_US 1000000
+
+/* The oldest unfinished connection (of addr when not NULL), other than me,
+ * open for at least min_age; NULL when there is none. */
+static srv_conn *oldest_unfinished(server *s, const char *addr, const srv_conn *me, int64_t now, int64_t min_age)
 {
     srv_conn *best = NULL;
     for (srv_conn *c = s->conns; c; c = c->next)
-        if (c != me && unfinished(c) && (!addr || !strcmp(c->addr, addr)) &&
+        if (c != me && unfinished(c) && now - c->since_us >= min_age && (!addr || !strcmp(c->addr, addr)) &&
             (!best || c->since_us < best->since_us))
             best = c;
     return best;
@@ -108,14 +115,16 @@ void srv_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context
         if (s->conns)
             s->conns->prev = c;
         s->conns = c;
-        if (same >= s->o.max_per_address) {
-            srv_conn *v = oldest_unfinished(s, c->addr, c);
-            if (v)
-                conn_close(s, v, &s->evicted, "too many connections from this address, this one the oldest unfinished");
-        } else if (total >= s->o.max_connections) {
-            srv_conn *v = oldest_unfinished(s, NULL, c);
+        if (total >= s->o.max_connections) {
+            srv_conn *v = oldest_unfinished(s, c->addr, c, c->since_us, 0);
+            if (!v)
+                v = oldest_unfinished(s, NULL, c, c->since_us, 0);
             if (v)
                 conn_close(s, v, &s->evicted, "the server is full, this connection the oldest unfinished");
+        } else if (same >= s->o.max_per_address) {
+            srv_conn *v = oldest_unfinished(s, c->addr, c, c->since_us, EVICT_MIN_AGE_US);
+            if (v)
+                conn_close(s, v, &s->evicted, "too many connections from this address, this one the oldest unfinished");
         }
         pthread_mutex_unlock(&s->conn_lock);
         return;
@@ -150,6 +159,39 @@ void srv_conn_state(srv_req *r, int state)
     pthread_mutex_unlock(&r->s->conn_lock);
 }
 
+/* Brings every address back under max_per_address and the server under
+ * max_connections (lock held): a burst that came in faster than it could be
+ * evicted (connections younger than EVICT_MIN_AGE_US are never evicted)
+ * must not keep the server at libmicrohttpd's own limit, where new
+ * connections are refused before the guard sees them. */
+static void enforce_caps(server *s, int64_t now)
+{
+    unsigned total = 0;
+    for (srv_conn *c = s->conns; c; c = c->next)
+        total += c->state != SRV_CONN_CLOSING;
+    while (total > s->o.max_connections) {
+        srv_conn *v = oldest_unfinished(s, NULL, NULL, now, 0);
+        if (!v)
+            break;
+        conn_close(s, v, &s->evicted, "the server is full, this connection the oldest unfinished");
+        total--;
+    }
+    for (srv_conn *c = s->conns; c; c = c->next) {
+        if (c->state == SRV_CONN_CLOSING)
+            continue;
+        unsigned same = 0;
+        for (srv_conn *o = s->conns; o; o = o->next)
+            same += o->state != SRV_CONN_CLOSING && !strcmp(o->addr, c->addr);
+        while (same > s->o.max_per_address) {
+            srv_conn *v = oldest_unfinished(s, c->addr, NULL, now, EVICT_MIN_AGE_US);
+            if (!v)
+                break;
+            conn_close(s, v, &s->evicted, "too many connections from this address, this one the oldest unfinished");
+            same--;
+        }
+    }
+}
+
 static void *watchdog(void *arg)
 {
     server *s = arg;
@@ -165,6 +207,7 @@ static void *watchdog(void *arg)
         }
         pthread_cond_timedwait(&s->guard_cond, &s->conn_lock, &ts);
         int64_t now = mono_us();
+        enforce_caps(s, now);
         for (srv_conn *c = s->conns; c; c = c->next) {
             if (c->state == SRV_CONN_HEADERS && now - c->since_us > hdr)
                 conn_close(s, c, &s->deadline_closed, "its request headers were not complete in time");

@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,21 +35,21 @@
 static const srv_route routes[] = {
     {"GET", "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
     {"GET", API "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
-    {"GET", "/metrics", srv_metrics, ROUTE_NOAUTH, "Prometheus metrics (text format)"},
+    {"GET", "/metrics", srv_metrics, ROUTE_NOAUTH | ROUTE_HEAVY, "Prometheus metrics (text format)"},
     {"GET", API "/openapi.json", srv_openapi, 0, "This API as an OpenAPI 3 document"},
 
     {"POST", API "/flows", srv_flow_create, ROUTE_TEXT_BODY, "Create a flow from YAML"},
-    {"GET", API "/flows/search", srv_flow_search, 0, "Search flows (namespace, q, page, size)"},
+    {"GET", API "/flows/search", srv_flow_search, ROUTE_HEAVY, "Search flows (namespace, q, page, size)"},
     {"POST", API "/flows/validate", srv_flow_validate, ROUTE_TEXT_BODY, "Validate flows (YAML, several separated by ---)"},
-    {"GET", API "/flows/{namespace}", srv_flow_namespace_list, 0, "The flows of a namespace"},
+    {"GET", API "/flows/{namespace}", srv_flow_namespace_list, ROUTE_HEAVY, "The flows of a namespace"},
     {"PUT", API "/flows/{namespace}", srv_flow_namespace_replace, ROUTE_TEXT_BODY,
      "Replace the flows of a namespace (YAML documents separated by ---)"},
     {"GET", API "/flows/{namespace}/{id}", srv_flow_get, 0, "Get a flow (revision, source)"},
     {"PUT", API "/flows/{namespace}/{id}", srv_flow_update, ROUTE_TEXT_BODY, "Update a flow (a new revision)"},
     {"DELETE", API "/flows/{namespace}/{id}", srv_flow_delete, 0, "Delete a flow"},
-    {"GET", API "/flows/{namespace}/{id}/revisions", srv_flow_revisions, 0, "Every revision of a flow"},
+    {"GET", API "/flows/{namespace}/{id}/revisions", srv_flow_revisions, ROUTE_HEAVY, "Every revision of a flow"},
 
-    {"GET", API "/executions/search", srv_exec_search, 0,
+    {"GET", API "/executions/search", srv_exec_search, ROUTE_HEAVY,
      "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)"},
     {"GET", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
     {"POST", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
@@ -67,16 +68,16 @@ static const srv_route routes[] = {
     {"POST", API "/executions/trigger/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
      "Create an execution (Kestra's older path)"},
 
-    {"GET", API "/logs/{executionId}", srv_logs_get, 0, "Logs of an execution (taskId, minLevel)"},
+    {"GET", API "/logs/{executionId}", srv_logs_get, ROUTE_HEAVY, "Logs of an execution (taskId, minLevel)"},
     {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)"},
-    {"GET", API "/logs/{executionId}/download", srv_logs_download, 0, "Logs as text"},
+    {"GET", API "/logs/{executionId}/download", srv_logs_download, ROUTE_HEAVY, "Logs as text"},
 
     {"GET", API "/namespaces/{namespace}/kv", srv_kv_list, 0, "List the keys of a namespace"},
     {"GET", API "/namespaces/{namespace}/kv/{key}", srv_kv_get, 0, "Get a value"},
     {"PUT", API "/namespaces/{namespace}/kv/{key}", srv_kv_put, ROUTE_TEXT_BODY, "Set a value (JSON or text; ttl header)"},
     {"DELETE", API "/namespaces/{namespace}/kv/{key}", srv_kv_delete, 0, "Delete a key"},
 
-    {"GET", API "/triggers/search", srv_triggers_search, 0, "Triggers of the flows (namespace, flowId)"},
+    {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)"},
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
 };
 
@@ -248,6 +249,40 @@ json_t *srv_body_json(srv_req *r, int any)
         return NULL;
     }
     return j;
+}
+
+/* ---- requests that read much from the store ----------------------------------------- */
+
+/* Searches and listings load up to a page of 1,000 rows and build their
+ * answer in memory: SRV_HEAVY_MAX of them run at once, from the handler to
+ * the last byte of their answer, the others wait their turn (500 concurrent
+ * searches reached 2.7 GB when they all ran and their answers waited for
+ * slow readers). When the
+ * last one leaves, freed memory goes back to the system (malloc_trim), at
+ * most once a second, so that a burst does not keep its peak. */
+static void heavy_enter(server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->heavy_running >= SRV_HEAVY_MAX)
+        pthread_cond_wait(&s->heavy_cond, &s->lock);
+    s->heavy_running++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void heavy_leave(server *s)
+{
+    int trim = 0;
+    pthread_mutex_lock(&s->lock);
+    s->heavy_running--;
+    pthread_cond_signal(&s->heavy_cond);
+    time_t now = time(NULL);
+    if (s->heavy_running == 0 && now != s->last_trim) {
+        s->last_trim = now;
+        trim = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (trim)
+        malloc_trim(0);
 }
 
 /* ---- the server-wide budget of body bytes in memory ------------------------------- */
@@ -463,6 +498,10 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
     buf_free(&allow);
     if (!(r->route->flags & ROUTE_NOAUTH) && srv_auth_check(r))
         return MHD_YES;
+    /* a webhook's key is checked before its body is read */
+    if (r->route->fn == srv_webhook && s->o.sched &&
+        sched_webhook_precheck(s->o.sched, r->params[0], r->params[1], r->params[2]) == SCHED_NOT_FOUND)
+        return srv_webhook_not_found(r);
     const char *cl = srv_header(r, "Content-Length");
     const char *ct = srv_header(r, "Content-Type");
     int multipart = ct && (r->route->flags & ROUTE_FORM) &&
@@ -536,6 +575,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", r->form_error);
     }
     srv_conn_state(r, SRV_CONN_HANDLER);
+    if (r->route->flags & ROUTE_HEAVY) {
+        heavy_enter(s); /* left in on_completed: the answer is sent by then */
+        r->heavy = 1;
+    }
     enum MHD_Result rc = r->route->fn(r);
     if (!r->answered)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the handler gave no answer");
@@ -550,8 +593,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     srv_conn_state(r, SRV_CONN_HEADERS);
+    if (r->heavy)
+        heavy_leave(s);
     if (r->held)
         __atomic_sub_fetch(&s->inflight, r->held, __ATOMIC_RELAXED);
+    int big = r->held >= ((size_t)1 << 20);
     if (r->answered >= 500)
         __atomic_add_fetch(&s->errors_5xx, 1, __ATOMIC_RELAXED);
     else if (r->answered >= 400)
@@ -574,6 +620,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->path);
     free(r);
     *con_cls = NULL;
+    if (big && __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) == 0)
+        malloc_trim(0); /* the last big body left: give its memory back */
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -609,6 +657,7 @@ server *server_new(const server_opts *o, kerr *e)
         s->o.max_inflight = s->o.max_body;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->heavy_cond, NULL);
     pthread_cond_init(&s->guard_cond, NULL);
     return s;
 }
@@ -682,6 +731,7 @@ void server_free(server *s)
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->guard_cond);
+    pthread_cond_destroy(&s->heavy_cond);
     free(s->host);
     free(s->tmp_dir);
     free(s);

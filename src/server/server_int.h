@@ -15,6 +15,7 @@
 
 #define SRV_MAX_PARAMS 6
 #define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
+#define SRV_HEAVY_MAX 4         /* searches and listings running at once */
 
 typedef struct srv_conn srv_conn;
 enum { SRV_CONN_HEADERS, SRV_CONN_BODY, SRV_CONN_HANDLER, SRV_CONN_CLOSING };
@@ -37,6 +38,9 @@ struct server {
     pthread_t guard;
     int guard_running, guard_stop;
     size_t inflight;            /* body bytes held by requests (atomic) */
+    int heavy_running;          /* ROUTE_HEAVY handlers running (under lock) */
+    pthread_cond_t heavy_cond;
+    time_t last_trim;
 };
 
 /* 1 once server_stop began: long requests (streams, waits) end. */
@@ -55,6 +59,7 @@ enum {
     ROUTE_NOAUTH = 1,           /* no bearer token (webhooks, health) */
     ROUTE_FORM = 2,             /* multipart/form-data accepted (files streamed to disk) */
     ROUTE_TEXT_BODY = 4,        /* documented as a YAML/text body */
+    ROUTE_HEAVY = 8,            /* reads many rows: at most SRV_HEAVY_MAX at once */
 };
 
 typedef struct srv_route {
@@ -87,6 +92,7 @@ struct srv_req {
     int answered;
     size_t held;                /* bytes of s->inflight this request holds */
     int busy;                   /* the server-wide body budget was exhausted: 503 */
+    int heavy;                  /* holds one of the SRV_HEAVY_MAX slots */
 };
 
 /* ---- responses (server.c) ------------------------------------------------- */
@@ -189,6 +195,8 @@ enum MHD_Result srv_logs_follow(srv_req *r);
 enum MHD_Result srv_logs_download(srv_req *r);
 
 enum MHD_Result srv_webhook(srv_req *r);
+/* The one 404 of webhooks (unknown flow, wrong key, disabled: all alike). */
+enum MHD_Result srv_webhook_not_found(srv_req *r);
 
 enum MHD_Result srv_kv_list(srv_req *r);
 enum MHD_Result srv_kv_get(srv_req *r);

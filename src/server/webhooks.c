@@ -2,7 +2,10 @@
  * webhooks.c: /api/v1/executions/webhook/{namespace}/{flowId}/{key}
  * (GET, POST, PUT), with no bearer token: the key guards it.
  *
- * The request is handed to the scheduler's matcher (sched_webhook_find),
+ * The key is checked first, when the headers are in and before the body is
+ * read (server.c calls sched_webhook_precheck: the store's index of webhook
+ * keys, no flow read), so a wrong key costs neither the flow's parsing nor
+ * the body's memory. Then the request is handed to the scheduler's matcher (sched_webhook_find),
  * which finds the flow's Webhook trigger with that key (rendered, so
  * `{{ secret('X') }}` works), checks the trigger is enabled and evaluates
  * its conditions; the execution gets trigger.body (parsed JSON when the
@@ -13,7 +16,8 @@
  * Answers: the execution (Kestra's JSON), or its outputs with the trigger's
  * `returnOutputs`, once it ended with `wait: true`, with the trigger's
  * `responseCode`; 404 for an unknown flow or key (also a disabled one: the
- * URL must not tell a guesser that the key was right); 200 with
+ * URL must not tell a guesser that the key was right), the same answer
+ * whatever the reason; 200 with
  * {"executed": false} when the conditions are false.
  */
 #include "server/server_int.h"
@@ -21,6 +25,7 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +55,11 @@ static enum MHD_Result add_value(void *cls, enum MHD_ValueKind kind, const char 
     json_array_append_new(list, json_string(value ? value : ""));
     free(k);
     return MHD_YES;
+}
+
+enum MHD_Result srv_webhook_not_found(srv_req *r)
+{
+    return srv_error(r, MHD_HTTP_NOT_FOUND, "no webhook at this URL");
 }
 
 enum MHD_Result srv_webhook(srv_req *r)
@@ -83,9 +93,14 @@ enum MHD_Result srv_webhook(srv_req *r)
     json_decref(h.out);
     json_decref(p.out);
     if (rc == SCHED_NOT_FOUND)
-        return srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e.msg);
-    if (rc < 0)
-        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e.msg);
+        return srv_webhook_not_found(r);
+    if (rc < 0) {
+        /* the detail (a key or a condition that fails to render) goes to the
+         * server's log, not to an unauthenticated caller */
+        fprintf(stderr, "kite server: webhook %s.%s: %s\n", ns, flow_id, e.msg);
+        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                         "the webhook trigger cannot be evaluated: the server's log says why");
+    }
     enum MHD_Result res;
     if (rc == SCHED_SKIPPED) {
         res = srv_json(r, MHD_HTTP_OK,

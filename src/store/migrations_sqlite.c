@@ -151,6 +151,21 @@ const char *const store__sqlite_migrations[] = {
      * limits, recovery at start-up), without scanning a flow's history */
     "CREATE INDEX executions_unfinished ON executions (namespace, flow_id)"
     " WHERE state NOT IN " STORE__TERMINATED_SQL ";\n",
+
+    /* 2 -> 3: the webhook keys of each flow's latest revision, so that a call
+     * with a wrong key is answered without reading the flow (or its body).
+     * One row per Webhook trigger: the SHA-256 of a literal key, or the key's
+     * template when it has an expression; a row with trigger_id '' marks a
+     * revision indexed with no webhook at all. */
+    "CREATE TABLE webhook_keys (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  flow_id TEXT NOT NULL,\n"
+    "  trigger_id TEXT NOT NULL,\n"
+    "  revision INTEGER NOT NULL,\n"
+    "  key_sha256 TEXT,\n"
+    "  key_template TEXT,\n"
+    "  PRIMARY KEY (namespace, flow_id, trigger_id)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 const int store__sqlite_migration_count =

@@ -2060,6 +2060,108 @@ static int sq_trigger_tick(void *p, const char *ns, const char *flow_id, const c
 
 /* ---- the table ---------------------------------------------------------- */
 
+/* ---- webhook keys (uncached statements: one call per flow write or webhook) ---- */
+
+static int sq_webhook_keys_put(void *p, const char *ns, const char *flow_id, int revision,
+                               const store_webhook_key *keys, size_t n, kerr *e)
+{
+    W_BEGIN
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    if (sqlite3_prepare_v2(c->db, "DELETE FROM webhook_keys WHERE namespace = ?1 AND flow_id = ?2", -1, &del,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db,
+                           "INSERT INTO webhook_keys (namespace, flow_id, trigger_id, revision, key_sha256, "
+                           "key_template) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &ins, NULL) != SQLITE_OK) {
+        rc = fail_db(c->db, e, "preparing the webhook index");
+        goto fin;
+    }
+    bind_str(del, 1, ns);
+    bind_str(del, 2, flow_id);
+    if (sqlite3_step(del) != SQLITE_DONE) {
+        rc = fail_db(c->db, e, "clearing the webhook index");
+        goto fin;
+    }
+    for (size_t i = 0; i <= n; i++) { /* i == n: the marker row */
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+        bind_str(ins, 1, ns);
+        bind_str(ins, 2, flow_id);
+        bind_str(ins, 3, i < n ? keys[i].trigger_id : "");
+        sqlite3_bind_int(ins, 4, revision);
+        bind_str(ins, 5, i < n ? keys[i].key_sha256 : NULL);
+        bind_str(ins, 6, i < n ? keys[i].key_template : NULL);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            rc = fail_db(c->db, e, "writing the webhook index");
+            goto fin;
+        }
+    }
+fin:
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    goto out;
+    W_END
+}
+
+static int sq_webhook_keys_get(void *p, const char *ns, const char *flow_id, int *fresh,
+                               store_webhook_key **keys, size_t *n, kerr *e)
+{
+    R_BEGIN
+    sqlite3_stmt *fl = NULL, *st = NULL;
+    size_t cap = 0;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT revision, deleted FROM flows WHERE namespace = ?1 AND id = ?2 "
+                           "ORDER BY revision DESC LIMIT 1",
+                           -1, &fl, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db,
+                           "SELECT trigger_id, revision, key_sha256, key_template FROM webhook_keys "
+                           "WHERE namespace = ?1 AND flow_id = ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = fail_db(c->db, e, "preparing the webhook index");
+        goto fin;
+    }
+    bind_str(fl, 1, ns);
+    bind_str(fl, 2, flow_id);
+    int r = sqlite3_step(fl);
+    if (r == SQLITE_DONE || (r == SQLITE_ROW && sqlite3_column_int(fl, 1))) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s %s", ns, flow_id,
+                         r == SQLITE_DONE ? "does not exist" : "is deleted");
+        goto fin;
+    }
+    if (r != SQLITE_ROW) {
+        rc = fail_db(c->db, e, "reading a flow's revision");
+        goto fin;
+    }
+    int latest = sqlite3_column_int(fl, 0), rows = 0, stale = 0;
+    bind_str(st, 1, ns);
+    bind_str(st, 2, flow_id);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        rows++;
+        if (sqlite3_column_int(st, 1) != latest)
+            stale = 1;
+        const unsigned char *tid = sqlite3_column_text(st, 0);
+        if (!tid || !tid[0])
+            continue;
+        store_webhook_key *k = VEC_PUSH(*keys, *n, cap);
+        k->trigger_id = col_str(st, 0);
+        k->key_sha256 = col_str(st, 2);
+        k->key_template = col_str(st, 3);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "reading the webhook index");
+    else
+        *fresh = rows > 0 && !stale ? latest : 0;
+fin:
+    sqlite3_finalize(fl);
+    sqlite3_finalize(st);
+    if (rc || !*fresh) {
+        store_webhook_keys_free(*keys, *n);
+        *keys = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 const store_ops store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2107,4 +2209,6 @@ const store_ops store__sqlite_ops = {
     .trigger_list = sq_trigger_list,
     .trigger_delete = sq_trigger_delete,
     .trigger_tick = sq_trigger_tick,
+    .webhook_keys_put = sq_webhook_keys_put,
+    .webhook_keys_get = sq_webhook_keys_get,
 };

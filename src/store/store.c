@@ -1113,3 +1113,36 @@ int store_trigger_tick(store *s, const char *ns, const char *flow_id, const char
     return s->ops->trigger_tick(s->b, ns, flow_id, trigger_id, scheduled_us, execution_id,
                                 store_now_us(), e);
 }
+
+/* ---- webhook keys ----------------------------------------------------------------- */
+
+void store_webhook_keys_free(store_webhook_key *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].trigger_id);
+        free(v[i].key_sha256);
+        free(v[i].key_template);
+    }
+    free(v);
+}
+
+int store_webhook_keys_put(store *s, const char *ns, const char *flow_id, int revision,
+                           const store_webhook_key *keys, size_t n, kerr *e)
+{
+    CHECK_TRIGGER_KEY(ns, flow_id, "webhook");
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i].trigger_id || !keys[i].trigger_id[0] || (!keys[i].key_sha256 == !keys[i].key_template))
+            return store__fail(e, STORE_ERROR, "store: webhook key %zu: a trigger id and exactly one of "
+                                                 "key_sha256 and key_template are required", i);
+    return s->ops->webhook_keys_put(s->b, ns, flow_id, revision, keys, n, e);
+}
+
+int store_webhook_keys_get(store *s, const char *ns, const char *flow_id, int *fresh,
+                           store_webhook_key **keys, size_t *n, kerr *e)
+{
+    *fresh = 0;
+    *keys = NULL;
+    *n = 0;
+    CHECK_TRIGGER_KEY(ns, flow_id, "webhook");
+    return s->ops->webhook_keys_get(s->b, ns, flow_id, fresh, keys, n, e);
+}

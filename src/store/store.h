@@ -216,6 +216,29 @@ typedef struct store_flow_query {
 int store_flow_search(store *s, const store_flow_query *q, store_flow **out /* OUT */,
                       size_t *n /* OUT */, int64_t *total /* OUT */, kerr *e);
 
+/* ---- webhook keys -------------------------------------------------------- */
+
+/* The Webhook triggers of a flow revision, as the server needs them to turn
+ * a wrong key away without reading the flow: the SHA-256 (hex) of a literal
+ * key, or the key's text when it is a template (rendered at each call). */
+typedef struct store_webhook_key {
+    char *trigger_id;
+    char *key_sha256;       /* literal keys; NULL for a template */
+    char *key_template;     /* keys with an expression; NULL for a literal */
+} store_webhook_key;
+
+void store_webhook_keys_free(store_webhook_key *v, size_t n);
+/* Replaces the flow's index with keys (n may be 0: no webhook), read from
+ * revision. */
+int store_webhook_keys_put(store *s, const char *ns, const char *flow_id, int revision,
+                           const store_webhook_key *keys, size_t n, kerr *e);
+/* The index of the flow's latest revision: STORE_NOT_FOUND when the flow is
+ * unknown or deleted; otherwise *fresh receives that revision with the keys
+ * (*n may be 0) when the index was written from it, 0 (no keys) when the
+ * index is missing or older: the caller must read the flow. */
+int store_webhook_keys_get(store *s, const char *ns, const char *flow_id, int *fresh /* OUT */,
+                           store_webhook_key **keys /* OUT */, size_t *n /* OUT */, kerr *e);
+
 /* ---- executions --------------------------------------------------------- */
 
 typedef struct store_history {

@@ -91,6 +91,11 @@ typedef struct store_ops {
     int (*trigger_tick)(void *b, const char *ns, const char *flow_id, const char *trigger_id,
                         int64_t scheduled_us, const char *execution_id, int64_t now_us,
                         kerr *e);
+
+    int (*webhook_keys_put)(void *b, const char *ns, const char *flow_id, int revision,
+                            const store_webhook_key *keys, size_t n, kerr *e);
+    int (*webhook_keys_get)(void *b, const char *ns, const char *flow_id, int *fresh,
+                            store_webhook_key **keys, size_t *n, kerr *e);
 } store_ops;
 
 extern const store_ops store__sqlite_ops;

@@ -66,6 +66,46 @@ req POST /executions/e2e.lim/hook -F "doc=$(cat "$work/deep.json")"
 ok "execution inputs: a multipart JSON input nested too deep is a 400 naming it" eval 'code_is 400 && jt "\"doc\" in d[\"message\"]"'
 req PUT /triggers -H "Content-Type: application/json" --data-binary @"$work/deepobj.json"
 ok "triggers: a body nested too deep is a 400" code_is 400
+# ---- webhooks: the key before the body -------------------------------------------------
+python3 -c "import sys; sys.stdout.write('x' * 5000000)" >"$work/big.txt"
+noauth POST "$BASE/executions/webhook/e2e.lim/hook/wrong-key" --data-binary @"$work/big.txt"
+wrong=$(cat "$work/body")
+ok "webhook: a wrong key is a 404" code_is 404
+noauth POST "$BASE/executions/webhook/e2e.lim/nosuchflow/the-key-0123"
+ok "webhook: an unknown flow's 404 is identical to a wrong key's" eval 'code_is 404 && [ "$(cat "$work/body")" = "$wrong" ]'
+ok "webhook: the 404 does not echo the key" eval '! grep -q "wrong-key" "$work/body"'
+code=$(curl -s -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$PORT/metrics")
+ok "webhook: the wrong key's 5 MB body was refused before being held" \
+    eval "grep -E '^kite_http_busy_total 0' '$work/body' >/dev/null"
+cat >"$work/tmpl.yml" <<'YML'
+id: tmpl
+namespace: e2e.lim
+triggers:
+  - id: wh
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ flow.id }}-k3y"
+  - id: bad
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ nosuchfunction(1) }}"
+    disabled: false
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/tmpl.yml"
+noauth POST "$BASE/executions/webhook/e2e.lim/tmpl/tmpl-k3y"
+ok "webhook: a templated key is rendered at the precheck" code_is 200
+sed -i 's/-k3y/-v2/' "$work/tmpl.yml"
+req PUT /flows/e2e.lim/tmpl -H "Content-Type: application/x-yaml" --data-binary @"$work/tmpl.yml"
+noauth POST "$BASE/executions/webhook/e2e.lim/tmpl/tmpl-k3y"
+ok "webhook: a new revision's index replaces the old key" code_is 404
+noauth POST "$BASE/executions/webhook/e2e.lim/tmpl/tmpl-v2"
+ok "webhook: the new key opens it" code_is 200
+req DELETE /flows/e2e.lim/tmpl
+noauth POST "$BASE/executions/webhook/e2e.lim/tmpl/tmpl-v2"
+ok "webhook: a deleted flow is a 404" code_is 404
+
 noauth GET "http://127.0.0.1:$PORT/health"
 ok "the server is still up" jt "d['status'] == 'UP'"
 

@@ -180,6 +180,46 @@ static void test_open_migrates_an_empty_file(void **state)
     store_execution_clear(&x);
 }
 
+/* The webhook index: fresh for the revision it was written from, stale
+ * (fresh 0) once a newer revision exists, NOT_FOUND for a deleted flow. */
+static void test_webhook_keys_follow_the_latest_revision(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int rev = 0, fresh = -1;
+    store_webhook_key *keys = NULL;
+    size_t n = 9;
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_flow_put(f->s, "ns", "hook", "id: hook\n", NULL, &rev, NULL, &e), 0);
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), 0);
+    assert_int_equal(fresh, 0); /* never indexed */
+    store_webhook_key k[2] = {{"a", "00ff", NULL}, {"b", NULL, "{{ secret('K') }}"}};
+    assert_int_equal(store_webhook_keys_put(f->s, "ns", "hook", rev, k, 2, &e), 0);
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), 0);
+    assert_int_equal(fresh, rev);
+    assert_int_equal(n, 2);
+    int ia = strcmp(keys[0].trigger_id, "a") ? 1 : 0;
+    assert_string_equal(keys[ia].key_sha256, "00ff");
+    assert_null(keys[ia].key_template);
+    assert_string_equal(keys[1 - ia].key_template, "{{ secret('K') }}");
+    store_webhook_keys_free(keys, n);
+    /* a flow without webhooks is indexed as such */
+    assert_int_equal(store_webhook_keys_put(f->s, "ns", "hook", rev, NULL, 0, &e), 0);
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), 0);
+    assert_int_equal(fresh, rev);
+    assert_int_equal(n, 0);
+    /* a newer revision makes it stale */
+    assert_int_equal(store_flow_put(f->s, "ns", "hook", "id: hook\n# v2\n", NULL, &rev, NULL, &e), 0);
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), 0);
+    assert_int_equal(fresh, 0);
+    assert_int_equal(n, 0);
+    /* exactly one of hash and template */
+    store_webhook_key bad = {"c", "00", "{{ x }}"};
+    assert_int_not_equal(store_webhook_keys_put(f->s, "ns", "hook", rev, &bad, 1, &e), 0);
+    assert_int_equal(store_flow_delete(f->s, "ns", "hook", &e), 0);
+    assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), STORE_NOT_FOUND);
+}
+
 /* A database left at version 1 by an older kite is brought up to date, its
  * rows kept. */
 static void test_open_applies_missing_migrations_in_order(void **state)
@@ -192,7 +232,7 @@ static void test_open_applies_missing_migrations_in_order(void **state)
     f->s = NULL;
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished;"
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished; DROP TABLE webhook_keys;"
                                   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -1829,6 +1869,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thread_exiting_in_a_transaction_rolls_it_back,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_documents_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_keys_follow_the_latest_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_reads_one_state_of_the_database, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs_are_rejected_with_the_field_named, setup,
