@@ -84,16 +84,16 @@ triggers:
   - id: wh
     type: io.kestra.plugin.core.trigger.Webhook
     key: "{{ flow.id }}-k3y"
-  - id: bad
+  - id: other
     type: io.kestra.plugin.core.trigger.Webhook
-    key: "{{ nosuchfunction(1) }}"
-    disabled: false
+    key: "{{ secret('NO_SUCH_SECRET_KEY') }}"
 tasks:
   - id: log
     type: io.kestra.plugin.core.log.Log
     message: hi
 YML
 req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/tmpl.yml"
+ok "a flow with templated webhook keys is stored" code_is 200
 noauth POST "$BASE/executions/webhook/e2e.lim/tmpl/tmpl-k3y"
 ok "webhook: a templated key is rendered at the precheck" code_is 200
 sed -i 's/-k3y/-v2/' "$work/tmpl.yml"
