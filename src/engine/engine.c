@@ -245,14 +245,45 @@ void engine_flow_release(engine *en, eflow *fl)
 
 /* ---- executions in memory ---------------------------------------------------------------- */
 
+/* A store error that says the rows themselves are bad (they will be bad at
+ * the next try too), not the database's state of the moment (locked, I/O). */
+static int rows_are_bad(const kerr *e)
+{
+    return strstr(e->msg, "corrupt") != NULL;
+}
+
+/* Loads an execution with its task runs. When it can never load (a corrupt
+ * row, a flow revision gone or invalid, more task runs than maxTaskRuns,
+ * runs naming tasks its flow lacks), e->code is ENGINE_E_UNLOADABLE and the
+ * executor quarantines it (loop.c); other failures may pass. */
 static xexec *load_exec(engine *en, const char *id, kerr *e)
 {
     store_execution row = {0};
-    if (store_execution_get(en->o.store, id, &row, e))
+    if (store_execution_get(en->o.store, id, &row, e)) {
+        if (rows_are_bad(e))
+            e->code = ENGINE_E_UNLOADABLE;
         return NULL;
+    }
     eflow *fl = engine_flow_get(en, row.namespace, row.flow_id, row.flow_revision, e);
     if (!fl) {
+        if (e->code == STORE_NOT_FOUND || strstr(e->msg, "not valid any more") || rows_are_bad(e))
+            e->code = ENGINE_E_UNLOADABLE;
         store_execution_clear(&row);
+        return NULL;
+    }
+    /* never more in memory than an execution may have */
+    int64_t count = 0;
+    if (store_task_run_count(en->o.store, id, &count, e)) {
+        store_execution_clear(&row);
+        engine_flow_release(en, fl);
+        return NULL;
+    }
+    if ((size_t)count > en->max_task_runs) {
+        kerr_set(e, "execution %s has %lld task runs, more than engine.maxTaskRuns (%zu)", id, (long long)count,
+                 en->max_task_runs);
+        e->code = ENGINE_E_UNLOADABLE;
+        store_execution_clear(&row);
+        engine_flow_release(en, fl);
         return NULL;
     }
     xexec *x = xexec_new(fl);
@@ -261,7 +292,10 @@ static xexec *load_exec(engine *en, const char *id, kerr *e)
     engine__register_secret_inputs(en, fl->f, row.inputs);
     store_task_run *runs = NULL;
     size_t n = 0;
-    if (store_task_run_list(en->o.store, id, &runs, &n, e) || xexec_load_runs(x, runs, n, e)) {
+    int listed = store_task_run_list(en->o.store, id, &runs, &n, e) == 0;
+    if (!listed || xexec_load_runs(x, runs, n, e)) {
+        if (listed || rows_are_bad(e))
+            e->code = ENGINE_E_UNLOADABLE;
         store_task_runs_free(runs, n);
         engine_flow_release(en, fl);
         x->fl = NULL;

@@ -397,7 +397,11 @@ struct engine {
  * A new reference (eflow_release). */
 eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e);
 void engine_flow_release(engine *en, eflow *fl);
-/* Execution cache: loads from the store when not in memory. A new reference. */
+/* Execution cache: loads from the store when not in memory. A new reference.
+ * NULL with e->code ENGINE_E_UNLOADABLE when the execution can never load
+ * (corrupt rows, its flow revision gone, more than maxTaskRuns task runs):
+ * the executor quarantines it. */
+#define ENGINE_E_UNLOADABLE (-100)
 xexec *engine_exec_get(engine *en, const char *id, kerr *e);
 void engine_exec_release(engine *en, xexec *x);
 void engine_exec_forget(engine *en, const char *id);

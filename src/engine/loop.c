@@ -331,6 +331,28 @@ static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t
     return 0;
 }
 
+/* An execution that can never load (engine_exec_get's ENGINE_E_UNLOADABLE:
+ * corrupt rows, too many task runs) would be retried at every event and
+ * every start: it ends FAILED in bulk instead (store_execution_end_bulk:
+ * its unfinished runs too, its jobs dropped), with the reason in its logs
+ * and on stderr, in the batch's transaction. Returns 0 when it was. */
+static int quarantine(engine *en, const char *id, const char *why, int64_t now)
+{
+    kerr e = KERR_INIT;
+    size_t runs = 0;
+    if (store_execution_end_bulk(en->o.store, id, STATE_FAILED, now, &runs, &e)) {
+        fprintf(stderr, "kite: executor: execution %s cannot be loaded (%s) nor stopped: %s\n", id, why, e.msg);
+        return -1;
+    }
+    char msg[KERR_MSG_MAX + 160];
+    snprintf(msg, sizeof msg, "execution quarantined: it cannot be loaded (%s); it is FAILED, with %zu task run%s that had not ended",
+             why, runs, runs == 1 ? "" : "s");
+    fprintf(stderr, "kite: executor: %s: %s\n", id, msg);
+    store_log l = {.execution_id = (char *)id, .at_us = now, .level = LEVEL_ERROR, .message = msg};
+    store_log_append(en->o.store, &l, NULL, &e);
+    return 0;
+}
+
 /* Processes one batch of events: every event applied to its execution,
  * each execution resolved once, everything written in one transaction.
  * Returns the number of events processed. */
@@ -357,9 +379,18 @@ static size_t executor_batch(engine *en)
     }
     int64_t now = time_now_us();
     json_t *started = json_object();
+    json_t *quarantined = NULL;
     for (size_t i = 0; i < n; i++) {
         store_job *j = &jobs[i];
-        xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &e) : NULL;
+        kerr le = KERR_INIT;
+        xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &le) : NULL;
+        if (!x && le.code == ENGINE_E_UNLOADABLE) {
+            if (!quarantined)
+                quarantined = json_object();
+            if (!json_object_get(quarantined, j->execution_id) && !quarantine(en, j->execution_id, le.msg, now))
+                ended = 1;
+            json_object_set_new(quarantined, j->execution_id, json_true());
+        }
         if (!x)
             continue; /* deleted or unreadable: the event is dropped with the others' acks */
         size_t before = t.n;
@@ -378,6 +409,7 @@ static size_t executor_batch(engine *en)
         pthread_mutex_unlock(&x->lock);
     }
     json_decref(started);
+    json_decref(quarantined);
     for (size_t i = 0; i < t.n && !failed; i++) {
         touched_exec *te = &t.v[i];
         pthread_mutex_lock(&te->x->lock);

@@ -325,6 +325,14 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
     const char *run_id = json_string_value(json_object_get(j->payload, "run"));
     int attempt = (int)json_integer_value(json_object_get(j->payload, "attempt"));
     xexec *x = exec_id ? engine_exec_get(en, exec_id, &e) : NULL;
+    if (!x && run_id && e.code == ENGINE_E_UNLOADABLE) {
+        /* the executor quarantines it when this reaches it */
+        json_t *p = json_pack("{s:s,s:s,s:i,s:s}", "type", "result", "run", run_id, "attempt", attempt, "state",
+                              "FAILED");
+        queue_result(batch, j, p, NULL);
+        json_decref(p);
+        return;
+    }
     if (!x || !run_id) {
         store_queue_ack(en->o.store, j->id, owner, &e);
         engine_exec_release(en, x);

@@ -67,6 +67,12 @@
 
 #define TERMINATED_STATES STORE__TERMINATED_SQL
 
+/* A history document with (?2, ?3) appended; a corrupt one is replaced. */
+#define HISTORY_APPEND \
+    "CASE WHEN json_valid(histories) AND json_type(histories) = 'array'" \
+    " THEN json_insert(histories, '$[#]', json_object('state', ?2, 'date', ?3))" \
+    " ELSE json_array(json_object('state', ?2, 'date', ?3)) END"
+
 #define FLOW_COLS "namespace, id, revision, source, json, deleted, created"
 #define FLOW_SEARCH_WHERE \
     " FROM flows f WHERE f.deleted = 0" \
@@ -102,6 +108,7 @@ enum {
     S_EXEC_INSERT, S_EXEC_UPDATE, S_EXEC_VERSION, S_EXEC_GET,
     S_EXEC_DEL_TR, S_EXEC_DEL_LOGS, S_EXEC_DEL_METRICS, S_EXEC_DEL_JOBS, S_EXEC_DEL,
     S_TR_INSERT, S_TR_UPDATE, S_TR_GET, S_TR_LIST,
+    S_TR_COUNT, S_EXEC_END_BULK, S_TR_END_BULK, S_TR_REPAIR_BULK,
     S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
     S_METRIC_INSERT, S_METRIC_LIST,
     S_JOB_INSERT, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
@@ -152,6 +159,24 @@ static const char *const sql_text[S__COUNT] = {
                     " updated = ?12 WHERE id = ?1 AND execution_id = ?2",
     [S_TR_GET] = "SELECT " TR_COLS " FROM task_runs WHERE id = ?1",
     [S_TR_LIST] = "SELECT " TR_COLS " FROM task_runs WHERE execution_id = ?1 ORDER BY seq",
+    [S_TR_COUNT] = "SELECT count(*) FROM task_runs WHERE execution_id = ?1",
+    /* ending an execution in bulk (store_execution_end_bulk): its row and
+     * every unfinished task run get the state and a history entry in one
+     * statement each, rows whose documents are corrupt are given valid ones */
+    [S_EXEC_END_BULK] = "UPDATE executions SET state = ?2, end_date = ?3, version = version + 1,"
+                        " histories = " HISTORY_APPEND
+                        " WHERE id = ?1",
+    [S_TR_END_BULK] = "UPDATE task_runs SET state = ?2, updated = ?3, histories = " HISTORY_APPEND
+                      " WHERE execution_id = ?1 AND state NOT IN " TERMINATED_STATES,
+    [S_TR_REPAIR_BULK] = "UPDATE task_runs SET"
+                         " histories = CASE WHEN json_valid(histories) AND json_type(histories) = 'array'"
+                         "   THEN histories ELSE json_array(json_object('state', state, 'date', ?3)) END,"
+                         " attempts = CASE WHEN json_valid(attempts) AND json_type(attempts) = 'array'"
+                         "   THEN attempts ELSE '[]' END,"
+                         " outputs = CASE WHEN outputs IS NULL OR json_valid(outputs) THEN outputs ELSE NULL END"
+                         " WHERE execution_id = ?1 AND NOT (json_valid(histories) AND json_type(histories) = 'array'"
+                         "   AND json_valid(attempts) AND json_type(attempts) = 'array'"
+                         "   AND (outputs IS NULL OR json_valid(outputs)))",
 
     [S_LOG_INSERT] = "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, time,"
                      " level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1500,6 +1525,45 @@ out:
     return rc;
 }
 
+static int sq_task_run_count(void *p, const char *execution_id, int64_t *n, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_TR_COUNT);
+    bind_str(st, 1, execution_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = fail_db(c->db, e, "counting task runs");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_execution_end_bulk(void *p, const char *id, store_state state, int64_t at_us,
+                                 size_t *runs, kerr *e)
+{
+    W_BEGIN
+    static const int ids[] = {S_EXEC_END_BULK, S_TR_END_BULK, S_TR_REPAIR_BULK, S_EXEC_DEL_JOBS};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        STMT(st, ids[i]);
+        bind_str(st, 1, id);
+        if (ids[i] != S_EXEC_DEL_JOBS) {
+            bind_str(st, 2, store_state_name(state));
+            sqlite3_bind_int64(st, 3, at_us);
+        }
+        rc = run(c, st, "ending an execution", e);
+        if (rc)
+            goto out;
+        if (ids[i] == S_EXEC_END_BULK && sqlite3_changes(c->db) == 0) {
+            rc = store__fail(e, STORE_NOT_FOUND, "store: execution %s does not exist", id);
+            goto out;
+        }
+        if (ids[i] == S_TR_END_BULK)
+            *runs = (size_t)sqlite3_changes(c->db);
+    }
+    W_END
+}
+
 /* ---- logs and metrics --------------------------------------------------- */
 
 static int sq_log_append(void *p, const store_log *l, int64_t *id, kerr *e)
@@ -2186,6 +2250,8 @@ const store_ops store__sqlite_ops = {
     .task_run_update = sq_task_run_update,
     .task_run_get = sq_task_run_get,
     .task_run_list = sq_task_run_list,
+    .task_run_count = sq_task_run_count,
+    .execution_end_bulk = sq_execution_end_bulk,
     .log_append = sq_log_append,
     .log_search = sq_log_search,
     .metric_add = sq_metric_add,

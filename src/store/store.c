@@ -756,6 +756,30 @@ int store_task_run_list(store *s, const char *execution_id, store_task_run **out
     return s->ops->task_run_list(s->b, execution_id, out, n, e);
 }
 
+int store_task_run_count(store *s, const char *execution_id, int64_t *n, kerr *e)
+{
+    *n = 0;
+    CHECK_ID(execution_id, "execution id");
+    return s->ops->task_run_count(s->b, execution_id, n, e);
+}
+
+int store_execution_end_bulk(store *s, const char *id, store_state state, int64_t at_us,
+                             size_t *runs, kerr *e)
+{
+    size_t dummy;
+    if (!runs)
+        runs = &dummy;
+    *runs = 0;
+    CHECK_ID(id, "execution id");
+    int rc = check_state(state, "state", e);
+    if (rc)
+        return rc;
+    if (!store_state_is_terminated(state))
+        return store__fail(e, STORE_ERROR, "store: ending an execution needs an ended state, not %s",
+                           store_state_name(state));
+    return s->ops->execution_end_bulk(s->b, id, state, at_us ? at_us : store_now_us(), runs, e);
+}
+
 /* ---- logs and metrics --------------------------------------------------- */
 
 int store_log_append(store *s, const store_log *l, int64_t *id, kerr *e)

@@ -336,6 +336,18 @@ int store_task_run_get(store *s, const char *id, store_task_run *out /* OUT */, 
 /* The execution's task runs in creation order. */
 int store_task_run_list(store *s, const char *execution_id, store_task_run **out /* OUT */,
                         size_t *n /* OUT */, kerr *e);
+/* How many task runs the execution has (without reading them). */
+int store_task_run_count(store *s, const char *execution_id, int64_t *n /* OUT */, kerr *e);
+/* Ends an execution without reading it: the execution and every task run of
+ * it that has not ended take state (an ended one) with a history entry at
+ * at_us, and its queued jobs are dropped; documents of its rows that are
+ * corrupt are replaced by valid ones (a history of one entry, no attempts,
+ * no outputs), so that it reads again. One statement per table, whatever
+ * the execution's size: for an execution too big or too damaged to load
+ * (the engine's quarantine). *runs (may be NULL) gets the number of task
+ * runs it ended; STORE_NOT_FOUND when the execution does not exist. */
+int store_execution_end_bulk(store *s, const char *id, store_state state, int64_t at_us,
+                             size_t *runs /* OUT */, kerr *e);
 
 /* ---- logs and metrics --------------------------------------------------- */
 

@@ -47,6 +47,9 @@ typedef struct store_ops {
     int (*task_run_get)(void *b, const char *id, store_task_run *out, kerr *e);
     int (*task_run_list)(void *b, const char *execution_id, store_task_run **out, size_t *n,
                          kerr *e);
+    int (*task_run_count)(void *b, const char *execution_id, int64_t *n, kerr *e);
+    int (*execution_end_bulk)(void *b, const char *id, store_state state, int64_t at_us,
+                              size_t *runs, kerr *e);
 
     int (*log_append)(void *b, const store_log *l, int64_t *id, kerr *e);
     int (*log_search)(void *b, const store_log_query *q, store_log **out, size_t *n,

@@ -513,6 +513,88 @@ static void roles_start_only_their_threads(void **state)
     raw_close(&f);
 }
 
+static void restart_engine(fx *f, void (*between)(fx *))
+{
+    engine_stop(f->en, 0);
+    engine_free(f->en);
+    if (between)
+        between(f);
+    kerr e = KERR_INIT;
+    engine_opts o = {.store = f->st, .storage = f->fs, .workers = 4, .max_task_runs = opt_max_task_runs};
+    f->en = engine_new(&o, &e);
+    assert_non_null(f->en);
+    assert_int_equal(engine_start(f->en, &e), 0);
+}
+
+static void sql(fx *f, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/kite.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", text, msg);
+    sqlite3_close(db);
+}
+
+static void corrupt_first(fx *f) { sql(f, "UPDATE task_runs SET histories = '{broken' WHERE task_id = 'first'"); }
+
+static void wait_running(fx *f, const char *task)
+{
+    char where[128];
+    snprintf(where, sizeof where, "task_id = '%s' AND state = 'RUNNING'", task);
+    for (int i = 0; i < 3000 && count_runs(f, where) == 0; i++)
+        usleep(10000);
+    assert_true(count_runs(f, where) > 0);
+}
+
+/* A row of a running execution is damaged while the server is down: at the
+ * next start the execution cannot load. It is quarantined, FAILED with its
+ * runs and a log line saying why, and the engine goes on with the others
+ * (before: its events and task were dropped, and it stayed RUNNING). */
+static void unloadable_execution_is_quarantined_at_start(void **state)
+{
+    fx *f = *state;
+    put(f, "id: napper\nnamespace: t\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: x\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n");
+    put(f, "id: one\nnamespace: t\ntasks:\n  - id: one\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: x\n");
+    char a[STORE_ID_LEN + 1];
+    submit(f, "napper", a);
+    wait_running(f, "nap");
+    restart_engine(f, corrupt_first);
+    assert_int_equal(wait_end(f, a), STATE_FAILED);
+    assert_true(has_log(f, a, "execution quarantined: it cannot be loaded"));
+    char where[128];
+    snprintf(where, sizeof where, "execution_id = '%s' AND " UNFINISHED, a);
+    assert_int_equal(count_runs(f, where), 0);
+    char b[STORE_ID_LEN + 1];
+    submit(f, "one", b);
+    assert_int_equal(wait_end(f, b), STATE_SUCCESS);
+}
+
+/* An execution with more task runs than maxTaskRuns (left by an older kite,
+ * or a lowered setting) is never loaded whole: quarantined at start. */
+static void too_big_execution_is_quarantined_at_start(void **state)
+{
+    fx *f = *state;
+    put(f, "id: wide\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.ForEach\n"
+           "    values: \"{{ range(1, 150) }}\"\n    concurrencyLimit: 0\n    tasks:\n      - id: r\n"
+           "        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT60S\n");
+    char a[STORE_ID_LEN + 1];
+    submit(f, "wide", a);
+    for (int i = 0; i < 3000 && count_runs(f, "task_id = 'r'") < 150; i++)
+        usleep(10000);
+    assert_int_equal(count_runs(f, "task_id = 'r'"), 150);
+    opt_max_task_runs = 100;
+    restart_engine(f, NULL);
+    opt_max_task_runs = 0;
+    assert_int_equal(wait_end(f, a), STATE_FAILED);
+    assert_true(has_log(f, a, "more than engine.maxTaskRuns (100)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +609,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(flow_retry_with_new_executions_chains_them, setup, teardown),
         cmocka_unit_test_setup_teardown(big_foreach_leaves_room_for_others, setup, teardown),
         cmocka_unit_test_setup_teardown(max_task_runs_fails_what_would_pass_it, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(unloadable_execution_is_quarantined_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(too_big_execution_is_quarantined_at_start, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

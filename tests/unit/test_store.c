@@ -1577,6 +1577,62 @@ static void test_snapshot_reads_one_state_of_the_database(void **state)
 
 /* ---- bad inputs --------------------------------------------------------- */
 
+/* An execution too damaged to read ends in bulk: its row and its unfinished
+ * task runs take the state, corrupt documents are replaced, its jobs go. */
+static void test_execution_end_bulk_ends_and_repairs(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "bulk", "ns", "flow");
+    const char *ids[] = {"bulk-1", "bulk-2", "bulk-3"};
+    store_state sts[] = {STATE_SUCCESS, STATE_RUNNING, STATE_RUNNING};
+    for (int i = 0; i < 3; i++) {
+        store_task_run t;
+        make_tr(&t, ids[i], "bulk", "task");
+        store_task_run_set_state(&t, sts[i], 3000);
+        assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+        store_task_run_clear(&t);
+    }
+    assert_int_equal(store_queue_push(f->s, "task", "bulk", "bulk-2", NULL, 0, NULL, &e), 0);
+    int64_t n = 0;
+    assert_int_equal(store_task_run_count(f->s, "bulk", &n, &e), 0);
+    assert_int_equal(n, 3);
+    /* damage: a history that is not JSON, a state kite does not know */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE task_runs SET histories = '{broken' WHERE id = 'bulk-3';"
+                                      "UPDATE executions SET state = 'BOGUS' WHERE id = 'bulk'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    store_execution x;
+    assert_int_not_equal(store_execution_get(f->s, "bulk", &x, &e), 0);
+    store_task_run *runs;
+    size_t nr;
+    assert_int_not_equal(store_task_run_list(f->s, "bulk", &runs, &nr, &e), 0);
+
+    size_t ended = 0;
+    assert_int_equal(store_execution_end_bulk(f->s, "bulk", STATE_FAILED, 5000, &ended, &e), 0);
+    assert_int_equal(ended, 2);
+    assert_int_equal(store_execution_get(f->s, "bulk", &x, &e), 0);
+    assert_int_equal(x.state, STATE_FAILED);
+    assert_int_equal(x.end_us, 5000);
+    assert_int_equal(x.histories[x.n_histories - 1].state, STATE_FAILED);
+    store_execution_clear(&x);
+    assert_int_equal(store_task_run_list(f->s, "bulk", &runs, &nr, &e), 0);
+    assert_int_equal(nr, 3);
+    assert_int_equal(runs[0].state, STATE_SUCCESS);
+    assert_int_equal(runs[1].state, STATE_FAILED);
+    assert_int_equal(runs[1].histories[runs[1].n_histories - 1].at_us, 5000);
+    assert_int_equal(runs[2].state, STATE_FAILED);
+    store_task_runs_free(runs, nr);
+    int64_t waiting = -1, leased = -1;
+    assert_int_equal(store_queue_depth(f->s, NULL, &waiting, &leased, &e), 0);
+    assert_int_equal(waiting + leased, 0);
+    assert_int_equal(store_execution_end_bulk(f->s, "nope", STATE_FAILED, 0, NULL, &e), STORE_NOT_FOUND);
+    assert_int_not_equal(store_execution_end_bulk(f->s, "bulk", STATE_RUNNING, 0, NULL, &e), 0);
+}
+
 static atomic_int wal_readers_stop;
 
 static void *wal_reader(void *p)
@@ -1853,6 +1909,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded_under_constant_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_release_by_owner_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_wait_wakes_at_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execution_end_bulk_ends_and_repairs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_four_threads_never_share_a_job, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_queue_two_processes_never_share_a_job, setup,
