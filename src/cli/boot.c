@@ -82,7 +82,7 @@ int cli_boot_serve(cli_proc *p, kerr *e)
     return 0;
 }
 
-void cli_boot_close(cli_proc *p, int64_t grace_us)
+int cli_boot_close(cli_proc *p, int64_t grace_us)
 {
     if (p->http)
         server_free(p->http);
@@ -92,9 +92,12 @@ void cli_boot_close(cli_proc *p, int64_t grace_us)
     }
     if (p->en) {
         engine_stop(p->en, grace_us);
+        if (engine_stuck_threads(p->en))
+            return 1; /* a thread left behind may still use all of it */
         engine_free(p->en);
     }
     storage_free(p->fs);
     store_free(p->st);
     memset(p, 0, sizeof *p);
+    return 0;
 }

@@ -85,7 +85,9 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
 int cli_boot_serve(cli_proc *p, kerr *e);
 /* Stops and frees every part, the server first and the store last; running
  * tasks get grace_us to finish. p is zeroed. */
-void cli_boot_close(cli_proc *p, int64_t grace_us);
+/* Returns 1 when the engine left a busy thread behind (engine_stop's hard
+ * limit): then nothing is freed, and the caller exits at once. */
+int cli_boot_close(cli_proc *p, int64_t grace_us);
 
 /* True when argv holds -h or --help (commands call it first). */
 int cli_wants_help(int argc, char **argv);

@@ -14,7 +14,10 @@
  * On a signal: the HTTP server stops taking connections and finishes the
  * requests in progress, the scheduler stops, the engine lets running tasks
  * finish within the grace period and requeues the rest, and the process
- * exits 0. Work requeued is picked up by the next start.
+ * exits 0. Work requeued is picked up by the next start. The grace period
+ * is a hard limit: a worker still busy ENGINE_STOP_MARGIN_US after it (an
+ * in-process evaluation that ignores its cancel flag) is left behind and
+ * the process exits; a watchdog ends a shutdown that hangs anywhere else.
  */
 #include "cli/cli.h"
 #include "util/fs.h"
@@ -28,6 +31,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,11 +228,30 @@ static int parse_args(srvmain *m, int standalone, int argc, char **argv)
     return 0;
 }
 
-static void shutdown_all(srvmain *m)
+/* Stops everything; returns 1 when the engine left a busy thread behind
+ * (then nothing it may use is freed: the caller exits at once). */
+static int shutdown_all(srvmain *m)
 {
-    cli_boot_close(&m->proc, m->grace_us);
+    if (cli_boot_close(&m->proc, m->grace_us))
+        return 1;
     json_decref(m->seen);
     cli_config_free(&m->cfg);
+    return 0;
+}
+
+/* The last resort behind the grace period: should the shutdown itself
+ * hang (past the grace, the engine's margin and 5 s more), the process
+ * exits anyway. What was acknowledged is in the database already. */
+static void *shutdown_watchdog(void *arg)
+{
+    int64_t us = *(int64_t *)arg + ENGINE_STOP_MARGIN_US + 5 * US_PER_SEC;
+    struct timespec ts = {(time_t)(us / US_PER_SEC), (long)(us % US_PER_SEC) * 1000};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
+    fprintf(stderr, "kite server: the shutdown did not finish %lld ms after the grace period: exiting now\n",
+            (long long)((us - *(int64_t *)arg) / 1000));
+    _exit(1);
+    return NULL;
 }
 
 int cli_cmd_server(int argc, char **argv)
@@ -300,6 +323,9 @@ int cli_cmd_server(int argc, char **argv)
         if (sig == SIGTERM || sig == SIGINT) {
             fprintf(stderr, "kite server: %s: stopping (running tasks have %lld ms to finish)\n",
                     sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)(m.grace_us / 1000));
+            pthread_t wd;
+            if (!pthread_create(&wd, NULL, shutdown_watchdog, &m.grace_us))
+                pthread_detach(wd);
             break;
         }
         if (m.flows_dir)
@@ -310,7 +336,14 @@ int cli_cmd_server(int argc, char **argv)
 fail:
     fprintf(stderr, "kite server: %s\n", e.msg);
 out:
-    shutdown_all(&m);
+    if (shutdown_all(&m)) {
+        /* a worker is still busy in an evaluation that ignores its cancel
+         * flag: the grace period is a hard limit, exit without it (its task
+         * is still leased and runs again at the next start) */
+        fprintf(stderr, "kite server: stopped (a busy worker was left behind)\n");
+        fflush(stdout);
+        _exit(rc);
+    }
     if (!rc)
         fprintf(stderr, "kite server: stopped\n");
     return rc;

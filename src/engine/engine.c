@@ -527,13 +527,33 @@ engine *engine_new(const engine_opts *o, kerr *e)
     return en;
 }
 
+/* The engine's threads, counted while they live: engine_stop may leave one
+ * behind, and engine_free frees nothing until the count is back to 0. */
+static void *run_executor(void *arg)
+{
+    engine *en = arg;
+    executor_main(en);
+    atomic_fetch_sub(&en->live, 1);
+    return NULL;
+}
+
+static void *run_worker(void *arg)
+{
+    engine *en = arg;
+    worker_main(en);
+    atomic_fetch_sub(&en->live, 1);
+    return NULL;
+}
+
 int engine_start(engine *en, kerr *e)
 {
     if (recover_leases(en, e))
         return -1;
     atomic_store(&en->running, 1);
     if (en->roles & ENGINE_EXECUTOR) {
-        if (pthread_create(&en->executor, NULL, executor_main, en)) {
+        atomic_fetch_add(&en->live, 1);
+        if (pthread_create(&en->executor, NULL, run_executor, en)) {
+            atomic_fetch_sub(&en->live, 1);
             atomic_store(&en->running, 0);
             return kerr_set(e, "cannot start the executor thread");
         }
@@ -542,9 +562,13 @@ int engine_start(engine *en, kerr *e)
     if (en->roles & ENGINE_WORKER) {
         en->jobs_pending = 1;
         en->workers = xcalloc((size_t)en->nworkers + 1, sizeof *en->workers);
-        for (int i = 0; i < en->nworkers; i++)
-            if (!pthread_create(&en->workers[en->nstarted], NULL, worker_main, en))
+        for (int i = 0; i < en->nworkers; i++) {
+            atomic_fetch_add(&en->live, 1);
+            if (!pthread_create(&en->workers[en->nstarted], NULL, run_worker, en))
                 en->nstarted++;
+            else
+                atomic_fetch_sub(&en->live, 1);
+        }
         if (!en->nstarted) {
             engine_stop(en, 0);
             return kerr_set(e, "cannot start the worker threads");
@@ -582,12 +606,34 @@ void engine_stop(engine *en, int64_t grace_us)
     pthread_cond_broadcast(&en->ended);
     pthread_mutex_unlock(&en->lock);
     store_queue_notify(en->o.store, "event"); /* the executor waits there */
-    if (en->executor_started)
-        pthread_join(en->executor, NULL);
+    /* a hard limit: cancelled tasks get ENGINE_STOP_MARGIN_US to wind down
+     * (a script's SIGTERM, then SIGKILL after 5 s); a thread still busy
+     * then (an in-process evaluation that never checks its cancel flag) is
+     * left behind, detached, with the leases of this process: they go back
+     * at the next start, and engine_free leaves what it may still use */
+    int64_t margin = en->o.stop_margin_us > 0 ? en->o.stop_margin_us : ENGINE_STOP_MARGIN_US;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t nsec = (int64_t)ts.tv_nsec + (margin % US_PER_SEC) * 1000;
+    ts.tv_sec += (time_t)(margin / US_PER_SEC + nsec / 1000000000);
+    ts.tv_nsec = (long)(nsec % 1000000000);
+    int stuck = 0;
+    if (en->executor_started && pthread_timedjoin_np(en->executor, NULL, &ts)) {
+        pthread_detach(en->executor);
+        stuck++;
+    }
     en->executor_started = 0;
     for (int i = 0; i < en->nstarted; i++)
-        pthread_join(en->workers[i], NULL);
+        if (pthread_timedjoin_np(en->workers[i], NULL, &ts)) {
+            pthread_detach(en->workers[i]);
+            stuck++;
+        }
     en->nstarted = 0;
+    if (stuck) {
+        fprintf(stderr, "kite: engine: %d thread%s still busy %.1f s after the grace period: left behind (their tasks run again at the next start)\n",
+                stuck, stuck == 1 ? "" : "s", margin / 1e6);
+        return;
+    }
     free(en->workers);
     en->workers = NULL;
     /* the leases still held (tasks stopped, events not written) */
@@ -598,11 +644,19 @@ void engine_stop(engine *en, int64_t grace_us)
         fprintf(stderr, "kite: engine: giving back leases: %s\n", e.msg);
 }
 
+int engine_stuck_threads(engine *en)
+{
+    return atomic_load(&en->running) ? 0 : atomic_load(&en->live);
+}
+
 void engine_free(engine *en)
 {
     if (!en)
         return;
     engine_stop(en, 0);
+    if (atomic_load(&en->live))
+        return; /* a thread left behind may still use all of it */
+    free(en->workers);
     for (size_t i = 0; i < en->nexecs; i++)
         if (en->execs[i])
             exec_destroy(en, en->execs[i]);

@@ -71,6 +71,10 @@ typedef struct engine_opts {
      * ENGINE_MAX_TASK_RUNS. A ForEach whose values would pass it fails
      * before it starts; any other run past it fails. */
     size_t max_task_runs;
+    /* How long engine_stop waits, after the grace period, for cancelled
+     * tasks to wind down before it leaves their threads behind; 0:
+     * ENGINE_STOP_MARGIN_US. */
+    int64_t stop_margin_us;
 } engine_opts;
 
 #define ENGINE_MAX_TASK_RUNS 100000
@@ -83,9 +87,21 @@ engine *engine_new(const engine_opts *o, kerr *e);
  * this host that no longer exists) go back to the queue at once. Leases of
  * live processes are left alone. Pending events are then processed. */
 int engine_start(engine *en, kerr *e);
-/* Stops taking work, waits up to grace_us for running tasks, joins every
- * thread, then gives back the leases it still holds (requeued at once). */
+/* Stops taking work, waits up to grace_us for running tasks, cancels the
+ * rest, joins every thread, then gives back the leases it still holds
+ * (requeued at once: they run again). A hard limit: it returns at most
+ * ENGINE_STOP_MARGIN_US after the grace period, leaving behind a thread
+ * that is still busy (an evaluation that never looks at its cancel flag),
+ * with this process's leases (the next start takes them back);
+ * engine_stuck_threads says how many are still busy, and engine_free frees
+ * nothing while one is (the process should exit). */
 void engine_stop(engine *en, int64_t grace_us);
+#define ENGINE_STOP_MARGIN_US (6LL * 1000000)
+int engine_stuck_threads(engine *en);
+/* Deliveries of a task job (its lease expired, or the process stopped,
+ * while it ran) after which its task run fails: "lease expired 5 times:
+ * the task never ended". */
+#define ENGINE_MAX_DELIVERIES 5
 void engine_free(engine *en);
 
 /* ---- secrets (engine/log.c) ---------------------------------------------- */

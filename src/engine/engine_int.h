@@ -362,6 +362,8 @@ struct engine {
     atomic_int running;
     atomic_int aborting;        /* engine_stop's grace ran out: cancelled
                                    tasks are handed back, not failed */
+    atomic_int live;            /* the executor and workers still running
+                                   (engine_stop may leave one behind) */
 
     /* flows: "ns\x1fid\x1frev" -> eflow (refcounted) */
     json_t *flow_index;         /* key -> integer slot in flows[] */

@@ -374,6 +374,11 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
     snprintf(flagkey, sizeof flagkey, "%s", run_id);
     pthread_mutex_lock(&en->lock);
     json_object_set_new(en->cancels, flagkey, json_integer((json_int_t)(uintptr_t)&cancel));
+    /* engine_stop may have cancelled the running tasks between this job's
+     * lease and now: this one is cancelled too, or it would run its whole
+     * course past the grace period */
+    if (atomic_load(&en->aborting))
+        atomic_store(&cancel, 1);
     pthread_mutex_unlock(&en->lock);
 
     task_ctx *c = &w.c;
@@ -400,7 +405,12 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
     int64_t start = time_now_us();
     task_result res = TASK_FAILED;
     int64_t timeout = 0;
-    if (task_prop_duration(c, "timeout", 0, &timeout, &e)) {
+    if (j->attempt > ENGINE_MAX_DELIVERIES) {
+        /* delivered again and again, never finished: a task that pins its
+         * worker past every lease and restart does not run once more */
+        kerr_set(&e, "lease expired %d times: the task never ended", j->attempt - 1);
+        res = TASK_FAILED;
+    } else if (task_prop_duration(c, "timeout", 0, &timeout, &e)) {
         res = TASK_FAILED;
     } else {
         if (timeout > 0)

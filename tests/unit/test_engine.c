@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 #include "expr/expr.h"
+#include "flow/schema.h"
 #include "tasks/tasks.h"
 #include "util/datetime.h"
 
@@ -595,6 +597,103 @@ static void too_big_execution_is_quarantined_at_start(void **state)
     assert_true(has_log(f, a, "more than engine.maxTaskRuns (100)"));
 }
 
+static long count_jobs(fx *f, const char *where)
+{
+    char path[256], q[512];
+    snprintf(path, sizeof path, "%s/kite.db", f->dir);
+    snprintf(q, sizeof q, "SELECT count(*) FROM jobs WHERE %s", where);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A task whose lease keeps being handed back (here: the engine stops while
+ * it runs, five times) is not run a sixth time: it fails, saying why
+ * (before: it ran again at every start, for ever). */
+static void a_task_delivered_too_often_fails(void **state)
+{
+    fx *f = *state;
+    put(f, "id: endless\nnamespace: t\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n"
+           "    duration: PT60S\n");
+    char a[STORE_ID_LEN + 1];
+    submit(f, "endless", a);
+    for (int k = 1; k <= ENGINE_MAX_DELIVERIES; k++) {
+        char where[128];
+        snprintf(where, sizeof where, "kind = 'task' AND owner IS NOT NULL AND attempt = %d", k);
+        for (int i = 0; i < 3000 && count_jobs(f, where) == 0; i++)
+            usleep(10000);
+        assert_int_equal(count_jobs(f, where), 1); /* delivery k is running */
+        restart_engine(f, NULL);
+    }
+    assert_int_equal(wait_end(f, a), STATE_FAILED);
+    char msg[64];
+    snprintf(msg, sizeof msg, "lease expired %d times: the task never ended", ENGINE_MAX_DELIVERIES);
+    assert_true(has_log(f, a, msg));
+}
+
+/* A task that never looks at its cancel flag (as an in-process evaluation
+ * without a budget would): it runs until `stubborn_release`. */
+static atomic_int stubborn_started, stubborn_release, stubborn_ended;
+
+static task_result stubborn_run(task_ctx *c, kerr *e)
+{
+    (void)c;
+    (void)e;
+    atomic_store(&stubborn_started, 1);
+    while (!atomic_load(&stubborn_release))
+        usleep(5000);
+    atomic_store(&stubborn_ended, 1);
+    return TASK_SUCCESS;
+}
+
+static const struct task_hooks stubborn_hooks = {stubborn_run};
+static const char *const stubborn_aliases[] = {"io.kite.test.Stubborn", NULL};
+static const type_def stubborn_type[] = {
+    {.name = "test.stubborn", .aliases = stubborn_aliases, .kind = TK_RUNNABLE, .desc = "never stops",
+     .hooks = &stubborn_hooks},
+};
+
+/* The grace period is a hard limit: engine_stop returns with the stubborn
+ * task still running, and says a thread was left behind (before: it waited
+ * for it, for ever). Then, once the thread is gone, the engine frees. */
+static void stop_is_bounded_by_the_grace_period(void **state)
+{
+    fx *f = *state;
+    engine_stop(f->en, 0);
+    engine_free(f->en);
+    if (!flow_type_find("test.stubborn"))
+        flow_registry_add(stubborn_type, 1); /* no thread of the engine runs now */
+    kerr e = KERR_INIT;
+    engine_opts o = {.store = f->st, .storage = f->fs, .workers = 2, .stop_margin_us = 200000};
+    f->en = engine_new(&o, &e);
+    assert_non_null(f->en);
+    assert_int_equal(engine_start(f->en, &e), 0);
+    put(f, "id: stubborn\nnamespace: t\ntasks:\n  - id: s\n    type: io.kite.test.Stubborn\n");
+    atomic_store(&stubborn_started, 0);
+    atomic_store(&stubborn_release, 0);
+    atomic_store(&stubborn_ended, 0);
+    char a[STORE_ID_LEN + 1];
+    submit(f, "stubborn", a);
+    for (int i = 0; i < 3000 && !atomic_load(&stubborn_started); i++)
+        usleep(10000);
+    assert_true(atomic_load(&stubborn_started));
+    engine_stop(f->en, 100000);
+    assert_false(atomic_load(&stubborn_ended)); /* it returned without waiting for the task */
+    assert_int_equal(engine_stuck_threads(f->en), 1);
+    atomic_store(&stubborn_release, 1);
+    for (int i = 0; i < 3000 && engine_stuck_threads(f->en); i++)
+        usleep(10000);
+    assert_int_equal(engine_stuck_threads(f->en), 0);
+    usleep(50000); /* the thread's own exit (its store connection handed back) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -611,6 +710,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(max_task_runs_fails_what_would_pass_it, setup_small, teardown),
         cmocka_unit_test_setup_teardown(unloadable_execution_is_quarantined_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(too_big_execution_is_quarantined_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_task_delivered_too_often_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_is_bounded_by_the_grace_period, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
