@@ -48,7 +48,7 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
         return -1;
     engine_opts eo = {.store = p->st, .storage = p->fs, .workers = cfg->workers, .globals = cfg->globals,
                       .env_prefix = cfg->env_prefix, .tmp_dir = cfg->tmp_dir, .min_log_level = cfg->min_level,
-                      .max_task_runs = cfg->max_task_runs, .on_log = o->on_log, .on_log_ud = o->on_log_ud};
+                      .max_task_runs = cfg->max_task_runs, .roles = o->roles, .on_log = o->on_log, .on_log_ud = o->on_log_ud};
     p->en = engine_new(&eo, e);
     if (!p->en)
         return -1;

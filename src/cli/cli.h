@@ -58,6 +58,7 @@ void cli_config_free(cli_config *c);
 
 typedef struct cli_boot_opts {
     unsigned parts;             /* CLI_BOOT_* */
+    unsigned roles;             /* the engine's (engine_opts.roles); 0: executor and workers */
     engine_log_fn on_log;       /* live log lines (kite run); may be NULL */
     void *on_log_ud;
     int quiet;                  /* server: no access log */
