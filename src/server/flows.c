@@ -164,6 +164,9 @@ enum MHD_Result srv_flow_delete(srv_req *r)
 
 enum MHD_Result srv_flow_search(srv_req *r)
 {
+    const char *text = srv_arg(r, "q");
+    if (text && strlen(text) > SRV_QUERY_MAX)
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'q' is longer than %d bytes", SRV_QUERY_MAX);
     size_t off, lim;
     if (srv_paging(r, &off, &lim, NULL))
         return MHD_YES;

@@ -396,13 +396,21 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
                  r->s->o.max_body);
         return MHD_YES;
     }
-    json_t *cur = json_object_get(r->form, key);
+    /* a field's pieces are joined as bytes, checked as UTF-8 once whole
+     * (at the end of the request): a character may span two pieces */
+    json_t *cur = json_object_get(r->raw_form, key);
+    if (!r->raw_form)
+        r->raw_form = json_object();
     if (cur && off > 0) {
-        char *joined = xasprintf("%s%.*s", json_string_value(cur), (int)size, data);
-        json_object_set_new(r->form, key, json_string(joined));
+        size_t have = json_string_length(cur);
+        char *joined = xmalloc(have + size + 1);
+        memcpy(joined, json_string_value(cur), have);
+        memcpy(joined + have, data, size);
+        joined[have + size] = '\0';
+        json_object_set_new(r->raw_form, key, json_stringn_nocheck(joined, have + size));
         free(joined);
     } else {
-        json_object_set_new(r->form, key, json_stringn(data, size));
+        json_object_set_new(r->raw_form, key, json_stringn_nocheck(data, size));
     }
     return MHD_YES;
 }
@@ -421,6 +429,19 @@ static char *normalize_path(const char *url)
     while (n > 1 && p[n - 1] == '/')
         p[--n] = '\0';
     return p;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: percent-decoding as libmicrohttpd does it,
+ * except that a decoded NUL (%00) becomes DEL (0x7f) instead of silently
+ * cutting the path or argument short ("kv/a%00b" was key "a"); no id, key
+ * or namespace rule accepts DEL, so such a request is refused with a 400. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+    size_t n = MHD_http_unescape(uri);
+    for (size_t i = 0; i < n; i++)
+        if (!uri[i])
+            uri[i] = 0x7f;
+    return n;
 }
 
 /* 1 when path matches pattern (params filled), 0 otherwise. */
@@ -569,6 +590,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         fclose(r->cur_file);
         r->cur_file = NULL;
     }
+    if (r->raw_form && !r->form_error[0]) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(r->raw_form, k, v)
+        {
+            json_t *ok = json_stringn(json_string_value(v), json_string_length(v));
+            if (!ok)
+                return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "form field '%s' is not valid UTF-8", k);
+            json_object_set_new(r->form, k, ok);
+        }
+    }
     if (r->form_error[0]) {
         if (!strncmp(r->form_error, "413 ", 4))
             return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s", r->form_error + 4);
@@ -613,6 +645,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_object_foreach(r->files, k, v) rm_upload(json_string_value(v));
     json_decref(r->files);
     json_decref(r->form);
+    json_decref(r->raw_form);
     free(r->cur_file_key);
     buf_free(&r->body);
     for (int i = 0; i < r->nparams; i++)
@@ -683,7 +716,8 @@ int server_start(server *s, kerr *e)
     }
     s->d = MHD_start_daemon(flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                            srv_conn_notify, s, MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
+                            srv_conn_notify, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
                             /* room past the guard's cap, so that a new connection is accepted
                              * and the guard evicts a slow one instead of MHD refusing it */
                             MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + 64,

@@ -15,6 +15,7 @@
 
 #define SRV_MAX_PARAMS 6
 #define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
+#define SRV_QUERY_MAX 1024      /* bytes of a search's `q` */
 #define SRV_HEAVY_MAX 4         /* searches and listings running at once */
 
 typedef struct srv_conn srv_conn;
@@ -84,6 +85,7 @@ struct srv_req {
     int too_large;              /* the body passed its cap: answered 413 */
     struct MHD_PostProcessor *pp;
     json_t *form;               /* multipart fields: name -> string */
+    json_t *raw_form;           /* the same as received, UTF-8 not checked yet */
     json_t *files;              /* multipart files: name -> temp path */
     FILE *cur_file;
     char *cur_file_key;

@@ -46,6 +46,9 @@ enum MHD_Result srv_triggers_search(srv_req *r)
     if (srv_paging(r, &off, &lim, NULL))
         return MHD_YES;
     const char *want_flow = srv_arg(r, "flowId");
+    const char *text = srv_arg(r, "q");
+    if (text && strlen(text) > SRV_QUERY_MAX)
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'q' is longer than %d bytes", SRV_QUERY_MAX);
     store_flow_query q = {.ns_prefix = srv_arg(r, "namespace"), .text = srv_arg(r, "q"), .limit = 100000};
     store_flow *v = NULL;
     size_t n = 0;

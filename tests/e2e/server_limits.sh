@@ -66,6 +66,21 @@ req POST /executions/e2e.lim/hook -F "doc=$(cat "$work/deep.json")"
 ok "execution inputs: a multipart JSON input nested too deep is a 400 naming it" eval 'code_is 400 && jt "\"doc\" in d[\"message\"]"'
 req PUT /triggers -H "Content-Type: application/json" --data-binary @"$work/deepobj.json"
 ok "triggers: a body nested too deep is a 400" code_is 400
+# ---- low items ---------------------------------------------------------------------------
+printf 'caf\xe9' >"$work/latin1.txt"
+req POST /executions/e2e.lim/hook -F "name=<$work/latin1.txt"
+ok "multipart: a field of invalid UTF-8 is a 422 naming it" eval 'code_is 422 && jt "\"name\" in d[\"message\"]"'
+req GET "/flows/search?q=$(python3 -c 'print("a"*8192)')"
+ok "flows/search: an 8 KB q is a 400" code_is 400
+req PUT "/namespaces/e2e.lim/kv/a%00b" --data-binary '"v"'
+ok "kv: a key with %00 is a 400" code_is 400
+req GET /namespaces/e2e.lim/kv/a
+ok "kv: ... and key 'a' was not written" code_is 404
+req PUT "/namespaces/e2e.lim/kv/bad%20key" --data-binary '"v"'
+ok "kv: keys follow the tasks' key rule" eval 'code_is 400 && jt "\"not a valid key\" in d[\"message\"]"'
+req PUT /namespaces/e2e.lim/kv/latin --data-binary @"$work/latin1.txt"
+ok "kv: a body of invalid UTF-8 says so" eval 'code_is 400 && jt "\"UTF-8\" in d[\"message\"]"'
+
 # ---- webhooks: the key before the body -------------------------------------------------
 python3 -c "import sys; sys.stdout.write('x' * 5000000)" >"$work/big.txt"
 noauth POST "$BASE/executions/webhook/e2e.lim/hook/wrong-key" --data-binary @"$work/big.txt"
