@@ -55,6 +55,19 @@ const expr_limits *expr_set_thread_limits(const expr_limits *l)
 
 const expr_limits *expr_thread_limits(void) { return thread_limits; }
 
+int expr__check_clock(xr *r, const xnode *n)
+{
+    if (r->deadline_us == INT64_MAX && !r->max_time_us)
+        return 0;
+    int64_t now = time_mono_us();
+    if (r->max_time_us && !r->time_deadline_us) {
+        r->time_deadline_us = now + r->max_time_us;
+        if (r->time_deadline_us < r->deadline_us)
+            r->deadline_us = r->time_deadline_us;
+    }
+    return now >= r->deadline_us ? expr__stopped(r, n, EXPR__STOP_DEADLINE) : 0;
+}
+
 int expr__stopped(xr *r, const xnode *n, int why)
 {
     if (why == EXPR__STOP_CANCEL) {
@@ -84,6 +97,229 @@ static const char *span(const xr *r, const xnode *n, char *out, size_t outsz)
         out[len] = '\0';
     }
     return out;
+}
+
+/* ---- budget ------------------------------------------------------------------
+ *
+ * A render holds at most r->budget bytes (16 MiB by default): the text in its
+ * output buffers, the values bound in its frames, and, within the statement
+ * being run, every value its expression built (filter, function and operator
+ * results, list and map literals). The bytes of a value are what would be
+ * freed with it (expr__owned): string lengths, 8 bytes per list item, 16 plus
+ * the key per map entry, counted only through nodes whose reference count is
+ * 1. So a value shared with the context costs nothing, `{% set s = s ~ s %}`
+ * costs the new string and gives back the old one, and a list grown in a
+ * loop costs its items once. When a statement ends, what its expression built
+ * is gone (r->used returns to its mark) except what it bound or wrote.
+ * Filters that build text cap their buffers at expr__room, so no
+ * intermediate passes the budget either. */
+
+static size_t refcount_of(const json_t *v)
+{
+    return __atomic_load_n(&v->refcount, __ATOMIC_RELAXED);
+}
+
+static size_t owned_rec(const json_t *v, int depth)
+{
+    if (refcount_of(v) != 1)
+        return 0;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return json_string_length(v);
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v) * 8;
+        if (depth < 256)
+            for (size_t i = 0; i < json_array_size(v); i++)
+                n += owned_rec(json_array_get(v, i), depth + 1);
+        return n;
+    }
+    case JSON_OBJECT: {
+        size_t n = 0;
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            n += 16 + strlen(k);
+            if (depth < 256)
+                n += owned_rec(x, depth + 1);
+        }
+        return n;
+    }
+    default:
+        return 0;
+    }
+}
+
+size_t expr__owned(const json_t *v) { return v && !IS_UNDEF(v) ? owned_rec(v, 0) : 0; }
+
+static void fmt_bytes(size_t n, char *out, size_t outsz)
+{
+    if (n >= (1u << 20) && n % (1u << 20) == 0)
+        snprintf(out, outsz, "%zu MiB", n >> 20);
+    else if (n >= 1024 && n % 1024 == 0)
+        snprintf(out, outsz, "%zu KiB", n >> 10);
+    else
+        snprintf(out, outsz, "%zu bytes", n);
+}
+
+json_t *expr__budget_err(xr *r, const xnode *n)
+{
+    char b[48];
+    fmt_bytes(r->budget, b, sizeof b);
+    return expr__err(r, n, "render budget of %s exceeded", b);
+}
+
+json_t *expr__depth_err(xr *r, const xnode *n)
+{
+    return expr__err(r, n, "value nested deeper than %d levels", EXPR__VALUE_DEPTH);
+}
+
+static int too_deep(const json_t *v, int max);
+
+json_t *expr__write_err(xr *r, const xnode *n, const json_t *v)
+{
+    if (too_deep(v, EXPR__VALUE_DEPTH))
+        return expr__depth_err(r, n);
+    return expr__budget_err(r, n);
+}
+
+/* The depth of a value the render may have built as a DAG ({% set l = [l, l] %}
+ * shares l twice: walking it as a tree doubles at each level), with each
+ * container measured once: a small open-addressing table from node to depth.
+ * Recursion stops past max, so the stack stays bounded. */
+typedef struct dmemo {
+    const json_t **key;
+    int *depth;
+    size_t cap, n;
+    const json_t *inl_key[64];
+    int inl_depth[64];
+} dmemo;
+
+static int *memo_slot(dmemo *m, const json_t *v, int *found)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap * 2;
+        const json_t **nk = xcalloc(ncap, sizeof *nk);
+        int *nd = xcalloc(ncap, sizeof *nd);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->key[i])
+                continue;
+            size_t h = ((uintptr_t)m->key[i] >> 4) * 11400714819323198485ull & (ncap - 1);
+            while (nk[h])
+                h = (h + 1) & (ncap - 1);
+            nk[h] = m->key[i];
+            nd[h] = m->depth[i];
+        }
+        if (m->key != m->inl_key) {
+            free(m->key);
+            free(m->depth);
+        }
+        m->key = nk;
+        m->depth = nd;
+        m->cap = ncap;
+    }
+    size_t h = ((uintptr_t)v >> 4) * 11400714819323198485ull & (m->cap - 1);
+    while (m->key[h] && m->key[h] != v)
+        h = (h + 1) & (m->cap - 1);
+    *found = m->key[h] == v;
+    if (!*found) {
+        m->key[h] = v;
+        m->n++;
+    }
+    return &m->depth[h];
+}
+
+static int depth_rec(const json_t *v, int max, int level, dmemo *m)
+{
+    if (!json_is_array(v) && !json_is_object(v))
+        return 0;
+    if (level > max)
+        return max + 1;
+    int found;
+    int *slot = memo_slot(m, v, &found);
+    if (found)
+        return *slot;
+    int d = 0;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && d <= max; i++) {
+            int k = depth_rec(json_array_get(v, i), max, level + 1, m);
+            if (k > d)
+                d = k;
+        }
+    } else {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            int kd = depth_rec(x, max, level + 1, m);
+            if (kd > d)
+                d = kd;
+            if (d > max)
+                break;
+        }
+    }
+    d = d + 1 > max + 1 ? max + 1 : d + 1;
+    slot = memo_slot(m, v, &found); /* the table may have grown meanwhile */
+    *slot = d;
+    return d;
+}
+
+/* Whether a list or map holding kid nests too deeply: values a render
+ * builds stay within the limit too ({% set l = [l] %} in a loop), since
+ * freeing, printing and comparing them is recursive. */
+static int too_deep(const json_t *kid, int max)
+{
+    if (!json_is_array(kid) && !json_is_object(kid))
+        return 0;
+    if (!json_array_size(kid) && !json_object_size(kid))
+        return max < 1;
+    dmemo m;
+    memset(m.inl_key, 0, sizeof m.inl_key);
+    m.key = m.inl_key;
+    m.depth = m.inl_depth;
+    m.cap = 64;
+    m.n = 0;
+    int d = depth_rec(kid, max, 0, &m);
+    if (m.key != m.inl_key) {
+        free(m.key);
+        free(m.depth);
+    }
+    return d > max;
+}
+
+int expr__too_deep(const json_t *v) { return too_deep(v, EXPR__VALUE_DEPTH); }
+
+static int kid_too_deep(const json_t *kid) { return too_deep(kid, EXPR__VALUE_DEPTH - 1); }
+
+int expr__charge(xr *r, const xnode *n, size_t bytes)
+{
+    r->used += bytes;
+    if (r->used <= r->budget)
+        return 0;
+    expr__budget_err(r, n);
+    return -1;
+}
+
+void expr__credit(xr *r, size_t bytes) { r->used = bytes < r->used ? r->used - bytes : 0; }
+
+size_t expr__room(const xr *r) { return r->used < r->budget ? r->budget - r->used : 1; }
+
+/* Releases v, a value the render built or borrowed: what it owned is freed. */
+static void release(xr *r, json_t *v)
+{
+    if (!v || IS_UNDEF(v))
+        return;
+    if (refcount_of(v) == 1)
+        expr__credit(r, expr__owned(v));
+    json_decref(v);
+}
+
+/* Charges v, a value just built at n; on failure releases it and returns NULL. */
+static json_t *charged(xr *r, const xnode *n, json_t *v)
+{
+    if (v && !IS_UNDEF(v) && expr__charge(r, n, expr__owned(v))) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
 }
 
 /* ---- frames ---------------------------------------------------------------- */
@@ -130,6 +366,31 @@ static void frame_set(frame *f, const char *name, json_t *val)
     f->n++;
 }
 
+/* frame_set with the budget: the old value's bytes are given back, the new
+ * one's charged (at n). Returns -1 after the budget error; val is bound
+ * either way. */
+static int bind(xr *r, const xnode *n, frame *f, const char *name, json_t *val)
+{
+    for (int i = 0; i < f->n; i++)
+        if (f->slots[i].name == name || !strcmp(f->slots[i].name, name)) {
+            if (refcount_of(f->slots[i].val) == 1)
+                expr__credit(r, expr__owned(f->slots[i].val));
+            break;
+        }
+    size_t cost = expr__owned(val);
+    frame_set(f, name, val);
+    return expr__charge(r, n, cost);
+}
+
+/* frame_clear with the budget. */
+static void unbind_all(xr *r, frame *f)
+{
+    for (int i = 0; i < f->n; i++)
+        if (refcount_of(f->slots[i].val) == 1)
+            expr__credit(r, expr__owned(f->slots[i].val));
+    frame_clear(f);
+}
+
 static json_t *loop_object(const loopinfo *li)
 {
     json_t *o = json_object();
@@ -170,6 +431,9 @@ static json_t *arith(xr *r, const xnode *n, json_t *a, json_t *b)
 {
     static const char *const names[] = {"", "+", "-", "*", "/", "%"};
     if (n->op == OP_ADD && json_is_array(a)) {
+        size_t items = json_array_size(a) + (json_is_array(b) ? json_array_size(b) : 1);
+        if (items * 8 > expr__room(r))
+            return expr__budget_err(r, n);
         json_t *out = json_copy(a);
         if (json_is_array(b))
             json_array_extend(out, b);
@@ -228,8 +492,10 @@ static json_t *arith(xr *r, const xnode *n, json_t *a, json_t *b)
     return num_result(z, 0, 0);
 }
 
-static int contains(const json_t *hay, const json_t *needle)
+static int contains(const json_t *hay, const json_t *needle, int depth)
 {
+    if (depth > EXPR__VALUE_DEPTH)
+        return 0;
     if (json_is_string(hay)) {
         char *s = expr__to_str(needle);
         int found = strstr(json_string_value(hay), s) != NULL;
@@ -241,7 +507,7 @@ static int contains(const json_t *hay, const json_t *needle)
             size_t i;
             json_t *x;
             json_array_foreach(needle, i, x) {
-                if (!contains(hay, x))
+                if (!contains(hay, x, depth + 1))
                     return 0;
             }
             return 1;
@@ -296,8 +562,16 @@ static json_t *binary(xr *r, const xnode *n, json_t *a, json_t *b)
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
         return arith(r, n, a, b);
     case OP_CONCAT: {
+        if (json_is_string(a) && json_is_string(b) &&
+            json_string_length(a) + json_string_length(b) > expr__room(r))
+            return expr__budget_err(r, n);
         char *x = expr__to_str(a), *y = expr__to_str(b);
         size_t lx = strlen(x), ly = strlen(y);
+        if (lx + ly > expr__room(r)) {
+            free(x);
+            free(y);
+            return expr__budget_err(r, n);
+        }
         char *z = xmalloc(lx + ly + 1);
         memcpy(z, x, lx);
         memcpy(z + lx, y, ly + 1);
@@ -326,7 +600,7 @@ static json_t *binary(xr *r, const xnode *n, json_t *a, json_t *b)
         const json_t *hay = n->op == OP_CONTAINS ? a : b, *needle = n->op == OP_CONTAINS ? b : a;
         if (json_is_null(hay))
             return json_false();
-        c = contains(hay, needle);
+        c = contains(hay, needle, 0);
         if (c < 0)
             return expr__err(r, n, "'%s' needs a string, a list or a map, got %s",
                              n->op == OP_CONTAINS ? "contains" : "in", expr__type_name(hay));
@@ -371,7 +645,7 @@ static json_t *call_host(xr *r, const xnode *n, const expr_func *f)
     json_decref(kw);
     if (!out)
         return expr__err(r, n, "%s", e2.code ? e2.msg : "function failed");
-    return out;
+    return charged(r, n, out);
 }
 
 static json_t *unknown_function(xr *r, const xnode *n)
@@ -424,6 +698,23 @@ static void free_args(json_t **av, int nav)
         json_decref(av[i]);
 }
 
+static void release_args(xr *r, json_t **av, int nav)
+{
+    for (int i = 0; i < nav; i++)
+        release(r, av[i]);
+}
+
+/* v, or NULL with the budget error when a value printed while building it
+ * passed the budget (expr__text_over). */
+static json_t *text_ok(xr *r, const xnode *n, json_t *v)
+{
+    if (!expr__text_over)
+        return v;
+    expr__text_over = 0;
+    json_decref(v);
+    return expr__budget_err(r, n);
+}
+
 static json_t *call_macro(xr *r, const xnode *n)
 {
     const macro *m = n->mac;
@@ -445,12 +736,16 @@ static json_t *call_macro(xr *r, const xnode *n)
         if (!v && m->dflt[i]) {
             v = expr__eval(r, m->dflt[i], 0);
             if (!v) {
-                frame_clear(&f);
+                unbind_all(r, &f);
                 free_args(av, EXPR__MAX_PARAMS * 2);
                 return NULL;
             }
         }
-        frame_set(&f, m->params[i], v ? v : json_null());
+        if (bind(r, n, &f, m->params[i], v ? v : json_null())) {
+            unbind_all(r, &f);
+            free_args(av, EXPR__MAX_PARAMS * 2);
+            return NULL;
+        }
     }
     free_args(av, EXPR__MAX_PARAMS * 2);
     frame *saved = r->top;
@@ -461,11 +756,12 @@ static json_t *call_macro(xr *r, const xnode *n)
     int rc = expr__render_body(r, m->body, &out);
     r->depth--;
     r->top = saved;
-    frame_clear(&f);
+    unbind_all(r, &f);
     if (rc) {
         buf_free(&out);
         return NULL;
     }
+    /* the buffer's bytes, charged as they were written, become the string's */
     json_t *s = json_stringn_nocheck(buf_str(&out), out.len);
     buf_free(&out);
     return s;
@@ -597,7 +893,16 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
                 json_decref(v);
                 return NULL;
             }
+            if (kid_too_deep(a)) {
+                json_decref(a);
+                json_decref(v);
+                return expr__depth_err(r, n->kids[i]);
+            }
             json_array_append_new(v, a);
+        }
+        if (expr__charge(r, n, 8 * (size_t)n->nkids)) {
+            json_decref(v);
+            return NULL;
         }
         return v;
     case X_MAP:
@@ -621,10 +926,21 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
                 json_decref(v);
                 return NULL;
             }
+            if (kid_too_deep(b)) {
+                json_decref(a);
+                json_decref(b);
+                json_decref(v);
+                return expr__depth_err(r, n->kids[i + 1]);
+            }
             char *k = expr__to_str(a);
             json_object_set_new_nocheck(v, k, b);
+            int over = expr__charge(r, n, 16 + strlen(k));
             free(k);
             json_decref(a);
+            if (over) {
+                json_decref(v);
+                return NULL;
+            }
         }
         return v;
     case X_NEG:
@@ -689,9 +1005,9 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
             json_decref(a);
             return NULL;
         }
-        v = binary(r, n, a, b);
-        json_decref(a);
-        json_decref(b);
+        v = charged(r, n, text_ok(r, n, binary(r, n, a, b)));
+        release(r, a);
+        release(r, b);
         return v;
     case X_FILTER: {
         a = expr__eval(r, n->a, n->fdef->lenient);
@@ -707,9 +1023,9 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
             json_decref(a);
             return NULL;
         }
-        v = n->fdef->fn(r, n, a, av);
-        free_args(av, EXPR__MAX_PARAMS);
-        json_decref(a);
+        v = charged(r, n, text_ok(r, n, n->fdef->fn(r, n, a, av)));
+        release_args(r, av, EXPR__MAX_PARAMS);
+        release(r, a);
         if (!v && !failed(r))
             expr__err(r, n, "filter '%s' failed", n->fdef->name);
         return v;
@@ -737,8 +1053,8 @@ json_t *expr__eval(xr *r, const xnode *n, int lenient)
             free_args(av, nav);
             return NULL;
         }
-        v = n->fndef->fn(r, n, av, npos);
-        free_args(av, nav);
+        v = charged(r, n, text_ok(r, n, n->fndef->fn(r, n, av, npos)));
+        release_args(r, av, nav);
         if (!v && !failed(r))
             expr__err(r, n, "function '%s' failed", n->name);
         return v;
@@ -770,10 +1086,43 @@ static int out_fail(xr *r, int line, int col)
     return -1;
 }
 
+/* Appends to out and charges what was appended (the output is part of the
+ * budget); -1 after the error. */
+static int emit(xr *r, const snode *s, buf *out, const json_t *v, const char *text, size_t len)
+{
+    size_t before = out->len;
+    if (v ? expr__write_value(out, v) : buf_append(out, text, len)) {
+        if (v && !failed(r) && expr__too_deep(v)) {
+            expr__depth_err(r, NULL);
+            r->e->line = s->line;
+            r->e->col = s->col;
+            return -1;
+        }
+        return out_fail(r, s->line, s->col);
+    }
+    if (out->len - before && expr__charge(r, NULL, out->len - before)) {
+        r->e->line = s->line;
+        r->e->col = s->col;
+        return -1;
+    }
+    return 0;
+}
+
+/* Evaluates a statement's expression: what it builds meanwhile is counted,
+ * and given back once it is evaluated (only the value itself may be kept,
+ * by the caller). */
+static json_t *eval_statement(xr *r, const xnode *x)
+{
+    size_t mark = r->used;
+    json_t *v = expr__eval(r, x, 0);
+    r->used = mark;
+    return v;
+}
+
 static int render_for(xr *r, const snode *s, buf *out)
 {
     const xnode *xn = s->x;
-    json_t *it = expr__eval(r, xn, 0);
+    json_t *it = eval_statement(r, xn);
     if (!it)
         return -1;
     if (json_is_string(it) || json_is_number(it) || json_is_boolean(it)) {
@@ -787,30 +1136,34 @@ static int render_for(xr *r, const snode *s, buf *out)
         json_decref(it);
         return s->alt ? expr__render_body(r, s->alt, out) : 0;
     }
+    if (r->iterations + len > r->max_iterations) {
+        json_decref(it);
+        expr__err(r, xn, "too many loop iterations in one render (%ld at most)", r->max_iterations);
+        return -1;
+    }
+    r->iterations += len;
+    /* the list looped over is held while the loop runs */
+    size_t held = expr__owned(it);
+    if (expr__charge(r, xn, held)) {
+        json_decref(it);
+        return -1;
+    }
     frame f;
     frame_init(&f, r->top);
     loopinfo li = {0, len};
     f.loop = &li;
     r->top = &f;
     int rc = 0;
-    if (r->iterations + len > r->max_iterations) {
-        r->top = f.up;
-        json_decref(it);
-        expr__err(r, xn, "too many loop iterations in one render (%ld at most)", r->max_iterations);
-        return -1;
-    }
-    r->iterations += len;
     if (json_is_array(it)) {
         for (long i = 0; i < len && !rc; i++) {
             li.index = i;
             json_t *x = json_array_get(it, (size_t)i);
-            if (s->v2) {
-                frame_set(&f, s->v1, json_integer(i));
-                frame_set(&f, s->v2, json_incref(x));
-            } else {
-                frame_set(&f, s->v1, json_incref(x));
-            }
-            rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
+            if (s->v2)
+                rc = bind(r, xn, &f, s->v1, json_integer(i)) || bind(r, xn, &f, s->v2, json_incref(x));
+            else
+                rc = bind(r, xn, &f, s->v1, json_incref(x));
+            if (!rc)
+                rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
         }
     } else {
         const char *k;
@@ -819,21 +1172,22 @@ static int render_for(xr *r, const snode *s, buf *out)
         json_object_foreach(it, k, x) {
             li.index = i++;
             if (s->v2) {
-                frame_set(&f, s->v1, json_string_nocheck(k));
-                frame_set(&f, s->v2, json_incref(x));
+                rc = bind(r, xn, &f, s->v1, json_string_nocheck(k)) || bind(r, xn, &f, s->v2, json_incref(x));
             } else {
                 json_t *e = json_object();
                 json_object_set_new(e, "key", json_string_nocheck(k));
                 json_object_set(e, "value", x);
-                frame_set(&f, s->v1, e);
+                rc = bind(r, xn, &f, s->v1, e);
             }
-            rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
+            if (!rc)
+                rc = expr__check(r, xn) ? -1 : expr__render_body(r, s->body, out);
             if (rc)
                 break;
         }
     }
     r->top = f.up;
-    frame_clear(&f);
+    unbind_all(r, &f);
+    expr__credit(r, held);
     json_decref(it);
     return rc;
 }
@@ -843,22 +1197,22 @@ int expr__render_body(xr *r, const snode *s, buf *out)
     for (; s; s = s->next) {
         switch (s->kind) {
         case S_TEXT:
-            if (buf_append(out, s->text, s->len))
-                return out_fail(r, s->line, s->col);
+            if (emit(r, s, out, NULL, s->text, s->len))
+                return -1;
             break;
         case S_PRINT: {
-            json_t *v = expr__eval(r, s->x, 0);
+            json_t *v = eval_statement(r, s->x);
             if (!v)
                 return -1;
-            int rc = expr__write_value(out, v);
+            int rc = emit(r, s, out, v, NULL, 0);
             json_decref(v);
             if (rc)
-                return out_fail(r, s->line, s->col);
+                return -1;
             break;
         }
         case S_IF: {
             /* an elseif is an S_IF alone in alt: rendering alt handles both */
-            json_t *v = expr__eval(r, s->x, 0);
+            json_t *v = eval_statement(r, s->x);
             if (!v)
                 return -1;
             int t = expr__truthy(v);
@@ -873,31 +1227,35 @@ int expr__render_body(xr *r, const snode *s, buf *out)
                 return -1;
             break;
         case S_SET: {
-            json_t *v = expr__eval(r, s->x, 0);
+            json_t *v = eval_statement(r, s->x);
             if (!v)
                 return -1;
-            frame_set(r->top, s->v1, v);
+            if (bind(r, s->x, r->top, s->v1, v))
+                return -1;
             break;
         }
         case S_FILTER: {
+            size_t mark = r->used;
             buf inner;
             buf_init(&inner, r->max_out);
             if (expr__render_body(r, s->body, &inner)) {
                 buf_free(&inner);
                 return -1;
             }
+            /* the body's text, charged as it was written, is held as the hole */
             json_t *saved = r->hole;
             r->hole = json_stringn_nocheck(buf_str(&inner), inner.len);
             buf_free(&inner);
-            json_t *v = expr__eval(r, s->x, 0);
+            json_t *v = eval_statement(r, s->x);
             json_decref(r->hole);
             r->hole = saved;
+            r->used = mark;
             if (!v)
                 return -1;
-            int rc = expr__write_value(out, v);
+            int rc = emit(r, s, out, v, NULL, 0);
             json_decref(v);
             if (rc)
-                return out_fail(r, s->line, s->col);
+                return -1;
             break;
         }
         }
@@ -922,6 +1280,12 @@ int expr__render_nested(xr *r, const expr_tmpl *t, buf *out)
     return rc;
 }
 
+static void xr_done(xr *r)
+{
+    expr__text_cap = r->saved_text_cap;
+    expr__text_over = 0;
+}
+
 static void xr_init(xr *r, const expr_tmpl *t, const json_t *ctx, const expr_env *env, kerr *e,
                     frame *root)
 {
@@ -937,15 +1301,14 @@ static void xr_init(xr *r, const expr_tmpl *t, const json_t *ctx, const expr_env
     r->cancel = l ? l->cancel : NULL;
     r->task_deadline_us = l ? l->deadline_us : 0;
     int64_t max_time = l && l->max_time_us ? l->max_time_us : EXPR__DEFAULT_MAX_TIME_US;
-    r->time_deadline_us = max_time > 0 ? time_mono_us() + max_time : 0;
-    r->deadline_us = INT64_MAX;
-    if (r->task_deadline_us)
-        r->deadline_us = r->task_deadline_us;
-    if (r->time_deadline_us && r->time_deadline_us < r->deadline_us)
-        r->deadline_us = r->time_deadline_us;
+    r->max_time_us = max_time > 0 ? max_time : 0;
+    r->deadline_us = r->task_deadline_us ? r->task_deadline_us : INT64_MAX;
     r->budget = l && l->max_bytes ? l->max_bytes : EXPR__DEFAULT_BUDGET;
     if (!(l && l->max_bytes) && r->max_out > r->budget)
         r->budget = r->max_out;
+    r->saved_text_cap = expr__text_cap;
+    expr__text_cap = r->budget + 1;
+    expr__text_over = 0;
     frame_init(root, NULL);
     r->top = root;
 }
@@ -963,6 +1326,7 @@ int expr_render(const expr_tmpl *t, const json_t *ctx, const expr_env *env, char
     buf_init(&b, r.max_out);
     int rc = expr__render_body(&r, t->root, &b);
     frame_clear(&root);
+    xr_done(&r);
     if (rc) {
         buf_free(&b);
         if (!e->code)
@@ -975,24 +1339,28 @@ int expr_render(const expr_tmpl *t, const json_t *ctx, const expr_env *env, char
 
 /* Whether v holds a template literal (immortal, see expr_compile), which
  * must not outlive the template. */
-static int holds_literal(const json_t *v)
+static int holds_literal_rec(const json_t *v, int depth)
 {
-    if (v->refcount == (size_t)-1)
+    if (refcount_of(v) == (size_t)-1)
         return !json_is_boolean(v) && !json_is_null(v);
+    if (depth > EXPR__VALUE_DEPTH + 1) /* literals sit no deeper than a render builds */
+        return 0;
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
-            if (holds_literal(json_array_get(v, i)))
+            if (holds_literal_rec(json_array_get(v, i), depth + 1))
                 return 1;
     } else if (json_is_object(v)) {
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            if (holds_literal(x))
+            if (holds_literal_rec(x, depth + 1))
                 return 1;
         }
     }
     return 0;
 }
+
+static int holds_literal(const json_t *v) { return holds_literal_rec(v, 0); }
 
 int expr_eval(const expr_tmpl *t, const json_t *ctx, const expr_env *env, json_t **out, kerr *e)
 {
@@ -1006,6 +1374,7 @@ int expr_eval(const expr_tmpl *t, const json_t *ctx, const expr_env *env, json_t
         xr_init(&r, t, ctx, env, e, &root);
         json_t *v = expr__eval(&r, t->single, 0);
         frame_clear(&root);
+        xr_done(&r);
         if (!v) {
             if (!e->code)
                 kerr_set(e, "evaluation failed");
@@ -1070,8 +1439,8 @@ static void path_push(buf *path, const char *seg)
 static json_t *render_json_rec(const json_t *in, const json_t *ctx, const expr_env *env, int typed,
                                buf *path, int depth, kerr *e)
 {
-    if (depth > 1000) {
-        kerr_set(e, "value nested too deeply");
+    if (depth > EXPR__VALUE_DEPTH) {
+        kerr_set(e, "value nested deeper than %d levels", EXPR__VALUE_DEPTH);
         return NULL;
     }
     if (json_is_string(in)) {

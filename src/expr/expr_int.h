@@ -18,6 +18,7 @@
 
 #include "expr/expr.h"
 #include "util/buf.h"
+#include "util/json_limits.h"
 
 #include <stdint.h>
 
@@ -28,6 +29,7 @@
 #define EXPR__MAX_PARAMS 8
 #define EXPR__DEFAULT_MAX_TIME_US (10LL * 1000000) /* wall time of one render */
 #define EXPR__DEFAULT_BUDGET (16u << 20)           /* bytes one render may hold */
+#define EXPR__VALUE_DEPTH JSON_MAX_DEPTH           /* nesting of values (128, as YAML) */
 
 typedef struct xnode xnode;
 typedef struct snode snode;
@@ -179,10 +181,13 @@ struct xr {
     const atomic_int *cancel;
     int64_t deadline_us;        /* the earlier of the two below; INT64_MAX: none */
     int64_t task_deadline_us;   /* lim->deadline_us, 0: none */
-    int64_t time_deadline_us;   /* start + max_time, 0: none */
+    int64_t time_deadline_us;   /* start + max_time, 0: none or not known yet */
+    int64_t max_time_us;        /* 0: none; the clock is read at the first check
+                                   (a render that never checks is short) */
     unsigned ticks;
     size_t budget;              /* bytes the render may hold */
     size_t used;                /* bytes it holds now (see eval.c, "budget") */
+    size_t saved_text_cap;      /* expr__text_cap before this render */
 };
 
 /* Why a render stopped (expr__stopped). */
@@ -224,16 +229,41 @@ json_t *expr__err(xr *r, const xnode *n, const char *fmt, ...) __attribute__((fo
 /* Evaluates n to a new reference, NULL after an error, or &expr__undef when
  * lenient and the name or attribute does not exist. */
 json_t *expr__eval(xr *r, const xnode *n, int lenient);
+/* ---- the budget (eval.c) ----
+ * r->used counts the bytes a render holds: the text written to its output
+ * buffers, the values bound by set/for/macro arguments, and within one
+ * statement every value its expression built. A value's bytes are
+ * expr__owned(v): what would be freed with it. */
+size_t expr__owned(const json_t *v);
+/* Adds bytes to r->used: 0, or -1 after "render budget of 16 MiB exceeded" at n. */
+int expr__charge(xr *r, const xnode *n, size_t bytes);
+/* Takes bytes off r->used (a buffer or value freed). */
+void expr__credit(xr *r, size_t bytes);
+/* What the render may still build: the cap for a filter's own buffer. */
+size_t expr__room(const xr *r);
+/* The budget error at n; returns NULL. */
+json_t *expr__budget_err(xr *r, const xnode *n);
+
+/* Whether v nests deeper than 128 levels; shared sub-values are measured
+ * once (a DAG the render built costs its distinct nodes). */
+int expr__too_deep(const json_t *v);
+/* "value nested deeper than 128 levels" at n; returns NULL. */
+json_t *expr__depth_err(xr *r, const xnode *n);
+/* After a failed write of v (toJson, yaml, printing): the depth error when v
+ * is nested too deeply, else the budget error. Returns NULL. */
+json_t *expr__write_err(xr *r, const xnode *n, const json_t *v);
+
 /* Records the stop error (deadline or cancel) at n; returns -1. */
 int expr__stopped(xr *r, const xnode *n, int why);
 /* Checks the cancel flag, and the deadline every few calls: 0 to go on, -1
  * after recording the stop error. Called at every loop iteration and call. */
+int expr__check_clock(xr *r, const xnode *n);
 static inline int expr__check(xr *r, const xnode *n)
 {
     if (r->cancel && atomic_load_explicit(r->cancel, memory_order_relaxed))
         return expr__stopped(r, n, EXPR__STOP_CANCEL);
-    if ((++r->ticks & 15) == 0 && r->deadline_us != INT64_MAX && expr__now_us() >= r->deadline_us)
-        return expr__stopped(r, n, EXPR__STOP_DEADLINE);
+    if ((++r->ticks & 15) == 0)
+        return expr__check_clock(r, n);
     return 0;
 }
 /* Renders a template (already compiled) nested inside r: for render(). */
@@ -251,8 +281,13 @@ int expr__compare(const json_t *a, const json_t *b, int *ok);
 const char *expr__type_name(const json_t *v);
 int expr__is_number(const json_t *v);
 double expr__num(const json_t *v);
-/* The value as text (strings as is, others as printed); caller frees. */
+/* The value as text (strings as is, others as printed); caller frees. A
+ * list or map prints at most expr__text_cap bytes (the render's budget, set
+ * while it runs; 0: no cap): past it the text is cut and expr__text_over
+ * set, which the renderer turns into the budget error. */
 char *expr__to_str(const json_t *v);
+extern _Thread_local size_t expr__text_cap;
+extern _Thread_local int expr__text_over;
 /* Length of a string (in characters), list or map; -1 otherwise. */
 long expr__length(const json_t *v);
 

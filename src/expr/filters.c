@@ -235,16 +235,14 @@ static json_t *f_join(xr *r, const xnode *n, json_t *in, json_t **av)
     if (!sep)
         sep = "";
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
     size_t i;
     json_t *x;
     json_array_foreach(in, i, x) {
-        if (i)
-            buf_puts(&b, sep);
-        if (expr__write_value(&b, x)) {
+        if ((i && buf_puts(&b, sep)) || expr__write_value(&b, x)) {
             buf_free(&b);
             free(tmp);
-            return expr__err(r, n, "filter 'join': result too large");
+            return expr__budget_err(r, n);
         }
     }
     free(tmp);
@@ -288,24 +286,25 @@ static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pat
         return NULL;
     OnigRegion *reg = onig_region_new();
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
+    int bad = 0;
     const UChar *str = (const UChar *)s, *end = str + strlen(s), *start = str;
-    while (start <= end) {
+    while (start <= end && !bad) {
         onig_region_clear(reg);
         int pos = onig_search(re, str, end, start, end, reg, ONIG_OPTION_NONE);
         if (pos < 0)
             break;
-        buf_append(&b, start, (size_t)(str + pos - start));
+        bad |= buf_append(&b, start, (size_t)(str + pos - start));
         for (const char *q = repl; *q; q++) {
             if (*q == '\\' && q[1]) {
-                buf_putc(&b, *++q);
+                bad |= buf_putc(&b, *++q);
             } else if (*q == '$' && isdigit((unsigned char)q[1])) {
                 int g = q[1] - '0';
                 q++;
                 if (g < reg->num_regs && reg->beg[g] >= 0)
-                    buf_append(&b, str + reg->beg[g], (size_t)(reg->end[g] - reg->beg[g]));
+                    bad |= buf_append(&b, str + reg->beg[g], (size_t)(reg->end[g] - reg->beg[g]));
             } else {
-                buf_putc(&b, *q);
+                bad |= buf_putc(&b, *q);
             }
         }
         const UChar *next = str + reg->end[0];
@@ -315,15 +314,20 @@ static char *regex_replace(xr *r, const xnode *n, const char *s, const char *pat
             size_t k = 1;
             while (next + k < end && (next[k] & 0xC0) == 0x80)
                 k++;
-            buf_append(&b, next, k);
+            bad |= buf_append(&b, next, k);
             next += k;
         }
         start = next;
     }
     if (start < end)
-        buf_append(&b, start, (size_t)(end - start));
+        bad |= buf_append(&b, start, (size_t)(end - start));
     onig_region_free(reg, 1);
     onig_free(re);
+    if (bad) {
+        buf_free(&b);
+        expr__budget_err(r, n);
+        return NULL;
+    }
     return buf_steal(&b);
 }
 
@@ -460,51 +464,73 @@ static json_t *f_regex_replace(xr *r, const xnode *n, json_t *in, json_t **av)
     return o ? str_result(o) : NULL;
 }
 
-static char *replace_all(const char *s, const char *from, const char *to)
+/* s with every from replaced by to; NULL past max bytes. */
+static char *replace_all(const char *s, const char *from, const char *to, size_t max)
 {
     size_t fl = strlen(from);
     if (!fl)
         return xstrdup(s);
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, max);
     const char *p = s, *q;
-    while ((q = strstr(p, from))) {
-        buf_append(&b, p, (size_t)(q - p));
-        buf_puts(&b, to);
+    int bad = 0;
+    while (!bad && (q = strstr(p, from))) {
+        bad |= buf_append(&b, p, (size_t)(q - p));
+        bad |= buf_puts(&b, to);
         p = q + fl;
     }
-    buf_puts(&b, p);
+    bad |= buf_puts(&b, p);
+    if (bad) {
+        buf_free(&b);
+        return NULL;
+    }
     return buf_steal(&b);
 }
 
-static json_t *replace_value(xr *r, const xnode *n, json_t *in, json_t *pairs, int regexp)
+static json_t *replace_value(xr *r, const xnode *n, json_t *in, json_t *pairs, int regexp, int depth)
 {
+    if (depth > EXPR__VALUE_DEPTH && (json_is_array(in) || json_is_object(in)))
+        return expr__depth_err(r, n);
     if (json_is_array(in)) {
+        /* each result is charged as it is built (a list of one shared
+         * string replaced a million times), and given back at the end:
+         * the caller charges the whole */
         json_t *out = json_array();
-        size_t i;
+        size_t i, held = 0;
         json_t *x;
         json_array_foreach(in, i, x) {
-            json_t *y = replace_value(r, n, x, pairs, regexp);
-            if (!y) {
+            json_t *y = replace_value(r, n, x, pairs, regexp, depth + 1);
+            size_t c = y ? expr__owned(y) : 0;
+            if (!y || expr__charge(r, n, c)) {
+                json_decref(y);
+                expr__credit(r, held + c);
                 json_decref(out);
                 return NULL;
             }
+            held += c;
             json_array_append_new(out, y);
         }
+        expr__credit(r, held);
         return out;
     }
     if (json_is_object(in)) {
         json_t *out = json_object();
         const char *k;
         json_t *x;
+        size_t held = 0;
         json_object_foreach(in, k, x) {
-            json_t *y = replace_value(r, n, x, pairs, regexp);
-            if (!y) {
+            json_t *y = replace_value(r, n, x, pairs, regexp, depth + 1);
+            size_t c = y ? expr__owned(y) : 0;
+            if (!y || expr__charge(r, n, c)) {
+                json_decref(y);
+                expr__credit(r, held + c);
                 json_decref(out);
                 return NULL;
             }
+            held += c;
             json_object_set_new_nocheck(out, k, y);
         }
+        expr__credit(r, held);
         return out;
     }
     char *s = expr__to_str(in);
@@ -512,11 +538,11 @@ static json_t *replace_value(xr *r, const xnode *n, json_t *in, json_t *pairs, i
     json_t *x;
     json_object_foreach(pairs, k, x) {
         char *to = expr__to_str(x);
-        char *ns = regexp ? regex_replace(r, n, s, k, to) : replace_all(s, k, to);
+        char *ns = regexp ? regex_replace(r, n, s, k, to) : replace_all(s, k, to, expr__room(r));
         free(to);
         free(s);
         if (!ns)
-            return NULL;
+            return regexp ? NULL : expr__budget_err(r, n);
         s = ns;
     }
     return str_result(s);
@@ -529,7 +555,7 @@ static json_t *f_replace(xr *r, const xnode *n, json_t *in, json_t **av)
     if (!json_is_object(av[0]))
         return expr__err(r, n, "filter 'replace' needs a map of replacements such as "
                                "{'old': 'new'}, got %s", expr__type_name(av[0]));
-    return replace_value(r, n, in, av[0], av[1] && expr__truthy(av[1]));
+    return replace_value(r, n, in, av[0], av[1] && expr__truthy(av[1]), 0);
 }
 
 static int is_empty(const json_t *v)
@@ -870,6 +896,10 @@ static json_t *f_chunk(xr *r, const xnode *n, json_t *in, json_t **av)
         }
         json_array_append(cur, x);
     }
+    if (json_array_size(in) && expr__too_deep(out)) {
+        json_decref(out);
+        return expr__depth_err(r, n);
+    }
     return out;
 }
 
@@ -1033,7 +1063,7 @@ static json_t *escape_value(json_t *in, const char *from, const char *to)
         return out;
     }
     char *s = expr__to_str(in);
-    char *o = replace_all(s, from, to);
+    char *o = replace_all(s, from, to, 0); /* at most 2x: not capped */
     free(s);
     return str_result(o);
 }
@@ -1165,10 +1195,10 @@ static json_t *f_sha512(xr *r, const xnode *n, json_t *in, json_t **av) { return
 static json_t *f_to_json(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
     if (expr__write_json(&b, in, 0)) {
         buf_free(&b);
-        return expr__err(r, n, "filter '%s': value too large", n->name);
+        return expr__write_err(r, n, in);
     }
     json_t *v = json_stringn_nocheck(buf_str(&b), b.len);
     buf_free(&b);
@@ -1178,10 +1208,10 @@ static json_t *f_to_json(xr *r, const xnode *n, json_t *in, json_t **av)
 static json_t *f_to_ion(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
     if (expr__ion_write(&b, in)) {
         buf_free(&b);
-        return expr__err(r, n, "filter 'toIon': value too large");
+        return expr__write_err(r, n, in);
     }
     json_t *v = json_stringn_nocheck(buf_str(&b), b.len);
     buf_free(&b);
@@ -1191,10 +1221,10 @@ static json_t *f_to_ion(xr *r, const xnode *n, json_t *in, json_t **av)
 static json_t *f_yaml(xr *r, const xnode *n, json_t *in, json_t **av)
 {
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
     if (expr__yaml_write(&b, in, 0)) {
         buf_free(&b);
-        return expr__err(r, n, "filter 'yaml': value too large");
+        return expr__write_err(r, n, in);
     }
     json_t *v = json_stringn_nocheck(buf_str(&b), b.len);
     buf_free(&b);
@@ -1220,22 +1250,27 @@ static json_t *do_indent(xr *r, const xnode *n, json_t *in, json_t **av, int new
         return str_result(s);
     }
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
+    int bad = 0;
     if (newline) {
-        buf_putc(&b, strstr(s, "\r\n") ? '\r' : '\n');
+        bad |= buf_putc(&b, strstr(s, "\r\n") ? '\r' : '\n');
         if (strstr(s, "\r\n"))
-            buf_putc(&b, '\n');
+            bad |= buf_putc(&b, '\n');
         for (long long i = 0; i < amount; i++)
-            buf_puts(&b, pre);
+            bad |= buf_puts(&b, pre);
     }
-    for (const char *p = s; *p; p++) {
-        buf_putc(&b, *p);
+    for (const char *p = s; *p && !bad; p++) {
+        bad |= buf_putc(&b, *p);
         if (*p == '\n' || (*p == '\r' && p[1] != '\n'))
             for (long long i = 0; i < amount; i++)
-                buf_puts(&b, pre);
+                bad |= buf_puts(&b, pre);
     }
     free(s);
     free(tmp);
+    if (bad) {
+        buf_free(&b);
+        return expr__budget_err(r, n);
+    }
     return str_result(buf_steal(&b));
 }
 
@@ -1322,29 +1357,35 @@ static json_t *f_escape(xr *r, const xnode *n, json_t *in, json_t **av)
         char *s = expr__to_str(in);
         json_t *str = json_string_nocheck(s);
         buf b;
-        buf_init(&b, r->max_out);
-        expr__write_json(&b, str, 0);
+        buf_init(&b, expr__room(r));
+        int bad = expr__write_json(&b, str, 0);
         json_decref(str);
         free(s);
         /* drop the surrounding quotes */
-        v = json_stringn_nocheck(buf_str(&b) + 1, b.len >= 2 ? b.len - 2 : 0);
+        v = bad ? expr__budget_err(r, n) : json_stringn_nocheck(buf_str(&b) + 1, b.len >= 2 ? b.len - 2 : 0);
         buf_free(&b);
     } else if (!strcmp(strategy, "html") || !strcmp(strategy, "css")) {
         char *s = expr__to_str(in);
         buf b;
-        buf_init(&b, r->max_out);
-        for (const char *p = s; *p; p++) {
+        buf_init(&b, expr__room(r));
+        int bad = 0;
+        for (const char *p = s; *p && !bad; p++) {
             switch (*p) {
-            case '&': buf_puts(&b, "&amp;"); break;
-            case '<': buf_puts(&b, "&lt;"); break;
-            case '>': buf_puts(&b, "&gt;"); break;
-            case '"': buf_puts(&b, "&quot;"); break;
-            case '\'': buf_puts(&b, "&#39;"); break;
-            default: buf_putc(&b, *p);
+            case '&': bad |= buf_puts(&b, "&amp;"); break;
+            case '<': bad |= buf_puts(&b, "&lt;"); break;
+            case '>': bad |= buf_puts(&b, "&gt;"); break;
+            case '"': bad |= buf_puts(&b, "&quot;"); break;
+            case '\'': bad |= buf_puts(&b, "&#39;"); break;
+            default: bad |= buf_putc(&b, *p);
             }
         }
         free(s);
-        v = str_result(buf_steal(&b));
+        if (bad) {
+            buf_free(&b);
+            v = expr__budget_err(r, n);
+        } else {
+            v = str_result(buf_steal(&b));
+        }
     } else {
         v = expr__err(r, n, "filter 'escape': unknown strategy '%s' (html, js, json, url_param)", strategy);
     }
@@ -1553,15 +1594,22 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
     }
     /* a string input is read as JSON when it is JSON, as Kestra does */
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, expr__room(r));
     json_t *parsed = NULL;
     if (json_is_string(in))
-        parsed = json_loads(json_string_value(in), JSON_DECODE_ANY, NULL);
-    expr__write_json(&b, parsed ? parsed : in, 0);
+        parsed = json_loadb_limited(json_string_value(in), json_string_length(in), JSON_DECODE_ANY,
+                                    EXPR__VALUE_DEPTH, NULL);
+    if (expr__write_json(&b, parsed ? parsed : in, 0)) {
+        buf_free(&b);
+        expr__write_err(r, n, parsed ? parsed : in);
+        json_decref(parsed);
+        free(tmp);
+        return NULL;
+    }
     json_decref(parsed);
     jv input = jv_parse(buf_str(&b));
     buf_free(&b);
-    if (expr__check(r, n)) {
+    if (expr__check(r, n) || expr__check_clock(r, n)) { /* the clock: now, it may run long */
         jv_free(input);
         free(tmp);
         return NULL;
@@ -1583,19 +1631,35 @@ static json_t *f_jq(xr *r, const xnode *n, json_t *in, json_t **av)
         lim->yield(lim->yield_ud, 0);
     jq_start(jq, input, 0);
     jv res;
-    int count = 0;
+    int count = 0, over = 0;
+    size_t room = expr__room(r), got = 0;
     while (jv_is_valid(res = jq_next(jq))) {
         jv dumped = jv_dump_string(res, 0);
-        json_t *x = json_loads(jv_string_value(dumped), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        size_t len = (size_t)jv_string_length_bytes(jv_copy(dumped));
+        json_t *x = NULL;
+        got += len + 8;
+        if (got > room)
+            over = 1; /* the results' text passes the budget */
+        else if (!(x = json_loadb_limited(jv_string_value(dumped), len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                                          EXPR__VALUE_DEPTH, NULL)))
+            over = 2; /* nested too deeply (jq's output is valid JSON) */
         jv_free(dumped);
+        res = jv_invalid(); /* jv_dump_string took it */
         if (x)
             json_array_append_new(out, x);
-        if (++count > 1000000)
+        if (over || ++count > 1000000)
             break;
     }
     int stopped = expr__watch_end(&w);
     if (lim && lim->yield)
         lim->yield(lim->yield_ud, 1);
+    if (over && !stopped) {
+        jv_free(res);
+        json_decref(out);
+        jq_set_error_cb(jq, NULL, NULL);
+        free(tmp);
+        return over == 1 ? expr__budget_err(r, n) : expr__depth_err(r, n);
+    }
     if (stopped) {
         jv_free(res);
         json_decref(out);
@@ -1656,7 +1720,8 @@ static int t_json(xr *r, const xnode *n, json_t *v)
 {
     if (!json_is_string(v))
         return 0;
-    json_t *x = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
+    json_t *x = json_loadb_limited(json_string_value(v), json_string_length(v), JSON_DECODE_ANY,
+                                   EXPR__VALUE_DEPTH, NULL);
     int ok = x != NULL;
     json_decref(x);
     return ok;

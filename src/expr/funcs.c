@@ -114,7 +114,8 @@ static json_t *fn_from_json(xr *r, const xnode *n, json_t **av, int nargs)
     if (!json_is_string(av[0]))
         return json_incref(av[0]);
     json_error_t je;
-    json_t *v = json_loads(json_string_value(av[0]), JSON_DECODE_ANY, &je);
+    json_t *v = json_loadb_limited(json_string_value(av[0]), json_string_length(av[0]), JSON_DECODE_ANY,
+                                   EXPR__VALUE_DEPTH, &je);
     if (!v) {
         char where[JSON_ERROR_TEXT_LENGTH + 32];
         kerr_format_pos(where, sizeof where, NULL, je.line, je.column, je.text);
@@ -152,9 +153,15 @@ static json_t *fn_from_ion(xr *r, const xnode *n, json_t **av, int nargs)
 static json_t *fn_print_context(xr *r, const xnode *n, json_t **av, int nargs)
 {
     buf b;
-    buf_init(&b, r->max_out);
+    buf_init(&b, expr__room(r));
     json_t *empty = json_object();
-    expr__write_json(&b, r->ctx ? r->ctx : empty, 0);
+    const json_t *ctx = r->ctx ? r->ctx : empty;
+    if (expr__write_json(&b, ctx, 0)) {
+        buf_free(&b);
+        expr__write_err(r, n, ctx);
+        json_decref(empty);
+        return NULL;
+    }
     json_decref(empty);
     json_t *v = json_stringn_nocheck(buf_str(&b), b.len);
     buf_free(&b);
@@ -197,6 +204,7 @@ static json_t *do_render(xr *r, const xnode *n, json_t *src, int recursive)
             free(cur);
             return expr__err(r, n, "render(): %d:%d: %s", e2.line, e2.col, e2.msg);
         }
+        expr__credit(r, b.len); /* charged as written; the result is charged once returned */
         char *next = buf_steal(&b);
         int same = !strcmp(next, cur);
         free(cur);
@@ -312,8 +320,8 @@ static void keep_anchor(anchor **anchors, const yaml_char_t *name, json_t *v)
  * sequence/mapping end event returns NULL with e->code still 0. */
 static json_t *yaml_node(yaml_parser_t *p, yaml_event_t *ev, anchor **anchors, int depth, kerr *e)
 {
-    if (depth > 200) {
-        kerr_set(e, "YAML nested too deeply");
+    if (depth > EXPR__VALUE_DEPTH) {
+        kerr_set(e, "YAML nested deeper than %d levels", EXPR__VALUE_DEPTH);
         return NULL;
     }
     switch (ev->type) {
@@ -482,7 +490,7 @@ static int yw_leaf(buf *b, const json_t *x)
 
 static int yw_map(buf *b, const json_t *v, int indent, int inline_first, int level)
 {
-    if (level > 500)
+    if (level >= EXPR__VALUE_DEPTH)
         return -1;
     const char *k;
     json_t *x;
@@ -510,7 +518,7 @@ static int yw_map(buf *b, const json_t *v, int indent, int inline_first, int lev
 
 static int yw_list(buf *b, const json_t *v, int indent, int inline_first, int level)
 {
-    if (level > 500)
+    if (level >= EXPR__VALUE_DEPTH)
         return -1;
     size_t i;
     json_t *x;
@@ -557,9 +565,15 @@ static int ion_symbol_ok(const char *s)
     return 1;
 }
 
-int expr__ion_write(buf *b, const json_t *v)
+static int ion_write_rec(buf *b, const json_t *v, int level);
+
+int expr__ion_write(buf *b, const json_t *v) { return ion_write_rec(b, v, 0); }
+
+static int ion_write_rec(buf *b, const json_t *v, int level)
 {
     char num[64];
+    if ((json_is_array(v) || json_is_object(v)) && level >= EXPR__VALUE_DEPTH)
+        return -1;
     switch (json_typeof(v)) {
     case JSON_NULL: return buf_puts(b, "null");
     case JSON_TRUE: return buf_puts(b, "true");
@@ -586,7 +600,7 @@ int expr__ion_write(buf *b, const json_t *v)
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x) {
-            if ((i && buf_putc(b, ',')) || expr__ion_write(b, x))
+            if ((i && buf_putc(b, ',')) || ion_write_rec(b, x, level + 1))
                 return -1;
         }
         return buf_putc(b, ']');
@@ -611,7 +625,7 @@ int expr__ion_write(buf *b, const json_t *v)
                 if (rc)
                     return -1;
             }
-            if (buf_putc(b, ':') || expr__ion_write(b, x))
+            if (buf_putc(b, ':') || ion_write_rec(b, x, level + 1))
                 return -1;
         }
         return buf_putc(b, '}');
@@ -687,8 +701,8 @@ static json_t *ion_string(ionp *ip, char q)
 
 static json_t *ion_value(ionp *ip)
 {
-    if (++ip->depth > 200)
-        return ion_fail(ip, "nested too deeply");
+    if (++ip->depth > EXPR__VALUE_DEPTH)
+        return ion_fail(ip, "nested deeper than 128 levels");
     ion_ws(ip);
     const char *p = ip->p;
     json_t *v = NULL;

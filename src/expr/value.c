@@ -141,7 +141,7 @@ static int write_json(buf *b, const json_t *v, int pretty, int level)
     case JSON_STRING:
         return write_json_string(b, json_string_value(v), json_string_length(v));
     case JSON_ARRAY: {
-        if (level > 2000)
+        if (level >= EXPR__VALUE_DEPTH)
             return -1;
         if (buf_putc(b, '['))
             return -1;
@@ -160,7 +160,7 @@ static int write_json(buf *b, const json_t *v, int pretty, int level)
         return buf_putc(b, ']');
     }
     case JSON_OBJECT: {
-        if (level > 2000)
+        if (level >= EXPR__VALUE_DEPTH)
             return -1;
         if (buf_putc(b, '{'))
             return -1;
@@ -226,13 +226,17 @@ int expr__write_value(buf *b, const json_t *v)
     }
 }
 
+_Thread_local size_t expr__text_cap;
+_Thread_local int expr__text_over;
+
 char *expr__to_str(const json_t *v)
 {
     if (json_is_string(v))
         return xstrndup(json_string_value(v), json_string_length(v));
     buf b;
-    buf_init(&b, 0);
-    expr__write_value(&b, v);
+    buf_init(&b, expr__text_cap);
+    if (expr__write_value(&b, v))
+        expr__text_over = 1;
     return buf_steal(&b);
 }
 
@@ -268,8 +272,18 @@ double expr__num(const json_t *v)
     return 0;
 }
 
-int expr__equal(const json_t *a, const json_t *b)
+static int equal_rec(const json_t *a, const json_t *b, int depth);
+
+int expr__equal(const json_t *a, const json_t *b) { return equal_rec(a, b, 0); }
+
+/* Values nested deeper than the limit compare by identity only (the render
+ * never builds them; a context value might hold one). */
+static int equal_rec(const json_t *a, const json_t *b, int depth)
 {
+    if (a == b)
+        return 1;
+    if (depth > EXPR__VALUE_DEPTH && (json_is_array(a) || json_is_object(a)))
+        return a == b;
     if (expr__is_number(a) && expr__is_number(b)) {
         if (json_is_integer(a) && json_is_integer(b))
             return json_integer_value(a) == json_integer_value(b);
@@ -279,7 +293,7 @@ int expr__equal(const json_t *a, const json_t *b)
         if (json_array_size(a) != json_array_size(b))
             return 0;
         for (size_t i = 0; i < json_array_size(a); i++)
-            if (!expr__equal(json_array_get(a, i), json_array_get(b, i)))
+            if (!equal_rec(json_array_get(a, i), json_array_get(b, i), depth + 1))
                 return 0;
         return 1;
     }
@@ -290,7 +304,7 @@ int expr__equal(const json_t *a, const json_t *b)
         json_t *x;
         json_object_foreach((json_t *)a, k, x) {
             json_t *y = json_object_get(b, k);
-            if (!y || !expr__equal(x, y))
+            if (!y || !equal_rec(x, y, depth + 1))
                 return 0;
         }
         return 1;
