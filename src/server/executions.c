@@ -421,14 +421,8 @@ enum MHD_Result srv_exec_file(srv_req *r)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read %s", path);
     }
     const char *base = strrchr(uri, '/');
-    char *disp = xasprintf("attachment; filename=\"%s\"", base ? base + 1 : "file");
+    enum MHD_Result rc = srv_download(r, "application/octet-stream", base ? base + 1 : "file", NULL,
+                                      (size_t)sb.st_size, fd);
     free(uri);
-    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
-    MHD_add_response_header(resp, "Content-Disposition", disp);
-    free(disp);
-    r->answered = 200;
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
     return rc;
 }

@@ -148,7 +148,7 @@ enum MHD_Result srv_logs_download(srv_req *r)
                    v[i].message);
     }
     store_logs_free(v, n);
-    char *disp = xasprintf("attachment; filename=\"%s.log\"", q->id);
+    char *fname = xasprintf("%s.log", q->id);
     logq_free(q);
     size_t len = b.len;
     char *text = engine_mask(r->s->o.engine, b.data ? b.data : "", len, &len);  /* a secret known since */
@@ -156,12 +156,7 @@ enum MHD_Result srv_logs_download(srv_req *r)
         buf_free(&b);
     else
         text = buf_steal(&b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, "Content-Disposition", disp);
-    free(disp);
-    r->answered = 200;
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
+    enum MHD_Result rc = srv_download(r, "text/plain; charset=utf-8", fname, text, len, -1);
+    free(fname);
     return rc;
 }

@@ -8,6 +8,10 @@
  * buffer; multipart bodies go through MHD's post processor, with files
  * streamed to temporary files (removed when the request completes).
  *
+ * The response helpers handlers use (srv_json, srv_error, srv_arg...) are
+ * in http.c, so that resource files and auth.c depend on it, not on this
+ * file.
+ *
  * DESIGN
  * One thread per connection (see server.h): handlers are plain blocking
  * code. server_stop sets `stopping` (event streams end at their next poll)
@@ -87,170 +91,6 @@ const srv_route *srv_routes(size_t *n)
     return routes;
 }
 
-/* ---- responses --------------------------------------------------------------- */
-
-static enum MHD_Result queue(srv_req *r, unsigned status, struct MHD_Response *resp)
-{
-    r->answered = (int)status;
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
-enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const char *text, size_t len)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    return queue(r, status, resp);
-}
-
-char *srv_dump(const json_t *j)
-{
-    if (json_depth_exceeds(j, SRV_DUMP_MAX_DEPTH))
-        return NULL;
-    return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
-}
-
-enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j)
-{
-    char *s = srv_dump(j);
-    if (!s && json_depth_exceeds(j, SRV_DUMP_MAX_DEPTH)) {
-        json_decref(j);
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        s = xasprintf("{\"message\":\"the answer is nested deeper than %d levels: it cannot be sent\"}",
-                      SRV_DUMP_MAX_DEPTH);
-    } else {
-        json_decref(j);
-    }
-    if (!s)
-        s = xstrdup("null");
-    /* secrets never leave in an answer (outputs, inputs, labels, errors) */
-    size_t len = strlen(s);
-    char *masked = engine_mask(r->s->o.engine, s, len, &len);
-    if (masked) {
-        free(s);
-        s = masked;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    return queue(r, status, resp);
-}
-
-enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return srv_json(r, status, json_pack("{s:s}", "message", msg));
-}
-
-enum MHD_Result srv_empty(srv_req *r, unsigned status)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    return queue(r, status, resp);
-}
-
-enum MHD_Result srv_kerr_error(srv_req *r, const kerr *e)
-{
-    unsigned status;
-    switch (e->code) {
-    case KERR_NOT_FOUND: status = MHD_HTTP_NOT_FOUND; break;
-    case KERR_CONFLICT:
-    case KERR_DUPLICATE: status = MHD_HTTP_CONFLICT; break;
-    case KERR_INVALID: status = MHD_HTTP_UNPROCESSABLE_CONTENT; break;
-    case KERR_UNAVAILABLE: status = MHD_HTTP_SERVICE_UNAVAILABLE; break;
-    default: status = MHD_HTTP_INTERNAL_SERVER_ERROR; break;
-    }
-    return srv_error(r, status, "%s", e->msg[0] ? e->msg : "internal error");
-}
-
-const char *srv_arg(srv_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *srv_header(srv_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-typedef struct args_acc {
-    const char *name;
-    json_t *out;
-} args_acc;
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    args_acc *a = cls;
-    if (key && !strcmp(key, a->name) && value)
-        json_array_append_new(a->out, json_string(value));
-    return MHD_YES;
-}
-
-json_t *srv_args_all(srv_req *r, const char *name)
-{
-    args_acc a = {name, json_array()};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
-    return a.out;
-}
-
-static int parse_size(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int srv_paging(srv_req *r, size_t *offset, size_t *limit, size_t *page)
-{
-    long pg = 1, sz = 10;
-    const char *p = srv_arg(r, "page"), *z = srv_arg(r, "size");
-    if (p && parse_size(p, 1, 1000000000L, &pg)) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'page': '%s' is not a page number (1, 2, ...)", p);
-        return -1;
-    }
-    if (z && parse_size(z, 1, 1000000000L, &sz)) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'size': '%s' is not a positive number", z);
-        return -1;
-    }
-    if (sz > SRV_PAGE_MAX)
-        sz = SRV_PAGE_MAX;
-    *limit = (size_t)sz;
-    *offset = (size_t)(pg - 1) * (size_t)sz;
-    if (page)
-        *page = (size_t)pg;
-    return 0;
-}
-
-json_t *srv_body_json(srv_req *r, int any)
-{
-    if (r->body.len == 0) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body is empty: send a JSON %s", any ? "value" : "object");
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb_limited(r->body.data, r->body.len, JSON_DECODE_ANY, JSON_MAX_DEPTH, &je);
-    if (!j) {
-        char msg[512];
-        kerr_format_pos(msg, sizeof msg, "body", je.line, je.column, "invalid JSON: ");
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "%s%s", msg, je.text);
-        return NULL;
-    }
-    if (!any && !json_is_object(j)) {
-        json_decref(j);
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "the request body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
 /* ---- requests that read much from the store ----------------------------------------- */
 
 /* Searches and listings load up to a page of 1,000 rows and build their
@@ -311,7 +151,7 @@ static enum MHD_Result answer_busy(srv_req *r)
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(m), m, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Retry-After", "1");
-    return queue(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+    return srv_queue(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
 }
 
 /* ---- multipart bodies ---------------------------------------------------------- */
@@ -508,7 +348,7 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
             resp = MHD_create_response_from_buffer(strlen(m), m, MHD_RESPMEM_MUST_FREE);
             MHD_add_response_header(resp, "Content-Type", "application/json");
             MHD_add_response_header(resp, "Allow", buf_str(&allow));
-            rc = queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+            rc = srv_queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
         } else {
             rc = srv_error(r, MHD_HTTP_NOT_FOUND, "no route %s %s (the API is under /api/v1/, see /api/v1/openapi.json)",
                            r->method, r->path);

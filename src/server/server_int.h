@@ -97,7 +97,7 @@ struct srv_req {
     int heavy;                  /* holds one of the SRV_HEAVY_MAX slots */
 };
 
-/* ---- responses (server.c) ------------------------------------------------- */
+/* ---- responses (http.c) ------------------------------------------------- */
 
 /* Answers are dumped only when they nest at most this deep (bodies are
  * refused past JSON_MAX_DEPTH, 128; the envelopes add a few levels; stored
@@ -114,6 +114,11 @@ enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j);
 /* Queues {"message": "..."} with status. */
 enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Queues resp with status (destroys resp; sets r->answered). */
+enum MHD_Result srv_queue(srv_req *r, unsigned status, struct MHD_Response *resp);
+/* 200 with an attachment: len bytes of fd (taken: closed by MHD) when fd >=
+ * 0, else data (taken, freed by MHD; NULL for an empty body). */
+enum MHD_Result srv_download(srv_req *r, const char *ctype, const char *filename, char *data, size_t len, int fd);
 /* Queues a body as is. */
 enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const char *text, size_t len);
 /* 204 No Content. */
