@@ -144,6 +144,8 @@ int engine_flow_create(engine *en, const char *source, size_t len, int must_be_n
             rc = store_flow_put(st, f->namespace, f->id, f->source, f->doc, NULL, NULL, e);
         if (!rc)
             rc = store_flow_get(st, f->namespace, f->id, 0, row, e);
+        if (!rc) /* the webhook index follows the revision, in the same transaction */
+            rc = engine_webhook_index(st, f->namespace, f->id, row->revision, f->doc, e);
         if (rc)
             store_rollback(st);
         else
