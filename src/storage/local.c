@@ -33,6 +33,12 @@
  * lost: while walking, it makes again a folder that vanished under it
  * (bounded retries); once its temporary file exists, delete_prefix leaves
  * that file and its folders in place (the write lands after the delete).
+ * delete_prefix removes every entry its readdir pass sees, which includes
+ * every file that existed when it began (readdir returns each entry present
+ * for the whole pass); a folder found non-empty again at its rmdir got new
+ * files from a concurrent writer: it is emptied again a few times
+ * (KEEP_RETRIES), then left in place and reported as kept, so a writer that
+ * never stops cannot make the delete fail.
  * New folders are fsync'ed into their parents at commit, not when made, so
  * that no slow fsync sits between making a folder and using it. With
  * STORAGE_LOCAL_NOSYNC there is no fsync at all: renames keep writes atomic
@@ -634,11 +640,23 @@ static int local_remove(storage *s, const char *path, kerr *e)
     return rc;
 }
 
+/* Passes over a folder that a concurrent writer keeps filling before it is
+ * left in place and reported as kept. */
+#define KEEP_RETRIES 3
+
 /* What one delete_prefix found. */
 typedef struct removal {
     long count;   /* regular files removed (temporary files not counted) */
-    int busy;     /* a write in progress was left in place */
+    buf rel;      /* the folder being removed, relative to the root */
+    char **kept;  /* folders left in place (rel, ending in '/') */
+    size_t n_kept;
 } removal;
+
+static void keep_folder(removal *r)
+{
+    r->kept = xrealloc(r->kept, (r->n_kept + 1) * sizeof *r->kept);
+    r->kept[r->n_kept++] = xasprintf("%s/", buf_str(&r->rel));
+}
 
 static int remove_tree(int pfd, const char *name, int depth, removal *r, kerr *e);
 
@@ -657,7 +675,9 @@ static int in_progress(const char *name)
     return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-/* Empties the folder dfd (consumed); adds the regular files removed to *count. */
+/* Empties the folder dfd (consumed); adds the regular files removed to
+ * r->count. Returns -1 on error, 1 when something stays in it (a write in
+ * progress, a folder kept), 0 when it was emptied. */
 static int empty_tree(int dfd, int depth, removal *r, kerr *e)
 {
     DIR *d = fdopendir(dfd);
@@ -665,7 +685,7 @@ static int empty_tree(int dfd, int depth, removal *r, kerr *e)
         close(dfd);
         return kerr_set(e, "opendir: %s", strerror(errno));
     }
-    int rc = 0;
+    int rc = 0, stays = 0;
     struct dirent *de;
     while (!rc && (errno = 0, de = readdir(d))) {
         const char *name = de->d_name;
@@ -677,8 +697,12 @@ static int empty_tree(int dfd, int depth, removal *r, kerr *e)
         int reserved = storage__is_reserved(name, strlen(name));
         if (S_ISDIR(st.st_mode)) {
             rc = remove_tree(dirfd(d), name, depth + 1, r, e);
+            if (rc > 0) {
+                stays = 1;
+                rc = 0;
+            }
         } else if (reserved && in_progress(name)) {
-            r->busy = 1;   /* its rename will land; the folder stays */
+            stays = 1;   /* its rename will land; the folder stays */
         } else if (unlinkat(dirfd(d), name, 0) == 0) {
             r->count += S_ISREG(st.st_mode) && !reserved;
         } else if (errno != ENOENT) {
@@ -688,44 +712,66 @@ static int empty_tree(int dfd, int depth, removal *r, kerr *e)
     if (!rc && errno)
         rc = kerr_set(e, "readdir: %s", strerror(errno));
     closedir(d);
-    return rc;
+    return rc ? rc : stays;
 }
 
 /* Removes the entry name of folder pfd: a folder with everything below it,
  * or a file or link. A folder a writer adds to meanwhile is emptied again, a
- * bounded number of times; one holding a write in progress is left in place
- * (r->busy). */
+ * bounded number of times, then left in place; so is one holding a write in
+ * progress. Returns -1 on error, 0 when removed, 1 when the folder was left
+ * in place (and recorded in r->kept). */
 static int remove_tree(int pfd, const char *name, int depth, removal *r, kerr *e)
 {
     if (depth > STORAGE_DEPTH_MAX + 1)
         return kerr_set(e, "folders nested too deep");
+    size_t mark = r->rel.len;
+    if (mark)
+        buf_putc(&r->rel, '/');
+    buf_puts(&r->rel, name);
+    int rc = 0;
     for (int attempt = 0;; attempt++) {
         int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT)
-                return 0;
+                break;
             /* a file (or link) by that name: removed like a file */
             struct stat st;
             if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 unlinkat(pfd, name, 0) == 0) {
                 r->count += S_ISREG(st.st_mode);
-                return 0;
+                break;
             }
-            return errno == ENOENT ? 0 : kerr_set(e, "open '%s': %s", name, strerror(errno));
+            if (errno != ENOENT)
+                rc = kerr_set(e, "open '%s': %s", name, strerror(errno));
+            break;
         }
-        if (empty_tree(fd, depth, r, e))
-            return -1;
+        int inner = empty_tree(fd, depth, r, e);
+        if (inner < 0) {
+            rc = -1;
+            break;
+        }
         if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-            return 0;
-        if (errno == ENOTEMPTY && r->busy)
-            return 0;
-        if (errno != ENOTEMPTY || attempt >= WALK_RETRIES)
-            return kerr_set(e, "rmdir '%s': %s", name, strerror(errno));
-        /* a writer added a file meanwhile: empty it again */
+            break;
+        if (errno != ENOTEMPTY) {
+            rc = kerr_set(e, "rmdir '%s': %s", name, strerror(errno));
+            break;
+        }
+        /* what stays is what a concurrent writer put there after this pass
+         * began (a write in progress, a kept folder, or new files: those
+         * are emptied again a few times) */
+        if (inner > 0 || attempt >= KEEP_RETRIES) {
+            keep_folder(r);
+            rc = 1;
+            break;
+        }
     }
+    r->rel.len = mark;
+    r->rel.data[mark] = '\0';
+    return rc;
 }
 
-static long local_remove_prefix(storage *s, const char *path, kerr *e)
+static long local_remove_prefix(storage *s, const char *path, char ***kept, size_t *n_kept,
+                                kerr *e)
 {
     local *l = (local *)s;
     const char *base;
@@ -733,12 +779,22 @@ static long local_remove_prefix(storage *s, const char *path, kerr *e)
     int pfd = walk_dir(l, path, dirlen, NULL, e);
     if (pfd < 0)
         return errno == ENOENT || errno == ENOTDIR ? (kerr_clear(e), 0) : -1;
-    removal r = {0, 0};
+    removal r = {0, BUF_INIT, NULL, 0};
+    buf_append(&r.rel, path, dirlen);
     int rc = remove_tree(pfd, base, 1, &r, e);
-    if (!rc && l->sync && fsync(pfd))
+    if (rc >= 0 && l->sync && fsync(pfd))
         rc = kerr_set(e, "fsync of the folder: %s", strerror(errno));
     close(pfd);
-    return rc ? -1 : r.count;
+    buf_free(&r.rel);
+    if (rc < 0) {
+        for (size_t i = 0; i < r.n_kept; i++)
+            free(r.kept[i]);
+        free(r.kept);
+        return -1;
+    }
+    *kept = r.kept;
+    *n_kept = r.n_kept;
+    return r.count;
 }
 
 /* ---- opening ---------------------------------------------------------- */

@@ -351,6 +351,25 @@ int storage_delete(storage *s, const char *uri, kerr *e)
 
 long storage_delete_prefix(storage *s, const char *prefix, kerr *e)
 {
+    return storage_delete_prefix_kept(s, prefix, NULL, NULL, e);
+}
+
+void storage_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+long storage_delete_prefix_kept(storage *s, const char *prefix, char ***kept, size_t *n_kept,
+                                kerr *e)
+{
+    char **k = NULL;
+    size_t nk = 0;
+    if (kept)
+        *kept = NULL;
+    if (n_kept)
+        *n_kept = 0;
     storage_uri u;
     if (storage_uri_parse(prefix, STORAGE_URI_FOLDER, &u, e))
         return -1;
@@ -358,10 +377,23 @@ long storage_delete_prefix(storage *s, const char *prefix, kerr *e)
     if (u.depth == 0) {
         rc = kerr_set(e, "%s: refusing to delete the whole storage", u.uri);
     } else {
-        rc = s->ops->remove_prefix(s, u.path, e);
+        rc = s->ops->remove_prefix(s, u.path, &k, &nk, e);
         if (rc < 0)
             kerr_prefix(e, "%s", u.uri);
     }
     storage_uri_free(&u);
+    for (size_t i = 0; i < nk; i++) {
+        /* rel_to_uri of "a/b/" ends in "/" too */
+        char *uri = rel_to_uri(k[i]);
+        free(k[i]);
+        k[i] = uri;
+    }
+    if (rc >= 0 && kept) {
+        *kept = k;
+        if (n_kept)
+            *n_kept = nk;
+    } else {
+        storage_strv_free(k, nk);
+    }
     return rc;
 }

@@ -212,5 +212,15 @@ int storage_delete(storage *s, const char *uri, kerr *e);
  * number of files deleted (0 if the folder did not exist), or -1. A write in
  * progress meanwhile is not lost: it lands, and keeps its folders. */
 long storage_delete_prefix(storage *s, const char *prefix, kerr *e);
+/* The same, saying what a concurrent writer kept. Every file that existed
+ * when the call began is deleted; a file written into the folder while the
+ * delete runs (a put that lands meanwhile, a writer still open) is not lost:
+ * it stays, with the folders that lead to it. Those folders are *kept (NULL
+ * when nothing was kept; free with storage_strv_free): their URIs, ending in
+ * '/', deepest first, *n_kept of them. When *n_kept is 0 the folder is gone
+ * entirely. kept and n_kept may be NULL. */
+long storage_delete_prefix_kept(storage *s, const char *prefix, char ***kept /* OUT */,
+                                size_t *n_kept /* OUT */, kerr *e);
+void storage_strv_free(char **v, size_t n);
 
 #endif

@@ -48,8 +48,12 @@ typedef struct storage_ops {
                 kerr *e);
     /* 1 deleted, 0 absent, -1 error. */
     int (*remove)(storage *s, const char *path, kerr *e);
-    /* Removes the folder path recursively; number of files removed, or -1. */
-    long (*remove_prefix)(storage *s, const char *path, kerr *e);
+    /* Removes the folder path recursively; number of files removed, or -1.
+     * kept (may be NULL) receives the folders (paths relative to the root,
+     * ending in '/', deepest first) left in place because a concurrent
+     * write landed in them or is under way; *n_kept their number. */
+    long (*remove_prefix)(storage *s, const char *path, char ***kept, size_t *n_kept,
+                          kerr *e);
 } storage_ops;
 
 /* Every backend's writer starts with this. */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -848,28 +849,49 @@ static void test_concurrent_writers(void **state)
 typedef struct dctx {
     storage *s;
     int failures;
+    int bad_kept;            /* a kept folder outside the prefix, or not a folder */
+    int kept_rounds;         /* rounds where a concurrent writer kept a folder */
     char err[KERR_MSG_MAX];
 } dctx;
+
+/* One delete of kite:///race/E/ racing writers: it must succeed, and what
+ * it did not delete must be a folder below the prefix, reported as kept. */
+static void delete_once(dctx *d)
+{
+    kerr e = KERR_INIT;
+    char **kept = NULL;
+    size_t nk = 0;
+    if (storage_delete_prefix_kept(d->s, "kite:///race/E/", &kept, &nk, &e) < 0) {
+        d->failures++;
+        memcpy(d->err, e.msg, sizeof d->err);
+        return;
+    }
+    d->kept_rounds += nk > 0;
+    for (size_t i = 0; i < nk; i++) {
+        size_t len = strlen(kept[i]);
+        if (strncmp(kept[i], "kite:///race/E/", 15) || kept[i][len - 1] != '/')
+            d->bad_kept++;
+    }
+    storage_strv_free(kept, nk);
+}
 
 static void *deleter(void *arg)
 {
     dctx *d = arg;
-    for (int r = 0; r < ROUNDS * 2; r++) {
-        kerr e = KERR_INIT;
-        if (storage_delete_prefix(d->s, "kite:///race/E/", &e) < 0) {
-            d->failures++;
-            memcpy(d->err, e.msg, sizeof d->err);
-        }
-    }
+    for (int r = 0; r < ROUNDS * 2; r++)
+        delete_once(d);
     return NULL;
 }
 
-/* Writes racing a delete of their folder are not lost: each put either
- * fails loudly or lands (and may then be deleted by a later round). */
+/* Writes racing a delete of their folder: the delete never fails; it
+ * removes everything that existed when it began, and what a concurrent put
+ * landed meanwhile stays with its folders, which it reports as kept (below
+ * the prefix, ending in '/'). Each put lands (and may then be deleted by a
+ * later round). */
 static void test_writes_racing_delete_prefix(void **state)
 {
     fx *f = *state;
-    dctx d = {f->s, 0, {0}};
+    dctx d = {f->s, 0, 0, 0, {0}};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, deleter, &d), 0);
     int failures = 0;
@@ -887,10 +909,88 @@ static void test_writes_racing_delete_prefix(void **state)
         fail_msg("deleter: %s", d.err);
     if (failures)
         fail_msg("%d puts failed, last: %s", failures, last.msg);
-    /* after the race, a final put and a final delete both work */
+    assert_int_equal(d.bad_kept, 0);
+    /* after the race, a final put and a final delete both work, and with no
+     * writer left nothing is kept: the folder is gone */
     put_ok(f, "kite:///race/E/t/last", "y");
-    assert_true(storage_delete_prefix(f->s, "kite:///race/E/", &e) >= 1);
+    char **kept = NULL;
+    size_t nk = 7;
+    assert_true(storage_delete_prefix_kept(f->s, "kite:///race/E/", &kept, &nk, &e) >= 1);
+    assert_int_equal(nk, 0);
+    assert_null(kept);
     assert_int_equal(storage_exists(f->s, "kite:///race/E/t/last", &e), 0);
+    storage_entry *l = NULL;
+    size_t n = 9;
+    assert_int_equal(storage_list(f->s, "kite:///race/", &l, &n, &e), 0);
+    assert_int_equal(n, 0);
+    storage_entries_free(l, n);
+}
+
+#define NFLOOD 1
+
+typedef struct flood {
+    storage *s;
+    int id;
+    atomic_int *stop;
+    int failures;
+    char err[KERR_MSG_MAX];
+} flood;
+
+/* Puts into kite:///race/E/w<id>/ as fast as it can until told to stop. */
+static void *flooder(void *arg)
+{
+    flood *w = arg;
+    for (int i = 0; !atomic_load(w->stop); i++) {
+        char uri[96];
+        snprintf(uri, sizeof uri, "kite:///race/E/w%d/%d", w->id, i);
+        kerr e = KERR_INIT;
+        if (storage_put(w->s, uri, "x", 1, &e)) {
+            w->failures++;
+            memcpy(w->err, e.msg, sizeof w->err);
+        }
+    }
+    return NULL;
+}
+
+/* A writer that never pauses (no fsync, a new file each time, in lockstep
+ * with the delete's passes) used to make the delete fail ("rmdir 'w0':
+ * Directory not empty") once its retries ran out: the flaky failure of
+ * test_writes_racing_delete_prefix, made likely. Now every delete succeeds;
+ * each file written before it began is gone after it; a folder the writer
+ * filled meanwhile is reported kept. */
+static void test_delete_prefix_beside_writers_that_never_stop(void **state)
+{
+    fx *f = *state;
+    atomic_int stop = 0;
+    flood w[NFLOOD];
+    pthread_t th[NFLOOD];
+    for (int i = 0; i < NFLOOD; i++) {
+        w[i] = (flood){f->s, i, &stop, 0, {0}};
+        assert_int_equal(pthread_create(&th[i], NULL, flooder, &w[i]), 0);
+    }
+    dctx d = {f->s, 0, 0, 0, {0}};
+    kerr e = KERR_INIT;
+    for (int r = 0; r < 200; r++) {
+        /* a file no writer touches, written before the delete: always gone */
+        put_ok(f, "kite:///race/E/before/x", "b");
+        delete_once(&d);
+        assert_int_equal(storage_exists(f->s, "kite:///race/E/before/x", &e), 0);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < NFLOOD; i++) {
+        pthread_join(th[i], NULL);
+        if (w[i].failures)
+            fail_msg("writer %d: %d puts failed, last: %s", i, w[i].failures, w[i].err);
+    }
+    if (d.failures)
+        fail_msg("%d deletes failed, last: %s", d.failures, d.err);
+    assert_int_equal(d.bad_kept, 0);
+    /* with the writers gone, one delete takes everything */
+    char **kept = NULL;
+    size_t nk = 0;
+    assert_true(storage_delete_prefix_kept(f->s, "kite:///race/E/", &kept, &nk, &e) >= 0);
+    assert_int_equal(nk, 0);
+    assert_int_equal(storage_exists(f->s, "kite:///race/E/w0/0", &e), 0);
 }
 
 /* ---- crash ------------------------------------------------------------ */
@@ -1066,6 +1166,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_racing_delete_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_prefix_beside_writers_that_never_stop,
+                                        setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_first_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_root_errors, setup, teardown),
