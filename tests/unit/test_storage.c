@@ -1028,22 +1028,39 @@ static void test_crash_mid_write(void **state)
     srand((unsigned)ts.tv_nsec);
     int saw_leftover = 0;
     /* at least 3 rounds, more (up to 12) until one kill lands inside a
-     * write: on a slow machine many land in the folder's fsync */
-    for (int round = 0; round < 12 && (round < 3 || !saw_leftover); round++) {
+     * write: on a slow machine many land in the folder's fsync; then one
+     * round where the kill lands inside a write by construction (round
+     * 12: the child stops in the middle of a writer), so the leftover is
+     * certain whatever the load (it was not: 2 runs in 50 on a loaded
+     * machine saw none) */
+    for (int round = 0; round < 13; round++) {
+        if (round >= 3 && round < 12 && saw_leftover)
+            continue;
         int pfd[2];
         assert_int_equal(pipe(pfd), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             close(pfd[0]);
-            crash_child(f->s, pfd[1]);
+            if (round < 12)
+                crash_child(f->s, pfd[1]);
+            /* half of a new version written, then killed while it waits */
+            kerr ce = KERR_INIT;
+            storage_writer *w = storage_writer_new(f->s, uri, &ce);
+            char half[4096];
+            memset(half, 'C', sizeof half);
+            if (!w || storage_writer_write(w, half, sizeof half, &ce) ||
+                write(pfd[1], "r", 1) != 1)
+                _exit(5);
+            for (;;)
+                pause();
         }
         close(pfd[1]);
         char c;
         /* the child has written one version and started the next */
         assert_int_equal(read(pfd[0], &c, 1), 1);
         close(pfd[0]);
-        struct timespec d = {0, (rand() % 40) * 1000000L};
+        struct timespec d = {0, round < 12 ? (rand() % 40) * 1000000L : 0};
         nanosleep(&d, NULL);
         kill(pid, SIGKILL);
         int st;
@@ -1072,9 +1089,13 @@ static void test_crash_mid_write(void **state)
         char cmd[256];
         snprintf(cmd, sizeof cmd, "ls -a '%s/crash/f/executions/E/tasks/t/R' | grep -q '^.kite.tmp'",
                  f->root);
-        saw_leftover += system(cmd) == 0;
+        int left = system(cmd) == 0;
+        if (round == 12)
+            assert_true(left);   /* a kill inside a writer always leaves one */
+        saw_leftover += left;
     }
-    /* killing mid-write really happened at least once (a leftover temp) */
+    /* killing mid-write really happened (a leftover temp), at the latest in
+     * the last round */
     assert_true(saw_leftover > 0);
     /* deleting the execution's files also removes the leftovers */
     assert_int_equal(storage_delete_prefix(f->s, "kite:///crash/f/executions/E", &e), 1);
