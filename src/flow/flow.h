@@ -149,6 +149,16 @@ size_t flow_check_recursion(flow *const *flows, size_t n, diags *d);
 const prop_def *flow_document_props(void);
 const prop_def *flow_task_common_props(void);
 const prop_def *flow_trigger_common_props(void);
+/* What conditions and task runners accept besides their own properties
+ * (jsonschema.c). */
+const prop_def *flow_plugin_common_props(void);
+
+/* The JSON Schema (draft 2020-12) of type `type`, by kite name or Kestra
+ * class name, or, when type is NULL, of the whole flow document (a task is a
+ * oneOf of every task type, keyed by its `type`). Built from the registry:
+ * call after tasks_register_all(). A new reference; NULL when type is
+ * unknown (jsonschema.c). */
+json_t *flow_json_schema(const char *type);
 
 /* ---- ids ---------------------------------------------------------------------------- */
 

@@ -11,6 +11,9 @@
  * validate and fail when they ran; http.Trigger validated and was silently
  * ignored by the scheduler).
  *
+ * Every type also has its JSON Schema, built by the flow layer
+ * (flow/jsonschema.c).
+ *
  * Triggers and conditions: their behaviour lives in sched/; until it has
  * tables of its own this test checks only the flag of the ones known not to
  * run (trigger.http).
@@ -231,12 +234,38 @@ static void test_runnable_types_get_no_warning(void **state)
     diags_free(&ds);
 }
 
+/* The flow layer builds the JSON Schema of every type (for the CLI and the
+ * server alike), and of the whole flow document with one $defs entry each. */
+static void test_every_type_has_a_json_schema(void **state)
+{
+    typelist l = {0};
+    flow_registry_each(collect, &l);
+    json_t *doc = flow_json_schema(NULL);
+    assert_non_null(doc);
+    const json_t *defs = json_object_get(doc, "$defs");
+    for (size_t i = 0; i < l.n; i++) {
+        const type_def *d = l.v[i];
+        json_t *one = flow_json_schema(d->aliases && d->aliases[0] ? d->aliases[0] : d->name);
+        if (!one)
+            fail_msg("no JSON Schema for %s", d->name);
+        assert_string_equal(json_string_value(json_object_get(one, "title")), d->name);
+        json_decref(one);
+        char key[256];
+        snprintf(key, sizeof key, "type.%s", d->name);
+        if (!json_object_get(defs, key))
+            fail_msg("the flow schema has no $defs entry %s", key);
+    }
+    json_decref(doc);
+    assert_null(flow_json_schema("no.such.type"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_every_type_has_behaviour_or_the_flag, setup),
         cmocka_unit_test_setup(test_validate_warns_at_a_declared_only_type, setup),
         cmocka_unit_test_setup(test_runnable_types_get_no_warning, setup),
+        cmocka_unit_test_setup(test_every_type_has_a_json_schema, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
