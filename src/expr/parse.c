@@ -20,6 +20,8 @@
  * with it; json literals are listed in the template and released once.
  */
 #include "expr/expr_int.h"
+#include "util/strutil.h"
+#include "util/utf8.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -242,41 +244,6 @@ static void emit_text(P *p, size_t a, size_t b, int *trim_front, int trim_back)
         push_tok(p, T_TEXT, a, b - a);
 }
 
-static int utf8_put(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t lex_expr(P *p, size_t i, char close, size_t open_at, int *trim_next);
 
 /* A token that stands for text the source does not hold at that place (the
@@ -326,8 +293,8 @@ static size_t lex_string(P *p, size_t i)
         case 'u': {
             unsigned cp = 0;
             int k;
-            for (k = 0; k < 4 && j + (size_t)k < p->n && hexval(p->src[j + k]) >= 0; k++)
-                cp = cp * 16 + (unsigned)hexval(p->src[j + k]);
+            for (k = 0; k < 4 && j + (size_t)k < p->n && str_hexval(p->src[j + k]) >= 0; k++)
+                cp = cp * 16 + (unsigned)str_hexval(p->src[j + k]);
             if (k != 4) {
                 perr(p, (unsigned)(j - 2), "bad \\u escape in string (4 hex digits expected)");
                 return 0;
@@ -338,7 +305,7 @@ static size_t lex_string(P *p, size_t i)
                 unsigned lo = 0;
                 int ok = 1;
                 for (k = 0; k < 4; k++) {
-                    int h = hexval(p->src[j + 2 + k]);
+                    int h = str_hexval(p->src[j + 2 + k]);
                     if (h < 0)
                         ok = 0;
                     else
@@ -352,7 +319,7 @@ static size_t lex_string(P *p, size_t i)
             if (cp >= 0xD800 && cp < 0xE000)
                 cp = 0xFFFD;
             /* worst case 4 bytes out of 6 in: fits */
-            o += (size_t)utf8_put(out + o, cp);
+            o += (size_t)utf8_encode(cp, out + o);
             break;
         }
         default: /* unknown escapes stay as written: '\d' in a regex */
