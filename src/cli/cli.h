@@ -28,7 +28,7 @@ int cli_cmd_server(int argc, char **argv);
 typedef struct cli_config {
     char *data;             /* the data folder (SQLite file, storage) */
     char *tmp_dir;          /* working folders; NULL: $TMPDIR or /tmp */
-    int workers;            /* 0: one per core */
+    int workers;            /* 0: 8 per core (ENGINE_WORKERS_PER_CORE) */
     json_t *globals;        /* variables.globals */
     char *env_prefix;       /* variables.envPrefix */
     int port;               /* server.port */

@@ -162,7 +162,7 @@ static void run_usage(FILE *out)
             "  --flows DIR         load the flows of DIR too (subflows, flow triggers)\n"
             "  --config FILE       a kite.yml (see docs/configuration.md)\n"
             "  --data DIR          the data folder (default: $KITE_DATA or ./kite-data)\n"
-            "  --workers N         worker threads (default: one per core)\n"
+            "  --workers N         worker threads (default: 8 per core)\n"
             "  --json              print the execution as JSON on stdout at the end\n"
             "  --quiet             no logs on stderr\n\n"
             "Exit status: 0 SUCCESS, WARNING or PAUSED; 1 FAILED, KILLED or CANCELLED;\n"

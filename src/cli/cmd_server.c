@@ -67,7 +67,7 @@ static void server_usage(FILE *out)
             "  --data DIR          the data folder (default: $KITE_DATA or ./kite-data)\n"
             "  --flows DIR         load the flows of DIR at start and whenever a file changes\n"
             "  --config FILE       a kite.yml (see docs/configuration.md)\n"
-            "  --workers N         worker threads (default: one per core)\n"
+            "  --workers N         worker threads (default: 8 per core)\n"
             "  --grace DURATION    on SIGTERM, how long running tasks may finish (default PT30S)\n"
             "  --http-timeout DURATION  close connections idle that long (default PT60S)\n"
             "  --quiet             no access log on stderr\n\n"

@@ -507,7 +507,14 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->globals = o->globals ? json_incref(o->globals) : json_object();
     en->envs_refs = json_share(en->envs);
     en->globals_refs = json_share(en->globals);
-    en->nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* tasks mostly wait (on a process, a server, a sleep): as Kestra, which
+     * runs 8 worker threads per core, the default is 8 per core */
+    if (o->workers > 0) {
+        en->nworkers = o->workers;
+    } else {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        en->nworkers = (int)(ncpu > 0 ? ncpu : 1) * ENGINE_WORKERS_PER_CORE;
+    }
     if (en->nworkers < 2)
         en->nworkers = 2;
     en->max_task_runs = o->max_task_runs ? o->max_task_runs : ENGINE_MAX_TASK_RUNS;

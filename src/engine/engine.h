@@ -51,7 +51,7 @@ typedef struct engine_opts {
     store *store;              /* required */
     storage *storage;          /* required */
     const char *tmp_dir;       /* where working folders go; NULL: $TMPDIR or /tmp */
-    int workers;               /* worker threads; 0: the number of cores, at least 2 */
+    int workers;               /* worker threads; 0: ENGINE_WORKERS_PER_CORE per core */
     json_t *globals;           /* `globals` in expressions; may be NULL */
     const char *env_prefix;    /* environment variables exposed as `envs`; NULL: "ENV_" */
     const char *worker_id;     /* this process's id among those sharing the store; NULL:
@@ -78,6 +78,9 @@ typedef struct engine_opts {
 } engine_opts;
 
 #define ENGINE_MAX_TASK_RUNS 100000
+/* Worker threads per core when engine_opts.workers is 0 (Kestra's default:
+ * tasks mostly wait on a process, a server or a timer). */
+#define ENGINE_WORKERS_PER_CORE 8
 
 /* Creates an engine; no thread runs until engine_start(). */
 engine *engine_new(const engine_opts *o, kerr *e);
