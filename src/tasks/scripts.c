@@ -3,8 +3,10 @@
  * io.kestra.plugin.scripts.<language>.Commands and .Script) and task
  * runners (where a script runs). kite runs script.shell, script.python,
  * script.node, their *_script forms and the pre-0.10 core scripts on its
- * process runner (util/proc.h); the other languages and runner.docker are
- * declared, not run yet.
+ * process runner (util/proc.h); R, Julia, Ruby, PowerShell, Go, Lua, Perl
+ * and PHP run there too when their interpreter is on the child's PATH, and
+ * fail with "ruby: not installed on this host" otherwise (lang_infos[]);
+ * runner.docker is declared, not run yet.
  *
  * One run goes like this:
  *   1. a private run folder R (under c->tmp_root) holds bin/ (python and
@@ -54,7 +56,35 @@
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define PYTHON_BIN "/usr/bin/python3"
 
-typedef enum lang { LANG_SHELL, LANG_PYTHON, LANG_NODE } lang;
+typedef enum lang {
+    LANG_SHELL, LANG_PYTHON, LANG_NODE,
+    /* the languages run only when their interpreter is installed (lang_info) */
+    LANG_R, LANG_JULIA, LANG_RUBY, LANG_PWSH, LANG_GO, LANG_LUA, LANG_PERL, LANG_PHP
+} lang;
+
+/* What a language needs: its interpreter (found on the child's PATH), how a
+ * Script file is run (argv before the file's path), the file's extension
+ * and the Debian package that installs it (for the error message). */
+typedef struct lang_info {
+    const char *bin;
+    const char *run[3];
+    const char *ext;
+    const char *deb;
+} lang_info;
+
+static const lang_info lang_infos[] = {
+    [LANG_SHELL] = {"sh", {"/bin/sh"}, ".sh", "dash"},
+    [LANG_PYTHON] = {"python3", {"python3"}, ".py", "python3"},
+    [LANG_NODE] = {"node", {"node"}, ".js", "nodejs"},
+    [LANG_R] = {"Rscript", {"Rscript"}, ".R", "r-base-core"},
+    [LANG_JULIA] = {"julia", {"julia"}, ".jl", "julia"},
+    [LANG_RUBY] = {"ruby", {"ruby"}, ".rb", "ruby"},
+    [LANG_PWSH] = {"pwsh", {"pwsh", "-NonInteractive", "-File"}, ".ps1", "powershell"},
+    [LANG_GO] = {"go", {"go", "run"}, ".go", "golang-go"},
+    [LANG_LUA] = {"lua", {"lua"}, ".lua", "lua5.4"},
+    [LANG_PERL] = {"perl", {"perl"}, ".pl", "perl"},
+    [LANG_PHP] = {"php", {"php"}, ".php", "php-cli"},
+};
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -129,17 +159,7 @@ typedef struct srun {
 
 /* ---- the program ------------------------------------------------------------ */
 
-static const char *lang_binary(lang lg)
-{
-    switch (lg) {
-    case LANG_PYTHON:
-        return "python3";
-    case LANG_NODE:
-        return "node";
-    default:
-        return "sh";
-    }
-}
+static const char *lang_binary(lang lg) { return lang_infos[lg].bin; }
 
 /* 1 if name is found as an executable in the PATH list. */
 static int on_path(const char *path, const char *name)
@@ -262,9 +282,9 @@ static int make_bindir(srun *s, kerr *e)
 /* Writes the Script's text to a file of the working folder. */
 static int write_script(srun *s, const char *text, kerr *e)
 {
-    static const char *const ext[] = {".sh", ".py", ".js"};
-    char *p = xasprintf("%s/kite-script-XXXXXX%s", s->workdir, ext[s->lg]);
-    int fd = mkostemps(p, 3, O_CLOEXEC);
+    const char *ext = lang_infos[s->lg].ext;
+    char *p = xasprintf("%s/kite-script-XXXXXX%s", s->workdir, ext);
+    int fd = mkostemps(p, (int)strlen(ext), O_CLOEXEC);
     if (fd < 0) {
         kerr_set(e, "cannot create the script file in %s: %s", s->workdir, strerror(errno));
         free(p);
@@ -392,22 +412,27 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
          * file directly (one exec instead of sh + the interpreter). */
         if (!before && default_interp(interp)) {
             buf_free(&prog);
-            char **a = xcalloc(3, sizeof *a);
-            if (s->lg == LANG_SHELL)
-                a[0] = xstrdup("/bin/sh");
-            else if (s->lg == LANG_PYTHON)
-                a[0] = xstrdup(user_path || access(PYTHON_BIN, X_OK) ? "python3" : PYTHON_BIN);
+            char **a = xcalloc(5, sizeof *a);
+            size_t k = 0;
+            if (s->lg == LANG_PYTHON)
+                a[k++] = xstrdup(user_path || access(PYTHON_BIN, X_OK) ? "python3" : PYTHON_BIN);
             else
-                a[0] = xstrdup("node");
-            a[1] = xstrdup(s->script_path);
+                for (const char *const *w = lang_infos[s->lg].run; *w && k < 3; w++)
+                    a[k++] = xstrdup(*w);
+            a[k] = xstrdup(s->script_path);
             *argv = a;
             rc = 0;
             goto out;
         }
-        if (s->lg == LANG_SHELL)
+        if (s->lg == LANG_SHELL) {
             buf_puts(&prog, "sh ");
-        else
-            buf_puts(&prog, s->lg == LANG_PYTHON ? "python3 " : "node ");
+        } else {
+            const char *const *w = lang_infos[s->lg].run;
+            for (size_t k = 0; k < 3 && w[k]; k++) {
+                buf_puts(&prog, w[k]);
+                buf_putc(&prog, ' ');
+            }
+        }
         sh_quote(&prog, s->script_path);
     }
     size_t n = 0;
@@ -833,6 +858,12 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     for (char **p = outpats; p && *p; p++)
         if (tasks__check_rel("outputFiles", *p, e))
             goto out;
+    if (s.lg >= LANG_R && !on_path(proc_env_get(env, "PATH"), lang_binary(s.lg))) {
+        /* these run only where their interpreter is installed */
+        kerr_set(e, "%s: not installed on this host (install the Debian package %s, or run the task "
+                    "where %s is on PATH)", lang_binary(s.lg), lang_infos[s.lg].deb, lang_binary(s.lg));
+        goto out;
+    }
     int warn_stderr = 1;
     if (task_prop_bool(c, "warningOnStdErr", 1, &warn_stderr, e))
         goto out;
@@ -930,6 +961,22 @@ SCRIPT_HOOKS(python, LANG_PYTHON, 1, 0);
 SCRIPT_HOOKS(python_script, LANG_PYTHON, 0, 0);
 SCRIPT_HOOKS(node, LANG_NODE, 1, 0);
 SCRIPT_HOOKS(node_script, LANG_NODE, 0, 0);
+SCRIPT_HOOKS(r, LANG_R, 1, 0);
+SCRIPT_HOOKS(r_script, LANG_R, 0, 0);
+SCRIPT_HOOKS(julia, LANG_JULIA, 1, 0);
+SCRIPT_HOOKS(julia_script, LANG_JULIA, 0, 0);
+SCRIPT_HOOKS(ruby, LANG_RUBY, 1, 0);
+SCRIPT_HOOKS(ruby_script, LANG_RUBY, 0, 0);
+SCRIPT_HOOKS(powershell, LANG_PWSH, 1, 0);
+SCRIPT_HOOKS(powershell_script, LANG_PWSH, 0, 0);
+SCRIPT_HOOKS(go, LANG_GO, 1, 0);
+SCRIPT_HOOKS(go_script, LANG_GO, 0, 0);
+SCRIPT_HOOKS(lua, LANG_LUA, 1, 0);
+SCRIPT_HOOKS(lua_script, LANG_LUA, 0, 0);
+SCRIPT_HOOKS(perl, LANG_PERL, 1, 0);
+SCRIPT_HOOKS(perl_script, LANG_PERL, 0, 0);
+SCRIPT_HOOKS(php, LANG_PHP, 1, 0);
+SCRIPT_HOOKS(php_script, LANG_PHP, 0, 0);
 SCRIPT_HOOKS(bash_legacy, LANG_SHELL, 1, 1);
 SCRIPT_HOOKS(python_legacy, LANG_PYTHON, 1, 1);
 SCRIPT_HOOKS(node_legacy, LANG_NODE, 1, 1);
@@ -1055,11 +1102,15 @@ const type_def tasks__scripts[] = {
     LANG("python", "python", "Python", "ghcr.io/kestra-io/kestrapy:latest", &python_hooks,
          &python_script_hooks, 0, P_PYTHON),
     LANG("node", "node", "Node.js", "node", &node_hooks, &node_script_hooks, 0),
-    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", NULL, NULL,
-         TF_DECLARED_ONLY),
-    LANG("r", "r", "R", "r-base", NULL, NULL, TF_DECLARED_ONLY),
-    LANG("julia", "julia", "Julia", "julia", NULL, NULL, TF_DECLARED_ONLY),
-    LANG("ruby", "ruby", "Ruby", "ruby", NULL, NULL, TF_DECLARED_ONLY),
+    LANG("powershell", "powershell", "PowerShell", "mcr.microsoft.com/powershell", &powershell_hooks,
+         &powershell_script_hooks, 0),
+    LANG("r", "r", "R", "r-base", &r_hooks, &r_script_hooks, 0),
+    LANG("julia", "julia", "Julia", "julia", &julia_hooks, &julia_script_hooks, 0),
+    LANG("ruby", "ruby", "Ruby", "ruby", &ruby_hooks, &ruby_script_hooks, 0),
+    LANG("go", "go", "Go", "golang", &go_hooks, &go_script_hooks, 0),
+    LANG("lua", "lua", "Lua", "nickblah/lua", &lua_hooks, &lua_script_hooks, 0),
+    LANG("perl", "perl", "Perl", "perl", &perl_hooks, &perl_script_hooks, 0),
+    LANG("php", "php", "PHP", "php", &php_hooks, &php_script_hooks, 0),
 
     {
         .name = "script.bash_legacy",
