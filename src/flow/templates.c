@@ -40,7 +40,28 @@ typedef struct tctx {
     const char *path;
     const ypos *pos;
     int check_refs;
+    /* where the walk is: one segment per level (a key, or an index when key
+     * is NULL); the JSON pointer is built from them only for a string that
+     * holds a template, most strings holding none */
+    struct seg {
+        const char *key;
+        size_t idx;
+    } segs[130];
+    int nsegs;
+    buf ptr;
 } tctx;
+
+static const char *seg_pointer(tctx *c)
+{
+    buf_reset(&c->ptr);
+    for (int i = 0; i < c->nsegs; i++) {
+        if (c->segs[i].key)
+            json_pointer_append(&c->ptr, c->segs[i].key);
+        else
+            buf_printf(&c->ptr, "/%zu", c->segs[i].idx);
+    }
+    return buf_str(&c->ptr);
+}
 
 /* The start of line `line` (1-based) in src, or NULL. */
 static const char *line_start(const char *src, size_t len, int line)
@@ -147,6 +168,7 @@ static void check_string(tctx *c, const char *s)
 {
     if (!expr_is_template(s))
         return;
+    c->path = seg_pointer(c);
     c->pos = posmap_find(c->f->pos, c->path);
     kerr e = KERR_INIT;
     expr_tmpl *t = expr_compile(s, &e);
@@ -163,40 +185,40 @@ static void check_string(tctx *c, const char *s)
     c->errors++;
 }
 
-static void walk(tctx *c, const json_t *j, buf *path, int depth)
+static void walk(tctx *c, const json_t *j, int depth)
 {
     if (depth > 128)
         return;
     if (json_is_string(j)) {
-        c->path = buf_str(path);
         check_string(c, json_string_value(j));
         return;
     }
-    size_t mark = path->len;
+    struct seg *sg = &c->segs[c->nsegs];
     if (json_is_array(j)) {
         size_t i;
         const json_t *it;
+        c->nsegs++;
         json_array_foreach(j, i, it) {
-            buf_printf(path, "/%zu", i);
-            walk(c, it, path, depth + 1);
-            path->len = mark;
-            path->data[mark] = '\0';
+            *sg = (struct seg){NULL, i};
+            walk(c, it, depth + 1);
         }
+        c->nsegs--;
     } else if (json_is_object(j)) {
         const char *k;
         const json_t *it;
+        c->nsegs++;
         json_object_foreach((json_t *)j, k, it) {
             if (!strcmp(k, "description"))
                 continue; /* documentation, never rendered */
-            json_pointer_append(path, k);
+            *sg = (struct seg){k, 0};
             int refs = c->check_refs;
-            if (json_object_get(c->norefs, buf_str(path)))
+            /* a task's own `outputs` (norefs holds only such pointers) */
+            if (!strcmp(k, "outputs") && json_object_get(c->norefs, seg_pointer(c)))
                 c->check_refs = 0;
-            walk(c, it, path, depth + 1);
+            walk(c, it, depth + 1);
             c->check_refs = refs;
-            path->len = mark;
-            path->data[mark] = '\0';
         }
+        c->nsegs--;
     }
 }
 
@@ -205,7 +227,8 @@ size_t flow_check_templates(const flow *f, const json_t *task_ids, diags *d)
     const json_t *doc = f->doc;
     if (!json_is_object(doc))
         return 0;
-    tctx c = {.f = f, .d = d, .task_ids = task_ids, .inputs = json_object(), .norefs = json_object()};
+    tctx c = {.f = f, .d = d, .task_ids = task_ids, .inputs = json_object(), .norefs = json_object(),
+              .ptr = BUF_INIT};
     for (size_t t = 0; t < f->ntasks; t++) {
         buf p = BUF_INIT;
         buf_puts(&p, f->tasks[t].path);
@@ -229,12 +252,12 @@ size_t flow_check_templates(const flow *f, const json_t *task_ids, diags *d)
         const json_t *j = json_object_get(doc, roots[r]);
         if (!j)
             continue;
-        buf path = BUF_INIT;
-        json_pointer_append(&path, roots[r]);
+        c.segs[0] = (struct seg){roots[r], 0};
+        c.nsegs = 1;
         c.check_refs = strcmp(roots[r], "triggers") != 0;
-        walk(&c, j, &path, 0);
-        buf_free(&path);
+        walk(&c, j, 0);
     }
+    buf_free(&c.ptr);
     json_decref(c.inputs);
     json_decref(c.norefs);
     return c.errors;
