@@ -429,6 +429,49 @@ static int retry_delay(step *s, int r, const json_t *p, int n, int64_t *delay, k
 
 static void cancel_running(step *s);
 
+/* Deep-merges src into dst: maps merge key by key, anything else replaces. */
+static void merge_deep(json_t *dst, const json_t *src)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)src, k, v) {
+        json_t *d = json_object_get(dst, k);
+        if (json_is_object(d) && json_is_object(v))
+            merge_deep(d, v);
+        else
+            json_object_set_new(dst, k, json_deep_copy(v));
+    }
+}
+
+/* SetVariables / UnsetVariables: the execution's `vars` become its own copy
+ * of the flow's variables (variables._vars, kept with the execution),
+ * changed by the task. */
+static void apply_variables(step *s, const xevent *ev)
+{
+    xexec *x = s->x;
+    const json_t *set = json_object_get(ev->data, "set_vars");
+    const json_t *unset = json_object_get(ev->data, "unset_vars");
+    if (!json_is_object(set) && !json_is_array(unset))
+        return;
+    if (!x->row.variables)
+        x->row.variables = json_object();
+    json_t *cur = json_object_get(x->row.variables, "_vars");
+    if (!json_is_object(cur)) {
+        const json_t *fv = json_object_get(x->fl->f->doc, "variables");
+        cur = json_is_object(fv) ? json_deep_copy(fv) : json_object();
+        json_object_set_new(x->row.variables, "_vars", cur);
+    }
+    if (json_is_object(set))
+        merge_deep(cur, set);
+    size_t i;
+    json_t *n;
+    json_array_foreach(unset, i, n) {
+        if (json_is_string(n))
+            json_object_del(cur, json_string_value(n));
+    }
+    x->dirty = 1;
+}
+
 static void apply_result(step *s, const xevent *ev)
 {
     xexec *x = s->x;
@@ -469,6 +512,8 @@ static void apply_result(step *s, const xevent *ev)
         json_object_update(x->row.labels, (json_t *)labels);
         x->dirty = 1;
     }
+    if (st == STATE_SUCCESS || st == STATE_WARNING)
+        apply_variables(s, ev);
     if (st == STATE_FAILED && !s->killing) {
         const json_t *p = json_object_get(step_task(s, r)->json, "retry");
         if (json_is_object(p)) {
@@ -646,10 +691,17 @@ static void apply_event(step *s, const xevent *ev)
             x->dirty = 1;
             s->killing = 1;
             cancel_running(s);
+            if (json_is_false(json_object_get(ev->data, "propagate"))) {
+                /* the Kill task's propagateKill: false */
+                json_decref(s->a->kill_children);
+                s->a->kill_children = NULL;
+            }
         }
         break;
     case XEV_RESUME:
-        if (x->row.state != STATE_PAUSED)
+        /* RUNNING too: the Resume task of another branch resumes a Pause of
+         * an execution that still runs */
+        if (x->row.state != STATE_PAUSED && x->row.state != STATE_RUNNING)
             break;
         for (size_t i = 0; i < x->nruns; i++) {
             xrun *run = &x->runs[i];
@@ -667,7 +719,8 @@ static void apply_event(step *s, const xevent *ev)
             }
             step_set_state(s, (int)i, STATE_RUNNING);
         }
-        store_execution_set_state(&x->row, STATE_RUNNING, s->now);
+        if (x->row.state == STATE_PAUSED)
+            store_execution_set_state(&x->row, STATE_RUNNING, s->now);
         x->dirty = 1;
         break;
     case XEV_CHILD_END: {

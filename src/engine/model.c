@@ -561,7 +561,10 @@ json_t *xexec_context(engine *en, xexec *x, int r)
         json_object_set_new(ctx, "inputs", json_object());
     json_object_set(ctx, "outputs", x->outputs);
     const json_t *vars = json_object_get(f->doc, "variables");
-    if (vars)
+    const json_t *own = x->row.variables ? json_object_get(x->row.variables, "_vars") : NULL;
+    if (json_is_object(own)) /* changed by SetVariables: a copy, the executor changes it */
+        json_object_set_new(ctx, "vars", json_deep_copy(own));
+    else if (vars)
         json_object_set(ctx, "vars", (json_t *)vars);
     else
         json_object_set_new(ctx, "vars", json_object());

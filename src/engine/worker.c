@@ -437,6 +437,10 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
         json_object_set_new(p, "metrics", c->metrics);
     if (c->labels)
         json_object_set_new(p, "labels", c->labels);
+    if (c->set_variables)
+        json_object_set_new(p, "set_vars", c->set_variables);
+    if (c->unset_variables)
+        json_object_set_new(p, "unset_vars", c->unset_variables);
     if (c->exit_state >= 0)
         json_object_set_new(p, "exit_state", json_string(store_state_name((store_state)c->exit_state)));
     if (res == TASK_FAILED)

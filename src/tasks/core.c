@@ -2,10 +2,12 @@
  * core.c: the family of Kestra's core runnable tasks that mostly talk to
  * their task_ctx: log, debug.return, debug.echo, output.values,
  * execution.fail, execution.exit, execution.assert, execution.labels,
- * flow.sleep, templating.templated_task, and two that reach the store:
- * log.fetch (the logs of an execution into a file) and trigger.toggle; with
- * the declarations of the core tasks kite cannot run yet (log.purge_logs,
- * execution.count, execution.resume, ...). One table at the end of the file
+ * flow.sleep, templating.templated_task, execution.set_variables and
+ * unset_variables (handed to the executor in c->set_variables and
+ * c->unset_variables), and those that reach the store: log.fetch (the logs
+ * of an execution into a file), trigger.toggle, execution.kill and resume
+ * (events on the store's queue), execution.count and purge_executions; with
+ * the declarations of the core tasks kite cannot run yet. One table at the end of the file
  * declares each type and points at its hooks (docs/internals/new-task-type.md).
  * docs/tasks.md describes each task for flow authors.
  *
@@ -723,6 +725,441 @@ static task_result templated_run(task_ctx *c, kerr *e)
     return res;
 }
 
+
+/* ---- execution.set_variables, execution.unset_variables --------------------- */
+
+/* The execution's current `vars` (a new reference, an object). */
+static json_t *current_vars(task_ctx *c, kerr *e)
+{
+    json_t *t = json_string("{{ vars }}");
+    json_t *v = c->ops->render(c, t, NULL, e);
+    json_decref(t);
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        v = json_object();
+    }
+    return v;
+}
+
+/* The rendered map is deep-merged into the execution's variables by the
+ * executor (c->set_variables), as Kestra's SetVariables; with overwrite
+ * false, a name that exists already fails the task. */
+static task_result set_variables_run(task_ctx *c, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, "variables", &v, e))
+        return TASK_FAILED;
+    if (!v)
+        return fail_required(e, "variables");
+    if (!json_is_object(v)) {
+        json_decref(v);
+        kerr_set(e, "property 'variables' must be a map of names to values");
+        return TASK_FAILED;
+    }
+    int overwrite;
+    if (task_prop_bool(c, "overwrite", 1, &overwrite, e)) {
+        json_decref(v);
+        return TASK_FAILED;
+    }
+    if (!overwrite) {
+        json_t *cur = current_vars(c, e);
+        if (!cur) {
+            json_decref(v);
+            return TASK_FAILED;
+        }
+        const char *k;
+        json_t *val;
+        json_object_foreach(v, k, val) {
+            if (json_object_get(cur, k)) {
+                kerr_set(e, "variable '%s' already exists and overwrite is false", k);
+                json_decref(cur);
+                json_decref(v);
+                return TASK_FAILED;
+            }
+        }
+        json_decref(cur);
+    }
+    task_log(c, LEVEL_INFO, "setting %zu variable(s)", json_object_size(v));
+    json_decref(c->set_variables);
+    c->set_variables = v;
+    return TASK_SUCCESS;
+}
+
+static task_result unset_variables_run(task_ctx *c, kerr *e)
+{
+    json_t *names;
+    if (prop_string_list(c, "variables", &names, e))
+        return TASK_FAILED;
+    if (!names)
+        return fail_required(e, "variables");
+    int ignore;
+    if (task_prop_bool(c, "ignoreMissing", 0, &ignore, e)) {
+        json_decref(names);
+        return TASK_FAILED;
+    }
+    if (!ignore) {
+        json_t *cur = current_vars(c, e);
+        if (!cur) {
+            json_decref(names);
+            return TASK_FAILED;
+        }
+        size_t i;
+        json_t *n;
+        json_array_foreach(names, i, n) {
+            if (!json_object_get(cur, json_string_value(n))) {
+                kerr_set(e, "variable '%s' does not exist (set ignoreMissing to true to allow it)",
+                         json_string_value(n));
+                json_decref(cur);
+                json_decref(names);
+                return TASK_FAILED;
+            }
+        }
+        json_decref(cur);
+    }
+    task_log(c, LEVEL_INFO, "removing %zu variable(s)", json_array_size(names));
+    json_decref(c->unset_variables);
+    c->unset_variables = names;
+    return TASK_SUCCESS;
+}
+
+/* ---- execution.kill, execution.resume ------------------------------------------ */
+
+/* Reads execution id (not ended unless may_end) into *x; 1 when it has
+ * ended already. */
+static int other_execution(task_ctx *c, const char *id, store_execution *x, kerr *e)
+{
+    kerr se = KERR_INIT;
+    int rc = store_execution_get(c->store, id, x, &se);
+    if (rc == STORE_NOT_FOUND)
+        return kerr_set(e, "property 'executionId': no execution '%s'", id);
+    if (rc)
+        return kerr_set(e, "property 'executionId': reading execution '%s': %s", id, se.msg);
+    return 0;
+}
+
+/* An event for the executor of execution id (the store's queue, as the
+ * API's kill and resume push it). */
+static int push_event(task_ctx *c, const char *id, json_t *payload, kerr *e)
+{
+    kerr se = KERR_INIT;
+    int rc = store_queue_push(c->store, "event", id, NULL, payload, 0, NULL, &se);
+    json_decref(payload);
+    if (rc)
+        return kerr_set(e, "sending the event to execution '%s': %s", id, se.msg);
+    store_queue_notify(c->store, "event");
+    return 0;
+}
+
+/* The current execution ends KILLED as with Exit (its running tasks and
+ * subflow executions are killed); another one is sent a kill, as the API
+ * does, and with propagateKill false its subflow executions keep running. */
+static task_result kill_run(task_ctx *c, kerr *e)
+{
+    char *id = NULL;
+    int propagate;
+    if (tasks__prop_text(c, "executionId", c->execution_id, &id, e) ||
+        task_prop_bool(c, "propagateKill", 1, &propagate, e)) {
+        free(id);
+        return TASK_FAILED;
+    }
+    if (!*id || (c->execution_id && !strcmp(id, c->execution_id))) {
+        free(id);
+        c->exit_state = STATE_KILLED;
+        task_log(c, LEVEL_INFO, "killing the current execution");
+        return TASK_SUCCESS;
+    }
+    store_execution x = {0};
+    task_result res = TASK_FAILED;
+    if (other_execution(c, id, &x, e))
+        goto out;
+    if (store_state_is_terminated(x.state)) {
+        task_log(c, LEVEL_INFO, "execution %s already ended %s: nothing to kill", id, store_state_name(x.state));
+        res = TASK_SUCCESS;
+        goto out;
+    }
+    if (push_event(c, id, json_pack("{s:s,s:b}", "type", "kill", "propagate", propagate), e))
+        goto out;
+    task_log(c, LEVEL_INFO, "killing execution %s (%s.%s)%s", id, x.namespace, x.flow_id,
+             propagate ? "" : ", not its subflow executions");
+    res = TASK_SUCCESS;
+out:
+    store_execution_clear(&x);
+    free(id);
+    return res;
+}
+
+/* Resumes a PAUSED execution (by default the current one, paused in another
+ * branch), with the onResume inputs; namespace and flowId, when given, must
+ * be the execution's. */
+static task_result resume_run(task_ctx *c, kerr *e)
+{
+    char *id = NULL, *ns = NULL, *fid = NULL;
+    json_t *inputs = NULL;
+    store_execution x = {0};
+    task_result res = TASK_FAILED;
+    if (tasks__prop_text(c, "executionId", c->execution_id, &id, e) ||
+        tasks__prop_text(c, "namespace", NULL, &ns, e) || tasks__prop_text(c, "flowId", NULL, &fid, e) ||
+        task_prop(c, "inputs", &inputs, e))
+        goto out;
+    if (inputs && !json_is_object(inputs)) {
+        kerr_set(e, "property 'inputs' must be a map of input names to values");
+        goto out;
+    }
+    if (other_execution(c, id, &x, e))
+        goto out;
+    if ((ns && *ns && strcmp(ns, x.namespace)) || (fid && *fid && strcmp(fid, x.flow_id))) {
+        kerr_set(e, "property 'executionId': execution '%s' is an execution of %s.%s, not of %s.%s", id,
+                 x.namespace, x.flow_id, ns && *ns ? ns : x.namespace, fid && *fid ? fid : x.flow_id);
+        goto out;
+    }
+    if (x.state != STATE_PAUSED && !(c->execution_id && !strcmp(id, c->execution_id))) {
+        kerr_set(e, "execution %s is %s, not PAUSED: nothing to resume", id, store_state_name(x.state));
+        goto out;
+    }
+    if (push_event(c, id, json_pack("{s:s,s:O?}", "type", "resume", "inputs", inputs), e))
+        goto out;
+    task_log(c, LEVEL_INFO, "resuming execution %s", id);
+    res = TASK_SUCCESS;
+out:
+    store_execution_clear(&x);
+    json_decref(inputs);
+    free(id);
+    free(ns);
+    free(fid);
+    return res;
+}
+
+/* ---- execution.count ---------------------------------------------------------------- */
+
+/* A date property as microseconds; *us 0 when absent. */
+static int prop_date(task_ctx *c, const char *name, int64_t *us, kerr *e)
+{
+    char *s;
+    *us = 0;
+    if (tasks__prop_text(c, name, NULL, &s, e))
+        return -1;
+    if (!s || !*s) {
+        free(s);
+        return 0;
+    }
+    kerr de = KERR_INIT;
+    int rc = datetime_parse(s, tz_utc(), us, NULL, &de);
+    if (rc)
+        kerr_set(e, "property '%s': '%s' is not a date: %s", name, s, de.msg);
+    free(s);
+    return rc ? -1 : 0;
+}
+
+/* The states property as a set of STORE_STATE_BIT; 0 when absent. */
+static int prop_states(task_ctx *c, unsigned *bits, kerr *e)
+{
+    json_t *v;
+    *bits = 0;
+    if (prop_string_list(c, "states", &v, e))
+        return -1;
+    size_t i;
+    json_t *it;
+    json_array_foreach(v, i, it) {
+        store_state st;
+        const char *n = json_string_value(it);
+        if (!strcmp(n, "CANCELED"))
+            st = STATE_CANCELLED;
+        else if (store_state_parse(n, &st)) {
+            kerr_set(e, "property 'states': '%s' is not a state", n);
+            json_decref(v);
+            return -1;
+        }
+        *bits |= STORE_STATE_BIT(st);
+    }
+    json_decref(v);
+    return 0;
+}
+
+/* ns.flow -> count, for the executions started in [from, to). */
+static int count_into(task_ctx *c, const char *ns_prefix, const char *ns, const char *fid, unsigned states,
+                      int64_t from, int64_t to, json_t *counts, kerr *e)
+{
+    store_execution_query q = {.ns_prefix = ns_prefix, .namespace = ns, .flow_id = fid, .states = states};
+    store_execution *v = NULL;
+    size_t n = 0;
+    kerr se = KERR_INIT;
+    if (store_execution_search(c->store, &q, &v, &n, NULL, &se))
+        return kerr_set(e, "counting executions: %s", se.msg);
+    for (size_t i = 0; i < n; i++) {
+        int64_t at = v[i].start_us ? v[i].start_us : v[i].created_us;
+        if (at < from || (to && at >= to))
+            continue;
+        char *key = xasprintf("%s\n%s", v[i].namespace, v[i].flow_id);
+        json_t *cur = json_object_get(counts, key);
+        json_object_set_new(counts, key, json_integer(json_integer_value(cur) + 1));
+        free(key);
+    }
+    store_executions_free(v, n);
+    return 0;
+}
+
+/* Counts the executions of the flows given (flows, or every flow of
+ * namespaces, or every flow) started since startDate (and before endDate),
+ * and keeps the flows whose count passes expression ({{ count >= 1 }}):
+ * output `results` [{namespace, flowId, count}] and `total`, as Kestra. */
+static task_result count_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    json_t *nss = NULL, *flows = NULL, *counts = json_object(), *results = json_array();
+    char *expr = NULL;
+    int64_t from, to;
+    unsigned states;
+    if (prop_string_list(c, "namespaces", &nss, e) || task_prop(c, "flows", &flows, e) ||
+        prop_states(c, &states, e) || prop_date(c, "startDate", &from, e) || prop_date(c, "endDate", &to, e))
+        goto out;
+    const json_t *raw = json_object_get(c->task, "expression");
+    if (!json_is_string(raw)) {
+        fail_required(e, "expression");
+        goto out;
+    }
+    expr = xstrdup(json_string_value(raw)); /* rendered per flow, with `count` */
+    if (flows && !json_is_array(flows)) {
+        kerr_set(e, "property 'flows' must be a list of {namespace, flowId}");
+        goto out;
+    }
+    size_t i;
+    json_t *it;
+    if (json_array_size(flows)) {
+        json_array_foreach(flows, i, it) {
+            const char *ns = json_string_value(json_object_get(it, "namespace"));
+            const char *fid = json_string_value(json_object_get(it, "flowId"));
+            if (!ns || !fid) {
+                kerr_set(e, "property 'flows': item %zu needs a namespace and a flowId", i + 1);
+                goto out;
+            }
+            char *key = xasprintf("%s\n%s", ns, fid);
+            json_object_set_new(counts, key, json_integer(0));
+            free(key);
+            if (count_into(c, NULL, ns, fid, states, from, to, counts, e))
+                goto out;
+        }
+    } else if (json_array_size(nss)) {
+        json_array_foreach(nss, i, it) {
+            if (count_into(c, json_string_value(it), NULL, NULL, states, from, to, counts, e))
+                goto out;
+        }
+    } else if (count_into(c, NULL, NULL, NULL, states, from, to, counts, e)) {
+        goto out;
+    }
+    json_int_t total = 0;
+    const char *key;
+    json_t *cv;
+    json_object_foreach(counts, key, cv) {
+        json_t *ctx = json_pack("{s:O}", "count", cv);
+        char *out = NULL;
+        kerr re = KERR_INIT;
+        int rc = expr_render_string(expr, ctx, NULL, &out, &re);
+        json_decref(ctx);
+        if (rc) {
+            kerr_set(e, "property 'expression': %s", re.msg);
+            goto out;
+        }
+        int keep = tasks__truthy(out);
+        free(out);
+        if (!keep)
+            continue;
+        const char *nl = strchr(key, '\n');
+        json_array_append_new(results, json_pack("{s:s%,s:s,s:O}", "namespace", key, (size_t)(nl - key),
+                                                 "flowId", nl + 1, "count", cv));
+        total += json_integer_value(cv);
+    }
+    task_log(c, LEVEL_INFO, "%zu flow(s) match, %" PRId64 " execution(s)", json_array_size(results), (int64_t)total);
+    task_output(c, "results", results);
+    results = NULL;
+    task_output(c, "total", json_integer(total));
+    res = TASK_SUCCESS;
+out:
+    json_decref(nss);
+    json_decref(flows);
+    json_decref(counts);
+    json_decref(results);
+    free(expr);
+    return res;
+}
+
+/* ---- execution.purge_executions ------------------------------------------------------ */
+
+/* Deletes the ended executions of a namespace/flow (default all) that
+ * ended before endDate (and after startDate), in the states given, with
+ * their task runs, logs, metrics (store_execution_delete) and files
+ * (purgeStorage). Outputs `executionsCount`, as Kestra. purgeExecution
+ * false keeps the rows and deletes only their files. */
+static task_result purge_executions_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *fid = NULL;
+    int64_t from, to;
+    unsigned states;
+    int p_exec, p_log, p_metric, p_storage;
+    store_execution *v = NULL;
+    size_t n = 0;
+    if (tasks__prop_text(c, "namespace", NULL, &ns, e) || tasks__prop_text(c, "flowId", NULL, &fid, e) ||
+        prop_date(c, "startDate", &from, e) || prop_date(c, "endDate", &to, e) || prop_states(c, &states, e) ||
+        task_prop_bool(c, "purgeExecution", 1, &p_exec, e) || task_prop_bool(c, "purgeLog", 1, &p_log, e) ||
+        task_prop_bool(c, "purgeMetric", 1, &p_metric, e) || task_prop_bool(c, "purgeStorage", 1, &p_storage, e))
+        goto out;
+    if (!to) {
+        fail_required(e, "endDate");
+        goto out;
+    }
+    if (fid && *fid && !(ns && *ns)) {
+        kerr_set(e, "property 'flowId' needs 'namespace'");
+        goto out;
+    }
+    store_execution_query q = {.ns_prefix = ns && *ns && !(fid && *fid) ? ns : NULL,
+                               .namespace = ns && *ns && fid && *fid ? ns : NULL,
+                               .flow_id = fid && *fid ? fid : NULL, .states = states};
+    kerr se = KERR_INIT;
+    if (store_execution_search(c->store, &q, &v, &n, NULL, &se)) {
+        kerr_set(e, "listing executions: %s", se.msg);
+        goto out;
+    }
+    if (p_exec && (!p_log || !p_metric))
+        task_log(c, LEVEL_WARN, "purgeLog or purgeMetric false: a purged execution's logs and metrics go with it "
+                                "in kite's store");
+    json_int_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_execution *x = &v[i];
+        if (!store_state_is_terminated(x->state) || (c->execution_id && !strcmp(x->id, c->execution_id)))
+            continue;
+        int64_t end = x->end_us ? x->end_us : x->created_us;
+        if (end >= to || (from && end < from))
+            continue;
+        if (p_storage) {
+            kerr pe = KERR_INIT;
+            char *prefix = storage_uri_execution(x->namespace, x->flow_id, x->id, &pe);
+            if (prefix && storage_delete_prefix(c->storage, prefix, &pe) < 0)
+                task_log(c, LEVEL_WARN, "files of execution %s: %s", x->id, pe.msg);
+            free(prefix);
+        }
+        if (p_exec) {
+            kerr de = KERR_INIT;
+            if (store_execution_delete(c->store, x->id, &de) && de.code != KERR_NOT_FOUND) {
+                kerr_set(e, "deleting execution %s: %s", x->id, de.msg);
+                goto out;
+            }
+        }
+        count++;
+        if (task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+    }
+    task_log(c, LEVEL_INFO, "purged %" PRId64 " execution(s)", (int64_t)count);
+    task_output(c, "executionsCount", json_integer(count));
+    res = TASK_SUCCESS;
+out:
+    store_executions_free(v, n);
+    free(ns);
+    free(fid);
+    return res;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const struct task_hooks log_hooks = {.run = log_run};
@@ -737,6 +1174,12 @@ static const struct task_hooks toggle_hooks = {.run = toggle_run};
 static const struct task_hooks templated_hooks = {.run = templated_run};
 static const struct task_hooks sleep_hooks = {.run = sleep_run};
 static const struct task_hooks fetch_hooks = {.run = fetch_run};
+static const struct task_hooks set_variables_hooks = {.run = set_variables_run};
+static const struct task_hooks unset_variables_hooks = {.run = unset_variables_run};
+static const struct task_hooks kill_hooks = {.run = kill_run};
+static const struct task_hooks resume_hooks = {.run = resume_run};
+static const struct task_hooks count_hooks = {.run = count_run};
+static const struct task_hooks purge_executions_hooks = {.run = purge_executions_run};
 
 /* ---- the family's types ---- */
 
@@ -839,9 +1282,10 @@ const type_def tasks__core[] = {
     },
     {
         .name = "execution.count",
+        .hooks = &count_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.Count",
                            "io.kestra.core.tasks.executions.Counts"),
-        .flags = TF_DEPRECATED | TF_DECLARED_ONLY,
+        .flags = TF_DEPRECATED,
         .desc = "Count executions of flows matching filters, and test the counts.",
         .props = PROPS(
             PSTRL("namespaces", 0, NULL, "count flows of these namespaces"),
@@ -858,11 +1302,11 @@ const type_def tasks__core[] = {
     },
     {
         .name = "execution.purge_executions",
+        .hooks = &purge_executions_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.PurgeExecutions",
                            "io.kestra.plugin.core.storage.Purge",
                            "io.kestra.core.tasks.storages.Purge"),
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Delete executions, their logs, metrics and files, older than a date.",
+                .desc = "Delete executions, their logs, metrics and files, older than a date.",
         .props = PROPS(PSTR("namespace", 0, NULL, "only this namespace"),
                        PSTR("flowId", 0, NULL, "only this flow"),
                        PDT("startDate", 0, NULL, "executions ended after"),
@@ -876,9 +1320,9 @@ const type_def tasks__core[] = {
     },
     {
         .name = "execution.resume",
+        .hooks = &resume_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.Resume"),
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Resume a paused execution.",
+                .desc = "Resume a paused execution.",
         .props = PROPS(PSTR("namespace", 0, NULL, "namespace of the execution's flow"),
                        PSTR("flowId", 0, NULL, "id of the execution's flow"),
                        PSTR("executionId", 0, "\"{{ execution.id }}\"", "the execution"),
@@ -886,17 +1330,17 @@ const type_def tasks__core[] = {
     },
     {
         .name = "execution.set_variables",
+        .hooks = &set_variables_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.SetVariables"),
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Set variables of the current execution.",
+                .desc = "Set variables of the current execution.",
         .props = PROPS(PMAP("variables", PF_REQUIRED, NULL, &tasks__item_any, "the variables"),
                        PBOOL("overwrite", 0, "true", "replace variables that already exist")),
     },
     {
         .name = "execution.unset_variables",
+        .hooks = &unset_variables_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.UnsetVariables"),
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Remove variables of the current execution.",
+                .desc = "Remove variables of the current execution.",
         .props = PROPS(PSTRL("variables", PF_REQUIRED, NULL, "names of the variables"),
                        PBOOL("ignoreMissing", 0, "false", "no error for a missing variable")),
     },
@@ -910,10 +1354,11 @@ const type_def tasks__core[] = {
     },
     {
         .name = "execution.kill",
+        .hooks = &kill_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.execution.Kill"),
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Kill the current execution.",
-        .props = PROPS(PBOOL("propagateKill", 0, "false", "also kill its subflow executions")),
+                .desc = "Kill the current execution, or another one.",
+        .props = PROPS(PSTR("executionId", 0, "\"{{ execution.id }}\"", "the execution to kill"),
+                       PBOOL("propagateKill", 0, "true", "also kill its subflow executions")),
     },
 
     /* ---- flow: the runnable ones ---- */

@@ -625,6 +625,352 @@ out:
     return res;
 }
 
+/* ---- storage.filter_items, storage.deduplicate_items ---------------------------- */
+
+/* One line of an ION file (Kestra's internal storage format: one Ion text
+ * value per line) as JSON: JSON lines as they are; else Ion's text is
+ * rewritten for jansson: bare and 'quoted' field names and symbols become
+ * strings, typed nulls (null.string) null, timestamps strings, 1.5d0
+ * decimals 1.5e0. NULL when the line is neither. */
+static json_t *ion_line_value(const char *line, size_t len)
+{
+    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (v)
+        return v;
+    buf b = BUF_INIT;
+    size_t i = 0;
+    while (i < len) {
+        char ch = line[i];
+        if (ch == '"') { /* a string: copied with its escapes */
+            size_t j = i + 1;
+            while (j < len && line[j] != '"')
+                j += line[j] == '\\' ? 2 : 1;
+            buf_append(&b, line + i, (j < len ? j + 1 : len) - i);
+            i = j + 1;
+        } else if (ch == '\'') { /* a quoted symbol */
+            size_t j = i + 1;
+            buf_putc(&b, '"');
+            while (j < len && line[j] != '\'') {
+                if (line[j] == '"')
+                    buf_puts(&b, "\\\"");
+                else if (line[j] == '\\' && j + 1 < len) {
+                    buf_append(&b, line + j, 2);
+                    j++;
+                } else
+                    buf_putc(&b, line[j]);
+                j++;
+            }
+            buf_putc(&b, '"');
+            i = j + 1;
+        } else if (isalpha((unsigned char)ch) || ch == '_' || ch == '$') {
+            size_t j = i;
+            while (j < len && (isalnum((unsigned char)line[j]) || line[j] == '_' || line[j] == '$' ||
+                               line[j] == '.'))
+                j++;
+            size_t n = j - i;
+            size_t k = j;
+            while (k < len && line[k] == ' ')
+                k++;
+            int key = k < len && line[k] == ':';
+            if (!key && n == 4 && !memcmp(line + i, "null", 4))
+                buf_puts(&b, "null");
+            else if (!key && n > 5 && !memcmp(line + i, "null.", 5))
+                buf_puts(&b, "null");
+            else if (!key && ((n == 4 && !memcmp(line + i, "true", 4)) || (n == 5 && !memcmp(line + i, "false", 5))))
+                buf_append(&b, line + i, n);
+            else {
+                buf_putc(&b, '"');
+                buf_append(&b, line + i, n);
+                buf_putc(&b, '"');
+            }
+            i = j;
+        } else if (isdigit((unsigned char)ch) || ch == '-') {
+            size_t j = i + (ch == '-');
+            while (j < len && (isalnum((unsigned char)line[j]) || strchr(".-+:_", line[j])))
+                j++;
+            /* a timestamp (2024-01-02T03:04:05Z) has a '-' past its first digits */
+            int ts = 0;
+            for (size_t k = i + 1; k < j; k++)
+                if ((line[k] == '-' && line[k - 1] != 'e' && line[k - 1] != 'E' && line[k - 1] != 'd') || line[k] == 'T')
+                    ts = 1;
+            if (ts) {
+                buf_putc(&b, '"');
+                buf_append(&b, line + i, j - i);
+                buf_putc(&b, '"');
+            } else {
+                for (size_t k = i; k < j; k++)
+                    if (line[k] != '_')
+                        buf_putc(&b, line[k] == 'd' || line[k] == 'D' ? 'e' : line[k]);
+            }
+            i = j;
+        } else {
+            buf_putc(&b, ch);
+            i++;
+        }
+    }
+    v = b.data ? json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL) : NULL;
+    buf_free(&b);
+    return v;
+}
+
+/* Renders tmpl (a template that is not rendered with the task: Kestra's
+ * "non-dynamic") for one item: the item's fields are the variables, and a
+ * value that is not a map is `value`. */
+static int item_render(const expr_tmpl *t, const json_t *item, char **out, kerr *e)
+{
+    json_t *ctx = json_is_object(item) ? json_incref((json_t *)item) : json_pack("{s:O}", "value", item);
+    int rc = expr_render(t, ctx, NULL, out, e);
+    json_decref(ctx);
+    return rc;
+}
+
+typedef struct item_pass {
+    task_ctx *c;
+    const char *what;     /* "filtered", "deduplicated" */
+    FILE *in;
+    char *line;
+    size_t cap;
+    int64_t row;
+} item_pass;
+
+/* The next line (without its end of line) in p->line, its length in *n;
+ * 0 at the end. Empty lines are skipped. */
+static int item_next(item_pass *p, size_t *n)
+{
+    for (;;) {
+        ssize_t r = getline(&p->line, &p->cap, p->in);
+        if (r < 0)
+            return 0;
+        p->row++;
+        while (r > 0 && (p->line[r - 1] == '\n' || p->line[r - 1] == '\r'))
+            r--;
+        if (r == 0)
+            continue;
+        p->line[r] = 0;
+        *n = (size_t)r;
+        return 1;
+    }
+}
+
+static int item_open(task_ctx *c, item_pass *p, const char *from, kerr *e)
+{
+    kerr se = KERR_INIT;
+    int fd = storage_open_fd(c->storage, from, &se);
+    if (fd < 0)
+        return kerr_set(e, "property 'from': %s", se.msg);
+    p->in = fdopen(fd, "r");
+    if (!p->in) {
+        close(fd);
+        return kerr_set(e, "property 'from': %s: %s", from, strerror(errno));
+    }
+    p->row = 0;
+    return 0;
+}
+
+/* Keeps the items for which filterCondition is truthy (filterType
+ * INCLUDE) or not (EXCLUDE); errorOrNullBehavior says what an item whose
+ * condition fails or renders null does. Outputs uri, processedItemsTotal,
+ * droppedItemsTotal, as Kestra. Lines are copied as they are. */
+static task_result filter_items_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *from = NULL, *ftype = NULL, *onerr = NULL, *tmp = NULL, *name = NULL, *uri = NULL, *ext = NULL;
+    expr_tmpl *t = NULL;
+    FILE *out = NULL;
+    item_pass p = {.c = c};
+    if (prop_uri(c, "from", &from, e) || tasks__prop_text(c, "filterType", "INCLUDE", &ftype, e) ||
+        tasks__prop_text(c, "errorOrNullBehavior", "FAIL", &onerr, e))
+        goto out;
+    const json_t *cond = json_object_get(c->task, "filterCondition");
+    if (!json_is_string(cond)) {
+        kerr_set(e, "property 'filterCondition' is required");
+        goto out;
+    }
+    int include = strcasecmp(ftype, "EXCLUDE") != 0;
+    kerr ce = KERR_INIT;
+    t = expr_compile(json_string_value(cond), &ce);
+    if (!t) {
+        kerr_set(e, "property 'filterCondition': %s", ce.msg);
+        goto out;
+    }
+    if (item_open(c, &p, from, e))
+        goto out;
+    out = tasks__tmp_file(c, &tmp, e);
+    if (!out)
+        goto out;
+    int64_t processed = 0, dropped = 0;
+    size_t n;
+    while (item_next(&p, &n)) {
+        processed++;
+        json_t *item = ion_line_value(p.line, n);
+        char *r = NULL;
+        kerr re = KERR_INIT;
+        int keep;
+        if (!item) {
+            kerr_set(&re, "line %" PRId64 " is not an ION or JSON value", p.row);
+        } else if (item_render(t, item, &r, &re) == 0 && strcmp(r, "null")) {
+            keep = tasks__truthy(r) ? include : !include;
+            goto decided;
+        } else if (!re.msg[0]) {
+            kerr_set(&re, "the condition rendered null");
+        }
+        if (!strcasecmp(onerr, "FAIL")) {
+            kerr_set(e, "property 'filterCondition': item %" PRId64 ": %s", processed, re.msg);
+            free(r);
+            json_decref(item);
+            goto out;
+        }
+        keep = !strcasecmp(onerr, "INCLUDE");
+    decided:
+        free(r);
+        json_decref(item);
+        if (keep) {
+            fwrite_unlocked(p.line, 1, n, out);
+            fputc_unlocked('\n', out);
+        } else {
+            dropped++;
+        }
+        if ((processed & 0xfff) == 0 && task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+    }
+    FILE *f = out;
+    out = NULL;
+    if (close_written(f, "the filtered file", e))
+        goto out;
+    ext = split_extension(from);
+    name = xasprintf("filter%s", ext);
+    if (store_tmp(c, tmp, name, &uri, e))
+        goto out;
+    task_output(c, "uri", json_string(uri));
+    task_output(c, "processedItemsTotal", json_integer(processed));
+    task_output(c, "droppedItemsTotal", json_integer(dropped));
+    task_log(c, LEVEL_DEBUG, "kept %" PRId64 " of %" PRId64 " items", processed - dropped, processed);
+    res = TASK_SUCCESS;
+out:
+    if (out) {
+        fclose(out);
+        unlink(tmp);
+    }
+    if (p.in)
+        fclose(p.in);
+    free(p.line);
+    expr_tmpl_free(t);
+    free(from);
+    free(ftype);
+    free(onerr);
+    free(tmp);
+    free(name);
+    free(uri);
+    free(ext);
+    return res;
+}
+
+/* Keeps, for each key (expr rendered per item), the last item with that key,
+ * in the file's order: two passes, as Kestra (the first maps each key to
+ * the row of its last item, the second copies those rows). Outputs uri,
+ * numKeys, processedItemsTotal, droppedItemsTotal. */
+static task_result deduplicate_items_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *from = NULL, *tmp = NULL, *name = NULL, *uri = NULL, *ext = NULL;
+    expr_tmpl *t = NULL;
+    FILE *out = NULL;
+    json_t *last = json_object(); /* key -> row of its last item */
+    unsigned char *keep = NULL;
+    item_pass p = {.c = c};
+    if (prop_uri(c, "from", &from, e))
+        goto out;
+    const json_t *ex = json_object_get(c->task, "expr");
+    if (!json_is_string(ex)) {
+        kerr_set(e, "property 'expr' is required");
+        goto out;
+    }
+    kerr ce = KERR_INIT;
+    t = expr_compile(json_string_value(ex), &ce);
+    if (!t) {
+        kerr_set(e, "property 'expr': %s", ce.msg);
+        goto out;
+    }
+    if (item_open(c, &p, from, e))
+        goto out;
+    int64_t processed = 0;
+    size_t n;
+    while (item_next(&p, &n)) {
+        json_t *item = ion_line_value(p.line, n);
+        if (!item) {
+            kerr_set(e, "property 'from': line %" PRId64 " is not an ION or JSON value", p.row);
+            goto out;
+        }
+        char *k = NULL;
+        kerr re = KERR_INIT;
+        int rc = item_render(t, item, &k, &re);
+        json_decref(item);
+        if (rc) {
+            kerr_set(e, "property 'expr': item %" PRId64 ": %s", processed + 1, re.msg);
+            goto out;
+        }
+        json_object_set_new(last, k, json_integer(processed));
+        free(k);
+        processed++;
+        if ((processed & 0xfff) == 0 && task_cancelled(c)) {
+            res = TASK_KILLED;
+            goto out;
+        }
+    }
+    keep = xcalloc((size_t)processed + 1, 1);
+    const char *key;
+    json_t *rv;
+    json_object_foreach(last, key, rv)
+        keep[json_integer_value(rv)] = 1;
+    fclose(p.in);
+    p.in = NULL;
+    if (item_open(c, &p, from, e))
+        goto out;
+    out = tasks__tmp_file(c, &tmp, e);
+    if (!out)
+        goto out;
+    int64_t i = 0;
+    while (item_next(&p, &n) && i < processed) {
+        if (keep[i++]) {
+            fwrite_unlocked(p.line, 1, n, out);
+            fputc_unlocked('\n', out);
+        }
+    }
+    FILE *f = out;
+    out = NULL;
+    if (close_written(f, "the deduplicated file", e))
+        goto out;
+    ext = split_extension(from);
+    name = xasprintf("deduplicate%s", ext);
+    if (store_tmp(c, tmp, name, &uri, e))
+        goto out;
+    int64_t keys = (int64_t)json_object_size(last);
+    task_output(c, "uri", json_string(uri));
+    task_output(c, "numKeys", json_integer(keys));
+    task_output(c, "processedItemsTotal", json_integer(processed));
+    task_output(c, "droppedItemsTotal", json_integer(processed - keys));
+    res = TASK_SUCCESS;
+out:
+    if (out) {
+        fclose(out);
+        unlink(tmp);
+    }
+    if (p.in)
+        fclose(p.in);
+    free(p.line);
+    free(keep);
+    json_decref(last);
+    expr_tmpl_free(t);
+    free(from);
+    free(tmp);
+    free(name);
+    free(uri);
+    free(ext);
+    return res;
+}
+
 /* ---- storage.purge_current_execution_files --------------------------------- */
 
 /* Deletes every file of the current execution; output `uris`: what was
@@ -968,6 +1314,8 @@ static const struct task_hooks size_hooks = {.run = size_run};
 static const struct task_hooks reverse_hooks = {.run = reverse_run};
 static const struct task_hooks purge_hooks = {.run = purge_run};
 static const struct task_hooks local_files_hooks = {.run = local_files_run};
+static const struct task_hooks filter_items_hooks = {.run = filter_items_run};
+static const struct task_hooks deduplicate_items_hooks = {.run = deduplicate_items_run};
 
 /* ---- the family's types ---- */
 
@@ -1037,7 +1385,7 @@ const type_def tasks__storage[] = {
         .name = "storage.deduplicate_items",
         .aliases = ALIASES("io.kestra.plugin.core.storage.DeduplicateItems",
                            "io.kestra.core.tasks.storages.DeduplicateItems"),
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &deduplicate_items_hooks,
         .desc = "Remove duplicate items of an ION file, by a key expression.",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
                        PSTR("expr", PF_REQUIRED, NULL, "expression giving an item's key")),
@@ -1046,7 +1394,7 @@ const type_def tasks__storage[] = {
         .name = "storage.filter_items",
         .aliases = ALIASES("io.kestra.plugin.core.storage.FilterItems",
                            "io.kestra.core.tasks.storages.FilterItems"),
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &filter_items_hooks,
         .desc = "Keep or drop the items of an ION file matching a condition.",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "URI of the file"),
                        PSTR("filterCondition", PF_REQUIRED, NULL, "expression tested per item"),

@@ -109,6 +109,9 @@ struct task_ctx {
     json_t *labels;             /* object: labels to set on the execution, or NULL */
     int exit_state;             /* Exit task: a store_state to end the execution
                                    with, -1 otherwise */
+    json_t *set_variables;      /* SetVariables: a map deep-merged into the
+                                   execution's `vars`, or NULL */
+    json_t *unset_variables;    /* UnsetVariables: names removed from `vars`, or NULL */
 };
 
 /* ---- what tasks call (tasks/ctx.c) ---------------------------------------- */
