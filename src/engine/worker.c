@@ -144,7 +144,12 @@ static char *op_mask(task_ctx *c, const char *s, size_t n, size_t *out_len)
     return engine_mask(((wctx *)c)->en, s, n, out_len);
 }
 
-static const task_ctx_ops ops = {op_render, op_log, op_mask};
+static void op_secret(task_ctx *c, const char *value)
+{
+    engine_add_secret(((wctx *)c)->en, value);
+}
+
+static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret};
 
 /* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */

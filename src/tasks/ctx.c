@@ -224,6 +224,12 @@ int task_cancelled(const task_ctx *c)
     return c->deadline_us && time_mono_us() >= c->deadline_us;
 }
 
+void task_secret(task_ctx *c, const char *value)
+{
+    if (value && *value && c->ops->add_secret)
+        c->ops->add_secret(c, value);
+}
+
 int task_store_file(task_ctx *c, const char *src, const char *name, char **uri, kerr *e)
 {
     *uri = storage_uri_task_file(c->namespace, c->flow_id, c->execution_id, c->task_id, c->taskrun_id, name, e);

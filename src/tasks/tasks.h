@@ -73,6 +73,10 @@ typedef struct task_ctx_ops {
      * about to be cut into several log lines: masking the whole first keeps
      * a secret that straddles a cut from escaping. */
     char *(*mask)(task_ctx *c, const char *s, size_t n, size_t *out_len);
+    /* Optional: registers value as a secret, masked from then on in every
+     * log line and answer (a webhook URL's token, a password the task was
+     * given). For the alert tasks (tasks/notify.c). */
+    void (*add_secret)(task_ctx *c, const char *value);
 } task_ctx_ops;
 
 struct task_ctx {
@@ -142,6 +146,9 @@ void task_output(task_ctx *c, const char *key, json_t *value);
 /* Adds a metric; tags (stolen) may be NULL. */
 void task_metric(task_ctx *c, const char *name, store_metric_type type, double value, json_t *tags);
 int task_cancelled(const task_ctx *c);
+/* Registers value (NULL: nothing) as a secret through ops->add_secret, when
+ * the engine offers it. */
+void task_secret(task_ctx *c, const char *value);
 /* Stores the local file src as <name> among this task run's files and
  * returns its kite:/// URI (malloc'd). */
 int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /* OUT */, kerr *e);

@@ -131,6 +131,45 @@ void httpc_escape(const char *s, size_t n, buf *out)
     }
 }
 
+/* ---- for the HTTP tasks (tasks/http.c): multipart bodies, cancel ---- */
+
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    return atomic_load((const atomic_int *)ud) ? 1 : 0;
+}
+
+/* The multipart body of more's parts, or NULL with e set (a file that cannot
+ * be read). Files are streamed by libcurl when the body is sent. */
+static curl_mime *make_mime(CURL *h, const httpc_more *more, const char *method,
+                            const char *url, kerr *e)
+{
+    curl_mime *m = curl_mime_init(h);
+    for (size_t i = 0; i < more->nparts; i++) {
+        const httpc_part *p = &more->parts[i];
+        curl_mimepart *mp = curl_mime_addpart(m);
+        curl_mime_name(mp, p->name);
+        if (p->path) {
+            if (access(p->path, R_OK) != 0 || curl_mime_filedata(mp, p->path) != CURLE_OK) {
+                buf u = BUF_INIT;
+                httpc_redact_url(url, &u);
+                kerr_set(e, "%s %s: cannot read the file of form field '%s': %s", method,
+                         buf_str(&u), p->name, strerror(errno));
+                buf_free(&u);
+                curl_mime_free(m);
+                return NULL;
+            }
+        } else {
+            curl_mime_data(mp, p->data ? p->data : "", p->data ? p->len : 0);
+        }
+        if (p->filename)
+            curl_mime_filename(mp, p->filename);
+        if (p->type)
+            curl_mime_type(mp, p->type);
+    }
+    return m;
+}
+
 /* What one transfer carries into libcurl's callbacks. */
 typedef struct xfer {
     httpc_resp *resp;
@@ -278,8 +317,8 @@ static void describe(CURL *h, CURLcode rc, const xfer *x, const char *errbuf,
     buf_puts(out, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
-int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp *out,
-             kerr *e)
+static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
+                      const httpc_opts *opts, httpc_resp *out, kerr *e)
 {
     static const httpc_opts defaults;
     const httpc_opts *o = opts ? opts : &defaults;
@@ -291,6 +330,7 @@ int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp 
               .max_body = o->max_body ? o->max_body : DEF_MAX_BODY};
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
+    curl_mime *mime = NULL;
     int rc = -1;
 
     curl_easy_reset(h);
@@ -342,7 +382,19 @@ int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp 
         curl_easy_setopt(h, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
     }
 
-    if (req->upload_path) {
+    if (more && more->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)more->cancel);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
+    if (more && more->nparts) {
+        if (!(mime = make_mime(h, more, method, req->url, e)))
+            goto out;
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (req->upload_path) {
         x.fd = open(req->upload_path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (x.fd < 0 || fstat(x.fd, &st) != 0) {
@@ -386,7 +438,10 @@ int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp 
     if (cc != CURLE_OK) {
         buf msg = BUF_INIT, url = BUF_INIT;
         httpc_redact_url(req->url, &url);
-        describe(h, cc, &x, errbuf, o, &msg);
+        if (cc == CURLE_ABORTED_BY_CALLBACK && more && more->cancel && atomic_load(more->cancel))
+            buf_puts(&msg, "cancelled");
+        else
+            describe(h, cc, &x, errbuf, o, &msg);
         kerr_set(e, "%s %s: %s", method, buf_str(&url), buf_str(&msg));
         buf_free(&msg);
         buf_free(&url);
@@ -396,9 +451,24 @@ int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp 
     rc = 0;
 out:
     curl_slist_free_all(hdrs);
+    curl_mime_free(mime);
     if (x.fd >= 0)
         close(x.fd);
     /* the easy handle must not keep pointers into this call's stack */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     return rc;
+}
+
+/* ---- for the HTTP tasks (tasks/http.c) ---- */
+
+int httpc_do(httpc *c, const httpc_req *req, const httpc_opts *opts, httpc_resp *out,
+             kerr *e)
+{
+    return do_request(c, req, NULL, opts, out, e);
+}
+
+int httpc_do_more(httpc *c, const httpc_req *req, const httpc_more *more,
+                  const httpc_opts *opts, httpc_resp *out, kerr *e)
+{
+    return do_request(c, req, more, opts, out, e);
 }

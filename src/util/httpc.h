@@ -110,4 +110,32 @@ void httpc_escape(const char *s, size_t n, buf *out);
  * reuse keeps it at one per host). */
 long httpc_connects(const httpc *c);
 
+/* ---- for the HTTP tasks (tasks/http.c) ------------------------------------
+ * A request with a multipart/form-data body and a cancel flag. */
+
+#include <stdatomic.h>
+
+/* One part of a multipart/form-data body: a field (data, len) or a file
+ * (path, streamed from disk when the body is sent). */
+typedef struct httpc_part {
+    const char *name;
+    const char *data;             /* the field's value, or NULL for a file */
+    size_t len;
+    const char *path;             /* the file whose content is the part, or NULL */
+    const char *filename;         /* the part's file name, or NULL */
+    const char *type;             /* the part's Content-Type, or NULL */
+} httpc_part;
+
+typedef struct httpc_more {
+    const httpc_part *parts;      /* sent as multipart/form-data (req->body unused) */
+    size_t nparts;
+    const atomic_int *cancel;     /* non-zero stops the transfer: "...: cancelled" */
+} httpc_more;
+
+/* httpc_do with more (may be NULL: the same as httpc_do). A file part that
+ * cannot be read fails with "METHOD URL: cannot read the file of form field
+ * 'x': ...". */
+int httpc_do_more(httpc *c, const httpc_req *req, const httpc_more *more,
+                  const httpc_opts *opts, httpc_resp *out /* OUT */, kerr *e);
+
 #endif

@@ -14,6 +14,19 @@ Routes (any method):
   /slow?s=S        waits S seconds, then 200 "slow"
   /stall           sends headers and 10 bytes of a 1000-byte body, then waits
   /conns           the number of TCP connections accepted so far
+  /multipart       parses a multipart/form-data body: JSON {field: {filename,
+                   content_type, content, size}}
+  /sse?n=N         text/event-stream of N events (id, event, JSON data), a
+                   comment and a plain-text event
+  /file            a body with Content-Disposition: attachment; filename=...
+  /empty           200 with an empty body
+  /latin1          "café" in ISO-8859-1, saying so in its Content-Type
+  /auth?basic=U:P  200 "authorized" when the request's Authorization is Basic
+  /auth?bearer=T   U:P (or Bearer T), else 401 "unauthorized"
+  /flaky?key=K&fail=N  503 for the first N requests with key K, then 200 "ok"
+A request whose target is an absolute URL (http://host/path) is served as a
+forward proxy would: the route of its path, with "proxied": true and the
+Proxy-Authorization header in /echo's answer.
 """
 import argparse
 import json
@@ -27,10 +40,12 @@ from urllib.parse import parse_qs, urlsplit
 
 CONNS = 0
 LOCK = threading.Lock()
+FLAKY = {}
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body leave at once (no 40 ms ACK waits)
 
     def setup(self):
         global CONNS
@@ -68,6 +83,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def handle_any(self):
+        proxied = self.path.startswith("http://")
         u = urlsplit(self.path)
         q = parse_qs(u.query)
         body = self.read_body()
@@ -75,6 +91,7 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/echo" or (parts[0] == "hops" and parts[1:] == ["0"]):
             self.send(200, json.dumps({
                 "method": self.command, "path": u.path, "query": u.query,
+                "proxied": proxied,
                 "headers": {k: v for k, v in self.headers.items()},
                 "body": body.decode("utf-8", "replace"), "body_len": len(body)}),
                 "application/json")
@@ -96,6 +113,51 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"x" * 10)
             self.wfile.flush()
             time.sleep(30)
+        elif u.path == "/multipart":
+            import email.parser
+            import email.policy
+            msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + self.headers.get("Content-Type", "").encode() +
+                b"\r\n\r\n" + body)
+            out = {}
+            for part in msg.iter_parts():
+                data = part.get_payload(decode=True) or b""
+                out[part.get_param("name", header="content-disposition")] = {
+                    "filename": part.get_filename(),
+                    "content_type": part.get_content_type(),
+                    "content": data.decode("utf-8", "replace"), "size": len(data)}
+            self.send(200, json.dumps(out), "application/json")
+        elif u.path == "/sse":
+            n = int(q.get("n", ["3"])[0])
+            ev = ": a comment\n\n"
+            for i in range(n):
+                ev += "id: %d\nevent: tick\ndata: {\"i\": %d, \"msg\": \"m%d\"}\n\n" % (i, i, i)
+            ev += "data: plain\ndata: two lines\n\n"
+            self.send(200, ev, "text/event-stream")
+        elif u.path == "/file":
+            self.send(200, "id,name\n1,kite\n", "text/csv",
+                      headers=[("Content-Disposition", 'attachment; filename="report.csv"')])
+        elif u.path == "/empty":
+            self.send(200, b"")
+        elif u.path == "/latin1":
+            self.send(200, "café".encode("latin-1"), "text/plain; charset=ISO-8859-1")
+        elif u.path == "/auth":
+            import base64
+            want = ("Basic " + base64.b64encode(q["basic"][0].encode()).decode()
+                    if "basic" in q else "Bearer " + q["bearer"][0])
+            if self.headers.get("Authorization") == want:
+                self.send(200, "authorized")
+            else:
+                self.send(401, "unauthorized")
+        elif u.path == "/flaky":
+            k = q["key"][0]
+            with LOCK:
+                FLAKY[k] = FLAKY.get(k, 0) + 1
+                n = FLAKY[k]
+            if n <= int(q["fail"][0]):
+                self.send(503, "try again (%d)" % n)
+            else:
+                self.send(200, "ok after %d" % n)
         elif u.path == "/conns":
             with LOCK:
                 n = CONNS
