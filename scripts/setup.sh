@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev sqlite3
 libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
-libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl"
+libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl
+libssh-dev libgit2-dev openssh-server openssh-client git"
 
 missing=""
 for p in $PKGS; do

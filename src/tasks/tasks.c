@@ -66,6 +66,7 @@ static const family families[] = {
     FAMILY(tasks__namespace),
     FAMILY(tasks__http),
     FAMILY(tasks__scripts),
+    FAMILY(tasks__ssh),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };
