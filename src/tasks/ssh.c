@@ -545,7 +545,7 @@ const type_def tasks__ssh[] = {
         .desc = "Run shell commands on a remote host over SSH (outputs exitCode, vars, stdOutLineCount, "
                 "stdErrLineCount).",
         .props = PROPS(P_SSH_CONN,
-                       PENUM("authMethod", 0, "PASSWORD", ENUMS("PASSWORD", "PUBLIC_KEY", "OPEN_SSH"),
+                       PENUM("authMethod", 0, "\"PASSWORD\"", ENUMS("PASSWORD", "PUBLIC_KEY", "OPEN_SSH"),
                              "how to log in"),
                        PSTR("privateKey", 0, NULL, "the private key's text (OpenSSH or PEM), for PUBLIC_KEY"),
                        PSTR("privateKeyPassphrase", 0, NULL, "the private key's passphrase"),

@@ -21,10 +21,10 @@
  * username, password, the key in both spellings, host key checking). */
 #define P_SSH_CONN                                                                            \
     PSTR("host", PF_REQUIRED, NULL, "the remote host"),                                       \
-    PSTR("port", 0, "22", "the remote port"),                                                 \
+    PSTR("port", 0, "\"22\"", "the remote port"),                                                 \
     PSTR("username", 0, NULL, "the user to log in as"),                                       \
     PSTR("password", 0, NULL, "the password (PASSWORD authentication)"),                      \
-    PSTR("strictHostKeyChecking", 0, "no",                                                    \
+    PSTR("strictHostKeyChecking", 0, "\"no\"",                                                    \
          "check the host key against knownHosts: yes (or ask) refuses an unknown or changed " \
          "key; no accepts any"),                                                              \
     PSTR("knownHosts", 0, NULL,                                                               \
