@@ -67,6 +67,7 @@ static const family families[] = {
     FAMILY(tasks__http),
     FAMILY(tasks__scripts),
     FAMILY(tasks__ssh),
+    FAMILY(tasks__sftp),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

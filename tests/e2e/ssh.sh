@@ -270,5 +270,140 @@ else
     ko password_required "state=$state"
 fi
 
+# ---- SFTP: upload, uploads, list, download, move, delete, downloads -------------
+remote=$work/remote
+mkdir -p "$remote"
+head -c 20000000 /dev/urandom >"$work/big.bin"
+big_sum=$(sha256sum <"$work/big.bin" | cut -d' ' -f1)
+conn() { # $1: type; the SFTP connection properties
+    cat <<EOF
+    type: io.kestra.plugin.fs.sftp.$1
+    host: 127.0.0.1
+    port: "$SSHD_PORT"
+    username: $SSHD_USER
+    keyfile: |
+$(sed 's/^/      /' "$SSHD_KEY")
+EOF
+}
+cat >"$work/sftp.yaml" <<EOF
+id: sftp
+namespace: e2e.ssh
+inputs:
+  - id: big
+    type: FILE
+tasks:
+  - id: one
+    type: io.kestra.plugin.core.storage.Write
+    content: "first file"
+    extension: .txt
+  - id: two
+    type: io.kestra.plugin.core.storage.Write
+    content: "second file"
+    extension: .csv
+  - id: up
+$(conn Upload)
+    from: "{{ outputs.one.uri }}"
+    to: "$remote/in/a.txt"
+  - id: ups
+$(conn Uploads)
+    from:
+      b.txt: "{{ outputs.one.uri }}"
+      c.csv: "{{ outputs.two.uri }}"
+    to: "$remote/many"
+  - id: upbig
+$(conn Upload)
+    from: "{{ inputs.big }}"
+    to: "$remote/big.bin"
+  - id: ls
+$(conn List)
+    from: "$remote/many"
+    regExp: ".*\\\\.txt"
+  - id: down
+$(conn Download)
+    from: "$remote/big.bin"
+  - id: mv
+$(conn Move)
+    from: "$remote/in/a.txt"
+    to: "$remote/moved/"
+  - id: del
+$(conn Delete)
+    uri: "$remote/many/b.txt"
+  - id: delmissing
+$(conn Delete)
+    uri: "$remote/many/nothere.txt"
+  - id: downs
+$(conn Downloads)
+    from: "$remote/many"
+    action: MOVE
+    moveDirectory: "$remote/archive"
+  - id: report
+    type: io.kestra.plugin.core.log.Log
+    message: >-
+      up={{ outputs.up.to }} ups={{ outputs.ups.files | length }}
+      ls={{ outputs.ls.files | length }}:{{ outputs.ls.files[0].name }}:{{ outputs.ls.files[0].fileType }}:{{ outputs.ls.files[0].size }}
+      mv={{ outputs.mv.to }} del={{ outputs.del.deleted }}/{{ outputs.delmissing.deleted }}
+      downs={{ outputs.downs.files | length }}:{{ outputs.downs.files[0].name }}
+  - id: check
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      big.bin: "{{ outputs.down.to }}"
+      c.csv: "{{ outputs.downs.outputFiles['c.csv'] }}"
+    commands:
+      - echo "sum=\$(sha256sum < big.bin | cut -d' ' -f1) csv=\$(cat c.csv)"
+EOF
+rm -rf "$work/data-sftp"
+timeout 120 "$KITE" run "$work/sftp.yaml" --data "$work/data-sftp" --file big="$work/big.bin" >"$work/out" 2>"$work/err"
+state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/err" | tail -1)
+if [ "$state" = SUCCESS ] &&
+    grep -q "up=sftp://127.0.0.1:$SSHD_PORT$remote/in/a.txt ups=2" "$work/err" &&
+    grep -q "ls=1:b.txt:FILE:10" "$work/err" &&
+    grep -q "mv=sftp://127.0.0.1:$SSHD_PORT$remote/moved/a.txt del=true/false" "$work/err" &&
+    grep -q "downs=1:c.csv" "$work/err" &&
+    grep -q "sum=$big_sum csv=second file" "$work/err" &&
+    [ "$(cat "$remote/moved/a.txt")" = "first file" ] && [ ! -e "$remote/in/a.txt" ] &&
+    [ ! -e "$remote/many/b.txt" ] && [ ! -e "$remote/many/c.csv" ] &&
+    [ "$(cat "$remote/archive/c.csv")" = "second file" ] &&
+    [ "$(sha256sum <"$remote/big.bin" | cut -d' ' -f1)" = "$big_sum" ]; then
+    ok sftp_round_trip
+else
+    ko sftp_round_trip "state=$state"
+fi
+
+# a missing remote file names it; a wrong key is refused for SFTP too
+cat >"$work/sftp-bad.yaml" <<EOF
+id: sftpbad
+namespace: e2e.ssh
+tasks:
+  - id: down
+$(conn Download)
+    from: "$remote/does-not-exist.bin"
+EOF
+run sftpbad "$work/sftp-bad.yaml"
+if [ "$state" = FAILED ] && grep -q "$remote/does-not-exist.bin: cannot be read: no such file" "$work/err"; then
+    ok sftp_missing_file_named
+else
+    ko sftp_missing_file_named "state=$state"
+fi
+sed -i "s|$SSHD_KEY|$SSHD_OTHER_KEY|" "$work/sftp-bad.yaml"
+cat >"$work/sftp-wrongkey.yaml" <<EOF
+id: sftpwrong
+namespace: e2e.ssh
+tasks:
+  - id: ls
+    type: io.kestra.plugin.fs.ssh.List
+    host: 127.0.0.1
+    port: "$SSHD_PORT"
+    username: $SSHD_USER
+    keyfile: |
+$(sed 's/^/      /' "$SSHD_OTHER_KEY")
+    from: "$remote"
+EOF
+run sftpwrong "$work/sftp-wrongkey.yaml"
+if [ "$state" = FAILED ] && grep -q "the key was refused" "$work/err"; then
+    ok sftp_wrong_key_refused
+else
+    ko sftp_wrong_key_refused "state=$state"
+fi
+
 echo "ssh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
