@@ -7,7 +7,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev sqlite3
 libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
 libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl
-libssh-dev libgit2-dev openssh-server openssh-client git"
+libssh-dev libgit2-dev openssh-server openssh-client git
+libmariadb-dev postgresql mariadb-server npm"
 
 missing=""
 for p in $PKGS; do
@@ -15,7 +16,17 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+# DuckDB has no Debian package: its npm bindings ship libduckdb.so, which
+# src/tasks/sql/duckdb.c loads from vendor/duckdb/ (../shared/notes/duckdb.md).
+duckdb() {
+    d="$(dirname "$0")/../vendor/duckdb"
+    [ -f "$d/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so" ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    mkdir -p "$d"
+    (cd "$d" && npm install --no-audit --no-fund --silent @duckdb/node-bindings-linux-x64@1.5.6-r.1) ||
+        echo "setup: DuckDB could not be installed; DuckDB tasks will not run" >&2
+}
+[ -z "$missing" ] && { duckdb; exit 0; }
 
 echo "setup: installing$missing" >&2
 SUDO=""
@@ -24,3 +35,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+duckdb

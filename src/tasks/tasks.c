@@ -65,6 +65,7 @@ static const family families[] = {
     FAMILY(tasks__storage),
     FAMILY(tasks__namespace),
     FAMILY(tasks__http),
+    FAMILY(tasks__sql),
     FAMILY(tasks__scripts),
     FAMILY(tasks__ssh),
     FAMILY(tasks__sftp),

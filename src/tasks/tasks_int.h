@@ -48,6 +48,7 @@ TASKS__FAMILY(tasks__state);       /* state.c */
 TASKS__FAMILY(tasks__storage);     /* storage.c */
 TASKS__FAMILY(tasks__namespace);   /* namespace.c: namespace files */
 TASKS__FAMILY(tasks__http);        /* http.c */
+TASKS__FAMILY(tasks__sql);         /* sql/sql.c: PostgreSQL, MySQL/MariaDB, SQLite, DuckDB */
 TASKS__FAMILY(tasks__scripts);     /* scripts.c: script tasks and task runners */
 TASKS__FAMILY(tasks__ssh);         /* ssh.c: SSH commands (ssh_int.h) */
 TASKS__FAMILY(tasks__sftp);        /* sftp.c: SFTP files (ssh_int.h) */
