@@ -247,6 +247,14 @@ tasks:
     password: wrong-password-123
     sql: SELECT 1
     allowFailure: true
+  - id: slow
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    sql: SELECT pg_sleep(30)
+    timeout: PT1S
+    allowFailure: true
   - id: refused
     type: io.kestra.plugin.jdbc.postgresql.Query
     url: jdbc:postgresql://127.0.0.1:1/kite?user=u&password=pw-in-the-url-456
@@ -261,6 +269,11 @@ check pg_bad "bad credentials: one line naming the target, no password" \
 check pg_bad "a refused connection names the target without the url's credentials" \
   '"postgresql://127.0.0.1:1/kite: " in log and "Connection refused" in log and "pw-in-the-url-456" not in log'
 check pg_bad "the execution still ends (WARNING: failures allowed)" 'st == "WARNING"'
+check pg_bad "a timeout cancels the statement on the server and names the target" \
+  '"postgresql://127.0.0.1:'$PG_PORT'/kite: the statement was canceled (the task was killed or timed out)" in log and "timeout: the task ran longer than PT1S" in log'
+check pg_bad "the canceled query took about its timeout, not 30 s" \
+  'r = json.load(open(sys.argv[1])); float([t for t in r["taskRunList"] if t["taskId"] == "slow"][0]["state"]["duration"][2:-1]) < 5'
+
 
 # the pool: 30 queries through ForEach share few connections
 cat >"$work/pg_pool.yaml" <<YAML

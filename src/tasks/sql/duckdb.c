@@ -240,7 +240,7 @@ static json_t *dk_value(int type, const char *s, const char *tz)
     }
 }
 
-static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
+static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
                    int *has_rows, int64_t *affected, kerr *e)
 {
     *has_rows = 0;

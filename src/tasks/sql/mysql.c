@@ -222,7 +222,7 @@ static int stmt_fail(MYSQL_STMT *st, kerr *e)
     return kerr_setc(e, KERR_INVALID, "%s", mysql_stmt_error(st));
 }
 
-static int stmt_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
+static int stmt_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
                      int *has_rows, int64_t *affected, kerr *e)
 {
     MYSQL_STMT *st = mysql_stmt_init(c->my);
@@ -358,13 +358,13 @@ out:
     return rc;
 }
 
-static int my_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
+static int my_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
                    int *has_rows, int64_t *affected, kerr *e)
 {
     *has_rows = 0;
     *affected = -1;
     if (json_array_size(params))
-        return stmt_exec(c, sql, params, fn, ud, has_rows, affected, e);
+        return stmt_exec(c, sql, params, fn, stop, ud, has_rows, affected, e);
     return text_exec(c, sql, fn, ud, has_rows, affected, e);
 }
 

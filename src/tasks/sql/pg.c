@@ -16,6 +16,8 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <math.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -294,7 +296,7 @@ static int pg_result_fail(const PGresult *r, PGconn *pg, kerr *e)
     return kerr_setc(e, KERR_INVALID, "%s", msg);
 }
 
-static int pg_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
+static int pg_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
                    int *has_rows, int64_t *affected, kerr *e)
 {
     *has_rows = 0;
@@ -332,7 +334,29 @@ static int pg_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
     json_t **names = NULL;
     Oid *types = NULL;
     int ncols = -1;
-    while ((r = PQgetResult(c->pg))) {
+    int cancelled = 0;
+    for (;;) {
+        /* wait for the next result without blocking, so that a kill or the
+         * task's timeout cancels the statement on the server */
+        while (PQisBusy(c->pg)) {
+            if (!cancelled && stop(ud)) {
+                cancelled = 1;
+                PGcancel *cn = PQgetCancel(c->pg);
+                if (cn) {
+                    char eb[256];
+                    PQcancel(cn, eb, sizeof eb);
+                    PQfreeCancel(cn);
+                }
+            }
+            struct pollfd pf = {.fd = PQsocket(c->pg), .events = POLLIN};
+            if (poll(&pf, 1, 100) < 0 && errno != EINTR)
+                break;
+            if (!PQconsumeInput(c->pg))
+                break;
+        }
+        r = PQgetResult(c->pg);
+        if (!r)
+            break;
         ExecStatusType st = PQresultStatus(r);
         if (rc) {
             PQclear(r);
@@ -380,6 +404,8 @@ static int pg_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
             PQputCopyEnd(c->pg, "not supported here");
         } else {
             pg_result_fail(r, c->pg, e);
+            if (cancelled)
+                kerr_setc(e, KERR_UNAVAILABLE, "the statement was canceled (the task was killed or timed out)");
             rc = -1;
         }
         PQclear(r);

@@ -681,6 +681,13 @@ static int sw_sink(void *ud, const char *p, size_t n)
     return storage_writer_write(s->sw, p, n, s->e);
 }
 
+static int should_stop(void *ud)
+{
+    sink *s = ud;
+    task_ctx *c = s->t->c;
+    return task_cancelled(c) || (c->deadline_us && time_mono_us() >= c->deadline_us);
+}
+
 static int on_row(void *ud, json_t *row, kerr *e)
 {
     sink *s = ud;
@@ -826,7 +833,7 @@ static int run_one(sql_task *t, const char *sql, fetch_type f, int index, json_t
     }
     int has_rows = 0;
     int64_t affected = -1;
-    int rc = t->d->exec(t->conn, text, args, on_row, &s, &has_rows, &affected, e);
+    int rc = t->d->exec(t->conn, text, args, on_row, should_stop, &s, &has_rows, &affected, e);
     free(text);
     json_decref(args);
     if (rc) {
@@ -866,7 +873,7 @@ static int exec_plain(sql_task *t, const char *sql, kerr *e)
     memset(&s, 0, sizeof s);
     s.t = t;
     s.fetch = F_NONE;
-    int rc = t->d->exec(t->conn, sql, NULL, on_row, &s, &has_rows, &affected, e);
+    int rc = t->d->exec(t->conn, sql, NULL, on_row, should_stop, &s, &has_rows, &affected, e);
     if (rc)
         sql__scrub(e, t->u.password);
     return rc;
@@ -876,6 +883,10 @@ static int exec_plain(sql_task *t, const char *sql, kerr *e)
 static task_result fail_stmt(sql_task *t, kerr *e)
 {
     kerr_prefix(e, "%s", t->u.target);
+    /* at a timeout the engine words the task's error itself: the log keeps
+     * which target was cut off */
+    if (t->c->deadline_us && time_mono_us() >= t->c->deadline_us)
+        task_log(t->c, LEVEL_ERROR, "%s", e->msg);
     return TASK_FAILED;
 }
 

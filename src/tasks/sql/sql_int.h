@@ -43,6 +43,9 @@ typedef struct sql_url {
 
 /* A row (borrowed, TAGGED form): 0 to go on, -1 to fail (e set). */
 typedef int (*sql_row_fn)(void *ud, json_t *row, kerr *e);
+/* 1 when the task must stop (killed, or past its timeout): a driver that can
+ * cancel a running statement asks it at least every 100 ms. */
+typedef int (*sql_stop_fn)(void *ud);
 
 typedef struct sql_driver {
     const char *name;            /* "postgresql", "mysql", "sqlite", "duckdb" */
@@ -63,8 +66,8 @@ typedef struct sql_driver {
      * *affected: rows changed, -1 when unknown. 0, or -1 with e set (the
      * server's message, with its position when it gives one).
      */
-    int (*exec)(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
-                int *has_rows, int64_t *affected, kerr *e);
+    int (*exec)(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn,
+                sql_stop_fn stop, void *ud, int *has_rows, int64_t *affected, kerr *e);
     /* Optional: loads a file into a table with COPY ... FROM STDIN (CopyIn). */
     int (*copy_in)(sql_conn *c, const char *sql, FILE *in, int64_t *rows, kerr *e);
     /* Optional: the one file LOAD DATA LOCAL may read from now on (NULL: none). */

@@ -95,7 +95,19 @@ static json_t *text_value(const char *decl, const char *s, int n, const char *tz
     return v ? v : sql__blob(s, (size_t)n);
 }
 
-static int lite_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, void *ud,
+struct stopper {
+    sql_stop_fn stop;
+    void *ud;
+};
+
+/* Called by SQLite every 10,000 steps: non-zero interrupts the statement. */
+static int progress(void *p)
+{
+    struct stopper *s = p;
+    return s->stop(s->ud);
+}
+
+static int lite_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
                      int *has_rows, int64_t *affected, kerr *e)
 {
     *has_rows = 0;
@@ -115,6 +127,8 @@ static int lite_exec(sql_conn *c, const char *sql, const json_t *params, sql_row
         sqlite3_finalize(st);
         return -1;
     }
+    struct stopper sp = {stop, ud};
+    sqlite3_progress_handler(c->db, 10000, progress, &sp);
     int ncols = sqlite3_column_count(st);
     *has_rows = ncols > 0;
     int rc;
@@ -140,10 +154,12 @@ static int lite_exec(sql_conn *c, const char *sql, const json_t *params, sql_row
         int frc = fn(ud, row, e);
         json_decref(row);
         if (frc) {
+            sqlite3_progress_handler(c->db, 0, NULL, NULL);
             sqlite3_finalize(st);
             return -1;
         }
     }
+    sqlite3_progress_handler(c->db, 0, NULL, NULL);
     if (rc != SQLITE_DONE) {
         kerr_setc(e, KERR_INVALID, "%s", sqlite3_errmsg(c->db));
         sqlite3_finalize(st);
@@ -151,6 +167,7 @@ static int lite_exec(sql_conn *c, const char *sql, const json_t *params, sql_row
     }
     if (!ncols)
         *affected = sqlite3_changes64(c->db);
+    sqlite3_progress_handler(c->db, 0, NULL, NULL);
     sqlite3_finalize(st);
     return 0;
 }
