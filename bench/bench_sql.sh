@@ -66,3 +66,18 @@ printf 'STORE of %d rows: %.1f s, %.0f rows/s, peak RSS %d KiB, Ion file %d MiB\
     "$ROWS" "$secs" "$(echo "$ROWS / $secs" | bc -l)" "$rss" "$((size / 1048576))"
 /usr/bin/time -f '%M' -o "$work/time0" "$KITE" run "$work/q1.yaml" --data "$work/d0" --quiet >/dev/null 2>&1
 printf '(for scale: peak RSS of the %d-task query flow above: %s KiB)\n' "$N" "$(cat "$work/time0")"
+
+# the example flow: one check over 50 databases, 10 at a time (without its IonToCsv step
+# while kite has no IonToCsv)
+for i in $(seq 1 50); do echo "CREATE DATABASE app$i;"; done | "${PG_PSQL[@]}" >/dev/null
+targets=$(python3 -c "import json; print(json.dumps(['$PG_URL'.rsplit('/', 1)[0] + '/app%d' % i for i in range(1, 51)]))")
+flow=examples/flows/fleet-sql-report.yaml
+if ! "$KITE" plugins list 2>/dev/null | grep -q "io.kestra.plugin.serdes.csv.IonToCsv"; then
+    sed '/^  - id: csv$/,$d' "$flow" >"$work/fleet.yaml"
+    flow="$work/fleet.yaml"
+fi
+t0=$(date +%s.%N)
+SECRET_FLEET_PG_PASSWORD=$(printf '%s' "$PG_PASSWORD" | base64 -w0) "$KITE" run "$flow" --data "$work/df" --quiet \
+    --input targets="$targets" --input username="$PG_USER" >/dev/null 2>&1 || echo "bench_sql: the fleet flow failed"
+t1=$(date +%s.%N)
+printf 'examples/flows/fleet-sql-report.yaml over 50 databases (concurrencyLimit 10): %.2f s wall\n' "$(echo "$t1 - $t0" | bc -l)"
