@@ -1,7 +1,8 @@
 /*
  * host.c: the host functions the engine adds to expressions, in ONE table:
  * secret (its code in log.c, beside the masker), kv, read, fileExists,
- * fileSize, errorLogs, currentEachOutput.
+ * fileSize, errorLogs, currentEachOutput, and http (its request sent by
+ * tasks/http.c).
  *
  * DESIGN
  * An entry says whether its function needs an execution (kv, read, ...: the
@@ -14,7 +15,9 @@
  * the two lists equal.
  */
 #include "engine/engine_int.h"
+#include "tasks/tasks.h"
 #include "util/datetime.h"
+#include "util/httpc.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -151,6 +154,93 @@ static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, 
     return n < 0 ? NULL : json_integer(n);
 }
 
+/* http(uri, method, query, body, contentType, headers, options, accept):
+ * Kestra's http() function: the answer's body, parsed when it is JSON; a
+ * status >= 400 fails the render. Sent by tasks_http_poll (tasks/http.c) on
+ * the rendering thread's HTTP client. */
+static const json_t *arg_any(const json_t *args, size_t i, const json_t *kwargs, const char *name)
+{
+    const json_t *v = json_object_get(kwargs, name);
+    return v ? v : json_array_get(args, i);
+}
+
+static json_t *fn_http(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    const char *uri = arg_str(args, 0, kwargs, "uri");
+    if (!uri) {
+        kerr_set(e, "The 'http' function expects an argument 'uri'.");
+        return NULL;
+    }
+    const char *method = arg_str(args, 1, kwargs, "method");
+    const json_t *query = arg_any(args, 2, kwargs, "query");
+    const json_t *body = arg_any(args, 3, kwargs, "body");
+    const char *ctype = arg_str(args, 4, kwargs, "contentType");
+    const json_t *headers = arg_any(args, 5, kwargs, "headers");
+    const json_t *options = arg_any(args, 6, kwargs, "options");
+    const char *accept = arg_str(args, 7, kwargs, "accept");
+    buf u = BUF_INIT;
+    buf_puts(&u, uri);
+    if (json_is_object(query) && json_object_size(query)) {
+        const char *k;
+        json_t *v;
+        int first = !strchr(uri, '?');
+        json_object_foreach((json_t *)query, k, v) {
+            char *t = expr_value_to_text(v);
+            buf_putc(&u, first ? '?' : '&');
+            first = 0;
+            httpc_escape(k, strlen(k), &u);
+            buf_putc(&u, '=');
+            httpc_escape(t, strlen(t), &u);
+            free(t);
+        }
+    }
+    json_t *p = json_pack("{s:s,s:s}", "uri", buf_str(&u), "method", method ? method : "GET");
+    buf_free(&u);
+    if (body && !json_is_null(body))
+    {
+        char *t = expr_value_to_text(body);
+        json_object_set_new(p, "body", json_string(t));
+        free(t);
+    }
+    json_object_set_new(p, "contentType", json_string(ctype ? ctype : "application/json"));
+    json_t *h = json_is_object(headers) ? json_deep_copy(headers) : json_object();
+    json_object_set_new(h, "Accept", json_string(accept ? accept : "application/json"));
+    json_object_set_new(p, "headers", h);
+    if (json_is_object(options))
+        json_object_set(p, "options", (json_t *)options);
+    json_t *out = NULL;
+    /* the request reads nothing of the context: the execution's lock is
+     * dropped meanwhile, as for a jq program */
+    const expr_limits *l = expr_thread_limits();
+    if (l && l->yield)
+        l->yield(l->yield_ud, 0);
+    int rc = tasks_http_poll(p, &out, e);
+    if (l && l->yield)
+        l->yield(l->yield_ud, 1);
+    json_decref(p);
+    if (rc)
+        return NULL;
+    json_int_t code = json_integer_value(json_object_get(out, "code"));
+    const json_t *b = json_object_get(out, "body");
+    json_t *res = NULL;
+    if (code >= 400) {
+        buf r = BUF_INIT;
+        httpc_redact_url(json_string_value(json_object_get(out, "uri")), &r);
+        kerr_set(e, "http(): %s %s: server answered %lld", method ? method : "GET",
+                 buf_str(&r), (long long)code);
+        buf_free(&r);
+    } else if (!json_is_string(b)) {
+        res = json_null();
+    } else {
+        json_error_t je;
+        res = json_loads(json_string_value(b), JSON_DECODE_ANY, &je);
+        if (!res)
+            res = json_incref((json_t *)b);
+    }
+    json_decref(out);
+    return res;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const engine_host engine__hosts[] = {
@@ -161,6 +251,7 @@ const engine_host engine__hosts[] = {
     {{"fileSize", 1, 1}, fn_file_size, 1},
     {{"errorLogs", 0, 0}, fn_error_logs, 1},
     {{"currentEachOutput", 1, 1}, fn_current_each_output, 1},
+    {{"http", 1, 8}, fn_http, 0},
 };
 
 const size_t engine__nhosts = sizeof engine__hosts / sizeof engine__hosts[0];

@@ -53,6 +53,7 @@ static const sched_trigger_impl triggers[] = {
     {"trigger.schedule_on_dates", SK_SCHEDULE, sched__schedule_setup_dates},
     {"trigger.flow", SK_FLOW, NULL},
     {"trigger.webhook", SK_WEBHOOK, NULL},
+    {"trigger.http", SK_POLL, sched__http_setup},
 };
 
 const sched_trigger_impl *sched__trigger_find(const char *type)
@@ -256,9 +257,11 @@ int sched_tick(sched *s, int64_t now_us, kerr *e)
     for (size_t i = 0; i < s->nflows; i++) {
         sched_flow *f = s->flows[i];
         for (size_t j = 0; j < f->ntrigs; j++) {
-            if (f->trigs[j].kind != SK_SCHEDULE)
+            if (f->trigs[j].kind != SK_SCHEDULE && f->trigs[j].kind != SK_POLL)
                 continue;
-            int rc = sched__schedule_pass(s, f, &f->trigs[j], now_us, e);
+            int rc = f->trigs[j].kind == SK_POLL
+                         ? sched__http_pass(s, f, &f->trigs[j], now_us, e)
+                         : sched__schedule_pass(s, f, &f->trigs[j], now_us, e);
             if (rc < 0) {
                 pthread_mutex_unlock(&s->lock);
                 return -1;

@@ -23,7 +23,7 @@
 #define SCHED_SYS_NS SCHED_SYS_NAMESPACE
 #define SCHED_SYS_FLOW "scheduler"
 
-typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK } sched_kind;
+typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK, SK_POLL } sched_kind;
 
 /* One trigger of one flow, as the cache holds it. */
 typedef struct sched_trig {
@@ -47,6 +47,7 @@ typedef struct sched_trig {
     int known;                   /* next_us came from the store or was set */
     int disabled;                /* the store row says disabled */
     char *error;                 /* why it cannot run (bad cron...), or NULL */
+    int64_t interval_us;         /* polling triggers (httptrigger.c): time between polls */
 } sched_trig;
 
 /* A flow's triggers at one revision. */
@@ -121,6 +122,16 @@ void sched__schedule_row(sched *s, sched_trig *t, const store_trigger *row, int 
 int sched__schedule_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
 /* Fires the ticks between start_us and end_us. Executions created, or -1. */
 int sched__schedule_backfill(sched *s, sched_flow *f, sched_trig *t, int64_t start_us, int64_t end_us, kerr *e);
+
+/* stopAfter: drops the executions of t->pending that ended; one that ended
+ * in a listed state disables the trigger (in its row too). */
+void sched__stop_after(sched *s, sched_trig *t);
+
+/* ---- the HTTP trigger (httptrigger.c) ------------------------------------------- */
+
+void sched__http_setup(sched *s, sched_trig *t);
+/* stopAfter, then a poll when one is due. Executions created, or -1. */
+int sched__http_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
 
 /* ---- what every trigger kind shares (fire.c) ------------------------------------ */
 

@@ -369,6 +369,11 @@ static void check_stop_after(sched *s, sched_trig *t)
         t->disabled = 1;
 }
 
+void sched__stop_after(sched *s, sched_trig *t)
+{
+    check_stop_after(s, t);
+}
+
 /* One pass over a Schedule trigger: stopAfter first, then the due ticks.
  * Returns the executions created, or -1. Caller holds s->lock. */
 int sched__schedule_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e)

@@ -153,4 +153,12 @@ void task_secret(task_ctx *c, const char *value);
  * returns its kite:/// URI (malloc'd). */
 int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /* OUT */, kerr *e);
 
+/* ---- the HTTP trigger's request (tasks/http.c, for sched/httptrigger.c) ---- */
+
+/* Sends the request that props describes (Request's properties, already
+ * rendered) on this thread's HTTP client, any status being an answer.
+ * Returns 0 and *out {code, headers, uri, body} (new reference), or -1 with
+ * the one-line failure in e. */
+int tasks_http_poll(const json_t *props, json_t **out /* OUT */, kerr *e);
+
 #endif

@@ -224,7 +224,6 @@ const type_def tasks__triggers[] = {
         .aliases = ALIASES("io.kestra.plugin.core.http.Trigger",
                            "io.kestra.plugin.fs.http.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
         .desc = "Poll a URL and start the flow when the response passes a condition.",
         .props = PROPS(
             PSTR("uri", PF_REQUIRED, NULL, "the URL"),

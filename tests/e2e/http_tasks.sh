@@ -404,6 +404,30 @@ fails 13 "  - id: t
     uri: $H/sse?n=1
     concatJqExpression: .data.msg" "property 'concatJqExpression': '.data.msg' yields no text value for event 1" "failedOnMissingJq (default true)"
 
+# ---- the http() function ----------------------------------------------------------
+cat >"$work/fn.yaml" <<EOF
+id: fn
+namespace: e2e.http
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ http(uri='$H/echo', method='POST', query={'a': 'b c'}, body={'x': 1}, headers={'X-Fn': 'yes'}) | json }}"
+  - id: text
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ http('$H/status/200') }}"
+EOF
+run fn "$work/fn.yaml"
+want_state "http(): SUCCESS" SUCCESS
+eq "http(): a JSON answer is parsed; method, query, body (JSON), headers and Accept sent" "(lambda d: (d['method'], d['query'], json.loads(d['body']), d['headers']['X-Fn'], d['headers']['Accept'], d['headers']['Content-Type']))(json.loads(o('t')['value']))" "('POST', 'a=b%20c', {'x': 1}, 'yes', 'application/json', 'application/json; charset=UTF-8')"
+eq "http(): a text answer is a string" "o('text')['value']" "status 200"
+fails 14 "  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: \"{{ http(uri='http://u:pw-in-url@127.0.0.1:$PORT/status/404') }}\"" "http(): GET http://127.0.0.1:$PORT/status/404: server answered 404" "http() fails on a 404, credentials removed"
+hasnt "failure: http()'s URL password is not logged" "$work/err" "pw-in-url"
+fails 15 "  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: \"{{ http(method='GET') }}\"" "The 'http' function expects an argument 'uri'." "http() without uri"
+
 # ---- a large download in bounded memory ---------------------------------------
 cat >"$work/big.yaml" <<EOF
 id: big

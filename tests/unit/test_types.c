@@ -89,7 +89,7 @@ static void test_every_type_has_behaviour_or_the_flag(void **state)
     assert_false(flagged(flow_type_find("io.kestra.plugin.core.http.Request")));
     assert_false(flagged(flow_type_find("io.kestra.plugin.core.http.Download")));
     assert_false(flagged(flow_type_find("io.kestra.plugin.core.http.SseRequest")));
-    assert_true(flagged(flow_type_find("io.kestra.plugin.core.http.Trigger")));
+    assert_false(flagged(flow_type_find("io.kestra.plugin.core.http.Trigger")));
     assert_false(flagged(flow_type_find("trigger.schedule")));
     assert_false(flagged(flow_type_find("log")));
     assert_false(flagged(flow_type_find("flow.foreach")));
@@ -225,8 +225,7 @@ static void test_runnable_types_get_no_warning(void **state)
     assert_int_equal(ds.n, 0);
     flow_free(f);
 
-    const char *bad = "id: w\nnamespace: test.types\ntasks:\n  - id: l\n    type: log\n    message: hi\n"
-                      "triggers:\n  - id: t\n    type: trigger.http\n    uri: x\n";
+    const char *bad = "id: w\nnamespace: test.types\ntasks:\n  - id: t\n    type: kv.purge_kv\n";
     assert_int_equal(flow_load_text(bad, strlen(bad), "w.yaml", &f, &ds), 0);
     assert_int_equal(ds.n, 1);
     assert_int_equal(diags_errors(&ds), 0);
@@ -235,7 +234,7 @@ static void test_runnable_types_get_no_warning(void **state)
     FILE *mem = open_memstream(&out, &len);
     diag_print(mem, &ds.v[0], NULL, 0, 0);
     fclose(mem);
-    assert_string_equal(out, "w.yaml:9:11: warning: type 'trigger.http' is declared but kite cannot run it yet\n");
+    assert_string_equal(out, "w.yaml:5:11: warning: type 'kv.purge_kv' is declared but kite cannot run it yet\n");
     free(out);
     flow_free(f);
     diags_free(&ds);
