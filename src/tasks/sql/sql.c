@@ -154,7 +154,7 @@ static json_t *untag(json_t *v)
 
 /* ---- the url ---- */
 
-static void url_free(sql_url *u)
+void sql__url_free(sql_url *u)
 {
     free(u->host);
     free(u->db);
@@ -184,7 +184,7 @@ static char *pct_decode(const char *s, size_t n)
 
 /* Parses url for driver d (whose name the url must carry; "mariadb" is
  * read by the mysql driver). user and password may be NULL. */
-static int url_parse(const char *url, const sql_driver *d, const char *user,
+int sql__url_parse(const char *url, const sql_driver *d, const char *user,
                      const char *password, sql_url *u, kerr *e)
 {
     memset(u, 0, sizeof *u);
@@ -397,7 +397,7 @@ static void pool_give(const sql_driver *d, const char *key, sql_conn *c)
  * PostgreSQL's :: casts is left alone. A name missing from params is an
  * error naming it. params NULL: the SQL is returned as is.
  */
-static char *bind_names(const char *sql, const json_t *params, char ph, json_t *args, kerr *e)
+char *sql__bind_names(const char *sql, const json_t *params, char ph, json_t *args, kerr *e)
 {
     buf b = BUF_INIT;
     int n = 0;
@@ -454,7 +454,7 @@ static char *bind_names(const char *sql, const json_t *params, char ph, json_t *
 
 /* Splits sql on ';' outside quotes, comments and $tag$ bodies; empty
  * statements are dropped. Returns a JSON array of strings. */
-static json_t *split_statements(const char *sql)
+json_t *sql__split_statements(const char *sql)
 {
     json_t *out = json_array();
     buf b = BUF_INIT;
@@ -534,7 +534,7 @@ static void task_free(sql_task *t)
     free(t->tz);
     free(t->key);
     json_decref(t->params);
-    url_free(&t->u);
+    sql__url_free(&t->u);
 }
 
 /* Reads the connection properties and takes a connection. */
@@ -572,7 +572,7 @@ static int task_open(task_ctx *c, const sql_driver *d, sql_task *t, kerr *e)
     t->fetch = fetch ? F_FETCH : fetch_one ? F_FETCH_ONE : store_ ? F_STORE
              : !strcmp(ft, "FETCH") ? F_FETCH : !strcmp(ft, "FETCH_ONE") ? F_FETCH_ONE
              : !strcmp(ft, "STORE") ? F_STORE : F_NONE;
-    if (url_parse(t->url_text, d, user, password, &t->u, e))
+    if (sql__url_parse(t->url_text, d, user, password, &t->u, e))
         goto out;
     t->key = pool_key(t->url_text, &t->u, t->tz);
     t->conn = pool_take(d, t->key);
@@ -820,7 +820,7 @@ static int run_one(sql_task *t, const char *sql, fetch_type f, int index, json_t
 {
     *out = NULL;
     json_t *args = json_array();
-    char *text = bind_names(sql, t->params, t->d->placeholder, args, e);
+    char *text = sql__bind_names(sql, t->params, t->d->placeholder, args, e);
     if (!text) {
         json_decref(args);
         return -1;
@@ -970,7 +970,7 @@ task_result sql__run_queries(task_ctx *c, const sql_driver *d, kerr *e)
         kerr_setc(e, KERR_INVALID, "property 'sql' is required");
         goto out;
     }
-    stmts = split_statements(sql);
+    stmts = sql__split_statements(sql);
     if (after)
         json_array_append_new(stmts, json_string(after));
     if (tx && exec_plain(&t, "BEGIN", e)) {

@@ -95,6 +95,21 @@ json_t *sql__blob(const void *p, size_t n);
  * with "****". */
 void sql__scrub(kerr *e, const char *secret);
 
+/* Parses a JDBC url for driver d (user and password, when not NULL, win over
+ * the url's); 0, or -1 with e naming property 'url'. sql__url_free frees
+ * what it holds. */
+int sql__url_parse(const char *url, const sql_driver *d, const char *user, const char *password,
+                   sql_url *u /* OUT */, kerr *e);
+void sql__url_free(sql_url *u);
+/* The SQL with each :name (outside quotes, comments and :: casts) replaced
+ * by the driver's placeholder ph ('?' or '$' for $1, $2...), the values
+ * appended to args in order; NULL with e set when params lacks a name.
+ * params NULL: the SQL unchanged. The caller frees. */
+char *sql__bind_names(const char *sql, const json_t *params, char ph, json_t *args, kerr *e);
+/* The statements of sql split on ';' outside quotes, comments and $tag$
+ * bodies, trimmed, empty ones dropped: a new JSON array of strings. */
+json_t *sql__split_statements(const char *sql);
+
 /* The task runs the family files point their hooks at (sql.c). */
 task_result sql__run_query(task_ctx *c, const sql_driver *d, kerr *e);
 task_result sql__run_queries(task_ctx *c, const sql_driver *d, kerr *e);
