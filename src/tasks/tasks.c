@@ -69,6 +69,7 @@ static const family families[] = {
     FAMILY(tasks__scripts),
     FAMILY(tasks__ssh),
     FAMILY(tasks__sftp),
+    FAMILY(tasks__notify),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

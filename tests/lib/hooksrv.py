@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""tests/lib/hooksrv.py: a loopback stand-in for the services kite's alert
+tasks post to (tests/e2e/notify.sh, bench/bench_notify.sh).
+
+It checks each request the way the service would (the path, the content
+type, the authentication, the body's JSON shape), answers as the service
+answers (200, 202, 204, Telegram's {"ok": true}...) or 400 with the reason,
+and records every request as DIR/NNNNNN.json: {service, method, path, query,
+headers, body, ok, reason}. It prints its port on the first line of stdout
+once it listens; with --tls CERT KEY it speaks HTTPS. --no-record keeps
+nothing (for the benchmark).
+
+Routes, by the first path segment:
+  /slack/*     JSON object with text or blocks              200 "ok"
+  /zulip/*     JSON object with text or blocks              200 {"result": "success"}
+  /teams/*     JSON object (MessageCard, or type/attachments) 200 "1"
+  /gchat/*     JSON object with text or cardsV2             200 {}
+  /discord/*   JSON object with content or embeds           204
+  /telegram/bot<token>/sendMessage  JSON {chat_id, text}    200 {"ok": true, ...}
+               (token "bad": 401 {"ok": false})
+  /line/*      Bearer token, JSON {messages: [{type, text}]} 200 {}
+  /twilio/*    basic auth, a form with Body                 201 JSON
+  /pagerduty/* JSON with event_action; trigger needs routing_key and
+               payload {summary, source, severity}          202 {"status": "success"}
+  /opsgenie/*  Authorization "GenieKey ...", JSON with message 202
+  /sendgrid/*  Bearer token, JSON {personalizations[0].to, from.email, content} 202
+  /hook/*      anything                                     200 "ok"
+  /status/N    status N                                     (recorded too)
+  /slow?s=S    waits S seconds, then 200
+"""
+import argparse
+import base64
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+LOCK = threading.Lock()
+SEQ = [0]
+ARGS = None
+
+
+def need_json(h, body):
+    ct = h.headers.get("Content-Type", "")
+    if not ct.startswith("application/json"):
+        return None, "Content-Type is %r, not application/json" % ct
+    try:
+        v = json.loads(body)
+    except ValueError as e:
+        return None, "body is not JSON: %s" % e
+    if not isinstance(v, dict):
+        return None, "body is not a JSON object"
+    return v, None
+
+
+def check(h, service, path, body):
+    """(status, answer, reason or None)"""
+    auth = h.headers.get("Authorization", "")
+    if service in ("slack", "zulip"):
+        v, err = need_json(h, body)
+        if err:
+            return 400, "invalid_payload", err
+        if not (isinstance(v.get("text"), str) or isinstance(v.get("blocks"), list)):
+            return 400, "invalid_payload", "neither text nor blocks"
+        if service == "zulip":
+            return 200, '{"result": "success"}', None
+        return 200, "ok", None
+    if service == "teams":
+        v, err = need_json(h, body)
+        if err:
+            return 400, err, err
+        if v.get("@type") == "MessageCard":
+            if not isinstance(v.get("sections", []), list):
+                return 400, "sections is not a list", "sections is not a list"
+        elif not (v.get("type") or v.get("attachments") or v.get("text")):
+            return 400, "not a card", "neither @type MessageCard, type, attachments nor text"
+        return 200, "1", None
+    if service == "gchat":
+        v, err = need_json(h, body)
+        if err:
+            return 400, err, err
+        if not (isinstance(v.get("text"), str) or v.get("cardsV2") or v.get("cards")):
+            return 400, "no text", "neither text nor cardsV2"
+        return 200, "{}", None
+    if service == "discord":
+        v, err = need_json(h, body)
+        if err:
+            return 400, err, err
+        if not (v.get("content") or isinstance(v.get("embeds"), list)):
+            return 400, '{"message": "Cannot send an empty message"}', "neither content nor embeds"
+        return 204, "", None
+    if service == "telegram":
+        parts = path.split("/")
+        if len(parts) != 4 or not parts[2].startswith("bot") or parts[3] != "sendMessage":
+            return 404, '{"ok": false}', "not /telegram/bot<token>/sendMessage"
+        if parts[2] == "botbad":
+            return 401, '{"ok": false, "error_code": 401, "description": "Unauthorized"}', "bad token"
+        v, err = need_json(h, body)
+        if err:
+            return 400, '{"ok": false}', err
+        if not v.get("chat_id") or not isinstance(v.get("text"), str):
+            return 400, '{"ok": false}', "chat_id or text missing"
+        return 200, json.dumps({"ok": True, "result": {"message_id": 1, "text": v["text"]}}), None
+    if service == "line":
+        if not auth.startswith("Bearer ") or len(auth) < 10:
+            return 401, "{}", "no Bearer token"
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        msgs = v.get("messages")
+        if not isinstance(msgs, list) or not msgs or not all(
+                m.get("type") == "text" and isinstance(m.get("text"), str) for m in msgs):
+            return 400, "{}", "messages is not a list of {type: text, text}"
+        return 200, "{}", None
+    if service == "twilio":
+        if not auth.startswith("Basic "):
+            return 401, "{}", "no basic auth"
+        user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
+        if not user or not pw:
+            return 401, "{}", "basic auth without user or password"
+        if not h.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return 400, "{}", "not a form"
+        form = parse_qs(body.decode(), keep_blank_values=True)
+        if "Body" not in form and "body" not in form:
+            return 400, "{}", "no Body field"
+        return 201, json.dumps({"sid": "NT1", "account_sid": user}), None
+    if service == "pagerduty":
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        act = v.get("event_action")
+        if act not in ("trigger", "acknowledge", "resolve"):
+            return 400, '{"status": "invalid event"}', "event_action %r" % act
+        if act == "trigger":
+            p = v.get("payload") or {}
+            if not v.get("routing_key"):
+                return 400, '{"status": "invalid event"}', "no routing_key"
+            for f in ("summary", "source", "severity"):
+                if not p.get(f):
+                    return 400, '{"status": "invalid event"}', "payload.%s missing" % f
+        return 202, '{"status": "success", "message": "Event processed"}', None
+    if service == "opsgenie":
+        if not auth.startswith("GenieKey "):
+            return 401, '{"message": "Key format is not valid!"}', "no GenieKey"
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        if not isinstance(v.get("message"), str) or not v["message"]:
+            return 422, '{"message": "Message can not be empty."}', "no message"
+        return 202, '{"result": "Request will be processed", "requestId": "r1"}', None
+    if service == "sendgrid":
+        if not auth.startswith("Bearer ") or len(auth) < 10:
+            return 401, "{}", "no Bearer token"
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        pers = v.get("personalizations")
+        if not isinstance(pers, list) or not pers or not pers[0].get("to"):
+            return 400, "{}", "personalizations[0].to missing"
+        if not (v.get("from") or {}).get("email"):
+            return 400, "{}", "from.email missing"
+        if not v.get("content") and not v.get("template_id"):
+            return 400, "{}", "no content"
+        return 202, "", None
+    if service == "hook":
+        return 200, "ok", None
+    return 404, "no such service", "unknown route"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def handle_any(self):
+        u = urlsplit(self.path)
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        parts = u.path.split("/")
+        service = parts[1] if len(parts) > 1 else ""
+        if service == "slow":
+            time.sleep(float(parse_qs(u.query).get("s", ["1"])[0]))
+            status, answer, reason = 200, "slow", None
+        elif service == "status":
+            status, answer, reason = int(parts[2]), "status %s" % parts[2], None
+        else:
+            status, answer, reason = check(self, service, u.path, body)
+        if not ARGS.no_record:
+            with LOCK:
+                SEQ[0] += 1
+                seq = SEQ[0]
+            rec = {"service": service, "method": self.command, "path": u.path, "query": u.query,
+                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                   "body": body.decode("utf-8", "replace"), "status": status,
+                   "ok": reason is None, "reason": reason}
+            tmp = os.path.join(ARGS.dir, ".%06d.tmp" % seq)
+            with open(tmp, "w") as f:
+                json.dump(rec, f)
+            os.rename(tmp, os.path.join(ARGS.dir, "%06d.json" % seq))
+        data = answer.encode()
+        self.send_response(status)
+        if status != 204:
+            self.send_header("Content-Type", "application/json" if data[:1] in (b"{", b"[") else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if status != 204:
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", default=".")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--max-seconds", type=float, default=600)
+    ARGS = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    if ARGS.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls[0], ARGS.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print(srv.server_address[1], flush=True)
+    threading.Timer(ARGS.max_seconds, lambda: os._exit(0)).start()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
