@@ -38,15 +38,21 @@
 
 /* ---- masking URLs ------------------------------------------------------------------ */
 
+/* A path segment that reads as a word: at most 3 characters, or at most 20
+ * with no digit and no two capitals in a row ("services", "sendMessage",
+ * "IncomingWebhook"; not "T0123", "XXXXXXXX" nor "abcdefTOKEN"). */
 static int word_segment(const char *s, size_t n)
 {
     if (n <= 3)
         return 1;
     if (n > 20)
         return 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (isdigit((unsigned char)s[i]))
             return 0;
+        if (i && isupper((unsigned char)s[i]) && isupper((unsigned char)s[i - 1]))
+            return 0;
+    }
     return 1;
 }
 
@@ -171,7 +177,7 @@ static int read_options(task_ctx *c, httpc_opts *o, json_t **headers, kerr *e)
         int64_t us;
         if (json_is_string(v)) {
             if (duration_parse(json_string_value(v), &us, e)) {
-                kerr_prefix(e, "property 'options.%s': ", durs[i].name);
+                kerr_prefix(e, "property 'options.%s'", durs[i].name);
                 json_decref(opt);
                 return -1;
             }
@@ -1598,7 +1604,7 @@ HOOKS(webhook);
          "the API endpoint (kite's addition, for a proxy or a test server)")
 #define P_MAIL_COMMON                                                                      \
     PSTR("host", PF_REQUIRED, NULL, "the SMTP server"),                                    \
-    PINT("port", PF_REQUIRED, NULL, "its port"),                                           \
+    PINT("port", 0, NULL, "its port (default 25, 465 or 587 by transportStrategy)"),                                           \
     PSTR("username", 0, NULL, "the SMTP user (AUTH)"),                                     \
     PSTR("password", 0, NULL, "the SMTP password (masked in logs)"),                       \
     PENUM("transportStrategy", 0, "\"SMTPS\"", ENUMS("SMTP", "SMTPS", "SMTP_TLS", "SMTP_OAUTH2"), \
@@ -1809,12 +1815,33 @@ const type_def tasks__notify[] = {
     {
         .name = "notify.webhook",
         .hooks = &webhook_hooks,
+        /* Kestra has no generic webhook task (flows use http.Request): the
+         * alias is kite's own */
+        .aliases = ALIASES("io.kite.plugin.notify.Webhook"),
         .desc = "Send a payload to any webhook (kite's own: method, headers, contentType).",
         .props = PROPS(P_URL, PANY("payload", 0, NULL, "the body: text as is, a map or list as JSON"),
                        PSTR("method", 0, "\"POST\"", "the HTTP method"),
                        PMAP("headers", 0, NULL, &tasks__item_string, "request headers"),
                        PSTR("contentType", 0, "\"application/json\"", "the body's content type"),
                        P_OPTIONS),
+    },
+    {
+        .name = "mail.mail_send",
+        .hooks = &notify__mail_send_hooks,
+        .aliases = ALIASES("io.kestra.plugin.notifications.mail.MailSend",
+                           "io.kestra.plugin.email.MailSend"),
+        .desc = "Send an e-mail over SMTP (text, HTML, attachments, inline images).",
+        .props = PROPS(P_MAIL_COMMON, PSTR("htmlTextContent", 0, NULL, "the HTML part")),
+    },
+    {
+        .name = "mail.mail_execution",
+        .hooks = &notify__mail_exec_hooks,
+        .aliases = ALIASES("io.kestra.plugin.notifications.mail.MailExecution",
+                           "io.kestra.plugin.email.MailExecution"),
+        .desc = "E-mail an execution's summary over SMTP.",
+        .props = PROPS(P_MAIL_COMMON,
+                       PSTR("htmlTextContent", 0, NULL, "the HTML part, instead of the summary"),
+                       P_EXEC),
     },
 };
 

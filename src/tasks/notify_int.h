@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 /* Writes url for a message: the scheme, host and port, each path segment
- * kept when it reads as a word (no digit and at most 20 characters, or at
- * most 3 characters) and "******" otherwise, the query as "?******"; any
+ * kept when it reads as a word (at most 3 characters, or at most 20 with
+ * no digit and no two capitals in a row) and "******" otherwise, the query as "?******"; any
  * user and password dropped. When c is not NULL, the segments and query
  * masked, and the whole URL when something was masked, are registered as secrets (task_secret). */
 void notify__mask_url(task_ctx *c, const char *url, buf *out);

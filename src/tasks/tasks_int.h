@@ -4,7 +4,7 @@
  * A family is one file holding its types' table (type_def, flow/schema.h)
  * and, for the runnable ones, the code that runs them, each entry pointing
  * at its hooks (`.hooks = &kv_set_hooks`): core.c, kv.c, state.c,
- * storage.c, namespace.c, http.c, scripts.c; the flowables' schemas are in
+ * storage.c, namespace.c, http.c, scripts.c, notify.c; the flowables' schemas are in
  * core_flow.c (their behaviour is the engine's, engine/flowables.c),
  * triggers.c and conditions.c hold schemas the scheduler acts on. tasks.c
  * lists the tables in families[] and hands them to the flow registry

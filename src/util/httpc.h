@@ -138,4 +138,48 @@ typedef struct httpc_more {
 int httpc_do_more(httpc *c, const httpc_req *req, const httpc_more *more,
                   const httpc_opts *opts, httpc_resp *out /* OUT */, kerr *e);
 
+/* ---- SMTP (for the mail tasks, tasks/notify_mail.c: the alerts helper) ----
+ *
+ * libcurl speaks SMTP too, so mail goes through this file as well
+ * (httpc_smtp.c). One call sends one message: it connects, says EHLO,
+ * upgrades with STARTTLS when asked, authenticates when a user is given,
+ * sends MAIL FROM, one RCPT TO per recipient and the MIME message built with
+ * curl_mime, and quits. Errors are one line naming the server and the cause:
+ *   SMTP smtps://127.0.0.1:2465: connect: Connection refused
+ *   SMTP smtp://mail.example.com:25: the server answered 535 ... */
+
+typedef enum httpc_smtp_tls {
+    HTTPC_SMTP_PLAIN,      /* no TLS (Kestra's SMTP) */
+    HTTPC_SMTP_IMPLICIT,   /* TLS from the first byte (SMTPS) */
+    HTTPC_SMTP_STARTTLS,   /* STARTTLS, required (SMTP_TLS) */
+} httpc_smtp_tls;
+
+typedef struct httpc_mail_file {
+    const char *name;          /* the file name the reader sees */
+    const char *content_type;  /* NULL: application/octet-stream */
+    const void *data;          /* the bytes (borrowed) */
+    size_t len;
+    int is_inline;             /* 1: an embedded image, Content-ID <name> */
+} httpc_mail_file;
+
+typedef struct httpc_mail {
+    const char *host;
+    long port;
+    httpc_smtp_tls tls;
+    const char *username, *password;   /* AUTH, or NULL */
+    const char *from;                  /* the envelope sender */
+    const char *const *rcpt;           /* envelope recipients (To and Cc), NULL-terminated */
+    const char *const *headers;        /* "From: ...", "To: ...", "Subject: ..." lines, NULL-terminated */
+    const char *text;                  /* the text/plain part, or NULL */
+    const char *html;                  /* the text/html part, or NULL */
+    const httpc_mail_file *files;      /* attachments and inline images */
+    size_t nfiles;
+    long timeout_ms;                   /* the whole session; 0: 60 s */
+    int insecure;                      /* 1: do not verify the server's certificate */
+    const char *ca_file;               /* PEM bundle instead of the system's, or NULL */
+} httpc_mail;
+
+/* Sends one message. 0, or -1 with e set (one line, as above). */
+int httpc_smtp_send(const httpc_mail *m, kerr *e);
+
 #endif

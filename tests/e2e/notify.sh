@@ -185,5 +185,312 @@ ok "errors: SlackExecution names the failed task, its error lines and the link" 
 ok "errors: SlackExecution's fields (state, flow, custom)" recs "$work/rec" /slack/errs/ \
     'dict((f["title"], f["value"]) for f in r[0]["json"]["attachments"][0]["fields"]) == {"Namespace": "e2e.notify", "Flow ID": "errs", "Execution ID": r[0]["json"]["attachments"][0]["fields"][2]["value"], "Execution Status": "FAILED", "env": "prod", "Final task ID": "boom"} and r[0]["json"]["blocks"][0]["text"]["text"] == "on call: check the disk" and r[0]["json"]["attachments"][0]["color"] == "danger"'
 
+# ---- SMTP servers (aiosmtpd): plain, SMTPS and STARTTLS, the last two with AUTH -----
+start_smtp() { # NAME ARGS...: starts tests/lib/smtpd.py; its port in $work/NAME.port
+    local name=$1
+    shift
+    mkdir -p "$work/mail_$name"
+    $PY tests/lib/smtpd.py --dir "$work/mail_$name" --max-seconds 300 "$@" >"$work/$name.port" 2>"$work/$name.err" &
+    HOOKPIDS+=($!)
+}
+start_smtp plain
+start_smtp smtps --user kite --password 'sm7p-Pass!' --implicit-tls "$work/tls/cert.pem" "$work/tls/key.pem"
+start_smtp starttls --user kite --password 'sm7p-Pass!' --starttls "$work/tls/cert.pem" "$work/tls/key.pem"
+for _ in $(seq 1 100); do
+    [ -s "$work/plain.port" ] && [ -s "$work/smtps.port" ] && [ -s "$work/starttls.port" ] && break
+    sleep 0.05
+done
+SP=$(head -1 "$work/plain.port")
+SS=$(head -1 "$work/smtps.port")
+ST=$(head -1 "$work/starttls.port")
+export SECRET_SMTP_PASSWORD=$(printf '%s' 'sm7p-Pass!' | base64)
+# mails NAME PYEXPR: PYEXPR over m (the messages received by server NAME,
+# each with msg, the parsed email.message) is true
+mails() {
+    $PY - "$work/mail_$1" "$2" <<'PY'
+import email, email.policy, glob, json, os, sys
+d, expr = sys.argv[1:]
+m = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(d, "*.json")))]
+for x in m:
+    x["msg"] = email.message_from_string(x["data"], policy=email.policy.default)
+def parts(msg):
+    return [(p.get_content_type(), p.get_filename(), p.get("Content-ID"),
+             p.get_content() if not p.is_multipart() else None) for p in msg.walk()]
+ok = eval(expr)
+if not ok:
+    print("  mails:", json.dumps([{k: v for k, v in x.items() if k != "msg"} for x in m])[:2000])
+sys.exit(0 if ok else 1)
+PY
+}
+
+cat >"$work/flows/mail_plain.yaml" <<YML
+id: mail_plain
+namespace: e2e.notify
+tasks:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailSend
+    host: 127.0.0.1
+    port: $SP
+    transportStrategy: SMTP
+    from: Kite <kite@example.com>
+    to: a@example.com; b@example.com
+    subject: "plain from {{ flow.id }}"
+    plainTextContent: "hello, just text"
+YML
+runflow mail_plain
+ok "mail SMTP: ends SUCCESS" state_is mail_plain SUCCESS
+ok "mail SMTP: envelope and headers" mails plain \
+    'len(m) == 1 and m[0]["mail_from"] == "kite@example.com" and m[0]["rcpt_tos"] == ["a@example.com", "b@example.com"] and m[0]["msg"]["Subject"] == "plain from mail_plain" and m[0]["msg"]["To"] == "a@example.com, b@example.com" and not m[0]["tls"] and m[0]["login"] is None'
+ok "mail SMTP: the text part" mails plain \
+    '[p[3].strip() for p in parts(m[0]["msg"]) if p[0] == "text/plain"] == ["hello, just text"]'
+
+cat >"$work/flows/mail_smtps.yaml" <<YML
+id: mail_smtps
+namespace: e2e.notify
+tasks:
+  - id: report
+    type: io.kestra.plugin.core.storage.Write
+    content: "id,value\n1,42\n"
+    extension: .csv
+  - id: logo
+    type: io.kestra.plugin.core.storage.Write
+    content: "PNGDATA"
+    extension: .png
+  - id: mail
+    type: io.kestra.plugin.email.MailSend
+    host: 127.0.0.1
+    port: $SS
+    username: kite
+    password: "{{ secret('SMTP_PASSWORD') }}"
+    from: kite@example.com
+    to: ops@example.com
+    cc: boss@example.com;audit@example.com
+    subject: "Rapport ➛ été"
+    htmlTextContent: '<p>See <img src="cid:logo.png"></p>'
+    plainTextContent: "See the report"
+    attachments:
+      - uri: "{{ outputs.report.uri }}"
+        name: report.csv
+        contentType: text/csv
+    embeddedImages:
+      - uri: "{{ outputs.logo.uri }}"
+        name: logo.png
+        contentType: image/png
+YML
+SSL_CERT_FILE="$work/tls/cert.pem" runflow mail_smtps
+ok "mail SMTPS: ends SUCCESS" state_is mail_smtps SUCCESS
+ok "mail SMTPS: over TLS, AUTH as kite, cc among the recipients" mails smtps \
+    'len(m) == 1 and m[0]["tls"] and m[0]["login"] == "kite" and sorted(m[0]["rcpt_tos"]) == ["audit@example.com", "boss@example.com", "ops@example.com"] and m[0]["msg"]["Cc"] == "boss@example.com, audit@example.com"'
+ok "mail SMTPS: a UTF-8 subject" mails smtps 'str(m[0]["msg"]["Subject"]) == "Rapport ➛ été"'
+ok "mail SMTPS: HTML and text parts" mails smtps \
+    '[p[3].strip() for p in parts(m[0]["msg"]) if p[0] == "text/html"] == ["<p>See <img src=\"cid:logo.png\"></p>"] and [p[3].strip() for p in parts(m[0]["msg"]) if p[0] == "text/plain"] == ["See the report"]'
+ok "mail SMTPS: the attachment, named, with its bytes" mails smtps \
+    '[(p[1], p[3]) for p in parts(m[0]["msg"]) if p[0] == "text/csv"] == [("report.csv", "id,value\n1,42\n")]'
+ok "mail SMTPS: the embedded image, Content-ID <logo.png>, in a multipart/related" mails smtps \
+    '[p[2] for p in parts(m[0]["msg"]) if p[0] == "image/png"] == ["<logo.png>"] and "multipart/related" in [p[0] for p in parts(m[0]["msg"])]'
+ok "mail SMTPS: the password is not in the logs" no_secret_in mail_smtps 'sm7p-Pass!'
+
+cat >"$work/flows/mail_starttls.yaml" <<YML
+id: mail_starttls
+namespace: e2e.notify
+tasks:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailSend
+    host: 127.0.0.1
+    port: $ST
+    transportStrategy: SMTP_TLS
+    username: kite
+    password: "{{ secret('SMTP_PASSWORD') }}"
+    from: kite@example.com
+    to: ops@example.com
+    subject: starttls
+    htmlTextContent: "<b>html only</b>"
+YML
+SSL_CERT_FILE="$work/tls/cert.pem" runflow mail_starttls
+ok "mail SMTP_TLS: STARTTLS then AUTH" mails starttls \
+    'len(m) == 1 and m[0]["tls"] and m[0]["login"] == "kite" and [p[3].strip() for p in parts(m[0]["msg"]) if p[0] == "text/html"] == ["<b>html only</b>"]'
+
+mail_fail() { # NAME PORT STRATEGY PASSWORD
+    cat >"$work/flows/$1.yaml" <<YML
+id: $1
+namespace: e2e.notify
+tasks:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailSend
+    host: 127.0.0.1
+    port: $2
+    transportStrategy: $3
+    username: kite
+    password: "$4"
+    from: kite@example.com
+    to: ops@example.com
+    plainTextContent: x
+YML
+}
+mail_fail mail_badpw "$SS" SMTPS 'Wr0ng-Passw0rd'
+SSL_CERT_FILE="$work/tls/cert.pem" runflow mail_badpw
+ok "mail: a wrong password fails with AUTH, naming the server" \
+    grep -q "mail: SMTP smtps://127.0.0.1:$SS: AUTH: the server refused the user or password" "$work/mail_badpw.log"
+ok "mail: the wrong password is not in the logs" no_secret_in mail_badpw 'Wr0ng-Passw0rd'
+mail_fail mail_untrusted "$SS" SMTPS 'x'
+runflow mail_untrusted
+ok "mail: an untrusted certificate fails with a TLS error" \
+    grep -q "mail: SMTP smtps://127.0.0.1:$SS: TLS: " "$work/mail_untrusted.log"
+mail_fail mail_refused "$DEAD" SMTP 'x'
+runflow mail_refused
+ok "mail: a refused connection" grep -q "mail: SMTP smtp://127.0.0.1:$DEAD: connect: Connection refused" "$work/mail_refused.log"
+mail_fail mail_nostarttls "$SP" SMTP_TLS 'x'
+runflow mail_nostarttls
+ok "mail: SMTP_TLS against a server without STARTTLS fails" \
+    grep -q "mail: SMTP smtp://127.0.0.1:$SP: STARTTLS: the server does not offer it" "$work/mail_nostarttls.log"
+
+cat >"$work/flows/mail_exec.yaml" <<YML
+id: mail_exec
+namespace: e2e.notify
+tasks:
+  - id: load
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo 'table missing' >&2", "exit 1"]
+errors:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailExecution
+    host: 127.0.0.1
+    port: $SP
+    transportStrategy: SMTP
+    from: kite@example.com
+    to: ops@example.com
+    customMessage: "please look"
+YML
+runflow mail_exec
+ok "MailExecution: the subject names the flow and the state" mails plain \
+    'len(m) == 2 and str(m[1]["msg"]["Subject"]) == "[e2e.notify] mail_exec ➛ FAILED"'
+ok "MailExecution: HTML and text name the failed task and its error" mails plain \
+    'all("Failed on task `load`" in p[3] and "table missing" in p[3] and "please look" in p[3] for p in parts(m[1]["msg"]) if p[0] in ("text/html", "text/plain"))'
+
+# ---- every example of docs/notifications.md ---------------------------------------------
+# The services' hosts become the test servers; each example's alert tasks must
+# each have reached the server (HTTP: one request each, all accepted; SMTP: one
+# mail each).
+$PY - docs/notifications.md "$work/flows" "$H" "$SS" <<'PY'
+import re, sys
+doc, out, H, SS = sys.argv[1:]
+text = open(doc).read()
+subs = [("https://hooks.slack.com/services/", H + "/slack/"),
+        ("https://example.webhook.office.com/", H + "/teams/"),
+        ("https://chat.googleapis.com/v1/spaces/", H + "/gchat/"),
+        ("https://discord.com/api/webhooks/", H + "/discord/"),
+        ("https://api.telegram.org", H + "/telegram"),
+        ("https://api.line.me/", H + "/line/"),
+        ("https://notify.twilio.com/", H + "/twilio/"),
+        ("https://events.pagerduty.com/", H + "/pagerduty/"),
+        ("https://api.opsgenie.com/", H + "/opsgenie/"),
+        ("https://example.zulipchat.com/", H + "/zulip/"),
+        ("https://api.sendgrid.com/", H + "/sendgrid/"),
+        ("https://hooks.example.com/", H + "/"),
+        ("host: smtp.example.com\n    port: 465", "host: 127.0.0.1\n    port: " + SS)]
+names = []
+for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+    for a, b in subs:
+        block = block.replace(a, b)
+    fid = re.search(r"^id: (\S+)", block, re.M).group(1)
+    n = len(re.findall(r"type: (io\.kestra\.plugin\.(notifications|slack|microsoft365|email|line)\.|notify\.webhook)", block))
+    open("%s/doc_%s.yaml" % (out, fid), "w").write(block)
+    names.append("%s %d" % (fid, n))
+open(out + "/doc_list", "w").write("\n".join(names) + "\n")
+PY
+nrec() { ls "$work/rec" | wc -l; }
+while read -r fid n; do
+    before=$(nrec)
+    mbefore=$(ls "$work/mail_smtps" | wc -l)
+    SSL_CERT_FILE="$work/tls/cert.pem" runflow "doc_$fid"
+    after=$(nrec)
+    mafter=$(ls "$work/mail_smtps" | wc -l)
+    got=$((after - before + mafter - mbefore))
+    ok "docs example $fid: its $n alerts arrived ($got)" eval '[ "$got" -eq "$n" ]'
+    ok "docs example $fid: every request was what the service expects" recs "$work/rec" / \
+        "all(x['ok'] for x in r[$before:])"
+    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|mail|hook)" "$work/doc_$fid.log"'
+done <"$work/flows/doc_list"
+ok "docs: Teams' MessageCard has the execution's facts" recs "$work/rec" /teams/ \
+    'any(x["json"].get("@type") == "MessageCard" and {"name": "Execution Status", "value": "FAILED"} in x["json"]["sections"][0]["facts"] for x in r)'
+ok "docs: PagerDutyExecution triggers an error event with the routing key" recs "$work/rec" /pagerduty/ \
+    'any(x["json"]["event_action"] == "trigger" and x["json"]["payload"]["severity"] == "error" and x["json"].get("routing_key") == "R0UTINGKEY123" for x in r)'
+ok "docs: Telegram's text names the flow" recs "$work/rec" /telegram/ \
+    'len(r) == 2 and r[1]["json"]["chat_id"] == "-1001234567890" and "telegram_alert" in r[1]["json"]["text"]'
+ok "docs: Twilio's form and basic auth" recs "$work/rec" /twilio/ \
+    'all(x["headers"]["authorization"].startswith("Basic ") for x in r) and "Identity=ops" in r[0]["body"]'
+ok "docs: Opsgenie's GenieKey" recs "$work/rec" /opsgenie/ \
+    'all(x["headers"]["authorization"] == "GenieKey 0000-key" for x in r) and r[1]["json"]["priority"] == "P2" and r[1]["json"]["tags"] == ["kite"]'
+ok "docs: LINE's broadcast with the bearer token" recs "$work/rec" /line/ \
+    'r[0]["headers"]["authorization"] == "Bearer lineChannelT0ken" and "a run ended" in r[0]["json"]["messages"][0]["text"]'
+ok "docs: SendGrid's personalizations" recs "$work/rec" /sendgrid/ \
+    'r[0]["json"]["personalizations"][0]["to"] == [{"email": "ops@example.com"}] and r[0]["headers"]["authorization"] == "Bearer SG.k3y"'
+ok "docs: the mail example's attachment and two recipients plus cc" mails smtps \
+    'any(sorted(x["rcpt_tos"]) == ["boss@example.com", "data@example.com", "ops@example.com"] and [p[1] for p in parts(x["msg"]) if p[0] == "text/csv"] == ["report.csv"] for x in m)'
+ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|s3cret" "$work"/doc_*.log'
+
+# a telegram bot whose token the API refuses
+cat >"$work/flows/tg_bad.yaml" <<YML
+id: tg_bad
+namespace: e2e.notify
+tasks:
+  - id: tg
+    type: io.kestra.plugin.notifications.telegram.TelegramSend
+    token: bad-T0ken
+    channel: "1"
+    payload: x
+    endpointOverride: $H/telegram
+YML
+runflow tg_bad
+ok "telegram: a refused token fails with the API's answer" grep -q "telegram: POST $H/telegram/\*\*\*\*\*\*/sendMessage: HTTP 401" "$work/tg_bad.log"
+
+# ---- examples/flows/failure-alerts.yaml in `kite server local` ------------------------
+# A failing flow and a succeeding one under `company`: exactly one Slack
+# request and one mail, both about the failed execution.
+mkdir -p "$work/srvflows"
+cp examples/flows/failure-alerts.yaml "$work/srvflows/"
+cat >"$work/srvflows/broken.yaml" <<YML
+id: broken
+namespace: company.team
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: broken on purpose
+YML
+cat >"$work/srvflows/fine.yaml" <<YML
+id: fine
+namespace: company.team
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: fine
+YML
+mbefore=$(ls "$work/mail_smtps" | wc -l)
+export SECRET_SLACK_WEBHOOK=$(printf '%s' "$H/slack/example/T0EXAMPLE/B0EXAMPLE/exampleT0ken" | base64 -w0)
+export ENV_SMTP_HOST=127.0.0.1 ENV_SMTP_PORT=$SS SSL_CERT_FILE="$work/tls/cert.pem"
+export KITE_URL=http://kite.example:8080
+start_server "$work/server.err" --data "$work/srvdata" --flows "$work/srvflows"
+ok "example: the server starts with the alert flow" [ -n "$SERVER_PID" ]
+req POST /executions/company.team/fine
+req POST /executions/company.team/broken
+BROKEN=$(j "d['id']" 2>/dev/null)
+ok "example: the failing execution is created" eval '[ -n "$BROKEN" ]'
+for _ in $(seq 1 150); do
+    n_slack=$(grep -l '"/slack/example/' "$work"/rec/*.json 2>/dev/null | wc -l)
+    n_mail=$(($(ls "$work/mail_smtps" | wc -l) - mbefore))
+    [ "$n_slack" -ge 1 ] && [ "$n_mail" -ge 1 ] && break
+    sleep 0.2
+done
+sleep 2 # anything more that would come
+unset SSL_CERT_FILE KITE_URL
+ok "example: exactly one Slack message, about the failed execution" recs "$work/rec" /slack/example/ \
+    'len(r) == 1 and r[0]["ok"] and "broken" in r[0]["json"]["text"] and "Failed on task `load`" in r[0]["json"]["text"] and r[0]["json"]["channel"] == "#data-alerts" and "'"$BROKEN"'" in r[0]["body"]'
+ok "example: exactly one mail, about the failed execution" mails smtps \
+    'len(m) == '"$((mbefore + 1))"' and str(m[-1]["msg"]["Subject"]) == "company.team.broken ended FAILED" and m[-1]["rcpt_tos"] == ["data-oncall@example.com"] and "broken on purpose" in m[-1]["data"]'
+sqlite3 "$work/srvdata/kite.db" "SELECT message FROM logs" >"$work/srvlogs" 2>&1
+ok "example: the alert's log line names the target, masked" grep -q "slack: POST $H/slack/example/\*\*\*\*\*\*/\*\*\*\*\*\*/\*\*\*\*\*\*: HTTP 200" "$work/srvlogs"
+ok "example: the webhook's token is in no stored log line" eval '! grep -q exampleT0ken "$work/srvlogs" "$work/server.err"'
+stop_server KILL
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
