@@ -2,7 +2,7 @@
  * notify.c: the notify family: alerts to chat, paging and SMS services over
  * HTTP (Kestra's plugin-notifications: Slack, Microsoft Teams, Google Chat,
  * Discord, Telegram, LINE, Twilio, PagerDuty, Opsgenie, Zulip, SendGrid),
- * kite's generic webhook, and the table of the whole family, whose mail
+ * and the table of the whole family, whose mail
  * types (MailSend, MailExecution) run in notify_mail.c.
  *
  * Each service has an "...IncomingWebhook" (or Send, Alert) task that posts
@@ -406,8 +406,9 @@ int notify__exec_load(task_ctx *c, notify_exec *x, kerr *e)
         id = xstrdup(c->execution_id);
     int current = !strcmp(id, c->execution_id);
     if (!c->store) {
+        kerr_set(e, "no store to read execution '%s' from", id);
         free(id);
-        return kerr_set(e, "no store to read execution '%s' from", id);
+        return -1;
     }
     store_execution ex;
     memset(&ex, 0, sizeof ex);
@@ -851,40 +852,6 @@ static task_result pagerduty_alert_run(task_ctx *c, kerr *e) { return json_webho
 static task_result opsgenie_alert_run(task_ctx *c, kerr *e)
 {
     return json_webhook(c, e, "opsgenie", "authorizationToken");
-}
-
-/* ---- the generic webhook (kite's own) ----------------------------------------------- */
-
-static task_result webhook_run(task_ctx *c, kerr *e)
-{
-    char *url = NULL, *method = NULL, *ctype = NULL, *text = NULL;
-    json_t *headers = NULL, *pv = NULL;
-    task_result r = TASK_FAILED;
-    if (req_string(c, "url", &url, e) || tasks__prop_text(c, "method", "POST", &method, e) ||
-        tasks__prop_text(c, "contentType", "application/json", &ctype, e) ||
-        task_prop(c, "headers", &headers, e) || task_prop(c, "payload", &pv, e))
-        goto out;
-    if (headers && !json_is_object(headers)) {
-        kerr_set(e, "property 'headers' must be a map of strings");
-        goto out;
-    }
-    if (pv && json_is_string(pv))
-        text = xstrdup(json_string_value(pv));
-    else if (pv)
-        text = json_dumps(pv, JSON_COMPACT | JSON_ENCODE_ANY);
-    for (char *m = method; *m; m++)
-        *m = (char)toupper((unsigned char)*m);
-    post p = {.service = "webhook", .method = method, .url = url, .content_type = ctype,
-              .body = text, .body_len = text ? strlen(text) : 0, .extra_headers = headers};
-    r = do_post(c, &p, e);
-out:
-    free(url);
-    free(method);
-    free(ctype);
-    free(text);
-    json_decref(headers);
-    json_decref(pv);
-    return r;
 }
 
 /* ---- Teams, Google Chat, Discord ...Execution ---------------------------------------- */
@@ -1468,11 +1435,13 @@ static task_result sendgrid_send(task_ctx *c, const char *html_dflt, const char 
         opt_string(c, "subject", &subject, e) || opt_string(c, "htmlContent", &html, e) ||
         opt_string(c, "textContent", &text, e))
         goto out;
-    if (!to || !(json_is_array(to) || json_is_string(to)) || json_array_size(email_list(to)) == 0) {
+    json_t *tos = to ? email_list(to) : json_array();
+    if (json_array_size(tos) == 0) {
+        json_decref(tos);
         kerr_set(e, "property 'to' is required (a list of addresses)");
         goto out;
     }
-    json_t *pers = json_pack("{s:o}", "to", email_list(to));
+    json_t *pers = json_pack("{s:o}", "to", tos);
     if (cc && json_array_size(cc))
         json_object_set_new(pers, "cc", email_list(cc));
     const char *subj = subject ? subject : subject_dflt;
@@ -1561,7 +1530,6 @@ HOOKS(zulip_webhook);
 HOOKS(zulip_exec);
 HOOKS(sendgrid_send);
 HOOKS(sendgrid_exec);
-HOOKS(webhook);
 #undef HOOKS
 
 /* ---- the family's types ----------------------------------------------------------------- */
@@ -1810,19 +1778,6 @@ const type_def tasks__notify[] = {
         .desc = "Send an execution's summary by e-mail through SendGrid.",
         .props = PROPS(P_SENDGRID, PSTR("htmlContent", 0, NULL, "the HTML part, instead of the summary"),
                        PSTR("textContent", 0, NULL, "the text part, instead of the summary"), P_EXEC,
-                       P_OPTIONS),
-    },
-    {
-        .name = "notify.webhook",
-        .hooks = &webhook_hooks,
-        /* Kestra has no generic webhook task (flows use http.Request): the
-         * alias is kite's own */
-        .aliases = ALIASES("io.kite.plugin.notify.Webhook"),
-        .desc = "Send a payload to any webhook (kite's own: method, headers, contentType).",
-        .props = PROPS(P_URL, PANY("payload", 0, NULL, "the body: text as is, a map or list as JSON"),
-                       PSTR("method", 0, "\"POST\"", "the HTTP method"),
-                       PMAP("headers", 0, NULL, &tasks__item_string, "request headers"),
-                       PSTR("contentType", 0, "\"application/json\"", "the body's content type"),
                        P_OPTIONS),
     },
     {
