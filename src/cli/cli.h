@@ -18,6 +18,7 @@ int cli_cmd_plugins(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_execution(int argc, char **argv);
 int cli_cmd_server(int argc, char **argv);
+int cli_cmd_flow(int argc, char **argv);   /* cmd_flow.c: kite flow sync */
 
 /* ---- the configuration file (config.c) ---------------------------------- */
 
@@ -37,6 +38,8 @@ typedef struct cli_config {
     int64_t grace_us;       /* server.grace: SIGTERM's grace period (0: the default) */
     store_level min_level;  /* logLevel */
     size_t max_task_runs;   /* engine.maxTaskRuns (0: the engine's default) */
+    json_t *git_sync;       /* server.gitSync (docs/git.md): url, branch, gitDirectory,
+                               namespace, includeChildNamespaces, delete, interval; or NULL */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */
@@ -89,6 +92,11 @@ int cli_boot_serve(cli_proc *p, kerr *e);
 /* Returns 1 when the engine left a busy thread behind (engine_stop's hard
  * limit): then nothing is freed, and the caller exits at once. */
 int cli_boot_close(cli_proc *p, int64_t grace_us);
+
+/* One pass of server.gitSync (cmd_flow.c): clones cfg->git_sync's
+ * repository and syncs its flows into the store; problems go to stderr as
+ * "kite server: git sync: file:line:col: ...". */
+int cli_git_sync_once(engine *en, store *st, const cli_config *cfg, kerr *e);
 
 /* True when argv holds -h or --help (commands call it first). */
 int cli_wants_help(int argc, char **argv);

@@ -55,6 +55,17 @@ typedef struct srvmain {
     json_t *seen;               /* flows folder: path -> "mtime:size" */
 } srvmain;
 
+/* server.gitSync: one sync of the configured repository (GitOps); a
+ * failure is reported and the next interval tries again. */
+static void git_sync_pass(srvmain *m)
+{
+    kerr e = KERR_INIT;
+    if (cli_git_sync_once(m->en, m->st, &m->cfg, &e))
+        fprintf(stderr, "kite server: git sync: %s (the flows stored before are unchanged)\n", e.msg);
+    else if (m->sc)
+        sched_flows_changed(m->sc);
+}
+
 static void server_usage(FILE *out)
 {
     fprintf(out,
@@ -308,6 +319,14 @@ int cli_cmd_server(int argc, char **argv)
         m.grace_us = m.cfg.grace_us;
     if (m.flows_dir)
         scan_folder(&m, m.flows_dir, 0);
+    int64_t git_every = 60 * 1000000LL, git_last = 0;
+    if (m.cfg.git_sync) {
+        const json_t *iv = json_object_get(m.cfg.git_sync, "interval");
+        if (json_is_string(iv))
+            duration_parse(json_string_value(iv), &git_every, NULL);
+        git_sync_pass(&m);
+        git_last = time_mono_us();
+    }
     if (cli_boot_serve(&m.proc, &e))
         goto fail;
     const char *shown = m.cfg.host;
@@ -330,6 +349,10 @@ int cli_cmd_server(int argc, char **argv)
         }
         if (m.flows_dir)
             scan_folder(&m, m.flows_dir, 0);
+        if (m.cfg.git_sync && time_mono_us() - git_last >= git_every) {
+            git_sync_pass(&m);
+            git_last = time_mono_us();
+        }
     }
     rc = 0;
     goto out;

@@ -18,7 +18,9 @@
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine", NULL};
 static const char *const engine_keys[] = {"maxTaskRuns", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
-static const char *const server_keys[] = {"port", "host", "flows", "grace", NULL};
+static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", NULL};
+static const char *const git_sync_keys[] = {"url", "branch", "gitDirectory", "namespace", "includeChildNamespaces",
+                                            "delete", "interval", "username", NULL};
 
 static int check_keys(const json_t *obj, const char *path, const char *const *keys, const posmap *pm,
                       const char *file, kerr *e)
@@ -66,6 +68,7 @@ void cli_config_free(cli_config *c)
     free(c->flows);
     free(c->tmp_dir);
     json_decref(c->globals);
+    json_decref(c->git_sync);
     memset(c, 0, sizeof *c);
 }
 
@@ -201,6 +204,26 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             }
             free(c->host);
             c->host = xstrdup(json_string_value(v));
+        }
+        if ((v = json_object_get(srv, "gitSync"))) {
+            if (!json_is_object(v) || (rc = check_keys(v, "/server/gitSync", git_sync_keys, pm, path, e))) {
+                if (!rc)
+                    rc = kerr_set(e, "%s: 'server.gitSync' must be a mapping", path);
+                goto done;
+            }
+            const json_t *u = json_object_get(v, "url"), *n = json_object_get(v, "namespace");
+            const json_t *iv = json_object_get(v, "interval");
+            int64_t us = 0;
+            if (!json_is_string(u) || !json_is_string(n)) {
+                rc = kerr_set(e, "%s: 'server.gitSync' needs 'url' and 'namespace' (strings)", path);
+                goto done;
+            }
+            if (iv && (!json_is_string(iv) || duration_parse(json_string_value(iv), &us, e) || us < 1000000)) {
+                rc = kerr_set(e, "%s: 'server.gitSync.interval' must be a duration of at least 1 s, such as PT1M", path);
+                goto done;
+            }
+            json_decref(c->git_sync);
+            c->git_sync = json_deep_copy(v);
         }
     }
 done:

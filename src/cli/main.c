@@ -22,6 +22,7 @@ static int cmd_help(int argc, char **argv);
 static const command commands[] = {
     {"run", cli_cmd_run, "run one execution of a flow to its end, without a server"},
     {"execution", cli_cmd_execution, "restart, replay, resume, kill or show an execution"},
+    {"flow", cli_cmd_flow, "sync flows from a folder or a Git repository into a namespace"},
     {"server", cli_cmd_server, "serve the HTTP API with the engine and the scheduler (local, standalone)"},
     {"validate", cli_cmd_validate, "check flow files (file:line:col errors)"},
     {"render", cli_cmd_render, "render a template expression, to try one out"},

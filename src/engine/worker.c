@@ -149,7 +149,12 @@ static void op_secret(task_ctx *c, const char *value)
     engine_add_secret(((wctx *)c)->en, value);
 }
 
-static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret};
+static int op_flow_put(task_ctx *c, const char *source, size_t len, const char *name, int *revision, diags *d)
+{
+    return engine_flow_put(((wctx *)c)->en, source, len, name, revision, d);
+}
+
+static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret, op_flow_put};
 
 /* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */

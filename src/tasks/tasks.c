@@ -70,6 +70,7 @@ static const family families[] = {
     FAMILY(tasks__ssh),
     FAMILY(tasks__sftp),
     FAMILY(tasks__notify),
+    FAMILY(tasks__git),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

@@ -40,6 +40,7 @@ void tasks_register_all(void);
 /* ---- running a task ------------------------------------------------------ */
 
 typedef struct task_ctx task_ctx;
+struct diags;
 
 /* How a run ended. */
 typedef enum task_result {
@@ -77,6 +78,13 @@ typedef struct task_ctx_ops {
      * log line and answer (a webhook URL's token, a password the task was
      * given). For the alert tasks (tasks/notify.c). */
     void (*add_secret)(task_ctx *c, const char *value);
+    /* Optional (added for the Git tasks): stores a flow's source as a new
+     * revision when it changed, validated by the engine (engine_flow_put);
+     * name is what messages call the file. *revision gets the current
+     * revision. Returns 0, or -1 with the problems in d (none: a store
+     * error). */
+    int (*flow_put)(task_ctx *c, const char *source, size_t len, const char *name, int *revision,
+                    struct diags *d);
 } task_ctx_ops;
 
 struct task_ctx {
@@ -160,5 +168,39 @@ int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /
  * Returns 0 and *out {code, headers, uri, body} (new reference), or -1 with
  * the one-line failure in e. */
 int tasks_http_poll(const json_t *props, json_t **out /* OUT */, kerr *e);
+
+/* ---- the Git family's shared parts (tasks/git.c), for the CLI too ----------- */
+
+/* Clones url (branch NULL: the remote's HEAD) into the folder dest, with a
+ * username/password (token) or an SSH private key's text (written to a 0600
+ * file under tmp_root for the clone's time). 0, or -1 with e set (never a
+ * secret in it). */
+int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
+                    const char *passphrase, const char *tmp_root, const char *dest, kerr *e);
+
+/* Stores one flow (what task_ctx_ops.flow_put does for a task). */
+typedef int (*tasks_flow_put_fn)(void *ud, const char *source, size_t len, const char *name, int *revision,
+                                 struct diags *d);
+/* A line of the sync's report: warn 1 for a skipped file (file:line:col). */
+typedef void (*tasks_flow_sync_log_fn)(void *ud, int warn, const char *msg);
+
+typedef struct tasks_flow_sync_opts {
+    const char *dir;        /* the folder of flow files */
+    const char *dir_name;   /* what messages call it (NULL: dir) */
+    const char *ns;         /* the target namespace */
+    int children;           /* subfolders are child namespaces */
+    int del;                /* delete the namespace's flows no file names */
+    int dry_run;            /* change nothing, report what would change */
+    const char *keep_ns, *keep_id;  /* a flow never deleted (the running one), or NULL */
+} tasks_flow_sync_opts;
+
+/* Syncs the flow files of o->dir into namespace o->ns (see git.c). A file
+ * that does not validate is logged with file:line:col and skipped. *report
+ * (new) is {flows: [{syncState, flowId, namespace, revision, gitPath}],
+ * added, updated, deleted, unchanged: ["ns.id"...], invalid: [file...]}.
+ * Returns 0, or -1 with e set (a folder that cannot be read, a store
+ * error). */
+int tasks_flow_sync(store *st, tasks_flow_put_fn put, void *ud, const tasks_flow_sync_opts *o,
+                    tasks_flow_sync_log_fn log, void *log_ud, json_t **report /* OUT */, kerr *e);
 
 #endif
