@@ -576,8 +576,8 @@ const type_def tasks__git[] = {
         .desc = "Sync namespace files from a Git folder.",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_files\"", "the folder in the repository"),
-                       PSTR("namespace", PF_REQUIRED, NULL, "the namespace"), PBOOL("delete", 0, "false", ""),
-                       PBOOL("dryRun", 0, "false", "")),
+                       PSTR("namespace", PF_REQUIRED, NULL, "the namespace"), PBOOL("delete", 0, "false", "delete what the source no longer has"),
+                       PBOOL("dryRun", 0, "false", "report only, change nothing")),
     },
     {
         .name = "git.push_flows",
@@ -587,8 +587,8 @@ const type_def tasks__git[] = {
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_flows\"", "the folder in the repository"),
                        PSTR("sourceNamespace", 0, NULL, "the namespace"), PANY("flows", 0, NULL, "flow ids or globs"),
-                       PBOOL("includeChildNamespaces", 0, "false", ""), PBOOL("delete", 0, "true", ""),
-                       PBOOL("dryRun", 0, "false", ""), PSTR("commitMessage", 0, NULL, ""),
+                       PBOOL("includeChildNamespaces", 0, "false", "child namespaces too"), PBOOL("delete", 0, "true", "delete what the source no longer has"),
+                       PBOOL("dryRun", 0, "false", "report only, change nothing"), PSTR("commitMessage", 0, NULL, "the commit message"),
                        PANY("author", 0, NULL, "name and email")),
     },
     {
@@ -599,8 +599,8 @@ const type_def tasks__git[] = {
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_files\"", "the folder in the repository"),
                        PSTR("namespace", 0, NULL, "the namespace"), PANY("files", 0, NULL, "globs"),
-                       PBOOL("delete", 0, "true", ""), PBOOL("dryRun", 0, "false", ""),
-                       PSTR("commitMessage", 0, NULL, ""), PANY("author", 0, NULL, "name and email")),
+                       PBOOL("delete", 0, "true", "delete what the source no longer has"), PBOOL("dryRun", 0, "false", "report only, change nothing"),
+                       PSTR("commitMessage", 0, NULL, "the commit message"), PANY("author", 0, NULL, "name and email")),
     },
     {
         .name = "git.push",
@@ -608,10 +608,10 @@ const type_def tasks__git[] = {
         .aliases = ALIASES("io.kestra.plugin.git.Push"),
         .desc = "Commit and push the working directory to a Git branch.",
         .props = PROPS(P_GIT_CONN, PSTR("branch", PF_REQUIRED, NULL, "the branch"),
-                       PSTR("directory", 0, NULL, "the clone's folder"), PSTR("commitMessage", PF_REQUIRED, NULL, ""),
+                       PSTR("directory", 0, NULL, "the clone's folder"), PSTR("commitMessage", PF_REQUIRED, NULL, "the commit message"),
                        PANY("author", 0, NULL, "name and email"), PANY("addFilesPattern", 0, NULL, "globs"),
-                       PANY("inputFiles", 0, NULL, ""), PANY("namespaceFiles", 0, NULL, ""),
-                       PBOOL("dryRun", 0, "false", "")),
+                       PANY("inputFiles", 0, NULL, "files to write before the commit"), PANY("namespaceFiles", 0, NULL, "namespace files to include"),
+                       PBOOL("dryRun", 0, "false", "report only, change nothing")),
     },
 };
 
