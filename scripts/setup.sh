@@ -9,7 +9,8 @@ libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
 libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl
 libssh-dev libgit2-dev openssh-server openssh-client git
 libmariadb-dev postgresql mariadb-server npm
-python3-aiosmtpd"
+python3-aiosmtpd
+libmongoc-dev"
 
 missing=""
 for p in $PKGS; do

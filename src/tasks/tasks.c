@@ -71,6 +71,7 @@ static const family families[] = {
     FAMILY(tasks__sftp),
     FAMILY(tasks__notify),
     FAMILY(tasks__git),
+    FAMILY(tasks__mongodb),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };
