@@ -18,8 +18,10 @@
 #include "util/mem.h"
 #include "util/proc.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 char *cli_store_url(const cli_config *cfg)
 {
@@ -31,10 +33,53 @@ char *cli_storage_url(const cli_config *cfg)
     return xasprintf("local:%s/storage", cfg->data);
 }
 
+/* 1 when the folder at path exists and holds at least one entry. */
+static int dir_has_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d)))
+        found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return found;
+}
+
+/* Refuses to start on an empty store beside the files of a used one: a
+ * kite.db deleted, or truncated to zero bytes (a full disk, a bad copy),
+ * would otherwise be recreated empty and every flow, execution and kv row
+ * silently gone while the storage folder still holds their files. A WAL
+ * beside a zero-byte database is not this case: SQLite recovers from it. */
+static int check_store_file(const cli_config *cfg, kerr *e)
+{
+    char *db = xasprintf("%s/kite.db", cfg->data);
+    char *wal = xasprintf("%s/kite.db-wal", cfg->data);
+    char *files = xasprintf("%s/storage", cfg->data);
+    struct stat st, sw;
+    int rc = 0;
+    int missing = stat(db, &st) != 0;
+    int empty = !missing && S_ISREG(st.st_mode) && st.st_size == 0 &&
+                !(stat(wal, &sw) == 0 && sw.st_size > 0);
+    if ((missing || empty) && dir_has_entries(files))
+        rc = kerr_set(e,
+                      "%s is %s but the storage folder %s is not empty: refusing to start "
+                      "on an empty store over existing files (restore %s from a backup, or "
+                      "move %s away to start afresh)",
+                      db, missing ? "missing" : "empty (0 bytes)", files, db, files);
+    free(db);
+    free(wal);
+    free(files);
+    return rc;
+}
+
 int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e)
 {
     memset(p, 0, sizeof *p);
     if (fs_mkdir_p(cfg->data, e))
+        return -1;
+    if (check_store_file(cfg, e))
         return -1;
     char *url = cli_store_url(cfg);
     int rc = store_open(url, NULL, &p->st, e);
