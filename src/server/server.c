@@ -321,8 +321,41 @@ no:
     return 0;
 }
 
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    *(size_t *)cls += strlen(k) + (v ? strlen(v) : 0) + 4; /* "k: v\r\n", "k=v&" */
+    return MHD_YES;
+}
+
+/* The sizes of a request's head, before anything else: too long a path or
+ * query is a 414, too many header bytes a 431, both in JSON like every other
+ * error (MHD's own answers to these are HTML; SRV_CONN_MEMORY keeps them for
+ * heads MHD cannot hold at all). */
+static int check_head(srv_req *r, const char *url, enum MHD_Result *rc /* OUT */)
+{
+    size_t target = strlen(url), head = 0;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_len, &target);
+    if (target > SRV_TARGET_MAX) {
+        *rc = srv_error(r, MHD_HTTP_URI_TOO_LONG,
+                        "the request's path and query (%zu bytes) are longer than the %d bytes allowed", target,
+                        SRV_TARGET_MAX);
+        return 1;
+    }
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_len, &head);
+    if (head > SRV_HEADERS_MAX) {
+        *rc = srv_error(r, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "the request's header fields (%zu bytes) are larger than the %d bytes allowed", head,
+                        SRV_HEADERS_MAX);
+        return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result begin(server *s, srv_req *r, const char *url)
 {
+    enum MHD_Result rc;
+    if (check_head(r, url, &rc))
+        return rc;
     r->path = normalize_path(url);
     size_t n = sizeof routes / sizeof routes[0];
     buf allow;
@@ -340,7 +373,6 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
             buf_printf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
     }
     if (!r->route) {
-        enum MHD_Result rc;
         if (allow.len) {
             struct MHD_Response *resp;
             char *m = xasprintf("{\"message\":\"method %s is not allowed on %s: use %s\"}", r->method, r->path,
@@ -387,6 +419,26 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
     return MHD_YES;
 }
 
+/* A body (chunked: no Content-Length to refuse up front) that passes its
+ * cap mid-way is cut there: what it holds is freed and given back to the
+ * server-wide budget at once, and the rest is read and dropped so that the
+ * 413 can be answered (libmicrohttpd 0.9.75 cannot queue an answer while a
+ * request's body is still arriving). Past as many bytes again, the client
+ * is not listening to a 413: the connection is closed without an answer. */
+static enum MHD_Result cut_body(srv_req *r, size_t n)
+{
+    if (!r->too_large) {
+        r->too_large = 1;
+        buf_free(&r->body);
+        if (r->held) {
+            __atomic_sub_fetch(&r->s->inflight, r->held, __ATOMIC_RELAXED);
+            r->held = 0;
+        }
+    }
+    r->dropped += n;
+    return r->dropped > r->s->o.max_body ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -411,11 +463,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->pp) {
             if (MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES && !r->form_error[0])
                 snprintf(r->form_error, sizeof r->form_error, "the multipart body is malformed");
-        } else if (!r->too_large && !r->busy) {
+        } else if (r->too_large) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            return cut_body(r, n);
+        } else if (!r->busy) {
             size_t need = r->body.len + *upload_data_size;
-            if (need > r->s->o.max_body || buf_append(&r->body, upload_data, *upload_data_size))
-                r->too_large = 1;
-            else if (need > r->held && inflight_take(r, need - r->held))
+            if (need > r->s->o.max_body || buf_append(&r->body, upload_data, *upload_data_size)) {
+                size_t n = *upload_data_size;
+                *upload_data_size = 0;
+                return cut_body(r, n);
+            } else if (need > r->held && inflight_take(r, need - r->held))
                 buf_free(&r->body);
         }
         *upload_data_size = 0;
@@ -558,6 +616,7 @@ int server_start(server *s, kerr *e)
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
                             srv_conn_notify, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_CONN_MEMORY,
                             /* room past the guard's cap, so that a new connection is accepted
                              * and the guard evicts a slow one instead of MHD refusing it */
                             MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + 64,

@@ -17,6 +17,13 @@
 #define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
 #define SRV_QUERY_MAX 1024      /* bytes of a search's `q` */
 #define SRV_HEAVY_MAX 4         /* searches and listings running at once */
+#define SRV_TARGET_MAX 16384    /* bytes of a request's path and query: else 414 */
+#define SRV_HEADERS_MAX 32768   /* bytes of its header fields: else 431 */
+/* libmicrohttpd's per-connection buffer (MHD_OPTION_CONNECTION_MEMORY_LIMIT):
+ * room for both caps above, so that kite, not MHD, answers them (in JSON);
+ * only a head past this size gets MHD's own HTML 414/431. Pages are
+ * touched only as a request fills them. */
+#define SRV_CONN_MEMORY (128 * 1024)
 
 typedef struct srv_conn srv_conn;
 enum { SRV_CONN_HEADERS, SRV_CONN_BODY, SRV_CONN_HANDLER, SRV_CONN_CLOSING };
@@ -83,6 +90,7 @@ struct srv_req {
     /* body */
     buf body;
     int too_large;              /* the body passed its cap: answered 413 */
+    size_t dropped;             /* bytes read past the cap and dropped (cut_body) */
     struct MHD_PostProcessor *pp;
     json_t *form;               /* multipart fields: name -> string */
     json_t *raw_form;           /* the same as received, UTF-8 not checked yet */

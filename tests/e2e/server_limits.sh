@@ -3,7 +3,8 @@
 # nested deeper than 128 levels refused with a 400 before anything is
 # stored (webhook bodies, kv values, JSON inputs, multipart JSON fields,
 # triggers), the low items of the hardening list (invalid UTF-8 named,
-# long `q`, kv keys, identical webhook 404s, JSON 414/431), and the server
+# long `q`, kv keys, identical webhook 404s, JSON 414/431, a chunked body
+# cut at its cap), and the server
 # still alive and clean under the sanitizers at the end.
 set -u
 cd "$(dirname "$0")/../.."
@@ -72,6 +73,55 @@ req POST /executions/e2e.lim/hook -F "name=<$work/latin1.txt"
 ok "multipart: a field of invalid UTF-8 is a 422 naming it" eval 'code_is 422 && jt "\"name\" in d[\"message\"]"'
 req GET "/flows/search?q=$(python3 -c 'print("a"*8192)')"
 ok "flows/search: an 8 KB q is a 400" code_is 400
+# 414 and 431 are JSON like every other error (MHD's own answers were HTML)
+req GET "/flows/search?q=$(python3 -c 'print("a"*17000)')"
+ok "a 17 KB query is a 414 in JSON naming the limit" eval 'code_is 414 && jt "\"16384 bytes\" in d[\"message\"]"'
+noauth GET "http://127.0.0.1:$PORT/health" -H "X-Big: $(python3 -c 'print("b"*33000)')"
+ok "33 KB of header fields is a 431 in JSON naming the limit" eval 'code_is 431 && jt "\"32768 bytes\" in d[\"message\"]"'
+# a chunked body past the cap: 413 in JSON, nothing stored; one that goes on
+# sending is cut (the connection closed) instead of being read to its end
+chunked() { # chunked PATH MB: sends MB megabytes chunked; prints "STATUS SENT_BYTES"
+    python3 - "$PORT" "$TOKEN" "$1" "$2" <<'PY'
+import socket, sys
+port, token, path, mb = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n" % (path, token)).encode())
+piece = b"%x\r\n" % 65536 + b"a" * 65536 + b"\r\n"
+sent = 0
+try:
+    for _ in range(mb * 16):
+        s.sendall(piece)
+        sent += 65536
+    s.sendall(b"0\r\n\r\n")
+except OSError:
+    pass
+s.settimeout(10)
+data = b""
+try:
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+        if b"\r\n\r\n" in data and data.endswith(b"}"):
+            break
+except OSError:
+    pass
+status = data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else "none"
+print(status, sent, data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace") if data else "")
+PY
+}
+out=$(chunked /api/v1/namespaces/e2e.lim/kv/chunky 15); echo "  chunked 15 MB: ${out:0:200}"
+ok "a chunked 15 MB kv body is a 413 in JSON" eval '[ "${out%% *}" = 413 ] && echo "$out" | grep -q "larger than the 10485760 bytes allowed"'
+req GET /namespaces/e2e.lim/kv/chunky
+ok "... and nothing was stored" code_is 404
+out=$(chunked /api/v1/namespaces/e2e.lim/kv/chunky 80); echo "  chunked 80 MB: ${out:0:200}"
+sent=$(echo "$out" | cut -d' ' -f2)
+ok "a chunked body that goes on is cut: the server stops reading it (sent $sent of 83886080 bytes)" \
+    [ "$sent" -lt 41943040 ]
+req GET /namespaces/e2e.lim/kv/chunky
+ok "... and nothing was stored" code_is 404
 req PUT "/namespaces/e2e.lim/kv/a%00b" --data-binary '"v"'
 ok "kv: a key with %00 is a 400" code_is 400
 req GET /namespaces/e2e.lim/kv/a
