@@ -364,6 +364,23 @@ static int attach(loader *L, json_t *v, ypos pos)
     return 0;
 }
 
+/* The 1-based line and column (in characters, as libyaml counts them) of
+ * byte offset off in text. */
+static void offset_pos(const char *text, size_t len, size_t off, int *line, int *col)
+{
+    int l = 1, c = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (text[i] == '\n') {
+            l++;
+            c = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
 /* A scalar in key position of the mapping on top of the stack. */
 static int take_key(loader *L, frame *f, const char *s, ypos pos)
 {
@@ -555,6 +572,27 @@ int yaml_load(const char *text, size_t len, const yaml_limits *lim, json_t **out
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.mark;
+            if (parser.error == YAML_READER_ERROR) {
+                /* the reader reports a byte offset only (its mark stays at
+                 * the start): the line and column are counted here */
+                int line, col;
+                size_t off = parser.problem_offset < len ? parser.problem_offset : len;
+                /* a bad trailing octet is reported at itself: point at the
+                 * character it was meant to continue */
+                if (parser.problem && strstr(parser.problem, "trailing")) {
+                    while (off > 0 && ((unsigned char)text[off - 1] & 0xc0) == 0x80)
+                        off--;
+                    if (off > 0 && (unsigned char)text[off - 1] >= 0xc0)
+                        off--;
+                }
+                offset_pos(text, len, off, &line, &col);
+                if (parser.problem && strstr(parser.problem, "UTF-8") && off < len)
+                    rc = kerr_set_at(e, line, col, "invalid UTF-8 (%s at byte 0x%02x)", yaml_problem(&parser),
+                                     (unsigned char)text[off]);
+                else
+                    rc = kerr_set_at(e, line, col, "%s", yaml_problem(&parser));
+                break;
+            }
             if (parser.context)
                 rc = kerr_set_at(e, (int)m->line + 1, (int)m->column + 1, "%s %s", parser.context,
                                  yaml_problem(&parser));

@@ -167,6 +167,33 @@ static void invalid_utf8_and_nul_are_rejected(void **state)
     assert_non_null(strstr(e.msg, "NUL"));
 }
 
+/* libyaml's reader gives only a byte offset (its mark stays at 1:1): the
+ * loader counts the line and the column (in characters) of the character
+ * that is broken, also past multibyte characters and inside comments. */
+static void invalid_utf8_is_reported_at_its_line_and_column(void **state)
+{
+    kerr e = KERR_INIT;
+    json_t *out;
+    const char trail[] = "id: a\nnamespace: b\ntasks:\n  - msg: \"\xc3\xa9t\xc3\xa9 caf\xe9 ok\"\n";
+    assert_int_equal(yaml_load(trail, sizeof trail - 1, NULL, &out, NULL, &e), -1);
+    assert_int_equal(e.line, 4);
+    assert_int_equal(e.col, 18); /* "  - msg: \"été caf" is 17 characters */
+    assert_non_null(strstr(e.msg, "invalid UTF-8"));
+    assert_non_null(strstr(e.msg, "0xe9"));
+    kerr_clear(&e);
+    const char lead[] = "a: 1\n# comment\nb: x\xffy\n";
+    assert_int_equal(yaml_load(lead, sizeof lead - 1, NULL, &out, NULL, &e), -1);
+    assert_int_equal(e.line, 3);
+    assert_int_equal(e.col, 5);
+    assert_non_null(strstr(e.msg, "0xff"));
+    kerr_clear(&e);
+    const char cut[] = "a: 1\nb: \xe2\x82";  /* a character cut by the end of the file */
+    assert_int_equal(yaml_load(cut, sizeof cut - 1, NULL, &out, NULL, &e), -1);
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.col, 4);
+    kerr_clear(&e);
+}
+
 static void several_documents_are_refused(void **state)
 {
     kerr e = KERR_INIT;
@@ -199,6 +226,7 @@ int main(void)
         cmocka_unit_test(billion_laughs_fails_fast),
         cmocka_unit_test(depth_and_size_are_capped),
         cmocka_unit_test(invalid_utf8_and_nul_are_rejected),
+        cmocka_unit_test(invalid_utf8_is_reported_at_its_line_and_column),
         cmocka_unit_test(several_documents_are_refused),
         cmocka_unit_test(tags_are_honoured_or_refused),
     };
