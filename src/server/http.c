@@ -128,7 +128,7 @@ json_t *srv_args_all(srv_req *r, const char *name)
     return a.out;
 }
 
-static int parse_size(const char *s, long min, long max, long *out)
+int srv__parse_size(const char *s, long min, long max, long *out)
 {
     char *end;
     errno = 0;
@@ -143,11 +143,11 @@ int srv_paging(srv_req *r, size_t *offset, size_t *limit, size_t *page)
 {
     long pg = 1, sz = 10;
     const char *p = srv_arg(r, "page"), *z = srv_arg(r, "size");
-    if (p && parse_size(p, 1, 1000000000L, &pg)) {
+    if (p && srv__parse_size(p, 1, 1000000000L, &pg)) {
         srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'page': '%s' is not a page number (1, 2, ...)", p);
         return -1;
     }
-    if (z && parse_size(z, 1, 1000000000L, &sz)) {
+    if (z && srv__parse_size(z, 1, 1000000000L, &sz)) {
         srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'size': '%s' is not a positive number", z);
         return -1;
     }

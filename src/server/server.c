@@ -20,6 +20,7 @@
 #include "server/server_int.h"
 #include "util/json_limits.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -169,13 +170,19 @@ static void rm_upload(const char *path)
     }
 }
 
-static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-                                     const char *ctype, const char *enc, const char *data, uint64_t off,
-                                     size_t size)
+enum MHD_Result srv__post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                const char *ctype, const char *enc, const char *data, uint64_t off, size_t size)
 {
     srv_req *r = cls;
     if (!key || r->form_error[0] || r->busy)
         return MHD_YES;
+    /* the name keys r->files and r->raw_form, which take UTF-8 only: a file
+     * under another name was never recorded, so never removed (found by
+     * fuzz_server_multipart: one temporary file and folder left per request) */
+    if (!utf8_valid(key, strlen(key))) {
+        snprintf(r->form_error, sizeof r->form_error, "a multipart field name is not valid UTF-8");
+        return MHD_YES;
+    }
     if (filename) {
         if (!r->cur_file_key || strcmp(r->cur_file_key, key) || off == 0) {
             if (r->cur_file)
@@ -198,7 +205,9 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
             char *path = NULL;
             const char *base = strrchr(filename, '/');
             base = base ? base + 1 : filename;
-            if (mkdir(dir, 0700) == 0 && base[0] && base[0] != '.') {
+            /* a name that is not UTF-8 cannot be kept (r->files is JSON; the
+             * upload went unrecorded and was never removed: fuzz_server_multipart) */
+            if (base[0] && base[0] != '.' && utf8_valid(base, strlen(base)) && mkdir(dir, 0700) == 0) {
                 path = xasprintf("%s/%s", dir, base);
                 if (rename(tmpl, path)) {
                     free(path);
@@ -255,6 +264,46 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+const char *srv__form_finish(srv_req *r)
+{
+    if (r->cur_file) {
+        fclose(r->cur_file);
+        r->cur_file = NULL;
+    }
+    if (!r->raw_form || r->form_error[0])
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->raw_form, k, v)
+    {
+        json_t *ok = json_stringn(json_string_value(v), json_string_length(v));
+        if (!ok)
+            return k;
+        json_object_set_new(r->form, k, ok);
+    }
+    return NULL;
+}
+
+void srv__req_release(srv_req *r)
+{
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->cur_file)
+        fclose(r->cur_file);
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->files, k, v) rm_upload(json_string_value(v));
+    json_decref(r->files);
+    json_decref(r->form);
+    json_decref(r->raw_form);
+    free(r->cur_file_key);
+    buf_free(&r->body);
+    for (int i = 0; i < r->nparams; i++)
+        free(r->params[i]);
+    free(r->path);
+    free(r);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 static char *normalize_path(const char *url)
@@ -275,7 +324,7 @@ static char *normalize_path(const char *url)
  * except that a decoded NUL (%00) becomes DEL (0x7f) instead of silently
  * cutting the path or argument short ("kv/a%00b" was key "a"); no id, key
  * or namespace rule accepts DEL, so such a request is refused with a 400. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+size_t srv__unescape(char *uri)
 {
     size_t n = MHD_http_unescape(uri);
     for (size_t i = 0; i < n; i++)
@@ -284,8 +333,14 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
     return n;
 }
 
-/* 1 when path matches pattern (params filled), 0 otherwise. */
-static int match(const char *pattern, const char *path, srv_req *r)
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+    return srv__unescape(uri);
+}
+
+/* 1 when path matches pattern (params filled when out is not NULL: *np
+ * strings the caller frees), 0 otherwise. */
+static int match(const char *pattern, const char *path, char **out, int *nout)
 {
     const char *a = pattern, *b = path;
     int np = 0;
@@ -306,10 +361,10 @@ static int match(const char *pattern, const char *path, srv_req *r)
     }
     if (*a || *b)
         goto no;
-    if (r) {
+    if (out) {
         for (int i = 0; i < np; i++)
-            r->params[i] = params[i];
-        r->nparams = np;
+            out[i] = params[i];
+        *nout = np;
     } else {
         for (int i = 0; i < np; i++)
             free(params[i]);
@@ -331,6 +386,28 @@ static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind, const char *k
  * query is a 414, too many header bytes a 431, both in JSON like every other
  * error (MHD's own answers to these are HTML; SRV_CONN_MEMORY keeps them for
  * heads MHD cannot hold at all). */
+const srv_route *srv__route_find(const char *method, const char *url, char **path, char **params, int *np,
+                                 buf *allow)
+{
+    char *p = normalize_path(url);
+    size_t n = sizeof routes / sizeof routes[0];
+    const srv_route *found = NULL;
+    *np = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!match(routes[i].pattern, p, NULL, NULL))
+            continue;
+        if (!strcmp(routes[i].method, method) || (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+            found = &routes[i];
+            match(routes[i].pattern, p, params, np);
+            break;
+        }
+        if (allow && !strstr(buf_str(allow), routes[i].method))
+            buf_printf(allow, "%s%s", allow->len ? ", " : "", routes[i].method);
+    }
+    *path = p;
+    return found;
+}
+
 static int check_head(srv_req *r, const char *url, enum MHD_Result *rc /* OUT */)
 {
     size_t target = strlen(url), head = 0;
@@ -356,22 +433,9 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
     enum MHD_Result rc;
     if (check_head(r, url, &rc))
         return rc;
-    r->path = normalize_path(url);
-    size_t n = sizeof routes / sizeof routes[0];
     buf allow;
     buf_init(&allow, 0);
-    for (size_t i = 0; i < n; i++) {
-        if (!match(routes[i].pattern, r->path, NULL))
-            continue;
-        if (!strcmp(routes[i].method, r->method) ||
-            (!strcmp(r->method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
-            r->route = &routes[i];
-            match(routes[i].pattern, r->path, r);
-            break;
-        }
-        if (!strstr(buf_str(&allow), routes[i].method))
-            buf_printf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
-    }
+    r->route = srv__route_find(r->method, url, &r->path, r->params, &r->nparams, &allow);
     if (!r->route) {
         if (allow.len) {
             struct MHD_Response *resp;
@@ -411,7 +475,7 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
     if (multipart) {
         r->form = json_object();
         r->files = json_object();
-        r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_post_field, r);
+        r->pp = MHD_create_post_processor(r->conn, 64 * 1024, srv__post_field, r);
         if (!r->pp)
             return srv_error(r, MHD_HTTP_BAD_REQUEST, "cannot read the multipart body: is the boundary missing?");
     }
@@ -484,21 +548,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                          s->o.max_body);
     if (r->busy)
         return answer_busy(r);
-    if (r->cur_file) {
-        fclose(r->cur_file);
-        r->cur_file = NULL;
-    }
-    if (r->raw_form && !r->form_error[0]) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(r->raw_form, k, v)
-        {
-            json_t *ok = json_stringn(json_string_value(v), json_string_length(v));
-            if (!ok)
-                return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "form field '%s' is not valid UTF-8", k);
-            json_object_set_new(r->form, k, ok);
-        }
-    }
+    const char *bad = srv__form_finish(r);
+    if (bad)
+        return srv_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "form field '%s' is not valid UTF-8", bad);
     if (r->form_error[0]) {
         if (!strncmp(r->form_error, "413 ", 4))
             return srv_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s", r->form_error + 4);
@@ -534,22 +586,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         __atomic_add_fetch(&s->errors_4xx, 1, __ATOMIC_RELAXED);
     if (!s->o.quiet)
         fprintf(stderr, "kite server: %s %s %d\n", r->method, r->path ? r->path : "?", r->answered);
-    if (r->pp)
-        MHD_destroy_post_processor(r->pp);
-    if (r->cur_file)
-        fclose(r->cur_file);
-    const char *k;
-    json_t *v;
-    json_object_foreach(r->files, k, v) rm_upload(json_string_value(v));
-    json_decref(r->files);
-    json_decref(r->form);
-    json_decref(r->raw_form);
-    free(r->cur_file_key);
-    buf_free(&r->body);
-    for (int i = 0; i < r->nparams; i++)
-        free(r->params[i]);
-    free(r->path);
-    free(r);
+    srv__req_release(r);
     *con_cls = NULL;
     if (big && __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) == 0)
         malloc_trim(0); /* the last big body left: give its memory back */

@@ -234,4 +234,29 @@ enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait);
  * once it has ended when wait is 1. */
 enum MHD_Result srv_exec_answer(srv_req *r, const char *id, int wait, unsigned status, int outputs_only);
 
+/* ---- the server's own parsing, exposed for tests/fuzz/fuzz_server_*.c ---- */
+
+/* The route for method and url (its query ignored, a trailing slash and the
+ * tenant segment removed as for requests): the table entry, or NULL. Sets
+ * *path (normalized; the caller frees it), params (up to SRV_MAX_PARAMS,
+ * *np of them, the caller frees each) and, when no route has that method,
+ * the methods that path allows in allow (may be NULL). */
+const srv_route *srv__route_find(const char *method, const char *url, char **path /* OUT */,
+                                 char **params /* OUT */, int *np /* OUT */, buf *allow);
+/* Percent-decodes s in place as libmicrohttpd does, except that %00 becomes
+ * DEL (0x7f); returns the new length (never more than the old one). */
+size_t srv__unescape(char *s);
+/* Reads a decimal in [min, max] into *out; -1 for anything else. */
+int srv__parse_size(const char *s, long min, long max, long *out /* OUT */);
+/* The multipart field callback (MHD_PostDataIterator) on request r (cls):
+ * fields are joined by piece into r->raw_form, files streamed under
+ * r->s->tmp_dir into r->files; caps set r->form_error. */
+enum MHD_Result srv__post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                const char *ctype, const char *enc, const char *data, uint64_t off, size_t size);
+/* Closes the upload in progress and checks the fields as UTF-8 into
+ * r->form: NULL, or the name of the first field that is not valid UTF-8. */
+const char *srv__form_finish(srv_req *r);
+/* Frees r and what it holds; removes its uploaded files. */
+void srv__req_release(srv_req *r);
+
 #endif

@@ -71,6 +71,16 @@ ok "triggers: a body nested too deep is a 400" code_is 400
 printf 'caf\xe9' >"$work/latin1.txt"
 req POST /executions/e2e.lim/hook -F "name=<$work/latin1.txt"
 ok "multipart: a field of invalid UTF-8 is a 422 naming it" eval 'code_is 422 && jt "\"name\" in d[\"message\"]"'
+uploads() { find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'kite-upload-*' 2>/dev/null | wc -l; }
+before=$(uploads)
+req POST /executions/e2e.lim/hook -F $'caf\xe9=@'"$work/latin1.txt"
+ok "multipart: a file under a field name of invalid UTF-8 is a 400 saying so" \
+    eval 'code_is 400 && jt "\"field name is not valid UTF-8\" in d[\"message\"]"'
+ok "multipart: ... and its temporary file is removed" [ "$(uploads)" -le "$before" ]
+req POST /executions/e2e.lim/hook -F "name=x" -F $'up=@'"$work/latin1.txt"$';filename=caf\xe9.txt'
+ok "multipart: a file named in Latin-1 is taken" code_is 200
+sleep 0.5
+ok "multipart: ... and its temporary file is removed with the request" [ "$(uploads)" -le "$before" ]
 req GET "/flows/search?q=$(python3 -c 'print("a"*8192)')"
 ok "flows/search: an 8 KB q is a 400" code_is 400
 # 414 and 431 are JSON like every other error (MHD's own answers were HTML)
