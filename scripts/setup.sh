@@ -10,7 +10,8 @@ libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl
 libssh-dev libgit2-dev openssh-server openssh-client git
 libmariadb-dev postgresql mariadb-server npm
 python3-aiosmtpd
-libmongoc-dev"
+libmongoc-dev
+python3-botocore"
 
 missing=""
 for p in $PKGS; do

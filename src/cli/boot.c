@@ -74,6 +74,22 @@ static int check_store_file(const cli_config *cfg, kerr *e)
     return rc;
 }
 
+int cli_secrets_unlock(store *st, const cli_config *cfg, kerr *e)
+{
+    unsigned char key[STORE_SECRET_KEY_LEN];
+    char *source = NULL;
+    int created = 0;
+    if (store_secret_key_load(cfg->data, key, &source, &created, e))
+        return -1;
+    kerr e2 = KERR_INIT;
+    int rc = store_secrets_unlock(st, key, &e2);
+    explicit_bzero(key, sizeof key);
+    if (rc)
+        kerr_setc(e, e2.code, "%s/kite.db: %s (this process's key is from %s)", cfg->data, e2.msg, source);
+    free(source);
+    return rc ? -1 : 0;
+}
+
 int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e)
 {
     memset(p, 0, sizeof *p);
@@ -84,7 +100,7 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
     char *url = cli_store_url(cfg);
     int rc = store_open(url, NULL, &p->st, e);
     free(url);
-    if (rc)
+    if (rc || cli_secrets_unlock(p->st, cfg, e))
         return -1;
     url = cli_storage_url(cfg);
     p->fs = storage_open(url, e);
@@ -93,7 +109,8 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
         return -1;
     engine_opts eo = {.store = p->st, .storage = p->fs, .workers = cfg->workers, .globals = cfg->globals,
                       .env_prefix = cfg->env_prefix, .tmp_dir = cfg->tmp_dir, .min_log_level = cfg->min_level,
-                      .max_task_runs = cfg->max_task_runs, .roles = o->roles, .on_log = o->on_log, .on_log_ud = o->on_log_ud};
+                      .max_task_runs = cfg->max_task_runs, .roles = o->roles, .on_log = o->on_log, .on_log_ud = o->on_log_ud,
+                      .secret_backends = cfg->secret_backends};
     p->en = engine_new(&eo, e);
     if (!p->en)
         return -1;

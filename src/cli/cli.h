@@ -19,6 +19,7 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_execution(int argc, char **argv);
 int cli_cmd_server(int argc, char **argv);
 int cli_cmd_flow(int argc, char **argv);   /* cmd_flow.c: kite flow sync */
+int cli_cmd_secret(int argc, char **argv);
 
 /* ---- the configuration file (config.c) ---------------------------------- */
 
@@ -40,6 +41,7 @@ typedef struct cli_config {
     size_t max_task_runs;   /* engine.maxTaskRuns (0: the engine's default) */
     json_t *git_sync;       /* server.gitSync (docs/git.md): url, branch, gitDirectory,
                                namespace, includeChildNamespaces, delete, interval; or NULL */
+    json_t *secret_backends; /* secrets.backends (NULL: kite's store alone) */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */
@@ -81,6 +83,10 @@ typedef struct cli_proc {
  * sqlite:<data>/kite.db and local:<data>/storage. */
 char *cli_store_url(const cli_config *cfg);
 char *cli_storage_url(const cli_config *cfg);
+/* Opens the store's secrets with the data folder's key ($KITE_SECRET_KEY or
+ * DATA/secret.key, made at the first start); a store sealed with another
+ * key is refused with a message naming both. */
+int cli_secrets_unlock(store *st, const cli_config *cfg, kerr *e);
 /* Opens the data folder's store and storage, creates and starts the engine
  * (recovering what a previous process left), then creates the parts asked
  * for. On an error the parts made so far stay in p for cli_boot_close. */

@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine", NULL};
+static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
+                                       "secrets", NULL};
+static const char *const secrets_keys[] = {"backends", NULL};
+static const char *const backend_keys[] = {"type", "address", "token", "roleId", "secretId", "mount", "prefix",
+                                           "namespace", "timeout", "caFile", "insecure", NULL};
 static const char *const engine_keys[] = {"maxTaskRuns", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
 static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", NULL};
@@ -69,6 +73,7 @@ void cli_config_free(cli_config *c)
     free(c->tmp_dir);
     json_decref(c->globals);
     json_decref(c->git_sync);
+    json_decref(c->secret_backends);
     memset(c, 0, sizeof *c);
 }
 
@@ -165,6 +170,46 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             }
             c->max_task_runs = (size_t)json_integer_value(v);
         }
+    }
+    const json_t *sec = json_object_get(doc, "secrets");
+    if (sec) {
+        if (!json_is_object(sec) || (rc = check_keys(sec, "/secrets", secrets_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'secrets' must be a mapping", path);
+            goto done;
+        }
+        const json_t *bl = json_object_get(sec, "backends");
+        if (bl && !json_is_array(bl)) {
+            rc = kerr_set(e, "%s: 'secrets.backends' must be a list of backends", path);
+            goto done;
+        }
+        size_t i;
+        const json_t *bv;
+        json_array_foreach(bl, i, bv) {
+            char where[64];
+            snprintf(where, sizeof where, "/secrets/backends/%zu", i);
+            const char *t = json_string_value(json_object_get(bv, "type"));
+            if (!json_is_object(bv) || !t || (strcmp(t, "kite") && strcmp(t, "vault"))) {
+                const ypos *pos = posmap_get(pm, where);
+                kerr_setc_at(e, KERR_INVALID, pos ? pos->line : 0, pos ? pos->col : 0,
+                             "secrets.backends[%zu]: a mapping with `type: kite` or `type: vault`", i);
+                kerr_locate(e, path);
+                rc = -1;
+                goto done;
+            }
+            if ((rc = check_keys(bv, where, backend_keys, pm, path, e)))
+                goto done;
+            const char *k;
+            const json_t *fv;
+            json_object_foreach((json_t *)bv, k, fv) {
+                if (!json_is_string(fv) && !(strcmp(k, "insecure") == 0 && json_is_boolean(fv))) {
+                    rc = kerr_set(e, "%s: 'secrets.backends[%zu].%s' must be a string", path, i, k);
+                    goto done;
+                }
+            }
+        }
+        json_decref(c->secret_backends);
+        c->secret_backends = bl ? json_deep_copy(bl) : NULL;
     }
     const json_t *srv = json_object_get(doc, "server");
     if (srv) {

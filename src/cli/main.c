@@ -24,6 +24,7 @@ static const command commands[] = {
     {"execution", cli_cmd_execution, "restart, replay, resume, kill or show an execution"},
     {"flow", cli_cmd_flow, "sync flows from a folder or a Git repository into a namespace"},
     {"server", cli_cmd_server, "serve the HTTP API with the engine and the scheduler (local, standalone)"},
+    {"secret", cli_cmd_secret, "set, get, list or delete a secret of kite's store (set reads stdin)"},
     {"validate", cli_cmd_validate, "check flow files (file:line:col errors)"},
     {"render", cli_cmd_render, "render a template expression, to try one out"},
     {"plugins", cli_cmd_plugins, "list task types, or print one's JSON Schema"},

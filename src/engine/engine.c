@@ -10,6 +10,7 @@
  *   worker.c    the worker threads that run runnable tasks
  *   ops.c       the operations on executions (submit, kill, resume, restart, replay, wait)
  *   log.c       log lines and secret masking
+ *   secrets.c   where secret() looks: kite's store, Vault, SECRET_*
  *   view.c      Kestra's JSON of executions, task runs, flows and logs
  *   model.c     the compiled flow and the execution model, expression contexts
  *   inputs.c    typed inputs and outputs
@@ -533,6 +534,10 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->exec_index = json_object();
     en->cancels = json_object();
     engine__host_init(en);
+    if (engine__secrets_init(en, o->secret_backends, e)) {
+        engine_free(en);
+        return NULL;
+    }
     return en;
 }
 
@@ -682,6 +687,8 @@ void engine_free(engine *en)
     json_decref(en->envs);
     json_decref(en->globals);
     masker_free(en->mask);
+    engine__secrets_free(en);
+    free(en->host0);
     pthread_mutex_destroy(&en->lock);
     pthread_cond_destroy(&en->work_wake);
     pthread_cond_destroy(&en->ended);

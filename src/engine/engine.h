@@ -75,6 +75,11 @@ typedef struct engine_opts {
      * tasks to wind down before it leaves their threads behind; 0:
      * ENGINE_STOP_MARGIN_US. */
     int64_t stop_margin_us;
+    /* Where secret() looks, in order, before $SECRET_<NAME>: kite.yml's
+     * secrets.backends list ([{type: kite}, {type: vault, address, token |
+     * roleId + secretId, mount, prefix, namespace, timeout, caFile,
+     * insecure}], docs/secrets.md); NULL: kite's store alone. Borrowed. */
+    const json_t *secret_backends;
 } engine_opts;
 
 #define ENGINE_MAX_TASK_RUNS 100000
@@ -113,6 +118,15 @@ void engine_free(engine *en);
  * masked in logs, API answers, streams and `kite run --json`. The secrets
  * store and Vault call it with every value they hand out. */
 void engine_secret_register(engine *en, const char *value, size_t n);
+/* The value of secret name as namespace ns sees it (ns may be NULL: only
+ * $SECRET_<name>): each backend in order (kite's store when it is unlocked,
+ * Vault), each with ns then its parents, then $SECRET_<name> (base64).
+ * Read now, not cached; registered with the masker before it returns.
+ * *value is malloc'd (NUL-terminated, *n bytes). KERR_NOT_FOUND when no
+ * backend has it; another error (Vault unreachable, a timeout) names the
+ * backend and the cause. */
+int engine_secret_lookup(engine *en, const char *ns, const char *name, char **value /* OUT */,
+                         size_t *n /* OUT */, kerr *e);
 /* Masks every known secret in s (n bytes). NULL when nothing matched; else a
  * malloc'd copy the caller frees, its length in *out_len (may be NULL). */
 char *engine_mask(engine *en, const char *s, size_t n, size_t *out_len);

@@ -111,6 +111,8 @@ typedef struct xloop {
     int bad;                    /* an ended iteration failed (or was killed) */
 } xloop;
 
+typedef struct engine_secret_backend engine_secret_backend;
+
 typedef struct xexec {
     store_execution row;
     eflow *fl;
@@ -391,6 +393,9 @@ struct engine {
     int64_t next_timer_us;      /* earliest delayed event known, 0 none */
 
     masker *mask;               /* every known secret value (log.c) */
+    engine_secret_backend *secret_backends; /* where secret() looks (secrets.c) */
+    size_t nsecret_backends;
+    struct engine_hostctx *host0; /* the context of renders without an execution (host.c) */
     expr_func funcs[ENGINE_HOST_MAX]; /* the host functions that need no execution (host.c) */
     size_t nfuncs;
 };
@@ -426,8 +431,15 @@ void engine_add_secret(engine *en, const char *value);
 void engine__register_env_secrets(engine *en);
 /* Registers the values of a flow's SECRET inputs found in inputs (an object). */
 void engine__register_secret_inputs(engine *en, const flow *f, const json_t *inputs);
-/* secret(name): the value of $SECRET_<name>, base64-decoded, then masked in logs. */
+/* secret(name): engine_secret_lookup in the render's namespace (userdata:
+ * an engine_hostctx, whose x is NULL outside an execution), masked. */
 json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e);
+
+/* ---- secrets backends (secrets.c) -------------------------------------------------- */
+
+/* Reads kite.yml's secrets.backends (NULL: kite's store alone); engine_new. */
+int engine__secrets_init(engine *en, const json_t *cfg, kerr *e);
+void engine__secrets_free(engine *en);
 
 /* ---- host functions (host.c) ------------------------------------------------------ */
 
@@ -437,7 +449,7 @@ json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, ke
 typedef struct engine_host {
     expr_host_name sig;
     expr_host_fn fn;
-    int per_execution;
+    int per_execution;          /* 2: both; an engine_hostctx always, x NULL without one */
 } engine_host;
 
 extern const engine_host engine__hosts[];

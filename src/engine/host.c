@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The one of the whole engine (userdata: the engine), secret(), lives with the
- * masker it feeds: engine__fn_secret in log.c. */
+/* secret() (userdata: an engine_hostctx, with or without an execution) lives
+ * with the masker it feeds: engine__fn_secret in log.c. */
 
 /* ---- the ones that need an execution (userdata: engine_hostctx) ------------------------------ */
 
@@ -244,7 +244,7 @@ static json_t *fn_http(void *ud, const json_t *args, const json_t *kwargs, kerr 
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const engine_host engine__hosts[] = {
-    {{"secret", 1, 1}, engine__fn_secret, 0},
+    {{"secret", 1, 1}, engine__fn_secret, 2},
     {{"kv", 1, 3}, fn_kv, 1},
     {{"read", 1, 1}, fn_read, 1},
     {{"fileExists", 1, 1}, fn_file_exists, 1},
@@ -269,9 +269,16 @@ size_t engine__host_funcs(engine_hostctx *h, expr_func *funcs)
 void engine__host_init(engine *en)
 {
     en->nfuncs = 0;
+    if (!en->host0)
+        en->host0 = xcalloc(1, sizeof *en->host0);
+    en->host0->en = en;
+    en->host0->x = NULL;
+    en->host0->r = -1;
     for (size_t i = 0; i < engine__nhosts; i++)
         if (!engine__hosts[i].per_execution)
             en->funcs[en->nfuncs++] = (expr_func){engine__hosts[i].sig.name, engine__hosts[i].fn, en};
+        else if (engine__hosts[i].per_execution == 2)
+            en->funcs[en->nfuncs++] = (expr_func){engine__hosts[i].sig.name, engine__hosts[i].fn, en->host0};
 }
 
 void engine_expr_env(engine *en, expr_env *env)

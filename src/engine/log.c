@@ -135,7 +135,7 @@ void engine_log_line(engine *en, xexec *x, int r, int attempt, store_level level
 
 json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
-    engine *en = ud;
+    engine_hostctx *h = ud;
     const char *name = json_string_value(json_array_get(args, 0));
     if (!name)
         name = json_string_value(json_object_get(kwargs, "key"));
@@ -143,20 +143,14 @@ json_t *engine__fn_secret(void *ud, const json_t *args, const json_t *kwargs, ke
         kerr_set(e, "secret() needs the secret's name");
         return NULL;
     }
-    char var[300];
-    snprintf(var, sizeof var, "SECRET_%s", name);
-    const char *b64 = getenv(var);
-    if (!b64) {
-        kerr_set(e, "secret '%s' not found (set %s to its value in base64)", name, var);
+    char *out = NULL;
+    size_t n = 0;
+    if (engine_secret_lookup(h->en, h->x ? h->x->row.namespace : NULL, name, &out, &n, e))
         return NULL;
-    }
-    char *out = decode_env_secret(b64);
-    if (!out) {
-        kerr_set(e, "secret '%s': %s is not valid base64", name, var);
-        return NULL;
-    }
-    engine_add_secret(en, out);
-    json_t *v = json_string(out);
+    json_t *v = json_stringn(out, n);
+    explicit_bzero(out, n);
     free(out);
+    if (!v)
+        kerr_set(e, "secret '%s' is not valid UTF-8 text", name);
     return v;
 }

@@ -82,6 +82,12 @@ static const srv_route routes[] = {
     {"PUT", API "/namespaces/{namespace}/kv/{key}", srv_kv_put, ROUTE_TEXT_BODY, "Set a value (JSON or text; ttl header)"},
     {"DELETE", API "/namespaces/{namespace}/kv/{key}", srv_kv_delete, 0, "Delete a key"},
 
+    {"GET", API "/namespaces/{namespace}/secrets", srv_secret_list, 0,
+     "The secrets a namespace sees (its own and its parents'): names, never values"},
+    {"PUT", API "/namespaces/{namespace}/secrets/{name}", srv_secret_put, ROUTE_TEXT_BODY,
+     "Set a secret (the raw value as text/plain, or {\"value\": ...})"},
+    {"DELETE", API "/namespaces/{namespace}/secrets/{name}", srv_secret_delete, 0, "Delete a secret"},
+
     {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)"},
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
 };

@@ -217,6 +217,9 @@ enum MHD_Result srv_kv_list(srv_req *r);
 enum MHD_Result srv_kv_get(srv_req *r);
 enum MHD_Result srv_kv_put(srv_req *r);
 enum MHD_Result srv_kv_delete(srv_req *r);
+enum MHD_Result srv_secret_list(srv_req *r);
+enum MHD_Result srv_secret_put(srv_req *r);
+enum MHD_Result srv_secret_delete(srv_req *r);
 
 enum MHD_Result srv_triggers_search(srv_req *r);
 enum MHD_Result srv_triggers_update(srv_req *r);

@@ -166,6 +166,18 @@ const char *const store__sqlite_migrations[] = {
     "  key_template TEXT,\n"
     "  PRIMARY KEY (namespace, flow_id, trigger_id)\n"
     ") WITHOUT ROWID;\n",
+
+    /* 3 -> 4: kite's secrets store: one row per (namespace, name), the
+     * value sealed with libsodium's secretbox (nonce then ciphertext,
+     * store/secret.c); the key check value lives in the reserved kv
+     * namespace _kite.secrets */
+    "CREATE TABLE secrets (\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  value BLOB NOT NULL,\n"
+    "  updated INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (namespace, name)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 const int store__sqlite_migration_count =

@@ -115,6 +115,7 @@ enum {
     S_JOB_INSERT, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
     S_JOB_DEPTH, S_JOB_OWNERS, S_JOB_DROP_OWNER, S_JOB_REQUEUE_OWNER,
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
+    S_SECRET_PUT, S_SECRET_GET, S_SECRET_DELETE, S_SECRET_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
     S__COUNT
 };
@@ -226,6 +227,13 @@ static const char *const sql_text[S__COUNT] = {
                     " RETURNING expires",   /* (an expression here misreads NULL in 3.40) */
     [S_KV_LIST] = "SELECT key FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2)"
                   " ORDER BY key",
+
+    [S_SECRET_PUT] = "INSERT INTO secrets (namespace, name, value, updated) VALUES (?1, ?2, ?3, ?4)"
+                     " ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value,"
+                     " updated = excluded.updated",
+    [S_SECRET_GET] = "SELECT value FROM secrets WHERE namespace = ?1 AND name = ?2",
+    [S_SECRET_DELETE] = "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2",
+    [S_SECRET_LIST] = "SELECT name, updated FROM secrets WHERE namespace = ?1 ORDER BY name",
 
     [S_TRIG_PUT] = "INSERT INTO triggers (" TRIG_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                    " ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET"
@@ -2062,6 +2070,82 @@ out:
     return rc;
 }
 
+/* ---- secrets (sealed values: store/secret.c encrypts them) ---------------- */
+
+static int sq_secret_put(void *p, const char *ns, const char *name, const void *sealed, size_t n,
+                         int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_SECRET_PUT);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, name);
+    sqlite3_bind_blob(st, 3, sealed, (int)n, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, now_us);
+    rc = run(c, st, "setting a secret", e);
+    W_END
+}
+
+static int sq_secret_get(void *p, const char *ns, const char *name, void **sealed, size_t *n,
+                         kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_SECRET_GET);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *n = (size_t)sqlite3_column_bytes(st, 0);
+        *sealed = xmalloc(*n ? *n : 1);
+        memcpy(*sealed, sqlite3_column_blob(st, 0), *n);
+    } else if (r == SQLITE_DONE) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: secret '%s' does not exist in namespace %s",
+                         name, ns);
+    } else {
+        rc = fail_db(c->db, e, "reading a secret");
+    }
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_secret_delete(void *p, const char *ns, const char *name, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_SECRET_DELETE);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, name);
+    rc = run(c, st, "deleting a secret", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: secret '%s' does not exist in namespace %s",
+                         name, ns);
+    W_END
+}
+
+static int sq_secret_list(void *p, const char *ns, store_secret_info **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_SECRET_LIST);
+    bind_str(st, 1, ns);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_secret_info *si = VEC_PUSH(*out, *n, cap);
+        si->namespace = xstrdup(ns);
+        si->name = col_str(st, 0);
+        si->updated_us = sqlite3_column_int64(st, 1);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing secrets");
+    done(st);
+out:
+    if (rc) {
+        store_secret_infos_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* ---- triggers ----------------------------------------------------------- */
 
 static void read_trigger(sqlite3_stmt *st, store_trigger *t)
@@ -2318,6 +2402,10 @@ const store_ops store__sqlite_ops = {
     .kv_get = sq_kv_get,
     .kv_delete = sq_kv_delete,
     .kv_list = sq_kv_list,
+    .secret_put = sq_secret_put,
+    .secret_get = sq_secret_get,
+    .secret_delete = sq_secret_delete,
+    .secret_list = sq_secret_list,
     .trigger_put = sq_trigger_put,
     .trigger_get = sq_trigger_get,
     .trigger_list = sq_trigger_list,

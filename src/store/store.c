@@ -22,10 +22,6 @@
 
 #include "util/mem.h"
 
-struct store {
-    const store_ops *ops;
-    void *b;
-};
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -506,6 +502,7 @@ void store_free(store *s)
 {
     if (!s)
         return;
+    store__secrets_close(s);
     s->ops->close(s->b);
     free(s);
 }

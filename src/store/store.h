@@ -513,6 +513,61 @@ int store_kv_sys_delete(store *s, const char *ns, const char *key, kerr *e);
 int store_kv_sys_list(store *s, const char *ns, char ***keys /* OUT */, size_t *n /* OUT */,
                       kerr *e);
 
+/* ---- secrets (store/secret.c) --------------------------------------------- */
+
+/* kite's own secrets store: one value per (namespace, name), sealed at rest
+ * with libsodium's secretbox (XSalsa20-Poly1305, a fresh random nonce per
+ * value) under one 32-byte key. Nothing is readable or writable before
+ * store_secrets_unlock has checked the key against the key check value the
+ * store keeps (written by the first unlock): a store sealed with another key
+ * is refused there, once, with a clear message, not value by value.
+ *
+ * Names are Kestra's secret keys: a letter or '_', then letters, digits and
+ * '_' (SECRET_<NAME> must be a valid variable), fewer than 256 bytes.
+ * Values are any bytes up to STORE_SECRET_MAX. */
+#define STORE_SECRET_KEY_LEN 32
+#define STORE_SECRET_MAX (64 * 1024)
+
+typedef struct store_secret_info {
+    char *namespace;             /* where it is stored (a parent, for an inherited one) */
+    char *name;
+    int64_t updated_us;
+} store_secret_info;
+
+void store_secret_infos_free(store_secret_info *v, size_t n);
+
+/* The key of a data folder: $KITE_SECRET_KEY when set (64 hex digits, or
+ * the base64 of 32 bytes), else the file DIR/secret.key, created with mode
+ * 0600 and a random key when absent (*created 1), refused when others may
+ * read it. *source (malloc'd) names where the key came from, for messages. */
+int store_secret_key_load(const char *dir, unsigned char key[STORE_SECRET_KEY_LEN] /* OUT */,
+                          char **source /* OUT */, int *created /* OUT */, kerr *e);
+/* Checks key against the store's key check value (writing one when the
+ * store has none yet) and keeps a copy for the calls below. A store sealed
+ * with another key fails with STORE_CONFLICT: "the secrets store was
+ * encrypted with another key". */
+int store_secrets_unlock(store *s, const unsigned char key[STORE_SECRET_KEY_LEN], kerr *e);
+/* 1 once unlocked. */
+int store_secrets_unlocked(const store *s);
+/* 0 when name is a valid secret name, else STORE_ERROR with a message. */
+int store_secret_check_name(const char *name, kerr *e);
+
+int store_secret_put(store *s, const char *ns, const char *name, const void *value, size_t n,
+                     kerr *e);
+/* The value stored exactly in ns (malloc'd, NUL-terminated, *n its length);
+ * STORE_NOT_FOUND when absent. */
+int store_secret_get(store *s, const char *ns, const char *name, char **value /* OUT */,
+                     size_t *n /* OUT */, kerr *e);
+/* The value as ns sees it: its own, else its nearest parent's (a.b.c, a.b,
+ * a); *found_ns (may be NULL, malloc'd) names where it was. */
+int store_secret_lookup(store *s, const char *ns, const char *name, char **value /* OUT */,
+                        size_t *n /* OUT */, char **found_ns /* OUT */, kerr *e);
+int store_secret_delete(store *s, const char *ns, const char *name, kerr *e);
+/* The names ns sees (its own, then its parents' not shadowed), sorted by
+ * name; never a value. Works without the key. */
+int store_secret_list(store *s, const char *ns, store_secret_info **out /* OUT */,
+                      size_t *n /* OUT */, kerr *e);
+
 /* ---- triggers ----------------------------------------------------------- */
 
 typedef struct store_trigger {

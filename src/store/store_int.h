@@ -84,6 +84,14 @@ typedef struct store_ops {
     int (*kv_delete)(void *b, const char *ns, const char *key, int64_t now_us, kerr *e);
     int (*kv_list)(void *b, const char *ns, int64_t now_us, char ***keys, size_t *n, kerr *e);
 
+    /* secrets: opaque sealed bytes (store/secret.c seals and opens them) */
+    int (*secret_put)(void *b, const char *ns, const char *name, const void *sealed, size_t n,
+                      int64_t now_us, kerr *e);
+    int (*secret_get)(void *b, const char *ns, const char *name, void **sealed, size_t *n,
+                      kerr *e);
+    int (*secret_delete)(void *b, const char *ns, const char *name, kerr *e);
+    int (*secret_list)(void *b, const char *ns, store_secret_info **out, size_t *n, kerr *e);
+
     int (*trigger_put)(void *b, const store_trigger *t, const char *state, kerr *e);
     int (*trigger_get)(void *b, const char *ns, const char *flow_id, const char *trigger_id,
                        store_trigger *out, kerr *e);
@@ -102,6 +110,17 @@ typedef struct store_ops {
 } store_ops;
 
 extern const store_ops store__sqlite_ops;
+
+/* The store handle (store.c): the backend, and the secrets key once
+ * store_secrets_unlock has checked it (sodium_malloc'd, NULL before). */
+struct store {
+    const store_ops *ops;
+    void *b;
+    unsigned char *secret_key;
+};
+
+/* Wipes and frees the secrets key (store_free). */
+void store__secrets_close(store *s);
 
 /* The ended states (store_state_is_terminated) as an SQL list: the queue's
  * expiry, unfinished-execution searches and the partial index they use must

@@ -232,7 +232,7 @@ static void test_open_applies_missing_migrations_in_order(void **state)
     f->s = NULL;
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished; DROP TABLE webhook_keys;"
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished; DROP TABLE webhook_keys; DROP TABLE secrets;"
                                   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
