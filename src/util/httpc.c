@@ -39,7 +39,10 @@
 struct httpc {
     CURL *easy;
     long connects;
+    const httpc_aws *aws;   /* set by httpc_do_aws for one request (s3sec) */
 };
+
+static struct curl_slist *aws_apply(CURL *h, const httpc_aws *aws, struct curl_slist *hdrs);
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
@@ -419,6 +422,8 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
+    if (c->aws)
+        hdrs = aws_apply(h, c->aws, hdrs);
     if (hdrs)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -471,4 +476,38 @@ int httpc_do_more(httpc *c, const httpc_req *req, const httpc_more *more,
                   const httpc_opts *opts, httpc_resp *out, kerr *e)
 {
     return do_request(c, req, more, opts, out, e);
+}
+
+/* ---- AWS Signature Version 4 (user: s3sec, tasks/s3.c and storage/s3.c) ----------------------
+ * libcurl signs the request itself (CURLOPT_AWS_SIGV4, "aws:amz:<region>:<service>") with the
+ * access key as the user and the secret key as the password; the caller's
+ * x-amz-content-sha256 header (the hex SHA-256 of the body, or UNSIGNED-PAYLOAD) is the
+ * payload hash libcurl puts in the canonical request, and a session token goes in
+ * x-amz-security-token, which is signed too. */
+
+static struct curl_slist *aws_apply(CURL *h, const httpc_aws *aws, struct curl_slist *hdrs)
+{
+    char prov[160];
+    snprintf(prov, sizeof prov, "aws:amz:%s:%s", aws->region && *aws->region ? aws->region : "us-east-1",
+             aws->service && *aws->service ? aws->service : "s3");
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, prov);
+    curl_easy_setopt(h, CURLOPT_USERNAME, aws->access_key ? aws->access_key : "");
+    curl_easy_setopt(h, CURLOPT_PASSWORD, aws->secret_key ? aws->secret_key : "");
+    if (aws->session_token && *aws->session_token) {
+        buf b = BUF_INIT;
+        buf_printf(&b, "x-amz-security-token: %s", aws->session_token);
+        hdrs = curl_slist_append(hdrs, buf_str(&b));
+        explicit_bzero(b.data, b.len);
+        buf_free(&b);
+    }
+    return hdrs;
+}
+
+int httpc_do_aws(httpc *c, const httpc_req *req, const httpc_opts *opts, const httpc_aws *aws,
+                 httpc_resp *out, kerr *e)
+{
+    c->aws = aws;
+    int rc = httpc_do(c, req, opts, out, e);
+    c->aws = NULL;
+    return rc;
 }

@@ -182,4 +182,23 @@ typedef struct httpc_mail {
 /* Sends one message. 0, or -1 with e set (one line, as above). */
 int httpc_smtp_send(const httpc_mail *m, kerr *e);
 
+/* ---- AWS Signature Version 4 (user: s3sec: the S3 tasks and storage) ------------------------ */
+
+/* Credentials and scope for a request signed with SigV4. */
+typedef struct httpc_aws {
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token;     /* temporary credentials, or NULL */
+    const char *region;            /* NULL: "us-east-1" */
+    const char *service;           /* NULL: "s3" */
+} httpc_aws;
+
+/* httpc_do, signed with SigV4 by libcurl (CURLOPT_AWS_SIGV4). The caller
+ * sends the payload hash in an "x-amz-content-sha256: <hex>" header (S3
+ * requires it; "UNSIGNED-PAYLOAD" is allowed). Query parameters must be in
+ * canonical order (sorted, RFC 3986 encoded): this libcurl signs the query
+ * as written. */
+int httpc_do_aws(httpc *c, const httpc_req *req, const httpc_opts *opts, const httpc_aws *aws,
+                 httpc_resp *out /* OUT */, kerr *e);
+
 #endif
