@@ -20,6 +20,7 @@
 #include "tasks/tasks_int.h"
 
 #include "expr/expr.h"
+#include "util/ion.h"
 #include "util/mem.h"
 #include "util/proc.h"
 
@@ -628,88 +629,19 @@ out:
 /* ---- storage.filter_items, storage.deduplicate_items ---------------------------- */
 
 /* One line of an ION file (Kestra's internal storage format: one Ion text
- * value per line) as JSON: JSON lines as they are; else Ion's text is
- * rewritten for jansson: bare and 'quoted' field names and symbols become
- * strings, typed nulls (null.string) null, timestamps strings, 1.5d0
- * decimals 1.5e0. NULL when the line is neither. */
+ * value per line, util/ion.h) as JSON; NULL when the line is not one value. */
 static json_t *ion_line_value(const char *line, size_t len)
 {
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (v)
-        return v;
-    buf b = BUF_INIT;
-    size_t i = 0;
-    while (i < len) {
-        char ch = line[i];
-        if (ch == '"') { /* a string: copied with its escapes */
-            size_t j = i + 1;
-            while (j < len && line[j] != '"')
-                j += line[j] == '\\' ? 2 : 1;
-            buf_append(&b, line + i, (j < len ? j + 1 : len) - i);
-            i = j + 1;
-        } else if (ch == '\'') { /* a quoted symbol */
-            size_t j = i + 1;
-            buf_putc(&b, '"');
-            while (j < len && line[j] != '\'') {
-                if (line[j] == '"')
-                    buf_puts(&b, "\\\"");
-                else if (line[j] == '\\' && j + 1 < len) {
-                    buf_append(&b, line + j, 2);
-                    j++;
-                } else
-                    buf_putc(&b, line[j]);
-                j++;
-            }
-            buf_putc(&b, '"');
-            i = j + 1;
-        } else if (isalpha((unsigned char)ch) || ch == '_' || ch == '$') {
-            size_t j = i;
-            while (j < len && (isalnum((unsigned char)line[j]) || line[j] == '_' || line[j] == '$' ||
-                               line[j] == '.'))
-                j++;
-            size_t n = j - i;
-            size_t k = j;
-            while (k < len && line[k] == ' ')
-                k++;
-            int key = k < len && line[k] == ':';
-            if (!key && n == 4 && !memcmp(line + i, "null", 4))
-                buf_puts(&b, "null");
-            else if (!key && n > 5 && !memcmp(line + i, "null.", 5))
-                buf_puts(&b, "null");
-            else if (!key && ((n == 4 && !memcmp(line + i, "true", 4)) || (n == 5 && !memcmp(line + i, "false", 5))))
-                buf_append(&b, line + i, n);
-            else {
-                buf_putc(&b, '"');
-                buf_append(&b, line + i, n);
-                buf_putc(&b, '"');
-            }
-            i = j;
-        } else if (isdigit((unsigned char)ch) || ch == '-') {
-            size_t j = i + (ch == '-');
-            while (j < len && (isalnum((unsigned char)line[j]) || strchr(".-+:_", line[j])))
-                j++;
-            /* a timestamp (2024-01-02T03:04:05Z) has a '-' past its first digits */
-            int ts = 0;
-            for (size_t k = i + 1; k < j; k++)
-                if ((line[k] == '-' && line[k - 1] != 'e' && line[k - 1] != 'E' && line[k - 1] != 'd') || line[k] == 'T')
-                    ts = 1;
-            if (ts) {
-                buf_putc(&b, '"');
-                buf_append(&b, line + i, j - i);
-                buf_putc(&b, '"');
-            } else {
-                for (size_t k = i; k < j; k++)
-                    if (line[k] != '_')
-                        buf_putc(&b, line[k] == 'd' || line[k] == 'D' ? 'e' : line[k]);
-            }
-            i = j;
-        } else {
-            buf_putc(&b, ch);
-            i++;
-        }
+    ion_reader *r = ion_reader_new_mem(line, len, 0);
+    json_t *v = NULL, *more = NULL;
+    ion_type t;
+    kerr e = KERR_INIT;
+    if (ion_reader_next(r, &v, &t, &e) != 1 || ion_reader_next(r, &more, &t, &e) != 0) {
+        json_decref(v);
+        v = NULL;
     }
-    v = b.data ? json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL) : NULL;
-    buf_free(&b);
+    json_decref(more);
+    ion_reader_free(r);
     return v;
 }
 
