@@ -113,7 +113,40 @@ static void embedded_close(embedded *m)
     cli_config_free(&m->cfg);
 }
 
-static int load_folder(embedded *m, const char *dir, int depth)
+/* A file of the --flows folder: its namespace and id (read from the YAML
+ * even when the flow is not valid), its document, and, when it was not
+ * stored, its source and diagnostics. */
+typedef struct folder_file {
+    char *path, *ns, *id;
+    json_t *doc;
+    buf src;
+    diags dg;
+    int invalid;
+} folder_file;
+
+typedef struct folder {
+    folder_file *v;
+    size_t n, cap;
+} folder;
+
+static void folder_free(folder *fo)
+{
+    for (size_t i = 0; i < fo->n; i++) {
+        folder_file *f = &fo->v[i];
+        free(f->path);
+        free(f->ns);
+        free(f->id);
+        json_decref(f->doc);
+        buf_free(&f->src);
+        diags_free(&f->dg);
+    }
+    free(fo->v);
+    memset(fo, 0, sizeof *fo);
+}
+
+/* Stores every flow of dir (and its subfolders); the files that are not
+ * valid are kept in fo, reported later (report_folder). */
+static int load_folder(embedded *m, const char *dir, int depth, folder *fo)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -127,27 +160,118 @@ static int load_folder(embedded *m, const char *dir, int depth)
         char *p = xasprintf("%s/%s", dir, de->d_name);
         struct stat st;
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 16) {
-            load_folder(m, p, depth + 1);
+            load_folder(m, p, depth + 1, fo);
         } else if (str_ends_with(de->d_name, ".yml") || str_ends_with(de->d_name, ".yaml")) {
-            buf b = BUF_INIT;
-            kerr e = KERR_INIT;
-            if (fs_read_file(p, 4u << 20, &b, &e)) {
-                fprintf(stderr, "kite run: skipped %s\n", e.msg);
-            } else {
-                diags dg = DIAGS_INIT;
-                if (engine_flow_put(m->en, buf_str(&b), b.len, p, NULL, &dg)) {
-                    for (size_t i = 0; i < dg.n; i++)
-                        diag_print(stderr, &dg.v[i], buf_str(&b), b.len, m->pr.color);
-                    fprintf(stderr, "kite run: skipped %s (not valid)\n", p);
-                }
-                diags_free(&dg);
+            if (fo->n == fo->cap) {
+                fo->cap = fo->cap ? fo->cap * 2 : 16;
+                fo->v = xrealloc(fo->v, fo->cap * sizeof *fo->v);
             }
-            buf_free(&b);
+            folder_file *f = &fo->v[fo->n++];
+            memset(f, 0, sizeof *f);
+            f->path = xstrdup(p);
+            f->src = (buf)BUF_INIT;
+            f->dg = (diags)DIAGS_INIT;
+            kerr e = KERR_INIT;
+            if (fs_read_file(p, 4u << 20, &f->src, &e)) {
+                fprintf(stderr, "kite run: skipped %s\n", e.msg);
+                f->invalid = -1; /* reported already */
+            } else {
+                kerr ye = KERR_INIT;
+                if (!yaml_load(buf_str(&f->src), f->src.len, NULL, &f->doc, NULL, &ye)) {
+                    const char *ns = json_string_value(json_object_get(f->doc, "namespace"));
+                    const char *id = json_string_value(json_object_get(f->doc, "id"));
+                    f->ns = ns ? xstrdup(ns) : NULL;
+                    f->id = id ? xstrdup(id) : NULL;
+                }
+                if (engine_flow_put(m->en, buf_str(&f->src), f->src.len, p, NULL, &f->dg))
+                    f->invalid = 1;
+            }
         }
         free(p);
     }
     closedir(d);
     return 0;
+}
+
+/* Adds to want the {namespace, flowId} of every Subflow, Flow and
+ * ForEachItem task of doc (their namespace and flowId as written; a
+ * templated one matches nothing). */
+static void subflow_refs(const json_t *v, json_t *want)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(v, i, it)
+            subflow_refs(it, want);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *type = json_string_value(json_object_get(v, "type"));
+    const char *ns = json_string_value(json_object_get(v, "namespace"));
+    const char *fid = json_string_value(json_object_get(v, "flowId"));
+    if (type && ns && fid &&
+        (str_ends_with(type, ".Subflow") || str_ends_with(type, ".Flow") || str_ends_with(type, ".ForEachItem"))) {
+        char *k = xasprintf("%s\n%s", ns, fid);
+        json_object_set_new(want, k, json_true());
+        free(k);
+    }
+    const char *key;
+    json_t *child;
+    json_object_foreach((json_t *)v, key, child)
+        subflow_refs(child, want);
+}
+
+/* Prints the full errors of the folder's invalid files that the flow run
+ * (ns.id) calls, directly or through its subflows, and one line for the
+ * others. */
+static void report_folder(embedded *m, folder *fo, const char *dir, const json_t *run_doc)
+{
+    json_t *want = json_object(), *seen = json_object();
+    subflow_refs(run_doc, want);
+    /* the closure: the subflows' own subflows (each file looked at once) */
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < fo->n; i++) {
+            folder_file *f = &fo->v[i];
+            if (!f->ns || !f->id || !f->doc)
+                continue;
+            char *k = xasprintf("%s\n%s", f->ns, f->id);
+            if (json_object_get(want, k) && !json_object_get(seen, k)) {
+                json_object_set_new(seen, k, json_true());
+                subflow_refs(f->doc, want);
+                changed = 1;
+            }
+            free(k);
+        }
+    }
+    size_t others = 0;
+    buf names = BUF_INIT;
+    for (size_t i = 0; i < fo->n; i++) {
+        folder_file *f = &fo->v[i];
+        if (f->invalid != 1)
+            continue;
+        char *k = f->ns && f->id ? xasprintf("%s\n%s", f->ns, f->id) : NULL;
+        if (k && json_object_get(want, k)) {
+            for (size_t j = 0; j < f->dg.n; j++)
+                diag_print(stderr, &f->dg.v[j], buf_str(&f->src), f->src.len, m->pr.color);
+            fprintf(stderr, "kite run: skipped %s (not valid; the flow calls %s.%s)\n", f->path, f->ns, f->id);
+        } else {
+            if (others < 5) {
+                const char *base = strrchr(f->path, '/');
+                buf_printf(&names, "%s%s", others ? ", " : "", base ? base + 1 : f->path);
+            }
+            others++;
+        }
+        free(k);
+    }
+    if (others)
+        fprintf(stderr, "kite run: %zu invalid flow file%s in %s skipped (not called by this flow): %s%s "
+                        "(`kite validate %s` shows why)\n",
+                others, others > 1 ? "s" : "", dir, buf_str(&names), others > 5 ? ", ..." : "", dir);
+    buf_free(&names);
+    json_decref(want);
+    json_decref(seen);
 }
 
 static void run_usage(FILE *out)
@@ -204,6 +328,9 @@ static int finish(embedded *m, const char *id, store_state st, int json_out)
     if (json_out) {
         json_t *j = engine_execution_json(m->en, id, &e);
         if (j) {
+            /* the task metrics, in Kestra's MetricEntry shape */
+            json_t *ms = engine_execution_metrics_json(m->st, id, &e);
+            json_object_set_new(j, "metrics", ms ? ms : json_array());
             char *s = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             char *masked = engine_mask(m->en, s, strlen(s), NULL);  /* outputs, labels, inputs */
             printf("%s\n", masked ? masked : s);
@@ -319,17 +446,25 @@ int cli_cmd_run(int argc, char **argv)
     char *ns = xstrdup(f->namespace), *fid = xstrdup(f->id);
     char *source = xstrdup(f->source);
     size_t source_len = f->source_len;
+    json_t *run_doc = json_incref(f->doc);
     flow_free(f);
     if (embedded_open(&m, &e)) {
         fprintf(stderr, "kite run: %s\n", e.msg);
         rc = 1;
+        json_decref(run_doc);
         free(ns);
         free(fid);
         free(source);
         goto out;
     }
-    if (flows_dir)
-        load_folder(&m, flows_dir, 0);
+    if (flows_dir) {
+        folder fo = {0};
+        load_folder(&m, flows_dir, 0, &fo);
+        report_folder(&m, &fo, flows_dir, run_doc);
+        folder_free(&fo);
+    }
+    json_decref(run_doc);
+    run_doc = NULL;
     if (engine_flow_put(m.en, source, source_len, flow_path, NULL, &d)) {
         const diag *g = diags_first_error(&d);
         fprintf(stderr, "kite run: %s\n", g ? g->msg : "cannot store the flow");

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct slot {
     const char *key;        /* NULL: empty */
@@ -252,6 +253,44 @@ static void consider(best *b, const char *name, int primary, int secondary)
  * task is written, so a misspelt Parallel is found when the caller asks for
  * a runnable type, and the closest of both kinds wins.
  */
+/* The family of a class name into out (n bytes): its package
+ * ("io.kestra.plugin.fs.ssh" for io.kestra.plugin.fs.ssh.Command), except
+ * that Kestra's core, under io.kestra.plugin.core and the older
+ * io.kestra.core, is one family. 0 when the name has no package. */
+static size_t family_of(const char *name, char *out, size_t n)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name || n == 0)
+        return 0;
+    size_t len = (size_t)(dot - name);
+    static const char *const cores[] = {"io.kestra.plugin.core", "io.kestra.core"};
+    for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++) {
+        size_t cl = strlen(cores[i]);
+        if (len >= cl && !strncasecmp(name, cores[i], cl) && (len == cl || name[cl] == '.')) {
+            snprintf(out, n, "%s", cores[0]);
+            return strlen(out);
+        }
+    }
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, name, len);
+    out[len] = 0;
+    return len;
+}
+
+/* A family written a little off ("io.kestra.plugin.scrpts.python") is
+ * still that family. */
+#define FAMILY_SLACK 2
+
+/* Is the family of alias a that of fam (FAMILY_SLACK edits)? */
+static int same_family(const char *fam, const char *a)
+{
+    char af[SUGGEST_MAXLEN + 1];
+    if (!family_of(a, af, sizeof af))
+        return 0;
+    return edit_distance(fam, af) <= FAMILY_SLACK;
+}
+
 const char *flow_type_suggest(const char *name, int kind)
 {
     if (!name || !*name || strlen(name) > SUGGEST_MAXLEN)
@@ -260,6 +299,10 @@ const char *flow_type_suggest(const char *name, int kind)
     int cls = looks_like_class(name);
     const char *seg = last_segment(name);
     int max_d = max_distance(seg);
+    /* a class of a package: only a near miss inside its family is worth
+     * suggesting (a type of another family is not what was meant) */
+    char fam[SUGGEST_MAXLEN + 1];
+    int has_fam = cls && family_of(name, fam, sizeof fam) > 0;
     for (size_t i = 0; i < ntypes; i++) {
         const type_def *d = types[i];
         if (kind >= 0 && !kind_matches(kind, d->kind))
@@ -272,6 +315,8 @@ const char *flow_type_suggest(const char *name, int kind)
         }
         int rank = 0;
         for (const char *const *a = d->aliases; a && *a; a++, rank++) {
+            if (has_fam && !same_family(fam, *a))
+                continue;
             int full = edit_distance(name, *a);
             if (full <= max_d)
                 consider(&b, *a, 2 * full, rank);
@@ -281,5 +326,20 @@ const char *flow_type_suggest(const char *name, int kind)
         }
     }
     return b.name;
+}
+
+const char *flow_type_missing_family(const char *name, char *out, size_t n)
+{
+    if (!name || strlen(name) > SUGGEST_MAXLEN || !looks_like_class(name))
+        return NULL;
+    char fam[SUGGEST_MAXLEN + 1];
+    if (!family_of(name, fam, sizeof fam))
+        return NULL;
+    for (size_t i = 0; i < ntypes; i++)
+        for (const char *const *a = types[i]->aliases; a && *a; a++)
+            if (same_family(fam, *a))
+                return NULL;
+    snprintf(out, n, "%s", fam);
+    return out;
 }
 

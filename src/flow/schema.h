@@ -117,6 +117,12 @@ const type_def *flow_type_find(const char *name);
  * canonical names and the last segment of aliases) among types of the given
  * kind (-1: any), or NULL when nothing is close. */
 const char *flow_type_suggest(const char *name, int kind);
+/* For a class name of a family kite has no type of (its package, with
+ * Kestra's core as one family, none of whose aliases is within 2 edits):
+ * the family, written into out (n bytes) and returned; else NULL. Data
+ * driven: a family is known as soon as a table declares one of its types.
+ * The suggestion above is then only looked for inside the family. */
+const char *flow_type_missing_family(const char *name, char *out, size_t n);
 /* Calls fn for each registered type in canonical-name order. */
 void flow_registry_each(void (*fn)(const type_def *d, void *arg), void *arg);
 size_t flow_registry_count(void);
