@@ -249,6 +249,11 @@ json_t *engine_json_flow(const store_flow *f, int with_source);
 /* A log line: namespace, flowId, executionId, taskId, taskRunId,
  * attemptNumber, timestamp, level, message. */
 json_t *engine_json_log(const char *ns, const char *flow_id, const char *execution_id, const store_log *l);
+/* A task metric in Kestra's MetricEntry shape. */
+json_t *engine_json_metric(const char *ns, const char *flow_id, const store_metric *m);
+/* The execution's task metrics (a list of MetricEntry), in the order they
+ * were reported; NULL with e set (KERR_NOT_FOUND for no such execution). */
+json_t *engine_execution_metrics_json(store *st, const char *id, kerr *e);
 /* state {current, histories [{state, date}], startDate, endDate, duration}. */
 json_t *engine_json_state(store_state st, const store_history *h, size_t n);
 /* Labels {k: v} as Kestra's list [{key, value}]. */

@@ -1,8 +1,8 @@
 /*
  * host.c: the host functions the engine adds to expressions, in ONE table:
  * secret (its code in log.c, beside the masker), kv, read, fileExists,
- * fileSize, errorLogs, currentEachOutput, and http (its request sent by
- * tasks/http.c).
+ * fileSize, isFileEmpty, fileURI, errorLogs, currentEachOutput, tasksWithState,
+ * randomPort, and http (its request sent by tasks/http.c).
  *
  * DESIGN
  * An entry says whether its function needs an execution (kv, read, ...: the
@@ -20,8 +20,14 @@
 #include "util/httpc.h"
 #include "util/mem.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* secret() (userdata: an engine_hostctx, with or without an execution) lives
  * with the masker it feeds: engine__fn_secret in log.c. */
@@ -241,6 +247,87 @@ static json_t *fn_http(void *ud, const json_t *args, const json_t *kwargs, kerr 
     return res;
 }
 
+/* isFileEmpty(uri): true when the file of internal storage has no byte. */
+static json_t *fn_is_file_empty(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    engine_hostctx *h = ud;
+    const char *uri = arg_str(args, 0, kwargs, "path");
+    if (!uri) {
+        kerr_set(e, "isFileEmpty() needs a file URI");
+        return NULL;
+    }
+    int64_t n = storage_size(h->en->o.storage, uri, e);
+    return n < 0 ? NULL : json_boolean(n == 0);
+}
+
+/* fileURI(path): the internal-storage URI of a namespace file of the
+ * execution's namespace, as Kestra resolves it. */
+static json_t *fn_file_uri(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    engine_hostctx *h = ud;
+    const char *path = arg_str(args, 0, kwargs, "path");
+    if (!path || !*path) {
+        kerr_set(e, "fileURI() needs the path of a namespace file");
+        return NULL;
+    }
+    while (*path == '/')
+        path++;
+    char *uri = storage_uri_namespace_file(h->x->row.namespace, path, e);
+    if (!uri)
+        return NULL;
+    json_t *v = json_string(uri);
+    free(uri);
+    return v;
+}
+
+/* tasksWithState(state): the task runs of the execution in that state
+ * (case-insensitive), as Kestra lists them: [{taskId, state, value}]. */
+static json_t *fn_tasks_with_state(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    engine_hostctx *h = ud;
+    const char *want = arg_str(args, 0, kwargs, "state");
+    store_state st;
+    if (!want || store_state_parse(want, &st)) {
+        char up[32] = "";
+        for (size_t i = 0; want && want[i] && i + 1 < sizeof up; i++)
+            up[i] = (char)toupper((unsigned char)want[i]), up[i + 1] = 0;
+        if (!want || store_state_parse(up, &st)) {
+            kerr_set(e, "tasksWithState() needs a state (SUCCESS, FAILED, WARNING, RUNNING, ...), not '%s'",
+                     want ? want : "nothing");
+            return NULL;
+        }
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < h->x->nruns; i++) {
+        const store_task_run *t = &h->x->runs[i].row;
+        if (t->state != st)
+            continue;
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s?}", "taskId", t->task_id, "state", store_state_name(st),
+                                             "value", t->value));
+    }
+    return out;
+}
+
+/* randomPort(): a TCP port free on this host now (the kernel's pick for a
+ * socket bound to port 0 on loopback), as Kestra's randomPort(). */
+static json_t *fn_random_port(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        kerr_set(e, "randomPort(): socket: %s", strerror(errno));
+        return NULL;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+        kerr_set(e, "randomPort(): %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    close(fd);
+    return json_integer(ntohs(a.sin_port));
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const engine_host engine__hosts[] = {
@@ -252,6 +339,10 @@ const engine_host engine__hosts[] = {
     {{"errorLogs", 0, 0}, fn_error_logs, 1},
     {{"currentEachOutput", 1, 1}, fn_current_each_output, 1},
     {{"http", 1, 8}, fn_http, 0},
+    {{"isFileEmpty", 1, 1}, fn_is_file_empty, 1},
+    {{"fileURI", 1, 1}, fn_file_uri, 1},
+    {{"tasksWithState", 1, 1}, fn_tasks_with_state, 1},
+    {{"randomPort", 0, 0}, fn_random_port, 0},
 };
 
 const size_t engine__nhosts = sizeof engine__hosts / sizeof engine__hosts[0];

@@ -1133,6 +1133,8 @@ json_t *engine_inputs_read(const flow *f, const json_t *given, const json_t *fil
                 goto out;
         } else {
             const json_t *d = json_object_get(decl, "defaults");
+            if (!d || json_is_null(d))
+                d = json_object_get(decl, "prefill"); /* an editable default: an explicit null clears it */
             if (d && !json_is_null(d)) {
                 if (is_expression(d)) {
                     out = json_deep_copy(d);  /* rendered by the engine, later */

@@ -105,10 +105,59 @@ json_t *xexec_render_at(engine *en, xexec *x, int r, const json_t *v, char **err
     return render_in(en, x, r, NULL, v, err_path, e);
 }
 
+/* Does a string of v hold "tasks" (the `tasks` variable is built only for
+ * the renders that may read it: it costs a walk over every task run)? */
+static int mentions_tasks(const json_t *v)
+{
+    if (json_is_string(v))
+        return strstr(json_string_value(v), "tasks") != NULL;
+    size_t i;
+    json_t *it;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, it)
+            if (mentions_tasks(it))
+                return 1;
+        return 0;
+    }
+    const char *k;
+    json_object_foreach((json_t *)v, k, it)
+        if (mentions_tasks(it))
+            return 1;
+    return 0;
+}
+
+/* Kestra's `tasks` variable: tasks.<taskId>.state, and inside loops
+ * tasks.<taskId>.<value>.state, for every task run so far. */
+static json_t *tasks_var(const xexec *x)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < x->nruns; i++) {
+        const store_task_run *t = &x->runs[i].row;
+        json_t *st = json_pack("{s:s}", "state", store_state_name(t->state));
+        if (!t->value) {
+            json_t *cur = json_object_get(o, t->task_id);
+            if (json_is_object(cur))
+                json_object_update(cur, st), json_decref(st);
+            else
+                json_object_set_new(o, t->task_id, st);
+            continue;
+        }
+        json_t *node = json_object_get(o, t->task_id);
+        if (!json_is_object(node)) {
+            node = json_object();
+            json_object_set_new(o, t->task_id, node);
+        }
+        json_object_set_new(node, t->value, st);
+    }
+    return o;
+}
+
 static json_t *render_in(engine *en, xexec *x, int r, const json_t *taskrun_extra, const json_t *v, char **err_path,
                          kerr *e)
 {
     json_t *ctx = xexec_context(en, x, r);
+    if (mentions_tasks(v))
+        json_object_set_new(ctx, "tasks", tasks_var(x));
     if (taskrun_extra && json_is_object(json_object_get(ctx, "taskrun")))
         json_object_update(json_object_get(ctx, "taskrun"), (json_t *)taskrun_extra);
     engine_hostctx h = {en, x, r};

@@ -129,6 +129,40 @@ json_t *engine_json_log(const char *ns, const char *flow_id, const char *executi
                      "timestamp", t, "level", store_level_name(l->level), "message", l->message);
 }
 
+/* Kestra's MetricEntry: namespace, flowId, executionId, taskId, taskRunId,
+ * name, type (counter or timer), value (a timer's in seconds), tags,
+ * timestamp. */
+json_t *engine_json_metric(const char *ns, const char *flow_id, const store_metric *m)
+{
+    char t[64];
+    datetime_format(m->at_us, tz_utc(), t, sizeof t);
+    json_t *o = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s,s:s,s:f,s:s}", "namespace", ns, "flowId", flow_id,
+                          "executionId", m->execution_id, "taskId", m->task_id, "taskRunId", m->task_run_id,
+                          "name", m->name, "type", m->type == METRIC_TIMER ? "timer" : "counter", "value",
+                          m->value, "timestamp", t);
+    json_object_set_new(o, "tags", json_is_object(m->tags) ? json_incref(m->tags) : json_object());
+    return o;
+}
+
+json_t *engine_execution_metrics_json(store *st, const char *id, kerr *e)
+{
+    store_execution x = {0};
+    if (store_execution_get(st, id, &x, e))
+        return NULL;
+    store_metric *v = NULL;
+    size_t n = 0;
+    if (store_metric_list(st, id, &v, &n, e)) {
+        store_execution_clear(&x);
+        return NULL;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, engine_json_metric(x.namespace, x.flow_id, &v[i]));
+    store_metrics_free(v, n);
+    store_execution_clear(&x);
+    return a;
+}
+
 /* ---- an execution from the store ------------------------------------------------------------ */
 
 json_t *engine_execution_json(engine *en, const char *id, kerr *e)

@@ -16,6 +16,7 @@
  */
 #include "engine/engine_int.h"
 #include "util/datetime.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/proc.h"
@@ -89,6 +90,8 @@ static void yield_lock(void *ud, int resume)
  * comes here: the render gets the task's limits, so its timeout and a kill
  * stop a jq program or a long template ("expression stopped: task timeout
  * PT2S reached", "expression stopped: killed"). */
+static void op_log(task_ctx *c, store_level level, const char *msg);
+
 static json_t *op_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
 {
     wctx *w = (wctx *)c;
@@ -105,6 +108,102 @@ static json_t *op_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
     pthread_mutex_unlock(&w->x->lock);
     expr_set_thread_limits(prev);
     return out;
+}
+
+/* ---- taskCache ------------------------------------------------------------------------------ */
+
+#define TASK_CACHE_NS "_kite.taskcache"
+#define TASK_CACHE_TTL_US (24LL * 3600 * US_PER_SEC)
+
+/* The cache key of a run: the flow, the task, its loop value and its
+ * properties as rendered now (so that other inputs give another key),
+ * hashed. 0, or -1 when the task does not render (then it just runs). */
+static int task_cache_key(task_ctx *c, char hex[65])
+{
+    kerr e = KERR_INIT;
+    json_t *t = json_deep_copy(c->task);
+    json_object_del(t, "taskCache");
+    json_t *r = c->ops->render(c, t, NULL, &e);
+    json_decref(t);
+    if (!r)
+        return -1;
+    char *dump = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(r);
+    char *all = xasprintf("%s\n%s\n%s\n%s\n%s", c->namespace, c->flow_id, c->task_id, c->value ? c->value : "",
+                          dump ? dump : "");
+    digest_sha256_hex(all, strlen(all), hex);
+    free(all);
+    free(dump);
+    return 0;
+}
+
+/* taskCache.enabled: 1 and the cached outputs in c->outputs when an
+ * earlier run with the same key succeeded within the ttl; *key is set (for
+ * task_cache_put) when the task uses the cache. */
+static int task_cache_get(task_ctx *c, const json_t *tc, char key[65], int *use)
+{
+    *use = json_is_true(json_object_get(tc, "enabled"));
+    if (!*use || task_cache_key(c, key)) {
+        *use = 0;
+        return 0;
+    }
+    json_t *v = NULL;
+    kerr e = KERR_INIT;
+    if (store_kv_sys_get(c->store, TASK_CACHE_NS, key, &v, &e))
+        return 0;
+    const json_t *outs = json_object_get(v, "outputs");
+    if (json_is_object(outs))
+        json_object_update(c->outputs, (json_t *)outs);
+    const char *when = json_string_value(json_object_get(v, "at"));
+    task_log(c, LEVEL_INFO, "outputs taken from the task cache (a run of %s): the task does not run",
+             when ? when : "before");
+    json_decref(v);
+    return 1;
+}
+
+static void task_cache_put(task_ctx *c, const json_t *tc, const char key[65])
+{
+    int64_t ttl = TASK_CACHE_TTL_US;
+    const json_t *t = json_object_get(tc, "ttl");
+    kerr e = KERR_INIT;
+    if (json_is_string(t) && duration_parse(json_string_value(t), &ttl, &e)) {
+        task_log(c, LEVEL_WARN, "taskCache.ttl: %s: the result is not cached", e.msg);
+        return;
+    }
+    char at[64];
+    datetime_format(time_now_us(), tz_utc(), at, sizeof at);
+    json_t *v = json_pack("{s:O,s:s}", "outputs", c->outputs, "at", at);
+    if (store_kv_sys_put(c->store, TASK_CACHE_NS, key, v, time_now_us() + ttl, &e))
+        task_log(c, LEVEL_WARN, "the result could not be cached: %s", e.msg);
+    json_decref(v);
+}
+
+/* The task's metrics ({name, type, value, tags}) into the store's metrics
+ * table, for `kite run --json` and GET /api/v1/metrics/{executionId}; a
+ * failure to write one is logged, never the task's. */
+static void store_metrics(engine *en, task_ctx *c)
+{
+    int64_t now = time_now_us();
+    size_t i;
+    json_t *m;
+    json_array_foreach(c->metrics, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        if (!name)
+            continue;
+        const json_t *tags = json_object_get(m, "tags");
+        store_metric sm = {.execution_id = (char *)c->execution_id, .task_run_id = (char *)c->taskrun_id,
+                           .task_id = (char *)c->task_id, .name = (char *)name,
+                           .type = !strcmp(json_string_value(json_object_get(m, "type")) ?: "", "timer")
+                                       ? METRIC_TIMER : METRIC_COUNTER,
+                           .value = json_number_value(json_object_get(m, "value")),
+                           .tags = json_is_object(tags) ? (json_t *)tags : NULL, .at_us = now};
+        kerr e = KERR_INIT;
+        if (store_metric_add(en->o.store, &sm, &e)) {
+            char msg[KERR_MSG_MAX + 64];
+            snprintf(msg, sizeof msg, "metric '%s' not stored: %s", name, e.msg);
+            op_log(c, LEVEL_WARN, msg);
+        }
+    }
 }
 
 static void op_log(task_ctx *c, store_level level, const char *msg)
@@ -426,7 +525,18 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
         if (timeout > 0)
             c->deadline_us = time_mono_us() + timeout;
         kerr_clear(&e);
-        res = t->hooks->run(c, &e);
+        if (json_object_get(t->json, "assets"))
+            task_log(c, LEVEL_INFO, "assets are kept in the flow as written; kite does not track them");
+        const json_t *tc = json_object_get(t->json, "taskCache");
+        char ckey[65];
+        int cached = 0, use_cache = 0;
+        if (tc && !c->outputs)
+            c->outputs = json_object();
+        if (tc)
+            cached = task_cache_get(c, tc, ckey, &use_cache);
+        res = cached ? TASK_SUCCESS : t->hooks->run(c, &e);
+        if (use_cache && !cached && res == TASK_SUCCESS)
+            task_cache_put(c, tc, ckey);
         if (c->deadline_us && time_mono_us() >= c->deadline_us && res != TASK_SUCCESS) {
             char d[64];
             duration_format(timeout, d, sizeof d);
@@ -443,8 +553,10 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
                           names[res], "start_us", (json_int_t)start, "worker", owner);
     if (c->outputs)
         json_object_set_new(p, "outputs", c->outputs);
-    if (c->metrics)
+    if (c->metrics) {
+        store_metrics(en, c);
         json_object_set_new(p, "metrics", c->metrics);
+    }
     if (c->labels)
         json_object_set_new(p, "labels", c->labels);
     if (c->set_variables)

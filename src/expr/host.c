@@ -1,7 +1,7 @@
 /*
  * host.c: the names and arities of the host functions kite's engine adds to
- * every render (secret, kv, read, fileExists, fileSize, errorLogs,
- * currentEachOutput, http).
+ * every render (secret, kv, read, fileExists, fileSize, isFileEmpty, fileURI,
+ * errorLogs, currentEachOutput, tasksWithState, randomPort, http).
  *
  * The expression layer does not run them: their code needs the store, the
  * storage or the execution, which live above (engine/host.c, whose table a
@@ -21,6 +21,10 @@ const expr_host_name expr_host_function_names[] = {
     {"errorLogs", 0, 0},         /* errorLogs() */
     {"currentEachOutput", 1, 1}, /* currentEachOutput(outputs.task) */
     {"http", 1, 8},              /* http(uri, method, query, body, contentType, headers, options, accept) */
+    {"isFileEmpty", 1, 1},       /* isFileEmpty(uri) */
+    {"fileURI", 1, 1},           /* fileURI(namespace file path) */
+    {"tasksWithState", 1, 1},    /* tasksWithState(state) */
+    {"randomPort", 0, 0},        /* randomPort() */
 };
 
 const size_t expr_host_function_count = sizeof expr_host_function_names / sizeof expr_host_function_names[0];

@@ -446,6 +446,12 @@ static const prop_def retry_props[] = {
     {0},
 };
 
+static const prop_def task_cache_props[] = {
+    {.name = "enabled", .type = PT_BOOL, .dflt = "false", .desc = "use the cache"},
+    {.name = "ttl", .type = PT_DURATION, .desc = "how long a cached result is reused (default: 1 day)"},
+    {0},
+};
+
 static const prop_def task_common[] = {
     {.name = "id", .type = PT_STRING, .flags = PF_REQUIRED | PF_STATIC, .desc = "unique in the flow"},
     {.name = "type", .type = PT_STRING, .flags = PF_REQUIRED | PF_STATIC, .desc = "the task type"},
@@ -459,6 +465,9 @@ static const prop_def task_common[] = {
     {.name = "logToFile", .type = PT_BOOL, .dflt = "false", .desc = "store logs in a file"},
     {.name = "runIf", .type = PT_STRING, .desc = "an expression: the task runs only when it renders true"},
     {.name = "workerGroup", .type = PT_ANY, .desc = "not supported (Kestra Enterprise)"},
+    {.name = "taskCache", .type = PT_OBJECT, .props = task_cache_props,
+     .desc = "reuse the outputs of an earlier run of the task with the same properties"},
+    {.name = "assets", .type = PT_ANY, .desc = "inputs and outputs the task declares: kept, not acted on"},
     {0},
 };
 
@@ -573,7 +582,10 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
             const char *sug = flow_type_suggest(type, TK_RUNNABLE);
             if (!sug)
                 sug = flow_type_suggest(type, TK_FLOWABLE);
-            if (sug)
+            char fam[160];
+            if (!sug && flow_type_missing_family(type, fam, sizeof fam))
+                vctx_error(v, tp, "unknown task type '%s': no `%s` tasks in kite yet", type, fam);
+            else if (sug)
                 vctx_error(v, tp, "unknown task type '%s' (did you mean '%s'?)", type, sug);
             else
                 vctx_error(v, tp, "unknown task type '%s' (`kite plugins list` shows the known ones)", type);
@@ -656,7 +668,10 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
         def = flow_type_find(type);
         if (!def) {
             const char *sug = flow_type_suggest(type, kind);
-            if (sug)
+            char fam[160];
+            if (!sug && flow_type_missing_family(type, fam, sizeof fam))
+                vctx_error(v, tp, "unknown %s type '%s': no `%s` %ss in kite yet", kn, type, fam, kn);
+            else if (sug)
                 vctx_error(v, tp, "unknown %s type '%s' (did you mean '%s'?)", kn, type, sug);
             else
                 vctx_error(v, tp, "unknown %s type '%s'", kn, type);
@@ -717,6 +732,8 @@ static const prop_def input_common[] = {
     {.name = "displayName", .type = PT_STRING},
     {.name = "required", .type = PT_BOOL, .dflt = "true"},
     {.name = "defaults", .type = PT_ANY},
+    {.name = "prefill", .type = PT_ANY, .desc = "a value offered in a form, which the user may clear: not used "
+                                                "when the input is not given"},
     {.name = "dependsOn", .type = PT_OBJECT, .props = depends_on_props},
     {.name = "autoSelectFirst", .type = PT_BOOL},
     {0},
@@ -822,6 +839,13 @@ static void check_inputs(vctx *v, const json_t *inputs, const char *path)
         check_object(v, in, p, input_common, extra, what, NULL, -1);
         if (type) {
             const json_t *dflt = json_object_get(in, "defaults");
+            const json_t *pre = json_object_get(in, "prefill");
+            if (pre && !json_is_null(pre) && dflt && !json_is_null(dflt)) {
+                char *dp = child_path(p, "prefill");
+                error_key(v, dp, "input '%s': prefill and defaults cannot be used together (prefill is a default "
+                                 "the user may clear: use it with required: false)", id ? id : "?");
+                free(dp);
+            }
             if (!strcasecmp(type, "FILE") && dflt && !json_is_null(dflt)) {
                 char *dp = child_path(p, "defaults");
                 error_key(v, dp, "input '%s': a FILE input cannot have defaults", id ? id : "?");

@@ -2,7 +2,8 @@
  * logs.c: /api/v1/logs/{executionId}: the lines of an execution (filtered by
  * task and level), followed live as server-sent events, or downloaded as
  * text. A follow stream ends once the execution has ended and every line
- * was sent.
+ * was sent. Also /api/v1/metrics/{executionId}: the task metrics of an
+ * execution, read from the store as its logs are.
  */
 #include "server/server_int.h"
 #include "util/datetime.h"
@@ -90,6 +91,20 @@ enum MHD_Result srv_logs_get(srv_req *r)
     store_logs_free(v, n);
     logq_free(q);
     return srv_json(r, MHD_HTTP_OK, a);
+}
+
+/* GET /api/v1/metrics/{executionId}: Kestra's PagedResults of MetricEntry
+ * ({results, total}), every metric of the execution's tasks. */
+enum MHD_Result srv_metrics_execution(srv_req *r)
+{
+    kerr e = KERR_INIT;
+    json_t *a = engine_execution_metrics_json(r->s->o.store, r->params[0], &e);
+    if (!a) {
+        if (e.code == KERR_NOT_FOUND)
+            kerr_setc(&e, KERR_NOT_FOUND, "execution %s not found", r->params[0]);
+        return srv_kerr_error(r, &e);
+    }
+    return srv_json(r, MHD_HTTP_OK, json_pack("{s:I,s:o}", "total", (json_int_t)json_array_size(a), "results", a));
 }
 
 static int logs_poll(void *ud, buf *out)

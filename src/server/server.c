@@ -76,6 +76,8 @@ static const srv_route routes[] = {
     {"GET", API "/logs/{executionId}", srv_logs_get, ROUTE_HEAVY, "Logs of an execution (taskId, minLevel)"},
     {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)"},
     {"GET", API "/logs/{executionId}/download", srv_logs_download, ROUTE_HEAVY, "Logs as text"},
+    {"GET", API "/metrics/{executionId}", srv_metrics_execution, ROUTE_HEAVY,
+     "Task metrics of an execution (Kestra's MetricEntry: name, type, value, tags, taskId, taskRunId, timestamp)"},
 
     {"GET", API "/namespaces/{namespace}/kv", srv_kv_list, 0, "List the keys of a namespace"},
     {"GET", API "/namespaces/{namespace}/kv/{key}", srv_kv_get, 0, "Get a value"},

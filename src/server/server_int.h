@@ -206,6 +206,7 @@ enum MHD_Result srv_exec_follow(srv_req *r);
 enum MHD_Result srv_exec_file(srv_req *r);
 
 enum MHD_Result srv_logs_get(srv_req *r);
+enum MHD_Result srv_metrics_execution(srv_req *r);
 enum MHD_Result srv_logs_follow(srv_req *r);
 enum MHD_Result srv_logs_download(srv_req *r);
 

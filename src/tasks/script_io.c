@@ -155,7 +155,7 @@ static int timer_value(const json_t *v, double *out)
 }
 
 /* Handles the JSON of one `::{...}::` line (Kestra's TaskLogLineMatcher):
- * outputs merged into vars, metrics, logs. */
+ * outputs (and encryptedOutputs, in clear) merged into vars, metrics, logs. */
 static void handle_marker(tasks__script_out *s, const char *json, size_t len)
 {
     json_error_t je;
@@ -170,6 +170,14 @@ static void handle_marker(tasks__script_out *s, const char *json, size_t len)
         json_object_update(s->vars, outs);
     else if (outs && !json_is_null(outs))
         task_log(s->c, LEVEL_WARN, "Invalid outputs '\"outputs\" must be a JSON object'");
+    /* Kestra encrypts these in its storage; kite keeps them as outputs, in
+     * clear, and says so once per marker */
+    json_t *enc = json_object_get(o, "encryptedOutputs");
+    if (json_is_object(enc) && json_object_size(enc)) {
+        json_object_update(s->vars, enc);
+        task_log(s->c, LEVEL_WARN, "encryptedOutputs (%zu) are kept as outputs stored in clear: kite does not "
+                                   "encrypt outputs", json_object_size(enc));
+    }
     json_t *ms = json_object_get(o, "metrics");
     size_t i;
     json_t *m;

@@ -250,6 +250,122 @@ has "DeduplicateItems: the last item of each key, in the file's order" "$work/er
 has "Count: counts the flow's executions in the states given" "$work/err" "count kill total 1"
 has "PurgeExecutions: deletes the flow's ended executions" "$work/err" "purged 1, left 1:0"
 
+# ---- the tasks variable, tasksWithState, isFileEmpty, fileURI, randomPort -----------------
+cat >"$work/funcs.yaml" <<'EOF'
+id: funcs
+namespace: e2e.core
+tasks:
+  - id: main
+    type: io.kestra.plugin.core.debug.Return
+    format: hi
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+  - id: soft
+    type: io.kestra.plugin.core.execution.Fail
+    allowFailure: true
+  - id: empty
+    type: io.kestra.plugin.core.storage.Write
+    content: ""
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message:
+      - "main {{ tasks.main.state }} inner-b {{ tasks.inner.b.state }}"
+      - "failed {{ tasksWithState('FAILED') | length }}:{{ (tasksWithState('failed') | first).taskId }}"
+      - "empty {{ isFileEmpty(outputs.empty.uri) }} uri {{ fileURI('scripts/a.py') }}"
+      - "port {{ randomPort() > 0 }}"
+EOF
+run funcs "$work/funcs.yaml"
+has "tasks: tasks.<id>.state and tasks.<id>.<value>.state" "$work/err" "main SUCCESS inner-b SUCCESS"
+has "tasksWithState(): the runs in a state, as {taskId, state, value}" "$work/err" "failed 1:soft"
+has "isFileEmpty() and fileURI()" "$work/err" "empty true uri kite:///e2e/core/_files/scripts/a.py"
+has "randomPort(): a port" "$work/err" "port true"
+
+# ---- metrics: kite run --json and GET /api/v1/metrics/{executionId} ------------------------
+cat >"$work/metrics.yaml" <<'EOF'
+id: metrics
+namespace: e2e.core
+tasks:
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      from kestra import Kestra
+      Kestra.counter("rows", 42, {"table": "t1"})
+      Kestra.timer("load", 1.5)
+EOF
+run metrics "$work/metrics.yaml" --json --quiet
+if python3 - "$work/out" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+m = {x["name"]: x for x in j["metrics"]}
+r, t = m["rows"], m["load"]
+assert r["type"] == "counter" and r["value"] == 42 and r["tags"] == {"table": "t1"}, r
+assert t["type"] == "timer" and t["value"] == 1.5, t
+for x in (r, t):
+    assert x["taskId"] == "py" and x["taskRunId"] and x["timestamp"] and x["executionId"] == j["id"], x
+EOF
+then ok "metrics: kite run --json lists the task metrics (MetricEntry)"; else ko "metrics: kite run --json lists the task metrics" "$(head -c 600 "$work/out")"; fi
+
+# ---- did you mean: only inside a family kite has ---------------------------------------------
+printf 'id: dym\nnamespace: e2e.core\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Lgo\n    message: x\n  - id: b\n    type: io.kestra.plugin.fs.sshx.Command\n  - id: c\n    type: io.kestra.plugin.scrpts.python.Script\n' >"$work/dym.yaml"
+"$KITE" validate "$work/dym.yaml" >"$work/err" 2>&1
+has "validate: a near miss inside a family is suggested" "$work/err" "(did you mean 'io.kestra.plugin.core.log.Log'?)"
+has "validate: a family kite does not have is named" "$work/err" "no \`io.kestra.plugin.fs.sshx\` tasks in kite yet"
+has "validate: a misspelt family is still that family" "$work/err" "did you mean 'io.kestra.plugin.scripts.python.Script'"
+
+# ---- kite run --flows: one line for the invalid files the flow does not call -------------------
+mkdir -p "$work/flowsdir"
+for n in 1 2 3; do printf 'id: broken%s\nnamespace: e2e.core\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Lgo\n' "$n" >"$work/flowsdir/broken$n.yaml"; done
+printf 'id: child\nnamespace: e2e.core\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n' >"$work/flowsdir/child.yaml"
+printf 'id: parent\nnamespace: e2e.core\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: e2e.core\n    flowId: child\n' >"$work/parent.yaml"
+run flowsdir "$work/parent.yaml" --flows "$work/flowsdir"
+has "run --flows: one summary line for the files not called" "$work/err" "3 invalid flow files in $work/flowsdir skipped (not called by this flow): "
+if grep -q "broken2.yaml:5" "$work/err"; then ko "run --flows: no full errors for them" "$(grep broken2 "$work/err")"; else ok "run --flows: no full errors for them"; fi
+has "run --flows: the full error of the subflow it calls" "$work/err" "child.yaml:6"
+has "run --flows: ... named as skipped" "$work/err" "skipped $work/flowsdir/child.yaml (not valid; the flow calls e2e.core.child)"
+
+# ---- prefill, taskCache, assets, encryptedOutputs ---------------------------------------------
+cat >"$work/newer.yaml" <<'EOF'
+id: newer
+namespace: e2e.core
+inputs:
+  - id: who
+    type: STRING
+    required: false
+    prefill: someone
+tasks:
+  - id: cached
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskCache:
+      enabled: true
+      ttl: PT1H
+    assets:
+      inputs:
+        - id: table_a
+    commands:
+      - echo "::{\"outputs\":{\"n\":$(date +%s%N)}}::"
+      - echo '::{"encryptedOutputs":{"token":"abc"}}::'
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "who={{ inputs.who }} n={{ outputs.cached.vars.n }} token={{ outputs.cached.vars.token }}"
+EOF
+run newer1 "$work/newer.yaml" --data "$work/data-cache"
+n1=$(sed -n 's/.*who=someone n=\([0-9]*\) token=abc.*/\1/p' "$work/err")
+[ -n "$n1" ] && ok "prefill: the value when the input is not given; encryptedOutputs become outputs" || ko "prefill and encryptedOutputs" "$(grep show "$work/err")"
+has "encryptedOutputs: a warning that they are stored in clear" "$work/err" "stored in clear"
+has "assets: one INFO line" "$work/err" "assets are kept in the flow as written"
+run newer2 "$work/newer.yaml" --data "$work/data-cache"
+n2=$(sed -n 's/.*who=someone n=\([0-9]*\) token=abc.*/\1/p' "$work/err")
+if [ -n "$n1" ] && [ "$n1" = "$n2" ]; then ok "taskCache: the second run reuses the first run's outputs"; else ko "taskCache: the second run reuses the first run's outputs" "$n1 vs $n2"; fi
+has "taskCache: says the outputs came from the cache" "$work/err" "outputs taken from the task cache"
+printf 'id: pd\nnamespace: e2e.core\ninputs:\n  - id: a\n    type: STRING\n    required: false\n    prefill: x\n    defaults: y\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n' >"$work/pd.yaml"
+"$KITE" validate "$work/pd.yaml" >"$work/err" 2>&1
+has "validate: prefill with defaults is refused" "$work/err" "prefill and defaults cannot be used together"
+
 # ---- the worker pool: six tasks that wait overlap --------------------------------
 cat >"$work/sleeps.yaml" <<'EOF'
 id: sleeps

@@ -184,6 +184,16 @@ ok "logs: taskId filters" jt "all(l['taskId'] == 'out' for l in d)"
 req GET "/logs/$ID/download"
 ok "logs download as text" eval 'code_is 200 && grep -q "INFO  log hi bob" "$work/body"'
 
+# task metrics (Kestra's MetricEntry): debug.Return reports `length` and `duration`
+printf 'id: met\nnamespace: e2e.api\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: hello\n' |
+    curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/x-yaml" --data-binary @- "$BASE/flows"
+req POST "/executions/e2e.api/met?wait=true"
+MID=$(j "d['id']")
+req GET "/metrics/$MID"
+ok "metrics of an execution: MetricEntry, counter and timer" eval 'code_is 200 && jt "d[\"total\"] == 2 and {m[\"name\"]: (m[\"type\"], m[\"taskId\"], m[\"executionId\"]) for m in d[\"results\"]} == {\"length\": (\"counter\", \"r\", \"$MID\"), \"duration\": (\"timer\", \"r\", \"$MID\")} and [m[\"value\"] for m in d[\"results\"] if m[\"name\"] == \"length\"] == [5] and all(m[\"taskRunId\"] and m[\"timestamp\"] and m[\"tags\"] == {} for m in d[\"results\"])"'
+req GET "/metrics/nosuchid"
+ok "metrics of an unknown execution: 404" code_is 404
+
 # follow (SSE) while it runs
 cat >"$work/slow.yml" <<'YML'
 id: slow
