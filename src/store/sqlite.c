@@ -117,6 +117,7 @@ enum {
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
     S_SECRET_PUT, S_SECRET_GET, S_SECRET_DELETE, S_SECRET_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
+    S_KV_PURGE, S_LOG_PURGE, S_FLOW_PURGE,
     S__COUNT
 };
 
@@ -227,6 +228,15 @@ static const char *const sql_text[S__COUNT] = {
                     " RETURNING expires",   /* (an expression here misreads NULL in 3.40) */
     [S_KV_LIST] = "SELECT key FROM kv WHERE namespace = ?1 AND (expires IS NULL OR expires > ?2)"
                   " ORDER BY key",
+    /* the purge tasks (PurgeKV, PurgeLogs, PurgeFlows) */
+    [S_KV_PURGE] = "DELETE FROM kv WHERE namespace = ?1 AND (?2 IS NULL OR key GLOB ?2)"
+                   " AND (?3 = 0 OR (expires IS NOT NULL AND expires <= ?4))",
+    [S_LOG_PURGE] = "DELETE FROM logs WHERE time < ?1 AND time >= ?2 AND (?3 = 0 OR ((1 << level) & ?3) != 0)"
+                    " AND execution_id IN (SELECT id FROM executions WHERE"
+                    " (?4 IS NULL OR namespace = ?4 OR substr(namespace, 1, length(?4) + 1) = ?4 || '.')"
+                    " AND (?5 IS NULL OR flow_id = ?5) AND (?6 IS NULL OR id = ?6))",
+    [S_FLOW_PURGE] = "DELETE FROM flows WHERE namespace = ?1 AND id = ?2 AND (?4 = 0 OR created < ?4)"
+                     " AND revision <= (SELECT MAX(revision) FROM flows WHERE namespace = ?1 AND id = ?2) - ?3",
 
     [S_SECRET_PUT] = "INSERT INTO secrets (namespace, name, value, updated) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value,"
@@ -2146,6 +2156,70 @@ out:
     return rc;
 }
 
+/* ---- purges (the Purge* tasks) -------------------------------------------- */
+
+static int sq_kv_purge(void *p, const char *ns, const char *glob, int expired_only, int64_t now_us, size_t *n,
+                       kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_KV_PURGE);
+    bind_str(st, 1, ns);
+    if (glob)
+        bind_str(st, 2, glob);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int(st, 3, expired_only);
+    sqlite3_bind_int64(st, 4, now_us);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fail_db(c->db, e, "purging keys");
+    else
+        *n = (size_t)sqlite3_changes(c->db);
+    done(st);
+    W_END
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        bind_str(st, i, s);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int sq_log_purge(void *p, const store_log_purge *q, size_t *n, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_LOG_PURGE);
+    sqlite3_bind_int64(st, 1, q->before_us);
+    sqlite3_bind_int64(st, 2, q->after_us);
+    sqlite3_bind_int64(st, 3, q->levels);
+    bind_opt(st, 4, q->ns_prefix);
+    bind_opt(st, 5, q->flow_id);
+    bind_opt(st, 6, q->execution_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fail_db(c->db, e, "purging logs");
+    else
+        *n = (size_t)sqlite3_changes(c->db);
+    done(st);
+    W_END
+}
+
+static int sq_flow_purge(void *p, const char *ns, const char *id, int keep, int64_t before_us, size_t *n, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_FLOW_PURGE);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    sqlite3_bind_int(st, 3, keep);
+    sqlite3_bind_int64(st, 4, before_us);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fail_db(c->db, e, "purging flow revisions");
+    else
+        *n = (size_t)sqlite3_changes(c->db);
+    done(st);
+    W_END
+}
+
 /* ---- triggers ----------------------------------------------------------- */
 
 static void read_trigger(sqlite3_stmt *st, store_trigger *t)
@@ -2406,6 +2480,9 @@ const store_ops store__sqlite_ops = {
     .secret_get = sq_secret_get,
     .secret_delete = sq_secret_delete,
     .secret_list = sq_secret_list,
+    .kv_purge = sq_kv_purge,
+    .log_purge = sq_log_purge,
+    .flow_purge = sq_flow_purge,
     .trigger_put = sq_trigger_put,
     .trigger_get = sq_trigger_get,
     .trigger_list = sq_trigger_list,

@@ -1035,6 +1035,30 @@ static int kv_delete(store *s, const char *ns, const char *key, int sys, kerr *e
     return s->ops->kv_delete(s->b, ns, key, store_now_us(), e);
 }
 
+int store_kv_purge(store *s, const char *ns, const char *glob, int expired_only, size_t *n, kerr *e)
+{
+    *n = 0;
+    CHECK_KV_NS(ns, 0);
+    return s->ops->kv_purge(s->b, ns, glob, expired_only, store_now_us(), n, e);
+}
+
+int store_log_purge_run(store *s, const store_log_purge *q, size_t *n, kerr *e)
+{
+    *n = 0;
+    CHECK_PTR(q, "log purge");
+    if (q->before_us <= 0)
+        return store__fail(e, STORE_ERROR, "store: a log purge needs an end date");
+    return s->ops->log_purge(s->b, q, n, e);
+}
+
+int store_flow_purge(store *s, const char *ns, const char *id, int keep, int64_t before_us, size_t *n, kerr *e)
+{
+    *n = 0;
+    CHECK_ID(ns, "flow namespace");
+    CHECK_ID(id, "flow id");
+    return s->ops->flow_purge(s->b, ns, id, keep < 1 ? 1 : keep, before_us, n, e);
+}
+
 static int kv_list(store *s, const char *ns, char ***keys, size_t *n, int sys, kerr *e)
 {
     *keys = NULL;

@@ -202,6 +202,11 @@ int store_flow_revisions(store *s, const char *ns, const char *id,
 /* Records a deletion as a new revision (the source kept); STORE_NOT_FOUND when
  * the flow is unknown or already deleted. */
 int store_flow_delete(store *s, const char *ns, const char *id, kerr *e);
+/* PurgeFlows: deletes the revisions of ns/id but the latest keep (at least
+ * 1: the current revision always stays), only those created before
+ * before_us when it is not 0; *n gets how many. */
+int store_flow_purge(store *s, const char *ns, const char *id, int keep, int64_t before_us, size_t *n /* OUT */,
+                     kerr *e);
 
 typedef struct store_flow_query {
     const char *ns_prefix;  /* "a.b" matches a.b and a.b.c, not a.bc; NULL: all */
@@ -376,6 +381,20 @@ typedef struct store_log_query {
     size_t offset, limit;        /* limit 0: no limit */
 } store_log_query;
 
+/* PurgeLogs: the logs written in [after_us, before_us) of the executions
+ * of a namespace (and its children), a flow, or one execution, of the
+ * levels given. */
+typedef struct store_log_purge {
+    const char *ns_prefix;       /* NULL: all */
+    const char *flow_id;         /* NULL: all */
+    const char *execution_id;    /* NULL: all */
+    unsigned levels;             /* a set of 1 << store_level; 0: every level */
+    int64_t after_us, before_us; /* before_us required */
+} store_log_purge;
+
+/* Deletes the logs q selects; *n gets how many. */
+int store_log_purge_run(store *s, const store_log_purge *q, size_t *n /* OUT */, kerr *e);
+
 /* Matching logs in id order; *total (may be NULL) as for flows. */
 int store_log_search(store *s, const store_log_query *q, store_log **out /* OUT */,
                      size_t *n /* OUT */, int64_t *total /* OUT */, kerr *e);
@@ -500,6 +519,11 @@ int store_kv_delete(store *s, const char *ns, const char *key, kerr *e);
 int store_kv_list(store *s, const char *ns, char ***keys /* OUT */, size_t *n /* OUT */,
                   kerr *e);
 void store_strings_free(char **v, size_t n);
+/* PurgeKV: deletes the keys of ns matching glob (SQLite GLOB; NULL: all),
+ * only the expired ones when expired_only; *n gets how many. A reserved ns
+ * is refused as by store_kv_delete. */
+int store_kv_purge(store *s, const char *ns, const char *glob, int expired_only, size_t *n /* OUT */,
+                   kerr *e);
 
 /* The privileged path to the reserved namespaces, for kite's own code (the
  * server's tokens, server/auth.c) and nothing else: the same calls as

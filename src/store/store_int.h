@@ -83,6 +83,11 @@ typedef struct store_ops {
                   kerr *e);
     int (*kv_delete)(void *b, const char *ns, const char *key, int64_t now_us, kerr *e);
     int (*kv_list)(void *b, const char *ns, int64_t now_us, char ***keys, size_t *n, kerr *e);
+    /* the purge tasks: *n gets the rows deleted */
+    int (*kv_purge)(void *b, const char *ns, const char *glob, int expired_only, int64_t now_us, size_t *n,
+                    kerr *e);
+    int (*log_purge)(void *b, const store_log_purge *q, size_t *n, kerr *e);
+    int (*flow_purge)(void *b, const char *ns, const char *id, int keep, int64_t before_us, size_t *n, kerr *e);
 
     /* secrets: opaque sealed bytes (store/secret.c seals and opens them) */
     int (*secret_put)(void *b, const char *ns, const char *name, const void *sealed, size_t n,

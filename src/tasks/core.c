@@ -6,8 +6,8 @@
  * unset_variables (handed to the executor in c->set_variables and
  * c->unset_variables), and those that reach the store: log.fetch (the logs
  * of an execution into a file), trigger.toggle, execution.kill and resume
- * (events on the store's queue), execution.count and purge_executions; with
- * the declarations of the core tasks kite cannot run yet. One table at the end of the file
+ * (events on the store's queue), execution.count, purge_executions,
+ * log.purge_logs and flow.purge_flows. One table at the end of the file
  * declares each type and points at its hooks (docs/internals/new-task-type.md).
  * docs/tasks.md describes each task for flow authors.
  *
@@ -23,6 +23,7 @@
 #include "flow/flow.h"
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1160,6 +1161,111 @@ out:
     return res;
 }
 
+/* ---- log.purge_logs, flow.purge_flows ----------------------------------------------- */
+
+/* Deletes the logs written before endDate (and after startDate) of the
+ * executions of namespace (and its children), flowId, or executionId, of
+ * the logLevels given. Output `count`, as Kestra. In kite every log belongs
+ * to an execution, so purgeNonExecutionLogs has nothing to purge. */
+static task_result purge_logs_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *ns = NULL, *fid = NULL, *xid = NULL;
+    json_t *levels = NULL;
+    int p_exec;
+    store_log_purge q = {0};
+    if (tasks__prop_text(c, "namespace", NULL, &ns, e) || tasks__prop_text(c, "flowId", NULL, &fid, e) ||
+        tasks__prop_text(c, "executionId", NULL, &xid, e) || prop_string_list(c, "logLevels", &levels, e) ||
+        prop_date(c, "startDate", &q.after_us, e) || prop_date(c, "endDate", &q.before_us, e) ||
+        task_prop_bool(c, "purgeExecutionLogs", 1, &p_exec, e))
+        goto out;
+    if (!q.before_us) {
+        fail_required(e, "endDate");
+        goto out;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(levels, i, it) {
+        store_level lv;
+        if (store_level_parse(json_string_value(it), &lv)) {
+            kerr_set(e, "property 'logLevels': '%s' is not a level", json_string_value(it));
+            goto out;
+        }
+        q.levels |= 1u << lv;
+    }
+    q.ns_prefix = ns && *ns ? ns : NULL;
+    q.flow_id = fid && *fid ? fid : NULL;
+    q.execution_id = xid && *xid ? xid : NULL;
+    size_t n = 0;
+    if (p_exec) {
+        kerr se = KERR_INIT;
+        if (store_log_purge_run(c->store, &q, &n, &se)) {
+            kerr_set(e, "purging logs: %s", se.msg);
+            goto out;
+        }
+    }
+    task_log(c, LEVEL_INFO, "purged %zu log(s)", n);
+    task_output(c, "count", json_integer((json_int_t)n));
+    res = TASK_SUCCESS;
+out:
+    free(ns);
+    free(fid);
+    free(xid);
+    json_decref(levels);
+    return res;
+}
+
+/* Deletes old revisions of the flows of the namespaces in scope whose id
+ * matches flowPattern (a glob), as behavior {type: version, keepAmount,
+ * before} says: by default all but the latest. The latest revision always
+ * stays. Output `count` (revisions deleted). */
+static task_result purge_flows_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    json_t *nss = NULL;
+    char *pattern = NULL;
+    tasks__purge_behavior b;
+    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "flowPattern", NULL, &pattern, e) ||
+        tasks__purge_behavior_read(c, "version", &b, e))
+        goto out;
+    if (strcmp(b.type, "version")) {
+        kerr_set(e, "property 'behavior': PurgeFlows purges versions (type: version)");
+        goto out;
+    }
+    size_t total = 0, i;
+    json_t *it;
+    json_array_foreach(nss, i, it) {
+        store_flow_query q = {.ns_prefix = json_string_value(it)};
+        store_flow *fl = NULL;
+        size_t nf = 0;
+        kerr se = KERR_INIT;
+        if (store_flow_search(c->store, &q, &fl, &nf, NULL, &se)) {
+            kerr_set(e, "listing the flows of %s: %s", json_string_value(it), se.msg);
+            goto out;
+        }
+        for (size_t k = 0; k < nf; k++) {
+            if (strcmp(fl[k].namespace, json_string_value(it)) ||
+                (pattern && *pattern && !proc_glob_match(pattern, fl[k].id)))
+                continue;
+            size_t n = 0;
+            if (store_flow_purge(c->store, fl[k].namespace, fl[k].id, (int)b.keep, b.before_us, &n, &se)) {
+                kerr_set(e, "purging flow %s.%s: %s", fl[k].namespace, fl[k].id, se.msg);
+                store_flows_free(fl, nf);
+                goto out;
+            }
+            total += n;
+        }
+        store_flows_free(fl, nf);
+    }
+    task_log(c, LEVEL_INFO, "purged %zu flow revision(s)", total);
+    task_output(c, "count", json_integer((json_int_t)total));
+    res = TASK_SUCCESS;
+out:
+    json_decref(nss);
+    free(pattern);
+    return res;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 static const struct task_hooks log_hooks = {.run = log_run};
@@ -1180,6 +1286,8 @@ static const struct task_hooks kill_hooks = {.run = kill_run};
 static const struct task_hooks resume_hooks = {.run = resume_run};
 static const struct task_hooks count_hooks = {.run = count_run};
 static const struct task_hooks purge_executions_hooks = {.run = purge_executions_run};
+static const struct task_hooks purge_logs_hooks = {.run = purge_logs_run};
+static const struct task_hooks purge_flows_hooks = {.run = purge_flows_run};
 
 /* ---- the family's types ---- */
 
@@ -1207,8 +1315,8 @@ const type_def tasks__core[] = {
     },
     {
         .name = "log.purge_logs",
+        .hooks = &purge_logs_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.log.PurgeLogs"),
-        .flags = TF_DECLARED_ONLY,
         .desc = "Delete logs older than a date, optionally of one namespace or flow.",
         .props = PROPS(PSTR("namespace", 0, NULL, "only logs of this namespace (a prefix "
                                                   "without flowId)"),
@@ -1372,8 +1480,8 @@ const type_def tasks__core[] = {
     },
     {
         .name = "flow.purge_flows",
+        .hooks = &purge_flows_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.flow.PurgeFlows"),
-        .flags = TF_DECLARED_ONLY,
         .desc = "Delete old revisions of flows (the latest is always kept).",
         .props = PROPS(PSTR("flowPattern", 0, NULL, "only flows whose id matches this glob"),
                        P_PURGE_SCOPE("revisions")),

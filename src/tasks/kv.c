@@ -1,8 +1,9 @@
 /*
  * kv.c: the key-value family: kv.set, kv.get, kv.delete and kv.get_keys,
  * on the store's kv table (store_kv_*), one namespace at a time (the flow's
- * own by default), and kv.purge_kv (declared, not run yet); the type table
- * is at the end of the file.
+ * own by default), and kv.purge_kv (expired or matching keys of several
+ * namespaces; with the purge tasks' shared scope, tasks__purge_namespaces);
+ * the type table is at the end of the file.
  *
  * Values keep their JSON type (a number stays a number), as Kestra's KV store
  * keeps the type of what was set; `kvType` converts a string on the way in.
@@ -13,10 +14,12 @@
 
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The namespace rule of every kv task: given, not too long, and not one of
  * kite's own (store_kv_reserved: "_kite.auth" holds the server's tokens). */
@@ -258,10 +261,179 @@ out:
     return res;
 }
 
+/* ---- the purge tasks' scope (shared with core.c and namespace.c) ------------------- */
+
+static void add_ns(json_t *set, const char *ns)
+{
+    if (ns && *ns && !store_kv_reserved(ns))
+        json_object_set_new(set, ns, json_true());
+}
+
+static int ns_under(const char *ns, const char *parent)
+{
+    size_t n = strlen(parent);
+    return !strcmp(ns, parent) || (!strncmp(ns, parent, n) && ns[n] == '.');
+}
+
+int tasks__purge_namespaces(task_ctx *c, json_t **out, kerr *e)
+{
+    *out = NULL;
+    json_t *given = NULL;
+    char *pattern = NULL;
+    int children = 1;
+    if (task_prop(c, "namespaces", &given, e) || tasks__prop_text(c, "namespacePattern", NULL, &pattern, e) ||
+        task_prop_bool(c, "includeChildNamespaces", 1, &children, e)) {
+        json_decref(given);
+        free(pattern);
+        return -1;
+    }
+    if (json_is_string(given)) {
+        json_t *a = json_array();
+        json_array_append_new(a, given);
+        given = a;
+    }
+    if (given && !json_is_array(given)) {
+        json_decref(given);
+        free(pattern);
+        return kerr_set(e, "property 'namespaces' must be a list of namespaces");
+    }
+    json_t *known = json_object();
+    add_ns(known, c->namespace);
+    store_flow_query q = {0};
+    store_flow *fl = NULL;
+    size_t nf = 0;
+    kerr se = KERR_INIT;
+    if (store_flow_search(c->store, &q, &fl, &nf, NULL, &se) == 0) {
+        for (size_t i = 0; i < nf; i++)
+            add_ns(known, fl[i].namespace);
+        store_flows_free(fl, nf);
+    }
+    json_t *set = json_object();
+    const char *k;
+    json_t *v;
+    if (json_array_size(given)) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(given, i, it) {
+            const char *ns = json_string_value(it);
+            if (!ns)
+                continue;
+            add_ns(set, ns);
+            if (children) {
+                json_object_foreach(known, k, v) {
+                    if (ns_under(k, ns))
+                        add_ns(set, k);
+                }
+            }
+        }
+    } else if (pattern && *pattern) {
+        json_object_foreach(known, k, v) {
+            if (proc_glob_match(pattern, k))
+                add_ns(set, k);
+        }
+    } else {
+        json_object_update(set, known);
+    }
+    json_t *a = json_array();
+    json_object_foreach(set, k, v)
+        json_array_append_new(a, json_string(k));
+    json_decref(set);
+    json_decref(known);
+    json_decref(given);
+    free(pattern);
+    *out = a;
+    return 0;
+}
+
+int tasks__purge_behavior_read(task_ctx *c, const char *dflt_type, tasks__purge_behavior *b, kerr *e)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->type, sizeof b->type, "%s", dflt_type);
+    b->expired_only = 1;
+    b->keep = 1;
+    json_t *v;
+    if (task_prop(c, "behavior", &v, e))
+        return -1;
+    if (!v)
+        return 0;
+    int rc = 0;
+    if (!json_is_object(v)) {
+        rc = kerr_set(e, "property 'behavior' must be a map ({type: key, expiredOnly} or {type: version, "
+                         "keepAmount, before})");
+        goto out;
+    }
+    const char *t = json_string_value(json_object_get(v, "type"));
+    if (t) {
+        if (strcasecmp(t, "key") && strcasecmp(t, "version")) {
+            rc = kerr_set(e, "property 'behavior': type '%s' is not key or version", t);
+            goto out;
+        }
+        snprintf(b->type, sizeof b->type, "%s", t);
+        for (char *p = b->type; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    const json_t *eo = json_object_get(v, "expiredOnly");
+    if (json_is_boolean(eo))
+        b->expired_only = json_is_true(eo);
+    const json_t *ka = json_object_get(v, "keepAmount");
+    if (json_is_integer(ka))
+        b->keep = json_integer_value(ka);
+    const char *before = json_string_value(json_object_get(v, "before"));
+    if (before && *before) {
+        kerr de = KERR_INIT;
+        if (datetime_parse(before, tz_utc(), &b->before_us, NULL, &de))
+            rc = kerr_set(e, "property 'behavior': before: %s", de.msg);
+    }
+out:
+    json_decref(v);
+    return rc;
+}
+
+/* ---- kv.purge_kv ---------------------------------------------------------------- */
+
+/* Deletes keys of the namespaces in scope: by default (behavior {type:
+ * key, expiredOnly: true}) the expired ones, which the store no longer
+ * shows but still holds; keyPattern (a glob) narrows it. Output `size`,
+ * the keys deleted, as Kestra. */
+static task_result kv_purge_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    json_t *nss = NULL;
+    char *pattern = NULL;
+    tasks__purge_behavior b;
+    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "keyPattern", NULL, &pattern, e) ||
+        tasks__purge_behavior_read(c, "key", &b, e))
+        goto out;
+    const json_t *old = json_object_get(c->task, "expiredOnly");
+    if (json_is_boolean(old) && !json_object_get(c->task, "behavior"))
+        b.expired_only = json_is_true(old);
+    size_t total = 0, i;
+    json_t *it;
+    json_array_foreach(nss, i, it) {
+        size_t n = 0;
+        kerr se = KERR_INIT;
+        if (store_kv_purge(c->store, json_string_value(it), pattern && *pattern ? pattern : NULL, b.expired_only,
+                           &n, &se)) {
+            kerr_set(e, "purging the keys of %s: %s", json_string_value(it), se.msg);
+            goto out;
+        }
+        total += n;
+    }
+    task_log(c, LEVEL_INFO, "purged %zu %skey(s) in %zu namespace(s)", total, b.expired_only ? "expired " : "",
+             json_array_size(nss));
+    task_output(c, "size", json_integer((json_int_t)total));
+    res = TASK_SUCCESS;
+out:
+    json_decref(nss);
+    free(pattern);
+    return res;
+}
+
 static const struct task_hooks kv_set_hooks = {.run = kv_set_run};
 static const struct task_hooks kv_get_hooks = {.run = kv_get_run};
 static const struct task_hooks kv_delete_hooks = {.run = kv_delete_run};
 static const struct task_hooks kv_get_keys_hooks = {.run = kv_get_keys_run};
+static const struct task_hooks kv_purge_hooks = {.run = kv_purge_run};
 
 /* ---- the family's types ---- */
 
@@ -312,8 +484,8 @@ const type_def tasks__kv[] = {
     },
     {
         .name = "kv.purge_kv",
+        .hooks = &kv_purge_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.kv.PurgeKV"),
-        .flags = TF_DECLARED_ONLY,
         .desc = "Delete keys of the key-value store, by default the expired ones.",
         .props = PROPS(PSTR("keyPattern", 0, NULL, "only keys matching this glob"),
                        P_PURGE_SCOPE("keys"),

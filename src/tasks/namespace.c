@@ -1,8 +1,9 @@
 /*
  * namespace.c: the namespace files family: namespace.upload_files,
- * namespace.download_files and namespace.delete_files (namespace.purge_files
- * is declared, not run yet; the type table is at the end of the file), on the namespace
- * files of internal storage (kite:///<ns path>/_files/<path>).
+ * namespace.download_files, namespace.delete_files and namespace.purge_files
+ * (which has nothing to delete: kite keeps one version of a file), on the
+ * namespace files of internal storage (kite:///<ns path>/_files/<path>); the
+ * type table is at the end of the file.
  *
  * Paths are written as Kestra writes them, "/scripts/etl.py", and glob
  * patterns match them with or without their leading '/' ("**" reaches
@@ -16,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -205,6 +207,52 @@ out:
     proc_strv_free(paths);
     json_decref(patterns);
     free(ns);
+    return res;
+}
+
+/* ---- namespace.purge_files ------------------------------------------------------- */
+
+/* Kestra keeps versions of namespace files and PurgeFiles deletes the old
+ * ones (by default all but the latest). kite's namespace files have one
+ * version, the latest, which a purge always keeps: the task reads its
+ * scope (namespaces, filePattern, behavior), counts the files it covers and
+ * deletes nothing. Output `size` (0: versions deleted), metric `files`. */
+static task_result purge_files_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    json_t *nss = NULL;
+    char *pattern = NULL;
+    tasks__purge_behavior b;
+    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "filePattern", NULL, &pattern, e) ||
+        tasks__purge_behavior_read(c, "version", &b, e))
+        goto out;
+    if (strcmp(b.type, "version")) {
+        kerr_set(e, "property 'behavior': PurgeFiles purges versions (type: version)");
+        goto out;
+    }
+    int64_t files = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(nss, i, it) {
+        storage_entry *v = NULL;
+        char **paths = NULL;
+        size_t n = 0;
+        if (ns_list(c, json_string_value(it), &v, &n, &paths, e))
+            goto out;
+        for (size_t k = 0; k < n; k++)
+            if (*paths[k] && (!pattern || !*pattern || proc_glob_match(pattern, paths[k])))
+                files++;
+        storage_entries_free(v, n);
+        proc_strv_free(paths);
+    }
+    task_log(c, LEVEL_INFO, "%" PRId64 " namespace file(s) in scope; kite keeps only their latest version, which "
+                            "a purge keeps: nothing to delete", files);
+    task_metric(c, "files", METRIC_COUNTER, (double)files, NULL);
+    task_output(c, "size", json_integer(0));
+    res = TASK_SUCCESS;
+out:
+    json_decref(nss);
+    free(pattern);
     return res;
 }
 
@@ -435,6 +483,7 @@ out:
 static const struct task_hooks upload_hooks = {.run = upload_run};
 static const struct task_hooks download_hooks = {.run = download_run};
 static const struct task_hooks delete_files_hooks = {.run = delete_files_run};
+static const struct task_hooks purge_files_hooks = {.run = purge_files_run};
 
 /* ---- the family's types ---- */
 
@@ -473,8 +522,8 @@ const type_def tasks__namespace[] = {
     },
     {
         .name = "namespace.purge_files",
+        .hooks = &purge_files_hooks,
         .aliases = ALIASES("io.kestra.plugin.core.namespace.PurgeFiles"),
-        .flags = TF_DECLARED_ONLY,
         .desc = "Delete old versions of namespace files (by default all but the latest).",
         .props = PROPS(PSTR("filePattern", 0, NULL, "only files matching this glob"),
                        P_PURGE_SCOPE("files")),

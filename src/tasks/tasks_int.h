@@ -146,6 +146,21 @@ const char *tasks__task_id(const json_t *task);
  * compact JSON). Absent gives a copy of dflt (NULL when dflt is); a value
  * that renders to null gives "" (as a template prints null).
  * Returns 0, or -1 with e naming the property. */
+/* The purge tasks' scope (P_PURGE_SCOPE, kv.c): the namespaces given
+ * (namespaces, with their children when includeChildNamespaces, or those
+ * matching namespacePattern) among those kite knows (its flows' and the
+ * current one), every known one by default: *out a new array of strings.
+ * And the `behavior` map: type ("key" or "version", dflt_type when absent),
+ * expiredOnly (default 1), keepAmount (default 1), before (0: none). */
+int tasks__purge_namespaces(task_ctx *c, json_t **out /* OUT */, kerr *e);
+typedef struct tasks__purge_behavior {
+    char type[16];
+    int expired_only;
+    int64_t keep;
+    int64_t before_us;
+} tasks__purge_behavior;
+int tasks__purge_behavior_read(task_ctx *c, const char *dflt_type, tasks__purge_behavior *b /* OUT */, kerr *e);
+
 int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out /* OUT */,
                      kerr *e);
 /* 1 if s is true as Kestra's TruthUtils reads a rendered condition: anything

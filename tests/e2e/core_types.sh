@@ -250,6 +250,74 @@ has "DeduplicateItems: the last item of each key, in the file's order" "$work/er
 has "Count: counts the flow's executions in the states given" "$work/err" "count kill total 1"
 has "PurgeExecutions: deletes the flow's ended executions" "$work/err" "purged 1, left 1:0"
 
+# ---- PurgeKV, PurgeLogs, PurgeFlows, PurgeFiles ------------------------------------------
+cat >"$work/purgekv.yaml" <<'EOF'
+id: purgekv
+namespace: e2e.core
+tasks:
+  - id: short
+    type: io.kestra.plugin.core.kv.Set
+    key: short
+    value: 1
+    ttl: PT1S
+  - id: keep
+    type: io.kestra.plugin.core.kv.Set
+    key: keep
+    value: 2
+  - id: tmp
+    type: io.kestra.plugin.core.kv.Set
+    key: tmp1
+    value: 3
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1.5S
+  - id: expired
+    type: io.kestra.plugin.core.kv.PurgeKV
+    namespaces: [e2e.core]
+  - id: bypattern
+    type: io.kestra.plugin.core.kv.PurgeKV
+    keyPattern: "tmp*"
+    behavior: {type: key, expiredOnly: false}
+  - id: keys
+    type: io.kestra.plugin.core.kv.GetKeys
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "expired {{ outputs.expired.size }} bypattern {{ outputs.bypattern.size }} left {{ outputs.keys['keys'] }}"
+EOF
+run purgekv "$work/purgekv.yaml"
+has "PurgeKV: the expired keys by default, then those of keyPattern" "$work/err" 'expired 1 bypattern 1 left ["keep"]'
+printf 'id: rev\nnamespace: e2e.core\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: one\n' >"$work/rev.yaml"
+run rev1 "$work/rev.yaml" --data "$work/data-purge"
+sed -i 's/message: one/message: two/' "$work/rev.yaml"
+run rev2 "$work/rev.yaml" --data "$work/data-purge"
+cat >"$work/purge2.yaml" <<'EOF'
+id: purge2
+namespace: e2e.core
+tasks:
+  - id: flows
+    type: io.kestra.plugin.core.flow.PurgeFlows
+    flowPattern: "re?"
+  - id: logs
+    type: io.kestra.plugin.core.log.PurgeLogs
+    namespace: e2e.core
+    flowId: rev
+    endDate: "{{ now() }}"
+  - id: again
+    type: io.kestra.plugin.core.log.PurgeLogs
+    namespace: e2e.core
+    flowId: rev
+    endDate: "{{ now() }}"
+  - id: files
+    type: io.kestra.plugin.core.namespace.PurgeFiles
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "revisions {{ outputs.flows.count }} logs {{ outputs.logs.count > 0 }} again {{ outputs.again.count }} files {{ outputs.files.size }}"
+EOF
+run purge2 "$work/purge2.yaml" --data "$work/data-purge"
+has "PurgeFlows: the old revision goes, the latest stays; PurgeLogs: the flow's logs, then none" "$work/err" \
+    "revisions 1 logs true again 0 files 0"
+has "PurgeFiles: says there is nothing older to purge" "$work/err" "kite keeps only their latest version"
+
 # ---- the tasks variable, tasksWithState, isFileEmpty, fileURI, randomPort -----------------
 cat >"$work/funcs.yaml" <<'EOF'
 id: funcs
