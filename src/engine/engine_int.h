@@ -263,6 +263,7 @@ typedef struct step_res {
 #define FL_PAUSE   0x08u  /* may wait PAUSED: a kill ends it at once */
 #define FL_SUBFLOW 0x10u  /* waits on one child execution: a kill kills the child */
 #define FL_ITEMS   0x20u  /* waits on many child executions, counted as each ends (ForEachItem) */
+#define FL_ITEM    0x40u  /* its iterations see `item` ({value, index, key}): Loop */
 
 typedef struct flowable {
     const char *name;       /* canonical type name (tasks/core_flow.c); NULL: none */

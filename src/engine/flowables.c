@@ -54,6 +54,49 @@ static store_state fl_parallel(step *s, int r)
 }
 
 /* The list of loop values, rendered once and kept. NULL + failure. */
+/* Loop's values may also be a map (one iteration per entry: the keys are
+ * kept in the run's "keys") or the URI of a file of internal storage (one
+ * iteration per line). */
+static json_t *loop_item_values(step *s, int r, json_t *v, json_t *sd)
+{
+    if (json_is_object(v)) {
+        json_t *vals = json_array(), *keys = json_array();
+        const char *k;
+        json_t *it;
+        json_object_foreach(v, k, it) {
+            json_array_append(vals, it);
+            json_array_append_new(keys, json_string(k));
+        }
+        json_object_set_new(sd, "keys", keys);
+        json_decref(v);
+        return vals;
+    }
+    if (json_is_string(v) && storage_uri_has_scheme(json_string_value(v))) {
+        buf b = BUF_INIT;
+        kerr e = KERR_INIT;
+        if (storage_read_all(s->en->o.storage, json_string_value(v), 64u << 20, &b, &e)) {
+            step_fail(s, r, "property 'values': %s", e.msg);
+            buf_free(&b);
+            json_decref(v);
+            return NULL;
+        }
+        json_t *vals = json_array();
+        const char *p = buf_str(&b), *end = p + b.len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            size_t m = n && p[n - 1] == '\r' ? n - 1 : n;
+            if (m)
+                json_array_append_new(vals, json_stringn(p, m));
+            p += n + 1;
+        }
+        buf_free(&b);
+        json_decref(v);
+        return vals;
+    }
+    return v;
+}
+
 static const json_t *loop_values(step *s, int r)
 {
     json_t *sd = step_sdata(s, r);
@@ -66,6 +109,11 @@ static const json_t *loop_values(step *s, int r)
     if (step_prop(s, r, prop, &v, &e)) {
         step_fail(s, r, "%s", e.msg);
         return NULL;
+    }
+    if (step_task(s, r)->impl && (step_task(s, r)->impl->flags & FL_ITEM)) {
+        v = loop_item_values(s, r, v, sd);
+        if (!v)
+            return NULL;
     }
     if (json_is_string(v)) {
         json_error_t je;
@@ -129,7 +177,7 @@ static xloop *loop_cursor(step *s, int r, const elist *tasks, size_t n)
  * values. New iterations wait, whatever the limit, while the execution has
  * engine.max_active runnable runs not ended or the loop that many open
  * iterations (fairness: one execution never floods the queue). */
-static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt, int par_tasks)
+static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt, int par_tasks, int transmit)
 {
     const json_t *vals = loop_values(s, r);
     if (!vals)
@@ -165,6 +213,8 @@ static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt,
             l->open[keep++] = i;
             continue;
         }
+        if (!transmit && it.bad) /* Loop's transmitFailed: false */
+            it = (step_res){1, STATE_WARNING, 0};
         l->agg = step_worst(l->agg, it.state);
         if (it.bad)
             l->bad = 1;
@@ -197,6 +247,8 @@ static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt,
             l->open[l->nopen++] = i;
             continue;
         }
+        if (!transmit && it.bad)
+            it = (step_res){1, STATE_WARNING, 0};
         l->agg = step_worst(l->agg, it.state);
         if (it.bad)
             l->bad = 1;
@@ -208,11 +260,39 @@ static store_state foreach(step *s, int r, const char *limit_prop, int64_t dflt,
     return step_block(s, r, m, step_branch(s, r, "errors"), step_branch(s, r, "finally"), s->x->runs[r].value, 0);
 }
 
-static store_state fl_foreach(step *s, int r) { return foreach(s, r, "concurrencyLimit", 1, 0); }
+static store_state fl_foreach(step *s, int r) { return foreach(s, r, "concurrencyLimit", 1, 0, 1); }
 
-static store_state fl_each_sequential(step *s, int r) { return foreach(s, r, NULL, 1, 0); }
+static store_state fl_each_sequential(step *s, int r) { return foreach(s, r, NULL, 1, 0, 1); }
 
-static store_state fl_each_parallel(step *s, int r) { return foreach(s, r, "concurrent", 0, 1); }
+static store_state fl_each_parallel(step *s, int r) { return foreach(s, r, "concurrent", 0, 1, 1); }
+
+/* Loop (Kestra 1.x): ForEach whose iterations see `item` (model.c), over a
+ * list, a map or a file's lines, all at once by default (concurrencyLimit
+ * 0); transmitFailed: false keeps a failed iteration from failing the loop
+ * (it counts as WARNING). Its `outputs` and `breakWhen` are not run by kite
+ * yet: a Loop that sets them fails, saying so. */
+static store_state fl_loop(step *s, int r)
+{
+    const json_t *t = step_task(s, r)->json;
+    const char *missing = json_object_get(t, "breakWhen") ? "breakWhen" : json_object_get(t, "outputs") ? "outputs"
+                                                                                                       : NULL;
+    if (missing) {
+        step_fail(s, r, "Loop: property '%s' is not supported by kite yet", missing);
+        return STATE_FAILED;
+    }
+    int transmit = 1;
+    kerr e = KERR_INIT;
+    json_t *tf = NULL;
+    if (json_object_get(t, "transmitFailed")) {
+        if (step_prop(s, r, "transmitFailed", &tf, &e)) {
+            step_fail(s, r, "%s", e.msg);
+            return STATE_FAILED;
+        }
+        transmit = !(json_is_false(tf) || (json_is_string(tf) && !strcmp(json_string_value(tf), "false")));
+        json_decref(tf);
+    }
+    return foreach(s, r, "concurrencyLimit", 0, 0, transmit);
+}
 
 /* ---- choices: If, Switch; the DAG ------------------------------------------------------ */
 
@@ -710,6 +790,7 @@ static const flowable flowables[] = {
     {"flow.loop_until", 0, fl_loop_until},
     {"flow.subflow", FL_SUBFLOW, fl_subflow},
     {"flow.foreach_item", FL_ITEMS, fl_foreach_item},
+    {"flow.loop", FL_LOOP | FL_ITEM, fl_loop},
 };
 
 /* By the registry's own answer for each name, so a type and its

@@ -606,6 +606,21 @@ json_t *xexec_context(engine *en, xexec *x, int r)
     }
     if (json_array_size(parents))
         json_object_set(ctx, "parent", json_array_get(parents, 0));
+    /* Loop: `item` of the nearest Loop around the run ({value, index, key}) */
+    for (int c = r, p = run->parent; p >= 0; c = p, p = x->runs[p].parent) {
+        const etask *pt = &x->fl->tasks[x->runs[p].task];
+        if (!pt->impl || !(pt->impl->flags & FL_ITEM))
+            continue;
+        const json_t *sd = x->runs[p].state_data;
+        int i = x->runs[c].row.iteration;
+        const json_t *v = json_array_get(json_object_get(sd, "values"), (size_t)i);
+        json_t *item = json_pack("{s:O?,s:i}", "value", v, "index", i);
+        const json_t *k = json_array_get(json_object_get(sd, "keys"), (size_t)i);
+        if (k)
+            json_object_set(item, "key", (json_t *)k);
+        json_object_set_new(ctx, "item", item);
+        break;
+    }
     json_object_set_new(ctx, "parents", parents);
     return ctx;
 }

@@ -235,19 +235,18 @@ const type_def tasks__core_flow[] = {
         .name = "flow.loop",
         .aliases = ALIASES("io.kestra.plugin.core.flow.Loop"),
         .kind = TK_FLOWABLE,
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Run a group of tasks for each value, each iteration in its own context "
-                "(item.value, item.index).",
+        .desc = "Run a group of tasks for each value of a list, a map or a file's lines "
+                "(item.value, item.index, item.key); outputs and breakWhen are not run yet.",
         .props = PROPS(PANY("values", PF_REQUIRED, NULL,
                             "the values: a list, a map, a JSON string or a file URI (one per line)"),
                        PINT("concurrencyLimit", 0, "0",
                             "how many iterations run at once (0: no limit)"),
                        PBOOL("transmitFailed", 0, "true", "fail when an iteration fails"),
                        PLIST("outputs", 0, NULL, &tasks__item_any,
-                             "outputs of each iteration exposed after the loop"),
+                             "outputs of each iteration exposed after the loop (not run by kite yet)"),
                        PENUM("fetchType", 0, "\"AUTO\"", ENUMS("AUTO", "FETCH", "STORE"),
                              "keep iteration outputs in the execution or in storage"),
-                       PSTR("breakWhen", 0, NULL, "stop iterating once this is truthy"),
+                       PSTR("breakWhen", 0, NULL, "stop iterating once this is truthy (not run by kite yet)"),
                        P_TASKS_REQ("the tasks run for each value"), P_ERRORS_FINALLY),
     },
     {

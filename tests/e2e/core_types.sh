@@ -318,6 +318,61 @@ has "PurgeFlows: the old revision goes, the latest stays; PurgeLogs: the flow's 
     "revisions 1 logs true again 0 files 0"
 has "PurgeFiles: says there is nothing older to purge" "$work/err" "kite keeps only their latest version"
 
+# ---- Loop -------------------------------------------------------------------------------------
+cat >"$work/loop.yaml" <<'EOF'
+id: loop
+namespace: e2e.core
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: "l1\nl2\n"
+  - id: list
+    type: io.kestra.plugin.core.flow.Loop
+    values: ["v1", "v2", "v3"]
+    tasks:
+      - id: say
+        type: io.kestra.plugin.core.log.Log
+        message: "list {{ item.index }}={{ item.value }}"
+  - id: map
+    type: io.kestra.plugin.core.flow.Loop
+    values: {a: 1, b: 2}
+    concurrencyLimit: 1
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: saymap
+            type: io.kestra.plugin.core.log.Log
+            message: "map {{ item.key }}={{ item.value }}"
+  - id: lines
+    type: io.kestra.plugin.core.flow.Loop
+    values: "{{ outputs.w.uri }}"
+    tasks:
+      - id: sayline
+        type: io.kestra.plugin.core.log.Log
+        message: "line {{ item.index }}={{ item.value }}"
+  - id: soft
+    type: io.kestra.plugin.core.flow.Loop
+    values: [1, 2]
+    transmitFailed: false
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ item.value == 1 }}"
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "after the loops"
+EOF
+run loop "$work/loop.yaml"
+has "Loop: item.index and item.value over a list" "$work/err" "list 2=v3"
+has "Loop: item.key over a map, nested tasks see it" "$work/err" "map b=2"
+has "Loop: one iteration per line of a file" "$work/err" "line 1=l2"
+has "Loop: transmitFailed false keeps the flow going" "$work/err" "after the loops"
+want_state "Loop: ... ending WARNING" WARNING
+printf 'id: lb\nnamespace: e2e.core\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.flow.Loop\n    values: [1]\n    breakWhen: "{{ true }}"\n    tasks:\n      - id: x\n        type: io.kestra.plugin.core.log.Log\n        message: x\n' >"$work/lb.yaml"
+run lb "$work/lb.yaml"
+has "Loop: breakWhen fails, saying kite does not run it yet" "$work/err" "Loop: property 'breakWhen' is not supported by kite yet"
+
 # ---- the tasks variable, tasksWithState, isFileEmpty, fileURI, randomPort -----------------
 cat >"$work/funcs.yaml" <<'EOF'
 id: funcs
@@ -379,10 +434,10 @@ EOF
 then ok "metrics: kite run --json lists the task metrics (MetricEntry)"; else ko "metrics: kite run --json lists the task metrics" "$(head -c 600 "$work/out")"; fi
 
 # ---- did you mean: only inside a family kite has ---------------------------------------------
-printf 'id: dym\nnamespace: e2e.core\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Lgo\n    message: x\n  - id: b\n    type: io.kestra.plugin.fs.sshx.Command\n  - id: c\n    type: io.kestra.plugin.scrpts.python.Script\n' >"$work/dym.yaml"
+printf 'id: dym\nnamespace: e2e.core\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Lgo\n    message: x\n  - id: b\n    type: io.kestra.plugin.nosuchfamily.Run\n  - id: c\n    type: io.kestra.plugin.scrpts.python.Script\n' >"$work/dym.yaml"
 "$KITE" validate "$work/dym.yaml" >"$work/err" 2>&1
 has "validate: a near miss inside a family is suggested" "$work/err" "(did you mean 'io.kestra.plugin.core.log.Log'?)"
-has "validate: a family kite does not have is named" "$work/err" "no \`io.kestra.plugin.fs.sshx\` tasks in kite yet"
+has "validate: a family kite does not have is named" "$work/err" "no \`io.kestra.plugin.nosuchfamily\` tasks in kite yet"
 has "validate: a misspelt family is still that family" "$work/err" "did you mean 'io.kestra.plugin.scripts.python.Script'"
 
 # ---- kite run --flows: one line for the invalid files the flow does not call -------------------

@@ -173,6 +173,36 @@ static void test_suggest_aliases_for_class_names(void **state)
     /* the old spelling is suggested for an old spelling */
     assert_suggests("io.kestra.core.models.conditions.types.ExecutionStatusCondtion", -1,
                     "io.kestra.core.models.conditions.types.ExecutionStatusCondition");
+    /* only inside the family: a type of a family kite lacks gets no suggestion */
+    assert_suggests("io.kestra.plugin.nosuchfamily.Log", -1, NULL);
+    assert_suggests("io.kestra.plugin.scrpts.python.Script", -1, "io.kestra.plugin.scripts.python.Script");
+}
+
+static const char *const nsf_aliases[] = {"io.kestra.plugin.nosuchfamily.Run", NULL};
+static const type_def nsf_extra[] = {
+    {.name = "nsf.run", .aliases = nsf_aliases, .desc = "x"},
+};
+
+static void test_missing_family(void **state)
+{
+    char fam[128];
+    assert_string_equal(flow_type_missing_family("io.kestra.plugin.nosuchfamily.Run", fam, sizeof fam),
+                        "io.kestra.plugin.nosuchfamily");
+    /* kite has these families (core as one, whatever the sub-package) */
+    assert_null(flow_type_missing_family("io.kestra.plugin.core.log.Nope", fam, sizeof fam));
+    assert_null(flow_type_missing_family("io.kestra.plugin.core.nothere.Nope", fam, sizeof fam));
+    assert_null(flow_type_missing_family("io.kestra.plugin.scripts.python.Nope", fam, sizeof fam));
+    /* two edits off is still the family */
+    assert_null(flow_type_missing_family("io.kestra.plugin.scrpts.python.Nope", fam, sizeof fam));
+    /* not a class name */
+    assert_null(flow_type_missing_family("log.nope", fam, sizeof fam));
+    assert_null(flow_type_missing_family("Paralel", fam, sizeof fam));
+    /* data driven: a family is known once a table declares one of its types */
+    flow_registry_add(nsf_extra, 1);
+    assert_null(flow_type_missing_family("io.kestra.plugin.nosuchfamily.Walk", fam, sizeof fam));
+    assert_suggests("io.kestra.plugin.nosuchfamily.Rnu", -1, "io.kestra.plugin.nosuchfamily.Run");
+    flow_registry_reset();
+    tasks_register_all();
 }
 
 /* ---- registry mechanics ---------------------------------------------------------- */
@@ -767,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kestra_names_resolve, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_suggest_short_names_for_short_names, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_suggest_aliases_for_class_names, setup_real, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_family, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_add_find_each_reset, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_abort, setup_real, teardown),
         cmocka_unit_test_setup_teardown(test_many_types_grow_the_hash, setup_real, teardown),
