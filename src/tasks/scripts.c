@@ -15,7 +15,9 @@
  *      out/ (OUTPUT_DIR) and, outside a WorkingDirectory, work/ (the working
  *      folder); inside a WorkingDirectory the shared c->workdir is used;
  *   2. namespaceFiles, then inputFiles are written into the working folder
- *      (script_io.c: never outside it);
+ *      (script_io.c: never outside it); every kestra:// or kite:// URI in the
+ *      rendered beforeCommands, commands and script is downloaded there and
+ *      replaced by the local path, as Kestra does;
  *   3. the program is built: Commands join beforeCommands and commands with
  *      newlines (prefixed by `set -e` when failFast) and hand them to the
  *      interpreter (["/bin/sh", "-c"]); Script writes the script to a file of
@@ -153,6 +155,7 @@ typedef struct srun {
     char *bindir;         /* R/bin for Python, else NULL */
     char *pydir;          /* R/py for Python (kestra.py), else NULL */
     char *script_path;    /* Script: the file holding the script */
+    json_t *localized;    /* internal-storage URI -> its local copy */
 
     tasks__script_out out; /* markers, logs, line counts (script_io.c) */
 } srun;
@@ -304,6 +307,105 @@ static int write_script(srun *s, const char *text, kerr *e)
     return 0;
 }
 
+/* ---- internal-storage URIs in the program ------------------------------------ */
+
+/* Is s at a "kestra://" or "kite://" URI (what Kestra localizes)? */
+static size_t uri_at(const char *s)
+{
+    if (!strncmp(s, "kestra://", 9) || !strncmp(s, "kite://", 7)) {
+        size_t n = 0;
+        while (s[n] && !strchr(" \t\r\n\"'`;|&<>(){}$,", s[n]))
+            n++;
+        return n;
+    }
+    return 0;
+}
+
+/* Downloads uri into the working folder (its file name, "<k>-<name>" when
+ * taken) and returns the local path (malloc'd), recorded in s->localized so
+ * that a URI written twice is fetched once. */
+static char *localize_one(srun *s, const char *uri, kerr *e)
+{
+    if (!s->localized)
+        s->localized = json_object();
+    const char *known = json_string_value(json_object_get(s->localized, uri));
+    if (known)
+        return xstrdup(known);
+    kerr se = KERR_INIT;
+    int in = storage_open_fd(s->c->storage, uri, &se);
+    if (in < 0) {
+        kerr_set(e, "%s: %s", uri, se.msg);
+        return NULL;
+    }
+    const char *slash = strrchr(uri, '/');
+    const char *name = slash && slash[1] ? slash + 1 : "file";
+    char *path = xasprintf("%s/%s", s->workdir, name);
+    for (int k = 1; access(path, F_OK) == 0; k++) {
+        free(path);
+        path = xasprintf("%s/%d-%s", s->workdir, k, name);
+    }
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = out < 0 ? -1 : 0;
+    char chunk[65536];
+    ssize_t r;
+    while (!rc && (r = read(in, chunk, sizeof chunk)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -1;
+            break;
+        }
+        rc = tasks__write_all(out, chunk, (size_t)r);
+    }
+    if (out >= 0 && close(out))
+        rc = -1;
+    close(in);
+    if (rc) {
+        kerr_set(e, "%s: cannot copy it to %s: %s", uri, path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    json_object_set_new(s->localized, uri, json_string(path));
+    return path;
+}
+
+/* Replaces every internal-storage URI of *text by the path of a local copy
+ * in the working folder, as Kestra does for a script's commands and script. */
+static int localize_uris(srun *s, char **text, kerr *e)
+{
+    if (!*text || (!strstr(*text, "kestra://") && !strstr(*text, "kite://")))
+        return 0;
+    buf b = BUF_INIT;
+    for (const char *p = *text; *p;) {
+        size_t n = uri_at(p);
+        if (!n) {
+            buf_putc(&b, *p++);
+            continue;
+        }
+        char *uri = xstrndup(p, n);
+        char *local = localize_one(s, uri, e);
+        free(uri);
+        if (!local) {
+            buf_free(&b);
+            return -1;
+        }
+        buf_puts(&b, local);
+        free(local);
+        p += n;
+    }
+    free(*text);
+    *text = b.data ? buf_steal(&b) : xstrdup("");
+    return 0;
+}
+
+static int localize_strv(srun *s, char **v, kerr *e)
+{
+    for (; v && *v; v++)
+        if (localize_uris(s, v, e))
+            return -1;
+    return 0;
+}
+
 /* Is interp ["/bin/sh", "-c"] (the default)? */
 static int default_interp(char **interp)
 {
@@ -366,6 +468,8 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
         kerr_set(e, "property 'interpreter' must name a program");
         goto out;
     }
+    if (localize_strv(s, before, e))
+        goto out;
     buf prog = BUF_INIT;
     if (fail_fast && is_shell(interp[0]))
         buf_puts(&prog, "set -e\n");
@@ -374,7 +478,7 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
         buf_putc(&prog, '\n');
     }
     if (s->commands) {
-        if (prop_strv(c, "commands", &cmds, e)) {
+        if (prop_strv(c, "commands", &cmds, e) || localize_strv(s, cmds, e)) {
             buf_free(&prog);
             goto out;
         }
@@ -395,7 +499,7 @@ static int build_argv(srun *s, int user_path, char ***argv, kerr *e)
                 buf_putc(&prog, '\n');
         }
     } else {
-        if (task_prop_string(c, "script", NULL, &script, e)) {
+        if (task_prop_string(c, "script", NULL, &script, e) || localize_uris(s, &script, e)) {
             buf_free(&prog);
             goto out;
         }
@@ -667,6 +771,7 @@ static void srun_free(srun *s)
         if (proc_workdir_remove(s->rdir, NULL, NULL, &e) < 0)
             task_log(s->c, LEVEL_WARN, "cannot remove the run folder: %s", e.msg);
     }
+    json_decref(s->localized);
     free(s->rdir);
     free(s->workdir);
     free(s->outdir);

@@ -373,6 +373,30 @@ printf 'id: lb\nnamespace: e2e.core\ntasks:\n  - id: l\n    type: io.kestra.plug
 run lb "$work/lb.yaml"
 has "Loop: breakWhen fails, saying kite does not run it yet" "$work/err" "Loop: property 'breakWhen' is not supported by kite yet"
 
+# ---- internal-storage URIs in a script are downloaded to the working folder --------------
+cat >"$work/uris.yaml" <<'EOF'
+id: uris
+namespace: e2e.core
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: "row one\nrow two\n"
+    extension: .csv
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - wc -l < {{ outputs.w.uri }} | tr -d ' ' | sed 's/^/lines=/'
+      - test -f "$(basename {{ outputs.w.uri }})" && echo "copied into the working folder"
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      print(open("{{ outputs.w.uri | replace({'kite:///': 'kestra:///'}) }}").read().split("\n")[1])
+EOF
+run uris "$work/uris.yaml"
+has "script URIs: a kite:/// URI in commands is read as a local file" "$work/err" "lines=2"
+has "script URIs: the copy is in the working folder" "$work/err" "copied into the working folder"
+has "script URIs: a kestra:/// URI in a Script too" "$work/err" "row two"
+
 # ---- the tasks variable, tasksWithState, isFileEmpty, fileURI, randomPort -----------------
 cat >"$work/funcs.yaml" <<'EOF'
 id: funcs
