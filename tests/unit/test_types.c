@@ -225,7 +225,8 @@ static void test_runnable_types_get_no_warning(void **state)
     assert_int_equal(ds.n, 0);
     flow_free(f);
 
-    const char *bad = "id: w\nnamespace: test.types\ntasks:\n  - id: t\n    type: kv.purge_kv\n";
+    const char *bad = "id: w\nnamespace: test.types\ntasks:\n  - id: t\n    type: flow.template\n"
+                      "    namespace: a\n    templateId: b\n";
     assert_int_equal(flow_load_text(bad, strlen(bad), "w.yaml", &f, &ds), 0);
     assert_int_equal(ds.n, 1);
     assert_int_equal(diags_errors(&ds), 0);
@@ -234,7 +235,7 @@ static void test_runnable_types_get_no_warning(void **state)
     FILE *mem = open_memstream(&out, &len);
     diag_print(mem, &ds.v[0], NULL, 0, 0);
     fclose(mem);
-    assert_string_equal(out, "w.yaml:5:11: warning: type 'kv.purge_kv' is declared but kite cannot run it yet\n");
+    assert_string_equal(out, "w.yaml:5:11: warning: type 'flow.template' is declared but kite cannot run it yet\n");
     free(out);
     flow_free(f);
     diags_free(&ds);
