@@ -73,6 +73,7 @@ static const family families[] = {
     FAMILY(tasks__git),
     FAMILY(tasks__mongodb),
     FAMILY(tasks__s3),
+    FAMILY(tasks__serdes),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

@@ -1,0 +1,493 @@
+/*
+ * serdes.c: the row-file converters (io.kestra.plugin.serdes.*): CsvToIon,
+ * IonToCsv, JsonToIon, IonToJson. Each reads one internal-storage file and
+ * writes another, streamed (a CSV record, a JSON line or an Ion value at a
+ * time), so memory does not grow with the file. Output `uri`.
+ *
+ * Not done: IonToCsv's dateFormat/timeFormat/dateTimeFormat/timeZoneId (a
+ * timestamp is written as its Ion text), charsets other than UTF-8 (and
+ * ISO-8859-1 when reading CSV), Avro and Parquet (not declared).
+ */
+#include "tasks/tasks_int.h"
+
+#include "storage/storage.h"
+#include "util/ion.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv {
+    FILE *in;
+    storage_writer *sw;
+    char *uri;
+} conv;
+
+static int sw_sink(void *ud, const char *p, size_t n)
+{
+    kerr e = KERR_INIT;
+    return storage_writer_write(ud, p, n, &e);
+}
+
+static int conv_open(task_ctx *c, conv *v, const char *ext, kerr *e)
+{
+    memset(v, 0, sizeof *v);
+    char *from = NULL;
+    if (task_prop_string(c, "from", NULL, &from, e))
+        return -1;
+    if (!from)
+        return kerr_set(e, "property 'from' is required (a kite:/// URI)");
+    kerr se = KERR_INIT;
+    int fd = storage_open_fd(c->storage, from, &se);
+    free(from);
+    if (fd < 0)
+        return kerr_set(e, "property 'from': %s", se.msg);
+    v->in = fdopen(fd, "r");
+    char name[300];
+    snprintf(name, sizeof name, "%s.%s", c->task_id, ext);
+    v->uri = storage_uri_task_file(c->namespace, c->flow_id, c->execution_id, c->task_id, c->taskrun_id, name, e);
+    v->sw = v->uri ? storage_writer_new(c->storage, v->uri, e) : NULL;
+    return v->sw ? 0 : -1;
+}
+
+static task_result conv_end(task_ctx *c, conv *v, int rc, kerr *e)
+{
+    if (v->in)
+        fclose(v->in);
+    if (v->sw) {
+        if (rc)
+            storage_writer_abort(v->sw);
+        else if (storage_writer_commit(v->sw, e))
+            rc = -1;
+    }
+    if (!rc)
+        task_output(c, "uri", json_string(v->uri));
+    free(v->uri);
+    return rc ? TASK_FAILED : TASK_SUCCESS;
+}
+
+static int one_char(task_ctx *c, const char *prop, const char *dflt, int *out, kerr *e)
+{
+    char *s = NULL;
+    if (task_prop_string(c, prop, dflt, &s, e))
+        return -1;
+    if (!s || strlen(s) != 1) {
+        free(s);
+        return kerr_set(e, "property '%s' must be one character", prop);
+    }
+    *out = (unsigned char)s[0];
+    free(s);
+    return 0;
+}
+
+/* ---- CSV -> Ion ------------------------------------------------------------ */
+
+typedef struct csv_rec {
+    char **f;
+    size_t n, cap;
+    buf cur;
+} csv_rec;
+
+static void rec_push(csv_rec *r)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->f = realloc(r->f, r->cap * sizeof *r->f);
+    }
+    r->f[r->n++] = buf_steal(&r->cur);
+}
+
+static void rec_clear(csv_rec *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->f[i]);
+    r->n = 0;
+}
+
+/* Reads one record; 1 read, 0 end of file, -1 error. *line: the line it
+ * started on (updated past it). */
+static int csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start, kerr *e)
+{
+    rec_clear(r);
+    buf_reset(&r->cur);
+    int ch, inq = 0, any = 0;
+    *start = *line;
+    while ((ch = getc(f)) != EOF) {
+        any = 1;
+        if (inq) {
+            if (ch == quote) {
+                int nx = getc(f);
+                if (nx == quote) {
+                    buf_putc(&r->cur, (char)quote);
+                    continue;
+                }
+                inq = 0;
+                if (nx == EOF)
+                    break;
+                ungetc(nx, f);
+                continue;
+            }
+            if (ch == '\n')
+                (*line)++;
+        } else if (ch == quote && r->cur.len == 0) {
+            inq = 1;
+            continue;
+        } else if (ch == sep) {
+            rec_push(r);
+            continue;
+        } else if (ch == '\r') {
+            int nx = getc(f);
+            if (nx != '\n' && nx != EOF)
+                ungetc(nx, f);
+            (*line)++;
+            rec_push(r);
+            return 1;
+        } else if (ch == '\n') {
+            (*line)++;
+            rec_push(r);
+            return 1;
+        }
+        if (latin1 && ch >= 0x80) {
+            buf_putc(&r->cur, (char)(0xC0 | (ch >> 6)));
+            buf_putc(&r->cur, (char)(0x80 | (ch & 0x3F)));
+        } else {
+            buf_putc(&r->cur, (char)ch);
+        }
+    }
+    if (inq)
+        return kerr_set_at(e, (int)*start, 1, "property 'from': line %ld: a quoted field is not closed", *start);
+    if (!any)
+        return 0;
+    rec_push(r);
+    return 1;
+}
+
+static int charset_latin1(task_ctx *c, int *latin1, kerr *e)
+{
+    char *cs = NULL;
+    if (task_prop_string(c, "charset", "UTF-8", &cs, e))
+        return -1;
+    *latin1 = !strcasecmp(cs, "ISO-8859-1") || !strcasecmp(cs, "latin1");
+    int ok = *latin1 || !strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "UTF8");
+    if (!ok)
+        kerr_set(e, "property 'charset': '%s' is not supported (UTF-8, ISO-8859-1)", cs);
+    free(cs);
+    return ok ? 0 : -1;
+}
+
+static task_result csv_to_ion_run(task_ctx *c, kerr *e)
+{
+    conv v;
+    int sep, quote, header, skip_empty, strict, latin1;
+    int64_t skip;
+    if (one_char(c, "fieldSeparator", ",", &sep, e) || one_char(c, "textDelimiter", "\"", &quote, e) ||
+        task_prop_bool(c, "header", 1, &header, e) || task_prop_bool(c, "skipEmptyRows", 0, &skip_empty, e) ||
+        task_prop_bool(c, "errorOnDifferentFieldCount", 0, &strict, e) || task_prop_int(c, "skipRows", 0, &skip, e) ||
+        charset_latin1(c, &latin1, e))
+        return TASK_FAILED;
+    if (conv_open(c, &v, "ion", e))
+        return conv_end(c, &v, -1, e);
+    ion_writer *w = ion_writer_new(sw_sink, v.sw);
+    csv_rec r = {0}, h = {0};
+    buf_init(&r.cur, 0);
+    long line = 1, start;
+    int rc = 0, got;
+    int64_t rows = 0;
+    while ((got = csv_next(v.in, sep, quote, latin1, &r, &line, &start, e)) == 1) {
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        int empty = r.n == 1 && !r.f[0][0];
+        if (empty && skip_empty)
+            continue;
+        if (header && !h.f) {
+            h = r;
+            memset(&r, 0, sizeof r);
+            buf_init(&r.cur, 0);
+            continue;
+        }
+        if (strict && header && r.n != h.n) {
+            rc = kerr_set_at(e, (int)start, 1, "property 'from': line %ld: %zu fields, the header has %zu", start,
+                             r.n, h.n);
+            break;
+        }
+        if (header) {
+            rc = ion_begin_struct(w);
+            for (size_t i = 0; !rc && i < h.n; i++) {
+                rc = ion_write_field(w, h.f[i]);
+                if (!rc)
+                    rc = i < r.n ? ion_write_string(w, r.f[i], strlen(r.f[i])) : ion_write_null(w);
+            }
+            if (!rc)
+                rc = ion_end_struct(w);
+        } else {
+            rc = ion_begin_list(w);
+            for (size_t i = 0; !rc && i < r.n; i++)
+                rc = ion_write_string(w, r.f[i], strlen(r.f[i]));
+            if (!rc)
+                rc = ion_end_list(w);
+        }
+        if (rc) {
+            kerr_set(e, "internal storage: writing %s failed", v.uri);
+            break;
+        }
+        rows++;
+    }
+    if (got < 0)
+        rc = -1;
+    if (!rc && ion_writer_flush(w))
+        rc = kerr_set(e, "internal storage: writing %s failed", v.uri);
+    ion_writer_free(w);
+    rec_clear(&r);
+    free(r.f);
+    buf_free(&r.cur);
+    rec_clear(&h);
+    free(h.f);
+    buf_free(&h.cur);
+    if (!rc)
+        task_metric(c, "records", METRIC_COUNTER, (double)rows, NULL);
+    return conv_end(c, &v, rc, e);
+}
+
+/* ---- Ion -> CSV ------------------------------------------------------------ */
+
+static void csv_field(buf *b, const char *s, size_t n, int sep, int quote, int always)
+{
+    int need = always;
+    for (size_t i = 0; !need && i < n; i++)
+        need = s[i] == sep || s[i] == quote || s[i] == '\n' || s[i] == '\r';
+    if (!need) {
+        buf_append(b, s, n);
+        return;
+    }
+    buf_putc(b, (char)quote);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == quote)
+            buf_putc(b, (char)quote);
+        buf_putc(b, s[i]);
+    }
+    buf_putc(b, (char)quote);
+}
+
+static void csv_value(buf *b, const json_t *x, int sep, int quote, int always)
+{
+    if (!x || json_is_null(x))
+        return;
+    if (json_is_string(x)) {
+        csv_field(b, json_string_value(x), json_string_length(x), sep, quote, always);
+        return;
+    }
+    char *s = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    csv_field(b, s, strlen(s), sep, quote, always);
+    free(s);
+}
+
+static task_result ion_to_csv_run(task_ctx *c, kerr *e)
+{
+    conv v;
+    int sep, quote, header, always;
+    char *nl = NULL;
+    if (one_char(c, "fieldSeparator", ",", &sep, e) || one_char(c, "textDelimiter", "\"", &quote, e) ||
+        task_prop_bool(c, "header", 1, &header, e) || task_prop_bool(c, "alwaysDelimitText", 0, &always, e) ||
+        task_prop_string(c, "lineDelimiter", "\n", &nl, e))
+        return TASK_FAILED;
+    if (conv_open(c, &v, "csv", e)) {
+        free(nl);
+        return conv_end(c, &v, -1, e);
+    }
+    ion_reader *r = ion_reader_new_file(v.in, 0);
+    json_t *row, *keys = NULL;
+    ion_type t;
+    int rc = 0, got;
+    buf b;
+    buf_init(&b, 0);
+    while ((got = ion_reader_next(r, &row, &t, e)) == 1) {
+        buf_reset(&b);
+        if (json_is_object(row)) {
+            if (!keys) {
+                keys = json_array();
+                const char *k;
+                json_t *x;
+                json_object_foreach(row, k, x) json_array_append_new(keys, json_string(k));
+                if (header) {
+                    for (size_t i = 0; i < json_array_size(keys); i++) {
+                        if (i)
+                            buf_putc(&b, (char)sep);
+                        csv_value(&b, json_array_get(keys, i), sep, quote, always);
+                    }
+                    buf_puts(&b, nl);
+                }
+            }
+            for (size_t i = 0; i < json_array_size(keys); i++) {
+                if (i)
+                    buf_putc(&b, (char)sep);
+                csv_value(&b, json_object_get(row, json_string_value(json_array_get(keys, i))), sep, quote, always);
+            }
+        } else if (json_is_array(row)) {
+            for (size_t i = 0; i < json_array_size(row); i++) {
+                if (i)
+                    buf_putc(&b, (char)sep);
+                csv_value(&b, json_array_get(row, i), sep, quote, always);
+            }
+        } else {
+            csv_value(&b, row, sep, quote, always);
+        }
+        buf_puts(&b, nl);
+        json_decref(row);
+        if (storage_writer_write(v.sw, b.data, b.len, e)) {
+            rc = -1;
+            break;
+        }
+    }
+    if (got < 0) {
+        kerr_prefix(e, "property 'from'");
+        rc = -1;
+    }
+    json_decref(keys);
+    buf_free(&b);
+    free(nl);
+    ion_reader_free(r);
+    return conv_end(c, &v, rc, e);
+}
+
+/* ---- JSON <-> Ion ------------------------------------------------------------ */
+
+static task_result json_to_ion_run(task_ctx *c, kerr *e)
+{
+    conv v;
+    int newline;
+    if (task_prop_bool(c, "newLine", 1, &newline, e))
+        return TASK_FAILED;
+    if (conv_open(c, &v, "ion", e))
+        return conv_end(c, &v, -1, e);
+    ion_writer *w = ion_writer_new(sw_sink, v.sw);
+    int rc = 0;
+    json_error_t je;
+    if (newline) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long no = 0;
+        while (!rc && (n = getline(&line, &cap, v.in)) >= 0) {
+            no++;
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == ','))
+                n--;
+            if (n == 0)
+                continue;
+            json_t *x = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &je);
+            if (!x) {
+                rc = kerr_set_at(e, (int)no, je.column, "property 'from': line %ld, column %d: %s", no, je.column,
+                                 je.text);
+                break;
+            }
+            rc = ion_write_json(w, x, 0);
+            json_decref(x);
+        }
+        free(line);
+    } else {
+        json_t *x = json_loadf(v.in, JSON_DECODE_ANY, &je);
+        if (!x) {
+            rc = kerr_set_at(e, je.line, je.column, "property 'from': line %d, column %d: %s", je.line, je.column,
+                             je.text);
+        } else if (json_is_array(x)) {
+            size_t i;
+            json_t *el;
+            json_array_foreach(x, i, el) if (!rc) rc = ion_write_json(w, el, 0);
+        } else {
+            rc = ion_write_json(w, x, 0);
+        }
+        json_decref(x);
+    }
+    if (!rc && ion_writer_flush(w))
+        rc = kerr_set(e, "internal storage: writing %s failed", v.uri);
+    ion_writer_free(w);
+    return conv_end(c, &v, rc, e);
+}
+
+static task_result ion_to_json_run(task_ctx *c, kerr *e)
+{
+    conv v;
+    int newline;
+    if (task_prop_bool(c, "newLine", 1, &newline, e))
+        return TASK_FAILED;
+    if (conv_open(c, &v, newline ? "jsonl" : "json", e))
+        return conv_end(c, &v, -1, e);
+    ion_reader *r = ion_reader_new_file(v.in, 0);
+    json_t *x;
+    ion_type t;
+    int rc = 0, got, first = 1;
+    if (!newline)
+        rc = storage_writer_write(v.sw, "[", 1, e);
+    while (!rc && (got = ion_reader_next(r, &x, &t, e)) == 1) {
+        char *s = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+        json_decref(x);
+        if ((!newline && !first && storage_writer_write(v.sw, ",", 1, e)) ||
+            storage_writer_write(v.sw, s, strlen(s), e) || (newline && storage_writer_write(v.sw, "\n", 1, e)))
+            rc = -1;
+        first = 0;
+        free(s);
+    }
+    if (!rc && got < 0) {
+        kerr_prefix(e, "property 'from'");
+        rc = -1;
+    }
+    if (!rc && !newline)
+        rc = storage_writer_write(v.sw, "]\n", 2, e);
+    ion_reader_free(r);
+    return conv_end(c, &v, rc, e);
+}
+
+static const struct task_hooks csv_to_ion_hooks = {.run = csv_to_ion_run};
+static const struct task_hooks ion_to_csv_hooks = {.run = ion_to_csv_run};
+static const struct task_hooks json_to_ion_hooks = {.run = json_to_ion_run};
+static const struct task_hooks ion_to_json_hooks = {.run = ion_to_json_run};
+
+const type_def tasks__serdes[] = {
+    {
+        .name = "serdes.csv_to_ion",
+        .hooks = &csv_to_ion_hooks,
+        .aliases = ALIASES("io.kestra.plugin.serdes.csv.CsvToIon", "io.kestra.plugin.serdes.csv.CsvReader"),
+        .desc = "Convert a CSV file to Ion rows (output `uri`).",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
+                       PSTR("fieldSeparator", 0, "\",\"", "field separator character"),
+                       PSTR("textDelimiter", 0, "\"\\\"\"", "text delimiter character"),
+                       PBOOL("header", 0, "true", "the first line is the header"),
+                       PBOOL("skipEmptyRows", 0, "false", "skip empty rows"),
+                       PINT("skipRows", 0, "0", "lines to skip at the start"),
+                       PBOOL("errorOnDifferentFieldCount", 0, "false", "fail on a row with another field count"),
+                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 or ISO-8859-1")),
+    },
+    {
+        .name = "serdes.ion_to_csv",
+        .hooks = &ion_to_csv_hooks,
+        .aliases = ALIASES("io.kestra.plugin.serdes.csv.IonToCsv", "io.kestra.plugin.serdes.csv.CsvWriter"),
+        .desc = "Convert Ion rows to a CSV file (output `uri`).",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
+                       PSTR("fieldSeparator", 0, "\",\"", "field separator character"),
+                       PSTR("textDelimiter", 0, "\"\\\"\"", "text delimiter character"),
+                       PBOOL("header", 0, "true", "write a header line"),
+                       PBOOL("alwaysDelimitText", 0, "false", "always quote fields"),
+                       PSTR("lineDelimiter", 0, "\"\\n\"", "line delimiter"),
+                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+    },
+    {
+        .name = "serdes.json_to_ion",
+        .hooks = &json_to_ion_hooks,
+        .aliases = ALIASES("io.kestra.plugin.serdes.json.JsonToIon", "io.kestra.plugin.serdes.json.JsonReader"),
+        .desc = "Convert JSON lines (or one array) to Ion rows (output `uri`).",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
+                       PBOOL("newLine", 0, "true", "JSON lines; false: one JSON array"),
+                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+    },
+    {
+        .name = "serdes.ion_to_json",
+        .hooks = &ion_to_json_hooks,
+        .aliases = ALIASES("io.kestra.plugin.serdes.json.IonToJson", "io.kestra.plugin.serdes.json.JsonWriter"),
+        .desc = "Convert Ion rows to JSON lines (or one array) (output `uri`).",
+        .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
+                       PBOOL("newLine", 0, "true", "JSON lines; false: one JSON array"),
+                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+    },
+};
+
+const size_t tasks__serdes_count = sizeof tasks__serdes / sizeof tasks__serdes[0];
