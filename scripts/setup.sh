@@ -6,9 +6,9 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libyaml-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev sqlite3
 libcurl4-openssl-dev libpq-dev libsodium-dev libpcre2-dev libzstd-dev
-libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl nodejs openssl
+libjq-dev libonig-dev libcmocka-dev tzdata python3 procps curl openssl
 libssh-dev libgit2-dev openssh-server openssh-client git
-libmariadb-dev postgresql mariadb-server npm
+libmariadb-dev postgresql mariadb-server
 python3-aiosmtpd
 libmongoc-dev
 python3-botocore"
@@ -19,14 +19,17 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+# Node.js and npm only where no node is on PATH: this image's Node 20 ships its
+# own npm, and Debian's npm package conflicts with it.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
 # DuckDB has no Debian package: its npm bindings ship libduckdb.so, which
 # src/tasks/sql/duckdb.c loads from vendor/duckdb/ (../shared/notes/duckdb.md).
 duckdb() {
     d="$(dirname "$0")/../vendor/duckdb"
     [ -f "$d/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so" ] && return 0
     command -v npm >/dev/null 2>&1 || return 0
-    mkdir -p "$d"
-    (cd "$d" && npm install --no-audit --no-fund --silent @duckdb/node-bindings-linux-x64@1.5.6-r.1) ||
+    # the version is pinned by vendor/duckdb/package.json and its package-lock.json
+    (cd "$d" && npm ci --no-audit --no-fund --silent) ||
         echo "setup: DuckDB could not be installed; DuckDB tasks will not run" >&2
 }
 [ -z "$missing" ] && { duckdb; exit 0; }
