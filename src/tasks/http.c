@@ -46,29 +46,12 @@
 
 /* ---- one client per worker thread ------------------------------------------- */
 
-static pthread_key_t client_key;
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-
-static void client_free(void *p)
-{
-    httpc_free(p);
-}
-
-static void client_key_make(void)
-{
-    pthread_key_create(&client_key, client_free);
-}
+static httpc_per_thread clients = HTTPC_PER_THREAD_INIT;
 
 /* This thread's client (made on first use, freed when the thread ends). */
 static httpc *thread_client(void)
 {
-    pthread_once(&client_once, client_key_make);
-    httpc *h = pthread_getspecific(client_key);
-    if (!h) {
-        h = httpc_new();
-        pthread_setspecific(client_key, h);
-    }
-    return h;
+    return httpc_thread(&clients);
 }
 
 /* ---- building a request from the properties ---------------------------------- */

@@ -511,3 +511,32 @@ int httpc_do_aws(httpc *c, const httpc_req *req, const httpc_opts *opts, const h
     c->aws = NULL;
     return rc;
 }
+
+/* ---- one client per thread (httpc_thread) --------------------------------- */
+
+/* pthread_once takes no argument: the key being made is handed over in a
+ * thread-local while its once runs (a once runs on the calling thread). */
+static __thread httpc_per_thread *making;
+
+static void client_free(void *p)
+{
+    httpc_free(p);
+}
+
+static void key_make(void)
+{
+    pthread_key_create(&making->key, client_free);
+}
+
+httpc *httpc_thread(httpc_per_thread *pt)
+{
+    making = pt;
+    pthread_once(&pt->once, key_make);
+    making = NULL;
+    httpc *h = pthread_getspecific(pt->key);
+    if (!h) {
+        h = httpc_new();
+        pthread_setspecific(pt->key, h);
+    }
+    return h;
+}

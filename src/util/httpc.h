@@ -27,6 +27,7 @@
 #define KITE_UTIL_HTTPC_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "util/buf.h"
@@ -87,6 +88,19 @@ typedef struct httpc_resp {
 /* A client; aborts on out of memory (libcurl's init failing counts). */
 httpc *httpc_new(void);
 void httpc_free(httpc *c);
+
+/* One client per thread and per user of it (the HTTP tasks, the alerts,
+ * Vault): a user declares one `static httpc_per_thread pt =
+ * HTTPC_PER_THREAD_INIT;` and calls httpc_thread(&pt), which makes the
+ * calling thread's client on first use and frees it when the thread ends.
+ * Users keep separate clients so that one never reenters another's handle
+ * (secret() reading Vault while a task's request is being prepared). */
+typedef struct httpc_per_thread {
+    pthread_once_t once;
+    pthread_key_t key;
+} httpc_per_thread;
+#define HTTPC_PER_THREAD_INIT {PTHREAD_ONCE_INIT, 0}
+httpc *httpc_thread(httpc_per_thread *pt);
 
 /* Performs one request. Returns 0 when a response arrived (whatever its
  * status) and fills *out (which the caller frees with httpc_resp_free),
