@@ -12,6 +12,7 @@
 
 #include "storage/storage.h"
 #include "util/ion.h"
+#include "util/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,17 +82,11 @@ static int one_char(task_ctx *c, const char *prop, const char *dflt, int *out, k
 
 /* ---- CSV -> Ion ------------------------------------------------------------ */
 
-typedef struct csv_rec {
-    char **f;
-    size_t n, cap;
-    buf cur;
-} csv_rec;
-
 static void rec_push(csv_rec *r)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
-        r->f = realloc(r->f, r->cap * sizeof *r->f);
+        r->f = xrealloc(r->f, r->cap * sizeof *r->f);
     }
     r->f[r->n++] = buf_steal(&r->cur);
 }
@@ -105,7 +100,7 @@ static void rec_clear(csv_rec *r)
 
 /* Reads one record; 1 read, 0 end of file, -1 error. *line: the line it
  * started on (updated past it). */
-static int csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start, kerr *e)
+int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start, kerr *e)
 {
     rec_clear(r);
     buf_reset(&r->cur);
@@ -192,7 +187,7 @@ static task_result csv_to_ion_run(task_ctx *c, kerr *e)
     long line = 1, start;
     int rc = 0, got;
     int64_t rows = 0;
-    while ((got = csv_next(v.in, sep, quote, latin1, &r, &line, &start, e)) == 1) {
+    while ((got = tasks__csv_next(v.in, sep, quote, latin1, &r, &line, &start, e)) == 1) {
         if (skip > 0) {
             skip--;
             continue;

@@ -231,4 +231,16 @@ int tasks__script_store_outputs(task_ctx *c, const char *workdir, const char *ou
  * URI to files. */
 int tasks__script_store_dir(task_ctx *c, const char *dir, const char *prefix, json_t *files, kerr *e);
 
+/* serdes.c's CSV reader, exposed for tests/fuzz/fuzz_csv.c: one record of
+ * f per call (fields in r->f[0..n-1], each owned by r until the next call);
+ * 1 read, 0 end of file, -1 error with e naming the line. *line is the line
+ * the record started on, updated past it; *start its byte offset. */
+typedef struct csv_rec {
+    char **f;
+    size_t n, cap;
+    buf cur;
+} csv_rec;
+int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start,
+                    kerr *e);
+
 #endif
