@@ -128,6 +128,7 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
     if (o->parts & CLI_BOOT_SERVER) {
         server_opts ho = {.engine = p->en, .store = p->st, .storage = p->fs, .host = cfg->host, .port = cfg->port,
                           .tmp_dir = cfg->tmp_dir, .quiet = o->quiet, .sched = p->sc, .timeout_s = o->timeout_s};
+        ho.session_ttl_s = (unsigned)(cfg->session_ttl_us / 1000000);
         p->http = server_new(&ho, e);
         if (!p->http)
             return -1;

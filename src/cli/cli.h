@@ -42,6 +42,7 @@ typedef struct cli_config {
     json_t *git_sync;       /* server.gitSync (docs/git.md): url, branch, gitDirectory,
                                namespace, includeChildNamespaces, delete, interval; or NULL */
     json_t *secret_backends; /* secrets.backends (NULL: kite's store alone) */
+    int64_t session_ttl_us;  /* server.sessionTtl: a login session's life (0: 12 h) */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */

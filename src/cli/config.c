@@ -22,7 +22,7 @@ static const char *const backend_keys[] = {"type", "address", "token", "roleId",
                                            "namespace", "timeout", "caFile", "insecure", NULL};
 static const char *const engine_keys[] = {"maxTaskRuns", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
-static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", NULL};
+static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", "sessionTtl", NULL};
 static const char *const git_sync_keys[] = {"url", "branch", "gitDirectory", "namespace", "includeChildNamespaces",
                                             "delete", "interval", "username", NULL};
 
@@ -241,6 +241,15 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
                 rc = -1;
                 goto done;
             }
+        }
+        if ((v = json_object_get(srv, "sessionTtl"))) {
+            int64_t us = 0;
+            if (!json_is_string(v) || duration_parse(json_string_value(v), &us, e) || us < 1000000 ||
+                us > 366LL * 24 * 3600 * 1000000) {
+                rc = kerr_set(e, "%s: 'server.sessionTtl' must be a duration from PT1S to P366D, such as PT12H", path);
+                goto done;
+            }
+            c->session_ttl_us = us;
         }
         if ((v = json_object_get(srv, "host"))) {
             if (!json_is_string(v)) {

@@ -99,34 +99,45 @@ int server_auth_init(server *s, const char *token, char **generated, kerr *e)
     return 0;
 }
 
+int srv_token_lookup(server *s, const char *token, srv_principal *who, char hex[65])
+{
+    digest_sha256_hex(token, strlen(token), hex);
+    json_t *row = NULL;
+    kerr e = KERR_INIT;
+    if (store_kv_sys_get(s->o.store, AUTH_NS, hex, &row, &e) != STORE_OK)
+        return -1;
+    const char *name = json_string_value(json_object_get(row, "name"));
+    const char *role = json_string_value(json_object_get(row, "role"));
+    snprintf(who->name, sizeof who->name, "%s", name ? name : "?");
+    snprintf(who->role, sizeof who->role, "%s", role ? role : "");
+    json_decref(row);
+    return 0;
+}
+
 int srv_auth_check(srv_req *r)
 {
     const char *h = srv_header(r, "Authorization");
+    /* a browser's session cookie, when no token is sent (session.c) */
+    if (!h && srv_cookie(r, SRV_SESSION_COOKIE))
+        return srv_session_check(r);
     if (!h) {
-        srv_error(r, MHD_HTTP_UNAUTHORIZED,
-                  "authentication required: send 'Authorization: Bearer <token>' (the admin token is printed at "
-                  "the server's first start, or set with KITE_ADMIN_TOKEN)");
+        srv_unauthorized(r, "missing",
+                         "authentication required: send 'Authorization: Bearer <token>' or log in with POST "
+                         "/api/v1/login (the admin token is printed at the server's first start, or set with "
+                         "KITE_ADMIN_TOKEN)");
         return -1;
     }
     if (strncasecmp(h, "Bearer ", 7)) {
-        srv_error(r, MHD_HTTP_UNAUTHORIZED, "the Authorization header must be 'Bearer <token>'");
+        srv_unauthorized(r, "invalid_token", "the Authorization header must be 'Bearer <token>'");
         return -1;
     }
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
     char hex[65];
-    digest_sha256_hex(tok, strlen(tok), hex);
-    json_t *who = NULL;
-    kerr e = KERR_INIT;
-    if (store_kv_sys_get(r->s->o.store, AUTH_NS, hex, &who, &e) != STORE_OK) {
-        srv_error(r, MHD_HTTP_UNAUTHORIZED, "invalid token");
+    if (srv_token_lookup(r->s, tok, &r->who, hex)) {
+        srv_unauthorized(r, "invalid_token", "invalid token");
         return -1;
     }
-    const char *name = json_string_value(json_object_get(who, "name"));
-    const char *role = json_string_value(json_object_get(who, "role"));
-    snprintf(r->who.name, sizeof r->who.name, "%s", name ? name : "?");
-    snprintf(r->who.role, sizeof r->who.role, "%s", role ? role : "");
-    json_decref(who);
     return 0;
 }

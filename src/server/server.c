@@ -92,6 +92,11 @@ static const srv_route routes[] = {
 
     {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)"},
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
+
+    {"POST", API "/login", srv_login, ROUTE_NOAUTH,
+     "Log in with {\"token\"}: sets the session cookie, answers name, role, csrfToken, expiresAt"},
+    {"POST", API "/logout", srv_logout, 0, "End the session (X-CSRF-Token with the cookie)"},
+    {"GET", API "/me", srv_me, 0, "Who the caller is (name, role, via; csrfToken and expiresAt with a session)"},
 };
 
 const srv_route *srv_routes(size_t *n)
@@ -304,6 +309,7 @@ void srv__req_release(srv_req *r)
     json_decref(r->files);
     json_decref(r->form);
     json_decref(r->raw_form);
+    json_decref(r->session);
     free(r->cur_file_key);
     buf_free(&r->body);
     for (int i = 0; i < r->nparams; i++)
@@ -706,6 +712,7 @@ void server_free(server *s)
     if (!s)
         return;
     server_stop(s);
+    srv_session_free(s);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->guard_cond);

@@ -51,6 +51,7 @@ typedef struct server_opts {
     int quiet;                  /* 1: no access log on stderr */
     sched *sched;               /* webhooks, backfills, flow changes; NULL: webhooks
                                  * and backfills answer 503 */
+    unsigned session_ttl_s;     /* how long a login session lasts; 0: 12 h (server.sessionTtl) */
 } server_opts;
 
 /* Creates a server (no socket yet). Returns NULL with e set when an option

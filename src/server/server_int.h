@@ -49,6 +49,7 @@ struct server {
     int heavy_running;          /* ROUTE_HEAVY handlers running (under lock) */
     pthread_cond_t heavy_cond;
     time_t last_trim;
+    struct srv_logins *logins;  /* failed logins per address (session.c) */
 };
 
 /* 1 once server_stop began: long requests (streams, waits) end. */
@@ -103,6 +104,8 @@ struct srv_req {
     size_t held;                /* bytes of s->inflight this request holds */
     int busy;                   /* the server-wide body budget was exhausted: 503 */
     int heavy;                  /* holds one of the SRV_HEAVY_MAX slots */
+    json_t *session;            /* the session of a cookie request (session.c), or NULL */
+    char session_key[65];       /* its kv key (the SHA-256 of the cookie) */
 };
 
 /* ---- responses (http.c) ------------------------------------------------- */
@@ -181,6 +184,30 @@ void srv_guard_stop(server *s);
 /* 0 when the request carries a valid token (r->who is filled); otherwise it
  * answers 401 and returns -1. */
 int srv_auth_check(srv_req *r);
+/* The principal of a bearer token: 0 with *who and hex (the token's
+ * SHA-256) filled, -1 when no such token exists. */
+int srv_token_lookup(server *s, const char *token, srv_principal *who /* OUT */, char hex[65] /* OUT */);
+/* Answers 401 {"message", "reason"} (reason: missing, invalid_token,
+ * invalid_session, expired_session, revoked_token), dropping a dead
+ * session cookie. */
+enum MHD_Result srv_unauthorized(srv_req *r, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- sessions (session.c) ---------------------------------------------------- */
+
+#define SRV_SESSION_COOKIE "kite_session"
+/* A cookie's value (borrowed) or NULL. */
+const char *srv_cookie(srv_req *r, const char *name);
+/* The session cookie's check, as srv_auth_check for a bearer token: 0
+ * with r->who, r->session and r->session_key set; -1 after answering 401
+ * (unknown, expired, revoked) or 403 (a non-GET/HEAD request without the
+ * session's X-CSRF-Token). */
+int srv_session_check(srv_req *r);
+/* Frees the failed-login table (server_free). */
+void srv_session_free(server *s);
+enum MHD_Result srv_login(srv_req *r);
+enum MHD_Result srv_logout(srv_req *r);
+enum MHD_Result srv_me(srv_req *r);
 
 /* ---- handlers ------------------------------------------------------------- */
 
