@@ -77,7 +77,7 @@ static void run_size(storage *s, storage *fast, const char *dir, size_t n, const
     for (size_t i = 0; i < n; i++)
         data[i] = (char)('a' + i % 26);
     kerr e = KERR_INIT;
-    const char *uri = "kite:///io/kestra/bench/flow/executions/E1/tasks/t1/R1/out.bin";
+    const char *uri = "kestra:///io/kestra/bench/flow/executions/E1/tasks/t1/R1/out.bin";
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     buf b = BUF_INIT;
     double spent[NCASES] = {0};
@@ -102,7 +102,7 @@ static void run_size(storage *s, storage *fast, const char *dir, size_t n, const
                         die("put", &e);
                     break;
                 case PUT_NEW: {
-                    char *u = xasprintf("kite:///io/kestra/bench/flow/executions/E2/tasks/t1/"
+                    char *u = xasprintf("kestra:///io/kestra/bench/flow/executions/E2/tasks/t1/"
                                         "R%ld/out.bin", round);
                     if (storage_put(s, u, data, n, &e))
                         die("put", &e);
@@ -133,7 +133,7 @@ static void run_size(storage *s, storage *fast, const char *dir, size_t n, const
         report(size, case_name[c], ops[c], spent[c], n);
     buf_free(&b);
     close(dfd);
-    if (storage_delete_prefix(s, "kite:///io/kestra/bench/flow/executions/", &e) < 0)
+    if (storage_delete_prefix(s, "kestra:///io/kestra/bench/flow/executions/", &e) < 0)
         die("delete_prefix", &e);
     free(data);
 }

@@ -897,11 +897,11 @@ static json_t *conv_email(const conv *c, const json_t *v)
 static json_t *conv_file_uri(const conv *c, const json_t *v)
 {
     char shown[SHOWN_MAX];
-    const char *s = need_text(c, v, "a kite:/// URI");
+    const char *s = need_text(c, v, "a kestra:/// URI");
     if (!s)
         return NULL;
-    if (strncmp(s, "kite:///", 8) != 0 && strncmp(s, "kestra:///", 10) != 0)
-        return fail(c, "%s is not a kite:/// or kestra:/// URI of a file in storage", show(v, shown, sizeof shown)),
+    if (strncmp(s, "kestra:///", 10) != 0 && strncmp(s, "kite:///", 8) != 0)
+        return fail(c, "%s is not a kestra:/// (or kite:///) URI of a file in storage", show(v, shown, sizeof shown)),
                NULL;
     storage_uri u;
     kerr sub = KERR_INIT;

@@ -255,7 +255,7 @@ static int op_flow_put(task_ctx *c, const char *source, size_t len, const char *
 
 static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret, op_flow_put};
 
-/* Writes a WorkingDirectory's inputFiles (name -> content or kite:/// URI)
+/* Writes a WorkingDirectory's inputFiles (name -> content or kestra:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */
 static void write_input_files(engine *en, xexec *x, int p, const char *dir)
 {
@@ -286,7 +286,7 @@ static void write_input_files(engine *en, xexec *x, int p, const char *dir)
         const char *text = json_string_value(content);
         char *owned = text ? NULL : expr_value_to_text(content);
         buf data = BUF_INIT;
-        if (text && (!strncmp(text, "kite:///", 8) || !strncmp(text, "kestra:///", 10))) {
+        if (text && storage_uri_has_scheme(text)) {
             if (storage_read_all(en->o.storage, text, 1u << 30, &data, &e))
                 engine_log_line(en, x, p, 0, LEVEL_ERROR, e.msg);
         } else {

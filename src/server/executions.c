@@ -15,6 +15,7 @@
 #include "util/mem.h"
 
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -394,14 +395,14 @@ enum MHD_Result srv_exec_file(srv_req *r)
 {
     const char *path = srv_arg(r, "path");
     if (!path || !*path)
-        return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'path' is required: the file's kite:/// URI");
+        return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'path' is required: the file's kestra:/// URI");
     store_execution x = {0};
     if (read_execution(r, &x))
         return MHD_YES;
     kerr e = KERR_INIT;
     char *prefix = storage_uri_execution(x.namespace, x.flow_id, x.id, &e);
     store_execution_clear(&x);
-    char *uri = !strncmp(path, "kestra:///", 10) ? xasprintf("kite:///%s", path + 10) : xstrdup(path);
+    char *uri = !strncasecmp(path, "kite:///", 8) ? xasprintf("kestra:///%s", path + 8) : xstrdup(path);
     if (!prefix || strncmp(uri, prefix, strlen(prefix)) || strstr(uri, "/../")) {
         enum MHD_Result rc = srv_error(r, MHD_HTTP_FORBIDDEN, "'%s' is not a file of execution %s", path, r->params[0]);
         free(prefix);

@@ -67,7 +67,7 @@ static const srv_route routes[] = {
     {"POST", API "/executions/{id}/replay", srv_exec_replay, 0, "Replay an execution (taskRunId)"},
     {"POST", API "/executions/{id}/resume", srv_exec_resume, ROUTE_FORM, "Resume a paused execution (inputs)"},
     {"GET", API "/executions/{id}/follow", srv_exec_follow, 0, "Follow an execution (server-sent events)"},
-    {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kite:///...)"},
+    {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kestra:///...)"},
     {"POST", API "/executions/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
      "Create an execution (multipart inputs and files, labels, wait)"},
     {"POST", API "/executions/trigger/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,

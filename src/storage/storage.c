@@ -296,7 +296,7 @@ void storage_entries_free(storage_entry *entries, size_t n)
 static char *rel_to_uri(const char *rel)
 {
     buf b = BUF_INIT;
-    buf_puts(&b, "kite:///");
+    buf_puts(&b, STORAGE_SCHEME "/");
     const char *p = rel;
     for (;;) {
         const char *slash = strchr(p, '/');

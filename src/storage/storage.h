@@ -4,15 +4,15 @@
  * Files produced or uploaded by executions, namespace files and the kv area
  * live in one storage, named by URIs (Kestra's layout, with kite's scheme):
  *
- *   kite:///<namespace as path>/<flow>/executions/<execution id>/tasks/<task id>/<taskrun id>/<name>
- *   kite:///<namespace as path>/<flow>/executions/<execution id>/inputs/<input id>/<name>
- *   kite:///<namespace as path>/<flow>/executions/<execution id>/trigger/<trigger id>/<name>
- *   kite:///<namespace as path>/_files/<path>         (namespace files)
- *   kite:///<namespace as path>/_kv/<key>             (the kv area)
+ *   kestra:///<namespace as path>/<flow>/executions/<execution id>/tasks/<task id>/<taskrun id>/<name>
+ *   kestra:///<namespace as path>/<flow>/executions/<execution id>/inputs/<input id>/<name>
+ *   kestra:///<namespace as path>/<flow>/executions/<execution id>/trigger/<trigger id>/<name>
+ *   kestra:///<namespace as path>/_files/<path>         (namespace files)
+ *   kestra:///<namespace as path>/_kv/<key>             (the kv area)
  *
  * The namespace's dots become slashes ("io.kestra.tests" is io/kestra/tests).
- * "kestra:///..." names the same file as "kite:///..."; kite always writes
- * "kite:///". See docs/storage.md for the URI rules (percent-encoding,
+ * "kestra:///..." (what kite wrote before) names the same file as
+ * "kestra:///..."; kite always writes Kestra's "kestra:///". See docs/storage.md for the URI rules (percent-encoding,
  * reserved names, limits) and what the local backend guarantees.
  *
  * Every operation is atomic for readers: a put either leaves the previous
@@ -62,8 +62,8 @@ typedef enum storage_uri_kind {
 /* A parsed URI. All strings are owned by the struct (storage_uri_free). */
 typedef struct storage_uri {
     char *path;          /* decoded relative path, segments joined by '/';
-                            "" for the root "kite:///" */
-    char *uri;           /* canonical text: "kite:///" + encoded path
+                            "" for the root "kestra:///" */
+    char *uri;           /* canonical text: "kestra:///" + encoded path
                             (+ "/" when it was written as a folder) */
     int is_folder;       /* written with a trailing '/' (or the root) */
     int depth;           /* number of segments */
@@ -82,7 +82,7 @@ typedef struct storage_uri {
 
 #define STORAGE_URI_FOLDER 0x1u  /* accept a trailing '/' and the root */
 
-/* Parses and validates `text` ("kite:///..." or "kestra:///...") into *out.
+/* Parses and validates `text` ("kestra:///..." or "kite:///...") into *out.
  * Without STORAGE_URI_FOLDER a trailing '/' and the bare root are refused.
  * Returns 0, or -1 with a message naming the byte column (1-based) and what
  * is wrong, e.g. "column 12: empty path segment ('//')"; *out is then zeroed
@@ -90,10 +90,14 @@ typedef struct storage_uri {
 int storage_uri_parse(const char *text, unsigned flags, storage_uri *out /* OUT */,
                       kerr *e);
 void storage_uri_free(storage_uri *u);
-/* 1 when text starts with "kite://" or "kestra://" (any case): it is meant
+/* 1 when text starts with "kestra://" or "kite://" (any case): it is meant
  * as a storage URI (valid or not), rather than, say, a namespace file path
  * given to read(). */
 int storage_uri_has_scheme(const char *text);
+
+/* The scheme and empty authority of every URI kite writes (Kestra's); the
+ * path follows ("kestra:///a/b"). */
+#define STORAGE_SCHEME "kestra://"
 
 /* Percent-encodes one decoded segment (bytes outside RFC 3986 pchar, and
  * '%', become %XX); appends to b. */
@@ -102,7 +106,7 @@ void storage_uri_encode_segment(buf *b, const char *seg, size_t len);
 /* Builders. Each validates its parts (a namespace is dot-separated non-empty
  * parts; ids are one segment; `name` and a namespace file path may hold '/'
  * between valid segments), percent-encodes them and returns a fresh
- * canonical "kite:///" URI, or NULL with a message naming the part. */
+ * canonical "kestra:///" URI, or NULL with a message naming the part. */
 char *storage_uri_task_file(const char *namespace_id, const char *flow_id,
                             const char *execution_id, const char *task_id,
                             const char *taskrun_id, const char *name, kerr *e);
@@ -112,7 +116,7 @@ char *storage_uri_input_file(const char *namespace_id, const char *flow_id,
 char *storage_uri_trigger_file(const char *namespace_id, const char *flow_id,
                                const char *execution_id, const char *trigger_id,
                                const char *name, kerr *e);
-/* The folder holding every file of an execution ("kite:///.../executions/<id>/"),
+/* The folder holding every file of an execution ("kestra:///.../executions/<id>/"),
  * for storage_list() and storage_delete_prefix(). */
 char *storage_uri_execution(const char *namespace_id, const char *flow_id,
                             const char *execution_id, kerr *e);
@@ -173,7 +177,7 @@ void storage_writer_abort(storage_writer *w);
 /* ---- Reading ---------------------------------------------------------- */
 
 /* Opens the file at uri for reading: returns a file descriptor (O_CLOEXEC)
- * the caller closes, or -1 with "kite:///...: no such file" or another
+ * the caller closes, or -1 with "kestra:///...: no such file" or another
  * message. */
 int storage_open_fd(storage *s, const char *uri, kerr *e);
 /* The same as a FILE* ("rb"), which the caller fcloses; NULL on error. */
@@ -191,12 +195,12 @@ int64_t storage_size(storage *s, const char *uri, kerr *e);
 /* ---- Listing and deleting --------------------------------------------- */
 
 typedef struct storage_entry {
-    char *uri;       /* canonical "kite:///..." of a file */
+    char *uri;       /* canonical "kestra:///..." of a file */
     int64_t size;
 } storage_entry;
 
 /* Lists every file below the folder `prefix` (with or without trailing '/';
- * "kite:///" lists everything), recursively, sorted by path bytes, into a
+ * "kestra:///" lists everything), recursively, sorted by path bytes, into a
  * fresh array *out of *n entries. A missing folder gives 0 entries; a prefix
  * naming a file gives that file. Temporary files of writes in progress are
  * never listed. */

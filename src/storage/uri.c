@@ -1,11 +1,11 @@
 /*
  * uri.c: storage URIs, parsed and built in one place.
  *
- * A URI is "kite://" (or "kestra://", same files), an empty authority, then
- * an absolute path of segments: "kite:///io/kestra/tests/f/executions/...".
+ * A URI is "kestra://" (or "kite://", same files), an empty authority, then
+ * an absolute path of segments: "kestra:///io/kestra/tests/f/executions/...".
  * The parser is strict because URIs come from users (flow properties, API
  * calls, task outputs) and end up as file names:
- *   - the scheme is "kite" or "kestra" (any case); no host, query or fragment;
+ *   - the scheme is "kestra" or "kite" (any case); no host, query or fragment;
  *   - no empty segment ("//"), no "." or ".." segment (also when written
  *     with escapes, "%2E%2E"), no NUL and no '/' inside a segment (%00, %2F);
  *   - raw bytes allowed are RFC 3986 pchar (letters, digits, "-._~",
@@ -206,16 +206,16 @@ int storage_uri_parse(const char *text, unsigned flags, storage_uri *out, kerr *
         const char *colon = strchr(text, ':');
         if (colon && colon - text < 32 && colon > text)
             return kerr_set(e, "invalid storage URI: unknown scheme '%.*s' "
-                            "(expected kite:/// or kestra:///)", (int)(colon - text), text);
-        return kerr_set(e, "invalid storage URI: not a kite:/// or kestra:/// URI");
+                            "(expected kestra:/// or kite:///)", (int)(colon - text), text);
+        return kerr_set(e, "invalid storage URI: not a kestra:/// or kite:/// URI");
     }
     if (text[i] != '/' || text[i + 1] != '/')
-        return bad_at(e, i + 1, "expected '//' after the scheme (kite:///path)");
+        return bad_at(e, i + 1, "expected '//' after the scheme (kestra:///path)");
     i += 2;
     if (text[i] != '/') {
         if (text[i] == '\0')
-            return bad_at(e, i + 1, "missing path (kite:///path)");
-        return bad_at(e, i + 1, "a host is not allowed (write three slashes: kite:///path)");
+            return bad_at(e, i + 1, "missing path (kestra:///path)");
+        return bad_at(e, i + 1, "a host is not allowed (write three slashes: kestra:///path)");
     }
     i++;   /* text[i] is the first byte of the path */
 
@@ -231,7 +231,7 @@ int storage_uri_parse(const char *text, unsigned flags, storage_uri *out, kerr *
         if (c == '/' || c == '\0') {
             if (cur.len == 0) {
                 if (c == '\0' && (n == 0 || text[i - 1] == '/')) {
-                    /* "kite:///" (root) or "kite:///a/b/" (folder) */
+                    /* "kestra:///" (root) or "kestra:///a/b/" (folder) */
                     if (!(flags & STORAGE_URI_FOLDER)) {
                         rc = n == 0 ? bad_at(e, col, "empty path (the root is not a file)")
                                     : bad_at(e, col - 1, "trailing '/' (a file URI ends with a name)");
@@ -322,7 +322,7 @@ int storage_uri_parse(const char *text, unsigned flags, storage_uri *out, kerr *
     out->depth = n;
     out->is_folder = folder;
     buf cu = BUF_INIT;
-    buf_puts(&cu, "kite:///");
+    buf_puts(&cu, STORAGE_SCHEME "/");
     for (int k = 0; k < n; k++) {
         if (k)
             buf_putc(&cu, '/');
@@ -410,20 +410,20 @@ static char *finish(buf *b, int rc, int folder, kerr *e)
         return NULL;
     }
     size_t depth = 0;
-    for (size_t i = 8; i < b->len; i++)
+    for (size_t i = sizeof STORAGE_SCHEME; i < b->len; i++)
         depth += b->data[i] == '/';
     if (depth + !folder > STORAGE_DEPTH_MAX) {
         buf_free(b);
         kerr_set(e, "storage URI would have more than %d path segments", STORAGE_DEPTH_MAX);
         return NULL;
     }
-    /* b holds "kite://" + "/seg/seg"; that is the "kite:///seg/seg" form. */
+    /* b holds "kestra://" + "/seg/seg"; that is the "kestra:///seg/seg" form. */
     return buf_steal(b);
 }
 
 static int add_execution(buf *b, const char *ns, const char *flow, const char *exec, kerr *e)
 {
-    buf_puts(b, "kite://");
+    buf_puts(b, STORAGE_SCHEME);
     if (add_parts(b, "namespace", ns, '.', e) || add_id(b, "flow id", flow, e))
         return -1;
     add_word(b, "executions");
@@ -479,7 +479,7 @@ char *storage_uri_execution(const char *ns, const char *flow, const char *exec, 
 char *storage_uri_namespace_file(const char *ns, const char *path, kerr *e)
 {
     buf b = BUF_INIT;
-    buf_puts(&b, "kite://");
+    buf_puts(&b, STORAGE_SCHEME);
     int rc = add_parts(&b, "namespace", ns, '.', e);
     if (!rc) {
         add_word(&b, "_files");
@@ -494,7 +494,7 @@ char *storage_uri_namespace_file(const char *ns, const char *path, kerr *e)
 char *storage_uri_kv(const char *ns, const char *key, kerr *e)
 {
     buf b = BUF_INIT;
-    buf_puts(&b, "kite://");
+    buf_puts(&b, STORAGE_SCHEME);
     int rc = add_parts(&b, "namespace", ns, '.', e);
     if (!rc) {
         add_word(&b, "_kv");

@@ -844,7 +844,7 @@ static task_result bulk_run_task(task_ctx *c, kerr *e)
         task_prop_int(c, "chunk", 1000, &b.chunk, e))
         goto out;
     if (!from) {
-        kerr_set(e, "property 'from' is required (a kite:/// URI)");
+        kerr_set(e, "property 'from' is required (a kestra:/// URI)");
         goto out;
     }
     if (b.chunk < 1)
@@ -906,7 +906,7 @@ static task_result load_run(task_ctx *c, kerr *e)
         task_prop_bool(c, "removeIdKey", 1, &remove_id, e))
         goto out;
     if (!from) {
-        kerr_set(e, "property 'from' is required (a kite:/// URI)");
+        kerr_set(e, "property 'from' is required (a kestra:/// URI)");
         goto out;
     }
     if (b.chunk < 1)
@@ -1059,7 +1059,7 @@ const type_def tasks__mongodb[] = {
         .hooks = &bulk_hooks,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Bulk"),
         .desc = "Run the write models of a JSON-lines file (insertOne, updateOne, deleteMany...).",
-        .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kite:/// URI)"),
+        .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kestra:/// URI)"),
                        PINT("chunk", 0, "1000", "write models per bulk request")),
     },
     {
@@ -1067,7 +1067,7 @@ const type_def tasks__mongodb[] = {
         .hooks = &load_hooks,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Load"),
         .desc = "Insert the rows of an Ion file from internal storage.",
-        .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kite:/// URI)"),
+        .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kestra:/// URI)"),
                        PINT("chunk", 0, "1000", "documents per bulk request"),
                        PSTR("idKey", 0, NULL, "use this key as _id (24 hex digits become an ObjectId)"),
                        PBOOL("removeIdKey", 0, "true", "remove idKey from the document")),

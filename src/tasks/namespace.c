@@ -2,7 +2,7 @@
  * namespace.c: the namespace files family: namespace.upload_files,
  * namespace.download_files, namespace.delete_files and namespace.purge_files
  * (which has nothing to delete: kite keeps one version of a file), on the
- * namespace files of internal storage (kite:///<ns path>/_files/<path>); the
+ * namespace files of internal storage (kestra:///<ns path>/_files/<path>); the
  * type table is at the end of the file.
  *
  * Paths are written as Kestra writes them, "/scripts/etl.py", and glob

@@ -118,7 +118,7 @@ static task_result upload_run(task_ctx *c, kerr *e)
         task_prop(c, "metadata", &meta, e))
         goto out;
     if (!from || !(json_is_string(from) || json_is_array(from) || json_is_object(from))) {
-        kerr_set(e, "property 'from' is required: a kite:/// URI, a list of them, or a map of key to URI");
+        kerr_set(e, "property 'from' is required: a kestra:/// URI, a list of them, or a map of key to URI");
         goto out;
     }
     if (json_is_object(meta)) {
@@ -175,7 +175,7 @@ static task_result upload_run(task_ctx *c, kerr *e)
                 name = mk;
             }
             if (!uri) {
-                kerr_set(e, "property 'from': item %zu is not a kite:/// URI", i);
+                kerr_set(e, "property 'from': item %zu is not a kestra:/// URI", i);
                 json_decref(files);
                 goto out;
             }
@@ -211,7 +211,7 @@ out:
 
 /* ---- Download(s) ------------------------------------------------------------------------ */
 
-/* Downloads bucket/key into the task run's files; *uri gets its kite:/// URI. */
+/* Downloads bucket/key into the task run's files; *uri gets its kestra:/// URI. */
 static int download_one(task_ctx *c, s3_client *cl, const char *bucket, const char *key, char **uri,
                         s3_get_result *g, kerr *e)
 {
@@ -640,7 +640,7 @@ const type_def tasks__s3[] = {
         .desc = "Upload files of internal storage to S3, multipart for large ones (outputs `bucket`, `key`, `eTag`, `versionId`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
                        PSTR("key", PF_REQUIRED, NULL, "the key (a prefix when `from` holds several files)"),
-                       PANY("from", PF_REQUIRED, NULL, "a kite:/// URI, a list of them, or a map of key to URI"),
+                       PANY("from", PF_REQUIRED, NULL, "a kestra:/// URI, a list of them, or a map of key to URI"),
                        PSTR("contentType", 0, NULL, "the object's Content-Type"),
                        PMAP("metadata", 0, NULL, &tasks__item_string, "x-amz-meta-* values"),
                        P_S3_CONN),

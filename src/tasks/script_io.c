@@ -384,7 +384,7 @@ int tasks__write_all(int fd, const void *data, size_t n)
     return 0;
 }
 
-/* Writes one input file: content, or the storage file a kite:/// (or
+/* Writes one input file: content, or the storage file a kestra:/// (or
  * kestra:///) URI names. */
 static int put_input_file(task_ctx *c, int dirfd, const char *name, const char *content, kerr *e)
 {
@@ -602,7 +602,7 @@ static int any_match(char **pats, const char *path)
     return 0;
 }
 
-/* Copies the namespace files (kite:///<ns>/_files/...) into the working
+/* Copies the namespace files (kestra:///<ns>/_files/...) into the working
  * folder, as Kestra's namespaceFiles: include / exclude globs over the
  * file's path, several namespaces, one sub-folder per namespace, and what to
  * do with a file already there (ifExists). Written before inputFiles, which
@@ -640,7 +640,7 @@ static int put_namespace_files(task_ctx *c, int dirfd, kerr *e)
             kerr_prefix(e, "namespaceFiles");
             break;
         }
-        probe[strlen(probe) - 1] = '\0'; /* the folder: kite:///<ns>/_files/ */
+        probe[strlen(probe) - 1] = '\0'; /* the folder: kestra:///<ns>/_files/ */
         storage_entry *ent = NULL;
         size_t n = 0;
         rc = storage_list(c->storage, probe, &ent, &n, e);

@@ -36,7 +36,7 @@ static int conv_open(task_ctx *c, conv *v, const char *ext, kerr *e)
     if (task_prop_string(c, "from", NULL, &from, e))
         return -1;
     if (!from)
-        return kerr_set(e, "property 'from' is required (a kite:/// URI)");
+        return kerr_set(e, "property 'from' is required (a kestra:/// URI)");
     kerr se = KERR_INIT;
     int fd = storage_open_fd(c->storage, from, &se);
     free(from);

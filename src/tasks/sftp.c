@@ -352,7 +352,7 @@ static task_result upload_run(task_ctx *c, kerr *e)
     if (tasks__prop_text(c, "from", NULL, &from, e) || prop_path(c, "to", 0, &to, e))
         goto out;
     if (!from || !*from) {
-        kerr_set(e, "property 'from' is required (a kite:/// URI)");
+        kerr_set(e, "property 'from' is required (a kestra:/// URI)");
         goto out;
     }
     if (sconn_open(c, &k, e))
@@ -386,7 +386,7 @@ static int uploads_from(task_ctx *c, json_t **pairs, kerr *e)
         json_array_foreach(v, i, it) {
             if (!json_is_string(it)) {
                 json_decref(v);
-                return kerr_set(e, "property 'from': item %zu is not a kite:/// URI", i);
+                return kerr_set(e, "property 'from': item %zu is not a kestra:/// URI", i);
             }
             json_array_append_new(*pairs, json_pack("[n,O]", it));
         }
@@ -396,13 +396,13 @@ static int uploads_from(task_ctx *c, json_t **pairs, kerr *e)
         json_object_foreach(v, key, it) {
             if (!json_is_string(it)) {
                 json_decref(v);
-                return kerr_set(e, "property 'from': '%s' is not a kite:/// URI", key);
+                return kerr_set(e, "property 'from': '%s' is not a kestra:/// URI", key);
             }
             json_array_append_new(*pairs, json_pack("[s,O]", key, it));
         }
     } else {
         json_decref(v);
-        return kerr_set(e, "property 'from' is required: a kite:/// URI, a list of them or a map name -> URI");
+        return kerr_set(e, "property 'from' is required: a kestra:/// URI, a list of them or a map name -> URI");
     }
     json_decref(v);
     return 0;
@@ -625,7 +625,7 @@ const type_def tasks__sftp[] = {
         .hooks = &upload_hooks,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Upload", "io.kestra.plugin.fs.ssh.Upload"),
         .desc = "Upload an internal file to a host over SFTP (outputs from, to).",
-        .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the kite:/// URI of the file"),
+        .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the kestra:/// URI of the file"),
                        PSTR("to", 0, NULL, "the remote path (a folder when it ends with '/'; default: the file's name)")),
     },
     {
@@ -634,7 +634,7 @@ const type_def tasks__sftp[] = {
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Uploads", "io.kestra.plugin.fs.ssh.Uploads"),
         .desc = "Upload internal files into a remote folder over SFTP (output files).",
         .props = PROPS(P_SFTP_CONN,
-                       PANY("from", PF_REQUIRED, NULL, "a kite:/// URI, a list of them, or a map remote name -> URI"),
+                       PANY("from", PF_REQUIRED, NULL, "a kestra:/// URI, a list of them, or a map remote name -> URI"),
                        PSTR("to", PF_REQUIRED, NULL, "the remote folder"),
                        PINT("maxFiles", 0, "25", "at most this many files")),
     },

@@ -5,9 +5,9 @@
  * and, inside a ForEach, one per taskrun.value unless `taskrunValue: false`.
  *
  * The files live beside a flow's executions, at
- *   kite:///<ns path>/<flow>/_states/<name>.json           (no value)
- *   kite:///<ns path>/<flow>/_states/<name>/<hash>.json    (taskrun.value)
- * and at kite:///<ns path>/_states/... for namespace-wide states. The hash
+ *   kestra:///<ns path>/<flow>/_states/<name>.json           (no value)
+ *   kestra:///<ns path>/<flow>/_states/<name>/<hash>.json    (taskrun.value)
+ * and at kestra:///<ns path>/_states/... for namespace-wide states. The hash
  * (FNV-1a, 64 bits, in hex) turns any value into one safe segment. As in
  * Kestra, a Set is a read, a merge and a write: two executions setting the
  * same state at once may lose one's keys (Kestra documents the same).
@@ -41,7 +41,7 @@ static char *state_uri(task_ctx *c, kerr *e)
         return NULL;
     }
     buf b = BUF_INIT;
-    buf_puts(&b, "kite:///");
+    buf_puts(&b, STORAGE_SCHEME "/");
     for (const char *p = c->namespace, *dot; p; p = dot ? dot + 1 : NULL) {
         dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);

@@ -7,7 +7,7 @@
  * yet. The type table is at the end of the file.
  *
  * Every file a task makes lands among its task run's files
- * (kite:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
+ * (kestra:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
  * whole through the storage layer, so readers never see half a file. Concat
  * and Split stream through temporary files under c->tmp_root: a file of any
  * size goes through in constant memory (one line at a time for Split).
@@ -50,7 +50,7 @@ static int prop_uri(task_ctx *c, const char *name, char **out, kerr *e)
     if (!*out || !**out) {
         free(*out);
         *out = NULL;
-        return kerr_set(e, "property '%s' is required (a kite:/// URI)", name);
+        return kerr_set(e, "property '%s' is required (a kestra:/// URI)", name);
     }
     return 0;
 }

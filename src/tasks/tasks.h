@@ -158,7 +158,7 @@ int task_cancelled(const task_ctx *c);
  * the engine offers it. */
 void task_secret(task_ctx *c, const char *value);
 /* Stores the local file src as <name> among this task run's files and
- * returns its kite:/// URI (malloc'd). */
+ * returns its kestra:/// URI (malloc'd). */
 int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /* OUT */, kerr *e);
 
 /* ---- the HTTP trigger's request (tasks/http.c, for sched/httptrigger.c) ---- */

@@ -168,7 +168,7 @@ int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out
  * but NULL, "", "false", "0" and "-0". */
 int tasks__truthy(const char *s);
 /* Stores len bytes as file `name` of this task run; *uri (malloc'd) is its
- * kite:/// URI. */
+ * kestra:/// URI. */
 int tasks__put_bytes(task_ctx *c, const char *name, const void *data, size_t len,
                      char **uri /* OUT */, kerr *e);
 /* Creates an empty temporary file under c->tmp_root (else $TMPDIR, else

@@ -390,10 +390,10 @@ tasks:
   - id: py
     type: io.kestra.plugin.scripts.python.Script
     script: |
-      print(open("{{ outputs.w.uri | replace({'kite:///': 'kestra:///'}) }}").read().split("\n")[1])
+      print(open("{{ outputs.w.uri }}").read().split("\n")[1])
 EOF
 run uris "$work/uris.yaml"
-has "script URIs: a kite:/// URI in commands is read as a local file" "$work/err" "lines=2"
+has "script URIs: a kestra:/// URI in commands is read as a local file" "$work/err" "lines=2"
 has "script URIs: the copy is in the working folder" "$work/err" "copied into the working folder"
 has "script URIs: a kestra:/// URI in a Script too" "$work/err" "row two"
 
@@ -429,7 +429,7 @@ EOF
 run funcs "$work/funcs.yaml"
 has "tasks: tasks.<id>.state and tasks.<id>.<value>.state" "$work/err" "main SUCCESS inner-b SUCCESS"
 has "tasksWithState(): the runs in a state, as {taskId, state, value}" "$work/err" "failed 1:soft"
-has "isFileEmpty() and fileURI()" "$work/err" "empty true uri kite:///e2e/core/_files/scripts/a.py"
+has "isFileEmpty() and fileURI()" "$work/err" "empty true uri kestra:///e2e/core/_files/scripts/a.py"
 has "randomPort(): a port" "$work/err" "port true"
 
 # ---- metrics: kite run --json and GET /api/v1/metrics/{executionId} ------------------------

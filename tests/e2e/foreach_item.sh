@@ -50,7 +50,7 @@ else
 fi
 n=$(sqlite3 "$work/d1/kite.db" "select count(*) from executions where flow_id='child'")
 last=$(sqlite3 "$work/d1/kite.db" "select json_extract(inputs, '\$.items') from executions where flow_id='child'" | grep batch-4)
-content=$(cat "$work/d1/storage/${last#kite:///}" 2>/dev/null)
+content=$(cat "$work/d1/storage/${last#kestra:///}" 2>/dev/null)
 if [ "$n" = 4 ] && [ "$content" = "10" ]; then
     echo "PASS each batch is a file in storage (the last holds line 10)"
 else

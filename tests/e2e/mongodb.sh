@@ -197,7 +197,7 @@ else
         ok aggregate_group || ko aggregate_group "$(out agg)"
     uri=$(out stored | python3 -c 'import json,sys; print(json.load(sys.stdin)["uri"])' 2>/dev/null)
     f=$(find "$work/data" -name 'rows.ion' | head -1)
-    if [[ "$uri" == kite:///* ]] && [ -n "$f" ] && [ "$(head -1 "$f")" = '{firstName:"John",city:"Paris",n:1}' ] &&
+    if [[ "$uri" == kestra:///* ]] && [ -n "$f" ] && [ "$(head -1 "$f")" = '{firstName:"John",city:"Paris",n:1}' ] &&
         [ "$(wc -l <"$f")" -eq 3 ]; then
         ok find_store_ion
     else

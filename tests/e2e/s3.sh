@@ -155,10 +155,10 @@ ok "List: regexp on the whole key, maxFiles" out "assert [x['key'] for x in o['l
 ok "Download: the 12 MiB object, byte for byte" \
     bash -c "f=\$(find '$work/data/storage' -name big.bin | head -1); cmp \"\$f\" '$work/big.bin'"
 ok "Download: contentLength, contentType, metadata" \
-    out "x=o['dl_small']; assert x['contentLength']==9 and x['contentType']=='text/plain' and x['metadata']=={'owner':'ops'} and x['uri'].startswith('kite:///'), x"
+    out "x=o['dl_small']; assert x['contentLength']==9 and x['contentType']=='text/plain' and x['metadata']=={'owner':'ops'} and x['uri'].startswith('kestra:///'), x"
 ok "Copy: the destination's bucket and key" out "assert o['cp']['bucket']=='backups' and o['cp']['key']=='copies/small.txt' and o['cp']['eTag'], o['cp']"
 ok "Downloads: objects and outputFiles" \
-    out "x=o['dls']; assert sorted(x['outputFiles'])==['many/a.txt','many/b.txt'] and len(x['objects'])==2 and x['objects'][0]['uri'].startswith('kite:///'), x"
+    out "x=o['dls']; assert sorted(x['outputFiles'])==['many/a.txt','many/b.txt'] and len(x['objects'])==2 and x['objects'][0]['uri'].startswith('kestra:///'), x"
 ok "Downloads MOVE, Copy with delete, Delete: what is left" \
     out "assert [x['key'] for x in o['after_move']['objects']]==['done/a.txt','done/b.txt','in/big.bin','in/small file.txt'], o['after_move']"
 ok "DeleteList: count and size; Downloads DELETE; the bucket is empty" \

@@ -155,7 +155,7 @@ ok "two files under one name: the last one counts, none left behind" eval 'code_
 
 req GET "/executions/$ID/file" --get --data-urlencode "path=$DOC"
 ok "download the uploaded file" eval 'code_is 200 && grep -q "file content 42" "$work/body"'
-req GET "/executions/$ID/file" --get --data-urlencode "path=kite:///e2e/api/other/executions/x/f.txt"
+req GET "/executions/$ID/file" --get --data-urlencode "path=kestra:///e2e/api/other/executions/x/f.txt"
 ok "a file of another execution: 403" code_is 403
 req POST "/executions/trigger/e2e.api/hello?wait=true" -H "Content-Type: application/json" -d '{"name": "json"}'
 ok "create at Kestra's older path, inputs as JSON" eval 'code_is 200 && jt "d[\"outputs\"][\"greeting\"] == \"hi json\""'

@@ -133,8 +133,8 @@ check pg_types "parameters bound by name, fetchOne: true gives row and size 1" \
 check pg_types "a parameter is a value, never SQL" \
   'o["inject"]["row"]["v"] == "x'"'"'; DROP TABLE t; --" and o["inject"]["row"]["n"] == 2'
 check pg_types "fetchType NONE: no rows in the outputs" 'o["none"] == {} or "rows" not in o["none"]'
-check pg_types "STORE: size and a kite:/// uri" \
-  'o["store"]["size"] == 2 and o["store"]["uri"].startswith("kite:///company/team/pg_types/executions/")'
+check pg_types "STORE: size and a kestra:/// uri" \
+  'o["store"]["size"] == 2 and o["store"]["uri"].startswith("kestra:///company/team/pg_types/executions/")'
 check pg_types "STORE: Ion rows with decimal, date, timestamp, blob, list" \
   'o["ion"]["values"]["text"] == "{id:1,amount:12.50,day:2024-01-02T,atz:2024-01-02T03:04:05.123Z,raw:{{AQL/}},nums:[1,2,null]}\n{id:2,amount:null,day:null,atz:null,raw:null,nums:null}\n"'
 check pg_types "the password is in no log line" "'$PG_PASSWORD' not in log and '$PG_PASSWORD' not in open('$work/pg_types.json').read()"

@@ -511,7 +511,7 @@ static void a_local_file_is_uploaded_to_the_execution(void **state)
     if (!r)
         fail_msg("%s", err.msg);
     const char *uri = json_string_value(json_object_get(r, "file"));
-    assert_string_equal(uri, "kite:///company/team/f/executions/exec1/inputs/file/data.csv");
+    assert_string_equal(uri, "kestra:///company/team/f/executions/exec1/inputs/file/data.csv");
     buf b = BUF_INIT;
     kerr e = KERR_INIT;
     assert_int_equal(storage_read_all(x->st, uri, 0, &b, &e), 0);
@@ -549,7 +549,7 @@ static void an_uploaded_file_name_is_percent_encoded(void **state)
     if (!r)
         fail_msg("%s", err.msg);
     const char *uri = json_string_value(json_object_get(r, "file"));
-    assert_string_equal(uri, "kite:///company/team/f/executions/exec1/inputs/file/my%20report%20%C3%A9.csv");
+    assert_string_equal(uri, "kestra:///company/team/f/executions/exec1/inputs/file/my%20report%20%C3%A9.csv");
     kerr e = KERR_INIT;
     assert_int_equal(storage_exists(x->st, uri, &e), 1);
     json_decref(r);
@@ -563,18 +563,18 @@ static void a_file_input_refuses_paths_and_missing_uris(void **state)
     flow *f = load_flow("  - id: file\n    type: FILE\n");
     json_t *given = json_pack("{ss}", "file", "/etc/passwd");
     assert_null(engine_inputs_read(f, given, NULL, x->st, "e1", &err));
-    assert_string_equal(err.msg, "input 'file': '/etc/passwd' is not a kite:/// or kestra:/// URI of a file in storage");
+    assert_string_equal(err.msg, "input 'file': '/etc/passwd' is not a kestra:/// (or kite:///) URI of a file in storage");
     json_decref(given);
 
-    given = json_pack("{ss}", "file", "kite:///company/team/f/executions/nope/inputs/file/x.txt");
+    given = json_pack("{ss}", "file", "kestra:///company/team/f/executions/nope/inputs/file/x.txt");
     assert_null(engine_inputs_read(f, given, NULL, x->st, "e1", &err));
-    assert_string_equal(err.msg, "input 'file': 'kite:///company/team/f/executions/nope/inputs/file/x.txt': "
+    assert_string_equal(err.msg, "input 'file': 'kestra:///company/team/f/executions/nope/inputs/file/x.txt': "
                                  "no such file in storage");
     json_decref(given);
 
-    given = json_pack("{ss}", "file", "kite:///a//b");
+    given = json_pack("{ss}", "file", "kestra:///a//b");
     assert_null(engine_inputs_read(f, given, NULL, x->st, "e1", &err));
-    assert_true(strncmp(err.msg, "input 'file': 'kite:///a//b' is not a valid storage URI: ", 57) == 0);
+    assert_true(strncmp(err.msg, "input 'file': 'kestra:///a//b' is not a valid storage URI: ", 57) == 0);
     json_decref(given);
 
     assert_null(engine_inputs_read(f, NULL, NULL, x->st, "e1", &err));
@@ -597,7 +597,7 @@ static void a_failed_read_leaves_no_uploaded_file(void **state)
     storage_entry *ents = NULL;
     size_t n = 99;
     kerr e = KERR_INIT;
-    assert_int_equal(storage_list(x->st, "kite:///company/team/f/executions/e9/", &ents, &n, &e), 0);
+    assert_int_equal(storage_list(x->st, "kestra:///company/team/f/executions/e9/", &ents, &n, &e), 0);
     assert_int_equal(n, 0);
     storage_entries_free(ents, n);
     json_decref(files);
@@ -609,7 +609,7 @@ static void a_failed_read_leaves_no_uploaded_file(void **state)
     json_t *given = json_pack("{ss}", "n", "x");
     assert_null(engine_inputs_read(f, given, files, x->st, "e10", &err));
     assert_string_equal(err.msg, "input 'n': 'x' is not an integer");
-    assert_int_equal(storage_list(x->st, "kite:///company/team/f/executions/e10/", &ents, &n, &e), 0);
+    assert_int_equal(storage_list(x->st, "kestra:///company/team/f/executions/e10/", &ents, &n, &e), 0);
     assert_int_equal(n, 0);
     storage_entries_free(ents, n);
     json_decref(given);
@@ -662,7 +662,7 @@ static void kestra_inputs_flow_reads_as_kestra_does(void **state)
         "{\"string\": \"myString\", \"enum\": \"ENUM_VALUE\", \"optional\": null, \"int\": 42, \"bool\": false,"
         " \"float\": 42.42, \"instant\": \"2019-10-06T18:27:49Z\", \"date\": \"2019-10-06\", \"time\": \"18:27:49\","
         " \"duration\": \"PT5M6S\","
-        " \"file\": \"kite:///io/kestra/tests/inputs/executions/test/inputs/file/data.csv\","
+        " \"file\": \"kestra:///io/kestra/tests/inputs/executions/test/inputs/file/data.csv\","
         " \"optionalFile\": null, \"instantDefaults\": \"2013-08-09T14:19:00Z\", \"json\": {\"a\": \"b\"},"
         " \"uri\": \"https://www.google.com\","
         " \"nested\": {\"string\": \"a string\", \"more\": {\"int\": 123}, \"bool\": true},"
@@ -749,8 +749,8 @@ static void outputs_are_typed_as_declared(void **state)
     output_typed("DATETIME", "\"2024-01-15T11:30:00+01:00\"", "\"2024-01-15T10:30:00Z\"");
     output_typed("STRING", "{\"a\": 1}", "\"{\\\"a\\\":1}\"");
     output_typed("SECRET", "\"pw\"", "\"pw\"");
-    output_typed("FILE", "\"kite:///company/team/f/executions/e/tasks/t/r/out.csv\"",
-                 "\"kite:///company/team/f/executions/e/tasks/t/r/out.csv\"");
+    output_typed("FILE", "\"kestra:///company/team/f/executions/e/tasks/t/r/out.csv\"",
+                 "\"kestra:///company/team/f/executions/e/tasks/t/r/out.csv\"");
     output_typed("FILE", "\"kestra:///company/team/out.csv\"", "\"kestra:///company/team/out.csv\"");
     output_typed("INT", "null", "null");
     json_t *r = engine_output_typed("o", "int", NULL, &err);
@@ -758,7 +758,7 @@ static void outputs_are_typed_as_declared(void **state)
     json_decref(r);
 
     output_bad("INT", "\"3.5\"", "output 'o': '3.5' is not an integer");
-    output_bad("FILE", "\"/tmp/out.csv\"", "output 'o': '/tmp/out.csv' is not a kite:/// or kestra:/// URI of a file in storage");
+    output_bad("FILE", "\"/tmp/out.csv\"", "output 'o': '/tmp/out.csv' is not a kestra:/// (or kite:///) URI of a file in storage");
     output_bad("JSON", "\"nope\"", "output 'o': 'nope' is not valid JSON: 1:4: invalid token near 'nope'");
     output_bad("WHATEVER", "\"1\"", "output 'o': unknown type 'WHATEVER'");
 }

@@ -243,7 +243,7 @@ static void put_uri(fx *f, const char *uri, const char *content)
         fail_msg("put %s: %s", uri, e.msg);
 }
 
-#define TASK_PREFIX "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/"
+#define TASK_PREFIX "kestra:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/"
 
 /* ---- every type has its implementation ------------------------------------- */
 
@@ -500,7 +500,7 @@ static void test_state_set_get_delete(void **state)
     assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.state.Set\",\"data\":{\"value\":1,"
                             "\"m\":{\"a\":1}}}", &e), TASK_SUCCESS);
     assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 2);
-    assert_string_equal(out_str(f, "key"), "kite:///io/kestra/tests/" FLOW "/_states/default.json");
+    assert_string_equal(out_str(f, "key"), "kestra:///io/kestra/tests/" FLOW "/_states/default.json");
     /* merged: new keys added, old ones replaced, maps merged */
     assert_int_equal(run(f, "{\"type\":\"state.set\",\"data\":{\"value\":\"{{ n + 2 }}\",\"m\":{\"b\":2},"
                             "\"other\":true}}", &e), TASK_SUCCESS);
@@ -541,7 +541,7 @@ static void test_state_set_get_delete(void **state)
     assert_int_equal(json_integer_value(json_object_get(f->c.outputs, "count")), 0);
     assert_int_equal(run(f, "{\"type\":\"state.set\",\"namespace\":true,\"name\":\"shared\",\"data\":{\"x\":1}}",
                          &e), TASK_SUCCESS);
-    assert_string_equal(out_str(f, "key"), "kite:///io/kestra/tests/_states/shared.json");
+    assert_string_equal(out_str(f, "key"), "kestra:///io/kestra/tests/_states/shared.json");
 
     assert_int_equal(run(f, "{\"type\":\"state.delete\"}", &e), TASK_SUCCESS);
     assert_true(json_is_true(json_object_get(f->c.outputs, "deleted")));
@@ -823,12 +823,12 @@ static void test_storage_tasks_stop_when_cancelled(void **state)
     buf b = BUF_INIT;
     for (int i = 0; i < 10000; i++)
         buf_printf(&b, "%d\n", i);
-    put_uri(f, "kite:///io/kestra/tests/f/_files/n.txt", buf_str(&b));
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/n.txt", buf_str(&b));
     buf_free(&b);
 
     reset_ctx(f);
     json_t *task = json_pack("{s:s,s:s,s:i}", "type", "storage.split", "from",
-                             "kite:///io/kestra/tests/f/_files/n.txt", "rows", 10);
+                             "kestra:///io/kestra/tests/f/_files/n.txt", "rows", 10);
     f->c.task = task;
     f->c.def = flow_type_find("storage.split");
     atomic_store(&f->cancel, 1);
@@ -839,7 +839,7 @@ static void test_storage_tasks_stop_when_cancelled(void **state)
 
     reset_ctx(f);
     task = json_pack("{s:s,s:[s]}", "type", "storage.concat", "files",
-                     "kite:///io/kestra/tests/f/_files/n.txt");
+                     "kestra:///io/kestra/tests/f/_files/n.txt");
     f->c.task = task;
     f->c.def = flow_type_find("storage.concat");
     atomic_store(&f->cancel, 1);
@@ -848,7 +848,7 @@ static void test_storage_tasks_stop_when_cancelled(void **state)
     assert_no_tmp_left(f);
 
     /* and the successful runs leave nothing either */
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/n.txt\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/n.txt\","
                             "\"partitions\":3}", &e), TASK_SUCCESS);
     assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 3);
     assert_no_tmp_left(f);
@@ -996,7 +996,7 @@ static void test_storage_write_and_size(void **state)
     assert_fails_with(f, "{\"type\":\"storage.write\"}", "property 'content' is required");
     assert_fails_with(f, "{\"type\":\"storage.write\",\"content\":\"x\",\"extension\":\"/../x\"}",
                       "property 'extension'");
-    assert_fails_with(f, "{\"type\":\"storage.size\",\"uri\":\"kite:///io/kestra/tests/nope.txt\"}",
+    assert_fails_with(f, "{\"type\":\"storage.size\",\"uri\":\"kestra:///io/kestra/tests/nope.txt\"}",
                       "property 'uri':");
     assert_fails_with(f, "{\"type\":\"storage.size\",\"uri\":\"http://x\"}", "property 'uri':");
     assert_fails_with(f, "{\"type\":\"storage.size\"}", "property 'uri' is required");
@@ -1006,7 +1006,7 @@ static void test_storage_delete(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    const char *mine = "kite:///io/kestra/tests/" FLOW "/executions/x1/tasks/a/b/f.txt";
+    const char *mine = "kestra:///io/kestra/tests/" FLOW "/executions/x1/tasks/a/b/f.txt";
     put_uri(f, mine, "data");
     char t[512];
     snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", mine);
@@ -1020,24 +1020,24 @@ static void test_storage_delete(void **state)
     assert_fails_with(f, t, "property 'uri': no file at");
 
     /* another namespace's files are out of reach */
-    const char *theirs = "kite:///io/other/f/executions/x1/tasks/a/b/f.txt";
+    const char *theirs = "kestra:///io/other/f/executions/x1/tasks/a/b/f.txt";
     put_uri(f, theirs, "data");
     snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", theirs);
     assert_fails_with(f, t, "is not a file of namespace " NS);
     assert_int_equal(storage_exists(f->files, theirs, &e), 1);
     /* a child namespace is fine */
-    const char *child = "kite:///io/kestra/tests/sub/f/executions/x1/tasks/a/b/f.txt";
+    const char *child = "kestra:///io/kestra/tests/sub/f/executions/x1/tasks/a/b/f.txt";
     put_uri(f, child, "data");
     snprintf(t, sizeof t, "{\"type\":\"storage.delete\",\"uri\":\"%s\"}", child);
     assert_int_equal(run(f, t, &e), TASK_SUCCESS);
-    assert_fails_with(f, "{\"type\":\"storage.delete\",\"uri\":\"kite:///a//b\"}", "property 'uri'");
+    assert_fails_with(f, "{\"type\":\"storage.delete\",\"uri\":\"kestra:///a//b\"}", "property 'uri'");
 }
 
 static void test_storage_concat(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    put_uri(f, "kite:///io/kestra/tests/f/_files/a.txt", "Hello John");
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/a.txt", "Hello John");
     put_uri(f, "kestra:///io/kestra/tests/f/_files/b.txt", "Hello Jane");
     assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.Concat\",\"files\":["
                             "\"kite:///io/kestra/tests/f/_files/a.txt\",\"kestra:///io/kestra/tests/f/_files/b.txt\"],"
@@ -1047,14 +1047,14 @@ static void test_storage_concat(void **state)
     assert_string_equal(text, "Hello John\nHello Jane\n"); /* after every file, as Kestra */
     free(text);
     /* a JSON string of a list, no separator, default extension */
-    assert_int_equal(run(f, "{\"type\":\"storage.concat\",\"files\":\"[\\\"kite:///io/kestra/tests/f/_files/b.txt\\\","
-                            "\\\"kite:///io/kestra/tests/f/_files/a.txt\\\"]\"}", &e), TASK_SUCCESS);
+    assert_int_equal(run(f, "{\"type\":\"storage.concat\",\"files\":\"[\\\"kestra:///io/kestra/tests/f/_files/b.txt\\\","
+                            "\\\"kestra:///io/kestra/tests/f/_files/a.txt\\\"]\"}", &e), TASK_SUCCESS);
     assert_string_equal(out_str(f, "uri"), TASK_PREFIX "concat.tmp");
     text = read_uri(f, out_str(f, "uri"));
     assert_string_equal(text, "Hello JaneHello John");
     free(text);
-    assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":[\"kite:///io/kestra/tests/f/_files/a.txt\","
-                         "\"kite:///io/kestra/tests/f/_files/none.txt\"]}",
+    assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":[\"kestra:///io/kestra/tests/f/_files/a.txt\","
+                         "\"kestra:///io/kestra/tests/f/_files/none.txt\"]}",
                       "property 'files': item 2:");
     assert_fails_with(f, "{\"type\":\"storage.concat\",\"files\":[1]}",
                       "property 'files': item 1 is not a URI string");
@@ -1091,9 +1091,9 @@ static void test_storage_split_rows_and_roundtrip(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    const char *from = "kite:///io/kestra/tests/f/_files/data.csv";
+    const char *from = "kestra:///io/kestra/tests/f/_files/data.csv";
     put_uri(f, from, "1\n2\n3\n4\n5\n6\n7\n");
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/data.csv\","
                             "\"rows\":3}", &e), TASK_SUCCESS);
     json_t *uris = json_object_get(f->c.outputs, "uris");
     assert_int_equal(json_array_size(uris), 3);
@@ -1108,7 +1108,7 @@ static void test_storage_split_rows_and_roundtrip(void **state)
     assert_int_equal(split_roundtrip(f, from, "\"rows\":\"100\"", "1\n2\n3\n4\n5\n6\n7\n"), 1);
 
     /* partitions: round robin, empty partitions dropped */
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/data.csv\","
                             "\"partitions\":2}", &e), TASK_SUCCESS);
     uris = json_object_get(f->c.outputs, "uris");
     assert_int_equal(json_array_size(uris), 2);
@@ -1118,13 +1118,13 @@ static void test_storage_split_rows_and_roundtrip(void **state)
     p = read_uri(f, json_string_value(json_array_get(uris, 1)));
     assert_string_equal(p, "2\n4\n6\n");
     free(p);
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/data.csv\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/data.csv\","
                             "\"partitions\":20}", &e), TASK_SUCCESS);
     assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 7);
 
     /* CRLF lines are read as lines, written with the separator */
-    put_uri(f, "kite:///io/kestra/tests/f/_files/crlf.txt", "a\r\nb\r\nc");
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/crlf.txt\","
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/crlf.txt", "a\r\nb\r\nc");
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/crlf.txt\","
                             "\"rows\":2,\"separator\":\";\"}", &e), TASK_SUCCESS);
     uris = json_object_get(f->c.outputs, "uris");
     assert_int_equal(json_array_size(uris), 2);
@@ -1148,10 +1148,10 @@ static void test_storage_split_bytes_roundtrip(void **state)
             buf_putc(&b, (char)('a' + k));
         buf_putc(&b, '\n');
     }
-    const char *from = "kite:///io/kestra/tests/f/_files/big.txt";
+    const char *from = "kestra:///io/kestra/tests/f/_files/big.txt";
     put_uri(f, from, buf_str(&b));
 
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/big.txt\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/big.txt\","
                             "\"bytes\":\"4KB\"}", &e), TASK_SUCCESS);
     json_t *uris = json_object_get(f->c.outputs, "uris");
     size_t n = json_array_size(uris);
@@ -1170,8 +1170,8 @@ static void test_storage_split_bytes_roundtrip(void **state)
     assert_true(n1000 >= b.len / 1000 && n1000 <= b.len / 900 + 1);
     assert_true(split_roundtrip(f, from, "\"bytes\":\"1mb\"", buf_str(&b)) == 1);
     /* a line longer than the limit is a part of its own */
-    put_uri(f, "kite:///io/kestra/tests/f/_files/long.txt", "short\nthis line is long\nx\n");
-    assert_int_equal(split_roundtrip(f, "kite:///io/kestra/tests/f/_files/long.txt", "\"bytes\":8",
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/long.txt", "short\nthis line is long\nx\n");
+    assert_int_equal(split_roundtrip(f, "kestra:///io/kestra/tests/f/_files/long.txt", "\"bytes\":8",
                                      "short\nthis line is long\nx\n"), 3);
     buf_free(&b);
 }
@@ -1180,9 +1180,9 @@ static void test_storage_split_regex_groups_lines(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    put_uri(f, "kite:///io/kestra/tests/f/_files/logs.txt",
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/logs.txt",
             "[INFO] a\n[ERROR] b\nno level\n[INFO] c\n[WARN] d\n[ERROR] e\n\xff\xfe bad utf-8\n");
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/logs.txt\","
                             "\"regexPattern\":\"\\\\[(\\\\w+)\\\\]\"}", &e), TASK_SUCCESS);
     json_t *uris = json_object_get(f->c.outputs, "uris");
     assert_int_equal(json_array_size(uris), 3);
@@ -1194,12 +1194,12 @@ static void test_storage_split_regex_groups_lines(void **state)
         free(p);
     }
     /* a pattern without a group matches nothing */
-    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+    assert_int_equal(run(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/logs.txt\","
                             "\"regexPattern\":\"INFO\"}", &e), TASK_SUCCESS);
     assert_int_equal(json_array_size(json_object_get(f->c.outputs, "uris")), 0);
-    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/logs.txt\","
                          "\"regexPattern\":\"([a-\"}", "property 'regexPattern':");
-    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/logs.txt\","
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/logs.txt\","
                          "\"regexPattern\":\"(x)\",\"rows\":1}", "set only one of them");
 }
 
@@ -1216,24 +1216,24 @@ static void test_storage_reverse(void **state)
         {"", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        put_uri(f, "kite:///io/kestra/tests/f/_files/r.csv", cases[i].in);
+        put_uri(f, "kestra:///io/kestra/tests/f/_files/r.csv", cases[i].in);
         assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.storage.Reverse\","
-                                "\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\"}", &e), TASK_SUCCESS);
+                                "\"from\":\"kestra:///io/kestra/tests/f/_files/r.csv\"}", &e), TASK_SUCCESS);
         assert_string_equal(out_str(f, "uri"), TASK_PREFIX "reverse.csv");
         char *p = read_uri(f, out_str(f, "uri"));
         if (strcmp(p, cases[i].out))
             fail_msg("case %zu: got '%s'", i, p);
         free(p);
     }
-    put_uri(f, "kite:///io/kestra/tests/f/_files/r.csv", "1\n2\n");
-    assert_int_equal(run(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\","
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/r.csv", "1\n2\n");
+    assert_int_equal(run(f, "{\"type\":\"storage.reverse\",\"from\":\"kestra:///io/kestra/tests/f/_files/r.csv\","
                             "\"separator\":\",\"}", &e), TASK_SUCCESS);
     char *p = read_uri(f, out_str(f, "uri"));
     assert_string_equal(p, "2,1,");
     free(p);
-    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/r.csv\","
+    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kestra:///io/kestra/tests/f/_files/r.csv\","
                          "\"charset\":\"UTF-16\"}", "property 'charset': 'UTF-16' is not supported");
-    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kite:///io/kestra/tests/f/_files/none\"}",
+    assert_fails_with(f, "{\"type\":\"storage.reverse\",\"from\":\"kestra:///io/kestra/tests/f/_files/none\"}",
                       "property 'from':");
     assert_no_tmp_left(f);
 }
@@ -1242,9 +1242,9 @@ static void test_storage_purge_current_execution_files(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    const char *a = "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/x/y/a.txt";
-    const char *b = "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/inputs/file/b.txt";
-    const char *other = "kite:///io/kestra/tests/" FLOW "/executions/another/tasks/x/y/a.txt";
+    const char *a = "kestra:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/x/y/a.txt";
+    const char *b = "kestra:///io/kestra/tests/" FLOW "/executions/" EXEC "/inputs/file/b.txt";
+    const char *other = "kestra:///io/kestra/tests/" FLOW "/executions/another/tasks/x/y/a.txt";
     put_uri(f, a, "a");
     put_uri(f, b, "b");
     put_uri(f, other, "o");
@@ -1267,7 +1267,7 @@ static void test_storage_local_files(void **state)
     char wd[128], cmd[512];
     snprintf(wd, sizeof wd, "%s/wd", f->dir);
     assert_int_equal(mkdir(wd, 0700), 0);
-    put_uri(f, "kite:///io/kestra/tests/f/_files/src.txt", "from storage");
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/src.txt", "from storage");
 
     reset_ctx(f);
     json_t *task = json_pack("{s:s,s:{s:s,s:s,s:i},s:[s,s]}", "type", "io.kestra.plugin.core.storage.LocalFiles",
@@ -1331,7 +1331,7 @@ static void test_namespace_files(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    put_uri(f, "kite:///io/kestra/tests/f/_files/in.txt", "hello");
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/in.txt", "hello");
     char wd[128], cmd[512];
     snprintf(wd, sizeof wd, "%s/wd", f->dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/sub && echo one > %s/sub/a.py && echo two > %s/b.txt", wd, wd, wd);
@@ -1340,7 +1340,7 @@ static void test_namespace_files(void **state)
     /* upload: a URI, and patterns over the working folder */
     reset_ctx(f);
     json_t *task = json_pack("{s:s,s:s,s:[s,s],s:s}", "type", "io.kestra.plugin.core.namespace.UploadFiles",
-                             "namespace", "company.team", "files", "kite:///io/kestra/tests/f/_files/in.txt",
+                             "namespace", "company.team", "files", "kestra:///io/kestra/tests/f/_files/in.txt",
                              "**/*.py", "destination", "/scripts");
     f->c.task = task;
     f->c.def = flow_type_find("namespace.upload_files");
@@ -1349,19 +1349,19 @@ static void test_namespace_files(void **state)
     json_t *files = json_object_get(f->c.outputs, "files");
     assert_int_equal(json_object_size(files), 2);
     assert_string_equal(json_string_value(json_object_get(files, "/scripts/in.txt")),
-                        "kite:///company/team/_files/scripts/in.txt");
+                        "kestra:///company/team/_files/scripts/in.txt");
     assert_non_null(json_object_get(files, "/scripts/sub/a.py"));
     json_decref(task);
 
     /* a map of destination to URI, and the conflict modes */
     assert_int_equal(run(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\","
-                            "\"filesMap\":{\"/conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}", &e),
+                            "\"filesMap\":{\"/conf/x.txt\":\"kestra:///io/kestra/tests/f/_files/in.txt\"}}", &e),
                      TASK_SUCCESS);
     assert_fails_with(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\",\"conflict\":\"ERROR\","
-                         "\"files\":{\"conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}",
+                         "\"files\":{\"conf/x.txt\":\"kestra:///io/kestra/tests/f/_files/in.txt\"}}",
                       "namespace file '/conf/x.txt' already exists");
     assert_int_equal(run(f, "{\"type\":\"namespace.upload_files\",\"namespace\":\"company.team\",\"conflict\":\"SKIP\","
-                            "\"files\":{\"conf/x.txt\":\"kite:///io/kestra/tests/f/_files/in.txt\"}}", &e),
+                            "\"files\":{\"conf/x.txt\":\"kestra:///io/kestra/tests/f/_files/in.txt\"}}", &e),
                      TASK_SUCCESS);
     assert_int_equal(json_object_size(json_object_get(f->c.outputs, "files")), 0);
 
@@ -1384,8 +1384,8 @@ static void test_namespace_files(void **state)
     assert_int_equal(run(f, "{\"type\":\"io.kestra.plugin.core.namespace.DeleteFiles\",\"namespace\":\"company.team\","
                             "\"files\":[\"**/*.txt\"]}", &e), TASK_SUCCESS);
     assert_true(json_number_value(json_object_get(json_array_get(f->c.metrics, 0), "value")) == 2);
-    assert_int_equal(storage_exists(f->files, "kite:///company/team/_files/scripts/sub/a.py", &e), 1);
-    assert_int_equal(storage_exists(f->files, "kite:///company/team/_files/conf/x.txt", &e), 0);
+    assert_int_equal(storage_exists(f->files, "kestra:///company/team/_files/scripts/sub/a.py", &e), 1);
+    assert_int_equal(storage_exists(f->files, "kestra:///company/team/_files/conf/x.txt", &e), 0);
 
     assert_fails_with(f, "{\"type\":\"namespace.download_files\",\"files\":\"*\"}",
                       "property 'namespace' is required");
@@ -1400,8 +1400,8 @@ static void test_namespace_files(void **state)
 static void test_storage_split_errors(void **state)
 {
     fx *f = *state;
-    put_uri(f, "kite:///io/kestra/tests/f/_files/s.txt", "a\nb\n");
-#define SPLIT_FROM "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/s.txt\""
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/s.txt", "a\nb\n");
+#define SPLIT_FROM "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/s.txt\""
     assert_fails_with(f, SPLIT_FROM "}",
                       "set one of the properties 'bytes', 'rows', 'partitions' or 'regexPattern'");
     assert_fails_with(f, SPLIT_FROM ",\"rows\":1,\"bytes\":\"1KB\"}", "set only one of them");
@@ -1411,7 +1411,7 @@ static void test_storage_split_errors(void **state)
     assert_fails_with(f, SPLIT_FROM ",\"rows\":0}", "property 'rows' must be at least 1");
     assert_fails_with(f, SPLIT_FROM ",\"rows\":\"many\"}", "property 'rows': 'many' is not an integer");
     assert_fails_with(f, SPLIT_FROM ",\"partitions\":100000}", "property 'partitions' must be between");
-    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kite:///io/kestra/tests/f/_files/none.txt\","
+    assert_fails_with(f, "{\"type\":\"storage.split\",\"from\":\"kestra:///io/kestra/tests/f/_files/none.txt\","
                          "\"rows\":1}", "property 'from':");
     assert_fails_with(f, "{\"type\":\"storage.split\",\"rows\":1}", "property 'from' is required");
 #undef SPLIT_FROM
@@ -1446,22 +1446,22 @@ static void test_odd_property_values(void **state)
         {"trigger.toggle", "{\"trigger\":\"t\"}"},
         {"templating.templated_task", "{\"spec\":\"type: debug.return\"}"},
         {"storage.write", "{\"content\":\"c\"}"},
-        {"storage.concat", "{\"files\":[\"kite:///io/kestra/tests/f/_files/o.txt\"]}"},
-        {"storage.split", "{\"from\":\"kite:///io/kestra/tests/f/_files/o.txt\",\"rows\":1}"},
-        {"storage.delete", "{\"uri\":\"kite:///io/kestra/tests/f/_files/none.txt\"}"},
-        {"storage.size", "{\"uri\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
-        {"storage.reverse", "{\"from\":\"kite:///io/kestra/tests/f/_files/o.txt\"}"},
-        {"namespace.upload_files", "{\"namespace\":\"n\",\"files\":[\"kite:///io/kestra/tests/f/_files/o.txt\"]}"},
+        {"storage.concat", "{\"files\":[\"kestra:///io/kestra/tests/f/_files/o.txt\"]}"},
+        {"storage.split", "{\"from\":\"kestra:///io/kestra/tests/f/_files/o.txt\",\"rows\":1}"},
+        {"storage.delete", "{\"uri\":\"kestra:///io/kestra/tests/f/_files/none.txt\"}"},
+        {"storage.size", "{\"uri\":\"kestra:///io/kestra/tests/f/_files/o.txt\"}"},
+        {"storage.reverse", "{\"from\":\"kestra:///io/kestra/tests/f/_files/o.txt\"}"},
+        {"namespace.upload_files", "{\"namespace\":\"n\",\"files\":[\"kestra:///io/kestra/tests/f/_files/o.txt\"]}"},
         {"namespace.download_files", "{\"namespace\":\"n\",\"files\":\"**\"}"},
         {"namespace.delete_files", "{\"namespace\":\"n\",\"files\":\"**\"}"},
     };
     static const char *odd[] = {
         "null", "0", "-1", "9223372036854775807", "1e300", "-1e300", "0.5", "true", "false",
         "\"\"", "\"{{\"", "\"{{ nil }}\"", "\"{{ [1, 2] }}\"", "\"x y\"", "\"-PT1S\"", "\"P9999999999D\"",
-        "\"kite:///\"", "\"kite:///a/../b\"", "\"system.x\"", "[]", "[null]", "[1,\"a\",{}]",
+        "\"kestra:///\"", "\"kestra:///a/../b\"", "\"system.x\"", "[]", "[null]", "[1,\"a\",{}]",
         "{}", "{\"a\":{\"b\":[]}}", "{\"key\":1}", "[{\"key\":\"k\"}]",
     };
-    put_uri(f, "kite:///io/kestra/tests/f/_files/o.txt", "1\n2\n");
+    put_uri(f, "kestra:///io/kestra/tests/f/_files/o.txt", "1\n2\n");
     size_t runs = 0;
     for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
         const type_def *d = flow_type_find(bases[b].type);

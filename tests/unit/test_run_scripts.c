@@ -39,7 +39,7 @@
 #define EXEC "exec0000000000000000001"
 #define TASK "t1"
 #define TASKRUN "tr000000000000000000001"
-#define TASK_PREFIX "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/"
+#define TASK_PREFIX "kestra:///io/kestra/tests/" FLOW "/executions/" EXEC "/tasks/" TASK "/" TASKRUN "/"
 
 typedef struct fx {
     char dir[64];
@@ -396,7 +396,7 @@ static void test_input_and_output_files(void **state)
     fx *f = *state;
     kerr e = KERR_INIT;
     kerr pe = KERR_INIT;
-    const char *src = "kite:///io/kestra/tests/" FLOW "/executions/" EXEC "/inputs/data/in.csv";
+    const char *src = "kestra:///io/kestra/tests/" FLOW "/executions/" EXEC "/inputs/data/in.csv";
     assert_int_equal(storage_put(f->files, src, "a,b\n1,2\n", 8, &pe), 0);
     json_t *t = json_pack("{s:s,s:{s:s,s:s},s:[s,s],s:[s,s,s,s]}", "type", SHELL, "inputFiles", "sub/dir/x.txt",
                           "inline {{ n }}", "data.csv", src, "outputFiles", "*.out", "deep/**",
@@ -456,7 +456,7 @@ static void test_input_files_as_json_string_and_missing_uri(void **state)
                           "cat j.txt");
     assert_result(f, run(f, t, &e), TASK_SUCCESS, &e);
     assert_log(f, "from json");
-    t = json_pack("{s:s,s:{s:s},s:[s]}", "type", SHELL, "inputFiles", "x", "kite:///io/kestra/tests/nope.txt",
+    t = json_pack("{s:s,s:{s:s},s:[s]}", "type", SHELL, "inputFiles", "x", "kestra:///io/kestra/tests/nope.txt",
                   "commands", "true");
     assert_result(f, run(f, t, &e), TASK_FAILED, &e);
     assert_non_null(strstr(e.msg, "input file 'x'"));

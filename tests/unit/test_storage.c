@@ -120,7 +120,7 @@ static void test_uri_task_file_kestra_scheme(void **state)
     assert_int_equal(storage_uri_parse("kestra:///io/kestra/tests/hello/executions/5wXx/"
                                        "tasks/t1/6Yy/out.txt", 0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
-    assert_string_equal(u.uri, "kite:///io/kestra/tests/hello/executions/5wXx/tasks/t1/6Yy/out.txt");
+    assert_string_equal(u.uri, "kestra:///io/kestra/tests/hello/executions/5wXx/tasks/t1/6Yy/out.txt");
     assert_string_equal(u.path, "io/kestra/tests/hello/executions/5wXx/tasks/t1/6Yy/out.txt");
     assert_string_equal(u.namespace_id, "io.kestra.tests");
     assert_string_equal(u.flow_id, "hello");
@@ -139,7 +139,7 @@ static void test_uri_kinds(void **state)
     (void)state;
     storage_uri u;
     kerr e = KERR_INIT;
-    assert_int_equal(storage_uri_parse("kite:///company/team/f/executions/E1/inputs/file/data.csv",
+    assert_int_equal(storage_uri_parse("kestra:///company/team/f/executions/E1/inputs/file/data.csv",
                                        0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_INPUT_FILE);
     assert_string_equal(u.namespace_id, "company.team");
@@ -147,13 +147,13 @@ static void test_uri_kinds(void **state)
     assert_string_equal(u.name, "data.csv");
     storage_uri_free(&u);
 
-    assert_int_equal(storage_uri_parse("kite:///c/f/executions/E1/trigger/sched/a.json", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///c/f/executions/E1/trigger/sched/a.json", 0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_TRIGGER_FILE);
     assert_string_equal(u.trigger_id, "sched");
     storage_uri_free(&u);
 
     /* a namespace file path may contain "executions" */
-    assert_int_equal(storage_uri_parse("kite:///company/team/_files/x/executions/1/tasks/a/b/c",
+    assert_int_equal(storage_uri_parse("kestra:///company/team/_files/x/executions/1/tasks/a/b/c",
                                        0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_NAMESPACE_FILE);
     assert_string_equal(u.namespace_id, "company.team");
@@ -167,35 +167,35 @@ static void test_uri_kinds(void **state)
     storage_uri_free(&u);
 
     /* task file names may hold sub-folders */
-    assert_int_equal(storage_uri_parse("kite:///n/f/executions/E/tasks/t/r/sub/dir/a.txt", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///n/f/executions/E/tasks/t/r/sub/dir/a.txt", 0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
     assert_string_equal(u.name, "sub/dir/a.txt");
     storage_uri_free(&u);
 
     /* "executions" as a namespace part is skipped over */
-    assert_int_equal(storage_uri_parse("kite:///a/executions/b/f/executions/E/tasks/t/r/n", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///a/executions/b/f/executions/E/tasks/t/r/n", 0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_TASK_FILE);
     assert_string_equal(u.namespace_id, "a.executions.b");
     assert_string_equal(u.flow_id, "f");
     storage_uri_free(&u);
 
-    assert_int_equal(storage_uri_parse("kite:///just/some/file", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///just/some/file", 0, &u, &e), 0);
     assert_int_equal(u.kind, STORAGE_URI_OTHER);
     assert_null(u.namespace_id);
     assert_string_equal(u.name, "file");
     storage_uri_free(&u);
 
-    assert_int_equal(storage_uri_parse("kite:///ns/f/executions/E/", STORAGE_URI_FOLDER, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///ns/f/executions/E/", STORAGE_URI_FOLDER, &u, &e), 0);
     assert_int_equal(u.is_folder, 1);
     assert_int_equal(u.depth, 4);
     assert_string_equal(u.path, "ns/f/executions/E");
-    assert_string_equal(u.uri, "kite:///ns/f/executions/E/");
+    assert_string_equal(u.uri, "kestra:///ns/f/executions/E/");
     storage_uri_free(&u);
 
-    assert_int_equal(storage_uri_parse("kite:///", STORAGE_URI_FOLDER, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///", STORAGE_URI_FOLDER, &u, &e), 0);
     assert_int_equal(u.depth, 0);
     assert_string_equal(u.path, "");
-    assert_string_equal(u.uri, "kite:///");
+    assert_string_equal(u.uri, "kestra:///");
     storage_uri_free(&u);
 }
 
@@ -204,19 +204,19 @@ static void test_uri_percent_decoding(void **state)
     (void)state;
     storage_uri u;
     kerr e = KERR_INIT;
-    assert_int_equal(storage_uri_parse("kite:///ns/_files/my%20file%41%c3%a9.txt", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///ns/_files/my%20file%41%c3%a9.txt", 0, &u, &e), 0);
     assert_string_equal(u.path, "ns/_files/my fileA\xc3\xa9.txt");
-    assert_string_equal(u.uri, "kite:///ns/_files/my%20fileA%C3%A9.txt");
+    assert_string_equal(u.uri, "kestra:///ns/_files/my%20fileA%C3%A9.txt");
     storage_uri_free(&u);
     /* raw UTF-8 and sub-delims are accepted */
-    assert_int_equal(storage_uri_parse("kite:///ns/_files/\xc3\xa9t\xc3\xa9(1)+a=b;c@d:e", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///ns/_files/\xc3\xa9t\xc3\xa9(1)+a=b;c@d:e", 0, &u, &e), 0);
     assert_string_equal(u.path, "ns/_files/\xc3\xa9t\xc3\xa9(1)+a=b;c@d:e");
-    assert_string_equal(u.uri, "kite:///ns/_files/%C3%A9t%C3%A9(1)+a=b;c@d:e");
+    assert_string_equal(u.uri, "kestra:///ns/_files/%C3%A9t%C3%A9(1)+a=b;c@d:e");
     storage_uri_free(&u);
     /* a literal '%' round-trips as %25 */
-    assert_int_equal(storage_uri_parse("kite:///a/100%25", 0, &u, &e), 0);
+    assert_int_equal(storage_uri_parse("kestra:///a/100%25", 0, &u, &e), 0);
     assert_string_equal(u.path, "a/100%");
-    assert_string_equal(u.uri, "kite:///a/100%25");
+    assert_string_equal(u.uri, "kestra:///a/100%25");
     storage_uri_free(&u);
 }
 
@@ -225,11 +225,11 @@ static void test_uri_bad_inputs_exact_errors(void **state)
     (void)state;
     static const struct { const char *uri; unsigned flags; const char *err; } cases[] = {
         {"", 0, "invalid storage URI: empty"},
-        {"http://x/y", 0, "invalid storage URI: unknown scheme 'http' (expected kite:/// or kestra:///)"},
-        {"/tmp/x", 0, "invalid storage URI: not a kite:/// or kestra:/// URI"},
-        {"kite:/a", 0, "invalid storage URI at column 6: expected '//' after the scheme (kite:///path)"},
-        {"kite://host/a", 0, "invalid storage URI at column 8: a host is not allowed (write three slashes: kite:///path)"},
-        {"kite://", 0, "invalid storage URI at column 8: missing path (kite:///path)"},
+        {"http://x/y", 0, "invalid storage URI: unknown scheme 'http' (expected kestra:/// or kite:///)"},
+        {"/tmp/x", 0, "invalid storage URI: not a kestra:/// or kite:/// URI"},
+        {"kite:/a", 0, "invalid storage URI at column 6: expected '//' after the scheme (kestra:///path)"},
+        {"kite://host/a", 0, "invalid storage URI at column 8: a host is not allowed (write three slashes: kestra:///path)"},
+        {"kite://", 0, "invalid storage URI at column 8: missing path (kestra:///path)"},
         {"kite:///", 0, "invalid storage URI at column 9: empty path (the root is not a file)"},
         {"kite:///a//b", 0, "invalid storage URI at column 11: empty path segment ('//')"},
         {"kite:////a", 0, "invalid storage URI at column 9: empty path segment ('//')"},
@@ -266,7 +266,7 @@ static void test_uri_bad_inputs_exact_errors(void **state)
 static void test_uri_has_scheme(void **state)
 {
     (void)state;
-    assert_true(storage_uri_has_scheme("kite:///a"));
+    assert_true(storage_uri_has_scheme("kestra:///a"));
     assert_true(storage_uri_has_scheme("Kestra://host/a"));   /* meant as one, even if invalid */
     assert_false(storage_uri_has_scheme("kite:/a"));
     assert_false(storage_uri_has_scheme("/scripts/run.sh"));
@@ -282,12 +282,12 @@ static void test_uri_limits(void **state)
     /* a 255-byte segment is fine, 256 is not */
     char seg[300];
     memset(seg, 'a', sizeof seg);
-    char *ok = xasprintf("kite:///x/%.*s", 255, seg);
+    char *ok = xasprintf("kestra:///x/%.*s", 255, seg);
     assert_int_equal(storage_uri_parse(ok, 0, &u, &e), 0);
     storage_uri_free(&u);
-    char *bad = xasprintf("kite:///x/%.*s", 256, seg);
+    char *bad = xasprintf("kestra:///x/%.*s", 256, seg);
     assert_int_equal(storage_uri_parse(bad, 0, &u, &e), -1);
-    assert_string_equal(e.msg, "invalid storage URI at column 11: path segment longer than 255 bytes");
+    assert_string_equal(e.msg, "invalid storage URI at column 13: path segment longer than 255 bytes");
     free(ok);
     free(bad);
 
@@ -301,7 +301,7 @@ static void test_uri_limits(void **state)
     buf_free(&b);
 
     /* more than 4096 bytes */
-    buf_puts(&b, "kite:///");
+    buf_puts(&b, "kestra:///");
     for (int i = 0; i < 20; i++) {
         buf_append(&b, seg, 250);
         buf_putc(&b, '/');
@@ -319,7 +319,7 @@ static void test_uri_builders(void **state)
     (void)state;
     kerr e = KERR_INIT;
     char *u = storage_uri_task_file("io.kestra.tests", "flow", "5wXx", "t1", "6Yy", "my file.txt", &e);
-    assert_string_equal(u, "kite:///io/kestra/tests/flow/executions/5wXx/tasks/t1/6Yy/my%20file.txt");
+    assert_string_equal(u, "kestra:///io/kestra/tests/flow/executions/5wXx/tasks/t1/6Yy/my%20file.txt");
     /* what a builder makes, the parser reads back to the same parts */
     storage_uri p;
     assert_int_equal(storage_uri_parse(u, 0, &p, &e), 0);
@@ -330,19 +330,19 @@ static void test_uri_builders(void **state)
     free(u);
 
     u = storage_uri_input_file("company", "f", "E", "file", "data.csv", &e);
-    assert_string_equal(u, "kite:///company/f/executions/E/inputs/file/data.csv");
+    assert_string_equal(u, "kestra:///company/f/executions/E/inputs/file/data.csv");
     free(u);
     u = storage_uri_trigger_file("company", "f", "E", "tr", "a.json", &e);
-    assert_string_equal(u, "kite:///company/f/executions/E/trigger/tr/a.json");
+    assert_string_equal(u, "kestra:///company/f/executions/E/trigger/tr/a.json");
     free(u);
     u = storage_uri_execution("company.team", "f", "E", &e);
-    assert_string_equal(u, "kite:///company/team/f/executions/E/");
+    assert_string_equal(u, "kestra:///company/team/f/executions/E/");
     free(u);
     u = storage_uri_namespace_file("company.team", "/scripts/run.sh", &e);
-    assert_string_equal(u, "kite:///company/team/_files/scripts/run.sh");
+    assert_string_equal(u, "kestra:///company/team/_files/scripts/run.sh");
     free(u);
     u = storage_uri_kv("company", "my_key", &e);
-    assert_string_equal(u, "kite:///company/_kv/my_key");
+    assert_string_equal(u, "kestra:///company/_kv/my_key");
     free(u);
 
     static const struct { const char *ns, *flow, *exec, *name, *err; } bad[] = {
@@ -374,7 +374,7 @@ static void test_uri_builders(void **state)
 static void test_put_get_round_trip(void **state)
 {
     fx *f = *state;
-    const char *uri = "kite:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt";
+    const char *uri = "kestra:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt";
     put_ok(f, uri, "hello world\n");
     assert_content(f, uri, "hello world\n");
     /* the kestra:/// spelling names the same file */
@@ -403,29 +403,29 @@ static void test_put_get_round_trip(void **state)
     fclose(old);
     /* empty file */
     kerr e = KERR_INIT;
-    assert_int_equal(storage_put(f->s, "kite:///a/empty", NULL, 0, &e), 0);
-    assert_content(f, "kite:///a/empty", "");
-    assert_int_equal(storage_size(f->s, "kite:///a/empty", &e), 0);
+    assert_int_equal(storage_put(f->s, "kestra:///a/empty", NULL, 0, &e), 0);
+    assert_content(f, "kestra:///a/empty", "");
+    assert_int_equal(storage_size(f->s, "kestra:///a/empty", &e), 0);
 
     /* binary content with NULs, through a FILE* */
     char bin[1000];
     for (size_t i = 0; i < sizeof bin; i++)
         bin[i] = (char)(i * 7);
-    assert_int_equal(storage_put(f->s, "kite:///a/bin", bin, sizeof bin, &e), 0);
-    FILE *fp = storage_open_file(f->s, "kite:///a/bin", &e);
+    assert_int_equal(storage_put(f->s, "kestra:///a/bin", bin, sizeof bin, &e), 0);
+    FILE *fp = storage_open_file(f->s, "kestra:///a/bin", &e);
     assert_non_null(fp);
     char back[2000];
     assert_int_equal(fread(back, 1, sizeof back, fp), sizeof bin);
     assert_memory_equal(back, bin, sizeof bin);
     fclose(fp);
-    assert_int_equal(storage_size(f->s, "kite:///a/bin", &e), 1000);
-    assert_int_equal(storage_exists(f->s, "kite:///a/bin", &e), 1);
-    assert_int_equal(storage_exists(f->s, "kite:///a/nope", &e), 0);
-    assert_int_equal(storage_exists(f->s, "kite:///nope/nope", &e), 0);
-    assert_int_equal(storage_exists(f->s, "kite:///a", &e), 0);   /* a folder */
+    assert_int_equal(storage_size(f->s, "kestra:///a/bin", &e), 1000);
+    assert_int_equal(storage_exists(f->s, "kestra:///a/bin", &e), 1);
+    assert_int_equal(storage_exists(f->s, "kestra:///a/nope", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///nope/nope", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///a", &e), 0);   /* a folder */
 
     /* percent-encoded names land as their decoded bytes */
-    put_ok(f, "kite:///a/my%20file", "x");
+    put_ok(f, "kestra:///a/my%20file", "x");
     p = path_in(f, "a/my file");
     assert_int_equal(stat(p, &st), 0);
     free(p);
@@ -436,54 +436,54 @@ static void test_read_errors(void **state)
     fx *f = *state;
     kerr e = KERR_INIT;
     buf b = BUF_INIT;
-    assert_int_equal(storage_read_all(f->s, "kite:///x/missing.txt", 0, &b, &e), -1);
-    assert_string_equal(e.msg, "kite:///x/missing.txt: no such file");
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/missing.txt", 0, &b, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
     assert_int_equal(storage_open_fd(f->s, "kestra:///x/missing%20file", &e), -1);
-    assert_string_equal(e.msg, "kite:///x/missing%20file: no such file");
-    assert_int_equal(storage_size(f->s, "kite:///x/missing.txt", &e), -1);
-    assert_string_equal(e.msg, "kite:///x/missing.txt: no such file");
+    assert_string_equal(e.msg, "kestra:///x/missing%20file: no such file");
+    assert_int_equal(storage_size(f->s, "kestra:///x/missing.txt", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
 
-    put_ok(f, "kite:///x/big", "0123456789");
-    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 9, &b, &e), -1);
-    assert_string_equal(e.msg, "kite:///x/big: file is 10 bytes, more than the limit of 9 bytes");
+    put_ok(f, "kestra:///x/big", "0123456789");
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 9, &b, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/big: file is 10 bytes, more than the limit of 9 bytes");
     assert_int_equal(b.len, 0);
     /* a buffer's own maximum is honoured too */
     buf small = BUF_INIT;
     buf_init(&small, 4);
-    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 0, &small, &e), -1);
-    assert_string_equal(e.msg, "kite:///x/big: file is larger than the buffer's limit of 4 bytes");
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 0, &small, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/big: file is larger than the buffer's limit of 4 bytes");
     assert_int_equal(small.len, 0);
     buf_free(&small);
-    assert_int_equal(storage_read_all(f->s, "kite:///x/big", 10, &b, &e), 0);
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 10, &b, &e), 0);
     assert_string_equal(buf_str(&b), "0123456789");
     buf_free(&b);
 
-    assert_int_equal(storage_open_fd(f->s, "kite:///x", &e), -1);
-    assert_string_equal(e.msg, "kite:///x: is a folder, not a file");
-    assert_int_equal(storage_open_fd(f->s, "kite:///x/big/under", &e), -1);
-    assert_string_equal(e.msg, "kite:///x/big/under: 'x/big' is not a folder");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///x", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x: is a folder, not a file");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///x/big/under", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/big/under: 'x/big' is not a folder");
     /* a file cannot be written where a folder is, nor under a file */
-    assert_int_equal(storage_put(f->s, "kite:///x", "a", 1, &e), -1);
-    assert_string_equal(e.msg, "kite:///x: 'x' is a folder");
-    assert_int_equal(storage_put(f->s, "kite:///x/big/under", "a", 1, &e), -1);
-    assert_string_equal(e.msg, "kite:///x/big/under: 'x/big' is not a folder");
+    assert_int_equal(storage_put(f->s, "kestra:///x", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x: 'x' is a folder");
+    assert_int_equal(storage_put(f->s, "kestra:///x/big/under", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/big/under: 'x/big' is not a folder");
     /* a bad URI is refused before any access */
-    assert_int_equal(storage_put(f->s, "kite:///x/../../etc/passwd", "a", 1, &e), -1);
-    assert_string_equal(e.msg, "invalid storage URI at column 11: '..' segment is not allowed");
+    assert_int_equal(storage_put(f->s, "kestra:///x/../../etc/passwd", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 13: '..' segment is not allowed");
 
     /* a FIFO planted in the root neither blocks nor reads */
     char *p = path_in(f, "x/fifo");
     assert_int_equal(mkfifo(p, 0600), 0);
     free(p);
-    assert_int_equal(storage_open_fd(f->s, "kite:///x/fifo", &e), -1);
-    assert_string_equal(e.msg, "kite:///x/fifo: is not a regular file");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///x/fifo", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/fifo: is not a regular file");
 }
 
 static void test_streaming_writer(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    const char *uri = "kite:///ns/f/executions/E/tasks/concat/R/all.txt";
+    const char *uri = "kestra:///ns/f/executions/E/tasks/concat/R/all.txt";
     storage_writer *w = storage_writer_new(f->s, uri, &e);
     assert_non_null(w);
     assert_int_equal(storage_writer_write(w, "one\n", 4, &e), 0);
@@ -492,34 +492,34 @@ static void test_streaming_writer(void **state)
     assert_int_equal(storage_exists(f->s, uri, &e), 0);
     storage_entry *l;
     size_t n;
-    assert_int_equal(storage_list(f->s, "kite:///ns/", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/", &l, &n, &e), 0);
     assert_int_equal(n, 0);
     /* deleting the execution meanwhile does not lose the write */
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E/", &e), 0);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/f/executions/E/", &e), 0);
     assert_int_equal(storage_writer_commit(w, &e), 0);
     assert_content(f, uri, "one\ntwo 2\n");
 
     /* abort leaves nothing, not even a temporary file */
-    w = storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks/concat/R/dropped", &e);
+    w = storage_writer_new(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/dropped", &e);
     assert_non_null(w);
     assert_int_equal(storage_writer_write(w, "x", 1, &e), 0);
     storage_writer_abort(w);
     storage_writer_abort(NULL);
-    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E/tasks/concat/R/dropped", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/dropped", &e), 0);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "ls -A '%s/ns/f/executions/E/tasks/concat/R' | grep -vqx all.txt", f->root);
     assert_int_not_equal(system(cmd), 0);
 
     /* a commit onto a folder fails with the URI and leaves no temp */
-    w = storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks", &e);
+    w = storage_writer_new(f->s, "kestra:///ns/f/executions/E/tasks", &e);
     assert_non_null(w);
     assert_int_equal(storage_writer_commit(w, &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/f/executions/E/tasks: 'ns/f/executions/E/tasks' is a folder");
-    assert_null(storage_writer_new(f->s, "kite:///ns/f/executions/E/tasks/concat/R/all.txt/x", &e));
-    assert_string_equal(e.msg, "kite:///ns/f/executions/E/tasks/concat/R/all.txt/x: "
+    assert_string_equal(e.msg, "kestra:///ns/f/executions/E/tasks: 'ns/f/executions/E/tasks' is a folder");
+    assert_null(storage_writer_new(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/all.txt/x", &e));
+    assert_string_equal(e.msg, "kestra:///ns/f/executions/E/tasks/concat/R/all.txt/x: "
                                "'ns/f/executions/E/tasks/concat/R/all.txt' is not a folder");
-    assert_null(storage_writer_new(f->s, "kite:///ns/", &e));
-    assert_string_equal(e.msg, "invalid storage URI at column 11: trailing '/' (a file URI ends with a name)");
+    assert_null(storage_writer_new(f->s, "kestra:///ns/", &e));
+    assert_string_equal(e.msg, "invalid storage URI at column 13: trailing '/' (a file URI ends with a name)");
 }
 
 /* Fault injection: a write that fails half way (the file size limit stands
@@ -527,7 +527,7 @@ static void test_streaming_writer(void **state)
 static void test_failed_write_keeps_previous(void **state)
 {
     fx *f = *state;
-    const char *uri = "kite:///ns/f/executions/E/tasks/t/R/out";
+    const char *uri = "kestra:///ns/f/executions/E/tasks/t/R/out";
     put_ok(f, uri, "previous");
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -541,12 +541,12 @@ static void test_failed_write_keeps_previous(void **state)
         kerr e = KERR_INIT;
         if (storage_put(f->s, uri, data, sizeof data, &e) != -1)
             _exit(11);
-        if (strcmp(e.msg, "kite:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
+        if (strcmp(e.msg, "kestra:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
             _exit(12);
         storage_writer *w = storage_writer_new(f->s, uri, &e);
         if (!w || storage_writer_write(w, data, sizeof data, &e) != -1)
             _exit(13);
-        if (strcmp(e.msg, "kite:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
+        if (strcmp(e.msg, "kestra:///ns/f/executions/E/tasks/t/R/out: write: File too large"))
             _exit(14);
         storage_writer_abort(w);
         _exit(0);
@@ -576,15 +576,15 @@ static void test_put_file_copy_and_move(void **state)
     char src[256];
     snprintf(src, sizeof src, "%s/src.txt", f->dir);
     write_local(src, "from a file");
-    assert_int_equal(storage_put_file(f->s, "kite:///n/f/executions/E/inputs/in/src.txt", src, 0, &e), 0);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/f/executions/E/inputs/in/src.txt", src, 0, &e), 0);
     assert_int_equal(access(src, F_OK), 0);   /* copied: the source stays */
-    assert_content(f, "kite:///n/f/executions/E/inputs/in/src.txt", "from a file");
+    assert_content(f, "kestra:///n/f/executions/E/inputs/in/src.txt", "from a file");
 
     write_local(src, "moved");
-    assert_int_equal(storage_put_file(f->s, "kite:///n/f/executions/E/inputs/in/moved.txt", src,
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/f/executions/E/inputs/in/moved.txt", src,
                                       STORAGE_PUT_MOVE, &e), 0);
     assert_int_equal(access(src, F_OK), -1);  /* moved: the source is gone */
-    assert_content(f, "kite:///n/f/executions/E/inputs/in/moved.txt", "moved");
+    assert_content(f, "kestra:///n/f/executions/E/inputs/in/moved.txt", "moved");
     char *p = path_in(f, "n/f/executions/E/inputs/in/moved.txt");
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
@@ -599,9 +599,9 @@ static void test_put_file_copy_and_move(void **state)
     FILE *fp = fopen(src, "wb");
     fwrite(big, 1, n, fp);
     fclose(fp);
-    assert_int_equal(storage_put_file(f->s, "kite:///n/big.bin", src, 0, &e), 0);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/big.bin", src, 0, &e), 0);
     buf b = BUF_INIT;
-    assert_int_equal(storage_read_all(f->s, "kite:///n/big.bin", 0, &b, &e), 0);
+    assert_int_equal(storage_read_all(f->s, "kestra:///n/big.bin", 0, &b, &e), 0);
     assert_int_equal(b.len, n);
     assert_memory_equal(b.data, big, n);
     buf_free(&b);
@@ -609,17 +609,17 @@ static void test_put_file_copy_and_move(void **state)
 
     /* errors name the source */
     unlink(src);
-    assert_int_equal(storage_put_file(f->s, "kite:///n/x", src, 0, &e), -1);
-    char *want = xasprintf("kite:///n/x: source '%s': No such file or directory", src);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", src, 0, &e), -1);
+    char *want = xasprintf("kestra:///n/x: source '%s': No such file or directory", src);
     assert_string_equal(e.msg, want);
     free(want);
     assert_int_equal(symlink("/etc/hostname", src), 0);
-    assert_int_equal(storage_put_file(f->s, "kite:///n/x", src, STORAGE_PUT_MOVE, &e), -1);
-    want = xasprintf("kite:///n/x: source '%s' is a symbolic link", src);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", src, STORAGE_PUT_MOVE, &e), -1);
+    want = xasprintf("kestra:///n/x: source '%s' is a symbolic link", src);
     assert_string_equal(e.msg, want);
     free(want);
-    assert_int_equal(storage_put_file(f->s, "kite:///n/x", f->dir, 0, &e), -1);
-    want = xasprintf("kite:///n/x: source '%s' is not a regular file", f->dir);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", f->dir, 0, &e), -1);
+    want = xasprintf("kestra:///n/x: source '%s' is not a regular file", f->dir);
     assert_string_equal(e.msg, want);
     free(want);
 }
@@ -628,11 +628,11 @@ static void test_list_prefix(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    put_ok(f, "kite:///ns/f/executions/E1/tasks/b/R/out.txt", "12345");
-    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/x%20y", "1");
-    put_ok(f, "kite:///ns/f/executions/E1/inputs/i/in.csv", "12");
-    put_ok(f, "kite:///ns/f/executions/E2/tasks/a/R/other", "1");
-    put_ok(f, "kite:///ns/f/executions/E10/tasks/a/R/other", "1");
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/b/R/out.txt", "12345");
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y", "1");
+    put_ok(f, "kestra:///ns/f/executions/E1/inputs/i/in.csv", "12");
+    put_ok(f, "kestra:///ns/f/executions/E2/tasks/a/R/other", "1");
+    put_ok(f, "kestra:///ns/f/executions/E10/tasks/a/R/other", "1");
     /* a crash leftover in the folder is never listed */
     char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.1.1");
     write_local(p, "half");
@@ -642,56 +642,56 @@ static void test_list_prefix(void **state)
     size_t n;
     assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E1", &l, &n, &e), 0);
     assert_int_equal(n, 3);
-    assert_string_equal(l[0].uri, "kite:///ns/f/executions/E1/inputs/i/in.csv");
+    assert_string_equal(l[0].uri, "kestra:///ns/f/executions/E1/inputs/i/in.csv");
     assert_int_equal(l[0].size, 2);
-    assert_string_equal(l[1].uri, "kite:///ns/f/executions/E1/tasks/a/R/x%20y");
-    assert_string_equal(l[2].uri, "kite:///ns/f/executions/E1/tasks/b/R/out.txt");
+    assert_string_equal(l[1].uri, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y");
+    assert_string_equal(l[2].uri, "kestra:///ns/f/executions/E1/tasks/b/R/out.txt");
     assert_int_equal(l[2].size, 5);
     storage_entries_free(l, n);
 
     /* with a trailing slash: the same; a folder is matched whole, not "E1" + "0" */
-    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E1/", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E1/", &l, &n, &e), 0);
     assert_int_equal(n, 3);
     storage_entries_free(l, n);
 
-    assert_int_equal(storage_list(f->s, "kite:///", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///", &l, &n, &e), 0);
     assert_int_equal(n, 5);
     storage_entries_free(l, n);
 
     /* a file prefix lists the file; a missing prefix lists nothing */
-    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E2/tasks/a/R/other", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E2/tasks/a/R/other", &l, &n, &e), 0);
     assert_int_equal(n, 1);
-    assert_string_equal(l[0].uri, "kite:///ns/f/executions/E2/tasks/a/R/other");
+    assert_string_equal(l[0].uri, "kestra:///ns/f/executions/E2/tasks/a/R/other");
     storage_entries_free(l, n);
-    assert_int_equal(storage_list(f->s, "kite:///ns/none/", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/none/", &l, &n, &e), 0);
     assert_int_equal(n, 0);
     assert_null(l);
-    assert_int_equal(storage_list(f->s, "kite:///ns//", &l, &n, &e), -1);
-    assert_string_equal(e.msg, "invalid storage URI at column 12: empty path segment ('//')");
+    assert_int_equal(storage_list(f->s, "kestra:///ns//", &l, &n, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 14: empty path segment ('//')");
 }
 
 static void test_delete_and_delete_prefix(void **state)
 {
     fx *f = *state;
     kerr e = KERR_INIT;
-    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/1", "1");
-    put_ok(f, "kite:///ns/f/executions/E1/tasks/a/R/2", "2");
-    put_ok(f, "kite:///ns/f/executions/E1/inputs/i/3", "3");
-    put_ok(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/a/R/1", "1");
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/a/R/2", "2");
+    put_ok(f, "kestra:///ns/f/executions/E1/inputs/i/3", "3");
+    put_ok(f, "kestra:///ns/f/executions/E2/tasks/a/R/1", "1");
     /* a crash leftover (of a pid that cannot exist) and a write in progress
      * (of this process) */
     char *p = path_in(f, "ns/f/executions/E1/tasks/a/R/.kite.tmp.999999999.9");
     write_local(p, "leftover");
     char *busy = xasprintf("%s/ns/f/executions/E3/t/.kite.tmp.%ld.1", f->root, (long)getpid());
-    put_ok(f, "kite:///ns/f/executions/E3/t/done", "1");
+    put_ok(f, "kestra:///ns/f/executions/E3/t/done", "1");
     write_local(busy, "in progress");
 
-    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 1);
-    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
-    assert_int_equal(storage_delete(f->s, "kite:///zz/zz", &e), 0);
-    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
-    assert_int_equal(storage_delete(f->s, "kite:///ns/f/executions/E1", &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/f/executions/E1: is a folder (delete it with storage_delete_prefix)");
+    assert_int_equal(storage_delete(f->s, "kestra:///ns/f/executions/E1/tasks/a/R/2", &e), 1);
+    assert_int_equal(storage_delete(f->s, "kestra:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
+    assert_int_equal(storage_delete(f->s, "kestra:///zz/zz", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///ns/f/executions/E1/tasks/a/R/2", &e), 0);
+    assert_int_equal(storage_delete(f->s, "kestra:///ns/f/executions/E1", &e), -1);
+    assert_string_equal(e.msg, "kestra:///ns/f/executions/E1: is a folder (delete it with storage_delete_prefix)");
 
     char *prefix = storage_uri_execution("ns", "f", "E1", &e);
     assert_int_equal(storage_delete_prefix(f->s, prefix, &e), 2);
@@ -703,17 +703,17 @@ static void test_delete_and_delete_prefix(void **state)
     p = path_in(f, "ns/f/executions/E1");
     assert_int_equal(access(p, F_OK), -1);
     free(p);
-    assert_content(f, "kite:///ns/f/executions/E2/tasks/a/R/1", "1");
+    assert_content(f, "kestra:///ns/f/executions/E2/tasks/a/R/1", "1");
     /* the write in progress is left in place, with its folder */
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E3", &e), 1);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/f/executions/E3", &e), 1);
     assert_int_equal(access(busy, F_OK), 0);
-    assert_int_equal(storage_exists(f->s, "kite:///ns/f/executions/E3/t/done", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///ns/f/executions/E3/t/done", &e), 0);
     free(busy);
 
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///", &e), -1);
-    assert_string_equal(e.msg, "kite:///: refusing to delete the whole storage");
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/f/executions/E2/tasks/a/R/1", &e), 1);
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///nothing/here/", &e), 0);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///", &e), -1);
+    assert_string_equal(e.msg, "kestra:///: refusing to delete the whole storage");
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/f/executions/E2/tasks/a/R/1", &e), 1);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///nothing/here/", &e), 0);
 }
 
 static void test_symlinks_never_followed(void **state)
@@ -726,36 +726,36 @@ static void test_symlinks_never_followed(void **state)
     assert_int_equal(mkdir(outside, 0700), 0);
     char *secret = xasprintf("%s/secret", outside);
     write_local(secret, "secret");
-    put_ok(f, "kite:///ns/keep", "k");
+    put_ok(f, "kestra:///ns/keep", "k");
 
     /* a folder link inside the root pointing out */
     char *link = path_in(f, "ns/out");
     assert_int_equal(symlink(outside, link), 0);
-    assert_int_equal(storage_read_all(f->s, "kite:///ns/out/secret", 0, &(buf)BUF_INIT, &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/out/secret: 'ns/out' is a symbolic link, which storage never follows");
-    assert_int_equal(storage_put(f->s, "kite:///ns/out/new", "x", 1, &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/out/new: 'ns/out' is a symbolic link, which storage never follows");
+    assert_int_equal(storage_read_all(f->s, "kestra:///ns/out/secret", 0, &(buf)BUF_INIT, &e), -1);
+    assert_string_equal(e.msg, "kestra:///ns/out/secret: 'ns/out' is a symbolic link, which storage never follows");
+    assert_int_equal(storage_put(f->s, "kestra:///ns/out/new", "x", 1, &e), -1);
+    assert_string_equal(e.msg, "kestra:///ns/out/new: 'ns/out' is a symbolic link, which storage never follows");
     char *created = xasprintf("%s/new", outside);
     assert_int_equal(access(created, F_OK), -1);
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///ns/out/", &e), 0);   /* removes the link only */
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/out/", &e), 0);   /* removes the link only */
     assert_int_equal(access(secret, F_OK), 0);
     assert_int_equal(access(link, F_OK), -1);
 
     /* a file link inside the root pointing out */
     assert_int_equal(symlink(secret, link), 0);
-    assert_int_equal(storage_open_fd(f->s, "kite:///ns/out", &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/out: is a symbolic link, which storage never follows");
-    assert_int_equal(storage_exists(f->s, "kite:///ns/out", &e), -1);
-    assert_string_equal(e.msg, "kite:///ns/out: is a symbolic link, which storage never follows");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///ns/out", &e), -1);
+    assert_string_equal(e.msg, "kestra:///ns/out: is a symbolic link, which storage never follows");
+    assert_int_equal(storage_exists(f->s, "kestra:///ns/out", &e), -1);
+    assert_string_equal(e.msg, "kestra:///ns/out: is a symbolic link, which storage never follows");
     storage_entry *l;
     size_t n;
-    assert_int_equal(storage_list(f->s, "kite:///ns", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns", &l, &n, &e), 0);
     assert_int_equal(n, 1);   /* the link is not listed */
-    assert_string_equal(l[0].uri, "kite:///ns/keep");
+    assert_string_equal(l[0].uri, "kestra:///ns/keep");
     storage_entries_free(l, n);
     /* overwriting the link replaces the link, the target is untouched */
-    put_ok(f, "kite:///ns/out", "replaced");
-    assert_content(f, "kite:///ns/out", "replaced");
+    put_ok(f, "kestra:///ns/out", "replaced");
+    assert_content(f, "kestra:///ns/out", "replaced");
     buf b = BUF_INIT;
     FILE *fp = fopen(secret, "r");
     char got[16] = {0};
@@ -787,8 +787,8 @@ static void *writer(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         kerr e = KERR_INIT;
         /* every writer: its own files, and one file shared by all */
-        char own[128], shared[] = "kite:///ns/f/executions/E/tasks/t/R/shared";
-        snprintf(own, sizeof own, "kite:///ns/f/executions/E/tasks/t%d/R%d/out", w->id, r);
+        char own[128], shared[] = "kestra:///ns/f/executions/E/tasks/t/R/shared";
+        snprintf(own, sizeof own, "kestra:///ns/f/executions/E/tasks/t%d/R%d/out", w->id, r);
         size_t len = 100 + (size_t)(w->id * 500 + r);
         memset(data, 'a' + w->id, len);
         if (storage_put(w->s, own, data, len, &e) || storage_put(w->s, shared, data, len, &e)) {
@@ -834,14 +834,14 @@ static void test_concurrent_writers(void **state)
     kerr e = KERR_INIT;
     storage_entry *l;
     size_t n;
-    assert_int_equal(storage_list(f->s, "kite:///ns/f/executions/E/", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E/", &l, &n, &e), 0);
     assert_int_equal(n, WRITERS * ROUNDS + 1);
     for (size_t i = 0; i < n; i++)
         assert_null(strstr(l[i].uri, ".kite."));
     storage_entries_free(l, n);
     for (int i = 0; i < WRITERS; i++) {
         char own[128];
-        snprintf(own, sizeof own, "kite:///ns/f/executions/E/tasks/t%d/R%d/out", i, ROUNDS - 1);
+        snprintf(own, sizeof own, "kestra:///ns/f/executions/E/tasks/t%d/R%d/out", i, ROUNDS - 1);
         assert_int_equal(storage_size(f->s, own, &e), 100 + i * 500 + ROUNDS - 1);
     }
 }
@@ -854,14 +854,14 @@ typedef struct dctx {
     char err[KERR_MSG_MAX];
 } dctx;
 
-/* One delete of kite:///race/E/ racing writers: it must succeed, and what
+/* One delete of kestra:///race/E/ racing writers: it must succeed, and what
  * it did not delete must be a folder below the prefix, reported as kept. */
 static void delete_once(dctx *d)
 {
     kerr e = KERR_INIT;
     char **kept = NULL;
     size_t nk = 0;
-    if (storage_delete_prefix_kept(d->s, "kite:///race/E/", &kept, &nk, &e) < 0) {
+    if (storage_delete_prefix_kept(d->s, "kestra:///race/E/", &kept, &nk, &e) < 0) {
         d->failures++;
         memcpy(d->err, e.msg, sizeof d->err);
         return;
@@ -869,7 +869,7 @@ static void delete_once(dctx *d)
     d->kept_rounds += nk > 0;
     for (size_t i = 0; i < nk; i++) {
         size_t len = strlen(kept[i]);
-        if (strncmp(kept[i], "kite:///race/E/", 15) || kept[i][len - 1] != '/')
+        if (strncmp(kept[i], "kestra:///race/E/", 15) || kept[i][len - 1] != '/')
             d->bad_kept++;
     }
     storage_strv_free(kept, nk);
@@ -898,7 +898,7 @@ static void test_writes_racing_delete_prefix(void **state)
     kerr e = KERR_INIT, last = KERR_INIT;
     for (int r = 0; r < ROUNDS * 2; r++) {
         char uri[64];
-        snprintf(uri, sizeof uri, "kite:///race/E/t/%d", r);
+        snprintf(uri, sizeof uri, "kestra:///race/E/t/%d", r);
         if (storage_put(f->s, uri, "x", 1, &e)) {
             failures++;
             last = e;
@@ -912,16 +912,16 @@ static void test_writes_racing_delete_prefix(void **state)
     assert_int_equal(d.bad_kept, 0);
     /* after the race, a final put and a final delete both work, and with no
      * writer left nothing is kept: the folder is gone */
-    put_ok(f, "kite:///race/E/t/last", "y");
+    put_ok(f, "kestra:///race/E/t/last", "y");
     char **kept = NULL;
     size_t nk = 7;
-    assert_true(storage_delete_prefix_kept(f->s, "kite:///race/E/", &kept, &nk, &e) >= 1);
+    assert_true(storage_delete_prefix_kept(f->s, "kestra:///race/E/", &kept, &nk, &e) >= 1);
     assert_int_equal(nk, 0);
     assert_null(kept);
-    assert_int_equal(storage_exists(f->s, "kite:///race/E/t/last", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///race/E/t/last", &e), 0);
     storage_entry *l = NULL;
     size_t n = 9;
-    assert_int_equal(storage_list(f->s, "kite:///race/", &l, &n, &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///race/", &l, &n, &e), 0);
     assert_int_equal(n, 0);
     storage_entries_free(l, n);
 }
@@ -936,13 +936,13 @@ typedef struct flood {
     char err[KERR_MSG_MAX];
 } flood;
 
-/* Puts into kite:///race/E/w<id>/ as fast as it can until told to stop. */
+/* Puts into kestra:///race/E/w<id>/ as fast as it can until told to stop. */
 static void *flooder(void *arg)
 {
     flood *w = arg;
     for (int i = 0; !atomic_load(w->stop); i++) {
         char uri[96];
-        snprintf(uri, sizeof uri, "kite:///race/E/w%d/%d", w->id, i);
+        snprintf(uri, sizeof uri, "kestra:///race/E/w%d/%d", w->id, i);
         kerr e = KERR_INIT;
         if (storage_put(w->s, uri, "x", 1, &e)) {
             w->failures++;
@@ -972,9 +972,9 @@ static void test_delete_prefix_beside_writers_that_never_stop(void **state)
     kerr e = KERR_INIT;
     for (int r = 0; r < 200; r++) {
         /* a file no writer touches, written before the delete: always gone */
-        put_ok(f, "kite:///race/E/before/x", "b");
+        put_ok(f, "kestra:///race/E/before/x", "b");
         delete_once(&d);
-        assert_int_equal(storage_exists(f->s, "kite:///race/E/before/x", &e), 0);
+        assert_int_equal(storage_exists(f->s, "kestra:///race/E/before/x", &e), 0);
     }
     atomic_store(&stop, 1);
     for (int i = 0; i < NFLOOD; i++) {
@@ -988,9 +988,9 @@ static void test_delete_prefix_beside_writers_that_never_stop(void **state)
     /* with the writers gone, one delete takes everything */
     char **kept = NULL;
     size_t nk = 0;
-    assert_true(storage_delete_prefix_kept(f->s, "kite:///race/E/", &kept, &nk, &e) >= 0);
+    assert_true(storage_delete_prefix_kept(f->s, "kestra:///race/E/", &kept, &nk, &e) >= 0);
     assert_int_equal(nk, 0);
-    assert_int_equal(storage_exists(f->s, "kite:///race/E/w0/0", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///race/E/w0/0", &e), 0);
 }
 
 /* ---- crash ------------------------------------------------------------ */
@@ -1012,7 +1012,7 @@ static void crash_child(storage *s, int ready_fd)
         kerr e = KERR_INIT;
         if (v == 1 && write(ready_fd, "r", 1) != 1)
             _exit(3);
-        if (storage_put(s, "kite:///crash/f/executions/E/tasks/t/R/big.bin", data[v % 2],
+        if (storage_put(s, "kestra:///crash/f/executions/E/tasks/t/R/big.bin", data[v % 2],
                         CRASH_SIZE, &e))
             _exit(4);
     }
@@ -1021,7 +1021,7 @@ static void crash_child(storage *s, int ready_fd)
 static void test_crash_mid_write(void **state)
 {
     fx *f = *state;
-    const char *uri = "kite:///crash/f/executions/E/tasks/t/R/big.bin";
+    const char *uri = "kestra:///crash/f/executions/E/tasks/t/R/big.bin";
     kerr e = KERR_INIT;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1081,7 +1081,7 @@ static void test_crash_mid_write(void **state)
         /* the listing shows the file only, whatever temp file was left */
         storage_entry *l;
         size_t n;
-        assert_int_equal(storage_list(f->s, "kite:///crash/", &l, &n, &e), 0);
+        assert_int_equal(storage_list(f->s, "kestra:///crash/", &l, &n, &e), 0);
         assert_int_equal(n, 1);
         assert_string_equal(l[0].uri, uri);
         assert_int_equal(l[0].size, CRASH_SIZE);
@@ -1098,14 +1098,14 @@ static void test_crash_mid_write(void **state)
      * the last round */
     assert_true(saw_leftover > 0);
     /* deleting the execution's files also removes the leftovers */
-    assert_int_equal(storage_delete_prefix(f->s, "kite:///crash/f/executions/E", &e), 1);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///crash/f/executions/E", &e), 1);
 }
 
 /* A child killed before its first write completes leaves no final name. */
 static void test_crash_before_first_write(void **state)
 {
     fx *f = *state;
-    const char *uri = "kite:///crash2/big.bin";
+    const char *uri = "kestra:///crash2/big.bin";
     kerr e = KERR_INIT;
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
@@ -1140,7 +1140,7 @@ static void test_crash_before_first_write(void **state)
         assert_int_equal(exists, 0);
         storage_entry *l;
         size_t n;
-        assert_int_equal(storage_list(f->s, "kite:///crash2", &l, &n, &e), 0);
+        assert_int_equal(storage_list(f->s, "kestra:///crash2", &l, &n, &e), 0);
         assert_int_equal(n, 0);
     }
 }

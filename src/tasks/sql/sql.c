@@ -1295,7 +1295,7 @@ const type_def tasks__sql[] = {
         .hooks = &pg_copy_in_hooks,
         .desc = "Load an internal-storage file into a PostgreSQL table with COPY (output `rowCount`).",
         .props = PROPS(P_COPY, PSTR("table", PF_REQUIRED, NULL, "the table"),
-                       PSTR("from", PF_REQUIRED, NULL, "the file's kite:/// URI"),
+                       PSTR("from", PF_REQUIRED, NULL, "the file's kestra:/// URI"),
                        PBOOL("freeze", 0, "false", "COPY FREEZE"),
                        PSTRL("forceNotNull", 0, NULL, "columns never NULL (CSV)"),
                        PSTRL("forceNull", 0, NULL, "columns whose quoted empty text is NULL (CSV)")),
