@@ -94,6 +94,10 @@ int main(void)
     bench("date format in Europe/Paris", "{{ d | date('yyyy-MM-dd HH:mm:ss XXX', timeZone='Europe/Paris') }}",
           ctx);
     bench("jq filter", "{{ inputs | jq('.name') | first }}", ctx);
+    bench("encrypt() of 16 bytes (AES-256-GCM, fresh IV)",
+          "{{ encrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', '0123456789abcdef') }}", ctx);
+    bench("decrypt(encrypt()) of 16 bytes",
+          "{{ decrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', encrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', '0123456789abcdef')) }}", ctx);
     bench_eval("typed eval {{ inputs.items }}", "{{ inputs.items }}", ctx);
     bench_compile("compile {{ inputs.name | upper }}", "{{ inputs.name | upper }}");
     bench_compile("compile a 10-line template",

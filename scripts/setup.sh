@@ -11,7 +11,8 @@ libssh-dev libgit2-dev openssh-server openssh-client git
 libmariadb-dev postgresql mariadb-server
 python3-aiosmtpd
 libmongoc-dev
-python3-botocore"
+python3-botocore
+libssl-dev"
 
 missing=""
 for p in $PKGS; do

@@ -9,6 +9,7 @@
  * built-in (a test may pin `now`).
  */
 #include "expr/expr_int.h"
+#include "util/aesgcm.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -230,6 +231,51 @@ static json_t *fn_render_once(xr *r, const xnode *n, json_t **av, int nargs)
     return do_render(r, n, av[0], 0);
 }
 
+/* ---- encrypt, decrypt (Kestra's EncryptionService: AES/GCM/NoPadding) ---------------- */
+
+static const char *crypt_text(xr *r, const xnode *n, json_t *v, const char *what)
+{
+    if (!json_is_string(v)) {
+        expr__err(r, n, "%s(): '%s' must be a string, not %s", n->name, what,
+                  v ? expr__type_name(v) : "missing");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static json_t *fn_encrypt(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    const char *key = crypt_text(r, n, av[0], "key");
+    const char *plain = key ? crypt_text(r, n, av[1], "plaintext") : NULL;
+    if (!plain)
+        return NULL;
+    kerr e = KERR_INIT;
+    char *out = aesgcm_encrypt(key, plain, json_string_length(av[1]), &e);
+    if (!out)
+        return expr__err(r, n, "encrypt(): %s", e.msg);
+    json_t *v = json_string(out);
+    free(out);
+    return v;
+}
+
+static json_t *fn_decrypt(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    const char *key = crypt_text(r, n, av[0], "key");
+    const char *enc = key ? crypt_text(r, n, av[1], "encrypted") : NULL;
+    if (!enc)
+        return NULL;
+    kerr e = KERR_INIT;
+    size_t len = 0;
+    char *plain = aesgcm_decrypt(key, enc, &len, &e);
+    if (!plain)
+        return expr__err(r, n, "decrypt(): %s", e.msg);
+    json_t *v = json_stringn(plain, len);
+    if (!v) /* not UTF-8: Java's new String() would replace; kite keeps the bytes */
+        v = json_stringn_nocheck(plain, len);
+    free(plain);
+    return v;
+}
+
 const func_def expr__funcs[] = {
     {"now", expr__fn_now, 0, {"timeZone", "format", NULL}, 0},
     {"range", fn_range, 2, {"start", "end", "step", NULL}, 0},
@@ -246,6 +292,8 @@ const func_def expr__funcs[] = {
     {"render", fn_render, 1, {"expression", "recursive", NULL}, 0},
     {"renderOnce", fn_render_once, 1, {"expression", NULL}, 0},
     {"printContext", fn_print_context, 0, {NULL}, 0},
+    {"encrypt", fn_encrypt, 2, {"key", "plaintext", NULL}, 0},
+    {"decrypt", fn_decrypt, 2, {"key", "encrypted", NULL}, 0},
     {NULL, NULL, 0, {NULL}, 0},
 };
 
