@@ -58,7 +58,7 @@ static void parse_and_check(const char *text, unsigned flags)
         return;
     }
     check_path(&u);
-    check(strncmp(u.uri, "kite:///", 8) == 0);
+    check(strncmp(u.uri, STORAGE_SCHEME "/", sizeof STORAGE_SCHEME) == 0);
     check(storage_uri_parse(u.uri, flags, &v, &e) == 0);
     check(strcmp(u.path, v.path) == 0 && strcmp(u.uri, v.uri) == 0 && u.kind == v.kind);
     if (u.kind != STORAGE_URI_OTHER)
