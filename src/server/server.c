@@ -53,6 +53,8 @@ static const srv_route routes[] = {
     {"PUT", API "/flows/{namespace}/{id}", srv_flow_update, ROUTE_TEXT_BODY, "Update a flow (a new revision)"},
     {"DELETE", API "/flows/{namespace}/{id}", srv_flow_delete, 0, "Delete a flow"},
     {"GET", API "/flows/{namespace}/{id}/revisions", srv_flow_revisions, ROUTE_HEAVY, "Every revision of a flow"},
+    {"GET", API "/flows/{namespace}/{id}/graph", srv_flow_graph, 0,
+     "The flow as Kestra's FlowGraph: nodes, edges, clusters (revision)"},
 
     {"GET", API "/executions/search", srv_exec_search, ROUTE_HEAVY,
      "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)"},

@@ -220,6 +220,7 @@ enum MHD_Result srv_flow_revisions(srv_req *r);
 enum MHD_Result srv_flow_validate(srv_req *r);
 enum MHD_Result srv_flow_namespace_list(srv_req *r);
 enum MHD_Result srv_flow_namespace_replace(srv_req *r);
+enum MHD_Result srv_flow_graph(srv_req *r);
 
 enum MHD_Result srv_exec_create(srv_req *r);
 enum MHD_Result srv_exec_get(srv_req *r);
@@ -287,6 +288,8 @@ enum MHD_Result srv__post_field(void *cls, enum MHD_ValueKind kind, const char *
 /* Closes the upload in progress and checks the fields as UTF-8 into
  * r->form: NULL, or the name of the first field that is not valid UTF-8. */
 const char *srv__form_finish(srv_req *r);
+/* The FlowGraph of a flow document (graph.c; a new reference). */
+json_t *srv__flow_graph(const json_t *doc);
 /* Frees r and what it holds; removes its uploaded files. */
 void srv__req_release(srv_req *r);
 

@@ -68,6 +68,167 @@ ok "the session is gone on the server: 401 invalid_session" eval 'code_is 401 &&
 noauth POST "$BASE/login" -H 'Content-Type: application/json' -H 'X-Forwarded-Proto: https' -d "{\"token\": \"$TOKEN\"}" -D "$work/headers"
 ok "behind a TLS proxy the cookie is Secure" eval 'code_is 200 && header Set-Cookie | grep -q "; Secure"'
 
+# ---- the flow graph (Kestra's FlowGraph) --------------------------------------------------
+cat >"$work/topo.yml" <<'YML'
+id: topo
+namespace: ui.graph
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: p1
+        type: io.kestra.plugin.core.log.Log
+        message: a
+      - id: seq
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: s1
+            type: io.kestra.plugin.core.log.Log
+            message: s1
+          - id: s2
+            type: io.kestra.plugin.core.log.Log
+            message: s2
+    errors:
+      - id: par_failed
+        type: io.kestra.plugin.core.log.Log
+        message: par failed
+  - id: choose
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: yes
+        type: io.kestra.plugin.core.log.Log
+        message: y
+    else:
+      - id: no
+        type: io.kestra.plugin.core.log.Log
+        message: n
+  - id: pick
+    type: io.kestra.plugin.core.flow.Switch
+    value: "a"
+    cases:
+      a:
+        - id: case_a
+          type: io.kestra.plugin.core.log.Log
+          message: a
+    defaults:
+      - id: other
+        type: io.kestra.plugin.core.log.Log
+        message: other
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    tasks:
+      - task:
+          id: d1
+          type: io.kestra.plugin.core.log.Log
+          message: d1
+      - task:
+          id: d3
+          type: io.kestra.plugin.core.log.Log
+          message: d3
+        dependsOn: [d1, d2]
+      - task:
+          id: d2
+          type: io.kestra.plugin.core.log.Log
+          message: d2
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2]
+    tasks:
+      - id: e1
+        type: io.kestra.plugin.core.log.Log
+        message: "{{ taskrun.value }}"
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: ui.graph
+    flowId: other
+errors:
+  - id: onerr
+    type: io.kestra.plugin.core.log.Log
+    message: failed
+finally:
+  - id: cleanup
+    type: io.kestra.plugin.core.log.Log
+    message: bye
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/topo.yml"
+ok "the graph flow is created" code_is 200
+req GET /flows/ui.graph/topo/graph
+cp "$work/body" "$work/graph1.json"
+# edge SRC DST [RELATIONTYPE|-] [VALUE]: the graph has that edge
+edge() {
+    python3 - "$work/graph1.json" "$@" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1])); src, dst = sys.argv[2], sys.argv[3]
+rel = sys.argv[4] if len(sys.argv) > 4 else None; val = sys.argv[5] if len(sys.argv) > 5 else None
+for e in d["edges"]:
+    if e["source"] == src and e["target"] == dst:
+        r = e["relation"]
+        if rel and rel != "-" and r.get("relationType") != rel: continue
+        if rel == "-" and "relationType" in r: continue
+        if val and r.get("value") != val: continue
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+node_is() { # node_is UID TYPE [BRANCHTYPE]
+    python3 -c "
+import json,sys; d=json.load(open('$work/graph1.json'))
+n=[n for n in d['nodes'] if n['uid']=='$1']
+sys.exit(0 if len(n)==1 and n[0]['type']=='io.kestra.core.models.hierarchies.$2' and ('${3:-}'=='' or n[0].get('branchType')=='${3:-}') else 1)"
+}
+ok "graph: 200 with nodes, edges, clusters" eval 'code_is 200 && jt "set(d) == {\"nodes\", \"edges\", \"clusters\"}"'
+ok "graph: the flow's start and end nodes" eval 'node_is root._root GraphClusterRoot && node_is root._end GraphClusterEnd'
+ok "graph: every edge joins two nodes of the list" jt "all(e['source'] in {n['uid'] for n in d['nodes']} and e['target'] in {n['uid'] for n in d['nodes']} for e in d['edges'])"
+ok "graph: uids are unique" jt "len({n['uid'] for n in d['nodes']}) == len(d['nodes'])"
+ok "graph: the first task follows the start" edge root._root root.first -
+ok "graph: a flowable follows as its cluster's start, SEQUENTIAL" edge root.first root.par._root SEQUENTIAL
+ok "graph: the cluster's start leads to its task node" edge root.par._root root.par -
+ok "graph: Parallel: every child from the task node, PARALLEL" eval 'edge root.par root.par.p1 PARALLEL && edge root.par root.par.seq._root PARALLEL'
+ok "graph: Parallel: every child to the cluster's end" eval 'edge root.par.p1 root.par._end - && edge root.par.seq._end root.par._end -'
+ok "graph: a Sequential inside: s1 then s2" eval 'edge root.par.seq root.par.seq.s1 SEQUENTIAL && edge root.par.seq.s1 root.par.seq.s2 SEQUENTIAL && edge root.par.seq.s2 root.par.seq._end -'
+ok "graph: the nested cluster names its parent cluster" jt "[c['parents'] for c in d['clusters'] if c['cluster']['uid'] == 'cluster_root.par.seq'] == [['cluster_root.par']]"
+ok "graph: the Parallel's cluster: PARALLEL, its task node, start and end" jt "[(c['cluster']['relationType'], c['cluster']['taskNode']['uid'], c['start'], c['end']) for c in d['clusters'] if c['cluster']['uid'] == 'cluster_root.par'] == [('PARALLEL', 'root.par', 'root.par._root', 'root.par._end')]"
+ok "graph: the Parallel's errors branch hangs off its start, ERROR" edge root.par._root root.par.par_failed ERROR
+ok "graph: errors nodes are branchType ERROR" node_is root.par.par_failed GraphTask ERROR
+ok "graph: the flow's errors hang off the flow's start" edge root._root root.onerr ERROR
+ok "graph: If: then and else as CHOICE with their values" eval 'edge root.choose root.choose.yes CHOICE then && edge root.choose root.choose.no CHOICE else'
+ok "graph: Switch: cases and defaults by value" eval 'edge root.pick root.pick.case_a CHOICE a && edge root.pick root.pick.other CHOICE defaults'
+ok "graph: Dag: dependsOn become edges, the roots start from the task node" eval 'edge root.dag root.dag.d1 PARALLEL && edge root.dag root.dag.d2 PARALLEL && edge root.dag.d1 root.dag.d3 PARALLEL && edge root.dag.d2 root.dag.d3 PARALLEL'
+ok "graph: Dag: only the tasks nothing depends on lead to the end" eval 'edge root.dag.d3 root.dag._end && ! edge root.dag.d1 root.dag._end'
+ok "graph: ForEach is a DYNAMIC cluster" jt "[c['cluster']['relationType'] for c in d['clusters'] if c['cluster']['uid'] == 'cluster_root.each'] == ['DYNAMIC']"
+ok "graph: Subflow is a SubflowGraphTask" node_is root.sub SubflowGraphTask
+ok "graph: the last task leads to the finally node, then the finally tasks, then the end" eval 'edge root.sub root._finally && edge root._finally root.cleanup && edge root.cleanup root._end && ! edge root._finally root._end'
+ok "graph: finally nodes are branchType FINALLY" node_is root.cleanup GraphTask FINALLY
+ok "graph: triggers are a cluster whose end leads to the flow's start" eval 'node_is root.Triggers.hourly GraphTrigger && edge root.Triggers._root root.Triggers.hourly && edge root.Triggers._end root._root'
+ok "graph: a task node carries its task" jt "[n['task']['message'] for n in d['nodes'] if n['uid'] == 'root.first'] == ['hi']"
+sed -e '/^  - id: sub$/,/^    flowId: other$/d' "$work/topo.yml" >"$work/topo2.yml"
+req PUT /flows/ui.graph/topo -H "Content-Type: application/x-yaml" --data-binary @"$work/topo2.yml"
+req GET /flows/ui.graph/topo/graph
+ok "graph of the new revision: the removed task is gone" eval 'code_is 200 && jt "\"root.sub\" not in [n[\"uid\"] for n in d[\"nodes\"]]"'
+req GET "/flows/ui.graph/topo/graph?revision=1"
+ok "graph ?revision=1: the removed task is there" eval 'code_is 200 && jt "\"root.sub\" in [n[\"uid\"] for n in d[\"nodes\"]]"'
+req GET "/flows/ui.graph/topo/graph?revision=9"
+ok "graph of a missing revision: 404 naming it" eval 'code_is 404 && jt "\"revision 9\" in d[\"message\"]"'
+req GET "/flows/ui.graph/topo/graph?revision=x"
+ok "graph ?revision=x: 400 naming the query" eval 'code_is 400 && jt "\"revision\" in d[\"message\"]"'
+req GET /flows/ui.graph/nope/graph
+ok "graph of an unknown flow: 404" code_is 404
+python3 -c "
+print('id: big\nnamespace: ui.graph\ntasks:')
+for i in range(500):
+    print(f'  - id: t{i}\n    type: io.kestra.plugin.core.log.Log\n    message: m{i}')" >"$work/big.yml"
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/big.yml"
+req GET /flows/ui.graph/big/graph
+ok "graph of a 500-task flow: 502 nodes, 501 edges in a chain" eval 'code_is 200 && jt "len(d[\"nodes\"]) == 502 and len(d[\"edges\"]) == 501"'
+
 # @@SECTIONS@@
 
 # ---- failed logins are rate limited per address ------------------------------------------
