@@ -142,6 +142,10 @@ void engine_execution_secrets(engine *en, const store_execution *x);
  * conditions and inputs): the engine's host functions that need no
  * execution (secret). env is filled, borrowing from en for its life. */
 void engine_expr_env(engine *en, expr_env *env);
+/* The engine's file storage and the folder of its working folders (borrowed):
+ * for the scheduler's polling triggers, which run a poll as a task runs. */
+storage *engine_storage(engine *en);
+const char *engine_tmp_dir(engine *en);
 
 /* ---- flows --------------------------------------------------------------- */
 
@@ -186,6 +190,8 @@ typedef struct engine_submit_opts {
     const char *parent_id;     /* subflows */
     const char *parent_taskrun_id;
     int64_t scheduled_us;      /* a schedule's date; 0: now */
+    const char *id;            /* the id to give it (from store_new_id: a polling
+                                  trigger's files are stored under it first); NULL: new */
 } engine_submit_opts;
 
 /* Validates the inputs and creates an execution (committed before return),

@@ -378,3 +378,13 @@ void engine_expr_env(engine *en, expr_env *env)
     env->funcs = en->funcs;
     env->nfuncs = en->nfuncs;
 }
+
+storage *engine_storage(engine *en)
+{
+    return en->o.storage;
+}
+
+const char *engine_tmp_dir(engine *en)
+{
+    return en->tmp_dir;
+}

@@ -73,7 +73,10 @@ int engine_submit(engine *en, const engine_submit_opts *o, char id_out[STORE_ID_
                          fl->deleted ? "deleted" : "disabled");
     }
     char id[STORE_ID_LEN + 1];
-    store_new_id(id);
+    if (o->id && strlen(o->id) == STORE_ID_LEN)
+        memcpy(id, o->id, sizeof id);
+    else
+        store_new_id(id);
     json_t *inputs = engine_inputs_read(fl->f, o->inputs, o->files, en->o.storage, id, e);
     if (!inputs) {
         engine_flow_release(en, fl);

@@ -49,11 +49,18 @@ int64_t sched__now(sched *s)
  * loaded. A trigger type missing here is validated but never fires: the
  * registry flags those, and test_sched checks that every other one is here. */
 static const sched_trigger_impl triggers[] = {
-    {"trigger.schedule", SK_SCHEDULE, sched__schedule_setup_cron},
-    {"trigger.schedule_on_dates", SK_SCHEDULE, sched__schedule_setup_dates},
-    {"trigger.flow", SK_FLOW, NULL},
-    {"trigger.webhook", SK_WEBHOOK, NULL},
-    {"trigger.http", SK_POLL, sched__http_setup},
+    {"trigger.schedule", SK_SCHEDULE, sched__schedule_setup_cron, NULL},
+    {"trigger.schedule_on_dates", SK_SCHEDULE, sched__schedule_setup_dates, NULL},
+    {"trigger.flow", SK_FLOW, NULL, NULL},
+    {"trigger.webhook", SK_WEBHOOK, NULL, NULL},
+    {"trigger.http", SK_POLL, sched__http_setup, sched__http_pass},
+    {"postgresql.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"mysql.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"mariadb.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"sqlite.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"duckdb.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"mongodb.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
+    {"s3.trigger", SK_POLL, sched__poll_setup, sched__poll_pass},
 };
 
 const sched_trigger_impl *sched__trigger_find(const char *type)
@@ -126,6 +133,8 @@ static sched_flow *flow_build(sched *s, const store_flow *sf)
         t->id = xstrdup(id);
         t->revision = f->revision;
         t->json = tj;
+        t->pass = impl->pass;
+        t->def = flow_type_find(json_string_value(json_object_get(tj, "type")));
         if (impl->setup)
             impl->setup(s, t);
     }
@@ -260,7 +269,7 @@ int sched_tick(sched *s, int64_t now_us, kerr *e)
             if (f->trigs[j].kind != SK_SCHEDULE && f->trigs[j].kind != SK_POLL)
                 continue;
             int rc = f->trigs[j].kind == SK_POLL
-                         ? sched__http_pass(s, f, &f->trigs[j], now_us, e)
+                         ? f->trigs[j].pass(s, f, &f->trigs[j], now_us, e)
                          : sched__schedule_pass(s, f, &f->trigs[j], now_us, e);
             if (rc < 0) {
                 pthread_mutex_unlock(&s->lock);

@@ -25,6 +25,8 @@
 
 typedef enum sched_kind { SK_SCHEDULE, SK_FLOW, SK_WEBHOOK, SK_POLL } sched_kind;
 
+struct sched_flow;
+
 /* One trigger of one flow, as the cache holds it. */
 typedef struct sched_trig {
     sched_kind kind;
@@ -48,6 +50,10 @@ typedef struct sched_trig {
     int disabled;                /* the store row says disabled */
     char *error;                 /* why it cannot run (bad cron...), or NULL */
     int64_t interval_us;         /* polling triggers (httptrigger.c): time between polls */
+    /* polling triggers: a pass (sched__http_pass, sched__poll_pass) and, for
+     * the ones a task family polls (polltrigger.c), their type */
+    int (*pass)(struct sched *s, struct sched_flow *f, struct sched_trig *t, int64_t now_us, kerr *e);
+    const type_def *def;
 } sched_trig;
 
 /* A flow's triggers at one revision. */
@@ -102,6 +108,9 @@ typedef struct sched_trigger_impl {
     const char *type;
     sched_kind kind;
     void (*setup)(sched *s, sched_trig *t);
+    /* SK_POLL: one pass (stopAfter, then a poll when due). Executions
+     * created, or -1 on a store error. */
+    int (*pass)(sched *s, struct sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
 } sched_trigger_impl;
 
 /* The implementation of a trigger type (as written: alias or canonical
@@ -132,6 +141,13 @@ void sched__stop_after(sched *s, sched_trig *t);
 void sched__http_setup(sched *s, sched_trig *t);
 /* stopAfter, then a poll when one is due. Executions created, or -1. */
 int sched__http_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
+
+/* ---- triggers a task family polls (polltrigger.c) --------------------------------- */
+
+/* The SQL, MongoDB and S3 triggers: their type's hooks->poll, every
+ * `interval`, run as a task runs (tasks.h). */
+void sched__poll_setup(sched *s, sched_trig *t);
+int sched__poll_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, kerr *e);
 
 /* ---- what every trigger kind shares (fire.c) ------------------------------------ */
 

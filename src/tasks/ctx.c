@@ -322,3 +322,18 @@ int tasks__check_extension(const char *prop, const char *ext, kerr *e)
         return kerr_set(e, "property '%s': the extension is longer than 64 bytes", prop);
     return 0;
 }
+
+int tasks__poll_run(task_ctx *c, task_result (*run)(task_ctx *c, kerr *e), task_fire_fn fire, kerr *e)
+{
+    task_result r = run(c, e);
+    if (r == TASK_KILLED)
+        return kerr_set(e, "the poll was cut off");
+    if (r == TASK_FAILED)
+        return -1;
+    json_t *size = json_object_get(c->outputs, "size");
+    if (!json_is_integer(size) || json_integer_value(size) <= 0)
+        return 0;
+    json_t *vars = c->outputs;
+    c->outputs = json_object();
+    return fire(c, vars, e) ? -1 : 1;
+}

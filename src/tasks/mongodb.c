@@ -1006,6 +1006,13 @@ static const prop_def mongo_connection[] = {
     PSTR("database", PF_REQUIRED, NULL, "MongoDB database"),                                  \
     PSTR("collection", PF_REQUIRED, NULL, "MongoDB collection")
 
+static int trigger_poll(task_ctx *c, task_fire_fn fire, kerr *e)
+{
+    return tasks__poll_run(c, find_run, fire, e);
+}
+
+static const struct task_hooks trigger_hooks = {.poll = trigger_poll};
+
 const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.find",
@@ -1017,6 +1024,19 @@ const type_def tasks__mongodb[] = {
                        PANY("sort", 0, NULL, "MongoDB BSON sort"), PINT("limit", 0, NULL, "number of documents"),
                        PINT("skip", 0, NULL, "number of documents to skip"),
                        PBOOL("store", 0, "false", "store the rows as an Ion file in internal storage")),
+    },
+    {
+        .name = "mongodb.trigger",
+        .kind = TK_TRIGGER,
+        .hooks = &trigger_hooks,
+        .aliases = ALIASES("io.kestra.plugin.mongodb.Trigger"),
+        .desc = "Start the flow when a find returns documents (`trigger.rows`, `size`, or `uri` with `store`).",
+        .props = PROPS(P_MONGO, PANY("filter", 0, NULL, "MongoDB BSON filter: a map or an Extended JSON string"),
+                       PANY("projection", 0, NULL, "MongoDB BSON projection"),
+                       PANY("sort", 0, NULL, "MongoDB BSON sort"), PINT("limit", 0, NULL, "number of documents"),
+                       PINT("skip", 0, NULL, "number of documents to skip"),
+                       PBOOL("store", 0, "false", "store the rows as an Ion file in internal storage"),
+                       PDUR("interval", 0, "\"PT60S\"", "time between polls")),
     },
     {
         .name = "mongodb.aggregate",

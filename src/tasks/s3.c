@@ -420,18 +420,29 @@ out:
     return rc;
 }
 
-static task_result downloads_run(task_ctx *c, kerr *e)
+/* Downloads (fire NULL) and the Trigger's poll: lists, downloads each
+ * object into the run's files, then applies `action`. The task applies it
+ * object by object; the Trigger fires first with the objects and applies it
+ * only once the execution exists, so that a crash in between starts the
+ * flow twice, never zero times. Returns 1 when it fired (or, for the task,
+ * finished), 0 when the Trigger found nothing, -1 with e set. */
+static int downloads(task_ctx *c, task_fire_fn fire, kerr *e)
 {
-    task_result res = TASK_FAILED;
+    int res = -1;
     char *bucket = NULL, *action = NULL;
     s3_client *cl = NULL;
     int64_t max_files = 25;
     s3_object *v = NULL;
     size_t n = 0;
+    json_t *objs = NULL, *files = NULL;
     if (req_text(c, "bucket", &bucket, e) || req_text(c, "action", &action, e) ||
         task_prop_int(c, "maxFiles", 25, &max_files, e) || !(cl = connect_s3(c, e)) ||
         list_filtered(c, cl, bucket, 0, 1, &v, &n, e))
         goto out;
+    if (fire && !n) {
+        res = 0;
+        goto out;
+    }
     if (max_files > 0 && n > (size_t)max_files) {
         task_log(c, LEVEL_WARN, "%zu objects match, more than maxFiles (%lld): only the first %lld are downloaded",
                  n, (long long)max_files, (long long)max_files);
@@ -442,37 +453,57 @@ static task_result downloads_run(task_ctx *c, kerr *e)
         }
         n = (size_t)max_files;
     }
-    json_t *objs = json_array(), *files = json_object();
+    objs = json_array();
+    files = json_object();
     for (size_t i = 0; i < n; i++) {
         char *uri = NULL;
         s3_get_result g;
-        if (download_one(c, cl, bucket, v[i].key, &uri, &g, e)) {
-            json_decref(objs);
-            json_decref(files);
+        if (download_one(c, cl, bucket, v[i].key, &uri, &g, e))
             goto out;
-        }
         s3_get_result_clear(&g);
         json_t *o = object_json(bucket, &v[i]);
         json_object_set_new(o, "uri", json_string(uri));
         json_array_append_new(objs, o);
         json_object_set_new(files, v[i].key, json_string(uri));
         free(uri);
-        if (after_action(c, cl, bucket, v[i].key, e)) {
-            json_decref(objs);
-            json_decref(files);
+        if (!fire && after_action(c, cl, bucket, v[i].key, e))
             goto out;
-        }
     }
-    task_log(c, LEVEL_INFO, "downloaded %zu objects from s3://%s (action %s)", n, bucket, action);
-    task_output(c, "objects", objs);
-    task_output(c, "outputFiles", files);
-    res = TASK_SUCCESS;
+    if (fire) {
+        json_t *vars = json_pack("{s:O}", "objects", objs);
+        if (fire(c, vars, e))
+            goto out;
+        for (size_t i = 0; i < n; i++)
+            if (after_action(c, cl, bucket, v[i].key, e)) {
+                kerr_prefix(e, "the flow was started, but %s of s3://%s/%s failed (the object will be seen again)",
+                            action, bucket, v[i].key);
+                res = 1;
+                goto out;
+            }
+    } else {
+        task_log(c, LEVEL_INFO, "downloaded %zu objects from s3://%s (action %s)", n, bucket, action);
+        task_output(c, "objects", json_incref(objs));
+        task_output(c, "outputFiles", json_incref(files));
+    }
+    res = 1;
 out:
+    json_decref(objs);
+    json_decref(files);
     s3_objects_free(v, n);
     s3_free(cl);
     free(bucket);
     free(action);
     return res;
+}
+
+static task_result downloads_run(task_ctx *c, kerr *e)
+{
+    return downloads(c, NULL, e) < 0 ? TASK_FAILED : TASK_SUCCESS;
+}
+
+static int trigger_poll(task_ctx *c, task_fire_fn fire, kerr *e)
+{
+    return downloads(c, fire, e);
 }
 
 /* ---- Delete, DeleteList, Copy, CreateBucket ------------------------------------------------- */
@@ -603,6 +634,7 @@ static const struct task_hooks delete_hooks = {.run = delete_run};
 static const struct task_hooks delete_list_hooks = {.run = delete_list_run};
 static const struct task_hooks copy_hooks = {.run = copy_run};
 static const struct task_hooks create_bucket_hooks = {.run = create_bucket_run};
+static const struct task_hooks trigger_hooks = {.poll = trigger_poll};
 
 /* ---- the family's types ---- */
 
@@ -725,13 +757,11 @@ const type_def tasks__s3[] = {
                        P_S3_CONN),
     },
     {
-        /* declared so that Kestra flows validate (with kite's "declared but not run yet"
-         * warning); the scheduler has no polling loop for it yet */
         .name = "s3.trigger",
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Poll a prefix and start the flow with the new objects, then MOVE, DELETE or keep them.",
+        .hooks = &trigger_hooks,
+        .desc = "Poll a prefix, download the objects and start the flow with them (`trigger.objects`), then MOVE, DELETE or keep them.",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
                        P_S3_LIST,
                        PDUR("interval", 0, "\"PT60S\"", "time between polls"),

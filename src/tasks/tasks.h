@@ -50,6 +50,11 @@ typedef enum task_result {
     TASK_KILLED,     /* it saw the cancel flag and stopped */
 } task_result;
 
+/* What a polling trigger's poll() calls when it found something to start the
+ * flow with: creates the execution with vars (stolen) as its `trigger.*`
+ * variables and commits it. 0, or -1 with e set (nothing was created). */
+typedef int (*task_fire_fn)(task_ctx *c, json_t *vars, kerr *e);
+
 struct task_hooks {
     /* Runs the task. Reads properties with task_prop*(), reports with
      * task_log(), task_output(), task_metric(), and returns how it ended
@@ -57,6 +62,15 @@ struct task_hooks {
      * task_cancelled() at least every 100 ms, or passes c->cancel on to
      * proc_run. */
     task_result (*run)(task_ctx *c, kerr *e);
+    /* Polling triggers (kind TK_TRIGGER: SQL, MongoDB, S3), instead of run:
+     * one poll, on the scheduler's thread (sched/polltrigger.c), with c built
+     * as for a task (c->task the trigger, c->execution_id the id the
+     * execution will get, so its files land in that execution's folder).
+     * When the source has something, calls fire() and only after it
+     * consumes what it read (afterSQL's COMMIT, S3's MOVE or DELETE): a
+     * crash in between starts the flow twice, never zero times. Returns 1
+     * when it fired, 0 when there was nothing, -1 with e set. */
+    int (*poll)(task_ctx *c, task_fire_fn fire, kerr *e);
 };
 
 typedef struct task_ctx_ops {

@@ -243,4 +243,9 @@ typedef struct csv_rec {
 int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start,
                     kerr *e);
 
+/* A polling trigger whose poll is its query task's run (MongoDB's Trigger
+ * is Find's): runs it on c and fires with its outputs when their `size` is
+ * above 0. The task_hooks.poll contract (tasks.h). */
+int tasks__poll_run(task_ctx *c, task_result (*run)(task_ctx *c, kerr *e), task_fire_fn fire, kerr *e);
+
 #endif

@@ -653,7 +653,7 @@ static task_result stubborn_run(task_ctx *c, kerr *e)
     return TASK_SUCCESS;
 }
 
-static const struct task_hooks stubborn_hooks = {stubborn_run};
+static const struct task_hooks stubborn_hooks = {.run = stubborn_run};
 static const char *const stubborn_aliases[] = {"io.kite.test.Stubborn", NULL};
 static const type_def stubborn_type[] = {
     {.name = "test.stubborn", .aliases = stubborn_aliases, .kind = TK_RUNNABLE, .desc = "never stops",

@@ -1207,6 +1207,69 @@ out:
     return r;
 }
 
+int sql__poll(task_ctx *c, const sql_driver *d, task_fire_fn fire, kerr *e)
+{
+    sql_task t;
+    char *sql = NULL, *after = NULL;
+    int r = -1, open = 0;
+    json_t *o = NULL;
+    if (task_open(c, d, &t, e))
+        goto out;
+    if (task_prop_string(c, "sql", NULL, &sql, e) || task_prop_string(c, "afterSQL", NULL, &after, e))
+        goto out;
+    if (!sql) {
+        kerr_setc(e, KERR_INVALID, "property 'sql' is required");
+        goto out;
+    }
+    if (exec_plain(&t, "BEGIN", e)) {
+        fail_stmt(&t, e);
+        goto out;
+    }
+    open = 1;
+    int64_t size = 0;
+    if (run_one(&t, sql, t.fetch, -1, &o, &size, e)) {
+        fail_stmt(&t, e);
+        goto out;
+    }
+    if (size == 0) { /* Kestra's rule: no row (or fetchType NONE), no execution */
+        r = 0;
+        goto out;
+    }
+    if (after) {
+        json_t *o2 = NULL;
+        int64_t s2 = 0;
+        if (run_one(&t, after, F_NONE, -2, &o2, &s2, e)) {
+            kerr_prefix(e, "afterSQL");
+            fail_stmt(&t, e);
+            goto out;
+        }
+        json_decref(o2);
+    }
+    /* the execution first, then the COMMIT that consumes the rows (afterSQL
+     * marking them done): a crash in between starts the flow twice, never
+     * zero times */
+    json_t *vars = o;
+    o = NULL;
+    if (fire(c, vars, e))
+        goto out;
+    open = 0;
+    if (exec_plain(&t, "COMMIT", e)) {
+        kerr_prefix(e, "the flow was started, but the COMMIT after it failed (the rows will be seen again)");
+        fail_stmt(&t, e);
+        r = 1;
+        goto out;
+    }
+    r = 1;
+out:
+    if (open)
+        exec_plain(&t, "ROLLBACK", &(kerr)KERR_INIT);
+    json_decref(o);
+    free(sql);
+    free(after);
+    task_free(&t);
+    return r;
+}
+
 void sql__check_available(vctx *v, const json_t *obj, const char *path, const sql_driver *d)
 {
     const char *why = d->unavailable ? d->unavailable() : NULL;
@@ -1233,6 +1296,18 @@ HOOKS(sqlite, query);
 HOOKS(sqlite, queries);
 HOOKS(duckdb, query);
 HOOKS(duckdb, queries);
+
+#define POLL_HOOKS(drv)                                                    \
+    static int drv##_poll(task_ctx *c, task_fire_fn fire, kerr *e)         \
+    {                                                                      \
+        return sql__poll(c, &sql__##drv, fire, e);                         \
+    }                                                                      \
+    static const struct task_hooks drv##_trigger_hooks = {.poll = drv##_poll}
+
+POLL_HOOKS(pg);
+POLL_HOOKS(mysql);
+POLL_HOOKS(sqlite);
+POLL_HOOKS(duckdb);
 
 static void duckdb_check(vctx *v, const json_t *obj, const char *path)
 {
@@ -1313,8 +1388,8 @@ const type_def tasks__sql[] = {
         .name = "postgresql.trigger",
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
-        .desc = "Start the flow when a PostgreSQL query returns rows.",
+        .hooks = &pg_trigger_hooks,
+        .desc = "Start the flow when a PostgreSQL query returns rows (`trigger.rows`, `row`, `size`, `uri`); afterSQL commits after the execution is created.",
         .props = PROPS(P_TRIGGER),
     },
     {
@@ -1335,7 +1410,7 @@ const type_def tasks__sql[] = {
         .name = "mysql.trigger",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mysql.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &mysql_trigger_hooks,
         .desc = "Start the flow when a MySQL query returns rows.",
         .props = PROPS(P_TRIGGER),
     },
@@ -1357,7 +1432,7 @@ const type_def tasks__sql[] = {
         .name = "mariadb.trigger",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mariadb.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &mysql_trigger_hooks,
         .desc = "Start the flow when a MariaDB query returns rows.",
         .props = PROPS(P_TRIGGER),
     },
@@ -1379,7 +1454,7 @@ const type_def tasks__sql[] = {
         .name = "sqlite.trigger",
         .aliases = ALIASES("io.kestra.plugin.jdbc.sqlite.Trigger"),
         .kind = TK_TRIGGER,
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &sqlite_trigger_hooks,
         .desc = "Start the flow when an SQLite query returns rows.",
         .props = PROPS(P_TRIGGER),
     },
@@ -1400,6 +1475,15 @@ const type_def tasks__sql[] = {
         .check = duckdb_check,
         .desc = "Run DuckDB statements, one entry per result in `outputs`, where libduckdb is installed.",
         .props = PROPS(P_QUERIES),
+    },
+    {
+        .name = "duckdb.trigger",
+        .aliases = ALIASES("io.kestra.plugin.jdbc.duckdb.Trigger"),
+        .kind = TK_TRIGGER,
+        .hooks = &duckdb_trigger_hooks,
+        .check = duckdb_check,
+        .desc = "Start the flow when a DuckDB query returns rows, where libduckdb is installed.",
+        .props = PROPS(P_TRIGGER),
     },
 };
 

@@ -115,6 +115,9 @@ task_result sql__run_query(task_ctx *c, const sql_driver *d, kerr *e);
 task_result sql__run_queries(task_ctx *c, const sql_driver *d, kerr *e);
 task_result sql__run_copy_in(task_ctx *c, const sql_driver *d, kerr *e);
 task_result sql__run_copy_out(task_ctx *c, const sql_driver *d, kerr *e);
+/* The Trigger's poll (task_hooks.poll): the query and afterSQL in one
+ * transaction, fire() when the query returned rows, then the COMMIT. */
+int sql__poll(task_ctx *c, const sql_driver *d, task_fire_fn fire, kerr *e);
 /* Validation: a warning when the driver cannot run on this host. */
 void sql__check_available(vctx *v, const json_t *obj, const char *path, const sql_driver *d);
 
