@@ -1,8 +1,9 @@
 #!/bin/bash
 # The triggers a task family polls, through one real `kite server local`:
-# the SQL triggers (io.kestra.plugin.jdbc.{sqlite,postgresql}.Trigger)
+# the SQL triggers (io.kestra.plugin.jdbc.{sqlite,postgresql,mariadb,duckdb}.Trigger)
 # against a real SQLite file and a real PostgreSQL 15 started on loopback
-# (tests/lib/pg.sh), the S3 trigger against tests/lib/s3_fake.py (SigV4
+# (tests/lib/pg.sh), a real MariaDB (tests/lib/mariadb.sh), DuckDB in memory
+# where libduckdb is installed, the S3 trigger against tests/lib/s3_fake.py (SigV4
 # checked with botocore), MongoDB's against tests/lib/mongod_fake.py.
 #   - rows start one execution with trigger.rows / size; afterSQL marks them
 #     done in the same transaction, committed after the execution exists, so
@@ -22,6 +23,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/e2e/server_lib.bash
 . tests/lib/pg.sh
+. tests/lib/mariadb.sh
 ERR=$work/server.err
 DATA=$work/data
 FLOWS=$work/flows
@@ -29,10 +31,12 @@ mkdir -p "$FLOWS"
 SPID=
 MPID=
 PG_UP=
+MY_UP=
 stop_all() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     [ -n "$MPID" ] && kill "$MPID" 2>/dev/null
     [ -n "$PG_UP" ] && pg_stop
+    [ -n "$MY_UP" ] && mariadb_stop
     cleanup
 }
 trap stop_all EXIT
@@ -57,6 +61,12 @@ if pg_start; then
     PG_UP=1
     "${PG_PSQL[@]}" -c "CREATE TABLE events(id serial PRIMARY KEY, kind text, seen boolean DEFAULT false);
                         INSERT INTO events(kind) VALUES ('backup-done'), ('backup-failed');" >/dev/null
+fi
+
+if mariadb_start; then
+    MY_UP=1
+    "${MY_CLI[@]}" -e "CREATE TABLE orders(id INT AUTO_INCREMENT PRIMARY KEY, ref VARCHAR(20), exported BOOL DEFAULT 0);
+                       INSERT INTO orders(ref) VALUES ('ord-1'), ('ord-2'), ('ord-3');"
 fi
 
 AK=AKIDKITEPOLL
@@ -207,6 +217,45 @@ triggers:
     interval: PT1S
 YML
 fi
+if [ -n "$MY_UP" ]; then
+cat >"$FLOWS/my_orders.yml" <<YML
+id: my_orders
+namespace: e2e.poll
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "orders {{ trigger.size }}"
+triggers:
+  - id: watch
+    type: io.kestra.plugin.jdbc.mariadb.Trigger
+    url: $MY_URL
+    username: $MY_USER
+    password: $MY_PASSWORD
+    sql: SELECT id, ref FROM orders WHERE NOT exported ORDER BY id
+    afterSQL: UPDATE orders SET exported = 1 WHERE NOT exported
+    fetchType: FETCH
+    interval: PT1S
+YML
+fi
+DUCK=
+[ -f vendor/duckdb/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so ] && DUCK=1
+if [ -n "$DUCK" ]; then
+cat >"$FLOWS/duck.yml" <<YML
+id: duck
+namespace: e2e.poll
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "answer {{ trigger.row.answer }}"
+triggers:
+  - id: watch
+    type: io.kestra.plugin.jdbc.duckdb.Trigger
+    url: "jdbc:duckdb:"
+    sql: SELECT 42 AS answer
+    fetchType: FETCH_ONE
+    interval: PT1H
+YML
+fi
 cat >"$FLOWS/s3_drop.yml" <<YML
 id: s3_drop
 namespace: e2e.poll
@@ -312,6 +361,27 @@ else
     echo "SKIP pg: PostgreSQL did not start here"
 fi
 
+# ---- MariaDB --------------------------------------------------------------------
+if [ -n "$MY_UP" ]; then
+    ok "mariadb: the waiting orders start one execution" wait_for 20 eval '[ "$(count my_orders)" = 1 ]'
+    MYID=$(q "SELECT id FROM executions WHERE flow_id = 'my_orders'")
+    ok "mariadb: trigger.rows holds the three orders" eval 'wait_state "$MYID" SUCCESS 20 && jt "[r[\"ref\"] for r in d[\"trigger\"][\"rows\"]] == [\"ord-1\", \"ord-2\", \"ord-3\"]"'
+    ok "mariadb: afterSQL committed: every order is exported" \
+        [ "$("${MY_CLI[@]}" -N -e "SELECT count(*) FROM orders WHERE NOT exported")" = 0 ]
+    sleep 2
+    ok "mariadb: exported orders start nothing more" [ "$(count my_orders)" = 1 ]
+else
+    echo "SKIP mariadb: MariaDB did not start here"
+fi
+
+# ---- DuckDB ---------------------------------------------------------------------
+if [ -n "$DUCK" ]; then
+    DID=$(q "SELECT id FROM executions WHERE flow_id = 'duck'")
+    ok "duckdb: FETCH_ONE fires with trigger.row" eval '[ -n "$DID" ] && wait_state "$DID" SUCCESS 20 && jt "d[\"trigger\"][\"row\"][\"answer\"] == 42 and d[\"trigger\"][\"size\"] == 1"'
+else
+    echo "SKIP duckdb: no libduckdb.so (scripts/setup.sh installs it under vendor/duckdb)"
+fi
+
 # ---- S3 -------------------------------------------------------------------------
 ok "s3: the objects under in/ start one execution" wait_for 20 eval '[ "$(q "SELECT count(*) FROM executions WHERE flow_id = '"'"'s3_drop'"'"' AND trigger LIKE '"'"'%in/a.csv%'"'"'")" = 1 ]'
 S3ID=$(q "SELECT id FROM executions WHERE flow_id = 's3_drop' AND trigger LIKE '%in/a.csv%'")
@@ -345,7 +415,7 @@ ok "mongodb: trigger.size and trigger.rows are the open alerts'" \
 
 stop_server TERM
 ok "the server exits 0 on SIGTERM" [ "$STOP_RC" = 0 ]
-ok "no secret in the server's output" eval '! grep -qF "$SK" "$ERR" && { [ -z "$PG_UP" ] || ! grep -qF "$PG_PASSWORD" "$ERR"; }'
+ok "no secret in the server's output" eval '! grep -qF "$SK" "$ERR" && { [ -z "$PG_UP" ] || ! grep -qF "$PG_PASSWORD" "$ERR"; } && { [ -z "$MY_UP" ] || ! grep -qF "$MY_PASSWORD" "$ERR"; }'
 ok "no sanitizer report" no_sanitizer_reports "$ERR"
 
 echo "$pass passed, $fail failed"
