@@ -12,7 +12,8 @@ libmariadb-dev postgresql mariadb-server
 python3-aiosmtpd
 libmongoc-dev
 python3-botocore
-libssl-dev"
+libssl-dev
+libgnutls28-dev"
 
 missing=""
 for p in $PKGS; do

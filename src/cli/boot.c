@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 #include "util/proc.h"
 
 #include <dirent.h>
@@ -90,10 +91,44 @@ int cli_secrets_unlock(store *st, const cli_config *cfg, kerr *e)
     return rc ? -1 : 0;
 }
 
+/* server.tls: reads the certificate and the key (at most 1 MiB each) and
+ * checks them as the server will use them; errors name the key of kite.yml
+ * and the file. A key that its group or others may read is served, with a
+ * warning. *cert and *key are NULL without server.tls. */
+static int load_tls(const cli_config *cfg, buf *cert, buf *key, kerr *e)
+{
+    if (!cfg->tls_cert && !cfg->tls_key)
+        return 0;
+    if (!cfg->tls_cert || !cfg->tls_key)
+        return kerr_setc(e, KERR_INVALID, "server.tls needs both 'cert' and 'key'");
+    if (fs_read_file(cfg->tls_cert, 1u << 20, cert, e)) {
+        kerr_prefix(e, "server.tls.cert %s", cfg->tls_cert);
+        return -1;
+    }
+    if (fs_read_file(cfg->tls_key, 1u << 20, key, e)) {
+        kerr_prefix(e, "server.tls.key %s", cfg->tls_key);
+        return -1;
+    }
+    struct stat st;
+    if (!stat(cfg->tls_key, &st) && (st.st_mode & 077))
+        fprintf(stderr,
+                "kite server: warning: server.tls.key %s is readable by its group or others (mode %04o): "
+                "chmod 600 it\n",
+                cfg->tls_key, (unsigned)(st.st_mode & 07777));
+    char *cn = xasprintf("server.tls.cert %s", cfg->tls_cert), *kn = xasprintf("server.tls.key %s", cfg->tls_key);
+    int rc = server_tls_check(buf_str(cert), cn, buf_str(key), kn, cfg->tls_priorities, e);
+    free(cn);
+    free(kn);
+    return rc;
+}
+
 int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e)
 {
     memset(p, 0, sizeof *p);
     if (fs_mkdir_p(cfg->data, e))
+        return -1;
+    /* security.ssrf: every task of this process asks it before connecting */
+    if (netguard_configure(cfg->ssrf, e))
         return -1;
     if (check_store_file(cfg, e))
         return -1;
@@ -126,10 +161,25 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
             return -1;
     }
     if (o->parts & CLI_BOOT_SERVER) {
+        buf cert = BUF_INIT, key = BUF_INIT;
+        if (load_tls(cfg, &cert, &key, e)) {
+            buf_free(&cert);
+            if (key.data)
+                explicit_bzero(key.data, key.len);
+            buf_free(&key);
+            return -1;
+        }
         server_opts ho = {.engine = p->en, .store = p->st, .storage = p->fs, .host = cfg->host, .port = cfg->port,
-                          .tmp_dir = cfg->tmp_dir, .quiet = o->quiet, .sched = p->sc, .timeout_s = o->timeout_s};
+                          .tmp_dir = cfg->tmp_dir, .quiet = o->quiet, .sched = p->sc, .timeout_s = o->timeout_s,
+                          .tls_cert_pem = cert.len ? buf_str(&cert) : NULL,
+                          .tls_key_pem = key.len ? buf_str(&key) : NULL, .tls_priorities = cfg->tls_priorities,
+                          .trusted_proxies = cfg->trusted_proxies};
         ho.session_ttl_s = (unsigned)(cfg->session_ttl_us / 1000000);
         p->http = server_new(&ho, e);
+        buf_free(&cert);
+        if (key.data)
+            explicit_bzero(key.data, key.len);
+        buf_free(&key);
         if (!p->http)
             return -1;
     }

@@ -43,6 +43,11 @@ typedef struct cli_config {
                                namespace, includeChildNamespaces, delete, interval; or NULL */
     json_t *secret_backends; /* secrets.backends (NULL: kite's store alone) */
     int64_t session_ttl_us;  /* server.sessionTtl: a login session's life (0: 12 h) */
+    char *tls_cert;         /* server.tls.cert: a PEM file, or NULL (plain HTTP) */
+    char *tls_key;          /* server.tls.key */
+    char *tls_priorities;   /* server.tls.priorities: GnuTLS's syntax, or NULL */
+    json_t *trusted_proxies; /* server.trustedProxies: CIDRs (checked), or NULL */
+    json_t *ssrf;           /* security.ssrf (checked, docs/security.md), or NULL */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */

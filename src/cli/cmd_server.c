@@ -332,8 +332,8 @@ int cli_cmd_server(int argc, char **argv)
     const char *shown = m.cfg.host;
     if (!strcmp(shown, "0.0.0.0") || !strcmp(shown, "::"))
         shown = "127.0.0.1";
-    printf("kite server: serving http://%s%s%s:%d/ (data %s)\n", strchr(shown, ':') ? "[" : "", shown,
-           strchr(shown, ':') ? "]" : "", server_port(m.http), m.cfg.data);
+    printf("kite server: serving %s://%s%s%s:%d/ (data %s)\n", server_scheme(m.http), strchr(shown, ':') ? "[" : "",
+           shown, strchr(shown, ':') ? "]" : "", server_port(m.http), m.cfg.data);
     fflush(stdout);
 
     for (;;) {

@@ -9,6 +9,7 @@
 #include "util/datetime.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 #include "util/strutil.h"
 
 #include <errno.h>
@@ -16,13 +17,15 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
-                                       "secrets", NULL};
+                                       "secrets", "security", NULL};
 static const char *const secrets_keys[] = {"backends", NULL};
 static const char *const backend_keys[] = {"type", "address", "token", "roleId", "secretId", "mount", "prefix",
                                            "namespace", "timeout", "caFile", "insecure", NULL};
 static const char *const engine_keys[] = {"maxTaskRuns", NULL};
 static const char *const var_keys[] = {"globals", "envPrefix", NULL};
-static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", "sessionTtl", NULL};
+static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", "sessionTtl", "tls", "trustedProxies", NULL};
+static const char *const tls_keys[] = {"cert", "key", "priorities", NULL};
+static const char *const security_keys[] = {"ssrf", NULL};
 static const char *const git_sync_keys[] = {"url", "branch", "gitDirectory", "namespace", "includeChildNamespaces",
                                             "delete", "interval", "username", NULL};
 
@@ -74,6 +77,11 @@ void cli_config_free(cli_config *c)
     json_decref(c->globals);
     json_decref(c->git_sync);
     json_decref(c->secret_backends);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->tls_priorities);
+    json_decref(c->trusted_proxies);
+    json_decref(c->ssrf);
     memset(c, 0, sizeof *c);
 }
 
@@ -278,6 +286,57 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             }
             json_decref(c->git_sync);
             c->git_sync = json_deep_copy(v);
+        }
+        if ((v = json_object_get(srv, "tls"))) {
+            if (!json_is_object(v) || (rc = check_keys(v, "/server/tls", tls_keys, pm, path, e))) {
+                if (!rc)
+                    rc = kerr_set(e, "%s: 'server.tls' must be a mapping (cert, key, priorities)", path);
+                goto done;
+            }
+            const json_t *cert = json_object_get(v, "cert"), *key = json_object_get(v, "key");
+            const json_t *prio = json_object_get(v, "priorities");
+            if (!json_is_string(cert) || !json_is_string(key) || (prio && !json_is_string(prio))) {
+                rc = kerr_set(e, "%s: 'server.tls' needs 'cert' and 'key' (the paths of PEM files)%s", path,
+                              prio && !json_is_string(prio) ? ", and 'priorities' must be a string" : "");
+                goto done;
+            }
+            free(c->tls_cert);
+            free(c->tls_key);
+            free(c->tls_priorities);
+            c->tls_cert = xstrdup(json_string_value(cert));
+            c->tls_key = xstrdup(json_string_value(key));
+            c->tls_priorities = prio ? xstrdup(json_string_value(prio)) : NULL;
+        }
+        if ((v = json_object_get(srv, "trustedProxies"))) {
+            netguard_list l;
+            if (netguard_list_parse(v, "server.trustedProxies", &l, e)) {
+                kerr_prefix(e, "%s", path);
+                rc = -1;
+                goto done;
+            }
+            netguard_list_free(&l);
+            json_decref(c->trusted_proxies);
+            c->trusted_proxies = json_deep_copy(v);
+        }
+    }
+    const json_t *secu = json_object_get(doc, "security");
+    if (secu) {
+        if (!json_is_object(secu) || (rc = check_keys(secu, "/security", security_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'security' must be a mapping", path);
+            goto done;
+        }
+        if ((v = json_object_get(secu, "ssrf"))) {
+            /* checked here (a bad entry names the file), applied by cli_boot */
+            if (netguard_configure(v, e)) {
+                netguard_configure(NULL, NULL);
+                kerr_prefix(e, "%s", path);
+                rc = -1;
+                goto done;
+            }
+            netguard_configure(NULL, NULL);
+            json_decref(c->ssrf);
+            c->ssrf = json_deep_copy(v);
         }
     }
 done:

@@ -42,7 +42,13 @@ struct srv_conn {
     char addr[INET6_ADDRSTRLEN];
     int64_t since_us;       /* accept, or the end of the previous request */
     int state;              /* SRV_CONN_* */
+    int proxied;            /* the peer is a trusted proxy: addr is the client it forwards */
+    int named;              /* addr names that client (a request came); until then the
+                             * connection counts against no address */
 };
+
+/* Whether o counts against its address's cap. */
+static int counted(const srv_conn *o) { return o->state != SRV_CONN_CLOSING && (!o->proxied || o->named); }
 
 static int64_t mono_us(void)
 {
@@ -77,7 +83,7 @@ static srv_conn *oldest_unfinished(server *s, const char *addr, const srv_conn *
 {
     srv_conn *best = NULL;
     for (srv_conn *c = s->conns; c; c = c->next)
-        if (c != me && unfinished(c) && now - c->since_us >= min_age && (!addr || !strcmp(c->addr, addr)) &&
+        if (c != me && unfinished(c) && now - c->since_us >= min_age && (!addr || (counted(c) && !strcmp(c->addr, addr))) &&
             (!best || c->since_us < best->since_us))
             best = c;
     return best;
@@ -102,6 +108,7 @@ void srv_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context
         }
         c->since_us = mono_us();
         c->state = SRV_CONN_HEADERS;
+        c->proxied = ai && netguard_list_contains_sa(&s->proxies, ai->client_addr);
         *socket_context = c;
         pthread_mutex_lock(&s->conn_lock);
         unsigned same = 0, total = 0;
@@ -109,7 +116,7 @@ void srv_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context
             if (o->state == SRV_CONN_CLOSING)
                 continue;
             total++;
-            same += !strcmp(o->addr, c->addr);
+            same += counted(o) && !strcmp(o->addr, c->addr);
         }
         c->next = s->conns;
         if (s->conns)
@@ -121,7 +128,7 @@ void srv_conn_notify(void *cls, struct MHD_Connection *mc, void **socket_context
                 v = oldest_unfinished(s, NULL, c, c->since_us, 0);
             if (v)
                 conn_close(s, v, &s->evicted, "the server is full, this connection the oldest unfinished");
-        } else if (same >= s->o.max_per_address) {
+        } else if (!c->proxied && same >= s->o.max_per_address) {
             srv_conn *v = oldest_unfinished(s, c->addr, c, c->since_us, EVICT_MIN_AGE_US);
             if (v)
                 conn_close(s, v, &s->evicted, "too many connections from this address, this one the oldest unfinished");
@@ -150,8 +157,14 @@ void srv_conn_state(srv_req *r, int state)
     srv_conn *c = ci ? ci->socket_context : NULL;
     if (!c)
         return;
+    /* behind a trusted proxy, the cap is the forwarded client's */
+    const char *client = state == SRV_CONN_BODY && c->proxied ? srv_client_addr(r) : NULL;
     pthread_mutex_lock(&r->s->conn_lock);
     if (c->state != SRV_CONN_CLOSING) {
+        if (client) {
+            snprintf(c->addr, sizeof c->addr, "%s", client);
+            c->named = 1;
+        }
         c->state = state;
         if (state == SRV_CONN_HEADERS)
             c->since_us = mono_us();
@@ -177,11 +190,11 @@ static void enforce_caps(server *s, int64_t now)
         total--;
     }
     for (srv_conn *c = s->conns; c; c = c->next) {
-        if (c->state == SRV_CONN_CLOSING)
+        if (!counted(c))
             continue;
         unsigned same = 0;
         for (srv_conn *o = s->conns; o; o = o->next)
-            same += o->state != SRV_CONN_CLOSING && !strcmp(o->addr, c->addr);
+            same += counted(o) && !strcmp(o->addr, c->addr);
         while (same > s->o.max_per_address) {
             srv_conn *v = oldest_unfinished(s, c->addr, NULL, now, EVICT_MIN_AGE_US);
             if (!v)

@@ -601,7 +601,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else if (r->answered >= 400)
         __atomic_add_fetch(&s->errors_4xx, 1, __ATOMIC_RELAXED);
     if (!s->o.quiet)
-        fprintf(stderr, "kite server: %s %s %d\n", r->method, r->path ? r->path : "?", r->answered);
+        fprintf(stderr, "kite server: %s %s %s %d\n", srv_client_addr(r), r->method, r->path ? r->path : "?",
+                r->answered);
     srv__req_release(r);
     *con_cls = NULL;
     if (big && __atomic_load_n(&s->inflight, __ATOMIC_RELAXED) == 0)
@@ -639,6 +640,27 @@ server *server_new(const server_opts *o, kerr *e)
         s->o.max_inflight = (size_t)64 << 20;
     if (s->o.max_inflight < s->o.max_body)
         s->o.max_inflight = s->o.max_body;
+    if (netguard_list_parse(o->trusted_proxies, "server.trustedProxies", &s->proxies, e)) {
+        free(s->host);
+        free(s->tmp_dir);
+        free(s);
+        return NULL;
+    }
+    if (o->tls_cert_pem || o->tls_key_pem) {
+        if (server_tls_check(o->tls_cert_pem, "the certificate", o->tls_key_pem, "the key", o->tls_priorities, e)) {
+            netguard_list_free(&s->proxies);
+            free(s->host);
+            free(s->tmp_dir);
+            free(s);
+            return NULL;
+        }
+        s->tls = 1;
+        s->tls_cert = xstrdup(o->tls_cert_pem);
+        s->tls_key = xstrdup(o->tls_key_pem);
+        s->tls_prio = xstrdup(o->tls_priorities ? o->tls_priorities : SERVER_TLS_PRIORITIES);
+    }
+    s->o.tls_cert_pem = s->o.tls_key_pem = s->o.tls_priorities = NULL;
+    s->o.trusted_proxies = NULL;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->heavy_cond, NULL);
@@ -665,6 +687,18 @@ int server_start(server *s, kerr *e)
     } else {
         return kerr_set(e, "server.host '%s' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)", s->host);
     }
+    /* TLS, when configured: options through MHD_OPTION_ARRAY so that the
+     * plain daemon's call stays the same */
+    struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (s->tls) {
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, s->tls_prio};
+        tls_opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return kerr_set(e, "this libmicrohttpd was built without TLS: server.tls cannot be served");
+    }
     s->d = MHD_start_daemon(flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
                             srv_conn_notify, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
@@ -674,7 +708,7 @@ int server_start(server *s, kerr *e)
                              * and the guard evicts a slow one instead of MHD refusing it */
                             MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + 64,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0, MHD_OPTION_THREAD_STACK_SIZE,
-                            (size_t)512 * 1024, MHD_OPTION_END);
+                            (size_t)512 * 1024, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->d)
         return kerr_set(e, "cannot listen on %s:%d: %s (is the port in use? choose another with --port)", s->host,
                         s->o.port, strerror(errno ? errno : EADDRINUSE));
@@ -689,6 +723,8 @@ int server_start(server *s, kerr *e)
 }
 
 int server_port(const server *s) { return s->port; }
+
+const char *server_scheme(const server *s) { return s->tls ? "https" : "http"; }
 
 void server_stop(server *s)
 {
@@ -721,6 +757,13 @@ void server_free(server *s)
     pthread_cond_destroy(&s->heavy_cond);
     free(s->host);
     free(s->tmp_dir);
+    free(s->tls_cert);
+    if (s->tls_key) {
+        explicit_bzero(s->tls_key, strlen(s->tls_key));
+        free(s->tls_key);
+    }
+    free(s->tls_prio);
+    netguard_list_free(&s->proxies);
     free(s);
 }
 

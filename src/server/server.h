@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "engine/engine.h"
 #include "sched/sched.h"
 #include "storage/storage.h"
@@ -52,7 +54,29 @@ typedef struct server_opts {
     sched *sched;               /* webhooks, backfills, flow changes; NULL: webhooks
                                  * and backfills answer 503 */
     unsigned session_ttl_s;     /* how long a login session lasts; 0: 12 h (server.sessionTtl) */
+    /* TLS (docs/server.md, "TLS"): PEM texts, borrowed until server_start
+     * returns; both NULL: plain HTTP */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    const char *tls_priorities; /* GnuTLS priority string; NULL: SERVER_TLS_PRIORITIES */
+    /* server.trustedProxies: peers whose X-Forwarded-For, -Proto and -Host
+     * are believed (a JSON list of CIDRs, borrowed; NULL: none) */
+    const json_t *trusted_proxies;
 } server_opts;
+
+/* TLS 1.2 and 1.3 only, AEAD ciphers, forward-secret key exchanges. */
+#define SERVER_TLS_PRIORITIES                                                                              \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+    "-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+/* Checks a certificate chain and its key (PEM texts) and a priority string
+ * (NULL: the default) as server_start will use them: 0, or -1 with e set to
+ * a message naming what is wrong by the names given (cert_name, key_name:
+ * "server.tls.cert /etc/kite/cert.pem" for instance): not a PEM
+ * certificate, not a PEM key, a key that does not match the certificate, a
+ * bad priority string. */
+int server_tls_check(const char *cert_pem, const char *cert_name, const char *key_pem, const char *key_name,
+                     const char *priorities, kerr *e);
 
 /* Creates a server (no socket yet). Returns NULL with e set when an option
  * is missing. */
@@ -68,6 +92,8 @@ int server_auth_init(server *s, const char *token, char **generated /* OUT */, k
 int server_start(server *s, kerr *e);
 /* The port the server listens on (useful with port 0). */
 int server_port(const server *s);
+/* "https" when serving TLS, else "http". */
+const char *server_scheme(const server *s);
 /* Stops accepting connections, ends open event streams, and waits for the
  * requests in progress. The engine is not stopped. */
 void server_stop(server *s);

@@ -12,6 +12,7 @@
 
 #include "server/server.h"
 #include "util/buf.h"
+#include "util/netguard.h"
 
 #define SRV_MAX_PARAMS 6
 #define SRV_PAGE_MAX 1000       /* cap on `size` for every search */
@@ -50,6 +51,10 @@ struct server {
     pthread_cond_t heavy_cond;
     time_t last_trim;
     struct srv_logins *logins;  /* failed logins per address (session.c) */
+    /* the edges (tls.c, proxy.c) */
+    int tls;                    /* 1: serving HTTPS */
+    char *tls_cert, *tls_key, *tls_prio; /* copies of the options, for the daemon's life */
+    netguard_list proxies;      /* server.trustedProxies */
 };
 
 /* 1 once server_stop began: long requests (streams, waits) end. */
@@ -106,6 +111,8 @@ struct srv_req {
     int heavy;                  /* holds one of the SRV_HEAVY_MAX slots */
     json_t *session;            /* the session of a cookie request (session.c), or NULL */
     char session_key[65];       /* its kv key (the SHA-256 of the cookie) */
+    char client[INET6_ADDRSTRLEN]; /* srv_client_addr's answer, once computed */
+    char host[256];             /* srv_request_host's answer */
 };
 
 /* ---- responses (http.c) ------------------------------------------------- */
@@ -208,6 +215,26 @@ void srv_session_free(server *s);
 enum MHD_Result srv_login(srv_req *r);
 enum MHD_Result srv_logout(srv_req *r);
 enum MHD_Result srv_me(srv_req *r);
+
+/* ---- behind a reverse proxy (proxy.c) -------------------------------------- */
+
+/* The client's address as text (borrowed from r): the connection's peer,
+ * or, when the peer is one of server.trustedProxies, the address its
+ * X-Forwarded-For names (the rightmost entry that is not itself a trusted
+ * proxy). What the access log, the per-address caps and the audit log use. */
+const char *srv_client_addr(srv_req *r);
+/* 1 when the client reached kite over HTTPS: the server serves TLS, or a
+ * trusted proxy says X-Forwarded-Proto: https (a Secure cookie's test). */
+int srv_request_secure(srv_req *r);
+/* The host the client asked for (borrowed): X-Forwarded-Host from a trusted
+ * proxy, else Host; NULL when neither is there or it is malformed. */
+const char *srv_request_host(srv_req *r);
+/* 1 when the connection's peer is a trusted proxy. */
+int srv_peer_trusted(srv_req *r);
+/* The rule of srv_client_addr on its parts, for tests/fuzz: the peer's
+ * text, the X-Forwarded-For values joined by ',' (NULL: none), writes the
+ * client's address into out (INET6_ADDRSTRLEN bytes). */
+void srv__client_from(const netguard_list *proxies, const char *peer, const char *xff, char *out);
 
 /* ---- handlers ------------------------------------------------------------- */
 
