@@ -77,29 +77,16 @@ static int same_secret(const char *a, const char *b)
     return d == 0;
 }
 
+/* The client's address (behind server.trustedProxies, the one they
+ * forward: proxy.c), so that the login limit is per client, not per proxy. */
 static void client_address(srv_req *r, char out[INET6_ADDRSTRLEN])
 {
-    snprintf(out, INET6_ADDRSTRLEN, "?");
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, INET6_ADDRSTRLEN);
+    snprintf(out, INET6_ADDRSTRLEN, "%s", srv_client_addr(r));
 }
 
-/* 1 when the request came over TLS (the server's own, or a proxy's that
- * says so: the flag only narrows where the browser sends the cookie). */
-static int over_tls(srv_req *r)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_PROTOCOL);
-    if (ci && ci->protocol)
-        return 1;
-    const char *p = srv_header(r, "X-Forwarded-Proto");
-    return p && !strcasecmp(p, "https");
-}
+/* 1 when the request came over TLS (the server's own, or a trusted proxy's
+ * that says so: proxy.c). */
+static int over_tls(srv_req *r) { return srv_request_secure(r); }
 
 static unsigned session_ttl_s(const server *s) { return s->o.session_ttl_s ? s->o.session_ttl_s : 12 * 3600; }
 

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 ERR=$work/server.err
 mkdir -p "$work/tmp"
 export TMPDIR=$work/tmp
-ok "server starts" start_server "$ERR" --data "$work/data"
+# loopback is a trusted proxy here (X-Forwarded-Proto is believed from it only: docs/server.md)
+printf 'server:\n  trustedProxies: [127.0.0.1]\n' >"$work/proxy.yml"
+ok "server starts" start_server "$ERR" --data "$work/data" --config "$work/proxy.yml"
 
 JAR=$work/cookies
 # sreq METHOD PATH [CURL ARGS...]: a call with the session cookie only
@@ -249,6 +251,8 @@ ok "a server with server.sessionTtl: PT1S starts" start_server "$ERR" --data "$w
 rm -f "$JAR"
 sreq POST /login -H 'Content-Type: application/json' -d "{\"token\": \"$TOKEN\"}"
 ok "login there: Max-Age=1" eval 'code_is 200 && header Set-Cookie | grep -Eq "Max-Age=1(;|$)"'
+noauth POST "$BASE/login" -H 'Content-Type: application/json' -H 'X-Forwarded-Proto: https' -d "{\"token\": \"$TOKEN\"}" -D "$work/headers"
+ok "X-Forwarded-Proto from a peer that is not a trusted proxy: the cookie is not Secure" eval 'code_is 200 && ! header Set-Cookie | grep -q "; Secure"'
 SID=$(awk '$6 == "kite_session" {print $7}' "$JAR")
 noauth GET "$BASE/me" -H "Cookie: kite_session=$SID"
 ok "the session works at once" code_is 200
