@@ -113,3 +113,32 @@ clean:
 	rm -rf build build-* 
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# ---- the web UI: ui/ (TypeScript) bundled by esbuild into build/ui/ (index.html, app.js,
+# app.css and their .gz), then linked into kite as a generated table (scripts/ui_assets.sh,
+# src/server/ui.c). Without node or ui/node_modules (scripts/setup.sh runs npm ci), a bundle
+# built before is kept; with none, kite answers /ui/ with a message saying how to build it.
+UI_DIR  := build/ui
+UI_SRC  := $(shell find ui -path ui/node_modules -prune -o -type f -print 2>/dev/null)
+UI_GEN  := $(BUILD)/gen/ui_assets.c
+UI_OBJ  := $(BUILD)/gen/ui_assets.o
+$(UI_DIR)/.stamp: $(UI_SRC)
+	@mkdir -p $(UI_DIR)
+	@if command -v node >/dev/null 2>&1 && [ -d ui/node_modules/esbuild ]; then \
+	  node ui/build.mjs $(UI_DIR) || exit 1; \
+	elif [ -f $(UI_DIR)/index.html ]; then \
+	  echo "ui: node or ui/node_modules missing (scripts/setup.sh): keeping the bundle built before"; \
+	else \
+	  echo "ui: node or ui/node_modules missing (scripts/setup.sh): kite is built without its web UI"; \
+	fi
+	@touch $@
+$(UI_GEN): $(UI_DIR)/.stamp scripts/ui_assets.sh
+	@mkdir -p $(dir $@)
+	./scripts/ui_assets.sh $(UI_DIR) > $@.tmp && mv $@.tmp $@
+$(UI_OBJ): $(UI_GEN) src/server/ui_assets.h
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(KITE): $(UI_OBJ)
+# linked beside main.o: the recipe of $(KITE) expands MAIN_OBJ when it runs
+MAIN_OBJ += $(UI_OBJ)
+ui: $(UI_DIR)/.stamp
+.PHONY: ui

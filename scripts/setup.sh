@@ -34,7 +34,16 @@ duckdb() {
     (cd "$d" && npm ci --no-audit --no-fund --silent) ||
         echo "setup: DuckDB could not be installed; DuckDB tasks will not run" >&2
 }
-[ -z "$missing" ] && { duckdb; exit 0; }
+# the web UI's build tools and editor (esbuild, CodeMirror, dagre, uPlot; playwright-core for
+# its browser tests), pinned by ui/package.json and ui/package-lock.json
+ui() {
+    d="$(dirname "$0")/../ui"
+    [ -f "$d/node_modules/.package-lock.json" ] && cmp -s "$d/package-lock.json" "$d/node_modules/.kite-lock" && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    (cd "$d" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kite-lock) ||
+        echo "setup: the web UI's packages could not be installed; kite is built without its UI" >&2
+}
+[ -z "$missing" ] && { duckdb; ui; exit 0; }
 
 echo "setup: installing$missing" >&2
 SUDO=""
@@ -44,3 +53,4 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 duckdb
+ui

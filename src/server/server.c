@@ -99,6 +99,10 @@ static const srv_route routes[] = {
      "Log in with {\"token\"}: sets the session cookie, answers name, role, csrfToken, expiresAt"},
     {"POST", API "/logout", srv_logout, 0, "End the session (X-CSRF-Token with the cookie)"},
     {"GET", API "/me", srv_me, 0, "Who the caller is (name, role, via; csrfToken and expiresAt with a session)"},
+
+    {"GET", "/", srv_ui_root, ROUTE_NOAUTH, "Redirects to the web UI (/ui/)"},
+    {"GET", "/ui", srv_ui, ROUTE_NOAUTH, "The web UI (index.html)"},
+    {"GET", "/ui/{path+}", srv_ui, ROUTE_NOAUTH, "The web UI's files; any other path answers index.html"},
 };
 
 const srv_route *srv_routes(size_t *n)
@@ -369,6 +373,8 @@ static int match(const char *pattern, const char *path, char **out, int *nout)
         if (*a == '{') {
             if (be == b || np >= SRV_MAX_PARAMS)
                 goto no;
+            if (ae - a > 2 && ae[-2] == '+') /* {name+}: the rest of the path, one or more segments */
+                be = b + strlen(b);
             params[np++] = xstrndup(b, (size_t)(be - b));
         } else if ((size_t)(ae - a) != (size_t)(be - b) || memcmp(a, b, (size_t)(ae - a))) {
             goto no;

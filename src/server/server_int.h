@@ -283,6 +283,8 @@ enum MHD_Result srv_triggers_update(srv_req *r);
 enum MHD_Result srv_metrics(srv_req *r);
 enum MHD_Result srv_health(srv_req *r);
 enum MHD_Result srv_openapi(srv_req *r);
+enum MHD_Result srv_ui_root(srv_req *r);
+enum MHD_Result srv_ui(srv_req *r);
 
 /* Kestra's Flow JSON for a stored revision (new reference). */
 json_t *srv_flow_json(const store_flow *f, int with_source);
