@@ -176,6 +176,8 @@ static void list_one(const type_def *d, void *arg)
                                                  "(a flow using it validates, with a warning). "
                                                : "",
                    d->desc ? d->desc : "");
+        if (d->waits)
+            buf_printf(b, "Why it cannot run: %s.\n\n", d->waits);
         buf_printf(b, "Kind: %s. Kestra types:", kind_name(d->kind));
         for (const char *const *a = d->aliases; a && *a; a++)
             buf_printf(b, "%s`%s`", a == d->aliases ? " " : ", ", *a);

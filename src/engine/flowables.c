@@ -769,7 +769,12 @@ out:
 
 static store_state fl_missing(step *s, int r)
 {
-    step_fail(s, r, "task type '%s' is not supported by this version of kite", step_task(s, r)->ft->type);
+    const char *type = step_task(s, r)->ft->type;
+    const type_def *d = flow_type_find(type);
+    if (d && d->waits)
+        step_fail(s, r, "task type '%s' cannot run in kite: %s", type, d->waits);
+    else
+        step_fail(s, r, "task type '%s' is not supported by this version of kite", type);
     return STATE_FAILED;
 }
 

@@ -103,6 +103,9 @@ typedef struct type_def {
     void (*check)(vctx *v, const json_t *obj, const char *path);
     const struct task_hooks *hooks; /* runnables: how a worker runs it, set in the
                                       family's table; NULL: kite cannot run it */
+    const char *waits;             /* TF_DECLARED_ONLY: why kite cannot run it and
+                                      what to use instead (said by validate and
+                                      by the failing run); NULL: not said */
 } type_def;
 
 /* ---- the registry ------------------------------------------------------- */

@@ -593,7 +593,10 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
             vctx_error(v, tp, "'%s' is a %s, not a task", type, kind_names[def->kind]);
             def = NULL;
         } else if (def->flags & TF_DECLARED_ONLY) {
-            vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
+            if (def->waits)
+                vctx_warn(v, tp, "type '%s' cannot run in kite: %s", type, def->waits);
+            else
+                vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
         }
     }
     const json_t *wg = json_object_get(t, "workerGroup");
@@ -679,7 +682,10 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
             vctx_error(v, tp, "'%s' is a %s, not a %s", type, kind_names[def->kind], kn);
             def = NULL;
         } else if (def->flags & TF_DECLARED_ONLY) {
-            vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
+            if (def->waits)
+                vctx_warn(v, tp, "type '%s' cannot run in kite: %s", type, def->waits);
+            else
+                vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
         }
     }
     free(tp);

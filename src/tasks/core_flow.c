@@ -420,6 +420,9 @@ const type_def tasks__core_flow[] = {
                        PSTR("tenantId", 0, NULL, "tenant of the template"),
                        PMAP("args", 0, NULL, &tasks__item_string,
                             "values passed to the template as parents.*")),
+        .waits = "Kestra deprecated templates for subflows, and kite keeps no templates to include: "
+                 "put the template's tasks in the flow, or move them to a flow of their own and call "
+                 "it with io.kestra.plugin.core.flow.Subflow (its inputs take the place of args)",
     },
 };
 

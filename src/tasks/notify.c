@@ -1,7 +1,8 @@
 /*
  * notify.c: the notify family: alerts to chat, paging and SMS services over
  * HTTP (Kestra's plugin-notifications: Slack, Microsoft Teams, Google Chat,
- * Discord, Telegram, LINE, Twilio, PagerDuty, Opsgenie, Zulip, SendGrid),
+ * Discord, Telegram, LINE, Twilio, PagerDuty, Opsgenie, Zulip, SendGrid,
+ * Squadcast, WhatsApp, Sentry),
  * and the table of the whole family, whose mail
  * types (MailSend, MailExecution) run in notify_mail.c.
  *
@@ -34,6 +35,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* ---- masking URLs ------------------------------------------------------------------ */
@@ -1492,8 +1495,326 @@ static task_result sendgrid_exec_run(task_ctx *c, kerr *e)
 
 /* ---- hooks --------------------------------------------------------------------------------- */
 
+/* ---- Squadcast, WhatsApp, Sentry ------------------------------------------------------ */
+
+static task_result squadcast_webhook_run(task_ctx *c, kerr *e) { return json_webhook(c, e, "squadcast", NULL); }
+static task_result whatsapp_webhook_run(task_ctx *c, kerr *e) { return json_webhook(c, e, "whatsapp", NULL); }
+
+/* A map property, or NULL when absent or empty; -1 when it is not a map. */
+static int opt_map(task_ctx *c, const char *name, json_t **out, kerr *e)
+{
+    if (task_prop(c, name, out, e))
+        return -1;
+    if (*out && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return kerr_set(e, "property '%s' must be a map", name);
+    }
+    if (*out && json_object_size(*out) == 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return 0;
+}
+
+/* SquadcastExecution: Kestra's squadcast-template.peb, then message, priority, event_id and
+ * tags from the properties. */
+static task_result squadcast_exec_run(task_ctx *c, kerr *e)
+{
+    char *url = NULL, *msg = NULL, *prio = NULL, *eid = NULL;
+    json_t *tags = NULL, *body = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    task_result r = TASK_FAILED;
+    if (req_string(c, "url", &url, e) || opt_string(c, "message", &msg, e) ||
+        opt_string(c, "priority", &prio, e) || opt_string(c, "eventId", &eid, e) ||
+        opt_map(c, "tags", &tags, e) || notify__exec_load(c, &x, e))
+        goto out;
+    buf d = BUF_INIT;
+    buf_putc(&d, '*');
+    if (x.link)
+        buf_printf(&d, "<%s|[%s] %s &rarr; %s>", x.link, x.namespace, x.flow_id, x.state);
+    else
+        buf_printf(&d, "[%s] %s &rarr; %s", x.namespace, x.flow_id, x.state);
+    buf_printf(&d, "*\nFinal task ID: %s\nStatus: ", x.last_task ? x.last_task : "");
+    if (x.failed_task)
+        buf_printf(&d, "Failed on task `%s`", x.failed_task);
+    else
+        buf_puts(&d, "Succeeded");
+    buf_printf(&d, "\nDuration: %s", x.duration);
+    body = json_pack("{s:s}", "description", buf_str(&d));
+    buf_free(&d);
+    if (msg)
+        json_object_set_new(body, "message", json_string(msg));
+    if (prio)
+        json_object_set_new(body, "priority", json_string(prio));
+    if (eid)
+        json_object_set_new(body, "event_id", json_string(eid));
+    if (tags)
+        json_object_set(body, "tags", tags);
+    r = post_json(c, "squadcast", url, body, NULL, e);
+out:
+    free(url);
+    free(msg);
+    free(prio);
+    free(eid);
+    json_decref(tags);
+    json_decref(body);
+    notify__exec_free(&x);
+    return r;
+}
+
+/* WhatsAppExecution: Kestra's whatsapp-template.peb (contacts, one text message whose body is
+ * the execution's lines), then contacts, messages and recipient_id from the properties. */
+static task_result whatsapp_exec_run(task_ctx *c, kerr *e)
+{
+    char *url = NULL, *profile = NULL, *from = NULL, *mid = NULL, *text = NULL, *rid = NULL;
+    json_t *ids = NULL, *body = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    task_result r = TASK_FAILED;
+    if (req_string(c, "url", &url, e) || opt_string(c, "profileName", &profile, e) ||
+        opt_string(c, "from", &from, e) || opt_string(c, "messageId", &mid, e) ||
+        opt_string(c, "textBody", &text, e) || opt_string(c, "recipientId", &rid, e) ||
+        task_prop(c, "whatsAppIds", &ids, e) || notify__exec_load(c, &x, e))
+        goto out;
+    if (ids && !json_is_array(ids)) {
+        kerr_set(e, "property 'whatsAppIds' must be a list");
+        goto out;
+    }
+    json_t *contacts = json_array();
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+        json_array_append_new(contacts, json_pack("{s:{s:s},s:O}", "profile", "name", profile ? profile : "",
+                                                  "wa_id", id));
+    buf last = BUF_INIT, title = BUF_INIT, st = BUF_INIT;
+    notify__exec_title(&x, &title);
+    notify__exec_status(&x, &st);
+    buf_printf(&last, "*<%s|%s>*\n> %s", x.link ? x.link : "", buf_str(&title), buf_str(&st));
+    json_t *lines = json_pack("[s+,s+,s+,s+,s]", "Namespace ", x.namespace, "Flow ID ", x.flow_id,
+                              "Execution ID ", x.id, "Execution Status ", x.state, buf_str(&last));
+    buf_free(&last);
+    buf_free(&title);
+    buf_free(&st);
+    json_t *m = json_pack("{s:o,s:s}", "text",
+                          text ? json_pack("{s:s}", "body", text) : json_pack("{s:o}", "body", lines),
+                          "type", "text");
+    if (text)
+        json_decref(lines);
+    if (from)
+        json_object_set_new(m, "from", json_string(from));
+    if (mid)
+        json_object_set_new(m, "id", json_string(mid));
+    body = json_pack("{s:o,s:[o]}", "contacts", contacts, "messages", m);
+    if (rid)
+        json_object_set_new(body, "recipient_id", json_string(rid));
+    r = post_json(c, "whatsapp", url, body, NULL, e);
+out:
+    free(url);
+    free(profile);
+    free(from);
+    free(mid);
+    free(text);
+    free(rid);
+    json_decref(ids);
+    json_decref(body);
+    notify__exec_free(&x);
+    return r;
+}
+
+/* The envelope endpoint of a DSN "scheme://KEY@host[:port][/path]/PROJECT" (Sentry's, or a
+ * self-hosted one), or NULL when the text is not such a DSN (then it is used as the URL, as
+ * Kestra does). */
+static char *sentry_url(const char *dsn, int use_store)
+{
+    const char *sep = strstr(dsn, "://");
+    if (!sep)
+        return NULL;
+    const char *key = sep + 3, *at = strchr(key, '@');
+    const char *slash = strchr(key, '/');
+    if (!at || (slash && slash < at) || at == key)
+        return NULL;
+    const char *host = at + 1, *proj = strrchr(host, '/');
+    if (!proj || !proj[1] || strspn(proj + 1, "0123456789") != strlen(proj + 1))
+        return NULL;
+    return xasprintf("%.*s%.*s/api/%s/%s/?sentry_version=7&sentry_client=java&sentry_key=%.*s",
+                     (int)(sep + 3 - dsn), dsn, (int)(proj - host), host, proj + 1,
+                     use_store ? "store" : "envelope", (int)(at - key), key);
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+    size_t got = 0;
+    while (got < nbytes) {
+        ssize_t k = getrandom(b + got, nbytes - got, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    for (size_t i = 0; i < nbytes; i++)
+        sprintf(out + 2 * i, "%02x", got == nbytes ? b[i] : (unsigned)rand() & 0xff);
+}
+
+/* Posts one event to Sentry: an envelope (header line, item header, the event) or, with
+ * endpointType STORE, the event alone. */
+static task_result sentry_post(task_ctx *c, const char *dsn, int use_store, const char *event_id,
+                               const char *event, kerr *e)
+{
+    size_t elen = strlen(event);
+    if (elen > 1024 * 1024)
+        return kerr_set(e, "sentry: the event payload exceeds Sentry's 1 MB limit (%zu bytes)", elen),
+               TASK_FAILED;
+    char *url = sentry_url(dsn, use_store);
+    task_secret(c, dsn);
+    char eid[33];
+    if (!event_id) {
+        random_hex(eid, 16);
+        event_id = eid;
+    }
+    buf b = BUF_INIT;
+    if (use_store) {
+        buf_puts(&b, event);
+    } else {
+        char now[40];
+        datetime_format(time_now_us(), NULL, now, sizeof now);
+        json_t *h = json_pack("{s:s,s:s,s:{s:s,s:s},s:s}", "event_id", event_id, "dsn", dsn, "sdk", "name",
+                              "java", "version", "7", "sent_at", now);
+        json_t *ih = json_pack("{s:s,s:I,s:s,s:s}", "type", "event", "length", (json_int_t)elen,
+                               "content_type", "application/json", "filename", "application.log");
+        char *ht = json_dumps(h, JSON_COMPACT), *it = json_dumps(ih, JSON_COMPACT);
+        buf_printf(&b, "%s\n%s\n%s\n", ht, it, event);
+        free(ht);
+        free(it);
+        json_decref(h);
+        json_decref(ih);
+    }
+    post p = {.service = "sentry", .url = url ? url : dsn, .body = buf_str(&b), .body_len = b.len,
+              .content_type = use_store ? "application/json" : "application/x-sentry-envelope"};
+    task_result r = do_post(c, &p, e);
+    if (r != TASK_SUCCESS && !use_store && (strstr(e->msg, "HTTP 401") || strstr(e->msg, "HTTP 404")))
+        task_log(c, LEVEL_ERROR, "sentry: the envelope endpoint is not supported here; try endpointType: STORE");
+    buf_free(&b);
+    free(url);
+    return r;
+}
+
+static int sentry_endpoint(task_ctx *c, int *use_store, kerr *e)
+{
+    char *t = NULL;
+    if (tasks__prop_text(c, "endpointType", "ENVELOPE", &t, e))
+        return -1;
+    int rc = 0;
+    if (!strcasecmp(t, "STORE"))
+        *use_store = 1;
+    else if (!strcasecmp(t, "ENVELOPE"))
+        *use_store = 0;
+    else
+        rc = kerr_set(e, "property 'endpointType': '%s' is not ENVELOPE or STORE", t);
+    free(t);
+    return rc;
+}
+
+static task_result sentry_alert_run(task_ctx *c, kerr *e)
+{
+    char *dsn = NULL, *payload = NULL;
+    int use_store = 0;
+    task_result r = TASK_FAILED;
+    if (req_string(c, "dsn", &dsn, e) || sentry_endpoint(c, &use_store, e) ||
+        opt_string(c, "payload", &payload, e))
+        goto out;
+    if (!payload) {
+        /* Kestra's default event */
+        char start[40];
+        datetime_format(time_now_us(), NULL, start, sizeof start);
+        json_t *ev = json_pack("{s:s,s:s,s:s,s:{s:o},s:{s:s,s:s,s:s}}", "timestamp", start, "platform", "java",
+                               "level", "error", "message", "message",
+                               json_sprintf("Execution %s failed", c->execution_id), "extra", "Namespace",
+                               c->namespace, "Flow ID", c->flow_id, "Execution ID", c->execution_id);
+        payload = json_dumps(ev, JSON_COMPACT);
+        json_decref(ev);
+    }
+    r = sentry_post(c, dsn, use_store, NULL, payload, e);
+out:
+    free(dsn);
+    free(payload);
+    return r;
+}
+
+/* SentryExecution: Kestra's sentry-template.peb and SentryTemplate: event_id, timestamp,
+ * platform, level, transaction, server_name, extra (the execution's facts and the `extra`
+ * property), errors. */
+static task_result sentry_exec_run(task_ctx *c, kerr *e)
+{
+    char *dsn = NULL, *eid = NULL, *platform = NULL, *level = NULL, *txn = NULL, *server = NULL;
+    json_t *extra = NULL, *errors = NULL, *ev = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    int use_store = 0;
+    task_result r = TASK_FAILED;
+    if (req_string(c, "dsn", &dsn, e) || sentry_endpoint(c, &use_store, e) ||
+        opt_string(c, "eventId", &eid, e) || tasks__prop_text(c, "platform", "JAVA", &platform, e) ||
+        tasks__prop_text(c, "level", "ERROR", &level, e) || opt_string(c, "transaction", &txn, e) ||
+        opt_string(c, "serverName", &server, e) || opt_map(c, "extra", &extra, e) ||
+        opt_map(c, "errors", &errors, e) || notify__exec_load(c, &x, e))
+        goto out;
+    if (eid && (strlen(eid) != 32 || strspn(eid, "0123456789abcdef") != 32)) {
+        kerr_set(e, "property 'eventId': '%s' is not 32 lower-case hex digits (a UUID without dashes)", eid);
+        goto out;
+    }
+    char id[33], now[40];
+    if (!eid) {
+        random_hex(id, 16);
+        eid = xstrdup(id);
+    }
+    datetime_format(time_now_us(), NULL, now, sizeof now);
+    for (char *p = platform; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (char *p = level; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    buf title = BUF_INIT;
+    notify__exec_title(&x, &title);
+    json_t *facts = json_pack("{s:s,s:s,s:s,s:s,s:s}", "Namespace", x.namespace, "Flow ID", x.flow_id,
+                              "Execution ID", x.id, "Execution Status", x.state, "Link", x.link ? x.link : "");
+    if (x.failed_task)
+        json_object_set_new(facts, "Failed task", json_string(x.failed_task));
+    if (extra)
+        json_object_update(facts, extra);
+    ev = json_pack("{s:s,s:s,s:s,s:s,s:{s:s},s:o}", "event_id", eid, "timestamp", now, "platform", platform,
+                   "level", level, "message", "message", buf_str(&title), "extra", facts);
+    buf_free(&title);
+    if (txn)
+        json_object_set_new(ev, "transaction", json_string(txn));
+    if (server)
+        json_object_set_new(ev, "server_name", json_string(server));
+    if (errors)
+        json_object_set(ev, "errors", errors);
+    char *text = json_dumps(ev, JSON_COMPACT);
+    r = sentry_post(c, dsn, use_store, eid, text, e);
+    free(text);
+out:
+    free(dsn);
+    free(eid);
+    free(platform);
+    free(level);
+    free(txn);
+    free(server);
+    json_decref(extra);
+    json_decref(errors);
+    json_decref(ev);
+    notify__exec_free(&x);
+    return r;
+}
+
 #define HOOKS(n) static const struct task_hooks n##_hooks = {.run = n##_run}
 HOOKS(slack_webhook);
+HOOKS(squadcast_webhook);
+HOOKS(squadcast_exec);
+HOOKS(whatsapp_webhook);
+HOOKS(whatsapp_exec);
+HOOKS(sentry_alert);
+HOOKS(sentry_exec);
 HOOKS(slack_exec);
 HOOKS(teams_webhook);
 HOOKS(teams_exec);
@@ -1526,7 +1847,11 @@ HOOKS(sendgrid_exec);
 #define P_EXEC                                                                             \
     PSTR("executionId", 0, "\"{{ execution.id }}\"", "the execution to describe"),         \
     PSTR("customMessage", 0, NULL, "a message added to the notification"),                 \
-    PMAP("customFields", 0, NULL, &tasks__item_any, "fields added to the notification")
+    PMAP("customFields", 0, NULL, &tasks__item_any, "fields added to the notification"),   \
+    PSTR("templateUri", 0, NULL,                                                           \
+         "accepted: as in Kestra, an ...Execution task sets its own template"),            \
+    PMAP("templateRenderMap", 0, NULL, &tasks__item_any,                                   \
+         "accepted: as in Kestra, an ...Execution task sets its own variables")
 #define P_SLACK_EXTRAS                                                                     \
     PSTR("channel", 0, NULL, "the channel to post to"),                                    \
     PSTR("username", 0, NULL, "the name the message is posted as"),                        \
@@ -1571,6 +1896,11 @@ HOOKS(sendgrid_exec);
     PANY("attachments", 0, NULL, "files from storage: [{uri, name, contentType}]"),        \
     PANY("embeddedImages", 0, NULL, "inline images from storage: [{uri, name, contentType}]"), \
     PSTR("plainTextContent", 0, NULL, "the text part")
+
+#define P_SENTRY                                                                           \
+    PSTR("dsn", PF_REQUIRED, NULL, "the project's DSN, https://KEY@HOST/PROJECT (masked in logs)"), \
+    PENUM("endpointType", 0, "\"ENVELOPE\"", ENUMS("ENVELOPE", "STORE"),                   \
+          "the envelope endpoint, or the older store endpoint")
 
 #define SLACK_ALIASES(cls)                                                                 \
     ALIASES("io.kestra.plugin.notifications.slack." cls, "io.kestra.plugin.slack." cls,    \
@@ -1763,6 +2093,64 @@ const type_def tasks__notify[] = {
         .props = PROPS(P_SENDGRID, PSTR("htmlContent", 0, NULL, "the HTML part, instead of the summary"),
                        PSTR("textContent", 0, NULL, "the text part, instead of the summary"), P_EXEC,
                        P_OPTIONS),
+    },
+    {
+        .name = "squadcast.squadcast_incoming_webhook",
+        .hooks = &squadcast_webhook_hooks,
+        .aliases = NOTIF("squadcast", "SquadcastIncomingWebhook"),
+        .desc = "Send a Squadcast event to an incident webhook (payload as given).",
+        .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
+    },
+    {
+        .name = "squadcast.squadcast_execution",
+        .hooks = &squadcast_exec_hooks,
+        .aliases = NOTIF("squadcast", "SquadcastExecution"),
+        .desc = "Send an execution's summary as a Squadcast event.",
+        .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("message", 0, NULL, "the event's message"),
+                       PSTR("priority", 0, NULL, "the event's priority (P1 to P5)"),
+                       PSTR("eventId", 0, NULL, "the event_id (to resolve or deduplicate)"),
+                       PMAP("tags", 0, NULL, &tasks__item_string, "the event's tags"), P_EXEC, P_OPTIONS),
+    },
+    {
+        .name = "whatsapp.whats_app_incoming_webhook",
+        .hooks = &whatsapp_webhook_hooks,
+        .aliases = NOTIF("whatsapp", "WhatsAppIncomingWebhook"),
+        .desc = "Post a WhatsApp webhook payload (as given).",
+        .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
+    },
+    {
+        .name = "whatsapp.whats_app_execution",
+        .hooks = &whatsapp_exec_hooks,
+        .aliases = NOTIF("whatsapp", "WhatsAppExecution"),
+        .desc = "Post an execution's summary as a WhatsApp webhook message.",
+        .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("profileName", 0, NULL, "the sender's profile name"),
+                       PSTRL("whatsAppIds", 0, NULL, "the contacts' WhatsApp ids"),
+                       PSTR("from", 0, NULL, "the sender's WhatsApp id (phone number)"),
+                       PSTR("messageId", 0, NULL, "the message id"),
+                       PSTR("textBody", 0, NULL, "the message, instead of the summary"),
+                       PSTR("recipientId", 0, NULL, "the recipient's id"), P_EXEC, P_OPTIONS),
+    },
+    {
+        .name = "sentry.sentry_alert",
+        .hooks = &sentry_alert_hooks,
+        .aliases = NOTIF("sentry", "SentryAlert"),
+        .desc = "Send an event to Sentry (its envelope or store endpoint, from the DSN).",
+        .props = PROPS(P_SENTRY, P_PAYLOAD(0), P_OPTIONS),
+    },
+    {
+        .name = "sentry.sentry_execution",
+        .hooks = &sentry_exec_hooks,
+        .aliases = NOTIF("sentry", "SentryExecution"),
+        .desc = "Send an execution's summary as a Sentry event.",
+        .props = PROPS(P_SENTRY, P_PAYLOAD(0),
+                       PSTR("eventId", 0, NULL, "32 lower-case hex digits (default: a random one)"),
+                       PSTR("platform", 0, "\"JAVA\"", "the event's platform (sent in lower case)"),
+                       PENUM("level", 0, "\"ERROR\"", ENUMS("FATAL", "ERROR", "WARNING", "INFO", "DEBUG"),
+                             "the event's level"),
+                       PSTR("transaction", 0, NULL, "the transaction that caused the alert"),
+                       PSTR("serverName", 0, NULL, "the host the event comes from"),
+                       PMAP("extra", 0, NULL, &tasks__item_any, "metadata added to the event's extra"),
+                       PMAP("errors", 0, NULL, &tasks__item_any, "the event's errors"), P_EXEC, P_OPTIONS),
     },
     {
         .name = "mail.mail_send",

@@ -361,6 +361,9 @@ subs = [("https://hooks.slack.com/services/", H + "/slack/"),
         ("https://api.opsgenie.com/", H + "/opsgenie/"),
         ("https://example.zulipchat.com/", H + "/zulip/"),
         ("https://api.sendgrid.com/", H + "/sendgrid/"),
+        ("https://api.squadcast.com/", H + "/squadcast/"),
+        ("https://whatsapp.example.com/", H + "/whatsapp/"),
+        ("https://0123abcdef@o1.ingest.sentry.io/", H.replace("://", "://0123abcdef@") + "/sentry/"),
         ("host: smtp.example.com\n    port: 465", "host: 127.0.0.1\n    port: " + SS)]
 names = []
 for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
@@ -383,7 +386,7 @@ while read -r fid n; do
     ok "docs example $fid: its $n alerts arrived ($got)" eval '[ "$got" -eq "$n" ]'
     ok "docs example $fid: every request was what the service expects" recs "$work/rec" / \
         "all(x['ok'] for x in r[$before:])"
-    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|mail|hook)" "$work/doc_$fid.log"'
+    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|mail|hook)" "$work/doc_$fid.log"'
 done <"$work/flows/doc_list"
 ok "docs: Teams' MessageCard has the execution's facts" recs "$work/rec" /teams/ \
     'any(x["json"].get("@type") == "MessageCard" and {"name": "Execution Status", "value": "FAILED"} in x["json"]["sections"][0]["facts"] for x in r)'
@@ -401,7 +404,38 @@ ok "docs: SendGrid's personalizations" recs "$work/rec" /sendgrid/ \
     'r[0]["json"]["personalizations"][0]["to"] == [{"email": "ops@example.com"}] and r[0]["headers"]["authorization"] == "Bearer SG.k3y"'
 ok "docs: the mail example's attachment and two recipients plus cc" mails smtps \
     'any(sorted(x["rcpt_tos"]) == ["boss@example.com", "data@example.com", "ops@example.com"] and [p[1] for p in parts(x["msg"]) if p[0] == "text/csv"] == ["report.csv"] for x in m)'
-ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y" "$work"/doc_*.log'
+ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|sqK3yABC123|waT0ken123|0123abcdef" "$work"/doc_*.log'
+ok "docs: Squadcast's execution event has Kestra's description, message, priority and tags" recs "$work/rec" /squadcast/ \
+    'r[1]["json"]["message"] == "squadcast_alert ended" and r[1]["json"]["priority"] == "P2" and r[1]["json"]["tags"] == {"team": "data"} and r[1]["json"]["description"].startswith("*[company.team] squadcast_alert &rarr; ") and "\nFinal task ID: squadcast\nStatus: Succeeded\nDuration: " in r[1]["json"]["description"]'
+ok "docs: WhatsApp's execution message: contacts and the execution's lines" recs "$work/rec" /whatsapp/ \
+    'r[1]["json"]["contacts"] == [{"profile": {"name": "kite"}, "wa_id": "15550001111"}] and r[1]["json"]["messages"][0]["from"] == "15550002222" and r[1]["json"]["messages"][0]["text"]["body"][0] == "Namespace company.team" and r[1]["json"]["messages"][0]["type"] == "text"'
+ok "docs: Sentry's envelopes to the endpoint the DSN gives, with the key" recs "$work/rec" /sentry/ \
+    'len(r) == 2 and all(x["path"] == "/sentry/api/4505/envelope/" and "sentry_key=0123abcdef" in x["query"] for x in r) and r[0]["body"].splitlines()[2].find("failed") > 0'
+ok "docs: SentryExecution's level, extra and message" recs "$work/rec" /sentry/ \
+    '(lambda ev: ev["level"] == "warning" and ev["platform"] == "java" and ev["extra"]["team"] == "data" and ev["extra"]["Flow ID"] == "sentry_alert" and ev["message"]["message"].startswith("[company.team] sentry_alert"))(json.loads(r[1]["body"].splitlines()[2]))'
+
+# Sentry: the store endpoint, a refused key, a bad eventId
+cat >"$work/flows/sentry_more.yaml" <<YML
+id: sentry_more
+namespace: e2e.notify
+tasks:
+  - id: store
+    type: io.kestra.plugin.notifications.sentry.SentryExecution
+    dsn: ${H/:\/\//://k3yS@}/sentry/77
+    endpointType: STORE
+    eventId: 0123456789abcdef0123456789abcdef
+    errors:
+      x: y
+  - id: bad_id
+    type: io.kestra.plugin.notifications.sentry.SentryExecution
+    dsn: ${H/:\/\//://k3yS@}/sentry/77
+    eventId: not-an-id
+YML
+runflow sentry_more
+ok "sentry: STORE posts the event itself, with the eventId given" recs "$work/rec" /sentry/api/77/store/ \
+    'len(r) == 1 and r[0]["json"]["event_id"] == "0123456789abcdef0123456789abcdef" and r[0]["json"]["errors"] == {"x": "y"}'
+ok "sentry: a bad eventId fails naming the property" grep -q "property 'eventId': 'not-an-id' is not 32 lower-case hex digits" "$work/sentry_more.log"
+ok "sentry: the DSN's key is not in the logs" no_secret_in sentry_more k3yS
 
 # a telegram bot whose token the API refuses
 cat >"$work/flows/tg_bad.yaml" <<YML

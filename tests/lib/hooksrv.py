@@ -24,6 +24,13 @@ Routes, by the first path segment:
                payload {summary, source, severity}          202 {"status": "success"}
   /opsgenie/*  Authorization "GenieKey ...", JSON with message 202
   /sendgrid/*  Bearer token, JSON {personalizations[0].to, from.email, content} 202
+  /squadcast/* JSON; trigger needs message, resolve needs event_id  202 {"status": "accepted"}
+  /whatsapp/*  JSON with a contacts or messages list; each message of type
+               text has text.body                           200 {}
+  /sentry/api/<project>/envelope/?sentry_key=K  an envelope: header line
+               {event_id (32 hex), dsn}, item header {type: event, length
+               (the event's bytes)}, the event (JSON)       200 {"id": event_id}
+  /sentry/api/<project>/store/?sentry_key=K     the event (JSON)  200 {"id"}
   /hook/*      anything                                     200 "ok"
   /status/N    status N                                     (recorded too)
   /slow?s=S    waits S seconds, then 200
@@ -166,6 +173,58 @@ def check(h, service, path, body):
         if not v.get("content") and not v.get("template_id"):
             return 400, "{}", "no content"
         return 202, "", None
+    if service == "squadcast":
+        v, err = need_json(h, body)
+        if err:
+            return 400, '{"error": "bad json"}', err
+        if v.get("status") == "resolve":
+            if not v.get("event_id"):
+                return 400, '{"error": "event_id missing"}', "resolve without event_id"
+        elif not isinstance(v.get("message"), str) or not v["message"]:
+            return 400, '{"error": "message missing"}', "no message"
+        if "tags" in v and not isinstance(v["tags"], dict):
+            return 400, '{"error": "tags"}', "tags is not an object"
+        return 202, '{"status": "accepted"}', None
+    if service == "whatsapp":
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        if not isinstance(v.get("contacts", []), list) or not isinstance(v.get("messages", []), list):
+            return 400, "{}", "contacts or messages is not a list"
+        if not v.get("contacts") and not v.get("messages"):
+            return 400, "{}", "neither contacts nor messages"
+        for m in v.get("messages", []):
+            if m.get("type") == "text" and "body" not in (m.get("text") or {}):
+                return 400, "{}", "a text message without text.body"
+        return 200, "{}", None
+    if service == "sentry":
+        parts = path.split("/")
+        q = parse_qs(urlsplit(h.path).query)
+        if len(parts) != 6 or parts[2] != "api" or not parts[3].isdigit() or parts[4] not in ("envelope", "store"):
+            return 404, "{}", "not /sentry/api/<project>/envelope|store/"
+        if not q.get("sentry_key") or q.get("sentry_version") != ["7"]:
+            return 401, '{"detail": "missing authorization information"}', "no sentry_key or sentry_version"
+        text = body.decode("utf-8", "replace")
+        if parts[4] == "envelope":
+            lines = body.split(b"\n")
+            try:
+                head, item = json.loads(lines[0]), json.loads(lines[1])
+            except (ValueError, IndexError) as e:
+                return 400, "{}", "envelope headers: %s" % e
+            ev = b"\n".join(lines[2:]).rstrip(b"\n")
+            if item.get("type") != "event" or item.get("length") != len(ev):
+                return 400, "{}", "item header %r for an event of %d bytes" % (item, len(ev))
+            eid = head.get("event_id", "")
+            if len(eid) != 32 or any(ch not in "0123456789abcdef" for ch in eid) or "@" not in head.get("dsn", ""):
+                return 400, "{}", "envelope header %r" % head
+            text = ev.decode()
+        try:
+            event = json.loads(text)
+        except ValueError as e:
+            return 400, "{}", "event is not JSON: %s" % e
+        if not isinstance(event, dict) or not event.get("level") and not event.get("message"):
+            return 400, "{}", "event without level or message"
+        return 200, json.dumps({"id": event.get("event_id", "")}), None
     if service == "hook":
         return 200, "ok", None
     return 404, "no such service", "unknown route"

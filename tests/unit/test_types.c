@@ -189,8 +189,11 @@ static void test_validate_warns_at_a_declared_only_type(void **state)
             diags_sort(&ds);
             fail_msg("a flow using %s should stay valid, got: %s\n%s", d->name, ds.n ? ds.v[0].msg : "?", text);
         }
-        char want[200];
-        snprintf(want, sizeof want, "type '%s' is declared but kite cannot run it yet", d->name);
+        char want[600];
+        if (d->waits)
+            snprintf(want, sizeof want, "type '%s' cannot run in kite: %s", d->name, d->waits);
+        else
+            snprintf(want, sizeof want, "type '%s' is declared but kite cannot run it yet", d->name);
         size_t warnings = 0;
         for (size_t k = 0; k < ds.n; k++) {
             const diag *g = &ds.v[k];
@@ -235,7 +238,10 @@ static void test_runnable_types_get_no_warning(void **state)
     FILE *mem = open_memstream(&out, &len);
     diag_print(mem, &ds.v[0], NULL, 0, 0);
     fclose(mem);
-    assert_string_equal(out, "w.yaml:5:11: warning: type 'flow.template' is declared but kite cannot run it yet\n");
+    /* Template says why it cannot run and what to write instead */
+    assert_non_null(strstr(out, "w.yaml:5:11: warning: type 'flow.template' cannot run in kite: Kestra deprecated "
+                                "templates for subflows"));
+    assert_non_null(strstr(out, "io.kestra.plugin.core.flow.Subflow"));
     free(out);
     flow_free(f);
     diags_free(&ds);
