@@ -1744,11 +1744,12 @@ out:
 
 /* SentryExecution: Kestra's sentry-template.peb and SentryTemplate: event_id, timestamp,
  * platform, level, transaction, server_name, extra (the execution's facts and the `extra`
- * property), errors. */
+ * property). Kestra's `errors` map is not declared: `errors` is the flowables' error branch in
+ * kite's validator. */
 static task_result sentry_exec_run(task_ctx *c, kerr *e)
 {
     char *dsn = NULL, *eid = NULL, *platform = NULL, *level = NULL, *txn = NULL, *server = NULL;
-    json_t *extra = NULL, *errors = NULL, *ev = NULL;
+    json_t *extra = NULL, *ev = NULL;
     notify_exec x;
     memset(&x, 0, sizeof x);
     int use_store = 0;
@@ -1757,7 +1758,7 @@ static task_result sentry_exec_run(task_ctx *c, kerr *e)
         opt_string(c, "eventId", &eid, e) || tasks__prop_text(c, "platform", "JAVA", &platform, e) ||
         tasks__prop_text(c, "level", "ERROR", &level, e) || opt_string(c, "transaction", &txn, e) ||
         opt_string(c, "serverName", &server, e) || opt_map(c, "extra", &extra, e) ||
-        opt_map(c, "errors", &errors, e) || notify__exec_load(c, &x, e))
+        notify__exec_load(c, &x, e))
         goto out;
     if (eid && (strlen(eid) != 32 || strspn(eid, "0123456789abcdef") != 32)) {
         kerr_set(e, "property 'eventId': '%s' is not 32 lower-case hex digits (a UUID without dashes)", eid);
@@ -1788,8 +1789,6 @@ static task_result sentry_exec_run(task_ctx *c, kerr *e)
         json_object_set_new(ev, "transaction", json_string(txn));
     if (server)
         json_object_set_new(ev, "server_name", json_string(server));
-    if (errors)
-        json_object_set(ev, "errors", errors);
     char *text = json_dumps(ev, JSON_COMPACT);
     r = sentry_post(c, dsn, use_store, eid, text, e);
     free(text);
@@ -1801,7 +1800,6 @@ out:
     free(txn);
     free(server);
     json_decref(extra);
-    json_decref(errors);
     json_decref(ev);
     notify__exec_free(&x);
     return r;
@@ -2150,7 +2148,7 @@ const type_def tasks__notify[] = {
                        PSTR("transaction", 0, NULL, "the transaction that caused the alert"),
                        PSTR("serverName", 0, NULL, "the host the event comes from"),
                        PMAP("extra", 0, NULL, &tasks__item_any, "metadata added to the event's extra"),
-                       PMAP("errors", 0, NULL, &tasks__item_any, "the event's errors"), P_EXEC, P_OPTIONS),
+                       P_EXEC, P_OPTIONS),
     },
     {
         .name = "mail.mail_send",

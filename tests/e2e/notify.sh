@@ -424,8 +424,6 @@ tasks:
     dsn: ${H/:\/\//://k3yS@}/sentry/77
     endpointType: STORE
     eventId: 0123456789abcdef0123456789abcdef
-    errors:
-      x: y
   - id: bad_id
     type: io.kestra.plugin.notifications.sentry.SentryExecution
     dsn: ${H/:\/\//://k3yS@}/sentry/77
@@ -433,7 +431,7 @@ tasks:
 YML
 runflow sentry_more
 ok "sentry: STORE posts the event itself, with the eventId given" recs "$work/rec" /sentry/api/77/store/ \
-    'len(r) == 1 and r[0]["json"]["event_id"] == "0123456789abcdef0123456789abcdef" and r[0]["json"]["errors"] == {"x": "y"}'
+    'len(r) == 1 and r[0]["json"]["event_id"] == "0123456789abcdef0123456789abcdef" and r[0]["json"]["extra"]["Execution Status"] == "RUNNING"'
 ok "sentry: a bad eventId fails naming the property" grep -q "property 'eventId': 'not-an-id' is not 32 lower-case hex digits" "$work/sentry_more.log"
 ok "sentry: the DSN's key is not in the logs" no_secret_in sentry_more k3yS
 
