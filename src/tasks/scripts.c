@@ -743,7 +743,7 @@ static char *subst_vars(const char *s, const json_t *vars)
     return buf_steal(&b);
 }
 
-static json_t *subst_tree(const json_t *v, const json_t *vars, int *changed)
+json_t *tasks__subst_tree(const json_t *v, const json_t *vars, int *changed)
 {
     if (json_is_string(v)) {
         char *r = subst_vars(json_string_value(v), vars);
@@ -758,14 +758,14 @@ static json_t *subst_tree(const json_t *v, const json_t *vars, int *changed)
         json_t *a = json_array();
         size_t i;
         json_t *it;
-        json_array_foreach(v, i, it) json_array_append_new(a, subst_tree(it, vars, changed));
+        json_array_foreach(v, i, it) json_array_append_new(a, tasks__subst_tree(it, vars, changed));
         return a;
     }
     if (json_is_object(v)) {
         json_t *o = json_object();
         const char *k;
         json_t *it;
-        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, subst_tree(it, vars, changed));
+        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, tasks__subst_tree(it, vars, changed));
         return o;
     }
     return json_incref((json_t *)v);
@@ -961,7 +961,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         json_decref(tvars);
         goto out;
     }
-    task_copy = subst_tree(c->task, tvars, &changed);
+    task_copy = tasks__subst_tree(c->task, tvars, &changed);
     json_decref(tvars);
     if (changed)
         c->task = task_copy;

@@ -276,4 +276,15 @@ int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *l
  * above 0. The task_hooks.poll contract (tasks.h). */
 int tasks__poll_run(task_ctx *c, task_result (*run)(task_ctx *c, kerr *e), task_fire_fn fire, kerr *e);
 
+/* A copy of v (new reference) where each plain `{{ name }}` or `{{ a.b }}` /
+ * `{{ a['b'] }}` whose key is in vars (an object of "workingDir",
+ * "outputFiles.first"... to text) is replaced by its text: the variables
+ * Kestra adds for scripts and DuckDB that the engine's renderer does not
+ * know. *changed is set to 1 when anything was replaced (scripts.c). */
+json_t *tasks__subst_tree(const json_t *v, const json_t *vars, int *changed);
+
+/* Writes one file named name (relative, checked) into folder dir: content,
+ * or the storage file it names when it is a kestra:/// URI (script_io.c). */
+int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *content, kerr *e);
+
 #endif
