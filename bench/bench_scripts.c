@@ -115,9 +115,10 @@ static double bare_python_fibo_once(void)
 
 /* ---- the task alone: a task_ctx with a trivial ops table ---------------- */
 
-static json_t *b_render(task_ctx *c, const json_t *v, kerr *e)
+static json_t *b_render(task_ctx *c, const json_t *v, char **err_path, kerr *e)
 {
     (void)c;
+    (void)err_path;
     (void)e;
     return json_deep_copy(v);
 }

@@ -559,11 +559,34 @@ static void *run_worker(void *arg)
     return NULL;
 }
 
+/* The workers' slots (engine_int.h), and results handed and never written
+ * (a stop that left the executor behind): their jobs stay leased and run
+ * again. */
+static void slots_free(engine *en)
+{
+    for (int i = 0; i < en->nslots; i++) {
+        pthread_cond_destroy(&en->slots[i].wake);
+        store_jobs_free(en->slots[i].job, en->slots[i].job ? 1 : 0);
+    }
+    free(en->slots);
+    en->slots = NULL;
+    en->nslots = 0;
+    while (en->results) {
+        hresult *h = en->results;
+        en->results = h->next;
+        engine__hresult_free(h);
+    }
+    en->results_tail = &en->results;
+}
+
 int engine_start(engine *en, kerr *e)
 {
     if (recover_leases(en, e))
         return -1;
     atomic_store(&en->running, 1);
+    en->results_tail = &en->results;
+    /* embedded: tasks and results travel in memory between the two roles */
+    en->handoff = (en->roles & (ENGINE_EXECUTOR | ENGINE_WORKER)) == (ENGINE_EXECUTOR | ENGINE_WORKER);
     if (en->roles & ENGINE_EXECUTOR) {
         atomic_fetch_add(&en->live, 1);
         if (pthread_create(&en->executor, NULL, run_executor, en)) {
@@ -575,6 +598,15 @@ int engine_start(engine *en, kerr *e)
     }
     if (en->roles & ENGINE_WORKER) {
         en->jobs_pending = 1;
+        slots_free(en);
+        en->slots = xcalloc((size_t)en->nworkers + 1, sizeof *en->slots);
+        en->nslots = en->nworkers;
+        atomic_store(&en->slot_seq, 0);
+        for (int i = 0; i < en->nworkers; i++) {
+            pthread_cond_init(&en->slots[i].wake, NULL);
+            snprintf(en->slots[i].owner, sizeof en->slots[i].owner, "%s/worker-%d", en->worker_id,
+                     atomic_fetch_add(&en->worker_seq, 1));
+        }
         en->workers = xcalloc((size_t)en->nworkers + 1, sizeof *en->workers);
         for (int i = 0; i < en->nworkers; i++) {
             atomic_fetch_add(&en->live, 1);
@@ -617,6 +649,8 @@ void engine_stop(engine *en, int64_t grace_us)
     json_object_foreach(en->cancels, k, flag) atomic_store((atomic_int *)(uintptr_t)json_integer_value(flag), 1);
     atomic_store(&en->running, 0);
     pthread_cond_broadcast(&en->work_wake);
+    for (int i = 0; i < en->nslots; i++)
+        pthread_cond_broadcast(&en->slots[i].wake);
     pthread_cond_broadcast(&en->ended);
     pthread_mutex_unlock(&en->lock);
     store_queue_notify(en->o.store, "event"); /* the executor waits there */
@@ -671,6 +705,7 @@ void engine_free(engine *en)
     if (atomic_load(&en->live))
         return; /* a thread left behind may still use all of it */
     free(en->workers);
+    slots_free(en);
     for (size_t i = 0; i < en->nexecs; i++)
         if (en->execs[i])
             exec_destroy(en, en->execs[i]);

@@ -343,6 +343,46 @@ static inline int step_find_run(step *s, int parent, int task, int iteration)
 
 /* ---- the engine object (engine.c) ----------------------------------------------- */
 
+/* Embedded mode (one engine with both roles): the executor hands a task to
+ * a waiting worker and the worker hands its result back, in memory, with
+ * the store's commits in between (loop.c, worker.c):
+ *   - a worker with nothing to do waits on its slot (idle); the executor
+ *     reserves an idle slot for a task it dispatches, pushes the task job
+ *     already leased to that worker's owner in its batch commit, and only
+ *     after the commit puts the job in the slot and wakes that one worker;
+ *   - a worker's result (its log lines, the result event, the ack of its
+ *     task job) goes to en->results; the executor writes it with the
+ *     result applied and the next task dispatched, in one commit.
+ * Until that commit the task job stays leased to the worker, so a crash
+ * loses nothing acknowledged: the task runs again (at least once). */
+typedef struct wslot {
+    pthread_cond_t wake;
+    char owner[192];
+    int idle;                   /* waiting for work: may be reserved */
+    int reserved;               /* a job for it is being committed */
+    int gone;                   /* the worker has ended */
+    store_job *job;             /* handed and not taken yet (one) */
+} wslot;
+
+typedef struct hresult {
+    int64_t job_id;
+    char *owner;                /* the lease owner of the task job */
+    char *execution_id, *task_run_id;
+    char *task_id;              /* for its metrics; NULL when it has none */
+    int attempt;
+    json_t *payload;            /* the result event */
+    store_log *logs;
+    size_t nlogs;
+    struct hresult *next;
+} hresult;
+
+/* Frees one handed result (its logs too). */
+void engine__hresult_free(hresult *r);
+/* Writes a result's metrics (the "metrics" of its event) in the caller's
+ * transaction; one that fails is logged as a WARN line of the task. */
+void engine__store_metrics(store *st, const char *exec_id, const char *run_id, const char *task_id, int attempt,
+                           const json_t *metrics);
+
 
 struct engine {
     engine_opts o;
@@ -386,6 +426,13 @@ struct engine {
     size_t max_active;          /* per execution: runnable runs not ended, and
                                    open iterations of one loop, before a loop
                                    waits to start more (fairness) */
+
+    /* embedded mode's hand-offs (above), under lock */
+    wslot *slots;
+    int nslots;
+    atomic_int slot_seq;
+    int handoff;                /* the executor takes results in memory */
+    hresult *results, **results_tail;
 
     pthread_t executor;
     int executor_started;

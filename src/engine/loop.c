@@ -249,8 +249,108 @@ static int dequeue_next(engine *en, xexec *x, kerr *e)
 
 /* ---- one batch, the thread ---------------------------------------------------------------- */
 
+/* A task job the batch pushes already leased to a waiting worker: handed
+ * to it once the batch is committed. */
+typedef struct handed {
+    wslot *slot;
+    int64_t id;
+    char *execution_id, *task_run_id;
+    json_t *payload;
+} handed;
+
+typedef struct handeds {
+    handed *v;
+    size_t n, cap;
+} handeds;
+
+/* An idle worker's slot, reserved for a job of this batch, or NULL. */
+static wslot *reserve_worker(engine *en)
+{
+    wslot *w = NULL;
+    pthread_mutex_lock(&en->lock);
+    if (en->handoff && !en->stopping)
+        for (int i = 0; i < en->nslots; i++)
+            if (en->slots[i].idle && !en->slots[i].reserved && !en->slots[i].job && !en->slots[i].gone) {
+                w = &en->slots[i];
+                w->reserved = 1;
+                break;
+            }
+    pthread_mutex_unlock(&en->lock);
+    return w;
+}
+
+/* Pushes a task job: leased to an idle worker in this transaction when
+ * there is one (recorded in h, handed after the commit), else to the
+ * queue (*queued counts it). */
+static int push_task(engine *en, xexec *x, const xjob *j, handeds *h, int *queued, kerr *e)
+{
+    wslot *w = j->available_us <= time_now_us() ? reserve_worker(en) : NULL;
+    if (!w) {
+        if (store_queue_push(en->o.store, j->kind, x->row.id, j->taskrun_id, j->payload, j->available_us, NULL, e))
+            return -1;
+        (*queued)++;
+        return 0;
+    }
+    int64_t id = 0;
+    if (store_queue_push_leased(en->o.store, j->kind, x->row.id, j->taskrun_id, j->payload, w->owner, en->o.lease_us,
+                                &id, e)) {
+        pthread_mutex_lock(&en->lock);
+        w->reserved = 0;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&en->lock);
+        return -1;
+    }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->v = xrealloc(h->v, h->cap * sizeof *h->v);
+    }
+    handed *d = &h->v[h->n++];
+    d->slot = w;
+    d->id = id;
+    d->execution_id = xstrdup(x->row.id);
+    d->task_run_id = j->taskrun_id ? xstrdup(j->taskrun_id) : NULL;
+    d->payload = json_incref(j->payload);
+    return 0;
+}
+
+/* After the batch: each reserved worker gets its job (committed) or is let
+ * go (rolled back). */
+static void hand_over(engine *en, handeds *h, int committed)
+{
+    int64_t now = time_now_us();
+    pthread_mutex_lock(&en->lock);
+    for (size_t i = 0; i < h->n; i++) {
+        handed *d = &h->v[i];
+        wslot *w = d->slot;
+        w->reserved = 0;
+        if (committed && !w->gone) {
+            store_job *j = xcalloc(1, sizeof *j);
+            j->id = d->id;
+            j->kind = xstrdup("task");
+            j->execution_id = d->execution_id;
+            j->task_run_id = d->task_run_id;
+            j->payload = d->payload;
+            j->available_us = now;
+            j->attempt = 1;
+            j->owner = xstrdup(w->owner);
+            j->lease_until_us = now + en->o.lease_us;
+            w->job = j;
+        } else {
+            /* gone: the job stays leased to it and goes back at the stop */
+            free(d->execution_id);
+            free(d->task_run_id);
+            json_decref(d->payload);
+        }
+        pthread_cond_signal(&w->wake);
+    }
+    pthread_mutex_unlock(&en->lock);
+    free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
 /* Writes what resolving one execution produced; 0 or -1 with e set. */
-static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t *cancels, kerr *e)
+static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, handeds *hd, json_t *cancels, kerr *e)
 {
     store *st = en->o.store;
     xexec *x = te->x;
@@ -261,12 +361,15 @@ static int apply_actions(engine *en, touched_exec *te, int *tasks_pushed, json_t
      * update, not insert again (a rollback drops x anyway) */
     xexec_mark_written(x);
     for (size_t k = 0; k < a->njobs; k++) {
+        if (!strcmp(a->jobs[k].kind, "task")) {
+            if (push_task(en, x, &a->jobs[k], hd, tasks_pushed, e))
+                return -1;
+            continue;
+        }
         if (store_queue_push(st, a->jobs[k].kind, x->row.id, a->jobs[k].taskrun_id, a->jobs[k].payload,
                              a->jobs[k].available_us, NULL, e))
             return -1;
-        if (!strcmp(a->jobs[k].kind, "task"))
-            (*tasks_pushed)++;
-        else if (a->jobs[k].available_us > 0) {
+        if (a->jobs[k].available_us > 0) {
             pthread_mutex_lock(&en->lock);
             if (!en->next_timer_us || a->jobs[k].available_us < en->next_timer_us)
                 en->next_timer_us = a->jobs[k].available_us;
@@ -353,60 +456,110 @@ static int quarantine(engine *en, const char *id, const char *why, int64_t now)
     return 0;
 }
 
-/* Processes one batch of events: every event applied to its execution,
- * each execution resolved once, everything written in one transaction.
- * Returns the number of events processed. */
-static size_t executor_batch(engine *en)
+/* Applies one event (leased from the store, or a result a worker handed
+ * over) to its execution, touching it for the batch. */
+static void apply_event(engine *en, touched *t, const char *exec_id, const char *run_id, const json_t *payload,
+                        int64_t now, json_t *started, json_t **quarantined, int *ended)
+{
+    kerr le = KERR_INIT;
+    xexec *x = exec_id ? engine_exec_get(en, exec_id, &le) : NULL;
+    if (!x && le.code == ENGINE_E_UNLOADABLE) {
+        if (!*quarantined)
+            *quarantined = json_object();
+        if (!json_object_get(*quarantined, exec_id) && !quarantine(en, exec_id, le.msg, now))
+            *ended = 1;
+        json_object_set_new(*quarantined, exec_id, json_true());
+    }
+    if (!x)
+        return; /* deleted or unreadable: the event is dropped with the others' acks */
+    size_t before = t->n;
+    touched_exec *te = touch(t, x);
+    if (t->n == before)
+        engine_exec_release(en, x); /* already held once by this batch */
+    xevent ev = {event_type(json_string_value(json_object_get(payload, "type"))),
+                 json_string_value(json_object_get(payload, "run")), payload};
+    if (!ev.taskrun_id)
+        ev.taskrun_id = run_id;
+    if (ev.type == XEV_START && (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) &&
+        !concurrency_allows(en, x, now, started))
+        return;
+    pthread_mutex_lock(&x->lock);
+    executor_apply(en, x, &ev, now, &te->a);
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* Writes the log lines of a handed result and acknowledges its task job
+ * (in the batch's transaction). 1 when its result applies, 0 when the job
+ * went to another delivery meanwhile (its logs stay: they say what this
+ * delivery did), -1 on a store error. */
+static int take_result(engine *en, hresult *h, kerr *e)
+{
+    for (size_t k = 0; k < h->nlogs; k++)
+        if (store_log_append(en->o.store, &h->logs[k], NULL, e))
+            return -1;
+    int rc = store_queue_ack(en->o.store, h->job_id, h->owner, e);
+    if (rc == STORE_CONFLICT || rc == STORE_NOT_FOUND)
+        return 0;
+    if (rc)
+        return -1;
+    if (h->task_id)
+        engine__store_metrics(en->o.store, h->execution_id, h->task_run_id, h->task_id, h->attempt,
+                              json_object_get(h->payload, "metrics"));
+    return 1;
+}
+
+/* Processes one batch: the events leased from the store (when events is
+ * set) and the results workers handed over, every one applied to its
+ * execution, each execution resolved once, everything written in one
+ * transaction: the events' lease and ack, the handed results' logs and the
+ * acks of their task jobs, the rows, the new jobs. Returns the number of
+ * events and results processed. */
+static size_t executor_batch(engine *en, int events)
 {
     store *st = en->o.store;
     store_job *jobs = NULL;
-    size_t n = 0;
+    size_t n = 0, nres = 0;
     kerr e = KERR_INIT;
-    if (store_queue_lease(st, "event", EVENT_BATCH, en->exec_owner, EVENT_LEASE_US, 0, &jobs, &n, &e)) {
-        fprintf(stderr, "kite: executor: %s\n", e.msg);
+    pthread_mutex_lock(&en->lock);
+    hresult *res = en->results;
+    en->results = NULL;
+    en->results_tail = &en->results;
+    pthread_mutex_unlock(&en->lock);
+    for (hresult *h = res; h; h = h->next)
+        nres++;
+    if (!events && !res)
         return 0;
-    }
-    if (!n)
-        return 0;
-    touched t = {0};
-    int tasks_pushed = 0, ended = 0, failed = 0;
-    json_t *cancels = json_array();
     if (store_begin(st, &e)) {
         fprintf(stderr, "kite: executor: %s\n", e.msg);
-        store_jobs_free(jobs, n);
-        json_decref(cancels);
+        goto requeue;
+    }
+    /* the events' lease rides in the batch's commit: a rollback leaves
+     * them ready, for the next batch */
+    if (events && store_queue_lease(st, "event", EVENT_BATCH, en->exec_owner, EVENT_LEASE_US, 0, &jobs, &n, &e)) {
+        fprintf(stderr, "kite: executor: %s\n", e.msg);
+        store_rollback(st);
+        goto requeue;
+    }
+    if (!n && !res) {
+        store_rollback(st);
         return 0;
     }
+    touched t = {0};
+    handeds hd = {0};
+    int tasks_pushed = 0, ended = 0, failed = 0;
+    json_t *cancels = json_array();
     int64_t now = time_now_us();
     json_t *started = json_object();
     json_t *quarantined = NULL;
-    for (size_t i = 0; i < n; i++) {
-        store_job *j = &jobs[i];
-        kerr le = KERR_INIT;
-        xexec *x = j->execution_id ? engine_exec_get(en, j->execution_id, &le) : NULL;
-        if (!x && le.code == ENGINE_E_UNLOADABLE) {
-            if (!quarantined)
-                quarantined = json_object();
-            if (!json_object_get(quarantined, j->execution_id) && !quarantine(en, j->execution_id, le.msg, now))
-                ended = 1;
-            json_object_set_new(quarantined, j->execution_id, json_true());
-        }
-        if (!x)
-            continue; /* deleted or unreadable: the event is dropped with the others' acks */
-        size_t before = t.n;
-        touched_exec *te = touch(&t, x);
-        if (t.n == before)
-            engine_exec_release(en, x); /* already held once by this batch */
-        xevent ev = {event_type(json_string_value(json_object_get(j->payload, "type"))),
-                     json_string_value(json_object_get(j->payload, "run")), j->payload};
-        if (!ev.taskrun_id)
-            ev.taskrun_id = j->task_run_id;
-        if (ev.type == XEV_START && (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) &&
-            !concurrency_allows(en, x, now, started))
-            continue;
-        pthread_mutex_lock(&x->lock);
-        executor_apply(en, x, &ev, now, &te->a);
-        pthread_mutex_unlock(&x->lock);
+    for (size_t i = 0; i < n; i++)
+        apply_event(en, &t, jobs[i].execution_id, jobs[i].task_run_id, jobs[i].payload, now, started, &quarantined,
+                    &ended);
+    for (hresult *h = res; h && !failed; h = h->next) {
+        int take = take_result(en, h, &e);
+        if (take < 0)
+            failed = 1;
+        else if (take)
+            apply_event(en, &t, h->execution_id, h->task_run_id, h->payload, now, started, &quarantined, &ended);
     }
     json_decref(started);
     json_decref(quarantined);
@@ -415,7 +568,7 @@ static size_t executor_batch(engine *en)
         pthread_mutex_lock(&te->x->lock);
         executor_resolve(en, te->x, now, &te->a);
         pthread_mutex_unlock(&te->x->lock);
-        if (apply_actions(en, te, &tasks_pushed, cancels, &e))
+        if (apply_actions(en, te, &tasks_pushed, &hd, cancels, &e))
             failed = 1;
         store_state after = te->x->row.state;
         if (after != te->before && (store_state_is_terminated(after) || after == STATE_PAUSED))
@@ -429,11 +582,7 @@ static size_t executor_batch(engine *en)
     if (failed || store_commit(st, &e)) {
         fprintf(stderr, "kite: executor: %s (the batch is retried)\n", e.msg);
         store_rollback(st);
-        /* hand the events back at once rather than when their lease ends */
-        kerr e2 = KERR_INIT;
-        for (size_t i = 0; i < n; i++)
-            store_queue_extend(st, jobs[i].id, en->exec_owner, 1, &e2);
-        store_queue_expire(st, time_now_us(), NULL, NULL, &e2);
+        hand_over(en, &hd, 0);
         for (size_t i = 0; i < t.n; i++) {
             char *id = xstrdup(t.v[i].x->row.id);
             xactions_clear(&t.v[i].a);
@@ -444,9 +593,15 @@ static size_t executor_batch(engine *en)
         free(t.v);
         store_jobs_free(jobs, n);
         json_decref(cancels);
-        return 0;
+        goto requeue;
     }
     /* durable: now act on it */
+    hand_over(en, &hd, 1);
+    while (res) {
+        hresult *h = res;
+        res = h->next;
+        engine__hresult_free(h);
+    }
     for (size_t i = 0; i < t.n; i++) {
         xexec *x = t.v[i].x;
         xactions_clear(&t.v[i].a);
@@ -478,7 +633,14 @@ static size_t executor_batch(engine *en)
             atomic_store((atomic_int *)(uintptr_t)json_integer_value(flag), 1);
     }
     if (tasks_pushed) {
+        /* one worker per queued job, not all of them */
         en->jobs_pending += tasks_pushed;
+        int woken = 0;
+        for (int i = 0; i < en->nslots && woken < tasks_pushed; i++)
+            if (en->slots[i].idle && !en->slots[i].reserved) {
+                pthread_cond_signal(&en->slots[i].wake);
+                woken++;
+            }
         pthread_cond_broadcast(&en->work_wake);
     }
     if (ended) {
@@ -488,7 +650,22 @@ static size_t executor_batch(engine *en)
     pthread_mutex_unlock(&en->lock);
     json_decref(cancels);
     store_jobs_free(jobs, n);
-    return n;
+    return n + nres;
+
+requeue:
+    /* the handed results wait for the next batch (their jobs stay leased) */
+    if (res) {
+        pthread_mutex_lock(&en->lock);
+        hresult *last = res;
+        while (last->next)
+            last = last->next;
+        last->next = en->results;
+        if (!en->results)
+            en->results_tail = &last->next;
+        en->results = res;
+        pthread_mutex_unlock(&en->lock);
+    }
+    return 0;
 }
 
 void *executor_main(void *arg)
@@ -501,7 +678,7 @@ void *executor_main(void *arg)
          * moves it on, and the wait below returns at once */
         uint64_t seen = 0;
         store_queue_wait(st, "event", 0, 0, &seen, &e);
-        size_t n = executor_batch(en);
+        size_t n = executor_batch(en, 1);
         if (n)
             continue;
         int64_t wait_us = 1000000;
@@ -520,6 +697,19 @@ void *executor_main(void *arg)
         if (en->next_timer_us && en->next_timer_us <= time_now_us())
             en->next_timer_us = 0;
         pthread_mutex_unlock(&en->lock);
+    }
+    /* results handed over until now are written; later ones the workers
+     * write themselves */
+    pthread_mutex_lock(&en->lock);
+    en->handoff = 0;
+    pthread_mutex_unlock(&en->lock);
+    for (int tries = 0; tries < 5; tries++) {
+        executor_batch(en, 0);
+        pthread_mutex_lock(&en->lock);
+        int left = en->results != NULL;
+        pthread_mutex_unlock(&en->lock);
+        if (!left)
+            break;
     }
     return NULL;
 }

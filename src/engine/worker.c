@@ -178,30 +178,35 @@ static void task_cache_put(task_ctx *c, const json_t *tc, const char key[65])
     json_decref(v);
 }
 
-/* The task's metrics ({name, type, value, tags}) into the store's metrics
- * table, for `kite run --json` and GET /api/v1/metrics/{executionId}; a
- * failure to write one is logged, never the task's. */
-static void store_metrics(engine *en, task_ctx *c)
+/* The task's metrics ({name, type, value, tags}, as the result event
+ * carries them) into the store's metrics table, for `kite run --json` and
+ * GET /api/v1/metrics/{executionId}, in the transaction that writes the
+ * result; one that cannot be written is logged (a WARN line of the task),
+ * never the task's failure. */
+void engine__store_metrics(store *st, const char *exec_id, const char *run_id, const char *task_id, int attempt,
+                           const json_t *metrics)
 {
     int64_t now = time_now_us();
     size_t i;
     json_t *m;
-    json_array_foreach(c->metrics, i, m) {
+    json_array_foreach(metrics, i, m) {
         const char *name = json_string_value(json_object_get(m, "name"));
         if (!name)
             continue;
         const json_t *tags = json_object_get(m, "tags");
-        store_metric sm = {.execution_id = (char *)c->execution_id, .task_run_id = (char *)c->taskrun_id,
-                           .task_id = (char *)c->task_id, .name = (char *)name,
+        store_metric sm = {.execution_id = (char *)exec_id, .task_run_id = (char *)run_id,
+                           .task_id = (char *)task_id, .name = (char *)name,
                            .type = !strcmp(json_string_value(json_object_get(m, "type")) ?: "", "timer")
                                        ? METRIC_TIMER : METRIC_COUNTER,
                            .value = json_number_value(json_object_get(m, "value")),
                            .tags = json_is_object(tags) ? (json_t *)tags : NULL, .at_us = now};
         kerr e = KERR_INIT;
-        if (store_metric_add(en->o.store, &sm, &e)) {
+        if (store_metric_add(st, &sm, &e)) {
             char msg[KERR_MSG_MAX + 64];
             snprintf(msg, sizeof msg, "metric '%s' not stored: %s", name, e.msg);
-            op_log(c, LEVEL_WARN, msg);
+            store_log l = {.execution_id = (char *)exec_id, .task_run_id = (char *)run_id, .task_id = (char *)task_id,
+                           .attempt = attempt, .at_us = now, .level = LEVEL_WARN, .message = msg};
+            store_log_append(st, &l, NULL, &e);
         }
     }
 }
@@ -333,6 +338,8 @@ static char *workdir_of(engine *en, xexec *x, int r)
 typedef struct wresult {
     int64_t job_id;
     char *execution_id, *task_run_id;
+    char *task_id;              /* for its metrics; NULL when it has none */
+    int attempt;
     json_t *payload;
     store_log *logs;
     size_t nlogs;
@@ -357,6 +364,10 @@ static void queue_result(wbatch *b, const store_job *j, json_t *payload, wctx *w
     r->execution_id = j->execution_id ? xstrdup(j->execution_id) : NULL;
     r->task_run_id = j->task_run_id ? xstrdup(j->task_run_id) : NULL;
     r->payload = json_incref(payload);
+    if (w && json_object_get(payload, "metrics")) {
+        r->task_id = xstrdup(w->task_id);
+        r->attempt = w->c.attempt;
+    }
     if (w && w->npending) {
         /* the log rows point at w's id strings: give them their own */
         r->logs = w->pending;
@@ -382,7 +393,59 @@ static void free_result(wresult *r)
     free(r->logs);
     free(r->execution_id);
     free(r->task_run_id);
+    free(r->task_id);
     json_decref(r->payload);
+}
+
+void engine__hresult_free(hresult *h)
+{
+    for (size_t i = 0; i < h->nlogs; i++) {
+        free(h->logs[i].message);
+        free(h->logs[i].execution_id);
+        free(h->logs[i].task_id);
+        free(h->logs[i].task_run_id);
+    }
+    free(h->logs);
+    free(h->owner);
+    free(h->task_id);
+    free(h->execution_id);
+    free(h->task_run_id);
+    json_decref(h->payload);
+    free(h);
+}
+
+/* Embedded mode (engine_int.h): the queued results go to the executor,
+ * which writes each (logs, the ack of its job, its effect on the
+ * execution) in its next commit. 0 when it took them, -1 when it does not
+ * take results (another role layout, or it has stopped): then the worker
+ * writes them itself. */
+static int hand_results(engine *en, wbatch *b)
+{
+    pthread_mutex_lock(&en->lock);
+    if (!en->handoff) {
+        pthread_mutex_unlock(&en->lock);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        wresult *r = &b->v[i];
+        hresult *h = xcalloc(1, sizeof *h);
+        h->job_id = r->job_id;
+        h->owner = xstrdup(b->owner);
+        h->execution_id = r->execution_id;
+        h->task_run_id = r->task_run_id;
+        h->task_id = r->task_id;
+        h->attempt = r->attempt;
+        h->payload = r->payload;
+        h->logs = r->logs;
+        h->nlogs = r->nlogs;
+        *en->results_tail = h;
+        en->results_tail = &h->next;
+        memset(r, 0, sizeof *r);
+    }
+    b->n = 0;
+    pthread_mutex_unlock(&en->lock);
+    engine_wake_executor(en);
+    return 0;
 }
 
 /* Writes the queued results in one transaction: for each, its log lines,
@@ -391,7 +454,7 @@ static void free_result(wresult *r)
  * sends no result. Retried a few times on a store error. */
 static void flush_results(engine *en, wbatch *b)
 {
-    if (!b->n)
+    if (!b->n || !hand_results(en, b))
         return;
     kerr e = KERR_INIT;
     store *st = en->o.store;
@@ -410,6 +473,9 @@ static void flush_results(engine *en, wbatch *b)
                 goto rollback;
             if (store_queue_push(st, "event", r->execution_id, r->task_run_id, r->payload, 0, NULL, &e))
                 goto rollback;
+            if (r->task_id)
+                engine__store_metrics(st, r->execution_id, r->task_run_id, r->task_id, r->attempt,
+                                      json_object_get(r->payload, "metrics"));
         }
         if (store_commit(st, &e))
             goto retry;
@@ -553,10 +619,8 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
                           names[res], "start_us", (json_int_t)start, "worker", owner);
     if (c->outputs)
         json_object_set_new(p, "outputs", c->outputs);
-    if (c->metrics) {
-        store_metrics(en, c);
-        json_object_set_new(p, "metrics", c->metrics);
-    }
+    if (c->metrics)
+        json_object_set_new(p, "metrics", c->metrics); /* stored with the result */
     if (c->labels)
         json_object_set_new(p, "labels", c->labels);
     if (c->set_variables)
@@ -607,11 +671,44 @@ static void reap_orphans(engine *en)
         proc_reap_orphans();
 }
 
+/* Takes the job the executor handed to slot w, or NULL. Caller holds en->lock. */
+static store_job *slot_take(wslot *w)
+{
+    store_job *j = w->job;
+    w->job = NULL;
+    return j;
+}
+
+/* Waits for work: a job handed to this worker's slot, a job pushed to the
+ * queue (jobs_pending), the stop, or at most 50 ms (delayed jobs, retries,
+ * become ready by themselves; other processes' jobs are polled). Caller
+ * holds en->lock. */
+static void slot_wait(engine *en, wslot *w)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    w->idle = 1;
+    while (!w->job && !w->reserved && !en->jobs_pending && atomic_load(&en->running) && !en->stopping)
+        if (pthread_cond_timedwait(&w->wake, &en->lock, &ts))
+            break;
+    w->idle = 0;
+    /* reserved: the executor is committing a job for this worker, which
+     * it hands over right after (or cancels when the commit fails) */
+    while (w->reserved && !w->job && atomic_load(&en->running))
+        pthread_cond_wait(&w->wake, &en->lock);
+}
+
 void *worker_main(void *arg)
 {
     engine *en = arg;
-    char owner[192];
-    snprintf(owner, sizeof owner, "%s/worker-%d", en->worker_id, atomic_fetch_add(&en->worker_seq, 1));
+    int k = atomic_fetch_add(&en->slot_seq, 1);
+    wslot *slot = &en->slots[k];
+    char *owner = slot->owner;
     wbatch batch = {.owner = owner};
     size_t want = 1;
     while (atomic_load(&en->running)) {
@@ -619,7 +716,12 @@ void *worker_main(void *arg)
         store_job *jobs = NULL;
         size_t n = 0;
         kerr e = KERR_INIT;
-        if (store_queue_lease(en->o.store, "task", want, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
+        pthread_mutex_lock(&en->lock);
+        jobs = slot_take(slot);
+        pthread_mutex_unlock(&en->lock);
+        if (jobs)
+            n = 1;
+        else if (store_queue_lease(en->o.store, "task", want, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
             fprintf(stderr, "kite: worker: %s\n", e.msg);
             usleep(100000);
             continue;
@@ -650,17 +752,9 @@ void *worker_main(void *arg)
         }
         want = 1;
         pthread_mutex_lock(&en->lock);
-        if (!en->jobs_pending && atomic_load(&en->running) && !en->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000L; /* delayed jobs (retries) become ready by themselves */
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&en->work_wake, &en->lock, &ts);
-        }
-        if (en->jobs_pending > 0)
+        if (!en->jobs_pending && !slot->job && atomic_load(&en->running) && !en->stopping)
+            slot_wait(en, slot);
+        if (!slot->job && en->jobs_pending > 0)
             en->jobs_pending--;
         int stop = en->stopping;
         pthread_mutex_unlock(&en->lock);
@@ -669,5 +763,11 @@ void *worker_main(void *arg)
     }
     flush_results(en, &batch);
     free(batch.v);
+    pthread_mutex_lock(&en->lock);
+    slot->gone = 1;
+    slot->idle = 0;
+    store_job *left = slot_take(slot); /* leased to this worker: given back at the stop */
+    pthread_mutex_unlock(&en->lock);
+    store_jobs_free(left, left ? 1 : 0);
     return NULL;
 }

@@ -54,6 +54,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,7 @@ enum {
     S_TR_COUNT, S_EXEC_END_BULK, S_TR_END_BULK, S_TR_REPAIR_BULK,
     S_LOG_INSERT, S_LOG_SEARCH, S_LOG_COUNT,
     S_METRIC_INSERT, S_METRIC_LIST,
-    S_JOB_INSERT, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
+    S_JOB_INSERT, S_JOB_INSERT_LEASED, S_JOB_READY, S_JOB_LEASE, S_JOB_ACK, S_JOB_EXTEND, S_JOB_OWNER, S_JOB_DROP, S_JOB_REQUEUE,
     S_JOB_DEPTH, S_JOB_OWNERS, S_JOB_DROP_OWNER, S_JOB_REQUEUE_OWNER,
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
     S_SECRET_PUT, S_SECRET_GET, S_SECRET_DELETE, S_SECRET_LIST,
@@ -193,6 +194,9 @@ static const char *const sql_text[S__COUNT] = {
 
     [S_JOB_INSERT] = "INSERT INTO jobs (kind, execution_id, task_run_id, payload, available_at,"
                      " attempt, created) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+    [S_JOB_INSERT_LEASED] = "INSERT INTO jobs (kind, execution_id, task_run_id, payload, available_at,"
+                            " attempt, created, owner, lease_until)"
+                            " VALUES (?1, ?2, ?3, ?4, ?6, 1, ?6, ?7, ?8)",
     [S_JOB_READY] = "SELECT 1 FROM jobs WHERE owner IS NULL AND kind = ?1 AND available_at <= ?2"
                     " LIMIT 1",
     [S_JOB_LEASE] = "UPDATE jobs SET owner = ?1, lease_until = ?2 WHERE id IN"
@@ -317,6 +321,7 @@ struct sqlb {
     int ckpt_started;
     pthread_cond_t ckpt_cond;
     int ckpt_pending, ckpt_stop;
+    atomic_ullong commits;  /* write transactions committed (store_commits) */
 };
 
 /* WAL pages after which the checkpointer is woken (unless store_opts says),
@@ -693,6 +698,7 @@ static int tx_leave(sqlb *b, tstate *ts, int ok, kerr *e)
         return rc;
     }
     ts->depth = 0;
+    atomic_fetch_add(&b->commits, 1);
     pthread_mutex_unlock(&b->write);
     if (ts->pushed) {
         /* durable now: consumers waiting on these kinds may lease */
@@ -1771,6 +1777,28 @@ static int sq_queue_push(void *p, const char *kind, const char *execution_id,
     W_END
 }
 
+/* A job pushed already leased to owner until lease_until_us: the lease
+ * rides in the commit that creates the job (the embedded executor hands a
+ * task straight to a waiting worker). */
+static int sq_queue_push_leased(void *p, const char *kind, const char *execution_id,
+                                const char *task_run_id, const char *payload, const char *owner,
+                                int64_t lease_until_us, int64_t *id, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_JOB_INSERT_LEASED);
+    bind_str(st, 1, kind);
+    bind_str(st, 2, execution_id);
+    bind_str(st, 3, task_run_id);
+    bind_str(st, 4, payload);
+    sqlite3_bind_int64(st, 6, store_now_us());
+    bind_str(st, 7, owner);
+    sqlite3_bind_int64(st, 8, lease_until_us);
+    rc = run(c, st, "enqueueing a leased job", e);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(c->db);
+    W_END
+}
+
 static int job_cmp(const void *a, const void *b)
 {
     const store_job *x = a, *y = b;
@@ -1969,6 +1997,12 @@ static int sq_queue_release(void *p, const char *owner_prefix, size_t *requeued,
     if (!rc && *requeued)
         ts->pushed = ~0u; /* handed back: wake every kind's consumers after the commit */
     W_END
+}
+
+static uint64_t sq_commits(void *p)
+{
+    sqlb *b = p;
+    return atomic_load(&b->commits);
 }
 
 static int sq_wait_jobs(void *p, const char *kind, uint64_t seen, int64_t timeout_us, uint64_t *seq)
@@ -2464,6 +2498,7 @@ const store_ops store__sqlite_ops = {
     .metric_list = sq_metric_list,
     .queue_push = sq_queue_push,
     .queue_lease = sq_queue_lease,
+    .queue_push_leased = sq_queue_push_leased,
     .queue_ack = sq_queue_ack,
     .queue_extend = sq_queue_extend,
     .queue_expire = sq_queue_expire,
@@ -2471,6 +2506,7 @@ const store_ops store__sqlite_ops = {
     .queue_owners = sq_queue_owners,
     .queue_release = sq_queue_release,
     .wait_jobs = sq_wait_jobs,
+    .commits = sq_commits,
     .notify_jobs = sq_notify_jobs,
     .kv_put = sq_kv_put,
     .kv_get = sq_kv_get,

@@ -861,6 +861,26 @@ int store_queue_push(store *s, const char *kind, const char *execution_id,
     return rc;
 }
 
+int store_queue_push_leased(store *s, const char *kind, const char *execution_id,
+                            const char *task_run_id, json_t *payload, const char *owner,
+                            int64_t lease_us, int64_t *id, kerr *e)
+{
+    CHECK_ID(kind, "job kind");
+    CHECK_OPT(execution_id, "job execution id");
+    CHECK_OPT(task_run_id, "job task run id");
+    CHECK_ID(owner, "lease owner");
+    if (lease_us <= 0)
+        return store__fail(e, STORE_ERROR, "store: lease duration must be positive");
+    char *p = store__json_dump(payload);
+    int64_t jid = 0;
+    int rc = s->ops->queue_push_leased(s->b, kind, execution_id, task_run_id, p, owner,
+                                       store_now_us() + lease_us, &jid, e);
+    free(p);
+    if (rc == 0 && id)
+        *id = jid;
+    return rc;
+}
+
 int store_queue_lease(store *s, const char *kind, size_t max, const char *owner,
                       int64_t lease_us, int64_t now_us, store_job **out, size_t *n, kerr *e)
 {
@@ -904,6 +924,11 @@ int store_queue_expire(store *s, int64_t now_us, size_t *requeued, size_t *dropp
             *dropped = d;
     }
     return rc;
+}
+
+uint64_t store_commits(store *s)
+{
+    return s->ops->commits ? s->ops->commits(s->b) : 0;
 }
 
 int store_queue_depth(store *s, const char *kind, int64_t *waiting, int64_t *leased, kerr *e)

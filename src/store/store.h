@@ -444,6 +444,14 @@ void store_jobs_free(store_job *v, size_t n);
 int store_queue_push(store *s, const char *kind, const char *execution_id,
                      const char *task_run_id, json_t *payload, int64_t available_us,
                      int64_t *id /* OUT */, kerr *e);
+/* Enqueues a job ready now and already leased to owner for lease_us (its
+ * first delivery): the consumer that owner names gets it without a lease
+ * of its own (the embedded executor hands a task to a waiting worker). As
+ * for any lease, a job whose owner dies goes back to the queue (expire,
+ * release). *id may be NULL. */
+int store_queue_push_leased(store *s, const char *kind, const char *execution_id,
+                            const char *task_run_id, json_t *payload, const char *owner,
+                            int64_t lease_us, int64_t *id /* OUT */, kerr *e);
 /* Atomically takes up to max (at most 10,000) ready jobs of kind (oldest
  * available first),
  * held by owner until now_us + lease_us; now_us 0 means now. A job is never
@@ -465,6 +473,9 @@ int store_queue_expire(store *s, int64_t now_us, size_t *requeued /* OUT */,
                        size_t *dropped /* OUT */, kerr *e);
 /* Jobs of kind (NULL: every kind): ready ones (available or not yet) and
  * leased ones. Either OUT may be NULL. */
+/* Write transactions this process committed on s since it was opened (an
+ * operation outside a transaction counts as one): what benchmarks count. */
+uint64_t store_commits(store *s);
 int store_queue_depth(store *s, const char *kind, int64_t *waiting /* OUT */,
                       int64_t *leased /* OUT */, kerr *e);
 

@@ -64,10 +64,14 @@ typedef struct store_ops {
     int (*queue_lease)(void *b, const char *kind, size_t max, const char *owner,
                        int64_t lease_until_us, int64_t now_us, store_job **out, size_t *n,
                        kerr *e);
+    int (*queue_push_leased)(void *b, const char *kind, const char *execution_id,
+                             const char *task_run_id, const char *payload, const char *owner,
+                             int64_t lease_until_us, int64_t *id, kerr *e);
     int (*queue_ack)(void *b, int64_t id, const char *owner, kerr *e);
     int (*queue_extend)(void *b, int64_t id, const char *owner, int64_t until_us, kerr *e);
     int (*queue_expire)(void *b, int64_t now_us, size_t *requeued, size_t *dropped, kerr *e);
     int (*queue_depth)(void *b, const char *kind, int64_t *waiting, int64_t *leased, kerr *e);
+    uint64_t (*commits)(void *b);
     int (*queue_owners)(void *b, char ***owners, size_t *n, kerr *e);
     int (*queue_release)(void *b, const char *owner_prefix, size_t *requeued, size_t *dropped, kerr *e);
     /* Wake-ups: a counter per job kind moved on after a commit that pushed
