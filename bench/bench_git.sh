@@ -28,3 +28,25 @@ awk -v n="$N" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" 'BEGIN {
     printf "git: kite flow sync again, %d unchanged: %.3f s (%.0f flows/s)\n", n, b, n / b }'
 tail -1 "$w/out1" | sed 's/^/git: first sync: /'
 tail -1 "$w/out2" | sed 's/^/git: second sync: /'
+
+# PushFlows of the N synced flows (namespace bench) to an empty repository: the
+# write, the commit and the push (and kite run's start); next to a bare `git push`
+# of the same files, committed beforehand (the floor).
+git init -q --bare -b main "$w/push.git"
+git init -q --bare -b main "$w/floor.git"
+mkdir -p "$w/pflows"
+cat >"$w/pflows/pusher.yaml" <<EOF2
+id: pusher
+namespace: bench
+tasks:
+  - id: pf
+    type: io.kestra.plugin.git.PushFlows
+    url: file://$w/push.git
+    flows: "f*"
+EOF2
+t4=$(now); "$KITE" run "$w/pflows/pusher.yaml" --flows "$w/pflows" --data "$w/data" >"$w/out3" 2>&1; t5=$(now)
+(cd "$w/src" && git push -q "$w/floor.git" main 2>/dev/null); t6=$(now)
+pushed=$(git --git-dir="$w/push.git" ls-tree -r --name-only main 2>/dev/null | wc -l)
+awk -v n="$pushed" -v a="$(echo "$t5 - $t4" | bc)" -v b="$(echo "$t6 - $t5" | bc)" 'BEGIN {
+    printf "git: kite PushFlows of %d flows (clone, write, commit, push): %.3f s\n", n, a
+    printf "git: bare git push of the same files, already committed: %.3f s\n", b }'

@@ -21,17 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *kind_name(int k)
-{
-    switch (k) {
-    case TK_RUNNABLE: return "runnable";
-    case TK_FLOWABLE: return "flowable";
-    case TK_TRIGGER: return "trigger";
-    case TK_CONDITION: return "condition";
-    case TK_RUNNER: return "runner";
-    default: return "other";
-    }
-}
+static const char *kind_name(int k) { return flow_kind_name(k); }
 
 static int kind_parse(const char *s)
 {
@@ -52,59 +42,9 @@ static int kind_matches(int filter, int kind)
     return filter == kind;
 }
 
-static const char *ptype_name(ptype t)
-{
-    static const char *const names[] = {
-        [PT_ANY] = "any",           [PT_STRING] = "string",   [PT_INT] = "integer",
-        [PT_NUMBER] = "number",     [PT_BOOL] = "boolean",    [PT_DURATION] = "duration",
-        [PT_DATETIME] = "date-time", [PT_ENUM] = "enum",      [PT_LIST] = "list",
-        [PT_MAP] = "map",           [PT_OBJECT] = "object",   [PT_STRING_LIST] = "string-list",
-        [PT_TASK] = "task",         [PT_TASKS] = "tasks",     [PT_CONDITIONS] = "conditions",
-        [PT_PLUGIN] = "plugin",
-    };
-    return (unsigned)t < sizeof names / sizeof names[0] && names[t] ? names[t] : "?";
-}
+static const char *ptype_name(ptype t) { return flow_ptype_name(t); }
 
 /* ---- list ------------------------------------------------------------------ */
-
-static json_t *props_json(const prop_def *props);
-
-static json_t *prop_json(const prop_def *p)
-{
-    json_t *j = json_pack("{s:s, s:s, s:b}", "name", p->name ? p->name : "",
-                          "type", ptype_name(p->type), "required", (p->flags & PF_REQUIRED) != 0);
-    if (p->desc)
-        json_object_set_new(j, "description", json_string(p->desc));
-    if (p->dflt)
-        json_object_set_new(j, "default", json_string(p->dflt));
-    if (p->flags & PF_DEPRECATED)
-        json_object_set_new(j, "deprecated", json_true());
-    if (p->flags & PF_NONEMPTY)
-        json_object_set_new(j, "nonEmpty", json_true());
-    if (p->alias_of)
-        json_object_set_new(j, "aliasOf", json_string(p->alias_of));
-    if (p->type == PT_ENUM && p->enums) {
-        json_t *e = json_array();
-        for (const char *const *v = p->enums; *v; v++)
-            json_array_append_new(e, json_string(*v));
-        json_object_set_new(j, "enum", e);
-    }
-    if (p->item)
-        json_object_set_new(j, "item", prop_json(p->item));
-    if (p->props)
-        json_object_set_new(j, "properties", props_json(p->props));
-    if (p->type == PT_PLUGIN)
-        json_object_set_new(j, "pluginKind", json_string(kind_name(p->plugin_kind)));
-    return j;
-}
-
-static json_t *props_json(const prop_def *props)
-{
-    json_t *a = json_array();
-    for (const prop_def *p = props; p && p->name; p++)
-        json_array_append_new(a, prop_json(p));
-    return a;
-}
 
 typedef struct list_ctx {
     int kind;          /* filter, -1: all */
@@ -159,14 +99,7 @@ static void list_one(const type_def *d, void *arg)
     if (c->mode == 0) {
         printf("%-40s %-10s %s\n", d->name, kind_name(d->kind), first);
     } else if (c->mode == 1) {
-        json_t *aliases = json_array();
-        for (const char *const *a = d->aliases; a && *a; a++)
-            json_array_append_new(aliases, json_string(*a));
-        json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "name", d->name, "kind",
-                              kind_name(d->kind), "description", d->desc ? d->desc : "",
-                              "aliases", aliases, "deprecated", (d->flags & TF_DEPRECATED) != 0,
-                              "declaredOnly", (d->flags & TF_DECLARED_ONLY) != 0,
-                              "properties", props_json(d->props));
+        json_t *j = flow_type_summary(d);
         json_array_append_new(c->json, j);
     } else {
         buf *b = &c->md;

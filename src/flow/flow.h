@@ -160,6 +160,16 @@ const prop_def *flow_plugin_common_props(void);
  * unknown (jsonschema.c). */
 json_t *flow_json_schema(const char *type);
 
+/* "runnable", "flowable", "trigger", "condition", "runner", "other". */
+const char *flow_kind_name(int kind);
+/* "string", "integer", "tasks", ... as `kite plugins` prints them. */
+const char *flow_ptype_name(ptype t);
+/* A type as `kite plugins list --json` prints it and GET /api/v1/plugins
+ * answers it: name, kind, description, aliases, deprecated, declaredOnly,
+ * properties ([{name, type, required, description?, default?, enum?, item?,
+ * properties?, ...}]). A new reference. */
+json_t *flow_type_summary(const type_def *d);
+
 /* ---- ids ---------------------------------------------------------------------------- */
 
 /* Kestra's id rule: [a-zA-Z0-9][a-zA-Z0-9_-]* (and at most 100 characters). */

@@ -370,3 +370,80 @@ json_t *flow_json_schema(const char *type)
     const type_def *d = flow_type_find(type);
     return d ? single_schema(d) : NULL;
 }
+
+/* ---- summaries (`kite plugins list --json`, GET /api/v1/plugins) ---------------- */
+
+const char *flow_kind_name(int k)
+{
+    switch (k) {
+    case TK_RUNNABLE: return "runnable";
+    case TK_FLOWABLE: return "flowable";
+    case TK_TRIGGER: return "trigger";
+    case TK_CONDITION: return "condition";
+    case TK_RUNNER: return "runner";
+    default: return "other";
+    }
+}
+
+const char *flow_ptype_name(ptype t)
+{
+    static const char *const names[] = {
+        [PT_ANY] = "any",           [PT_STRING] = "string",   [PT_INT] = "integer",
+        [PT_NUMBER] = "number",     [PT_BOOL] = "boolean",    [PT_DURATION] = "duration",
+        [PT_DATETIME] = "date-time", [PT_ENUM] = "enum",      [PT_LIST] = "list",
+        [PT_MAP] = "map",           [PT_OBJECT] = "object",   [PT_STRING_LIST] = "string-list",
+        [PT_TASK] = "task",         [PT_TASKS] = "tasks",     [PT_CONDITIONS] = "conditions",
+        [PT_PLUGIN] = "plugin",
+    };
+    return (unsigned)t < sizeof names / sizeof names[0] && names[t] ? names[t] : "?";
+}
+
+static json_t *summary_props(const prop_def *props);
+
+static json_t *summary_prop(const prop_def *p)
+{
+    json_t *j = json_pack("{s:s, s:s, s:b}", "name", p->name ? p->name : "",
+                          "type", flow_ptype_name(p->type), "required", (p->flags & PF_REQUIRED) != 0);
+    if (p->desc)
+        json_object_set_new(j, "description", json_string(p->desc));
+    if (p->dflt)
+        json_object_set_new(j, "default", json_string(p->dflt));
+    if (p->flags & PF_DEPRECATED)
+        json_object_set_new(j, "deprecated", json_true());
+    if (p->flags & PF_NONEMPTY)
+        json_object_set_new(j, "nonEmpty", json_true());
+    if (p->alias_of)
+        json_object_set_new(j, "aliasOf", json_string(p->alias_of));
+    if (p->type == PT_ENUM && p->enums) {
+        json_t *e = json_array();
+        for (const char *const *v = p->enums; *v; v++)
+            json_array_append_new(e, json_string(*v));
+        json_object_set_new(j, "enum", e);
+    }
+    if (p->item)
+        json_object_set_new(j, "item", summary_prop(p->item));
+    if (p->props)
+        json_object_set_new(j, "properties", summary_props(p->props));
+    if (p->type == PT_PLUGIN)
+        json_object_set_new(j, "pluginKind", json_string(flow_kind_name(p->plugin_kind)));
+    return j;
+}
+
+static json_t *summary_props(const prop_def *props)
+{
+    json_t *a = json_array();
+    for (const prop_def *p = props; p && p->name; p++)
+        json_array_append_new(a, summary_prop(p));
+    return a;
+}
+
+json_t *flow_type_summary(const type_def *d)
+{
+    json_t *aliases = json_array();
+    for (const char *const *a = d->aliases; a && *a; a++)
+        json_array_append_new(aliases, json_string(*a));
+    return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "name", d->name, "kind", flow_kind_name(d->kind),
+                     "description", d->desc ? d->desc : "", "aliases", aliases, "deprecated",
+                     (d->flags & TF_DEPRECATED) != 0, "declaredOnly", (d->flags & TF_DECLARED_ONLY) != 0,
+                     "properties", summary_props(d->props));
+}

@@ -103,6 +103,12 @@ static const srv_route routes[] = {
     {"GET", "/", srv_ui_root, ROUTE_NOAUTH, "Redirects to the web UI (/ui/)"},
     {"GET", "/ui", srv_ui, ROUTE_NOAUTH, "The web UI (index.html)"},
     {"GET", "/ui/{path+}", srv_ui, ROUTE_NOAUTH, "The web UI's files; any other path answers index.html"},
+
+    {"GET", API "/plugins", srv_plugins_list, 0,
+     "The types kite knows with their properties (kind=task|runnable|flowable|trigger|condition|runner)"},
+    {"GET", API "/plugins/schemas/{type}", srv_plugins_schema, 0,
+     "The JSON Schema of a type (kite name or Kestra class), or of the whole flow document (flow)"},
+    {"GET", API "/plugins/{cls}", srv_plugins_get, 0, "One type: its summary and its JSON Schema"},
 };
 
 const srv_route *srv_routes(size_t *n)

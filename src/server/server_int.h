@@ -236,6 +236,12 @@ int srv_peer_trusted(srv_req *r);
  * client's address into out (INET6_ADDRSTRLEN bytes). */
 void srv__client_from(const netguard_list *proxies, const char *peer, const char *xff, char *out);
 
+/* ---- plugins (plugins.c) ------------------------------------------------------- */
+
+enum MHD_Result srv_plugins_list(srv_req *r);
+enum MHD_Result srv_plugins_schema(srv_req *r);
+enum MHD_Result srv_plugins_get(srv_req *r);
+
 /* ---- handlers ------------------------------------------------------------- */
 
 enum MHD_Result srv_flow_create(srv_req *r);

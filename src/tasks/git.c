@@ -1,10 +1,15 @@
 /*
- * git.c: the Git family: git.clone (io.kestra.plugin.git.Clone) and
- * git.sync_flows (io.kestra.plugin.git.SyncFlows) on libgit2, and
- * tasks_flow_sync (tasks.h), the flow sync that SyncFlows and
- * `kite flow sync` share. SyncNamespaceFiles, PushFlows,
- * PushNamespaceFiles and Push are declared (flows using them validate) but
- * not run yet.
+ * git.c: the Git family on libgit2: git.clone (io.kestra.plugin.git.Clone),
+ * git.sync_flows (SyncFlows), git.sync_namespace_files (SyncNamespaceFiles),
+ * git.push_flows (PushFlows), git.push_namespace_files (PushNamespaceFiles)
+ * and git.push (Push), and tasks_flow_sync (tasks.h), the flow sync that
+ * SyncFlows and `kite flow sync` share.
+ *
+ * The push tasks clone the branch into a temporary folder (a branch the
+ * remote lacks is made from its HEAD, or is the first commit of an empty
+ * repository), write what they push, stage it (PushFlows and
+ * PushNamespaceFiles also stage removals when `delete`), commit with the
+ * author given and push; nothing changed means no commit and no push.
  *
  * A sync reads every *.yml / *.yaml file of a folder (and of its subfolders
  * with includeChildNamespaces, each subfolder a child namespace: _flows/a/b
@@ -41,6 +46,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -531,6 +537,869 @@ out:
     return res;
 }
 
+/* ---- pushing: a clone to change, commit and push ------------------------------------------ */
+
+typedef struct gwork {
+    git_repository *repo;
+    char *tmp;     /* a temporary folder holding the clone (removed by work_close) */
+    char *dir;     /* the clone's working tree */
+    char *kpath;   /* the private key's temporary file */
+    char *branch;
+    int created;   /* the branch is new: pushed even when nothing else changed */
+    gauth a;
+} gwork;
+
+static void rm_rf(const char *path)
+{
+    kerr re = KERR_INIT;
+    const char *argv[] = {"rm", "-rf", path, NULL};
+    proc_spec sp;
+    proc_spec_init(&sp);
+    sp.argv = argv;
+    proc_result r;
+    proc_run(&sp, &r, &re);
+}
+
+static void work_close(gwork *w)
+{
+    git_repository_free(w->repo);
+    if (w->kpath) {
+        unlink(w->kpath);
+        free(w->kpath);
+    }
+    if (w->tmp) {
+        rm_rf(w->tmp);
+        free(w->tmp);
+    }
+    free(w->dir);
+    free(w->branch);
+    memset(w, 0, sizeof *w);
+}
+
+static const char *git_msg(void)
+{
+    const git_error *ge = git_error_last();
+    return ge && ge->message ? ge->message : "failed";
+}
+
+/* Clones g's repository on g->branch into a temporary folder; a branch the remote does not
+ * have yet is created from the remote's HEAD (or as the first commit of an empty
+ * repository), as Kestra's push tasks do. */
+static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
+{
+    pthread_once(&git_once, git_init_once);
+    memset(w, 0, sizeof *w);
+    w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
+    w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0};
+    if (g->key && *g->key) {
+        w->kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root(c));
+        int fd = mkstemp(w->kpath);
+        size_t kl = strlen(g->key);
+        int bad = fd < 0 || tasks__write_all(fd, g->key, kl) || (g->key[kl - 1] != '\n' && tasks__write_all(fd, "\n", 1));
+        if (fd >= 0)
+            close(fd);
+        if (bad) {
+            kerr_set(e, "cannot write the private key to a temporary file: %s", strerror(errno));
+            work_close(w);
+            return -1;
+        }
+        w->a.keyfile = w->kpath;
+    }
+    w->tmp = xasprintf("%s/kite-git-XXXXXX", tmp_root(c));
+    if (!mkdtemp(w->tmp)) {
+        kerr_set(e, "cannot create a folder under %s: %s", tmp_root(c), strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
+        work_close(w);
+        return -1;
+    }
+    w->dir = xasprintf("%s/repo", w->tmp);
+    git_clone_options o;
+    git_clone_options_init(&o, GIT_CLONE_OPTIONS_VERSION);
+    o.checkout_branch = w->branch;
+    o.fetch_opts.callbacks.credentials = cred_cb;
+    o.fetch_opts.callbacks.certificate_check = cert_cb;
+    o.fetch_opts.callbacks.payload = &w->a;
+    int rc = git_clone(&w->repo, g->url, w->dir, &o);
+    if (rc && !w->a.refused) {
+        /* no such branch yet: clone the default one and branch off it */
+        char first[512];
+        snprintf(first, sizeof first, "%s", git_msg());
+        rm_rf(w->dir);
+        w->a.tries = w->a.key_tried = w->a.pass_tried = 0;
+        o.checkout_branch = NULL;
+        rc = git_clone(&w->repo, g->url, w->dir, &o);
+        if (rc) {
+            kerr_set(e, "git clone %s branch %s: %s", g->url, w->branch, first);
+            work_close(w);
+            return -1;
+        }
+        char *ref = xasprintf("refs/heads/%s", w->branch);
+        git_oid head;
+        if (git_reference_name_to_id(&head, w->repo, "HEAD") == 0) {
+            git_commit *hc = NULL;
+            git_reference *nb = NULL;
+            rc = git_commit_lookup(&hc, w->repo, &head) || git_branch_create(&nb, w->repo, w->branch, hc, 0);
+            git_reference_free(nb);
+            git_commit_free(hc);
+        }
+        if (!rc)
+            rc = git_repository_set_head(w->repo, ref);
+        free(ref);
+        if (rc) {
+            kerr_set(e, "git: cannot create branch %s: %s", w->branch, git_msg());
+            work_close(w);
+            return -1;
+        }
+        w->created = git_reference_name_to_id(&head, w->repo, "HEAD") == 0;
+        task_log(c, LEVEL_INFO, "branch %s does not exist in %s yet: it is created", w->branch, g->url);
+    } else if (rc) {
+        kerr_set(e, "git clone %s: authentication failed (%s)", g->url,
+                 w->a.key_tried || w->a.pass_tried ? "the credentials were refused" : "no credentials given");
+        work_close(w);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct push_state {
+    char *rejected;
+} push_state;
+
+static int push_ref_cb(const char *refname, const char *status, void *data)
+{
+    push_state *ps = data;
+    if (status && !ps->rejected)
+        ps->rejected = xasprintf("%s: %s", refname, status);
+    return 0;
+}
+
+typedef struct push_payload {
+    gauth *a;
+    push_state *ps;
+} push_payload;
+
+static int push_cred_cb(git_credential **out, const char *url, const char *u, unsigned int allowed, void *payload)
+{
+    return cred_cb(out, url, u, allowed, ((push_payload *)payload)->a);
+}
+
+static int push_update_cb(const char *refname, const char *status, void *payload)
+{
+    return push_ref_cb(refname, status, ((push_payload *)payload)->ps);
+}
+
+/* Stages every change of the working tree (new, changed and removed files; with `only_add`,
+ * new and changed files matching `patterns` only), commits it and pushes the branch. *id
+ * gets the commit's id, or "" when nothing changed (no commit, no push). */
+static int work_commit_push(task_ctx *c, gwork *w, const char *msg, const char *name, const char *email,
+                            const git_strarray *patterns, int only_add, int dry_run, char id[GIT_OID_HEXSZ + 1],
+                            kerr *e)
+{
+    id[0] = '\0';
+    git_index *idx = NULL;
+    git_oid tree_id, parent_id, commit_id;
+    git_tree *tree = NULL;
+    git_commit *parent = NULL;
+    git_signature *sig = NULL;
+    git_remote *remote = NULL;
+    char *star = "*";
+    git_strarray all = {&star, 1};
+    int rc = -1;
+    if (git_repository_index(&idx, w->repo) ||
+        git_index_add_all(idx, patterns ? patterns : &all, GIT_INDEX_ADD_DEFAULT, NULL, NULL) ||
+        (!only_add && git_index_update_all(idx, patterns ? patterns : &all, NULL, NULL)) ||
+        git_index_write(idx) || git_index_write_tree(&tree_id, idx)) {
+        kerr_set(e, "git: staging the changes: %s", git_msg());
+        goto out;
+    }
+    int has_parent = git_reference_name_to_id(&parent_id, w->repo, "HEAD") == 0;
+    if (has_parent) {
+        if (git_commit_lookup(&parent, w->repo, &parent_id)) {
+            kerr_set(e, "git: reading HEAD: %s", git_msg());
+            goto out;
+        }
+    }
+    int changed = !has_parent || !git_oid_equal(git_commit_tree_id(parent), &tree_id);
+    if (!changed && !w->created) {
+        task_log(c, LEVEL_INFO, "nothing changed: no commit, no push");
+        rc = 0;
+        goto out;
+    }
+    if (dry_run) {
+        task_log(c, LEVEL_INFO, "dry run: nothing committed nor pushed");
+        rc = 0;
+        goto out;
+    }
+    if (changed) {
+        if (git_tree_lookup(&tree, w->repo, &tree_id) || git_signature_now(&sig, name, email)) {
+            kerr_set(e, "git: %s", git_msg());
+            goto out;
+        }
+        const git_commit *parents[1] = {parent};
+        if (git_commit_create(&commit_id, w->repo, "HEAD", sig, sig, NULL, msg, tree, has_parent ? 1 : 0, parents)) {
+            kerr_set(e, "git commit: %s", git_msg());
+            goto out;
+        }
+        git_oid_tostr(id, GIT_OID_HEXSZ + 1, &commit_id);
+    } else {
+        git_oid_tostr(id, GIT_OID_HEXSZ + 1, &parent_id); /* the new branch's head */
+    }
+    if (git_remote_lookup(&remote, w->repo, "origin")) {
+        kerr_set(e, "git: no remote origin: %s", git_msg());
+        goto out;
+    }
+    char *spec = xasprintf("refs/heads/%s:refs/heads/%s", w->branch, w->branch);
+    git_strarray specs = {&spec, 1};
+    push_state ps = {NULL};
+    push_payload pp = {&w->a, &ps};
+    git_push_options po;
+    git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+    po.callbacks.credentials = push_cred_cb;
+    po.callbacks.certificate_check = cert_cb;
+    po.callbacks.push_update_reference = push_update_cb;
+    po.callbacks.payload = &pp;
+    w->a.tries = w->a.key_tried = w->a.pass_tried = 0;
+    int prc = git_remote_push(remote, &specs, &po);
+    free(spec);
+    if (prc) {
+        kerr_set(e, "git push %s to %s: %s", w->branch, git_remote_url(remote), git_msg());
+    } else if (ps.rejected) {
+        kerr_set(e, "git push %s to %s: rejected (%s)", w->branch, git_remote_url(remote), ps.rejected);
+    } else {
+        task_log(c, LEVEL_INFO, "pushed %s %s to %s of %s", changed ? "commit" : "the new branch at", id, w->branch,
+                 git_remote_url(remote));
+        rc = 0;
+    }
+    free(ps.rejected);
+out:
+    git_remote_free(remote);
+    git_signature_free(sig);
+    git_commit_free(parent);
+    git_tree_free(tree);
+    git_index_free(idx);
+    return rc;
+}
+
+/* authorName / authorEmail (Kestra's), or author {name, email}; defaults: the username (or
+ * "kite") and <name>@kite.local. */
+static int read_author(task_ctx *c, const gprops *g, char **name, char **email, kerr *e)
+{
+    *name = *email = NULL;
+    json_t *au = NULL;
+    if (tasks__prop_text(c, "authorName", NULL, name, e) || tasks__prop_text(c, "authorEmail", NULL, email, e) ||
+        task_prop(c, "author", &au, e))
+        return -1;
+    if (json_is_object(au)) {
+        const char *n = json_string_value(json_object_get(au, "name"));
+        const char *m = json_string_value(json_object_get(au, "email"));
+        if (!*name && n)
+            *name = xstrdup(n);
+        if (!*email && m)
+            *email = xstrdup(m);
+    }
+    json_decref(au);
+    if (!*name || !**name) {
+        free(*name);
+        *name = xstrdup(g->user && *g->user ? g->user : "kite");
+    }
+    if (!*email || !**email) {
+        free(*email);
+        *email = xasprintf("%s@kite.local", *name);
+    }
+    return 0;
+}
+
+/* A list of glob patterns from a property (a string or a list of strings); dflt when absent. */
+static json_t *read_globs(task_ctx *c, const char *name, const char *dflt, kerr *e)
+{
+    json_t *v = NULL;
+    if (task_prop(c, name, &v, e))
+        return NULL;
+    if (!v || json_is_null(v)) {
+        json_decref(v);
+        return json_pack("[s]", dflt);
+    }
+    if (json_is_string(v)) {
+        json_t *l = json_pack("[O]", v);
+        json_decref(v);
+        return l;
+    }
+    size_t i;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            if (!json_is_string(x)) {
+                json_decref(v);
+                kerr_set(e, "property '%s': item %zu is not a string", name, i);
+                return NULL;
+            }
+        }
+        return v;
+    }
+    json_decref(v);
+    kerr_set(e, "property '%s' must be a glob or a list of globs", name);
+    return NULL;
+}
+
+static int globs_match(const json_t *globs, const char *s)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(globs, i, x) {
+        const char *p = json_string_value(x);
+        if (!strcmp(p, "**") || !strcmp(p, "*") || proc_glob_match(p, s))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct changes {
+    json_t *added, *updated, *deleted, *unchanged;
+} changes;
+
+static void changes_init(changes *ch)
+{
+    ch->added = json_array(), ch->updated = json_array(), ch->deleted = json_array(), ch->unchanged = json_array();
+}
+
+static void changes_free(changes *ch)
+{
+    json_decref(ch->added), json_decref(ch->updated), json_decref(ch->deleted), json_decref(ch->unchanged);
+}
+
+static void changes_output(task_ctx *c, changes *ch, const char *what, int dry)
+{
+    task_log(c, LEVEL_INFO, "%s%s: %zu added, %zu updated, %zu deleted, %zu unchanged", dry ? "dry run: " : "", what,
+             json_array_size(ch->added), json_array_size(ch->updated), json_array_size(ch->deleted),
+             json_array_size(ch->unchanged));
+    task_output(c, "added", json_incref(ch->added));
+    task_output(c, "updated", json_incref(ch->updated));
+    task_output(c, "deleted", json_incref(ch->deleted));
+    task_output(c, "unchanged", json_incref(ch->unchanged));
+}
+
+/* Writes data to dir/rel (making its folders), noting in ch whether it was added, updated or
+ * unchanged. */
+static int write_tracked(const char *dir, const char *rel, const char *data, size_t len, changes *ch, json_t *written,
+                         kerr *e)
+{
+    char *path = xasprintf("%s/%s", dir, rel);
+    buf old = BUF_INIT;
+    kerr re = KERR_INIT;
+    int existed = fs_read_file(path, 1u << 30, &old, &re) == 0;
+    int same = existed && old.len == len && (!len || !memcmp(old.data, data, len));
+    buf_free(&old);
+    json_object_set_new(written, rel, json_true());
+    json_array_append_new(same ? ch->unchanged : existed ? ch->updated : ch->added, json_string(rel));
+    int rc = 0;
+    if (!same) {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        rc = fs_mkdir_p(path, e);
+        *slash = '/';
+        int fd = rc ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (!rc && (fd < 0 || tasks__write_all(fd, data, len)))
+            rc = kerr_set(e, "%s: %s", rel, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    free(path);
+    return rc;
+}
+
+/* Files below dir/sub (recursively, or its own files only), relative to dir, sorted. */
+static void list_files(const char *dir, const char *sub, int recursive, json_t *out)
+{
+    char *abs = *sub ? xasprintf("%s/%s", dir, sub) : xstrdup(dir);
+    DIR *d = opendir(abs);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git")))
+                continue;
+            char *rel = *sub ? xasprintf("%s/%s", sub, de->d_name) : xstrdup(de->d_name);
+            char *p = xasprintf("%s/%s", dir, rel);
+            struct stat st;
+            if (lstat(p, &st) == 0) {
+                if (S_ISDIR(st.st_mode)) {
+                    if (recursive)
+                        list_files(dir, rel, 1, out);
+                } else if (S_ISREG(st.st_mode)) {
+                    json_array_append_new(out, json_string(rel));
+                }
+            }
+            free(p);
+            free(rel);
+        }
+        closedir(d);
+    }
+    free(abs);
+}
+
+static int cmp_json_str(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* list_files, sorted by path bytes. */
+static void list_sorted(const char *dir, const char *sub, int recursive, json_t *out)
+{
+    json_t *tmp = json_array();
+    list_files(dir, sub, recursive, tmp);
+    size_t n = json_array_size(tmp);
+    json_t **v = xcalloc(n + 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(tmp, i);
+    qsort(v, n, sizeof *v, cmp_json_str);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    json_decref(tmp);
+}
+
+/* dir/gitdir with gitdir checked ("" or "." for the repository's root). */
+static int sub_dir(const char *gitdir, kerr *e)
+{
+    if (*gitdir && strcmp(gitdir, ".") && tasks__check_rel("gitDirectory", gitdir, e))
+        return -1;
+    return 0;
+}
+
+static const char *gd(const char *gitdir)
+{
+    return !strcmp(gitdir, ".") ? "" : gitdir;
+}
+
+/* ---- git.push_flows --------------------------------------------------------------------- */
+
+static task_result push_flows_run(task_ctx *c, kerr *e)
+{
+    gprops g;
+    gwork w;
+    memset(&w, 0, sizeof w);
+    char *gitdir = NULL, *src_ns = NULL, *target = NULL, *msg = NULL, *name = NULL, *email = NULL;
+    int children = 0, del = 1, dry = 0;
+    json_t *globs = NULL, *written = json_object();
+    store_flow *v = NULL;
+    size_t n = 0;
+    changes ch;
+    changes_init(&ch);
+    task_result res = TASK_FAILED;
+    if (read_gprops(c, "main", &g, e) || tasks__prop_text(c, "gitDirectory", "_flows", &gitdir, e) ||
+        tasks__prop_text(c, "sourceNamespace", c->namespace, &src_ns, e) ||
+        tasks__prop_text(c, "targetNamespace", NULL, &target, e) ||
+        task_prop_bool(c, "includeChildNamespaces", 0, &children, e) || task_prop_bool(c, "delete", 1, &del, e) ||
+        task_prop_bool(c, "dryRun", 0, &dry, e) || !(globs = read_globs(c, "flows", "**", e)) ||
+        read_author(c, &g, &name, &email, e) || sub_dir(gitdir, e))
+        goto out;
+    if (!flow_valid_namespace(src_ns)) {
+        kerr_set(e, "property 'sourceNamespace': '%s' is not a namespace", src_ns);
+        goto out;
+    }
+    if (target && *target && !flow_valid_namespace(target)) {
+        kerr_set(e, "property 'targetNamespace': '%s' is not a namespace", target);
+        goto out;
+    }
+    if (tasks__prop_text(c, "commitMessage", NULL, &msg, e))
+        goto out;
+    if (!msg || !*msg) {
+        free(msg);
+        msg = xasprintf("Add flows from %s namespace", src_ns);
+    }
+    store_flow_query q = {.ns_prefix = src_ns};
+    if (store_flow_search(c->store, &q, &v, &n, NULL, e))
+        goto out;
+    if (work_open(c, &g, &w, e))
+        goto out;
+    size_t nl = strlen(src_ns);
+    for (size_t i = 0; i < n; i++) {
+        const char *fns = v[i].namespace;
+        if (strcmp(fns, src_ns) && !children)
+            continue;
+        if (!globs_match(globs, v[i].id))
+            continue;
+        /* a child namespace goes to a subfolder: src.a.b -> <gitDirectory>/a/b/ */
+        buf rel = BUF_INIT;
+        if (*gd(gitdir))
+            buf_printf(&rel, "%s/", gd(gitdir));
+        for (const char *p = fns[nl] == '.' ? fns + nl + 1 : ""; *p; p++)
+            buf_putc(&rel, *p == '.' ? '/' : *p);
+        if (fns[nl] == '.')
+            buf_putc(&rel, '/');
+        buf_printf(&rel, "%s.yml", v[i].id);
+        char *text = NULL;
+        if (target && *target) {
+            char *tns = fns[nl] == '.' ? xasprintf("%s%s", target, fns + nl) : xstrdup(target);
+            text = replace_namespace(v[i].source, strlen(v[i].source), tns);
+            free(tns);
+        }
+        const char *data = text ? text : v[i].source;
+        int rc = write_tracked(w.dir, buf_str(&rel), data, strlen(data), &ch, written, e);
+        free(text);
+        buf_free(&rel);
+        if (rc)
+            goto out;
+    }
+    if (del) {
+        json_t *have = json_array();
+        list_sorted(w.dir, gd(gitdir), children, have);
+        size_t i;
+        json_t *x;
+        json_array_foreach(have, i, x) {
+            const char *rel = json_string_value(x);
+            const char *base = strrchr(rel, '/');
+            base = base ? base + 1 : rel;
+            if (!is_flow_file(base) || json_object_get(written, rel))
+                continue;
+            char *id = xstrdup(base);
+            *strrchr(id, '.') = '\0';
+            if (globs_match(globs, id)) {
+                char *p = xasprintf("%s/%s", w.dir, rel);
+                unlink(p);
+                free(p);
+                json_array_append_new(ch.deleted, json_string(rel));
+            }
+            free(id);
+        }
+        json_decref(have);
+    }
+    char id[GIT_OID_HEXSZ + 1];
+    if (work_commit_push(c, &w, msg, name, email, NULL, 0, dry, id, e))
+        goto out;
+    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    changes_output(c, &ch, "flows", dry);
+    res = TASK_SUCCESS;
+out:
+    work_close(&w);
+    store_flows_free(v, n);
+    changes_free(&ch);
+    json_decref(globs);
+    json_decref(written);
+    gprops_free(&g);
+    free(gitdir), free(src_ns), free(target), free(msg), free(name), free(email);
+    return res;
+}
+
+/* ---- git.push_namespace_files ------------------------------------------------------------ */
+
+static task_result push_ns_files_run(task_ctx *c, kerr *e)
+{
+    gprops g;
+    gwork w;
+    memset(&w, 0, sizeof w);
+    char *gitdir = NULL, *ns = NULL, *msg = NULL, *name = NULL, *email = NULL, *probe = NULL;
+    int del = 1, dry = 0;
+    json_t *globs = NULL, *written = json_object();
+    storage_entry *v = NULL;
+    size_t n = 0;
+    changes ch;
+    changes_init(&ch);
+    task_result res = TASK_FAILED;
+    if (read_gprops(c, "main", &g, e) || tasks__prop_text(c, "gitDirectory", "_files", &gitdir, e) ||
+        tasks__prop_text(c, "namespace", c->namespace, &ns, e) || task_prop_bool(c, "delete", 1, &del, e) ||
+        task_prop_bool(c, "dryRun", 0, &dry, e) || !(globs = read_globs(c, "files", "**", e)) ||
+        read_author(c, &g, &name, &email, e) || sub_dir(gitdir, e) ||
+        tasks__prop_text(c, "commitMessage", NULL, &msg, e))
+        goto out;
+    if (!msg || !*msg) {
+        free(msg);
+        msg = xasprintf("Add files from %s namespace", ns);
+    }
+    if (!(probe = storage_uri_namespace_file(ns, "x", e))) {
+        kerr_prefix(e, "property 'namespace'");
+        goto out;
+    }
+    probe[strlen(probe) - 1] = '\0';
+    if (storage_list(c->storage, probe, &v, &n, e) || work_open(c, &g, &w, e))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        storage_uri u;
+        kerr pe = KERR_INIT;
+        if (storage_uri_parse(v[i].uri, 0, &u, &pe))
+            continue;
+        int ok = u.name && globs_match(globs, u.name);
+        char *rel = ok ? (*gd(gitdir) ? xasprintf("%s/%s", gd(gitdir), u.name) : xstrdup(u.name)) : NULL;
+        storage_uri_free(&u);
+        if (!ok)
+            continue;
+        buf data = BUF_INIT;
+        int rc = storage_read_all(c->storage, v[i].uri, 0, &data, e) ||
+                 write_tracked(w.dir, rel, data.data ? data.data : "", data.len, &ch, written, e);
+        buf_free(&data);
+        free(rel);
+        if (rc)
+            goto out;
+    }
+    if (del) {
+        json_t *have = json_array();
+        list_sorted(w.dir, gd(gitdir), 1, have);
+        size_t i, off = *gd(gitdir) ? strlen(gd(gitdir)) + 1 : 0;
+        json_t *x;
+        json_array_foreach(have, i, x) {
+            const char *rel = json_string_value(x);
+            if (json_object_get(written, rel) || !globs_match(globs, rel + off))
+                continue;
+            char *p = xasprintf("%s/%s", w.dir, rel);
+            unlink(p);
+            free(p);
+            json_array_append_new(ch.deleted, json_string(rel));
+        }
+        json_decref(have);
+    }
+    char id[GIT_OID_HEXSZ + 1];
+    if (work_commit_push(c, &w, msg, name, email, NULL, 0, dry, id, e))
+        goto out;
+    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    changes_output(c, &ch, "namespace files", dry);
+    res = TASK_SUCCESS;
+out:
+    work_close(&w);
+    storage_entries_free(v, n);
+    changes_free(&ch);
+    json_decref(globs);
+    json_decref(written);
+    gprops_free(&g);
+    free(gitdir), free(ns), free(msg), free(name), free(email), free(probe);
+    return res;
+}
+
+/* ---- git.sync_namespace_files ------------------------------------------------------------ */
+
+static task_result sync_ns_files_run(task_ctx *c, kerr *e)
+{
+    gprops g;
+    gwork w;
+    memset(&w, 0, sizeof w);
+    char *gitdir = NULL, *ns = NULL, *probe = NULL;
+    int del = 0, dry = 0;
+    json_t *files = json_array(), *seen = json_object();
+    storage_entry *v = NULL;
+    size_t n = 0;
+    changes ch;
+    changes_init(&ch);
+    task_result res = TASK_FAILED;
+    if (read_gprops(c, "main", &g, e) || tasks__prop_text(c, "gitDirectory", "_files", &gitdir, e) ||
+        tasks__prop_text(c, "namespace", c->namespace, &ns, e) || task_prop_bool(c, "delete", 0, &del, e) ||
+        task_prop_bool(c, "dryRun", 0, &dry, e) || sub_dir(gitdir, e))
+        goto out;
+    if (!(probe = storage_uri_namespace_file(ns, "x", e))) {
+        kerr_prefix(e, "property 'namespace'");
+        goto out;
+    }
+    probe[strlen(probe) - 1] = '\0';
+    if (work_open(c, &g, &w, e))
+        goto out;
+    char *base = *gd(gitdir) ? xasprintf("%s/%s", w.dir, gd(gitdir)) : xstrdup(w.dir);
+    list_sorted(base, "", 1, files);
+    size_t i;
+    json_t *x;
+    int rc = 0;
+    json_array_foreach(files, i, x) {
+        const char *rel = json_string_value(x);
+        char *uri = storage_uri_namespace_file(ns, rel, e);
+        if (!uri) {
+            task_log(c, LEVEL_WARN, "%s: not a valid namespace file path (%s): skipped", rel, e->msg);
+            kerr_clear(e);
+            continue;
+        }
+        json_object_set_new(seen, uri, json_true());
+        buf data = BUF_INIT, old = BUF_INIT;
+        char *path = xasprintf("%s/%s", base, rel);
+        kerr re = KERR_INIT;
+        rc = fs_read_file(path, 1u << 30, &data, e);
+        int existed = !rc && storage_read_all(c->storage, uri, 0, &old, &re) == 0;
+        int same = existed && old.len == data.len && (!data.len || !memcmp(old.data, data.data, data.len));
+        if (!rc) {
+            json_array_append_new(same ? ch.unchanged : existed ? ch.updated : ch.added, json_sprintf("/%s", rel));
+            if (!same && !dry)
+                rc = storage_put(c->storage, uri, data.data ? data.data : "", data.len, e);
+        }
+        free(path);
+        free(uri);
+        buf_free(&data);
+        buf_free(&old);
+        if (rc)
+            break;
+    }
+    free(base);
+    if (rc)
+        goto out;
+    if (del) {
+        if (storage_list(c->storage, probe, &v, &n, e))
+            goto out;
+        for (size_t k = 0; k < n; k++) {
+            if (json_object_get(seen, v[k].uri))
+                continue;
+            storage_uri u;
+            kerr pe = KERR_INIT;
+            if (storage_uri_parse(v[k].uri, 0, &u, &pe))
+                continue;
+            json_array_append_new(ch.deleted, json_sprintf("/%s", u.name ? u.name : ""));
+            storage_uri_free(&u);
+            if (!dry && storage_delete(c->storage, v[k].uri, e) < 0)
+                goto out;
+        }
+    }
+    changes_output(c, &ch, "namespace files", dry);
+    res = TASK_SUCCESS;
+out:
+    work_close(&w);
+    storage_entries_free(v, n);
+    changes_free(&ch);
+    json_decref(files);
+    json_decref(seen);
+    gprops_free(&g);
+    free(gitdir), free(ns), free(probe);
+    return res;
+}
+
+/* ---- git.push ------------------------------------------------------------------------------ */
+
+/* Kestra's Push: clone the branch (created when missing), put inputFiles and namespaceFiles
+ * into the clone, add what addFilesPattern matches, commit and push. The clone is made in
+ * `directory` of the working directory when the task runs in one (later tasks see it). */
+static task_result push_run(task_ctx *c, kerr *e)
+{
+    gprops g;
+    gwork w;
+    memset(&w, 0, sizeof w);
+    char *msg = NULL, *name = NULL, *email = NULL, *dir = NULL;
+    int dry = 0;
+    json_t *adds = NULL, *inputs = NULL, *nsf = NULL;
+    task_result res = TASK_FAILED;
+    if (read_gprops(c, NULL, &g, e) || tasks__prop_text(c, "commitMessage", NULL, &msg, e) ||
+        read_author(c, &g, &name, &email, e) || task_prop_bool(c, "dryRun", 0, &dry, e) ||
+        !(adds = read_globs(c, "addFilesPattern", ".", e)) || task_prop(c, "inputFiles", &inputs, e) ||
+        task_prop(c, "namespaceFiles", &nsf, e) || tasks__prop_text(c, "directory", NULL, &dir, e))
+        goto out;
+    if (!g.branch || !*g.branch) {
+        kerr_set(e, "property 'branch' is required");
+        goto out;
+    }
+    if (!msg || !*msg) {
+        kerr_set(e, "property 'commitMessage' is required");
+        goto out;
+    }
+    if (dir && *dir && tasks__check_rel("directory", dir, e))
+        goto out;
+    if (inputs && !json_is_object(inputs)) {
+        kerr_set(e, "property 'inputFiles' must be a map of file name to content");
+        goto out;
+    }
+    if (work_open(c, &g, &w, e))
+        goto out;
+    const char *k;
+    json_t *val;
+    json_object_foreach(inputs, k, val) {
+        if (tasks__check_rel("inputFiles", k, e))
+            goto out;
+        char *owned = NULL;
+        const char *text = json_string_value(val);
+        buf data = BUF_INIT;
+        if (text && storage_uri_has_scheme(text)) {
+            if (storage_read_all(c->storage, text, 0, &data, e)) {
+                buf_free(&data);
+                goto out;
+            }
+        } else {
+            if (!text)
+                text = owned = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+            buf_puts(&data, text);
+        }
+        char *p = xasprintf("%s/%s", w.dir, k);
+        char *slash = strrchr(p, '/');
+        *slash = '\0';
+        int rc = fs_mkdir_p(p, e);
+        *slash = '/';
+        int fd = rc ? -1 : open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (!rc && (fd < 0 || tasks__write_all(fd, data.data ? data.data : "", data.len)))
+            rc = kerr_set(e, "inputFiles '%s': %s", k, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(p);
+        free(owned);
+        buf_free(&data);
+        if (rc)
+            goto out;
+    }
+    if (json_is_true(json_object_get(nsf, "enabled"))) {
+        /* the execution's namespace files, into the clone's root */
+        char *probe = storage_uri_namespace_file(c->namespace, "x", e);
+        storage_entry *v = NULL;
+        size_t n = 0;
+        if (!probe)
+            goto out;
+        probe[strlen(probe) - 1] = '\0';
+        int rc = storage_list(c->storage, probe, &v, &n, e);
+        free(probe);
+        json_t *inc = json_object_get(nsf, "include");
+        for (size_t i = 0; !rc && i < n; i++) {
+            storage_uri u;
+            kerr pe = KERR_INIT;
+            if (storage_uri_parse(v[i].uri, 0, &u, &pe))
+                continue;
+            if (u.name && (!json_is_array(inc) || !json_array_size(inc) || globs_match(inc, u.name))) {
+                buf data = BUF_INIT;
+                json_t *tmp = json_object();
+                changes ch;
+                changes_init(&ch);
+                rc = storage_read_all(c->storage, v[i].uri, 0, &data, e) ||
+                     write_tracked(w.dir, u.name, data.data ? data.data : "", data.len, &ch, tmp, e);
+                changes_free(&ch);
+                json_decref(tmp);
+                buf_free(&data);
+            }
+            storage_uri_free(&u);
+        }
+        storage_entries_free(v, n);
+        if (rc)
+            goto out;
+    }
+    /* "." (Kestra's default) is everything */
+    size_t np = json_array_size(adds);
+    char **pats = xcalloc(np + 1, sizeof *pats);
+    for (size_t i = 0; i < np; i++) {
+        const char *p = json_string_value(json_array_get(adds, i));
+        pats[i] = xstrdup(!strcmp(p, ".") ? "*" : p);
+    }
+    git_strarray ps = {pats, np};
+    char id[GIT_OID_HEXSZ + 1];
+    int rc = work_commit_push(c, &w, msg, name, email, &ps, 1, dry, id, e);
+    for (size_t i = 0; i < np; i++)
+        free(pats[i]);
+    free(pats);
+    if (rc)
+        goto out;
+    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    task_output(c, "branch", json_string(w.branch));
+    if (c->workdir) {
+        /* the clone stays for later tasks of the WorkingDirectory */
+        char *dest = dir && *dir ? xasprintf("%s/%s", c->workdir, dir) : NULL;
+        if (dest) {
+            struct stat st;
+            if (stat(dest, &st) == 0) {
+                task_log(c, LEVEL_WARN, "%s exists: the clone is not copied there", dir);
+            } else if (rename(w.dir, dest) == 0) {
+                task_output(c, "directory", json_string(dest));
+            }
+            free(dest);
+        }
+    }
+    res = TASK_SUCCESS;
+out:
+    work_close(&w);
+    json_decref(adds), json_decref(inputs), json_decref(nsf);
+    gprops_free(&g);
+    free(msg), free(name), free(email), free(dir);
+    return res;
+}
+
+static const struct task_hooks push_flows_hooks = {.run = push_flows_run};
+static const struct task_hooks push_ns_files_hooks = {.run = push_ns_files_run};
+static const struct task_hooks sync_ns_files_hooks = {.run = sync_ns_files_run};
+static const struct task_hooks push_hooks = {.run = push_run};
+
 static const struct task_hooks clone_hooks = {.run = clone_run};
 static const struct task_hooks sync_flows_hooks = {.run = sync_flows_run};
 
@@ -543,6 +1412,10 @@ static const struct task_hooks sync_flows_hooks = {.run = sync_flows_run};
     PSTR("privateKey", 0, NULL, "the SSH private key's text"),                                \
     PSTR("passphrase", 0, NULL, "the private key's passphrase"),                              \
     PSTR("gitConfig", 0, NULL, "git configuration (not used by kite)")
+
+#define P_GIT_AUTHOR                                                                          \
+    PSTR("authorName", 0, NULL, "the commit's author (default: username, else kite)"),        \
+    PSTR("authorEmail", 0, NULL, "the author's e-mail (default: <name>@kite.local)")
 
 const type_def tasks__git[] = {
     {
@@ -571,46 +1444,56 @@ const type_def tasks__git[] = {
     },
     {
         .name = "git.sync_namespace_files",
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &sync_ns_files_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.SyncNamespaceFiles"),
-        .desc = "Sync namespace files from a Git folder.",
+        .desc = "Sync namespace files from a Git folder (outputs added, updated, deleted, unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_files\"", "the folder in the repository"),
-                       PSTR("namespace", PF_REQUIRED, NULL, "the namespace"), PBOOL("delete", 0, "false", "delete what the source no longer has"),
+                       PSTR("namespace", 0, "\"{{ flow.namespace }}\"", "the namespace"), PBOOL("delete", 0, "false", "delete what the source no longer has"),
                        PBOOL("dryRun", 0, "false", "report only, change nothing")),
     },
     {
         .name = "git.push_flows",
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &push_flows_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.PushFlows"),
-        .desc = "Commit and push a namespace's flows to a Git folder.",
+        .desc = "Commit and push a namespace's flows to a Git folder (outputs commitId, added, updated, deleted, "
+                "unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_flows\"", "the folder in the repository"),
-                       PSTR("sourceNamespace", 0, NULL, "the namespace"), PANY("flows", 0, NULL, "flow ids or globs"),
+                       PSTR("sourceNamespace", 0, "\"{{ flow.namespace }}\"", "the namespace"),
+                       PSTR("targetNamespace", 0, NULL, "the namespace written in the files (default: as stored)"),
+                       PANY("flows", 0, "\"**\"", "flow ids or globs"),
                        PBOOL("includeChildNamespaces", 0, "false", "child namespaces too"), PBOOL("delete", 0, "true", "delete what the source no longer has"),
                        PBOOL("dryRun", 0, "false", "report only, change nothing"), PSTR("commitMessage", 0, NULL, "the commit message"),
-                       PANY("author", 0, NULL, "name and email")),
+                       PANY("author", 0, NULL, "name and email"), P_GIT_AUTHOR),
     },
     {
         .name = "git.push_namespace_files",
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &push_ns_files_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.PushNamespaceFiles"),
-        .desc = "Commit and push namespace files to a Git folder.",
+        .desc = "Commit and push namespace files to a Git folder (outputs commitId, added, updated, deleted, "
+                "unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_files\"", "the folder in the repository"),
-                       PSTR("namespace", 0, NULL, "the namespace"), PANY("files", 0, NULL, "globs"),
+                       PSTR("namespace", 0, "\"{{ flow.namespace }}\"", "the namespace"), PANY("files", 0, "\"**\"", "globs"),
                        PBOOL("delete", 0, "true", "delete what the source no longer has"), PBOOL("dryRun", 0, "false", "report only, change nothing"),
-                       PSTR("commitMessage", 0, NULL, "the commit message"), PANY("author", 0, NULL, "name and email")),
+                       PSTR("commitMessage", 0, NULL, "the commit message"), PANY("author", 0, NULL, "name and email"),
+                       P_GIT_AUTHOR),
     },
     {
         .name = "git.push",
-        .flags = TF_DECLARED_ONLY,
+        .hooks = &push_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.Push"),
-        .desc = "Commit and push the working directory to a Git branch.",
+        .desc = "Clone a branch (created when missing), add inputFiles and namespaceFiles, commit and push "
+                "(outputs commitId, branch).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", PF_REQUIRED, NULL, "the branch"),
-                       PSTR("directory", 0, NULL, "the clone's folder"), PSTR("commitMessage", PF_REQUIRED, NULL, "the commit message"),
-                       PANY("author", 0, NULL, "name and email"), PANY("addFilesPattern", 0, NULL, "globs"),
-                       PANY("inputFiles", 0, NULL, "files to write before the commit"), PANY("namespaceFiles", 0, NULL, "namespace files to include"),
+                       PSTR("directory", 0, NULL, "where the clone is left in the WorkingDirectory"),
+                       PSTR("commitMessage", PF_REQUIRED, NULL, "the commit message"),
+                       PANY("author", 0, NULL, "name and email"), P_GIT_AUTHOR,
+                       PANY("addFilesPattern", 0, "[\".\"]", "globs of the files to add"),
+                       PANY("inputFiles", 0, NULL, "files to write before the commit (name -> content or URI)"),
+                       PANY("namespaceFiles", 0, NULL, "{enabled, include}: the namespace's files to add"),
+                       PBOOL("cloneSubmodules", 0, "false", "not done by kite"),
                        PBOOL("dryRun", 0, "false", "report only, change nothing")),
     },
 };

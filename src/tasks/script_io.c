@@ -683,3 +683,13 @@ static int put_namespace_files(task_ctx *c, int dirfd, kerr *e)
     json_decref(nf);
     return rc;
 }
+
+int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *content, kerr *e)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kerr_set(e, "cannot open %s: %s", dir, strerror(errno));
+    int rc = put_input_file(c, dirfd, name, content, e);
+    close(dirfd);
+    return rc;
+}

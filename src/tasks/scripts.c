@@ -6,7 +6,9 @@
  * process runner (util/proc.h); R, Julia, Ruby, PowerShell, Go, Lua, Perl
  * and PHP run there too when their interpreter is on the child's PATH, and
  * fail with "ruby: not installed on this host" otherwise (lang_infos[]);
- * runner.docker is declared, not run yet.
+ * runner.docker runs the script in a container where a Docker Engine
+ * answers (script_docker.c), and on the process runner with a warning
+ * where none does.
  *
  * One run goes like this:
  *   1. a private run folder R (under c->tmp_root) holds bin/ (python and
@@ -42,6 +44,7 @@
 #include "expr/expr.h"
 #include "util/buf.h"
 #include "util/datetime.h"
+#include "util/docker.h"
 #include "util/mem.h"
 #include "util/proc.h"
 
@@ -86,6 +89,15 @@ static const lang_info lang_infos[] = {
     [LANG_LUA] = {"lua", {"lua"}, ".lua", "lua5.4"},
     [LANG_PERL] = {"perl", {"perl"}, ".pl", "perl"},
     [LANG_PHP] = {"php", {"php"}, ".php", "php-cli"},
+};
+
+/* The image a language's task runs in on the Docker runner when the task
+ * sets no containerImage (Kestra's defaults, as in tasks__scripts[] below). */
+static const char *const lang_images[] = {
+    [LANG_SHELL] = "ubuntu", [LANG_PYTHON] = "ghcr.io/kestra-io/kestrapy:latest", [LANG_NODE] = "node",
+    [LANG_R] = "r-base", [LANG_JULIA] = "julia", [LANG_RUBY] = "ruby",
+    [LANG_PWSH] = "mcr.microsoft.com/powershell", [LANG_GO] = "golang", [LANG_LUA] = "nickblah/lua",
+    [LANG_PERL] = "perl", [LANG_PHP] = "php",
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -731,7 +743,7 @@ static char *subst_vars(const char *s, const json_t *vars)
     return buf_steal(&b);
 }
 
-static json_t *subst_tree(const json_t *v, const json_t *vars, int *changed)
+json_t *tasks__subst_tree(const json_t *v, const json_t *vars, int *changed)
 {
     if (json_is_string(v)) {
         char *r = subst_vars(json_string_value(v), vars);
@@ -746,14 +758,14 @@ static json_t *subst_tree(const json_t *v, const json_t *vars, int *changed)
         json_t *a = json_array();
         size_t i;
         json_t *it;
-        json_array_foreach(v, i, it) json_array_append_new(a, subst_tree(it, vars, changed));
+        json_array_foreach(v, i, it) json_array_append_new(a, tasks__subst_tree(it, vars, changed));
         return a;
     }
     if (json_is_object(v)) {
         json_t *o = json_object();
         const char *k;
         json_t *it;
-        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, subst_tree(it, vars, changed));
+        json_object_foreach((json_t *)v, k, it) json_object_set_new(o, k, tasks__subst_tree(it, vars, changed));
         return o;
     }
     return json_incref((json_t *)v);
@@ -922,7 +934,8 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     const json_t *saved_task = c->task;
     json_t *task_copy = NULL;
     proc_env *env = NULL;
-    char **argv = NULL, **outpats = NULL;
+    char **argv = NULL, **outpats = NULL, *image = NULL;
+    json_t *dopts = NULL; /* the Docker runner's options, when it runs the task */
     if (proc_workdir_new(root, "kite-script-", &s.rdir, e))
         goto out;
     s.outdir = xasprintf("%s/out", s.rdir);
@@ -948,12 +961,27 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         json_decref(tvars);
         goto out;
     }
-    task_copy = subst_tree(c->task, tvars, &changed);
+    task_copy = tasks__subst_tree(c->task, tvars, &changed);
     json_decref(tvars);
     if (changed)
         c->task = task_copy;
 
-    warn_container(c);
+    /* the Docker runner where its engine answers; else the process runner */
+    const char *dprop = tasks__docker_wanted(c);
+    if (dprop) {
+        if (task_prop(c, dprop, &dopts, e))
+            goto out;
+        if (!dopts)
+            dopts = json_object();
+        if (!json_is_object(dopts) || !docker_engine_reachable(json_string_value(json_object_get(dopts, "host")))) {
+            json_decref(dopts);
+            dopts = NULL;
+        }
+    }
+    if (dopts && task_prop_string(c, "containerImage", lang_images[s.lg], &image, e))
+        goto out;
+    if (!dopts)
+        warn_container(c);
     warn_unsupported(&s);
 
     int user_path = 0;
@@ -963,7 +991,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     for (char **p = outpats; p && *p; p++)
         if (tasks__check_rel("outputFiles", *p, e))
             goto out;
-    if (s.lg >= LANG_R && !on_path(proc_env_get(env, "PATH"), lang_binary(s.lg))) {
+    if (!dopts && s.lg >= LANG_R && !on_path(proc_env_get(env, "PATH"), lang_binary(s.lg))) {
         /* these run only where their interpreter is installed */
         kerr_set(e, "%s: not installed on this host (install the Debian package %s, or run the task "
                     "where %s is on PATH)", lang_binary(s.lg), lang_infos[s.lg].deb, lang_binary(s.lg));
@@ -972,7 +1000,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     int warn_stderr = 1;
     if (task_prop_bool(c, "warningOnStdErr", 1, &warn_stderr, e))
         goto out;
-    if (build_argv(&s, user_path, &argv, e))
+    if (build_argv(&s, dopts ? 1 : user_path, &argv, e))
         goto out;
 
     proc_spec sp;
@@ -991,7 +1019,14 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
             sp.timeout_ms = PROC_MAX_MS;
     }
     proc_result r;
-    if (proc_run(&sp, &r, e)) {
+    if (dopts) {
+        tasks__docker_job dj = {.opts = dopts, .image = image,
+                                .image_set = json_object_get(c->task, "containerImage") != NULL,
+                                .argv = argv, .workdir = s.workdir, .outdir = s.outdir, .pydir = s.pydir,
+                                .rdir = s.rdir, .out = &s.out};
+        if (tasks__docker_run(c, &dj, &r, e))
+            goto out;
+    } else if (proc_run(&sp, &r, e)) {
         const char *bin = lang_binary(s.lg);
         if (s.lg == LANG_NODE && !on_path(proc_env_get(env, "PATH"), "node"))
             kerr_prefix(e, "node (Node.js) is not installed or not on PATH (install the Debian package "
@@ -1047,6 +1082,8 @@ out:
     proc_env_free(env);
     proc_strv_free(argv);
     proc_strv_free(outpats);
+    free(image);
+    json_decref(dopts);
     srun_free(&s);
     return res;
 }

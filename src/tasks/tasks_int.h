@@ -231,6 +231,34 @@ int tasks__script_store_outputs(task_ctx *c, const char *workdir, const char *ou
  * URI to files. */
 int tasks__script_store_dir(task_ctx *c, const char *dir, const char *prefix, json_t *files, kerr *e);
 
+/* ---- the Docker runner (script_docker.c) -------------------------------------- */
+
+/* The property holding the Docker runner's options when task c asks for it:
+ * "taskRunner" (type runner.docker), or with the deprecated `runner: DOCKER`
+ * "docker" or "dockerOptions"; NULL when the task does not ask for Docker. */
+const char *tasks__docker_wanted(const task_ctx *c);
+
+/* What scripts.c hands the Docker runner. */
+typedef struct tasks__docker_job {
+    const json_t *opts;         /* the runner's rendered options (borrowed) */
+    const char *image;          /* containerImage (rendered, or the language's default) */
+    int image_set;              /* the task set containerImage itself */
+    char *const *argv;          /* the command: the container's Cmd */
+    const char *workdir;        /* the working folder, copied in and out at its host path */
+    const char *outdir;         /* the output folder, the same */
+    const char *pydir;          /* kite's kestra.py folder for Python, else NULL */
+    const char *rdir;           /* the run's private folder (archives go there) */
+    tasks__script_out *out;     /* the output reader the lines go to */
+} tasks__docker_job;
+
+/* Runs job in a container of the Docker Engine at opts.host ($DOCKER_HOST,
+ * the default socket) and fills *r as proc_run would (exited, exit_code,
+ * timed_out, cancelled, duration_us). 0 when the container ran whatever its
+ * exit code; -1 with e set otherwise (pull, create, copy failures, and a
+ * container ended by its memory limit: "killed: memory limit 512 MiB
+ * reached"). The container is removed unless opts.delete is false. */
+int tasks__docker_run(task_ctx *c, const tasks__docker_job *job, proc_result *r /* OUT */, kerr *e);
+
 /* serdes.c's CSV reader, exposed for tests/fuzz/fuzz_csv.c: one record of
  * f per call (fields in r->f[0..n-1], each owned by r until the next call);
  * 1 read, 0 end of file, -1 error with e naming the line. *line is the line
@@ -247,5 +275,16 @@ int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *l
  * is Find's): runs it on c and fires with its outputs when their `size` is
  * above 0. The task_hooks.poll contract (tasks.h). */
 int tasks__poll_run(task_ctx *c, task_result (*run)(task_ctx *c, kerr *e), task_fire_fn fire, kerr *e);
+
+/* A copy of v (new reference) where each plain `{{ name }}` or `{{ a.b }}` /
+ * `{{ a['b'] }}` whose key is in vars (an object of "workingDir",
+ * "outputFiles.first"... to text) is replaced by its text: the variables
+ * Kestra adds for scripts and DuckDB that the engine's renderer does not
+ * know. *changed is set to 1 when anything was replaced (scripts.c). */
+json_t *tasks__subst_tree(const json_t *v, const json_t *vars, int *changed);
+
+/* Writes one file named name (relative, checked) into folder dir: content,
+ * or the storage file it names when it is a kestra:/// URI (script_io.c). */
+int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *content, kerr *e);
 
 #endif

@@ -368,6 +368,8 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
         curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (o->proxy)
         curl_easy_setopt(h, CURLOPT_PROXY, o->proxy);
+    if (o->unix_socket)
+        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 
     for (const char *const *hp = req->headers; hp && *hp; hp++)

@@ -47,6 +47,8 @@ typedef struct httpc_opts {
     const char *ca_file;      /* PEM bundle instead of the system's, or NULL */
     const char *proxy;        /* "http://host:port", "socks5://...", or NULL */
     const char *user_agent;   /* NULL: "kite" */
+    const char *unix_socket;  /* connect to this Unix socket instead (the Docker
+                                 Engine API); the URL still names the host */
 } httpc_opts;
 
 /* Called with each piece of the body as it arrives, instead of keeping it

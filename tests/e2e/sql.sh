@@ -468,6 +468,43 @@ check lite "store: true writes Ion" \
   'o["s"]["size"] == 2 and o["ion"]["values"]["text"].startswith("{id:1,name:\"a;b\",price:1.5e0,made:2024-01-02T,at:2024-01-02T03:04:05Z,b:{{AQI=}}}\n")'
 check lite "an error names the file and the cause" '"sqlite:'$work'/lite.db: no such table: missing_table" in log'
 
+# sqliteFile: a database file from storage, put where the url names it; outputDbFile
+sqlite3 "$work/seed.db" "CREATE TABLE k(v TEXT); INSERT INTO k VALUES ('from storage');"
+cat >"$work/lite_file.yaml" <<YAML
+id: lite_file
+namespace: company.team
+inputs:
+  - id: db
+    type: FILE
+tasks:
+  - id: read
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: jdbc:sqlite:myfile.db
+    sqliteFile: "{{ inputs.db }}"
+    sql: SELECT v FROM k
+    fetchType: FETCH_ONE
+  - id: write
+    type: io.kestra.plugin.jdbc.sqlite.Queries
+    url: jdbc:sqlite:myfile.db
+    sqliteFile: "{{ inputs.db }}"
+    sql: INSERT INTO k VALUES ('added'); SELECT count(*) AS n FROM k
+    fetchType: FETCH_ONE
+    outputDbFile: true
+  - id: again
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: jdbc:sqlite:myfile.db
+    sqliteFile: "{{ outputs.write.databaseUri }}"
+    sql: SELECT group_concat(v, '+') AS all_v FROM k
+    fetchType: FETCH_ONE
+YAML
+run lite_file "$work/lite_file.yaml" --file db="$work/seed.db"
+check lite_file "sqliteFile: the storage file is the database the url names" 'o["read"]["row"] == {"v": "from storage"}'
+check lite_file "outputDbFile: the changed database is stored (databaseUri) and opens again" \
+  'o["write"]["databaseUri"].endswith("/myfile.db") and o["again"]["row"] == {"all_v": "from storage+added"}'
+check lite_file "the input file itself is unchanged" 'st == "SUCCESS"'
+[ "$(sqlite3 "$work/seed.db" "SELECT count(*) FROM k")" = 1 ] && pass "lite_file: the seed file was copied, not written" ||
+    fail "lite_file: the seed file was copied, not written"
+
 # ---------------------------------------------------------------- DuckDB
 cat >"$work/duck.yaml" <<YAML
 id: duck
@@ -490,6 +527,56 @@ if [ -n "${KITE_DUCKDB_LIB:-}" ]; then
     run duck "$work/duck.yaml"
     check duck "DuckDB through dlopen: values and a bound parameter" \
       'o["q"]["row"] == {"n": 42, "s": "x", "d": 1.5, "day": "2024-01-02", "p": 7}'
+    # Kestra's DuckDB files: inputFiles read by name and through {{ workingDir }},
+    # outputFiles written at {{ outputFiles.x }}, outputDbFile and databaseUri
+    printf 'id,name,amount\n1,alpha,10\n2,beta,32\n' >"$work/sales.csv"
+    cat >"$work/duck_files.yaml" <<YAML
+id: duck_files
+namespace: company.team
+inputs:
+  - id: csv
+    type: FILE
+tasks:
+  - id: byname
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    url: "jdbc:duckdb:"
+    inputFiles:
+      in.csv: "{{ inputs.csv }}"
+      note.txt: inline content
+    sql: SELECT sum(amount) AS total FROM read_csv_auto('in.csv', header = true)
+    fetchType: FETCH_ONE
+  - id: report
+    type: io.kestra.plugin.jdbc.duckdb.Queries
+    url: "jdbc:duckdb:"
+    inputFiles:
+      in.csv: "{{ inputs.csv }}"
+    outputFiles:
+      - out
+    outputDbFile: true
+    sql: |
+      CREATE TABLE sales AS SELECT * FROM read_csv_auto('{{ workingDir }}/in.csv', header = true);
+      COPY (SELECT name, amount * 2 AS doubled FROM sales ORDER BY id) TO '{{ outputFiles.out }}' (HEADER, DELIMITER ',');
+      SELECT count(*) AS n FROM sales
+    fetchType: FETCH_ONE
+  - id: out_text
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      text: "{{ read(outputs.report.outputFiles.out) }}"
+  - id: reopen
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    url: "jdbc:duckdb:"
+    databaseUri: "{{ outputs.report.databaseUri }}"
+    sql: SELECT max(amount) AS top FROM sales
+    fetchType: FETCH_ONE
+YAML
+    run duck_files "$work/duck_files.yaml" --file csv="$work/sales.csv"
+    check duck_files "inputFiles: read_csv_auto('in.csv') reads the input by its name" 'o["byname"]["row"] == {"total": 42}'
+    check duck_files "outputFiles: the file written at {{ outputFiles.out }} is stored" \
+      'o["out_text"]["values"]["text"] == "name,doubled\nalpha,20\nbeta,64\n"'
+    check duck_files "outputDbFile + databaseUri: the database file opens in the next task" \
+      'o["report"]["databaseUri"] and o["reopen"]["row"] == {"top": 32}'
+    ls -d "${TMPDIR:-/tmp}"/kite-sql-* >/dev/null 2>&1 && fail "duck_files: the task folders are removed" ||
+        pass "duck_files: the task folders are removed"
 else
     out=$(KITE_DUCKDB_LIB=/nonexistent "$KITE" validate --no-color "$work/duck.yaml" 2>&1)
     if echo "$out" | grep -q "DuckDB tasks cannot run on this host"; then

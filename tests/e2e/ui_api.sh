@@ -231,6 +231,25 @@ req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/big.
 req GET /flows/ui.graph/big/graph
 ok "graph of a 500-task flow: 502 nodes, 501 edges in a chain" eval 'code_is 200 && jt "len(d[\"nodes\"]) == 502 and len(d[\"edges\"]) == 501"'
 
+# ---- plugins: types, properties and JSON Schemas for the editor ------------------------
+req GET /plugins
+ok "plugins: every type, Log with its Kestra class and its required message" eval 'code_is 200 && jt "[(\"io.kestra.plugin.core.log.Log\" in p[\"aliases\"], [q[\"required\"] for q in p[\"properties\"] if q[\"name\"] == \"message\"]) for p in d if p[\"name\"] == \"log\"] == [(True, [True])]"'
+ok "plugins: as many as kite plugins list" eval '[ "$(j "len(d)")" = "$("$KITE" plugins list --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" ]'
+req GET "/plugins?kind=trigger"
+ok "plugins?kind=trigger: triggers only, Schedule among them" eval 'code_is 200 && jt "d and all(p[\"kind\"] == \"trigger\" for p in d) and any(\"io.kestra.plugin.core.trigger.Schedule\" in p[\"aliases\"] for p in d)"'
+req GET "/plugins?kind=tasks"
+ok "plugins?kind=tasks: 400 naming the query" eval 'code_is 400 && jt "\"kind\" in d[\"message\"]"'
+req GET /plugins/schemas/io.kestra.plugin.core.log.Log
+ok "schema of a task type by Kestra class: message among its properties" eval 'code_is 200 && jt "\"message\" in json.dumps(d) and \"\$schema\" in d"'
+"$KITE" plugins schema io.kestra.plugin.core.log.Log >"$work/cli_schema.json"
+ok "it is kite plugins schema's" python3 -c "import json; a=json.load(open('$work/body')); b=json.load(open('$work/cli_schema.json')); exit(0 if a == b else 1)"
+req GET /plugins/schemas/flow
+ok "schema of the whole flow document (flow): tasks, triggers" eval 'code_is 200 && jt "\"tasks\" in json.dumps(d) and \"triggers\" in json.dumps(d)"'
+req GET /plugins/schemas/io.kestra.plugin.core.log.Logg
+ok "schema of an unknown type: 404 with a suggestion" eval 'code_is 404 && jt "\"did you mean\" in d[\"message\"]"'
+req GET /plugins/io.kestra.plugin.core.flow.Parallel
+ok "one type: its summary and schema" eval 'code_is 200 && jt "d[\"name\"] == \"flow.parallel\" and d[\"kind\"] == \"flowable\" and \"schema\" in d"'
+
 # @@SECTIONS@@
 
 # ---- failed logins are rate limited per address ------------------------------------------

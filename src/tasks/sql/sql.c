@@ -520,21 +520,151 @@ typedef struct sql_task {
     fetch_type fetch;
     sql_conn *conn;
     int broken;         /* the connection failed: close it, do not pool it */
+    /* file databases (SQLite, DuckDB) with files of their own: sqliteFile,
+     * databaseUri, inputFiles, outputFiles, outputDbFile, {{ workingDir }} */
+    char *dir;          /* the task's folder, or NULL */
+    char **out_names;   /* outputFiles, NULL-terminated, or NULL */
+    int out_db;         /* outputDbFile */
+    json_t *task_copy;  /* c->task with workingDir / outputFiles.x replaced */
+    const json_t *task_orig;
 } sql_task;
 
 static void task_free(sql_task *t)
 {
     if (t->conn) {
-        if (t->broken || !t->d->alive(t->conn))
+        /* a connection to a task's own files is never pooled */
+        if (t->broken || t->dir || !t->d->alive(t->conn))
             t->d->close(t->conn);
         else
             pool_give(t->d, t->key, t->conn);
     }
+    if (t->task_copy) {
+        t->c->task = t->task_orig;
+        json_decref(t->task_copy);
+    }
+    if (t->dir) {
+        kerr e = KERR_INIT;
+        if (proc_workdir_remove(t->dir, NULL, NULL, &e) < 0)
+            task_log(t->c, LEVEL_WARN, "cannot remove the task's folder: %s", e.msg);
+        free(t->dir);
+    }
+    proc_strv_free(t->out_names);
     free(t->url_text);
     free(t->tz);
     free(t->key);
     json_decref(t->params);
     sql__url_free(&t->u);
+}
+
+static int is_file_db(const sql_driver *d)
+{
+    return d == &sql__sqlite || d == &sql__duckdb;
+}
+
+/* The files of a file database, before it connects (Kestra's SQLite and
+ * DuckDB tasks): a folder of the task's own when any is used, inputFiles
+ * written into it (DuckDB), `{{ workingDir }}` and `{{ outputFiles.<name> }}`
+ * replaced by their paths in the task's properties, the database file of
+ * sqliteFile (named as the url names it) or databaseUri copied in, and a
+ * file database instead of memory when outputDbFile asks for the file. */
+static int local_prepare(task_ctx *c, sql_task *t, kerr *e)
+{
+    int duck = t->d == &sql__duckdb, rc = -1;
+    char *dbsrc = NULL;
+    json_t *inputs = NULL, *outs = NULL, *vars = NULL;
+    if (tasks__prop_text(c, duck ? "databaseUri" : "sqliteFile", NULL, &dbsrc, e) ||
+        task_prop_bool(c, "outputDbFile", 0, &t->out_db, e) ||
+        (duck && (task_prop(c, "inputFiles", &inputs, e) || task_prop(c, "outputFiles", &outs, e))))
+        goto out;
+    if (duck && !dbsrc && tasks__prop_text(c, "databaseFile", NULL, &dbsrc, e))
+        goto out;
+    const json_t *sqlv = json_object_get(c->task, "sql");
+    int uses_vars = json_is_string(sqlv) && (strstr(json_string_value(sqlv), "workingDir") ||
+                                             strstr(json_string_value(sqlv), "outputFiles"));
+    if (!dbsrc && !t->out_db && !inputs && !outs && !(duck && uses_vars)) {
+        rc = 0;
+        goto out;
+    }
+    if (outs && !json_is_array(outs)) {
+        kerr_setc(e, KERR_INVALID, "property 'outputFiles': expected a list of file names");
+        goto out;
+    }
+    if (proc_workdir_new(c->tmp_root, "kite-sql-", &t->dir, e))
+        goto out;
+    if (inputs && tasks__script_put_inputs(c, t->dir, e))
+        goto out;
+    vars = json_pack("{s:s}", "workingDir", t->dir);
+    size_t i, n = json_array_size(outs);
+    json_t *it;
+    t->out_names = xcalloc(n + 1, sizeof *t->out_names);
+    json_array_foreach(outs, i, it) {
+        const char *name = json_string_value(it);
+        if (!name) {
+            kerr_setc(e, KERR_INVALID, "property 'outputFiles': item %zu is not a file name", i);
+            goto out;
+        }
+        if (tasks__check_rel("outputFiles", name, e))
+            goto out;
+        t->out_names[i] = xstrdup(name);
+        char *key = xasprintf("outputFiles.%s", name);
+        json_object_set_new(vars, key, json_sprintf("%s/%s", t->dir, name));
+        free(key);
+    }
+    int changed = 0;
+    json_t *copy = tasks__subst_tree(c->task, vars, &changed);
+    if (changed) {
+        t->task_orig = c->task;
+        t->task_copy = copy;
+        c->task = copy;
+    } else {
+        json_decref(copy);
+    }
+    /* the database file: the url's name (SQLite: jdbc:sqlite:myfile.db),
+     * inside the folder */
+    if (dbsrc || t->out_db) {
+        const char *base = t->u.db ? strrchr(t->u.db, '/') : NULL;
+        base = base ? base + 1 : t->u.db;
+        char *name = xstrdup(base && *base && strcmp(base, ":memory:") ? base : duck ? "database.duckdb" : "database.db");
+        if (dbsrc && tasks__put_file(c, t->dir, name, dbsrc, e)) {
+            kerr_prefix(e, "property '%s'", duck ? "databaseUri" : "sqliteFile");
+            free(name);
+            goto out;
+        }
+        free(t->u.db);
+        t->u.db = xasprintf("%s/%s", t->dir, name);
+        free(name);
+    }
+    rc = 0;
+out:
+    free(dbsrc);
+    json_decref(inputs);
+    json_decref(outs);
+    json_decref(vars);
+    return rc;
+}
+
+static int exec_plain(sql_task *t, const char *sql, kerr *e);
+
+/* After a run that went well: the outputFiles (`outputFiles`: name -> URI)
+ * and, with outputDbFile, the database file (`databaseUri`). */
+static int local_finish(sql_task *t, kerr *e)
+{
+    if (!t->dir)
+        return 0;
+    if (t->out_names && t->out_names[0] &&
+        tasks__script_store_outputs(t->c, t->dir, NULL, t->out_names, e))
+        return -1;
+    if (t->out_db) {
+        if (t->d == &sql__duckdb && exec_plain(t, "CHECKPOINT", e))
+            return -1;
+        const char *base = strrchr(t->u.db, '/');
+        char *uri = NULL;
+        if (task_store_file(t->c, t->u.db, base ? base + 1 : t->u.db, &uri, e))
+            return -1;
+        task_output(t->c, "databaseUri", json_string(uri));
+        free(uri);
+    }
+    return 0;
 }
 
 /* Reads the connection properties and takes a connection. */
@@ -574,8 +704,10 @@ static int task_open(task_ctx *c, const sql_driver *d, sql_task *t, kerr *e)
              : !strcmp(ft, "STORE") ? F_STORE : F_NONE;
     if (sql__url_parse(t->url_text, d, user, password, &t->u, e))
         goto out;
+    if (is_file_db(d) && local_prepare(c, t, e))
+        goto out;
     t->key = pool_key(t->url_text, &t->u, t->tz);
-    t->conn = pool_take(d, t->key);
+    t->conn = t->dir ? NULL : pool_take(d, t->key);
     if (!t->conn) {
         int64_t timeout = SQL_CONNECT_TIMEOUT_US;
         if (c->deadline_us) {
@@ -589,6 +721,21 @@ static int task_open(task_ctx *c, const sql_driver *d, sql_task *t, kerr *e)
             kerr_prefix(e, "%s", t->u.target);
             goto out;
         }
+    }
+    if (t->dir && d == &sql__duckdb) {
+        /* relative paths in the SQL (read_csv('in.csv')) are the folder's */
+        buf b = BUF_INIT;
+        buf_puts(&b, "SET file_search_path = '");
+        for (const char *p = t->dir; *p; p++) {
+            if (*p == '\'')
+                buf_putc(&b, '\'');
+            buf_putc(&b, *p);
+        }
+        buf_puts(&b, "'");
+        int r = exec_plain(t, buf_str(&b), e);
+        buf_free(&b);
+        if (r)
+            goto out;
     }
     rc = 0;
 out:
@@ -942,6 +1089,10 @@ task_result sql__run_query(task_ctx *c, const sql_driver *d, kerr *e)
         task_output(c, k, json_incref(v));
     json_decref(o);
     metric_size(c, size, t.fetch);
+    if (local_finish(&t, e)) {
+        r = fail_stmt(&t, e);
+        goto out;
+    }
     r = TASK_SUCCESS;
 out:
     if (t.conn)
@@ -1009,6 +1160,10 @@ task_result sql__run_queries(task_ctx *c, const sql_driver *d, kerr *e)
     task_output(c, "outputs", outs);
     outs = NULL;
     metric_size(c, size, t.fetch);
+    if (local_finish(&t, e)) {
+        r = fail_stmt(&t, e);
+        goto out;
+    }
     r = TASK_SUCCESS;
 out:
     if (t.conn)
@@ -1337,6 +1492,18 @@ static void duckdb_check(vctx *v, const json_t *obj, const char *path)
 #define P_TRIGGER                                                                        \
     P_QUERY, PDUR("interval", 0, "\"PT1M\"", "how often to run the query")
 
+#define P_SQLITE_FILES                                                                   \
+    PSTR("sqliteFile", 0, NULL, "a database file from internal storage, put where the url names it"), \
+    PBOOL("outputDbFile", 0, "false", "store the database file afterwards (output `databaseUri`)")
+
+#define P_DUCKDB_FILES                                                                   \
+    PMAP("inputFiles", 0, NULL, &tasks__item_any,                                        \
+         "files (name: content or kestra:/// URI) written into the task's folder, read by name or `{{ workingDir }}/name`"), \
+    PSTRL("outputFiles", 0, NULL, "files the SQL writes at `{{ outputFiles.<name> }}`, stored afterwards (output `outputFiles`)"), \
+    PSTR("databaseUri", 0, NULL, "an existing DuckDB database file from internal storage"), \
+    PSTR("databaseFile", PF_DEPRECATED, NULL, "old name of databaseUri"),                \
+    PBOOL("outputDbFile", 0, "false", "store the database file afterwards (output `databaseUri`)")
+
 #define P_COPY                                                                           \
     P_CONN,                                                                              \
     PENUM("format", 0, "\"TEXT\"", ENUMS("TEXT", "CSV", "BINARY"), "the file's format"), \
@@ -1441,14 +1608,14 @@ const type_def tasks__sql[] = {
         .aliases = ALIASES("io.kestra.plugin.jdbc.sqlite.Query"),
         .hooks = &sqlite_query_hooks,
         .desc = "Run an SQLite query (outputs `row`, `rows`, `size`, `uri`).",
-        .props = PROPS(P_QUERY, PSTR("sqliteFile", 0, NULL, "a database file to work on (not supported yet)")),
+        .props = PROPS(P_QUERY, P_SQLITE_FILES),
     },
     {
         .name = "sqlite.queries",
         .aliases = ALIASES("io.kestra.plugin.jdbc.sqlite.Queries"),
         .hooks = &sqlite_queries_hooks,
         .desc = "Run SQLite statements, one entry per result in `outputs`.",
-        .props = PROPS(P_QUERIES),
+        .props = PROPS(P_QUERIES, P_SQLITE_FILES),
     },
     {
         .name = "sqlite.trigger",
@@ -1464,9 +1631,7 @@ const type_def tasks__sql[] = {
         .hooks = &duckdb_query_hooks,
         .check = duckdb_check,
         .desc = "Run a DuckDB query (outputs `row`, `rows`, `size`, `uri`), where libduckdb is installed.",
-        .props = PROPS(P_QUERY, PMAP("inputFiles", 0, NULL, &tasks__item_any, "files to put in the working folder (not supported yet)"),
-                       PSTRL("outputFiles", 0, NULL, "files to keep (not supported yet)"),
-                       PSTR("databaseFile", 0, NULL, "a database file (not supported yet)")),
+        .props = PROPS(P_QUERY, P_DUCKDB_FILES),
     },
     {
         .name = "duckdb.queries",
@@ -1474,7 +1639,7 @@ const type_def tasks__sql[] = {
         .hooks = &duckdb_queries_hooks,
         .check = duckdb_check,
         .desc = "Run DuckDB statements, one entry per result in `outputs`, where libduckdb is installed.",
-        .props = PROPS(P_QUERIES),
+        .props = PROPS(P_QUERIES, P_DUCKDB_FILES),
     },
     {
         .name = "duckdb.trigger",
