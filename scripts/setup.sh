@@ -13,7 +13,8 @@ python3-aiosmtpd
 libmongoc-dev
 python3-botocore
 libssl-dev
-libgnutls28-dev"
+libgnutls28-dev
+libavro-dev python3-avro time"
 
 missing=""
 for p in $PKGS; do

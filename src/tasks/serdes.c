@@ -6,7 +6,8 @@
  *
  * Not done: IonToCsv's dateFormat/timeFormat/dateTimeFormat/timeZoneId (a
  * timestamp is written as its Ion text), charsets other than UTF-8 (and
- * ISO-8859-1 when reading CSV), Avro and Parquet (not declared).
+ * ISO-8859-1 when reading CSV) and Parquet (not declared). Avro is
+ * serdes_avro.c.
  */
 #include "tasks/tasks_int.h"
 

@@ -57,6 +57,7 @@ TASKS__FAMILY(tasks__git);         /* git.c: Git clone and flow sync */
 TASKS__FAMILY(tasks__mongodb);     /* mongodb.c: MongoDB over libmongoc */
 TASKS__FAMILY(tasks__s3);          /* s3.c: io.kestra.plugin.aws.s3.* */
 TASKS__FAMILY(tasks__serdes);      /* serdes.c: CSV, JSON <-> Ion row files */
+TASKS__FAMILY(tasks__avro);        /* serdes_avro.c: Ion <-> Avro row files (libavro) */
 TASKS__FAMILY(tasks__triggers);    /* triggers.c (run by the scheduler) */
 TASKS__FAMILY(tasks__conditions);  /* conditions.c (evaluated by the scheduler) */
 
