@@ -122,8 +122,18 @@ static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr 
         kerr_set(e, "read() needs a file URI");
         return NULL;
     }
+    /* as Kestra's: a path that is not a URI names a namespace file of the
+     * flow's namespace */
+    char *nsf = NULL;
+    if (!storage_uri_has_scheme(uri)) {
+        nsf = storage_uri_namespace_file(h->x->row.namespace, uri, e);
+        if (!nsf)
+            return NULL;
+    }
     buf b = BUF_INIT;
-    if (storage_read_all(h->en->o.storage, uri, 16u << 20, &b, e)) {
+    int rrc = storage_read_all(h->en->o.storage, nsf ? nsf : uri, 16u << 20, &b, e);
+    free(nsf);
+    if (rrc) {
         buf_free(&b);
         return NULL;
     }

@@ -18,6 +18,7 @@
  * then MHD_stop_daemon joins every connection thread.
  */
 #include "server/server_int.h"
+#include "server/ui_int.h"
 #include "util/json_limits.h"
 #include "util/mem.h"
 #include "util/utf8.h"
@@ -91,6 +92,17 @@ static const srv_route routes[] = {
     {"PUT", API "/namespaces/{namespace}/secrets/{name}", srv_secret_put, ROUTE_TEXT_BODY,
      "Set a secret (the raw value as text/plain, or {\"value\": ...})"},
     {"DELETE", API "/namespaces/{namespace}/secrets/{name}", srv_secret_delete, 0, "Delete a secret"},
+    {"GET", API "/namespaces", srv_namespaces_search, ROUTE_HEAVY,
+     "Every namespace (parents too) with its flow count and execution counts by state, own and subtree"},
+    {"GET", API "/namespaces/search", srv_namespaces_search, ROUTE_HEAVY, "Namespaces with counts (q, page, size)"},
+    {"GET", API "/namespaces/{namespace}/files", srv_nsfile_get, 0, "A namespace file's content (path)"},
+    {"GET", API "/namespaces/{namespace}/files/directory", srv_nsfile_list, ROUTE_HEAVY,
+     "The files and folders of a namespace folder (path; default the root)"},
+    {"POST", API "/namespaces/{namespace}/files", srv_nsfile_upload, ROUTE_FORM,
+     "Upload a namespace file (path; multipart field fileContent)"},
+    {"PUT", API "/namespaces/{namespace}/files", srv_nsfile_upload, ROUTE_TEXT_BODY,
+     "Write a namespace file (path; the body is the content)"},
+    {"DELETE", API "/namespaces/{namespace}/files", srv_nsfile_delete, 0, "Delete a namespace file or folder (path)"},
 
     {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)"},
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},

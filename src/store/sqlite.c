@@ -2466,6 +2466,145 @@ fin:
     return rc;
 }
 
+/* ---- aggregates (the web UI) ------------------------------------------------------ */
+
+static int sq_namespace_counts(void *p, store_ns_count **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT namespace, NULL, count(*) FROM flows f WHERE f.deleted = 0"
+                           " AND f.revision = (SELECT max(g.revision) FROM flows g"
+                           "                   WHERE g.namespace = f.namespace AND g.id = f.id)"
+                           " GROUP BY namespace"
+                           " UNION ALL SELECT namespace, state, count(*) FROM executions GROUP BY namespace, state"
+                           " ORDER BY 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = fail_db(c->db, e, "preparing the namespace counts");
+        goto out;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *ns = (const char *)sqlite3_column_text(st, 0);
+        if (!ns)
+            continue;
+        if (!*n || strcmp((*out)[*n - 1].namespace, ns)) {
+            store_ns_count *x = VEC_PUSH(*out, *n, cap);
+            x->namespace = xstrdup(ns);
+        }
+        store_ns_count *x = &(*out)[*n - 1];
+        const char *state = (const char *)sqlite3_column_text(st, 1);
+        store_state sv;
+        if (!state)
+            x->flows += sqlite3_column_int64(st, 2);
+        else if (!store_state_parse(state, &sv))
+            x->executions[sv] += sqlite3_column_int64(st, 2);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "counting namespaces");
+out:
+    sqlite3_finalize(st);
+    if (rc) {
+        store_ns_counts_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+#define STATS_WHERE \
+    " WHERE x.created >= ?1 AND x.created < ?2" \
+    " AND (?3 IS NULL OR x.namespace = ?3 OR substr(x.namespace, 1, length(?3) + 1) = ?3 || '.')" \
+    " AND (?4 IS NULL OR x.flow_id = ?4)"
+
+/* Runs sql (bound as STATS_WHERE wants, ?5 and ?6 as given) and appends a
+ * row object per result row to arr, named by cols (NULL-ended; a name
+ * starting with '#' is an integer, '%' a real, else text). */
+static int stats_rows(conn *c, const char *sql, const store_stats_query *q, int64_t p5, int64_t p6,
+                      const char *const *cols, json_t *arr, kerr *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail_db(c->db, e, "preparing the statistics");
+    sqlite3_bind_int64(st, 1, q->from_us);
+    sqlite3_bind_int64(st, 2, q->to_us);
+    bind_str(st, 3, q->ns_prefix);
+    bind_str(st, 4, q->flow_id);
+    if (sqlite3_bind_parameter_count(st) >= 5)
+        sqlite3_bind_int64(st, 5, p5);
+    if (sqlite3_bind_parameter_count(st) >= 6)
+        sqlite3_bind_int64(st, 6, p6);
+    int r, rc = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; cols[i]; i++) {
+            const char *name = cols[i];
+            json_t *v;
+            if (sqlite3_column_type(st, i) == SQLITE_NULL)
+                v = json_null();
+            else if (name[0] == '#')
+                v = json_integer(sqlite3_column_int64(st, i));
+            else if (name[0] == '%')
+                v = json_real(sqlite3_column_double(st, i));
+            else
+                v = json_string((const char *)sqlite3_column_text(st, i));
+            json_object_set_new(o, name[0] == '#' || name[0] == '%' ? name + 1 : name, v ? v : json_null());
+        }
+        json_array_append_new(arr, o);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "computing the statistics");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_execution_stats(void *p, const store_stats_query *q, json_t **out, kerr *e)
+{
+    R_BEGIN
+    int64_t top = q->top ? (int64_t)q->top : 10;
+    json_t *res = json_pack("{s:[],s:[],s:[],s:[]}", "buckets", "durations", "failing", "taskRuns");
+    static const char *const bucket_cols[] = {"#start", "state", "#count", NULL};
+    static const char *const dur_cols[] = {"namespace", "flowId", "#count", "#p50", "#p95", "%avg", "#max", NULL};
+    static const char *const fail_cols[] = {"namespace", "flowId", "#failed", "#total", NULL};
+    static const char *const tr_cols[] = {"namespace", "flowId", "#revision", "taskId", "state", "#count", NULL};
+    rc = stats_rows(c,
+                    "SELECT ?1 + ((x.created - ?1) / ?5) * ?5 AS b, x.state, count(*) FROM executions x"
+                    STATS_WHERE " GROUP BY b, x.state ORDER BY b, x.state",
+                    q, q->interval_us, 0, bucket_cols, json_object_get(res, "buckets"), e);
+    if (!rc)
+        rc = stats_rows(c,
+                        "WITH d AS (SELECT x.namespace AS ns, x.flow_id AS f, x.end_date - x.start_date AS dur,"
+                        "  row_number() OVER (PARTITION BY x.namespace, x.flow_id"
+                        "                     ORDER BY x.end_date - x.start_date) AS rn,"
+                        "  count(*) OVER (PARTITION BY x.namespace, x.flow_id) AS cnt"
+                        "  FROM executions x" STATS_WHERE
+                        "  AND x.end_date IS NOT NULL AND x.start_date IS NOT NULL"
+                        "  AND x.state IN " TERMINATED_STATES ")"
+                        " SELECT ns, f, cnt, min(CASE WHEN rn >= 0.5 * cnt THEN dur END),"
+                        " min(CASE WHEN rn >= 0.95 * cnt THEN dur END), avg(dur), max(dur)"
+                        " FROM d GROUP BY ns, f ORDER BY cnt DESC, ns, f LIMIT ?5",
+                        q, top, 0, dur_cols, json_object_get(res, "durations"), e);
+    if (!rc)
+        rc = stats_rows(c,
+                        "SELECT x.namespace, x.flow_id, sum(x.state = 'FAILED') AS failed, count(*)"
+                        " FROM executions x" STATS_WHERE
+                        " GROUP BY x.namespace, x.flow_id HAVING failed > 0"
+                        " ORDER BY failed DESC, x.namespace, x.flow_id LIMIT ?5",
+                        q, top, 0, fail_cols, json_object_get(res, "failing"), e);
+    if (!rc)
+        rc = stats_rows(c,
+                        "SELECT x.namespace, x.flow_id, x.flow_revision, t.task_id, t.state, count(*)"
+                        " FROM executions x JOIN task_runs t ON t.execution_id = x.id" STATS_WHERE
+                        " GROUP BY x.namespace, x.flow_id, x.flow_revision, t.task_id, t.state",
+                        q, 0, 0, tr_cols, json_object_get(res, "taskRuns"), e);
+    if (rc)
+        json_decref(res);
+    else
+        *out = res;
+    return rc;
+}
+
 const store_ops store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2526,4 +2665,6 @@ const store_ops store__sqlite_ops = {
     .trigger_tick = sq_trigger_tick,
     .webhook_keys_put = sq_webhook_keys_put,
     .webhook_keys_get = sq_webhook_keys_get,
+    .namespace_counts = sq_namespace_counts,
+    .execution_stats = sq_execution_stats,
 };

@@ -1216,3 +1216,32 @@ int store_webhook_keys_get(store *s, const char *ns, const char *flow_id, int *f
     CHECK_TRIGGER_KEY(ns, flow_id, "webhook");
     return s->ops->webhook_keys_get(s->b, ns, flow_id, fresh, keys, n, e);
 }
+
+/* ---- aggregates ----------------------------------------------------------- */
+
+void store_ns_counts_free(store_ns_count *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].namespace);
+    free(v);
+}
+
+int store_namespace_counts(store *s, store_ns_count **out, size_t *n, kerr *e)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->namespace_counts(s->b, out, n, e);
+}
+
+int store_execution_stats(store *s, const store_stats_query *q, json_t **out, kerr *e)
+{
+    *out = NULL;
+    if (q->interval_us <= 0 || q->to_us <= q->from_us)
+        return store__fail(e, STORE_ERROR, "store: statistics need an interval and a range that is not empty");
+    if ((q->to_us - q->from_us) / q->interval_us > 100000)
+        return store__fail(e, STORE_ERROR, "store: statistics: more than 100,000 buckets (widen the interval)");
+    if ((q->ns_prefix && strlen(q->ns_prefix) > STORE_ID_MAX) || (q->flow_id && strlen(q->flow_id) > STORE_ID_MAX))
+        return store__fail(e, STORE_ERROR, "store: statistics: namespace or flow id longer than %d bytes",
+                           STORE_ID_MAX);
+    return s->ops->execution_stats(s->b, q, out, e);
+}

@@ -631,4 +631,41 @@ int store_trigger_delete(store *s, const char *ns, const char *flow_id,
 int store_trigger_tick(store *s, const char *ns, const char *flow_id, const char *trigger_id,
                        int64_t scheduled_us, const char *execution_id, kerr *e);
 
+/* ---- aggregates (the web UI's namespace tree and dashboards) ---------------- */
+
+/* Counts of one namespace: its flows (latest revisions not deleted) and its
+ * executions by current state. */
+typedef struct store_ns_count {
+    char *namespace;
+    int64_t flows;
+    int64_t executions[STATE__COUNT];
+} store_ns_count;
+
+void store_ns_counts_free(store_ns_count *v, size_t n);
+/* Every namespace that has a flow or an execution, sorted by name, counted
+ * by the store (GROUP BY), not by reading rows. */
+int store_namespace_counts(store *s, store_ns_count **out /* OUT */, size_t *n /* OUT */, kerr *e);
+
+typedef struct store_stats_query {
+    int64_t from_us, to_us;      /* executions created in [from_us, to_us); to_us > from_us */
+    const char *ns_prefix;       /* as in store_flow_query; NULL: all */
+    const char *flow_id;         /* NULL: all */
+    int64_t interval_us;         /* width of the time buckets, > 0 */
+    size_t top;                  /* rows of the per-flow lists; 0: 10 */
+} store_stats_query;
+
+/* The dashboards' aggregates over the executions q selects, each one SQL
+ * aggregate (*out a new object; times in microseconds):
+ *   "buckets":   [{"start", "state", "count"}]: executions per state per
+ *                bucket (start = from_us + k * interval_us), by start then state
+ *   "durations": [{"namespace", "flowId", "count", "p50", "p95", "avg", "max"}]:
+ *                of ended executions (end - start, nearest-rank percentiles),
+ *                the flows with the most ended executions first
+ *   "failing":   [{"namespace", "flowId", "failed", "total"}]: flows with
+ *                FAILED executions, the most first
+ *   "taskRuns":  [{"namespace", "flowId", "revision", "taskId", "state", "count"}]:
+ *                task runs of those executions (the caller maps task ids to
+ *                types through the flow revision) */
+int store_execution_stats(store *s, const store_stats_query *q, json_t **out /* OUT */, kerr *e);
+
 #endif

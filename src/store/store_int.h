@@ -116,6 +116,10 @@ typedef struct store_ops {
                             const store_webhook_key *keys, size_t n, kerr *e);
     int (*webhook_keys_get)(void *b, const char *ns, const char *flow_id, int *fresh,
                             store_webhook_key **keys, size_t *n, kerr *e);
+
+    /* aggregates (the UI): namespace counts and dashboard statistics */
+    int (*namespace_counts)(void *b, store_ns_count **out, size_t *n, kerr *e);
+    int (*execution_stats)(void *b, const store_stats_query *q, json_t **out, kerr *e);
 } store_ops;
 
 extern const store_ops store__sqlite_ops;

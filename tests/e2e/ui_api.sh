@@ -250,6 +250,54 @@ ok "schema of an unknown type: 404 with a suggestion" eval 'code_is 404 && jt "\
 req GET /plugins/io.kestra.plugin.core.flow.Parallel
 ok "one type: its summary and schema" eval 'code_is 200 && jt "d[\"name\"] == \"flow.parallel\" and d[\"kind\"] == \"flowable\" and \"schema\" in d"'
 
+# ---- namespaces with counts -------------------------------------------------------------
+cat >"$work/nsflow.yml" <<'YML'
+id: reader
+namespace: ui.ns.team
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      text: "{{ read('/scripts/hello.txt') }}"
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/nsflow.yml"
+ok "the namespace files flow is created" code_is 200
+req GET /namespaces
+ok "namespaces: ui.graph with its 2 flows" eval 'code_is 200 && jt "[(n[\"flowCount\"], n[\"parent\"]) for n in d[\"results\"] if n[\"id\"] == \"ui.graph\"] == [(2, \"ui\")]"'
+ok "namespaces: the parent ui is listed, empty itself, with its subtree's 3 flows" jt "[(n['flowCount'], n['treeFlowCount'], n['parent']) for n in d['results'] if n['id'] == 'ui'] == [(0, 3, None)]"
+ok "namespaces: sorted by id" jt "[n['id'] for n in d['results']] == sorted(n['id'] for n in d['results'])"
+
+# ---- namespace files ------------------------------------------------------------------------
+printf 'hello from a namespace file\n' >"$work/hello.txt"
+req POST "/namespaces/ui.ns.team/files?path=/scripts/hello.txt" -F "fileContent=@$work/hello.txt"
+ok "upload a namespace file (multipart fileContent): 204" code_is 204
+req GET "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
+ok "read it back" eval 'code_is 200 && [ "$(cat "$work/body")" = "hello from a namespace file" ]'
+req POST "/executions/ui.ns.team/reader?wait=true"
+ok "a flow's read() sees the uploaded file" eval 'code_is 200 && jt "d[\"state\"][\"current\"] == \"SUCCESS\" and \"hello from a namespace file\" in json.dumps(d)"'
+req PUT "/namespaces/ui.ns.team/files?path=/readme.md" -H 'Content-Type: text/plain' --data-binary '# team'
+ok "PUT writes a file from the body" code_is 204
+req GET "/namespaces/ui.ns.team/files/directory"
+ok "list the root: a folder and a file" eval 'code_is 200 && jt "sorted((f[\"fileName\"], f[\"type\"]) for f in d) == [(\"readme.md\", \"File\"), (\"scripts\", \"Directory\")]"'
+req GET "/namespaces/ui.ns.team/files/directory?path=/scripts"
+ok "list a folder: its file with its size" eval 'code_is 200 && jt "d == [{\"fileName\": \"hello.txt\", \"type\": \"File\", \"size\": 28}]"'
+req GET "/namespaces/ui.ns.team/files?path=/../../etc/passwd"
+ok "path traversal (..): 400 naming the path" eval 'code_is 400 && jt "\"..\" in d[\"message\"]"'
+req POST "/namespaces/ui.ns.team/files?path=scripts/../../x" -F "fileContent=@$work/hello.txt"
+ok "an upload through ..: 400" code_is 400
+req GET "/namespaces/ui.ns.team/files?path=/nope.txt"
+ok "a missing file: 404" code_is 404
+req GET "/namespaces/ui.ns.team/files"
+ok "no path: 400 naming it" eval 'code_is 400 && jt "\"path\" in d[\"message\"]"'
+req POST "/namespaces/ui.ns.team/files?path=/scripts" -F "fileContent=@$work/hello.txt"
+ok "a file where a folder is: 409" code_is 409
+req DELETE "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
+ok "delete a file: 204" code_is 204
+req GET "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
+ok "it is gone" code_is 404
+req DELETE "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
+ok "delete it again: 404" code_is 404
+
 # @@SECTIONS@@
 
 # ---- failed logins are rate limited per address ------------------------------------------
