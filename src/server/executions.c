@@ -10,6 +10,7 @@
  * here over the newest SEARCH_SCAN matches of the indexed ones.
  */
 #include "server/server_int.h"
+#include "util/policy.h"
 #include "util/datetime.h"
 #include "util/json_limits.h"
 #include "util/mem.h"
@@ -156,6 +157,11 @@ enum MHD_Result srv_exec_submit(srv_req *r, engine_submit_opts *o, int wait)
     /* unknown flow 404, disabled 409, bad inputs 422: the engine's classes */
     if (engine_submit(r->s->o.engine, o, id, &e))
         return srv_kerr_error(r, &e);
+    if (r->who.name[0]) { /* webhooks are not a principal's change */
+        json_t *after = json_pack("{s:s,s:s}", "namespace", o->namespace, "flowId", o->flow_id);
+        srv_audit(r, "execution:create", "execution", o->namespace, id, NULL, after);
+        json_decref(after);
+    }
     return srv_exec_answer(r, id, wait, MHD_HTTP_OK, 0);
 }
 
@@ -206,7 +212,9 @@ enum MHD_Result srv_exec_search(srv_req *r)
     size_t off, lim;
     if (srv_paging(r, &off, &lim, NULL))
         return MHD_YES;
-    store_execution_query q = {.ns_prefix = srv_arg(r, "namespace"), .flow_id = srv_arg(r, "flowId")};
+    srv_ns_filter nf;
+    store_execution_query q = {.ns_prefix = srv_arg(r, "namespace"), .flow_id = srv_arg(r, "flowId"),
+                               .ns_filter = srv_ns_filter_init(&nf, r, PA_EXECUTION_READ)};
     json_t *states = srv_args_all(r, "state");
     size_t i;
     json_t *v;
@@ -298,6 +306,7 @@ enum MHD_Result srv_exec_delete(srv_req *r)
     kerr e = KERR_INIT;
     if (engine_delete(r->s->o.engine, r->params[0], &e))
         return srv_kerr_error(r, &e); /* 404, or 409 while it runs */
+    srv_audit(r, "execution:delete", "execution", r->obj_ns, r->params[0], NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
@@ -306,6 +315,7 @@ enum MHD_Result srv_exec_kill(srv_req *r)
     kerr e = KERR_INIT;
     if (engine_kill(r->s->o.engine, r->params[0], &e))
         return srv_kerr_error(r, &e); /* 404, or 409 once it ended */
+    srv_audit(r, "execution:kill", "execution", r->obj_ns, r->params[0], NULL, NULL);
     return srv_json(r, MHD_HTTP_ACCEPTED, json_pack("{s:s,s:s}", "id", r->params[0], "message", "kill requested"));
 }
 
@@ -314,6 +324,7 @@ enum MHD_Result srv_exec_restart(srv_req *r)
     kerr e = KERR_INIT;
     if (engine_restart(r->s->o.engine, r->params[0], &e))
         return srv_kerr_error(r, &e);
+    srv_audit(r, "execution:restart", "execution", r->obj_ns, r->params[0], NULL, NULL);
     return answer_execution(r, MHD_HTTP_OK, r->params[0]);
 }
 
@@ -323,6 +334,9 @@ enum MHD_Result srv_exec_replay(srv_req *r)
     kerr e = KERR_INIT;
     if (engine_replay(r->s->o.engine, r->params[0], srv_arg(r, "taskRunId"), nid, &e))
         return srv_kerr_error(r, &e);
+    json_t *after = json_pack("{s:s}", "newId", nid);
+    srv_audit(r, "execution:replay", "execution", r->obj_ns, r->params[0], NULL, after);
+    json_decref(after);
     return answer_execution(r, MHD_HTTP_OK, nid);
 }
 
@@ -336,6 +350,7 @@ enum MHD_Result srv_exec_resume(srv_req *r)
     json_decref(inputs);
     if (rc)
         return srv_kerr_error(r, &e); /* 404, or 409 when it is not PAUSED */
+    srv_audit(r, "execution:resume", "execution", r->obj_ns, r->params[0], NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 

@@ -9,6 +9,7 @@
  * documents separated by `---` lines; positions are in the whole body.
  */
 #include "server/server_int.h"
+#include "util/policy.h"
 #include "flow/flow.h"
 #include "util/mem.h"
 
@@ -96,6 +97,27 @@ static enum MHD_Result store_body(srv_req *r, int must_be_new, const char *ns, c
     store_flow row = {0};
     diags d = DIAGS_INIT;
     kerr e = KERR_INIT;
+    if (must_be_new) {
+        /* the namespace is in the body: checked before anything is stored */
+        flow *f = NULL;
+        diags d0 = DIAGS_INIT;
+        int denied = 0;
+        if (!flow_load_text(r->body.data, r->body.len, BODY_NAME, &f, &d0)) {
+            denied = f->namespace && srv_authorize(r, PA_FLOW_WRITE, f->namespace);
+            flow_free(f);
+        }
+        diags_free(&d0);
+        if (denied)
+            return MHD_YES;
+    }
+    json_t *before = NULL;
+    if (!must_be_new) {
+        store_flow old = {0};
+        kerr e0 = KERR_INIT;
+        if (!store_flow_get(r->s->o.store, ns, id, 0, &old, &e0))
+            before = json_pack("{s:i,s:s}", "revision", old.revision, "source", old.source ? old.source : "");
+        store_flow_clear(&old);
+    }
     int rc = engine_flow_create(r->s->o.engine, r->body.data, r->body.len, must_be_new, ns, id, &row, &d, &e);
     enum MHD_Result res;
     if (rc) {
@@ -106,8 +128,12 @@ static enum MHD_Result store_body(srv_req *r, int must_be_new, const char *ns, c
         res = answer_refused(r, rc, &d, &e);
     } else {
         changed(r);
+        json_t *after = json_pack("{s:i,s:s}", "revision", row.revision, "source", row.source ? row.source : "");
+        srv_audit(r, "flow:write", "flow", row.namespace, row.id, before, after);
+        json_decref(after);
         res = srv_json(r, MHD_HTTP_OK, srv_flow_json(&row, 1));
     }
+    json_decref(before);
     store_flow_clear(&row);
     diags_free(&d);
     return res;
@@ -153,11 +179,19 @@ enum MHD_Result srv_flow_get(srv_req *r)
 enum MHD_Result srv_flow_delete(srv_req *r)
 {
     kerr e = KERR_INIT;
+    store_flow old = {0};
+    json_t *before = NULL;
+    if (!store_flow_get(r->s->o.store, r->params[0], r->params[1], 0, &old, &e))
+        before = json_pack("{s:i,s:s}", "revision", old.revision, "source", old.source ? old.source : "");
+    store_flow_clear(&old);
     if (store_flow_delete(r->s->o.store, r->params[0], r->params[1], &e)) {
+        json_decref(before);
         if (e.code == KERR_NOT_FOUND)
             kerr_set(&e, "flow %s.%s not found", r->params[0], r->params[1]);
         return srv_kerr_error(r, &e);
     }
+    srv_audit(r, "flow:delete", "flow", r->params[0], r->params[1], before, NULL);
+    json_decref(before);
     changed(r);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
@@ -170,8 +204,9 @@ enum MHD_Result srv_flow_search(srv_req *r)
     size_t off, lim;
     if (srv_paging(r, &off, &lim, NULL))
         return MHD_YES;
+    srv_ns_filter nf;
     store_flow_query q = {.ns_prefix = srv_arg(r, "namespace"), .text = srv_arg(r, "q"), .offset = off,
-                          .limit = lim};
+                          .limit = lim, .ns_filter = srv_ns_filter_init(&nf, r, PA_FLOW_READ)};
     store_flow *v = NULL;
     size_t n = 0;
     int64_t total = 0;

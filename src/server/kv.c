@@ -122,6 +122,7 @@ enum MHD_Result srv_kv_put(srv_req *r)
     json_decref(v);
     if (rc)
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
+    srv_audit(r, "kv:write", "kv", r->params[0], r->params[1], NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
@@ -135,5 +136,6 @@ enum MHD_Result srv_kv_delete(srv_req *r)
             kerr_set(&e, "key %s not found in namespace %s", r->params[1], r->params[0]);
         return srv_kerr_error(r, &e);
     }
+    srv_audit(r, "kv:delete", "kv", r->params[0], r->params[1], NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }

@@ -15,6 +15,7 @@
  * empty, "." or ".." segment is refused (400) before storage sees it.
  */
 #include "server/server_int.h"
+#include "util/policy.h"
 #include "server/ui_int.h"
 #include "util/mem.h"
 
@@ -77,6 +78,9 @@ enum MHD_Result srv_namespaces_search(srv_req *r)
     nsrow *rows = NULL;
     size_t nr = 0, cap = 0;
     for (size_t i = 0; i < n; i++) {
+        /* what the caller may not read counts nowhere (access.c) */
+        if (!srv_allowed(r, PA_FLOW_READ, v[i].namespace))
+            continue;
         /* the namespace and every parent: a.b.c, a.b, a */
         char *id = xstrdup(v[i].namespace);
         int own = 1;
@@ -106,7 +110,7 @@ enum MHD_Result srv_namespaces_search(srv_req *r)
     int64_t total = 0;
     for (size_t i = 0; i < nr; i++) {
         nsrow *x = &rows[i];
-        if (!q || strcasestr(x->id, q)) {
+        if ((!q || strcasestr(x->id, q)) && srv_allowed(r, PA_FLOW_READ, x->id)) {
             if ((size_t)total >= off && (!lim || (size_t)total < off + lim)) {
                 char *dot = strrchr(x->id, '.');
                 json_t *o = json_pack("{s:s,s:s%,s:b,s:I,s:o,s:I,s:o}", "id", x->id, "parent", x->id,

@@ -10,6 +10,7 @@
  * opened the store with its key at start.
  */
 #include "server/server_int.h"
+#include "util/policy.h"
 #include "flow/flow.h"
 #include "util/datetime.h"
 #include "util/mem.h"
@@ -47,6 +48,8 @@ enum MHD_Result srv_secret_list(srv_req *r)
         return srv_kerr_error(r, &e);
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
+        if (!srv_allowed(r, PA_SECRET_READ, v[i].namespace))
+            continue; /* a parent's secrets the caller may not see */
         char when[40];
         datetime_format(v[i].updated_us, tz_utc(), when, sizeof when);
         json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name", v[i].name, "namespace", v[i].namespace,
@@ -89,6 +92,7 @@ enum MHD_Result srv_secret_put(srv_req *r)
         explicit_bzero(r->body.data, r->body.len);
     if (rc)
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
+    srv_audit(r, "secret:write", "secret", r->params[0], r->params[1], NULL, NULL); /* the name, never the value */
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
@@ -102,5 +106,6 @@ enum MHD_Result srv_secret_delete(srv_req *r)
             kerr_setc(&e, KERR_NOT_FOUND, "secret %s not found in namespace %s", r->params[1], r->params[0]);
         return srv_kerr_error(r, &e);
     }
+    srv_audit(r, "secret:delete", "secret", r->params[0], r->params[1], NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }

@@ -108,7 +108,7 @@ static const srv_route routes[] = {
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
 
     {"POST", API "/login", srv_login, ROUTE_NOAUTH,
-     "Log in with {\"token\"}: sets the session cookie, answers name, role, csrfToken, expiresAt"},
+     "Log in with {\"token\"} or {\"username\", \"password\"}: sets the session cookie, answers name, csrfToken, expiresAt"},
     {"POST", API "/logout", srv_logout, 0, "End the session (X-CSRF-Token with the cookie)"},
     {"GET", API "/me", srv_me, 0, "Who the caller is (name, role, via; csrfToken and expiresAt with a session)"},
 
@@ -121,6 +121,23 @@ static const srv_route routes[] = {
     {"GET", API "/plugins/schemas/{type}", srv_plugins_schema, 0,
      "The JSON Schema of a type (kite name or Kestra class), or of the whole flow document (flow)"},
     {"GET", API "/plugins/{cls}", srv_plugins_get, 0, "One type: its summary and its JSON Schema"},
+    {"GET", API "/users", srv_users_list, 0, "Users and service accounts (user:admin)"},
+    {"POST", API "/users", srv_users_create, 0, "Add a user {\"username\", \"password\"} or a service account {\"name\", \"kind\": \"service\"}"},
+    {"PUT", API "/users/{name}", srv_users_update, 0, "Set a user's password {\"password\"}"},
+    {"DELETE", API "/users/{name}", srv_users_delete, 0, "Remove a principal (its tokens and bindings too)"},
+    {"GET", API "/tokens", srv_tokens_list, 0, "Tokens (the caller's own; every one with user:admin)"},
+    {"POST", API "/tokens", srv_tokens_create, 0,
+     "Create a token {\"name\", \"bindings\", \"expiresIn\"}: the service account is created when missing; the token is shown once"},
+    {"DELETE", API "/tokens/{id}", srv_tokens_revoke, 0, "Revoke a token at once"},
+    {"GET", API "/roles", srv_roles_list, 0, "Roles (built-in and stored) with their statements"},
+    {"PUT", API "/roles/{name}", srv_roles_put, 0, "Create or replace a role {\"statements\": [...]}"},
+    {"DELETE", API "/roles/{name}", srv_roles_delete, 0, "Delete a stored role"},
+    {"GET", API "/bindings", srv_bindings_list, 0, "Bindings (principal, role, namespace)"},
+    {"POST", API "/bindings", srv_bindings_create, 0, "Bind {\"principal\", \"role\", \"namespace\"}"},
+    {"DELETE", API "/bindings/{id}", srv_bindings_delete, 0, "Delete a binding"},
+    {"GET", API "/audit", srv_audit_search, ROUTE_HEAVY,
+     "The audit log, newest first (principal, action, kind, namespace, id, from, to, page, size)"},
+    {"GET", API "/auth/me", srv_auth_me, 0, "Who the caller is, and its bindings"},
 };
 
 const srv_route *srv_routes(size_t *n)
@@ -493,7 +510,7 @@ static enum MHD_Result begin(server *s, srv_req *r, const char *url)
         return rc;
     }
     buf_free(&allow);
-    if (!(r->route->flags & ROUTE_NOAUTH) && srv_auth_check(r))
+    if (!(r->route->flags & ROUTE_NOAUTH) && (srv_auth_check(r) || srv_access_route(r)))
         return MHD_YES;
     /* a webhook's key is checked before its body is read */
     if (r->route->fn == srv_webhook && s->o.sched &&
@@ -689,6 +706,7 @@ server *server_new(const server_opts *o, kerr *e)
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->heavy_cond, NULL);
     pthread_cond_init(&s->guard_cond, NULL);
+    pthread_mutex_init(&s->pol_lock, NULL);
     return s;
 }
 
@@ -779,6 +797,8 @@ void server_free(server *s)
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->guard_cond);
     pthread_cond_destroy(&s->heavy_cond);
+    srv_access_free(s);
+    pthread_mutex_destroy(&s->pol_lock);
     free(s->host);
     free(s->tmp_dir);
     free(s->tls_cert);

@@ -88,6 +88,19 @@ server *server_new(const server_opts *o, kerr *e);
  * (the caller prints it once and frees it; NULL otherwise). */
 int server_auth_init(server *s, const char *token, char **generated /* OUT */, kerr *e);
 
+/* Every role, binding and token scope of the store compiled into a policy
+ * (util/policy.h), as the server decides with it; the caller frees it. */
+struct policy;
+int server_access_load(store *st, struct policy **out /* OUT */, kerr *e);
+
+/* 0 when name may name a principal (1 to 64 letters, digits, _ - . @). */
+int server_principal_check(const char *name, kerr *e);
+/* A password hashed with Argon2id (libsodium crypto_pwhash_str); the
+ * caller frees *out. Fails for fewer than 8 characters. */
+int server_password_hash(const char *password, char **out /* OUT */, kerr *e);
+/* 1 when password matches hash. */
+int server_password_verify(const char *hash, const char *password);
+
 /* Binds and starts serving. Returns 0, or -1 with e set (port in use...). */
 int server_start(server *s, kerr *e);
 /* The port the server listens on (useful with port 0). */

@@ -55,15 +55,25 @@ struct server {
     int tls;                    /* 1: serving HTTPS */
     char *tls_cert, *tls_key, *tls_prio; /* copies of the options, for the daemon's life */
     netguard_list proxies;      /* server.trustedProxies */
+    /* access control (auth.c): the compiled policy of generation pol_gen */
+    pthread_mutex_t pol_lock;
+    struct policy *pol;
+    int64_t pol_gen;
+    struct retired *pol_retired;
 };
 
 /* 1 once server_stop began: long requests (streams, waits) end. */
 #define SRV_STOPPING(s) __atomic_load_n(&(s)->stopping, __ATOMIC_ACQUIRE)
 
-/* Who is calling: roles and scoped tokens hang here later. */
+/* Who is calling (auth.c): the principal owning the token, and the policy
+ * the request's decisions read (valid until the server is freed). */
 typedef struct srv_principal {
-    char name[64];
-    char role[32];              /* "admin" today */
+    char name[257];             /* the principal's name */
+    char role[32];              /* "admin" (may do everything everywhere) or "user", for display */
+    char token_id[STORE_ID_MAX + 1];
+    int scoped;                 /* the token carries a scope: scope_key's rights narrow the owner's */
+    char scope_key[STORE_ID_MAX + 8];
+    const struct policy *pol;
 } srv_principal;
 
 typedef struct srv_req srv_req;
@@ -113,6 +123,7 @@ struct srv_req {
     char session_key[65];       /* its kv key (the SHA-256 of the cookie) */
     char client[INET6_ADDRSTRLEN]; /* srv_client_addr's answer, once computed */
     char host[256];             /* srv_request_host's answer */
+    char obj_ns[STORE_ID_MAX + 1];  /* the namespace of the execution the route names (access.c) */
 };
 
 /* ---- responses (http.c) ------------------------------------------------- */
@@ -189,10 +200,11 @@ void srv_guard_stop(server *s);
 /* ---- auth (auth.c) -------------------------------------------------------- */
 
 /* 0 when the request carries a valid token (r->who is filled); otherwise it
- * answers 401 and returns -1. */
+ * answers 401 (no token, unknown, expired, revoked) and returns -1. */
 int srv_auth_check(srv_req *r);
 /* The principal of a bearer token: 0 with *who and hex (the token's
- * SHA-256) filled, -1 when no such token exists. */
+ * SHA-256) filled, -1 when no such token exists or it expired or was
+ * revoked. */
 int srv_token_lookup(server *s, const char *token, srv_principal *who /* OUT */, char hex[65] /* OUT */);
 /* Answers 401 {"message", "reason"} (reason: missing, invalid_token,
  * invalid_session, expired_session, revoked_token), dropping a dead
@@ -215,6 +227,54 @@ void srv_session_free(server *s);
 enum MHD_Result srv_login(srv_req *r);
 enum MHD_Result srv_logout(srv_req *r);
 enum MHD_Result srv_me(srv_req *r);
+/* The same for a token's text. */
+int srv_auth_token(srv_req *r, const char *token);
+/* Who a token's SHA-256 (hex) stands for: 0 with *who filled, or
+ * SRV_WHO_UNKNOWN, _EXPIRED, _REVOKED (e says which token), _ERROR. */
+enum { SRV_WHO_UNKNOWN = -1, SRV_WHO_EXPIRED = -2, SRV_WHO_REVOKED = -3, SRV_WHO_ERROR = -4 };
+int srv_who_of_hash(server *s, const char *hex, srv_principal *who /* OUT */, kerr *e);
+/* Who principal name is with its own bindings (a password session): 0, or
+ * SRV_WHO_UNKNOWN when it was removed, SRV_WHO_ERROR. */
+int srv_who_of_principal(server *s, const char *name, srv_principal *who /* OUT */, kerr *e);
+/* A new random token's text ("kite_" and 48 hex digits); the caller frees it. */
+int srv_token_generate(char **out /* OUT */, kerr *e);
+/* 1 when the caller may do action (a policy_action) on namespace ns: its
+ * owner's bindings allow it and, for a scoped token, its scope too. */
+int srv_allowed(const srv_req *r, int action, const char *ns);
+/* 1 when the caller may do action on at least one namespace. */
+int srv_allowed_somewhere(const srv_req *r, int action);
+/* A store_ns_filter keeping the namespaces where the caller may do action
+ * (for searches: filtered in the query). f must outlive the query. */
+typedef struct srv_ns_filter {
+    const srv_req *r;
+    int action;
+    store_ns_filter sf;
+} srv_ns_filter;
+const store_ns_filter *srv_ns_filter_init(srv_ns_filter *f, const srv_req *r, int action);
+/* The current policy (rebuilt when the store's access generation moved). */
+const struct policy *srv_policy_current(server *s, kerr *e);
+void srv_access_free(server *s);
+
+/* ---- access per route (access.c) ---------------------------------------------- */
+
+/* Checks the route's declared action against the caller, before the body
+ * is read: 0 to go on; -1 after answering 404 (the caller may not read the
+ * object: the same answer as a missing one) or 403 (readable, not allowed). */
+int srv_access_route(srv_req *r);
+/* For handlers that learn the namespace from the body: 0 when the caller
+ * may do action on ns; otherwise answers 403 and returns -1. */
+int srv_authorize(srv_req *r, int action, const char *ns);
+/* The action a route declares, or -1 when it declares none (tests: every
+ * route that needs a token declares one). */
+int srv__route_action(const srv_route *rt, int *target /* OUT */);
+
+/* ---- audit (access.c) ------------------------------------------------------- */
+
+/* Appends one change made by the caller to the audit log (before and after
+ * borrowed, may be NULL). Failing to write it is logged, not answered: the
+ * change is already committed. */
+void srv_audit(srv_req *r, const char *action, const char *kind, const char *ns, const char *id,
+               json_t *before, json_t *after);
 
 /* ---- behind a reverse proxy (proxy.c) -------------------------------------- */
 
@@ -285,6 +345,22 @@ enum MHD_Result srv_secret_delete(srv_req *r);
 
 enum MHD_Result srv_triggers_search(srv_req *r);
 enum MHD_Result srv_triggers_update(srv_req *r);
+
+enum MHD_Result srv_users_list(srv_req *r);
+enum MHD_Result srv_users_create(srv_req *r);
+enum MHD_Result srv_users_update(srv_req *r);
+enum MHD_Result srv_users_delete(srv_req *r);
+enum MHD_Result srv_tokens_list(srv_req *r);
+enum MHD_Result srv_tokens_create(srv_req *r);
+enum MHD_Result srv_tokens_revoke(srv_req *r);
+enum MHD_Result srv_roles_list(srv_req *r);
+enum MHD_Result srv_roles_put(srv_req *r);
+enum MHD_Result srv_roles_delete(srv_req *r);
+enum MHD_Result srv_bindings_list(srv_req *r);
+enum MHD_Result srv_bindings_create(srv_req *r);
+enum MHD_Result srv_bindings_delete(srv_req *r);
+enum MHD_Result srv_audit_search(srv_req *r);
+enum MHD_Result srv_auth_me(srv_req *r);
 
 enum MHD_Result srv_metrics(srv_req *r);
 enum MHD_Result srv_health(srv_req *r);

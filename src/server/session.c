@@ -3,14 +3,15 @@
  * GET /api/v1/me, the session cookie check srv_auth_check falls back to,
  * and the rate limit on failed logins.
  *
- * A login trades a bearer token (the admin token today; users and
- * passwords later, issue 14) for a session: a random id sent once as an
+ * A login trades a bearer token, or a user's name and password (Argon2id,
+ * crypto_pwhash_str_verify), for a session: a random id sent once as an
  * HttpOnly, SameSite=Strict cookie, stored hashed (SHA-256, like tokens in
  * auth.c) in the reserved kv namespace "_kite.sessions", whose value holds
- * the token's hash, a CSRF token and the expiry. Checking a cookie is two
- * kv reads: the session, then the token it was opened with, so revoking or
- * rotating the token ends its sessions at once, and the principal is the
- * token's as it is now. Every request with the cookie other than GET and
+ * the token's hash (or the user's name), a CSRF token and the expiry.
+ * Checking a cookie is two reads: the session, then the token it was
+ * opened with (or the user), so revoking or rotating the token, or
+ * removing the user, ends its sessions at once, and the principal's rights
+ * are as they are now (a token's scope still narrows them). Every request with the cookie other than GET and
  * HEAD must carry the session's CSRF token in X-CSRF-Token: a page of
  * another site can make the browser send the cookie, never read the token.
  *
@@ -18,9 +19,10 @@
  * with an expired cookie is told "expired" rather than "unknown"; after
  * that the store hides the row.
  *
- * Failed logins are counted per client address in a fixed window
- * (LOGIN_WINDOW_US); past LOGIN_MAX_FAILURES the address gets 429 with
- * Retry-After until the window ends. The table is in memory (a restart
+ * Failed logins are counted per client address, and per user name for
+ * password logins, in a fixed window (LOGIN_WINDOW_US); past
+ * LOGIN_MAX_FAILURES the address (or the user, from any address) gets 429
+ * with Retry-After until the window ends. The table is in memory (a restart
  * forgets it) and bounded (LOGIN_SLOTS addresses, the oldest window is
  * reused).
  */
@@ -36,9 +38,9 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sodium.h>
 
 #define SESSION_NS "_kite.sessions"
-#define AUTH_NS "_kite.auth"
 #define SESSION_GRACE_US (24LL * 3600 * 1000000)
 #define LOGIN_WINDOW_US (60LL * 1000000)
 #define LOGIN_MAX_FAILURES 10
@@ -229,11 +231,22 @@ int srv_session_check(srv_req *r)
         return -1;
     }
     const char *tok = json_string_value(json_object_get(sess, "token"));
-    json_t *who = NULL;
-    if (!tok || store_kv_sys_get(st, AUTH_NS, tok, &who, &e) != STORE_OK) {
+    const char *user = json_string_value(json_object_get(sess, "principal"));
+    int wrc = tok ? srv_who_of_hash(r->s, tok, &r->who, &e)
+                  : user ? srv_who_of_principal(r->s, user, &r->who, &e) : SRV_WHO_UNKNOWN;
+    if (wrc == SRV_WHO_ERROR) {
+        json_decref(sess);
+        srv_kerr_error(r, &e);
+        return -1;
+    }
+    if (wrc) {
         store_kv_sys_delete(st, SESSION_NS, key, &e);
         json_decref(sess);
-        srv_unauthorized(r, "revoked_token", "the token this session was opened with was revoked: log in again");
+        if (tok)
+            srv_unauthorized(r, "revoked_token",
+                             "the token this session was opened with was revoked or expired: log in again");
+        else
+            srv_unauthorized(r, "invalid_session", "the user of this session was removed");
         return -1;
     }
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
@@ -246,36 +259,86 @@ int srv_session_check(srv_req *r)
                              "csrfToken that login and GET /api/v1/me answer)",
                       r->method);
             json_decref(sess);
-            json_decref(who);
             return -1;
         }
     }
-    const char *name = json_string_value(json_object_get(who, "name"));
-    const char *role = json_string_value(json_object_get(who, "role"));
-    snprintf(r->who.name, sizeof r->who.name, "%s", name ? name : "?");
-    snprintf(r->who.role, sizeof r->who.role, "%s", role ? role : "");
     snprintf(r->session_key, sizeof r->session_key, "%s", key);
     r->session = sess;
-    json_decref(who);
     return 0;
 }
 
 /* ---- the routes ------------------------------------------------------------------------- */
 
-/* Who the body of a login names: 0 with *tok_hash (the token's SHA-256)
- * and r->who filled, or -1 after answering. {"token": ...} today; issue 14
- * adds {"username", "password"} here. */
-static int login_principal(srv_req *r, const json_t *body, char tok_hash[65], const char *addr)
+/* A well-formed Argon2id hash of nothing anyone knows: a login for a user
+ * that does not exist verifies against it, so that it takes as long as
+ * one for a user that does (no user-name oracle by timing). */
+static char dummy[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    unsigned char rnd[16];
+    if (sodium_init() >= 0) {
+        randombytes_buf(rnd, sizeof rnd);
+        if (crypto_pwhash_str(dummy, (const char *)rnd, sizeof rnd, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE))
+            dummy[0] = '\0';
+    }
+}
+
+static const char *dummy_hash(void)
+{
+    pthread_once(&dummy_once, make_dummy);
+    return dummy[0] ? dummy : NULL;
+}
+
+/* Who the body of a login names: 0 with what the session records (*tok_hash,
+ * the token's SHA-256, or *user, the user's name) and r->who filled, or -1
+ * after answering. {"token": ...} or {"username", "password"}. */
+static int login_principal(srv_req *r, const json_t *body, char tok_hash[65], char user[257], const char *addr)
 {
     const json_t *tok = json_object_get(body, "token");
+    tok_hash[0] = user[0] = '\0';
     if (!tok && json_object_get(body, "username")) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST,
-                  "field 'username': users and passwords are not available yet: log in with {\"token\": "
-                  "\"<token>\"}");
-        return -1;
+        const char *name = json_string_value(json_object_get(body, "username"));
+        const char *pw = json_string_value(json_object_get(body, "password"));
+        if (!name || !*name || !pw) {
+            srv_error(r, MHD_HTTP_BAD_REQUEST, "a password login is {\"username\": \"...\", \"password\": \"...\"}");
+            return -1;
+        }
+        char ukey[300];
+        snprintf(ukey, sizeof ukey, "user:%s", name);
+        int64_t wait = login_blocked(r->s, ukey);
+        if (wait) {
+            char ra[32];
+            snprintf(ra, sizeof ra, "%lld", (long long)wait);
+            char msg[512];
+            snprintf(msg, sizeof msg, "too many failed logins for %.64s: retry in %lld s", name, (long long)wait);
+            json_with_headers(r, MHD_HTTP_TOO_MANY_REQUESTS, json_pack("{s:s}", "message", msg), "Retry-After", ra,
+                              NULL);
+            return -1;
+        }
+        store_principal p;
+        kerr e = KERR_INIT;
+        int found = server_principal_check(name, NULL) == 0 &&
+                    store_principal_get(r->s->o.store, name, &p, &e) == STORE_OK;
+        int good = found && p.password_hash ? server_password_verify(p.password_hash, pw)
+                                            : (server_password_verify(dummy_hash(), pw), 0);
+        if (found)
+            store_principal_clear(&p);
+        if (!good || srv_who_of_principal(r->s, name, &r->who, &e)) {
+            login_record(r->s, addr, 1);
+            login_record(r->s, ukey, 1);
+            srv_unauthorized(r, "invalid_password", "wrong user name or password");
+            return -1;
+        }
+        login_record(r->s, ukey, 0);
+        snprintf(user, 257, "%s", name);
+        return 0;
     }
     if (!tok) {
-        srv_error(r, MHD_HTTP_BAD_REQUEST, "field 'token' is required: {\"token\": \"<admin or API token>\"}");
+        srv_error(r, MHD_HTTP_BAD_REQUEST,
+                  "field 'token' is required: {\"token\": \"<admin or API token>\"} (or {\"username\", \"password\"})");
         return -1;
     }
     if (!json_is_string(tok) || !json_string_length(tok)) {
@@ -306,8 +369,8 @@ enum MHD_Result srv_login(srv_req *r)
     json_t *body = srv_body_json(r, 0);
     if (!body)
         return MHD_YES;
-    char tok_hash[65];
-    int rc = login_principal(r, body, tok_hash, addr);
+    char tok_hash[65], user[257];
+    int rc = login_principal(r, body, tok_hash, user, addr);
     json_decref(body);
     if (rc)
         return MHD_YES;
@@ -318,8 +381,8 @@ enum MHD_Result srv_login(srv_req *r)
     digest_sha256_hex(id, strlen(id), key);
     unsigned ttl = session_ttl_s(r->s);
     int64_t now = store_now_us(), exp = now + (int64_t)ttl * 1000000;
-    json_t *sess = json_pack("{s:s,s:s,s:I,s:I,s:s}", "token", tok_hash, "csrf", csrf, "createdAt", (json_int_t)now,
-                             "expiresAt", (json_int_t)exp, "address", addr);
+    json_t *sess = json_pack("{s:s,s:s,s:I,s:I,s:s}", tok_hash[0] ? "token" : "principal", tok_hash[0] ? tok_hash : user,
+                             "csrf", csrf, "createdAt", (json_int_t)now, "expiresAt", (json_int_t)exp, "address", addr);
     kerr e = KERR_INIT;
     rc = store_kv_sys_put(r->s->o.store, SESSION_NS, key, sess, exp + SESSION_GRACE_US, &e);
     json_decref(sess);

@@ -9,6 +9,7 @@
  * guarded by the same unique key as the schedule's own).
  */
 #include "server/server_int.h"
+#include "util/policy.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 
@@ -49,7 +50,9 @@ enum MHD_Result srv_triggers_search(srv_req *r)
     const char *text = srv_arg(r, "q");
     if (text && strlen(text) > SRV_QUERY_MAX)
         return srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'q' is longer than %d bytes", SRV_QUERY_MAX);
-    store_flow_query q = {.ns_prefix = srv_arg(r, "namespace"), .text = srv_arg(r, "q"), .limit = 100000};
+    srv_ns_filter nf;
+    store_flow_query q = {.ns_prefix = srv_arg(r, "namespace"), .text = srv_arg(r, "q"), .limit = 100000,
+                          .ns_filter = srv_ns_filter_init(&nf, r, PA_TRIGGER_READ)};
     store_flow *v = NULL;
     size_t n = 0;
     kerr e = KERR_INIT;
@@ -108,6 +111,14 @@ enum MHD_Result srv_triggers_update(srv_req *r)
     }
     store_flow sf = {0};
     kerr e = KERR_INIT;
+    if (!srv_allowed(r, PA_TRIGGER_WRITE, ns)) {
+        if (srv_allowed(r, PA_TRIGGER_READ, ns))
+            srv_authorize(r, PA_TRIGGER_WRITE, ns);
+        else
+            srv_error(r, MHD_HTTP_NOT_FOUND, "flow %s.%s not found", ns, flow_id);
+        rc = MHD_YES;
+        goto out;
+    }
     if (store_flow_get(r->s->o.store, ns, flow_id, 0, &sf, &e)) {
         if (e.code == KERR_NOT_FOUND)
             kerr_set(&e, "flow %s.%s not found", ns, flow_id);
@@ -174,6 +185,11 @@ enum MHD_Result srv_triggers_update(srv_req *r)
     }
     json_t *ctx = context_json(ns, flow_id, tid, &row);
     store_trigger_clear(&row);
+    {
+        char oid[3 * STORE_ID_MAX + 3];
+        snprintf(oid, sizeof oid, "%s.%s", flow_id, tid);
+        srv_audit(r, "trigger:write", "trigger", ns, oid, NULL, b);
+    }
     if (json_object_get(b, "backfillExecutions"))
         json_object_set(ctx, "backfillExecutions", json_object_get(b, "backfillExecutions"));
     rc = srv_json(r, MHD_HTTP_OK, ctx);

@@ -14,6 +14,12 @@
  */
 #include "store/store_int.h"
 
+/* The triggers that move auth_generation on after any change to table t. */
+#define AUTH_GEN_ONE(t, op) \
+    "CREATE TRIGGER " t "_gen_" op " AFTER " op " ON " t \
+    " BEGIN UPDATE auth_generation SET v = v + 1; END;\n"
+#define AUTH_GEN_TRIGGERS(t) AUTH_GEN_ONE(t, "INSERT") AUTH_GEN_ONE(t, "UPDATE") AUTH_GEN_ONE(t, "DELETE")
+
 const char *const store__sqlite_migrations[] = {
     /* 0 -> 1: the first schema */
     "CREATE TABLE meta (\n"
@@ -178,6 +184,66 @@ const char *const store__sqlite_migrations[] = {
     "  updated INTEGER NOT NULL,\n"
     "  PRIMARY KEY (namespace, name)\n"
     ") WITHOUT ROWID;\n",
+    /* 4 -> 5: access control (server/policy.c, docs/security.md): principals
+     * (users and service accounts), tokens (only their SHA-256), roles (a
+     * JSON array of statements), bindings (a principal, a role, a namespace
+     * pattern) and the audit log, which triggers keep append-only. Every
+     * change to principals, tokens, roles and bindings moves the one
+     * `generation` row on, which the server reads with each token so that
+     * its compiled policy is rebuilt after a change made by any process. */
+    "CREATE TABLE principals (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  password TEXT,\n"
+    "  created INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE tokens (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  name TEXT NOT NULL,\n"
+    "  owner TEXT NOT NULL,\n"
+    "  sha256 TEXT NOT NULL UNIQUE,\n"
+    "  scope TEXT,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  expires INTEGER,\n"
+    "  revoked INTEGER\n"
+    ");\n"
+    "CREATE INDEX tokens_owner ON tokens (owner);\n"
+    "CREATE TABLE roles (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  statements TEXT NOT NULL,\n"
+    "  updated INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE bindings (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  principal TEXT NOT NULL,\n"
+    "  role TEXT NOT NULL,\n"
+    "  namespace TEXT NOT NULL,\n"
+    "  created INTEGER NOT NULL,\n"
+    "  UNIQUE (principal, role, namespace)\n"
+    ");\n"
+    "CREATE TABLE audit (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  time INTEGER NOT NULL,\n"
+    "  principal TEXT NOT NULL,\n"
+    "  address TEXT,\n"
+    "  action TEXT NOT NULL,\n"
+    "  kind TEXT,\n"
+    "  namespace TEXT,\n"
+    "  object_id TEXT,\n"
+    "  before TEXT,\n"
+    "  after TEXT\n"
+    ");\n"
+    "CREATE INDEX audit_time ON audit (time);\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN"
+    " SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN"
+    " SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TABLE auth_generation (k INTEGER PRIMARY KEY CHECK (k = 0), v INTEGER NOT NULL);\n"
+    "INSERT INTO auth_generation VALUES (0, 1);\n"
+    AUTH_GEN_TRIGGERS("principals")
+    AUTH_GEN_TRIGGERS("tokens")
+    AUTH_GEN_TRIGGERS("roles")
+    AUTH_GEN_TRIGGERS("bindings"),
 };
 
 const int store__sqlite_migration_count =

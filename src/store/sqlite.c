@@ -82,7 +82,8 @@
     "                   WHERE g.namespace = f.namespace AND g.id = f.id)" \
     " AND " NS_MATCH("f.namespace", "?1") \
     " AND (?2 IS NULL OR instr(lower(f.id), lower(?2)) > 0" \
-    "      OR instr(lower(f.source), lower(?2)) > 0)"
+    "      OR instr(lower(f.source), lower(?2)) > 0)" \
+    " AND kite_ns_ok(?5, f.namespace)"
 
 #define EXEC_COLS \
     "id, namespace, flow_id, flow_revision, state, histories, inputs, outputs, labels," \
@@ -102,6 +103,8 @@
     "id, kind, execution_id, task_run_id, payload, available_at, attempt, owner, lease_until"
 
 
+#define TOK_COLS "id, name, owner, sha256, scope, created, expires, revoked"
+
 #define TRIG_COLS "namespace, flow_id, trigger_id, next_date, disabled, last_fired, state, updated"
 
 enum {
@@ -119,6 +122,10 @@ enum {
     S_SECRET_PUT, S_SECRET_GET, S_SECRET_DELETE, S_SECRET_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
     S_KV_PURGE, S_LOG_PURGE, S_FLOW_PURGE,
+    S_PR_PUT, S_PR_GET, S_PR_LIST, S_PR_DEL, S_PR_DEL_TOKENS, S_PR_DEL_BINDINGS,
+    S_TOK_INSERT, S_TOK_FIND, S_TOK_GET, S_TOK_LIST, S_TOK_REVOKE, S_TOK_REVOKE_ALL,
+    S_ROLE_PUT, S_ROLE_GET, S_ROLE_LIST, S_ROLE_DEL,
+    S_BIND_INSERT, S_BIND_LIST, S_BIND_DEL, S_AUTH_GEN, S_AUDIT_INSERT,
     S__COUNT
 };
 
@@ -262,6 +269,36 @@ static const char *const sql_text[S__COUNT] = {
                       " AND trigger_id = ?3",
     [S_TICK_INSERT] = "INSERT INTO trigger_ticks (namespace, flow_id, trigger_id, scheduled,"
                       " execution_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+
+    /* access control (store/access.c, server/policy.c) */
+    [S_PR_PUT] = "INSERT INTO principals (name, kind, password, created) VALUES (?1, ?2, ?3, ?4)"
+                 " ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, password = excluded.password"
+                 " RETURNING created = ?4",
+    [S_PR_GET] = "SELECT name, kind, password, created FROM principals WHERE name = ?1",
+    [S_PR_LIST] = "SELECT name, kind, password, created FROM principals ORDER BY name",
+    [S_PR_DEL] = "DELETE FROM principals WHERE name = ?1",
+    [S_PR_DEL_TOKENS] = "DELETE FROM tokens WHERE owner = ?1",
+    [S_PR_DEL_BINDINGS] = "DELETE FROM bindings WHERE principal = ?1",
+    [S_TOK_INSERT] = "INSERT INTO tokens (" TOK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_TOK_FIND] = "SELECT " TOK_COLS ", (SELECT v FROM auth_generation) FROM tokens WHERE sha256 = ?1",
+    [S_TOK_GET] = "SELECT " TOK_COLS " FROM tokens WHERE id = ?1",
+    [S_TOK_LIST] = "SELECT " TOK_COLS " FROM tokens WHERE (?1 IS NULL OR owner = ?1)"
+                   " ORDER BY created DESC, id DESC",
+    [S_TOK_REVOKE] = "UPDATE tokens SET revoked = coalesce(revoked, ?2) WHERE id = ?1",
+    [S_TOK_REVOKE_ALL] = "UPDATE tokens SET revoked = ?2 WHERE revoked IS NULL AND (?1 IS NULL OR owner = ?1)",
+    [S_ROLE_PUT] = "INSERT INTO roles (name, statements, updated) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (name) DO UPDATE SET statements = excluded.statements,"
+                   " updated = excluded.updated",
+    [S_ROLE_GET] = "SELECT name, statements, updated FROM roles WHERE name = ?1",
+    [S_ROLE_LIST] = "SELECT name, statements, updated FROM roles ORDER BY name",
+    [S_ROLE_DEL] = "DELETE FROM roles WHERE name = ?1",
+    [S_BIND_INSERT] = "INSERT INTO bindings (id, principal, role, namespace, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_BIND_LIST] = "SELECT id, principal, role, namespace, created FROM bindings"
+                    " WHERE (?1 IS NULL OR principal = ?1) ORDER BY created, id",
+    [S_BIND_DEL] = "DELETE FROM bindings WHERE id = ?1",
+    [S_AUTH_GEN] = "SELECT v FROM auth_generation",
+    [S_AUDIT_INSERT] = "INSERT INTO audit (time, principal, address, action, kind, namespace, object_id,"
+                       " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
 /* ---- connections -------------------------------------------------------- */
@@ -271,7 +308,7 @@ typedef struct sqlb sqlb;
 /* Execution searches: one statement per combination of filters (XQ_* bits),
  * written so that SQLite can use the indexes, and per page/count. */
 enum { XQ_PREFIX = 1, XQ_NS = 2, XQ_FLOW = 4, XQ_STATE = 8, XQ_UNFINISHED = 16, XQ_PARENT = 32,
-       XQ__COMBOS = 64 };
+       XQ_FILTER = 64, XQ__COMBOS = 128 };
 
 typedef struct conn {
     sqlite3 *db;
@@ -375,6 +412,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 }
 
 /* Opens a connection with kite's settings. */
+static void fn_ns_ok(sqlite3_context *cx, int argc, sqlite3_value **argv);
+
 static conn *conn_open(sqlb *b, kerr *e)
 {
     sqlite3 *db = NULL;
@@ -417,6 +456,7 @@ static conn *conn_open(sqlb *b, kerr *e)
         sqlite3_close_v2(db);
         return NULL;
     }
+    sqlite3_create_function(db, "kite_ns_ok", 2, SQLITE_UTF8, NULL, fn_ns_ok, NULL, NULL);
     /* checkpoints run on the checkpointer thread, not in the committer */
     sqlite3_wal_autocheckpoint(db, 0);
     sqlite3_wal_hook(db, wal_hook, b);
@@ -568,6 +608,27 @@ static void bind_limit(sqlite3_stmt *st, int i, size_t offset, size_t limit)
 {
     sqlite3_bind_int64(st, i, limit ? (sqlite3_int64)limit : -1);
     sqlite3_bind_int64(st, i + 1, (sqlite3_int64)offset);
+}
+
+/* A caller's namespace filter (store_ns_filter) reaches SQL as a pointer
+ * parameter of kite_ns_ok(filter, namespace), registered on every
+ * connection: 1 when there is no filter or it allows the namespace. */
+#define NS_FILTER_TYPE "kite_ns_filter"
+
+static void bind_filter(sqlite3_stmt *st, int i, const store_ns_filter *f)
+{
+    if (f)
+        sqlite3_bind_pointer(st, i, (void *)f, NS_FILTER_TYPE, NULL);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void fn_ns_ok(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const store_ns_filter *f = sqlite3_value_pointer(argv[0], NS_FILTER_TYPE);
+    const unsigned char *ns = sqlite3_value_text(argv[1]);
+    sqlite3_result_int(cx, !f || (ns && f->allow(f->ud, (const char *)ns)));
 }
 
 static char *col_str(sqlite3_stmt *st, int i)
@@ -1231,6 +1292,7 @@ static int sq_flow_search(void *p, const store_flow_query *q, store_flow **out, 
     bind_str(st, 1, q->ns_prefix);
     bind_str(st, 2, q->text);
     bind_limit(st, 3, q->offset, q->limit);
+    bind_filter(st, 5, q->ns_filter);
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         read_flow(st, VEC_PUSH(*out, *n, cap));
     if (r != SQLITE_DONE)
@@ -1241,6 +1303,7 @@ static int sq_flow_search(void *p, const store_flow_query *q, store_flow **out, 
     STMT(ct, S_FLOW_COUNT);
     bind_str(ct, 1, q->ns_prefix);
     bind_str(ct, 2, q->text);
+    bind_filter(ct, 5, q->ns_filter);
     if (sqlite3_step(ct) == SQLITE_ROW)
         *total = sqlite3_column_int64(ct, 0);
     else
@@ -1405,6 +1468,8 @@ static sqlite3_stmt *exec_query(conn *c, unsigned flags, int count, kerr *e)
                         " AND state NOT IN " TERMINATED_STATES);
     if (flags & XQ_PARENT)
         len += snprintf(sql + len, sizeof sql - (size_t)len, " AND parent_id = ?7");
+    if (flags & XQ_FILTER)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, " AND kite_ns_ok(?9, namespace)");
     if (!count)
         snprintf(sql + len, sizeof sql - (size_t)len,
                  " ORDER BY created DESC, id DESC LIMIT ?4 OFFSET ?5");
@@ -1439,6 +1504,8 @@ static void bind_exec_query(sqlite3_stmt *st, const store_execution_query *q, in
         bind_str(st, 7, q->parent_id);
     if (q->namespace)
         bind_str(st, 8, q->namespace);
+    if (q->ns_filter)
+        bind_filter(st, 9, q->ns_filter);
 }
 
 static int sq_execution_search(void *p, const store_execution_query *q, store_execution **out,
@@ -1449,7 +1516,8 @@ static int sq_execution_search(void *p, const store_execution_query *q, store_ex
     int r;
     unsigned flags = (q->ns_prefix ? XQ_PREFIX : 0) | (q->namespace ? XQ_NS : 0) |
                      (q->flow_id ? XQ_FLOW : 0) | (q->states ? XQ_STATE : 0) |
-                     (q->unfinished ? XQ_UNFINISHED : 0) | (q->parent_id ? XQ_PARENT : 0);
+                     (q->unfinished ? XQ_UNFINISHED : 0) | (q->parent_id ? XQ_PARENT : 0) |
+                     (q->ns_filter ? XQ_FILTER : 0);
     sqlite3_stmt *st = exec_query(c, flags, 0, e);
     if (!st) {
         rc = STORE_ERROR;
@@ -2605,6 +2673,383 @@ static int sq_execution_stats(void *p, const store_stats_query *q, json_t **out,
     return rc;
 }
 
+/* ---- access control (store/access.c checks the arguments) ------------------ */
+
+static void read_principal(sqlite3_stmt *st, store_principal *p)
+{
+    p->name = col_str(st, 0);
+    p->kind = col_str(st, 1);
+    p->password_hash = col_str(st, 2);
+    p->created_us = sqlite3_column_int64(st, 3);
+}
+
+static int sq_principal_put(void *p, const store_principal *pr, int *created, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_PR_PUT);
+    bind_str(st, 1, pr->name);
+    bind_str(st, 2, pr->kind);
+    bind_str(st, 3, pr->password_hash);
+    sqlite3_bind_int64(st, 4, now_us);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *created = sqlite3_column_int(st, 0);
+        r = sqlite3_step(st);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "saving a principal");
+    done(st);
+    W_END
+}
+
+static int sq_principal_get(void *p, const char *name, store_principal *out, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_PR_GET);
+    bind_str(st, 1, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        read_principal(st, out);
+    else if (r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: principal '%s' does not exist", name);
+    else
+        rc = fail_db(c->db, e, "reading a principal");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_principal_list(void *p, store_principal **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_PR_LIST);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_principal(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing principals");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_principal_delete(void *p, const char *name, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_PR_DEL);
+    bind_str(st, 1, name);
+    rc = run(c, st, "deleting a principal", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: principal '%s' does not exist", name);
+    if (!rc) {
+        STMT(t, S_PR_DEL_TOKENS);
+        bind_str(t, 1, name);
+        rc = run(c, t, "deleting a principal's tokens", e);
+    }
+    if (!rc) {
+        STMT(bd, S_PR_DEL_BINDINGS);
+        bind_str(bd, 1, name);
+        rc = run(c, bd, "deleting a principal's bindings", e);
+    }
+    W_END
+}
+
+static void read_token(sqlite3_stmt *st, store_token *t)
+{
+    t->id = col_str(st, 0);
+    t->name = col_str(st, 1);
+    t->owner = col_str(st, 2);
+    t->sha256 = col_str(st, 3);
+    t->scope = col_json(st, 4);
+    t->created_us = sqlite3_column_int64(st, 5);
+    t->expires_us = sqlite3_column_int64(st, 6);
+    t->revoked_us = sqlite3_column_int64(st, 7);
+}
+
+static int sq_token_insert(void *p, const store_token *t, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_TOK_INSERT);
+    bind_str(st, 1, t->id);
+    bind_str(st, 2, t->name);
+    bind_str(st, 3, t->owner);
+    bind_str(st, 4, t->sha256);
+    bind_json(st, 5, t->scope);
+    sqlite3_bind_int64(st, 6, t->created_us ? t->created_us : now_us);
+    bind_time(st, 7, t->expires_us);
+    bind_time(st, 8, t->revoked_us);
+    rc = run(c, st, "saving a token", e);
+    W_END
+}
+
+static int sq_token_one(void *p, int which, const char *key, store_token *out, int64_t *gen, kerr *e)
+{
+    R_BEGIN
+    STMT(st, which);
+    bind_str(st, 1, key);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        read_token(st, out);
+        if (gen)
+            *gen = sqlite3_column_int64(st, 8);
+    } else if (r == SQLITE_DONE) {
+        rc = store__fail(e, STORE_NOT_FOUND, "store: no such token");
+    } else {
+        rc = fail_db(c->db, e, "reading a token");
+    }
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_token_find(void *p, const char *sha256, store_token *out, int64_t *gen, kerr *e)
+{
+    return sq_token_one(p, S_TOK_FIND, sha256, out, gen, e);
+}
+
+static int sq_token_get(void *p, const char *id, store_token *out, kerr *e)
+{
+    return sq_token_one(p, S_TOK_GET, id, out, NULL, e);
+}
+
+static int sq_token_list(void *p, const char *owner, store_token **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_TOK_LIST);
+    bind_str(st, 1, owner);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_token(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing tokens");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_token_revoke(void *p, const char *id, const char *owner, int all, int64_t at_us, size_t *n,
+                           kerr *e)
+{
+    W_BEGIN
+    STMT(st, all ? S_TOK_REVOKE_ALL : S_TOK_REVOKE);
+    bind_str(st, 1, all ? owner : id);
+    sqlite3_bind_int64(st, 2, at_us);
+    rc = run(c, st, "revoking a token", e);
+    if (!rc)
+        *n = (size_t)sqlite3_changes(c->db);
+    if (!rc && !all && *n == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: token '%s' does not exist", id);
+    W_END
+}
+
+static void read_role(sqlite3_stmt *st, store_role *r)
+{
+    r->name = col_str(st, 0);
+    r->statements = col_json(st, 1);
+    r->updated_us = sqlite3_column_int64(st, 2);
+}
+
+static int sq_role_put(void *p, const store_role *ro, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_ROLE_PUT);
+    bind_str(st, 1, ro->name);
+    bind_json(st, 2, ro->statements);
+    sqlite3_bind_int64(st, 3, now_us);
+    rc = run(c, st, "saving a role", e);
+    W_END
+}
+
+static int sq_role_get(void *p, const char *name, store_role *out, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_ROLE_GET);
+    bind_str(st, 1, name);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        read_role(st, out);
+    else if (r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: role '%s' does not exist", name);
+    else
+        rc = fail_db(c->db, e, "reading a role");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_role_list(void *p, store_role **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_ROLE_LIST);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        read_role(st, VEC_PUSH(*out, *n, cap));
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing roles");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_delete_one(void *p, int which, const char *key, const char *what, kerr *e)
+{
+    W_BEGIN
+    STMT(st, which);
+    bind_str(st, 1, key);
+    rc = run(c, st, "deleting", e);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: %s '%s' does not exist", what, key);
+    W_END
+}
+
+static int sq_role_delete(void *p, const char *name, kerr *e)
+{
+    return sq_delete_one(p, S_ROLE_DEL, name, "role", e);
+}
+
+static int sq_binding_insert(void *p, const store_binding *bi, int64_t now_us, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_BIND_INSERT);
+    bind_str(st, 1, bi->id);
+    bind_str(st, 2, bi->principal);
+    bind_str(st, 3, bi->role);
+    bind_str(st, 4, bi->namespace);
+    sqlite3_bind_int64(st, 5, now_us);
+    int r = sqlite3_step(st);
+    if ((r & 0xff) == SQLITE_CONSTRAINT)
+        rc = store__fail(e, STORE_DUPLICATE, "store: %s already has role %s on %s", bi->principal, bi->role,
+                         bi->namespace);
+    else if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "saving a binding");
+    done(st);
+    W_END
+}
+
+static int sq_binding_list(void *p, const char *principal, store_binding **out, size_t *n, kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    STMT(st, S_BIND_LIST);
+    bind_str(st, 1, principal);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_binding *bi = VEC_PUSH(*out, *n, cap);
+        bi->id = col_str(st, 0);
+        bi->principal = col_str(st, 1);
+        bi->role = col_str(st, 2);
+        bi->namespace = col_str(st, 3);
+        bi->created_us = sqlite3_column_int64(st, 4);
+    }
+    if (r != SQLITE_DONE)
+        rc = fail_db(c->db, e, "listing bindings");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_binding_delete(void *p, const char *id, kerr *e)
+{
+    return sq_delete_one(p, S_BIND_DEL, id, "binding", e);
+}
+
+static int sq_auth_generation(void *p, int64_t *gen, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_AUTH_GEN);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *gen = sqlite3_column_int64(st, 0);
+    else
+        rc = fail_db(c->db, e, "reading the access generation");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_audit_append(void *p, const store_audit *a, int64_t *id, kerr *e)
+{
+    W_BEGIN
+    STMT(st, S_AUDIT_INSERT);
+    sqlite3_bind_int64(st, 1, a->at_us);
+    bind_str(st, 2, a->principal);
+    bind_str(st, 3, a->address);
+    bind_str(st, 4, a->action);
+    bind_str(st, 5, a->kind);
+    bind_str(st, 6, a->namespace);
+    bind_str(st, 7, a->object_id);
+    bind_json(st, 8, a->before);
+    bind_json(st, 9, a->after);
+    rc = run(c, st, "appending to the audit log", e);
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(c->db);
+    W_END
+}
+
+/* Audit searches are rare (an operator's question): prepared each time. */
+#define AUDIT_WHERE \
+    " FROM audit WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR action = ?2)" \
+    " AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR object_id = ?4) AND " NS_MATCH("namespace", "?5") \
+    " AND (?6 IS NULL OR time >= ?6) AND (?7 IS NULL OR time < ?7)"
+
+static void bind_audit_query(sqlite3_stmt *st, const store_audit_query *q)
+{
+    bind_str(st, 1, q->principal);
+    bind_str(st, 2, q->action);
+    bind_str(st, 3, q->kind);
+    bind_str(st, 4, q->object_id);
+    bind_str(st, 5, q->ns_prefix);
+    bind_time(st, 6, q->from_us);
+    bind_time(st, 7, q->to_us);
+}
+
+static int sq_audit_search(void *p, const store_audit_query *q, store_audit **out, size_t *n, int64_t *total,
+                           kerr *e)
+{
+    R_BEGIN
+    size_t cap = 0;
+    int r;
+    sqlite3_stmt *st = NULL, *ct = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT id, time, principal, address, action, kind, namespace, object_id, before, after"
+                           AUDIT_WHERE " ORDER BY id DESC LIMIT ?8 OFFSET ?9",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db, "SELECT count(*)" AUDIT_WHERE, -1, &ct, NULL) != SQLITE_OK) {
+        rc = fail_db(c->db, e, "preparing an audit search");
+        goto fin;
+    }
+    bind_audit_query(st, q);
+    bind_limit(st, 8, q->offset, q->limit);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        store_audit *a = VEC_PUSH(*out, *n, cap);
+        a->id = sqlite3_column_int64(st, 0);
+        a->at_us = sqlite3_column_int64(st, 1);
+        a->principal = col_str(st, 2);
+        a->address = col_str(st, 3);
+        a->action = col_str(st, 4);
+        a->kind = col_str(st, 5);
+        a->namespace = col_str(st, 6);
+        a->object_id = col_str(st, 7);
+        a->before = col_json(st, 8);
+        a->after = col_json(st, 9);
+    }
+    if (r != SQLITE_DONE) {
+        rc = fail_db(c->db, e, "searching the audit log");
+        goto fin;
+    }
+    bind_audit_query(ct, q);
+    if (sqlite3_step(ct) == SQLITE_ROW)
+        *total = sqlite3_column_int64(ct, 0);
+    else
+        rc = fail_db(c->db, e, "counting the audit log");
+fin:
+    sqlite3_finalize(st);
+    sqlite3_finalize(ct);
+    return rc;
+}
+
 const store_ops store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2667,4 +3112,23 @@ const store_ops store__sqlite_ops = {
     .webhook_keys_get = sq_webhook_keys_get,
     .namespace_counts = sq_namespace_counts,
     .execution_stats = sq_execution_stats,
+    .principal_put = sq_principal_put,
+    .principal_get = sq_principal_get,
+    .principal_list = sq_principal_list,
+    .principal_delete = sq_principal_delete,
+    .token_insert = sq_token_insert,
+    .token_find = sq_token_find,
+    .token_get = sq_token_get,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .role_put = sq_role_put,
+    .role_get = sq_role_get,
+    .role_list = sq_role_list,
+    .role_delete = sq_role_delete,
+    .binding_insert = sq_binding_insert,
+    .binding_list = sq_binding_list,
+    .binding_delete = sq_binding_delete,
+    .auth_generation = sq_auth_generation,
+    .audit_append = sq_audit_append,
+    .audit_search = sq_audit_search,
 };

@@ -208,11 +208,21 @@ int store_flow_delete(store *s, const char *ns, const char *id, kerr *e);
 int store_flow_purge(store *s, const char *ns, const char *id, int keep, int64_t before_us, size_t *n /* OUT */,
                      kerr *e);
 
+/* A namespace filter the caller decides (the server's access policy): a
+ * row is kept when allow(ud, namespace) returns 1. Searches apply it in the
+ * query, before paging and counting, so that pages and totals see only what
+ * the caller may read. NULL in a query: every namespace. */
+typedef struct store_ns_filter {
+    int (*allow)(void *ud, const char *ns);
+    void *ud;
+} store_ns_filter;
+
 typedef struct store_flow_query {
     const char *ns_prefix;  /* "a.b" matches a.b and a.b.c, not a.bc; NULL: all */
     const char *text;       /* case-insensitive substring of the id or the
                              * source; NULL: all */
     size_t offset, limit;   /* limit 0: no limit */
+    const store_ns_filter *ns_filter;  /* NULL: all */
 } store_flow_query;
 
 /* The latest revision of every flow that is not deleted and matches q,
@@ -292,6 +302,7 @@ typedef struct store_execution_query {
                               * concurrency limits and recovery) */
     const char *parent_id;   /* only the subflow executions of this one */
     size_t offset, limit;    /* limit 0: no limit */
+    const store_ns_filter *ns_filter;  /* NULL: all */
 } store_execution_query;
 
 #define STORE_STATE_BIT(st) (1u << (st))
@@ -667,5 +678,118 @@ typedef struct store_stats_query {
  *                task runs of those executions (the caller maps task ids to
  *                types through the flow revision) */
 int store_execution_stats(store *s, const store_stats_query *q, json_t **out /* OUT */, kerr *e);
+/* ---- access control: principals, tokens, roles, bindings (store/access.c) -- */
+
+/* Who may call the API (docs/security.md). A principal is a user (with a
+ * password, crypto_pwhash_str's text) or a service account ("service",
+ * no password); tokens belong to one. Tokens are kept as the SHA-256 (hex)
+ * of their text, never the text. Deleting a principal deletes its tokens
+ * and bindings. Every change here moves the access generation on
+ * (store_auth_generation), so that a server caching a compiled policy sees
+ * changes made by another process (the CLI) at its next request. */
+typedef struct store_principal {
+    char *name;                  /* required, unique */
+    char *kind;                  /* "user" or "service" */
+    char *password_hash;         /* NULL: no password (tokens only) */
+    int64_t created_us;          /* set by the store on insert */
+} store_principal;
+
+void store_principal_clear(store_principal *p);
+void store_principals_free(store_principal *v, size_t n);
+/* Inserts p, or updates its kind and password; *created (may be NULL) says
+ * which. */
+int store_principal_put(store *s, const store_principal *p, int *created /* OUT */, kerr *e);
+int store_principal_get(store *s, const char *name, store_principal *out /* OUT */, kerr *e);
+int store_principal_list(store *s, store_principal **out /* OUT */, size_t *n /* OUT */, kerr *e);
+int store_principal_delete(store *s, const char *name, kerr *e);
+
+typedef struct store_token {
+    char *id;                    /* required (store_new_id) */
+    char *name;                  /* what it is for ("ci") */
+    char *owner;                 /* a principal's name */
+    char *sha256;                /* hex SHA-256 of the token's text */
+    json_t *scope;               /* [{"role", "namespace"}] narrowing the owner, NULL: none */
+    int64_t created_us, expires_us, revoked_us;  /* 0: not set */
+} store_token;
+
+void store_token_clear(store_token *t);
+void store_tokens_free(store_token *v, size_t n);
+int store_token_insert(store *s, const store_token *t, kerr *e);
+/* The token whose hash is sha256 (even expired or revoked: the caller
+ * decides) and, in *generation (may be NULL), the access generation read
+ * in the same statement. */
+int store_token_find(store *s, const char *sha256, store_token *out /* OUT */, int64_t *generation /* OUT */,
+                     kerr *e);
+int store_token_get(store *s, const char *id, store_token *out /* OUT */, kerr *e);
+/* The tokens of owner (NULL: all), newest first. */
+int store_token_list(store *s, const char *owner, store_token **out /* OUT */, size_t *n /* OUT */, kerr *e);
+/* Marks token id revoked at at_us (NOT_FOUND when there is none; revoking
+ * twice keeps the first time). */
+int store_token_revoke(store *s, const char *id, int64_t at_us, kerr *e);
+/* Revokes every token of owner (NULL: every token); *n (may be NULL) gets
+ * how many. */
+int store_token_revoke_all(store *s, const char *owner, int64_t at_us, size_t *n /* OUT */, kerr *e);
+
+typedef struct store_role {
+    char *name;                  /* required */
+    json_t *statements;          /* [{"effect", "actions", "resources"}] */
+    int64_t updated_us;          /* set by the store */
+} store_role;
+
+void store_role_clear(store_role *r);
+void store_roles_free(store_role *v, size_t n);
+int store_role_put(store *s, const store_role *r, int *created /* OUT */, kerr *e);
+int store_role_get(store *s, const char *name, store_role *out /* OUT */, kerr *e);
+int store_role_list(store *s, store_role **out /* OUT */, size_t *n /* OUT */, kerr *e);
+int store_role_delete(store *s, const char *name, kerr *e);
+
+typedef struct store_binding {
+    char *id;                    /* required */
+    char *principal, *role;      /* required */
+    char *namespace;             /* a pattern: "a.b", "a.b.*" or "*" */
+    int64_t created_us;          /* set by the store */
+} store_binding;
+
+void store_binding_clear(store_binding *b);
+void store_bindings_free(store_binding *v, size_t n);
+/* DUPLICATE when the principal already has that role on that pattern. */
+int store_binding_insert(store *s, const store_binding *b, kerr *e);
+/* The bindings of principal (NULL: all), oldest first. */
+int store_binding_list(store *s, const char *principal, store_binding **out /* OUT */, size_t *n /* OUT */,
+                       kerr *e);
+int store_binding_delete(store *s, const char *id, kerr *e);
+
+/* The access generation: it moves on with every change above. */
+int store_auth_generation(store *s, int64_t *generation /* OUT */, kerr *e);
+
+/* ---- audit (store/access.c) ----------------------------------------------- */
+
+/* One change, appended and never updated or deleted (the backend refuses
+ * both). before and after are the definitions for flows, roles, bindings
+ * (NULL where there is none); secrets appear by name only. */
+typedef struct store_audit {
+    int64_t id;                  /* set by the store */
+    int64_t at_us;               /* 0: now */
+    char *principal;             /* required: who ("cli" for the command line) */
+    char *address;               /* the client's address, NULL from the CLI */
+    char *action;                /* required: "flow:write", "execution:create", ... */
+    char *kind, *namespace, *object_id;  /* what it acted on, each may be NULL */
+    json_t *before, *after;
+} store_audit;
+
+void store_audit_clear(store_audit *a);
+void store_audits_free(store_audit *v, size_t n);
+int store_audit_append(store *s, const store_audit *a, int64_t *id /* OUT, may be NULL */, kerr *e);
+
+typedef struct store_audit_query {
+    const char *principal, *action, *kind, *object_id;  /* exact; NULL: all */
+    const char *ns_prefix;       /* as in store_flow_query */
+    int64_t from_us, to_us;      /* [from, to), 0: open */
+    size_t offset, limit;        /* limit 0: no limit */
+} store_audit_query;
+
+/* Newest first; *total (may be NULL) before paging. */
+int store_audit_search(store *s, const store_audit_query *q, store_audit **out /* OUT */, size_t *n /* OUT */,
+                       int64_t *total /* OUT */, kerr *e);
 
 #endif

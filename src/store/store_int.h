@@ -120,6 +120,29 @@ typedef struct store_ops {
     /* aggregates (the UI): namespace counts and dashboard statistics */
     int (*namespace_counts)(void *b, store_ns_count **out, size_t *n, kerr *e);
     int (*execution_stats)(void *b, const store_stats_query *q, json_t **out, kerr *e);
+    /* access control and audit (store/access.c): lists leave *out as
+     * they grew on failure (the front door frees them) */
+    int (*principal_put)(void *b, const store_principal *p, int *created, int64_t now_us, kerr *e);
+    int (*principal_get)(void *b, const char *name, store_principal *out, kerr *e);
+    int (*principal_list)(void *b, store_principal **out, size_t *n, kerr *e);
+    int (*principal_delete)(void *b, const char *name, kerr *e);
+    int (*token_insert)(void *b, const store_token *t, int64_t now_us, kerr *e);
+    int (*token_find)(void *b, const char *sha256, store_token *out, int64_t *generation, kerr *e);
+    int (*token_get)(void *b, const char *id, store_token *out, kerr *e);
+    int (*token_list)(void *b, const char *owner, store_token **out, size_t *n, kerr *e);
+    /* all 0: token id; all 1: every unrevoked token of owner (NULL: all) */
+    int (*token_revoke)(void *b, const char *id, const char *owner, int all, int64_t at_us, size_t *n, kerr *e);
+    int (*role_put)(void *b, const store_role *r, int64_t now_us, kerr *e);
+    int (*role_get)(void *b, const char *name, store_role *out, kerr *e);
+    int (*role_list)(void *b, store_role **out, size_t *n, kerr *e);
+    int (*role_delete)(void *b, const char *name, kerr *e);
+    int (*binding_insert)(void *b, const store_binding *bi, int64_t now_us, kerr *e);
+    int (*binding_list)(void *b, const char *principal, store_binding **out, size_t *n, kerr *e);
+    int (*binding_delete)(void *b, const char *id, kerr *e);
+    int (*auth_generation)(void *b, int64_t *generation, kerr *e);
+    int (*audit_append)(void *b, const store_audit *a, int64_t *id, kerr *e);
+    int (*audit_search)(void *b, const store_audit_query *q, store_audit **out, size_t *n, int64_t *total,
+                        kerr *e);
 } store_ops;
 
 extern const store_ops store__sqlite_ops;

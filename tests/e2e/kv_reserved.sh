@@ -1,9 +1,9 @@
 #!/bin/bash
 # kv_reserved.sh: flows cannot reach kite's reserved kv namespace
-# (_kite.auth, where the server keeps its token hashes), whichever route
+# (_kite.auth, where kite's first versions kept token hashes), whichever route
 # they take (kv.Set, kv.Get, kv.GetKeys, kv.Delete, kv()): each run fails
 # with a message naming the reserved namespace and no row changes. And a new
-# KITE_ADMIN_TOKEN revokes every token, also one written there behind kite's
+# KITE_ADMIN_TOKEN revokes every token, also one written in the tokens table behind kite's
 # back (a database from before this rule, or edited by hand).
 set -u
 ROOT=${ROOT:-$PWD}
@@ -16,7 +16,7 @@ req GET /flows/search
 ok "the admin token works" code_is 200
 stop_server TERM
 
-rows() { sqlite3 "$DATA/kite.db" "SELECT namespace, key, value FROM kv WHERE namespace LIKE '\_kite%' ESCAPE '\' ORDER BY 1, 2"; }
+rows() { sqlite3 "$DATA/kite.db" "SELECT namespace, key, value FROM kv WHERE namespace LIKE '\_kite%' ESCAPE '\' ORDER BY 1, 2; SELECT id, sha256, revoked FROM tokens ORDER BY 1"; }
 rows >"$work/before"
 ok "the token rows exist" [ -s "$work/before" ]
 
@@ -59,7 +59,7 @@ ok "no token row changed" cmp -s "$work/before" "$work/after"
 # the same admin token; a new KITE_ADMIN_TOKEN revokes it with the old one.
 MINTED=minted-token-0123456789abcdef
 HASH=$(printf %s "$MINTED" | sha256sum | cut -d' ' -f1)
-sqlite3 "$DATA/kite.db" "INSERT INTO kv (namespace, key, value, updated) VALUES ('_kite.auth', '$HASH', '{\"name\":\"x\",\"role\":\"admin\"}', 0)"
+sqlite3 "$DATA/kite.db" "INSERT INTO tokens (id, name, owner, sha256, created) VALUES ('minted', 'x', 'admin', '$HASH', 0)"
 start_server "$ERR" --data "$DATA"
 OLD=$TOKEN
 TOKEN=$MINTED
@@ -75,6 +75,8 @@ ok "rotating KITE_ADMIN_TOKEN revokes the old admin token" code_is 401
 TOKEN=rotated-token-0123456789abcdef
 req GET /flows/search
 ok "the new admin token works" code_is 200
-ok "two rows left: the new admin token and its pointer" \
-    [ "$(sqlite3 "$DATA/kite.db" "SELECT count(*) FROM kv WHERE namespace = '_kite.auth'")" -eq 2 ]
+ok "one token left unrevoked: the new admin token" \
+    [ "$(sqlite3 "$DATA/kite.db" "SELECT count(*) FROM tokens WHERE revoked IS NULL")" -eq 1 ]
+ok "the tokens of kite's first versions left the kv store" \
+    [ "$(sqlite3 "$DATA/kite.db" "SELECT count(*) FROM kv WHERE namespace = '_kite.auth'")" -eq 0 ]
 stop_server TERM

@@ -31,7 +31,7 @@ ok "login with a wrong token: 401 invalid token" eval 'code_is 401 && jt "d[\"re
 noauth POST "$BASE/login" -H 'Content-Type: application/json' -d '{}'
 ok "login without a token: 400 naming the field" eval 'code_is 400 && jt "\"token\" in d[\"message\"]"'
 noauth POST "$BASE/login" -H 'Content-Type: application/json' -d '{"username": "ann", "password": "x"}'
-ok "login with a user: 400 naming username" eval 'code_is 400 && jt "\"username\" in d[\"message\"]"'
+ok "login with an unknown user: 401 invalid_password" eval 'code_is 401 && jt "d[\"reason\"] == \"invalid_password\""'
 rm -f "$JAR"
 sreq POST /login -H 'Content-Type: application/json' -d "{\"token\": \"$TOKEN\"}"
 ok "login: 200 with name, role, csrfToken, expiresAt" eval 'code_is 200 && jt "d[\"name\"] == \"admin\" and d[\"role\"] == \"admin\" and len(d[\"csrfToken\"]) >= 32 and d[\"expiresAt\"].endswith(\"Z\")"'

@@ -22,6 +22,7 @@
 
 #include "engine/engine.h"
 #include "server/server.h"
+#include "server/server_int.h"
 #include "tasks/tasks.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -185,6 +186,28 @@ typedef struct follower {
     buf body;
 } follower;
 
+/* Every route that needs a token declares the action it needs
+ * (server/access.c): a route added without one would be refused to all
+ * but server:admin, and fails here first. */
+static void every_route_declares_an_action(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const srv_route *rt = srv_routes(&n);
+    int missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rt[i].flags & ROUTE_NOAUTH)
+            continue;
+        int target = 0;
+        if (srv__route_action(&rt[i], &target) < 0) {
+            fprintf(stderr, "route %s %s declares no action in src/server/access.c\n", rt[i].method, rt[i].pattern);
+            missing++;
+        }
+    }
+    assert_int_equal(missing, 0);
+    assert_true(n > 40);
+}
+
 static void *follow_main(void *arg)
 {
     follower *w = arg;
@@ -230,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(routing_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(flow_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_streams, setup, teardown),
+        cmocka_unit_test(every_route_declares_an_action),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -233,6 +233,8 @@ static void test_open_applies_missing_migrations_in_order(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished; DROP TABLE webhook_keys; DROP TABLE secrets;"
+                                  " DROP TABLE principals; DROP TABLE tokens; DROP TABLE roles; DROP TABLE bindings;"
+                                  " DROP TABLE audit; DROP TABLE auth_generation;"
                                   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -1882,11 +1884,152 @@ static void test_queue_wait_wakes_at_commit(void **state)
     assert_true(now != task0);
 }
 
+/* ---- access control and audit ------------------------------------------- */
+
+static int only_team(void *ud, const char *ns)
+{
+    (void)ud;
+    return !strcmp(ns, "company.team");
+}
+
+static void test_access_rows_generation_and_audit(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int64_t g0 = 0, g1 = 0, g2 = 0;
+    assert_int_equal(store_auth_generation(f->s, &g0, &e), 0);
+    store_principal p = {.name = "ci", .kind = "service"};
+    int created = 0;
+    assert_int_equal(store_principal_put(f->s, &p, &created, &e), 0);
+    assert_int_equal(created, 1);
+    p.kind = "user";
+    p.password_hash = "$argon2id$x";
+    assert_int_equal(store_principal_put(f->s, &p, &created, &e), 0);
+    assert_int_equal(created, 0);
+    store_principal got;
+    assert_int_equal(store_principal_get(f->s, "ci", &got, &e), 0);
+    assert_string_equal(got.kind, "user");
+    assert_string_equal(got.password_hash, "$argon2id$x");
+    store_principal_clear(&got);
+    p.kind = "robot";
+    assert_int_not_equal(store_principal_put(f->s, &p, NULL, &e), 0);
+    assert_non_null(strstr(e.msg, "principal.kind"));
+
+    json_t *scope = json_pack("[{s:s,s:s}]", "role", "viewer", "namespace", "a.*");
+    store_token t = {.id = "t1", .name = "ci", .owner = "ci", .sha256 = "abc", .scope = scope, .expires_us = 99};
+    assert_int_equal(store_token_insert(f->s, &t, &e), 0);
+    assert_int_equal(store_auth_generation(f->s, &g1, &e), 0);
+    assert_true(g1 > g0);
+    store_token ft;
+    int64_t gen = 0;
+    assert_int_equal(store_token_find(f->s, "abc", &ft, &gen, &e), 0);
+    assert_int_equal(gen, g1);
+    assert_string_equal(ft.owner, "ci");
+    assert_int_equal(ft.expires_us, 99);
+    assert_true(json_equal(ft.scope, scope));
+    store_token_clear(&ft);
+    assert_int_equal(store_token_find(f->s, "nope", &ft, NULL, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_token_revoke(f->s, "t1", 5, &e), 0);
+    assert_int_equal(store_token_revoke(f->s, "t1", 7, &e), 0);
+    assert_int_equal(store_token_get(f->s, "t1", &ft, &e), 0);
+    assert_int_equal(ft.revoked_us, 5); /* the first revocation stays */
+    store_token_clear(&ft);
+    assert_int_equal(store_token_revoke(f->s, "t9", 5, &e), STORE_NOT_FOUND);
+    json_decref(scope);
+
+    json_t *st = json_pack("[{s:s,s:[s]}]", "effect", "deny", "actions", "*");
+    store_role ro = {.name = "nothing", .statements = st};
+    assert_int_equal(store_role_put(f->s, &ro, &created, &e), 0);
+    assert_int_equal(created, 1);
+    json_decref(st);
+    store_binding b = {.id = "b1", .principal = "ci", .role = "nothing", .namespace = "a.*"};
+    assert_int_equal(store_binding_insert(f->s, &b, &e), 0);
+    b.id = "b2";
+    assert_int_equal(store_binding_insert(f->s, &b, &e), STORE_DUPLICATE);
+    store_binding *bs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_binding_list(f->s, "ci", &bs, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_bindings_free(bs, n);
+    /* removing a principal takes its tokens and bindings */
+    assert_int_equal(store_principal_delete(f->s, "ci", &e), 0);
+    assert_int_equal(store_binding_list(f->s, NULL, &bs, &n, &e), 0);
+    assert_int_equal(n, 0);
+    store_bindings_free(bs, n);
+    assert_int_equal(store_token_get(f->s, "t1", &ft, &e), STORE_NOT_FOUND);
+    assert_int_equal(store_auth_generation(f->s, &g2, &e), 0);
+    assert_true(g2 > g1);
+
+    /* the audit log: appended, searched newest first, never changed */
+    json_t *after = json_pack("{s:s}", "source", "id: f");
+    store_audit a = {.principal = "alice", .address = "127.0.0.1", .action = "flow:write", .kind = "flow",
+                     .namespace = "company.team", .object_id = "f", .after = after};
+    int64_t id1 = 0, id2 = 0;
+    assert_int_equal(store_audit_append(f->s, &a, &id1, &e), 0);
+    a.action = "flow:delete";
+    a.namespace = "company.other";
+    assert_int_equal(store_audit_append(f->s, &a, &id2, &e), 0);
+    json_decref(after);
+    assert_true(id2 > id1);
+    store_audit *v = NULL;
+    int64_t total = 0;
+    store_audit_query q = {.ns_prefix = "company"};
+    assert_int_equal(store_audit_search(f->s, &q, &v, &n, &total, &e), 0);
+    assert_int_equal(total, 2);
+    assert_int_equal(v[0].id, id2);
+    assert_string_equal(json_string_value(json_object_get(v[1].after, "source")), "id: f");
+    store_audits_free(v, n);
+    store_audit_query q2 = {.action = "flow:write"};
+    assert_int_equal(store_audit_search(f->s, &q2, &v, &n, &total, &e), 0);
+    assert_int_equal(total, 1);
+    store_audits_free(v, n);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET principal = 'x'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A caller's namespace filter applies in the query: pages and totals. */
+static void test_search_namespace_filter(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    int rev;
+    assert_int_equal(store_flow_put(f->s, "company.team", "a", "id: a\n", NULL, &rev, NULL, &e), 0);
+    assert_int_equal(store_flow_put(f->s, "company.other", "b", "id: b\n", NULL, &rev, NULL, &e), 0);
+    insert_exec(f->s, "x1", "company.team", "a");
+    insert_exec(f->s, "x2", "company.other", "b");
+    insert_exec(f->s, "x3", "company.other", "b");
+    store_ns_filter nf = {.allow = only_team};
+    store_flow_query q = {.ns_filter = &nf};
+    store_flow *fl = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    assert_int_equal(store_flow_search(f->s, &q, &fl, &n, &total, &e), 0);
+    assert_int_equal(total, 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(fl[0].namespace, "company.team");
+    store_flows_free(fl, n);
+    store_execution_query xq = {.ns_filter = &nf};
+    store_execution *xs = NULL;
+    assert_int_equal(store_execution_search(f->s, &xq, &xs, &n, &total, &e), 0);
+    assert_int_equal(total, 1);
+    assert_string_equal(xs[0].id, "x1");
+    store_executions_free(xs, n);
+    store_execution_query all = {0};
+    assert_int_equal(store_execution_search(f->s, &all, &xs, &n, &total, &e), 0);
+    assert_int_equal(total, 3);
+    store_executions_free(xs, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_names_round_trip),
         cmocka_unit_test(test_new_id_is_base62_and_unique),
+        cmocka_unit_test_setup_teardown(test_access_rows_generation_and_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_namespace_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_migrates_an_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_applies_missing_migrations_in_order, setup,
                                         teardown),
