@@ -20,6 +20,13 @@ int cli_cmd_execution(int argc, char **argv);
 int cli_cmd_server(int argc, char **argv);
 int cli_cmd_flow(int argc, char **argv);   /* cmd_flow.c: kite flow sync */
 int cli_cmd_secret(int argc, char **argv);
+/* cmd_access.c: kite user, token, role, binding, auth check, audit */
+int cli_cmd_user(int argc, char **argv);
+int cli_cmd_token(int argc, char **argv);
+int cli_cmd_role(int argc, char **argv);
+int cli_cmd_binding(int argc, char **argv);
+int cli_cmd_auth(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
 
 /* ---- the configuration file (config.c) ---------------------------------- */
 

@@ -37,7 +37,7 @@
 
 /* ---- tokens ------------------------------------------------------------------ */
 
-int srv_token_generate(char **out /* OUT */, kerr *e)
+int server_token_generate(char **out /* OUT */, kerr *e)
 {
     unsigned char rnd[24];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
@@ -130,7 +130,7 @@ int server_auth_init(server *s, const char *token, char **generated, kerr *e)
     char *fresh = NULL;
     if (!rc && (!token || !*token)) {
         if (!admin_token_active(st, NULL)) {
-            rc = srv_token_generate(&fresh, e);
+            rc = server_token_generate(&fresh, e);
             token = fresh;
         } else {
             token = NULL;
@@ -163,54 +163,7 @@ int server_auth_init(server *s, const char *token, char **generated, kerr *e)
 
 int server_access_load(store *st, policy **out, kerr *e)
 {
-    *out = NULL;
-    policy *p = policy_new();
-    store_role *roles = NULL;
-    size_t nr = 0;
-    store_binding *bs = NULL;
-    size_t nb = 0;
-    store_token *toks = NULL;
-    size_t nt = 0;
-    int rc = store_role_list(st, &roles, &nr, e);
-    if (!rc)
-        rc = store_binding_list(st, NULL, &bs, &nb, e);
-    if (!rc)
-        rc = store_token_list(st, NULL, &toks, &nt, e);
-    for (size_t i = 0; !rc && i < nr; i++) {
-        kerr e2 = KERR_INIT;
-        if (policy_add_role(p, roles[i].name, roles[i].statements, &e2))
-            fprintf(stderr, "kite: role %s is ignored: %s\n", roles[i].name, e2.msg);
-    }
-    for (size_t i = 0; !rc && i < nb; i++) {
-        kerr e2 = KERR_INIT;
-        if (policy_bind(p, bs[i].principal, bs[i].role, bs[i].namespace, bs[i].id, &e2))
-            fprintf(stderr, "kite: binding %s is ignored: %s\n", bs[i].id, e2.msg);
-    }
-    int64_t now = store_now_us();
-    for (size_t i = 0; !rc && i < nt; i++) {
-        if (!toks[i].scope || toks[i].revoked_us || (toks[i].expires_us && toks[i].expires_us <= now))
-            continue;
-        char who[96];
-        snprintf(who, sizeof who, "token:%s", toks[i].id);
-        size_t k;
-        json_t *b;
-        json_array_foreach(toks[i].scope, k, b) {
-            kerr e2 = KERR_INIT;
-            policy_bind(p, who, json_string_value(json_object_get(b, "role")),
-                        json_string_value(json_object_get(b, "namespace")), toks[i].id, &e2);
-        }
-    }
-    store_roles_free(roles, nr);
-    store_bindings_free(bs, nb);
-    store_tokens_free(toks, nt);
-    if (!rc)
-        rc = policy_compile(p, e);
-    if (rc) {
-        policy_free(p);
-        return -1;
-    }
-    *out = p;
-    return 0;
+    return store_access_policy(st, out, e);
 }
 
 typedef struct retired {

@@ -276,7 +276,7 @@ enum MHD_Result srv_tokens_create(srv_req *r)
         rc = srv_kerr_error(r, &e);
         goto out;
     }
-    if (store_begin(st, &e) || srv_token_generate(&text, &e)) {
+    if (store_begin(st, &e) || server_token_generate(&text, &e)) {
         rc = srv_kerr_error(r, &e);
         goto out;
     }

@@ -98,6 +98,9 @@ int server_principal_check(const char *name, kerr *e);
 /* A password hashed with Argon2id (libsodium crypto_pwhash_str); the
  * caller frees *out. Fails for fewer than 8 characters. */
 int server_password_hash(const char *password, char **out /* OUT */, kerr *e);
+/* A new random token's text ("kite_" and 48 hex digits from getrandom);
+ * the caller frees it. */
+int server_token_generate(char **out /* OUT */, kerr *e);
 /* 1 when password matches hash. */
 int server_password_verify(const char *hash, const char *password);
 

@@ -236,8 +236,6 @@ int srv_who_of_hash(server *s, const char *hex, srv_principal *who /* OUT */, ke
 /* Who principal name is with its own bindings (a password session): 0, or
  * SRV_WHO_UNKNOWN when it was removed, SRV_WHO_ERROR. */
 int srv_who_of_principal(server *s, const char *name, srv_principal *who /* OUT */, kerr *e);
-/* A new random token's text ("kite_" and 48 hex digits); the caller frees it. */
-int srv_token_generate(char **out /* OUT */, kerr *e);
 /* 1 when the caller may do action (a policy_action) on namespace ns: its
  * owner's bindings allow it and, for a scoped token, its scope too. */
 int srv_allowed(const srv_req *r, int action, const char *ns);

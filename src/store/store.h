@@ -762,6 +762,14 @@ int store_binding_delete(store *s, const char *id, kerr *e);
 /* The access generation: it moves on with every change above. */
 int store_auth_generation(store *s, int64_t *generation /* OUT */, kerr *e);
 
+/* Every role, binding and live token scope compiled into a policy
+ * (util/policy.h): stored roles over the built-in ones, each scoped
+ * token's scope bound to the pseudo-principal "token:<id>". A stored role
+ * or binding that no longer parses is left out with a line on stderr. The
+ * caller frees *out with policy_free. */
+struct policy;
+int store_access_policy(store *s, struct policy **out /* OUT */, kerr *e);
+
 /* ---- audit (store/access.c) ----------------------------------------------- */
 
 /* One change, appended and never updated or deleted (the backend refuses
