@@ -176,6 +176,7 @@ static void vault_opts(const engine_secret_backend *b, httpc_opts *o)
     o->max_body = 1u << 20;
     o->insecure = b->insecure;
     o->ca_file = b->ca_file;
+    o->trusted = 1; /* kite.yml's own address: not a flow's (security.ssrf) */
 }
 
 /* The token to send: the static one, or an AppRole login's (made when there

@@ -41,6 +41,7 @@
 #include "flow/flow.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 
 #include <git2.h>
 
@@ -139,6 +140,8 @@ int tasks_git_clone(const char *url, const char *branch, const char *user, const
     o.fetch_opts.callbacks.credentials = cred_cb;
     o.fetch_opts.callbacks.certificate_check = cert_cb;
     o.fetch_opts.callbacks.payload = &a;
+    if (netguard_enabled())
+        o.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE; /* the checked host only */
     git_repository *repo = NULL;
     int rc = git_clone(&repo, url, dest, &o);
     if (kpath) {
@@ -406,6 +409,54 @@ static void gprops_free(gprops *g)
     free(g->url), free(g->branch), free(g->user), free(g->pass), free(g->key), free(g->passphrase);
 }
 
+/* security.ssrf for a task's repository: the URL's host (https://, http://,
+ * ssh://, git://, or scp-like user@host:path), every address it resolves
+ * to. file:// and local paths open no connection. libgit2 resolves the
+ * name again itself; redirects are not followed while the guard is on
+ * (tasks_git_clone). */
+static int git_guard(const char *url, kerr *e)
+{
+    if (!netguard_enabled())
+        return 0;
+    char host[256];
+    int port = 22;
+    const char *p = strstr(url, "://");
+    if (p) {
+        size_t sl = (size_t)(p - url);
+        if ((sl == 4 && !strncasecmp(url, "file", 4)))
+            return 0;
+        port = sl == 5 && !strncasecmp(url, "https", 5) ? 443 : sl == 4 && !strncasecmp(url, "http", 4) ? 80
+               : sl == 3 && !strncasecmp(url, "git", 3) ? 9418 : 22;
+        p += 3;
+    } else {
+        if (url[0] == '/' || url[0] == '.' || !strchr(url, ':'))
+            return 0; /* a local path */
+        p = url;
+    }
+    size_t auth = strcspn(p, "/");
+    const char *at = memchr(p, '@', auth);
+    if (at)
+        p = at + 1;
+    size_t n;
+    if (*p == '[') {
+        p++;
+        n = strcspn(p, "]");
+    } else {
+        n = strcspn(p, ":/");
+    }
+    if (!n || n >= sizeof host)
+        return kerr_setc(e, KERR_INVALID, "security.ssrf: cannot read the host of '%s'", url);
+    memcpy(host, p, n);
+    host[n] = '\0';
+    const char *after = p + n + (p[n] == ']');
+    if (strstr(url, "://") && *after == ':' && after[1] >= '0' && after[1] <= '9')
+        port = atoi(after + 1);
+    kerr ge = KERR_INIT;
+    if (netguard_check_host_all(host, port, &ge))
+        return kerr_setc(e, ge.code, "git %s: %s", url, ge.msg);
+    return 0;
+}
+
 static int read_gprops(task_ctx *c, const char *dflt_branch, gprops *g, kerr *e)
 {
     memset(g, 0, sizeof *g);
@@ -418,7 +469,7 @@ static int read_gprops(task_ctx *c, const char *dflt_branch, gprops *g, kerr *e)
     task_secret(c, g->passphrase);
     if (!g->url || !*g->url)
         return kerr_set(e, "property 'url' is required (the repository's URL)");
-    return 0;
+    return git_guard(g->url, e);
 }
 
 static const char *tmp_root(task_ctx *c)

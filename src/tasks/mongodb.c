@@ -27,6 +27,7 @@
 #include "storage/storage.h"
 #include "util/datetime.h"
 #include "util/ion.h"
+#include "util/netguard.h"
 
 #include <mongoc/mongoc.h>
 
@@ -142,6 +143,27 @@ static int mconn_open(task_ctx *c, mconn *m, kerr *e)
             mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, (int32_t)left);
         if (left < mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 10000))
             mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, (int32_t)left);
+    }
+    /* security.ssrf: the URI's hosts, every address of each (the driver
+     * resolves them again itself: docs/security.md names what is left) */
+    if (netguard_enabled()) {
+        const char *srv = mongoc_uri_get_srv_hostname(uri);
+        kerr ge = KERR_INIT;
+        if (srv && !netguard_name_allowed(srv)) {
+            mongoc_uri_destroy(uri);
+            return fail(m, e, "security.ssrf: a mongodb+srv URI's servers come from DNS at connect time: list '%s' "
+                              "in kite.yml security.ssrf.allow to use it",
+                        srv);
+        }
+        for (const mongoc_host_list_t *h = srv ? NULL : mongoc_uri_get_hosts(uri); h; h = h->next) {
+            int bad = h->family == AF_UNIX
+                          ? kerr_setc(&ge, KERR_INVALID, "security.ssrf: %s is a Unix socket, which is local", h->host)
+                          : netguard_check_host_all(h->host, h->port, &ge);
+            if (bad) {
+                mongoc_uri_destroy(uri);
+                return fail(m, e, "%s", ge.msg);
+            }
+        }
     }
     m->client = mongoc_client_new_from_uri_with_error(uri, &err);
     mongoc_uri_destroy(uri);

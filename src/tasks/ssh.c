@@ -28,6 +28,7 @@
  * close, which closes the command's pipes.
  */
 #include "tasks/ssh_int.h"
+#include "util/netguard.h"
 
 #include "expr/expr.h"
 #include "util/datetime.h"
@@ -237,6 +238,23 @@ ssh_session tasks__ssh_open(task_ctx *c, const char *key_prop, const char *pass_
         ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, kh_path);
         ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
         kh_what = "property 'knownHosts'";
+    }
+    /* security.ssrf: kite resolves, checks and connects the socket itself, and
+     * libssh speaks over it (SSH_OPTIONS_FD, owned by the session from here);
+     * the host name stays the session's for known_hosts */
+    if (netguard_enabled()) {
+        if (proxy && *proxy) {
+            kerr_setc(e, KERR_INVALID, "%s: security.ssrf: property 'proxyCommand' runs a command that may connect "
+                                       "anywhere, so it is refused while the guard is on", where);
+            goto out;
+        }
+        kerr ge = KERR_INIT;
+        int fd = netguard_connect(host, (int)portn, (int)tmo * 1000, &ge);
+        if (fd < 0) {
+            kerr_setc(e, ge.code, "%s: %s", where, ge.msg);
+            goto out;
+        }
+        ssh_options_set(s, SSH_OPTIONS_FD, &fd);
     }
     if (ssh_connect(s) != SSH_OK) {
         kerr_set(e, "%s: cannot connect: %s", where, ssh_get_error(s));

@@ -27,7 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/httpc_int.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 
 #define DEF_CONNECT_MS 10000L
 #define DEF_IDLE_MS 60000L
@@ -132,6 +134,63 @@ void httpc_escape(const char *s, size_t n, buf *out)
             buf_append(out, esc, 3);
         }
     }
+}
+
+/* ---- the SSRF guard (security.ssrf, util/netguard.h) ---- */
+
+/* The host of url (a name, or an address in brackets) into out; "" when
+ * there is none. */
+static void url_host(const char *url, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    if (!url)
+        return;
+    CURLU *u = curl_url();
+    char *h = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && h)
+        snprintf(out, outsz, "%s", h);
+    curl_free(h);
+    curl_url_cleanup(u);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the address libcurl is about to connect to,
+ * checked; a refusal makes this attempt fail (libcurl tries the host's next
+ * address, if any, which is checked in turn). The name given to the guard,
+ * for host names in security.ssrf.allow, is the current URL's host (a
+ * redirect's once followed) or the proxy's. */
+static curl_socket_t guard_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    httpc_guard *g = ud;
+    if (a->family == AF_UNIX && g->unix_ok)
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    char host[256];
+    const char *src = g->proxy;
+    if (!src) {
+        char *eff = NULL;
+        curl_easy_getinfo(g->h, CURLINFO_EFFECTIVE_URL, &eff);
+        src = eff;
+    }
+    url_host(src, host, sizeof host);
+    kerr e = KERR_INIT;
+    if (netguard_check_sa(&a->addr, host[0] ? host : NULL, &e)) {
+        if (!g->refused[0])
+            snprintf(g->refused, sizeof g->refused, "%s", e.msg);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+void httpc__guard_install(CURL *h, httpc_guard *g, const char *proxy)
+{
+    g->h = h;
+    g->proxy = proxy;
+    g->refused[0] = '\0';
+    g->unix_ok = 0;
+    if (!netguard_enabled())
+        return;
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, g);
 }
 
 /* ---- for the HTTP tasks (tasks/http.c): multipart bodies, cancel ---- */
@@ -335,6 +394,7 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
     struct curl_slist *hdrs = NULL;
     curl_mime *mime = NULL;
     int rc = -1;
+    httpc_guard guard;
 
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -371,6 +431,11 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
     if (o->unix_socket)
         curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (o->trusted)
+        guard.refused[0] = '\0';
+    else
+        httpc__guard_install(h, &guard, o->proxy);
+    guard.unix_ok = o->unix_socket != NULL;
 
     for (const char *const *hp = req->headers; hp && *hp; hp++)
         hdrs = curl_slist_append(hdrs, *hp);
@@ -447,6 +512,8 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
         httpc_redact_url(req->url, &url);
         if (cc == CURLE_ABORTED_BY_CALLBACK && more && more->cancel && atomic_load(more->cancel))
             buf_puts(&msg, "cancelled");
+        else if (guard.refused[0] && cc == CURLE_COULDNT_CONNECT)
+            buf_puts(&msg, guard.refused);
         else
             describe(h, cc, &x, errbuf, o, &msg);
         kerr_set(e, "%s %s: %s", method, buf_str(&url), buf_str(&msg));
@@ -463,6 +530,8 @@ out:
         close(x.fd);
     /* the easy handle must not keep pointers into this call's stack */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, NULL);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, NULL);
     return rc;
 }
 

@@ -20,7 +20,11 @@
  * body over its cap, a callback that stopped) fails with a message of one
  * line naming the target and the cause, for example
  *   POST https://hooks.example.com/x: connect: Connection refused
- * and the URL in it has its user and password removed. An HTTP status of any
+ * and the URL in it has its user and password removed. With the SSRF guard
+ * on (security.ssrf, util/netguard.h), every address libcurl connects to is
+ * checked first (each redirect's too), and a refusal reads
+ *   GET http://127.0.0.1:8080/x: security.ssrf: 127.0.0.1 is in the denied
+ *   range 127.0.0.0/8 (loopback); allow it in kite.yml security.ssrf.allow An HTTP status of any
  * value is not an error here: the caller decides what 404 or 500 means.
  */
 #ifndef KITE_UTIL_HTTPC_H
@@ -49,6 +53,8 @@ typedef struct httpc_opts {
     const char *user_agent;   /* NULL: "kite" */
     const char *unix_socket;  /* connect to this Unix socket instead (the Docker
                                  Engine API); the URL still names the host */
+    int trusted;              /* 1: the target comes from kite.yml (Vault), not from a flow:
+                               * the SSRF guard (security.ssrf) does not apply */
 } httpc_opts;
 
 /* Called with each piece of the body as it arrives, instead of keeping it

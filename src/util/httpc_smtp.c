@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/httpc_int.h"
 #include "util/mem.h"
 
 static pthread_once_t smtp_once = PTHREAD_ONCE_INIT;
@@ -196,12 +197,17 @@ int httpc_smtp_send(const httpc_mail *m, kerr *e)
         if (!m->files[i].is_inline)
             add_file(mime, &m->files[i]);
     curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    httpc_guard guard;
+    httpc__guard_install(h, &guard, NULL);
 
     CURLcode rc = curl_easy_perform(h);
     int ret = 0;
     if (rc != CURLE_OK) {
         buf msg = BUF_INIT;
-        smtp_describe(h, rc, errbuf, &msg);
+        if (guard.refused[0] && rc == CURLE_COULDNT_CONNECT)
+            buf_puts(&msg, guard.refused);
+        else
+            smtp_describe(h, rc, errbuf, &msg);
         kerr_set(e, "SMTP %s: %s", url, buf_str(&msg));
         buf_free(&msg);
         ret = -1;

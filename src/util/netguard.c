@@ -23,7 +23,11 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,7 +359,7 @@ int netguard_configure(const json_t *ssrf, kerr *e)
 int netguard_enabled(void) { return pol.enabled; }
 
 /* 1 when host is one of allow's names (".example.com" covers its subdomains). */
-static int name_allowed(const char *host)
+int netguard_name_allowed(const char *host)
 {
     if (!host || !*host || !pol.nnames)
         return 0;
@@ -387,7 +391,7 @@ static int decide(int f, const uint8_t *a, const char *text, const char *host, k
         if (contains(&pol.deny.v[i], f, a))
             return kerr_setc(e, KERR_INVALID, "security.ssrf: %s is in the denied range %s (security.ssrf.deny in kite.yml)",
                              text, netguard_cidr_format(&pol.deny.v[i], c, sizeof c));
-    if (name_allowed(host))
+    if (netguard_name_allowed(host))
         return 0;
     int best = -1, allow_bits = -1;
     for (size_t i = 0; i < NBUILTIN; i++)
@@ -468,4 +472,98 @@ int netguard_resolve(const char *host, int port, int socktype, struct sockaddr_s
         return -1;
     }
     return kerr_setc(e, KERR_UNAVAILABLE, "cannot resolve '%s': no IPv4 or IPv6 address", host);
+}
+
+/* A non-blocking connect bounded by timeout_ms; 0, or -1 with errno. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int rc = connect(fd, sa, len);
+    if (rc && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n;
+        do
+            n = poll(&p, 1, timeout_ms > 0 ? timeout_ms : 10000);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
+            return -1;
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        rc = 0;
+    }
+    fcntl(fd, F_SETFL, fl);
+    return rc;
+}
+
+int netguard_connect(const char *host, int port, int timeout_ms, kerr *e)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, &res);
+    if (rc)
+        return kerr_setc(e, KERR_UNAVAILABLE, "cannot resolve '%s': %s", host, gai_strerror(rc));
+    kerr first = KERR_INIT;
+    int fd = -1, last_errno = 0, tried = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        kerr e2 = KERR_INIT;
+        if (netguard_check_sa(ai->ai_addr, host, &e2)) {
+            if (!first.code)
+                first = e2;
+            continue;
+        }
+        tried = 1;
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last_errno = errno;
+            continue;
+        }
+        if (connect_within(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms)) {
+            last_errno = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd >= 0)
+        return fd;
+    if (!tried && first.code) {
+        if (e)
+            *e = first;
+        return -1;
+    }
+    return kerr_setc(e, KERR_UNAVAILABLE, "cannot connect to %s port %d: %s", host, port,
+                     last_errno ? strerror(last_errno) : "no IPv4 or IPv6 address");
+}
+
+int netguard_check_host_all(const char *host, int port, kerr *e)
+{
+    if (!pol.enabled)
+        return 0;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res))
+        return 0;
+    int rc = 0;
+    for (struct addrinfo *ai = res; ai && !rc; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+            rc = netguard_check_sa(ai->ai_addr, host, e);
+    freeaddrinfo(res);
+    return rc;
 }

@@ -86,6 +86,22 @@ int netguard_check_text(const char *addr, const char *host, kerr *e);
 int netguard_resolve(const char *host, int port, int socktype, struct sockaddr_storage *out /* OUT */,
                      socklen_t *outlen /* OUT */, char *addr_text /* OUT */, kerr *e);
 
+/* For clients that resolve the name again themselves (MongoDB, Git): every
+ * address host resolves to must be allowed, else -1 with the first refusal
+ * (0 at once when the guard is off). A name that does not resolve is left
+ * to the client's own error (0). */
+int netguard_check_host_all(const char *host, int port, kerr *e);
+/* 1 when host is one of security.ssrf.allow's names (or under a ".domain"
+ * entry). */
+int netguard_name_allowed(const char *host);
+
+/* Resolves host, checks each address as netguard_resolve does, and
+ * connects a TCP socket to the first allowed address that answers within
+ * timeout_ms (each). Returns the connected descriptor (close-on-exec,
+ * blocking), or -1 with e set: the first refusal when every address was
+ * refused, else "cannot connect to HOST port N: <errno text>". */
+int netguard_connect(const char *host, int port, int timeout_ms, kerr *e);
+
 /* Text of a socket address into out (at least 46 bytes); "?" for others. */
 const char *netguard_sa_text(const struct sockaddr *sa, char *out, size_t outsz);
 

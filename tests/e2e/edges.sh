@@ -133,6 +133,44 @@ wait $slowpid
 slowrc=$?
 cat "$work/tlsslow.out"
 ok "slow TLS clients (trickling headers, or no handshake at all) are closed at the header deadline" [ "$slowrc" = 0 ]
+# ---- path traversal through the API (over TLS) ----------------------------------------------
+cat >"$work/files.yml" <<'YML'
+id: files
+namespace: e2e.edges
+tasks:
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [out.txt]
+    commands:
+      - echo "file of {{ execution.id }}" > out.txt
+YML
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/files.yml"
+req POST "/executions/e2e.edges/files?wait=true"
+X1=$(j "d['id']"); U1=$(j "d['taskRunList'][0]['outputs']['outputFiles']['out.txt']")
+req POST "/executions/e2e.edges/files?wait=true"
+X2=$(j "d['id']"); U2=$(j "d['taskRunList'][0]['outputs']['outputFiles']['out.txt']")
+req GET "/executions/$X1/file" --get --data-urlencode "path=$U1"
+ok "an execution's own file is served" eval 'code_is 200 && grep -q "file of $X1" "$work/body"'
+req GET "/executions/$X1/file" --get --data-urlencode "path=$U2"
+ok "another execution's file through the first one's route: 403" code_is 403
+T2=${U2#*executions/$X2/}
+req GET "/executions/$X1/file" --get --data-urlencode "path=${U1%%/executions/*}/executions/$X1/../$X2/$T2"
+ok "the same through '..': refused, not served" eval '[ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ! grep -q "file of $X2" "$work/body"'
+req GET "/executions/$X1/file" --get --data-urlencode "path=${U1%%/executions/*}/executions/$X1/%2e%2e/$X2/$T2"
+ok "the same through '%2e%2e': refused with a 4xx, not served" eval '[ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ! grep -q "file of $X2" "$work/body"'
+req GET "/executions/$X1/file" --get --data-urlencode "path=/etc/passwd"
+ok "an absolute path: 403" eval 'code_is 403 && ! grep -q root: "$work/body"'
+req GET "/executions/$X1/file" --get --data-urlencode "path=file:///etc/passwd"
+ok "a file:// URI: 403" eval 'code_is 403 && ! grep -q root: "$work/body"'
+code=$(curl -s "${CA[@]}" -o "$work/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/executions/$X1/file?path=${U1}%00x")
+ok "a NUL in the path: refused with a 4xx" eval '[ "$code" -ge 400 ] && [ "$code" -lt 500 ]'
+code=$(curl -s "${CA[@]}" -o "$work/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/namespaces/e2e.edges%2F..%2F..%2Fx/kv")
+ok "a namespace with '/..' in the kv route: refused with a 4xx" eval '[ "$code" -ge 400 ] && [ "$code" -lt 500 ]'
+code=$(curl -s "${CA[@]}" -o "$work/body" -w '%{http_code}' -X PUT -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '"x"' "$BASE/namespaces/e2e.edges/kv/..%2F..%2Fescape")
+ok "a kv key with '../': refused with a 4xx" eval '[ "$code" -ge 400 ] && [ "$code" -lt 500 ] && [ -z "$(find "$work" -name "escape*")" ]'
+
 stop_server
 ok "the TLS server stops cleanly" [ "$STOP_RC" = 0 ]
 
@@ -192,6 +230,345 @@ stop_server
 printf 'data: %s\nserver:\n  trustedProxies: [10.0.0.1/8]\n' "$work/data" >"$work/bad6.yml"
 ok "a network with host bits set is refused" bad_start "$work/bad6.yml"
 ok "naming the entry" grep -q "server.trustedProxies\[0\]': '10.0.0.1/8' has bits set past its /8 prefix" "$work/bad.err"
+
+# ---- the SSRF guard (security.ssrf) ---------------------------------------------------------
+ROOT=$PWD
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${S3PID:-}" ] && kill "$S3PID" 2>/dev/null; type pg_stop >/dev/null 2>&1 && pg_stop; type sshd_stop >/dev/null 2>&1 && sshd_stop; cleanup' EXIT
+start_httpd() { # VAR [args...]: tests/lib/httpd.py, its port in VAR
+    local var=$1
+    shift
+    python3 tests/lib/httpd.py --max-seconds 600 "$@" >"$work/$var.port" 2>/dev/null &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        [ -s "$work/$var.port" ] && break
+        sleep 0.05
+    done
+    printf -v "$var" '%s' "$(head -1 "$work/$var.port")"
+}
+start_httpd HP                         # the "internal" server: 127.0.0.1, denied
+start_httpd AP --host 127.0.0.2        # an allowed server (kite.yml allow: [127.0.0.2])
+H=http://127.0.0.1:$HP
+A=http://127.0.0.2:$AP
+cat >"$work/guard.yml" <<YML
+data: $work/data-guard
+security:
+  ssrf:
+    enabled: true
+    allow: [127.0.0.2]
+YML
+printf 'data: %s\n' "$work/data-off" >"$work/off.yml"
+# krun CONFIG FLOWFILE: kite run; sets rc, state and $work/run.err
+krun() {
+    timeout 120 "$KITE" run "$2" --config "$1" >"$work/run.out" 2>"$work/run.err"
+    rc=$?
+    state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/run.err" | tail -1)
+}
+# flow ID TASK-YAML: writes $work/ID.yml, one task of id t
+flow() {
+    printf 'id: %s\nnamespace: e2e.ssrf\ntasks:\n  - id: t\n%s\n' "$1" "$2" >"$work/$1.yml"
+}
+refused() { # refused TEXT: the run failed and said TEXT
+    [ "$state" = FAILED ] && grep -qF -- "$1" "$work/run.err" || { tail -5 "$work/run.err"; return 1; }
+}
+LOOP="security.ssrf: 127.0.0.1 is in the denied range 127.0.0.0/8 (loopback); allow it in kite.yml security.ssrf.allow"
+META="security.ssrf: 169.254.169.254 is in the denied range 169.254.169.254/32 (the cloud metadata address)"
+
+flow req_lo "    type: io.kestra.plugin.core.http.Request
+    uri: $H/echo"
+krun "$work/guard.yml" "$work/req_lo.yml"
+ok "guard on: Request to 127.0.0.1 is refused, naming the address and the rule" refused "$LOOP"
+krun "$work/off.yml" "$work/req_lo.yml"
+ok "guard off: the same Request works as before" [ "$state" = SUCCESS ]
+flow req_meta "    type: io.kestra.plugin.core.http.Request
+    uri: http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+krun "$work/guard.yml" "$work/req_meta.yml"
+ok "guard on: Request to the cloud metadata address is refused" refused "$META"
+flow req_ok "    type: io.kestra.plugin.core.http.Request
+    uri: $A/echo"
+krun "$work/guard.yml" "$work/req_ok.yml"
+ok "guard on: Request to an allowed address works" [ "$state" = SUCCESS ]
+flow req_redir "    type: io.kestra.plugin.core.http.Request
+    uri: $A/redirect?to=$H/echo"
+krun "$work/guard.yml" "$work/req_redir.yml"
+ok "guard on: a redirect from the allowed server to 127.0.0.1 is refused" refused "$LOOP"
+flow req_redir_meta "    type: io.kestra.plugin.core.http.Request
+    uri: $A/redirect?to=http://169.254.169.254/latest/meta-data/"
+krun "$work/guard.yml" "$work/req_redir_meta.yml"
+ok "guard on: a redirect to the metadata address is refused" refused "$META"
+krun "$work/off.yml" "$work/req_redir.yml"
+ok "guard off: the redirect is followed as before" [ "$state" = SUCCESS ]
+flow req_mapped "    type: io.kestra.plugin.core.http.Request
+    uri: http://[::ffff:127.0.0.1]:$HP/echo"
+krun "$work/guard.yml" "$work/req_mapped.yml"
+ok "guard on: 127.0.0.1 written as an IPv4-mapped IPv6 address is refused too" refused "$LOOP"
+flow req_name "    type: io.kestra.plugin.core.http.Request
+    uri: http://localhost:$HP/echo"
+krun "$work/guard.yml" "$work/req_name.yml"
+ok "guard on: a name that resolves to loopback is refused (the address is checked, not the name)" refused "is in the denied range"
+
+flow dl_lo "    type: io.kestra.plugin.core.http.Download
+    uri: $H/big?n=10"
+krun "$work/guard.yml" "$work/dl_lo.yml"
+ok "guard on: Download from 127.0.0.1 is refused" refused "$LOOP"
+flow dl_redir "    type: io.kestra.plugin.core.http.Download
+    uri: $A/redirect?to=$H/big?n=10"
+krun "$work/guard.yml" "$work/dl_redir.yml"
+ok "guard on: Download through a redirect to 127.0.0.1 is refused" refused "$LOOP"
+krun "$work/off.yml" "$work/dl_redir.yml"
+ok "guard off: the Download works as before" [ "$state" = SUCCESS ]
+
+flow slack_lo "    type: io.kestra.plugin.notifications.slack.SlackIncomingWebhook
+    url: $H/echo
+    payload: '{\"text\": \"hello\"}'"
+krun "$work/guard.yml" "$work/slack_lo.yml"
+ok "guard on: a Slack alert to 127.0.0.1 is refused" refused "$LOOP"
+krun "$work/off.yml" "$work/slack_lo.yml"
+ok "guard off: the Slack alert is sent as before" [ "$state" = SUCCESS ]
+flow fn_http "    type: io.kestra.plugin.core.log.Log
+    message: \"{{ http('$H/echo') }}\""
+krun "$work/guard.yml" "$work/fn_http.yml"
+ok "guard on: the http() function to 127.0.0.1 is refused" refused "$LOOP"
+
+# PostgreSQL: a real server on 127.0.0.1
+. tests/lib/pg.sh
+if pg_start; then
+    export SECRET_PGPW=$(printf '%s' "$PG_PASSWORD" | base64)
+    flow pg_q "    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: $PG_URL
+    username: $PG_USER
+    password: \"{{ secret('PGPW') }}\"
+    sql: SELECT 42 AS answer
+    fetchType: FETCH_ONE"
+    krun "$work/guard.yml" "$work/pg_q.yml"
+    ok "guard on: PostgreSQL on 127.0.0.1 is refused" refused "$LOOP"
+    krun "$work/off.yml" "$work/pg_q.yml"
+    ok "guard off: the same query works as before" eval '[ "$state" = SUCCESS ] || tail -5 "$work/run.err"'
+    sed "s/allow: \[127.0.0.2\]/allow: [127.0.0.2, 127.0.0.1]/" "$work/guard.yml" >"$work/guard_lo.yml"
+    krun "$work/guard_lo.yml" "$work/pg_q.yml"
+    ok "guard on with 127.0.0.1 allowed: the query works (libpq connects to the checked address)" \
+        eval '[ "$state" = SUCCESS ] || tail -5 "$work/run.err"'
+    sed "s#$PG_URL#jdbc:postgresql://169.254.169.254:5432/kite#" "$work/pg_q.yml" >"$work/pg_meta.yml"
+    krun "$work/guard.yml" "$work/pg_meta.yml"
+    ok "guard on: PostgreSQL at the metadata address is refused before any connection" refused "$META"
+else
+    echo "SKIP postgresql: no server"
+fi
+flow my_lo "    type: io.kestra.plugin.jdbc.mysql.Query
+    url: jdbc:mysql://127.0.0.1:1/db
+    username: u
+    sql: SELECT 1"
+krun "$work/guard.yml" "$work/my_lo.yml"
+ok "guard on: MySQL on 127.0.0.1 is refused (not attempted)" refused "$LOOP"
+flow mongo_lo "    type: io.kestra.plugin.mongodb.Find
+    connection:
+      uri: mongodb://127.0.0.1:1
+    database: d
+    collection: c"
+krun "$work/guard.yml" "$work/mongo_lo.yml"
+ok "guard on: MongoDB on 127.0.0.1 is refused" refused "$LOOP"
+flow git_lo "    type: io.kestra.plugin.git.Clone
+    url: https://127.0.0.1:1/repo.git"
+krun "$work/guard.yml" "$work/git_lo.yml"
+ok "guard on: a Git clone from 127.0.0.1 is refused" refused "$LOOP"
+
+# SSH: a real sshd on 127.0.0.1
+. tests/lib/sshd.sh
+if sshd_start "$work/sshd"; then
+    flow ssh_c "    type: io.kestra.plugin.fs.ssh.Command
+    host: 127.0.0.1
+    port: \"$SSHD_PORT\"
+    username: $SSHD_USER
+    authMethod: PUBLIC_KEY
+    privateKey: |
+$(sed 's/^/      /' "$SSHD_KEY")
+    commands:
+      - echo ssh-said-hello"
+    krun "$work/guard.yml" "$work/ssh_c.yml"
+    ok "guard on: SSH to 127.0.0.1 is refused" refused "$LOOP"
+    krun "$work/off.yml" "$work/ssh_c.yml"
+    ok "guard off: the SSH command runs as before" eval '[ "$state" = SUCCESS ] && grep -q ssh-said-hello "$work/run.err"'
+    krun "$work/guard_lo.yml" "$work/ssh_c.yml"
+    ok "guard on with 127.0.0.1 allowed: SSH runs over the socket kite connected" \
+        eval '[ "$state" = SUCCESS ] && grep -q ssh-said-hello "$work/run.err" || tail -5 "$work/run.err"'
+    sed "s/host: 127.0.0.1/host: 169.254.169.254/" "$work/ssh_c.yml" >"$work/ssh_meta.yml"
+    krun "$work/guard.yml" "$work/ssh_meta.yml"
+    ok "guard on: SSH to the metadata address is refused" refused "$META"
+    sshd_stop
+else
+    echo "SKIP ssh: the test sshd did not start"
+fi
+
+# S3: the fake S3 server on 127.0.0.1
+python3 tests/lib/s3_fake.py --root "$work/s3root" --port-file "$work/s3port" --access-key AKIDEDGES \
+    --secret-key edges/secret 2>>"$work/s3.err" &
+S3PID=$!
+for _ in $(seq 1 100); do [ -s "$work/s3port" ] && break; sleep 0.05; done
+flow s3_mk "    type: io.kestra.plugin.aws.s3.CreateBucket
+    endpointOverride: http://127.0.0.1:$(cat "$work/s3port")
+    region: eu-west-3
+    accessKeyId: AKIDEDGES
+    secretKeyId: edges/secret
+    bucket: edges"
+krun "$work/guard.yml" "$work/s3_mk.yml"
+ok "guard on: S3 at 127.0.0.1 is refused" refused "$LOOP"
+krun "$work/off.yml" "$work/s3_mk.yml"
+ok "guard off: the S3 bucket is created as before" eval '[ "$state" = SUCCESS ] && [ -d "$work/s3root/edges" ] || tail -5 "$work/run.err"'
+sed "s#http://127.0.0.1:[0-9]*#http://169.254.169.254#" "$work/s3_mk.yml" >"$work/s3_meta.yml"
+krun "$work/guard.yml" "$work/s3_meta.yml"
+ok "guard on: S3 at the metadata address is refused" refused "$META"
+
+# ---- template injection: a value from an input is never rendered again -------------------------
+mkdir -p "$work/tiflows"
+cat >"$work/tiflows/child.yml" <<'YML'
+id: child
+namespace: e2e.ti
+inputs:
+  - id: y
+    type: STRING
+tasks:
+  - id: clog
+    type: io.kestra.plugin.core.log.Log
+    message: "child got {{ inputs.y }}"
+outputs:
+  - id: o
+    type: STRING
+    value: "{{ inputs.y }}"
+YML
+cat >"$work/ti.yml" <<YML
+id: ti
+namespace: e2e.ti
+inputs:
+  - id: x
+    type: STRING
+  - id: j
+    type: JSON
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "log got {{ inputs.x }}"
+  - id: req
+    type: io.kestra.plugin.core.http.Request
+    uri: $H/echo
+    method: POST
+    contentType: text/plain
+    body: "{{ inputs.x }}"
+    headers:
+      X-In: "{{ inputs.x }}"
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: e2e.ti
+    flowId: child
+    wait: true
+    inputs:
+      y: "{{ inputs.x }}"
+  - id: out
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      v: "{{ inputs.x }}"
+      again: "{{ outputs.sub.outputs.o }}"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ inputs.j }}"
+    tasks:
+      - id: elog
+        type: io.kestra.plugin.core.log.Log
+        message: "each got {{ taskrun.value }}"
+  - id: kvset
+    type: io.kestra.plugin.core.kv.Set
+    key: k
+    value: "{{ inputs.x }}"
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    inputFiles:
+      in.txt: "{{ inputs.x }} {{ kv('k') }}"
+    commands:
+      - cat in.txt; echo
+  - id: lab
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      l: "{{ inputs.x }}"
+YML
+export SECRET_A=$(printf 'TOPSECRET-A' | base64)
+timeout 120 "$KITE" run "$work/ti.yml" --flows "$work/tiflows" --data "$work/data-ti" --json \
+    -i "x={{ 7*7 }}{{ secret('A') }}" -i 'j=["{{ 6*7 }}", "{{ secret(\"A\") }}"]' >"$work/ti.out" 2>"$work/ti.err"
+ok "template injection: the flow runs" grep -q "ended SUCCESS" "$work/ti.err"
+ok "no input was rendered again: no 49, 42, secret value or its mask anywhere (logs, outputs, labels)" \
+    eval '! grep -E "got 49|got 42|\"49|TOPSECRET|[*]{6}" "$work/ti.out" "$work/ti.err"'
+python3 - "$work/ti.out" "$work/ti.err" "$work/data-ti" <<'PY' >"$work/ti.check" 2>&1
+import json, sys
+x = json.load(open(sys.argv[1])); err = open(sys.argv[2]).read()
+lit = "{{ 7*7 }}{{ secret('A') }}"
+o = {t["taskId"]: t.get("outputs") or {} for t in x["taskRunList"]}
+body = json.loads(o["req"]["body"])
+checks = {
+    "log": f"log got {lit}" in err,
+    "request body": body["body"] == lit,
+    "request header": body["headers"]["X-In"] == lit,
+    "subflow input and output": f"child got {lit}" in err and o["sub"]["outputs"]["o"] == lit,
+    "outputs": o["out"]["values"] == {"v": lit, "again": lit},
+    "ForEach values": "each got {{ 6*7 }}" in err and 'each got {{ secret("A") }}' in err,
+    "kv and inputFiles": f"{lit} {lit}" in err,
+    "labels": {"key": "l", "value": lit} in x["labels"],
+}
+print(checks)
+sys.exit(0 if all(checks.values()) else 1)
+PY
+ok "each place keeps the input's text as it was: Log, Request body and header, Subflow, outputs, ForEach, kv, inputFiles, labels" \
+    eval 'cat "$work/ti.check"; grep -q "True" "$work/ti.check" && ! grep -q False "$work/ti.check"'
+
+# ---- path traversal from a flow: read(), storage URIs, working-folder paths -----------------------
+trav() { # trav NAME TASK-YAML TEXT: the flow fails saying TEXT, and nothing outside is read or written
+    flow "$1" "$2"
+    krun "$work/off.yml" "$work/$1.yml"
+    [ "$state" = FAILED ] && grep -qF -- "$3" "$work/run.err" && ! grep -q "root:" "$work/run.err" || { tail -3 "$work/run.err"; return 1; }
+}
+for u in "kestra:///e2e/ssrf/_files/../../../../etc/passwd|'..' segment is not allowed" \
+         "kestra:///e2e/%2e%2e/%2E%2E/etc/passwd|'..' segment is not allowed" \
+         "kestra:///e2e/ssrf/..%2f..%2fetc/passwd|is not allowed inside a segment" \
+         "kestra:///e2e/ssrf/a%00b|%00 (NUL) is not allowed" \
+         "/etc/passwd|not a kestra:/// or kite:/// URI" \
+         "file:///etc/passwd|unknown scheme 'file'" \
+         "kestra://evil/etc/passwd|a host is not allowed"; do
+    ok "read('${u%%|*}') is refused" trav trav_read "    type: io.kestra.plugin.core.log.Log
+    message: \"{{ read('${u%%|*}') }}\"" "${u#*|}"
+done
+ok "inputFiles may not leave the working folder" trav trav_in "    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    inputFiles:
+      ../../escape-edges.txt: x
+    commands: [pwd]" "the path must stay inside the working folder"
+ok "outputFiles may not name a file outside it" trav trav_out "    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [../../../../../../etc/passwd]
+    commands: [pwd]" "the path must stay inside the working folder"
+ok "outputFiles may not be absolute" trav trav_abs "    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [/etc/passwd]
+    commands: [pwd]" "the path must be relative to the working folder"
+ok "no file escaped the working folders" eval '[ -z "$(find "$work" /tmp -maxdepth 3 -name escape-edges.txt 2>/dev/null)" ]'
+ok "a namespace file may not be written with '..' into another namespace" trav trav_ns "    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: mk
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands: [echo hi > a.txt]
+      - id: up
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        namespace: e2e.ssrf
+        files: [a.txt]
+        destination: /../../other/" "'..' is not allowed"
+
+# bad security.ssrf: an error naming the key at start
+printf 'security:\n  ssrf:\n    enabled: true\n    deny: [10.0.0.1/8]\n' >"$work/badg.yml"
+"$KITE" run "$work/req_ok.yml" --config "$work/badg.yml" >/dev/null 2>"$work/badg.err"
+ok "a bad security.ssrf entry stops the start, naming it" eval '[ $? != 0 ] && grep -q "security.ssrf.deny\[0\].*10.0.0.1/8" "$work/badg.err" || cat "$work/badg.err"'
 
 ok "no sanitizer report" no_sanitizer_reports "$ERR"
 echo "edges: $pass passed, $fail failed"

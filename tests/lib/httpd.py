@@ -2,7 +2,7 @@
 """tests/lib/httpd.py: a real HTTP/1.1 server on loopback for kite's tests.
 
 Started by a test, it prints its port on the first line of stdout once it
-listens, and serves until killed (or until --max-seconds pass, so a test that
+listens (on --host, 127.0.0.1 by default), and serves until killed (or until --max-seconds pass, so a test that
 dies cannot leave it behind). With --tls CERT KEY it speaks HTTPS.
 
 Routes (any method):
@@ -178,11 +178,12 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--max-seconds", type=float, default=600)
     a = ap.parse_args()
     socketserver.TCPServer.allow_reuse_address = True
-    srv = Server(("127.0.0.1", a.port), Handler)
+    srv = Server((a.host, a.port), Handler)
     if a.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls[0], a.tls[1])

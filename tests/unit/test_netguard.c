@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "server/server_int.h"
 #include "util/json.h"
@@ -168,6 +170,50 @@ static void test_guard_resolve(void **st)
     assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 5432);
 }
 
+/* A listening socket on 127.0.0.1; its port in *port. */
+static int listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void test_guard_connect(void **st)
+{
+    int port, l = listener(&port);
+    netguard_configure(NULL, NULL);
+    kerr e = KERR_INIT;
+    int fd = netguard_connect("127.0.0.1", port, 2000, &e);
+    assert_true(fd >= 0); /* off: connects */
+    close(fd);
+    json_t *j = json_loads("{\"enabled\": true}", 0, NULL);
+    netguard_configure(j, NULL);
+    json_decref(j);
+    kerr e2 = KERR_INIT;
+    assert_int_equal(netguard_connect("127.0.0.1", port, 2000, &e2), -1);
+    assert_string_equal(e2.msg, "security.ssrf: 127.0.0.1 is in the denied range 127.0.0.0/8 (loopback); allow it in "
+                                "kite.yml security.ssrf.allow");
+    kerr e3 = KERR_INIT;
+    assert_int_equal(netguard_check_host_all("localhost", port, &e3), -1);
+    j = json_loads("{\"enabled\": true, \"allow\": [\"127.0.0.1\"]}", 0, NULL);
+    netguard_configure(j, NULL);
+    json_decref(j);
+    kerr e4 = KERR_INIT;
+    fd = netguard_connect("127.0.0.1", port, 2000, &e4);
+    assert_true(fd >= 0); /* allowed: connects to the address checked */
+    close(fd);
+    close(l);
+    kerr e5 = KERR_INIT;
+    assert_int_equal(netguard_connect("127.0.0.1", port, 2000, &e5), -1); /* nobody listens now */
+    assert_non_null(strstr(e5.msg, "cannot connect to 127.0.0.1 port"));
+    netguard_configure(NULL, NULL);
+}
+
 static void test_client_from_proxies(void **st)
 {
     json_t *j = json_loads("[\"10.0.0.0/8\", \"::1\"]", 0, NULL);
@@ -207,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_guard_allow_deny_specificity),
         cmocka_unit_test(test_guard_config_errors),
         cmocka_unit_test(test_guard_resolve),
+        cmocka_unit_test(test_guard_connect),
         cmocka_unit_test(test_client_from_proxies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 
 #include <mysql.h>
 #include <stdlib.h>
@@ -73,7 +74,19 @@ static sql_conn *my_connect(const sql_url *u, const char *tz, int64_t timeout_us
         my_bool yes = 1;
         mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &yes);
     }
-    if (!mysql_real_connect(my, u->host, u->user, u->password, u->db, (unsigned)(u->port ? u->port : 3306),
+    /* security.ssrf: connect to the address checked, not to a second lookup's */
+    char addr[INET6_ADDRSTRLEN];
+    const char *host = u->host;
+    if (netguard_enabled()) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (netguard_resolve(u->host ? u->host : "localhost", u->port ? u->port : 3306, 0, &ss, &len, addr, e)) {
+            mysql_close(my);
+            return NULL;
+        }
+        host = addr;
+    }
+    if (!mysql_real_connect(my, host, u->user, u->password, u->db, (unsigned)(u->port ? u->port : 3306),
                             NULL, CLIENT_MULTI_RESULTS)) {
         my_fail(my, e);
         mysql_close(my);

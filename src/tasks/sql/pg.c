@@ -14,6 +14,7 @@
 
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/netguard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,8 +51,40 @@ static int pg_fail(kerr *e, const char *msg)
     return kerr_setc(e, KERR_INVALID, "%s", c2);
 }
 
+/* security.ssrf: each host of u (libpq takes "h1,h2") resolved and checked,
+ * their addresses into hostaddr ("a1,a2") so that libpq connects to what
+ * was checked and not to what a second lookup would answer; host stays
+ * for TLS and .pgpass. A Unix socket path is local: refused. */
+static int pg_guard(const sql_url *u, int port, buf *hostaddr, kerr *e)
+{
+    if (!netguard_enabled() || !u->host)
+        return 0;
+    char *hosts = xstrdup(u->host), *save = NULL;
+    int rc = 0;
+    for (char *h = strtok_r(hosts, ",", &save); h && !rc; h = strtok_r(NULL, ",", &save)) {
+        if (h[0] == '/' || h[0] == '@') {
+            rc = kerr_setc(e, KERR_INVALID, "security.ssrf: host '%s' is a Unix socket, which is local: "
+                                            "use a network address", h);
+            break;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char a[INET6_ADDRSTRLEN];
+        rc = netguard_resolve(h, port, 0, &ss, &len, a, e);
+        if (!rc)
+            buf_printf(hostaddr, "%s%s", hostaddr->len ? "," : "", a);
+    }
+    free(hosts);
+    return rc;
+}
+
 static sql_conn *pg_connect(const sql_url *u, const char *tz, int64_t timeout_us, kerr *e)
 {
+    buf hostaddr = BUF_INIT;
+    if (pg_guard(u, u->port ? u->port : 5432, &hostaddr, e)) {
+        buf_free(&hostaddr);
+        return NULL;
+    }
     const char *keys[32], *vals[32];
     int n = 0;
     char port[16], tmo[16], opts[160];
@@ -59,6 +92,8 @@ static sql_conn *pg_connect(const sql_url *u, const char *tz, int64_t timeout_us
     snprintf(tmo, sizeof tmo, "%lld", (long long)(timeout_us / 1000000 > 0 ? timeout_us / 1000000 : 1));
     snprintf(opts, sizeof opts, "-c TimeZone=%s", tz);
     keys[n] = "host", vals[n++] = u->host;
+    if (hostaddr.len)
+        keys[n] = "hostaddr", vals[n++] = buf_str(&hostaddr);
     keys[n] = "port", vals[n++] = port;
     if (u->db)
         keys[n] = "dbname", vals[n++] = u->db;
@@ -84,6 +119,7 @@ static sql_conn *pg_connect(const sql_url *u, const char *tz, int64_t timeout_us
     keys[n] = NULL;
     vals[n] = NULL;
     PGconn *pg = PQconnectdbParams(keys, vals, 0);
+    buf_free(&hostaddr);
     if (!pg) {
         kerr_set(e, "out of memory");
         return NULL;
