@@ -418,6 +418,30 @@ sed "s#http://127.0.0.1:[0-9]*#http://169.254.169.254#" "$work/s3_mk.yml" >"$wor
 krun "$work/guard.yml" "$work/s3_meta.yml"
 ok "guard on: S3 at the metadata address is refused" refused "$META"
 
+# Docker: the engine's Unix socket passes (not a network address), a tcp:// engine on loopback does not
+printf '{"stdout":["from the container"],"exit":0}\n' >"$work/dscript.json"
+python3 tests/lib/docker_fake.py --socket "$work/d.sock" --log "$work/d.log" --script "$work/dscript.json" \
+    --image kite-bb:test 2>>"$work/d.err" &
+pids+=($!)
+python3 tests/lib/docker_fake.py --port-file "$work/d.port" --log "$work/d2.log" --script "$work/dscript.json" \
+    --image kite-bb:test 2>>"$work/d.err" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$work/d.sock" ] && [ -s "$work/d.port" ] && break; sleep 0.05; done
+flow dock "    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: kite-bb:test
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+    commands: [echo hi]"
+DOCKER_HOST="unix://$work/d.sock" krun "$work/guard.yml" "$work/dock.yml"
+ok "guard on: the Docker runner over the engine's Unix socket works" \
+    eval '[ "$state" = SUCCESS ] && grep -q "from the container" "$work/run.err" || tail -5 "$work/run.err"'
+: >"$work/d2.log"
+DOCKER_HOST="tcp://127.0.0.1:$(cat "$work/d.port")" krun "$work/guard.yml" "$work/dock.yml"
+ok "guard on: a Docker engine at tcp://127.0.0.1 is never reached (kite runs the task as when no engine answers)" \
+    eval '[ ! -s "$work/d2.log" ] && grep -q "no Docker engine is configured" "$work/run.err" || { cat "$work/d2.log"; tail -3 "$work/run.err"; false; }'
+DOCKER_HOST="tcp://127.0.0.1:$(cat "$work/d.port")" krun "$work/off.yml" "$work/dock.yml"
+ok "guard off: that engine is used as before" eval '[ -s "$work/d2.log" ] && grep -q "from the container" "$work/run.err"'
+
 # ---- template injection: a value from an input is never rendered again -------------------------
 mkdir -p "$work/tiflows"
 cat >"$work/tiflows/child.yml" <<'YML'
@@ -529,10 +553,11 @@ for u in "kestra:///e2e/ssrf/_files/../../../../etc/passwd|'..' segment is not a
          "kestra:///e2e/%2e%2e/%2E%2E/etc/passwd|'..' segment is not allowed" \
          "kestra:///e2e/ssrf/..%2f..%2fetc/passwd|is not allowed inside a segment" \
          "kestra:///e2e/ssrf/a%00b|%00 (NUL) is not allowed" \
-         "/etc/passwd|not a kestra:/// or kite:/// URI" \
-         "file:///etc/passwd|unknown scheme 'file'" \
+         "/etc/passwd|kestra:///e2e/ssrf/_files/etc/passwd: no such file" \
+         "../../../etc/passwd|namespace file path '../../../etc/passwd': '..' is not allowed" \
+         "file:///etc/passwd|namespace file path 'file:///etc/passwd': empty segment" \
          "kestra://evil/etc/passwd|a host is not allowed"; do
-    ok "read('${u%%|*}') is refused" trav trav_read "    type: io.kestra.plugin.core.log.Log
+    ok "read('${u%%|*}') reads nothing outside the storage: refused or inside the namespace's files" trav trav_read "    type: io.kestra.plugin.core.log.Log
     message: \"{{ read('${u%%|*}') }}\"" "${u#*|}"
 done
 ok "inputFiles may not leave the working folder" trav trav_in "    type: io.kestra.plugin.scripts.shell.Commands
