@@ -11,6 +11,7 @@
  * printed once, on standard output, alone on its line.
  */
 #include "cli/cli.h"
+#include "flow/flow.h"
 #include "util/datetime.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -455,9 +456,12 @@ static int binding_cmd(cx *c)
         return fail(c, "add needs PRINCIPAL ROLE NAMESPACE");
     const char *who = c->pos[1], *role = c->pos[2], *ns = c->pos[3];
     store_principal p;
-    if (store_principal_get(c->st, who, &p, &e))
-        return fail(c, "principal %s not found (kite user add, or kite token create)", who);
-    store_principal_clear(&p);
+    int flows = !strncmp(who, "namespace:", 10) && flow_valid_namespace(who + 10);
+    if (!flows && store_principal_get(c->st, who, &p, &e))
+        return fail(c, "principal %s not found (kite user add, or kite token create; namespace:NS for a "
+                       "namespace's flows)", who);
+    if (!flows)
+        store_principal_clear(&p);
     json_t *one = json_pack("[{s:s,s:s}]", "role", role, "namespace", ns);
     int rc = check_binds(c, one);
     json_decref(one);

@@ -18,6 +18,7 @@
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 #include "util/mem.h"
+#include "util/policy.h"
 #include "util/strutil.h"
 
 #include <stdlib.h>
@@ -567,8 +568,12 @@ static store_state fl_subflow(step *s, int r)
         json_decref(labels);
         return STATE_FAILED;
     }
-    if (!json_is_string(ns) || !json_is_string(fid)) {
-        step_fail(s, r, "Subflow '%s' needs a namespace and a flowId", run->row.task_id);
+    if (!json_is_string(ns) || !json_is_string(fid) ||
+        store_access_flow(s->en->o.store, s->x->row.namespace, PA_EXECUTION_CREATE, json_string_value(ns), &e)) {
+        if (e.code)
+            step_fail(s, r, "Subflow '%s': %s", run->row.task_id, e.msg);
+        else
+            step_fail(s, r, "Subflow '%s' needs a namespace and a flowId", run->row.task_id);
         json_decref(ns);
         json_decref(fid);
         json_decref(inputs);
@@ -663,6 +668,11 @@ static store_state fl_foreach_item(step *s, int r)
     store_state result = STATE_RUNNING;
     if (!json_is_string(ns) || !json_is_string(fid)) {
         step_fail(s, r, "ForEachItem '%s' needs a namespace and a flowId", s->x->runs[r].row.task_id);
+        result = STATE_FAILED;
+        goto out;
+    }
+    if (store_access_flow(s->en->o.store, s->x->row.namespace, PA_EXECUTION_CREATE, json_string_value(ns), &e)) {
+        step_fail(s, r, "ForEachItem '%s': %s", s->x->runs[r].row.task_id, e.msg);
         result = STATE_FAILED;
         goto out;
     }

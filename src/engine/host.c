@@ -19,6 +19,7 @@
 #include "util/datetime.h"
 #include "util/httpc.h"
 #include "util/mem.h"
+#include "util/policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -101,6 +102,10 @@ static json_t *fn_kv(void *ud, const json_t *args, const json_t *kwargs, kerr *e
         kerr_prefix(e, "kv('%s', '%.*s')", key, STORE_ID_MAX, ns);
         return NULL;
     }
+    if (ns && store_access_flow(h->en->o.store, h->x->row.namespace, PA_KV_READ, ns, e)) {
+        kerr_prefix(e, "kv('%s', '%.*s')", key, STORE_ID_MAX, ns);
+        return NULL;
+    }
     json_t *v = NULL;
     int rc = store_kv_get(h->en->o.store, ns ? ns : h->x->row.namespace, key, &v, e);
     if (rc == STORE_NOT_FOUND) {
@@ -112,6 +117,28 @@ static json_t *fn_kv(void *ud, const json_t *args, const json_t *kwargs, kerr *e
         return NULL;
     }
     return rc ? NULL : v;
+}
+
+/* A file of another namespace (its namespace files, its executions' files,
+ * its kv area) is read only where store_access_flow allows it. */
+static int uri_allowed(engine_hostctx *h, const char *uri, const char *fn, kerr *e)
+{
+    storage_uri u;
+    kerr e2 = KERR_INIT;
+    if (storage_uri_parse(uri, 0, &u, &e2))
+        return 0; /* the storage call reports it */
+    int rc = 0;
+    if (u.namespace_id && h->x) {
+        int action = u.kind == STORAGE_URI_NAMESPACE_FILE ? PA_NSFILE_READ
+                     : u.kind == STORAGE_URI_KV           ? PA_KV_READ
+                                                          : PA_EXECUTION_READ;
+        if (store_access_flow(h->en->o.store, h->x->row.namespace, action, u.namespace_id, e)) {
+            kerr_prefix(e, "%s('%s')", fn, uri);
+            rc = -1;
+        }
+    }
+    storage_uri_free(&u);
+    return rc;
 }
 
 static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
@@ -130,6 +157,8 @@ static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr 
         if (!nsf)
             return NULL;
     }
+    if (!nsf && uri_allowed(h, uri, "read", e))
+        return NULL;
     buf b = BUF_INIT;
     int rrc = storage_read_all(h->en->o.storage, nsf ? nsf : uri, 16u << 20, &b, e);
     free(nsf);
@@ -152,6 +181,8 @@ static json_t *fn_file_exists(void *ud, const json_t *args, const json_t *kwargs
         kerr_set(e, "fileExists() needs a file URI");
         return NULL;
     }
+    if (uri_allowed(h, uri, "fileExists", e))
+        return NULL;
     int rc = storage_exists(h->en->o.storage, uri, e);
     if (rc < 0)
         return NULL;
@@ -166,6 +197,8 @@ static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, 
         kerr_set(e, "fileSize() needs a file URI");
         return NULL;
     }
+    if (uri_allowed(h, uri, "fileSize", e))
+        return NULL;
     int64_t n = storage_size(h->en->o.storage, uri, e);
     return n < 0 ? NULL : json_integer(n);
 }

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "util/mem.h"
+#include "util/policy.h"
 
 #define SLACK_US (2 * US_PER_SEC)
 #define PAGE 200
@@ -430,6 +431,11 @@ static int react(sched *s, store_execution *x, int64_t now_us, kerr *e)
                 continue;
             if (!json_object_get(t->json, "preconditions") &&
                 !state_listed(json_object_get(t->json, "states"), x->state))
+                continue;
+            /* a flow of another namespace reacts only where access control
+             * lets it read that namespace's executions */
+            kerr ae = KERR_INIT;
+            if (store_access_flow(s->st, f->ns, PA_EXECUTION_READ, x->namespace, &ae))
                 continue;
             int rc = react_one(s, f, t, &d, now_us, e);
             if (rc < 0) {

@@ -316,6 +316,7 @@ enum MHD_Result srv_nsfile_upload(srv_req *r)
     free(uri);
     if (rc)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e.msg);
+    srv_audit(r, "nsfile:write", "nsfile", r->params[0], path, NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }
 
@@ -340,5 +341,6 @@ enum MHD_Result srv_nsfile_delete(srv_req *r)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e.msg);
     if (del == 0 && nf == 0)
         return srv_error(r, MHD_HTTP_NOT_FOUND, "namespace %s has no file or folder /%s", r->params[0], path);
+    srv_audit(r, "nsfile:delete", "nsfile", r->params[0], path, NULL, NULL);
     return srv_empty(r, MHD_HTTP_NO_CONTENT);
 }

@@ -11,6 +11,7 @@
 #include "util/mem.h"
 #include "util/policy.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include <string.h>
@@ -404,3 +405,79 @@ int store_access_policy(store *st, policy **out, kerr *e)
     return 0;
 }
 
+
+/* ---- flows within their namespace ----------------------------------------------------- */
+
+struct store_access_cache {
+    int64_t gen;
+    policy *p;
+    int configured;             /* a binding of someone else than admin exists */
+};
+
+static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void store__access_close(store *s)
+{
+    if (!s->access)
+        return;
+    policy_free(s->access->p);
+    free(s->access);
+    s->access = NULL;
+}
+
+/* 1 when namespace a is b or below it. */
+static int ns_under(const char *a, const char *b)
+{
+    size_t lb = strlen(b);
+    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '.');
+}
+
+static int reading(int action)
+{
+    return action == PA_KV_READ || action == PA_SECRET_USE || action == PA_NSFILE_READ ||
+           action == PA_FLOW_READ || action == PA_EXECUTION_READ || action == PA_SECRET_READ ||
+           action == PA_LOG_READ || action == PA_TRIGGER_READ;
+}
+
+int store_access_flow(store *s, const char *from, int action, const char *to, kerr *e)
+{
+    if (!from || !to || !strcmp(from, to) || (reading(action) && ns_under(from, to)))
+        return 0;
+    int64_t gen = 0;
+    if (store_auth_generation(s, &gen, e))
+        return -1;
+    pthread_mutex_lock(&access_lock);
+    if (!s->access || s->access->gen != gen) {
+        policy *p = NULL;
+        store_binding *bs = NULL;
+        size_t nb = 0;
+        if (store_access_policy(s, &p, e) || store_binding_list(s, NULL, &bs, &nb, e)) {
+            policy_free(p);
+            pthread_mutex_unlock(&access_lock);
+            return -1;
+        }
+        int configured = 0;
+        for (size_t i = 0; i < nb && !configured; i++)
+            configured = strcmp(bs[i].principal, "admin") != 0;
+        store_bindings_free(bs, nb);
+        if (!s->access)
+            s->access = xcalloc(1, sizeof *s->access);
+        policy_free(s->access->p);
+        s->access->p = p;
+        s->access->gen = gen;
+        s->access->configured = configured;
+    }
+    int ok = !s->access->configured;
+    if (!ok) {
+        char who[STORE_ID_MAX + 16];
+        snprintf(who, sizeof who, "namespace:%s", from);
+        ok = policy_decide(s->access->p, who, action, to) == POLICY_ALLOW;
+    }
+    pthread_mutex_unlock(&access_lock);
+    if (ok)
+        return 0;
+    return kerr_setc(e, KERR_INVALID,
+                     "a flow of namespace %s may not %s in namespace %s: access control is on, and no binding "
+                     "allows namespace:%s there (docs/security.md)",
+                     from, policy_action_name(action), to, from);
+}

@@ -503,6 +503,7 @@ void store_free(store *s)
     if (!s)
         return;
     store__secrets_close(s);
+    store__access_close(s);
     s->ops->close(s->b);
     free(s);
 }

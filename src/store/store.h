@@ -770,6 +770,19 @@ int store_auth_generation(store *s, int64_t *generation /* OUT */, kerr *e);
 struct policy;
 int store_access_policy(store *s, struct policy **out /* OUT */, kerr *e);
 
+/* Flows act within their namespace once access control is configured,
+ * that is once any binding exists for another principal than the first
+ * admin (docs/security.md): a flow of namespace from may do action (a
+ * policy_action) on namespace to when to is from, when to is a parent of
+ * from and action only reads (kv:read, secret:use, nsfile:read, flow:read,
+ * execution:read), or when the pseudo-principal "namespace:<from>" is
+ * allowed action on to by a binding (Kestra's allowedNamespaces). Before
+ * access control is configured, everything is allowed, as before. Returns
+ * 0 when allowed; -1 with a message naming both namespaces and the action
+ * (class KERR_INVALID), or a store error. The compiled policy is cached
+ * per store and rebuilt when the access generation moves. */
+int store_access_flow(store *s, const char *from, int action, const char *to, kerr *e);
+
 /* ---- audit (store/access.c) ----------------------------------------------- */
 
 /* One change, appended and never updated or deleted (the backend refuses

@@ -153,7 +153,11 @@ struct store {
     const store_ops *ops;
     void *b;
     unsigned char *secret_key;
+    struct store_access_cache *access;  /* store_access_flow's compiled policy (access.c) */
 };
+
+/* Frees what store_access_flow cached (store_free). */
+void store__access_close(store *s);
 
 /* Wipes and frees the secrets key (store_free). */
 void store__secrets_close(store *s);

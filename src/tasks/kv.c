@@ -11,6 +11,7 @@
  * '_' or '-'.
  */
 #include "tasks/tasks_int.h"
+#include "util/policy.h"
 
 #include "util/datetime.h"
 #include "util/mem.h"
@@ -38,7 +39,7 @@ static int kv_namespace(const char *ns, kerr *e)
 
 /* key and namespace, both required in the end (namespace defaults to the
  * flow's). */
-static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
+static int kv_target(task_ctx *c, int action, char **ns, char **key, kerr *e)
 {
     *ns = *key = NULL;
     if (tasks__prop_text(c, "key", NULL, key, e))
@@ -58,7 +59,14 @@ static int kv_target(task_ctx *c, char **ns, char **key, kerr *e)
         return kerr_set(e, "property 'key': longer than %d bytes", STORE_ID_MAX - 1);
     if (tasks__prop_text(c, "namespace", c->namespace, ns, e))
         return -1;
-    return kv_namespace(*ns, e);
+    if (kv_namespace(*ns, e))
+        return -1;
+    /* another namespace's keys: only where access control allows it */
+    if (store_access_flow(c->store, c->namespace, action, *ns, e)) {
+        kerr_prefix(e, "property 'namespace'");
+        return -1;
+    }
+    return 0;
 }
 
 /* Applies kvType to a string value (others are kept as they are). Returns the
@@ -117,7 +125,7 @@ static task_result kv_set_run(task_ctx *c, kerr *e)
     int64_t ttl;
     kerr se = KERR_INIT;
 
-    if (kv_target(c, &ns, &key, e) || task_prop(c, "value", &raw, e) ||
+    if (kv_target(c, PA_KV_WRITE, &ns, &key, e) || task_prop(c, "value", &raw, e) ||
         task_prop_bool(c, "overwrite", 1, &overwrite, e) ||
         task_prop_duration(c, "ttl", 0, &ttl, e) ||
         task_prop_string(c, "kvType", NULL, &type, e))
@@ -179,7 +187,7 @@ static task_result kv_get_run(task_ctx *c, kerr *e)
     char *ns = NULL, *key = NULL;
     int must;
     kerr se = KERR_INIT;
-    if (kv_target(c, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
+    if (kv_target(c, PA_KV_READ, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
         goto out;
     json_t *v = NULL;
     int rc = store_kv_get(c->store, ns, key, &v, &se);
@@ -209,7 +217,7 @@ static task_result kv_delete_run(task_ctx *c, kerr *e)
     char *ns = NULL, *key = NULL;
     int must;
     kerr se = KERR_INIT;
-    if (kv_target(c, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
+    if (kv_target(c, PA_KV_WRITE, &ns, &key, e) || task_prop_bool(c, "errorOnMissing", 0, &must, e))
         goto out;
     int rc = store_kv_delete(c->store, ns, key, &se);
     if (rc == STORE_NOT_FOUND && must) {
@@ -238,7 +246,7 @@ static task_result kv_get_keys_run(task_ctx *c, kerr *e)
         return TASK_FAILED;
     }
     task_result res = TASK_FAILED;
-    if (kv_namespace(ns, e))
+    if (kv_namespace(ns, e) || store_access_flow(c->store, c->namespace, PA_KV_READ, ns, e))
         goto out;
     char **keys = NULL;
     size_t n = 0;

@@ -28,6 +28,7 @@ for ns in company.team company.other company.team.secret; do
     ok "admin creates $ns.f" code_is 200
     req PUT "/namespaces/$ns/kv/k" -H 'Content-Type: application/json' -d '"v"'
     req PUT "/namespaces/$ns/secrets/S" -H 'Content-Type: text/plain' --data-binary 'secret-value'
+    req PUT "/namespaces/$ns/files?path=/doc.txt" -H 'Content-Type: text/plain' --data-binary "file of $ns"
 done
 req POST /executions/company.other/f?wait=true
 OTHER_X=$(j "d['id']")
@@ -79,6 +80,10 @@ check404 "kv get" "key k not found in namespace company.other" GET /namespaces/c
 check404 "kv put" "key k not found in namespace company.other" PUT /namespaces/company.other/kv/k -d '1'
 check404 "kv list" "namespace company.other not found" GET /namespaces/company.other/kv
 check404 "secrets list" "namespace company.other not found" GET /namespaces/company.other/secrets
+check404 "namespace file" "namespace company.other not found" GET "/namespaces/company.other/files?path=/doc.txt"
+check404 "namespace file listing" "namespace company.other not found" GET "/namespaces/company.other/files/directory"
+check404 "namespace file upload" "namespace company.other not found" PUT "/namespaces/company.other/files?path=/x.txt" --data-binary x
+check404 "namespace file delete" "namespace company.other not found" DELETE "/namespaces/company.other/files?path=/doc.txt"
 check404 "secret put" "secret S not found in namespace company.other" PUT /namespaces/company.other/secrets/S --data-binary x
 req GET /executions/nosuchexecution0000000
 ok "a missing execution says the same" jt "d['message']=='execution nosuchexecution0000000 not found'"
@@ -110,6 +115,10 @@ req GET /audit
 ok "ci may not read the audit log (403)" code_is 403
 req GET "/logs/$TEAM_X"
 ok "ci reads its own logs" code_is 200
+req GET "/namespaces/company.team/files?path=/doc.txt"
+ok "ci reads company.team's namespace file" eval 'code_is 200 && grep -q "file of company.team" "$work/body"'
+req GET "/namespaces?size=100"
+ok "the namespace list shows only what ci may read" jt "[n['id'] for n in d['results']]==['company.team'] and d['total']==1"
 req GET /namespaces/company.team/secrets
 ok "ci lists company.team's secret names" jt "[s['name'] for s in d]==['S']"
 req POST /executions/company.team/f
@@ -204,6 +213,7 @@ has() { jt "any(a['action']=='$1' and (a.get('namespace') or '')=='$2' for a in 
 ok "audit: flow created, with its source after" jt "any(a['action']=='flow:write' and a['namespace']=='company.team' and a['objectId']=='f' and 'hello from' in a['after']['source'] and a['principal']=='admin' and a['address']=='127.0.0.1' for a in d['results'])"
 ok "audit: execution started by ci" jt "any(a['action']=='execution:create' and a['principal']=='ci' for a in d['results'])"
 ok "audit: kv set" has kv:write company.team
+ok "audit: namespace file written" jt "any(a['action']=='nsfile:write' and a['namespace']=='company.team' and a['objectId']=='doc.txt' for a in d['results'])"
 ok "audit: secret set, by name only" jt "any(a['action']=='secret:write' and a['objectId']=='S' for a in d['results'])"
 ok "audit: never a secret's value or a token's text" bash -c "! grep -q 'secret-value\|kite_[0-9a-f]\{48\}\|correct horse' '$work/body'"
 ok "audit: token created and revoked" jt "{'token:create','token:revoke'} <= {a['action'] for a in d['results']}"
