@@ -370,6 +370,9 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
     const char *ns = r->params[0];
     const char *del = srv_arg(r, "delete");
     int do_delete = !del || strcmp(del, "false");
+    /* replacing deletes the namespace's other flows: flow:delete too */
+    if (do_delete && srv_authorize(r, PA_FLOW_DELETE, ns))
+        return MHD_YES;
     yamldoc *docs = xcalloc(MAX_DOCS, sizeof *docs);
     size_t n = split_docs(r->body.data ? r->body.data : "", r->body.len, docs, MAX_DOCS);
     json_t *errors = json_array();
@@ -441,6 +444,13 @@ enum MHD_Result srv_flow_namespace_replace(srv_req *r)
         return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "nothing was changed: %s", e.msg);
     }
     free(docs);
+    json_t *after = json_pack("{s:[],s:b}", "flows", "delete", do_delete);
+    const char *k;
+    json_t *iv;
+    json_object_foreach(ids, k, iv)
+        json_array_append_new(json_object_get(after, "flows"), json_string(k));
+    srv_audit(r, "flow:replace", "flow", ns, NULL, NULL, after);
+    json_decref(after);
     json_decref(ids);
     changed(r);
     if (list_namespace(r, ns, &v, &nv, &e))

@@ -150,6 +150,13 @@ req GET "/executions/$TEAM_X"
 ok "the viewer reads the execution" code_is 200
 req POST "/executions/$TEAM_X/kill"
 ok "the viewer cannot kill it: 403" code_is 403
+req PUT /flows/company.team -H 'Content-Type: application/x-yaml' --data-binary 'id: f
+namespace: company.team
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: replaced'
+ok "the viewer cannot replace the namespace's flows: 403" code_is 403
 req GET /flows/company.team.secret/f
 ok "deny on company.team.secret.* beats viewer on company.*: 404" code_is 404
 req GET "/flows/search?size=100"
@@ -205,6 +212,15 @@ TOKEN=nope-not-a-token-at-all
 req GET /flows/company.team/f
 ok "an unknown token answers 401" code_is 401
 
+TOKEN=$ADMIN
+req PUT "/flows/company.team.secret?delete=true" -H 'Content-Type: application/x-yaml' --data-binary 'id: f
+namespace: company.team.secret
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: replaced'
+ok "the admin replaces company.team.secret's flows" code_is 200
+
 # ---- the audit log --------------------------------------------------------------------------------------------
 TOKEN=$ADMIN
 req GET "/audit?size=1000"
@@ -213,6 +229,7 @@ has() { jt "any(a['action']=='$1' and (a.get('namespace') or '')=='$2' for a in 
 ok "audit: flow created, with its source after" jt "any(a['action']=='flow:write' and a['namespace']=='company.team' and a['objectId']=='f' and 'hello from' in a['after']['source'] and a['principal']=='admin' and a['address']=='127.0.0.1' for a in d['results'])"
 ok "audit: execution started by ci" jt "any(a['action']=='execution:create' and a['principal']=='ci' for a in d['results'])"
 ok "audit: kv set" has kv:write company.team
+ok "audit: a namespace's flows replaced" jt "any(a['action']=='flow:replace' and a['namespace']=='company.team.secret' and a['after']['flows']==['f'] for a in d['results'])"
 ok "audit: namespace file written" jt "any(a['action']=='nsfile:write' and a['namespace']=='company.team' and a['objectId']=='doc.txt' for a in d['results'])"
 ok "audit: secret set, by name only" jt "any(a['action']=='secret:write' and a['objectId']=='S' for a in d['results'])"
 ok "audit: never a secret's value or a token's text" bash -c "! grep -q 'secret-value\|kite_[0-9a-f]\{48\}\|correct horse' '$work/body'"
