@@ -97,7 +97,8 @@ static pid_t start(const char *kite, const char *cfg, int port)
         char ps[16];
         snprintf(ps, sizeof ps, "%d", port);
         setenv("KITE_ADMIN_TOKEN", TOKEN, 1);
-        freopen("/dev/null", "w", stdout);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(126);
         execl(kite, kite, "server", "local", "--port", ps, "--config", cfg, "--quiet", (char *)NULL);
         _exit(127);
     }
