@@ -18,6 +18,7 @@
  * run's result.
  */
 #include "tasks/tasks_int.h"
+#include "util/policy.h"
 
 #include "expr/expr.h"
 #include "flow/flow.h"
@@ -1225,7 +1226,7 @@ static task_result purge_flows_run(task_ctx *c, kerr *e)
     json_t *nss = NULL;
     char *pattern = NULL;
     tasks__purge_behavior b;
-    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "flowPattern", NULL, &pattern, e) ||
+    if (tasks__purge_namespaces(c, PA_FLOW_DELETE, &nss, e) || tasks__prop_text(c, "flowPattern", NULL, &pattern, e) ||
         tasks__purge_behavior_read(c, "version", &b, e))
         goto out;
     if (strcmp(b.type, "version")) {

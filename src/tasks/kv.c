@@ -283,7 +283,7 @@ static int ns_under(const char *ns, const char *parent)
     return !strcmp(ns, parent) || (!strncmp(ns, parent, n) && ns[n] == '.');
 }
 
-int tasks__purge_namespaces(task_ctx *c, json_t **out, kerr *e)
+int tasks__purge_namespaces(task_ctx *c, int action, json_t **out, kerr *e)
 {
     *out = NULL;
     json_t *given = NULL;
@@ -342,9 +342,29 @@ int tasks__purge_namespaces(task_ctx *c, json_t **out, kerr *e)
     } else {
         json_object_update(set, known);
     }
+    /* under access control, another namespace is purged only where the
+     * flow's namespace may do action there (store_access_flow): one named
+     * in 'namespaces' fails the task, one found by pattern is left alone */
     json_t *a = json_array();
-    json_object_foreach(set, k, v)
+    json_object_foreach(set, k, v) {
+        kerr ae = KERR_INIT;
+        if (store_access_flow(c->store, c->namespace, action, k, &ae)) {
+            int named = 0;
+            size_t gi;
+            json_t *g;
+            json_array_foreach(given, gi, g) named |= json_is_string(g) && !strcmp(json_string_value(g), k);
+            if (!named && ae.code == KERR_INVALID)
+                continue;
+            kerr_setc(e, ae.code, "property 'namespaces': %s", ae.msg);
+            json_decref(a);
+            json_decref(set);
+            json_decref(known);
+            json_decref(given);
+            free(pattern);
+            return -1;
+        }
         json_array_append_new(a, json_string(k));
+    }
     json_decref(set);
     json_decref(known);
     json_decref(given);
@@ -409,7 +429,7 @@ static task_result kv_purge_run(task_ctx *c, kerr *e)
     json_t *nss = NULL;
     char *pattern = NULL;
     tasks__purge_behavior b;
-    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "keyPattern", NULL, &pattern, e) ||
+    if (tasks__purge_namespaces(c, PA_KV_WRITE, &nss, e) || tasks__prop_text(c, "keyPattern", NULL, &pattern, e) ||
         tasks__purge_behavior_read(c, "key", &b, e))
         goto out;
     const json_t *old = json_object_get(c->task, "expiredOnly");

@@ -10,6 +10,7 @@
  * through folders, as in Kestra's glob PathMatcher; see proc_glob_match).
  */
 #include "tasks/tasks_int.h"
+#include "util/policy.h"
 
 #include "util/buf.h"
 #include "util/mem.h"
@@ -223,7 +224,7 @@ static task_result purge_files_run(task_ctx *c, kerr *e)
     json_t *nss = NULL;
     char *pattern = NULL;
     tasks__purge_behavior b;
-    if (tasks__purge_namespaces(c, &nss, e) || tasks__prop_text(c, "filePattern", NULL, &pattern, e) ||
+    if (tasks__purge_namespaces(c, PA_NSFILE_WRITE, &nss, e) || tasks__prop_text(c, "filePattern", NULL, &pattern, e) ||
         tasks__purge_behavior_read(c, "version", &b, e))
         goto out;
     if (strcmp(b.type, "version")) {

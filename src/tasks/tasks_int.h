@@ -154,7 +154,7 @@ const char *tasks__task_id(const json_t *task);
  * current one), every known one by default: *out a new array of strings.
  * And the `behavior` map: type ("key" or "version", dflt_type when absent),
  * expiredOnly (default 1), keepAmount (default 1), before (0: none). */
-int tasks__purge_namespaces(task_ctx *c, json_t **out /* OUT */, kerr *e);
+int tasks__purge_namespaces(task_ctx *c, int action, json_t **out /* OUT */, kerr *e);
 typedef struct tasks__purge_behavior {
     char type[16];
     int expired_only;

@@ -62,6 +62,23 @@ tasks:
   - id: p
     type: io.kestra.plugin.core.log.Log
     message: "parent {{ kv('"'pk'"', '"'a'"') }}"'
+post_flow 'id: purge
+namespace: a
+tasks:
+  - id: p
+    type: io.kestra.plugin.core.kv.PurgeKV
+    namespaces: [b]
+    behavior:
+      type: KEY
+      expiredOnly: false'
+post_flow 'id: purgeall
+namespace: a
+tasks:
+  - id: p
+    type: io.kestra.plugin.core.kv.PurgeKV
+    behavior:
+      type: KEY
+      expiredOnly: false'
 post_flow 'id: watch
 namespace: c
 tasks:
@@ -116,6 +133,11 @@ run a readkv
 ok "with viewer on b, a reads b's kv" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "got b-value"'
 run a sec
 ok "secrets stay the namespace's own: secret() never looks in b" [ "$STATE" = FAILED ]
+run a purge
+ok "PurgeKV naming b without kv:write there fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not kv:write in namespace b"'
+run a purgeall
+req GET /namespaces/b/kv/k
+ok "a PurgeKV over every namespace leaves b alone" eval '[ "$STATE" = SUCCESS ] && code_is 200'
 req POST /bindings -H 'Content-Type: application/json' -d '{"principal":"namespace:c","role":"viewer","namespace":"b"}'
 run b target
 seen=
