@@ -2,7 +2,7 @@
  * notify.c: the notify family: alerts to chat, paging and SMS services over
  * HTTP (Kestra's plugin-notifications: Slack, Microsoft Teams, Google Chat,
  * Discord, Telegram, LINE, Twilio, PagerDuty, Opsgenie, Zulip, SendGrid,
- * Squadcast, WhatsApp, Sentry),
+ * Squadcast, WhatsApp, Sentry, Zenduty),
  * and the table of the whole family, whose mail
  * types (MailSend, MailExecution) run in notify_mail.c.
  *
@@ -1805,8 +1805,57 @@ out:
     return r;
 }
 
+/* ---- Zenduty ----------------------------------------------------------------------------- */
+
+static task_result zenduty_alert_run(task_ctx *c, kerr *e) { return json_webhook(c, e, "zenduty", NULL); }
+
+/* ZendutyExecution: Kestra's zenduty-template.peb (alert_type resolved or error by the
+ * execution, entity_id the execution's id, summary its facts), then message, summary,
+ * alert_type, entity_id and urls from the properties. Zenduty needs a message: the
+ * execution's title when none is given (kite's addition). */
+static task_result zenduty_exec_run(task_ctx *c, kerr *e)
+{
+    char *url = NULL, *msg = NULL, *summary = NULL, *type = NULL, *entity = NULL;
+    json_t *urls = NULL, *body = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    task_result r = TASK_FAILED;
+    if (req_string(c, "url", &url, e) || opt_string(c, "message", &msg, e) || opt_string(c, "summary", &summary, e) ||
+        opt_string(c, "alertType", &type, e) || opt_string(c, "entityId", &entity, e) ||
+        task_prop(c, "urls", &urls, e) || notify__exec_load(c, &x, e))
+        goto out;
+    if (urls && !json_is_array(urls)) {
+        kerr_set(e, "property 'urls' must be a list");
+        goto out;
+    }
+    buf title = BUF_INIT, st = BUF_INIT, sm = BUF_INIT;
+    notify__exec_title(&x, &title);
+    notify__exec_status(&x, &st);
+    buf_printf(&sm, "Namespace %s, Flow ID %s, Execution ID %s, Execution Status %s. *<%s|%s>*\n> %s", x.namespace,
+               x.flow_id, x.id, x.state, x.link ? x.link : "", buf_str(&title), buf_str(&st));
+    for (char *p = type; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    body = json_pack("{s:s,s:s,s:s,s:s}", "message", msg ? msg : buf_str(&title), "alert_type",
+                     type ? type : x.failed_task ? "error" : "resolved", "entity_id", entity ? entity : x.id,
+                     "summary", summary ? summary : buf_str(&sm));
+    buf_free(&title);
+    buf_free(&st);
+    buf_free(&sm);
+    if (urls)
+        json_object_set(body, "urls", urls);
+    r = post_json(c, "zenduty", url, body, NULL, e);
+out:
+    free(url), free(msg), free(summary), free(type), free(entity);
+    json_decref(urls);
+    json_decref(body);
+    notify__exec_free(&x);
+    return r;
+}
+
 #define HOOKS(n) static const struct task_hooks n##_hooks = {.run = n##_run}
 HOOKS(slack_webhook);
+HOOKS(zenduty_alert);
+HOOKS(zenduty_exec);
 HOOKS(squadcast_webhook);
 HOOKS(squadcast_exec);
 HOOKS(whatsapp_webhook);
@@ -2149,6 +2198,25 @@ const type_def tasks__notify[] = {
                        PSTR("serverName", 0, NULL, "the host the event comes from"),
                        PMAP("extra", 0, NULL, &tasks__item_any, "metadata added to the event's extra"),
                        P_EXEC, P_OPTIONS),
+    },
+    {
+        .name = "zenduty.zenduty_alert",
+        .hooks = &zenduty_alert_hooks,
+        .aliases = NOTIF("zenduty", "ZendutyAlert"),
+        .desc = "Send an event to a Zenduty integration (payload as given).",
+        .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
+    },
+    {
+        .name = "zenduty.zenduty_execution",
+        .hooks = &zenduty_exec_hooks,
+        .aliases = NOTIF("zenduty", "ZendutyExecution"),
+        .desc = "Send an execution's summary as a Zenduty event.",
+        .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("message", 0, NULL, "the incident's title (default: the execution's)"),
+                       PSTR("summary", 0, NULL, "the incident's summary (default: the execution's facts)"),
+                       PENUM("alertType", 0, NULL, ENUMS("CRITICAL", "ACKNOWLEDGED", "RESOLVED", "ERROR", "WARNING", "INFO"),
+                             "default: error when a task failed, else resolved"),
+                       PSTR("entityId", 0, NULL, "the alert's unique id (default: the execution's id)"),
+                       PSTRL("urls", 0, NULL, "links related to the alert"), P_EXEC, P_OPTIONS),
     },
     {
         .name = "mail.mail_send",

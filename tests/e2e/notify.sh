@@ -363,6 +363,7 @@ subs = [("https://hooks.slack.com/services/", H + "/slack/"),
         ("https://api.sendgrid.com/", H + "/sendgrid/"),
         ("https://api.squadcast.com/", H + "/squadcast/"),
         ("https://whatsapp.example.com/", H + "/whatsapp/"),
+        ("https://www.zenduty.com/", H + "/zenduty/"),
         ("https://0123abcdef@o1.ingest.sentry.io/", H.replace("://", "://0123abcdef@") + "/sentry/"),
         ("host: smtp.example.com\n    port: 465", "host: 127.0.0.1\n    port: " + SS)]
 names = []
@@ -386,7 +387,7 @@ while read -r fid n; do
     ok "docs example $fid: its $n alerts arrived ($got)" eval '[ "$got" -eq "$n" ]'
     ok "docs example $fid: every request was what the service expects" recs "$work/rec" / \
         "all(x['ok'] for x in r[$before:])"
-    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|mail|hook)" "$work/doc_$fid.log"'
+    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|zenduty|mail|hook)" "$work/doc_$fid.log"'
 done <"$work/flows/doc_list"
 ok "docs: Teams' MessageCard has the execution's facts" recs "$work/rec" /teams/ \
     'any(x["json"].get("@type") == "MessageCard" and {"name": "Execution Status", "value": "FAILED"} in x["json"]["sections"][0]["facts"] for x in r)'
@@ -404,7 +405,7 @@ ok "docs: SendGrid's personalizations" recs "$work/rec" /sendgrid/ \
     'r[0]["json"]["personalizations"][0]["to"] == [{"email": "ops@example.com"}] and r[0]["headers"]["authorization"] == "Bearer SG.k3y"'
 ok "docs: the mail example's attachment and two recipients plus cc" mails smtps \
     'any(sorted(x["rcpt_tos"]) == ["boss@example.com", "data@example.com", "ops@example.com"] and [p[1] for p in parts(x["msg"]) if p[0] == "text/csv"] == ["report.csv"] for x in m)'
-ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|sqK3yABC123|waT0ken123|0123abcdef" "$work"/doc_*.log'
+ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|sqK3yABC123|waT0ken123|0123abcdef|zdK3yABC123" "$work"/doc_*.log'
 ok "docs: Squadcast's execution event has Kestra's description, message, priority and tags" recs "$work/rec" /squadcast/ \
     'r[1]["json"]["message"] == "squadcast_alert ended" and r[1]["json"]["priority"] == "P2" and r[1]["json"]["tags"] == {"team": "data"} and r[1]["json"]["description"].startswith("*[company.team] squadcast_alert &rarr; ") and "\nFinal task ID: squadcast\nStatus: Succeeded\nDuration: " in r[1]["json"]["description"]'
 ok "docs: WhatsApp's execution message: contacts and the execution's lines" recs "$work/rec" /whatsapp/ \
@@ -413,6 +414,8 @@ ok "docs: Sentry's envelopes to the endpoint the DSN gives, with the key" recs "
     'len(r) == 2 and all(x["path"] == "/sentry/api/4505/envelope/" and "sentry_key=0123abcdef" in x["query"] for x in r) and r[0]["body"].splitlines()[2].find("failed") > 0'
 ok "docs: SentryExecution's level, extra and message" recs "$work/rec" /sentry/ \
     '(lambda ev: ev["level"] == "warning" and ev["platform"] == "java" and ev["extra"]["team"] == "data" and ev["extra"]["Flow ID"] == "sentry_alert" and ev["message"]["message"].startswith("[company.team] sentry_alert"))(json.loads(r[1]["body"].splitlines()[2]))'
+ok "docs: ZendutyExecution: resolved, the execution's id and facts, its title as message, the urls" recs "$work/rec" /zenduty/ \
+    '(lambda v: v["alert_type"] == "resolved" and v["entity_id"] and v["summary"].startswith("Namespace company.team, Flow ID zenduty_alert") and v["message"].startswith("[company.team] zenduty_alert") and v["urls"] == ["https://runbooks.example.com/etl"])(r[1]["json"])'
 
 # Sentry: the store endpoint, a refused key, a bad eventId
 cat >"$work/flows/sentry_more.yaml" <<YML

@@ -31,6 +31,8 @@ Routes, by the first path segment:
                {event_id (32 hex), dsn}, item header {type: event, length
                (the event's bytes)}, the event (JSON)       200 {"id": event_id}
   /sentry/api/<project>/store/?sentry_key=K     the event (JSON)  200 {"id"}
+  /zenduty/*   JSON with message and alert_type (critical, acknowledged,
+               resolved, error, warning, info)              201 {"message": ...}
   /hook/*      anything                                     200 "ok"
   /status/N    status N                                     (recorded too)
   /slow?s=S    waits S seconds, then 200
@@ -225,6 +227,15 @@ def check(h, service, path, body):
         if not isinstance(event, dict) or not event.get("level") and not event.get("message"):
             return 400, "{}", "event without level or message"
         return 200, json.dumps({"id": event.get("event_id", "")}), None
+    if service == "zenduty":
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        if not isinstance(v.get("message"), str) or not v["message"]:
+            return 400, '{"message": ["This field is required."]}', "no message"
+        if v.get("alert_type") not in ("critical", "acknowledged", "resolved", "error", "warning", "info"):
+            return 400, '{"alert_type": ["not a valid choice"]}', "alert_type %r" % v.get("alert_type")
+        return 201, json.dumps({"message": v["message"]}), None
     if service == "hook":
         return 200, "ok", None
     return 404, "no such service", "unknown route"
