@@ -41,7 +41,7 @@ static int start_fake(int i, const char *user, const char *pass)
         _exit(127);
     }
     fake_pid[i] = p;
-    for (int t = 0; t < 200; t++) {
+    for (int t = 0; t < 1200; t++) { /* 30 s: Python starts slowly on a loaded machine */
         FILE *f = fopen(pf, "r");
         if (f) {
             int ok = fscanf(f, "%d", &fake_port[i]) == 1;

@@ -739,7 +739,8 @@ static void test_timeout_kills_group(void **state)
     assert_true(r.duration_us < 2000000);
     assert_true(group_gone(r.pid));
     char d[128];
-    assert_non_null(strstr(proc_describe(&r, d, sizeof d), "timed out after 0."));
+    /* the time it ended at: about 0.3 s, later on a loaded machine */
+    assert_non_null(strstr(proc_describe(&r, d, sizeof d), "timed out after "));
 }
 
 static void test_timeout_sigkill_after_grace(void **state)
