@@ -566,7 +566,80 @@ static int put_value(sctx *x, const json_t *schema, avro_value_t *out, const jso
 
 /* ---- the container file's header --------------------------------------------- */
 
-static int read_varlong(FILE *f, int64_t *out);
+/* The header of an object container file: the magic "Obj\1", the metadata
+ * map (Avro binary: zig-zag varint counts, then each key and value as a
+ * length and its bytes) and the 16-byte sync marker. */
+static int read_varlong(FILE *f, int64_t *out)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        int ch = fgetc(f);
+        if (ch == EOF)
+            return -1;
+        u |= (uint64_t)(ch & 0x7f) << shift;
+        if (!(ch & 0x80)) {
+            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Reads the header of f up to the data blocks: the metadata as a new array
+ * of [key, value] pairs in file order, the sync marker into sync; NULL with
+ * e set when f is not a container file. */
+static json_t *read_header(FILE *f, unsigned char sync[16], kerr *e)
+{
+    unsigned char magic[4];
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "Obj\x01", 4)) {
+        kerr_set(e, "not an Avro object container file (no 'Obj' magic)");
+        return NULL;
+    }
+    json_t *meta = json_array();
+    for (;;) {
+        int64_t count;
+        if (read_varlong(f, &count))
+            goto bad;
+        if (count == 0)
+            break;
+        if (count < 0) { /* a negative count is followed by the block's size */
+            int64_t bytes;
+            count = -count;
+            if (read_varlong(f, &bytes))
+                goto bad;
+        }
+        for (int64_t i = 0; i < count; i++) {
+            int64_t kl, vl;
+            if (read_varlong(f, &kl) || kl < 0 || kl > 4096)
+                goto bad;
+            char *k = xmalloc((size_t)kl + 1);
+            if (fread(k, 1, (size_t)kl, f) != (size_t)kl || read_varlong(f, &vl) || vl < 0 || vl > (64 << 20)) {
+                free(k);
+                goto bad;
+            }
+            k[kl] = 0;
+            char *v = xmalloc((size_t)vl + 1);
+            if (fread(v, 1, (size_t)vl, f) != (size_t)vl) {
+                free(k);
+                free(v);
+                goto bad;
+            }
+            json_t *pair = json_pack("[s, s#]", k, v, (int)vl);
+            free(k);
+            free(v);
+            if (!pair) /* a key or value that is not UTF-8 text */
+                goto bad;
+            json_array_append_new(meta, pair);
+        }
+    }
+    if (fread(sync, 1, 16, f) != 16)
+        goto bad;
+    return meta;
+bad:
+    json_decref(meta);
+    kerr_set(e, "the Avro file's header is truncated or malformed");
+    return NULL;
+}
 
 static void put_varlong(buf *b, int64_t v)
 {
@@ -592,46 +665,11 @@ static int rewrite_header(const char *path, const char *schema_json, kerr *e)
     char *tmp = xasprintf("%s.h", path);
     FILE *o = NULL;
     int rc = -1;
-    unsigned char magic[4], sync[16];
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "Obj\x01", 4))
-        goto bad;
+    unsigned char sync[16];
+    json_t *meta = read_header(f, sync, e);
+    if (!meta)
+        goto done;
     buf_append(&h, "Obj\x01", 4);
-    json_t *meta = json_array(); /* [key, value] pairs in order */
-    for (;;) {
-        int64_t count;
-        if (read_varlong(f, &count))
-            goto bad_meta;
-        if (count == 0)
-            break;
-        if (count < 0) {
-            int64_t bytes;
-            count = -count;
-            if (read_varlong(f, &bytes))
-                goto bad_meta;
-        }
-        for (int64_t i = 0; i < count; i++) {
-            int64_t kl, vl;
-            if (read_varlong(f, &kl) || kl < 0 || kl > 4096)
-                goto bad_meta;
-            char *k = xmalloc((size_t)kl + 1);
-            if (fread(k, 1, (size_t)kl, f) != (size_t)kl || read_varlong(f, &vl) || vl < 0 || vl > (64 << 20)) {
-                free(k);
-                goto bad_meta;
-            }
-            k[kl] = 0;
-            char *v = xmalloc((size_t)vl + 1);
-            if (fread(v, 1, (size_t)vl, f) != (size_t)vl) {
-                free(k);
-                free(v);
-                goto bad_meta;
-            }
-            json_array_append_new(meta, json_pack("[s, s#]", k, v, (int)vl));
-            free(k);
-            free(v);
-        }
-    }
-    if (fread(sync, 1, 16, f) != 16)
-        goto bad_meta;
     put_varlong(&h, (int64_t)json_array_size(meta));
     size_t i;
     json_t *kv;
@@ -667,11 +705,6 @@ static int rewrite_header(const char *path, const char *schema_json, kerr *e)
     if (rename(tmp, path))
         goto io;
     rc = 0;
-    goto done;
-bad_meta:
-    json_decref(meta);
-bad:
-    kerr_set(e, "the Avro file libavro wrote has a header kite cannot read");
     goto done;
 io:
     kerr_set(e, "cannot write the Avro file: %s", strerror(errno));
@@ -835,25 +868,7 @@ out:
 
 /* ---- Avro value -> Ion value ----------------------------------------------- */
 
-/* The writer's schema, as JSON, from the file's header: the magic "Obj\1",
- * then the metadata map (Avro binary: zig-zag varint counts, strings and
- * bytes as a length then the bytes); "avro.schema" holds the JSON. */
-static int read_varlong(FILE *f, int64_t *out)
-{
-    uint64_t u = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        int ch = fgetc(f);
-        if (ch == EOF)
-            return -1;
-        u |= (uint64_t)(ch & 0x7f) << shift;
-        if (!(ch & 0x80)) {
-            *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-            return 0;
-        }
-    }
-    return -1;
-}
-
+/* The writer's schema, as JSON, from the file's "avro.schema" metadata. */
 static json_t *header_schema(const char *path, kerr *e)
 {
     FILE *f = fopen(path, "rb");
@@ -861,58 +876,23 @@ static json_t *header_schema(const char *path, kerr *e)
         kerr_set(e, "cannot open the Avro file: %s", strerror(errno));
         return NULL;
     }
-    unsigned char magic[4];
-    json_t *out = NULL;
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "Obj\x01", 4)) {
-        kerr_set(e, "not an Avro object container file (no 'Obj' magic)");
-        goto done;
-    }
-    for (;;) {
-        int64_t count;
-        if (read_varlong(f, &count))
-            goto bad;
-        if (count == 0)
-            break;
-        if (count < 0) {
-            int64_t bytes;
-            count = -count;
-            if (read_varlong(f, &bytes))
-                goto bad;
-        }
-        for (int64_t i = 0; i < count; i++) {
-            int64_t kl, vl;
-            if (read_varlong(f, &kl) || kl < 0 || kl > 4096)
-                goto bad;
-            char key[4097];
-            if (fread(key, 1, (size_t)kl, f) != (size_t)kl)
-                goto bad;
-            key[kl] = 0;
-            if (read_varlong(f, &vl) || vl < 0 || vl > (64 << 20))
-                goto bad;
-            char *v = xmalloc((size_t)vl + 1);
-            if (fread(v, 1, (size_t)vl, f) != (size_t)vl) {
-                free(v);
-                goto bad;
-            }
-            v[vl] = 0;
-            if (!strcmp(key, "avro.schema") && !out) {
-                json_error_t je;
-                out = json_loads(v, JSON_DECODE_ANY, &je);
-                if (!out)
-                    kerr_set(e, "the file's schema is not JSON: %s", je.text);
-            }
-            free(v);
-        }
-    }
-    if (!out && !e->code)
-        kerr_set(e, "the Avro file has no schema in its header");
-    goto done;
-bad:
-    kerr_set(e, "the Avro file's header is truncated or malformed");
-    json_decref(out);
-    out = NULL;
-done:
+    unsigned char sync[16];
+    json_t *meta = read_header(f, sync, e), *out = NULL;
     fclose(f);
+    size_t i;
+    json_t *kv;
+    json_array_foreach(meta, i, kv) {
+        if (strcmp(json_string_value(json_array_get(kv, 0)), "avro.schema"))
+            continue;
+        json_error_t je;
+        out = json_loads(json_string_value(json_array_get(kv, 1)), JSON_DECODE_ANY, &je);
+        if (!out)
+            kerr_set(e, "the file's schema is not JSON: %s", je.text);
+        break;
+    }
+    if (meta && !out && !e->code)
+        kerr_set(e, "the Avro file has no schema in its header");
+    json_decref(meta);
     return out;
 }
 
