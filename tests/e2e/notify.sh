@@ -385,6 +385,9 @@ while read -r fid n; do
     mafter=$(ls "$work/mail_smtps" | wc -l)
     got=$((after - before + mafter - mbefore))
     ok "docs example $fid: its $n alerts arrived ($got)" eval '[ "$got" -eq "$n" ]'
+    # on a miscount, say which requests those were
+    [ "$got" -eq "$n" ] || ls "$work/rec" | tail -n +$((before + 1)) |
+        while read -r f; do $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print("  ", sys.argv[1].rsplit("/",1)[1], r["method"], r["path"], r["status"])' "$work/rec/$f"; done
     ok "docs example $fid: every request was what the service expects" recs "$work/rec" / \
         "all(x['ok'] for x in r[$before:])"
     ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|zenduty|mail|hook)" "$work/doc_$fid.log"'

@@ -250,6 +250,21 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def record(self, service, u, body, status, reason):
+        if ARGS.no_record:
+            return
+        with LOCK:
+            SEQ[0] += 1
+            seq = SEQ[0]
+        rec = {"service": service, "method": self.command, "path": u.path, "query": u.query,
+               "headers": {k.lower(): v for k, v in self.headers.items()},
+               "body": body.decode("utf-8", "replace"), "status": status,
+               "ok": reason is None, "reason": reason}
+        tmp = os.path.join(ARGS.dir, ".%06d.tmp" % seq)
+        with open(tmp, "w") as f:
+            json.dump(rec, f)
+        os.rename(tmp, os.path.join(ARGS.dir, "%06d.json" % seq))
+
     def handle_any(self):
         u = urlsplit(self.path)
         n = int(self.headers.get("Content-Length") or 0)
@@ -257,24 +272,17 @@ class Handler(BaseHTTPRequestHandler):
         parts = u.path.split("/")
         service = parts[1] if len(parts) > 1 else ""
         if service == "slow":
+            # recorded before the wait: a client that gives up must not have its
+            # record appear seconds later, in the middle of another check's count
+            self.record(service, u, body, 200, None)
             time.sleep(float(parse_qs(u.query).get("s", ["1"])[0]))
-            status, answer, reason = 200, "slow", None
-        elif service == "status":
-            status, answer, reason = int(parts[2]), "status %s" % parts[2], None
+            status, answer = 200, "slow"
         else:
-            status, answer, reason = check(self, service, u.path, body)
-        if not ARGS.no_record:
-            with LOCK:
-                SEQ[0] += 1
-                seq = SEQ[0]
-            rec = {"service": service, "method": self.command, "path": u.path, "query": u.query,
-                   "headers": {k.lower(): v for k, v in self.headers.items()},
-                   "body": body.decode("utf-8", "replace"), "status": status,
-                   "ok": reason is None, "reason": reason}
-            tmp = os.path.join(ARGS.dir, ".%06d.tmp" % seq)
-            with open(tmp, "w") as f:
-                json.dump(rec, f)
-            os.rename(tmp, os.path.join(ARGS.dir, "%06d.json" % seq))
+            if service == "status":
+                status, answer, reason = int(parts[2]), "status %s" % parts[2], None
+            else:
+                status, answer, reason = check(self, service, u.path, body)
+            self.record(service, u, body, status, reason)
         data = answer.encode()
         self.send_response(status)
         if status != 204:
