@@ -2,7 +2,8 @@
  * host.c: the host functions the engine adds to expressions, in ONE table:
  * secret (its code in log.c, beside the masker), kv, read, fileExists,
  * fileSize, isFileEmpty, fileURI, errorLogs, currentEachOutput, tasksWithState,
- * randomPort, and http (its request sent by tasks/http.c).
+ * randomPort, parentOutput, iterationOutput, and http (its request sent by
+ * tasks/http.c).
  *
  * DESIGN
  * An entry says whether its function needs an execution (kv, read, ...: the
@@ -351,6 +352,155 @@ static json_t *fn_tasks_with_state(void *ud, const json_t *args, const json_t *k
     return out;
 }
 
+/* The run's outputs without kite's bookkeeping keys (_value, _state), or
+ * NULL when it has none. */
+static json_t *visible_outputs(const json_t *o)
+{
+    if (!json_is_object(o) || !json_object_size(o))
+        return NULL;
+    json_t *c = json_copy((json_t *)o);
+    json_object_del(c, "_value");
+    json_object_del(c, "_state");
+    if (!json_object_size(c)) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* parentOutput(index?): the outputs of the flowable the current task runs
+ * in (outputs.<parent>, for the loop iteration the parent runs in), as
+ * Kestra's; with index, of that ancestor counted from the outermost (0).
+ * null when the parent has no outputs. Kestra looks the parent up in
+ * `outputs` by its own loop value only, so for a parent inside two nested
+ * loops it finds nothing; kite gives that parent's outputs. */
+static json_t *fn_parent_output(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    engine_hostctx *h = ud;
+    const json_t *ix = json_array_get(args, 0);
+    if (!ix)
+        ix = json_object_get(kwargs, "index");
+    int anc[64];
+    size_t n = 0;
+    for (int p = h->r >= 0 ? h->x->runs[h->r].parent : -1; p >= 0 && n < 64; p = h->x->runs[p].parent)
+        anc[n++] = p; /* nearest first */
+    int pick;
+    if (ix && !json_is_null(ix)) {
+        if (!json_is_integer(ix)) {
+            kerr_set(e, "The 'parentOutput' function expects an argument 'index' of type integer");
+            return NULL;
+        }
+        json_int_t i = json_integer_value(ix);
+        if (i < 0 || (size_t)i + 1 > n) {
+            kerr_set(e, "parentOutput(): invalid index: %lld for parents size: %zu", (long long)i, n);
+            return NULL;
+        }
+        pick = anc[n - 1 - (size_t)i];
+    } else {
+        if (!n) {
+            kerr_set(e, "parentOutput() needs a task inside a flowable task (this one has no parent)");
+            return NULL;
+        }
+        pick = anc[0];
+    }
+    json_t *o = visible_outputs(h->x->runs[pick].row.outputs);
+    return o ? o : json_null();
+}
+
+/* iterationOutput(taskId?, iteration?): the `value` output of task taskId
+ * (default: the current task) in iteration `iteration` (0 first; default:
+ * the previous one) of the loop the current task runs in, as Kestra's:
+ * e.g. a Return or OutputValues' value from the iteration before. An
+ * iteration is picked by its index, whatever order the iterations ended in. */
+static json_t *fn_iteration_output(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    engine_hostctx *h = ud;
+    const xexec *x = h->x;
+    const json_t *tid = json_array_get(args, 0);
+    if (!tid)
+        tid = json_object_get(kwargs, "taskId");
+    const json_t *itv = json_array_get(args, 1);
+    if (!itv)
+        itv = json_object_get(kwargs, "iteration");
+    /* the run of the current iteration: the ancestor (or self) whose parent is a loop */
+    int c = -1;
+    for (int cur = h->r; cur >= 0; cur = x->runs[cur].parent) {
+        int p = x->runs[cur].parent;
+        const etask *pt = p >= 0 ? &x->fl->tasks[x->runs[p].task] : NULL;
+        if (pt && pt->impl && (pt->impl->flags & FL_LOOP)) {
+            c = cur;
+            break;
+        }
+    }
+    if (c < 0) {
+        kerr_set(e, "iterationOutput() should be used inside iterative tasks only (ForEach, Loop, LoopUntil...)");
+        return NULL;
+    }
+    const char *task_id = h->r >= 0 ? x->runs[h->r].row.task_id : NULL;
+    if (tid && !json_is_null(tid)) {
+        if (!json_is_string(tid)) {
+            kerr_set(e, "iterationOutput(): 'taskId' must be a task id (a string), not %s",
+                     json_is_object(tid) ? "the outputs of a task: write iterationOutput('my_task')" : "this");
+            return NULL;
+        }
+        task_id = json_string_value(tid);
+    }
+    long long it = (long long)x->runs[c].row.iteration - 1;
+    if (itv && !json_is_null(itv)) {
+        const char *txt = json_string_value(itv);
+        char *end = NULL;
+        if (json_is_integer(itv))
+            it = json_integer_value(itv);
+        else if (txt && *txt && (it = strtoll(txt, &end, 10), !*end))
+            ; /* "2": Kestra reads the text of the argument */
+        else {
+            char *t = json_dumps(itv, JSON_ENCODE_ANY);
+            kerr_set(e, "The 'iteration' argument for 'iterationOutput' must be an integer, but got: %s", t ? t : "?");
+            free(t);
+            return NULL;
+        }
+    }
+    if (it < 0) {
+        kerr_set(e, "iterationOutput(): cannot fetch iteration %lld: no previous iteration exists", it);
+        return NULL;
+    }
+    const json_t *node = json_object_get(x->outputs, task_id);
+    if (!node)
+        return json_null();
+    /* the value of iteration `it` of that loop: any run started in it */
+    int loop = x->runs[c].parent;
+    const char *want = NULL;
+    int last = -1;
+    for (size_t i = 0; i < x->nruns; i++) {
+        if (x->runs[i].parent != loop)
+            continue;
+        if (x->runs[i].row.iteration > last)
+            last = x->runs[i].row.iteration;
+        if (x->runs[i].row.iteration == it && x->runs[i].row.value)
+            want = x->runs[i].row.value;
+    }
+    if (!want) {
+        kerr_set(e, "iterationOutput(): the provided index (%lld) is out of range. It refers to an iteration "
+                    "whose outputs do not exist yet. Maximum valid index is %d", it, last);
+        return NULL;
+    }
+    const char *chain[32];
+    size_t n = xexec_value_chain(x, c, chain, 32);
+    for (size_t i = 0; i + 1 < n; i++) {
+        node = json_object_get(node, chain[i]);
+        if (!json_is_object(node))
+            return json_null();
+    }
+    node = json_object_get(node, want);
+    if (!json_is_object(node)) {
+        kerr_set(e, "iterationOutput(): the provided index (%lld) is out of range. It refers to an iteration "
+                    "whose outputs do not exist yet (task %s has none in it)", it, task_id);
+        return NULL;
+    }
+    const json_t *v = json_object_get(node, "value");
+    return v ? json_incref((json_t *)v) : json_null();
+}
+
 /* randomPort(): a TCP port free on this host now (the kernel's pick for a
  * socket bound to port 0 on loopback), as Kestra's randomPort(). */
 static json_t *fn_random_port(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
@@ -386,6 +536,8 @@ const engine_host engine__hosts[] = {
     {{"fileURI", 1, 1}, fn_file_uri, 1},
     {{"tasksWithState", 1, 1}, fn_tasks_with_state, 1},
     {{"randomPort", 0, 0}, fn_random_port, 0},
+    {{"parentOutput", 0, 1}, fn_parent_output, 1},
+    {{"iterationOutput", 0, 2}, fn_iteration_output, 1},
 };
 
 const size_t engine__nhosts = sizeof engine__hosts / sizeof engine__hosts[0];

@@ -786,3 +786,224 @@ json_t *expr__fn_now(xr *r, const xnode *n, json_t **av, int nargs)
     const char *format = arg_s(av[1]);
     return format_result(r, n, format ? format : "iso", time_now_us(), z);
 }
+
+/* ---- calendar functions (Kestra's dayOfWeek, isWeekend, ...) --------------------------- */
+
+static const char *const week_days[] = {"SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY",
+                                        "THURSDAY", "FRIDAY", "SATURDAY"};
+
+/* Reads argument `arg` of function n->name: an ISO-8601 date or date-time
+ * string. The civil fields are those written (Kestra takes the local date
+ * and hour as written, no conversion to UTC: "2025-01-06T00:30:00+02:00" is
+ * a Monday). need_time: a date alone is refused (hourOfDay). has_zone: set to
+ * whether an offset or zone was written. */
+static int cal_arg(xr *r, const xnode *n, json_t *v, const char *arg, int need_time, civil *c, int64_t *us,
+                   int *has_zone)
+{
+    if (!v || json_is_null(v)) {
+        expr__err(r, n, "%s() expects a '%s' argument", n->name, arg);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        expr__err(r, n, "%s() could not parse '%s': an ISO-8601 date or date-time string is needed, got %s",
+                  n->name, arg, expr__type_name(v));
+        return -1;
+    }
+    const char *s = json_string_value(v);
+    const char *t = strchr(s, 'T');
+    if (!t)
+        t = strchr(s, 't');
+    if (need_time && !t) {
+        expr__err(r, n, "%s() could not parse '%s': '%s' has no time (an ISO-8601 date-time is needed)", n->name,
+                  arg, s);
+        return -1;
+    }
+    kerr e = KERR_INIT;
+    int off = 0;
+    if (datetime_parse(s, tz_utc(), us, &off, &e)) {
+        expr__err(r, n, "%s() could not parse '%s': '%s' is not an ISO-8601 date or date-time (%s)", n->name, arg,
+                  s, e.msg);
+        return -1;
+    }
+    if (has_zone)
+        *has_zone = t && (strpbrk(t, "Zz+[") || strchr(t, '-'));
+    tz_to_civil(tz_utc(), *us + (int64_t)off * US_PER_SEC, c);
+    return 0;
+}
+
+json_t *expr__fn_day_of_week(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    return json_string(week_days[c.wday]);
+}
+
+json_t *expr__fn_day_of_month(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    return json_integer(c.day);
+}
+
+json_t *expr__fn_month_of_year(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    return json_integer(c.month);
+}
+
+json_t *expr__fn_hour_of_day(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 1, &c, &us, NULL))
+        return NULL;
+    return json_integer(c.hour);
+}
+
+json_t *expr__fn_is_weekend(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    return json_boolean(c.wday == 0 || c.wday == 6);
+}
+
+/* A day name (any case) to 0 = Sunday .. 6, or -1. */
+static int day_index(const char *s, size_t len)
+{
+    for (int d = 0; d < 7; d++)
+        if (strlen(week_days[d]) == len && !strncasecmp(week_days[d], s, len))
+            return d;
+    return -1;
+}
+
+static int days_in_month(int y, int m)
+{
+    int ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
+    return (int)(days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1));
+}
+
+/* weekday of y-m-d, 0 = Sunday */
+static int wday_of(int y, int m, int d)
+{
+    int64_t days = days_from_civil(y, m, d); /* 1970-01-01 was a Thursday */
+    return (int)(((days % 7) + 11) % 7);
+}
+
+json_t *expr__fn_is_day_week_in_month(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    const char *dw = json_is_string(av[1]) ? json_string_value(av[1]) : NULL;
+    int want = dw ? day_index(dw, strlen(dw)) : -1;
+    if (want < 0)
+        return expr__err(r, n, "%s() received an invalid 'dayOfWeek' value: '%s'. Expected one of: MONDAY, "
+                               "TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY",
+                         n->name, dw ? dw : expr__type_name(av[1]));
+    static const char *const pos[] = {"FIRST", "SECOND", "THIRD", "FOURTH", "LAST"};
+    const char *ps = json_is_string(av[2]) ? json_string_value(av[2]) : NULL;
+    int p = -1;
+    for (int i = 0; ps && i < 5; i++)
+        if (!strcasecmp(ps, pos[i]))
+            p = i;
+    if (p < 0)
+        return expr__err(r, n, "%s() received an invalid 'position' value: '%s'. Expected one of: FIRST, SECOND, "
+                               "THIRD, FOURTH, LAST",
+                         n->name, ps ? ps : expr__type_name(av[2]));
+    int day;
+    if (p < 4) {
+        int first = 1 + (want - wday_of(c.year, c.month, 1) + 7) % 7;
+        day = first + 7 * p; /* Kestra: FIRST plus weeks, may spill into next month: never equal then */
+    } else {
+        int last = days_in_month(c.year, c.month);
+        day = last - (wday_of(c.year, c.month, last) - want + 7) % 7;
+    }
+    return json_boolean(day == c.day);
+}
+
+json_t *expr__fn_is_last_working_day(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    civil c;
+    int64_t us;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &us, NULL))
+        return NULL;
+    int work[7] = {0, 1, 1, 1, 1, 1, 0};
+    const char *wd = json_is_string(av[1]) ? json_string_value(av[1]) : NULL;
+    int blank = 1;
+    for (const char *q = wd; q && *q; q++)
+        if (!isspace((unsigned char)*q))
+            blank = 0;
+    if (av[1] && !json_is_null(av[1]) && !wd)
+        return expr__err(r, n, "%s() expects 'workingDays' to be a string of day names, got %s", n->name,
+                         expr__type_name(av[1]));
+    if (wd && !blank) {
+        memset(work, 0, sizeof work);
+        int any = 0;
+        for (const char *q = wd; *q;) {
+            while (*q == ',' || isspace((unsigned char)*q))
+                q++;
+            const char *st = q;
+            while (*q && *q != ',' && !isspace((unsigned char)*q))
+                q++;
+            if (q == st)
+                continue;
+            int d = day_index(st, (size_t)(q - st));
+            if (d < 0)
+                return expr__err(r, n, "%s() received an invalid 'workingDays' value: '%.*s'. Expected day "
+                                       "names like MONDAY, TUESDAY, etc.",
+                                 n->name, (int)(q - st), st);
+            work[d] = any = 1;
+        }
+        if (!any)
+            return expr__err(r, n, "%s() requires at least one valid day in 'workingDays'", n->name);
+    }
+    if (!work[c.wday])
+        return json_false();
+    int d = days_in_month(c.year, c.month);
+    while (!work[wday_of(c.year, c.month, d)])
+        d--;
+    return json_boolean(d == c.day);
+}
+
+static json_t *compare_dates(xr *r, const xnode *n, json_t **av, int after)
+{
+    civil c;
+    int64_t a, b;
+    if (cal_arg(r, n, av[0], "date", 0, &c, &a, NULL) || cal_arg(r, n, av[1], "reference", 0, &c, &b, NULL))
+        return NULL;
+    return json_boolean(after ? a > b : a < b);
+}
+
+/* isDateAfter(date, reference), isDateBefore(date, reference): instants
+ * compared; a date or date-time without offset is read as UTC. */
+json_t *expr__fn_is_date_after(xr *r, const xnode *n, json_t **av, int nargs) { return compare_dates(r, n, av, 1); }
+json_t *expr__fn_is_date_before(xr *r, const xnode *n, json_t **av, int nargs) { return compare_dates(r, n, av, 0); }
+
+/* isDateBetween(date, after, before): strictly between, as instants; every
+ * value needs an offset or zone (Kestra refuses a local date-time). */
+json_t *expr__fn_is_date_between(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    static const char *const names[] = {"date", "after", "before"};
+    int64_t us[3];
+    for (int i = 0; i < 3; i++) {
+        civil c;
+        int z = 0;
+        if (cal_arg(r, n, av[i], names[i], 0, &c, &us[i], &z))
+            return NULL;
+        if (!z)
+            return expr__err(r, n, "%s() could not parse '%s': '%s' has no offset (write it as "
+                                   "2026-01-01T00:00:00Z or with +HH:MM)",
+                             n->name, names[i], json_string_value(av[i]));
+    }
+    return json_boolean(us[0] > us[1] && us[0] < us[2]);
+}

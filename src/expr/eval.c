@@ -1234,6 +1234,10 @@ int expr__render_body(xr *r, const snode *s, buf *out)
                 return -1;
             break;
         }
+        case S_BLOCK:
+            if (expr__render_body(r, s->body, out))
+                return -1;
+            break;
         case S_FILTER: {
             size_t mark = r->used;
             buf inner;

@@ -110,7 +110,7 @@ struct xnode {
     const macro *mac;
 };
 
-enum skind { S_TEXT, S_PRINT, S_IF, S_FOR, S_SET, S_FILTER };
+enum skind { S_TEXT, S_PRINT, S_IF, S_FOR, S_SET, S_FILTER, S_BLOCK };
 
 struct snode {
     unsigned char kind;
@@ -118,10 +118,11 @@ struct snode {
     const char *text;           /* S_TEXT */
     size_t len;
     xnode *x;                   /* print / if condition / for iterable / set value / filter chain */
-    const char *v1, *v2;        /* for: loop variables (v2 may be NULL); set: name */
-    snode *body;                /* if-true / loop body / filter body */
+    const char *v1, *v2;        /* for: loop variables (v2 may be NULL); set, block: name */
+    snode *body;                /* if-true / loop body / filter body / block body */
     snode *alt;                 /* if-false (an S_IF for elseif) / for-else */
     snode *next;
+    snode *next_block;          /* S_BLOCK: the template's next block (expr_tmpl.blocks) */
 };
 
 struct macro {
@@ -139,6 +140,7 @@ struct expr_tmpl {
     char *src;
     snode *root;
     macro *macros;
+    snode *blocks;              /* {% block %} statements, for block("name") */
     arena_blk *arena;
     json_t **lits;              /* every literal, released by expr_tmpl_free */
     size_t nlits, caplits;
@@ -302,6 +304,19 @@ json_t *expr__f_timestamp_milli(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__f_timestamp_micro(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__f_timestamp_nano(xr *r, const xnode *n, json_t *in, json_t **av);
 json_t *expr__fn_now(xr *r, const xnode *n, json_t **av, int nargs);
+/* Calendar functions (dates.c), as Kestra's: dayOfWeek, dayOfMonth,
+ * monthOfYear, hourOfDay, isWeekend, isDayWeekInMonth, isLastWorkingDay,
+ * isDateAfter, isDateBefore, isDateBetween. */
+json_t *expr__fn_day_of_week(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_day_of_month(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_month_of_year(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_hour_of_day(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_weekend(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_day_week_in_month(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_last_working_day(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_date_after(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_date_before(xr *r, const xnode *n, json_t **av, int nargs);
+json_t *expr__fn_is_date_between(xr *r, const xnode *n, json_t **av, int nargs);
 json_t *expr__range(xr *r, const xnode *n, json_t *a, json_t *b, json_t *step);
 /* Ion text (funcs.c). */
 int expr__ion_write(buf *b, const json_t *v);

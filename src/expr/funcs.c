@@ -10,6 +10,7 @@
  */
 #include "expr/expr_int.h"
 #include "util/aesgcm.h"
+#include "util/datetime.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -276,6 +277,180 @@ static json_t *fn_decrypt(xr *r, const xnode *n, json_t **av, int nargs)
     return v;
 }
 
+/* ---- blocks ----------------------------------------------------------------------- */
+
+/* block("name"): the body of {% block name %} rendered again, here, as
+ * Pebble's block(). */
+static json_t *fn_block(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    if (!json_is_string(av[0]))
+        return expr__err(r, n, "block() needs the name of a block, got %s", expr__type_name(av[0]));
+    const char *name = json_string_value(av[0]);
+    const snode *b = NULL;
+    for (const snode *o = r->t ? r->t->blocks : NULL; o && !b; o = o->next_block)
+        if (!strcmp(o->v1, name))
+            b = o;
+    if (!b)
+        return expr__err(r, n, "block('%s'): no {%% block %s %%} in this template", name, name);
+    if (r->depth >= EXPR__MAX_DEPTH / 4)
+        return expr__err(r, n, "block('%s') nested too deeply (%d levels): does the block call itself?", name,
+                         EXPR__MAX_DEPTH / 4);
+    r->depth++;
+    buf out;
+    buf_init(&out, expr__room(r));
+    int rc = expr__render_body(r, b->body, &out);
+    r->depth--;
+    if (rc) {
+        buf_free(&out);
+        return NULL;
+    }
+    json_t *v = json_stringn_nocheck(buf_str(&out), out.len);
+    buf_free(&out);
+    return v;
+}
+
+/* parent(): Pebble's, for a block overriding one of the template it
+ * extends; a flow property extends nothing, so it is Pebble's error. */
+static json_t *fn_parent(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    return expr__err(r, n, "Can not use parent function if template does not extend another template (kite has "
+                           "no {%% extends %%}: a flow property is one template)");
+}
+
+/* ---- identifiers ---------------------------------------------------------------- */
+
+static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* id(): 22 base62 characters from 128 random bits, the length of Kestra's
+ * IdUtils.create() (a UUID in base62), so the same columns fit. */
+static json_t *fn_id(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    char out[23];
+    unsigned char rnd[64];
+    size_t used = sizeof rnd, k = 0;
+    while (k < 22) {
+        if (used == sizeof rnd) {
+            random_bytes(rnd, sizeof rnd);
+            used = 0;
+        }
+        unsigned char c = rnd[used++];
+        if (c >= 248) /* 4 * 62: keeps the digits uniform */
+            continue;
+        out[k++] = base62[c % 62];
+    }
+    out[22] = 0;
+    return json_string(out);
+}
+
+/* ksuid(): a K-Sortable Unique IDentifier (segmentio/ksuid, what Kestra's
+ * ksuid() gives): 4 bytes of seconds since 2014-05-13T16:53:20Z (epoch
+ * 1400000000) and 16 random bytes, as 27 base62 digits, zero-padded, so
+ * they sort as text in time order. */
+static json_t *fn_ksuid(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    unsigned char b[20];
+    int64_t secs = time_now_us() / 1000000 - 1400000000LL;
+    uint32_t t = secs < 0 ? 0 : (uint32_t)secs;
+    b[0] = (unsigned char)(t >> 24), b[1] = (unsigned char)(t >> 16), b[2] = (unsigned char)(t >> 8);
+    b[3] = (unsigned char)t;
+    random_bytes(b + 4, 16);
+    /* base 256 -> base 62, most significant first: repeated division */
+    char out[28];
+    memset(out, '0', 27);
+    out[27] = 0;
+    unsigned char num[20];
+    memcpy(num, b, sizeof num);
+    for (int pos = 26; pos >= 0; pos--) {
+        unsigned rem = 0;
+        for (size_t i = 0; i < sizeof num; i++) {
+            unsigned acc = rem * 256 + num[i];
+            num[i] = (unsigned char)(acc / 62);
+            rem = acc % 62;
+        }
+        out[pos] = base62[rem];
+    }
+    return json_string(out);
+}
+
+/* nanoId(length=21, alphabet=0-9A-Za-z-_), length at most 1000. Each
+ * character is drawn uniformly from the alphabet (Kestra masks a random
+ * byte with size - 1, which never draws some characters of an alphabet
+ * whose size is not a power of two; the default one, 64, is alike). */
+static json_t *fn_nano_id(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    static const char dflt[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+    long long len = 21;
+    if (av[0] && !json_is_null(av[0])) {
+        if (!json_is_integer(av[0]))
+            return expr__err(r, n, "nanoId(): 'length' must be an integer, got %s", expr__type_name(av[0]));
+        len = json_integer_value(av[0]);
+        if (len > 1000)
+            return expr__err(r, n, "nanoId(): 'length' must be lower than: 1000");
+        if (len < 0)
+            return expr__err(r, n, "nanoId(): 'length' must not be negative");
+    }
+    const char *alpha = dflt;
+    size_t alen = sizeof dflt - 1;
+    if (json_is_string(av[1]) && json_string_length(av[1])) {
+        alpha = json_string_value(av[1]);
+        alen = json_string_length(av[1]);
+    }
+    char *out = xmalloc((size_t)len + 1);
+    uint32_t lim = UINT32_MAX - UINT32_MAX % (uint32_t)alen; /* rejection: uniform */
+    for (long long i = 0; i < len;) {
+        uint32_t x;
+        random_bytes(&x, sizeof x);
+        if (x < lim)
+            out[i++] = alpha[x % alen];
+    }
+    out[len] = 0;
+    json_t *v = json_stringn(out, (size_t)len);
+    if (!v) /* a multi-byte alphabet cut into bytes */
+        v = expr__err(r, n, "nanoId(): 'alphabet' must be ASCII characters");
+    free(out);
+    return v;
+}
+
+/* ---- context ------------------------------------------------------------------------ */
+
+/* env(name, default): envs[name], or default when missing or empty. */
+static json_t *fn_env(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    if (!json_is_string(av[0]))
+        return expr__err(r, n, "env() expects an argument 'name' (a string), got %s",
+                         av[0] ? expr__type_name(av[0]) : "nothing");
+    const json_t *envs = r->ctx ? json_object_get(r->ctx, "envs") : NULL;
+    const json_t *v = json_is_object(envs) ? json_object_get(envs, json_string_value(av[0])) : NULL;
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+        return av[1] ? json_incref(av[1]) : json_null();
+    return json_incref((json_t *)v);
+}
+
+/* loopOutputs(outputs.myLoop.outputs, 'name'): the output `name` of every
+ * iteration of a Loop, in order, null where an iteration lacks it. */
+static json_t *fn_loop_outputs(xr *r, const xnode *n, json_t **av, int nargs)
+{
+    if (!av[0] || json_is_null(av[0]))
+        return expr__err(r, n, "loopOutputs() expects a non-null argument 'outputs'");
+    if (!json_is_array(av[0]))
+        return expr__err(r, n, "loopOutputs() expects 'outputs' to be a list (outputs.myLoop.outputs), got %s",
+                         expr__type_name(av[0]));
+    if (!av[1] || json_is_null(av[1]))
+        return expr__err(r, n, "loopOutputs() expects a non-null argument 'name'");
+    if (!json_is_string(av[1]))
+        return expr__err(r, n, "loopOutputs() expects 'name' to be a string, got %s", expr__type_name(av[1]));
+    const char *key = json_string_value(av[1]);
+    json_t *out = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(av[0], i, it) {
+        const json_t *o = json_is_object(it) ? json_object_get(it, "outputs") : NULL;
+        const json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+        json_array_append_new(out, v ? json_incref((json_t *)v) : json_null());
+    }
+    return out;
+}
+
 const func_def expr__funcs[] = {
     {"now", expr__fn_now, 0, {"timeZone", "format", NULL}, 0},
     {"range", fn_range, 2, {"start", "end", "step", NULL}, 0},
@@ -292,6 +467,24 @@ const func_def expr__funcs[] = {
     {"render", fn_render, 1, {"expression", "recursive", NULL}, 0},
     {"renderOnce", fn_render_once, 1, {"expression", NULL}, 0},
     {"printContext", fn_print_context, 0, {NULL}, 0},
+    {"fetchContext", fn_print_context, 0, {NULL}, 0},
+    {"block", fn_block, 1, {"name", NULL}, 0},
+    {"parent", fn_parent, 0, {NULL}, 0},
+    {"id", fn_id, 0, {NULL}, 0},
+    {"ksuid", fn_ksuid, 0, {NULL}, 0},
+    {"nanoId", fn_nano_id, 0, {"length", "alphabet", NULL}, 0},
+    {"env", fn_env, 1, {"name", "default", NULL}, 0},
+    {"loopOutputs", fn_loop_outputs, 2, {"outputs", "name", NULL}, 0},
+    {"dayOfWeek", expr__fn_day_of_week, 1, {"date", NULL}, 0},
+    {"dayOfMonth", expr__fn_day_of_month, 1, {"date", NULL}, 0},
+    {"monthOfYear", expr__fn_month_of_year, 1, {"date", NULL}, 0},
+    {"hourOfDay", expr__fn_hour_of_day, 1, {"date", NULL}, 0},
+    {"isWeekend", expr__fn_is_weekend, 1, {"date", NULL}, 0},
+    {"isDayWeekInMonth", expr__fn_is_day_week_in_month, 3, {"date", "dayOfWeek", "position", NULL}, 0},
+    {"isLastWorkingDay", expr__fn_is_last_working_day, 1, {"date", "workingDays", NULL}, 0},
+    {"isDateAfter", expr__fn_is_date_after, 2, {"date", "reference", NULL}, 0},
+    {"isDateBefore", expr__fn_is_date_before, 2, {"date", "reference", NULL}, 0},
+    {"isDateBetween", expr__fn_is_date_between, 3, {"date", "after", "before", NULL}, 0},
     {"encrypt", fn_encrypt, 2, {"key", "plaintext", NULL}, 0},
     {"decrypt", fn_decrypt, 2, {"key", "encrypted", NULL}, 0},
     {NULL, NULL, 0, {NULL}, 0},

@@ -1,7 +1,8 @@
 /*
  * host.c: the names and arities of the host functions kite's engine adds to
  * every render (secret, kv, read, fileExists, fileSize, isFileEmpty, fileURI,
- * errorLogs, currentEachOutput, tasksWithState, randomPort, http).
+ * errorLogs, currentEachOutput, tasksWithState, randomPort, parentOutput,
+ * iterationOutput, http).
  *
  * The expression layer does not run them: their code needs the store, the
  * storage or the execution, which live above (engine/host.c, whose table a
@@ -25,6 +26,8 @@ const expr_host_name expr_host_function_names[] = {
     {"fileURI", 1, 1},           /* fileURI(namespace file path) */
     {"tasksWithState", 1, 1},    /* tasksWithState(state) */
     {"randomPort", 0, 0},        /* randomPort() */
+    {"parentOutput", 0, 1},      /* parentOutput(index?) */
+    {"iterationOutput", 0, 2},   /* iterationOutput(taskId?, iteration?) */
 };
 
 const size_t expr_host_function_count = sizeof expr_host_function_names / sizeof expr_host_function_names[0];

@@ -1259,7 +1259,7 @@ static int in_list(const tok *t, const char *const *stops)
 }
 
 static const char *const block_ends[] = {"endif", "elseif", "elif", "else", "endfor", "endfilter",
-                                         "endmacro", "endraw", NULL};
+                                         "endmacro", "endraw", "endblock", NULL};
 
 /* Parses statements until EOF or a tag whose name is in stops; on a stop,
  * consumes `{%` and the name and sets *found (NULL at EOF). */
@@ -1496,9 +1496,45 @@ static int parse_tag(P *p, const tok *open, snode **out)
         p->t->macros = m;
         return 0;
     }
+    if (is_name(nt, "block")) {
+        /* {% block name %}...{% endblock %}: renders its body in place; block("name") again */
+        snode *s = mks(p, S_BLOCK, open);
+        tok *bt = peek(p);
+        if (bt->type != T_NAME && bt->type != T_STR) {
+            char b[64];
+            return perr(p, bt->start, "expected a block name, found %s", tok_desc(bt, b, sizeof b));
+        }
+        next(p);
+        s->v1 = tok_name(p, bt);
+        for (const snode *o = p->t->blocks; o; o = o->next_block)
+            if (!strcmp(o->v1, s->v1))
+                return perr(p, bt->start, "block '%s' is defined twice", s->v1);
+        if (expect_close(p, T_TCLOSE))
+            return -1;
+        static const char *const ends[] = {"endblock", NULL};
+        s->body = parse_block(p, ends, &f);
+        if (p->failed || need_end(p, f, open, "block", "endblock"))
+            return -1;
+        tok *en = peek(p); /* {% endblock name %}: the name must match */
+        if (en->type == T_NAME || en->type == T_STR) {
+            next(p);
+            if (en->slen != strlen(s->v1) || memcmp(en->s, s->v1, en->slen))
+                return perr(p, en->start, "'{%% endblock %.*s %%}' closes block '%s'", (int)en->slen, en->s, s->v1);
+        }
+        if (expect_close(p, T_TCLOSE))
+            return -1;
+        s->next_block = p->t->blocks;
+        p->t->blocks = s;
+        *out = s;
+        return 0;
+    }
+    if (is_name(nt, "extends") || is_name(nt, "import") || is_name(nt, "include") || is_name(nt, "embed"))
+        return perr(p, nt->start, "'{%% %.*s %%}' is not supported: it loads another template by name, and a flow "
+                                  "property is one template with none to load (use a macro, or block() to repeat "
+                                  "a block)", (int)nt->slen, nt->s);
     if (in_list(nt, block_ends))
         return perr(p, nt->start, "unexpected '{%% %.*s %%}' (no open tag to end)", (int)nt->slen, nt->s);
-    static const char *const tags[] = {"if", "for", "set", "filter", "macro", "raw", NULL};
+    static const char *const tags[] = {"if", "for", "set", "filter", "macro", "raw", "block", NULL};
     char nm[64];
     snprintf(nm, sizeof nm, "%.*s", (int)(nt->slen < 60 ? nt->slen : 60), nt->s);
     const char *s = expr__suggest(nm, tags);

@@ -535,3 +535,58 @@ ms=$(((t1 - t0) / 1000000))
 want_state "workers: six parallel sleeps end SUCCESS" SUCCESS
 # not a timing assertion: serial would take 18 s and one-per-core 9 s here
 if [ "$ms" -lt 7000 ]; then ok "workers: six parallel 'sleep 3' overlap (${ms} ms)"; else ko "workers: six parallel 'sleep 3' overlap" "${ms} ms"; fi
+
+# ---- parentOutput() and iterationOutput(), on Kestra's own test flows ----------------------
+cat >"$work/parent.yaml" <<'EOF'
+id: parent-output
+namespace: e2e.core
+tasks:
+  - id: forEach
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2, 3]
+    tasks:
+      - id: value
+        type: io.kestra.plugin.core.output.OutputValues
+        values:
+          some: output
+      - id: if
+        type: io.kestra.plugin.core.flow.If
+        condition: "true"
+        then:
+          - id: parentOutput
+            type: io.kestra.plugin.core.log.Log
+            message: "direct {{ taskrun.value }} {{ parentOutput() | toJson }} outer {{ parentOutput(0) }}|"
+  - id: if2
+    type: io.kestra.plugin.core.flow.If
+    condition: "true"
+    then:
+      - id: each2
+        type: io.kestra.plugin.core.flow.ForEach
+        values: [1, 2]
+        tasks:
+          - id: parentsOutput
+            type: io.kestra.plugin.core.log.Log
+            message: "index0 {{ taskrun.value }} {{ parentOutput(0) | toJson }}"
+  - id: each3
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b", "c"]
+    concurrencyLimit: 1
+    tasks:
+      - id: ret
+        type: io.kestra.plugin.core.debug.Return
+        format: "v-{{ taskrun.value }}"
+      - id: prev
+        type: io.kestra.plugin.core.log.Log
+        message: "iter {{ taskrun.value }} prev={{ taskrun.iteration > 0 ? iterationOutput('ret') : 'none' }} first={{ iterationOutput('ret', 0) }} bystring={{ taskrun.iteration > 1 ? iterationOutput(taskId='ret', iteration='1') : '' }}"
+  - id: outside
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ iterationOutput('ret') }}"
+    allowFailure: true
+EOF
+run parent "$work/parent.yaml"
+want_state "parentOutput: the flow ends WARNING (iterationOutput outside a loop fails its task)" WARNING
+has "parentOutput(): the outputs of the flowable around, in its iteration" "$work/err" 'direct 3 {"evaluationResult":true} outer |'
+has "parentOutput(0): the outermost parent, here an If outside a ForEach" "$work/err" 'index0 2 {"evaluationResult":true}'
+has "iterationOutput(): the value of the previous iteration" "$work/err" "iter c prev=v-b first=v-a"
+has "iterationOutput(taskId, iteration): by name, the iteration as text" "$work/err" "iter c prev=v-b first=v-a bystring=v-b"
+has "iterationOutput() outside a loop: a clear error" "$work/err" "iterationOutput() should be used inside iterative tasks only"
