@@ -2,7 +2,7 @@
  * notify.c: the notify family: alerts to chat, paging and SMS services over
  * HTTP (Kestra's plugin-notifications: Slack, Microsoft Teams, Google Chat,
  * Discord, Telegram, LINE, Twilio, PagerDuty, Opsgenie, Zulip, SendGrid,
- * Squadcast, WhatsApp, Sentry, Zenduty),
+ * Squadcast, WhatsApp, Sentry, Zenduty, X, Facebook Messenger),
  * and the table of the whole family, whose mail
  * types (MailSend, MailExecution) run in notify_mail.c.
  *
@@ -32,6 +32,8 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1852,9 +1854,287 @@ out:
     return r;
 }
 
+/* ---- X (Twitter): POST /2/tweets, a Bearer token or OAuth 1.0a ------------------------- */
+
+/* RFC 3986 percent-encoding (OAuth 1.0a, section 3.6) */
+static void oauth_enc(const char *s, buf *out) { httpc_escape(s, strlen(s), out); }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* "OAuth oauth_consumer_key=..., oauth_signature=..." for a POST of url:
+ * HMAC-SHA1 of the signature base string (the method, the URL without its
+ * query, the sorted oauth_* and query parameters), keyed by the consumer
+ * secret and the token secret. A JSON body is not signed (X's rule; Kestra's
+ * XIncomingWebhook also signs its `text`, which X refuses). */
+static char *oauth1_header(const char *url, const char *ckey, const char *csecret, const char *token,
+                           const char *tsecret)
+{
+    unsigned char rnd[16];
+    char nonce[33];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        for (size_t i = 0; i < sizeof rnd; i++)
+            rnd[i] = (unsigned char)rand();
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+    char ts[24];
+    snprintf(ts, sizeof ts, "%lld", (long long)(time_now_us() / 1000000));
+    char *pairs[72];
+    size_t np = 0;
+    buf b = BUF_INIT;
+    const char *names[] = {"oauth_consumer_key", "oauth_nonce", "oauth_signature_method", "oauth_timestamp",
+                           "oauth_token", "oauth_version"};
+    const char *vals[] = {ckey, nonce, "HMAC-SHA1", ts, token, "1.0"};
+    for (int i = 0; i < 6; i++) {
+        buf_reset(&b);
+        oauth_enc(names[i], &b);
+        buf_putc(&b, '=');
+        oauth_enc(vals[i], &b);
+        pairs[np++] = xstrdup(buf_str(&b));
+    }
+    const char *q = strchr(url, '?');
+    size_t base_len = q ? (size_t)(q - url) : strlen(url);
+    for (const char *p = q ? q + 1 : NULL; p && *p && np < 70;) { /* the query's pairs, already encoded */
+        const char *end = strchr(p, '&');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n)
+            pairs[np++] = xstrndup(p, n);
+        p = end ? end + 1 : p + n;
+    }
+    qsort(pairs, np, sizeof pairs[0], cmp_str);
+    buf params = BUF_INIT;
+    for (size_t i = 0; i < np; i++) {
+        if (i)
+            buf_putc(&params, '&');
+        buf_puts(&params, pairs[i]);
+        free(pairs[i]);
+    }
+    buf base = BUF_INIT;
+    buf_puts(&base, "POST&");
+    httpc_escape(url, base_len, &base);
+    buf_putc(&base, '&');
+    oauth_enc(buf_str(&params), &base);
+    buf key = BUF_INIT;
+    oauth_enc(csecret, &key);
+    buf_putc(&key, '&');
+    oauth_enc(tsecret, &key);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mlen = 0;
+    HMAC(EVP_sha1(), key.data, (int)key.len, (const unsigned char *)buf_str(&base), base.len, mac, &mlen);
+    char *sig = base64_encode(mac, mlen);
+    buf_reset(&b);
+    buf_puts(&b, "Authorization: OAuth oauth_consumer_key=\"");
+    oauth_enc(ckey, &b);
+    buf_printf(&b, "\", oauth_nonce=\"%s\", oauth_signature=\"", nonce);
+    oauth_enc(sig, &b);
+    buf_printf(&b, "\", oauth_signature_method=\"HMAC-SHA1\", oauth_timestamp=\"%s\", oauth_token=\"", ts);
+    oauth_enc(token, &b);
+    buf_puts(&b, "\", oauth_version=\"1.0\"");
+    char *h = xstrdup(buf_str(&b));
+    explicit_bzero(key.data, key.len);
+    buf_free(&key);
+    buf_free(&base);
+    buf_free(&params);
+    buf_free(&b);
+    free(sig);
+    return h;
+}
+
+/* Characters as Java counts them (UTF-16 units): X's 280 limit as Kestra checks it. */
+static size_t utf16_len(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0) != 0x80)
+            n += (*p >= 0xF0) ? 2 : 1;
+    return n;
+}
+
+/* Posts {"text": text, ...extra} to X with the task's credentials: bearerToken, else the
+ * four OAuth 1.0a values (token and secret under tok_name / sec_name: XIncomingWebhook
+ * calls them oauthToken/oauthSecret, XExecution accessToken/accessSecret). */
+static task_result x_post(task_ctx *c, const char *text, json_t *extra, const char *tok_name, const char *sec_name,
+                          kerr *e)
+{
+    char *url = NULL, *bearer = NULL, *ck = NULL, *cs = NULL, *tk = NULL, *ts = NULL, *auth = NULL;
+    json_t *body = NULL;
+    task_result r = TASK_FAILED;
+    if (tasks__prop_text(c, "url", "https://api.x.com/2/tweets", &url, e) || opt_string(c, "bearerToken", &bearer, e) ||
+        opt_string(c, "consumerKey", &ck, e) || opt_string(c, "consumerSecret", &cs, e) ||
+        opt_string(c, tok_name, &tk, e) || opt_string(c, sec_name, &ts, e))
+        goto out;
+    size_t n = utf16_len(text);
+    if (n > 280) {
+        kerr_set(e, "x: the post has %zu characters, more than X's 280 (shorten message or customMessage)", n);
+        goto out;
+    }
+    if (!bearer) {
+        if (!ck || !cs || !tk || !ts) {
+            kerr_set(e, "x: give bearerToken, or consumerKey, consumerSecret, %s and %s (OAuth 1.0a)", tok_name,
+                     sec_name);
+            goto out;
+        }
+        task_secret(c, cs);
+        task_secret(c, ts);
+        task_secret(c, tk);
+        auth = oauth1_header(url, ck, cs, tk, ts);
+    }
+    body = json_pack("{s:s}", "text", text);
+    if (extra)
+        json_object_update(body, extra);
+    char *js = json_dumps(body, JSON_COMPACT);
+    post p = {.service = "x", .url = url, .body = js, .body_len = strlen(js), .bearer = bearer, .auth_header = auth};
+    r = do_post(c, &p, e);
+    free(js);
+out:
+    free(url), free(bearer), free(ck), free(cs), free(tk), free(ts), free(auth);
+    json_decref(body);
+    return r;
+}
+
+/* XIncomingWebhook: `message` as a post, `mediaUrls` as its media ids (as Kestra sends them). */
+static task_result x_webhook_run(task_ctx *c, kerr *e)
+{
+    char *msg = NULL;
+    json_t *media = NULL, *extra = NULL;
+    task_result r = TASK_FAILED;
+    if (req_string(c, "message", &msg, e) || task_prop(c, "mediaUrls", &media, e))
+        goto out;
+    if (media && !json_is_null(media) && !json_is_array(media)) {
+        kerr_set(e, "property 'mediaUrls' must be a list");
+        goto out;
+    }
+    if (json_array_size(media))
+        extra = json_pack("{s:{s:O}}", "media", "media_ids", media);
+    r = x_post(c, msg, extra, "oauthToken", "oauthSecret", e);
+out:
+    free(msg);
+    json_decref(media);
+    json_decref(extra);
+    return r;
+}
+
+/* XExecution: Kestra's x-template.peb, "✅ SUCCESS: ns.flow (Duration: D)", its hashtags and
+ * the link; the custom message on its own line (kite's addition: Kestra's template drops it),
+ * or textBody instead of all of it. */
+static task_result x_exec_run(task_ctx *c, kerr *e)
+{
+    char *text = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    task_result r = TASK_FAILED;
+    if (opt_string(c, "textBody", &text, e))
+        goto out;
+    buf t = BUF_INIT;
+    if (text) {
+        buf_puts(&t, text);
+    } else {
+        if (notify__exec_load(c, &x, e))
+            goto out;
+        const char *emoji = !strcmp(x.state, "SUCCESS")   ? "\u2705"
+                            : !strcmp(x.state, "FAILED")  ? "\u274c"
+                            : !strcmp(x.state, "WARNING") ? "\u26a0\ufe0f"
+                            : !strcmp(x.state, "KILLED")  ? "\U0001f6d1"
+                                                          : "\u2139\ufe0f";
+        buf_printf(&t, "%s %s: %s.%s (Duration: %s)", emoji, x.state, x.namespace, x.flow_id, x.duration);
+        if (x.custom_message)
+            buf_printf(&t, "\n%s", x.custom_message);
+        buf_puts(&t, "\n#Kestra #Automation");
+        if (x.link)
+            buf_printf(&t, "\n%s", x.link);
+    }
+    r = x_post(c, buf_str(&t), NULL, "accessToken", "accessSecret", e);
+    buf_free(&t);
+out:
+    free(text);
+    notify__exec_free(&x);
+    return r;
+}
+
+/* ---- Facebook Messenger: the Graph API's /PAGE/messages, one POST per recipient ---------- */
+
+static task_result messenger_exec_run(task_ctx *c, kerr *e)
+{
+    char *page = NULL, *token = NULL, *type = NULL, *text = NULL, *url = NULL;
+    json_t *ids = NULL;
+    notify_exec x;
+    memset(&x, 0, sizeof x);
+    task_result r = TASK_FAILED;
+    if (req_string(c, "pageId", &page, e) || req_string(c, "accessToken", &token, e) ||
+        task_prop(c, "recipientIds", &ids, e) || tasks__prop_text(c, "messagingType", "UPDATE", &type, e) ||
+        opt_string(c, "textBody", &text, e) || opt_string(c, "url", &url, e))
+        goto out;
+    if (!json_is_array(ids) || !json_array_size(ids)) {
+        kerr_set(e, "property 'recipientIds' needs at least one recipient's page-scoped id (PSID)");
+        goto out;
+    }
+    task_secret(c, token);
+    buf t = BUF_INIT;
+    if (text) {
+        buf_puts(&t, text);
+    } else {
+        if (notify__exec_load(c, &x, e))
+            goto out;
+        char started[64];
+        datetime_format(x.start_us, tz_utc(), started, sizeof started);
+        buf_printf(&t, "Execution %s\n\nDetails:\n- ID: %s\n- Namespace: %s\n- Flow: %s\n- Started: %s\n"
+                       "- Duration: %s\n",
+                   x.state, x.id, x.namespace, x.flow_id, started, x.duration);
+        if (x.failed_task)
+            buf_printf(&t, "- Failed on task `%s`\n", x.failed_task);
+        error_text(&x, "  > ", &t);
+        if (x.custom_message)
+            buf_printf(&t, "\n%s\n", x.custom_message);
+        const char *k;
+        json_t *v;
+        json_object_foreach(x.custom_fields, k, v) {
+            buf_printf(&t, "- %s: ", k);
+            value_text(v, &t);
+            buf_putc(&t, '\n');
+        }
+        if (x.link)
+            buf_printf(&t, "\nView Execution: %s", x.link);
+    }
+    char *dflt = NULL;
+    if (!url) {
+        buf u = BUF_INIT;
+        buf_puts(&u, "https://graph.facebook.com/v23.0/");
+        httpc_escape(page, strlen(page), &u);
+        buf_puts(&u, "/messages?access_token=");
+        httpc_escape(token, strlen(token), &u);
+        dflt = xstrdup(buf_str(&u));
+        buf_free(&u);
+    }
+    size_t i;
+    json_t *id;
+    r = TASK_SUCCESS;
+    json_array_foreach(ids, i, id) {
+        buf rid = BUF_INIT;
+        value_text(id, &rid);
+        json_t *body = json_pack("{s:{s:s},s:s,s:{s:s}}", "recipient", "id", buf_str(&rid), "messaging_type", type,
+                                 "message", "text", buf_str(&t));
+        buf_free(&rid);
+        task_result one = post_json(c, "messenger", url ? url : dflt, body, NULL, e);
+        json_decref(body);
+        if (one != TASK_SUCCESS) {
+            r = one;
+            break;
+        }
+    }
+    free(dflt);
+    buf_free(&t);
+out:
+    free(page), free(token), free(type), free(text), free(url);
+    json_decref(ids);
+    notify__exec_free(&x);
+    return r;
+}
+
 #define HOOKS(n) static const struct task_hooks n##_hooks = {.run = n##_run}
 HOOKS(slack_webhook);
 HOOKS(zenduty_alert);
+HOOKS(x_webhook);
+HOOKS(x_exec);
+HOOKS(messenger_exec);
 HOOKS(zenduty_exec);
 HOOKS(squadcast_webhook);
 HOOKS(squadcast_exec);
@@ -1955,6 +2235,10 @@ HOOKS(sendgrid_exec);
 #define TEAMS_ALIASES(cls)                                                                 \
     ALIASES("io.kestra.plugin.notifications.teams." cls,                                   \
             "io.kestra.plugin.microsoft365.teams." cls)
+#define P_X_AUTH                                                                           \
+    PSTR("bearerToken", 0, NULL, "OAuth 2.0 bearer token (masked); else the OAuth 1.0a four"), \
+    PSTR("consumerKey", 0, NULL, "OAuth 1.0a consumer (API) key"),                         \
+    PSTR("consumerSecret", 0, NULL, "OAuth 1.0a consumer secret (masked)")
 #define NOTIF(pkg, cls) ALIASES("io.kestra.plugin.notifications." pkg "." cls)
 
 const type_def tasks__notify[] = {
@@ -2217,6 +2501,42 @@ const type_def tasks__notify[] = {
                              "default: error when a task failed, else resolved"),
                        PSTR("entityId", 0, NULL, "the alert's unique id (default: the execution's id)"),
                        PSTRL("urls", 0, NULL, "links related to the alert"), P_EXEC, P_OPTIONS),
+    },
+    {
+        .name = "x.x_incoming_webhook",
+        .hooks = &x_webhook_hooks,
+        .aliases = NOTIF("x", "XIncomingWebhook"),
+        .desc = "Post a message to X (formerly Twitter), as the account of the token.",
+        .props = PROPS(PSTR("url", 0, "\"https://api.x.com/2/tweets\"", "the X API endpoint"),
+                       PSTR("message", PF_REQUIRED, NULL, "the post's text (at most 280 characters)"),
+                       PSTRL("mediaUrls", 0, NULL, "media ids to attach (sent as media.media_ids)"), P_X_AUTH,
+                       PSTR("oauthToken", 0, NULL, "OAuth 1.0a access token (masked)"),
+                       PSTR("oauthSecret", 0, NULL, "OAuth 1.0a access token secret (masked)"), P_OPTIONS),
+    },
+    {
+        .name = "x.x_execution",
+        .hooks = &x_exec_hooks,
+        .aliases = NOTIF("x", "XExecution"),
+        .desc = "Post an execution's state, flow, duration and link to X (formerly Twitter).",
+        .props = PROPS(PSTR("url", 0, "\"https://api.x.com/2/tweets\"", "the X API endpoint"), P_X_AUTH,
+                       PSTR("accessToken", 0, NULL, "OAuth 1.0a access token (masked)"),
+                       PSTR("accessSecret", 0, NULL, "OAuth 1.0a access token secret (masked)"),
+                       PSTR("textBody", 0, NULL, "a text to post instead of the summary"), P_EXEC, P_OPTIONS),
+    },
+    {
+        .name = "messenger.messenger_execution",
+        .hooks = &messenger_exec_hooks,
+        .aliases = NOTIF("messenger", "MessengerExecution"),
+        .desc = "Send an execution's summary to Facebook Messenger users from a page.",
+        .props = PROPS(PSTR("pageId", PF_REQUIRED, NULL, "the Facebook page that sends"),
+                       PSTR("accessToken", PF_REQUIRED, NULL, "the page's access token (masked)"),
+                       PSTRL("recipientIds", PF_REQUIRED, NULL, "the recipients' page-scoped ids (PSIDs)"),
+                       PENUM("messagingType", 0, "\"UPDATE\"", ENUMS("RESPONSE", "UPDATE", "MESSAGE_TAG"),
+                             "the Messenger messaging type"),
+                       PSTR("textBody", 0, NULL, "a text to send instead of the summary"),
+                       PSTR("url", 0, NULL,
+                            "the endpoint (default https://graph.facebook.com/v23.0/PAGE/messages?access_token=TOKEN)"),
+                       P_EXEC, P_OPTIONS),
     },
     {
         .name = "mail.mail_send",

@@ -366,6 +366,12 @@ subs = [("https://hooks.slack.com/services/", H + "/slack/"),
         ("https://www.zenduty.com/", H + "/zenduty/"),
         ("https://0123abcdef@o1.ingest.sentry.io/", H.replace("://", "://0123abcdef@") + "/sentry/"),
         ("host: smtp.example.com\n    port: 465", "host: 127.0.0.1\n    port: " + SS)]
+# the services whose examples give no url (kite's default is the real API): one to the test server
+for cls, url in (("x.XIncomingWebhook", H + "/x/2/tweets"), ("x.XExecution", H + "/x/2/tweets"),
+                 ("messenger.MessengerExecution",
+                  H + "/messenger/v23.0/9876543214587/messages?access_token=msgrT0kenABC")):
+    t = "type: io.kestra.plugin.notifications." + cls + "\n"
+    subs.append((t, t + "    url: " + url + "\n"))
 names = []
 for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
     for a, b in subs:
@@ -390,7 +396,7 @@ while read -r fid n; do
         while read -r f; do $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print("  ", sys.argv[1].rsplit("/",1)[1], r["method"], r["path"], r["status"])' "$work/rec/$f"; done
     ok "docs example $fid: every request was what the service expects" recs "$work/rec" / \
         "all(x['ok'] for x in r[$before:])"
-    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|zenduty|mail|hook)" "$work/doc_$fid.log"'
+    ok "docs example $fid: no alert task failed" eval '! grep -E "ERROR +(slack|teams|chat|discord|telegram|line|twilio|pagerduty|opsgenie|zulip|sendgrid|squadcast|whatsapp|sentry|zenduty|x|messenger|mail|hook)" "$work/doc_$fid.log"'
 done <"$work/flows/doc_list"
 ok "docs: Teams' MessageCard has the execution's facts" recs "$work/rec" /teams/ \
     'any(x["json"].get("@type") == "MessageCard" and {"name": "Execution Status", "value": "FAILED"} in x["json"]["sections"][0]["facts"] for x in r)'
@@ -408,7 +414,7 @@ ok "docs: SendGrid's personalizations" recs "$work/rec" /sendgrid/ \
     'r[0]["json"]["personalizations"][0]["to"] == [{"email": "ops@example.com"}] and r[0]["headers"]["authorization"] == "Bearer SG.k3y"'
 ok "docs: the mail example's attachment and two recipients plus cc" mails smtps \
     'any(sorted(x["rcpt_tos"]) == ["boss@example.com", "data@example.com", "ops@example.com"] and [p[1] for p in parts(x["msg"]) if p[0] == "text/csv"] == ["report.csv"] for x in m)'
-ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|sqK3yABC123|waT0ken123|0123abcdef|zdK3yABC123" "$work"/doc_*.log'
+ok "docs: no token of the examples in their logs" eval '! grep -h -E "XXXXXXXXXXXXXXXX|abcdefTOKEN|ABC-DEF1234ghIkl|lineChannelT0ken|twilioT0ken|R0UTINGKEY123|zul1pKey|SG\.k3y|sqK3yABC123|waT0ken123|0123abcdef|zdK3yABC123|xB3arerT0ken42|xCs3cretABC|xAt0kenABC|xAs3cretABC|msgrT0kenABC" "$work"/doc_*.log'
 ok "docs: Squadcast's execution event has Kestra's description, message, priority and tags" recs "$work/rec" /squadcast/ \
     'r[1]["json"]["message"] == "squadcast_alert ended" and r[1]["json"]["priority"] == "P2" and r[1]["json"]["tags"] == {"team": "data"} and r[1]["json"]["description"].startswith("*[company.team] squadcast_alert &rarr; ") and "\nFinal task ID: squadcast\nStatus: Succeeded\nDuration: " in r[1]["json"]["description"]'
 ok "docs: WhatsApp's execution message: contacts and the execution's lines" recs "$work/rec" /whatsapp/ \
@@ -419,6 +425,55 @@ ok "docs: SentryExecution's level, extra and message" recs "$work/rec" /sentry/ 
     '(lambda ev: ev["level"] == "warning" and ev["platform"] == "java" and ev["extra"]["team"] == "data" and ev["extra"]["Flow ID"] == "sentry_alert" and ev["message"]["message"].startswith("[company.team] sentry_alert"))(json.loads(r[1]["body"].splitlines()[2]))'
 ok "docs: ZendutyExecution: resolved, the execution's id and facts, its title as message, the urls" recs "$work/rec" /zenduty/ \
     '(lambda v: v["alert_type"] == "resolved" and v["entity_id"] and v["summary"].startswith("Namespace company.team, Flow ID zenduty_alert") and v["message"].startswith("[company.team] zenduty_alert") and v["urls"] == ["https://runbooks.example.com/etl"])(r[1]["json"])'
+ok "docs: XIncomingWebhook posts the message with the bearer token" recs "$work/rec" /x/ \
+    'r[0]["json"] == {"text": "x_alert ran #Kestra"} and r[0]["headers"]["authorization"] == "Bearer xB3arerT0ken42"'
+ok "docs: XExecution's post: Kestra's template, the custom message, the hashtags" recs "$work/rec" /x/ \
+    'r[1]["json"]["text"].startswith("\u2139\ufe0f RUNNING: company.team.x_alert (Duration: ") and "\nnightly load\n#Kestra #Automation" in r[1]["json"]["text"]'
+ok "docs: XExecution's OAuth 1.0a signature is the HMAC-SHA1 X computes" recs "$work/rec" /x/ "$(cat <<'PYX'
+(lambda hdr: (lambda p: __import__("hmac").new(b"xCs3cretABC&xAs3cretABC", ("POST&" + __import__("urllib.parse").parse.quote("http://" + r[1]["headers"]["host"] + "/x/2/tweets", safe="") + "&" + __import__("urllib.parse").parse.quote("&".join("%s=%s" % (k, p[k]) for k in sorted(p) if k != "oauth_signature"), safe="")).encode(), "sha1").digest() == __import__("base64").b64decode(__import__("urllib.parse").parse.unquote(p["oauth_signature"])) and p["oauth_consumer_key"] == "xCk3yABC" and p["oauth_token"] == "xAt0kenABC")(dict((k.strip(), v.strip().strip('"')) for k, v in (kv.split("=", 1) for kv in hdr[6:].split(",")))))(r[1]["headers"]["authorization"])
+PYX
+)"
+ok "docs: Messenger's message: the recipient, UPDATE, the execution's lines" recs "$work/rec" /messenger/ \
+    'r[0]["json"]["recipient"] == {"id": "24745216345137108"} and r[0]["json"]["messaging_type"] == "UPDATE" and r[0]["json"]["message"]["text"].startswith("Execution RUNNING\n\nDetails:\n- ID: ") and "\n- Flow: messenger_alert\n- Started: " in r[0]["json"]["message"]["text"] and "- team: data" in r[0]["json"]["message"]["text"] and r[0]["query"] == "access_token=msgrT0kenABC"'
+
+# X: too long a post, no credentials; Messenger: two recipients, textBody, a refused one
+cat >"$work/flows/x_more.yaml" <<YML
+id: x_more
+namespace: e2e.notify
+tasks:
+  - id: long
+    type: io.kestra.plugin.notifications.x.XIncomingWebhook
+    url: $H/x/2/tweets
+    bearerToken: tok
+    message: "{{ range(1, 300) | join('') | slice(0, 281) }}"
+    allowFailure: true
+  - id: nocred
+    type: io.kestra.plugin.notifications.x.XExecution
+    url: $H/x/2/tweets
+    allowFailure: true
+  - id: two
+    type: io.kestra.plugin.notifications.messenger.MessengerExecution
+    url: $H/messenger/v23.0/1/messages?access_token=t0k
+    pageId: "1"
+    accessToken: t0k
+    recipientIds: ["a1", "a2"]
+    messagingType: RESPONSE
+    textBody: hello
+  - id: refused
+    type: io.kestra.plugin.notifications.messenger.MessengerExecution
+    url: $H/messenger/v23.0/1/messages
+    pageId: "1"
+    accessToken: t0k
+    recipientIds: ["b1"]
+    allowFailure: true
+YML
+xb=$(nrec)
+runflow x_more
+ok "X: a post over 280 characters fails before any request" grep -q "x: the post has 281 characters, more than X's 280" "$work/x_more.log"
+ok "X: no credentials: the error names what to give" grep -q "x: give bearerToken, or consumerKey, consumerSecret, accessToken and accessSecret (OAuth 1.0a)" "$work/x_more.log"
+ok "Messenger: one message per recipient, the messaging type and textBody" recs "$work/rec" /messenger/ \
+    "[(x['json']['recipient']['id'], x['json']['messaging_type'], x['json']['message']['text']) for x in r[-3:-1]] == [('a1', 'RESPONSE', 'hello'), ('a2', 'RESPONSE', 'hello')]"
+ok "Messenger: a refused request fails the task with Graph's answer" grep -q "messenger: POST .*: HTTP 400" "$work/x_more.log"
 
 # Sentry: the store endpoint, a refused key, a bad eventId
 cat >"$work/flows/sentry_more.yaml" <<YML

@@ -33,6 +33,13 @@ Routes, by the first path segment:
   /sentry/api/<project>/store/?sentry_key=K     the event (JSON)  200 {"id"}
   /zenduty/*   JSON with message and alert_type (critical, acknowledged,
                resolved, error, warning, info)              201 {"message": ...}
+  /x/*         Authorization "Bearer ..." or "OAuth ..." (oauth_consumer_key,
+               oauth_nonce, oauth_signature, oauth_signature_method HMAC-SHA1,
+               oauth_timestamp, oauth_token, oauth_version 1.0), JSON {text}
+               of at most 280 characters             201 {"data": {"id", "text"}}
+  /messenger/* access_token in the query, JSON {recipient: {id},
+               messaging_type (RESPONSE, UPDATE, MESSAGE_TAG), message: {text}}
+                                                      200 {"recipient_id", "message_id"}
   /hook/*      anything                                     200 "ok"
   /status/N    status N                                     (recorded too)
   /slow?s=S    waits S seconds, then 200
@@ -236,6 +243,41 @@ def check(h, service, path, body):
         if v.get("alert_type") not in ("critical", "acknowledged", "resolved", "error", "warning", "info"):
             return 400, '{"alert_type": ["not a valid choice"]}', "alert_type %r" % v.get("alert_type")
         return 201, json.dumps({"message": v["message"]}), None
+    if service == "x":
+        if auth.startswith("OAuth "):
+            params = dict(kv.strip().split("=", 1) for kv in auth[6:].split(","))
+            need = ("oauth_consumer_key", "oauth_nonce", "oauth_signature", "oauth_signature_method",
+                    "oauth_timestamp", "oauth_token", "oauth_version")
+            missing = [k for k in need if not params.get(k, "").startswith('"')]
+            if missing:
+                return 401, '{"title": "Unauthorized"}', "OAuth header without %s" % ",".join(missing)
+            if params["oauth_signature_method"] != '"HMAC-SHA1"' or params["oauth_version"] != '"1.0"':
+                return 401, '{"title": "Unauthorized"}', "OAuth method or version"
+        elif not auth.startswith("Bearer ") or len(auth) < 8:
+            return 401, '{"title": "Unauthorized"}', "no Bearer or OAuth authorization"
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        t = v.get("text")
+        if not isinstance(t, str) or not t:
+            return 400, '{"title": "Invalid Request"}', "no text"
+        if len(t.encode("utf-16-le")) // 2 > 280:
+            return 400, '{"title": "Invalid Request"}', "text longer than 280"
+        return 201, json.dumps({"data": {"id": "1445880548472328192", "text": t}}), None
+    if service == "messenger":
+        q = parse_qs(urlsplit(h.path).query)
+        if not q.get("access_token", [""])[0]:
+            return 400, '{"error": {"message": "An access token is required"}}', "no access_token"
+        v, err = need_json(h, body)
+        if err:
+            return 400, "{}", err
+        if not isinstance(v.get("recipient"), dict) or not v["recipient"].get("id"):
+            return 400, '{"error": {"message": "recipient"}}', "no recipient.id"
+        if v.get("messaging_type") not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            return 400, '{"error": {"message": "messaging_type"}}', "messaging_type %r" % v.get("messaging_type")
+        if not isinstance(v.get("message"), dict) or not v["message"].get("text"):
+            return 400, '{"error": {"message": "message"}}', "no message.text"
+        return 200, json.dumps({"recipient_id": v["recipient"]["id"], "message_id": "m_1"}), None
     if service == "hook":
         return 200, "ok", None
     return 404, "no such service", "unknown route"
