@@ -85,6 +85,9 @@ typedef enum tkind {
  * `kite validate` warns at the type, a run fails the task. Every type either
  * has its behaviour or carries this flag (tests/unit/test_types.c). */
 #define TF_DECLARED_ONLY 0x04u
+/* With TF_DECLARED_ONLY: kite will not run it at all (Template, deprecated by
+ * Kestra): `kite validate` refuses the flow with `waits` as the reason. */
+#define TF_REFUSED 0x08u
 
 typedef struct vctx vctx;          /* validation context (flow/validate.c) */
 struct task_hooks;                 /* defined by the tasks layer (tasks/tasks.h) */

@@ -592,6 +592,8 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
         } else if (def->kind != TK_RUNNABLE && def->kind != TK_FLOWABLE) {
             vctx_error(v, tp, "'%s' is a %s, not a task", type, kind_names[def->kind]);
             def = NULL;
+        } else if ((def->flags & TF_DECLARED_ONLY) && (def->flags & TF_REFUSED) && def->waits) {
+            vctx_error(v, tp, "type '%s' is not supported in kite: %s", type, def->waits);
         } else if (def->flags & TF_DECLARED_ONLY) {
             if (def->waits)
                 vctx_warn(v, tp, "type '%s' cannot run in kite: %s", type, def->waits);

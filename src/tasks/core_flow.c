@@ -413,16 +413,19 @@ const type_def tasks__core_flow[] = {
         .aliases = ALIASES("io.kestra.plugin.core.flow.Template",
                            "io.kestra.core.tasks.flows.Template"),
         .kind = TK_FLOWABLE,
-        .flags = TF_DEPRECATED | TF_NO_ERRORS | TF_DECLARED_ONLY,
+        .flags = TF_DEPRECATED | TF_NO_ERRORS | TF_DECLARED_ONLY | TF_REFUSED,
         .desc = "Include the tasks of a template (deprecated: use subflows).",
         .props = PROPS(PSTR("namespace", PF_REQUIRED, NULL, "namespace of the template"),
                        PSTR("templateId", PF_REQUIRED, NULL, "id of the template"),
                        PSTR("tenantId", 0, NULL, "tenant of the template"),
                        PMAP("args", 0, NULL, &tasks__item_string,
                             "values passed to the template as parents.*")),
-        .waits = "Kestra deprecated templates for subflows, and kite keeps no templates to include: "
-                 "put the template's tasks in the flow, or move them to a flow of their own and call "
-                 "it with io.kestra.plugin.core.flow.Subflow (its inputs take the place of args)",
+        .waits = "Kestra deprecated templates for subflows (they run there only with "
+                 "kestra.templates.enabled), and kite keeps no templates to include: put the template's "
+                 "tasks here in an io.kestra.plugin.core.flow.Sequential (writing each "
+                 "{{ parent.outputs.args.NAME }} as the value of args.NAME), or move them to a flow of "
+                 "their own and call it with io.kestra.plugin.core.flow.Subflow (its inputs take the "
+                 "place of args; docs/flows.md, \"Templates\")",
     },
 };
 

@@ -590,3 +590,21 @@ has "parentOutput(0): the outermost parent, here an If outside a ForEach" "$work
 has "iterationOutput(): the value of the previous iteration" "$work/err" "iter c prev=v-b first=v-a"
 has "iterationOutput(taskId, iteration): by name, the iteration as text" "$work/err" "iter c prev=v-b first=v-a bystring=v-b"
 has "iterationOutput() outside a loop: a clear error" "$work/err" "iterationOutput() should be used inside iterative tasks only"
+
+# ---- Template: refused by validation, with where and what to write instead ------------------
+cat >"$work/tpl.yaml" <<'EOF'
+id: tpl
+namespace: e2e.core
+tasks:
+  - id: load
+    type: io.kestra.plugin.core.flow.Template
+    namespace: company.team
+    templateId: load_table
+EOF
+"$KITE" validate "$work/tpl.yaml" >"$work/out" 2>"$work/err"
+rc=$?
+if [ "$rc" -ne 0 ]; then ok "Template: kite validate refuses the flow"; else ko "Template: kite validate refuses the flow" "exit $rc"; fi
+has "Template: the error names file:line:col and the way out" "$work/err" "tpl.yaml:5:11: error: type 'io.kestra.plugin.core.flow.Template' is not supported in kite"
+has "Template: Sequential or Subflow instead" "$work/err" "io.kestra.plugin.core.flow.Sequential"
+run tpl "$work/tpl.yaml"
+if [ "$rc" -eq 2 ]; then ok "Template: kite run refuses it as an invalid flow (exit 2)"; else ko "Template: kite run exit 2" "exit $rc"; fi
