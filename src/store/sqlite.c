@@ -2581,12 +2581,18 @@ out:
     return rc;
 }
 
+/* Every statistic reads executions through the covering executions_stats
+ * index (INDEXED BY: the planner otherwise takes executions_flow for the
+ * per-flow GROUP BYs and reads the table row by row: the four queries over
+ * 100,000 executions took 2.75 s that way, 1.5 s this way, at load 4). */
 #define STATS_WHERE \
     " WHERE x.created >= ?1 AND x.created < ?2" \
     " AND (?3 IS NULL OR x.namespace = ?3 OR substr(x.namespace, 1, length(?3) + 1) = ?3 || '.')" \
-    " AND (?4 IS NULL OR x.flow_id = ?4)"
+    " AND (?4 IS NULL OR x.flow_id = ?4)" \
+    " AND kite_ns_ok(?7, x.namespace)"
 
-/* Runs sql (bound as STATS_WHERE wants, ?5 and ?6 as given) and appends a
+/* Runs sql (bound as STATS_WHERE wants, ?5 and ?6 as given, ?7 the
+ * caller's namespace filter) and appends a
  * row object per result row to arr, named by cols (NULL-ended; a name
  * starting with '#' is an integer, '%' a real, else text). */
 static int stats_rows(conn *c, const char *sql, const store_stats_query *q, int64_t p5, int64_t p6,
@@ -2603,6 +2609,7 @@ static int stats_rows(conn *c, const char *sql, const store_stats_query *q, int6
         sqlite3_bind_int64(st, 5, p5);
     if (sqlite3_bind_parameter_count(st) >= 6)
         sqlite3_bind_int64(st, 6, p6);
+    bind_filter(st, 7, q->ns_filter);
     int r, rc = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = json_object();
@@ -2637,18 +2644,20 @@ static int sq_execution_stats(void *p, const store_stats_query *q, json_t **out,
     static const char *const fail_cols[] = {"namespace", "flowId", "#failed", "#total", NULL};
     static const char *const tr_cols[] = {"namespace", "flowId", "#revision", "taskId", "state", "#count", NULL};
     rc = stats_rows(c,
-                    "SELECT ?1 + ((x.created - ?1) / ?5) * ?5 AS b, x.state, count(*) FROM executions x"
+                    "SELECT ?1 + ((x.created - ?1) / ?5) * ?5 AS b, x.state, count(*) FROM executions x INDEXED BY executions_stats"
                     STATS_WHERE " GROUP BY b, x.state ORDER BY b, x.state",
                     q, q->interval_us, 0, bucket_cols, json_object_get(res, "buckets"), e);
     if (!rc)
         rc = stats_rows(c,
+                        /* one window (one sort) gives both the rank and the count:
+                         * two windows sorted twice, 0.55 s against 0.33 s here */
                         "WITH d AS (SELECT x.namespace AS ns, x.flow_id AS f, x.end_date - x.start_date AS dur,"
-                        "  row_number() OVER (PARTITION BY x.namespace, x.flow_id"
-                        "                     ORDER BY x.end_date - x.start_date) AS rn,"
-                        "  count(*) OVER (PARTITION BY x.namespace, x.flow_id) AS cnt"
-                        "  FROM executions x" STATS_WHERE
+                        "  row_number() OVER w AS rn,"
+                        "  count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS cnt"
+                        "  FROM executions x INDEXED BY executions_stats" STATS_WHERE
                         "  AND x.end_date IS NOT NULL AND x.start_date IS NOT NULL"
-                        "  AND x.state IN " TERMINATED_STATES ")"
+                        "  AND x.state IN " TERMINATED_STATES
+                        "  WINDOW w AS (PARTITION BY x.namespace, x.flow_id ORDER BY x.end_date - x.start_date))"
                         " SELECT ns, f, cnt, min(CASE WHEN rn >= 0.5 * cnt THEN dur END),"
                         " min(CASE WHEN rn >= 0.95 * cnt THEN dur END), avg(dur), max(dur)"
                         " FROM d GROUP BY ns, f ORDER BY cnt DESC, ns, f LIMIT ?5",
@@ -2656,14 +2665,14 @@ static int sq_execution_stats(void *p, const store_stats_query *q, json_t **out,
     if (!rc)
         rc = stats_rows(c,
                         "SELECT x.namespace, x.flow_id, sum(x.state = 'FAILED') AS failed, count(*)"
-                        " FROM executions x" STATS_WHERE
+                        " FROM executions x INDEXED BY executions_stats" STATS_WHERE
                         " GROUP BY x.namespace, x.flow_id HAVING failed > 0"
                         " ORDER BY failed DESC, x.namespace, x.flow_id LIMIT ?5",
                         q, top, 0, fail_cols, json_object_get(res, "failing"), e);
     if (!rc)
         rc = stats_rows(c,
                         "SELECT x.namespace, x.flow_id, x.flow_revision, t.task_id, t.state, count(*)"
-                        " FROM executions x JOIN task_runs t ON t.execution_id = x.id" STATS_WHERE
+                        " FROM executions x INDEXED BY executions_stats JOIN task_runs t ON t.execution_id = x.id" STATS_WHERE
                         " GROUP BY x.namespace, x.flow_id, x.flow_revision, t.task_id, t.state",
                         q, 0, 0, tr_cols, json_object_get(res, "taskRuns"), e);
     if (rc)

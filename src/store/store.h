@@ -663,6 +663,7 @@ typedef struct store_stats_query {
     const char *flow_id;         /* NULL: all */
     int64_t interval_us;         /* width of the time buckets, > 0 */
     size_t top;                  /* rows of the per-flow lists; 0: 10 */
+    const store_ns_filter *ns_filter; /* NULL: all; applied in the query */
 } store_stats_query;
 
 /* The dashboards' aggregates over the executions q selects, each one SQL

@@ -235,6 +235,7 @@ static void test_open_applies_missing_migrations_in_order(void **state)
     assert_int_equal(sqlite3_exec(db, "DROP INDEX executions_unfinished; DROP TABLE webhook_keys; DROP TABLE secrets;"
                                   " DROP TABLE principals; DROP TABLE tokens; DROP TABLE roles; DROP TABLE bindings;"
                                   " DROP TABLE audit; DROP TABLE auth_generation;"
+                                  " DROP INDEX executions_stats; CREATE INDEX executions_created ON executions (created);"
                                   " UPDATE meta SET value = '1' WHERE key = 'schema_version'",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -247,10 +248,12 @@ static void test_open_applies_missing_migrations_in_order(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE"
-                                        " name = 'executions_unfinished'", -1, &st, NULL),
+                                        " name IN ('executions_unfinished', 'executions_stats')"
+                                        " AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'executions_created')",
+                                        -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
