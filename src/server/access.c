@@ -55,8 +55,18 @@ static const route_access table[] = {
     {"DELETE", API "/flows/{namespace}/{id}", PA_FLOW_DELETE, PA_FLOW_READ, T_NS, NF_FLOW},
     {"GET", API "/flows/{namespace}/{id}/revisions", PA_FLOW_READ, -1, T_NS, NF_FLOW},
     {"GET", API "/flows/{namespace}/{id}/graph", PA_FLOW_READ, -1, T_NS, NF_FLOW},
+    {"GET", API "/flows/{namespace}/{id}/dependencies", PA_FLOW_READ, -1, T_NS, NF_FLOW},
 
     {"GET", API "/executions/search", PA_EXECUTION_READ, -1, T_LIST, NF_NONE},
+    /* statistics: filtered by the caller's bindings in the query (stats.c);
+     * bulk routes: each id is checked by bulk.c (unreadable ones are "not found") */
+    {"GET", API "/executions/statistics", PA_EXECUTION_READ, -1, T_LIST, NF_NONE},
+    {"DELETE", API "/executions/kill/by-ids", PA_EXECUTION_KILL, -1, T_BODY, NF_NONE},
+    {"POST", API "/executions/kill/by-ids", PA_EXECUTION_KILL, -1, T_BODY, NF_NONE},
+    {"POST", API "/executions/restart/by-ids", PA_EXECUTION_REPLAY, -1, T_BODY, NF_NONE},
+    {"DELETE", API "/executions/by-ids", PA_EXECUTION_DELETE, -1, T_BODY, NF_NONE},
+    {"POST", API "/executions/labels/by-ids", PA_EXECUTION_CREATE, -1, T_BODY, NF_NONE},
+    {"POST", API "/executions/{id}/labels", PA_EXECUTION_CREATE, PA_EXECUTION_READ, T_EXEC, NF_EXEC},
     {"GET", API "/executions/{id}", PA_EXECUTION_READ, -1, T_EXEC, NF_EXEC},
     {"DELETE", API "/executions/{id}", PA_EXECUTION_DELETE, PA_EXECUTION_READ, T_EXEC, NF_EXEC},
     {"DELETE", API "/executions/{id}/kill", PA_EXECUTION_KILL, PA_EXECUTION_READ, T_EXEC, NF_EXEC},

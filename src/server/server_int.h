@@ -323,6 +323,13 @@ enum MHD_Result srv_exec_replay(srv_req *r);
 enum MHD_Result srv_exec_resume(srv_req *r);
 enum MHD_Result srv_exec_follow(srv_req *r);
 enum MHD_Result srv_exec_file(srv_req *r);
+enum MHD_Result srv_exec_stats(srv_req *r);
+enum MHD_Result srv_exec_labels(srv_req *r);
+enum MHD_Result srv_exec_labels_ids(srv_req *r);
+enum MHD_Result srv_exec_kill_ids(srv_req *r);
+enum MHD_Result srv_exec_restart_ids(srv_req *r);
+enum MHD_Result srv_exec_delete_ids(srv_req *r);
+enum MHD_Result srv_flow_dependencies(srv_req *r);
 
 enum MHD_Result srv_logs_get(srv_req *r);
 enum MHD_Result srv_metrics_execution(srv_req *r);
