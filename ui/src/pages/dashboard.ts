@@ -43,19 +43,22 @@ export async function dashboardPage(c: Ctx) {
     draw(d, from, to);
   }
   function card(t: string, ...kids: any[]) { return h('div', { class: 'card' }, h('h3', null, t), ...kids); }
+  // GET /executions/statistics: executionsPerState [{date, counts: {STATE: n}}] (every
+  // interval), durations [{namespace, flowId, count, p50, p95}] in seconds, topFailing
+  // [{namespace, flowId, failed, total}], taskRunsPerType [{type, count, failed}]
   function draw(d: any, from: Date, to: Date) {
     clear(body);
     // executions per state over time
-    const series: any[] = d.executionsPerState || d.series || d.timeline || [];
-    const states = [...new Set(series.flatMap((b: any) => Object.keys(b.counts || b.states || {})))].sort();
+    const series: { date: string; counts: Record<string, number> }[] = d.executionsPerState;
+    const states = [...new Set(series.flatMap(b => Object.keys(b.counts)))].sort();
     const totals: Record<string, number> = {};
-    for (const b of series) for (const s of states) totals[s] = (totals[s] || 0) + ((b.counts || b.states || {})[s] || 0);
+    for (const b of series) for (const s of states) totals[s] = (totals[s] || 0) + (b.counts[s] || 0);
     body.append(h('div', { class: 'stats' }, states.length ? states.map(s => h('div', { class: 'stat' }, stateMark(s), h('b', null, String(totals[s])), h('span', null, s.toLowerCase()))) : h('div', { class: 'stat' }, h('b', null, '0'), h('span', null, 'executions'))));
     const chart = h('div', { class: 'chart', id: 'chart-states' });
     body.append(card('Executions per state', chart));
-    if (series.length) {
-      const xs = series.map((b: any) => +new Date(b.date || b.start || b.startDate) / 1000);
-      const data: any[] = [xs, ...states.map(s => series.map((b: any) => (b.counts || b.states || {})[s] || 0))];
+    if (states.length) {
+      const xs = series.map(b => +new Date(b.date) / 1000);
+      const data: any[] = [xs, ...states.map(s => series.map(b => b.counts[s] || 0))];
       const w = Math.max(320, (body.clientWidth || 900) - 40);
       plots.push(new uPlot({
         width: w, height: 240, scales: { x: { time: true, min: +from / 1000, max: +to / 1000 } },
@@ -65,11 +68,11 @@ export async function dashboardPage(c: Ctx) {
     } else chart.append(h('p', { class: 'empty' }, 'No execution in this period.'));
     const table = (rows: any[], cols: [string, (r: any) => any][]) => rows.length ? h('table', { class: 'list' }, h('thead', null, h('tr', null, cols.map(c => h('th', null, c[0])))), h('tbody', null, rows.map(r => h('tr', null, cols.map(c => h('td', null, c[1](r))))))) : h('p', { class: 'empty' }, 'nothing in this period');
     const flowLink = (r: any) => h('a', { href: `/ui/flows/${api.enc(r.namespace)}/${api.enc(r.flowId)}`, 'data-link': '' }, `${r.namespace}.${r.flowId}`);
-    const secs = (v: any) => (typeof v === 'number' ? fmtDuration(v * 1000) : String(v ?? ''));
+    const secs = (v: number | null) => (v == null ? '' : fmtDuration(v * 1000));
     body.append(h('div', { class: 'grid2' },
-      card('Durations per flow (p50, p95)', table(d.durations || d.durationsPerFlow || [], [['Flow', flowLink], ['Runs', r => String(r.count ?? '')], ['p50', r => secs(r.p50)], ['p95', r => secs(r.p95)]])),
-      card('Flows that fail most', table(d.topFailing || d.failing || d.mostFailed || [], [['Flow', flowLink], ['Failed', r => String(r.failed ?? r.count ?? '')], ['of', r => String(r.total ?? '')]])),
-      card('Task runs per task type', table(d.taskRunsPerType || d.taskRunsByType || d.taskTypes || [], [['Type', r => h('span', { class: 'small' }, r.type)], ['Task runs', r => String(r.count ?? '')], ['Failed', r => String(r.failed ?? '')]]))));
+      card('Durations per flow (p50, p95)', table(d.durations, [['Flow', flowLink], ['Runs', r => String(r.count)], ['p50', r => secs(r.p50)], ['p95', r => secs(r.p95)]])),
+      card('Flows that fail most', table(d.topFailing, [['Flow', flowLink], ['Failed', r => String(r.failed)], ['of', r => String(r.total)]])),
+      card('Task runs per task type', table(d.taskRunsPerType, [['Type', r => h('span', { class: 'small' }, r.type)], ['Task runs', r => String(r.count)], ['Failed', r => String(r.failed)]]))));
   }
   sel.addEventListener('change', load);
   ns.addEventListener('change', load);

@@ -12,25 +12,20 @@ export function executionsPage(c: Ctx) {
   return executionsList(c.root, { query: c.query });
 }
 
-// kill/restart/delete of many: the by-ids routes, or one call per execution
+// kill/restart/delete of many: Kestra's by-ids routes (DELETE /executions/kill/by-ids,
+// POST /executions/restart/by-ids, DELETE /executions/by-ids) answer {count}; when
+// an id cannot take the action nothing is done and the 400 lists {invalidValue, message}
 async function bulk(action: 'kill' | 'restart' | 'delete', ids: string[]) {
   const path = action === 'delete' ? '/executions/by-ids' : `/executions/${action}/by-ids`;
   try {
-    const r: any = await api.json(action === 'delete' ? 'DELETE' : 'POST', path, ids);
-    return `${action}: ${r?.count ?? ids.length} execution(s)`;
+    const r: any = await api.json(action === 'restart' ? 'POST' : 'DELETE', path, ids);
+    return `${action}: ${r.count} execution(s)`;
   } catch (e: any) {
-    if (!(e instanceof api.ApiError) || (e.status !== 404 && e.status !== 405)) throw e;
+    const inv: any[] = e instanceof api.ApiError && Array.isArray(e.body?.invalids) ? e.body.invalids : [];
+    if (!inv.length) throw e;
+    const why = inv.slice(0, 3).map(i => `${i.invalidValue}: ${i.message}`).join('; ');
+    throw new Error(`${action}: nothing done, ${inv.length} of ${ids.length} refused: ${why}${inv.length > 3 ? '…' : ''}`);
   }
-  let ok = 0; const errs: string[] = [];
-  for (const id of ids) {
-    try {
-      if (action === 'delete') await api.json('DELETE', `/executions/${id}`);
-      else await api.json('POST', `/executions/${id}/${action}`);
-      ok++;
-    } catch (e: any) { errs.push(`${id}: ${e.message}`); }
-  }
-  if (errs.length) throw new Error(`${action}: ${ok} done, ${errs.length} refused: ${errs.slice(0, 3).join('; ')}`);
-  return `${action}: ${ok} execution(s)`;
 }
 
 export async function executionsList(root: HTMLElement, o: { namespace?: string; flowId?: string; embedded?: boolean; query: URLSearchParams }) {

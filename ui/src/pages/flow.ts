@@ -312,24 +312,19 @@ async function revisionsTab(root: HTMLElement, flow: any) {
 
 // ---- dependencies -----------------------------------------------------------------
 async function dependenciesTab(root: HTMLElement, flow: any) {
-  try {
-    const d = await api.get(`/flows/${api.enc(flow.namespace)}/${api.enc(flow.id)}/dependencies`);
-    const nodes: any[] = d.nodes || [];
-    const edges: any[] = d.edges || [];
-    const name = (u: string) => { const n = nodes.find(x => x.uid === u); return n ? `${n.namespace}.${n.id}` : u; };
-    const link = (u: string) => { const n = nodes.find(x => x.uid === u); return n ? h('a', { href: `/ui/flows/${api.enc(n.namespace)}/${api.enc(n.id)}/dependencies`, 'data-link': '' }, `${n.namespace}.${n.id}`) : u; };
-    const me = nodes.find(x => x.namespace === flow.namespace && x.id === flow.id)?.uid;
-    const calls = edges.filter(e => e.source === me), by = edges.filter(e => e.target === me);
-    root.append(h('h3', null, 'Flows it calls or triggers'), calls.length ? h('ul', null, calls.map(e => h('li', null, link(e.target), ' ', h('span', { class: 'muted small' }, e.relation || '')))) : h('p', { class: 'muted' }, 'none'),
-      h('h3', null, 'Flows that call or trigger it'), by.length ? h('ul', null, by.map(e => h('li', null, link(e.source), ' ', h('span', { class: 'muted small' }, e.relation || '')))) : h('p', { class: 'muted' }, 'none'));
-    void name;
-  } catch (e: any) {
-    root.append(banner(`dependencies: ${e.message}`));
-    // what the flow itself says: the subflows it calls
-    const subs: string[] = [];
-    const walk = (x: any) => { if (!x || typeof x !== 'object') return; if (Array.isArray(x)) return x.forEach(walk); if (/\.Subflow$|\.Flow$/.test(x.type || '') && x.flowId) subs.push(`${x.namespace}.${x.flowId}`); for (const k in x) walk(x[k]); };
-    walk(flow.tasks);
-    root.append(h('h3', null, 'Subflows its tasks call'), subs.length ? h('ul', null, subs.map(s => h('li', null, s))) : h('p', { class: 'muted' }, 'none'));
-  }
+  // Kestra's FlowTopologyGraph: nodes {uid, namespace, id}, edges {source, target, relation}
+  // with relation FLOW_TASK (source calls target) or FLOW_TRIGGER (source's end starts target)
+  let d: { nodes: { uid: string; namespace: string; id: string }[]; edges: { source: string; target: string; relation: string }[] };
+  try { d = await api.get(`/flows/${api.enc(flow.namespace)}/${api.enc(flow.id)}/dependencies`); }
+  catch (e: any) { root.append(banner(`dependencies: ${e.message}`)); return; }
+  const byUid = new Map(d.nodes.map(n => [n.uid, n]));
+  const link = (u: string) => { const n = byUid.get(u); return n ? h('a', { href: `/ui/flows/${api.enc(n.namespace)}/${api.enc(n.id)}/dependencies`, 'data-link': '' }, `${n.namespace}.${n.id}`) : u; };
+  const me = d.nodes.find(x => x.namespace === flow.namespace && x.id === flow.id)?.uid;
+  const what: Record<string, string> = { FLOW_TASK: 'subflow', FLOW_TRIGGER: 'flow trigger' };
+  const list = (es: typeof d.edges, end: 'source' | 'target') => es.length
+    ? h('ul', null, es.map(e => h('li', null, link(e[end]), ' ', h('span', { class: 'muted small' }, what[e.relation] || e.relation))))
+    : h('p', { class: 'muted' }, 'none');
+  root.append(h('h3', null, 'Flows it calls or triggers'), list(d.edges.filter(e => e.source === me), 'target'),
+    h('h3', null, 'Flows that call or trigger it'), list(d.edges.filter(e => e.target === me), 'source'));
   void stateBadge;
 }
