@@ -63,13 +63,13 @@ static const srv_route routes[] = {
      "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)"},
     {"GET", API "/executions/statistics", srv_exec_stats, ROUTE_HEAVY,
      "Dashboard statistics computed by the store (startDate, endDate, interval, namespace, flowId, top)"},
-    {"DELETE", API "/executions/kill/by-ids", srv_exec_kill_ids, 0, "Kill a list of executions (body: [ids])"},
-    {"POST", API "/executions/kill/by-ids", srv_exec_kill_ids, 0, "Kill a list of executions (alias of DELETE)"},
-    {"POST", API "/executions/restart/by-ids", srv_exec_restart_ids, 0, "Restart a list of failed executions (body: [ids])"},
-    {"DELETE", API "/executions/by-ids", srv_exec_delete_ids, 0, "Delete a list of ended executions (body: [ids])"},
-    {"POST", API "/executions/labels/by-ids", srv_exec_labels_ids, 0,
+    {"DELETE", API "/executions/kill/by-ids", srv_exec_kill_ids, ROUTE_JSON_BODY, "Kill a list of executions (body: [ids])"},
+    {"POST", API "/executions/kill/by-ids", srv_exec_kill_ids, ROUTE_JSON_BODY, "Kill a list of executions (alias of DELETE)"},
+    {"POST", API "/executions/restart/by-ids", srv_exec_restart_ids, ROUTE_JSON_BODY, "Restart a list of failed executions (body: [ids])"},
+    {"DELETE", API "/executions/by-ids", srv_exec_delete_ids, ROUTE_JSON_BODY, "Delete a list of ended executions (body: [ids])"},
+    {"POST", API "/executions/labels/by-ids", srv_exec_labels_ids, ROUTE_JSON_BODY,
      "Add labels to a list of ended executions (body: {executionsId, executionLabels})"},
-    {"POST", API "/executions/{id}/labels", srv_exec_labels, 0,
+    {"POST", API "/executions/{id}/labels", srv_exec_labels, ROUTE_JSON_BODY,
      "Replace the labels of an ended execution (body: [{key, value}]); answers the execution"},
     {"GET", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
     {"POST", API "/executions/webhook/{namespace}/{flowId}/{key}", srv_webhook, ROUTE_NOAUTH, "Webhook trigger"},
@@ -860,6 +860,10 @@ enum MHD_Result srv_openapi(srv_req *r)
             json_object_set_new(op, "requestBody",
                                 json_pack("{s:{s:{s:{s:s}}}}", "content", "application/x-yaml", "schema", "type",
                                           "string"));
+        if (rt->flags & ROUTE_JSON_BODY)
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:b,s:{s:{s:{}}}}", "required", 1, "content", "application/json",
+                                          "schema"));
         if (rt->flags & ROUTE_FORM)
             json_object_set_new(op, "requestBody",
                                 json_pack("{s:{s:{s:{s:s}}}}", "content", "multipart/form-data", "schema", "type",

@@ -84,6 +84,7 @@ enum {
     ROUTE_FORM = 2,             /* multipart/form-data accepted (files streamed to disk) */
     ROUTE_TEXT_BODY = 4,        /* documented as a YAML/text body */
     ROUTE_HEAVY = 8,            /* reads many rows: at most SRV_HEAVY_MAX at once */
+    ROUTE_JSON_BODY = 16,       /* documented as a JSON body (the bulk routes, labels) */
 };
 
 typedef struct srv_route {

@@ -286,7 +286,7 @@ req DELETE /executions/kill/by-ids -H 'Content-Type: application/json' -d "[\"$O
 
 # ---- the OpenAPI document ------------------------------------------------------------------
 req GET /openapi.json
-ok "OpenAPI lists the new routes" jt "all(p in d['paths'] for p in ['/api/v1/flows/{namespace}/{id}/dependencies', '/api/v1/executions/statistics', '/api/v1/executions/kill/by-ids', '/api/v1/executions/restart/by-ids', '/api/v1/executions/by-ids', '/api/v1/executions/{id}/labels', '/api/v1/executions/labels/by-ids']) and 'delete' in d['paths']['/api/v1/executions/kill/by-ids']"
+ok "OpenAPI lists the new routes" jt "all(p in d['paths'] for p in ['/api/v1/flows/{namespace}/{id}/dependencies', '/api/v1/executions/statistics', '/api/v1/executions/kill/by-ids', '/api/v1/executions/restart/by-ids', '/api/v1/executions/by-ids', '/api/v1/executions/{id}/labels', '/api/v1/executions/labels/by-ids']) and 'delete' in d['paths']['/api/v1/executions/kill/by-ids'] and 'application/json' in d['paths']['/api/v1/executions/by-ids']['delete']['requestBody']['content']"
 
 stop_server
 ok "no sanitizer reports" no_sanitizer_reports "$ERR"
