@@ -220,6 +220,118 @@ static void test_webhook_keys_follow_the_latest_revision(void **state)
     assert_int_equal(store_webhook_keys_get(f->s, "ns", "hook", &fresh, &keys, &n, &e), STORE_NOT_FOUND);
 }
 
+/* The dashboards' aggregates (store_execution_stats): buckets per state,
+ * nearest-rank percentiles, failing flows, task runs per task; a caller's
+ * namespace filter applies in the query, as do namespace and flow. */
+static int only_c(void *ud, const char *ns)
+{
+    (void)ud;
+    return !strcmp(ns, "c");
+}
+
+static json_t *stats_row(json_t *arr, size_t i) { return json_array_get(arr, i); }
+
+static void test_execution_stats_aggregates_in_the_store(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const int64_t base = 1700000000LL * 1000000, s1 = 1000000;
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "ab%02d", i);
+        store_execution x;
+        make_exec(&x, id, "a.b", "f");
+        x.created_us = x.start_us = base + i * s1;
+        x.end_us = x.start_us + (i + 1) * s1; /* durations 1..20 s */
+        store_execution_set_state(&x, i % 5 == 0 ? STATE_FAILED : STATE_SUCCESS, x.end_us);
+        assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+        store_execution_clear(&x);
+    }
+    store_execution x;
+    make_exec(&x, "c1", "c", "g");
+    x.created_us = x.start_us = base + 5 * s1;
+    store_execution_set_state(&x, STATE_RUNNING, x.start_us);
+    assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+    store_execution_clear(&x);
+    make_exec(&x, "late", "a.b", "f");
+    x.created_us = base + 3600 * s1;
+    assert_int_equal(store_execution_insert(f->s, &x, &e), 0);
+    store_execution_clear(&x);
+    for (int i = 0; i < 2; i++) {
+        store_task_run t;
+        char id[16], ex[16];
+        snprintf(ex, sizeof ex, "ab%02d", i);
+        snprintf(id, sizeof id, "t%d-log", i);
+        make_tr(&t, id, ex, "log");
+        store_task_run_set_state(&t, STATE_SUCCESS, 3000);
+        assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+        store_task_run_clear(&t);
+        snprintf(id, sizeof id, "t%d-boom", i);
+        make_tr(&t, id, ex, "boom");
+        store_task_run_set_state(&t, STATE_FAILED, 3000);
+        assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+        store_task_run_clear(&t);
+    }
+
+    store_stats_query q = {.from_us = base, .to_us = base + 60 * s1, .interval_us = 10 * s1};
+    json_t *out = NULL;
+    assert_int_equal(store_execution_stats(f->s, &q, &out, &e), 0);
+    json_t *b = json_object_get(out, "buckets");
+    /* [0, 10 s): FAILED 2 (i = 0, 5), RUNNING 1 (c1), SUCCESS 8; [10 s, 20 s): 2 and 8 */
+    assert_int_equal(json_array_size(b), 5);
+    const char *want_state[] = {"FAILED", "RUNNING", "SUCCESS", "FAILED", "SUCCESS"};
+    const int want_count[] = {2, 1, 8, 2, 8};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(json_integer_value(json_object_get(stats_row(b, i), "start")), base + (i < 3 ? 0 : 10 * s1));
+        assert_string_equal(json_string_value(json_object_get(stats_row(b, i), "state")), want_state[i]);
+        assert_int_equal(json_integer_value(json_object_get(stats_row(b, i), "count")), want_count[i]);
+    }
+    json_t *d = json_object_get(out, "durations");
+    assert_int_equal(json_array_size(d), 1); /* c1 has not ended */
+    assert_string_equal(json_string_value(json_object_get(stats_row(d, 0), "flowId")), "f");
+    assert_int_equal(json_integer_value(json_object_get(stats_row(d, 0), "count")), 20);
+    /* nearest rank over 1..20 s: p50 the 10th, p95 the 19th */
+    assert_int_equal(json_integer_value(json_object_get(stats_row(d, 0), "p50")), 10 * s1);
+    assert_int_equal(json_integer_value(json_object_get(stats_row(d, 0), "p95")), 19 * s1);
+    assert_int_equal(json_integer_value(json_object_get(stats_row(d, 0), "max")), 20 * s1);
+    json_t *fl = json_object_get(out, "failing");
+    assert_int_equal(json_array_size(fl), 1);
+    assert_int_equal(json_integer_value(json_object_get(stats_row(fl, 0), "failed")), 4);
+    assert_int_equal(json_integer_value(json_object_get(stats_row(fl, 0), "total")), 20);
+    json_t *tr = json_object_get(out, "taskRuns");
+    assert_int_equal(json_array_size(tr), 2);
+    assert_string_equal(json_string_value(json_object_get(stats_row(tr, 0), "taskId")), "boom");
+    assert_string_equal(json_string_value(json_object_get(stats_row(tr, 0), "state")), "FAILED");
+    assert_int_equal(json_integer_value(json_object_get(stats_row(tr, 0), "count")), 2);
+    assert_int_equal(json_integer_value(json_object_get(stats_row(tr, 1), "revision")), 1);
+    json_decref(out);
+
+    /* a caller that may read only namespace c */
+    store_ns_filter flt = {.allow = only_c};
+    q.ns_filter = &flt;
+    assert_int_equal(store_execution_stats(f->s, &q, &out, &e), 0);
+    b = json_object_get(out, "buckets");
+    assert_int_equal(json_array_size(b), 1);
+    assert_string_equal(json_string_value(json_object_get(stats_row(b, 0), "state")), "RUNNING");
+    assert_int_equal(json_array_size(json_object_get(out, "durations")), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "failing")), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "taskRuns")), 0);
+    json_decref(out);
+
+    /* namespace prefix "a" takes a.b, flowId g takes c.g only */
+    q.ns_filter = NULL;
+    q.ns_prefix = "a";
+    assert_int_equal(store_execution_stats(f->s, &q, &out, &e), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "buckets")), 4);
+    json_decref(out);
+    q.ns_prefix = NULL;
+    q.flow_id = "g";
+    assert_int_equal(store_execution_stats(f->s, &q, &out, &e), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "buckets")), 1);
+    assert_int_equal(json_array_size(json_object_get(out, "durations")), 0);
+    json_decref(out);
+}
+
 /* A database left at version 1 by an older kite is brought up to date, its
  * rows kept. */
 static void test_open_applies_missing_migrations_in_order(void **state)
@@ -2077,6 +2189,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_inputs_are_rejected_with_the_field_named, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_execution_stats_aggregates_in_the_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
