@@ -4,17 +4,22 @@
  * writes another, streamed (a CSV record, a JSON line or an Ion value at a
  * time), so memory does not grow with the file. Output `uri`.
  *
- * Not done: IonToCsv's dateFormat/timeFormat/dateTimeFormat/timeZoneId (a
- * timestamp is written as its Ion text), charsets other than UTF-8 (and
- * ISO-8859-1 when reading CSV) and Parquet (not declared). Avro is
- * serdes_avro.c.
+ * IonToCsv prints timestamps and Kestra's java.time values with its
+ * dateFormat / timeFormat / dateTimeFormat patterns (serdes_datefmt.c) in
+ * timeZoneId, as Kestra's AbstractTextWriter does.
+ *
+ * Not done: charsets other than UTF-8 (and ISO-8859-1 when reading CSV),
+ * IonToCsv's quoteMode, and Parquet (not declared). Avro is serdes_avro.c.
  */
 #include "tasks/tasks_int.h"
 
 #include "storage/storage.h"
+#include "tasks/serdes_datefmt.h"
+#include "util/datetime.h"
 #include "util/ion.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,17 +270,252 @@ static void csv_field(buf *b, const char *s, size_t n, int sep, int quote, int a
     buf_putc(b, (char)quote);
 }
 
-static void csv_value(buf *b, const json_t *x, int sep, int quote, int always)
+/* IonToCsv's date formats: Kestra's AbstractTextWriter. */
+typedef struct csv_dates {
+    datefmt *date, *time, *datetime;
+    const tzone *tz;
+} csv_dates;
+
+static int ndigits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + (*p)[i] - '0';
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* An Ion timestamp's text or a java.time value's ISO text: a date (2024,
+ * 2024-01, 2024-01-02, with or without a T), a time (10:15[:30[.123]]), or
+ * both, then an offset (Z, +01:00; -00:00 is Ion's unknown offset: *unknown)
+ * and a [zone] (ignored: the offset says the instant). 0, or -1. */
+static int parse_temporal(const char *s, dt_value *v, int *unknown)
+{
+    const char *p = s;
+    memset(v, 0, sizeof *v);
+    *unknown = 0;
+    v->month = v->day = 1;
+    if (!(isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) && p[2] == ':')) {
+        if (ndigits(&p, 4, &v->year))
+            return -1;
+        v->has_date = 1;
+        if (*p == '-' && (p++, ndigits(&p, 2, &v->month)))
+            return -1;
+        if (*p == '-' && (p++, ndigits(&p, 2, &v->day)))
+            return -1;
+        if (v->month < 1 || v->month > 12 || v->day < 1 || v->day > 31)
+            return -1;
+        if (*p == 'T' || *p == ' ')
+            p++;
+        if (!*p)
+            return 0;
+    }
+    if (ndigits(&p, 2, &v->hour) || *p++ != ':' || ndigits(&p, 2, &v->min))
+        return -1;
+    v->has_time = 1;
+    if (*p == ':' && (p++, ndigits(&p, 2, &v->sec)))
+        return -1;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        for (; isdigit((unsigned char)*p); p++, n++)
+            if (n < 9)
+                v->nano = v->nano * 10 + *p - '0';
+        if (!n)
+            return -1;
+        for (; n < 9; n++)
+            v->nano *= 10;
+    }
+    if (v->hour > 23 || v->min > 59 || v->sec > 60)
+        return -1;
+    if (*p == 'Z' || *p == 'z') {
+        v->has_offset = 1;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int neg = *p++ == '-', h, m = 0;
+        if (ndigits(&p, 2, &h) || (*p == ':' && (p++, ndigits(&p, 2, &m))) || h > 23 || m > 59)
+            return -1;
+        if (neg && !h && !m)
+            *unknown = 1;
+        else
+            v->has_offset = 1;
+        v->offset = (neg ? -1 : 1) * (h * 3600 + m * 60);
+    }
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p)
+            return -1;
+        p++;
+    }
+    return *p ? -1 : 0;
+}
+
+/* The same instant in zone z, as java.time's withZone prints it. */
+static void to_zone(dt_value *v, const tzone *z)
+{
+    int64_t us = (days_from_civil(v->year, v->month, v->day) * 86400LL + v->hour * 3600LL + v->min * 60LL + v->sec -
+                  (v->has_offset ? v->offset : 0)) *
+                     US_PER_SEC +
+                 v->nano / 1000;
+    civil c;
+    tz_to_civil(z, us, &c);
+    v->year = c.year;
+    v->month = c.month;
+    v->day = c.day;
+    v->hour = c.hour;
+    v->min = c.min;
+    v->sec = c.sec;
+    v->nano = c.usec * 1000 + v->nano % 1000;
+    v->offset = c.offset;
+    v->has_offset = 1;
+}
+
+/*
+ * A timestamp ({"$ion_timestamp"}) or a java.time value ({"$ion_LocalTime"}...)
+ * as Kestra's IonToCsv prints it: 1 and the text in out, 0 when x is not
+ * one (or its text does not parse: then it is printed as it is), -1 on an
+ * error. Kestra reads an Ion timestamp at offset Z or unknown as a LocalDate
+ * when it is midnight, else as an Instant (printed in UTC), and one at another
+ * offset as a ZonedDateTime (printed in timeZoneId).
+ */
+static int csv_temporal(const json_t *x, const csv_dates *d, buf *out, kerr *e)
+{
+    if (json_object_size(x) != 1)
+        return 0;
+    const char *k = json_object_iter_key(json_object_iter((json_t *)x));
+    const json_t *t = json_object_iter_value(json_object_iter((json_t *)x));
+    if (strncmp(k, "$ion_", 5) || !json_is_string(t))
+        return 0;
+    k += 5;
+    dt_value v;
+    int unknown;
+    if (parse_temporal(json_string_value(t), &v, &unknown))
+        return 0;
+    const datefmt *f;
+    if (!strcmp(k, "timestamp")) {
+        if (!v.has_offset || v.offset == 0) {
+            if (!v.has_time || !(v.hour | v.min | v.sec | v.nano)) {
+                v.has_time = v.has_offset = 0;
+                f = d->date;
+            } else {
+                v.has_offset = 1;
+                v.offset = 0;
+                f = d->datetime;
+            }
+        } else {
+            to_zone(&v, d->tz);
+            f = d->datetime;
+        }
+    } else if (!strcmp(k, "LocalDate") && v.has_date && !v.has_time) {
+        f = d->date;
+    } else if ((!strcmp(k, "LocalTime") || !strcmp(k, "OffsetTime")) && !v.has_date && v.has_time) {
+        if (k[0] == 'L')
+            v.has_offset = 0;
+        f = d->time;
+    } else if (!strcmp(k, "LocalDateTime") && v.has_date && v.has_time) {
+        v.has_offset = 0;
+        f = d->datetime;
+    } else if (!strcmp(k, "Instant") && v.has_date && v.has_time && v.has_offset) {
+        to_zone(&v, tz_utc());
+        f = d->datetime;
+    } else if ((!strcmp(k, "OffsetDateTime") || !strcmp(k, "ZonedDateTime")) && v.has_date && v.has_time &&
+               v.has_offset) {
+        to_zone(&v, d->tz);
+        f = d->datetime;
+    } else {
+        return 0;
+    }
+    return datefmt_format(f, &v, out, e) ? -1 : 1;
+}
+
+/* A container's members with their tags taken off ({"$ion_timestamp": "t"}
+ * is "t"), for printing as JSON. A new reference. */
+static json_t *untag(const json_t *x)
+{
+    if (json_is_array(x)) {
+        json_t *a = json_array();
+        size_t i;
+        const json_t *el;
+        json_array_foreach(x, i, el) json_array_append_new(a, untag(el));
+        return a;
+    }
+    if (!json_is_object(x))
+        return json_deep_copy(x);
+    const char *k;
+    const json_t *el;
+    if (json_object_size(x) == 1) {
+        k = json_object_iter_key(json_object_iter((json_t *)x));
+        el = json_object_iter_value(json_object_iter((json_t *)x));
+        if (!strncmp(k, "$ion_", 5) && json_is_string(el))
+            return json_deep_copy(el);
+    }
+    json_t *o = json_object();
+    json_object_foreach((json_t *)x, k, el) json_object_set_new(o, k, untag(el));
+    return o;
+}
+
+static int csv_value(buf *b, const json_t *x, int sep, int quote, int always, const csv_dates *d, buf *tmp,
+                     kerr *e)
 {
     if (!x || json_is_null(x))
-        return;
+        return 0;
     if (json_is_string(x)) {
         csv_field(b, json_string_value(x), json_string_length(x), sep, quote, always);
-        return;
+        return 0;
     }
-    char *s = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    if (json_is_object(x)) {
+        buf_reset(tmp);
+        int rc = csv_temporal(x, d, tmp, e);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            csv_field(b, tmp->data ? tmp->data : "", tmp->len, sep, quote, always);
+            return 0;
+        }
+    }
+    json_t *u = json_is_object(x) || json_is_array(x) ? untag(x) : json_incref((json_t *)x);
+    char *s = json_dumps(u, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    json_decref(u);
     csv_field(b, s, strlen(s), sep, quote, always);
     free(s);
+    return 0;
+}
+
+static int csv_dates_init(task_ctx *c, csv_dates *d, kerr *e)
+{
+    memset(d, 0, sizeof *d);
+    char *df = NULL, *tf = NULL, *dtf = NULL, *tz = NULL;
+    int rc = -1;
+    if (task_prop_string(c, "dateFormat", "yyyy-MM-dd", &df, e) ||
+        task_prop_string(c, "timeFormat", "HH:mm:ss[XXX]", &tf, e) ||
+        task_prop_string(c, "dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]", &dtf, e) ||
+        task_prop_string(c, "timeZoneId", "UTC", &tz, e))
+        goto out;
+    if (!(d->date = datefmt_compile("dateFormat", df, e)) || !(d->time = datefmt_compile("timeFormat", tf, e)) ||
+        !(d->datetime = datefmt_compile("dateTimeFormat", dtf, e)))
+        goto out;
+    if (!(d->tz = tz_get(tz, NULL))) {
+        kerr_setc(e, KERR_INVALID, "property 'timeZoneId': unknown time zone '%s'", tz);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(df);
+    free(tf);
+    free(dtf);
+    free(tz);
+    return rc;
+}
+
+static void csv_dates_free(csv_dates *d)
+{
+    datefmt_free(d->date);
+    datefmt_free(d->time);
+    datefmt_free(d->datetime);
 }
 
 static task_result ion_to_csv_run(task_ctx *c, kerr *e)
@@ -283,23 +523,33 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
     conv v;
     int sep, quote, header, always;
     char *nl = NULL;
+    csv_dates d;
     if (one_char(c, "fieldSeparator", ",", &sep, e) || one_char(c, "textDelimiter", "\"", &quote, e) ||
         task_prop_bool(c, "header", 1, &header, e) || task_prop_bool(c, "alwaysDelimitText", 0, &always, e) ||
         task_prop_string(c, "lineDelimiter", "\n", &nl, e))
         return TASK_FAILED;
+    if (csv_dates_init(c, &d, e)) {
+        csv_dates_free(&d);
+        free(nl);
+        return TASK_FAILED;
+    }
     if (conv_open(c, &v, "csv", e)) {
+        csv_dates_free(&d);
         free(nl);
         return conv_end(c, &v, -1, e);
     }
-    ion_reader *r = ion_reader_new_file(v.in, 0);
+    ion_reader *r = ion_reader_new_file(v.in, ION_READ_TIMES);
     json_t *row, *keys = NULL;
     ion_type t;
     int rc = 0, got;
-    buf b;
+    int64_t rows = 0;
+    buf b, tmp;
     buf_init(&b, 0);
+    buf_init(&tmp, 0);
     while ((got = ion_reader_next(r, &row, &t, e)) == 1) {
         buf_reset(&b);
-        if (json_is_object(row)) {
+        rows++;
+        if (json_is_object(row) && !csv_temporal(row, &d, &tmp, NULL)) {
             if (!keys) {
                 keys = json_array();
                 const char *k;
@@ -309,28 +559,36 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
                     for (size_t i = 0; i < json_array_size(keys); i++) {
                         if (i)
                             buf_putc(&b, (char)sep);
-                        csv_value(&b, json_array_get(keys, i), sep, quote, always);
+                        csv_value(&b, json_array_get(keys, i), sep, quote, always, &d, &tmp, e);
                     }
                     buf_puts(&b, nl);
                 }
             }
-            for (size_t i = 0; i < json_array_size(keys); i++) {
+            for (size_t i = 0; !rc && i < json_array_size(keys); i++) {
                 if (i)
                     buf_putc(&b, (char)sep);
-                csv_value(&b, json_object_get(row, json_string_value(json_array_get(keys, i))), sep, quote, always);
+                const char *k = json_string_value(json_array_get(keys, i));
+                if (csv_value(&b, json_object_get(row, k), sep, quote, always, &d, &tmp, e)) {
+                    kerr_prefix(e, "row %lld, field '%s'", (long long)rows, k);
+                    rc = -1;
+                }
             }
         } else if (json_is_array(row)) {
-            for (size_t i = 0; i < json_array_size(row); i++) {
+            for (size_t i = 0; !rc && i < json_array_size(row); i++) {
                 if (i)
                     buf_putc(&b, (char)sep);
-                csv_value(&b, json_array_get(row, i), sep, quote, always);
+                if (csv_value(&b, json_array_get(row, i), sep, quote, always, &d, &tmp, e)) {
+                    kerr_prefix(e, "row %lld, column %zu", (long long)rows, i + 1);
+                    rc = -1;
+                }
             }
-        } else {
-            csv_value(&b, row, sep, quote, always);
+        } else if (csv_value(&b, row, sep, quote, always, &d, &tmp, e)) {
+            kerr_prefix(e, "row %lld", (long long)rows);
+            rc = -1;
         }
         buf_puts(&b, nl);
         json_decref(row);
-        if (storage_writer_write(v.sw, b.data, b.len, e)) {
+        if (rc || storage_writer_write(v.sw, b.data, b.len, e)) {
             rc = -1;
             break;
         }
@@ -341,8 +599,12 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
     }
     json_decref(keys);
     buf_free(&b);
+    buf_free(&tmp);
     free(nl);
     ion_reader_free(r);
+    csv_dates_free(&d);
+    if (!rc)
+        task_metric(c, "records", METRIC_COUNTER, (double)rows, NULL);
     return conv_end(c, &v, rc, e);
 }
 
@@ -464,7 +726,12 @@ const type_def tasks__serdes[] = {
                        PBOOL("header", 0, "true", "write a header line"),
                        PBOOL("alwaysDelimitText", 0, "false", "always quote fields"),
                        PSTR("lineDelimiter", 0, "\"\\n\"", "line delimiter"),
-                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only"),
+                       PSTR("dateFormat", 0, "\"yyyy-MM-dd\"", "Java DateTimeFormatter pattern for dates"),
+                       PSTR("timeFormat", 0, "\"HH:mm:ss[XXX]\"", "pattern for times"),
+                       PSTR("dateTimeFormat", 0, "\"yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]\"",
+                            "pattern for date-times"),
+                       PSTR("timeZoneId", 0, "\"UTC\"", "the zone date-times with an offset are printed in")),
     },
     {
         .name = "serdes.json_to_ion",

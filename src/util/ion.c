@@ -567,6 +567,16 @@ static int write_tagged(ion_writer *w, const json_t *v, int *rc)
         *rc = ion_write_float(w, strtod(s, NULL));
     else if (!strcmp(k, "int"))
         *rc = ion_write_int_text(w, s);
+    else if (ion_java_time(k)) {
+        if (before(w)) {
+            *rc = -1;
+            return 1;
+        }
+        puts_(w, k);
+        puts_(w, "::");
+        put_quoted(w, s, n, '"');
+        *rc = after(w);
+    }
     else if (!strcmp(k, "blob")) {
         size_t len, bad;
         char *b = base64_decode(s, n, &len, &bad);
@@ -963,6 +973,17 @@ static json_t *tagged(const char *tag, const char *text, size_t n)
     return o;
 }
 
+static const char *const java_times[] = {"LocalDate",      "LocalTime",     "OffsetTime", "LocalDateTime",
+                                         "OffsetDateTime", "ZonedDateTime", "Instant",    NULL};
+
+const char *ion_java_time(const char *name)
+{
+    for (int i = 0; java_times[i]; i++)
+        if (!strcmp(java_times[i], name))
+            return java_times[i];
+    return NULL;
+}
+
 static json_t *str_value(ion_reader *r, ion_type t)
 {
     if (t == ION_SYMBOL && (r->flags & ION_READ_TAGGED))
@@ -1000,7 +1021,7 @@ static int read_number(ion_reader *r, json_t **out, ion_type *type)
         if (!ts_check(t, n))
             return fail(r, "bad timestamp '%s'", t);
         *type = ION_TIMESTAMP;
-        *out = (r->flags & ION_READ_TAGGED) ? tagged("timestamp", t, n) : json_stringn(t, n);
+        *out = (r->flags & (ION_READ_TAGGED | ION_READ_TIMES)) ? tagged("timestamp", t, n) : json_stringn(t, n);
         return 0;
     }
     /* strip underscores (only between digits) */
@@ -1275,6 +1296,7 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
     *out = NULL;
     if (depth > ION_DEPTH_MAX)
         return fail(r, "nested deeper than %d", ION_DEPTH_MAX);
+    const char *jtime = NULL; /* with ION_READ_TIMES: a java.time annotation */
     for (;;) {
         if (skip_ws(r))
             return -1;
@@ -1303,6 +1325,8 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
             next_c(r);
             if (symtab && !strcmp(buf_str(&r->tok), "$ion_symbol_table"))
                 *symtab = 1;
+            if ((r->flags & ION_READ_TIMES) && !quoted)
+                jtime = ion_java_time(buf_str(&r->tok));
             continue;
         }
         const char *s = buf_str(&r->tok);
@@ -1345,6 +1369,13 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
             return -1;
         *type = ION_STRING;
         *out = str_value(r, ION_STRING);
+        if (jtime && *out) {
+            json_t *o = json_object();
+            char k[32];
+            snprintf(k, sizeof k, "$ion_%s", jtime);
+            json_object_set_new(o, k, *out);
+            *out = o;
+        }
         return 0;
     }
     if (c == '\'') {

@@ -143,7 +143,16 @@ typedef ssize_t (*ion_source)(void *ud, char *buf, size_t cap);
 
 enum {
     ION_READ_TAGGED = 1,  /* timestamps, decimals, blobs, symbols, clobs as tagged objects */
+    /* Timestamps as {"$ion_timestamp": ...} (the other types plainly, unless
+     * TAGGED), and a string annotated with the java.time class that Kestra's
+     * Ion writer names a value by (LocalDate, LocalTime, OffsetTime,
+     * LocalDateTime, OffsetDateTime, ZonedDateTime, Instant) as a one-member
+     * object named by it: {"$ion_LocalTime": "10:15:30"}. ion_write_json
+     * writes such an object back as LocalTime::"10:15:30". */
+    ION_READ_TIMES = 2,
 };
+/* The java.time class an "$ion_..." tag names (static), or NULL. */
+const char *ion_java_time(const char *name);
 
 ion_reader *ion_reader_new(ion_source src, void *ud, int flags);
 /* A reader on f (not closed by ion_reader_free). */

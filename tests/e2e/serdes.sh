@@ -3,7 +3,8 @@
 # Ion -> CSV round trip with quotes, separators inside quotes, doubled quotes,
 # a multi-line field, empty fields and UTF-8; a semicolon separator with
 # skipRows; a JSON array (newLine: false); bad input: an unclosed quote and a
-# bad JSON line, each naming its line.
+# bad JSON line, each naming its line; IonToCsv's date formats and zone,
+# and the errors of a pattern kite cannot print.
 set -u
 KITE=${KITE:-build/kite}
 work=$(mktemp -d)
@@ -80,6 +81,69 @@ YAML
 run "$work/semi.yaml"
 [ "$state" = SUCCESS ] && [ "$(cat "$(file to_ion)")" = $'{a:"1",b:"x,y"}\n{a:"2",b:""}' ] && ok separator_skip_rows || ko separator_skip_rows "$(cat "$(file to_ion)" 2>/dev/null)"
 [ "$state" = SUCCESS ] && [ "$(cat "$(file to_csv)")" = $'"a","b"\n"1","x,y"\n"2",""' ] && ok always_delimit || ko always_delimit "$(cat "$(file to_csv)" 2>/dev/null)"
+
+# IonToCsv's dateFormat / timeFormat / dateTimeFormat / timeZoneId, as Kestra's
+# AbstractTextWriter prints them: a timestamp at Z or an unknown offset is a
+# date at midnight, else an instant printed in UTC; one at another offset is
+# printed in timeZoneId; Kestra's java.time annotated strings (LocalTime::...)
+# by their kind; a plain string is left alone.
+cat >"$work/dates.yaml" <<'YAML'
+id: dates
+namespace: e2e.serdes
+tasks:
+  - id: ion
+    type: io.kestra.plugin.core.storage.Write
+    extension: .ion
+    content: |
+      {id:1,day:2024-01-02T,at:2024-01-02T03:04:05.123456Z,loc:2024-07-01T10:00:00+02:00,t:LocalTime::"10:15:30.5",ot:OffsetTime::"10:15:30+01:00",ldt:LocalDateTime::"2024-01-02T03:04:05",mid:2024-03-04T00:00:00Z,unk:2024-03-04T05:06-00:00,s:"2024-01-02",n:[2024-01-02T,{a:1}]}
+  - id: dflt
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.ion.uri }}"
+  - id: custom
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.ion.uri }}"
+    dateFormat: "dd/MM/yyyy"
+    timeFormat: "hh:mm a[ xx]"
+    dateTimeFormat: "EEE, d MMM yyyy HH:mm:ss[ Z] '(''local'')'"
+    timeZoneId: Europe/Paris
+  - id: compact
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.ion.uri }}"
+    header: false
+    dateFormat: "yyyyMMdd"
+    dateTimeFormat: "yy-M-d'T'H:m:s.SSSSSS[X]"
+    timeZoneId: "+05:30"
+YAML
+run "$work/dates.yaml"
+if [ "$state" != SUCCESS ]; then ko dates "ended ${state:-?}"; else
+    want='1,2024-01-02,2024-01-02T03:04:05.123Z,2024-07-01T08:00:00.000Z,10:15:30,10:15:30+01:00,2024-01-02T03:04:05.000,2024-03-04,2024-03-04T05:06:00.000Z,2024-01-02,"[""2024-01-02T"",{""a"":1}]"'
+    [ "$(sed -n 2p "$(file dflt)")" = "$want" ] && ok dates_default_formats || ko dates_default_formats "$(cat "$(file dflt)")"
+    want="1,02/01/2024,\"Tue, 2 Jan 2024 03:04:05 +0000 ('local')\",\"Mon, 1 Jul 2024 10:00:00 +0200 ('local')\",10:15 AM,10:15 AM +0100,\"Tue, 2 Jan 2024 03:04:05 ('local')\",04/03/2024,\"Mon, 4 Mar 2024 05:06:00 +0000 ('local')\",2024-01-02,\"[\"\"2024-01-02T\"\",{\"\"a\"\":1}]\""
+    [ "$(sed -n 2p "$(file custom)")" = "$want" ] && ok dates_custom_formats_zone || ko dates_custom_formats_zone "$(cat "$(file custom)")"
+    want='1,20240102,24-1-2T3:4:5.123456Z,24-7-1T13:30:0.000000+0530,10:15:30,10:15:30+01:00,24-1-2T3:4:5.000000,20240304,24-3-4T5:6:0.000000Z,2024-01-02,"[""2024-01-02T"",{""a"":1}]"'
+    [ "$(cat "$(file compact)")" = "$want" ] && ok dates_compact_fixed_offset || ko dates_compact_fixed_offset "$(cat "$(file compact)")"
+fi
+badfmt() { # $1 name, $2 property line, $3 expected
+    cat >"$work/badfmt.yaml" <<YAML
+id: badfmt
+namespace: e2e.serdes
+tasks:
+  - id: f
+    type: io.kestra.plugin.core.storage.Write
+    extension: .ion
+    content: "{at:2024-01-02T03:04:05Z,d:2024-01-02T}"
+  - id: conv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.f.uri }}"
+    $2
+YAML
+    run "$work/badfmt.yaml"
+    [ "$state" = FAILED ] && grep -q -- "$3" "$work/err" && ok "$1" || ko "$1" "${state:-?}"
+}
+badfmt dates_unsupported_letter "dateTimeFormat: \"yyyy-MM-dd G\"" "property 'dateTimeFormat': pattern letter 'G' in 'yyyy-MM-dd G' is not supported by kite"
+badfmt dates_unclosed_quote "dateFormat: \"yyyy 'at\"" "property 'dateFormat': a quote is not closed"
+badfmt dates_field_missing "dateFormat: \"yyyy-MM-dd HH\"" "row 1, field 'd': property 'dateFormat': 'HH' needs a time of day, and a date has none"
+badfmt dates_unknown_zone "timeZoneId: Mars/Olympus" "property 'timeZoneId': unknown time zone 'Mars/Olympus'"
 
 bad() { # $1 name, $2 type, $3 content, $4 expected
     cat >"$work/bad.yaml" <<YAML

@@ -2,8 +2,8 @@
  * fuzz_ion.c: libFuzzer target for the Ion text reader and writer
  * (util/ion.h).
  *
- * Input: Ion text, read with ION_READ_TAGGED (flag in the first byte: bit 0
- * reads untagged instead). Every value read is written back inside a list
+ * Input: Ion text, read with ION_READ_TAGGED (flags in the first byte: bit 0
+ * reads untagged instead, bit 1 adds ION_READ_TIMES). Every value read is written back inside a list
  * and read again, then written and read once more: the second and third
  * readings must be equal (the first may differ in spelling: 2024-01-02 comes
  * back as 2024-01-02T). A failed read must leave a message with a position.
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
         return 0;
-    int flags = (data[0] & 1) ? 0 : ION_READ_TAGGED;
+    int flags = ((data[0] & 1) ? 0 : ION_READ_TAGGED) | ((data[0] & 2) ? ION_READ_TIMES : 0);
     ion_reader *r = ion_reader_new_mem((const char *)data + 1, size - 1, flags);
     json_t *v;
     kerr e = KERR_INIT;

@@ -311,6 +311,34 @@ static void test_value_cap(void **state)
     ion_reader_free(r);
 }
 
+/* ION_READ_TIMES: timestamps tagged, Kestra's java.time annotated strings
+ * tagged by their class, everything else plain; written back unchanged. */
+static void test_read_times(void **state)
+{
+    const char *text = "{a:2024-01-02T,t:LocalTime::\"10:15:30\",x:other::\"s\",d:1.5,"
+                       "z:ZonedDateTime::\"2024-01-02T03:04:05+01:00[Europe/Paris]\"}\n";
+    ion_reader *r = ion_reader_new_mem(text, strlen(text), ION_READ_TIMES);
+    json_t *v;
+    kerr e = KERR_INIT;
+    assert_int_equal(ion_reader_next(r, &v, NULL, &e), 1);
+    char *s = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(s, "{\"a\":{\"$ion_timestamp\":\"2024-01-02T\"},\"t\":{\"$ion_LocalTime\":\"10:15:30\"},"
+                           "\"x\":\"s\",\"d\":1.5,"
+                           "\"z\":{\"$ion_ZonedDateTime\":\"2024-01-02T03:04:05+01:00[Europe/Paris]\"}}");
+    free(s);
+    buf b = BUF_INIT;
+    ion_writer *w = ion_writer_new(buf_sink, &b);
+    assert_int_equal(ion_write_json(w, v, 0), 0);
+    ion_writer_free(w);
+    assert_string_equal(buf_str(&b), "{a:2024-01-02T,t:LocalTime::\"10:15:30\",x:\"s\",d:1.5e0,"
+                                     "z:ZonedDateTime::\"2024-01-02T03:04:05+01:00[Europe/Paris]\"}\n");
+    buf_free(&b);
+    json_decref(v);
+    ion_reader_free(r);
+    assert_string_equal(ion_java_time("OffsetTime"), "OffsetTime");
+    assert_null(ion_java_time("timestamp"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_stream_over_small_reads),
         cmocka_unit_test(test_many_rows_round_trip),
         cmocka_unit_test(test_value_cap),
+        cmocka_unit_test(test_read_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
