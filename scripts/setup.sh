@@ -14,7 +14,8 @@ libmongoc-dev
 python3-botocore
 libssl-dev
 libgnutls28-dev
-libavro-dev python3-avro time"
+libavro-dev python3-avro time
+docker.io busybox-static file"
 
 missing=""
 for p in $PKGS; do

@@ -21,8 +21,10 @@
  *      inside the container too;
  *   4. start, then the logs are followed: each line goes to the output
  *      reader of script_io.c (markers, log lines), as a local process's do;
- *   5. wait gives the exit code; the working and output folders are copied
- *      back, and scripts.c stores the output files as usual;
+ *   5. wait gives the exit code; the output folder is copied back, and the
+ *      working folder too when something reads it (outputFiles, or the later
+ *      tasks of a WorkingDirectory: job.copy_workdir), and scripts.c stores
+ *      the output files as usual;
  *   6. the container is removed (unless delete: false). A timeout or a kill
  *      stops it (killGracePeriod, then SIGKILL) and removes it.
  *
@@ -538,7 +540,7 @@ int tasks__docker_run(task_ctx *c, const tasks__docker_job *j, proc_result *r, k
             goto out;
         }
     }
-    if (copy_out(d, id, j->workdir, tar_out, e) || copy_out(d, id, j->outdir, tar_out, e))
+    if ((j->copy_workdir && copy_out(d, id, j->workdir, tar_out, e)) || copy_out(d, id, j->outdir, tar_out, e))
         goto out;
     rc = 0;
 out:

@@ -1023,7 +1023,12 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         tasks__docker_job dj = {.opts = dopts, .image = image,
                                 .image_set = json_object_get(c->task, "containerImage") != NULL,
                                 .argv = argv, .workdir = s.workdir, .outdir = s.outdir, .pydir = s.pydir,
-                                .rdir = s.rdir, .out = &s.out};
+                                .rdir = s.rdir, .out = &s.out,
+                                /* the working folder comes back only when something reads it: the
+                                 * task's outputFiles (or the legacy outputFiles / outputDirs), or the
+                                 * later tasks of a WorkingDirectory sharing it */
+                                .copy_workdir = c->workdir || (outpats && *outpats) || s.legacy_files ||
+                                                (s.legacy_dirs && *s.legacy_dirs)};
         if (tasks__docker_run(c, &dj, &r, e))
             goto out;
     } else if (proc_run(&sp, &r, e)) {

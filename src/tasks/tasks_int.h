@@ -250,6 +250,7 @@ typedef struct tasks__docker_job {
     const char *pydir;          /* kite's kestra.py folder for Python, else NULL */
     const char *rdir;           /* the run's private folder (archives go there) */
     tasks__script_out *out;     /* the output reader the lines go to */
+    int copy_workdir;           /* copy the working folder back out (outputFiles, a shared folder) */
 } tasks__docker_job;
 
 /* Runs job in a container of the Docker Engine at opts.host ($DOCKER_HOST,

@@ -10,11 +10,14 @@
 #      their ::{"outputs"}:: lines, pullPolicy IF_NOT_PRESENT / ALWAYS / NEVER,
 #      registry credentials in X-Registry-Auth (the password never in a log),
 #      an exit code, a timeout that stops and removes the container,
-#      delete: false, an out-of-memory end, and no engine (process runner);
+#      delete: false, an out-of-memory end, the working folder copied out only
+#      when outputFiles or a WorkingDirectory reads it, and no engine (process
+#      runner);
 #   3. a real dockerd started here (vfs storage, no bridge, no iptables) with
 #      an image imported from busybox-static: a Shell Commands task with a
 #      file in, a file out and an output line, networkMode none, an exit
-#      code, a timeout, a memory limit; no container left behind.
+#      code, a timeout, a memory limit, a WorkingDirectory's file read by the
+#      next task; no container left behind.
 # Part 3 prints SKIP with the reason when dockerd cannot start.
 set -u
 KITE=${KITE:-build/kite}
@@ -274,6 +277,42 @@ run x1 "$work/x.yaml"
 [ "$state" = FAILED ] && grep -q 'Command failed with code 3' "$work/err" && [ "$(req 'r[-1]["method"]')" = DELETE ] &&
     ok "fake: a non-zero exit code fails the task and the container is removed" ||
     ko "fake: a non-zero exit code fails the task" "state=$state"
+# the working folder comes back only when something reads it: not for a task
+# without outputFiles (only OUTPUT_DIR is fetched), yes for a task in a
+# WorkingDirectory, whose later tasks read the shared folder
+script '{"stdout":["hi"],"exit":0,"files":{"left.txt":"not wanted"}}'
+run nowork "$work/x.yaml"
+gets=$(req '" ".join(x["query"].get("path","").rsplit("/",1)[-1] for x in r if x["method"]=="GET" and x["path"].endswith("/archive"))')
+[ "$state" = SUCCESS ] && [ "$gets" = out ] &&
+    ok "fake: without outputFiles only the output folder is copied out, not the working folder" ||
+    ko "fake: without outputFiles only the output folder is copied out" "state=$state GET archive of: $gets"
+cat >"$work/wd.yaml" <<'EOF'
+id: wd
+namespace: e2e.docker
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: make
+        type: io.kestra.plugin.scripts.shell.Commands
+        containerImage: kite-bb:test
+        taskRunner:
+          type: io.kestra.plugin.scripts.runner.docker.Docker
+        commands:
+          - echo made > shared.txt
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - 'echo "::{\"outputs\":{\"got\":\"$(cat shared.txt)\"}}::"'
+EOF
+script '{"stdout":[],"exit":0,"files":{"shared.txt":"made"}}'
+run wd "$work/wd.yaml"
+got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([t for t in d["taskRunList"] if t["taskId"]=="read"][0]["outputs"]["vars"]["got"])' "$work/out" 2>/dev/null)
+[ "$state" = SUCCESS ] && [ "$got" = made ] &&
+    ok "fake: in a WorkingDirectory the working folder is copied out for the next task to read" ||
+    ko "fake: in a WorkingDirectory the working folder is copied out" "state=$state got=$got"
 cat >"$work/slow.yaml" <<'EOF'
 id: slow
 namespace: e2e.docker
@@ -462,5 +501,10 @@ if [ "$state" = FAILED ] && grep -q 'killed: memory limit 16 MiB reached' "$work
 else
     ko "dockerd: the memory limit" "state=$state"
 fi
+run rwd "$work/wd.yaml"
+got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([t for t in d["taskRunList"] if t["taskId"]=="read"][0]["outputs"]["vars"]["got"])' "$work/out" 2>/dev/null)
+[ "$state" = SUCCESS ] && [ "$got" = made ] &&
+    ok "dockerd: a container's file in a WorkingDirectory is read by the next task on the host" ||
+    ko "dockerd: a WorkingDirectory shared with a container" "state=$state got=$got"
 echo "($pass passed, $fail failed)"
 [ "$fail" -eq 0 ]
