@@ -493,9 +493,11 @@ static ssize_t fd_read(void *ud, void *p, size_t n)
 }
 
 /* Splits name into its segments (in place in copy): "." and empty ones are
- * dropped, ".." refused. Returns the count, or -1. */
+ * dropped, ".." and an absolute name refused. Returns the count, or -1. */
 static int split_name(char *copy, char **seg, int max)
 {
+    if (copy[0] == '/')
+        return -1;
     int n = 0;
     for (char *save = NULL, *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
         if (!strcmp(s, "."))
