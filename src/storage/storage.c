@@ -23,6 +23,30 @@ const char *storage_backend_name(const storage *s)
     return s->ops->name;
 }
 
+storage *storage_open_s3_url(const char *url, const storage_s3_conf *base, kerr *e)
+{
+    storage_s3_conf c = {0};
+    if (base)
+        c = *base;
+    const char *p = url + 5, *slash = strchr(p, '/');
+    char *bucket = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+    c.bucket = bucket;
+    c.prefix = slash ? slash + 1 : "";
+    if (!base) {
+        c.endpoint = getenv("AWS_ENDPOINT_URL");
+        c.region = getenv("AWS_REGION");
+        if (!c.region || !*c.region)
+            c.region = getenv("AWS_DEFAULT_REGION");
+    }
+    storage *s = NULL;
+    if (!*bucket)
+        kerr_set(e, "storage: %s: no bucket (write s3://BUCKET/PREFIX)", url);
+    else
+        s = storage_open_s3(&c, e);
+    free(bucket);
+    return s;
+}
+
 storage *storage_open(const char *url, kerr *e)
 {
     if (!url || !*url) {
@@ -40,9 +64,11 @@ storage *storage_open(const char *url, kerr *e)
             return storage_open_local(root, e);
         }
     }
+    if (!strncmp(url, "s3://", 5))
+        return storage_open_s3_url(url, NULL, e);
     const char *colon = strstr(url, "://");
     if (colon) {
-        kerr_set(e, "storage: %s: unknown storage URL scheme '%.*s' (kite has local: and file:)", url,
+        kerr_set(e, "storage: %s: unknown storage URL scheme '%.*s' (kite has local:, file: and s3:)", url,
                  (int)(colon - url), url);
         return NULL;
     }

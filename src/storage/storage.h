@@ -27,9 +27,8 @@
  * Backends are const vtables of operations (storage_int.h), as curl keeps its
  * protocol handlers: storage.c parses and validates every URI once and hands
  * the backend a clean relative path ("io/kestra/tests/f/executions/..."), so
- * a backend never sees "..", empty segments or percent escapes. Today there
- * is `local` (a folder); an `s3` backend adds a file and an open function
- * without changing any caller.
+ * a backend never sees "..", empty segments or percent escapes. There are
+ * `local` (a folder, local.c) and `s3` (a bucket, s3.c).
  */
 #ifndef KITE_STORAGE_STORAGE_H
 #define KITE_STORAGE_STORAGE_H
@@ -136,11 +135,34 @@ storage *storage_open_local(const char *root, kerr *e);
 storage *storage_open_local_ex(const char *root, unsigned flags, kerr *e);
 /* Opens the storage a URL names: "local:<folder>" (also "local://<folder>",
  * "file:<folder>", "file://<folder>") or a plain folder path, all the local
- * backend. An unknown scheme is an error naming it. */
+ * backend; "s3://<bucket>[/<prefix>]", the s3 backend with its settings
+ * from the environment ($AWS_ENDPOINT_URL, $AWS_REGION, the keys as
+ * storage_open_s3). An unknown scheme is an error naming it. */
 storage *storage_open(const char *url, kerr *e);
+/* The s3 backend: every file an object of `bucket`, its key `prefix` + "/"
+ * + the storage path. Strings are copied. Credentials: access_key and
+ * secret_key, or both NULL for $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY
+ * (and $AWS_SESSION_TOKEN). Writes spool to an unlinked file in tmp_dir
+ * (NULL: $TMPDIR or /tmp) and upload on commit, multipart past part_size;
+ * reads download into one: memory stays bounded. Opening lists the prefix
+ * once, so a wrong endpoint, key or bucket is an error here, with S3's
+ * answer. */
+typedef struct storage_s3_conf {
+    const char *bucket, *prefix;
+    const char *endpoint;         /* NULL: AWS (https://s3.<region>.amazonaws.com) */
+    const char *region;           /* NULL: us-east-1 */
+    const char *access_key, *secret_key, *session_token;
+    int path_style;               /* forcePathStyle (implied for IP and localhost endpoints) */
+    size_t part_size;             /* 0: 8 MiB */
+    const char *tmp_dir;
+} storage_s3_conf;
+storage *storage_open_s3(const storage_s3_conf *conf, kerr *e);
+/* The same for "s3://<bucket>[/<prefix>]" with the other settings from base
+ * (NULL: from the environment, as storage_open). */
+storage *storage_open_s3_url(const char *url, const storage_s3_conf *base, kerr *e);
 /* Closes the storage; NULL is a no-op. No call may be running on it. */
 void storage_free(storage *s);
-/* The backend's name ("local"). */
+/* The backend's name ("local", "s3"). */
 const char *storage_backend_name(const storage *s);
 
 /* ---- Writing ---------------------------------------------------------- */

@@ -2,7 +2,9 @@
  * test_storage.c: the storage layer: URI parsing and building (with the exact
  * error texts), and the local backend on a real temporary folder: round
  * trips, listings, deletes, symlink containment, concurrent writers, and a
- * writer killed with SIGKILL in the middle of a write.
+ * writer killed with SIGKILL in the middle of a write; then the backend
+ * contract (what every caller relies on) on both local and s3, the latter
+ * against tests/lib/s3_fake.py, which checks every SigV4 signature.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +29,7 @@
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 #include "util/mem.h"
+#include "util/s3.h"
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -1167,6 +1170,386 @@ static void test_open_root_errors(void **state)
     free(under);
 }
 
+
+/* ---- the backend contract, on local and on s3 --------------------------- */
+
+/* The same tests run on a local folder and on the s3 backend against
+ * tests/lib/s3_fake.py (which checks every SigV4 signature with botocore):
+ * what callers of storage.h rely on, whatever the backend. */
+
+#define S3_AK "AKIDKITESTORAGE"
+#define S3_SK "kite/storage+Secret7"
+
+static pid_t s3_pid;
+static int s3_port;
+static char s3_dir[256];
+static int s3_seq;
+
+static int s3_group_setup(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(s3_dir, sizeof s3_dir, "%s/kite-s3st.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(s3_dir))
+        return -1;
+    char pf[300], root[300];
+    snprintf(pf, sizeof pf, "%s/port", s3_dir);
+    snprintf(root, sizeof root, "%s/root", s3_dir);
+    pid_t p = fork();
+    if (p == 0) {
+        execlp("python3", "python3", "tests/lib/s3_fake.py", "--root", root, "--port-file", pf, "--access-key",
+               S3_AK, "--secret-key", S3_SK, (char *)NULL);
+        _exit(127);
+    }
+    s3_pid = p;
+    for (int i = 0; i < 1200; i++) { /* 30 s: Python starts slowly on a loaded machine */
+        FILE *f = fopen(pf, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &s3_port) == 1;
+            fclose(f);
+            if (ok)
+                break;
+        }
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p) {
+            s3_pid = 0;
+            fprintf(stderr, "s3_fake.py did not start (python3 with botocore needed)\n");
+            return -1;
+        }
+        usleep(25000);
+    }
+    if (!s3_port)
+        return -1;
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", s3_port);
+    kerr e = KERR_INIT;
+    s3_conf c = {.endpoint = ep, .region = "eu-west-3", .access_key = S3_AK, .secret_key = S3_SK};
+    s3_client *cl = s3_new(&c, &e);
+    int rc = cl ? s3_create_bucket(cl, "kite-files", &e) : -1;
+    s3_free(cl);
+    if (rc)
+        fprintf(stderr, "create bucket: %s\n", e.msg);
+    return rc;
+}
+
+static int s3_group_teardown(void **state)
+{
+    (void)state;
+    if (s3_pid > 0) {
+        kill(s3_pid, SIGTERM);
+        waitpid(s3_pid, NULL, 0);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s3_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A fresh s3 storage under a prefix of its own, in the same bucket. */
+static int setup_s3(void **state)
+{
+    fx *f = xcalloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/kite-storage-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char ep[64], prefix[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", s3_port);
+    snprintf(prefix, sizeof prefix, "runs/t%d", ++s3_seq);
+    snprintf(f->root, sizeof f->root, "%s/", prefix);
+    storage_s3_conf c = {.bucket = "kite-files", .prefix = prefix, .endpoint = ep, .region = "eu-west-3",
+                         .access_key = S3_AK, .secret_key = S3_SK, .part_size = 5u << 20, .tmp_dir = f->dir};
+    kerr e = KERR_INIT;
+    f->s = storage_open_s3(&c, &e);
+    if (!f->s) {
+        fprintf(stderr, "%s\n", e.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* f->root is the key prefix on s3 */
+static int on_s3(fx *f)
+{
+    return !strcmp(storage_backend_name(f->s), "s3");
+}
+
+/* Round trips, overwrite, empty and binary files, sizes, a reader keeping
+ * the version it opened. */
+static void test_contract_round_trip(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *uri = "kestra:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt";
+    put_ok(f, uri, "hello world\n");
+    assert_content(f, uri, "hello world\n");
+    assert_content(f, "kite:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt", "hello world\n");
+    FILE *old = storage_open_file(f->s, uri, &e);
+    assert_non_null(old);
+    put_ok(f, uri, "v2");
+    assert_content(f, uri, "v2");
+    char got[32] = {0};
+    assert_int_equal(fread(got, 1, sizeof got - 1, old), 12);
+    assert_string_equal(got, "hello world\n");
+    fclose(old);
+    assert_int_equal(storage_put(f->s, "kestra:///a/empty", NULL, 0, &e), 0);
+    assert_content(f, "kestra:///a/empty", "");
+    assert_int_equal(storage_size(f->s, "kestra:///a/empty", &e), 0);
+    char bin[1000];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (char)(i * 7);
+    assert_int_equal(storage_put(f->s, "kestra:///a/b%C3%A9n%20x", bin, sizeof bin, &e), 0);
+    buf b = BUF_INIT;
+    assert_int_equal(storage_read_all(f->s, "kestra:///a/b%c3%a9n%20x", 0, &b, &e), 0);
+    assert_int_equal(b.len, sizeof bin);
+    assert_memory_equal(b.data, bin, sizeof bin);
+    buf_free(&b);
+    assert_int_equal(storage_size(f->s, "kestra:///a/bén%20x", &e), 1000);
+    assert_int_equal(storage_exists(f->s, "kestra:///a/empty", &e), 1);
+    assert_int_equal(storage_exists(f->s, "kestra:///a/nope", &e), 0);
+    assert_int_equal(storage_exists(f->s, "kestra:///a", &e), 0);   /* a folder */
+    if (on_s3(f)) {
+        /* the object is the prefix plus the path, in the bucket */
+        char ep[64];
+        snprintf(ep, sizeof ep, "http://127.0.0.1:%d", s3_port);
+        s3_conf c = {.endpoint = ep, .access_key = S3_AK, .secret_key = S3_SK};
+        s3_client *cl = s3_new(&c, &e);
+        assert_non_null(cl);
+        char *key = xasprintf("%sio/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt", f->root);
+        s3_get_result r;
+        assert_int_equal(s3_head(cl, "kite-files", key, &r, &e), 0);
+        assert_int_equal(r.size, 2);
+        s3_get_result_clear(&r);
+        free(key);
+        s3_free(cl);
+    }
+}
+
+static void test_contract_missing(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    buf b = BUF_INIT;
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/missing.txt", 0, &b, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
+    assert_int_equal(storage_open_fd(f->s, "kestra:///x/missing%20file", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/missing%20file: no such file");
+    assert_int_equal(storage_size(f->s, "kestra:///x/missing.txt", &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
+    put_ok(f, "kestra:///x/big", "0123456789");
+    assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 9, &b, &e), -1);
+    assert_string_equal(e.msg, "kestra:///x/big: file is 10 bytes, more than the limit of 9 bytes");
+    assert_int_equal(storage_put(f->s, "kestra:///x/../../etc/passwd", "a", 1, &e), -1);
+    assert_string_equal(e.msg, "invalid storage URI at column 13: '..' segment is not allowed");
+}
+
+static void test_contract_writer(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *uri = "kestra:///ns/f/executions/E/tasks/concat/R/all.txt";
+    storage_writer *w = storage_writer_new(f->s, uri, &e);
+    assert_non_null(w);
+    assert_int_equal(storage_writer_write(w, "one\n", 4, &e), 0);
+    assert_true(dprintf(storage_writer_fd(w), "two %d\n", 2) > 0);
+    assert_int_equal(storage_exists(f->s, uri, &e), 0);   /* nothing before the commit */
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kestra:///ns/", &l, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/f/executions/E/", &e), 0);
+    assert_int_equal(storage_writer_commit(w, &e), 0);
+    assert_content(f, uri, "one\ntwo 2\n");
+    w = storage_writer_new(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/dropped", &e);
+    assert_non_null(w);
+    assert_int_equal(storage_writer_write(w, "x", 1, &e), 0);
+    storage_writer_abort(w);
+    assert_int_equal(storage_exists(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/dropped", &e), 0);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/", &l, &n, &e), 0);
+    assert_int_equal(n, 1);
+    storage_entries_free(l, n);
+}
+
+static void test_contract_put_file(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    char src[256];
+    snprintf(src, sizeof src, "%s/src.txt", f->dir);
+    write_local(src, "from a file");
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/f/executions/E/inputs/in/src.txt", src, 0, &e), 0);
+    assert_int_equal(access(src, F_OK), 0);
+    assert_content(f, "kestra:///n/f/executions/E/inputs/in/src.txt", "from a file");
+    write_local(src, "moved");
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/f/executions/E/inputs/in/moved.txt", src,
+                                      STORAGE_PUT_MOVE, &e), 0);
+    assert_int_equal(access(src, F_OK), -1);
+    assert_content(f, "kestra:///n/f/executions/E/inputs/in/moved.txt", "moved");
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", src, 0, &e), -1);
+    char *want = xasprintf("kestra:///n/x: source '%s': No such file or directory", src);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_int_equal(symlink("/etc/hostname", src), 0);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", src, STORAGE_PUT_MOVE, &e), -1);
+    want = xasprintf("kestra:///n/x: source '%s' is a symbolic link", src);
+    assert_string_equal(e.msg, want);
+    free(want);
+    assert_int_equal(storage_put_file(f->s, "kestra:///n/x", f->dir, 0, &e), -1);
+    want = xasprintf("kestra:///n/x: source '%s' is not a regular file", f->dir);
+    assert_string_equal(e.msg, want);
+    free(want);
+}
+
+static void test_contract_list_and_delete(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/b/R/out.txt", "12345");
+    put_ok(f, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y", "1");
+    put_ok(f, "kestra:///ns/f/executions/E1/inputs/i/in.csv", "12");
+    put_ok(f, "kestra:///ns/f/executions/E2/tasks/a/R/other", "1");
+    put_ok(f, "kestra:///ns/f/executions/E10/tasks/a/R/other", "1");
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E1", &l, &n, &e), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[0].uri, "kestra:///ns/f/executions/E1/inputs/i/in.csv");
+    assert_int_equal(l[0].size, 2);
+    assert_string_equal(l[1].uri, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y");
+    assert_string_equal(l[2].uri, "kestra:///ns/f/executions/E1/tasks/b/R/out.txt");
+    assert_int_equal(l[2].size, 5);
+    storage_entries_free(l, n);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E1/", &l, &n, &e), 0);
+    assert_int_equal(n, 3);
+    storage_entries_free(l, n);
+    assert_int_equal(storage_list(f->s, "kestra:///", &l, &n, &e), 0);
+    assert_int_equal(n, 5);
+    storage_entries_free(l, n);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/f/executions/E2/tasks/a/R/other", &l, &n, &e), 0);
+    assert_int_equal(n, 1);
+    storage_entries_free(l, n);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/none/", &l, &n, &e), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(storage_delete(f->s, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y", &e), 1);
+    assert_int_equal(storage_delete(f->s, "kestra:///ns/f/executions/E1/tasks/a/R/x%20y", &e), 0);
+    assert_int_equal(storage_delete(f->s, "kestra:///zz/zz", &e), 0);
+    char *prefix = storage_uri_execution("ns", "f", "E1", &e);
+    assert_int_equal(storage_delete_prefix(f->s, prefix, &e), 2);
+    assert_int_equal(storage_delete_prefix(f->s, prefix, &e), 0);
+    free(prefix);
+    assert_int_equal(storage_list(f->s, "kestra:///ns/", &l, &n, &e), 0);
+    assert_int_equal(n, 2);   /* E2 and E10 stay */
+    storage_entries_free(l, n);
+    assert_int_equal(storage_delete_prefix(f->s, "kestra:///", &e), -1);
+    assert_string_equal(e.msg, "kestra:///: refusing to delete the whole storage");
+}
+
+/* A file larger than a part streams through a writer and back whole: on s3
+ * a multipart upload of 5 MiB parts. */
+static void test_contract_large(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *uri = "kestra:///ns/f/executions/E/tasks/big/R/big.bin";
+    size_t n = 12u * 1024 * 1024 + 4321, chunk = 1u << 20;
+    char *blk = xmalloc(chunk);
+    storage_writer *w = storage_writer_new(f->s, uri, &e);
+    assert_non_null(w);
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t k = n - off < chunk ? n - off : chunk;
+        for (size_t i = 0; i < k; i++)
+            blk[i] = (char)((off + i) % 251);
+        assert_int_equal(storage_writer_write(w, blk, k, &e), 0);
+    }
+    assert_int_equal(storage_writer_commit(w, &e), 0);
+    assert_int_equal(storage_size(f->s, uri, &e), (int64_t)n);
+    int fd = storage_open_fd(f->s, uri, &e);
+    assert_true(fd >= 0);
+    size_t off = 0;
+    for (;;) {
+        ssize_t r = read(fd, blk, chunk);
+        assert_true(r >= 0);
+        if (r == 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            if (blk[i] != (char)((off + (size_t)i) % 251))
+                fail_msg("byte %zu differs", off + (size_t)i);
+        off += (size_t)r;
+    }
+    close(fd);
+    assert_int_equal(off, n);
+    free(blk);
+}
+
+typedef struct cw {
+    storage *s;
+    int id, bad;
+} cw;
+
+static void *contract_worker(void *arg)
+{
+    cw *c = arg;
+    for (int i = 0; i < 12 && !c->bad; i++) {
+        char uri[128], text[64];
+        snprintf(uri, sizeof uri, "kestra:///par/f/executions/E%d/tasks/t/R/f%d", c->id, i);
+        snprintf(text, sizeof text, "worker %d file %d", c->id, i);
+        kerr e = KERR_INIT;
+        buf b = BUF_INIT;
+        if (storage_put(c->s, uri, text, strlen(text), &e) || storage_read_all(c->s, uri, 0, &b, &e) ||
+            strcmp(buf_str(&b), text))
+            c->bad = 1;
+        buf_free(&b);
+    }
+    return NULL;
+}
+
+/* Several threads share one storage (the engine's workers). */
+static void test_contract_threads(void **state)
+{
+    fx *f = *state;
+    pthread_t t[4];
+    cw c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (cw){f->s, i, 0};
+        pthread_create(&t[i], NULL, contract_worker, &c[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].bad, 0);
+    }
+    kerr e = KERR_INIT;
+    storage_entry *l;
+    size_t n;
+    assert_int_equal(storage_list(f->s, "kestra:///par", &l, &n, &e), 0);
+    assert_int_equal(n, 48);
+    storage_entries_free(l, n);
+}
+
+/* Opening checks the bucket and the keys at once, with S3's answer. */
+static void test_s3_open_errors(void **state)
+{
+    (void)state;
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", s3_port);
+    kerr e = KERR_INIT;
+    storage_s3_conf c = {.bucket = "kite-files", .prefix = "p", .endpoint = ep, .access_key = S3_AK,
+                         .secret_key = "wrong"};
+    assert_null(storage_open_s3(&c, &e));
+    assert_non_null(strstr(e.msg, "storage s3://kite-files/p/: s3: ListObjectsV2 kite-files"));
+    assert_non_null(strstr(e.msg, "SignatureDoesNotMatch"));
+    assert_null(strstr(e.msg, "wrong"));
+    c.secret_key = S3_SK;
+    c.bucket = "no-such-bucket";
+    assert_null(storage_open_s3(&c, &e));
+    assert_non_null(strstr(e.msg, "NoSuchBucket"));
+    c.access_key = NULL;
+    assert_null(storage_open_s3(&c, &e));
+    assert_string_equal(e.msg, "storage s3://no-such-bucket: 'accessKeyId' and 'secretKeyId' go together: "
+                               "give both or neither");
+    assert_null(storage_open("s3:///x", &e));
+    assert_string_equal(e.msg, "storage: s3:///x: no bucket (write s3://BUCKET/PREFIX)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1204,6 +1587,24 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_write, setup_nosync, teardown),
+        /* the backend contract on a local folder */
+        cmocka_unit_test_setup_teardown(test_contract_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_put_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_list_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_large, setup_nosync, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_threads, setup, teardown),
+        /* the same contract on the s3 backend, against tests/lib/s3_fake.py
+         * (started once for the group) */
+        cmocka_unit_test_setup_teardown(test_contract_round_trip, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_missing, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_writer, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_put_file, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_list_and_delete, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_large, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_threads, setup_s3, teardown),
+        cmocka_unit_test(test_s3_open_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, s3_group_setup, s3_group_teardown);
 }
