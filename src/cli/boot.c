@@ -34,6 +34,47 @@ char *cli_storage_url(const cli_config *cfg)
     return xasprintf("local:%s/storage", cfg->data);
 }
 
+storage *cli_storage_open(const cli_config *cfg, kerr *e)
+{
+    const json_t *m = cfg->storage;
+    const char *url = m ? json_string_value(json_object_get(m, "url")) : NULL;
+    if (!url || strncmp(url, "s3://", 5)) {
+        char *def = url ? NULL : cli_storage_url(cfg);
+        storage *s = storage_open(url ? url : def, e);
+        free(def);
+        return s;
+    }
+#define S(k) json_string_value(json_object_get(m, k))
+    storage_s3_conf c = {.endpoint = S("endpoint"), .region = S("region"), .access_key = S("accessKeyId"),
+                         .secret_key = S("secretKeyId"), .session_token = S("sessionToken"),
+                         .path_style = json_is_true(json_object_get(m, "forcePathStyle")),
+                         .part_size = (size_t)json_integer_value(json_object_get(m, "partSize")),
+                         .tmp_dir = cfg->tmp_dir};
+    buf key = BUF_INIT;
+    const char *file = S("secretKeyIdFile");
+#undef S
+    if (file) {
+        if (fs_read_file(file, 4096, &key, e)) {
+            kerr_prefix(e, "storage.secretKeyIdFile %s", file);
+            return NULL;
+        }
+        while (key.len && (key.data[key.len - 1] == '\n' || key.data[key.len - 1] == '\r'))
+            key.data[--key.len] = '\0';
+        c.secret_key = buf_str(&key);
+    }
+    if (!c.endpoint || !*c.endpoint)
+        c.endpoint = getenv("AWS_ENDPOINT_URL");
+    if (!c.region || !*c.region)
+        c.region = getenv("AWS_REGION");
+    if (!c.region || !*c.region)
+        c.region = getenv("AWS_DEFAULT_REGION");
+    storage *s = storage_open_s3_url(url, &c, e);
+    if (key.data)
+        explicit_bzero(key.data, key.len);
+    buf_free(&key);
+    return s;
+}
+
 /* 1 when the folder at path exists and holds at least one entry. */
 static int dir_has_entries(const char *path)
 {
@@ -137,9 +178,7 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
     free(url);
     if (rc || cli_secrets_unlock(p->st, cfg, e))
         return -1;
-    url = cli_storage_url(cfg);
-    p->fs = storage_open(url, e);
-    free(url);
+    p->fs = cli_storage_open(cfg, e);
     if (!p->fs)
         return -1;
     engine_opts eo = {.store = p->st, .storage = p->fs, .workers = cfg->workers, .globals = cfg->globals,

@@ -55,6 +55,7 @@ typedef struct cli_config {
     char *tls_priorities;   /* server.tls.priorities: GnuTLS's syntax, or NULL */
     json_t *trusted_proxies; /* server.trustedProxies: CIDRs (checked), or NULL */
     json_t *ssrf;           /* security.ssrf (checked, docs/security.md), or NULL */
+    json_t *storage;        /* storage: {url, and the s3 settings} (checked), or NULL: DATA/storage */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */
@@ -96,6 +97,9 @@ typedef struct cli_proc {
  * sqlite:<data>/kite.db and local:<data>/storage. */
 char *cli_store_url(const cli_config *cfg);
 char *cli_storage_url(const cli_config *cfg);
+/* Opens the configured storage: `storage` of kite.yml (local or s3, with
+ * its settings; docs/configuration.md), else the local DATA/storage. */
+storage *cli_storage_open(const cli_config *cfg, kerr *e);
 /* Opens the store's secrets with the data folder's key ($KITE_SECRET_KEY or
  * DATA/secret.key, made at the first start); a store sealed with another
  * key is refused with a message naming both. */

@@ -17,7 +17,9 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
-                                       "secrets", "security", NULL};
+                                       "secrets", "security", "storage", NULL};
+static const char *const storage_keys[] = {"url", "endpoint", "region", "accessKeyId", "secretKeyId",
+                                           "secretKeyIdFile", "sessionToken", "forcePathStyle", "partSize", NULL};
 static const char *const secrets_keys[] = {"backends", NULL};
 static const char *const backend_keys[] = {"type", "address", "token", "roleId", "secretId", "mount", "prefix",
                                            "namespace", "timeout", "caFile", "insecure", NULL};
@@ -82,7 +84,65 @@ void cli_config_free(cli_config *c)
     free(c->tls_priorities);
     json_decref(c->trusted_proxies);
     json_decref(c->ssrf);
+    json_decref(c->storage);
     memset(c, 0, sizeof *c);
+}
+
+/* storage: a URL ("s3://bucket/prefix", "local:/folder"), or a mapping of
+ * the URL and the s3 settings; kept as the mapping {url, ...}, checked. */
+static int load_storage(cli_config *c, const json_t *v, const posmap *pm, const char *path, kerr *e)
+{
+    json_t *m;
+    if (json_is_string(v)) {
+        m = json_pack("{s:O}", "url", v);
+    } else if (json_is_object(v)) {
+        if (check_keys(v, "/storage", storage_keys, pm, path, e))
+            return -1;
+        m = json_deep_copy(v);
+    } else {
+        return kerr_set(e, "%s: 'storage' must be a URL (s3://BUCKET/PREFIX, local:FOLDER) or a mapping with 'url'",
+                        path);
+    }
+    const char *k;
+    json_t *fv;
+    int rc = 0;
+    json_object_foreach(m, k, fv) {
+        int ok = !strcmp(k, "forcePathStyle") ? json_is_boolean(fv)
+                 : !strcmp(k, "partSize")     ? json_is_integer(fv) && json_integer_value(fv) >= (5 << 20) &&
+                                                json_integer_value(fv) <= (5LL << 30)
+                                              : json_is_string(fv);
+        if (!ok) {
+            const char *want = !strcmp(k, "forcePathStyle") ? "true or false"
+                               : !strcmp(k, "partSize")     ? "a number of bytes from 5242880 (5 MiB) to 5 GiB"
+                                                            : "a string";
+            rc = kerr_set(e, "%s: 'storage.%s' must be %s", path, k, want);
+            break;
+        }
+    }
+    const char *url = json_string_value(json_object_get(m, "url"));
+    if (!rc && !url)
+        rc = kerr_set(e, "%s: 'storage' needs 'url' (s3://BUCKET/PREFIX or local:FOLDER)", path);
+    int s3 = url && !strncmp(url, "s3://", 5);
+    if (!rc && s3 && (url[5] == '\0' || url[5] == '/'))
+        rc = kerr_set(e, "%s: 'storage.url' %s has no bucket (write s3://BUCKET/PREFIX)", path, url);
+    if (!rc && !s3) {
+        json_object_foreach(m, k, fv) {
+            if (strcmp(k, "url")) {
+                rc = kerr_set(e, "%s: 'storage.%s' is a setting of the s3 backend, and 'storage.url' is not an "
+                                 "s3:// URL", path, k);
+                break;
+            }
+        }
+    }
+    if (!rc && json_object_get(m, "secretKeyId") && json_object_get(m, "secretKeyIdFile"))
+        rc = kerr_set(e, "%s: give 'storage.secretKeyId' or 'storage.secretKeyIdFile', not both", path);
+    if (rc) {
+        json_decref(m);
+        return -1;
+    }
+    json_decref(c->storage);
+    c->storage = m;
+    return 0;
 }
 
 int cli_config_load(cli_config *c, const char *path, kerr *e)
@@ -319,6 +379,8 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             c->trusted_proxies = json_deep_copy(v);
         }
     }
+    if ((v = json_object_get(doc, "storage")) && (rc = load_storage(c, v, pm, path, e)))
+        goto done;
     const json_t *secu = json_object_get(doc, "security");
     if (secu) {
         if (!json_is_object(secu) || (rc = check_keys(secu, "/security", security_keys, pm, path, e))) {

@@ -1,0 +1,136 @@
+#!/bin/bash
+# Internal storage on the s3 backend (docs/storage.md): `kite server local`
+# with `storage: s3://kite-files/prod` in kite.yml, against
+# tests/lib/s3_fake.py (every request's SigV4 signature recomputed with
+# botocore). A flow's FILE input, its script's output files and a namespace
+# file uploaded through the API all land as objects under the prefix, none
+# in the data folder; the API serves them back; a multipart-sized output
+# round-trips whole; deleting the execution deletes its objects. Then the
+# start-up errors: a wrong secret key (never printed), a missing bucket, and
+# kite.yml mistakes named with the file.
+set -u
+. "$(dirname "$0")/server_lib.bash"
+ROOT=${ROOT:-$PWD}
+SPID=
+stop_s3() { [ -n "$SPID" ] && { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=; }; }
+trap 'stop_s3; cleanup' EXIT
+AK=AKIDKITESTORE
+SK='kite/store+Secret3'
+rm -f "$work/sport"
+python3 "$ROOT/tests/lib/s3_fake.py" --root "$work/s3root" --port-file "$work/sport" --access-key "$AK" \
+    --secret-key "$SK" 2>>"$work/s3.err" &
+SPID=$!
+for _ in $(seq 1 600); do [ -s "$work/sport" ] && break; sleep 0.05; done
+[ -s "$work/sport" ] || { echo "FAIL s3 fake start"; cat "$work/s3.err"; exit 1; }
+EP=http://127.0.0.1:$(cat "$work/sport")
+mkdir -p "$work/s3root/b/kite-files"      # the bucket (the fake keeps buckets as folders)
+printf '%s\n' "$SK" >"$work/s3.key"
+chmod 600 "$work/s3.key"
+export KITE_S3_PART_SIZE=$((5 * 1024 * 1024))
+cat >"$work/kite.yml" <<YAML
+data: $work/data
+storage:
+  url: s3://kite-files/prod
+  endpoint: $EP
+  region: eu-west-3
+  accessKeyId: $AK
+  secretKeyIdFile: $work/s3.key
+  forcePathStyle: true
+YAML
+# objects KEY-PREFIX: the keys the fake holds under it, one a line
+objects() {
+    python3 - "$work/s3root/b/kite-files" "$1" <<'PY'
+import os, sys, urllib.parse
+for n in sorted(os.listdir(sys.argv[1])):
+    if n.endswith(".data"):
+        k = urllib.parse.unquote(n[:-5])
+        if k.startswith(sys.argv[2]):
+            print(k)
+PY
+}
+
+start_server "$work/server.err" --config "$work/kite.yml" || { echo "FAIL server start"; cat "$work/server.err"; exit 1; }
+
+cat >"$work/flow.yml" <<'YAML'
+id: files
+namespace: e2e.s3store
+inputs:
+  - id: doc
+    type: FILE
+tasks:
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      in.txt: "{{ inputs.doc }}"
+    outputFiles:
+      - "*.out"
+    commands:
+      - tr a-z A-Z < in.txt > up.out
+      - head -c 12000000 /dev/zero | tr '\0' 'k' > big.out
+  - id: readback
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.make.outputFiles['up.out']) }}|{{ read('conf/settings.txt') }}"
+YAML
+printf 'hello from s3\n' >"$work/doc.txt"
+req PUT "/namespaces/e2e.s3store/files?path=/conf/settings.txt" --data-binary 'threshold=7'
+ok "a namespace file written through the API: 204" code_is 204
+ok "it is an object under the prefix, nothing in the data folder" eval \
+    '[ "$(objects prod/e2e/s3store/_files/)" = "prod/e2e/s3store/_files/conf/settings.txt" ] &&
+     [ -z "$(find "$work/data/storage" -type f 2>/dev/null)" ]'
+req GET "/namespaces/e2e.s3store/files?path=/conf/settings.txt"
+ok "and read back through the API" eval 'code_is 200 && [ "$(cat "$work/body")" = "threshold=7" ]'
+
+req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/flow.yml"
+ok "flow created" code_is 200
+req POST "/executions/e2e.s3store/files?wait=true" -F doc=@"$work/doc.txt"
+ID=$(j "d['id']" 2>/dev/null)
+wait_state "$ID" SUCCESS 120
+ok "the flow runs on s3 storage: SUCCESS" eval '[ "$(j "d[\"state\"][\"current\"]")" = SUCCESS ]'
+ok "a task reads its input, an output and a namespace file from s3" \
+    jt "d['taskRunList'][-1]['outputs']['value'] == 'HELLO FROM S3\n|threshold=7'"
+UP=$(j "[t for t in d['taskRunList'] if t['taskId']=='make'][0]['outputs']['outputFiles']['up.out']")
+BIG=$(j "[t for t in d['taskRunList'] if t['taskId']=='make'][0]['outputs']['outputFiles']['big.out']")
+ok "the execution's files are objects under prod/, none in the data folder" eval \
+    '[ "$(objects "prod/e2e/s3store/files/executions/$ID/" | wc -l)" = 3 ] &&
+     [ -z "$(find "$work/data/storage" -type f 2>/dev/null)" ]'
+req GET "/executions/$ID/file" --get --data-urlencode "path=$UP"
+ok "the API serves an output file from s3" eval 'code_is 200 && [ "$(cat "$work/body")" = "HELLO FROM S3" ]'
+req GET "/executions/$ID/file" --get --data-urlencode "path=$BIG"
+ok "a 12 MB output (a multipart upload of 5 MiB parts) comes back whole" eval \
+    'code_is 200 && [ "$(stat -c %s "$work/body")" = 12000000 ] && [ "$(tr -d k <"$work/body" | wc -c)" = 0 ]'
+curl -s "$EP/_fake/stats" >"$work/body"
+ok "the fake saw multipart uploads, and no bad signature" \
+    jt "d.get('UploadPart', 0) >= 3 and d['sigfail'] == 0"
+req DELETE "/executions/$ID"
+ok "deleting the execution deletes its objects; the namespace file stays" eval \
+    'code_is 204 && [ -z "$(objects "prod/e2e/s3store/files/")" ] && [ -n "$(objects prod/e2e/s3store/_files/)" ]'
+stop_server TERM
+ok "the server stops cleanly" eval '[ "$STOP_RC" = 0 ]'
+
+# start-up errors
+sed "s#secretKeyIdFile: .*#secretKeyId: not-the-key#" "$work/kite.yml" >"$work/bad.yml"
+"$KITE" server local --port "$(free_port)" --config "$work/bad.yml" >"$work/out" 2>&1 &
+P=$!
+for _ in $(seq 1 300); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
+kill $P 2>/dev/null; wait $P
+ok "a wrong secret key stops the start with S3's answer, and is not printed" eval \
+    'grep -q "storage s3://kite-files/prod/: s3: ListObjectsV2 kite-files: HTTP 403 SignatureDoesNotMatch" "$work/out" &&
+     ! grep -q not-the-key "$work/out"'
+sed "s#s3://kite-files/prod#s3://nobucket/prod#" "$work/kite.yml" >"$work/bad.yml"
+"$KITE" run --config "$work/bad.yml" "$work/flow.yml" >"$work/out" 2>&1
+ok "a missing bucket: NoSuchBucket" grep -q "NoSuchBucket" "$work/out"
+cat >"$work/bare.yml" <<YAML
+data: $work/d3
+storage: s3://kite-files/bare
+YAML
+printf 'id: w\nnamespace: e2e.bare\ntasks:\n  - id: w\n    type: io.kestra.plugin.core.storage.Write\n    content: hi\n' >"$work/w.yml"
+AWS_ENDPOINT_URL=$EP AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK "$KITE" run --config "$work/bare.yml" "$work/w.yml" >"$work/out" 2>&1
+ok "storage: s3://bucket/prefix alone takes its settings from AWS_* variables" eval \
+    '[ "$(objects bare/e2e/bare/w/executions/ | wc -l)" = 1 ] || { cat "$work/out"; false; }'
+printf 'data: %s\nstorage:\n  url: local:%s/st\n  region: eu-west-1\n' "$work/d2" "$work" >"$work/bad.yml"
+"$KITE" run --config "$work/bad.yml" "$work/flow.yml" >"$work/out" 2>&1
+ok "an s3 setting with a local URL is refused, naming the file" \
+    grep -q "bad.yml: 'storage.region' is a setting of the s3 backend, and 'storage.url' is not an s3:// URL" "$work/out"
+printf 'storage:\n  url: s3://b\n  forcePathStile: true\n' >"$work/bad.yml"
+"$KITE" run --config "$work/bad.yml" "$work/flow.yml" >"$work/out" 2>&1
+ok "a misspelt key: its position and a suggestion" grep -q "bad.yml:3:3: unknown key 'forcePathStile' (did you mean 'forcePathStyle'?)" "$work/out"
