@@ -41,6 +41,7 @@
 #include "flow/flow.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/ion.h"
 #include "util/netguard.h"
 
 #include <git2.h>
@@ -597,6 +598,9 @@ typedef struct gwork {
     char *kpath;   /* the private key's temporary file */
     char *branch;
     int created;   /* the branch is new: pushed even when nothing else changed */
+    const char *url;   /* borrowed: the task's url */
+    int want_diff;     /* work_commit_push writes Kestra's diff file */
+    char *diff_uri;    /* then: its storage URI */
     gauth a;
 } gwork;
 
@@ -624,6 +628,7 @@ static void work_close(gwork *w)
     }
     free(w->dir);
     free(w->branch);
+    free(w->diff_uri);
     memset(w, 0, sizeof *w);
 }
 
@@ -640,6 +645,7 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
 {
     pthread_once(&git_once, git_init_once);
     memset(w, 0, sizeof *w);
+    w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
     w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0};
     if (g->key && *g->key) {
@@ -740,6 +746,125 @@ static int push_update_cb(const char *refname, const char *status, void *payload
     return push_ref_cb(refname, status, ((push_payload *)payload)->ps);
 }
 
+/* The web address of a commit, as Kestra's push tasks give it (commitURL): an
+ * scp-like git@host:path becomes https://host/path, credentials are dropped from
+ * a URL, then "/commit/<id>" ("/commits/<id>" on Bitbucket, and Azure's
+ * ?refName=). A path or file:// URL gives that URL with the same suffix. */
+static char *commit_url(const char *url, const char *branch, const char *id)
+{
+    buf b = BUF_INIT;
+    const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
+    if (!strncmp(url, "git@", 4) && !scheme && strchr(url + 4, ':')) {
+        const char *host = url + 4, *colon = strchr(host, ':'), *path = colon + 1;
+        if (!strncmp(host, "ssh.", 4))
+            host += 4;
+        if (path[0] == 'v' && strchr(path, '/')) { /* Azure's v3/ */
+            const char *q = path + 1;
+            while (*q >= '0' && *q <= '9')
+                q++;
+            if (*q == '/')
+                path = q + 1;
+        }
+        buf_printf(&b, "https://%.*s/", (int)(colon - host), host);
+        if (memmem(host, (size_t)(colon - host), "azure.com", 9) && strrchr(path, '/')) {
+            const char *last = strrchr(path, '/');
+            buf_printf(&b, "%.*s/_git/%s", (int)(last - path), path, last + 1);
+        } else {
+            buf_puts(&b, path);
+        }
+    } else if (scheme && at && at > scheme) {
+        buf_printf(&b, "%.*s//%s", (int)(scheme + 1 - url), url, at + 1);
+    } else {
+        buf_puts(&b, url);
+    }
+    int bitbucket = strstr(buf_str(&b), "bitbucket.org") != NULL;
+    buf_printf(&b, "/%s/%s", bitbucket ? "commits" : "commit", id);
+    if (strstr(buf_str(&b), "azure.com"))
+        buf_printf(&b, "?refName=refs%%2Fheads%%2F%s", branch);
+    return buf_steal(&b);
+}
+
+static int diff_sink(void *ud, const char *p, size_t n)
+{
+    kerr e = KERR_INIT;
+    return storage_writer_write(ud, p, n, &e);
+}
+
+/* Kestra's diff file of a push: one ION struct a changed file, {file, additions:
+ * "+N", deletions: "-N", changes: "N"}, counted over the edits between the branch's
+ * tree and the staged one (an edit replacing a lines by b lines adds b - a
+ * additions when b > a, a - b deletions when a > b, else b changed lines). Stored
+ * as the task's file diff.ion; *uri gets it. */
+static int write_diff(task_ctx *c, git_repository *repo, git_tree *old_tree, const git_oid *new_id, char **uri,
+                      kerr *e)
+{
+    *uri = NULL;
+    git_tree *nt = NULL;
+    git_diff *diff = NULL;
+    git_diff_options o;
+    git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+    o.context_lines = 0;
+    o.interhunk_lines = 0;
+    if (git_tree_lookup(&nt, repo, new_id) || git_diff_tree_to_tree(&diff, repo, old_tree, nt, &o)) {
+        git_tree_free(nt);
+        return kerr_set(e, "git diff: %s", git_msg());
+    }
+    char *u = storage_uri_task_file(c->namespace, c->flow_id, c->execution_id, c->task_id, c->taskrun_id,
+                                    "diff.ion", e);
+    storage_writer *sw = u ? storage_writer_new(c->storage, u, e) : NULL;
+    int rc = sw ? 0 : -1;
+    ion_writer *iw = sw ? ion_writer_new(diff_sink, sw) : NULL;
+    size_t nd = git_diff_num_deltas(diff);
+    for (size_t i = 0; i < nd && !rc; i++) {
+        git_patch *patch = NULL;
+        if (git_patch_from_diff(&patch, diff, i)) {
+            rc = kerr_set(e, "git diff: %s", git_msg());
+            break;
+        }
+        const git_diff_delta *d = git_patch_get_delta(patch);
+        long add = 0, del = 0, chg = 0;
+        size_t nh = git_patch_num_hunks(patch);
+        for (size_t h = 0; h < nh; h++) {
+            const git_diff_hunk *hk;
+            size_t nl;
+            if (git_patch_get_hunk(&hk, &nl, patch, h))
+                continue;
+            long m = (long)hk->new_lines - (long)hk->old_lines;
+            if (m > 0)
+                add += m;
+            else if (m < 0)
+                del -= m;
+            else
+                chg += hk->new_lines;
+        }
+        const char *file = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
+        char a[32], dl[32], ch[32];
+        snprintf(a, sizeof a, "+%ld", add);
+        snprintf(dl, sizeof dl, "-%ld", del);
+        snprintf(ch, sizeof ch, "%ld", chg);
+        if (ion_begin_struct(iw) || ion_write_field(iw, "file") || ion_write_string(iw, file, strlen(file)) ||
+            ion_write_field(iw, "additions") || ion_write_string(iw, a, strlen(a)) ||
+            ion_write_field(iw, "deletions") || ion_write_string(iw, dl, strlen(dl)) ||
+            ion_write_field(iw, "changes") || ion_write_string(iw, ch, strlen(ch)) || ion_end_struct(iw))
+            rc = kerr_set(e, "%s: cannot write the diff file", u);
+        git_patch_free(patch);
+    }
+    if (iw && !rc && ion_writer_flush(iw))
+        rc = kerr_set(e, "%s: cannot write the diff file", u);
+    ion_writer_free(iw);
+    git_diff_free(diff);
+    git_tree_free(nt);
+    if (sw && rc)
+        storage_writer_abort(sw);
+    else if (sw && storage_writer_commit(sw, e))
+        rc = -1;
+    if (rc)
+        free(u);
+    else
+        *uri = u;
+    return rc;
+}
+
 /* Stages every change of the working tree (new, changed and removed files; with `only_add`,
  * new and changed files matching `patterns` only), commits it and pushes the branch. *id
  * gets the commit's id, or "" when nothing changed (no commit, no push). */
@@ -770,6 +895,17 @@ static int work_commit_push(task_ctx *c, gwork *w, const char *msg, const char *
             kerr_set(e, "git: reading HEAD: %s", git_msg());
             goto out;
         }
+    }
+    if (w->want_diff) {
+        git_tree *pt = NULL;
+        if (has_parent && git_commit_tree(&pt, parent)) {
+            kerr_set(e, "git: reading HEAD's tree: %s", git_msg());
+            goto out;
+        }
+        int drc = write_diff(c, w->repo, pt, &tree_id, &w->diff_uri, e);
+        git_tree_free(pt);
+        if (drc)
+            goto out;
     }
     int changed = !has_parent || !git_oid_equal(git_commit_tree_id(parent), &tree_id);
     if (!changed && !w->created) {
@@ -830,6 +966,18 @@ out:
     git_tree_free(tree);
     git_index_free(idx);
     return rc;
+}
+
+/* commitId and commitURL (null when nothing was committed), and, under
+ * diff_key (Kestra's "flows" or "files"), the diff file's URI. */
+static void push_outputs(task_ctx *c, gwork *w, const char *id, const char *diff_key)
+{
+    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    char *url = *id ? commit_url(w->url, w->branch, id) : NULL;
+    task_output(c, "commitURL", url ? json_string(url) : json_null());
+    free(url);
+    if (diff_key)
+        task_output(c, diff_key, w->diff_uri ? json_string(w->diff_uri) : json_null());
 }
 
 /* authorName / authorEmail (Kestra's), or author {name, email}; defaults: the username (or
@@ -1063,6 +1211,7 @@ static task_result push_flows_run(task_ctx *c, kerr *e)
         goto out;
     if (work_open(c, &g, &w, e))
         goto out;
+    w.want_diff = 1;
     size_t nl = strlen(src_ns);
     for (size_t i = 0; i < n; i++) {
         const char *fns = v[i].namespace;
@@ -1118,7 +1267,7 @@ static task_result push_flows_run(task_ctx *c, kerr *e)
     char id[GIT_OID_HEXSZ + 1];
     if (work_commit_push(c, &w, msg, name, email, NULL, 0, dry, id, e))
         goto out;
-    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    push_outputs(c, &w, id, "flows");
     changes_output(c, &ch, "flows", dry);
     res = TASK_SUCCESS;
 out:
@@ -1164,6 +1313,7 @@ static task_result push_ns_files_run(task_ctx *c, kerr *e)
     probe[strlen(probe) - 1] = '\0';
     if (storage_list(c->storage, probe, &v, &n, e) || work_open(c, &g, &w, e))
         goto out;
+    w.want_diff = 1;
     for (size_t i = 0; i < n; i++) {
         storage_uri u;
         kerr pe = KERR_INIT;
@@ -1201,7 +1351,7 @@ static task_result push_ns_files_run(task_ctx *c, kerr *e)
     char id[GIT_OID_HEXSZ + 1];
     if (work_commit_push(c, &w, msg, name, email, NULL, 0, dry, id, e))
         goto out;
-    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    push_outputs(c, &w, id, "files");
     changes_output(c, &ch, "namespace files", dry);
     res = TASK_SUCCESS;
 out:
@@ -1422,7 +1572,7 @@ static task_result push_run(task_ctx *c, kerr *e)
     free(pats);
     if (rc)
         goto out;
-    task_output(c, "commitId", *id ? json_string(id) : json_null());
+    push_outputs(c, &w, id, NULL);
     task_output(c, "branch", json_string(w.branch));
     if (c->workdir) {
         /* the clone stays for later tasks of the WorkingDirectory */
@@ -1507,8 +1657,8 @@ const type_def tasks__git[] = {
         .name = "git.push_flows",
         .hooks = &push_flows_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.PushFlows"),
-        .desc = "Commit and push a namespace's flows to a Git folder (outputs commitId, added, updated, deleted, "
-                "unchanged).",
+        .desc = "Commit and push a namespace's flows to a Git folder (outputs commitId, commitURL, flows: the "
+                "diff file, added, updated, deleted, unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_flows\"", "the folder in the repository"),
                        PSTR("sourceNamespace", 0, "\"{{ flow.namespace }}\"", "the namespace"),
@@ -1522,8 +1672,8 @@ const type_def tasks__git[] = {
         .name = "git.push_namespace_files",
         .hooks = &push_ns_files_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.PushNamespaceFiles"),
-        .desc = "Commit and push namespace files to a Git folder (outputs commitId, added, updated, deleted, "
-                "unchanged).",
+        .desc = "Commit and push namespace files to a Git folder (outputs commitId, commitURL, files: the diff "
+                "file, added, updated, deleted, unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
                        PSTR("gitDirectory", 0, "\"_files\"", "the folder in the repository"),
                        PSTR("namespace", 0, "\"{{ flow.namespace }}\"", "the namespace"), PANY("files", 0, "\"**\"", "globs"),
@@ -1536,7 +1686,7 @@ const type_def tasks__git[] = {
         .hooks = &push_hooks,
         .aliases = ALIASES("io.kestra.plugin.git.Push"),
         .desc = "Clone a branch (created when missing), add inputFiles and namespaceFiles, commit and push "
-                "(outputs commitId, branch).",
+                "(outputs commitId, commitURL, branch).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", PF_REQUIRED, NULL, "the branch"),
                        PSTR("directory", 0, NULL, "where the clone is left in the WorkingDirectory"),
                        PSTR("commitMessage", PF_REQUIRED, NULL, "the commit message"),

@@ -6,7 +6,8 @@
 # no commit, delete, dryRun, targetNamespace), PushNamespaceFiles,
 # SyncNamespaceFiles (added/updated/deleted/unchanged, delete, dryRun), Push
 # (inputFiles on a branch created from main) and a round trip: flows pushed
-# by PushFlows come back with SyncFlows. `git` itself reads what was pushed.
+# by PushFlows come back with SyncFlows. Kestra's outputs commitURL and the
+# diff file (flows, files: an ION row per file with its line counts). `git` itself reads what was pushed.
 set -u
 ROOT=${ROOT:-$PWD}
 KITE=${KITE:-build/kite}
@@ -95,8 +96,18 @@ tasks:
   - id: out
     type: io.kestra.plugin.core.log.Log
     message: "dry={{ outputs.dry.updated | join(',') }}/{{ outputs.dry.deleted | join(',') }} pf={{ outputs.pf.updated | join(',') }}/{{ outputs.pf.deleted | join(',') }}"
+  - id: diffs
+    type: io.kestra.plugin.core.log.Log
+    message: "url={{ outputs.pf.commitURL }} dryurl={{ outputs.dry.commitURL ?? 'none' }} dry:{{ read(outputs.dry.flows) }} pf:{{ read(outputs.pf.flows) }}"
 EOF2
 run "$work/flows/push.yaml"
+sha2=$(G rev-parse main)
+check "PushFlows: commitURL is the repository URL + /commit/<commitId> (Kestra's), none on a dry run" \
+    'grep -q "url=$U/commit/$sha2 dryurl=none" "$work/err"'
+check "PushFlows: the diff file (flows) has Kestra's rows: one changed line, a deleted 6-line flow; on the dry run too" \
+    '[ "$(grep -o "{file:\"_flows/etl.yml\",additions:\"+0\",deletions:\"-0\",changes:\"1\"}" "$work/err" | wc -l)" = 2 ] &&
+     [ "$(grep -o "{file:\"_flows/marketing/crm.yml\",additions:\"+0\",deletions:\"-6\",changes:\"0\"}" "$work/err" | wc -l)" = 2 ]'
+
 check "PushFlows: dryRun reports and pushes nothing; then updated and deleted" \
     'grep -q "dry=_flows/etl.yml/_flows/marketing/crm.yml pf=_flows/etl.yml/_flows/marketing/crm.yml" "$work/err" && [ "$(G rev-list --count main)" = 2 ]'
 check "PushFlows: delete removed the flow that is gone, the default message names the namespace" \
@@ -155,13 +166,15 @@ tasks:
     namespace: qa
   - id: read
     type: io.kestra.plugin.core.log.Log
-    message: "pushed={{ outputs.pnf.added | join(',') }} synced={{ outputs.snf.added | join(',') }} again={{ outputs.snf2.unchanged | length }} content={{ read('kestra:///qa/_files/scripts/one.sh') }}"
+    message: "pnfdiff={{ read(outputs.pnf.files) | trim }} pnfurl={{ outputs.pnf.commitURL }} pushed={{ outputs.pnf.added | join(',') }} synced={{ outputs.snf.added | join(',') }} again={{ outputs.snf2.unchanged | length }} content={{ read('kestra:///qa/_files/scripts/one.sh') }}"
 EOF2
 run "$work/flows/nsf.yaml"
 check "PushNamespaceFiles: the matching files are pushed under _files" \
     'G show main:_files/scripts/one.sh | grep -q "echo one" && G show main:_files/sql/q.sql | grep -q "select 1" && [ "$(G log -1 --format=%s main)" = "namespace files" ]'
 check "PushNamespaceFiles / SyncNamespaceFiles: outputs name the files" \
     'grep -q "pushed=_files/scripts/one.sh,_files/sql/q.sql synced=/scripts/one.sh,/sql/q.sql again=2 content=echo one" "$work/err"'
+check "PushNamespaceFiles: commitURL and the diff file (files), a row per added file" \
+    'grep -q "pnfurl=$U/commit/$(G rev-parse main)" "$work/err" && grep -q "{file:\"_files/scripts/one.sh\",additions:\"+1\",deletions:\"-0\",changes:\"0\"}" "$work/err"'
 check "PushNamespaceFiles: the flows pushed before stay" 'G ls-tree -r --name-only main | grep -q "_flows/etl.yml"'
 
 # SyncNamespaceFiles with delete and dryRun, a file changed in the repository
