@@ -32,19 +32,23 @@
  *
  * Credentials: username/password (a token) over HTTPS, or privateKey (the
  * key's text, written to a 0600 temporary file for libssh2 and removed
- * after the clone) over SSH; both are registered with the masking. libgit2
- * (1.5) does not check SSH host keys against known_hosts: kite accepts the
- * host key, as Kestra's default does (documented in docs/git.md).
+ * after the clone) over SSH; both are registered with the masking. SSH host
+ * keys are accepted, as Kestra's default does, unless strictHostKeyChecking
+ * (kite's, as the SSH tasks): then cert_cb checks libgit2's raw host key
+ * against knownHosts or ~/.ssh/known_hosts with libssh's known_hosts parser
+ * (hashed names, [host]:port), and a changed or unknown key is refused.
  */
 #include "tasks/tasks_int.h"
 
 #include "flow/flow.h"
+#include "util/base64.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/ion.h"
 #include "util/netguard.h"
 
 #include <git2.h>
+#include <libssh/libssh.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,6 +75,10 @@ static void git_init_once(void)
 typedef struct gauth {
     const char *user, *pass, *keyfile, *passphrase;
     int tries, key_tried, pass_tried, refused;
+    int strict;               /* strictHostKeyChecking: check SSH host keys */
+    const char *known_hosts;  /* knownHosts' text, or NULL: ~/.ssh/known_hosts */
+    const char *url;          /* for the port of an ssh:// URL */
+    char *host_err;           /* why a host key was refused (freed by the owner) */
 } gauth;
 
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url, unsigned int allowed, void *payload)
@@ -103,20 +111,152 @@ static int cred_cb(git_credential **out, const char *url, const char *user_from_
     return GIT_EUSER;
 }
 
+/* The port of an ssh:// URL (22 when none, and for scp-like host:path). */
+static int url_port(const char *url)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    if (!p)
+        return 22;
+    p += 3;
+    const char *end = p + strcspn(p, "/");
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (at)
+        p = at + 1;
+    if (*p == '[') {
+        p = memchr(p, ']', (size_t)(end - p));
+        if (!p)
+            return 22;
+    }
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    int port = colon ? atoi(colon + 1) : 22;
+    return port > 0 && port < 65536 ? port : 22;
+}
+
+static enum ssh_keytypes_e raw_key_type(git_cert_ssh_raw_type_t t)
+{
+    switch (t) {
+    case GIT_CERT_SSH_RAW_TYPE_RSA: return SSH_KEYTYPE_RSA;
+    case GIT_CERT_SSH_RAW_TYPE_DSS: return SSH_KEYTYPE_DSS;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: return SSH_KEYTYPE_ECDSA_P256;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: return SSH_KEYTYPE_ECDSA_P384;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: return SSH_KEYTYPE_ECDSA_P521;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: return SSH_KEYTYPE_ED25519;
+    default: return SSH_KEYTYPE_UNKNOWN;
+    }
+}
+
+static char *key_fingerprint(ssh_key k)
+{
+    unsigned char *h = NULL;
+    size_t hl = 0;
+    char *out = NULL;
+    if (ssh_get_publickey_hash(k, SSH_PUBLICKEY_HASH_SHA256, &h, &hl) == 0) {
+        char *f = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, h, hl);
+        if (f) {
+            out = xstrdup(f);
+            ssh_string_free_char(f);
+        }
+        ssh_clean_pubkey_hash(&h);
+    }
+    return out ? out : xstrdup("?");
+}
+
+/* strictHostKeyChecking for SSH remotes, as the SSH tasks do it: the server's
+ * key must be in the known hosts (knownHosts, else ~/.ssh/known_hosts) under
+ * "host", or "[host]:port" off port 22; a key that changed, one of another
+ * type only, or a host not there is refused. 0, or -1 with a->host_err. */
+static int check_git_host_key(gauth *a, const git_cert_hostkey *hk, const char *host)
+{
+    const char *what = a->known_hosts ? "property 'knownHosts'" : "~/.ssh/known_hosts";
+    if (!(hk->type & GIT_CERT_SSH_RAW) || raw_key_type(hk->raw_type) == SSH_KEYTYPE_UNKNOWN) {
+        a->host_err = xasprintf("%s: the host key cannot be checked (its type is unknown): refused "
+                                "(strictHostKeyChecking)", host);
+        return -1;
+    }
+    ssh_key k = NULL;
+    char *b64 = base64_encode(hk->hostkey, hk->hostkey_len);
+    int irc = ssh_pki_import_pubkey_base64(b64, raw_key_type(hk->raw_type), &k);
+    free(b64);
+    if (irc != SSH_OK) {
+        a->host_err = xasprintf("%s: the host key cannot be read: refused (strictHostKeyChecking)", host);
+        return -1;
+    }
+    buf text = BUF_INIT;
+    if (a->known_hosts) {
+        buf_puts(&text, a->known_hosts);
+    } else {
+        const char *home = getenv("HOME");
+        char *path = xasprintf("%s/.ssh/known_hosts", home && *home ? home : "");
+        kerr re = KERR_INIT;
+        if (fs_read_file(path, 16u << 20, &text, &re))
+            buf_reset(&text);
+        free(path);
+    }
+    int port = url_port(a->url);
+    char *name = port == 22 ? xstrdup(host) : xasprintf("[%s]:%d", host, port);
+    int same = 0, changed = 0, other = 0;
+    char *all = buf_steal(&text), *save = NULL;
+    for (char *line = all ? strtok_r(all, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (!*line || *line == '#')
+            continue;
+        struct ssh_knownhosts_entry *en = NULL;
+        if (ssh_known_hosts_parse_line(name, line, &en) != SSH_OK || !en) {
+            ssh_knownhosts_entry_free(en);
+            continue;
+        }
+        if (ssh_key_type(en->publickey) != ssh_key_type(k))
+            other = 1;
+        else if (ssh_key_cmp(en->publickey, k, SSH_KEY_CMP_PUBLIC) == 0)
+            same = 1;
+        else
+            changed = 1;
+        ssh_knownhosts_entry_free(en);
+    }
+    free(all);
+    int rc = 0;
+    if (!same) {
+        char *fp = key_fingerprint(k);
+        if (changed)
+            a->host_err = xasprintf("%s: the host key changed (now %s): refused, it does not match %s "
+                                    "(strictHostKeyChecking)", name, fp, what);
+        else if (other)
+            a->host_err = xasprintf("%s: the host key (%s) is of another type than the one in %s: refused "
+                                    "(strictHostKeyChecking)", name, fp, what);
+        else
+            a->host_err = xasprintf("%s: the host key %s is not in %s: refused (strictHostKeyChecking)", name, fp,
+                                    what);
+        free(fp);
+        rc = -1;
+    }
+    free(name);
+    ssh_key_free(k);
+    return rc;
+}
+
 static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 {
-    (void)payload;
-    (void)host;
-    if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2)
-        return 0; /* see the top of the file: SSH host keys are accepted */
+    gauth *a = payload;
+    if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+        /* without strictHostKeyChecking the host key is accepted, as
+         * Kestra's default does (see the top of the file) */
+        if (!a || !a->strict)
+            return 0;
+        free(a->host_err);
+        a->host_err = NULL;
+        return check_git_host_key(a, (const git_cert_hostkey *)cert, host) ? GIT_ECERTIFICATE : 0;
+    }
     return valid ? 0 : -1;
 }
 
-int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
-                    const char *passphrase, const char *tmp_root, const char *dest, kerr *e)
+/* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or NULL). */
+static int clone_checked(const char *url, const char *branch, const char *user, const char *pass, const char *key,
+                         const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
+                         kerr *e)
 {
     pthread_once(&git_once, git_init_once);
-    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0};
+    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, NULL};
     char *kpath = NULL;
     if (key && *key) {
         kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root && *tmp_root ? tmp_root : "/tmp");
@@ -149,6 +289,11 @@ int tasks_git_clone(const char *url, const char *branch, const char *user, const
         unlink(kpath);
         free(kpath);
     }
+    if (rc && a.host_err) {
+        kerr_set(e, "git clone %s: %s", url, a.host_err);
+        free(a.host_err);
+        return -1;
+    }
     if (rc) {
         const git_error *ge = git_error_last();
         if (a.refused)
@@ -159,6 +304,12 @@ int tasks_git_clone(const char *url, const char *branch, const char *user, const
     }
     git_repository_free(repo);
     return 0;
+}
+
+int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
+                    const char *passphrase, const char *tmp_root, const char *dest, kerr *e)
+{
+    return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, 0, NULL, e);
 }
 
 /* ---- the flow sync (tasks.h) --------------------------------------------------------------- */
@@ -403,11 +554,13 @@ int tasks_flow_sync(store *st, tasks_flow_put_fn put, void *ud, const tasks_flow
 
 typedef struct gprops {
     char *url, *branch, *user, *pass, *key, *passphrase;
+    int strict;        /* strictHostKeyChecking */
+    char *kh;          /* knownHosts */
 } gprops;
 
 static void gprops_free(gprops *g)
 {
-    free(g->url), free(g->branch), free(g->user), free(g->pass), free(g->key), free(g->passphrase);
+    free(g->url), free(g->branch), free(g->user), free(g->pass), free(g->key), free(g->passphrase), free(g->kh);
 }
 
 /* security.ssrf for a task's repository: the URL's host (https://, http://,
@@ -463,8 +616,24 @@ static int read_gprops(task_ctx *c, const char *dflt_branch, gprops *g, kerr *e)
     memset(g, 0, sizeof *g);
     if (tasks__prop_text(c, "url", NULL, &g->url, e) || tasks__prop_text(c, "branch", dflt_branch, &g->branch, e) ||
         tasks__prop_text(c, "username", NULL, &g->user, e) || tasks__prop_text(c, "password", NULL, &g->pass, e) ||
-        tasks__prop_text(c, "privateKey", NULL, &g->key, e) || tasks__prop_text(c, "passphrase", NULL, &g->passphrase, e))
+        tasks__prop_text(c, "privateKey", NULL, &g->key, e) || tasks__prop_text(c, "passphrase", NULL, &g->passphrase, e) ||
+        tasks__prop_text(c, "knownHosts", NULL, &g->kh, e))
         return -1;
+    char *strict = NULL;
+    if (tasks__prop_text(c, "strictHostKeyChecking", "no", &strict, e))
+        return -1;
+    if (!strcasecmp(strict, "yes") || !strcasecmp(strict, "ask") || !strcasecmp(strict, "true")) {
+        g->strict = 1;
+    } else if (*strict && strcasecmp(strict, "no") && strcasecmp(strict, "false")) {
+        kerr_set(e, "property 'strictHostKeyChecking': '%s' is not one of yes, ask, no", strict);
+        free(strict);
+        return -1;
+    }
+    free(strict);
+    if (g->kh && !*g->kh) {
+        free(g->kh);
+        g->kh = NULL;
+    }
     task_secret(c, g->pass);
     task_secret(c, g->key);
     task_secret(c, g->passphrase);
@@ -502,7 +671,7 @@ static task_result clone_run(task_ctx *c, kerr *e)
     }
     dest = dir && *dir ? xasprintf("%s/%s", base, dir) : xstrdup(base);
     free(own);
-    if (tasks_git_clone(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, e))
+    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, e))
         goto out;
     task_output(c, "directory", json_string(dest));
     res = TASK_SUCCESS;
@@ -553,7 +722,7 @@ static task_result sync_flows_run(task_ctx *c, kerr *e)
         goto out;
     }
     char *repo = xasprintf("%s/repo", clone);
-    int crc = tasks_git_clone(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, e);
+    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, e);
     free(repo);
     if (crc)
         goto out;
@@ -629,6 +798,7 @@ static void work_close(gwork *w)
     free(w->dir);
     free(w->branch);
     free(w->diff_uri);
+    free(w->a.host_err);
     memset(w, 0, sizeof *w);
 }
 
@@ -647,7 +817,8 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
     memset(w, 0, sizeof *w);
     w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
-    w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0};
+    w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0, g->strict, g->kh,
+                   g->url, NULL};
     if (g->key && *g->key) {
         w->kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root(c));
         int fd = mkstemp(w->kpath);
@@ -678,6 +849,11 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
     o.fetch_opts.callbacks.certificate_check = cert_cb;
     o.fetch_opts.callbacks.payload = &w->a;
     int rc = git_clone(&w->repo, g->url, w->dir, &o);
+    if (rc && w->a.host_err) {
+        kerr_set(e, "git clone %s: %s", g->url, w->a.host_err);
+        work_close(w);
+        return -1;
+    }
     if (rc && !w->a.refused) {
         /* no such branch yet: clone the default one and branch off it */
         char first[512];
@@ -744,6 +920,11 @@ static int push_cred_cb(git_credential **out, const char *url, const char *u, un
 static int push_update_cb(const char *refname, const char *status, void *payload)
 {
     return push_ref_cb(refname, status, ((push_payload *)payload)->ps);
+}
+
+static int push_cert_cb(git_cert *cert, int valid, const char *host, void *payload)
+{
+    return cert_cb(cert, valid, host, ((push_payload *)payload)->a);
 }
 
 /* The web address of a commit, as Kestra's push tasks give it (commitURL): an
@@ -943,13 +1124,15 @@ static int work_commit_push(task_ctx *c, gwork *w, const char *msg, const char *
     git_push_options po;
     git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
     po.callbacks.credentials = push_cred_cb;
-    po.callbacks.certificate_check = cert_cb;
+    po.callbacks.certificate_check = push_cert_cb;
     po.callbacks.push_update_reference = push_update_cb;
     po.callbacks.payload = &pp;
     w->a.tries = w->a.key_tried = w->a.pass_tried = 0;
     int prc = git_remote_push(remote, &specs, &po);
     free(spec);
-    if (prc) {
+    if (prc && w->a.host_err) {
+        kerr_set(e, "git push %s to %s: %s", w->branch, git_remote_url(remote), w->a.host_err);
+    } else if (prc) {
         kerr_set(e, "git push %s to %s: %s", w->branch, git_remote_url(remote), git_msg());
     } else if (ps.rejected) {
         kerr_set(e, "git push %s to %s: rejected (%s)", w->branch, git_remote_url(remote), ps.rejected);
@@ -1612,6 +1795,8 @@ static const struct task_hooks sync_flows_hooks = {.run = sync_flows_run};
     PSTR("password", 0, NULL, "the password or token (HTTPS)"),                               \
     PSTR("privateKey", 0, NULL, "the SSH private key's text"),                                \
     PSTR("passphrase", 0, NULL, "the private key's passphrase"),                              \
+    PSTR("strictHostKeyChecking", 0, "\"no\"", "SSH: yes checks the host key against the known hosts"), \
+    PSTR("knownHosts", 0, NULL, "SSH: known_hosts lines (default ~/.ssh/known_hosts)"),       \
     PSTR("gitConfig", 0, NULL, "git configuration (not used by kite)")
 
 #define P_GIT_AUTHOR                                                                          \

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Git push tasks end to end against bare repositories over file:// (and
-# git daemon on loopback when git-daemon runs here):
+# git daemon on loopback when git-daemon runs here, and SSH to the test sshd
+# with strictHostKeyChecking: a known, a changed and an unknown host key):
 # io.kestra.plugin.git.PushFlows (a new branch in an empty repository, child
 # namespaces in subfolders, the author and message given, nothing changed ->
 # no commit, delete, dryRun, targetNamespace), PushNamespaceFiles,
@@ -267,6 +268,73 @@ EOF2
     kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
 else
     echo "SKIP git daemon: not installed"
+fi
+
+# ---- over SSH to the test sshd (tests/lib/sshd.sh), with host key checking -------
+. "$ROOT/tests/lib/sshd.sh"
+trap 'sshd_stop; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+if sshd_start "$work/sshd"; then
+    su="ssh://$SSHD_USER@127.0.0.1:$SSHD_PORT$work/repo.git"
+    ssh-keygen -q -t ed25519 -N "" -f "$work/otherhost" >/dev/null
+    other="[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$work/otherhost.pub")"
+    mk_ssh() { # mk_ssh BRANCH STRICT KNOWN_HOSTS_LINE
+        cat >"$work/flows/ssh.yaml" <<EOF2
+id: ssh
+namespace: dev
+tasks:
+  - id: pf
+    type: io.kestra.plugin.git.PushFlows
+    url: "$su"
+    branch: $1
+    flows: etl
+    strictHostKeyChecking: "$2"
+    knownHosts: "$3"
+    privateKey: |
+$(sed 's/^/      /' "$SSHD_KEY")
+  - id: out
+    type: io.kestra.plugin.core.log.Log
+    message: "sshurl={{ outputs.pf.commitURL }}"
+EOF2
+    }
+    mk_ssh over-ssh no ""
+    run "$work/flows/ssh.yaml"
+    check "PushFlows over SSH (the test sshd, a private key): the branch arrives" \
+        '[ "$state" = SUCCESS ] && G show over-ssh:_flows/etl.yml | grep -q "etl v2" && ! grep -q "PRIVATE KEY" "$work/err"'
+    check "PushFlows over SSH: commitURL drops the user, as Kestra's" \
+        'grep -q "sshurl=ssh://127.0.0.1:$SSHD_PORT$work/repo.git/commit/$(G rev-parse over-ssh)" "$work/err"'
+    mk_ssh checked yes "$SSHD_KNOWN"
+    run "$work/flows/ssh.yaml"
+    check "strictHostKeyChecking yes, the host key in knownHosts: pushed" '[ "$state" = SUCCESS ] && G rev-parse -q --verify checked >/dev/null'
+    mk_ssh changed yes "$other"
+    run "$work/flows/ssh.yaml"
+    check "strictHostKeyChecking yes, the host key changed: refused, nothing pushed" \
+        '[ "$state" = FAILED ] && grep -q "\[127.0.0.1\]:$SSHD_PORT: the host key changed (now SHA256:" "$work/err" && ! G rev-parse -q --verify changed >/dev/null'
+    mk_ssh unknown yes "somewhere.example $(cut -d' ' -f1,2 "$work/otherhost.pub")"
+    run "$work/flows/ssh.yaml"
+    check "strictHostKeyChecking yes, the host not in knownHosts: refused" \
+        '[ "$state" = FAILED ] && grep -q "the host key SHA256:[^ ]* is not in property .knownHosts.: refused" "$work/err"'
+    mk_ssh changed no "$other"
+    run "$work/flows/ssh.yaml"
+    check "strictHostKeyChecking no (the default): the key is not checked" '[ "$state" = SUCCESS ]'
+    cat >"$work/flows/sshsync.yaml" <<EOF2
+id: sshsync
+namespace: ops
+tasks:
+  - id: sf
+    type: io.kestra.plugin.git.SyncFlows
+    url: "$su"
+    branch: main
+    targetNamespace: prod2
+    strictHostKeyChecking: "yes"
+    knownHosts: "$other"
+    privateKey: |
+$(sed 's/^/      /' "$SSHD_KEY")
+EOF2
+    run "$work/flows/sshsync.yaml"
+    check "SyncFlows (a clone) refuses a changed host key too" '[ "$state" = FAILED ] && grep -q "the host key changed" "$work/err"'
+else
+    echo "FAIL sshd_start: the test sshd did not start"
+    fail=$((fail + 1))
 fi
 
 echo "$pass passed, $fail failed"
