@@ -1,6 +1,7 @@
 #!/bin/bash
 # Git push tasks end to end against bare repositories over file:// (and
-# git daemon on loopback when git-daemon runs here, and SSH to the test sshd
+# git daemon on loopback when git-daemon runs here, git-http-backend over
+# HTTP with Basic auth (tests/lib/git_http.py), and SSH to the test sshd
 # with strictHostKeyChecking: a known, a changed and an unknown host key):
 # io.kestra.plugin.git.PushFlows (a new branch in an empty repository, child
 # namespaces in subfolders, the author and message given, nothing changed ->
@@ -268,6 +269,45 @@ EOF2
     kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
 else
     echo "SKIP git daemon: not installed"
+fi
+
+# ---- over HTTP: git-http-backend behind tests/lib/git_http.py (Basic auth) --------
+if [ -x /usr/lib/git-core/git-http-backend ]; then
+    python3 "$ROOT/tests/lib/git_http.py" --root "$work" --port-file "$work/hport" --user kite-bot \
+        --password 'tok/en+1' 2>"$work/http.log" &
+    hpid=$!
+    for _ in $(seq 1 600); do [ -s "$work/hport" ] && break; sleep 0.05; done
+    HU=http://127.0.0.1:$(cat "$work/hport")/repo.git
+    mk_http() { # mk_http BRANCH PASSWORD
+        cat >"$work/flows/http.yaml" <<EOF2
+id: http
+namespace: dev
+tasks:
+  - id: pf
+    type: io.kestra.plugin.git.PushFlows
+    url: $HU
+    branch: $1
+    flows: etl
+    username: kite-bot
+    password: "$2"
+  - id: out
+    type: io.kestra.plugin.core.log.Log
+    message: "httpurl={{ outputs.pf.commitURL }}"
+EOF2
+    }
+    mk_http over-http 'tok/en+1'
+    run "$work/flows/http.yaml"
+    check "PushFlows over HTTP (git-http-backend, a token): the branch arrives, commitURL" \
+        '[ "$state" = SUCCESS ] && G show over-http:_flows/etl.yml | grep -q "etl v2" &&
+         grep -q "httpurl=$HU/commit/$(G rev-parse over-http)" "$work/err" && ! grep -q "tok/en+1" "$work/err" &&
+         curl -s "http://127.0.0.1:$(cat "$work/hport")/_stats" | grep -q "pushes=1"'
+    mk_http refused 'wrong'
+    run "$work/flows/http.yaml"
+    check "PushFlows over HTTP: a wrong token fails as an authentication error, nothing pushed" \
+        '[ "$state" = FAILED ] && grep -q "authentication failed" "$work/err" && ! G rev-parse -q --verify refused >/dev/null'
+    kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+else
+    echo "SKIP git over HTTP: /usr/lib/git-core/git-http-backend is not installed"
 fi
 
 # ---- over SSH to the test sshd (tests/lib/sshd.sh), with host key checking -------
