@@ -7,8 +7,10 @@
  * key exchange, key login, exec) each; the same N as exec channels of one
  * connection (the floor when a connection is reused); and a flow of N
  * sequential io.kestra.plugin.fs.ssh.Command tasks through `kite run`
- * (one connection per task, as kite does), as commands per second.
- * Figures only, no asserts.
+ * (one connection per task, as kite does), as commands per second. Then
+ * SFTP: N small files in one Uploads task (one connection for all, as
+ * kite's SFTP tasks do inside a task) next to N Upload tasks (a connection
+ * each). Figures only, no asserts.
  */
 #include <libssh/libssh.h>
 
@@ -135,12 +137,53 @@ int main(void)
     int rc = system(cmd);
     double kite_s = now_s() - t0;
 
+    /* SFTP: N files in one Uploads task (one connection) against N Upload
+     * tasks (a connection each) */
+    double sftp_s[2];
+    int sftp_rc[2];
+    for (int m = 0; m < 2; m++) {
+        char sflow[700];
+        snprintf(sflow, sizeof sflow, "%s/sftp%d.yaml", d, m);
+        f = fopen(sflow, "w");
+        fprintf(f, "id: sftp%d\nnamespace: bench.ssh\ntasks:\n  - id: w\n    type: io.kestra.plugin.core.storage.Write\n"
+                   "    content: \"%s\"\n", m, "0123456789abcdef0123456789abcdef");
+        for (int i = 0; i < (m ? N : 1); i++) {
+            fprintf(f, "  - id: u%d\n    type: io.kestra.plugin.fs.sftp.%s\n    host: 127.0.0.1\n    port: \"%d\"\n"
+                       "    username: %s\n",
+                    i, m ? "Upload" : "Uploads", port, user);
+            if (m)
+                fprintf(f, "    from: \"{{ outputs.w.uri }}\"\n    to: \"%s/up%d/f%d.txt\"\n", d, m, i);
+            else {
+                fprintf(f, "    maxFiles: %d\n    to: \"%s/up%d\"\n    from:\n", N, d, m);
+                for (int j = 0; j < N; j++)
+                    fprintf(f, "      f%d.txt: \"{{ outputs.w.uri }}\"\n", j);
+            }
+            fprintf(f, "    keyfile: |\n");
+            kf = fopen(keyfile, "r");
+            kn = kf ? fread(key, 1, sizeof key - 1, kf) : 0;
+            key[kn] = '\0';
+            if (kf)
+                fclose(kf);
+            for (char *l = strtok(key, "\n"); l; l = strtok(NULL, "\n"))
+                fprintf(f, "      %s\n", l);
+        }
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s run %s --data %s/sdata%d >/dev/null 2>%s/serr%d", kite, sflow, d, m, d, m);
+        t0 = now_s();
+        sftp_rc[m] = system(cmd);
+        sftp_s[m] = now_s() - t0;
+    }
+
     printf("ssh: %d commands, bare libssh, new connection each: %.3f s (%.1f/s, %.1f ms each)\n", N, bare_new,
            N / bare_new, bare_new * 1000 / N);
     printf("ssh: %d commands, bare libssh, one connection reused: %.3f s (%.1f/s, %.1f ms each)\n", N, bare_reuse,
            N / bare_reuse, bare_reuse * 1000 / N);
     printf("ssh: %d Command tasks through kite run (one connection per task): %.3f s (%.1f tasks/s, %.1f ms each)%s\n",
            N, kite_s, N / kite_s, kite_s * 1000 / N, rc ? " [the flow FAILED]" : "");
+    printf("sftp: %d files in one Uploads task (one connection) through kite run: %.3f s (%.1f files/s)%s\n", N,
+           sftp_s[0], N / sftp_s[0], sftp_rc[0] ? " [the flow FAILED]" : "");
+    printf("sftp: %d files in %d Upload tasks (a connection each) through kite run: %.3f s (%.1f files/s)%s\n", N, N,
+           sftp_s[1], N / sftp_s[1], sftp_rc[1] ? " [the flow FAILED]" : "");
     snprintf(cmd, sizeof cmd, "kill %d 2>/dev/null; rm -rf %s", pid, d);
     if (system(cmd)) {
     }

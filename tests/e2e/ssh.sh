@@ -369,6 +369,32 @@ else
     ko sftp_round_trip "state=$state"
 fi
 
+# many files, one connection per task: Uploads of 20 files, then Downloads of
+# them with DELETE; sshd's log counts the logins
+for i in $(seq 1 20); do printf 'file %s\n' "$i" >"$work/many$i.txt"; done
+{
+    printf 'id: sftpmany\nnamespace: e2e.ssh\ninputs:\n'
+    for i in $(seq 1 20); do printf '  - id: f%s\n    type: FILE\n' "$i"; done
+    printf 'tasks:\n  - id: ups\n%s\n    maxFiles: 100\n    to: "%s/bulk"\n    from:\n' "$(conn Uploads)" "$remote"
+    for i in $(seq 1 20); do printf '      - "{{ inputs.f%s }}"\n' "$i"; done
+    printf '  - id: downs\n%s\n    from: "%s/bulk"\n    action: DELETE\n' "$(conn Downloads)" "$remote"
+    printf '  - id: report\n    type: io.kestra.plugin.core.log.Log\n'
+    printf '    message: "ups={{ outputs.ups.files | length }} downs={{ outputs.downs.files | length }}"\n'
+} >"$work/sftp-many.yaml"
+args=()
+for i in $(seq 1 20); do args+=(--file "f$i=$work/many$i.txt"); done
+before=$(grep -c "Accepted publickey" "$SSHD_LOG")
+rm -rf "$work/data-many"
+timeout 120 "$KITE" run "$work/sftp-many.yaml" --data "$work/data-many" "${args[@]}" >"$work/out" 2>"$work/err"
+state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/err" | tail -1)
+logins=$(( $(grep -c "Accepted publickey" "$SSHD_LOG") - before ))
+if [ "$state" = SUCCESS ] && grep -q "ups=20 downs=20" "$work/err" && [ "$logins" = 2 ] &&
+    [ -z "$(ls -A "$remote/bulk")" ]; then
+    ok sftp_many_files_one_connection_per_task
+else
+    ko sftp_many_files_one_connection_per_task "state=$state logins=$logins (want 2)"
+fi
+
 # a missing remote file names it; a wrong key is refused for SFTP too
 cat >"$work/sftp-bad.yaml" <<EOF
 id: sftpbad
