@@ -386,6 +386,7 @@ static long s3b_remove_prefix(storage *st, const char *path, char ***kept, size_
 
 static const storage_ops s3_ops = {
     .name = "s3",
+    .remote = 1,
     .free = s3b_free,
     .put = s3b_put,
     .put_file = s3b_put_file,

@@ -191,6 +191,16 @@ FILE *storage_open_file(storage *s, const char *uri, kerr *e)
 int storage_read_all(storage *s, const char *uri, size_t max, buf *out, kerr *e)
 {
     buf_reset(out);
+    /* a remote backend downloads a file to open it: ask its size first, so
+     * that a file over the cap is refused without fetching it */
+    if (max && s->ops->remote) {
+        int64_t size = storage_size(s, uri, e);
+        if (size < 0)
+            return -1;
+        if ((uint64_t)size > max)
+            return kerr_set(e, "%s: file is %lld bytes, more than the limit of %zu bytes", uri, (long long)size,
+                            max);
+    }
     int fd = storage_open_fd(s, uri, e);
     if (fd < 0)
         return -1;

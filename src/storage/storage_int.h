@@ -20,6 +20,9 @@
 
 typedef struct storage_ops {
     const char *name;
+    /* 1 when opening a file fetches it (s3): storage_read_all then asks the
+     * size first and refuses a file over its cap without fetching it */
+    int remote;
     /* Releases the backend's state and s itself. */
     void (*free)(storage *s);
     /* Atomically stores len bytes at path. */

@@ -1267,6 +1267,23 @@ static int setup_s3(void **state)
     return 0;
 }
 
+/* The fake's count of requests of one operation (GET /_fake/stats). */
+static long s3_fake_count(const char *op)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%d/_fake/stats", s3_port);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = {0};
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    if (p)
+        pclose(p);
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\": ", op);
+    const char *at = strstr(out, key);
+    return at ? atol(at + strlen(key)) : 0;
+}
+
 /* f->root is the key prefix on s3 */
 static int on_s3(fx *f)
 {
@@ -1338,6 +1355,15 @@ static void test_contract_missing(void **state)
     put_ok(f, "kestra:///x/big", "0123456789");
     assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 9, &b, &e), -1);
     assert_string_equal(e.msg, "kestra:///x/big: file is 10 bytes, more than the limit of 9 bytes");
+    if (on_s3(f)) {
+        /* refused from its size alone: no GetObject */
+        long gets = s3_fake_count("GetObject");
+        assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 9, &b, &e), -1);
+        assert_int_equal(s3_fake_count("GetObject"), gets);
+        assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 10, &b, &e), 0);
+        assert_int_equal(s3_fake_count("GetObject"), gets + 1);
+        buf_free(&b);
+    }
     assert_int_equal(storage_put(f->s, "kestra:///x/../../etc/passwd", "a", 1, &e), -1);
     assert_string_equal(e.msg, "invalid storage URI at column 13: '..' segment is not allowed");
 }
