@@ -69,6 +69,22 @@ static void say_server(void *ud, int warn, const char *msg)
     fprintf(stderr, "kite server: git sync: %s%s\n", warn ? "warning: " : "", msg);
 }
 
+/* $KITE_GIT_KNOWN_HOSTS: a known_hosts file; when set, SSH host keys are
+ * checked against it (a changed or unknown key is refused). */
+static int read_known_hosts(buf *kh, kerr *e)
+{
+    const char *f = getenv("KITE_GIT_KNOWN_HOSTS");
+    if (!f || !*f)
+        return 0;
+    if (fs_read_file(f, 16u << 20, kh, e)) {
+        kerr_prefix(e, "$KITE_GIT_KNOWN_HOSTS");
+        return -1;
+    }
+    if (!kh->data)
+        buf_append(kh, "", 0);
+    return 0;
+}
+
 int cli_git_sync_once(engine *en, store *st, const cli_config *cfg, kerr *e)
 {
     const json_t *g = cfg->git_sync;
@@ -90,11 +106,16 @@ int cli_git_sync_once(engine *en, store *st, const cli_config *cfg, kerr *e)
     buf key = BUF_INIT;
     json_t *rep = NULL;
     int rc = -1;
+    buf kh = BUF_INIT;
     const char *kf = getenv("KITE_GIT_KEY_FILE");
     if (kf && *kf && fs_read_file(kf, 1 << 20, &key, e))
         goto out;
-    if (tasks_git_clone(url, branch, user, getenv("KITE_GIT_PASSWORD"), key.len ? buf_str(&key) : NULL,
-                        getenv("KITE_GIT_PASSPHRASE"), root, repo, e))
+    if (read_known_hosts(&kh, e))
+        goto out;
+    int crc = tasks_git_clone(url, branch, user, getenv("KITE_GIT_PASSWORD"), key.len ? buf_str(&key) : NULL,
+                              getenv("KITE_GIT_PASSPHRASE"), kh.data ? buf_str(&kh) : NULL, root, repo, e);
+    buf_free(&kh);
+    if (crc)
         goto out;
     dir = *gitdir && strcmp(gitdir, ".") ? xasprintf("%s/%s", repo, gitdir) : xstrdup(repo);
     tasks_flow_sync_opts o = {.dir = dir, .dir_name = gitdir, .ns = json_string_value(json_object_get(g, "namespace")),
@@ -200,9 +221,18 @@ int cli_cmd_flow(int argc, char **argv)
             buf_free(&key);
             goto out;
         }
+        buf kh = BUF_INIT;
+        if (read_known_hosts(&kh, &e)) {
+            fprintf(stderr, "kite flow sync: %s\n", e.msg);
+            free(repo);
+            buf_free(&key);
+            goto out;
+        }
         int crc = tasks_git_clone(source, branch, user, getenv("KITE_GIT_PASSWORD"), key.len ? buf_str(&key) : NULL,
-                                  getenv("KITE_GIT_PASSPHRASE"), root && *root ? root : "/tmp", repo, &e);
+                                  getenv("KITE_GIT_PASSPHRASE"), kh.data ? buf_str(&kh) : NULL,
+                                  root && *root ? root : "/tmp", repo, &e);
         buf_free(&key);
+        buf_free(&kh);
         if (crc) {
             fprintf(stderr, "kite flow sync: %s\n", e.msg);
             free(repo);

@@ -78,6 +78,7 @@ typedef struct gauth {
     int strict;               /* strictHostKeyChecking: check SSH host keys */
     const char *known_hosts;  /* knownHosts' text, or NULL: ~/.ssh/known_hosts */
     const char *url;          /* for the port of an ssh:// URL */
+    const char *kh_what;      /* how messages name known_hosts (NULL: property 'knownHosts') */
     char *host_err;           /* why a host key was refused (freed by the owner) */
 } gauth;
 
@@ -167,7 +168,7 @@ static char *key_fingerprint(ssh_key k)
  * type only, or a host not there is refused. 0, or -1 with a->host_err. */
 static int check_git_host_key(gauth *a, const git_cert_hostkey *hk, const char *host)
 {
-    const char *what = a->known_hosts ? "property 'knownHosts'" : "~/.ssh/known_hosts";
+    const char *what = !a->known_hosts ? "~/.ssh/known_hosts" : a->kh_what ? a->kh_what : "property 'knownHosts'";
     if (!(hk->type & GIT_CERT_SSH_RAW) || raw_key_type(hk->raw_type) == SSH_KEYTYPE_UNKNOWN) {
         a->host_err = xasprintf("%s: the host key cannot be checked (its type is unknown): refused "
                                 "(strictHostKeyChecking)", host);
@@ -250,13 +251,14 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
     return valid ? 0 : -1;
 }
 
-/* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or NULL). */
+/* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or
+ * NULL; kh_what names it in messages, NULL: property 'knownHosts'). */
 static int clone_checked(const char *url, const char *branch, const char *user, const char *pass, const char *key,
                          const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
-                         kerr *e)
+                         const char *kh_what, kerr *e)
 {
     pthread_once(&git_once, git_init_once);
-    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, NULL};
+    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL};
     char *kpath = NULL;
     if (key && *key) {
         kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root && *tmp_root ? tmp_root : "/tmp");
@@ -307,9 +309,11 @@ static int clone_checked(const char *url, const char *branch, const char *user, 
 }
 
 int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
-                    const char *passphrase, const char *tmp_root, const char *dest, kerr *e)
+                    const char *passphrase, const char *known_hosts, const char *tmp_root, const char *dest,
+                    kerr *e)
 {
-    return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, 0, NULL, e);
+    return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, known_hosts != NULL, known_hosts,
+                         "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", e);
 }
 
 /* ---- the flow sync (tasks.h) --------------------------------------------------------------- */
@@ -671,7 +675,7 @@ static task_result clone_run(task_ctx *c, kerr *e)
     }
     dest = dir && *dir ? xasprintf("%s/%s", base, dir) : xstrdup(base);
     free(own);
-    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, e))
+    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, e))
         goto out;
     task_output(c, "directory", json_string(dest));
     res = TASK_SUCCESS;
@@ -722,7 +726,7 @@ static task_result sync_flows_run(task_ctx *c, kerr *e)
         goto out;
     }
     char *repo = xasprintf("%s/repo", clone);
-    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, e);
+    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, e);
     free(repo);
     if (crc)
         goto out;
@@ -818,7 +822,7 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
     w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
     w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0, g->strict, g->kh,
-                   g->url, NULL};
+                   g->url, NULL, NULL};
     if (g->key && *g->key) {
         w->kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root(c));
         int fd = mkstemp(w->kpath);

@@ -187,10 +187,12 @@ int tasks_http_poll(const json_t *props, json_t **out /* OUT */, kerr *e);
 
 /* Clones url (branch NULL: the remote's HEAD) into the folder dest, with a
  * username/password (token) or an SSH private key's text (written to a 0600
- * file under tmp_root for the clone's time). 0, or -1 with e set (never a
- * secret in it). */
+ * file under tmp_root for the clone's time). known_hosts (known_hosts lines,
+ * or NULL) turns on the SSH host key check, as strictHostKeyChecking does
+ * for the Git tasks. 0, or -1 with e set (never a secret in it). */
 int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
-                    const char *passphrase, const char *tmp_root, const char *dest, kerr *e);
+                    const char *passphrase, const char *known_hosts, const char *tmp_root, const char *dest,
+                    kerr *e);
 
 /* Stores one flow (what task_ctx_ops.flow_put does for a task). */
 typedef int (*tasks_flow_put_fn)(void *ud, const char *source, size_t len, const char *name, int *revision,

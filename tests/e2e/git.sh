@@ -179,6 +179,19 @@ EOF
     KITE_GIT_KEY_FILE=$SSHD_OTHER_KEY "$KITE" flow sync "$url" --namespace ssh --data "$work/d-ssh" >"$work/out" 2>"$work/err"
     src=$?
     check git_ssh_wrong_key_refused '[ $src -ne 0 ] && grep -q "authentication failed" "$work/err"'
+    # $KITE_GIT_KNOWN_HOSTS: the host key checked by kite flow sync (and server.gitSync)
+    ssh-keygen -q -t ed25519 -N "" -f "$work/otherhost" >/dev/null
+    printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$work/otherhost.pub")" >"$work/kh-changed"
+    printf '%s\n' "$SSHD_KNOWN" >"$work/kh-good"
+    KITE_GIT_KNOWN_HOSTS=$work/kh-changed KITE_GIT_KEY_FILE=$SSHD_KEY "$KITE" flow sync "$url" --namespace khc \
+        --data "$work/d-ssh" >"$work/out" 2>"$work/err"
+    src=$?
+    check git_flow_sync_changed_host_key_refused \
+        '[ $src -ne 0 ] && grep -q "the host key changed (now SHA256:[^ ]*): refused, it does not match the known hosts given (\$KITE_GIT_KNOWN_HOSTS)" "$work/err"'
+    KITE_GIT_KNOWN_HOSTS=$work/kh-good KITE_GIT_KEY_FILE=$SSHD_KEY "$KITE" flow sync "$url" --namespace khg \
+        --data "$work/d-ssh" >"$work/out" 2>"$work/err"
+    src=$?
+    check git_flow_sync_known_host_key_accepted '! grep -q "host key" "$work/err" && grep -q "^add khg\." "$work/out"'
 else
     echo "FAIL sshd_start: the test sshd did not start"
     fail=$((fail + 1))
