@@ -185,6 +185,8 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
                       .env_prefix = cfg->env_prefix, .tmp_dir = cfg->tmp_dir, .min_log_level = cfg->min_level,
                       .max_task_runs = cfg->max_task_runs, .roles = o->roles, .on_log = o->on_log, .on_log_ud = o->on_log_ud,
                       .secret_backends = cfg->secret_backends};
+    const char *ek = getenv("KITE_ENCRYPTION_KEY");
+    eo.encryption_key = cfg->encryption_key ? cfg->encryption_key : (ek && *ek ? ek : NULL);
     p->en = engine_new(&eo, e);
     if (!p->en)
         return -1;

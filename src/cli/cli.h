@@ -56,6 +56,7 @@ typedef struct cli_config {
     json_t *trusted_proxies; /* server.trustedProxies: CIDRs (checked), or NULL */
     json_t *ssrf;           /* security.ssrf (checked, docs/security.md), or NULL */
     json_t *storage;        /* storage: {url, and the s3 settings} (checked), or NULL: DATA/storage */
+    char *encryption_key;   /* encryption.secretKey, or NULL (boot.c falls back to $KITE_ENCRYPTION_KEY) */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */

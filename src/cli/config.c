@@ -17,9 +17,10 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
-                                       "secrets", "security", "storage", NULL};
+                                       "secrets", "security", "storage", "encryption", NULL};
 static const char *const storage_keys[] = {"url", "endpoint", "region", "accessKeyId", "secretKeyId",
                                            "secretKeyIdFile", "sessionToken", "forcePathStyle", "partSize", NULL};
+static const char *const encryption_keys[] = {"secretKey", NULL};
 static const char *const secrets_keys[] = {"backends", NULL};
 static const char *const backend_keys[] = {"type", "address", "token", "roleId", "secretId", "mount", "prefix",
                                            "namespace", "timeout", "caFile", "insecure", NULL};
@@ -79,6 +80,10 @@ void cli_config_free(cli_config *c)
     json_decref(c->globals);
     json_decref(c->git_sync);
     json_decref(c->secret_backends);
+    if (c->encryption_key) {
+        explicit_bzero(c->encryption_key, strlen(c->encryption_key));
+        free(c->encryption_key);
+    }
     free(c->tls_cert);
     free(c->tls_key);
     free(c->tls_priorities);
@@ -237,6 +242,23 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
                 goto done;
             }
             c->max_task_runs = (size_t)json_integer_value(v);
+        }
+    }
+    const json_t *enc = json_object_get(doc, "encryption");
+    if (enc) {
+        if (!json_is_object(enc) || (rc = check_keys(enc, "/encryption", encryption_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'encryption' must be a mapping", path);
+            goto done;
+        }
+        const json_t *k = json_object_get(enc, "secretKey");
+        if (k && (!json_is_string(k) || !json_string_length(k))) {
+            rc = kerr_set(e, "%s: 'encryption.secretKey' must be the base64 of a 16, 24 or 32-byte key", path);
+            goto done;
+        }
+        if (k) {
+            free(c->encryption_key);
+            c->encryption_key = xstrdup(json_string_value(k));
         }
     }
     const json_t *sec = json_object_get(doc, "secrets");

@@ -30,6 +30,7 @@
  * nothing committed, and a second process on the store steals nothing.
  */
 #include "engine/engine_int.h"
+#include "util/aesgcm.h"
 #include "flow/schema.h"
 #include "util/datetime.h"
 #include "util/digest.h"
@@ -534,6 +535,16 @@ engine *engine_new(const engine_opts *o, kerr *e)
     en->exec_index = json_object();
     en->cancels = json_object();
     engine__host_init(en);
+    if (o->encryption_key && *o->encryption_key) {
+        char *probe = aesgcm_encrypt(o->encryption_key, "", 0, e);
+        if (!probe) {
+            kerr_prefix(e, "encryption.secretKey");
+            engine_free(en);
+            return NULL;
+        }
+        free(probe);
+        en->enc_key = xstrdup(o->encryption_key);
+    }
     if (engine__secrets_init(en, o->secret_backends, e)) {
         engine_free(en);
         return NULL;
@@ -729,5 +740,9 @@ void engine_free(engine *en)
     pthread_cond_destroy(&en->ended);
     free(en->tmp_dir);
     free(en->env_prefix);
+    if (en->enc_key) {
+        explicit_bzero(en->enc_key, strlen(en->enc_key));
+        free(en->enc_key);
+    }
     free(en);
 }

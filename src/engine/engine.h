@@ -80,6 +80,11 @@ typedef struct engine_opts {
      * roleId + secretId, mount, prefix, namespace, timeout, caFile,
      * insecure}], docs/secrets.md); NULL: kite's store alone. Borrowed. */
     const json_t *secret_backends;
+    /* kite.yml encryption.secretKey: base64 of a 16, 24 or 32-byte AES key
+     * (Kestra's kestra.encryption.secret-key). With it, encryptedOutputs and
+     * a Request's encryptBody are stored encrypted and decrypted for the
+     * tasks that read them; NULL: they are kept in clear. Copied. */
+    const char *encryption_key;
 } engine_opts;
 
 #define ENGINE_MAX_TASK_RUNS 100000

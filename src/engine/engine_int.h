@@ -133,6 +133,8 @@ typedef struct xexec {
     int refs;                   /* guarded by the engine's cache lock */
     int ended_notified;
     char *workdir_root;         /* working folders of this execution, NULL until made */
+    int has_encrypted;          /* an output holds an encrypted value (Kestra's
+                                   aes_encrypted map): renders get them decrypted */
 } xexec;
 
 /* A job the step asks to push. */
@@ -441,6 +443,7 @@ struct engine {
     int64_t next_timer_us;      /* earliest delayed event known, 0 none */
 
     masker *mask;               /* every known secret value (log.c) */
+    char *enc_key;              /* kite.yml encryption.secretKey (base64), or NULL */
     engine_secret_backend *secret_backends; /* where secret() looks (secrets.c) */
     size_t nsecret_backends;
     struct engine_hostctx *host0; /* the context of renders without an execution (host.c) */

@@ -5,6 +5,7 @@
  * and the expression context a task renders in.
  */
 #include "engine/engine_int.h"
+#include "util/aesgcm.h"
 #include "util/datetime.h"
 #include "util/mem.h"
 #include "util/strutil.h"
@@ -507,6 +508,69 @@ static json_t *public_outputs(const json_t *o)
     return c;
 }
 
+/* Whether v holds Kestra's encrypted value {type: io.kestra.datatype:aes_encrypted, value}. */
+static int holds_encrypted(const json_t *v, int depth)
+{
+    if (depth > 32)
+        return 0;
+    const char *k;
+    json_t *c;
+    size_t i;
+    if (json_is_object(v)) {
+        const char *t = json_string_value(json_object_get(v, "type"));
+        if (t && !strcmp(t, TASKS_ENCRYPTED_TYPE) && json_is_string(json_object_get(v, "value")))
+            return 1;
+        json_object_foreach((json_t *)v, k, c)
+            if (holds_encrypted(c, depth + 1))
+                return 1;
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, c)
+            if (holds_encrypted(c, depth + 1))
+                return 1;
+    }
+    return 0;
+}
+
+/* v with every encrypted value decrypted (a copy where something changed),
+ * each plaintext masked from then on, as Kestra decrypts outputs for the
+ * tasks that read them. A value that does not decrypt (another key) stays
+ * as it is. New reference. */
+static json_t *decrypt_values(engine *en, json_t *v, int depth)
+{
+    if (depth > 32 || (!json_is_object(v) && !json_is_array(v)))
+        return json_incref(v);
+    if (json_is_object(v)) {
+        const char *t = json_string_value(json_object_get(v, "type"));
+        const char *val = json_string_value(json_object_get(v, "value"));
+        if (t && val && !strcmp(t, TASKS_ENCRYPTED_TYPE)) {
+            kerr e = KERR_INIT;
+            size_t len = 0;
+            char *plain = aesgcm_decrypt(en->enc_key, val, &len, &e);
+            if (!plain)
+                return json_incref(v);
+            engine_add_secret(en, plain);
+            json_t *s = json_stringn(plain, len);
+            if (!s)
+                s = json_stringn_nocheck(plain, len);
+            explicit_bzero(plain, len);
+            free(plain);
+            return s;
+        }
+        json_t *out = json_object();
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c)
+            json_object_set_new(out, k, decrypt_values(en, c, depth + 1));
+        return out;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(v, i, c)
+        json_array_append_new(out, decrypt_values(en, c, depth + 1));
+    return out;
+}
+
 void xexec_index_outputs(xexec *x, int r)
 {
     xrun *run = &x->runs[r];
@@ -515,6 +579,8 @@ void xexec_index_outputs(xexec *x, int r)
         json_decref(pub);
         return;
     }
+    if (!x->has_encrypted && holds_encrypted(pub, 0))
+        x->has_encrypted = 1;
     const char *chain[32];
     size_t n = xexec_value_chain(x, r, chain, 32);
     const char *tid = run->row.task_id;
@@ -559,7 +625,11 @@ json_t *xexec_context(engine *en, xexec *x, int r)
         json_object_set(ctx, "inputs", x->row.inputs);
     else
         json_object_set_new(ctx, "inputs", json_object());
-    json_object_set(ctx, "outputs", x->outputs);
+    int decrypt = x->has_encrypted && en->enc_key;
+    if (decrypt)
+        json_object_set_new(ctx, "outputs", decrypt_values(en, x->outputs, 0));
+    else
+        json_object_set(ctx, "outputs", x->outputs);
     const json_t *vars = json_object_get(f->doc, "variables");
     const json_t *own = x->row.variables ? json_object_get(x->row.variables, "_vars") : NULL;
     if (json_is_object(own)) /* changed by SetVariables: a copy, the executor changes it */
@@ -600,6 +670,11 @@ json_t *xexec_context(engine *en, xexec *x, int r)
         json_t *ptr = json_pack("{s:s,s:s}", "id", pr->row.id, "value", pr->row.value);
         json_t *entry = json_pack("{s:o}", "taskrun", ptr);
         json_t *po = public_outputs(pr->row.outputs);
+        if (po && decrypt) {
+            json_t *d = decrypt_values(en, po, 0);
+            json_decref(po);
+            po = d;
+        }
         if (po)
             json_object_set_new(entry, "outputs", po);
         json_array_append_new(parents, entry);

@@ -15,6 +15,7 @@
  * xexec's mutex; the run itself happens without any lock.
  */
 #include "engine/engine_int.h"
+#include "util/aesgcm.h"
 #include "util/datetime.h"
 #include "util/digest.h"
 #include "util/fs.h"
@@ -258,7 +259,16 @@ static int op_flow_put(task_ctx *c, const char *source, size_t len, const char *
     return engine_flow_put(((wctx *)c)->en, source, len, name, revision, d);
 }
 
-static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret, op_flow_put};
+static char *op_encrypt(task_ctx *c, const char *plain, size_t len)
+{
+    engine *en = ((wctx *)c)->en;
+    if (!en->enc_key)
+        return NULL;
+    kerr e = KERR_INIT;
+    return aesgcm_encrypt(en->enc_key, plain, len, &e); /* the key was checked at start */
+}
+
+static const task_ctx_ops ops = {op_render, op_log, op_mask, op_secret, op_flow_put, op_encrypt};
 
 /* Writes a WorkingDirectory's inputFiles (name -> content or kestra:/// URI)
  * into its fresh folder. Names stay inside the folder. Caller holds x->lock. */

@@ -230,6 +230,16 @@ void task_secret(task_ctx *c, const char *value)
         c->ops->add_secret(c, value);
 }
 
+json_t *tasks__encrypted(task_ctx *c, const char *plain, size_t len)
+{
+    char *enc = c->ops->encrypt ? c->ops->encrypt(c, plain, len) : NULL;
+    if (!enc)
+        return NULL;
+    json_t *v = json_pack("{s:s,s:s}", "type", TASKS_ENCRYPTED_TYPE, "value", enc);
+    free(enc);
+    return v;
+}
+
 int task_store_file(task_ctx *c, const char *src, const char *name, char **uri, kerr *e)
 {
     *uri = storage_uri_task_file(c->namespace, c->flow_id, c->execution_id, c->task_id, c->taskrun_id, name, e);

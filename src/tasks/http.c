@@ -731,15 +731,23 @@ static task_result request_run(task_ctx *c, kerr *e)
     task_output(c, "uri", json_string(r.uri));
     json_t *body = resp.body_bytes ? json_stringn(text.data, text.len) : json_null();
     if (encrypt) {
-        /* kite has no output encryption key: the body is kept as encryptedBody,
-         * in clear in the store, and masked as a secret from then on */
+        /* as Kestra: encryptedBody {type: io.kestra.datatype:aes_encrypted,
+         * value} with kite.yml's encryption.secretKey (decrypted for the
+         * tasks that read it); without a key, in clear; masked either way */
+        json_t *sealed = NULL;
         if (text.len) {
             char *t = xstrndup(text.data, text.len);
             task_secret(c, t);
+            sealed = tasks__encrypted(c, t, text.len);
             free(t);
         }
-        task_log(c, LEVEL_WARN, "encryptBody: kite stores the body in clear in output "
-                                "'encryptedBody' (masked in logs), it has no encryption key");
+        if (sealed) {
+            json_decref(body);
+            body = sealed;
+        } else if (text.len) {
+            task_log(c, LEVEL_WARN, "encryptBody: kite stores the body in clear in output 'encryptedBody' (masked "
+                                    "in logs): no encryption key (kite.yml encryption.secretKey)");
+        }
         task_output(c, "encryptedBody", body);
         task_output(c, "body", json_null());
     } else {

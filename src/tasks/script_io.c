@@ -170,13 +170,31 @@ static void handle_marker(tasks__script_out *s, const char *json, size_t len)
         json_object_update(s->vars, outs);
     else if (outs && !json_is_null(outs))
         task_log(s->c, LEVEL_WARN, "Invalid outputs '\"outputs\" must be a JSON object'");
-    /* Kestra encrypts these in its storage; kite keeps them as outputs, in
-     * clear, and says so once per marker */
+    /* as Kestra: stored encrypted ({type: io.kestra.datatype:aes_encrypted,
+     * value}) with kite.yml's encryption.secretKey, decrypted for the tasks
+     * that read them; without a key, kept in clear, said once per marker.
+     * Either way the values are masked in logs from then on. */
     json_t *enc = json_object_get(o, "encryptedOutputs");
     if (json_is_object(enc) && json_object_size(enc)) {
-        json_object_update(s->vars, enc);
-        task_log(s->c, LEVEL_WARN, "encryptedOutputs (%zu) are kept as outputs stored in clear: kite does not "
-                                   "encrypt outputs", json_object_size(enc));
+        const char *k;
+        json_t *v;
+        int clear = 0;
+        json_object_foreach(enc, k, v) {
+            char *text = json_is_string(v) ? xstrdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            task_secret(s->c, text);
+            json_t *sealed = text ? tasks__encrypted(s->c, text, strlen(text)) : NULL;
+            if (sealed) {
+                json_object_set_new(s->vars, k, sealed);
+            } else {
+                json_object_set(s->vars, k, v);
+                clear = 1;
+            }
+            free(text);
+        }
+        if (clear)
+            task_log(s->c, LEVEL_WARN, "encryptedOutputs (%zu) are kept as outputs stored in clear: no encryption "
+                                       "key (kite.yml encryption.secretKey, docs/configuration.md)",
+                     json_object_size(enc));
     }
     json_t *ms = json_object_get(o, "metrics");
     size_t i;

@@ -99,7 +99,19 @@ typedef struct task_ctx_ops {
      * error). */
     int (*flow_put)(task_ctx *c, const char *source, size_t len, const char *name, int *revision,
                     struct diags *d);
+    /* Optional: encrypts plain (len bytes) with the engine's output key
+     * (kite.yml encryption.secretKey): Kestra's AES/GCM base64 text
+     * (malloc'd), or NULL when no key is configured. The value then goes in
+     * an output as tasks__encrypted() makes it; the engine decrypts it for
+     * the tasks that read it. */
+    char *(*encrypt)(task_ctx *c, const char *plain, size_t len);
 } task_ctx_ops;
+
+/* Kestra's encrypted output value: {"type": TASKS_ENCRYPTED_TYPE, "value": text}. */
+#define TASKS_ENCRYPTED_TYPE "io.kestra.datatype:aes_encrypted"
+/* The output value of plain (len bytes) encrypted with the engine's key, or
+ * NULL when the engine has none (the caller then says what it does instead). */
+json_t *tasks__encrypted(task_ctx *c, const char *plain, size_t len);
 
 struct task_ctx {
     const task_ctx_ops *ops;

@@ -501,12 +501,14 @@ tasks:
     message: "who={{ inputs.who }} n={{ outputs.cached.vars.n }} token={{ outputs.cached.vars.token }}"
 EOF
 run newer1 "$work/newer.yaml" --data "$work/data-cache"
-n1=$(sed -n 's/.*who=someone n=\([0-9]*\) token=abc.*/\1/p' "$work/err")
-[ -n "$n1" ] && ok "prefill: the value when the input is not given; encryptedOutputs become outputs" || ko "prefill and encryptedOutputs" "$(grep show "$work/err")"
+n1=$(sed -n 's/.*who=someone n=\([0-9]*\) token=\*\*\*\*\*\*.*/\1/p' "$work/err")
+[ -n "$n1" ] && ok "prefill: the value when the input is not given; encryptedOutputs become outputs (masked in logs)" || ko "prefill and encryptedOutputs" "$(grep show "$work/err")"
 has "encryptedOutputs: a warning that they are stored in clear" "$work/err" "stored in clear"
 has "assets: one INFO line" "$work/err" "assets are kept in the flow as written"
 run newer2 "$work/newer.yaml" --data "$work/data-cache"
-n2=$(sed -n 's/.*who=someone n=\([0-9]*\) token=abc.*/\1/p' "$work/err")
+# (a cache hit restores the outputs without running the script: without an encryption key
+# the clear value is not known as a secret there; docs/scripts.md)
+n2=$(sed -n 's/.*who=someone n=\([0-9]*\) token=.*/\1/p' "$work/err")
 if [ -n "$n1" ] && [ "$n1" = "$n2" ]; then ok "taskCache: the second run reuses the first run's outputs"; else ko "taskCache: the second run reuses the first run's outputs" "$n1 vs $n2"; fi
 has "taskCache: says the outputs came from the cache" "$work/err" "outputs taken from the task cache"
 printf 'id: pd\nnamespace: e2e.core\ninputs:\n  - id: a\n    type: STRING\n    required: false\n    prefill: x\n    defaults: y\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n' >"$work/pd.yaml"

@@ -63,5 +63,57 @@ grep -q "decrypt(): the encrypted value is not base64 (byte 1)" "$work/rerr" && 
 render "{{ encrypt('$key', 42) }}" >/dev/null
 grep -q "encrypt(): 'plaintext' must be a string, not an integer" "$work/rerr" && ok plaintext_not_string || ko plaintext_not_string "$(cat "$work/rerr")"
 
+# ---- encryptedOutputs: stored encrypted with kite.yml's encryption.secretKey ----------------
+cat >"$work/eo.yaml" <<'YAML'
+id: eo
+namespace: e2e.encrypt
+tasks:
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "::{\"outputs\":{\"plain\":\"visible\"},\"encryptedOutputs\":{\"pw\":\"s3cret-Value-$((40 + 2))\"}}::"
+  - id: use
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.sh.vars.pw == 's3cret-Value-' ~ (40 + 2) }} {{ outputs.sh.vars.pw | length }}"
+  - id: said
+    type: io.kestra.plugin.core.log.Log
+    message: "pw={{ outputs.sh.vars.pw }}"
+YAML
+printf 'encryption:\n  secretKey: "%s"\n' "$key" >"$work/kite.yml"
+outs() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps([t for t in d["taskRunList"] if t["taskId"]==sys.argv[2]][0]["outputs"]))' "$work/out" "$1" 2>/dev/null; }
+timeout 60 "$KITE" run "$work/eo.yaml" --config "$work/kite.yml" --data "$work/data-eo" --json >"$work/out" 2>"$work/err"
+stored=$(outs sh)
+python3 -c 'import json,sys; v=json.loads(sys.argv[1])["vars"]; sys.exit(not (v["plain"] == "visible" and v["pw"]["type"] == "io.kestra.datatype:aes_encrypted" and len(v["pw"]["value"]) > 20))' "$stored" \
+    && ok encrypted_outputs_stored_as_kestra_does || ko encrypted_outputs_stored_as_kestra_does "$stored"
+enc=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["vars"]["pw"]["value"])' "$stored" 2>/dev/null)
+[ "$(render "{{ decrypt('$key', '$enc') }}")" = "s3cret-Value-42" ] && ok encrypted_output_is_aes_gcm_under_the_key \
+    || ko encrypted_output_is_aes_gcm_under_the_key "$(cat "$work/rerr")"
+use=$(outs use)
+[ "$use" = '{"value": "true 15"}' ] && ok encrypted_output_decrypted_for_the_next_task || ko encrypted_output_decrypted_for_the_next_task "use='$use'"
+grep -q 'pw=\*\*\*\*\*\*' "$work/err" && ! grep -q 's3cret-Value-42' "$work/err" && ok encrypted_output_masked_in_logs \
+    || ko encrypted_output_masked_in_logs "$(grep 'pw=' "$work/err")"
+! grep -rqa 's3cret-Value-42' "$work/data-eo" && ok encrypted_output_not_in_the_data_folder \
+    || ko encrypted_output_not_in_the_data_folder "$(grep -rla 's3cret-Value-42' "$work/data-eo")"
+! grep -q 'stored in clear' "$work/err" && ok no_clear_warning_with_a_key || ko no_clear_warning_with_a_key "$(grep 'clear' "$work/err")"
+
+# without a key: kept in clear, said, masked
+timeout 60 "$KITE" run "$work/eo.yaml" --data "$work/data-eo2" --json >"$work/out" 2>"$work/err"
+grep -q 'encryptedOutputs (1) are kept as outputs stored in clear: no encryption key (kite.yml encryption.secretKey' "$work/err" \
+    && ok encrypted_outputs_without_key_warn || ko encrypted_outputs_without_key_warn "$(grep -i encrypted "$work/err")"
+[ "$(outs use)" = '{"value": "true 15"}' ] && ok encrypted_outputs_without_key_still_read || ko encrypted_outputs_without_key_still_read "$(outs use)"
+# KITE_ENCRYPTION_KEY does the same as the file; a bad key stops kite at start, naming the key
+KITE_ENCRYPTION_KEY=$key timeout 60 "$KITE" run "$work/eo.yaml" --data "$work/data-eo3" --json >"$work/out" 2>"$work/err"
+grep -q 'io.kestra.datatype:aes_encrypted' "$work/out" && ok encryption_key_from_environment || ko encryption_key_from_environment "$(tail -2 "$work/err")"
+printf 'encryption:\n  secretKey: "c2hvcnQ="\n' >"$work/bad.yml"
+timeout 60 "$KITE" run "$work/eo.yaml" --config "$work/bad.yml" --data "$work/data-eo4" >"$work/out" 2>"$work/err"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q 'encryption.secretKey' "$work/err" && grep -q 'invalid AES key length: 5 bytes' "$work/err" \
+    && ok bad_encryption_key_refused_at_start || ko bad_encryption_key_refused_at_start "rc=$rc $(cat "$work/err")"
+printf 'encryption:\n  secretkey: "%s"\n' "$key" >"$work/typo.yml"
+timeout 60 "$KITE" run "$work/eo.yaml" --config "$work/typo.yml" --data "$work/data-eo5" >"$work/out" 2>"$work/err"
+grep -q "unknown key 'secretkey' (did you mean 'secretKey'?)" "$work/err" && ok encryption_key_typo_named || ko encryption_key_typo_named "$(cat "$work/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -380,6 +380,24 @@ done
 eq "encryptBody: the body is in encryptedBody (masked), not body" "(o('enc')['body'], o('enc')['encryptedBody'])" "(None, '******')"
 has "encryptBody: kite says it stores the body in clear" "$work/err" "encryptBody: kite stores the body in clear"
 
+# with an encryption key: encryptedBody as Kestra stores it, decrypted for the task that reads it
+cat >"$work/encb.yaml" <<EOF
+id: encb
+namespace: e2e.http
+tasks:
+  - id: enc
+    type: io.kestra.plugin.core.http.Request
+    uri: $H/echo?sealed-body
+    encryptBody: true
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.enc.encryptedBody | length > 10 }} {{ 'sealed-body' in outputs.enc.encryptedBody }}"
+EOF
+KITE_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0) run encb "$work/encb.yaml"
+eq "encryptBody with a key: stored as {type: io.kestra.datatype:aes_encrypted, value}" "(o('enc')['body'], o('enc')['encryptedBody']['type'])" "(None, 'io.kestra.datatype:aes_encrypted')"
+eq "encryptBody with a key: the next task reads the body decrypted" "o('read')['value']" "true true"
+hasnt "encryptBody with a key: no clear-text warning" "$work/err" "stores the body in clear"
+
 # ---- SseRequest ----------------------------------------------------------------
 cat >"$work/sse.yaml" <<EOF
 id: sse
