@@ -5,7 +5,9 @@
 # store then Vault (tests/lib/vault_fake.py, a protocol-level KV v2 and
 # AppRole fake checked by its --selftest against Vault's documented shapes)
 # then SECRET_<NAME>; a rotation seen by the next task without a restart;
-# Vault down or hanging as a quick, clear task error; and a canary planted in
+# Vault down or hanging as a quick, clear task error; Vault (kite.yml's own
+# address) reached with security.ssrf on while a flow's request to it is
+# refused; and a canary planted in
 # the store looked for in every form in logs, API answers and SSE streams.
 set -u
 . "$(dirname "$0")/server_lib.bash"
@@ -246,6 +248,24 @@ export SECRET_FROM_ENV=$(printf 'env-value-1' | base64)
 ok "vault (token): a secret only Vault has, found through the parent namespace" \
     python3 -c "import json; d=json.load(open('$work/v.json')); o=d['taskRunList'][0]['outputs']['values']; assert o['n']==12 and o['k']==3 and o['e']==11, o"
 ok "vault: what it handed out is masked in the answer" bash -c "! grep -q 'from-vault' '$work/v.json'"
+# Vault is kite.yml's own address, not a flow's: with the SSRF guard on it is
+# still reached on loopback, while a flow's request to the very same address
+# is refused (docs/security.md, "Addresses kite.yml names")
+{ cat "$work/token.yml"; printf 'security:\n  ssrf:\n    enabled: true\n'; } >"$work/ssrf.yml"
+"$KITE" run "$work/flows/v.yaml" --config "$work/ssrf.yml" --json >"$work/vs.json" 2>"$work/vs.err"
+ok "vault with security.ssrf on: kite.yml's Vault on 127.0.0.1 is reached (trusted)" \
+    python3 -c "import json; d=json.load(open('$work/vs.json')); o=d['taskRunList'][0]['outputs']['values']; assert o['n']==12, o"
+cat >"$work/flows/vreq.yaml" <<YAML
+id: vreq
+namespace: company.team
+tasks:
+  - id: req
+    type: io.kestra.plugin.core.http.Request
+    uri: http://127.0.0.1:$VPORT/v1/secret/data/kite/company/VAULT_ONLY
+YAML
+"$KITE" run "$work/flows/vreq.yaml" --config "$work/ssrf.yml" >/dev/null 2>"$work/vreq.err"
+ok "vault with security.ssrf on: a flow's request to the same address is refused" \
+    grep -q "security.ssrf: 127.0.0.1 is in the denied range 127.0.0.0/8 (loopback)" "$work/vreq.err"
 cat >"$work/approle.yml" <<EOF
 data: $D
 secrets:

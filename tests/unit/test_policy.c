@@ -159,6 +159,43 @@ static void test_role_errors_name_the_field(void **state)
     policy_free(p);
 }
 
+/* The topic actions exist in the policy before any route uses them (the
+ * data hub, docs/security.md): roles name them, editors have them, viewers
+ * and launchers do not, a deny on a topic action holds. */
+static void test_topic_actions(void **state)
+{
+    assert_int_equal(policy_action_find("topic:publish"), PA_TOPIC_PUBLISH);
+    assert_int_equal(policy_action_find("topic:subscribe"), PA_TOPIC_SUBSCRIBE);
+    assert_int_equal(policy_action_find("topic:replay"), PA_TOPIC_REPLAY);
+    assert_int_equal(policy_action_find("topic:admin"), PA_TOPIC_ADMIN);
+    uint32_t t = policy_action_mask("topic:*");
+    assert_int_equal(t, (1u << PA_TOPIC_PUBLISH) | (1u << PA_TOPIC_SUBSCRIBE) | (1u << PA_TOPIC_REPLAY) |
+                            (1u << PA_TOPIC_ADMIN));
+    policy *p = policy_new();
+    kerr e = KERR_INIT;
+    json_t *st = J("[{\"effect\":\"allow\",\"actions\":[\"topic:subscribe\",\"topic:replay\"]},"
+                   "{\"effect\":\"deny\",\"actions\":[\"topic:publish\"],\"resources\":[\"company.team.raw\"]}]");
+    assert_int_equal(policy_add_role(p, "reader", st, &e), 0);
+    json_decref(st);
+    assert_int_equal(policy_bind(p, "ed", "editor", "company.team.*", "b1", NULL), 0);
+    assert_int_equal(policy_bind(p, "ed", "reader", "company.team.*", "b2", NULL), 0);
+    assert_int_equal(policy_bind(p, "v", "viewer", "company.*", "b3", NULL), 0);
+    assert_int_equal(policy_bind(p, "l", "launcher", "company.*", "b4", NULL), 0);
+    assert_int_equal(policy_compile(p, NULL), 0);
+    assert_int_equal(policy_decide(p, "ed", PA_TOPIC_PUBLISH, "company.team"), POLICY_ALLOW);
+    assert_int_equal(policy_decide(p, "ed", PA_TOPIC_ADMIN, "company.team.sub"), POLICY_ALLOW);
+    assert_int_equal(policy_decide(p, "ed", PA_TOPIC_PUBLISH, "company.team.raw"), POLICY_DENY);
+    assert_int_equal(policy_decide(p, "ed", PA_TOPIC_SUBSCRIBE, "company.team.raw"), POLICY_ALLOW);
+    assert_int_equal(policy_decide(p, "ed", PA_TOPIC_PUBLISH, "company.other"), POLICY_DEFAULT_DENY);
+    assert_int_equal(policy_decide(p, "v", PA_TOPIC_SUBSCRIBE, "company.team"), POLICY_DEFAULT_DENY);
+    assert_int_equal(policy_decide(p, "l", PA_TOPIC_PUBLISH, "company.team"), POLICY_DEFAULT_DENY);
+    st = J("[{\"effect\":\"allow\",\"actions\":[\"topic:delete\"]}]");
+    assert_int_not_equal(policy_add_role(p, "bad", st, &e), 0);
+    assert_non_null(strstr(e.msg, "unknown action 'topic:delete'"));
+    json_decref(st);
+    policy_free(p);
+}
+
 /* The index agrees with a linear evaluation over many random bindings. */
 static int slow_decide(const char *const *pr, const char *const *ro, const char *const *pa, int n,
                        const char *who, int action, const char *ns)
@@ -220,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_statement_resources_intersect),
         cmocka_unit_test(test_role_errors_name_the_field),
         cmocka_unit_test(test_index_matches_linear),
+        cmocka_unit_test(test_topic_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
