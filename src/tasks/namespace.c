@@ -23,8 +23,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The namespace property (required) of a namespace files task. */
-static int prop_ns(task_ctx *c, char **ns, kerr *e)
+/* The namespace property (required) of a namespace files task, which the
+ * flow's namespace must be allowed to do action in (store_access_flow: its
+ * own namespace always, its parents for reads, another one only with a
+ * binding of namespace:<flow's namespace> once access control is on). */
+static int prop_ns(task_ctx *c, int action, char **ns, kerr *e)
 {
     if (tasks__prop_text(c, "namespace", NULL, ns, e))
         return -1;
@@ -32,6 +35,12 @@ static int prop_ns(task_ctx *c, char **ns, kerr *e)
         free(*ns);
         *ns = NULL;
         return kerr_set(e, "property 'namespace' is required");
+    }
+    if (store_access_flow(c->store, c->namespace, action, *ns, e)) {
+        kerr_prefix(e, "property 'namespace'");
+        free(*ns);
+        *ns = NULL;
+        return -1;
     }
     return 0;
 }
@@ -125,7 +134,7 @@ static task_result download_run(task_ctx *c, kerr *e)
     json_t *patterns = NULL, *files = NULL;
     storage_entry *v = NULL;
     size_t n = 0;
-    if (prop_ns(c, &ns, e) || !(patterns = prop_patterns(c, "files", 1, e)) ||
+    if (prop_ns(c, PA_NSFILE_READ, &ns, e) || !(patterns = prop_patterns(c, "files", 1, e)) ||
         tasks__prop_text(c, "destination", "", &dest, e))
         goto out;
     char *d = dest;
@@ -183,7 +192,7 @@ static task_result delete_files_run(task_ctx *c, kerr *e)
     json_t *patterns = NULL;
     storage_entry *v = NULL;
     size_t n = 0;
-    if (prop_ns(c, &ns, e) || !(patterns = prop_patterns(c, "files", 1, e)) ||
+    if (prop_ns(c, PA_NSFILE_WRITE, &ns, e) || !(patterns = prop_patterns(c, "files", 1, e)) ||
         ns_list(c, ns, &v, &n, &paths, e))
         goto out;
     int64_t deleted = 0;
@@ -396,7 +405,7 @@ static task_result upload_run(task_ctx *c, kerr *e)
     json_t *files = NULL, *files_map = NULL, *globs = json_array();
     uploader up = {.c = c, .files = json_object()};
     buf path = BUF_INIT;
-    if (prop_ns(c, &ns, e) || task_prop(c, "files", &files, e) ||
+    if (prop_ns(c, PA_NSFILE_WRITE, &ns, e) || task_prop(c, "files", &files, e) ||
         task_prop(c, "filesMap", &files_map, e) ||
         tasks__prop_text(c, "destination", "/", &dest, e) ||
         task_prop_string(c, "conflict", "OVERWRITE", &mode, e))

@@ -221,6 +221,25 @@ tasks:
     message: replaced'
 ok "the admin replaces company.team.secret's flows" code_is 200
 
+# an execution killed and a trigger changed, for the audit below
+req POST /flows -H 'Content-Type: application/x-yaml' --data-binary 'id: slow
+namespace: company.team
+triggers:
+  - id: nightly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 3 * * *"
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S'
+ok "the admin creates company.team.slow with a trigger" code_is 200
+req POST /executions/company.team/slow
+SLOW_X=$(j "d['id']")
+req POST "/executions/$SLOW_X/kill"
+ok "the admin kills a running execution" code_is 202
+req PUT /triggers -H 'Content-Type: application/json' -d '{"namespace":"company.team","flowId":"slow","triggerId":"nightly","disabled":true}'
+ok "the admin disables a trigger" code_is 200
+
 # ---- the audit log --------------------------------------------------------------------------------------------
 TOKEN=$ADMIN
 req GET "/audit?size=1000"
@@ -229,6 +248,8 @@ has() { jt "any(a['action']=='$1' and (a.get('namespace') or '')=='$2' for a in 
 ok "audit: flow created, with its source after" jt "any(a['action']=='flow:write' and a['namespace']=='company.team' and a['objectId']=='f' and 'hello from' in a['after']['source'] and a['principal']=='admin' and a['address']=='127.0.0.1' for a in d['results'])"
 ok "audit: execution started by ci" jt "any(a['action']=='execution:create' and a['principal']=='ci' for a in d['results'])"
 ok "audit: kv set" has kv:write company.team
+ok "audit: execution killed, by whom" jt "any(a['action']=='execution:kill' and a['objectId']=='$SLOW_X' and a['principal']=='admin' and a['namespace']=='company.team' for a in d['results'])"
+ok "audit: trigger changed, with the change" jt "any(a['action']=='trigger:write' and a['objectId']=='slow.nightly' and a['after']['disabled'] is True for a in d['results'])"
 ok "audit: a namespace's flows replaced" jt "any(a['action']=='flow:replace' and a['namespace']=='company.team.secret' and a['after']['flows']==['f'] for a in d['results'])"
 ok "audit: namespace file written" jt "any(a['action']=='nsfile:write' and a['namespace']=='company.team' and a['objectId']=='doc.txt' for a in d['results'])"
 ok "audit: secret set, by name only" jt "any(a['action']=='secret:write' and a['objectId']=='S' for a in d['results'])"

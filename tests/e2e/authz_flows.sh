@@ -1,7 +1,9 @@
 #!/bin/bash
 # authz_flows.sh: flows act within their namespace once access control is
 # configured (a binding of anyone but the first admin exists): a flow in
-# `a` cannot read b's kv (kv() and the kv tasks), b's files, b's secrets,
+# `a` cannot read b's kv (kv() and the kv tasks), b's files (read(), not
+# even through '..', DownloadFiles) nor write them (UploadFiles,
+# DeleteFiles), b's secrets,
 # start b's flows (Subflow) or react to b's executions (Flow trigger)
 # without a binding for namespace:a on b (Kestra's allowedNamespaces); it
 # still reaches its own namespace and its parents'. Before access control
@@ -91,12 +93,52 @@ triggers:
     conditions:
       - type: io.kestra.plugin.core.condition.ExecutionNamespace
         namespace: b'
+req PUT "/namespaces/b/files?path=/doc.txt" -H 'Content-Type: text/plain' --data-binary 'b-file'
+post_flow 'id: readfile
+namespace: a
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.log.Log
+    message: "file {{ read('"'kestra:///b/_files/doc.txt'"') }}"'
+post_flow 'id: travfile
+namespace: a
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.log.Log
+    message: "file {{ read('"'kestra:///a/_files/../../b/_files/doc.txt'"') }}"'
+post_flow 'id: dlfile
+namespace: a
+tasks:
+  - id: d
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: b
+    files: ["/doc.txt"]'
+post_flow 'id: delfile
+namespace: a
+tasks:
+  - id: d
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: b
+    files: ["/doc.txt"]'
+post_flow 'id: upfile
+namespace: a
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: planted
+  - id: u
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: b
+    filesMap:
+      /planted.txt: "{{ outputs.w.uri }}"'
 
 # ---- before access control is configured: as before -----------------------------------------
 run a readkv
 ok "no access control yet: a reads b's kv with kv()" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "got b-value"'
 run a sub
 ok "no access control yet: a starts b's flow" [ "$STATE" = SUCCESS ]
+run a dlfile
+ok "no access control yet: DownloadFiles of b from a works as before" [ "$STATE" = SUCCESS ]
 
 # ---- configure access control: any binding of another principal -----------------------------
 req POST /users -H 'Content-Type: application/json' -d '{"name":"someone","kind":"service"}'
@@ -112,6 +154,18 @@ run a sub
 ok "a Subflow of b from a fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not execution:create in namespace b"'
 run a sec
 ok "a flow in a cannot read b's secrets" eval '[ "$STATE" = FAILED ] && ! logs_of "$X" | grep -q "b-secret"'
+run a readfile
+ok "read() of b's namespace file from a fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not nsfile:read in namespace b" && ! logs_of "$X" | grep -q "file b-file"'
+run a travfile
+ok "a path through '..' from a's files to b's is refused" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "segment is not allowed" && ! logs_of "$X" | grep -q "file b-file"'
+run a dlfile
+ok "DownloadFiles of namespace b from a fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "property .namespace.: a flow of namespace a may not nsfile:read in namespace b"'
+run a delfile
+req GET "/namespaces/b/files?path=/doc.txt"
+ok "DeleteFiles of namespace b from a fails, the file stays" eval '[ "$STATE" = FAILED ] && code_is 200 && logs_of "$X" | grep -q "may not nsfile:write in namespace b"'
+run a upfile
+req GET "/namespaces/b/files?path=/planted.txt"
+ok "UploadFiles into namespace b from a fails, nothing is planted" eval '[ "$STATE" = FAILED ] && code_is 404 && logs_of "$X" | grep -q "may not nsfile:write in namespace b"'
 run a.sub parent
 ok "a flow reads its parent namespace's kv without a binding" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "parent a-value"'
 req GET "/executions/search?namespace=c&size=100"
@@ -133,6 +187,12 @@ run a readkv
 ok "with viewer on b, a reads b's kv" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "got b-value"'
 run a sec
 ok "secrets stay the namespace's own: secret() never looks in b" [ "$STATE" = FAILED ]
+run a readfile
+ok "with viewer on b, a reads b's namespace file" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "file b-file"'
+run a dlfile
+ok "with viewer on b, DownloadFiles of b works" [ "$STATE" = SUCCESS ]
+run a upfile
+ok "viewer does not write files: UploadFiles into b still refused" [ "$STATE" = FAILED ]
 run a purge
 ok "PurgeKV naming b without kv:write there fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not kv:write in namespace b"'
 run a purgeall
