@@ -85,8 +85,26 @@ check404 "namespace file listing" "namespace company.other not found" GET "/name
 check404 "namespace file upload" "namespace company.other not found" PUT "/namespaces/company.other/files?path=/x.txt" --data-binary x
 check404 "namespace file delete" "namespace company.other not found" DELETE "/namespaces/company.other/files?path=/doc.txt"
 check404 "secret put" "secret S not found in namespace company.other" PUT /namespaces/company.other/secrets/S --data-binary x
+check404 "secret delete" "secret S not found in namespace company.other" DELETE /namespaces/company.other/secrets/S
+check404 "kv delete" "key k not found in namespace company.other" DELETE /namespaces/company.other/kv/k
+check404 "namespace file create" "namespace company.other not found" POST "/namespaces/company.other/files?path=/y.txt" --data-binary x
+check404 "namespace flows replace" "namespace company.other not found" PUT /flows/company.other -H 'Content-Type: application/x-yaml' --data-binary 'id: f'
+check404 "flow graph" "flow company.other.f not found" GET /flows/company.other/f/graph
+check404 "flow dependencies" "flow company.other.f not found" GET /flows/company.other/f/dependencies
+check404 "start by trigger route" "flow company.other.f not found" POST /executions/trigger/company.other/f
+check404 "execution labels" "execution $OTHER_X not found" POST "/executions/$OTHER_X/labels" -H 'Content-Type: application/json' -d '[{"key":"k","value":"v"}]'
+check404 "execution restart" "execution $OTHER_X not found" POST "/executions/$OTHER_X/restart"
+check404 "execution resume" "execution $OTHER_X not found" POST "/executions/$OTHER_X/resume"
+check404 "execution kill (DELETE)" "execution $OTHER_X not found" DELETE "/executions/$OTHER_X/kill"
+check404 "logs follow" "execution $OTHER_X not found" GET "/logs/$OTHER_X/follow"
 req GET /executions/nosuchexecution0000000
 ok "a missing execution says the same" jt "d['message']=='execution nosuchexecution0000000 not found'"
+for bulk in "POST /executions/kill/by-ids" "POST /executions/restart/by-ids" "DELETE /executions/by-ids"; do
+    req $bulk -H 'Content-Type: application/json' -d "[\"$OTHER_X\"]"
+    ok "ci: $bulk of company.other's execution says 'execution not found'" jt "[i['message'] for i in d['invalids']]==['execution not found']"
+done
+req POST /executions/labels/by-ids -H 'Content-Type: application/json' -d "{\"executionsId\":[\"$OTHER_X\"],\"executionLabels\":[{\"key\":\"k\",\"value\":\"v\"}]}"
+ok "ci: labels by ids of company.other's execution says 'execution not found'" jt "[i['message'] for i in d['invalids']]==['execution not found']"
 req PUT /triggers -H 'Content-Type: application/json' -d '{"namespace":"company.other","flowId":"f","triggerId":"t","disabled":true}'
 ok "ci: trigger update on company.other is 404" code_is 404
 req POST /flows -H 'Content-Type: application/x-yaml' --data-binary 'id: g
