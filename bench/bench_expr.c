@@ -98,6 +98,12 @@ int main(void)
           "{{ encrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', '0123456789abcdef') }}", ctx);
     bench("decrypt(encrypt()) of 16 bytes",
           "{{ decrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', encrypt('MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=', '0123456789abcdef')) }}", ctx);
+    bench("ksuid() (27 base62 digits)", "{{ ksuid() }}", ctx);
+    bench("nanoId() (21 characters)", "{{ nanoId() }}", ctx);
+    bench("dayOfWeek() + isLastWorkingDay()", "{{ dayOfWeek(d) }} {{ isLastWorkingDay(d) }}", ctx);
+    bench("isDateBetween() of 3 offsets", "{{ isDateBetween(d, '2024-01-01T00:00:00Z', '2024-12-31T23:59:59+02:00') }}",
+          ctx);
+    bench("{% block %} + block() again", "{% block b %}{{ inputs.name }}{% endblock %}{{ block('b') }}", ctx);
     bench_eval("typed eval {{ inputs.items }}", "{{ inputs.items }}", ctx);
     bench_compile("compile {{ inputs.name | upper }}", "{{ inputs.name | upper }}");
     bench_compile("compile a 10-line template",

@@ -397,9 +397,14 @@ static json_t *fn_nano_id(xr *r, const xnode *n, json_t **av, int nargs)
     }
     char *out = xmalloc((size_t)len + 1);
     uint32_t lim = UINT32_MAX - UINT32_MAX % (uint32_t)alen; /* rejection: uniform */
+    uint32_t pool[64];
+    size_t used = 64;
     for (long long i = 0; i < len;) {
-        uint32_t x;
-        random_bytes(&x, sizeof x);
+        if (used == 64) { /* one getrandom for up to 64 characters */
+            random_bytes(pool, sizeof pool);
+            used = 0;
+        }
+        uint32_t x = pool[used++];
         if (x < lim)
             out[i++] = alpha[x % alen];
     }
