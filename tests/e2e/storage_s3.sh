@@ -80,6 +80,14 @@ ok "it is an object under the prefix, nothing in the data folder" eval \
 req GET "/namespaces/e2e.s3store/files?path=/conf/settings.txt"
 ok "and read back through the API" eval 'code_is 200 && [ "$(cat "$work/body")" = "threshold=7" ]'
 
+req PUT "/namespaces/e2e.s3store/files?path=/conf/extra/old.txt" --data-binary 'old'
+req GET "/namespaces/e2e.s3store/files/directory?path=/conf"
+ok "a namespace folder is listed from the bucket's keys" \
+    jt "sorted((x['fileName'], x['type']) for x in d) == [('extra', 'Directory'), ('settings.txt', 'File')]"
+req DELETE "/namespaces/e2e.s3store/files?path=/conf/extra"
+ok "deleting a namespace folder deletes its objects" eval \
+    'code_is 204 && [ "$(objects prod/e2e/s3store/_files/)" = "prod/e2e/s3store/_files/conf/settings.txt" ]'
+
 req POST /flows -H "Content-Type: application/x-yaml" --data-binary @"$work/flow.yml"
 ok "flow created" code_is 200
 req POST "/executions/e2e.s3store/files?wait=true" -F doc=@"$work/doc.txt"
