@@ -34,7 +34,7 @@ char *cli_storage_url(const cli_config *cfg)
     return xasprintf("local:%s/storage", cfg->data);
 }
 
-storage *cli_storage_open(const cli_config *cfg, kerr *e)
+storage *cli_storage_open(const cli_config *cfg, store *st, kerr *e)
 {
     const json_t *m = cfg->storage;
     const char *url = m ? json_string_value(json_object_get(m, "url")) : NULL;
@@ -51,8 +51,25 @@ storage *cli_storage_open(const cli_config *cfg, kerr *e)
                          .part_size = (size_t)json_integer_value(json_object_get(m, "partSize")),
                          .tmp_dir = cfg->tmp_dir};
     buf key = BUF_INIT;
-    const char *file = S("secretKeyIdFile");
+    const char *file = S("secretKeyIdFile"), *sec = S("secretKeyIdSecret");
 #undef S
+    if (sec) {
+        /* NAMESPACE/NAME in kite's secrets store (checked by the config) */
+        const char *slash = strrchr(sec, '/');
+        char *ns = xstrndup(sec, (size_t)(slash - sec)), *v = NULL;
+        size_t n = 0;
+        int rc = !store_secrets_unlocked(st) && cli_secrets_unlock(st, cfg, e) ? -1
+                 : store_secret_get(st, ns, slash + 1, &v, &n, e);
+        free(ns);
+        if (rc) {
+            kerr_prefix(e, "storage.secretKeyIdSecret %s", sec);
+            return NULL;
+        }
+        buf_append(&key, v, n);
+        explicit_bzero(v, n);
+        free(v);
+        c.secret_key = buf_str(&key);
+    }
     if (file) {
         if (fs_read_file(file, 4096, &key, e)) {
             kerr_prefix(e, "storage.secretKeyIdFile %s", file);
@@ -178,7 +195,7 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
     free(url);
     if (rc || cli_secrets_unlock(p->st, cfg, e))
         return -1;
-    p->fs = cli_storage_open(cfg, e);
+    p->fs = cli_storage_open(cfg, p->st, e);
     if (!p->fs)
         return -1;
     engine_opts eo = {.store = p->st, .storage = p->fs, .workers = cfg->workers, .globals = cfg->globals,

@@ -99,8 +99,10 @@ typedef struct cli_proc {
 char *cli_store_url(const cli_config *cfg);
 char *cli_storage_url(const cli_config *cfg);
 /* Opens the configured storage: `storage` of kite.yml (local or s3, with
- * its settings; docs/configuration.md), else the local DATA/storage. */
-storage *cli_storage_open(const cli_config *cfg, kerr *e);
+ * its settings; docs/configuration.md), else the local DATA/storage. st is
+ * the open store, for storage.secretKeyIdSecret (its secrets are unlocked
+ * when they are not yet). */
+storage *cli_storage_open(const cli_config *cfg, store *st, kerr *e);
 /* Opens the store's secrets with the data folder's key ($KITE_SECRET_KEY or
  * DATA/secret.key, made at the first start); a store sealed with another
  * key is refused with a message naming both. */

@@ -259,7 +259,7 @@ int cli_cmd_flow(int argc, char **argv)
     char *url = cli_store_url(&cfg);
     int src = store_open(url, NULL, &st, &e);
     free(url);
-    fs = src ? NULL : cli_storage_open(&cfg, &e);
+    fs = src ? NULL : cli_storage_open(&cfg, st, &e);
     engine_opts eo = {.store = st, .storage = fs, .globals = cfg.globals, .env_prefix = cfg.env_prefix,
                       .tmp_dir = cfg.tmp_dir};
     if (src || !fs || !(en = engine_new(&eo, &e))) {

@@ -19,7 +19,8 @@
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
                                        "secrets", "security", "storage", "encryption", NULL};
 static const char *const storage_keys[] = {"url", "endpoint", "region", "accessKeyId", "secretKeyId",
-                                           "secretKeyIdFile", "sessionToken", "forcePathStyle", "partSize", NULL};
+                                           "secretKeyIdFile", "secretKeyIdSecret", "sessionToken", "forcePathStyle",
+                                           "partSize", NULL};
 static const char *const encryption_keys[] = {"secretKey", NULL};
 static const char *const secrets_keys[] = {"backends", NULL};
 static const char *const backend_keys[] = {"type", "address", "token", "roleId", "secretId", "mount", "prefix",
@@ -139,8 +140,19 @@ static int load_storage(cli_config *c, const json_t *v, const posmap *pm, const 
             }
         }
     }
-    if (!rc && json_object_get(m, "secretKeyId") && json_object_get(m, "secretKeyIdFile"))
-        rc = kerr_set(e, "%s: give 'storage.secretKeyId' or 'storage.secretKeyIdFile', not both", path);
+    if (!rc && !!json_object_get(m, "secretKeyId") + !!json_object_get(m, "secretKeyIdFile") +
+                       !!json_object_get(m, "secretKeyIdSecret") > 1)
+        rc = kerr_set(e, "%s: give one of 'storage.secretKeyId', 'storage.secretKeyIdFile' and "
+                         "'storage.secretKeyIdSecret'", path);
+    const char *ss = json_string_value(json_object_get(m, "secretKeyIdSecret"));
+    if (!rc && ss) {
+        const char *slash = strrchr(ss, '/');
+        char *ns = slash ? xstrndup(ss, (size_t)(slash - ss)) : NULL;
+        if (!slash || !flow_valid_namespace(ns) || store_secret_check_name(slash + 1, NULL))
+            rc = kerr_set(e, "%s: 'storage.secretKeyIdSecret' must be NAMESPACE/NAME, a secret of kite's store "
+                             "(kite secret set NAMESPACE NAME)", path);
+        free(ns);
+    }
     if (rc) {
         json_decref(m);
         return -1;

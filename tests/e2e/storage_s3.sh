@@ -135,6 +135,22 @@ printf 'id: w\nnamespace: e2e.bare\ntasks:\n  - id: w\n    type: io.kestra.plugi
 AWS_ENDPOINT_URL=$EP AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK "$KITE" run --config "$work/bare.yml" "$work/w.yml" >"$work/out" 2>&1
 ok "storage: s3://bucket/prefix alone takes its settings from AWS_* variables" eval \
     '[ "$(objects bare/e2e/bare/w/executions/ | wc -l)" = 1 ] || { cat "$work/out"; false; }'
+# the secret key from kite's own secrets store (kite secret set)
+printf '%s' "$SK" | "$KITE" secret set system S3_STORAGE_KEY --data "$work/d4" 2>"$work/out" || cat "$work/out"
+cat >"$work/sec.yml" <<YAML
+data: $work/d4
+storage:
+  url: s3://kite-files/fromsecret
+  endpoint: $EP
+  accessKeyId: $AK
+  secretKeyIdSecret: system/S3_STORAGE_KEY
+YAML
+"$KITE" run --config "$work/sec.yml" "$work/w.yml" >"$work/out" 2>&1
+ok "storage.secretKeyIdSecret: the key from kite's secrets store" eval \
+    '[ "$(objects fromsecret/e2e/bare/w/executions/ | wc -l)" = 1 ] || { cat "$work/out"; false; }'
+sed -i 's#system/S3_STORAGE_KEY#system/NOPE#' "$work/sec.yml"
+"$KITE" run --config "$work/sec.yml" "$work/w.yml" >"$work/out" 2>&1
+ok "a missing secret is named" eval 'grep -q "storage.secretKeyIdSecret system/NOPE" "$work/out" || { cat "$work/out"; false; }'
 printf 'data: %s\nstorage:\n  url: local:%s/st\n  region: eu-west-1\n' "$work/d2" "$work" >"$work/bad.yml"
 "$KITE" run --config "$work/bad.yml" "$work/flow.yml" >"$work/out" 2>&1
 ok "an s3 setting with a local URL is refused, naming the file" \
