@@ -608,7 +608,10 @@ int engine_start(engine *en, kerr *e)
         en->executor_started = 1;
     }
     if (en->roles & ENGINE_WORKER) {
-        en->jobs_pending = 1;
+        /* under the lock: the executor, started above, reads the slots */
+        pthread_mutex_lock(&en->lock);
+        en->jobs_pending = 1;   /* one worker leases what a crash left */
+        en->poller = -1;
         slots_free(en);
         en->slots = xcalloc((size_t)en->nworkers + 1, sizeof *en->slots);
         en->nslots = en->nworkers;
@@ -618,6 +621,7 @@ int engine_start(engine *en, kerr *e)
             snprintf(en->slots[i].owner, sizeof en->slots[i].owner, "%s/worker-%d", en->worker_id,
                      atomic_fetch_add(&en->worker_seq, 1));
         }
+        pthread_mutex_unlock(&en->lock);
         en->workers = xcalloc((size_t)en->nworkers + 1, sizeof *en->workers);
         for (int i = 0; i < en->nworkers; i++) {
             atomic_fetch_add(&en->live, 1);
@@ -640,6 +644,8 @@ void engine_stop(engine *en, int64_t grace_us)
         return;
     pthread_mutex_lock(&en->lock);
     en->stopping = 1;
+    for (int i = 0; i < en->nslots; i++)
+        pthread_cond_signal(&en->slots[i].wake);   /* idle workers end */
     pthread_mutex_unlock(&en->lock);
     /* let running tasks finish within the grace period, then cancel them */
     int64_t deadline = time_mono_us() + grace_us;

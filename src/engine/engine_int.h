@@ -432,6 +432,9 @@ struct engine {
     /* embedded mode's hand-offs (above), under lock */
     wslot *slots;
     int nslots;
+    int poller;                 /* the idle worker that polls the queue on a
+                                   timer (delayed jobs, other processes'),
+                                   -1 none: the others sleep until woken */
     atomic_int slot_seq;
     int handoff;                /* the executor takes results in memory */
     hresult *results, **results_tail;

@@ -272,9 +272,11 @@ static wslot *reserve_worker(engine *en)
         for (int i = 0; i < en->nslots; i++)
             if (en->slots[i].idle && !en->slots[i].reserved && !en->slots[i].job && !en->slots[i].gone) {
                 w = &en->slots[i];
-                w->reserved = 1;
-                break;
+                if (i != en->poller)
+                    break;   /* the poller only when no other waits: it keeps polling */
             }
+    if (w)
+        w->reserved = 1;
     pthread_mutex_unlock(&en->lock);
     return w;
 }
@@ -309,7 +311,7 @@ static int push_task(engine *en, xexec *x, const xjob *j, handeds *h, int *queue
     d->id = id;
     d->execution_id = xstrdup(x->row.id);
     d->task_run_id = j->taskrun_id ? xstrdup(j->taskrun_id) : NULL;
-    d->payload = json_incref(j->payload);
+    d->payload = json_deep_copy(j->payload); /* the worker's own: no refcount shared across threads */
     return 0;
 }
 

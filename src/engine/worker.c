@@ -690,27 +690,62 @@ static store_job *slot_take(wslot *w)
 }
 
 /* Waits for work: a job handed to this worker's slot, a job pushed to the
- * queue (jobs_pending), the stop, or at most 50 ms (delayed jobs, retries,
- * become ready by themselves; other processes' jobs are polled). Caller
- * holds en->lock. */
-static void slot_wait(engine *en, wslot *w)
+ * queue (jobs_pending), or the stop. One idle worker, the poller, also
+ * wakes every 50 ms to lease from the queue (delayed jobs, retries, become
+ * ready by themselves; other processes' jobs are polled); the others sleep
+ * until an event wakes them. Returns 1 when the caller should lease from
+ * the queue (a pushed job, or the poller's turn). Caller holds en->lock. */
+static int slot_wait(engine *en, wslot *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    int me = (int)(w - en->slots), poll = 0;
+    struct timespec ts = {0, 0};
     w->idle = 1;
-    while (!w->job && !w->reserved && !en->jobs_pending && atomic_load(&en->running) && !en->stopping)
-        if (pthread_cond_timedwait(&w->wake, &en->lock, &ts))
+    while (!w->job && !w->reserved && !en->jobs_pending && atomic_load(&en->running) && !en->stopping) {
+        if (en->poller < 0) {
+            en->poller = me;
+            ts.tv_sec = 0;
+        }
+        if (en->poller != me) {
+            pthread_cond_wait(&w->wake, &en->lock);
+            continue;
+        }
+        if (!ts.tv_sec) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+        }
+        if (pthread_cond_timedwait(&w->wake, &en->lock, &ts)) {
+            poll = 1; /* stays the poller while it leases */
             break;
+        }
+    }
     w->idle = 0;
     /* reserved: the executor is committing a job for this worker, which
      * it hands over right after (or cancels when the commit fails) */
     while (w->reserved && !w->job && atomic_load(&en->running))
         pthread_cond_wait(&w->wake, &en->lock);
+    if (!w->job && en->jobs_pending > 0) {
+        en->jobs_pending--;
+        poll = 1;
+    }
+    return poll;
+}
+
+/* The poller leaves to run a job: another idle worker takes its place.
+ * Caller holds en->lock. */
+static void poller_leave(engine *en, wslot *w)
+{
+    if (en->poller != (int)(w - en->slots))
+        return;
+    en->poller = -1;
+    for (int i = 0; i < en->nslots; i++)
+        if (&en->slots[i] != w && en->slots[i].idle && !en->slots[i].reserved && !en->slots[i].gone) {
+            pthread_cond_signal(&en->slots[i].wake);
+            break;
+        }
 }
 
 void *worker_main(void *arg)
@@ -721,6 +756,7 @@ void *worker_main(void *arg)
     char *owner = slot->owner;
     wbatch batch = {.owner = owner};
     size_t want = 1;
+    int poll = 0; /* lease from the queue now (else wait for an event first) */
     while (atomic_load(&en->running)) {
         reap_orphans(en);
         store_job *jobs = NULL;
@@ -729,14 +765,27 @@ void *worker_main(void *arg)
         pthread_mutex_lock(&en->lock);
         jobs = slot_take(slot);
         pthread_mutex_unlock(&en->lock);
+        int handed = jobs != NULL;
         if (jobs)
             n = 1;
-        else if (store_queue_lease(en->o.store, "task", want, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
+        else if (poll && store_queue_lease(en->o.store, "task", want, owner, en->o.lease_us, 0, &jobs, &n, &e)) {
             fprintf(stderr, "kite: worker: %s\n", e.msg);
             usleep(100000);
             continue;
         }
         if (n) {
+            pthread_mutex_lock(&en->lock);
+            poller_leave(en, slot);
+            if (!handed && n == want) {
+                /* there may be more: one more worker leases at once */
+                en->jobs_pending++;
+                for (int i = 0; i < en->nslots; i++)
+                    if (&en->slots[i] != slot && en->slots[i].idle && !en->slots[i].reserved) {
+                        pthread_cond_signal(&en->slots[i].wake);
+                        break;
+                    }
+            }
+            pthread_mutex_unlock(&en->lock);
             int64_t t0 = time_mono_us();
             int slow = 0;
             for (size_t i = 0; i < n; i++) {
@@ -755,17 +804,22 @@ void *worker_main(void *arg)
             flush_results(en, &batch);
             if (slow || time_mono_us() - t0 > (int64_t)n * QUICK_US)
                 want = 1;
-            else if (n == want && want < LEASE_MAX)
+            else if (!handed && n == want && want < LEASE_MAX)
                 want *= 2;
             store_jobs_free(jobs, n);
-            continue;
+            /* after jobs leased from the queue, lease again (more may wait);
+             * after a job handed over, wait for the next event */
+            poll = !handed;
+            if (poll)
+                continue;
+        } else {
+            want = 1;
         }
-        want = 1;
         pthread_mutex_lock(&en->lock);
-        if (!en->jobs_pending && !slot->job && atomic_load(&en->running) && !en->stopping)
-            slot_wait(en, slot);
-        if (!slot->job && en->jobs_pending > 0)
-            en->jobs_pending--;
+        if (!slot->job && atomic_load(&en->running) && !en->stopping)
+            poll = slot_wait(en, slot);
+        else
+            poll = 0;
         int stop = en->stopping;
         pthread_mutex_unlock(&en->lock);
         if (stop)
@@ -774,6 +828,7 @@ void *worker_main(void *arg)
     flush_results(en, &batch);
     free(batch.v);
     pthread_mutex_lock(&en->lock);
+    poller_leave(en, slot);
     slot->gone = 1;
     slot->idle = 0;
     store_job *left = slot_take(slot); /* leased to this worker: given back at the stop */
