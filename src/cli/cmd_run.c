@@ -444,38 +444,30 @@ int cli_cmd_run(int argc, char **argv)
         diag_print(stderr, &d.v[k], f->source, f->source_len, isatty(STDERR_FILENO));
     diags_free(&d);
     char *ns = xstrdup(f->namespace), *fid = xstrdup(f->id);
-    char *source = xstrdup(f->source);
-    size_t source_len = f->source_len;
-    json_t *run_doc = json_incref(f->doc);
-    flow_free(f);
     if (embedded_open(&m, &e)) {
         fprintf(stderr, "kite run: %s\n", e.msg);
         rc = 1;
-        json_decref(run_doc);
+        flow_free(f);
         free(ns);
         free(fid);
-        free(source);
         goto out;
     }
     if (flows_dir) {
         folder fo = {0};
         load_folder(&m, flows_dir, 0, &fo);
-        report_folder(&m, &fo, flows_dir, run_doc);
+        report_folder(&m, &fo, flows_dir, f->doc);
         folder_free(&fo);
     }
-    json_decref(run_doc);
-    run_doc = NULL;
-    if (engine_flow_put(m.en, source, source_len, flow_path, NULL, &d)) {
+    /* the flow as loaded above: not parsed again (engine_flow_put_parsed takes it) */
+    if (engine_flow_put_parsed(m.en, f, flow_path, NULL, &d)) {
         const diag *g = diags_first_error(&d);
         fprintf(stderr, "kite run: %s\n", g ? g->msg : "cannot store the flow");
         diags_free(&d);
         free(ns);
         free(fid);
-        free(source);
         rc = 1;
         goto out;
     }
-    free(source);
     char id[STORE_ID_LEN + 1];
     engine_submit_opts so = {.namespace = ns, .flow_id = fid, .inputs = inputs, .files = files};
     if (engine_submit(m.en, &so, id, &e)) {

@@ -83,11 +83,49 @@ int engine_webhook_index(store *st, const char *ns, const char *id, int revision
     return rc;
 }
 
+/* Puts the compiled flow of a revision just stored in the cache, so that
+ * the executor's first engine_flow_get does not parse it again; f is the
+ * cache's then, else freed. Only for a flow put with a name: that is the
+ * file engine_flow_get would parse it as (engine_flow_file). */
+static void flow_cache_put(engine *en, flow *f, int rev)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s\x1f%d", f->namespace, f->id, rev);
+    pthread_mutex_lock(&en->lock);
+    int have = json_object_get(en->flow_index, key) != NULL;
+    pthread_mutex_unlock(&en->lock);
+    if (have) {
+        flow_free(f);
+        return;
+    }
+    kerr e = KERR_INIT;
+    eflow *fl = eflow_new(f, rev, &e);
+    if (!fl)
+        return;
+    pthread_mutex_lock(&en->lock);
+    if (json_object_get(en->flow_index, key)) {
+        pthread_mutex_unlock(&en->lock);
+        eflow_free(fl);
+        return;
+    }
+    en->flows = xrealloc(en->flows, (en->nflows + 1) * sizeof *en->flows);
+    en->flows[en->nflows] = fl;
+    json_object_set_new(en->flow_index, key, json_integer((json_int_t)en->nflows));
+    en->nflows++;
+    fl->refs = 1; /* the cache's */
+    pthread_mutex_unlock(&en->lock);
+}
+
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name, int *revision, diags *d)
 {
     flow *f;
     if (flow_load_text(source, len, name ? name : "<api>", &f, d))
         return -1;
+    return engine_flow_put_parsed(en, f, name, revision, d);
+}
+
+int engine_flow_put_parsed(engine *en, flow *f, const char *name, int *revision, diags *d)
+{
     kerr e = KERR_INIT;
     int rev = 0, created = 0;
     int rc = store_flow_put(en->o.store, f->namespace, f->id, f->source, f->doc, &rev, &created, &e);
@@ -108,6 +146,10 @@ int engine_flow_put(engine *en, const char *source, size_t len, const char *name
         else
             json_object_del(en->flow_files, key);
         pthread_mutex_unlock(&en->lock);
+        if (name) {
+            flow_cache_put(en, f, rev);
+            return 0;
+        }
     }
     flow_free(f);
     return rc ? -1 : 0;
@@ -177,6 +219,26 @@ void engine_flow_file(engine *en, const char *ns, const char *id, char *out, siz
     else
         snprintf(out, outsz, "%s/%s.yaml", ns, id);
     pthread_mutex_unlock(&en->lock);
+}
+
+/* The cached compiled flow of revision rev (> 0) of ns.id, a new
+ * reference, or NULL when it is not in the cache. Its `deleted` flag is
+ * that of the time it was cached: only for readers that do not look at it. */
+static eflow *flow_cache_ref(engine *en, const char *ns, const char *id, int rev)
+{
+    if (rev <= 0)
+        return NULL;
+    char key[600];
+    snprintf(key, sizeof key, "%s\x1f%s\x1f%d", ns, id, rev);
+    eflow *fl = NULL;
+    pthread_mutex_lock(&en->lock);
+    json_t *slot = json_object_get(en->flow_index, key);
+    if (slot) {
+        fl = en->flows[json_integer_value(slot)];
+        fl->refs++;
+    }
+    pthread_mutex_unlock(&en->lock);
+    return fl;
 }
 
 eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e)
@@ -268,7 +330,10 @@ static xexec *load_exec(engine *en, const char *id, kerr *e)
             e->code = ENGINE_E_UNLOADABLE;
         return NULL;
     }
-    eflow *fl = engine_flow_get(en, row.namespace, row.flow_id, row.flow_revision, e);
+    /* a revision compiled already is not read from the store again */
+    eflow *fl = flow_cache_ref(en, row.namespace, row.flow_id, row.flow_revision);
+    if (!fl)
+        fl = engine_flow_get(en, row.namespace, row.flow_id, row.flow_revision, e);
     if (!fl) {
         if (e->code == STORE_NOT_FOUND || strstr(e->msg, "not valid any more") || rows_are_bad(e))
             e->code = ENGINE_E_UNLOADABLE;

@@ -172,6 +172,11 @@ int engine_webhook_index(store *st, const char *ns, const char *id, int revision
  * follows each revision. */
 int engine_flow_put(engine *en, const char *source, size_t len, const char *name,
                     int *revision /* OUT, may be NULL */, diags *d);
+/* engine_flow_put of a flow already loaded (flow_load_text or
+ * flow_load_file with name as its file), which it takes: it is not parsed
+ * again, and its compiled form goes to the flow cache. */
+int engine_flow_put_parsed(engine *en, flow *f, const char *name, int *revision /* OUT, may be NULL */,
+                           diags *d);
 /* A flow stored through the API, parsed once: must_be_new 1 creates it
  * (KERR_DUPLICATE when it exists), 0 updates it (KERR_NOT_FOUND when it does
  * not exist; when ns and id are given, KERR_INVALID unless the source is that
