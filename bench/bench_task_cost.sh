@@ -199,7 +199,7 @@ def strace_counts(kite, flow):
         if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
             c[p[-1]] = int(p[3])
         elif p and p[-1] == "total":
-            c["total"] = int(p[2])
+            c["total"] = int(p[3])
     return c
 
 if shutil.which("strace"):
