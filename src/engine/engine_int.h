@@ -437,6 +437,9 @@ struct engine {
                                    -1 none: the others sleep until woken */
     atomic_int slot_seq;
     int handoff;                /* the executor takes results in memory */
+    atomic_ullong result_pokes; /* wake-ups of the executor for results
+                                   handed in memory (no event pushed): the
+                                   executor tells them from event pushes */
     hresult *results, **results_tail;
 
     pthread_t executor;

@@ -516,7 +516,7 @@ static int take_result(engine *en, hresult *h, kerr *e)
  * transaction: the events' lease and ack, the handed results' logs and the
  * acks of their task jobs, the rows, the new jobs. Returns the number of
  * events and results processed. */
-static size_t executor_batch(engine *en, int events)
+static size_t executor_batch(engine *en, int events, int *lease_again)
 {
     store *st = en->o.store;
     store_job *jobs = NULL;
@@ -542,6 +542,8 @@ static size_t executor_batch(engine *en, int events)
         store_rollback(st);
         goto requeue;
     }
+    if (n == EVENT_BATCH && lease_again)
+        *lease_again = 1; /* more may wait */
     if (!n && !res) {
         store_rollback(st);
         return 0;
@@ -655,6 +657,8 @@ static size_t executor_batch(engine *en, int events)
     return n + nres;
 
 requeue:
+    if (lease_again)
+        *lease_again = 1; /* the events stay ready: the next batch leases them */
     /* the handed results wait for the next batch (their jobs stay leased) */
     if (res) {
         pthread_mutex_lock(&en->lock);
@@ -675,12 +679,37 @@ void *executor_main(void *arg)
     engine *en = arg;
     store *st = en->o.store;
     kerr e = KERR_INIT;
+    /* A batch leases events only when there may be some: an event was
+     * committed in this process since the last lease (the wake-up counter
+     * moved by more than the wake-ups for handed results, result_pokes,
+     * which count themselves before they move it), the last lease was full
+     * or failed, a delayed event is due, or a second has passed (other
+     * processes' events, as before). A batch woken by a result handed over
+     * in memory alone asks the store for nothing more. */
+    uint64_t leased_seen = 0, leased_pokes = 0;
+    int lease_again = 1;
+    int64_t last_lease_us = 0;
     while (atomic_load(&en->running)) {
         /* the wake-up counter before the lease: an event committed after it
          * moves it on, and the wait below returns at once */
         uint64_t seen = 0;
         store_queue_wait(st, "event", 0, 0, &seen, &e);
-        size_t n = executor_batch(en, 1);
+        int64_t now_us = time_mono_us();
+        pthread_mutex_lock(&en->lock);
+        if (en->next_timer_us && en->next_timer_us <= time_now_us()) {
+            en->next_timer_us = 0;
+            lease_again = 1; /* a delayed event is ready */
+        }
+        pthread_mutex_unlock(&en->lock);
+        uint64_t pokes = atomic_load(&en->result_pokes); /* after seen: see above */
+        int events = lease_again || seen - leased_seen > pokes - leased_pokes || now_us - last_lease_us >= 1000000;
+        if (events) {
+            leased_seen = seen;
+            leased_pokes = pokes;
+            last_lease_us = now_us;
+            lease_again = 0;
+        }
+        size_t n = executor_batch(en, events, &lease_again);
         if (n)
             continue;
         int64_t wait_us = 1000000;
@@ -696,8 +725,10 @@ void *executor_main(void *arg)
         if (wait_us > 0 && atomic_load(&en->running))
             store_queue_wait(st, "event", seen, wait_us, NULL, &e);
         pthread_mutex_lock(&en->lock);
-        if (en->next_timer_us && en->next_timer_us <= time_now_us())
+        if (en->next_timer_us && en->next_timer_us <= time_now_us()) {
             en->next_timer_us = 0;
+            lease_again = 1; /* a delayed event is ready */
+        }
         pthread_mutex_unlock(&en->lock);
     }
     /* results handed over until now are written; later ones the workers
@@ -706,7 +737,7 @@ void *executor_main(void *arg)
     en->handoff = 0;
     pthread_mutex_unlock(&en->lock);
     for (int tries = 0; tries < 5; tries++) {
-        executor_batch(en, 0);
+        executor_batch(en, 0, NULL);
         pthread_mutex_lock(&en->lock);
         int left = en->results != NULL;
         pthread_mutex_unlock(&en->lock);

@@ -454,6 +454,7 @@ static int hand_results(engine *en, wbatch *b)
     }
     b->n = 0;
     pthread_mutex_unlock(&en->lock);
+    atomic_fetch_add(&en->result_pokes, 1); /* before the wake-up it counts */
     engine_wake_executor(en);
     return 0;
 }
