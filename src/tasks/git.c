@@ -935,7 +935,7 @@ static int push_cert_cb(git_cert *cert, int valid, const char *host, void *paylo
  * scp-like git@host:path becomes https://host/path, credentials are dropped from
  * a URL, then "/commit/<id>" ("/commits/<id>" on Bitbucket, and Azure's
  * ?refName=). A path or file:// URL gives that URL with the same suffix. */
-static char *commit_url(const char *url, const char *branch, const char *id)
+char *tasks__git_commit_url(const char *url, const char *branch, const char *id)
 {
     buf b = BUF_INIT;
     const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
@@ -1160,7 +1160,7 @@ out:
 static void push_outputs(task_ctx *c, gwork *w, const char *id, const char *diff_key)
 {
     task_output(c, "commitId", *id ? json_string(id) : json_null());
-    char *url = *id ? commit_url(w->url, w->branch, id) : NULL;
+    char *url = *id ? tasks__git_commit_url(w->url, w->branch, id) : NULL;
     task_output(c, "commitURL", url ? json_string(url) : json_null());
     free(url);
     if (diff_key)

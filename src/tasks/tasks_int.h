@@ -289,4 +289,8 @@ json_t *tasks__subst_tree(const json_t *v, const json_t *vars, int *changed);
  * or the storage file it names when it is a kestra:/// URI (script_io.c). */
 int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *content, kerr *e);
 
+/* The web address of a pushed commit, as Kestra's push tasks give it
+ * (commitURL; git.c): malloc'd. */
+char *tasks__git_commit_url(const char *url, const char *branch, const char *id);
+
 #endif
