@@ -779,6 +779,8 @@ int engine_stuck_threads(engine *en)
     return atomic_load(&en->running) ? 0 : atomic_load(&en->live);
 }
 
+const char *engine_encryption_key(const engine *en) { return en ? en->enc_key : NULL; }
+
 void engine_free(engine *en)
 {
     if (!en)

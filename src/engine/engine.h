@@ -135,6 +135,8 @@ int engine_secret_lookup(engine *en, const char *ns, const char *name, char **va
 /* Masks every known secret in s (n bytes). NULL when nothing matched; else a
  * malloc'd copy the caller frees, its length in *out_len (may be NULL). */
 char *engine_mask(engine *en, const char *s, size_t n, size_t *out_len);
+/* kite.yml encryption.secretKey (engine_opts.encryption_key), or NULL; borrowed. */
+const char *engine_encryption_key(const engine *en);
 
 /* Registers the SECRET inputs of an execution read from the store (its flow's
  * declarations say which), so that an answer about it masks them even in a

@@ -264,7 +264,7 @@ static json_t *fn_http(void *ud, const json_t *args, const json_t *kwargs, kerr 
     const expr_limits *l = expr_thread_limits();
     if (l && l->yield)
         l->yield(l->yield_ud, 0);
-    int rc = tasks_http_poll(p, &out, e);
+    int rc = tasks_http_poll(p, NULL, &out, e);
     if (l && l->yield)
         l->yield(l->yield_ud, 1);
     json_decref(p);

@@ -644,7 +644,9 @@ json_t *xexec_context(engine *en, xexec *x, int r)
         json_object_set_new(ctx, "labels", json_object());
     json_object_set(ctx, "envs", en->envs);
     json_object_set(ctx, "globals", en->globals);
-    if (x->row.trigger)
+    if (x->row.trigger && en->enc_key && holds_encrypted(x->row.trigger, 0)) /* HTTP trigger's encryptBody */
+        json_object_set_new(ctx, "trigger", decrypt_values(en, x->row.trigger, 0));
+    else if (x->row.trigger)
         json_object_set(ctx, "trigger", x->row.trigger);
     if (r < 0)
         return ctx;

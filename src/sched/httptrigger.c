@@ -93,7 +93,7 @@ static int poll_once(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, ker
     kerr pe = KERR_INIT;
     int rc = 0;
     t->next_us = now_us + t->interval_us;
-    if (!(props = request_props(s, t, ctx, &pe)) || tasks_http_poll(props, &answer, &pe)) {
+    if (!(props = request_props(s, t, ctx, &pe)) || tasks_http_poll(props, engine_encryption_key(s->en), &answer, &pe)) {
         sched__note_error(s, t, pe.msg);
         goto out;
     }

@@ -26,6 +26,7 @@
 #include "tasks/tasks_int.h"
 
 #include "expr/expr.h"
+#include "util/aesgcm.h"
 #include "util/datetime.h"
 #include "util/httpc.h"
 #include "util/mem.h"
@@ -1160,9 +1161,15 @@ static void no_log(task_ctx *c, store_level level, const char *msg)
 {
 }
 
-int tasks_http_poll(const json_t *props, json_t **out, kerr *e)
+static char *poll_encrypt(task_ctx *c, const char *plain, size_t len)
 {
-    static const task_ctx_ops ops = {.render = as_rendered, .log = no_log};
+    kerr e = KERR_INIT;
+    return c->engine ? aesgcm_encrypt(c->engine, plain, len, &e) : NULL;
+}
+
+int tasks_http_poll(const json_t *props, const char *enc_key, json_t **out, kerr *e)
+{
+    static const task_ctx_ops ops = {.render = as_rendered, .log = no_log, .encrypt = poll_encrypt};
     json_t *p = json_deep_copy(props);
     json_t *o = json_object_get(p, "options");
     if (!json_is_object(o)) {
@@ -1171,7 +1178,7 @@ int tasks_http_poll(const json_t *props, json_t **out, kerr *e)
     }
     /* the condition decides what a status means, as in Kestra */
     json_object_set_new(o, "allowFailed", json_true());
-    task_ctx c = {.ops = &ops, .task = p, .def = flow_type_find("http.request"),
+    task_ctx c = {.ops = &ops, .engine = (void *)enc_key, .task = p, .def = flow_type_find("http.request"),
                   .namespace = "", .flow_id = "", .execution_id = "", .task_id = "trigger",
                   .taskrun_id = "", .attempt = 1, .exit_state = -1};
     c.outputs = json_object();

@@ -192,8 +192,9 @@ int task_store_file(task_ctx *c, const char *src, const char *name, char **uri /
 /* Sends the request that props describes (Request's properties, already
  * rendered) on this thread's HTTP client, any status being an answer.
  * Returns 0 and *out {code, headers, uri, body} (new reference), or -1 with
- * the one-line failure in e. */
-int tasks_http_poll(const json_t *props, json_t **out /* OUT */, kerr *e);
+ * the one-line failure in e. enc_key (base64, or NULL): the key an
+ * `encryptBody: true` encrypts the body with (engine_encryption_key). */
+int tasks_http_poll(const json_t *props, const char *enc_key, json_t **out /* OUT */, kerr *e);
 
 /* ---- the Git family's shared parts (tasks/git.c), for the CLI too ----------- */
 

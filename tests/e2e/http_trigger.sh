@@ -51,6 +51,22 @@ triggers:
     interval: PT1S
     responseCondition: "{{ json(response.body).body == 'cond' and response.headers['X-Test'][0] == 'kite' }}"
 YML
+cat >"$FLOWS/sealed.yml" <<YML
+id: sealed
+namespace: e2e.http
+tasks:
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.encryptedBody == 'ok after ' ~ (0 + 1) }} {{ trigger.body }}"
+triggers:
+  - id: http
+    type: io.kestra.plugin.core.http.Trigger
+    uri: $H/flaky?key=${KEY}s&fail=0
+    encryptBody: true
+    interval: PT1S
+    stopAfter:
+      - SUCCESS
+YML
 cat >"$FLOWS/never.yml" <<YML
 id: never
 namespace: e2e.http
@@ -89,6 +105,7 @@ PY
 q() { sqlite3 "$DATA/kite.db" "$1"; }
 "$KITE" validate "$FLOWS" >"$work/validate" 2>&1
 ok "kite validate does not warn for the HTTP trigger" eval '! grep -q warning "$work/validate"'
+export KITE_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 start_server "$ERR" --data "$DATA" --flows "$FLOWS"
 ok "the server starts with the flows" [ -n "$SERVER_PID" ]
 sleep 6
@@ -101,6 +118,10 @@ ok "poll: the flow reads the trigger's outputs" grep -qF "polled 200 ok after 3 
 ok "poll: stopAfter SUCCESS disabled the trigger" [ "$(q "SELECT disabled FROM triggers WHERE flow_id = 'poll'")" = 1 ]
 NC=$(q "SELECT count(*) FROM executions WHERE flow_id = 'cond'")
 ok "cond: a responseCondition on the body and headers fires at each interval ($NC)" eval '[ "$NC" -ge 2 ] && [ "$NC" -le 12 ]'
+SEALED=$(q "SELECT id FROM executions WHERE flow_id = 'sealed' LIMIT 1")
+ok "encryptBody: trigger.encryptedBody stored as Kestra stores it, the body null" eval 'wait_state "$SEALED" SUCCESS 10 && jt "d[\"trigger\"][\"encryptedBody\"][\"type\"] == \"io.kestra.datatype:aes_encrypted\" and d[\"trigger\"][\"body\"] is None"'
+ok "encryptBody: the flow's task reads it decrypted" eval 'wait_state "$SEALED" SUCCESS 10 && jt "[t for t in d[\"taskRunList\"] if t[\"taskId\"] == \"read\"][0][\"outputs\"][\"value\"].startswith(\"true\")"'
+ok "encryptBody: the body is nowhere in the data folder" eval '! grep -rqa "ok after 1" "$DATA"'
 ok "never: a false responseCondition never fires" [ "$(q "SELECT count(*) FROM executions WHERE flow_id = 'never'")" = 0 ]
 ok "refused: fires nothing" [ "$(q "SELECT count(*) FROM executions WHERE flow_id = 'refused'")" = 0 ]
 STATE=$(q "SELECT state FROM triggers WHERE flow_id = 'refused'")
