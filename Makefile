@@ -14,7 +14,7 @@ SANITIZER ?=
 BUILD     ?= build$(if $(SANITIZER),-$(SANITIZER))
 CC        ?= cc
 OPT       ?= -O2
-PKGS      := yaml-0.1 jansson sqlite3 libpcre2-8 libmicrohttpd libcurl libssh libgit2 libpq libmariadb libmongoc-1.0 libsodium libcrypto gnutls avro-c
+PKGS      := yaml-0.1 jansson sqlite3 libpcre2-8 libmicrohttpd libcurl libssh libgit2 libpq libmariadb libmongoc-1.0 libsodium libcrypto gnutls avro-c libseccomp
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lpthread -lm
 

@@ -15,7 +15,8 @@ python3-botocore
 libssl-dev
 libgnutls28-dev
 libavro-dev python3-avro time
-docker.io busybox-static file"
+docker.io busybox-static file
+libseccomp-dev"
 
 missing=""
 for p in $PKGS; do

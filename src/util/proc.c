@@ -526,7 +526,7 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     int fds[2] = {-1, -1};      /* our ends of stdout and stderr, -1 at EOF */
     int failed = 0;             /* the loop failed: no more callbacks */
 
-    path = resolve_program(av[0], envp, cwdfd, e);
+    path = s->spawn ? xstrdup(av[0]) : resolve_program(av[0], envp, cwdfd, e);
     if (!path)
         goto done;
     if (make_pipe(out) != 0 || make_pipe(err) != 0) {
@@ -561,10 +561,17 @@ int proc_run(const proc_spec *s, proc_result *r, kerr *e)
     pid_t pid = 0;
     pthread_rwlock_rdlock(&spawn_lock);
     int64_t t0 = now_us();
-    erc = posix_spawn(&pid, path, &fa, &attr, (char *const *)av, (char *const *)envp);
+    if (s->spawn) {
+        proc_spawn_args sa = {.argv = av, .envp = envp, .cwd = s->cwd, .out_fd = out[1], .err_fd = err[1]};
+        erc = s->spawn(s->spawn_ud, &sa, &pid, e) ? -1 : 0;
+    } else {
+        erc = posix_spawn(&pid, path, &fa, &attr, (char *const *)av, (char *const *)envp);
+    }
     if (!erc)
         reg_add(pid);
     pthread_rwlock_unlock(&spawn_lock);
+    if (erc == -1)
+        goto done;    /* the hook said why */
     if (erc) {
         if (erc == EAGAIN || erc == ENOMEM)
             kerr_set(e, "cannot start '%s': %s", path, strerror(erc));

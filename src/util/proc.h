@@ -66,6 +66,15 @@ enum {
 typedef void (*proc_line_fn)(void *ud, proc_stream stream, const char *line,
                              size_t len, int flags);
 
+/* What proc_run hands a spawn hook (proc_spec.spawn). Borrowed for the
+ * call. */
+typedef struct proc_spawn_args {
+    const char *const *argv;   /* argv[0] as given: not looked up in PATH */
+    const char *const *envp;   /* the child's whole environment, marker included */
+    const char *cwd;           /* NULL: kite's current directory */
+    int out_fd, err_fd;        /* write ends of the pipes (> 2): the child's 1 and 2 */
+} proc_spawn_args;
+
 typedef struct proc_spec {
     /* What to run: either argv (argv[0] is a path, or a name looked up in
      * the PATH of env, or "/bin:/usr/bin" when env has no PATH) or command,
@@ -105,6 +114,15 @@ typedef struct proc_spec {
      * "started pid N"); NULL: none. */
     void (*on_start)(void *ud, pid_t pid);
     void *ud;                      /* passed to on_line and on_start */
+
+    /* Another way to start the child than posix_spawn (the sandbox,
+     * util/sandbox.h); NULL: posix_spawn. The hook must start the child in a
+     * new session (its pid is its pgid), stdin /dev/null, 1 and 2 on the
+     * given fds, no other fd open, and return only once the program was
+     * executed: 0 with *pid, or -1 with e set and nothing left running. It
+     * looks argv[0] up in the PATH of envp itself. */
+    int (*spawn)(void *spawn_ud, const proc_spawn_args *a, pid_t *pid, kerr *e);
+    void *spawn_ud;
 } proc_spec;
 
 /* Fills *s with the defaults above (everything else zero/NULL). */

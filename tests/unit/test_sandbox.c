@@ -1,0 +1,217 @@
+/*
+ * test_sandbox.c: the sandbox runner (util/sandbox.h) with real processes
+ * through proc_run. Skipped (each case passes with a message) where the
+ * host cannot make a sandbox.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/proc.h"
+#include "util/sandbox.h"
+
+static char *tmp_root;
+
+typedef struct out {
+    buf o, err;
+} out;
+
+static void on_line(void *ud, proc_stream st, const char *text, size_t len, int flags)
+{
+    out *O = ud;
+    buf *b = st == PROC_STDOUT ? &O->o : &O->err;
+    buf_append(b, text, len);
+    buf_putc(b, '\n');
+}
+
+static int no_sandbox(void)
+{
+    kerr e = KERR_INIT;
+    if (sandbox_available(&e)) {
+        print_message("sandbox not available here: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs `sh -c cmd` in a sandbox of a fresh folder with opts o (its
+ * writable list is filled in). Returns the result; *O holds the output. */
+static int run(const char *cmd, sandbox_opts *o, out *O, proc_result *r, sandbox_report *rep, kerr *e)
+{
+    char *dir;
+    assert_int_equal(proc_workdir_new(tmp_root, "sbx-", &dir, NULL), 0);
+    assert_int_equal(sandbox_give_tree(dir, NULL), 0);
+    const char *w[] = {dir, NULL};
+    o->writable = w;
+    sandbox *sb;
+    int rc = sandbox_new(o, &sb, e);
+    if (!rc) {
+        proc_spec s;
+        proc_spec_init(&s);
+        const char *av[] = {"sh", "-c", cmd, NULL};
+        const char *env[] = {"PATH=/usr/bin:/bin", NULL};
+        s.argv = av;
+        s.env = env;
+        s.cwd = dir;
+        s.on_line = on_line;
+        s.ud = O;
+        s.timeout_ms = 20000;
+        s.spawn = sandbox_spawn;
+        s.spawn_ud = sb;
+        rc = proc_run(&s, r, e);
+        sandbox_finish(sb, rep);
+        sandbox_free(sb);
+    }
+    proc_workdir_remove(dir, NULL, NULL, NULL);
+    free(dir);
+    return rc;
+}
+
+static void runs_and_writes_its_folder(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    int rc = run("echo hi > f && cat f && id -u", &o, &O, &r, NULL, &e);
+    if (rc)
+        print_message("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
+    uid_t u;
+    gid_t g;
+    sandbox_ids(&u, &g);
+    char want[64];
+    snprintf(want, sizeof want, "hi\n%u\n", (unsigned)u);
+    assert_string_equal(buf_str(&O.o), want);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void sees_only_its_processes(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run("echo $$; ls /proc | grep -c '^[0-9]'", &o, &O, &r, NULL, &e), 0);
+    /* PID 1 (the shell) and ls: grep's pipeline may add one more */
+    assert_true(!strncmp(buf_str(&O.o), "1\n", 2));
+    int n = atoi(buf_str(&O.o) + 2);
+    assert_true(n >= 1 && n <= 4);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void root_is_read_only(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run("touch /usr/kite-sandbox-probe 2>&1; echo rc=$?; touch /tmp/x && echo tmp-ok", &o, &O, &r,
+                         NULL, &e), 0);
+    assert_non_null(strstr(buf_str(&O.o), "rc=1"));
+    assert_non_null(strstr(buf_str(&O.o), "tmp-ok"));
+    assert_int_equal(access("/usr/kite-sandbox-probe", F_OK), -1);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void seccomp_refuses_namespaces(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run("unshare -U true 2>&1; echo rc=$?", &o, &O, &r, NULL, &e), 0);
+    assert_non_null(strstr(buf_str(&O.o), "rc=1"));
+    assert_non_null(strstr(buf_str(&O.o), "Operation not permitted"));
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void missing_program_is_a_clear_error(void **state)
+{
+    if (no_sandbox())
+        return;
+    char *dir;
+    assert_int_equal(proc_workdir_new(tmp_root, "sbx-", &dir, NULL), 0);
+    const char *w[] = {dir, NULL};
+    sandbox_opts o = {.writable = w};
+    sandbox *sb;
+    assert_int_equal(sandbox_new(&o, &sb, NULL), 0);
+    proc_spec s;
+    proc_spec_init(&s);
+    const char *av[] = {"no-such-program-kite", NULL};
+    const char *env[] = {"PATH=/usr/bin:/bin", NULL};
+    s.argv = av;
+    s.env = env;
+    s.spawn = sandbox_spawn;
+    s.spawn_ud = sb;
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(proc_run(&s, &r, &e), -1);
+    assert_string_equal(e.msg, "cannot execute 'no-such-program-kite': not found in PATH (/usr/bin:/bin)");
+    sandbox_free(sb);
+    proc_workdir_remove(dir, NULL, NULL, NULL);
+    free(dir);
+}
+
+static void volume_outside_allowed_is_refused(void **state)
+{
+    if (no_sandbox())
+        return;
+    char *dir;
+    assert_int_equal(proc_workdir_new(tmp_root, "sbx-", &dir, NULL), 0);
+    const char *w[] = {dir, NULL};
+    sandbox_volume v = {"/etc", "/tmp/etc", 1};
+    sandbox_opts o = {.writable = w, .volumes = &v, .nvolumes = 1};
+    sandbox *sb = NULL;
+    kerr e = KERR_INIT;
+    assert_int_equal(sandbox_new(&o, &sb, &e), -1);
+    assert_string_equal(e.msg, "volume '/etc:/tmp/etc': /etc is not within sandbox.allowedVolumes (kite.yml)");
+    proc_workdir_remove(dir, NULL, NULL, NULL);
+    free(dir);
+}
+
+int main(void)
+{
+    const char *t = getenv("TMPDIR");
+    tmp_root = xasprintf("%s/kite-test-sandbox-%d", t && *t ? t : "/tmp", (int)getpid());
+    mkdir(tmp_root, 0755);
+    chmod(tmp_root, 0755);
+    sandbox_configure(NULL, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_and_writes_its_folder),
+        cmocka_unit_test(sees_only_its_processes),
+        cmocka_unit_test(root_is_read_only),
+        cmocka_unit_test(seccomp_refuses_namespaces),
+        cmocka_unit_test(missing_program_is_a_clear_error),
+        cmocka_unit_test(volume_outside_allowed_is_refused),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rmdir(tmp_root);
+    free(tmp_root);
+    return rc;
+}
