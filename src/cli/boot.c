@@ -14,10 +14,12 @@
  * goes the other way round.
  */
 #include "cli/cli.h"
+#include "tasks/tasks.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/netguard.h"
 #include "util/proc.h"
+#include "util/sandbox.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -187,6 +189,10 @@ int cli_boot(cli_proc *p, const cli_config *cfg, const cli_boot_opts *o, kerr *e
         return -1;
     /* security.ssrf: every task of this process asks it before connecting */
     if (netguard_configure(cfg->ssrf, e))
+        return -1;
+    /* the sandbox hides kite's own data folder from every task */
+    const char *hidden[] = {cfg->data, NULL};
+    if (sandbox_configure(cfg->sandbox, hidden, e) || tasks_set_default_runner(cfg->default_runner, e))
         return -1;
     if (check_store_file(cfg, e))
         return -1;

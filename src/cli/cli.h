@@ -57,6 +57,8 @@ typedef struct cli_config {
     json_t *ssrf;           /* security.ssrf (checked, docs/security.md), or NULL */
     json_t *storage;        /* storage: {url, and the s3 settings} (checked), or NULL: DATA/storage */
     char *encryption_key;   /* encryption.secretKey, or NULL (boot.c falls back to $KITE_ENCRYPTION_KEY) */
+    json_t *sandbox;        /* sandbox (checked, docs/configuration.md), or NULL */
+    char *default_runner;   /* defaults.taskRunner, or NULL (runner.process) */
 } cli_config;
 
 /* Defaults: data from $KITE_DATA or ./kite-data, envPrefix ENV_, port 8080. */

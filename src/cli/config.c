@@ -10,6 +10,7 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/netguard.h"
+#include "util/sandbox.h"
 #include "util/strutil.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"data", "workers", "variables", "server", "tmpDir", "logLevel", "engine",
-                                       "secrets", "security", "storage", "encryption", NULL};
+                                       "secrets", "security", "storage", "encryption", "defaults", "sandbox", NULL};
 static const char *const storage_keys[] = {"url", "endpoint", "region", "accessKeyId", "secretKeyId",
                                            "secretKeyIdFile", "secretKeyIdSecret", "sessionToken", "forcePathStyle",
                                            "partSize", NULL};
@@ -30,6 +31,7 @@ static const char *const var_keys[] = {"globals", "envPrefix", NULL};
 static const char *const server_keys[] = {"port", "host", "flows", "grace", "gitSync", "sessionTtl", "tls", "trustedProxies", NULL};
 static const char *const tls_keys[] = {"cert", "key", "priorities", NULL};
 static const char *const security_keys[] = {"ssrf", NULL};
+static const char *const defaults_keys[] = {"taskRunner", NULL};
 static const char *const git_sync_keys[] = {"url", "branch", "gitDirectory", "namespace", "includeChildNamespaces",
                                             "delete", "interval", "username", NULL};
 
@@ -91,6 +93,8 @@ void cli_config_free(cli_config *c)
     json_decref(c->trusted_proxies);
     json_decref(c->ssrf);
     json_decref(c->storage);
+    json_decref(c->sandbox);
+    free(c->default_runner);
     memset(c, 0, sizeof *c);
 }
 
@@ -434,6 +438,36 @@ int cli_config_load(cli_config *c, const char *path, kerr *e)
             json_decref(c->ssrf);
             c->ssrf = json_deep_copy(v);
         }
+    }
+    const json_t *dfl = json_object_get(doc, "defaults");
+    if (dfl) {
+        if (!json_is_object(dfl) || (rc = check_keys(dfl, "/defaults", defaults_keys, pm, path, e))) {
+            if (!rc)
+                rc = kerr_set(e, "%s: 'defaults' must be a mapping (taskRunner)", path);
+            goto done;
+        }
+        if ((v = json_object_get(dfl, "taskRunner"))) {
+            /* a type name, or {type: ...} as a task writes it */
+            const json_t *t = json_is_object(v) ? json_object_get(v, "type") : v;
+            if (!json_is_string(t)) {
+                rc = kerr_set(e, "%s: 'defaults.taskRunner' must be a runner type (runner.process, runner.sandbox)",
+                              path);
+                goto done;
+            }
+            free(c->default_runner);
+            c->default_runner = xstrdup(json_string_value(t));
+        }
+    }
+    if ((v = json_object_get(doc, "sandbox"))) {
+        /* checked here (a bad entry names the file), applied by cli_boot */
+        if (sandbox_configure(v, NULL, e)) {
+            sandbox_configure(NULL, NULL, NULL);
+            kerr_prefix(e, "%s", path);
+            rc = -1;
+            goto done;
+        }
+        json_decref(c->sandbox);
+        c->sandbox = json_deep_copy(v);
     }
 done:
     json_decref(doc);

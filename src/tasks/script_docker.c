@@ -42,6 +42,7 @@
 #include "util/datetime.h"
 #include "util/docker.h"
 #include "util/mem.h"
+#include "util/strutil.h"
 #include "util/tar.h"
 
 #include <errno.h>
@@ -68,38 +69,16 @@ const char *tasks__docker_wanted(const task_ctx *c)
     return NULL;
 }
 
-/* "512Mb", "1g", "256MiB", "1073741824" or a number: bytes (1024-based
+/* "512Mb", "1g", "256Mi", "1073741824" or a number: bytes (1024-based
  * units, as Docker reads them). -1 when malformed. */
-static int64_t parse_bytes(const json_t *v)
+int64_t tasks__parse_bytes(const json_t *v)
 {
     if (json_is_integer(v))
         return json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
     if (json_is_real(v))
-        return json_real_value(v) >= 0 ? (int64_t)json_real_value(v) : -1;
-    const char *s = json_string_value(v);
-    if (!s)
-        return -1;
-    char *end;
-    errno = 0;
-    double n = strtod(s, &end);
-    if (end == s || errno || n < 0)
-        return -1;
-    while (*end == ' ')
-        end++;
-    static const struct {
-        const char *u;
-        double m;
-    } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1024.0}, {"kb", 1024.0}, {"kib", 1024.0}, {"m", 1048576.0},
-        {"mb", 1048576.0}, {"mib", 1048576.0}, {"g", 1073741824.0}, {"gb", 1073741824.0},
-        {"gib", 1073741824.0}, {"t", 1099511627776.0}, {"tb", 1099511627776.0}, {"tib", 1099511627776.0},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (!strcasecmp(end, units[i].u)) {
-            double b = n * units[i].m;
-            return b < 9.2e18 ? (int64_t)b : -1;
-        }
-    return -1;
+        return json_real_value(v) >= 0 && json_real_value(v) < 9.2e18 ? (int64_t)json_real_value(v) : -1;
+    long long n;
+    return str_parse_bytes(json_string_value(v), &n) ? -1 : (int64_t)n;
 }
 
 static void human_bytes(int64_t b, char *out, size_t n)
@@ -364,7 +343,7 @@ static json_t *create_body(task_ctx *c, const tasks__docker_job *j, const char *
         json_object_set_new(hc, "Privileged", json_true());
     const json_t *shm = json_object_get(o, "shmSize");
     if (shm) {
-        int64_t n = parse_bytes(shm);
+        int64_t n = tasks__parse_bytes(shm);
         if (n < 0) {
             kerr_setc(e, KERR_INVALID, "property 'taskRunner.shmSize': not a size (e.g. 64m, 1g)");
             goto fail;
@@ -391,7 +370,7 @@ static json_t *create_body(task_ctx *c, const tasks__docker_job *j, const char *
         const json_t *v = json_object_get(mem, sizes[i].k);
         if (!v || json_is_null(v))
             continue;
-        int64_t n = parse_bytes(v);
+        int64_t n = tasks__parse_bytes(v);
         if (n < 0 && !(i == 1 && json_is_integer(v) && json_integer_value(v) == -1)) {
             kerr_setc(e, KERR_INVALID, "property 'taskRunner.memory.%s': not a size (e.g. 512Mb, 1g)", sizes[i].k);
             goto fail;

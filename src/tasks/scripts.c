@@ -936,6 +936,8 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     proc_env *env = NULL;
     char **argv = NULL, **outpats = NULL, *image = NULL;
     json_t *dopts = NULL; /* the Docker runner's options, when it runs the task */
+    json_t *dunreach = NULL; /* the same when no engine answers (the sandbox maps them) */
+    sandbox *sb = NULL;
     if (proc_workdir_new(root, "kite-script-", &s.rdir, e))
         goto out;
     s.outdir = xasprintf("%s/out", s.rdir);
@@ -974,14 +976,15 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         if (!dopts)
             dopts = json_object();
         if (!json_is_object(dopts) || !docker_engine_reachable(json_string_value(json_object_get(dopts, "host")))) {
-            json_decref(dopts);
+            if (json_is_object(dopts))
+                dunreach = dopts;
+            else
+                json_decref(dopts);
             dopts = NULL;
         }
     }
-    if (dopts && task_prop_string(c, "containerImage", lang_images[s.lg], &image, e))
+    if ((dopts || dunreach) && task_prop_string(c, "containerImage", lang_images[s.lg], &image, e))
         goto out;
-    if (!dopts)
-        warn_container(c);
     warn_unsupported(&s);
 
     int user_path = 0;
@@ -1002,6 +1005,16 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         goto out;
     if (build_argv(&s, dopts ? 1 : user_path, &argv, e))
         goto out;
+    if (!dopts) {
+        /* the sandbox (runner.sandbox, the default, or Docker's stand-in),
+         * once every file of the run folder is written */
+        const char *writable[] = {s.rdir, c->workdir, NULL};
+        int sr = tasks__sandbox_plan(c, dunreach ? dprop : NULL, dunreach, image, writable, &sb, e);
+        if (sr < 0)
+            goto out;
+        if (!sb && !dunreach)
+            warn_container(c);
+    }
 
     proc_spec sp;
     proc_spec_init(&sp);
@@ -1012,6 +1025,10 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     sp.max_line = TASKS__SCRIPT_LINE_MAX;
     sp.on_line = tasks__script_out_line;
     sp.ud = &s.out;
+    if (sb) {
+        sp.spawn = sandbox_spawn;
+        sp.spawn_ud = sb;
+    }
     if (c->deadline_us) {
         int64_t left = (c->deadline_us - time_mono_us()) / 1000;
         sp.timeout_ms = left > 0 ? left : 1;
@@ -1041,6 +1058,12 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         else
             kerr_prefix(e, "the interpreter cannot be started");
         goto out;
+    }
+    if (sb) {
+        int oom = tasks__sandbox_done(sb, e);
+        sb = NULL;
+        if (oom && !r.cancelled)
+            goto out;
     }
     if (r.cancelled) {
         kerr_set(e, "the task was killed while the script ran (%s)", r.pid ? "process group ended" : "not started");
@@ -1089,6 +1112,8 @@ out:
     proc_strv_free(outpats);
     free(image);
     json_decref(dopts);
+    json_decref(dunreach);
+    sandbox_free(sb);
     srun_free(&s);
     return res;
 }
@@ -1303,6 +1328,19 @@ const type_def tasks__scripts[] = {
         .kind = TK_RUNNER,
         .desc = "Run the script as a local child process (the default).",
         .props = NO_PROPS,
+    },
+    {
+        .name = "runner.sandbox",
+        .kind = TK_RUNNER,
+        .desc = "Run the script isolated on this host at the cost of a process: its own namespaces, the "
+                "host's root read-only, no network unless allowed, seccomp, cgroup limits (docs/scripts.md).",
+        .props = PROPS(PENUM("networkMode", 0, "\"none\"", ENUMS("none", "host"),
+                             "none: only its own loopback; host: the host's network"),
+                       PMAP("memory", 0, NULL, &tasks__item_any, "memory limits: memory (e.g. 256Mi, 1g)"),
+                       POBJ("cpu", 0, NULL, PROPS(PNUM("cpus", 0, NULL, "CPUs available")), "CPU limits"),
+                       PINT("pidsLimit", 0, "1024", "most processes at once (0: no limit)"),
+                       PSTRL("volumes", 0, NULL,
+                             "host:target[:ro] bindings; hosts within kite.yml sandbox.allowedVolumes")),
     },
     {
         .name = "runner.docker",

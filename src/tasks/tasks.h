@@ -232,4 +232,13 @@ typedef struct tasks_flow_sync_opts {
 int tasks_flow_sync(store *st, tasks_flow_put_fn put, void *ud, const tasks_flow_sync_opts *o,
                     tasks_flow_sync_log_fn log, void *log_ud, json_t **report /* OUT */, kerr *e);
 
+/* ---- script tasks' default runner ------------------------------------------ */
+
+/* The runner of script tasks that set no taskRunner (kite.yml
+ * defaults.taskRunner): a runner type such as "runner.sandbox", or NULL for
+ * the process runner. Call before threads start. 0, or -1 with e set when
+ * type is not a runner kite can make the default (runner.process,
+ * runner.sandbox). */
+int tasks_set_default_runner(const char *type, kerr *e);
+
 #endif

@@ -31,6 +31,7 @@
 #include "tasks/tasks.h"
 #include "util/buf.h"
 #include "util/proc.h"
+#include "util/sandbox.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -234,6 +235,9 @@ int tasks__script_store_dir(task_ctx *c, const char *dir, const char *prefix, js
 
 /* ---- the Docker runner (script_docker.c) -------------------------------------- */
 
+/* A size property ("512Mb", "256Mi", 1073741824): bytes, -1 when malformed. */
+int64_t tasks__parse_bytes(const json_t *v);
+
 /* The property holding the Docker runner's options when task c asks for it:
  * "taskRunner" (type runner.docker), or with the deprecated `runner: DOCKER`
  * "docker" or "dockerOptions"; NULL when the task does not ask for Docker. */
@@ -294,3 +298,21 @@ int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *
 char *tasks__git_commit_url(const char *url, const char *branch, const char *id);
 
 #endif
+
+/* ---- the sandbox runner (script_sandbox.c) ------------------------------------ */
+
+/* Does task c run in the sandbox (util/sandbox.h), and with what? It does
+ * when its taskRunner is runner.sandbox, when it has no taskRunner and
+ * kite.yml's defaults.taskRunner is runner.sandbox, or when it asks for
+ * Docker (docker_prop, tasks__docker_wanted) and no engine answers: then the
+ * Docker runner's options docker_opts are mapped (cpu, memory, networkMode,
+ * volumes) and image is reported as not used. writable: the folders the task
+ * may write (handed to the sandbox's user). Returns 1 with *out made, 0 when
+ * the task runs on the process runner (a Docker task where no sandbox can be
+ * made, after a warning), -1 with e set (bad options, a volume outside
+ * sandbox.allowedVolumes, runner.sandbox where no sandbox can be made). */
+int tasks__sandbox_plan(task_ctx *c, const char *docker_prop, const json_t *docker_opts, const char *image,
+                        const char *const *writable, sandbox **out /* OUT */, kerr *e);
+/* After the run: "killed: memory limit 256 MiB reached" in e (returns -1)
+ * when the memory limit ended it; frees sb. */
+int tasks__sandbox_done(sandbox *sb, kerr *e);

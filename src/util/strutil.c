@@ -5,8 +5,10 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Optimal string alignment distance: Levenshtein plus the transposition of
  * two adjacent letters as one edit ("Lgo" is one edit from "Log"), compared
@@ -122,4 +124,35 @@ int str_ends_with(const char *s, const char *suffix)
 {
     size_t ls = strlen(s), lx = strlen(suffix);
     return ls >= lx && !memcmp(s + ls - lx, suffix, lx);
+}
+
+int str_parse_bytes(const char *s, long long *bytes)
+{
+    static const struct {
+        const char *u;
+        double m;
+    } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1024.0}, {"kb", 1024.0}, {"ki", 1024.0}, {"kib", 1024.0},
+        {"m", 1048576.0}, {"mb", 1048576.0}, {"mi", 1048576.0}, {"mib", 1048576.0},
+        {"g", 1073741824.0}, {"gb", 1073741824.0}, {"gi", 1073741824.0}, {"gib", 1073741824.0},
+        {"t", 1099511627776.0}, {"tb", 1099511627776.0}, {"ti", 1099511627776.0}, {"tib", 1099511627776.0},
+    };
+    if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
+        return -1;
+    char *end;
+    errno = 0;
+    double n = strtod(s, &end);
+    if (end == s || errno || !(n >= 0) || n > 9.2e18)
+        return -1;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcasecmp(end, units[i].u)) {
+            double b = n * units[i].m;
+            if (!(b < 9.2e18))
+                return -1;
+            *bytes = (long long)b;
+            return 0;
+        }
+    return -1;
 }

@@ -34,5 +34,10 @@ void str_hex_encode(const void *data, size_t n, char *out);
 int str_starts_with(const char *s, const char *prefix);
 /* True when s ends with suffix. */
 int str_ends_with(const char *s, const char *suffix);
+/* A size as Docker and Kubernetes write one: a number (decimals allowed),
+ * optional spaces, and a unit of 1024-based steps in any case: b, k, kb,
+ * ki, kib, m, mb, mi, mib, g..., t... ("512Mb", "256Mi", "1g", "1073741824").
+ * 0 with *bytes, or -1 when malformed, negative or past 2^63. */
+int str_parse_bytes(const char *s, long long *bytes /* OUT */);
 
 #endif
