@@ -184,7 +184,7 @@ else
 fi
 
 # ---- processes ------------------------------------------------------------------------
-sh -c "sleep 120; : $MARK-host" &
+python3 -c 'import time; time.sleep(120)' "$MARK-host" &
 hostp=$!
 shflow "$work/ps.yaml" "echo pid=\$\$
 ls /proc | grep -c '^[0-9]'
