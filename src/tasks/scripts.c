@@ -1331,6 +1331,8 @@ const type_def tasks__scripts[] = {
     },
     {
         .name = "runner.sandbox",
+        /* kite's own: Kestra has no runner of this name */
+        .aliases = ALIASES("io.kestra.plugin.core.runner.Sandbox"),
         .kind = TK_RUNNER,
         .desc = "Run the script isolated on this host at the cost of a process: its own namespaces, the "
                 "host's root read-only, no network unless allowed, seccomp, cgroup limits (docs/scripts.md).",

@@ -224,6 +224,13 @@ static cg_ctrl cgs[CG_N] = {{"memory", 0, NULL}, {"cpu", 0, NULL}, {"pids", 0, N
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int net_pool[NET_POOL];
 static int net_pool_n;
+/* empty v1 pids and cpu cgroups of ended runs, reused (a mkdir and an rmdir
+ * of a v1 cgroup cost more than the rest of a run's set-up); memory cgroups
+ * are always fresh, so that no charge or OOM count of a run is seen by the
+ * next */
+#define CG_POOL 32
+static char *cg_pool[CG_N][CG_POOL];
+static int cg_pool_n[CG_N];
 
 static void init_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void init_fail(const char *fmt, ...)
@@ -512,9 +519,27 @@ static void find_cgroups(void)
     }
 }
 
+static void cg_pool_drain(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (int c = 0; c < CG_N; c++)
+        while (cg_pool_n[c] > 0) {
+            char *d = cg_pool[c][--cg_pool_n[c]];
+            rmdir(d);
+            free(d);
+        }
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static int cg_poolable(int c)
+{
+    return c != CG_MEMORY && cgs[c].base && !cgs[c].v2;
+}
+
 static void init_all(void)
 {
     sandbox_ids(&run_uid, &run_gid);
+    atexit(cg_pool_drain);
     if (make_seccomp())
         return;
     if (make_userns())
@@ -800,8 +825,17 @@ static int cg_setup(sandbox *sb, const sandbox_opts *o, kerr *e)
         for (int d = 0; d < c; d++)
             if (sb->cg_dir[d] && cgs[d].v2 && cgs[c].v2)
                 shared = d;
-        char *dir = shared >= 0 ? xstrdup(sb->cg_dir[shared])
-                                : xasprintf("%s/kite-%d-%u", cgs[c].base, (int)getpid(), seq);
+        char *dir = NULL;
+        if (shared >= 0) {
+            dir = xstrdup(sb->cg_dir[shared]);
+        } else if (cg_poolable(c)) {
+            pthread_mutex_lock(&pool_lock);
+            if (cg_pool_n[c] > 0)
+                dir = cg_pool[c][--cg_pool_n[c]];
+            pthread_mutex_unlock(&pool_lock);
+        }
+        if (!dir)
+            dir = xasprintf("%s/kite-%d-%u-%d", cgs[c].base, (int)getpid(), seq, c);
         if (shared < 0 && mkdir(dir, 0755) && errno != EEXIST) {
             int rc = kerr_set(e, "sandbox: cannot make the cgroup %s: %s", dir, strerror(errno));
             free(dir);
@@ -1259,8 +1293,22 @@ void sandbox_finish(sandbox *sb, sandbox_report *r)
             sb->cg_fd[c] = -1;
         }
         for (int c = 0; c < CG_N; c++) {
-            if (!sb->cg_dir[c] || (c && sb->cg_dir[c - 1] && !strcmp(sb->cg_dir[c], sb->cg_dir[c - 1])))
+            int dup = 0;
+            for (int d = 0; d < c && sb->cg_dir[c]; d++)
+                dup |= sb->cg_dir[d] && !strcmp(sb->cg_dir[c], sb->cg_dir[d]);
+            if (!sb->cg_dir[c] || dup)
                 continue;
+            if (cg_poolable(c)) {
+                pthread_mutex_lock(&pool_lock);
+                int kept = cg_pool_n[c] < CG_POOL;
+                if (kept) {
+                    cg_pool[c][cg_pool_n[c]++] = sb->cg_dir[c];
+                    sb->cg_dir[c] = NULL;
+                }
+                pthread_mutex_unlock(&pool_lock);
+                if (kept)
+                    continue;
+            }
             /* the PID namespace is gone with its PID 1; what is left is
              * only what the kernel has not finished reaping */
             for (int tries = 0; tries < 200 && rmdir(sb->cg_dir[c]) && errno == EBUSY; tries++) {

@@ -371,7 +371,7 @@ else
     ko "the pre-0.10 Bash task with a named output file" "state=$state"
 fi
 
-# ---- a Docker runner runs as a local process, with one warning ---------------
+# ---- a Docker runner without an engine: the sandbox, with one warning --------
 cat >"$work/docker.yaml" <<'EOF'
 id: docker
 namespace: e2e.scripts
@@ -385,11 +385,12 @@ tasks:
       - python -c 'print("ran locally")'
 EOF
 run docker "$work/docker.yaml"
-n=$(grep -c 'no Docker engine is configured' "$work/err")
+# in the sandbox where one can be made (tests/e2e/sandbox.sh), else as a local process
+n=$(grep -c 'containerImage ghcr.io/kestra-io/pydata:latest is not used: the sandbox\|no sandbox can be made on this host' "$work/err")
 if [ "$state" = SUCCESS ] && [ "$n" -eq 1 ] && grep -q 'ran locally' "$work/err"; then
-    ok "a Docker task runner runs on the process runner with one warning"
+    ok "a Docker task runner without an engine runs here with one warning"
 else
-    ko "a Docker task runner runs on the process runner with one warning" "state=$state warnings=$n"
+    ko "a Docker task runner without an engine runs here with one warning" "state=$state warnings=$n"
 fi
 
 # no run folder left behind
