@@ -75,7 +75,7 @@ static int one(const char *const *av, int mode, steps *st)
     double a = now_ms(), b = a, c, d;
     if (mode) {
         const char *w[] = {dir, NULL};
-        sandbox_opts o = {.writable = w, .host_network = mode == 2, .pids_max = 1024};
+        sandbox_opts o = {.writable = w, .host_network = mode == 2};
         kerr e = KERR_INIT;
         if (sandbox_new(&o, &sb, &e)) {
             fprintf(stderr, "bench_sandbox: %s\n", e.msg);

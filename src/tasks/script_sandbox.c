@@ -67,7 +67,6 @@ static void sbx_opts_free(sbx_opts *o)
 static int read_opts(const json_t *o, int docker, sbx_opts *so, kerr *e)
 {
     memset(so, 0, sizeof *so);
-    so->pids = 1024;
     const char *nm = json_string_value(json_object_get(o, "networkMode"));
     if (docker) {
         so->host_network = !(nm && !strcasecmp(nm, "none"));
@@ -97,7 +96,7 @@ static int read_opts(const json_t *o, int docker, sbx_opts *so, kerr *e)
     const json_t *pl = json_object_get(o, "pidsLimit");
     if (pl && !json_is_null(pl)) {
         if (!json_is_integer(pl) || json_integer_value(pl) < 0)
-            return kerr_setc(e, KERR_INVALID, "property 'taskRunner.pidsLimit': a number of processes (0: none)");
+            return kerr_setc(e, KERR_INVALID, "property 'taskRunner.pidsLimit': a number of processes (0: no limit of its own)");
         so->pids = json_integer_value(pl);
     }
     const json_t *vols = json_object_get(o, "volumes");

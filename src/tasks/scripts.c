@@ -1340,7 +1340,7 @@ const type_def tasks__scripts[] = {
                              "none: only its own loopback; host: the host's network"),
                        PMAP("memory", 0, NULL, &tasks__item_any, "memory limits: memory (e.g. 256Mi, 1g)"),
                        POBJ("cpu", 0, NULL, PROPS(PNUM("cpus", 0, NULL, "CPUs available")), "CPU limits"),
-                       PINT("pidsLimit", 0, "1024", "most processes at once (0: no limit)"),
+                       PINT("pidsLimit", 0, "0", "most processes at once, through a cgroup (0: only the 8192 all sandboxed tasks share)"),
                        PSTRL("volumes", 0, NULL,
                              "host:target[:ro] bindings; hosts within kite.yml sandbox.allowedVolumes")),
     },

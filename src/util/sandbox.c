@@ -65,6 +65,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1068,6 +1069,11 @@ static int child_b(void *arg)
         fail_at(cs, "taking the task's user");
         _exit(127);
     }
+    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
+    if (setrlimit(RLIMIT_NPROC, &nproc)) {
+        fail_at(cs, "the process limit");
+        _exit(127);
+    }
     if (dup2(sb->null_fd, 0) < 0 || dup2(sb->out_fd, 1) < 0 || dup2(sb->err_fd, 2) < 0) {
         fail_at(cs, "dup2");
         _exit(127);
@@ -1140,6 +1146,15 @@ static int child_a(void *arg)
 
 /* ---- A run ---------------------------------------------------------------------- */
 
+static pthread_mutex_t stage_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *stage_dir;
+
+static void stage_remove(void)
+{
+    if (stage_dir)
+        rmdir(stage_dir);
+}
+
 int sandbox_new(const sandbox_opts *o, sandbox **out, kerr *e)
 {
     *out = NULL;
@@ -1153,12 +1168,29 @@ int sandbox_new(const sandbox_opts *o, sandbox **out, kerr *e)
     sb->net_fd = sb->null_fd = -1;
     for (int c = 0; c < CG_N; c++)
         sb->cg_fd[c] = -1;
-    sb->stage = xasprintf("%s/.sandbox-root", o->writable[0]);
-    if (mkdir(sb->stage, 0700) && errno != EEXIST) {
-        kerr_set(e, "sandbox: cannot make %s: %s", sb->stage, strerror(errno));
-        sandbox_free(sb);
-        return -1;
+    /* one staging folder for every run of this process: each run mounts
+     * on it in its own mount namespace only, and removing a folder that
+     * was a mount point (in a namespace being torn down) costs ~1 ms */
+    pthread_mutex_lock(&stage_lock);
+    if (!stage_dir) {
+        char *parent = xstrdup(o->writable[0]);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent)
+            *slash = '\0';
+        char *d = xasprintf("%s/.kite-sandbox-%d", parent, (int)getpid());
+        free(parent);
+        if (mkdir(d, 0700) && errno != EEXIST) {
+            pthread_mutex_unlock(&stage_lock);
+            kerr_set(e, "sandbox: cannot make %s: %s", d, strerror(errno));
+            free(d);
+            sandbox_free(sb);
+            return -1;
+        }
+        stage_dir = d;
+        atexit(stage_remove);
     }
+    sb->stage = xstrdup(stage_dir);
+    pthread_mutex_unlock(&stage_lock);
     pthread_mutex_lock(&cfg_lock);
     int rc = plan(sb, o, e);
     pthread_mutex_unlock(&cfg_lock);
@@ -1350,8 +1382,6 @@ void sandbox_free(sandbox *sb)
     free(sb->ops);
     for (int c = 0; c < CG_N; c++)
         free(sb->cg_dir[c]);
-    if (sb->stage)
-        rmdir(sb->stage);
     free(sb->stage);
     strv_free(sb->cands);
     free(sb);
