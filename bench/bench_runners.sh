@@ -8,7 +8,9 @@
 #            computing fibo(10) in a fresh python3 (bench/scripts_fibo40.yaml)
 #
 # each through `kite run` (start-up included) on the process runner, on the
-# sandbox runner (when this kite has runner.sandbox) and on the Docker runner
+# sandbox runner (when this kite has runner.sandbox), through bubblewrap doing
+# the same isolation (each command wrapped in bwrap, on the process runner;
+# the fibo tasks then are shell tasks running python3 -c) and on the Docker runner
 # (when an engine answers at $DOCKER_HOST or /var/run/docker.sock, or when
 # this script can start a dockerd of its own: root, Debian's docker.io), next
 # to 40 bare `sh -c 'echo hi'` and 40 bare `/usr/bin/python3 -c fibo(10)`
@@ -42,7 +44,14 @@ trap cleanup EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-# flow FILE KIND RUNNER_YAML: 40 sequential tasks of KIND (echo, fibo)
+# bubblewrap doing the sandbox's isolation, as a command of the process runner
+BW="bwrap --unshare-all --die-with-parent --new-session --ro-bind / / --proc /proc --dev /dev --tmpfs /tmp"
+BW="$BW --bind \"\$PWD\" \"\$PWD\" --chdir \"\$PWD\""
+FIB='def fibo(n): return n if n < 2 else fibo(n - 1) + fibo(n - 2)
+print(fibo(10))'
+
+# flow FILE KIND RUNNER_YAML: 40 sequential tasks of KIND (echo, fibo); the
+# runner BWRAP runs each through bwrap on the process runner
 flow() {
     local f=$1 kind=$2 runner=$3
     {
@@ -50,7 +59,18 @@ flow() {
         echo "namespace: bench.runners"
         echo "tasks:"
         for i in $(seq 1 40); do
-            if [ "$kind" = echo ]; then
+            if [ "$runner" = BWRAP ]; then
+                echo "  - id: t$i"
+                echo "    type: io.kestra.plugin.scripts.shell.Commands"
+                echo "    commands:"
+                if [ "$kind" = echo ]; then
+                    echo "      - $BW /bin/sh -c 'echo hi'"
+                else
+                    echo "      - |"
+                    echo "        $BW /usr/bin/python3 -c '$(echo "$FIB" | head -1)"
+                    echo "        $(echo "$FIB" | tail -1)'"
+                fi
+            elif [ "$kind" = echo ]; then
                 echo "  - id: t$i"
                 echo "    type: io.kestra.plugin.scripts.shell.Commands"
                 [ -n "$runner" ] && printf '%s\n' "$runner"
@@ -101,6 +121,13 @@ if "$KITE" plugins list 2>/dev/null | grep -q 'runner\.sandbox'; then
       type: runner.sandbox'
 else
     echo "sandbox: not available (this kite has no runner.sandbox)"
+fi
+
+if command -v bwrap >/dev/null && bwrap --unshare-all --ro-bind / / true 2>/dev/null; then
+    runners="$runners bwrap"
+    R_bwrap=BWRAP
+else
+    echo "bwrap: not available (Debian's bubblewrap, with user namespaces)"
 fi
 
 docker_note=
