@@ -12,6 +12,7 @@
 #include "flow/flow.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/sandbox.h"
 #include "util/strutil.h"
 
 #include <dirent.h>
@@ -169,6 +170,26 @@ int cli_cmd_validate(int argc, char **argv)
                 diags_add(&per[i], g->file, g->line, g->col, g->path, "%s", g->msg);
             }
     diags_free(&cross);
+
+    /* runner.sandbox where this host cannot make a sandbox: its tasks would fail */
+    kerr sbe = KERR_INIT;
+    int no_sandbox = -1;
+    for (size_t i = 0; i < files.n; i++)
+        for (size_t t = 0; flows[i] && t < flows[i]->ntasks; t++) {
+            const flow_task *ft = &flows[i]->tasks[t];
+            const char *rt = json_string_value(json_object_get(json_object_get(ft->json, "taskRunner"), "type"));
+            if (!rt || flow_type_find(rt) != flow_type_find("runner.sandbox"))
+                continue;
+            if (no_sandbox < 0)
+                no_sandbox = sandbox_available(&sbe) != 0;
+            if (!no_sandbox)
+                break;
+            char *ptr = xasprintf("%s/taskRunner", ft->path);
+            const ypos *pos = posmap_get(flows[i]->pos, ptr);
+            diags_warn(&per[i], flows[i]->file, pos ? pos->key_line : 0, pos ? pos->key_col : 0, ptr,
+                       "task '%s': runner.sandbox cannot run on this host: %s", ft->id ? ft->id : "?", sbe.msg);
+            free(ptr);
+        }
 
     json_t *all = json_out ? json_array() : NULL;
     for (size_t i = 0; i < files.n; i++) {
