@@ -208,10 +208,49 @@ int main(void)
     const char *bwpy[] = {BW, "/usr/bin/python3", "-c", fib, NULL};
     measure("python3 fibo(10)", py, bwpy);
 
+    /* interleaved, one run of each in turn, so that the machine's load
+     * drifts over all of them alike: per-run medians */
+    enum { M = 201 };
+    static double tp[M], tn[M], th[M], tb[M];
+    int have_bw = access("/usr/bin/bwrap", X_OK) == 0;
     steps st;
     memset(&st, 0, sizeof st);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < M; i++) {
+        double t0 = now_ms();
+        one(sh, 0, NULL);
+        double t1 = now_ms();
         one(sh, 1, &st);
+        double t2 = now_ms();
+        one(sh, 2, NULL);
+        double t3 = now_ms();
+        if (have_bw)
+            one(bwsh, 0, NULL);
+        tp[i] = t1 - t0;
+        tn[i] = t2 - t1;
+        th[i] = t3 - t2;
+        tb[i] = now_ms() - t3;
+    }
+    double mp = median(tp, M), mn = median(tn, M), mh = median(th, M), mb = have_bw ? median(tb, M) : 0;
+    enum { MP = 41 };
+    static double pp[MP], pn[MP], pb[MP];
+    for (int i = 0; i < MP; i++) {
+        double t0 = now_ms();
+        one(py, 0, NULL);
+        double t1 = now_ms();
+        one(py, 1, NULL);
+        double t2 = now_ms();
+        if (have_bw)
+            one(bwpy, 0, NULL);
+        pp[i] = t1 - t0;
+        pn[i] = t2 - t1;
+        pb[i] = now_ms() - t2;
+    }
+    double mpp = median(pp, MP), mpn = median(pn, MP), mpb = have_bw ? median(pb, MP) : 0;
+    printf("  python3 fibo(10), %d runs of each interleaved, median per run: process runner %.2f ms, sandbox %.2f ms "
+           "(%+.2f ms), bwrap %.2f ms (%+.2f ms)\n", MP, mpp, mpn, mpn - mpp, mpb, mpb - mpp);
+    printf("  sh -c 'echo hi', %d runs of each interleaved, median per run: process runner %.2f ms, sandbox %.2f ms "
+           "(%+.2f ms), sandbox with the host's network %.2f ms (%+.2f ms), bwrap %.2f ms (%+.2f ms)\n", M, mp, mn,
+           mn - mp, mh, mh - mp, mb, mb - mp);
     printf("  where a sandbox's set-up goes (mean of %d runs, no network, microseconds from the clone call):\n",
            st.runs);
     for (int i = 0; i < st.n; i++)
