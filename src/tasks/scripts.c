@@ -270,7 +270,7 @@ static const char kestra_py[] =
 static int make_bindir(srun *s, kerr *e)
 {
     s->bindir = xasprintf("%s/bin", s->rdir);
-    if (mkdir(s->bindir, 0700))
+    if (mkdir(s->bindir, 0700) && errno != EEXIST) /* EEXIST: a reused folder's, empty */
         return kerr_set(e, "cannot create %s: %s", s->bindir, strerror(errno));
     static const char *const names[] = {"python", "python3"};
     for (size_t i = 0; i < 2; i++) {
@@ -281,7 +281,7 @@ static int make_bindir(srun *s, kerr *e)
             return kerr_set(e, "cannot create the python link in %s: %s", s->bindir, strerror(errno));
     }
     s->pydir = xasprintf("%s/py", s->rdir);
-    if (mkdir(s->pydir, 0700))
+    if (mkdir(s->pydir, 0700) && errno != EEXIST)
         return kerr_set(e, "cannot create %s: %s", s->pydir, strerror(errno));
     char *f = xasprintf("%s/kestra.py", s->pydir);
     int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -780,7 +780,11 @@ static void srun_free(srun *s)
         unlink(s->script_path);
     if (s->rdir) {
         kerr e = KERR_INIT;
-        if (proc_workdir_remove(s->rdir, NULL, NULL, &e) < 0)
+        /* emptied and kept for the next script when it holds out/ and work/
+         * (proc_workdir_give): a folder costs more than a spawn on some disks */
+        static const char *const subdirs[] = {"out", "work", NULL};
+        static const char *const py_subdirs[] = {"out", "work", "bin", "py", NULL};
+        if (proc_workdir_give(s->rdir, s->bindir ? py_subdirs : subdirs, &e) < 0)
             task_log(s->c, LEVEL_WARN, "cannot remove the run folder: %s", e.msg);
     }
     json_decref(s->localized);
@@ -938,10 +942,11 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     json_t *dopts = NULL; /* the Docker runner's options, when it runs the task */
     json_t *dunreach = NULL; /* the same when no engine answers (the sandbox maps them) */
     sandbox *sb = NULL;
-    if (proc_workdir_new(root, "kite-script-", &s.rdir, e))
+    int reused = 0; /* a folder given back by an earlier script: out/ and work/ are there, empty */
+    if (proc_workdir_take(root, "kite-script-", &s.rdir, &reused, e))
         goto out;
     s.outdir = xasprintf("%s/out", s.rdir);
-    if (mkdir(s.outdir, 0700)) {
+    if (!reused && mkdir(s.outdir, 0700)) {
         kerr_set(e, "cannot create %s: %s", s.outdir, strerror(errno));
         goto out;
     }
@@ -949,7 +954,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         s.workdir = xstrdup(c->workdir);
     } else {
         s.workdir = xasprintf("%s/work", s.rdir);
-        if (mkdir(s.workdir, 0700)) {
+        if (!reused && mkdir(s.workdir, 0700)) {
             kerr_set(e, "cannot create %s: %s", s.workdir, strerror(errno));
             goto out;
         }

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -319,4 +320,147 @@ int proc_workdir_remove(const char *dir, const char *const *keep, char ***kept, 
         return -1;
     }
     return (int)w.nkept;
+}
+
+/* ---- Reused folders ------------------------------------------------------
+ *
+ * On this kind of disk a folder costs more than a spawn: ext4 mounted with
+ * `discard` takes 0.1-0.2 ms a mkdir and up to 1 ms a rmdir (the freed block
+ * is discarded), and a script task made and removed three. So a run's folder
+ * that held only its named sub-folders is emptied (with the walk above:
+ * links removed, never followed, no crossing into another file system),
+ * every other entry removed, modes set back to 0700, and kept for the next
+ * run with the same root and prefix: a few at most, removed at exit. A
+ * folder that cannot be brought back to that state is removed as before. */
+
+#define POOL_MAX 8
+
+static struct pooled {
+    char *dir;       /* root/prefixXXXXXX */
+    size_t keylen;   /* the length of root/prefix */
+} pool[POOL_MAX];
+static int npool, pool_atexit;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_drain(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < npool; i++) {
+        kerr e = KERR_INIT;
+        proc_workdir_remove(pool[i].dir, NULL, NULL, &e);
+        free(pool[i].dir);
+    }
+    npool = 0;
+    pthread_mutex_unlock(&pool_lock);
+}
+
+int proc_workdir_take(const char *root, const char *prefix, char **path, int *reused, kerr *e)
+{
+    *reused = 0;
+    *path = NULL;
+    if (root && *root && prefix && !strchr(prefix, '/')) {
+        size_t rl = strlen(root);
+        while (rl > 1 && root[rl - 1] == '/')
+            rl--;
+        char *key = xasprintf("%.*s/%s", (int)rl, root, prefix);
+        size_t kl = strlen(key);
+        pthread_mutex_lock(&pool_lock);
+        for (int i = npool - 1; i >= 0; i--)
+            if (pool[i].keylen == kl && !strncmp(pool[i].dir, key, kl)) {
+                *path = pool[i].dir;
+                pool[i] = pool[--npool];
+                break;
+            }
+        pthread_mutex_unlock(&pool_lock);
+        free(key);
+        if (*path) {
+            *reused = 1;
+            return 0;
+        }
+    }
+    return proc_workdir_new(root, prefix, path, e);
+}
+
+/* Empties dir but for its sub-folders named in subdirs, themselves emptied:
+ * 0 when dir then holds exactly those, empty, mode 0700; -1 otherwise. */
+static int recycle(const char *dir, const char *const *subdirs)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(dfd, &st) != 0 || fchmod(dfd, 0700) != 0) {
+        close(dfd);
+        return -1;
+    }
+    kerr e = KERR_INIT;
+    rmwalk w = {.dev = st.st_dev, .e = &e, .root = dir};
+    size_t found = 0, nsub = 0;
+    for (const char *const *n = subdirs; n && *n; n++)
+        nsub++;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) && !w.failed) {
+        const char *name = de->d_name;
+        if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+            continue;
+        int named = 0;
+        for (const char *const *n = subdirs; n && *n && !named; n++)
+            named = !strcmp(*n, name);
+        struct stat cs;
+        if (fstatat(dirfd(d), name, &cs, AT_SYMLINK_NOFOLLOW) != 0) {
+            w.failed = 1;
+            break;
+        }
+        if (S_ISDIR(cs.st_mode) && cs.st_dev == st.st_dev) {
+            int cfd = open_sub(dirfd(d), name);
+            if (cfd < 0) {
+                w.failed = 1;
+                break;
+            }
+            if (named && fchmod(cfd, 0700) != 0) {
+                close(cfd);
+                w.failed = 1;
+                break;
+            }
+            if (rm_dir(&w, cfd, name, 1) || w.failed) {
+                w.failed = 1;
+                break;
+            }
+            if (named)
+                found++;
+            else if (unlink_entry(dirfd(d), name, AT_REMOVEDIR) != 0)
+                w.failed = 1;
+        } else if (named || S_ISDIR(cs.st_mode) || unlink_entry(dirfd(d), name, 0) != 0) {
+            w.failed = 1; /* a named entry that is no folder, another file system */
+        }
+    }
+    closedir(d);
+    return w.failed || found != nsub ? -1 : 0;
+}
+
+int proc_workdir_give(const char *dir, const char *const *subdirs, kerr *e)
+{
+    /* root/prefixXXXXXX: the key is all but mkdtemp's six characters */
+    size_t dl = strlen(dir), keylen = dl > 6 ? dl - 6 : 0;
+    if (keylen && !recycle(dir, subdirs)) {
+        pthread_mutex_lock(&pool_lock);
+        if (npool < POOL_MAX) {
+            if (!pool_atexit) {
+                pool_atexit = 1;
+                atexit(pool_drain);
+            }
+            pool[npool].dir = xstrdup(dir);
+            pool[npool].keylen = keylen;
+            npool++;
+            pthread_mutex_unlock(&pool_lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&pool_lock);
+    }
+    return proc_workdir_remove(dir, NULL, NULL, e) < 0 ? -1 : 0;
 }

@@ -1418,6 +1418,94 @@ static int build_and_remove_read_only(void)
     return access(root, F_OK) == 0 ? 18 : 0;
 }
 
+/* A run's folder given back with its named sub-folders is reused emptied
+ * (links removed, never followed; modes 0700 again); one that lost a named
+ * sub-folder, or had a link in its place, is removed; another root or prefix
+ * never gets it. */
+static void test_workdir_reuse(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/kite-test-reuse-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char outside[] = "/tmp/kite-test-outside-XXXXXX";
+    assert_non_null(mkdtemp(outside));
+    touch(outside, "precious.txt");
+    static const char *const subs[] = {"out", "work", NULL};
+    kerr e = KERR_INIT;
+    char *wd;
+    int reused = -1;
+    assert_int_equal(proc_workdir_take(root, "kite-reuse-", &wd, &reused, &e), 0);
+    assert_int_equal(reused, 0);
+    mkd(wd, "out");
+    mkd(wd, "work");
+    mkd(wd, "work/deep");
+    touch(wd, "work/deep/x.txt");
+    touch(wd, "out/r.json");
+    mkd(wd, "bin");
+    char *ln = xasprintf("%s/work/link", wd);
+    assert_int_equal(symlink(outside, ln), 0);
+    free(ln);
+    char *w = xasprintf("%s/work", wd);
+    assert_int_equal(chmod(w, 0500), 0);
+    assert_int_equal(proc_workdir_give(wd, subs, &e), 0);
+    assert_int_equal(access(wd, F_OK), 0); /* kept */
+
+    char *other;
+    assert_int_equal(proc_workdir_take(root, "kite-other-", &other, &reused, &e), 0);
+    assert_int_equal(reused, 0);
+    assert_int_equal(proc_workdir_give(other, subs, &e), 0); /* no out/, work/: removed */
+    assert_int_equal(access(other, F_OK), -1);
+    free(other);
+
+    char *again;
+    assert_int_equal(proc_workdir_take(root, "kite-reuse-", &again, &reused, &e), 0);
+    assert_int_equal(reused, 1);
+    assert_string_equal(again, wd);
+    struct stat st;
+    assert_int_equal(stat(w, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    DIR *d = opendir(again);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    assert_int_equal(n, 2); /* out and work, bin gone */
+    d = opendir(w);
+    assert_non_null(d);
+    n = 0;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    assert_int_equal(n, 0);
+    char *p = xasprintf("%s/precious.txt", outside);
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+
+    /* out/ replaced by a link: removed, not reused, the link not followed */
+    ln = xasprintf("%s/out", again);
+    assert_int_equal(rmdir(ln), 0);
+    assert_int_equal(symlink(outside, ln), 0);
+    free(ln);
+    assert_int_equal(proc_workdir_give(again, subs, &e), 0);
+    assert_int_equal(access(again, F_OK), -1);
+    p = xasprintf("%s/precious.txt", outside);
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+    free(wd);
+    assert_int_equal(proc_workdir_take(root, "kite-reuse-", &wd, &reused, &e), 0);
+    assert_int_equal(reused, 0);
+    assert_int_equal(proc_workdir_give(wd, subs, &e), 0);
+    free(wd);
+    free(again);
+    free(w);
+    assert_int_equal(proc_workdir_remove(outside, NULL, NULL, &e), 0);
+    assert_int_equal(proc_workdir_remove(root, NULL, NULL, &e), 0);
+}
+
 static void test_workdir_read_only_folders(void **state)
 {
     pid_t pid = fork();
@@ -1497,6 +1585,7 @@ int main(void)
         cmocka_unit_test(test_reap_orphans),
         cmocka_unit_test(test_workdir),
         cmocka_unit_test(test_workdir_read_only_folders),
+        cmocka_unit_test(test_workdir_reuse),
         cmocka_unit_test(test_glob),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
