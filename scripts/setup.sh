@@ -16,7 +16,8 @@ libssl-dev
 libgnutls28-dev
 libavro-dev python3-avro time
 docker.io busybox-static file
-libseccomp-dev"
+libseccomp-dev
+chromium"
 
 missing=""
 for p in $PKGS; do

@@ -4,12 +4,24 @@
 import { EditorState, Extension } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
-import { syntaxHighlighting, defaultHighlightStyle, indentOnInput, bracketMatching, foldGutter } from '@codemirror/language';
+import { syntaxHighlighting, HighlightStyle, indentOnInput, bracketMatching, foldGutter } from '@codemirror/language';
 import { yaml } from '@codemirror/lang-yaml';
 import { linter, lintGutter, Diagnostic, forceLinting } from '@codemirror/lint';
 import { autocompletion, CompletionContext, CompletionResult, completionKeymap } from '@codemirror/autocomplete';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
+import { tags } from '@lezer/highlight';
 import * as api from './api';
+
+// colours from CSS variables (style.css), so light and dark themes both read well
+const highlight = HighlightStyle.define([
+  { tag: [tags.propertyName, tags.definition(tags.propertyName)], color: 'var(--hl-key)' },
+  { tag: [tags.string, tags.special(tags.string), tags.content], color: 'var(--hl-str)' },
+  { tag: [tags.number, tags.integer, tags.float], color: 'var(--hl-num)' },
+  { tag: [tags.bool, tags.null, tags.atom, tags.keyword], color: 'var(--hl-atom)' },
+  { tag: [tags.comment, tags.lineComment], color: 'var(--hl-comment)', fontStyle: 'italic' },
+  { tag: [tags.meta, tags.labelName, tags.typeName, tags.processingInstruction], color: 'var(--hl-meta)' },
+  { tag: tags.invalid, color: 'var(--err)' },
+]);
 
 export interface ValidateResult { diagnostics: Diagnostic[]; messages: string[]; }
 
@@ -163,7 +175,7 @@ export function flowEditor(parent: HTMLElement, doc: string, opts: { onSave: (sr
       extensions: [
         lineNumbers(), highlightActiveLineGutter(), foldGutter(), drawSelection(), history(), indentOnInput(),
         bracketMatching(), highlightActiveLine(), highlightSelectionMatches(),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }), yaml(), lintGutter(), lint,
+        syntaxHighlighting(highlight), yaml(), lintGutter(), lint,
         autocompletion({ override: [complete], activateOnTyping: true }),
         EditorState.tabSize.of(2),
         keymap.of([

@@ -8,11 +8,11 @@ import { keyRows } from './common';
 export async function namespacesPage(c: Ctx) {
   title('Namespaces');
   c.root.append(h('div', { class: 'page-head' }, h('h1', null, 'Namespaces')));
-  let list: { id: string; flows: number; executions?: Record<string, number> }[] = [];
+  let list: { id: string; flows: number; executions?: Record<string, number>; tree?: Record<string, number> }[] = [];
   try {
     const d = await api.get('/namespaces?size=1000');
     const rows = Array.isArray(d) ? d : d.results || [];
-    list = rows.map((r: any) => ({ id: r.id || r.namespace, flows: r.flowCount ?? r.flows ?? 0, executions: r.executionCountByState || r.executions || r.executionsByState }));
+    list = rows.map((r: any) => ({ id: r.id || r.namespace, flows: r.flowCount ?? r.flows ?? 0, executions: r.executionCounts || r.executionCountByState || r.executions || r.executionsByState, tree: r.treeExecutionCounts }));
   } catch (e: any) {
     c.root.append(banner(`GET /api/v1/namespaces is not available (${e.message}): counted from the flows`, 'info'));
     try {
@@ -39,7 +39,8 @@ export async function namespacesPage(c: Ctx) {
   keyRows(tb);
   const walk = (n: Node, depth: number) => {
     for (const k of [...n.kids.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const ex = k.own?.executions || {};
+      // the executions of the namespace and the ones under it, as the flows column counts them
+      const ex = k.own?.tree || k.own?.executions || {};
       tb.append(h('tr', { tabindex: 0 },
         h('td', { style: { paddingLeft: `${depth * 18 + 8}px` } }, h('a', { href: `/ui/namespaces/${api.enc(k.full)}`, 'data-link': '' }, depth ? k.name : k.full)),
         h('td', { class: 'num' }, String(total(k))),
