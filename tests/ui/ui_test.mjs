@@ -128,7 +128,8 @@ async function step(name, opts, fn) {
 const ui = p => `${BASE}/ui${p}`;
 const text = sel => page.locator(sel).first().innerText();
 async function editorSet(src) {
-  await page.waitForFunction(() => !!window.__kiteEditor);
+  // (not waitForFunction: when it polls it compiles a string, which the page's CSP refuses)
+  await until('the editor', () => page.evaluate(() => !!window.__kiteEditor));
   await page.evaluate(s => { const v = window.__kiteEditor; v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: s } }); v.focus(); }, src);
 }
 // selects the first occurrence of word on the given line (1-based) of the editor
@@ -215,6 +216,43 @@ triggers:
   - id: every_night
     type: io.kestra.plugin.core.trigger.Schedule
     cron: "0 3 1 1 *"
+`, 'application/x-yaml');
+  await must('POST', '/flows', `id: branches
+namespace: ${NS}
+description: flowables for the topology
+tasks:
+  - id: fetch
+    type: io.kestra.plugin.core.log.Log
+    message: fetch
+  - id: fan_out
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: left
+        type: io.kestra.plugin.core.log.Log
+        message: left
+      - id: right
+        type: io.kestra.plugin.core.log.Log
+        message: right
+  - id: check
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: publish
+        type: io.kestra.plugin.core.log.Log
+        message: publish
+    else:
+      - id: hold
+        type: io.kestra.plugin.core.log.Log
+        message: hold
+errors:
+  - id: alert
+    type: io.kestra.plugin.core.log.Log
+    message: failed
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+    disabled: true
 `, 'application/x-yaml');
   await must('POST', '/flows', `id: report
 namespace: uitest.other
@@ -313,13 +351,22 @@ await step('topology: the flow drawn as a graph', { needs: ['editor: fixed, save
   await page.waitForURL(/\/topology$/);
   for (const t of ['hello', 'file', 'wait_here', 'bye']) await page.locator(`svg.graph g.node[data-task="${t}"]`).waitFor();
   if (await page.locator('.banner').count()) throw new Error(`banner: ${await text('.banner')}`);
+});
+await step('topology: flowables as clusters, branches, errors and triggers', async () => {
+  await page.goto(ui(`/flows/${NS}/branches/topology`));
+  for (const t of ['fetch', 'fan_out', 'left', 'right', 'check', 'publish', 'hold', 'alert', 'hourly']) await page.locator(`svg.graph g.node[data-task="${t}"]`).waitFor();
+  const labels = await page.locator('svg.graph .cluster-label').allTextContents();
+  if (!labels.includes('Parallel') || !labels.includes('If')) throw new Error(`cluster labels: ${labels}`);
+  if (!(await page.locator('svg.graph path.edge.rel-error').count())) throw new Error('no error edge');
+  if (await page.locator('.banner').count()) throw new Error(`banner: ${await text('.banner')}`);
   await shot('topology');
 });
 
 // ---- execute, logs, Gantt --------------------------------------------------------------------
 await step('execute: the form has a field per input and starts an execution with them', { needs: ['editor: fixed, saved with Ctrl-S, it is a flow'] }, async () => {
+  await page.goto(ui(`/flows/${NS}/hello_inputs`));
   await page.click('a:has-text("▶ Execute")');
-  await page.waitForURL(/\/execute$/);
+  await page.waitForURL(/hello_inputs\/execute$/);
   await page.locator('#in-name').waitFor();
   if ((await page.inputValue('#in-name')) !== 'world') throw new Error('the STRING default is not filled in');
   await page.fill('#in-name', 'Ada');
@@ -477,11 +524,11 @@ await step('namespaces: the tree with counts of flows and executions', async () 
   const demo = page.locator('tr', { has: page.locator(`a[href="/ui/namespaces/${NS}"]`) });
   await demo.waitFor();
   const cells = await demo.locator('td').allInnerTexts();
-  if (cells[1].trim() !== '3') throw new Error(`flows of ${NS}: ${cells[1]}`);
+  if (cells[1].trim() !== '4') throw new Error(`flows of ${NS}: ${cells[1]}`);
   if (!/2 success/.test(cells[2])) throw new Error(`executions of ${NS}: ${cells[2]}`);
   const top = page.locator('tr', { has: page.locator('a[href="/ui/namespaces/uitest"]') });
   const tc = await top.locator('td').allInnerTexts();
-  if (tc[1].trim() !== '4') throw new Error(`flows under uitest: ${tc[1]}`);
+  if (tc[1].trim() !== '5') throw new Error(`flows under uitest: ${tc[1]}`);
   if (!/3 success/.test(tc[2])) throw new Error(`executions under uitest: ${tc[2]}`);
   await shot('namespaces');
 });
@@ -522,7 +569,7 @@ const lum = async () => page.evaluate(() => {
   return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
 });
 await step('themes: dark and light, kept across pages', { needs: ['gantt: a bar per task run, every one a success'] }, async () => {
-  await page.goto(ui(`/flows/${NS}/hello_inputs/topology`));
+  await page.goto(ui(`/flows/${NS}/branches/topology`));
   await page.locator('svg.graph').waitFor();
   const themeBtn = page.locator('header.top button[title^="Theme"]');
   for (let i = 0; i < 3 && !(await themeBtn.innerText()).includes('dark'); i++) await themeBtn.click();
