@@ -6,7 +6,8 @@
 # value), fetchType and the older booleans, STORE as Ion, Queries in one
 # transaction, afterSQL, CopyIn/CopyOut, LOAD DATA LOCAL, and failures
 # (syntax error, bad password, refused connection) as one line naming the
-# target, with no password anywhere.
+# target, with no password anywhere; retries of a refused connection with the
+# rest of the execution unharmed; kite validate on the families' properties.
 set -u
 export TMPDIR=${TMPDIR:-/tmp}
 KITE=${KITE:-build/kite}
@@ -589,6 +590,59 @@ if [ ! -f "$ROOT/vendor/duckdb/node_modules/@duckdb/node-bindings-linux-x64/libd
    ! echo "$out" | grep -q "DuckDB tasks cannot run on this host"; then
     fail "duck: validate names the missing library"; echo "$out"
 fi
+
+# ---------------------------------------------------------------- validation and retries (no server)
+cat >"$work/val.yaml" <<'YAML'
+id: val
+namespace: company.team
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: jdbc:postgresql://127.0.0.1:1/db
+    sql: SELECT 1
+    fechType: FETCH
+  - id: m
+    type: io.kestra.plugin.mongodb.Find
+    connection:
+      uri: mongodb://127.0.0.1:1
+    database: d
+    collection: c
+    limit: many
+  - id: c
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: x
+    header: maybe
+YAML
+out=$("$KITE" validate --no-color "$work/val.yaml" 2>&1)
+if echo "$out" | grep -q "val.yaml:8:5: error: task 'q': unknown property 'fechType' (did you mean 'fetchType'?)" &&
+    echo "$out" | grep -q "val.yaml:15:12: error: 'limit' must be an integer" &&
+    echo "$out" | grep -q "val.yaml:19:13: error: 'header' must be true or false"; then
+    pass "validate: SQL, MongoDB and serdes properties are checked with their positions"
+else fail "validate: properties with positions"; echo "$out"; fi
+cat >"$work/retry.yaml" <<'YAML'
+id: retry
+namespace: company.team
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: q
+        type: io.kestra.plugin.jdbc.postgresql.Query
+        url: jdbc:postgresql://127.0.0.1:9/db
+        username: u
+        password: Pa55-not-shown
+        sql: SELECT 1
+        retry:
+          type: constant
+          interval: PT0.2S
+          maxAttempts: 3
+      - id: other
+        type: io.kestra.plugin.core.log.Log
+        message: other ran
+YAML
+run retry "$work/retry.yaml"
+check retry "a refused connection is retried as the task's retry says (3 attempts), the other branch still runs, no password" \
+  'r = {t["taskId"]: t for t in d["taskRunList"]}; st == "FAILED" and len(r["q"]["attempts"]) == 3 and r["q"]["state"]["current"] == "FAILED" and r["other"]["state"]["current"] == "SUCCESS" and "Pa55" not in log and log.count("Connection refused") >= 3'
 
 # ---------------------------------------------------------------- docs/sql.md's examples validate
 python3 - "$ROOT/docs/sql.md" "$work" <<'PY'
