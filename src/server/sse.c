@@ -3,7 +3,8 @@
  *
  * A stream is a response whose body comes from a callback: MHD calls
  * sse_read on the connection's own thread (one thread per connection), so
- * it may sleep between polls of its producer. It ends when the producer
+ * it may sleep between polls of its producer (only after a poll that found
+ * nothing, so a backlog streams at once). It ends when the producer
  * says so, when the server stops, or when the client goes away (MHD then
  * frees the stream; a comment line after 15 s of silence, or half the
  * connection timeout when shorter, makes a dead client show up and keeps
@@ -25,6 +26,7 @@ typedef struct sse {
     buf pending;
     size_t off;
     int done, polled;
+    int idle; /* the last poll found nothing: wait before the next */
     int64_t last_write_us;
 } sse;
 
@@ -52,13 +54,16 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         x->off = 0;
         if (x->done || SRV_STOPPING(x->s))
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (x->polled) {
-            /* sleep in small steps so that a stopping server is not kept waiting */
+        if (x->polled && x->idle) {
+            /* only after a poll that found nothing: lines that are waiting go
+             * out at once (a backlog of 100,000 lines is not paced at one batch
+             * a poll). Sleep in small steps so that a stopping server is not kept waiting */
             for (int64_t slept = 0; slept < x->poll_us && !SRV_STOPPING(x->s); slept += 50000)
                 usleep((useconds_t)(x->poll_us - slept < 50000 ? x->poll_us - slept : 50000));
         }
         x->polled = 1;
         x->done = x->fn(x->ud, &x->pending);
+        x->idle = x->pending.len == 0;
         size_t mlen = 0;   /* secrets never leave in a stream either */
         char *masked = x->pending.len ? engine_mask(x->s->o.engine, x->pending.data, x->pending.len, &mlen) : NULL;
         if (masked) {
