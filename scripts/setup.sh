@@ -47,7 +47,16 @@ ui() {
     (cd "$d" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kite-lock) ||
         echo "setup: the web UI's packages could not be installed; kite is built without its UI" >&2
 }
-[ -z "$missing" ] && { duckdb; ui; exit 0; }
+# s3rver, an S3-compatible server on the file system for tests/e2e/s3rver.sh (listing pages,
+# multipart), pinned by tests/s3rver/package.json and its package-lock.json
+s3rver() {
+    d="$(dirname "$0")/../tests/s3rver"
+    [ -x "$d/node_modules/.bin/s3rver" ] && cmp -s "$d/package-lock.json" "$d/node_modules/.kite-lock" && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    (cd "$d" && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kite-lock) ||
+        echo "setup: s3rver could not be installed; tests/e2e/s3rver.sh will skip" >&2
+}
+[ -z "$missing" ] && { duckdb; ui; s3rver; exit 0; }
 
 echo "setup: installing$missing" >&2
 SUDO=""
@@ -58,3 +67,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 duckdb
 ui
+s3rver
