@@ -211,17 +211,17 @@ enum MHD_Result srv_flow_dependencies(srv_req *r)
 
     /* the edges of the flow, then (expandAll) of each flow reached */
     json_t *nodes = json_array(), *edges = json_array(), *seen = json_object(), *done = json_object();
-    char **todo_ns = xcalloc(d.n * 2 + 1, sizeof *todo_ns), **todo_id = xcalloc(d.n * 2 + 1, sizeof *todo_id);
+    char **queue_ns = xcalloc(d.n * 2 + 1, sizeof *queue_ns), **queue_id = xcalloc(d.n * 2 + 1, sizeof *queue_id);
     size_t nt = 0, at = 0;
-    todo_ns[nt] = (char *)ns;
-    todo_id[nt++] = (char *)id;
+    queue_ns[nt] = (char *)ns;
+    queue_id[nt++] = (char *)id;
     char *self = uid_of(ns, id);
     json_object_set_new(done, self, json_true());
     free(self);
     add_node(nodes, seen, ns, id);
     char *used = xcalloc(d.n + 1, 1);
     while (at < nt) {
-        const char *cns = todo_ns[at], *cid = todo_id[at];
+        const char *cns = queue_ns[at], *cid = queue_id[at];
         at++;
         for (size_t i = 0; i < d.n; i++) {
             dep_edge *x = &d.v[i];
@@ -239,8 +239,8 @@ enum MHD_Result srv_flow_dependencies(srv_req *r)
                 char *ou = as_dst ? su : du;
                 if (!json_object_get(done, ou)) {
                     json_object_set_new(done, ou, json_true());
-                    todo_ns[nt] = (char *)ons;
-                    todo_id[nt++] = (char *)oid;
+                    queue_ns[nt] = (char *)ons;
+                    queue_id[nt++] = (char *)oid;
                 }
             }
             free(su);
@@ -248,8 +248,8 @@ enum MHD_Result srv_flow_dependencies(srv_req *r)
         }
     }
     free(used);
-    free(todo_ns);
-    free(todo_id);
+    free(queue_ns);
+    free(queue_id);
     json_decref(seen);
     json_decref(done);
     for (size_t i = 0; i < d.n; i++) {
