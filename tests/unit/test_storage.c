@@ -374,16 +374,15 @@ static void test_uri_builders(void **state)
 
 /* ---- local backend ---------------------------------------------------- */
 
-static void test_put_get_round_trip(void **state)
+/* What only the local backend shows: files and folders on disk under the
+ * root with private modes, names percent-decoded to their bytes, a FILE*
+ * over binary content. Round trips, overwrite and empty files are the
+ * backend contract's (test_contract_round_trip, on both backends). */
+static void test_local_on_disk(void **state)
 {
     fx *f = *state;
     const char *uri = "kestra:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt";
     put_ok(f, uri, "hello world\n");
-    assert_content(f, uri, "hello world\n");
-    /* the kestra:/// spelling names the same file */
-    assert_content(f, "kestra:///io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt",
-                   "hello world\n");
-    /* on disk, under the root, with private modes */
     char *p = path_in(f, "io/kestra/tests/hello/executions/E1/tasks/t1/R1/out.txt");
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
@@ -394,23 +393,8 @@ static void test_put_get_round_trip(void **state)
     assert_int_equal(st.st_mode & 0077, 0);
     free(p);
 
-    /* overwrite replaces; a reader that opened the old version keeps it */
-    kerr e0 = KERR_INIT;
-    FILE *old = storage_open_file(f->s, uri, &e0);
-    assert_non_null(old);
-    put_ok(f, uri, "v2");
-    assert_content(f, uri, "v2");
-    char got[32] = {0};
-    assert_int_equal(fread(got, 1, sizeof got - 1, old), 12);
-    assert_string_equal(got, "hello world\n");
-    fclose(old);
-    /* empty file */
-    kerr e = KERR_INIT;
-    assert_int_equal(storage_put(f->s, "kestra:///a/empty", NULL, 0, &e), 0);
-    assert_content(f, "kestra:///a/empty", "");
-    assert_int_equal(storage_size(f->s, "kestra:///a/empty", &e), 0);
-
     /* binary content with NULs, through a FILE* */
+    kerr e = KERR_INIT;
     char bin[1000];
     for (size_t i = 0; i < sizeof bin; i++)
         bin[i] = (char)(i * 7);
@@ -421,11 +405,7 @@ static void test_put_get_round_trip(void **state)
     assert_int_equal(fread(back, 1, sizeof back, fp), sizeof bin);
     assert_memory_equal(back, bin, sizeof bin);
     fclose(fp);
-    assert_int_equal(storage_size(f->s, "kestra:///a/bin", &e), 1000);
-    assert_int_equal(storage_exists(f->s, "kestra:///a/bin", &e), 1);
-    assert_int_equal(storage_exists(f->s, "kestra:///a/nope", &e), 0);
     assert_int_equal(storage_exists(f->s, "kestra:///nope/nope", &e), 0);
-    assert_int_equal(storage_exists(f->s, "kestra:///a", &e), 0);   /* a folder */
 
     /* percent-encoded names land as their decoded bytes */
     put_ok(f, "kestra:///a/my%20file", "x");
@@ -436,20 +416,12 @@ static void test_put_get_round_trip(void **state)
 
 static void test_read_errors(void **state)
 {
+    /* missing files and the size limit are the contract's
+     * (test_contract_missing); these are the local backend's own cases */
     fx *f = *state;
     kerr e = KERR_INIT;
     buf b = BUF_INIT;
-    assert_int_equal(storage_read_all(f->s, "kestra:///x/missing.txt", 0, &b, &e), -1);
-    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
-    assert_int_equal(storage_open_fd(f->s, "kestra:///x/missing%20file", &e), -1);
-    assert_string_equal(e.msg, "kestra:///x/missing%20file: no such file");
-    assert_int_equal(storage_size(f->s, "kestra:///x/missing.txt", &e), -1);
-    assert_string_equal(e.msg, "kestra:///x/missing.txt: no such file");
-
     put_ok(f, "kestra:///x/big", "0123456789");
-    assert_int_equal(storage_read_all(f->s, "kestra:///x/big", 9, &b, &e), -1);
-    assert_string_equal(e.msg, "kestra:///x/big: file is 10 bytes, more than the limit of 9 bytes");
-    assert_int_equal(b.len, 0);
     /* a buffer's own maximum is honoured too */
     buf small = BUF_INIT;
     buf_init(&small, 4);
@@ -482,6 +454,9 @@ static void test_read_errors(void **state)
     assert_string_equal(e.msg, "kestra:///x/fifo: is not a regular file");
 }
 
+/* The writer's commit, abort and visibility are the contract's
+ * (test_contract_writer); here, what only a local folder shows: no
+ * temporary file left after an abort, commits onto folders refused. */
 static void test_streaming_writer(void **state)
 {
     fx *f = *state;
@@ -490,17 +465,7 @@ static void test_streaming_writer(void **state)
     storage_writer *w = storage_writer_new(f->s, uri, &e);
     assert_non_null(w);
     assert_int_equal(storage_writer_write(w, "one\n", 4, &e), 0);
-    assert_true(dprintf(storage_writer_fd(w), "two %d\n", 2) > 0);
-    /* nothing is visible before the commit */
-    assert_int_equal(storage_exists(f->s, uri, &e), 0);
-    storage_entry *l;
-    size_t n;
-    assert_int_equal(storage_list(f->s, "kestra:///ns/", &l, &n, &e), 0);
-    assert_int_equal(n, 0);
-    /* deleting the execution meanwhile does not lose the write */
-    assert_int_equal(storage_delete_prefix(f->s, "kestra:///ns/f/executions/E/", &e), 0);
     assert_int_equal(storage_writer_commit(w, &e), 0);
-    assert_content(f, uri, "one\ntwo 2\n");
 
     /* abort leaves nothing, not even a temporary file */
     w = storage_writer_new(f->s, "kestra:///ns/f/executions/E/tasks/concat/R/dropped", &e);
@@ -1586,7 +1551,7 @@ int main(void)
         cmocka_unit_test(test_uri_has_scheme),
         cmocka_unit_test(test_uri_limits),
         cmocka_unit_test(test_uri_builders),
-        cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_on_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streaming_writer, setup, teardown),
@@ -1602,15 +1567,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_before_first_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_root_errors, setup, teardown),
         /* again without openat2 */
-        cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_local_on_disk, setup_walk, teardown),
         cmocka_unit_test_setup_teardown(test_read_errors, setup_walk, teardown),
         cmocka_unit_test_setup_teardown(test_list_prefix, setup_walk, teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_delete_prefix, setup_walk, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup_walk, teardown),
         cmocka_unit_test_setup_teardown(test_writes_racing_delete_prefix, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_round_trip, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_missing, setup_walk, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_writer, setup_walk, teardown),
         /* again without fsync: still atomic across kill -9 */
-        cmocka_unit_test_setup_teardown(test_put_get_round_trip, setup_nosync, teardown),
+        cmocka_unit_test_setup_teardown(test_local_on_disk, setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_put_file_copy_and_move, setup_nosync, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_round_trip, setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup_nosync, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_write, setup_nosync, teardown),
         /* the backend contract on a local folder */
