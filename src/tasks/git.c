@@ -37,6 +37,14 @@
  * (kite's, as the SSH tasks): then cert_cb checks libgit2's raw host key
  * against knownHosts or ~/.ssh/known_hosts with libssh's known_hosts parser
  * (hashed names, [host]:port), and a changed or unknown key is refused.
+ *
+ * HTTPS certificates: libgit2 checks them against the system's CA store
+ * (Debian's libgit2 uses mbedTLS and /etc/ssl/certs/ca-certificates.crt).
+ * trustedCaPemPath (Kestra's property: a PEM bundle added to the system's
+ * trust) is checked by cert_cb when libgit2 found the server's certificate
+ * invalid: the leaf libgit2 hands over must chain to a CA of the file and
+ * name the host (gnutls). The setting is per task: libgit2's own CA option
+ * is process-wide, and tasks of other flows run beside this one.
  */
 #include "tasks/tasks_int.h"
 
@@ -48,6 +56,8 @@
 #include "util/netguard.h"
 
 #include <git2.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <libssh/libssh.h>
 
 #include <dirent.h>
@@ -80,6 +90,7 @@ typedef struct gauth {
     const char *url;          /* for the port of an ssh:// URL */
     const char *kh_what;      /* how messages name known_hosts (NULL: property 'knownHosts') */
     char *host_err;           /* why a host key was refused (freed by the owner) */
+    const char *ca_file;      /* trustedCaPemPath, or NULL: the system's CA store only */
 } gauth;
 
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url, unsigned int allowed, void *payload)
@@ -236,6 +247,56 @@ static int check_git_host_key(gauth *a, const git_cert_hostkey *hk, const char *
     return rc;
 }
 
+/* An HTTPS server's certificate that the system's CA store does not trust
+ * (libgit2 said invalid): NULL when it chains to a CA of trustedCaPemPath and
+ * names host, else why not (the caller frees it). libgit2 gives the leaf
+ * only, so the file must hold the CA that signed it (an intermediate is
+ * enough). */
+static char *check_x509(const gauth *a, const git_cert_x509 *x, const char *host)
+{
+    if (!a || !a->ca_file)
+        return xasprintf("%s: the server's certificate is not trusted by the system's CA store: refused "
+                         "(give the CA that signed it in property 'trustedCaPemPath')", host);
+    gnutls_x509_trust_list_t tl = NULL;
+    gnutls_x509_crt_t crt = NULL;
+    char *why = NULL;
+    if (gnutls_x509_trust_list_init(&tl, 0) < 0 || gnutls_x509_crt_init(&crt) < 0) {
+        why = xasprintf("%s: cannot check the certificate (gnutls)", host);
+        goto out;
+    }
+    int n = gnutls_x509_trust_list_add_trust_file(tl, a->ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+    if (n <= 0) {
+        why = xasprintf("property 'trustedCaPemPath': %s: %s", a->ca_file,
+                        n < 0 && n != GNUTLS_E_NO_CERTIFICATE_FOUND ? gnutls_strerror(n)
+                                                                   : "no PEM certificate in the file");
+        goto out;
+    }
+    gnutls_datum_t der = {(unsigned char *)x->data, (unsigned)x->len};
+    if (gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) < 0) {
+        why = xasprintf("%s: the server's certificate cannot be read: refused", host);
+        goto out;
+    }
+    unsigned status = 0;
+    if (gnutls_x509_trust_list_verify_crt(tl, &crt, 1, 0, &status, NULL) < 0 || status) {
+        gnutls_datum_t txt = {NULL, 0};
+        gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &txt, 0);
+        for (size_t l = txt.data ? strlen((char *)txt.data) : 0; l && strchr(" .", txt.data[l - 1]); l--)
+            txt.data[l - 1] = '\0';
+        why = xasprintf("%s: the server's certificate is trusted neither by the system's CA store nor by "
+                        "property 'trustedCaPemPath' (%s): %s: refused", host, a->ca_file,
+                        txt.data ? (char *)txt.data : "not verified");
+        gnutls_free(txt.data);
+        goto out;
+    }
+    if (!gnutls_x509_crt_check_hostname2(crt, host, 0))
+        why = xasprintf("%s: the server's certificate (signed by a CA of property 'trustedCaPemPath') is for "
+                        "another host name: refused", host);
+out:
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_trust_list_deinit(tl, 1);
+    return why;
+}
+
 static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 {
     gauth *a = payload;
@@ -248,17 +309,25 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
         a->host_err = NULL;
         return check_git_host_key(a, (const git_cert_hostkey *)cert, host) ? GIT_ECERTIFICATE : 0;
     }
+    if (cert->cert_type == GIT_CERT_X509 && a) {
+        if (valid)
+            return 0;
+        free(a->host_err);
+        a->host_err = check_x509(a, (const git_cert_x509 *)cert, host);
+        return a->host_err ? GIT_ECERTIFICATE : 0;
+    }
     return valid ? 0 : -1;
 }
 
 /* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or
- * NULL; kh_what names it in messages, NULL: property 'knownHosts'). */
+ * NULL; kh_what names it in messages, NULL: property 'knownHosts'), and
+ * trustedCaPemPath (ca, or NULL). */
 static int clone_checked(const char *url, const char *branch, const char *user, const char *pass, const char *key,
                          const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
-                         const char *kh_what, kerr *e)
+                         const char *kh_what, const char *ca, kerr *e)
 {
     pthread_once(&git_once, git_init_once);
-    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL};
+    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL, ca};
     char *kpath = NULL;
     if (key && *key) {
         kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root && *tmp_root ? tmp_root : "/tmp");
@@ -313,7 +382,7 @@ int tasks_git_clone(const char *url, const char *branch, const char *user, const
                     kerr *e)
 {
     return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, known_hosts != NULL, known_hosts,
-                         "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", e);
+                         "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", NULL, e);
 }
 
 /* ---- the flow sync (tasks.h) --------------------------------------------------------------- */
@@ -560,11 +629,12 @@ typedef struct gprops {
     char *url, *branch, *user, *pass, *key, *passphrase;
     int strict;        /* strictHostKeyChecking */
     char *kh;          /* knownHosts */
+    char *ca;          /* trustedCaPemPath */
 } gprops;
 
 static void gprops_free(gprops *g)
 {
-    free(g->url), free(g->branch), free(g->user), free(g->pass), free(g->key), free(g->passphrase), free(g->kh);
+    free(g->url), free(g->branch), free(g->user), free(g->pass), free(g->key), free(g->passphrase), free(g->kh), free(g->ca);
 }
 
 /* security.ssrf for a task's repository: the URL's host (https://, http://,
@@ -621,7 +691,7 @@ static int read_gprops(task_ctx *c, const char *dflt_branch, gprops *g, kerr *e)
     if (tasks__prop_text(c, "url", NULL, &g->url, e) || tasks__prop_text(c, "branch", dflt_branch, &g->branch, e) ||
         tasks__prop_text(c, "username", NULL, &g->user, e) || tasks__prop_text(c, "password", NULL, &g->pass, e) ||
         tasks__prop_text(c, "privateKey", NULL, &g->key, e) || tasks__prop_text(c, "passphrase", NULL, &g->passphrase, e) ||
-        tasks__prop_text(c, "knownHosts", NULL, &g->kh, e))
+        tasks__prop_text(c, "knownHosts", NULL, &g->kh, e) || tasks__prop_text(c, "trustedCaPemPath", NULL, &g->ca, e))
         return -1;
     char *strict = NULL;
     if (tasks__prop_text(c, "strictHostKeyChecking", "no", &strict, e))
@@ -637,6 +707,10 @@ static int read_gprops(task_ctx *c, const char *dflt_branch, gprops *g, kerr *e)
     if (g->kh && !*g->kh) {
         free(g->kh);
         g->kh = NULL;
+    }
+    if (g->ca && !*g->ca) {
+        free(g->ca);
+        g->ca = NULL;
     }
     task_secret(c, g->pass);
     task_secret(c, g->key);
@@ -675,7 +749,7 @@ static task_result clone_run(task_ctx *c, kerr *e)
     }
     dest = dir && *dir ? xasprintf("%s/%s", base, dir) : xstrdup(base);
     free(own);
-    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, e))
+    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, g.ca, e))
         goto out;
     task_output(c, "directory", json_string(dest));
     res = TASK_SUCCESS;
@@ -726,7 +800,7 @@ static task_result sync_flows_run(task_ctx *c, kerr *e)
         goto out;
     }
     char *repo = xasprintf("%s/repo", clone);
-    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, e);
+    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, g.ca, e);
     free(repo);
     if (crc)
         goto out;
@@ -822,7 +896,7 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
     w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
     w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0, g->strict, g->kh,
-                   g->url, NULL, NULL};
+                   g->url, NULL, NULL, g->ca};
     if (g->key && *g->key) {
         w->kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root(c));
         int fd = mkstemp(w->kpath);
@@ -1801,6 +1875,7 @@ static const struct task_hooks sync_flows_hooks = {.run = sync_flows_run};
     PSTR("passphrase", 0, NULL, "the private key's passphrase"),                              \
     PSTR("strictHostKeyChecking", 0, "\"no\"", "SSH: yes checks the host key against the known hosts"), \
     PSTR("knownHosts", 0, NULL, "SSH: known_hosts lines (default ~/.ssh/known_hosts)"),       \
+    PSTR("trustedCaPemPath", 0, NULL, "HTTPS: a PEM file of CAs trusted besides the system's"), \
     PSTR("gitConfig", 0, NULL, "git configuration (not used by kite)")
 
 #define P_GIT_AUTHOR                                                                          \

@@ -10,11 +10,17 @@ bare ones under --root (GIT_PROJECT_ROOT), all exported, and pushes are
 allowed (REMOTE_USER is set to the user). Request bodies may be sent with
 Content-Length or chunked (libgit2 streams a push's pack chunked).
 
+With --tls-cert and --tls-key it speaks HTTPS (a certificate the test made
+with openssl). With --keepalive-401 a 401 carries a body and keeps the
+connection, as GitHub or nginx answer.
+
 usage: git_http.py --root DIR --port-file F --user U --password P
+                   [--tls-cert PEM --tls-key PEM] [--keepalive-401]
 """
 import argparse
 import base64
 import os
+import ssl
 import subprocess
 import sys
 import urllib.parse
@@ -56,8 +62,10 @@ class Handler(BaseHTTPRequestHandler):
         want = "Basic " + base64.b64encode(("%s:%s" % (self.server.user, self.server.password)).encode()).decode()
         if self.headers.get("Authorization") != want:
             self.server.refused += 1
-            # no body, and the connection closed: libgit2 1.5 does not read a
-            # 401's body before its next request on the same connection
+            if self.server.keepalive_401:
+                # as GitHub or nginx answer: a body, and the connection kept
+                return self.answer(401, [("WWW-Authenticate", 'Basic realm="git"'), ("Content-Type", "text/html")],
+                                   b"<html><body><h1>401 Authorization Required</h1></body></html>\n")
             self.close_connection = True
             return self.answer(401, [("WWW-Authenticate", 'Basic realm="git"'), ("Connection", "close")], b"")
         u = urllib.parse.urlsplit(self.path)
@@ -110,10 +118,18 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
+    ap.add_argument("--keepalive-401", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.root, srv.user, srv.password = os.path.abspath(a.root), a.user, a.password
     srv.refused = srv.pushes = 0
+    srv.keepalive_401 = a.keepalive_401
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(a.port_file + ".tmp", a.port_file)
