@@ -315,6 +315,16 @@ int step_prop_duration(step *s, int r, const json_t *obj, const char *name, int6
                        int64_t *out /* OUT */, kerr *e);
 /* Kestra's truthiness of a rendered condition. */
 int step_truthy(const json_t *v);
+/* Stops the execution so that it ends in state st (FAILED, CANCELLED...):
+ * what runs is killed, nothing new starts (the Exit task, an SLA). */
+void step_exit(step *s, store_state st);
+
+/* A flow's `sla` (sla.c): sla_arm when the execution starts (pushes the
+ * MAX_DURATION timers), sla_expired on their timer event, sla_assert at
+ * each resolution (EXECUTION_ASSERTION). */
+void sla_arm(step *s);
+void sla_expired(step *s, const xevent *ev);
+void sla_assert(step *s);
 
 static inline int step_ended(store_state st) { return store_state_is_terminated(st); }
 static inline int step_is_bad(store_state st)

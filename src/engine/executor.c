@@ -556,16 +556,22 @@ static void apply_result(step *s, const xevent *ev)
         /* Exit: the execution ends in that state; what runs is stopped,
          * nothing new starts, and the Exit task itself takes the state */
         step_set_state(s, r, es);
-        if (!x->row.variables)
-            x->row.variables = json_object();
-        json_object_set_new(x->row.variables, "_exit", json_integer(es));
-        store_execution_set_state(&x->row, STATE_KILLING, s->now);
-        x->dirty = 1;
-        s->killing = 1;
-        cancel_running(s);
+        step_exit(s, es);
         return;
     }
     step_set_state(s, r, st);
+}
+
+void step_exit(step *s, store_state st)
+{
+    xexec *x = s->x;
+    if (!x->row.variables)
+        x->row.variables = json_object();
+    json_object_set_new(x->row.variables, "_exit", json_integer(st));
+    store_execution_set_state(&x->row, STATE_KILLING, s->now);
+    x->dirty = 1;
+    s->killing = 1;
+    cancel_running(s);
 }
 
 static void cancel_running(step *s)
@@ -639,6 +645,7 @@ static void apply_event(step *s, const xevent *ev)
     switch (ev->type) {
     case XEV_START:
         if (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED) {
+            sla_arm(s);
             store_execution_set_state(&x->row, STATE_RUNNING, s->now);
             x->row.start_us = s->now;
             x->dirty = 1;
@@ -652,6 +659,10 @@ static void apply_event(step *s, const xevent *ev)
         if (what0 && !strcmp(what0, "flow_retry")) {
             if (x->row.state == STATE_RETRYING)
                 restart_failed(s);
+            break;
+        }
+        if (what0 && !strcmp(what0, "sla")) {
+            sla_expired(s, ev);
             break;
         }
         int r = run_by_id(x, ev->taskrun_id);
@@ -911,6 +922,7 @@ void executor_resolve(engine *en, xexec *x, int64_t now, xactions *a)
     if (x->row.state == STATE_CREATED || x->row.state == STATE_QUEUED || x->row.state == STATE_RETRYING)
         return; /* not started yet, or waiting for its flow-level retry */
     s.killing = x->row.state == STATE_KILLING;
+    sla_assert(&s);
     for (int guard = 0; guard < 1000; guard++) {
         s.changed = 0;
         store_state st = root_state(&s);

@@ -247,7 +247,7 @@ size_t flow_check_templates(const flow *f, const json_t *task_ids, diags *d)
             if (id)
                 json_object_set_new(c.inputs, id, json_true());
         }
-    static const char *const roots[] = {"tasks", "errors", "finally", "afterExecution", "outputs", "triggers"};
+    static const char *const roots[] = {"tasks", "errors", "finally", "afterExecution", "outputs", "triggers", "sla"};
     for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
         const json_t *j = json_object_get(doc, roots[r]);
         if (!j)

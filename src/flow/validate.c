@@ -989,6 +989,32 @@ static void check_labels(vctx *v, const json_t *labels, const char *path)
     }
 }
 
+/* What the property table cannot say: each type's own required field, and
+ * the labels' shape (duplicate ids are allowed, as in Kestra). */
+static void check_sla(vctx *v, const json_t *list, const char *path)
+{
+    if (!json_is_array(list))
+        return;
+    size_t i;
+    const json_t *sla;
+    json_array_foreach(list, i, sla) {
+        if (!json_is_object(sla))
+            continue;
+        char *p = index_path(path, i);
+        const char *type = json_string_value(json_object_get(sla, "type"));
+        const char *need = type && !strcmp(type, "MAX_DURATION")          ? "duration"
+                           : type && !strcmp(type, "EXECUTION_ASSERTION") ? "assert"
+                                                                          : NULL;
+        const json_t *have = need ? json_object_get(sla, need) : NULL;
+        if (need && (!have || json_is_null(have)))
+            vctx_error(v, p, "an SLA of type %s needs '%s'", type, need);
+        char *lp = child_path(p, "labels");
+        check_labels(v, json_object_get(sla, "labels"), lp);
+        free(lp);
+        free(p);
+    }
+}
+
 static void check_triggers(vctx *v, const json_t *triggers, const char *path)
 {
     if (!triggers || json_is_null(triggers))
@@ -1139,6 +1165,7 @@ size_t flow_validate_doc(flow *f, diags *d)
     check_inputs(&v, json_object_get(doc, "inputs"), "/inputs");
     check_outputs(&v, json_object_get(doc, "outputs"), "/outputs");
     check_triggers(&v, json_object_get(doc, "triggers"), "/triggers");
+    check_sla(&v, json_object_get(doc, "sla"), "/sla");
     const json_t *wg = json_object_get(doc, "workerGroup");
     if (wg && !json_is_null(wg))
         error_key(&v, "/workerGroup", "worker groups are not supported (an Enterprise feature in Kestra)");
