@@ -443,15 +443,23 @@ storage *storage_open_s3(const storage_s3_conf *conf, kerr *e)
         if (ps)
             s->conf.part_size = (size_t)strtoull(ps, NULL, 10);
     }
-    /* reach the bucket once now, so a wrong endpoint, key or bucket stops
-     * the start with S3's answer rather than failing the first task */
+    /* reach the bucket once now (one signed ListObjectsV2 of at most one
+     * key), so a wrong endpoint, key or bucket stops the start with S3's
+     * answer (NoSuchBucket, InvalidAccessKeyId, SignatureDoesNotMatch, or
+     * the connection's error) rather than failing the first task */
     kerr e2 = KERR_INIT;
     s3_client *c = s3_new(&s->conf, &e2);
     s3_object *v = NULL;
     size_t n = 0;
     s3_list_query q = {.prefix = s->prefix, .max_keys = 1, .limit = 1};
-    if (!c || s3_list(c, s->bucket, &q, &v, &n, &e2)) {
+    if (!c) {
         kerr_set(e, "storage s3://%s/%s: %s", s->bucket, s->prefix, e2.msg);
+        s3b_free(&s->base);
+        return NULL;
+    }
+    if (s3_list(c, s->bucket, &q, &v, &n, &e2)) {
+        kerr_set(e, "storage s3://%s/%s (endpoint %s): the bucket does not answer: %s", s->bucket, s->prefix,
+                 s3_endpoint(c), e2.msg);
         s3_free(c);
         s3b_free(&s->base);
         return NULL;

@@ -70,6 +70,11 @@ void s3_get_result_clear(s3_get_result *r)
     memset(r, 0, sizeof *r);
 }
 
+const char *s3_endpoint(const s3_client *c)
+{
+    return c->scheme_host;
+}
+
 long s3_requests(const s3_client *c)
 {
     return c->requests;

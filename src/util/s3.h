@@ -108,6 +108,10 @@ typedef struct s3_list_query {
 int s3_list(s3_client *c, const char *bucket, const s3_list_query *q, s3_object **out /* OUT */,
             size_t *n /* OUT */, kerr *e);
 
+/* The endpoint requests go to ("https://s3.eu-west-3.amazonaws.com", or the
+ * one configured), for messages; owned by c. */
+const char *s3_endpoint(const s3_client *c);
+
 /* Requests made, retries done (figures for tests and benchmarks). */
 long s3_requests(const s3_client *c);
 long s3_retries(const s3_client *c);

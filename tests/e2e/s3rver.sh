@@ -245,6 +245,39 @@ YAML
 "$KITE" run "$work/flows/wrong.yaml" --data "$work/data" >/dev/null 2>"$work/wrong.err"
 ok "an unknown access key: s3rver's InvalidAccessKeyId as the task error" grep -q "HTTP 403 InvalidAccessKeyId" "$work/wrong.err"
 ok "the secret key never reaches the logs" bash -c "! grep -q 'not-the-secret' '$work/wrong.err'"
+
+# kite's internal storage on s3rver (storage: s3://lake/kite): the start-up check passes, a
+# flow's output lands as an object; a missing bucket or an unknown key stops `kite server`
+cat >"$work/st.yml" <<YAML
+data: $work/stdata
+storage:
+  url: s3://lake/kite
+  endpoint: $EP
+  accessKeyId: $AK
+  secretKeyId: S3RVER
+  forcePathStyle: true
+YAML
+printf 'id: w\nnamespace: e2e.s3rver\ntasks:\n  - id: w\n    type: io.kestra.plugin.core.storage.Write\n    content: on s3rver\n' >"$work/w.yml"
+"$KITE" run --config "$work/st.yml" "$work/w.yml" >/dev/null 2>"$work/st.err"
+ok "storage on s3rver: a Write task's file is an object under kite/" bash -c \
+    "grep -rlq 'on s3rver' '$SDIR/lake/kite/e2e/s3rver/w/executions' 2>/dev/null || { cat '$work/st.err'; false; }"
+start_server "$work/st.err" --config "$work/st.yml"
+st=$?
+ok "kite server starts with storage on s3rver (the bucket answers)" [ "$st" = 0 ]
+[ -n "$SERVER_PID" ] && stop_server TERM
+refused() { # refused CONFIG: kite server exits non-zero at once, its message in $work/st.out
+    timeout 60 "$KITE" server local --port "$(free_port)" --config "$1" >"$work/st.out" 2>&1
+    local rc=$?
+    [ "$rc" != 0 ] && [ "$rc" != 124 ]
+}
+sed "s#s3://lake/kite#s3://nolake/kite#" "$work/st.yml" >"$work/st-bad.yml"
+ok "storage on a missing s3rver bucket: kite server refuses to start, NoSuchBucket, endpoint named" eval \
+    'refused "$work/st-bad.yml" &&
+     grep -q "storage s3://nolake/kite/ (endpoint $EP): the bucket does not answer: .*HTTP 404 NoSuchBucket" "$work/st.out"'
+sed "s#accessKeyId: .*#accessKeyId: NOTAKEY#; s#secretKeyId: .*#secretKeyId: not-the-secret#" "$work/st.yml" >"$work/st-bad.yml"
+ok "storage with a key s3rver does not know: kite server refuses to start, InvalidAccessKeyId, secret not printed" eval \
+    'refused "$work/st-bad.yml" && grep -q "(endpoint $EP): the bucket does not answer: .*HTTP 403 InvalidAccessKeyId" "$work/st.out" &&
+     ! grep -q not-the-secret "$work/st.out"'
 T3=$(date +%s.%N)
 python3 -c "print('s3rver suite: the main flow %.1f s (%d keys), everything %.1f s' % ($T2-$T1, $N+4, $T3-$T0))"
 

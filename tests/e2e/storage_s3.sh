@@ -121,9 +121,29 @@ sed "s#secretKeyIdFile: .*#secretKeyId: not-the-key#" "$work/kite.yml" >"$work/b
 P=$!
 for _ in $(seq 1 300); do kill -0 $P 2>/dev/null || break; sleep 0.1; done
 kill $P 2>/dev/null; wait $P
-ok "a wrong secret key stops the start with S3's answer, and is not printed" eval \
-    'grep -q "storage s3://kite-files/prod/: s3: ListObjectsV2 kite-files: HTTP 403 SignatureDoesNotMatch" "$work/out" &&
+ok "a wrong secret key stops the start with S3's answer, naming the endpoint, and is not printed" eval \
+    'grep -q "storage s3://kite-files/prod/ (endpoint $EP): the bucket does not answer: s3: ListObjectsV2 kite-files: HTTP 403 SignatureDoesNotMatch" "$work/out" &&
      ! grep -q not-the-key "$work/out"'
+# start_refused CONFIG: `kite server` with CONFIG must exit non-zero at once (never serving),
+# its message in $work/out
+start_refused() {
+    local port; port=$(free_port)
+    timeout 60 "$KITE" server local --port "$port" --config "$1" >"$work/out" 2>&1
+    SRC=$?
+    [ "$SRC" != 0 ] && [ "$SRC" != 124 ] && ! curl -s -o /dev/null "http://127.0.0.1:$port/health"
+}
+sed "s#s3://kite-files/prod#s3://nobucket/prod#" "$work/kite.yml" >"$work/bad.yml"
+ok "kite server with a missing bucket refuses to start: endpoint, bucket, NoSuchBucket" eval \
+    'start_refused "$work/bad.yml" &&
+     grep -q "kite server: storage s3://nobucket/prod/ (endpoint $EP): the bucket does not answer: s3: ListObjectsV2 nobucket: HTTP 404 NoSuchBucket" "$work/out"'
+sed "s#accessKeyId: .*#accessKeyId: AKIDNOSUCHKEY#" "$work/kite.yml" >"$work/bad.yml"
+ok "kite server with an unknown access key refuses to start: InvalidAccessKeyId, the secret not printed" eval \
+    'start_refused "$work/bad.yml" && grep -q "(endpoint $EP): the bucket does not answer: .*HTTP 403 InvalidAccessKeyId" "$work/out" &&
+     ! grep -qF "$SK" "$work/out"'
+DEAD=http://127.0.0.1:$(free_port)
+sed "s#endpoint: .*#endpoint: $DEAD#" "$work/kite.yml" >"$work/bad.yml"
+ok "kite server with nothing at the endpoint refuses to start: connection refused, named" eval \
+    'start_refused "$work/bad.yml" && grep -q "storage s3://kite-files/prod/ (endpoint $DEAD): the bucket does not answer: .*Connection refused" "$work/out"'
 sed "s#s3://kite-files/prod#s3://nobucket/prod#" "$work/kite.yml" >"$work/bad.yml"
 "$KITE" run --config "$work/bad.yml" "$work/flow.yml" >"$work/out" 2>&1
 ok "a missing bucket: NoSuchBucket" grep -q "NoSuchBucket" "$work/out"
