@@ -598,6 +598,10 @@ static void run_job(engine *en, store_job *j, const char *owner, wbatch *batch)
         res = TASK_FAILED;
     } else if (task_prop_duration(c, "timeout", 0, &timeout, &e)) {
         res = TASK_FAILED;
+    } else if (c->def && c->def->needs && c->def->needs()) {
+        /* its client library is not on this host (util/dl.h) */
+        kerr_setc(&e, KERR_UNAVAILABLE, "%s", c->def->needs());
+        res = TASK_FAILED;
     } else {
         if (timeout > 0)
             c->deadline_us = time_mono_us() + timeout;

@@ -109,6 +109,10 @@ typedef struct type_def {
     const char *waits;             /* TF_DECLARED_ONLY: why kite cannot run it and
                                       what to use instead (said by validate and
                                       by the failing run); NULL: not said */
+    /* A client library loaded on first use (util/dl.h): NULL when it is
+     * there (loading it), else why the type cannot run on this host. `kite
+     * validate` warns with it and a run fails the task with it. NULL: none. */
+    const char *(*needs)(void);
 } type_def;
 
 /* ---- the registry ------------------------------------------------------- */

@@ -555,6 +555,16 @@ static void record_task(vctx *v, const json_t *t, const char *path, const char *
     *index = (int)f->ntasks++;
 }
 
+/* A type whose client library is not on this host (type_def.needs): it
+ * validates, but waits, and validate says so. Loads the library when it is
+ * there (only types present in a flow are asked). */
+static void check_needs(vctx *v, const char *tp, const char *type, const type_def *def)
+{
+    const char *why = def->needs ? def->needs() : NULL;
+    if (why)
+        vctx_warn(v, tp, "type '%s' cannot run on this host: %s", type, why);
+}
+
 static void check_task(vctx *v, const json_t *t, const char *path, int parent)
 {
     if (!json_is_object(t)) {
@@ -599,6 +609,8 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
                 vctx_warn(v, tp, "type '%s' cannot run in kite: %s", type, def->waits);
             else
                 vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
+        } else {
+            check_needs(v, tp, type, def);
         }
     }
     const json_t *wg = json_object_get(t, "workerGroup");
@@ -688,6 +700,8 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
                 vctx_warn(v, tp, "type '%s' cannot run in kite: %s", type, def->waits);
             else
                 vctx_warn(v, tp, "type '%s' is declared but kite cannot run it yet", type);
+        } else {
+            check_needs(v, tp, type, def);
         }
     }
     free(tp);

@@ -154,6 +154,11 @@ int sched__poll_pass(sched *s, sched_flow *f, sched_trig *t, int64_t now_us, ker
         sched__note_error(s, t, "this trigger type cannot be polled");
         return 0;
     }
+    if (t->def->needs && t->def->needs()) {
+        /* its client library is not on this host (util/dl.h) */
+        sched__note_error(s, t, t->def->needs());
+        return 0;
+    }
     char exec_id[STORE_ID_LEN + 1], run_id[STORE_ID_LEN + 1];
     store_new_id(exec_id);
     store_new_id(run_id);

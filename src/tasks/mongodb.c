@@ -27,9 +27,8 @@
 #include "storage/storage.h"
 #include "util/datetime.h"
 #include "util/ion.h"
+#include "util/dl_mongoc.h"
 #include "util/netguard.h"
-
-#include <mongoc/mongoc.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -96,6 +95,9 @@ static int fail(mconn *m, kerr *e, const char *fmt, ...)
 static int mconn_open(task_ctx *c, mconn *m, kerr *e)
 {
     memset(m, 0, sizeof *m);
+    const char *why = dl_mongoc_load();
+    if (why)
+        return kerr_setc(e, KERR_UNAVAILABLE, "%s", why);
     pthread_once(&mongo_once, mongo_init);
     json_t *conn = NULL;
     if (task_prop(c, "connection", &conn, e))
@@ -1039,6 +1041,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.find",
         .hooks = &find_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Find"),
         .desc = "Find documents (outputs `rows` and `size`, or `uri` of an Ion file with `store`).",
         .props = PROPS(P_MONGO, PANY("filter", 0, NULL, "MongoDB BSON filter: a map or an Extended JSON string"),
@@ -1051,6 +1054,7 @@ const type_def tasks__mongodb[] = {
         .name = "mongodb.trigger",
         .kind = TK_TRIGGER,
         .hooks = &trigger_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Trigger"),
         .desc = "Start the flow when a find returns documents (`trigger.rows`, `size`, or `uri` with `store`).",
         .props = PROPS(P_MONGO, PANY("filter", 0, NULL, "MongoDB BSON filter: a map or an Extended JSON string"),
@@ -1063,6 +1067,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.aggregate",
         .hooks = &aggregate_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Aggregate"),
         .desc = "Run an aggregation pipeline (outputs `rows` and `size`, or `uri` with `store`).",
         .props = PROPS(P_MONGO, PANY("pipeline", PF_REQUIRED, NULL, "the pipeline: a list of stages"),
@@ -1074,6 +1079,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.insert_one",
         .hooks = &insert_one_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.InsertOne"),
         .desc = "Insert a document (outputs `insertedId`, `wasAcknowledged`).",
         .props = PROPS(P_MONGO, PANY("document", PF_REQUIRED, NULL, "the document: a map or a JSON string")),
@@ -1081,6 +1087,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.update",
         .hooks = &update_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Update"),
         .desc = "Update or replace documents (outputs `matchedCount`, `modifiedCount`, `upsertedId`).",
         .props = PROPS(P_MONGO, PANY("document", PF_REQUIRED, NULL, "the update ($set...) or the replacement"),
@@ -1091,6 +1098,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.delete",
         .hooks = &delete_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Delete"),
         .desc = "Delete documents (output `deletedCount`).",
         .props = PROPS(P_MONGO, PANY("filter", 0, NULL, "MongoDB BSON filter"),
@@ -1099,6 +1107,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.bulk",
         .hooks = &bulk_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Bulk"),
         .desc = "Run the write models of a JSON-lines file (insertOne, updateOne, deleteMany...).",
         .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kestra:/// URI)"),
@@ -1107,6 +1116,7 @@ const type_def tasks__mongodb[] = {
     {
         .name = "mongodb.load",
         .hooks = &load_hooks,
+        .needs = dl_mongoc_load,
         .aliases = ALIASES("io.kestra.plugin.mongodb.Load"),
         .desc = "Insert the rows of an Ion file from internal storage.",
         .props = PROPS(P_MONGO, PSTR("from", PF_REQUIRED, NULL, "the source file (kestra:/// URI)"),
