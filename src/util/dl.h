@@ -61,6 +61,8 @@ const char *dl_load(dl_lib *l);
  * call), else why not (dl_load). A task type names its loader in
  * type_def.needs; the per-library headers (util/dl_<name>.h) give the rest. */
 const char *dl_mongoc_load(void);    /* libmongoc + libbson: MongoDB tasks */
+const char *dl_pq_load(void);        /* libpq: PostgreSQL tasks */
+const char *dl_mariadb_load(void);   /* libmariadb: MySQL and MariaDB tasks */
 
 /* For the per-library headers: a struct member, and a name in the list. */
 #define DL_SLOT(fn) __typeof__(fn) *fn;

@@ -29,6 +29,8 @@ run() { # $1 flow file, rest: env; sets $state, stderr in $work/err
 # name | soname | a type that needs it | its properties (yaml, 4 spaces, \n between lines)
 LIBS=(
 "MONGOC|libmongoc-1.0.so.0|io.kestra.plugin.mongodb.Find|    connection: { uri: \"mongodb://127.0.0.1:9/\" }\n    database: d\n    collection: c"
+"PQ|libpq.so.5|io.kestra.plugin.jdbc.postgresql.Query|    url: jdbc:postgresql://127.0.0.1:9/d\n    sql: select 1"
+"MARIADB|libmariadb.so.3|io.kestra.plugin.jdbc.mysql.Query|    url: jdbc:mysql://127.0.0.1:9/d\n    sql: select 1"
 )
 
 for l in "${LIBS[@]}"; do

@@ -15,10 +15,10 @@
 #include "tasks/sql/sql_int.h"
 
 #include "util/datetime.h"
+#include "util/dl_mariadb.h"
 #include "util/mem.h"
 #include "util/netguard.h"
 
-#include <mysql.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,6 +389,7 @@ static void my_set_infile(sql_conn *c, FILE *in)
 const sql_driver sql__mysql = {
     .name = "mysql",
     .placeholder = '?',
+    .unavailable = dl_mariadb_load,
     .connect = my_connect,
     .close = my_close,
     .alive = my_alive,

@@ -13,6 +13,7 @@
 #include "tasks/sql/sql_int.h"
 
 #include "util/buf.h"
+#include "util/dl_pq.h"
 #include "util/mem.h"
 #include "util/netguard.h"
 
@@ -20,7 +21,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <math.h>
-#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -517,7 +517,7 @@ static int pg_copy_out(sql_conn *c, const char *sql, FILE *out, int64_t *rows, k
 const sql_driver sql__pg = {
     .name = "postgresql",
     .placeholder = '$',
-    .unavailable = NULL,
+    .unavailable = dl_pq_load,
     .connect = pg_connect,
     .close = pg_close,
     .alive = pg_alive,

@@ -28,6 +28,7 @@
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/datetime.h"
+#include "util/dl.h"
 #include "util/ion.h"
 #include "util/mem.h"
 
@@ -1521,6 +1522,7 @@ const type_def tasks__sql[] = {
         .name = "postgresql.query",
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.Query"),
         .hooks = &pg_query_hooks,
+        .needs = dl_pq_load,
         .desc = "Run a PostgreSQL query (outputs `row`, `rows`, `size`, `uri`).",
         .props = PROPS(P_QUERY),
     },
@@ -1528,6 +1530,7 @@ const type_def tasks__sql[] = {
         .name = "postgresql.queries",
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.Queries"),
         .hooks = &pg_queries_hooks,
+        .needs = dl_pq_load,
         .desc = "Run PostgreSQL statements, one entry per result in `outputs`.",
         .props = PROPS(P_QUERIES),
     },
@@ -1535,6 +1538,7 @@ const type_def tasks__sql[] = {
         .name = "postgresql.copy_in",
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.CopyIn"),
         .hooks = &pg_copy_in_hooks,
+        .needs = dl_pq_load,
         .desc = "Load an internal-storage file into a PostgreSQL table with COPY (output `rowCount`).",
         .props = PROPS(P_COPY, PSTR("table", PF_REQUIRED, NULL, "the table"),
                        PSTR("from", PF_REQUIRED, NULL, "the file's kestra:/// URI"),
@@ -1546,6 +1550,7 @@ const type_def tasks__sql[] = {
         .name = "postgresql.copy_out",
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.CopyOut"),
         .hooks = &pg_copy_out_hooks,
+        .needs = dl_pq_load,
         .desc = "Copy a PostgreSQL table or query to an internal-storage file (outputs `uri`, `rowCount`).",
         .props = PROPS(P_COPY, PSTR("table", 0, NULL, "the table (or `sql`)"),
                        PSTR("sql", 0, NULL, "the query to copy (or `table`)"),
@@ -1556,6 +1561,7 @@ const type_def tasks__sql[] = {
         .aliases = ALIASES("io.kestra.plugin.jdbc.postgresql.Trigger"),
         .kind = TK_TRIGGER,
         .hooks = &pg_trigger_hooks,
+        .needs = dl_pq_load,
         .desc = "Start the flow when a PostgreSQL query returns rows (`trigger.rows`, `row`, `size`, `uri`); afterSQL commits after the execution is created.",
         .props = PROPS(P_TRIGGER),
     },
@@ -1563,6 +1569,7 @@ const type_def tasks__sql[] = {
         .name = "mysql.query",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mysql.Query"),
         .hooks = &mysql_query_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Run a MySQL query (outputs `row`, `rows`, `size`, `uri`); `inputFile` feeds LOAD DATA LOCAL.",
         .props = PROPS(P_QUERY, PSTR("inputFile", 0, NULL, "the file LOAD DATA LOCAL INFILE reads")),
     },
@@ -1570,6 +1577,7 @@ const type_def tasks__sql[] = {
         .name = "mysql.queries",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mysql.Queries"),
         .hooks = &mysql_queries_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Run MySQL statements, one entry per result in `outputs`.",
         .props = PROPS(P_QUERIES, PSTR("inputFile", 0, NULL, "the file LOAD DATA LOCAL INFILE reads")),
     },
@@ -1578,6 +1586,7 @@ const type_def tasks__sql[] = {
         .aliases = ALIASES("io.kestra.plugin.jdbc.mysql.Trigger"),
         .kind = TK_TRIGGER,
         .hooks = &mysql_trigger_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Start the flow when a MySQL query returns rows.",
         .props = PROPS(P_TRIGGER),
     },
@@ -1585,6 +1594,7 @@ const type_def tasks__sql[] = {
         .name = "mariadb.query",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mariadb.Query"),
         .hooks = &mysql_query_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Run a MariaDB query (outputs `row`, `rows`, `size`, `uri`); `inputFile` feeds LOAD DATA LOCAL.",
         .props = PROPS(P_QUERY, PSTR("inputFile", 0, NULL, "the file LOAD DATA LOCAL INFILE reads")),
     },
@@ -1592,6 +1602,7 @@ const type_def tasks__sql[] = {
         .name = "mariadb.queries",
         .aliases = ALIASES("io.kestra.plugin.jdbc.mariadb.Queries"),
         .hooks = &mysql_queries_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Run MariaDB statements, one entry per result in `outputs`.",
         .props = PROPS(P_QUERIES, PSTR("inputFile", 0, NULL, "the file LOAD DATA LOCAL INFILE reads")),
     },
@@ -1600,6 +1611,7 @@ const type_def tasks__sql[] = {
         .aliases = ALIASES("io.kestra.plugin.jdbc.mariadb.Trigger"),
         .kind = TK_TRIGGER,
         .hooks = &mysql_trigger_hooks,
+        .needs = dl_mariadb_load,
         .desc = "Start the flow when a MariaDB query returns rows.",
         .props = PROPS(P_TRIGGER),
     },
