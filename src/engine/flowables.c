@@ -619,8 +619,8 @@ static store_state fl_subflow(step *s, int r)
     return STATE_RUNNING;
 }
 
-/* ForEachItem: the file of `items` cut into batches of `batch.rows` lines
- * (or `batch.partitions` batches), each stored as a file and given to a
+/* ForEachItem: the file of `items` cut into batches (`batch.rows` lines,
+ * `batch.bytes`, or `batch.partitions` batches), each stored as a file and given to a
  * subflow execution whose inputs see it as {{ taskrun.items }}. With `wait`
  * the task ends when every child has: FAILED when one failed and
  * `transmitFailed` (default true), else SUCCESS; outputs `numberOfBatches`
@@ -681,52 +681,104 @@ static store_state fl_foreach_item(step *s, int r)
         result = STATE_FAILED;
         goto out;
     }
-    /* the lines */
+    /* the rows, as Kestra reads them: lines ended by \n, \r\n or \r */
     size_t nlines = 0, cap = 0;
     size_t *starts = NULL, *lens = NULL;
     const char *p = buf_str(&data), *end = p + data.len;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *q = p;
+        while (q < end && *q != '\n' && *q != '\r')
+            q++;
         if (nlines == cap) {
             cap = cap ? cap * 2 : 64;
             starts = xrealloc(starts, cap * sizeof *starts);
             lens = xrealloc(lens, cap * sizeof *lens);
         }
         starts[nlines] = (size_t)(p - buf_str(&data));
-        lens[nlines++] = len + (nl ? 1 : 0);
-        p += len + (nl ? 1 : 0);
+        lens[nlines++] = (size_t)(q - p);
+        if (q < end && *q == '\r' && q + 1 < end && q[1] == '\n')
+            q++;
+        p = q < end ? q + 1 : q;
     }
+    /* the batches, as Kestra's StorageService.split cuts them: `bytes` (a new
+     * batch once one holds that many), else `partitions` (rows dealt round
+     * robin, empty ones dropped), else `rows` (default 1); each row is
+     * written followed by `separator` (default "\n") */
+    const json_t *sj = json_object_get(batch, "separator");
+    const char *sep = json_is_string(sj) ? json_string_value(sj) : "\n";
+    size_t seplen = strlen(sep);
+    long long bytes = 0;
     int64_t rows = 1, parts = 0;
+    const json_t *bj = json_object_get(batch, "bytes");
     const json_t *rj = json_object_get(batch, "rows"), *pj = json_object_get(batch, "partitions");
-    if (rj)
-        rows = json_is_integer(rj) ? json_integer_value(rj) : atoll(json_string_value(rj) ? json_string_value(rj) : "1");
-    if (pj)
+    if (bj && !json_is_null(bj)) {
+        if (json_is_integer(bj))
+            bytes = json_integer_value(bj);
+        else if (!json_is_string(bj) || str_parse_bytes(json_string_value(bj), &bytes))
+            bytes = -1;
+        if (bytes <= 0) {
+            step_fail(s, r, "batch.bytes: '%s' is not a size (e.g. 10MB, 512KB, 1048576)",
+                      json_is_string(bj) ? json_string_value(bj) : "?");
+            free(starts);
+            free(lens);
+            result = STATE_FAILED;
+            goto out;
+        }
+    } else if (pj && !json_is_null(pj)) {
         parts = json_is_integer(pj) ? json_integer_value(pj) : atoll(json_string_value(pj) ? json_string_value(pj) : "0");
-    if (parts > 0)
-        rows = (int64_t)((nlines + (size_t)parts - 1) / (size_t)parts);
-    if (rows < 1)
-        rows = 1;
-    size_t nbatches = nlines ? (nlines + (size_t)rows - 1) / (size_t)rows : 0;
+        if (parts < 1)
+            parts = 1;
+    } else if (rj && !json_is_null(rj)) {
+        rows = json_is_integer(rj) ? json_integer_value(rj) : atoll(json_string_value(rj) ? json_string_value(rj) : "1");
+        if (rows < 1)
+            rows = 1;
+    }
+    /* batch_of[i]: the batch of row i */
+    size_t *batch_of = xcalloc(nlines ? nlines : 1, sizeof *batch_of);
+    size_t nbatches = 0;
+    if (parts > 0) {
+        nbatches = nlines < (size_t)parts ? nlines : (size_t)parts;
+        for (size_t i = 0; i < nlines; i++)
+            batch_of[i] = i % (size_t)parts;
+    } else {
+        size_t in_bytes = 0, in_rows = 0;
+        for (size_t i = 0; i < nlines; i++) {
+            if (!nbatches || (bytes > 0 ? in_bytes >= (size_t)bytes : in_rows >= (size_t)rows)) {
+                nbatches++;
+                in_bytes = in_rows = 0;
+            }
+            batch_of[i] = nbatches - 1;
+            in_bytes += lens[i] + seplen;
+            in_rows++;
+        }
+    }
     const json_t *tj = step_task(s, r)->json;
     const json_t *wj = json_object_get(tj, "wait");
     int wait = !wj || json_is_true(wj) || (json_is_string(wj) && !strcasecmp(json_string_value(wj), "true"));
     const json_t *inh = json_object_get(tj, "inheritLabels");
     xrun *run = &s->x->runs[r];
+    buf bb = BUF_INIT;
+    size_t from = 0; /* the first row of batch b (contiguous batches) */
     for (size_t b = 0; b < nbatches; b++) {
-        size_t first = b * (size_t)rows, last = first + (size_t)rows;
-        if (last > nlines)
-            last = nlines;
+        bb.len = 0;
+        size_t i = parts > 0 ? b : from;
+        for (; i < nlines && (parts > 0 || batch_of[i] == b); i += parts > 0 ? (size_t)parts : 1) {
+            buf_append(&bb, buf_str(&data) + starts[i], lens[i]);
+            buf_append(&bb, sep, seplen);
+        }
+        if (parts <= 0)
+            from = i;
         char name[64];
         snprintf(name, sizeof name, "batch-%zu.txt", b + 1);
         char *uri = storage_uri_task_file(s->x->row.namespace, s->x->row.flow_id, s->x->row.id, run->row.task_id,
                                           run->row.id, name, &e);
-        if (!uri || storage_put(s->en->o.storage, uri, buf_str(&data) + starts[first],
-                                starts[last - 1] + lens[last - 1] - starts[first], &e)) {
+        if (!uri || storage_put(s->en->o.storage, uri, bb.len ? buf_str(&bb) : "", bb.len, &e)) {
             step_fail(s, r, "batch %zu: %s", b + 1, e.msg);
             free(uri);
             free(starts);
             free(lens);
+            free(batch_of);
+            buf_free(&bb);
             result = STATE_FAILED;
             goto out;
         }
@@ -739,6 +791,8 @@ static store_state fl_foreach_item(step *s, int r)
             free(uri);
             free(starts);
             free(lens);
+            free(batch_of);
+            buf_free(&bb);
             result = STATE_FAILED;
             goto out;
         }
@@ -759,6 +813,8 @@ static store_state fl_foreach_item(step *s, int r)
     }
     free(starts);
     free(lens);
+    free(batch_of);
+    buf_free(&bb);
     json_object_set_new(sd, "batches", json_integer((json_int_t)nbatches));
     json_object_set_new(sd, "wait", json_boolean(wait));
     json_object_set_new(sd, "ended", json_object());
