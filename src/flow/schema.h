@@ -50,6 +50,7 @@ typedef enum ptype {
 #define PF_STATIC     0x02u  /* no "{{ }}" expression accepted in its place */
 #define PF_DEPRECATED 0x04u  /* still accepted; documented as deprecated */
 #define PF_NONEMPTY   0x08u  /* a list, map or string that must not be empty */
+#define PF_NOTRUN     0x10u  /* Kestra has it, kite does not run it yet: validate refuses it, saying so */
 
 typedef struct prop_def prop_def;
 

@@ -392,6 +392,11 @@ static void check_object(vctx *v, const json_t *obj, const char *path, const pro
                 error_key(v, p, "%s: unknown property '%s' (did you mean '%s'?)", what, k, sug);
             else
                 error_key(v, p, "%s: unknown property '%s'", what, k);
+        } else if ((pd->flags & PF_NOTRUN) && !json_is_null(val)) {
+            /* a declared property runs: one kite cannot run yet is refused
+             * here rather than failing the execution that reaches it */
+            error_key(v, p, "%s: property '%s' is not run by kite yet (the task would fail when it "
+                      "runs): remove it, or see docs/engine.md", what, k);
         } else {
             check_value(v, val, p, pd, parent);
         }

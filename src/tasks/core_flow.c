@@ -242,11 +242,11 @@ const type_def tasks__core_flow[] = {
                        PINT("concurrencyLimit", 0, "0",
                             "how many iterations run at once (0: no limit)"),
                        PBOOL("transmitFailed", 0, "true", "fail when an iteration fails"),
-                       PLIST("outputs", 0, NULL, &tasks__item_any,
+                       PLIST("outputs", PF_NOTRUN, NULL, &tasks__item_any,
                              "outputs of each iteration exposed after the loop (not run by kite yet)"),
                        PENUM("fetchType", 0, "\"AUTO\"", ENUMS("AUTO", "FETCH", "STORE"),
                              "keep iteration outputs in the execution or in storage"),
-                       PSTR("breakWhen", 0, NULL, "stop iterating once this is truthy (not run by kite yet)"),
+                       PSTR("breakWhen", PF_NOTRUN, NULL, "stop iterating once this is truthy (not run by kite yet)"),
                        P_TASKS_REQ("the tasks run for each value"), P_ERRORS_FINALLY),
     },
     {

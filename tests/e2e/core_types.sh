@@ -371,7 +371,9 @@ has "Loop: transmitFailed false keeps the flow going" "$work/err" "after the loo
 want_state "Loop: ... ending WARNING" WARNING
 printf 'id: lb\nnamespace: e2e.core\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.flow.Loop\n    values: [1]\n    breakWhen: "{{ true }}"\n    tasks:\n      - id: x\n        type: io.kestra.plugin.core.log.Log\n        message: x\n' >"$work/lb.yaml"
 run lb "$work/lb.yaml"
-has "Loop: breakWhen fails, saying kite does not run it yet" "$work/err" "Loop: property 'breakWhen' is not supported by kite yet"
+has "Loop: breakWhen is refused before the run, saying kite does not run it yet" "$work/err" "lb.yaml:7:5: error: task 'l': property 'breakWhen' is not run by kite yet"
+"$KITE" validate "$work/lb.yaml" >"$work/out" 2>&1
+has "Loop: kite validate says so too" "$work/out" "property 'breakWhen' is not run by kite yet"
 
 # ---- internal-storage URIs in a script are downloaded to the working folder --------------
 cat >"$work/uris.yaml" <<'EOF'
