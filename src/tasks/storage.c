@@ -2,9 +2,9 @@
  * storage.c: the internal-storage family: storage.write, storage.concat,
  * storage.split, storage.reverse, storage.delete, storage.size,
  * storage.purge_current_execution_files and the deprecated
- * storage.local_files (files in and out of a WorkingDirectory's folder);
- * storage.deduplicate_items and storage.filter_items are declared, not run
- * yet. The type table is at the end of the file.
+ * storage.local_files (files in and out of a WorkingDirectory's folder),
+ * storage.filter_items and storage.deduplicate_items. The type table is at
+ * the end of the file.
  *
  * Every file a task makes lands among its task run's files
  * (kestra:///<ns>/<flow>/executions/<id>/tasks/<task>/<taskrun>/<name>), written
