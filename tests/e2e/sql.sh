@@ -230,6 +230,72 @@ check pg_copy "CopyIn loads the CSV (rowCount 2)" 'o["in"]["rowCount"] == 2'
 check pg_copy "CopyOut writes the query as CSV" \
   'o["out"]["rowCount"] == 2 and o["read"]["values"]["text"] == "name\nalice\n\"bob, jr\"\n"'
 
+# COPY's CSV options: forceNull makes a quoted empty NULL, forceNotNull an
+# unquoted empty '' (without them: one of each), forceQuote quotes a column;
+# freeze reaches PostgreSQL (which refuses it on a table made earlier)
+printf 'id,name,note\n1,"",\n2,,""\n' >"$work/nulls.csv"
+cat >"$work/pg_copyopts.yaml" <<YAML
+id: pg_copyopts
+namespace: company.team
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: mk
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    sql: CREATE TABLE opts (id int, name text, note text)
+  - id: in
+    type: io.kestra.plugin.jdbc.postgresql.CopyIn
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    table: opts
+    from: "{{ inputs.data }}"
+    format: CSV
+    header: true
+    forceNull: [name]
+    forceNotNull: [note]
+  - id: count
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    sql: SELECT count(*) FILTER (WHERE name IS NULL) AS nulls, count(*) FILTER (WHERE note = '') AS empties FROM opts
+    fetchType: FETCH_ONE
+  - id: out
+    type: io.kestra.plugin.jdbc.postgresql.CopyOut
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    sql: SELECT id, 'x' AS tag FROM opts ORDER BY id
+    format: CSV
+    forceQuote: [tag]
+  - id: read
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      text: "{{ read(outputs.out.uri) }}"
+  - id: freeze
+    type: io.kestra.plugin.jdbc.postgresql.CopyIn
+    url: $PG_URL
+    username: $PG_USER
+    password: $PG_PASSWORD
+    table: opts
+    from: "{{ inputs.data }}"
+    format: CSV
+    header: true
+    freeze: true
+    allowFailure: true
+YAML
+run pg_copyopts "$work/pg_copyopts.yaml" --file data="$work/nulls.csv"
+check pg_copyopts "CopyIn forceNull / forceNotNull: 2 NULL names, 2 empty notes" \
+  'o["count"]["row"]["nulls"] == 2 and o["count"]["row"]["empties"] == 2'
+check pg_copyopts "CopyOut forceQuote quotes the column" 'o["read"]["values"]["text"] == "1,\"x\"\n2,\"x\"\n"'
+check pg_copyopts "CopyIn freeze reaches PostgreSQL (refused on a table made earlier)" \
+  'st == "WARNING" and "COPY FREEZE" in log'
+
 cat >"$work/pg_bad.yaml" <<YAML
 id: pg_bad
 namespace: company.team

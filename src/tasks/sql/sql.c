@@ -1179,6 +1179,18 @@ out:
 
 /* ---- CopyIn / CopyOut (PostgreSQL) ---- */
 
+/* A table name or column list checked to be identifiers (letters, digits,
+ * '_', '.', '"'), since COPY cannot bind them. */
+static int ident_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("_.\"$ ,", *s))
+            return 0;
+    return 1;
+}
+
 /* Appends ", NAME value" options of COPY from the task's properties. */
 static int copy_options(task_ctx *c, buf *b, kerr *e)
 {
@@ -1214,6 +1226,49 @@ static int copy_options(task_ctx *c, buf *b, kerr *e)
     }
     if (header)
         buf_puts(b, ", HEADER true");
+    /* CopyIn's freeze, forceNotNull, forceNull; CopyOut's forceQuote: only
+     * the type that declares one can have it (validation) */
+    int freeze = 0;
+    if (task_prop_bool(c, "freeze", 0, &freeze, e))
+        goto out;
+    if (freeze)
+        buf_puts(b, ", FREEZE true");
+    static const char *const lists[][2] = {
+        {"forceNotNull", "FORCE_NOT_NULL"}, {"forceNull", "FORCE_NULL"}, {"forceQuote", "FORCE_QUOTE"}};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        json_t *cols = NULL;
+        if (task_prop(c, lists[i][0], &cols, e))
+            goto out;
+        if (json_is_string(cols)) { /* one column, or "*" (forceQuote) */
+            json_t *one = json_array();
+            json_array_append(one, cols);
+            json_decref(cols);
+            cols = one;
+        }
+        if (!json_array_size(cols)) {
+            json_decref(cols);
+            continue;
+        }
+        if (json_array_size(cols) == 1 && !strcmp(json_string_value(json_array_get(cols, 0)) ?: "", "*") &&
+            !strcmp(lists[i][1], "FORCE_QUOTE")) {
+            buf_puts(b, ", FORCE_QUOTE *");
+            json_decref(cols);
+            continue;
+        }
+        buf_printf(b, ", %s (", lists[i][1]);
+        size_t k;
+        json_t *x;
+        json_array_foreach(cols, k, x) {
+            if (!json_is_string(x) || !ident_ok(json_string_value(x))) {
+                kerr_setc(e, KERR_INVALID, "property '%s': item %zu is not a column name", lists[i][0], k + 1);
+                json_decref(cols);
+                goto out;
+            }
+            buf_printf(b, "%s%s", k ? ", " : "", json_string_value(x));
+        }
+        buf_putc(b, ')');
+        json_decref(cols);
+    }
     buf_putc(b, ')');
     rc = 0;
 out:
@@ -1224,18 +1279,6 @@ out:
     free(escape);
     free(encoding);
     return rc;
-}
-
-/* A table name or column list checked to be identifiers (letters, digits,
- * '_', '.', '"'), since COPY cannot bind them. */
-static int ident_ok(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("_.\"$ ,", *s))
-            return 0;
-    return 1;
 }
 
 task_result sql__run_copy_in(task_ctx *c, const sql_driver *d, kerr *e)
