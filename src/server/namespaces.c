@@ -273,14 +273,19 @@ enum MHD_Result srv_nsfile_list(srv_req *r)
     return srv_json(r, MHD_HTTP_OK, res);
 }
 
-/* A folder where a file is written, or a file where a folder is: 409. */
+/* A folder where a file is written: 409. Listing "uri/" gives the files
+ * below it, or, when uri is a file, that file itself (storage_list's
+ * contract): only files below it are a clash, so a file can be rewritten. */
 static int conflicts(srv_req *r, const char *uri, const char *path)
 {
     kerr e = KERR_INIT;
     char *folder = xasprintf("%s/", uri);
     storage_entry *v = NULL;
     size_t n = 0;
-    int clash = !storage_list(r->s->o.storage, folder, &v, &n, &e) && n > 0;
+    int clash = 0;
+    if (!storage_list(r->s->o.storage, folder, &v, &n, &e))
+        for (size_t i = 0; i < n && !clash; i++)
+            clash = !strncmp(v[i].uri, folder, strlen(folder));
     storage_entries_free(v, n);
     free(folder);
     if (clash)

@@ -291,6 +291,13 @@ req GET "/namespaces/ui.ns.team/files"
 ok "no path: 400 naming it" eval 'code_is 400 && jt "\"path\" in d[\"message\"]"'
 req POST "/namespaces/ui.ns.team/files?path=/scripts" -F "fileContent=@$work/hello.txt"
 ok "a file where a folder is: 409" code_is 409
+printf 'hello again\n' >"$work/again.txt"
+req POST "/namespaces/ui.ns.team/files?path=/scripts/hello.txt" -F "fileContent=@$work/again.txt"
+ok "upload over an existing file: 204 (the UI's Save of an edited file)" code_is 204
+req GET "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
+ok "it reads back the new content" eval 'code_is 200 && [ "$(cat "$work/body")" = "hello again" ]'
+req PUT "/namespaces/ui.ns.team/files?path=/readme.md" -H 'Content-Type: text/plain' --data-binary '# team 2'
+ok "PUT over an existing file: 204" eval 'code_is 204'
 req DELETE "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"
 ok "delete a file: 204" code_is 204
 req GET "/namespaces/ui.ns.team/files?path=/scripts/hello.txt"

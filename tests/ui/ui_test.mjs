@@ -599,6 +599,199 @@ await step('titles: the page title and URL name what is shown', { needs: ['gantt
   if (!t.includes('uitest.demo.hello_inputs') || !t.includes(execId) || !t.includes('logs')) throw new Error(`title: ${t}`);
 });
 
+// ---- what issue 13 left untested: inputs, files, backfill, labels, replay, dependencies ------
+const TYPED = `id: typed_inputs
+namespace: ${NS}
+inputs:
+  - id: colors
+    type: MULTISELECT
+    values: [red, green, blue]
+  - id: when
+    type: DATETIME
+  - id: conf
+    type: JSON
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.colors | length }} colors, at {{ inputs.when }}, retries {{ inputs.conf.retries }}"
+`;
+await step('execute: MULTISELECT, DATETIME and JSON inputs from the form', async () => {
+  await must('POST', '/flows', TYPED, 'application/x-yaml');
+  await page.goto(ui(`/flows/${NS}/typed_inputs/execute`));
+  await page.locator('#in-colors').waitFor();
+  await page.check('#in-colors input[value="red"]');
+  await page.check('#in-colors input[value="blue"]');
+  await page.fill('#in-when', '2026-05-04T10:20:30');
+  // JSON that does not parse is refused in the form, at its field
+  await page.fill('#in-conf', '{"retries": 3,');
+  await page.click('form.exec-form button[type=submit]');
+  await page.locator('#in-conf-error', { hasText: 'not JSON' }).waitFor();
+  if (!/\/typed_inputs\/execute$/.test(page.url())) throw new Error('submitted with bad JSON');
+  await page.fill('#in-conf', '{"retries": 3, "tags": ["a", "b"]}');
+  if (await page.locator('#in-conf-error').innerText()) throw new Error('the JSON error stays after the value changed');
+  await shot('execute-typed');
+  await page.click('form.exec-form button[type=submit]');
+  await page.waitForURL(/\/ui\/executions\/[^/]+$/);
+  const id = new URL(page.url()).pathname.split('/')[3];
+  const x = await waitState(id, ['SUCCESS', 'FAILED']);
+  const i = x.inputs || {};
+  // the browser sends the local time it shows as an instant (its own time zone)
+  const when = await page.evaluate(() => new Date('2026-05-04T10:20:30').getTime());
+  if (JSON.stringify(i.colors) !== '["red","blue"]') throw new Error(`colors: ${JSON.stringify(i.colors)}`);
+  if (+new Date(i.when) !== when) throw new Error(`when: ${i.when}, want ${new Date(when).toISOString()}`);
+  if (JSON.stringify(i.conf) !== '{"retries":3,"tags":["a","b"]}') throw new Error(`conf: ${JSON.stringify(i.conf)}`);
+  if (x.state.current !== 'SUCCESS') throw new Error(`state ${x.state.current}`);
+  const logs = await must('GET', `/logs/${id}`);
+  if (!logs.some(l => /^2 colors, at 2026-05-0[45]T.*retries 3$/.test(l.message))) throw new Error(`logs: ${logs.map(l => l.message)}`);
+});
+
+await step('namespace files: a file created, edited and deleted in the Files tab', async () => {
+  const P = `/namespaces/${NS}/files`;
+  await page.goto(ui(`/namespaces/${NS}/files`));
+  await page.locator('.empty', { hasText: 'No file' }).waitFor();
+  await page.click('button:has-text("New file")');
+  await page.fill('.modal input', '/scripts/hello.sh');
+  await page.fill('.modal textarea', 'echo one\n');
+  await page.click('.modal button:has-text("Save")');
+  await page.locator('.modal').waitFor({ state: 'detached' });
+  const f1 = await call('GET', `${P}?path=/scripts/hello.sh`);
+  if (f1.status !== 200 || f1.text !== 'echo one\n') throw new Error(`stored: ${f1.status} ${JSON.stringify(f1.text)}`);
+  // the folder, then the file in it
+  await page.click('table.list a:has-text("scripts")');
+  await page.locator('.muted', { hasText: `${NS}:/scripts` }).waitFor();
+  await page.click('table.list a:has-text("hello.sh")');
+  await page.locator('.modal textarea').waitFor();
+  if ((await page.inputValue('.modal textarea')) !== 'echo one\n') throw new Error(`opened: ${await page.inputValue('.modal textarea')}`);
+  await page.fill('.modal textarea', 'echo two\n');
+  await page.click('.modal button:has-text("Save")');
+  await page.locator('.modal').waitFor({ state: 'detached' });
+  await until('the edit stored', async () => (await call('GET', `${P}?path=/scripts/hello.sh`)).text === 'echo two\n');
+  const row = page.locator('table.list tr', { has: page.locator('a:has-text("hello.sh")') });
+  await row.locator('td.num', { hasText: '9' }).waitFor();
+  await shot('namespace-files');
+  await row.locator('button:has-text("Delete")').click();
+  await page.click('.modal button.primary:has-text("Delete")');
+  await page.locator('table.list a:has-text("hello.sh")').waitFor({ state: 'detached' });
+  const f3 = await call('GET', `${P}?path=/scripts/hello.sh`);
+  if (f3.status !== 404) throw new Error(`GET the deleted file: ${f3.status}`);
+});
+
+await step('backfill: a schedule backfilled from its trigger makes an execution per tick', async () => {
+  await must('POST', '/flows', `id: daily
+namespace: ${NS}
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: "for {{ trigger.date }}"
+triggers:
+  - id: noon
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 12 * * *"
+`, 'application/x-yaml');
+  await page.goto(ui(`/flows/${NS}/daily/triggers`));
+  await page.click('button:has-text("Backfill")');
+  const inputs = page.locator('.modal input[type=datetime-local]');
+  // noon UTC of 1, 2 and 3 January falls inside these local times in any zone within ±11 h
+  await inputs.nth(0).fill('2026-01-01T00:00');
+  await inputs.nth(1).fill('2026-01-03T23:59');
+  await page.click('.modal button.primary:has-text("Backfill")');
+  await page.locator('.toast', { hasText: '3 execution(s) created' }).waitFor();
+  const done = await until('3 executions of daily', async () => {
+    const d = await must('GET', `/executions/search?namespace=${NS}&flowId=daily&size=10`);
+    return d.results.length === 3 && d.results.every(x => x.state.current === 'SUCCESS') ? d.results : null;
+  }, 60000);
+  // each one ran for its own tick ({{ trigger.date }}), labelled as a backfill
+  const said = [];
+  for (const x of done) {
+    if (!(x.labels || []).some(l => l.key === 'backfill' && l.value === 'true')) throw new Error(`labels of ${x.id}: ${JSON.stringify(x.labels)}`);
+    said.push(...(await must('GET', `/logs/${x.id}`)).map(l => l.message.slice(0, 17)));
+  }
+  if (JSON.stringify(said.sort()) !== JSON.stringify(['for 2026-01-01T12', 'for 2026-01-02T12', 'for 2026-01-03T12'])) throw new Error(`the runs logged: ${said}; trigger: ${JSON.stringify(done[0].trigger)}`);
+  await page.click('nav.tabs a:has-text("Executions")');
+  await until('3 rows', async () => (await page.locator('tbody tr[data-id]').count()) === 3);
+  for (const x of done) await page.locator(`tr[data-id="${x.id}"] .state`, { hasText: 'SUCCESS' }).waitFor();
+});
+
+await step('labels: set on an execution in the dialog, then the list filters by them', { needs: ['gantt: a bar per task run, every one a success'] }, async () => {
+  await page.goto(ui(`/executions/${execId}/overview`));
+  await page.click('.actions button:has-text("Labels")');
+  const ta = page.locator('.modal textarea');
+  if (!(await ta.inputValue()).includes('run:browser')) throw new Error(`the dialog shows: ${await ta.inputValue()}`);
+  // a line without a key is refused in the dialog
+  await ta.fill('run:browser\n:nokey');
+  await page.click('.modal button.primary:has-text("Save")');
+  await page.locator('.modal .banner', { hasText: 'key:value' }).waitFor();
+  await ta.fill('run:browser\nstage:qa');
+  await page.click('.modal button.primary:has-text("Save")');
+  await page.locator('.modal').waitFor({ state: 'detached' });
+  await page.locator('.page-head .chip', { hasText: 'stage:qa' }).waitFor();
+  const x = await must('GET', `/executions/${execId}`);
+  const ls = (x.labels || []).map(l => `${l.key}:${l.value}`);
+  if (!ls.includes('stage:qa') || !ls.includes('run:browser')) throw new Error(`labels: ${ls}`);
+  await page.goto(ui('/executions'));
+  await page.fill('input[aria-label=labels]', 'stage:qa');
+  await page.waitForURL(/labels=stage%3Aqa/);
+  await until('only the labelled execution', async () => {
+    const ids = await page.locator('tbody tr[data-id]').evaluateAll(rs => rs.map(r => r.getAttribute('data-id')));
+    return ids.length === 1 && ids[0] === execId;
+  });
+  await shot('executions-labels');
+});
+
+await step('replay: from a task run in the Gantt, a new execution that runs it again', { needs: ['gantt: a bar per task run, every one a success'] }, async () => {
+  await page.goto(ui(`/executions/${execId}/gantt`));
+  await page.click('.grow[data-task="bye"]');
+  await page.click('.gantt-detail button:has-text("Replay from this task run")');
+  await page.waitForURL(u => /\/ui\/executions\/[^/]+$/.test(u.pathname) && !u.pathname.includes(execId));
+  const nid = new URL(page.url()).pathname.split('/')[3];
+  await page.locator('#exec-state', { hasText: 'SUCCESS' }).waitFor();
+  const x = await must('GET', `/executions/${nid}`);
+  if (x.originalId !== execId) throw new Error(`originalId ${x.originalId}, want ${execId}`);
+  const runs = x.taskRunList.map(r => `${r.taskId}:${r.state.current}`).join(' ');
+  if (runs !== 'hello:SUCCESS file:SUCCESS wait_here:SUCCESS bye:SUCCESS') throw new Error(`task runs: ${runs}`);
+  // hello was kept, not run again: only bye logged in the new execution
+  const logs = (await must('GET', `/logs/${nid}`)).map(l => l.taskId);
+  if (logs.includes('hello') || !logs.includes('bye')) throw new Error(`tasks that logged: ${logs}`);
+  await page.locator('.grow[data-task="bye"] .bar.st-success').waitFor();
+});
+
+await step('dependencies: the tab lists the flows a flow calls and the flows that trigger it', async () => {
+  await must('POST', '/flows', `id: caller
+namespace: ${NS}
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: ${NS}
+    flowId: flaky
+`, 'application/x-yaml');
+  await must('POST', '/flows', `id: after_caller
+namespace: ${NS}
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: after
+triggers:
+  - id: on_caller
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlowCondition
+        namespace: ${NS}
+        flowId: caller
+`, 'application/x-yaml');
+  const names = async (h) => page.locator('h3', { hasText: h }).locator('xpath=following-sibling::*[1]').innerText();
+  await page.goto(ui(`/flows/${NS}/caller/dependencies`));
+  await page.locator('h3', { hasText: 'Flows it calls or triggers' }).waitFor();
+  const down = await names('Flows it calls or triggers'), up = await names('Flows that call or trigger it');
+  if (!down.includes(`${NS}.flaky subflow`) || !down.includes(`${NS}.after_caller flow trigger`)) throw new Error(`downstream: ${down}`);
+  if (up.trim() !== 'none') throw new Error(`upstream: ${up}`);
+  await shot('dependencies');
+  // a link goes to the other flow's tab, which shows the call from the other side
+  await page.click(`a:has-text("${NS}.flaky")`);
+  await page.waitForURL(/\/flows\/uitest\.demo\/flaky\/dependencies$/);
+  await until('flaky upstream', async () => (await names('Flows that call or trigger it')).includes(`${NS}.caller subflow`));
+  if ((await names('Flows it calls or triggers')).trim() !== 'none') throw new Error(`flaky downstream: ${await names('Flows it calls or triggers')}`);
+});
+
 // ---- the whole run ----------------------------------------------------------------------------
 await step('no request left the kite server', async () => {
   if (outside.length) throw new Error(`requests outside 127.0.0.1: ${[...new Set(outside)].slice(0, 10).join(', ')}`);

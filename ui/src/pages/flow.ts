@@ -179,6 +179,7 @@ export function inputField(inp: any): { el: HTMLElement; add(fd: FormData): stri
     }
   }
   const err = h('div', { class: 'field-error', id: `${id}-error` });
+  ctl.addEventListener('input', () => { err.textContent = ''; }); // an error stays only until the value changes
   const el = h('div', { class: 'field', 'data-input': inp.id },
     h('label', { for: id }, inp.displayName || inp.id, req ? h('span', { class: 'req', title: 'required' }, ' *') : null, h('span', { class: 'type' }, t)),
     inp.description ? h('div', { class: 'muted small' }, inp.description) : null, ctl, err);
