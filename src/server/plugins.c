@@ -25,6 +25,14 @@ static void add_one(const type_def *d, void *arg)
     json_array_append_new(p->out, flow_type_summary(d));
 }
 
+json_t *srv__plugin_kinds(void)
+{
+    json_t *a = json_pack("[s]", "task"); /* runnable and flowable */
+    for (int i = TK_RUNNABLE; i <= TK_OTHER; i++)
+        json_array_append_new(a, json_string(flow_kind_name(i)));
+    return a;
+}
+
 enum MHD_Result srv_plugins_list(srv_req *r)
 {
     plist p = {-1, NULL};
@@ -35,11 +43,17 @@ enum MHD_Result srv_plugins_list(srv_req *r)
         for (int i = TK_RUNNABLE; i <= TK_OTHER && p.kind < 0; i++)
             if (!strcmp(k, flow_kind_name(i)))
                 p.kind = i;
-        if (p.kind < 0)
-            return srv_error(r, MHD_HTTP_BAD_REQUEST,
-                             "query 'kind': '%s' is not one of task, runnable, flowable, trigger, condition, runner, "
-                             "other",
-                             k);
+        if (p.kind < 0) {
+            json_t *kinds = srv__plugin_kinds();
+            buf names = BUF_INIT;
+            size_t i;
+            json_t *v;
+            json_array_foreach(kinds, i, v) buf_printf(&names, "%s%s", i ? ", " : "", json_string_value(v));
+            json_decref(kinds);
+            enum MHD_Result rc = srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'kind': '%s' is not one of %s", k, buf_str(&names));
+            buf_free(&names);
+            return rc;
+        }
     }
     p.out = json_array();
     flow_registry_each(add_one, &p);

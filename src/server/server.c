@@ -38,6 +38,9 @@
 
 #define API "/api/v1"
 
+/* A route that reads no query parameter leaves `query` out (NULL). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const srv_route routes[] = {
     {"GET", "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
     {"GET", API "/health", srv_health, ROUTE_NOAUTH, "Health: {\"status\":\"UP\"}"},
@@ -45,24 +48,31 @@ static const srv_route routes[] = {
     {"GET", API "/openapi.json", srv_openapi, 0, "This API as an OpenAPI 3 document"},
 
     {"POST", API "/flows", srv_flow_create, ROUTE_TEXT_BODY, "Create a flow from YAML"},
-    {"GET", API "/flows/search", srv_flow_search, ROUTE_HEAVY, "Search flows (namespace, q, page, size)"},
+    {"GET", API "/flows/search", srv_flow_search, ROUTE_HEAVY, "Search flows (namespace, q, page, size)",
+     "q namespace page:int size:int"},
     {"POST", API "/flows/validate", srv_flow_validate, ROUTE_TEXT_BODY, "Validate flows (YAML, several separated by ---)"},
     {"GET", API "/flows/{namespace}", srv_flow_namespace_list, ROUTE_HEAVY, "The flows of a namespace"},
     {"PUT", API "/flows/{namespace}", srv_flow_namespace_replace, ROUTE_TEXT_BODY,
-     "Replace the flows of a namespace (YAML documents separated by ---)"},
-    {"GET", API "/flows/{namespace}/{id}", srv_flow_get, 0, "Get a flow (revision, source)"},
+     "Replace the flows of a namespace (YAML documents separated by ---)",
+     "delete:bool"},
+    {"GET", API "/flows/{namespace}/{id}", srv_flow_get, 0, "Get a flow (revision, source)",
+     "revision:int source:bool"},
     {"PUT", API "/flows/{namespace}/{id}", srv_flow_update, ROUTE_TEXT_BODY, "Update a flow (a new revision)"},
     {"DELETE", API "/flows/{namespace}/{id}", srv_flow_delete, 0, "Delete a flow"},
     {"GET", API "/flows/{namespace}/{id}/revisions", srv_flow_revisions, ROUTE_HEAVY, "Every revision of a flow"},
     {"GET", API "/flows/{namespace}/{id}/graph", srv_flow_graph, 0,
-     "The flow as Kestra's FlowGraph: nodes, edges, clusters (revision)"},
+     "The flow as Kestra's FlowGraph: nodes, edges, clusters (revision)",
+     "revision:int"},
     {"GET", API "/flows/{namespace}/{id}/dependencies", srv_flow_dependencies, ROUTE_HEAVY,
-     "The flows it calls and that trigger it, as Kestra's FlowTopologyGraph (destinationOnly, expandAll)"},
+     "The flows it calls and that trigger it, as Kestra's FlowTopologyGraph (destinationOnly, expandAll)",
+     "destinationOnly:bool expandAll:bool"},
 
     {"GET", API "/executions/search", srv_exec_search, ROUTE_HEAVY,
-     "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)"},
+     "Search executions (namespace, flowId, state, startDate, endDate, labels, page, size)",
+     "namespace flowId state*:state startDate:date-time endDate:date-time labels*:label page:int size:int"},
     {"GET", API "/executions/statistics", srv_exec_stats, ROUTE_HEAVY,
-     "Dashboard statistics computed by the store (startDate, endDate, interval, namespace, flowId, top)"},
+     "Dashboard statistics computed by the store (startDate, endDate, interval, namespace, flowId, top)",
+     "startDate:date-time endDate:date-time interval:duration namespace flowId top:int"},
     {"DELETE", API "/executions/kill/by-ids", srv_exec_kill_ids, ROUTE_JSON_BODY, "Kill a list of executions (body: [ids])"},
     {"POST", API "/executions/kill/by-ids", srv_exec_kill_ids, ROUTE_JSON_BODY, "Kill a list of executions (alias of DELETE)"},
     {"POST", API "/executions/restart/by-ids", srv_exec_restart_ids, ROUTE_JSON_BODY, "Restart a list of failed executions (body: [ids])"},
@@ -79,18 +89,25 @@ static const srv_route routes[] = {
     {"DELETE", API "/executions/{id}/kill", srv_exec_kill, 0, "Kill an execution"},
     {"POST", API "/executions/{id}/kill", srv_exec_kill, 0, "Kill an execution (alias of DELETE)"},
     {"POST", API "/executions/{id}/restart", srv_exec_restart, 0, "Restart a failed execution"},
-    {"POST", API "/executions/{id}/replay", srv_exec_replay, 0, "Replay an execution (taskRunId)"},
+    {"POST", API "/executions/{id}/replay", srv_exec_replay, 0, "Replay an execution (taskRunId)",
+     "taskRunId"},
     {"POST", API "/executions/{id}/resume", srv_exec_resume, ROUTE_FORM, "Resume a paused execution (inputs)"},
     {"GET", API "/executions/{id}/follow", srv_exec_follow, 0, "Follow an execution (server-sent events)"},
-    {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kestra:///...)"},
+    {"GET", API "/executions/{id}/file", srv_exec_file, 0, "Download an output file (path=kestra:///...)",
+     "path!"},
     {"POST", API "/executions/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
-     "Create an execution (multipart inputs and files, labels, wait)"},
+     "Create an execution (multipart inputs and files, labels, wait)",
+     "labels*:label revision:int wait:bool"},
     {"POST", API "/executions/trigger/{namespace}/{flowId}", srv_exec_create, ROUTE_FORM,
-     "Create an execution (Kestra's older path)"},
+     "Create an execution (Kestra's older path)",
+     "labels*:label revision:int wait:bool"},
 
-    {"GET", API "/logs/{executionId}", srv_logs_get, ROUTE_HEAVY, "Logs of an execution (taskId, minLevel)"},
-    {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)"},
-    {"GET", API "/logs/{executionId}/download", srv_logs_download, ROUTE_HEAVY, "Logs as text"},
+    {"GET", API "/logs/{executionId}", srv_logs_get, ROUTE_HEAVY, "Logs of an execution (taskId, minLevel)",
+     "minLevel:level taskId"},
+    {"GET", API "/logs/{executionId}/follow", srv_logs_follow, 0, "Follow logs (server-sent events)",
+     "minLevel:level taskId"},
+    {"GET", API "/logs/{executionId}/download", srv_logs_download, ROUTE_HEAVY, "Logs as text",
+     "minLevel:level taskId"},
     {"GET", API "/metrics/{executionId}", srv_metrics_execution, ROUTE_HEAVY,
      "Task metrics of an execution (Kestra's MetricEntry: name, type, value, tags, taskId, taskRunId, timestamp)"},
 
@@ -105,18 +122,26 @@ static const srv_route routes[] = {
      "Set a secret (the raw value as text/plain, or {\"value\": ...})"},
     {"DELETE", API "/namespaces/{namespace}/secrets/{name}", srv_secret_delete, 0, "Delete a secret"},
     {"GET", API "/namespaces", srv_namespaces_search, ROUTE_HEAVY,
-     "Every namespace (parents too) with its flow count and execution counts by state, own and subtree"},
-    {"GET", API "/namespaces/search", srv_namespaces_search, ROUTE_HEAVY, "Namespaces with counts (q, page, size)"},
-    {"GET", API "/namespaces/{namespace}/files", srv_nsfile_get, 0, "A namespace file's content (path)"},
+     "Every namespace (parents too) with its flow count and execution counts by state, own and subtree",
+     "q page:int size:int"},
+    {"GET", API "/namespaces/search", srv_namespaces_search, ROUTE_HEAVY, "Namespaces with counts (q, page, size)",
+     "q page:int size:int"},
+    {"GET", API "/namespaces/{namespace}/files", srv_nsfile_get, 0, "A namespace file's content (path)",
+     "path!"},
     {"GET", API "/namespaces/{namespace}/files/directory", srv_nsfile_list, ROUTE_HEAVY,
-     "The files and folders of a namespace folder (path; default the root)"},
+     "The files and folders of a namespace folder (path; default the root)",
+     "path"},
     {"POST", API "/namespaces/{namespace}/files", srv_nsfile_upload, ROUTE_FORM,
-     "Upload a namespace file (path; multipart field fileContent)"},
+     "Upload a namespace file (path; multipart field fileContent)",
+     "path!"},
     {"PUT", API "/namespaces/{namespace}/files", srv_nsfile_upload, ROUTE_TEXT_BODY,
-     "Write a namespace file (path; the body is the content)"},
-    {"DELETE", API "/namespaces/{namespace}/files", srv_nsfile_delete, 0, "Delete a namespace file or folder (path)"},
+     "Write a namespace file (path; the body is the content)",
+     "path!"},
+    {"DELETE", API "/namespaces/{namespace}/files", srv_nsfile_delete, 0, "Delete a namespace file or folder (path)",
+     "path!"},
 
-    {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)"},
+    {"GET", API "/triggers/search", srv_triggers_search, ROUTE_HEAVY, "Triggers of the flows (namespace, flowId)",
+     "namespace flowId q page:int size:int"},
     {"PUT", API "/triggers", srv_triggers_update, 0, "Enable or disable a trigger, or set a backfill"},
 
     {"POST", API "/login", srv_login, ROUTE_NOAUTH,
@@ -129,7 +154,8 @@ static const srv_route routes[] = {
     {"GET", "/ui/{path+}", srv_ui, ROUTE_NOAUTH, "The web UI's files; any other path answers index.html"},
 
     {"GET", API "/plugins", srv_plugins_list, 0,
-     "The types kite knows with their properties (kind=task|runnable|flowable|trigger|condition|runner)"},
+     "The types kite knows with their properties (kind=task|runnable|flowable|trigger|condition|runner)",
+     "kind:plugin-kind"},
     {"GET", API "/plugins/schemas/{type}", srv_plugins_schema, 0,
      "The JSON Schema of a type (kite name or Kestra class), or of the whole flow document (flow)"},
     {"GET", API "/plugins/{cls}", srv_plugins_get, 0, "One type: its summary and its JSON Schema"},
@@ -144,13 +170,16 @@ static const srv_route routes[] = {
     {"GET", API "/roles", srv_roles_list, 0, "Roles (built-in and stored) with their statements"},
     {"PUT", API "/roles/{name}", srv_roles_put, 0, "Create or replace a role {\"statements\": [...]}"},
     {"DELETE", API "/roles/{name}", srv_roles_delete, 0, "Delete a stored role"},
-    {"GET", API "/bindings", srv_bindings_list, 0, "Bindings (principal, role, namespace)"},
+    {"GET", API "/bindings", srv_bindings_list, 0, "Bindings (principal, role, namespace)",
+     "principal"},
     {"POST", API "/bindings", srv_bindings_create, 0, "Bind {\"principal\", \"role\", \"namespace\"}"},
     {"DELETE", API "/bindings/{id}", srv_bindings_delete, 0, "Delete a binding"},
     {"GET", API "/audit", srv_audit_search, ROUTE_HEAVY,
-     "The audit log, newest first (principal, action, kind, namespace, id, from, to, page, size)"},
+     "The audit log, newest first (principal, action, kind, namespace, id, from, to, page, size)",
+     "principal action kind namespace id from:date-time to:date-time page:int size:int"},
     {"GET", API "/auth/me", srv_auth_me, 0, "Who the caller is, and its bindings"},
 };
+#pragma GCC diagnostic pop
 
 const srv_route *srv_routes(size_t *n)
 {
@@ -830,6 +859,33 @@ enum MHD_Result srv_health(srv_req *r)
     return srv_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", SRV_STOPPING(r->s) ? "DOWN" : "UP"));
 }
 
+/* The JSON Schema of a query parameter's type (srv_route.query): the enums
+ * come from the tables the handlers check values against. */
+static json_t *query_schema(const char *type)
+{
+    if (!strcmp(type, "int"))
+        return json_pack("{s:s}", "type", "integer");
+    if (!strcmp(type, "bool"))
+        return json_pack("{s:s}", "type", "boolean");
+    if (!strcmp(type, "label")) /* key:value, as read_labels wants it */
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[^:]+:");
+    if (!strcmp(type, "date-time") || !strcmp(type, "duration"))
+        return json_pack("{s:s,s:s}", "type", "string", "format", type);
+    json_t *e = NULL;
+    if (!strcmp(type, "state")) {
+        e = json_array();
+        for (int i = 0; i < STATE__COUNT; i++)
+            json_array_append_new(e, json_string(store_state_name((store_state)i)));
+    } else if (!strcmp(type, "level")) {
+        e = json_array();
+        for (int i = 0; i < LEVEL__COUNT; i++)
+            json_array_append_new(e, json_string(store_level_name((store_level)i)));
+    } else if (!strcmp(type, "plugin-kind")) {
+        e = srv__plugin_kinds();
+    }
+    return e ? json_pack("{s:s,s:o}", "type", "string", "enum", e) : json_pack("{s:s}", "type", "string");
+}
+
 enum MHD_Result srv_openapi(srv_req *r)
 {
     json_t *paths = json_object();
@@ -851,6 +907,17 @@ enum MHD_Result srv_openapi(srv_req *r)
             const char *end = strchr(q, '}');
             json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", q + 1, (size_t)(end - q - 1),
                                                     "in", "path", "required", 1, "schema", "type", "string"));
+        }
+        srv_qparam qp;
+        for (const char *q = rt->query; (q = srv_query_next(q, &qp));) {
+            json_t *sch = query_schema(qp.type);
+            if (qp.repeat)
+                sch = json_pack("{s:s,s:o}", "type", "array", "items", sch);
+            json_t *one = json_pack("{s:s,s:s,s:b,s:o}", "name", qp.name, "in", "query", "required", qp.required,
+                                    "schema", sch);
+            if (qp.repeat) /* labels=a:1&labels=b:2 */
+                json_object_set_new(one, "explode", json_true());
+            json_array_append_new(params, one);
         }
         json_t *op = json_pack("{s:s,s:o,s:{s:{s:s}}}", "summary", rt->summary, "parameters", params, "responses",
                                "200", "description", "OK");

@@ -93,7 +93,33 @@ typedef struct srv_route {
     srv_handler fn;
     unsigned flags;
     const char *summary;        /* for the OpenAPI document and docs/api.md */
+    /* The query parameters the handler reads (srv_arg, srv_args_all), for the
+     * OpenAPI document: "name[*][!][:type] ...", '*' may repeat, '!' required,
+     * type string (the default), int, bool, date-time, duration, label
+     * (key:value), or an enum
+     * the server checks against its own table: state (store_state_name),
+     * level (store_level_name), plugin-kind (srv__plugin_kinds). A handler
+     * reading a name its route does not declare writes an internal error on
+     * stderr, which the e2e suites fail on (no_sanitizer_reports). NULL: none. */
+    const char *query;
 } srv_route;
+
+/* One parameter of a route's query spec. */
+typedef struct srv_qparam {
+    char name[32];
+    char type[16];
+    int repeat, required;
+} srv_qparam;
+/* Reads the next parameter of spec into *p: the rest of the spec, or NULL
+ * at its end. A malformed token gives a parameter with type "" (the unit
+ * test of the route table fails on it). */
+const char *srv_query_next(const char *spec, srv_qparam *p /* OUT */);
+/* 1 when rt's spec declares name (*p filled when p is not NULL), else 0. */
+int srv_query_declares(const srv_route *rt, const char *name, srv_qparam *p /* OUT */);
+/* The types a spec may name, NULL-terminated. */
+extern const char *const srv_query_types[];
+/* The plugin kinds GET /plugins?kind= takes (a fresh array of strings). */
+json_t *srv__plugin_kinds(void);
 
 struct srv_req {
     server *s;

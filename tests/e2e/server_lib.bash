@@ -101,7 +101,7 @@ wait_state() {
 }
 
 no_sanitizer_reports() { # no_sanitizer_reports FILE: on failure shows the first report
-    local pat='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
+    local pat='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer|kite server: internal error:'
     grep -E -q "$pat" "$1" || return 0
     grep -E -A40 "$pat" "$1" | head -60
     return 1

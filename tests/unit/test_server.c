@@ -208,6 +208,52 @@ static void every_route_declares_an_action(void **state)
     assert_true(n > 40);
 }
 
+/* Every route's query spec (srv_route.query) parses: known types, no name
+ * twice, none that is also a path parameter. The OpenAPI document is made
+ * from these, and srv_arg says on stderr when a handler reads a name its
+ * route does not declare. */
+static void every_route_query_spec_parses(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const srv_route *rt = srv_routes(&n);
+    int bad = 0, declared = 0;
+    for (size_t i = 0; i < n; i++) {
+        srv_qparam q, seen[16];
+        size_t k = 0;
+        for (const char *s = rt[i].query; (s = srv_query_next(s, &q));) {
+            char brace[40];
+            snprintf(brace, sizeof brace, "{%s}", q.name);
+            int twice = 0;
+            for (size_t j = 0; j < k; j++)
+                twice |= !strcmp(seen[j].name, q.name);
+            if (!q.type[0] || !q.name[0] || twice || strstr(rt[i].pattern, brace) || k == 16) {
+                fprintf(stderr, "route %s %s: query '%s' (type '%s'): malformed, twice or a path parameter\n",
+                        rt[i].method, rt[i].pattern, q.name, q.type);
+                bad++;
+                break;
+            }
+            seen[k++] = q;
+            declared++;
+        }
+    }
+    assert_int_equal(bad, 0);
+    assert_true(declared > 40);
+    srv_qparam q;
+    assert_null(srv_query_next("", &q));
+    assert_non_null(srv_query_next("state*!:state", &q));
+    assert_string_equal(q.name, "state");
+    assert_string_equal(q.type, "state");
+    assert_true(q.repeat && q.required);
+    srv_query_next("n:integer", &q);
+    assert_string_equal(q.type, ""); /* not a type */
+    srv_query_next("n?", &q);
+    assert_string_equal(q.type, "");
+    srv_route one = {.query = "a b:int"};
+    assert_true(srv_query_declares(&one, "b", &q) && !strcmp(q.type, "int"));
+    assert_false(srv_query_declares(&one, "c", NULL));
+}
+
 static void *follow_main(void *arg)
 {
     follower *w = arg;
@@ -254,6 +300,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(flow_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_ends_streams, setup, teardown),
         cmocka_unit_test(every_route_declares_an_action),
+        cmocka_unit_test(every_route_query_spec_parses),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
