@@ -606,7 +606,6 @@ inputs:
 tasks:
   - id: byname
     type: io.kestra.plugin.jdbc.duckdb.Query
-    url: "jdbc:duckdb:"
     inputFiles:
       in.csv: "{{ inputs.csv }}"
       note.txt: inline content
@@ -637,7 +636,7 @@ tasks:
     fetchType: FETCH_ONE
 YAML
     run duck_files "$work/duck_files.yaml" --file csv="$work/sales.csv"
-    check duck_files "inputFiles: read_csv_auto('in.csv') reads the input by its name" 'o["byname"]["row"] == {"total": 42}'
+    check duck_files "inputFiles: read_csv_auto('in.csv') reads the input by its name (no url: in memory, as Kestra)" 'o["byname"]["row"] == {"total": 42}'
     check duck_files "outputFiles: the file written at {{ outputFiles.out }} is stored" \
       'o["out_text"]["values"]["text"] == "name,doubled\nalpha,20\nbeta,64\n"'
     check duck_files "outputDbFile + databaseUri: the database file opens in the next task" \

@@ -687,6 +687,8 @@ static int task_open(task_ctx *c, const sql_driver *d, sql_task *t, kerr *e)
         task_prop_bool(c, "fetch", 0, &fetch, e) || task_prop_bool(c, "fetchOne", 0, &fetch_one, e) ||
         task_prop_bool(c, "store", 0, &store_, e) || task_prop(c, "parameters", &t->params, e))
         goto out;
+    if (!t->url_text && d == &sql__duckdb)
+        t->url_text = xstrdup("jdbc:duckdb:"); /* Kestra's default: in memory */
     if (!t->url_text) {
         kerr_setc(e, KERR_INVALID, "property 'url' is required");
         goto out;
@@ -1513,14 +1515,22 @@ static void duckdb_check(vctx *v, const json_t *obj, const char *path)
     sql__check_available(v, obj, path, &sql__duckdb);
 }
 
-#define P_CONN                                                                           \
-    PSTR("url", PF_REQUIRED, NULL, "the JDBC url (jdbc:postgresql://host:5432/db?sslmode=require)"), \
+#define P_CONN_REST                                                                      \
     PSTR("username", 0, NULL, "the user"),                                               \
     PSTR("password", 0, NULL, "the password (never logged)"),                            \
     PSTR("timeZoneId", 0, "\"UTC\"", "the zone dates and timestamps are given in")
 
-#define P_QUERY                                                                          \
-    P_CONN,                                                                              \
+#define P_CONN                                                                           \
+    PSTR("url", PF_REQUIRED, NULL, "the JDBC url (jdbc:postgresql://host:5432/db?sslmode=require)"), \
+    P_CONN_REST
+
+/* Kestra's DuckDB tasks need no url: without one the database is in memory */
+#define P_DUCKDB_CONN                                                                    \
+    PSTR("url", 0, "\"jdbc:duckdb:\"", "jdbc:duckdb: (in memory) or jdbc:duckdb:/path/file.duckdb"), \
+    P_CONN_REST
+
+#define P_QUERY P_CONN, P_QUERY_REST
+#define P_QUERY_REST                                                                     \
     PSTR("sql", PF_REQUIRED, NULL, "the SQL; `:name` placeholders take `parameters`"),   \
     PMAP("parameters", 0, NULL, &tasks__item_any, "values bound to the SQL's :name placeholders"), \
     PENUM("fetchType", 0, "\"NONE\"", ENUMS("FETCH", "FETCH_ONE", "STORE", "NONE"),     \
@@ -1531,7 +1541,8 @@ static void duckdb_check(vctx *v, const json_t *obj, const char *path)
     PINT("fetchSize", 0, "10000", "rows per round trip (a hint; PostgreSQL streams row by row)"), \
     PSTR("afterSQL", 0, NULL, "SQL run after `sql`, in the same transaction")
 
-#define P_QUERIES P_QUERY, PBOOL("transaction", 0, "true", "run every statement in one transaction")
+#define P_TRANSACTION PBOOL("transaction", 0, "true", "run every statement in one transaction")
+#define P_QUERIES P_QUERY, P_TRANSACTION
 
 #define P_TRIGGER                                                                        \
     P_QUERY, PDUR("interval", 0, "\"PT1M\"", "how often to run the query")
@@ -1686,7 +1697,7 @@ const type_def tasks__sql[] = {
         .hooks = &duckdb_query_hooks,
         .check = duckdb_check,
         .desc = "Run a DuckDB query (outputs `row`, `rows`, `size`, `uri`), where libduckdb is installed.",
-        .props = PROPS(P_QUERY, P_DUCKDB_FILES),
+        .props = PROPS(P_DUCKDB_CONN, P_QUERY_REST, P_DUCKDB_FILES),
     },
     {
         .name = "duckdb.queries",
@@ -1694,7 +1705,7 @@ const type_def tasks__sql[] = {
         .hooks = &duckdb_queries_hooks,
         .check = duckdb_check,
         .desc = "Run DuckDB statements, one entry per result in `outputs`, where libduckdb is installed.",
-        .props = PROPS(P_QUERIES, P_DUCKDB_FILES),
+        .props = PROPS(P_DUCKDB_CONN, P_QUERY_REST, P_TRANSACTION, P_DUCKDB_FILES),
     },
     {
         .name = "duckdb.trigger",
