@@ -142,49 +142,62 @@ static int uri_allowed(engine_hostctx *h, const char *uri, const char *fn, kerr 
     return rc;
 }
 
+/* The file a file function names, as Kestra's (read, fileExists, fileSize,
+ * isFileEmpty: path, namespace): a URI as it is, a path without a scheme a
+ * namespace file of `namespace` (default: the flow's). Another namespace's
+ * files are reached only where store_access_flow allows it. Returns the URI
+ * to use (a new string) or NULL with e set. */
+static char *file_arg(engine_hostctx *h, const char *fn, const json_t *args, const json_t *kwargs, kerr *e)
+{
+    const char *path = arg_str(args, 0, kwargs, "path");
+    const char *ns = arg_str(args, 1, kwargs, "namespace");
+    if (!path) {
+        kerr_set(e, "%s() needs a file URI or the path of a namespace file", fn);
+        return NULL;
+    }
+    if (storage_uri_has_scheme(path)) {
+        if (uri_allowed(h, path, fn, e))
+            return NULL;
+        return xstrdup(path);
+    }
+    if (ns && strcmp(ns, h->x->row.namespace)) {
+        if (store_access_flow(h->en->o.store, h->x->row.namespace, PA_NSFILE_READ, ns, e)) {
+            kerr_prefix(e, "%s('%s', namespace='%s')", fn, path, ns);
+            return NULL;
+        }
+    }
+    return storage_uri_namespace_file(ns ? ns : h->x->row.namespace, path, e);
+}
+
 static json_t *fn_read(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
     engine_hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "read() needs a file URI");
-        return NULL;
-    }
-    /* as Kestra's: a path that is not a URI names a namespace file of the
-     * flow's namespace */
-    char *nsf = NULL;
-    if (!storage_uri_has_scheme(uri)) {
-        nsf = storage_uri_namespace_file(h->x->row.namespace, uri, e);
-        if (!nsf)
-            return NULL;
-    }
-    if (!nsf && uri_allowed(h, uri, "read", e))
+    char *uri = file_arg(h, "read", args, kwargs, e);
+    if (!uri)
         return NULL;
     buf b = BUF_INIT;
-    int rrc = storage_read_all(h->en->o.storage, nsf ? nsf : uri, 16u << 20, &b, e);
-    free(nsf);
+    int rrc = storage_read_all(h->en->o.storage, uri, 16u << 20, &b, e);
     if (rrc) {
         buf_free(&b);
+        free(uri);
         return NULL;
     }
     json_t *v = json_stringn(buf_str(&b), b.len);
     buf_free(&b);
     if (!v)
         kerr_set(e, "read('%s'): the file is not UTF-8 text", uri);
+    free(uri);
     return v;
 }
 
 static json_t *fn_file_exists(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
     engine_hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "fileExists() needs a file URI");
-        return NULL;
-    }
-    if (uri_allowed(h, uri, "fileExists", e))
+    char *uri = file_arg(h, "fileExists", args, kwargs, e);
+    if (!uri)
         return NULL;
     int rc = storage_exists(h->en->o.storage, uri, e);
+    free(uri);
     if (rc < 0)
         return NULL;
     return json_boolean(rc);
@@ -193,14 +206,11 @@ static json_t *fn_file_exists(void *ud, const json_t *args, const json_t *kwargs
 static json_t *fn_file_size(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
     engine_hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "fileSize() needs a file URI");
-        return NULL;
-    }
-    if (uri_allowed(h, uri, "fileSize", e))
+    char *uri = file_arg(h, "fileSize", args, kwargs, e);
+    if (!uri)
         return NULL;
     int64_t n = storage_size(h->en->o.storage, uri, e);
+    free(uri);
     return n < 0 ? NULL : json_integer(n);
 }
 
@@ -291,16 +301,15 @@ static json_t *fn_http(void *ud, const json_t *args, const json_t *kwargs, kerr 
     return res;
 }
 
-/* isFileEmpty(uri): true when the file of internal storage has no byte. */
+/* isFileEmpty(path, namespace?): true when the file has no byte. */
 static json_t *fn_is_file_empty(void *ud, const json_t *args, const json_t *kwargs, kerr *e)
 {
     engine_hostctx *h = ud;
-    const char *uri = arg_str(args, 0, kwargs, "path");
-    if (!uri) {
-        kerr_set(e, "isFileEmpty() needs a file URI");
+    char *uri = file_arg(h, "isFileEmpty", args, kwargs, e);
+    if (!uri)
         return NULL;
-    }
     int64_t n = storage_size(h->en->o.storage, uri, e);
+    free(uri);
     return n < 0 ? NULL : json_boolean(n == 0);
 }
 
@@ -526,13 +535,13 @@ static json_t *fn_random_port(void *ud, const json_t *args, const json_t *kwargs
 const engine_host engine__hosts[] = {
     {{"secret", 1, 1}, engine__fn_secret, 2},
     {{"kv", 1, 3}, fn_kv, 1},
-    {{"read", 1, 1}, fn_read, 1},
-    {{"fileExists", 1, 1}, fn_file_exists, 1},
-    {{"fileSize", 1, 1}, fn_file_size, 1},
+    {{"read", 1, 2}, fn_read, 1},
+    {{"fileExists", 1, 2}, fn_file_exists, 1},
+    {{"fileSize", 1, 2}, fn_file_size, 1},
     {{"errorLogs", 0, 0}, fn_error_logs, 1},
     {{"currentEachOutput", 1, 1}, fn_current_each_output, 1},
     {{"http", 1, 8}, fn_http, 0},
-    {{"isFileEmpty", 1, 1}, fn_is_file_empty, 1},
+    {{"isFileEmpty", 1, 2}, fn_is_file_empty, 1},
     {{"fileURI", 1, 1}, fn_file_uri, 1},
     {{"tasksWithState", 1, 1}, fn_tasks_with_state, 1},
     {{"randomPort", 0, 0}, fn_random_port, 0},

@@ -16,13 +16,13 @@
 const expr_host_name expr_host_function_names[] = {
     {"secret", 1, 1},            /* secret(key) */
     {"kv", 1, 3},                /* kv(key, namespace?, errorOnMissing?) */
-    {"read", 1, 1},              /* read(path) */
-    {"fileExists", 1, 1},        /* fileExists(path) */
-    {"fileSize", 1, 1},          /* fileSize(path) */
+    {"read", 1, 2},              /* read(path, namespace?) */
+    {"fileExists", 1, 2},        /* fileExists(path, namespace?) */
+    {"fileSize", 1, 2},          /* fileSize(path, namespace?) */
     {"errorLogs", 0, 0},         /* errorLogs() */
     {"currentEachOutput", 1, 1}, /* currentEachOutput(outputs.task) */
     {"http", 1, 8},              /* http(uri, method, query, body, contentType, headers, options, accept) */
-    {"isFileEmpty", 1, 1},       /* isFileEmpty(uri) */
+    {"isFileEmpty", 1, 2},       /* isFileEmpty(path, namespace?) */
     {"fileURI", 1, 1},           /* fileURI(namespace file path) */
     {"tasksWithState", 1, 1},    /* tasksWithState(state) */
     {"randomPort", 0, 0},        /* randomPort() */

@@ -100,6 +100,12 @@ tasks:
   - id: r
     type: io.kestra.plugin.core.log.Log
     message: "file {{ read('"'kestra:///b/_files/doc.txt'"') }}"'
+post_flow 'id: readns
+namespace: a
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.log.Log
+    message: "file {{ read('"'doc.txt'"', namespace='"'b'"') }} {{ fileExists('"'doc.txt'"', namespace='"'b'"') }} {{ fileSize('"'/doc.txt'"', namespace='"'b'"') }} {{ isFileEmpty('"'doc.txt'"', namespace='"'b'"') }}"'
 post_flow 'id: travfile
 namespace: a
 tasks:
@@ -137,6 +143,9 @@ run a readkv
 ok "no access control yet: a reads b's kv with kv()" eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "got b-value"'
 run a sub
 ok "no access control yet: a starts b's flow" [ "$STATE" = SUCCESS ]
+run a readns
+ok "no access control yet: read('doc.txt', namespace='b'), fileExists, fileSize, isFileEmpty of b's file from a" \
+    eval '[ "$STATE" = SUCCESS ] && logs_of "$X" | grep -q "file b-file true 6 false"'
 run a dlfile
 ok "no access control yet: DownloadFiles of b from a works as before" [ "$STATE" = SUCCESS ]
 
@@ -156,6 +165,8 @@ run a sec
 ok "a flow in a cannot read b's secrets" eval '[ "$STATE" = FAILED ] && ! logs_of "$X" | grep -q "b-secret"'
 run a readfile
 ok "read() of b's namespace file from a fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not nsfile:read in namespace b" && ! logs_of "$X" | grep -q "file b-file"'
+run a readns
+ok "read('doc.txt', namespace='b') from a fails" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "may not nsfile:read in namespace b" && ! logs_of "$X" | grep -q "file b-file"'
 run a travfile
 ok "a path through '..' from a's files to b's is refused" eval '[ "$STATE" = FAILED ] && logs_of "$X" | grep -q "segment is not allowed" && ! logs_of "$X" | grep -q "file b-file"'
 run a dlfile
