@@ -406,6 +406,52 @@ enum MHD_Result srv_exec_follow(srv_req *r)
 
 /* ---- output files ------------------------------------------------------------ */
 
+/* MHD_ContentReaderCallback of a streamed download: the next bytes of the
+ * storage reader. MHD asks in order (pos is where the last call ended), from
+ * this connection's thread; an error ends the response, which the client
+ * sees as a body shorter than Content-Length. */
+static ssize_t stream_file_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    kerr e = KERR_INIT;
+    ssize_t n = storage_reader_read(cls, out, max, &e);
+    if (n < 0) {
+        fprintf(stderr, "kite server: download: %s\n", e.msg);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return n ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_file_free(void *cls)
+{
+    storage_reader_close(cls);
+}
+
+int srv_download_file(srv_req *r, const char *uri, const char *name, enum MHD_Result *rc, kerr *e)
+{
+    int64_t size = 0;
+    storage_reader *sr = storage_reader_open(r->s->o.storage, uri, &size, e);
+    if (!sr)
+        return -1;
+    int fd = storage_reader_fd(sr);
+    if (fd >= 0) {
+        /* a local file: libmicrohttpd sends it from the descriptor */
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        storage_reader_close(sr);
+        *rc = own < 0 ? srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read %s", name)
+                      : srv_download(r, "application/octet-stream", name, NULL, (size_t)size, own);
+        return 0;
+    }
+    /* a remote one: streamed as the client takes it (stream_file_read),
+     * closed by libmicrohttpd when the response is done or the client left */
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback((uint64_t)size, 64 * 1024, stream_file_read, sr, stream_file_free);
+    if (!resp)
+        storage_reader_close(sr);
+    *rc = srv_download_resp(r, "application/octet-stream", name, resp);
+    return 0;
+}
+
 enum MHD_Result srv_exec_file(srv_req *r)
 {
     const char *path = srv_arg(r, "path");
@@ -425,20 +471,11 @@ enum MHD_Result srv_exec_file(srv_req *r)
         return rc;
     }
     free(prefix);
-    int fd = storage_open_fd(r->s->o.storage, uri, &e);
-    if (fd < 0) {
-        free(uri);
-        return srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e.msg);
-    }
-    struct stat sb;
-    if (fstat(fd, &sb)) {
-        close(fd);
-        free(uri);
-        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read %s", path);
-    }
     const char *base = strrchr(uri, '/');
-    enum MHD_Result rc = srv_download(r, "application/octet-stream", base ? base + 1 : "file", NULL,
-                                      (size_t)sb.st_size, fd);
+    enum MHD_Result rc;
+    if (srv_download_file(r, uri, base ? base + 1 : "file", &rc, &e))
+        rc = srv_error(r, MHD_HTTP_NOT_FOUND, "%s", e.msg);
     free(uri);
     return rc;
 }
+

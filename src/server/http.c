@@ -258,8 +258,14 @@ enum MHD_Result srv_download(srv_req *r, const char *ctype, const char *filename
             close(fd);
         else
             free(data);
-        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot build the download of %s", filename);
     }
+    return srv_download_resp(r, ctype, filename, resp);
+}
+
+enum MHD_Result srv_download_resp(srv_req *r, const char *ctype, const char *filename, struct MHD_Response *resp)
+{
+    if (!resp)
+        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot build the download of %s", filename);
     /* the name goes inside a quoted header value: no quote, backslash or control byte */
     char *name = xstrdup(filename && *filename ? filename : "file");
     for (char *p = name; *p; p++)

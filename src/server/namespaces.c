@@ -211,17 +211,12 @@ enum MHD_Result srv_nsfile_get(srv_req *r)
     if (!uri)
         return MHD_YES;
     kerr e = KERR_INIT;
-    int fd = storage_open_fd(r->s->o.storage, uri, &e);
-    free(uri);
-    if (fd < 0)
-        return srv_error(r, MHD_HTTP_NOT_FOUND, "namespace %s has no file /%s", r->params[0], path);
-    struct stat sb;
-    if (fstat(fd, &sb)) {
-        close(fd);
-        return srv_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read /%s", path);
-    }
     const char *base = strrchr(path, '/');
-    return srv_download(r, "application/octet-stream", base ? base + 1 : path, NULL, (size_t)sb.st_size, fd);
+    enum MHD_Result rc;
+    if (srv_download_file(r, uri, base ? base + 1 : path, &rc, &e))
+        rc = srv_error(r, MHD_HTTP_NOT_FOUND, "namespace %s has no file /%s", r->params[0], path);
+    free(uri);
+    return rc;
 }
 
 enum MHD_Result srv_nsfile_list(srv_req *r)

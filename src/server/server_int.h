@@ -175,6 +175,13 @@ enum MHD_Result srv_queue(srv_req *r, unsigned status, struct MHD_Response *resp
 /* 200 with an attachment: len bytes of fd (taken: closed by MHD) when fd >=
  * 0, else data (taken, freed by MHD; NULL for an empty body). */
 enum MHD_Result srv_download(srv_req *r, const char *ctype, const char *filename, char *data, size_t len, int fd);
+/* 200 with the storage file uri as an attachment named name, into *rc: a
+ * local file from its descriptor, a remote one (s3) streamed as the client
+ * reads (storage_reader: no copy staged). -1 with e set, nothing queued,
+ * when the file cannot be opened (the caller answers). executions.c. */
+int srv_download_file(srv_req *r, const char *uri, const char *name, enum MHD_Result *rc /* OUT */, kerr *e);
+/* The same with a response already built (a streamed one); NULL answers 500. */
+enum MHD_Result srv_download_resp(srv_req *r, const char *ctype, const char *filename, struct MHD_Response *resp);
 /* Queues a body as is. */
 enum MHD_Result srv_text(srv_req *r, unsigned status, const char *ctype, const char *text, size_t len);
 /* 204 No Content. */

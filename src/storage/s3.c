@@ -207,6 +207,19 @@ static void s3b_writer_abort(storage_writer *bw)
     writer_free((s3_writer *)bw);
 }
 
+/* A read's S3 error (e2) as storage.c words it: "no such file" with errno
+ * ENOENT for a missing key, else S3's message and EIO. */
+static void read_failed(const kerr *e2, kerr *e)
+{
+    if (e2->code == KERR_NOT_FOUND) {
+        kerr_set(e, "no such file");
+        errno = ENOENT;
+    } else {
+        kerr_set(e, "%s", e2->msg);
+        errno = EIO;
+    }
+}
+
 static int s3b_open_read(storage *st, const char *path, kerr *e)
 {
     s3store *s = (s3store *)st;
@@ -231,13 +244,7 @@ static int s3b_open_read(storage *st, const char *path, kerr *e)
     give(s, c);
     if (rc) {
         close(fd);
-        if (e2.code == KERR_NOT_FOUND) {
-            kerr_set(e, "no such file");
-            errno = ENOENT;
-        } else {
-            kerr_set(e, "%s", e2.msg);
-            errno = EIO;
-        }
+        read_failed(&e2, e);
         return -1;
     }
     s3_get_result_clear(&r);
@@ -247,6 +254,92 @@ static int s3b_open_read(storage *st, const char *path, kerr *e)
         return -1;
     }
     return fd;
+}
+
+/* ---- streamed reads (storage_reader) ---- */
+
+#define READ_CHUNK (4u << 20) /* one ranged GET; what a reader holds in memory */
+
+typedef struct s3_reader {
+    storage_reader base;
+    s3store *s;
+    char *key, *etag;
+    int64_t size, fetched;   /* the object's length; bytes fetched so far */
+    char *chunk;             /* READ_CHUNK bytes, allocated at the first read */
+    size_t clen, coff;       /* bytes in chunk; bytes of them handed out */
+} s3_reader;
+
+static storage_reader *s3b_reader_open(storage *st, const char *path, int64_t *size, kerr *e)
+{
+    s3store *s = (s3store *)st;
+    if (!*path) {
+        kerr_set(e, "is a folder, not a file");
+        errno = EISDIR;
+        return NULL;
+    }
+    s3_client *c = take(s, e);
+    if (!c)
+        return NULL;
+    char *key = key_of(s, path);
+    s3_get_result g;
+    kerr e2 = KERR_INIT;
+    int rc = s3_head(c, s->bucket, key, &g, &e2);
+    give(s, c);
+    if (rc) {
+        free(key);
+        read_failed(&e2, e);
+        return NULL;
+    }
+    s3_reader *r = xcalloc(1, sizeof *r);
+    r->base.fd = -1;
+    r->s = s;
+    r->key = key;
+    r->etag = g.etag;
+    g.etag = NULL;
+    r->size = *size = g.size;
+    s3_get_result_clear(&g);
+    return &r->base;
+}
+
+static ssize_t s3b_reader_read(storage_reader *br, void *dst, size_t n, kerr *e)
+{
+    s3_reader *r = (s3_reader *)br;
+    if (r->coff == r->clen) {
+        if (r->fetched >= r->size)
+            return 0;
+        if (!r->chunk)
+            r->chunk = xmalloc(READ_CHUNK);
+        int64_t left = r->size - r->fetched;
+        size_t want = left < (int64_t)READ_CHUNK ? (size_t)left : READ_CHUNK;
+        s3_client *c = take(r->s, e);
+        if (!c)
+            return -1;
+        size_t got = 0;
+        int rc = s3_get_range(c, r->s->bucket, r->key, r->etag, r->fetched, want, r->chunk, &got, e);
+        give(r->s, c);
+        if (rc)
+            return -1;
+        if (!got) {
+            kerr_set(e, "the object ended after %lld of %lld bytes", (long long)r->fetched, (long long)r->size);
+            return -1;
+        }
+        r->fetched += (int64_t)got;
+        r->clen = got;
+        r->coff = 0;
+    }
+    size_t k = r->clen - r->coff < n ? r->clen - r->coff : n;
+    memcpy(dst, r->chunk + r->coff, k);
+    r->coff += k;
+    return (ssize_t)k;
+}
+
+static void s3b_reader_close(storage_reader *br)
+{
+    s3_reader *r = (s3_reader *)br;
+    free(r->key);
+    free(r->etag);
+    free(r->chunk);
+    free(r);
 }
 
 static int s3b_stat(storage *st, const char *path, int64_t *size, kerr *e)
@@ -394,6 +487,9 @@ static const storage_ops s3_ops = {
     .writer_commit = s3b_writer_commit,
     .writer_abort = s3b_writer_abort,
     .open_read = s3b_open_read,
+    .reader_open = s3b_reader_open,
+    .reader_read = s3b_reader_read,
+    .reader_close = s3b_reader_close,
     .stat = s3b_stat,
     .list = s3b_list,
     .remove = s3b_remove,

@@ -175,6 +175,77 @@ int storage_open_fd(storage *s, const char *uri, kerr *e)
     return fd;
 }
 
+storage_reader *storage_reader_open(storage *s, const char *uri, int64_t *size, kerr *e)
+{
+    storage_uri u;
+    if (storage_uri_parse(uri, 0, &u, e))
+        return NULL;
+    storage_reader *r = NULL;
+    if (s->ops->reader_open) {
+        r = s->ops->reader_open(s, u.path, size, e);
+        if (r)
+            r->ops = s->ops;
+    } else {
+        int fd = s->ops->open_read(s, u.path, e);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st)) {
+            kerr_set(e, "fstat: %s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+        if (fd >= 0) {
+            r = xcalloc(1, sizeof *r);
+            r->fd = fd;
+            *size = (int64_t)st.st_size;
+        }
+    }
+    if (r) {
+        r->uri = u.uri;
+        u.uri = NULL;
+    } else {
+        kerr_prefix(e, "%s", u.uri);
+    }
+    storage_uri_free(&u);
+    return r;
+}
+
+ssize_t storage_reader_read(storage_reader *r, void *dst, size_t n, kerr *e)
+{
+    if (r->ops) {
+        ssize_t got = r->ops->reader_read(r, dst, n, e);
+        if (got < 0)
+            kerr_prefix(e, "%s", r->uri);
+        return got;
+    }
+    for (;;) {
+        ssize_t got = read(r->fd, dst, n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            kerr_set(e, "%s: read: %s", r->uri, strerror(errno));
+        return got;
+    }
+}
+
+int storage_reader_fd(const storage_reader *r)
+{
+    return r->fd;
+}
+
+void storage_reader_close(storage_reader *r)
+{
+    if (!r)
+        return;
+    char *uri = r->uri;
+    if (r->ops) {
+        r->ops->reader_close(r);
+    } else {
+        close(r->fd);
+        free(r);
+    }
+    free(uri);
+}
+
 FILE *storage_open_file(storage *s, const char *uri, kerr *e)
 {
     int fd = storage_open_fd(s, uri, e);

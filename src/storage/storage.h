@@ -209,6 +209,26 @@ FILE *storage_open_file(storage *s, const char *uri, kerr *e);
  * both sizes. */
 int storage_read_all(storage *s, const char *uri, size_t max, buf *out, kerr *e);
 
+/* A sequential reader, for handing a file on without a copy of it (the API's
+ * downloads): on a local folder it reads the file's descriptor, which
+ * storage_reader_fd lends (for sendfile); on s3 it fetches the object
+ * version it opened in ranges (If-Match on the ETag), one chunk in memory,
+ * so the first bytes go out before the rest is fetched and nothing is staged
+ * in tmpDir. A reader belongs to one thread; close it exactly once. */
+typedef struct storage_reader storage_reader;
+
+/* Opens uri; *size its length. NULL with "kestra:///...: no such file" or
+ * another message. */
+storage_reader *storage_reader_open(storage *s, const char *uri, int64_t *size /* OUT */, kerr *e);
+/* Up to n bytes into dst: the count, 0 at the end of the file, -1 on error
+ * (also when an s3 object changed since the open). */
+ssize_t storage_reader_read(storage_reader *r, void *dst, size_t n, kerr *e);
+/* The file's descriptor when the backend has one (local), else -1; still
+ * the reader's (dup it to keep it). */
+int storage_reader_fd(const storage_reader *r);
+/* Frees r. NULL is a no-op. */
+void storage_reader_close(storage_reader *r);
+
 /* 1 if a file exists at uri, 0 if not (folders are not files), -1 on error. */
 int storage_exists(storage *s, const char *uri, kerr *e);
 /* The file's size in bytes, or -1 with a message (also when absent). */

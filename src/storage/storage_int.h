@@ -41,6 +41,14 @@ typedef struct storage_ops {
     /* Opens path for reading: an fd, or -1. A missing file sets errno to
      * ENOENT (storage.c then words the message). */
     int (*open_read)(storage *s, const char *path, kerr *e);
+    /* A sequential reader of path (its struct starts with storage_reader;
+     * storage.c fills ops and uri), *size the file's length; NULL on error,
+     * errno ENOENT for a missing file. NULL hook: open_read's descriptor. */
+    storage_reader *(*reader_open)(storage *s, const char *path, int64_t *size /* OUT */, kerr *e);
+    /* Up to n bytes: the count, 0 at the end, -1 on error. */
+    ssize_t (*reader_read)(storage_reader *r, void *dst, size_t n, kerr *e);
+    /* Frees r. */
+    void (*reader_close)(storage_reader *r);
     /* *size of the file at path; returns 1 found, 0 absent, -1 error.
      * NULL: open_read + fstat. */
     int (*stat)(storage *s, const char *path, int64_t *size /* OUT */, kerr *e);
@@ -63,6 +71,13 @@ typedef struct storage_ops {
 struct storage_writer {
     int fd;                  /* the backend's: where the bytes go */
     const storage_ops *ops;  /* storage.c's: the backend that made it */
+    char *uri;               /* storage.c's: canonical URI, for messages */
+};
+
+/* Every backend's reader starts with this. */
+struct storage_reader {
+    int fd;                  /* the backend's: the file's descriptor, or -1 */
+    const storage_ops *ops;  /* storage.c's: NULL for storage.c's own fd reader */
     char *uri;               /* storage.c's: canonical URI, for messages */
 };
 

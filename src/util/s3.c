@@ -312,7 +312,28 @@ typedef struct call {
     const void *body;
     size_t body_len;
     int out_fd;                 /* >= 0: the body of a 2xx goes here (downloads) */
+    struct memwin *mem;         /* else, when set: the body goes here (ranged reads) */
 } call;
+
+/* A caller's buffer that a response body fills, cap bytes at the most. */
+typedef struct memwin {
+    char *dst;
+    size_t cap, n;
+    int over;                   /* the body was longer than cap */
+} memwin;
+
+static int sink_mem(void *ud, const char *data, size_t n)
+{
+    memwin *m = ud;
+    size_t room = m->cap - m->n;
+    if (n > room) {
+        m->over = 1;
+        return -1;
+    }
+    memcpy(m->dst + m->n, data, n);
+    m->n += n;
+    return 0;
+}
 
 static int sink_fd(void *ud, const char *data, size_t n)
 {
@@ -383,6 +404,11 @@ static int s3_call(s3_client *c, call *k, httpc_resp *r, kerr *e)
         if (k->out_fd >= 0) {
             rq.sink = sink_fd;
             rq.sink_ud = &k->out_fd;
+        } else if (k->mem) {
+            k->mem->n = 0;
+            k->mem->over = 0;
+            rq.sink = sink_mem;
+            rq.sink_ud = k->mem;
         }
         c->requests++;
         kerr he = KERR_INIT;
@@ -404,6 +430,8 @@ static int s3_call(s3_client *c, call *k, httpc_resp *r, kerr *e)
             ssize_t got = pread(k->out_fd, tmp, sizeof tmp, 0);
             if (got > 0)
                 buf_append(&eb, tmp, (size_t)got);
+        } else if (k->mem) {
+            buf_append(&eb, k->mem->dst, k->mem->n);
         } else if (r->body.len) {
             buf_append(&eb, r->body.data, r->body.len);
         }
@@ -629,6 +657,36 @@ int s3_get_fd(s3_client *c, const char *bucket, const char *key, int fd, s3_get_
     read_get_result(&r, out);
     out->size = (int64_t)r.body_bytes;
     httpc_resp_free(&r);
+    return 0;
+}
+
+int s3_get_range(s3_client *c, const char *bucket, const char *key, const char *if_match, int64_t off, size_t len,
+                 void *dst, size_t *got, kerr *e)
+{
+    *got = 0;
+    if (!len)
+        return 0;
+    char range[80], im[600];
+    snprintf(range, sizeof range, "Range: bytes=%lld-%lld", (long long)off, (long long)off + (long long)len - 1);
+    memwin m = {dst, len, 0, 0};
+    call k = {.op = "GetObject", .method = "GET", .bucket = bucket, .key = key, .out_fd = -1, .mem = &m,
+              .hdrs = {range}, .nh = 1};
+    if (if_match && *if_match) {
+        snprintf(im, sizeof im, "If-Match: %s", if_match);
+        k.hdrs[k.nh++] = im;
+    }
+    httpc_resp r;
+    if (s3_call(c, &k, &r, e)) {
+        if (m.over)
+            kerr_set(e, "s3: GetObject %s/%s: the answer to a ranged read is longer than the %zu bytes asked (Range "
+                        "not supported?)", bucket, key, len);
+        return -1;
+    }
+    long st = r.status;
+    httpc_resp_free(&r);
+    if (st != 206 && !(st == 200 && off == 0 && m.n <= len))
+        return kerr_set(e, "s3: GetObject %s/%s: HTTP %ld to a ranged read (206 expected)", bucket, key, st);
+    *got = m.n;
     return 0;
 }
 

@@ -85,6 +85,12 @@ void s3_get_result_clear(s3_get_result *r);
  * missing key. */
 int s3_get_fd(s3_client *c, const char *bucket, const char *key, int fd, s3_get_result *out /* OUT */,
               kerr *e);
+/* GetObject of the bytes [off, off + len) of bucket/key into dst (len bytes
+ * at most); *got the bytes received (fewer at the object's end). if_match
+ * (an ETag, or NULL) makes S3 refuse with 412 PreconditionFailed when the
+ * object changed since that ETag, so a reader never mixes two versions. */
+int s3_get_range(s3_client *c, const char *bucket, const char *key, const char *if_match, int64_t off,
+                 size_t len, void *dst, size_t *got /* OUT */, kerr *e);
 /* HeadObject: KERR_NOT_FOUND for a missing key. out may be NULL. */
 int s3_head(s3_client *c, const char *bucket, const char *key, s3_get_result *out /* OUT */, kerr *e);
 int s3_delete(s3_client *c, const char *bucket, const char *key, char **version_id /* OUT, may be NULL */,

@@ -11,7 +11,7 @@ body whose SHA-256 is not x-amz-content-sha256 answers 400
 XAmzContentSHA256Mismatch, a missing session token 403 InvalidToken.
 
 Objects are files in a folder (--root). Operations, path-style
-(/bucket/key): CreateBucket, HeadBucket, PutObject, GetObject, HeadObject,
+(/bucket/key): CreateBucket, HeadBucket, PutObject, GetObject (a Range, If-Match), HeadObject,
 DeleteObject, CopyObject (x-amz-copy-source), ListObjectsV2 (prefix,
 delimiter, max-keys, continuation-token, start-after), DeleteObjects (POST
 ?delete, Content-MD5 checked), CreateMultipartUpload, UploadPart,
@@ -326,9 +326,24 @@ class Handler(BaseHTTPRequestHandler):
         m = st.meta(bucket, key)
         if not m:
             return self.error(404, "NoSuchKey", "The specified key does not exist.", "/%s/%s" % (bucket, key))
-        self.send_response(200)
+        im = self.headers.get("If-Match")
+        if im and im != m["etag"]:
+            return self.error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                              "/%s/%s" % (bucket, key))
+        # Range: bytes=A-B (one range, as S3 takes it)
+        start, end, rg = 0, m["size"] - 1, self.headers.get("Range")
+        if rg and self.command == "GET":
+            st.count("GetObjectRange")
+            a, _, b = rg.partition("=")[2].partition("-")
+            start = int(a)
+            end = min(int(b), m["size"] - 1) if b else m["size"] - 1
+            if start >= m["size"]:
+                return self.error(416, "InvalidRange", "The requested range is not satisfiable")
+        self.send_response(206 if rg and self.command == "GET" else 200)
         self.send_header("ETag", m["etag"])
-        self.send_header("Content-Length", str(m["size"]))
+        self.send_header("Content-Length", str(end - start + 1 if m["size"] else 0))
+        if rg and self.command == "GET":
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, m["size"]))
         self.send_header("Content-Type", m["type"])
         self.send_header("Last-Modified", now_http())
         for k, v in m["user"].items():
@@ -336,7 +351,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "GET":
             with open(st.opath(bucket, key), "rb") as f:
-                shutil.copyfileobj(f, self.wfile, 1 << 20)
+                f.seek(start)
+                left = end - start + 1 if m["size"] else 0
+                while left > 0:
+                    chunk = f.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    left -= len(chunk)
 
     def copy(self, bucket, key):
         st = self.st

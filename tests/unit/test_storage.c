@@ -1472,6 +1472,63 @@ static void test_contract_large(void **state)
     free(blk);
 }
 
+/* storage_reader: the bytes in order, in reads of any size, the size at
+ * open; a missing file named; a file replaced while a reader is open never
+ * gives the new bytes (local keeps the old ones, s3 fails the next range). */
+static void test_contract_reader(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    const char *uri = "kestra:///ns/f/executions/E/tasks/rd/R/r.bin";
+    size_t n = 9u * 1024 * 1024 + 77;
+    char *data = xmalloc(n);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)(i % 253);
+    assert_int_equal(storage_put(f->s, uri, data, n, &e), 0);
+    int64_t size = -1;
+    storage_reader *r = storage_reader_open(f->s, uri, &size, &e);
+    assert_non_null(r);
+    assert_int_equal(size, (int64_t)n);
+    char *got = xmalloc(n + 1);
+    size_t off = 0;
+    for (;;) {
+        ssize_t k = storage_reader_read(r, got + off, 100003, &e);
+        assert_true(k >= 0);
+        if (k == 0)
+            break;
+        off += (size_t)k;
+    }
+    assert_int_equal(off, n);
+    assert_memory_equal(got, data, n);
+    storage_reader_close(r);
+
+    assert_null(storage_reader_open(f->s, "kestra:///ns/f/executions/E/none.bin", &size, &e));
+    assert_string_equal(e.msg, "kestra:///ns/f/executions/E/none.bin: no such file");
+
+    /* replaced after the first bytes were read */
+    r = storage_reader_open(f->s, uri, &size, &e);
+    assert_non_null(r);
+    assert_int_equal(storage_reader_read(r, got, 1000, &e), 1000);
+    memset(data, 'N', n);
+    assert_int_equal(storage_put(f->s, uri, data, n, &e), 0);
+    off = 1000;
+    ssize_t k;
+    while ((k = storage_reader_read(r, got + off, 1u << 20, &e)) > 0)
+        off += (size_t)k;
+    for (size_t i = 0; i < off; i++)
+        if (got[i] != (char)(i % 253))
+            fail_msg("byte %zu is from the new version", i);
+    if (on_s3(f)) {
+        assert_int_equal(k, -1);
+        assert_non_null(strstr(e.msg, "412 PreconditionFailed"));
+    } else {
+        assert_int_equal(off, n);
+    }
+    storage_reader_close(r);
+    free(got);
+    free(data);
+}
+
 typedef struct cw {
     storage *s;
     int id, bad;
@@ -1589,6 +1646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contract_put_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contract_list_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contract_large, setup_nosync, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_contract_threads, setup, teardown),
         /* the same contract on the s3 backend, against tests/lib/s3_fake.py
          * (started once for the group) */
@@ -1598,6 +1656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_contract_put_file, setup_s3, teardown),
         cmocka_unit_test_setup_teardown(test_contract_list_and_delete, setup_s3, teardown),
         cmocka_unit_test_setup_teardown(test_contract_large, setup_s3, teardown),
+        cmocka_unit_test_setup_teardown(test_contract_reader, setup_s3, teardown),
         cmocka_unit_test_setup_teardown(test_contract_threads, setup_s3, teardown),
         cmocka_unit_test(test_s3_open_errors),
     };
