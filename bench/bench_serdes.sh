@@ -2,7 +2,9 @@
 # bench_serdes.sh: the row-file converters on ROWS rows (default 200,000) of
 # a six-column JSON-lines file, each as one `kite run` task: JsonToIon,
 # IonToCsv, CsvToIon, IonToJson, IonToAvro, AvroToIon; rows per second and
-# the run's peak RSS (GNU time's maximum resident set), next to the machine's
+# the run's peak RSS (GNU time's maximum resident set) and its CPU time (the
+# wall time also holds the start-up and the fsync of the output, which wait on
+# the disk), next to the machine's
 # floor for the same bytes: reading the input file once (cat > /dev/null)
 # and Python's json module parsing the same lines. Prints figures, asserts
 # nothing.
@@ -41,7 +43,7 @@ $extra
 YAML
     local t0 t1
     t0=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$work/$name.rss" "$KITE" run "$work/$name.yaml" --data "$work/data-$name" \
+    /usr/bin/time -f '%M %U %S' -o "$work/$name.rss" "$KITE" run "$work/$name.yaml" --data "$work/data-$name" \
         --file f="$input" >/dev/null 2>"$work/$name.err" || { echo "$name: failed: $(tail -2 "$work/$name.err")"; return 1; }
     t1=$(date +%s.%N)
     local out
@@ -49,9 +51,12 @@ YAML
     cp "$out" "$work/$name.out"
     python3 - "$name" "$t0" "$t1" "$ROWS" "$(cat "$work/$name.rss")" "$(stat -c %s "$out")" <<'PY'
 import sys
-name, t0, t1, rows, rss, size = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+name, t0, t1, rows, size = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6])
+rss, usr, sys_ = sys.argv[5].split()
+rss, cpu = int(rss), float(usr) + float(sys_)
 s = t1 - t0
-print(f"{name:11s} {rows} rows in {s:6.2f} s: {rows / s:9,.0f} rows/s, peak RSS {rss / 1024:5.1f} MiB, output {size / 1048576:6.1f} MiB")
+print(f"{name:11s} {rows} rows in {s:6.2f} s: {rows / s:9,.0f} rows/s ({cpu:5.2f} s of CPU: {rows / max(cpu, 0.01):9,.0f} rows/s),"
+      f" peak RSS {rss / 1024:5.1f} MiB, output {size / 1048576:6.1f} MiB")
 PY
 }
 
@@ -65,9 +70,11 @@ PY
 python3 - "$work/rows.jsonl" <<'PY'
 import json, sys, time
 t = time.time()
+c = time.process_time()
 n = sum(1 for line in open(sys.argv[1]) if json.loads(line))
 s = time.time() - t
-print(f"floor: Python's json parsing the same {n} lines: {n / s:,.0f} rows/s")
+c = time.process_time() - c
+print(f"floor: Python's json parsing the same {n} lines: {n / s:,.0f} rows/s ({n / c:,.0f} rows/s of CPU)")
 PY
 step json_to_ion io.kestra.plugin.serdes.json.JsonToIon "$work/rows.jsonl" &&
 step ion_to_csv io.kestra.plugin.serdes.csv.IonToCsv "$work/json_to_ion.out" &&

@@ -17,6 +17,7 @@
 #include "tasks/serdes_datefmt.h"
 #include "util/datetime.h"
 #include "util/ion.h"
+#include "util/ion_json.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -27,7 +28,22 @@ typedef struct conv {
     FILE *in;
     storage_writer *sw;
     char *uri;
+    buf out; /* text on its way to sw, handed over 64 KiB at a time */
 } conv;
+
+#define CONV_OUT 65536
+
+/* Appends n bytes for the output, writing to storage when 64 KiB are
+ * gathered (a write per row was most of IonToJson's time). 0, or -1. */
+static int conv_put(conv *v, const char *p, size_t n, kerr *e)
+{
+    buf_append(&v->out, p, n);
+    if (v->out.len < CONV_OUT)
+        return 0;
+    int rc = storage_writer_write(v->sw, v->out.data, v->out.len, e);
+    buf_reset(&v->out);
+    return rc;
+}
 
 static int sw_sink(void *ud, const char *p, size_t n)
 {
@@ -60,6 +76,9 @@ static task_result conv_end(task_ctx *c, conv *v, int rc, kerr *e)
 {
     if (v->in)
         fclose(v->in);
+    if (!rc && v->sw && v->out.len && storage_writer_write(v->sw, v->out.data, v->out.len, e))
+        rc = -1;
+    buf_free(&v->out);
     if (v->sw) {
         if (rc)
             storage_writer_abort(v->sw);
@@ -588,7 +607,7 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
         }
         buf_puts(&b, nl);
         json_decref(row);
-        if (rc || storage_writer_write(v.sw, b.data, b.len, e)) {
+        if (rc || conv_put(&v, b.data, b.len, e)) {
             rc = -1;
             break;
         }
@@ -610,6 +629,15 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
 
 /* ---- JSON <-> Ion ------------------------------------------------------------ */
 
+static ssize_t file_src(void *ud, char *b, size_t cap)
+{
+    size_t n = fread(b, 1, cap, (FILE *)ud);
+    return n == 0 && ferror((FILE *)ud) ? -1 : (ssize_t)n;
+}
+
+/* JSON lines (each line one value; a trailing ',' and blank lines are
+ * allowed, as Kestra's reader allows them) or one JSON value, an array's
+ * elements being the rows: transcoded to Ion by ion_json.c, no tree built. */
 static task_result json_to_ion_run(task_ctx *c, kerr *e)
 {
     conv v;
@@ -619,46 +647,41 @@ static task_result json_to_ion_run(task_ctx *c, kerr *e)
     if (conv_open(c, &v, "ion", e))
         return conv_end(c, &v, -1, e);
     ion_writer *w = ion_writer_new(sw_sink, v.sw);
-    int rc = 0;
-    json_error_t je;
+    int rc = 0, got;
+    int64_t rows = 0;
     if (newline) {
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         long no = 0;
+        ion_json_reader *jr = ion_json_reader_new_mem("", 0, 1);
         while (!rc && (n = getline(&line, &cap, v.in)) >= 0) {
             no++;
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == ','))
                 n--;
             if (n == 0)
                 continue;
-            json_t *x = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &je);
-            if (!x) {
-                rc = kerr_set_at(e, (int)no, je.column, "property 'from': line %ld, column %d: %s", no, je.column,
-                                 je.text);
-                break;
-            }
-            rc = ion_write_json(w, x, 0);
-            json_decref(x);
+            ion_json_reader_reset_mem(jr, line, (size_t)n, no);
+            if (ion_json_next(jr, w, ION_JSON_ONE, e) < 0)
+                rc = -1;
+            rows++;
         }
+        ion_json_reader_free(jr);
         free(line);
     } else {
-        json_t *x = json_loadf(v.in, JSON_DECODE_ANY, &je);
-        if (!x) {
-            rc = kerr_set_at(e, je.line, je.column, "property 'from': line %d, column %d: %s", je.line, je.column,
-                             je.text);
-        } else if (json_is_array(x)) {
-            size_t i;
-            json_t *el;
-            json_array_foreach(x, i, el) if (!rc) rc = ion_write_json(w, el, 0);
-        } else {
-            rc = ion_write_json(w, x, 0);
-        }
-        json_decref(x);
+        ion_json_reader *jr = ion_json_reader_new(file_src, v.in);
+        while ((got = ion_json_next(jr, w, ION_JSON_ARRAY, e)) == 1)
+            rows++;
+        rc = got < 0 ? -1 : 0;
+        ion_json_reader_free(jr);
     }
+    if (rc && e->code == KERR_INVALID)
+        kerr_prefix(e, "property 'from'");
     if (!rc && ion_writer_flush(w))
         rc = kerr_set(e, "internal storage: writing %s failed", v.uri);
     ion_writer_free(w);
+    if (!rc)
+        task_metric(c, "records", METRIC_COUNTER, (double)rows, NULL);
     return conv_end(c, &v, rc, e);
 }
 
@@ -670,27 +693,34 @@ static task_result ion_to_json_run(task_ctx *c, kerr *e)
         return TASK_FAILED;
     if (conv_open(c, &v, newline ? "jsonl" : "json", e))
         return conv_end(c, &v, -1, e);
+    /* straight from Ion text to JSON text (ion_reader_next_json), into
+     * the output buffer, no tree built */
     ion_reader *r = ion_reader_new_file(v.in, 0);
-    json_t *x;
     ion_type t;
-    int rc = 0, got, first = 1;
+    int rc = 0, got = 0;
     if (!newline)
-        rc = storage_writer_write(v.sw, "[", 1, e);
-    while (!rc && (got = ion_reader_next(r, &x, &t, e)) == 1) {
-        char *s = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-        json_decref(x);
-        if ((!newline && !first && storage_writer_write(v.sw, ",", 1, e)) ||
-            storage_writer_write(v.sw, s, strlen(s), e) || (newline && storage_writer_write(v.sw, "\n", 1, e)))
+        buf_putc(&v.out, '[');
+    for (;;) {
+        size_t mark = v.out.len;
+        if (!newline && ion_reader_count(r))
+            buf_putc(&v.out, ',');
+        if ((got = ion_reader_next_json(r, &v.out, &t, e)) != 1) {
+            v.out.len = mark;
+            break;
+        }
+        if (newline)
+            buf_putc(&v.out, '\n');
+        if (v.out.len >= CONV_OUT && conv_put(&v, "", 0, e)) {
             rc = -1;
-        first = 0;
-        free(s);
+            break;
+        }
     }
     if (!rc && got < 0) {
         kerr_prefix(e, "property 'from'");
         rc = -1;
     }
     if (!rc && !newline)
-        rc = storage_writer_write(v.sw, "]\n", 2, e);
+        rc = conv_put(&v, "]\n", 2, e);
     ion_reader_free(r);
     return conv_end(c, &v, rc, e);
 }

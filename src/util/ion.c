@@ -226,6 +226,14 @@ int ion_write_float(ion_writer *w, double v)
     return after(w);
 }
 
+int ion_write_float_text(ion_writer *w, const char *text, size_t n)
+{
+    if (before(w))
+        return -1;
+    put(w, text, n);
+    return after(w);
+}
+
 int ion_write_decimal(ion_writer *w, const char *text)
 {
     const char *p = text;
@@ -448,6 +456,8 @@ static int is_ident(const char *s)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '$' ||
               (*p >= '0' && *p <= '9')))
             return 0;
+    if (*s != 'n' && *s != 't' && *s != 'f')
+        return 1;
     return strcmp(s, "null") && strcmp(s, "true") && strcmp(s, "false") && strcmp(s, "nan");
 }
 
@@ -654,6 +664,7 @@ struct ion_reader {
     uint64_t count;
     buf tok;
     kerr *e;
+    buf *jout; /* ion_reader_next_json: JSON text goes here, no values are built */
 };
 
 static ssize_t file_source(void *ud, char *b, size_t cap)
@@ -732,11 +743,9 @@ __attribute__((format(printf, 2, 3))) static int fail(ion_reader *r, const char 
     return -1;
 }
 
-/* The byte k ahead of the cursor (k < 4), or -1 at the end. */
-static int peek(ion_reader *r, size_t k)
+/* The byte k ahead of the cursor (k < 4), or -1 at the end: the refill. */
+static int peek_slow(ion_reader *r, size_t k)
 {
-    if (r->pos + k < r->end)
-        return (unsigned char)r->win[r->pos + k];
     if (r->eof || !r->own)
         return -1;
     memmove(r->own, r->own + r->pos, r->end - r->pos);
@@ -756,7 +765,14 @@ static int peek(ion_reader *r, size_t k)
     return r->pos + k < r->end ? (unsigned char)r->win[r->pos + k] : -1;
 }
 
-static int next_c(ion_reader *r)
+static inline int peek(ion_reader *r, size_t k)
+{
+    if (r->pos + k < r->end)
+        return (unsigned char)r->win[r->pos + k];
+    return peek_slow(r, k);
+}
+
+static inline int next_c(ion_reader *r)
 {
     int c = peek(r, 0);
     if (c < 0)
@@ -774,8 +790,133 @@ static int tok_put(ion_reader *r, char c)
 {
     if (r->tok.len >= r->max)
         return fail(r, "value longer than %zu bytes", r->max);
+    if (r->tok.len + 1 < r->tok.cap) {
+        r->tok.data[r->tok.len++] = c;
+        r->tok.data[r->tok.len] = '\0';
+        return 0;
+    }
     buf_putc(&r->tok, c);
     return 0;
+}
+
+/* ---- JSON text for ion_reader_next_json ---- */
+
+/* s as a JSON string, escaped as jansson's dump escapes it. 0, or -1 when s
+ * is not UTF-8. */
+static int emit_string(buf *o, const char *s, size_t n)
+{
+    if (!utf8_valid(s, n))
+        return -1;
+    buf_putc(o, '"');
+    size_t run = 0, i = 0;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            run++;
+            continue;
+        }
+        buf_append(o, s + i - run, run);
+        run = 0;
+        switch (c) {
+        case '"': buf_append(o, "\\\"", 2); break;
+        case '\\': buf_append(o, "\\\\", 2); break;
+        case '\b': buf_append(o, "\\b", 2); break;
+        case '\f': buf_append(o, "\\f", 2); break;
+        case '\n': buf_append(o, "\\n", 2); break;
+        case '\r': buf_append(o, "\\r", 2); break;
+        case '\t': buf_append(o, "\\t", 2); break;
+        default: buf_printf(o, "\\u%04X", c);
+        }
+    }
+    buf_append(o, s + i - run, run);
+    buf_putc(o, '"');
+    return 0;
+}
+
+/* A double as jansson prints it with JSON_REAL_PRECISION(17): %.17g, ".0"
+ * when that looks like an integer, no '+' or leading zeros in the exponent;
+ * null when it is not finite. */
+static void emit_real(buf *o, double d)
+{
+    if (!isfinite(d)) {
+        buf_append(o, "null", 4);
+        return;
+    }
+    char t[64];
+    snprintf(t, sizeof t, "%.17g", d);
+    char *x = strchr(t, 'e');
+    if (!strchr(t, '.') && !x) {
+        buf_puts(o, t);
+        buf_append(o, ".0", 2);
+        return;
+    }
+    if (!x) {
+        buf_puts(o, t);
+        return;
+    }
+    buf_append(o, t, (size_t)(x + 1 - t));
+    x++;
+    if (*x == '+')
+        x++;
+    else if (*x == '-')
+        buf_putc(o, *x++);
+    while (*x == '0' && x[1])
+        x++;
+    buf_puts(o, x);
+}
+
+/* A float or decimal from its normalized text t ('-'? digits ['.' digits]
+ * ['e' sign? digits]) as a JSON number: its own digits when they are JSON's
+ * syntax and far from a double's range ("1.5e0" is 1.5, "12.50" stays
+ * 12.50, "-3." is -3.0), else through strtod as emit_real prints it. */
+static void emit_number_text(buf *o, const char *t)
+{
+    const char *p = t;
+    if (*p == '-')
+        p++;
+    const char *ip = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    size_t nint = (size_t)(p - ip);
+    int ok = nint > 0 && nint < 290 && !(nint > 1 && ip[0] == '0');
+    const char *dot = NULL, *frac_end;
+    if (*p == '.') {
+        dot = p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    frac_end = p;
+    long ex = 0;
+    int has_e = *p == 'e';
+    if (has_e) {
+        const char *q = p + 1;
+        int neg = *q == '-';
+        if (*q == '-' || *q == '+')
+            q++;
+        if (!(*q >= '0' && *q <= '9'))
+            ok = 0;
+        for (; *q >= '0' && *q <= '9'; q++)
+            if (ex < 100000)
+                ex = ex * 10 + (*q - '0');
+        if (*q)
+            ok = 0;
+        if (ex >= 290)
+            ok = 0;
+        if (neg)
+            ex = -ex;
+    } else if (*p)
+        ok = 0;
+    if (!ok) {
+        emit_real(o, strtod(t, NULL));
+        return;
+    }
+    buf_append(o, t, (size_t)(frac_end - t));
+    if (dot && dot + 1 == frac_end)
+        buf_putc(o, '0');            /* "3." */
+    if (has_e && ex != 0)
+        buf_printf(o, "e%ld", ex);
+    else if (!dot)
+        buf_append(o, ".0", 2);      /* "5e0" is a real */
 }
 
 /* Whitespace and comments. -1 on an unterminated block comment. */
@@ -986,6 +1127,8 @@ const char *ion_java_time(const char *name)
 
 static json_t *str_value(ion_reader *r, ion_type t)
 {
+    if (r->jout)
+        return emit_string(r->jout, r->tok.data ? r->tok.data : "", r->tok.len) ? NULL : json_null();
     if (t == ION_SYMBOL && (r->flags & ION_READ_TAGGED))
         return tagged("symbol", r->tok.data ? r->tok.data : "", r->tok.len);
     if (t == ION_CLOB && (r->flags & ION_READ_TAGGED))
@@ -1014,6 +1157,8 @@ static int read_number(ion_reader *r, json_t **out, ion_type *type)
     size_t n = r->tok.len;
     if (!strcmp(t, "+inf") || !strcmp(t, "-inf")) {
         *type = ION_FLOAT;
+        if (r->jout)
+            buf_append(r->jout, "null", 4);
         *out = (r->flags & ION_READ_TAGGED) ? tagged("float", t, n) : json_null();
         return 0;
     }
@@ -1021,6 +1166,11 @@ static int read_number(ion_reader *r, json_t **out, ion_type *type)
         if (!ts_check(t, n))
             return fail(r, "bad timestamp '%s'", t);
         *type = ION_TIMESTAMP;
+        if (r->jout) {
+            emit_string(r->jout, t, n);
+            *out = json_null();
+            return 0;
+        }
         *out = (r->flags & (ION_READ_TAGGED | ION_READ_TIMES)) ? tagged("timestamp", t, n) : json_stringn(t, n);
         return 0;
     }
@@ -1085,6 +1235,22 @@ static int read_number(ion_reader *r, json_t **out, ion_type *type)
         long long v = radix == 10 ? strtoll(t, NULL, 10) : (long long)strtoull(digits_at, NULL, radix);
         if (radix != 10 && neg)
             v = -v;
+        if (r->jout) {
+            if (radix == 10 && errno == ERANGE) {
+                /* past 64 bits: JSON takes the digits as they are */
+                const char *d = t + neg;
+                while (*d == '0' && d[1])
+                    d++;
+                if (neg)
+                    buf_putc(r->jout, '-');
+                buf_puts(r->jout, d);
+            } else if (errno == ERANGE || (radix != 10 && v < 0 && !neg))
+                emit_real(r->jout, strtod(t, NULL));
+            else
+                buf_printf(r->jout, "%lld", v);
+            *out = json_null();
+            return 0;
+        }
         if (errno == ERANGE || (radix != 10 && v < 0 && !neg)) {
             if (r->flags & ION_READ_TAGGED && radix == 10)
                 *out = tagged("int", t, n);
@@ -1092,6 +1258,12 @@ static int read_number(ion_reader *r, json_t **out, ion_type *type)
                 *out = json_real(strtod(t, NULL));
         } else
             *out = json_integer(v);
+        return 0;
+    }
+    if (r->jout) {
+        *type = kind == 2 ? ION_FLOAT : ION_DECIMAL;
+        emit_number_text(r->jout, t);
+        *out = json_null();
         return 0;
     }
     double d = strtod(t, NULL);
@@ -1164,6 +1336,11 @@ static int read_lob(ion_reader *r, json_t **out, ion_type *type)
     if (!b || r->tok.len % 4)
         return free(b), fail(r, "bad base64 in a blob");
     free(b);
+    if (r->jout) {
+        emit_string(r->jout, buf_str(&r->tok), r->tok.len);
+        *out = json_null();
+        return 0;
+    }
     *out = (r->flags & ION_READ_TAGGED) ? tagged("blob", buf_str(&r->tok), r->tok.len)
                                          : json_stringn(buf_str(&r->tok), r->tok.len);
     return 0;
@@ -1175,13 +1352,18 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
 /* A struct, the cursor past '{'. */
 static int read_struct(ion_reader *r, int depth, json_t **out)
 {
-    json_t *o = json_object();
+    json_t *o = r->jout ? json_null() : json_object();
+    int first = 1;
+    if (r->jout)
+        buf_putc(r->jout, '{');
     for (;;) {
         if (skip_ws(r))
             goto bad;
         int c = peek(r, 0);
         if (c == '}') {
             next_c(r);
+            if (r->jout)
+                buf_putc(r->jout, '}');
             *out = o;
             return 0;
         }
@@ -1203,26 +1385,46 @@ static int read_struct(ion_reader *r, int depth, json_t **out)
             fail(r, c < 0 ? "unterminated struct" : "expected a field name or '}'");
             goto bad;
         }
-        char *name = xstrndup(buf_str(&r->tok), r->tok.len);
+        /* the name on the stack when short (most are): no allocation per field */
+        char small[128];
+        char *name = r->tok.len < sizeof small ? small : xmalloc(r->tok.len + 1);
+        memcpy(name, buf_str(&r->tok), r->tok.len + 1);
         if (skip_ws(r) || peek(r, 0) != ':' || peek(r, 1) == ':') {
-            free(name);
+            if (name != small)
+                free(name);
             fail(r, "expected ':' after the field name");
             goto bad;
         }
         next_c(r);
+        if (r->jout) {
+            if (!first)
+                buf_putc(r->jout, ',');
+            if (emit_string(r->jout, name, strlen(name))) {
+                if (name != small)
+                    free(name);
+                fail(r, "bad UTF-8 in a field name");
+                goto bad;
+            }
+            buf_putc(r->jout, ':');
+        }
+        first = 0;
         json_t *v;
         ion_type t;
         if (read_value(r, depth + 1, 0, &v, &t, NULL)) {
-            free(name);
+            if (name != small)
+                free(name);
             goto bad;
         }
         if (!v) {
-            free(name);
+            if (name != small)
+                free(name);
             fail(r, "bad UTF-8 in a string");
             goto bad;
         }
-        json_object_set_new_nocheck(o, name, v);
-        free(name);
+        if (!r->jout)
+            json_object_set_new_nocheck(o, name, v);
+        if (name != small)
+            free(name);
         if (skip_ws(r))
             goto bad;
         c = peek(r, 0);
@@ -1241,13 +1443,18 @@ bad:
 /* A list or sexp, the cursor past the opening bracket. */
 static int read_seq(ion_reader *r, int depth, int close, json_t **out)
 {
-    json_t *a = json_array();
+    json_t *a = r->jout ? json_null() : json_array();
+    int first = 1;
+    if (r->jout)
+        buf_putc(r->jout, '[');
     for (;;) {
         if (skip_ws(r))
             goto bad;
         int c = peek(r, 0);
         if (c == close) {
             next_c(r);
+            if (r->jout)
+                buf_putc(r->jout, ']');
             *out = a;
             return 0;
         }
@@ -1255,6 +1462,9 @@ static int read_seq(ion_reader *r, int depth, int close, json_t **out)
             fail(r, close == ']' ? "unterminated list" : "unterminated sexp");
             goto bad;
         }
+        if (r->jout && !first)
+            buf_putc(r->jout, ',');
+        first = 0;
         json_t *v;
         ion_type t;
         if (read_value(r, depth + 1, close == ')', &v, &t, NULL))
@@ -1263,7 +1473,8 @@ static int read_seq(ion_reader *r, int depth, int close, json_t **out)
             fail(r, "bad UTF-8 in a string");
             goto bad;
         }
-        json_array_append_new(a, v);
+        if (!r->jout)
+            json_array_append_new(a, v);
         if (close == ']') {
             if (skip_ws(r))
                 goto bad;
@@ -1333,11 +1544,15 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
         if (!quoted) {
             if (!strcmp(s, "true") || !strcmp(s, "false")) {
                 *type = ION_BOOL;
+                if (r->jout)
+                    buf_puts(r->jout, s);
                 *out = json_boolean(s[0] == 't');
                 return 0;
             }
             if (!strcmp(s, "nan")) {
                 *type = ION_FLOAT;
+                if (r->jout)
+                    buf_append(r->jout, "null", 4);
                 *out = (r->flags & ION_READ_TAGGED) ? tagged("float", "nan", 3) : json_null();
                 return 0;
             }
@@ -1353,6 +1568,8 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
                     if (!ok)
                         return fail(r, "unknown typed null 'null.%s'", buf_str(&r->tok));
                 }
+                if (r->jout)
+                    buf_append(r->jout, "null", 4);
                 *out = json_null();
                 return 0;
             }
@@ -1463,4 +1680,55 @@ int ion_reader_next(ion_reader *r, json_t **out, ion_type *type, kerr *e)
         *out = v;
         return 1;
     }
+}
+
+int ion_reader_next_json(ion_reader *r, buf *out, ion_type *type, kerr *e)
+{
+    ion_type t0;
+    if (!type)
+        type = &t0;
+    r->e = e;
+    if (r->failed)
+        return kerr_setc(e, KERR_INVALID, "ion: the reader failed before");
+    int flags = r->flags;
+    r->flags = 0;
+    r->jout = out;
+    int rc;
+    for (;;) {
+        size_t start = out->len;
+        if (skip_ws(r)) {
+            rc = -1;
+            break;
+        }
+        if (peek(r, 0) < 0) {
+            rc = r->failed ? -1 : 0;
+            break;
+        }
+        int symtab = 0;
+        json_t *v;
+        int line = r->line, col = r->col;
+        if (read_value(r, 0, 0, &v, type, &symtab)) {
+            rc = -1;
+            break;
+        }
+        if (!v) {
+            r->line = line;
+            r->col = col;
+            rc = fail(r, "bad UTF-8 in a string");
+            break;
+        }
+        /* the version marker and a symbol table are not rows */
+        if ((*type == ION_SYMBOL && out->len - start == 10 && !memcmp(out->data + start, "\"$ion_1_0\"", 10)) ||
+            (symtab && *type == ION_STRUCT)) {
+            out->len = start;
+            out->data[start] = '\0';
+            continue;
+        }
+        r->count++;
+        rc = 1;
+        break;
+    }
+    r->jout = NULL;
+    r->flags = flags;
+    return rc;
 }

@@ -102,6 +102,10 @@ int ion_write_int(ion_writer *w, int64_t v);
 int ion_write_int_text(ion_writer *w, const char *digits);
 /* Shortest text that reads back as v: 1.5e0, nan, +inf, -inf. */
 int ion_write_float(ion_writer *w, double v);
+/* A float from text already in Ion's float syntax (digits, an optional
+ * fraction, 'e', an exponent: 1.5e0, -2e-7), as a JSON number's digits
+ * become one; the caller checks the syntax (ion_json.c does). */
+int ion_write_float_text(ion_writer *w, const char *text, size_t n);
 /* A decimal from its text as a database gives it ("12.50", "-3", "1.5E-7"):
  * written as an Ion decimal ("12.50", "-3.", "1.5d-7"). -1 when text is not
  * a decimal number. */
@@ -170,6 +174,17 @@ void ion_reader_set_max(ion_reader *r, size_t max);
  * reader stays failed.
  */
 int ion_reader_next(ion_reader *r, json_t **out /* OUT */, ion_type *type /* OUT */, kerr *e);
+/*
+ * The next top-level value appended to out as compact JSON text, without
+ * building it: what ion_reader_next's plain reading (no flags) would give
+ * and jansson would print, except that floats and decimals keep their own
+ * digits (1.5e0 is 1.5, 12.50 stays 12.50; a value near or past a double's
+ * range goes through strtod and is printed as jansson prints a real, an
+ * infinity as null) and an integer past 64 bits keeps its digits. Returns as ion_reader_next does; on -1, out may hold
+ * part of the value. IonToJson's path.
+ */
+struct buf;
+int ion_reader_next_json(ion_reader *r, struct buf *out, ion_type *type /* OUT */, kerr *e);
 /* Top-level values read so far. */
 uint64_t ion_reader_count(const ion_reader *r);
 

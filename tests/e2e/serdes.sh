@@ -145,6 +145,51 @@ badfmt dates_unclosed_quote "dateFormat: \"yyyy 'at\"" "property 'dateFormat': a
 badfmt dates_field_missing "dateFormat: \"yyyy-MM-dd HH\"" "row 1, field 'd': property 'dateFormat': 'HH' needs a time of day, and a date has none"
 badfmt dates_unknown_zone "timeZoneId: Mars/Olympus" "property 'timeZoneId': unknown time zone 'Mars/Olympus'"
 
+# JSON numbers keep their digits both ways (an integer past 64 bits stays an
+# integer, 12.50 stays 12.50), escapes and surrogate pairs decode, and a JSON
+# array is read a row at a time (newLine: false), its errors naming the line.
+cat >"$work/nums.yaml" <<'YAML'
+id: nums
+namespace: e2e.serdes
+tasks:
+  - id: f
+    type: io.kestra.plugin.core.storage.Write
+    extension: .json
+    content: |
+      [{"id": 12345678901234567890, "r": 1.5, "d": 12.50, "s": "\u00e9\ud83d\ude00\t"},
+       {"id": -2, "r": -0.25e-3, "s": "x", "l": [true, null, {}]}]
+  - id: to_ion
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{ outputs.f.uri }}"
+    newLine: false
+  - id: to_json
+    type: io.kestra.plugin.serdes.json.IonToJson
+    from: "{{ outputs.to_ion.uri }}"
+YAML
+run "$work/nums.yaml"
+if [ "$state" != SUCCESS ]; then ko json_numbers "ended ${state:-?}"; else
+    printf '%s\n' '{id:12345678901234567890,r:1.5e0,d:12.50e0,s:"é😀\t"}' '{id:-2,r:-0.25e-3,s:"x",l:[true,null,{}]}' >"$work/want.ion"
+    cmp -s "$(file to_ion)" "$work/want.ion" && ok json_array_to_ion_numbers || ko json_array_to_ion_numbers "$(cat "$(file to_ion)")"
+    printf '%s\n' '{"id":12345678901234567890,"r":1.5,"d":12.50,"s":"é😀\t"}' '{"id":-2,"r":-0.25e-3,"s":"x","l":[true,null,{}]}' >"$work/want.json"
+    cmp -s "$(file to_json)" "$work/want.json" && ok ion_to_json_numbers || ko ion_to_json_numbers "$(cat "$(file to_json)")"
+fi
+cat >"$work/badarr.yaml" <<'YAML'
+id: badarr
+namespace: e2e.serdes
+tasks:
+  - id: f
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      [{"a": 1},
+       {"a": tru}]
+  - id: conv
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{ outputs.f.uri }}"
+    newLine: false
+YAML
+run "$work/badarr.yaml"
+[ "$state" = FAILED ] && grep -q "property 'from': line 2, column 8: invalid token" "$work/err" && ok json_array_bad_row_line || ko json_array_bad_row_line "${state:-?}: $(grep -i line "$work/err" | tail -1)"
+
 bad() { # $1 name, $2 type, $3 content, $4 expected
     cat >"$work/bad.yaml" <<YAML
 id: bad
