@@ -75,6 +75,7 @@ static const family families[] = {
     FAMILY(tasks__s3),
     FAMILY(tasks__serdes),
     FAMILY(tasks__avro),
+    FAMILY(tasks__parquet),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

@@ -59,6 +59,7 @@ TASKS__FAMILY(tasks__mongodb);     /* mongodb.c: MongoDB over libmongoc */
 TASKS__FAMILY(tasks__s3);          /* s3.c: io.kestra.plugin.aws.s3.* */
 TASKS__FAMILY(tasks__serdes);      /* serdes.c: CSV, JSON <-> Ion row files */
 TASKS__FAMILY(tasks__avro);        /* serdes_avro.c: Ion <-> Avro row files (libavro) */
+TASKS__FAMILY(tasks__parquet);     /* serdes_parquet.c: Ion <-> Parquet (DuckDB) */
 TASKS__FAMILY(tasks__triggers);    /* triggers.c (run by the scheduler) */
 TASKS__FAMILY(tasks__conditions);  /* conditions.c (evaluated by the scheduler) */
 
@@ -296,6 +297,24 @@ int tasks__put_file(task_ctx *c, const char *dir, const char *name, const char *
 /* The web address of a pushed commit, as Kestra's push tasks give it
  * (commitURL; git.c): malloc'd. */
 char *tasks__git_commit_url(const char *url, const char *branch, const char *id);
+
+/* ---- DuckDB for the families other than SQL (sql/duckdb.c) ----
+ * The Parquet converters run on DuckDB's own Parquet reader and writer
+ * through the same dlopen of libduckdb as the SQL driver. */
+typedef struct tasks_duckdb tasks_duckdb;
+/* NULL when libduckdb loads, else why it cannot (static text). */
+const char *tasks__duckdb_unavailable(void);
+/* An in-memory database, or NULL with e set (KERR_UNAVAILABLE without
+ * libduckdb). */
+tasks_duckdb *tasks__duckdb_open(kerr *e);
+void tasks__duckdb_close(tasks_duckdb *d);
+/* Called for each row of a result: vals[k] NULL for SQL NULL, else text
+ * (borrowed for the call). Non-zero stops (e set). */
+typedef int (*tasks_duckdb_row_fn)(void *ud, size_t ncol, const char *const *names, char *const *vals, kerr *e);
+/* Runs one statement (the result is materialized: for DESCRIBE and COPY,
+ * whose results are small); fn may be NULL. 0, or -1 with DuckDB's message
+ * in e (KERR_INVALID). */
+int tasks__duckdb_exec(tasks_duckdb *d, const char *sql, tasks_duckdb_row_fn fn, void *ud, kerr *e);
 
 #endif
 

@@ -329,3 +329,82 @@ const sql_driver sql__duckdb = {
     .alive = dk_alive,
     .exec = dk_exec,
 };
+
+/* ---- DuckDB for other families (tasks_int.h: the Parquet converters) ---- */
+
+struct tasks_duckdb {
+    duckdb_database db;
+    duckdb_connection con;
+};
+
+const char *tasks__duckdb_unavailable(void)
+{
+    return dk_unavailable();
+}
+
+tasks_duckdb *tasks__duckdb_open(kerr *e)
+{
+    if (dk_unavailable()) {
+        kerr_setc(e, KERR_UNAVAILABLE, "%s", dk_why);
+        return NULL;
+    }
+    tasks_duckdb *d = xcalloc(1, sizeof *d);
+    if (dk.open(NULL, &d->db)) {
+        free(d);
+        kerr_set(e, "DuckDB: cannot open an in-memory database");
+        return NULL;
+    }
+    if (dk.connect(d->db, &d->con)) {
+        dk.close(&d->db);
+        free(d);
+        kerr_set(e, "DuckDB: cannot connect");
+        return NULL;
+    }
+    return d;
+}
+
+void tasks__duckdb_close(tasks_duckdb *d)
+{
+    if (!d)
+        return;
+    dk.disconnect(&d->con);
+    dk.close(&d->db);
+    free(d);
+}
+
+int tasks__duckdb_exec(tasks_duckdb *d, const char *sql, tasks_duckdb_row_fn fn, void *ud, kerr *e)
+{
+    duckdb_prepared_statement st = NULL;
+    if (dk.prepare(d->con, sql, &st)) {
+        kerr_setc(e, KERR_INVALID, "%s", st && dk.prepare_error(st) ? dk.prepare_error(st) : "prepare failed");
+        dk.destroy_prepare(&st);
+        return -1;
+    }
+    duckdb_result res;
+    memset(&res, 0, sizeof res);
+    if (dk.execute_prepared(st, &res)) {
+        kerr_setc(e, KERR_INVALID, "%s", dk.result_error(&res) ? dk.result_error(&res) : "failed");
+        dk.destroy_result(&res);
+        dk.destroy_prepare(&st);
+        return -1;
+    }
+    dk.destroy_prepare(&st);
+    idx_t nc = dk.column_count(&res), nr = dk.row_count(&res);
+    const char **names = xcalloc(nc + 1, sizeof *names);
+    char **vals = xcalloc(nc + 1, sizeof *vals);
+    for (idx_t k = 0; k < nc; k++)
+        names[k] = dk.column_name(&res, k);
+    int rc = 0;
+    for (idx_t r = 0; fn && r < nr && !rc; r++) {
+        for (idx_t k = 0; k < nc; k++)
+            vals[k] = dk.value_is_null(&res, k, r) ? NULL : dk.value_varchar(&res, k, r);
+        rc = fn(ud, nc, names, vals, e) ? -1 : 0;
+        for (idx_t k = 0; k < nc; k++)
+            if (vals[k])
+                dk.free_(vals[k]);
+    }
+    free(names);
+    free(vals);
+    dk.destroy_result(&res);
+    return rc;
+}
