@@ -8,8 +8,11 @@
  * dateFormat / timeFormat / dateTimeFormat patterns (serdes_datefmt.c) in
  * timeZoneId, as Kestra's AbstractTextWriter does.
  *
- * Not done: charsets other than UTF-8 (and ISO-8859-1 when reading CSV),
- * IonToCsv's quoteMode, and Parquet (not declared). Avro is serdes_avro.c.
+ * JSON and Ion are transcoded without a jansson tree (util/ion_json.c,
+ * ion_reader_next_json), and text goes to storage 64 KiB at a time: a tree
+ * per row and a write per row were most of the time. `charset` goes through
+ * iconv (the section below). Avro is serdes_avro.c, Parquet
+ * serdes_parquet.c.
  */
 #include "tasks/tasks_int.h"
 
@@ -19,8 +22,11 @@
 #include "util/ion.h"
 #include "util/ion_json.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,20 +34,37 @@ typedef struct conv {
     FILE *in;
     storage_writer *sw;
     char *uri;
-    buf out; /* text on its way to sw, handed over 64 KiB at a time */
+    buf out;         /* text on its way to sw, handed over 64 KiB at a time */
+    tasks_dec *dec;  /* in is decoded from a charset (then in is the decoder) */
+    iconv_t enc;     /* the output is encoded in enc_name from out[encoded] */
+    char *enc_name;
+    size_t encoded;
 } conv;
 
 #define CONV_OUT 65536
 
 /* Appends n bytes for the output, writing to storage when 64 KiB are
  * gathered (a write per row was most of IonToJson's time). 0, or -1. */
+static int conv_encode(conv *v, int64_t row, kerr *e);
+static int conv_put(conv *v, const char *p, size_t n, kerr *e);
+
+/* A row's text for the output, encoded (an error names the row). */
+static int conv_row(conv *v, const char *p, size_t n, int64_t row, kerr *e)
+{
+    buf_append(&v->out, p, n);
+    return conv_encode(v, row, e) || conv_put(v, "", 0, e) ? -1 : 0;
+}
+
 static int conv_put(conv *v, const char *p, size_t n, kerr *e)
 {
     buf_append(&v->out, p, n);
     if (v->out.len < CONV_OUT)
         return 0;
+    if (conv_encode(v, 0, e))
+        return -1;
     int rc = storage_writer_write(v->sw, v->out.data, v->out.len, e);
     buf_reset(&v->out);
+    v->encoded = 0;
     return rc;
 }
 
@@ -76,9 +99,20 @@ static task_result conv_end(task_ctx *c, conv *v, int rc, kerr *e)
 {
     if (v->in)
         fclose(v->in);
+    if (!rc && conv_encode(v, 0, e))
+        rc = -1;
+    if (!rc && v->enc) { /* the encoding's closing shift state */
+        char tmp[64], *op = tmp;
+        size_t ol = sizeof tmp;
+        iconv(v->enc, NULL, NULL, &op, &ol);
+        buf_append(&v->out, tmp, (size_t)(op - tmp));
+    }
     if (!rc && v->sw && v->out.len && storage_writer_write(v->sw, v->out.data, v->out.len, e))
         rc = -1;
     buf_free(&v->out);
+    if (v->enc)
+        iconv_close(v->enc);
+    free(v->enc_name);
     if (v->sw) {
         if (rc)
             storage_writer_abort(v->sw);
@@ -103,6 +137,199 @@ static int one_char(task_ctx *c, const char *prop, const char *dflt, int *out, k
     *out = (unsigned char)s[0];
     free(s);
     return 0;
+}
+
+/* ---- charsets (iconv) --------------------------------------------------------
+ *
+ * Reading, a file in another charset is turned into UTF-8 by a stdio stream
+ * over iconv (fopencookie), so the CSV and JSON readers see UTF-8 whatever the
+ * file holds; a byte sequence the charset does not define fails the read, and
+ * the stream keeps the line it was on. Writing, each row's UTF-8 text is
+ * encoded before it joins the output; a character the charset cannot hold
+ * fails with the row. UTF-8 itself skips iconv (bytes that are not UTF-8 are
+ * replaced with U+FFFD when written, as Java's decoder does).
+ */
+
+struct tasks_dec {
+    FILE *raw;
+    iconv_t cd;
+    char *name;
+    char in[65536];
+    size_t inlen;
+    int eof;
+    long line;          /* lines of UTF-8 given so far, + 1 */
+    long long off;      /* bytes of raw consumed */
+    char err[300];
+};
+
+static ssize_t dec_read(void *cookie, char *out, size_t size)
+{
+    tasks_dec *d = cookie;
+    if (d->err[0]) {
+        errno = EILSEQ;
+        return -1;
+    }
+    for (;;) {
+        if (!d->eof && d->inlen < sizeof d->in) {
+            size_t n = fread(d->in + d->inlen, 1, sizeof d->in - d->inlen, d->raw);
+            if (n == 0)
+                d->eof = 1;
+            d->inlen += n;
+        }
+        if (d->inlen == 0)
+            return 0;
+        char *ip = d->in, *op = out;
+        size_t il = d->inlen, ol = size;
+        size_t r = iconv(d->cd, &ip, &il, &op, &ol);
+        int er = r == (size_t)-1 ? errno : 0;
+        size_t used = (size_t)(ip - d->in), made = (size_t)(op - out);
+        for (char *q = out; (q = memchr(q, '\n', (size_t)(op - q))); q++)
+            d->line++;
+        d->off += (long long)used;
+        memmove(d->in, ip, il);
+        d->inlen = il;
+        if (made > 0)
+            return (ssize_t)made;
+        if (er == EILSEQ || (er == EINVAL && d->eof)) {
+            char hex[32] = "";
+            for (size_t k = 0; k < il && k < 4; k++)
+                snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%s0x%02X", k ? " " : "",
+                         (unsigned char)d->in[k]);
+            snprintf(d->err, sizeof d->err, "line %ld: %s at byte offset %lld (%s%s) %s %s", d->line,
+                     er == EILSEQ ? "the bytes" : "the incomplete sequence", d->off, hex, il > 4 ? " ..." : "",
+                     er == EILSEQ ? "are not valid" : "ends the file, not valid", d->name);
+            errno = EILSEQ;
+            return -1;
+        }
+        if (er == E2BIG && made == 0) {
+            errno = EIO;
+            return -1; /* stdio always reads with room for a character */
+        }
+        if (d->eof && d->inlen == 0)
+            return 0;
+    }
+}
+
+static int dec_close(void *cookie)
+{
+    tasks_dec *d = cookie;
+    iconv_close(d->cd);
+    int rc = fclose(d->raw);
+    free(d->name);
+    free(d);
+    return rc;
+}
+
+static int charset_is_utf8(const char *cs)
+{
+    return !strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "UTF8");
+}
+
+FILE *tasks__decode_open(FILE *raw, const char *charset, tasks_dec **out, kerr *e)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1)
+        return kerr_setc(e, KERR_INVALID,
+                         "property 'charset': unknown charset '%s' (the names are iconv's: `iconv -l` lists them)",
+                         charset),
+               NULL;
+    tasks_dec *d = xcalloc(1, sizeof *d);
+    d->raw = raw;
+    d->cd = cd;
+    d->name = xstrdup(charset);
+    d->line = 1;
+    static const cookie_io_functions_t io = {.read = dec_read, .close = dec_close};
+    FILE *f = fopencookie(d, "r", io);
+    if (!f) {
+        iconv_close(cd);
+        free(d->name);
+        free(d);
+        kerr_set(e, "cannot open a decoding stream");
+        return NULL;
+    }
+    *out = d;
+    return f;
+}
+
+const char *tasks__decode_error(const tasks_dec *d)
+{
+    return d && d->err[0] ? d->err : NULL;
+}
+
+/* The task's `charset`: NULL for UTF-8 (nothing to do), else its name. */
+static int charset_prop(task_ctx *c, char **cs, kerr *e)
+{
+    if (task_prop_string(c, "charset", "UTF-8", cs, e))
+        return -1;
+    if (charset_is_utf8(*cs)) {
+        free(*cs);
+        *cs = NULL;
+    }
+    return 0;
+}
+
+/* The input of v read through charset cs (v->dec set), or left alone for
+ * UTF-8. */
+static int conv_decode(conv *v, const char *cs, kerr *e)
+{
+    if (!cs)
+        return 0;
+    FILE *f = tasks__decode_open(v->in, cs, &v->dec, e);
+    if (!f)
+        return -1;
+    v->in = f;
+    return 0;
+}
+
+/* The output from now on encoded in cs (for UTF-8, nothing). */
+static int conv_encoder(conv *v, const char *cs, kerr *e)
+{
+    if (!cs)
+        return 0;
+    v->enc = iconv_open(cs, "UTF-8");
+    if (v->enc == (iconv_t)-1) {
+        v->enc = NULL;
+        return kerr_setc(e, KERR_INVALID,
+                         "property 'charset': unknown charset '%s' (the names are iconv's: `iconv -l` lists them)", cs);
+    }
+    v->enc_name = xstrdup(cs);
+    return 0;
+}
+
+/* Encodes what was added to the output since the last call (row: for the
+ * message; 0 when not in a row). 0, or -1 when a character has no place in
+ * the charset. */
+static int conv_encode(conv *v, int64_t row, kerr *e)
+{
+    if (!v->enc || v->encoded >= v->out.len) {
+        v->encoded = v->out.len;
+        return 0;
+    }
+    size_t n = v->out.len - v->encoded;
+    char *src = xmalloc(n);
+    memcpy(src, v->out.data + v->encoded, n);
+    v->out.len = v->encoded;
+    char *ip = src;
+    size_t il = n;
+    int rc = 0;
+    while (il) {
+        char tmp[8192], *op = tmp;
+        size_t ol = sizeof tmp;
+        size_t r = iconv(v->enc, &ip, &il, &op, &ol);
+        buf_append(&v->out, tmp, (size_t)(op - tmp));
+        if (r == (size_t)-1 && errno != E2BIG) {
+            size_t k = utf8_seq_len(ip, il);
+            char where[40] = "";
+            if (row > 0)
+                snprintf(where, sizeof where, "row %lld: ", (long long)row);
+            rc = kerr_setc(e, KERR_INVALID, "%sthe character '%.*s' cannot be written in %s (property 'charset')", where,
+                           (int)k, ip, v->enc_name);
+            break;
+        }
+    }
+    free(src);
+    v->encoded = v->out.len;
+    return rc;
 }
 
 /* ---- CSV -> Ion ------------------------------------------------------------ */
@@ -181,30 +408,20 @@ int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *l
     return 1;
 }
 
-static int charset_latin1(task_ctx *c, int *latin1, kerr *e)
-{
-    char *cs = NULL;
-    if (task_prop_string(c, "charset", "UTF-8", &cs, e))
-        return -1;
-    *latin1 = !strcasecmp(cs, "ISO-8859-1") || !strcasecmp(cs, "latin1");
-    int ok = *latin1 || !strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "UTF8");
-    if (!ok)
-        kerr_set(e, "property 'charset': '%s' is not supported (UTF-8, ISO-8859-1)", cs);
-    free(cs);
-    return ok ? 0 : -1;
-}
-
 static task_result csv_to_ion_run(task_ctx *c, kerr *e)
 {
     conv v;
-    int sep, quote, header, skip_empty, strict, latin1;
+    int sep, quote, header, skip_empty, strict;
     int64_t skip;
+    char *cs = NULL;
     if (one_char(c, "fieldSeparator", ",", &sep, e) || one_char(c, "textDelimiter", "\"", &quote, e) ||
         task_prop_bool(c, "header", 1, &header, e) || task_prop_bool(c, "skipEmptyRows", 0, &skip_empty, e) ||
         task_prop_bool(c, "errorOnDifferentFieldCount", 0, &strict, e) || task_prop_int(c, "skipRows", 0, &skip, e) ||
-        charset_latin1(c, &latin1, e))
+        charset_prop(c, &cs, e))
         return TASK_FAILED;
-    if (conv_open(c, &v, "ion", e))
+    int orc = conv_open(c, &v, "ion", e) || conv_decode(&v, cs, e);
+    free(cs);
+    if (orc)
         return conv_end(c, &v, -1, e);
     ion_writer *w = ion_writer_new(sw_sink, v.sw);
     csv_rec r = {0}, h = {0};
@@ -212,7 +429,9 @@ static task_result csv_to_ion_run(task_ctx *c, kerr *e)
     long line = 1, start;
     int rc = 0, got;
     int64_t rows = 0;
-    while ((got = tasks__csv_next(v.in, sep, quote, latin1, &r, &line, &start, e)) == 1) {
+    while ((got = tasks__csv_next(v.in, sep, quote, 0, &r, &line, &start, e)) == 1) {
+        if (tasks__decode_error(v.dec))
+            break;
         if (skip > 0) {
             skip--;
             continue;
@@ -255,6 +474,8 @@ static task_result csv_to_ion_run(task_ctx *c, kerr *e)
     }
     if (got < 0)
         rc = -1;
+    if (tasks__decode_error(v.dec))
+        rc = kerr_setc(e, KERR_INVALID, "property 'from': %s", tasks__decode_error(v.dec));
     if (!rc && ion_writer_flush(w))
         rc = kerr_set(e, "internal storage: writing %s failed", v.uri);
     ion_writer_free(w);
@@ -271,9 +492,29 @@ static task_result csv_to_ion_run(task_ctx *c, kerr *e)
 
 /* ---- Ion -> CSV ------------------------------------------------------------ */
 
+/* Kestra's NON_NUMERIC test: an optional sign, digits, at most one '.'. */
+static int csv_numeric(const char *s, size_t n)
+{
+    size_t i = 0;
+    int dot = 0;
+    if (n && (s[0] == '-' || s[0] == '+'))
+        i = 1;
+    if (i == n)
+        return 0;
+    for (; i < n; i++) {
+        if (s[i] == '.' && !dot)
+            dot = 1;
+        else if (s[i] < '0' || s[i] > '9')
+            return 0;
+    }
+    return 1;
+}
+
+/* always: 1 quotes every field, QUOTE_NON_NUMERIC every one but numbers
+ * (an empty field stays bare, as FastCSV leaves it), 0 those that need it. */
 static void csv_field(buf *b, const char *s, size_t n, int sep, int quote, int always)
 {
-    int need = always;
+    int need = always == 2 ? n > 0 && !csv_numeric(s, n) : always;
     for (size_t i = 0; !need && i < n; i++)
         need = s[i] == sep || s[i] == quote || s[i] == '\n' || s[i] == '\r';
     if (!need) {
@@ -537,26 +778,56 @@ static void csv_dates_free(csv_dates *d)
     datefmt_free(d->datetime);
 }
 
+/* IonToCsv's quoteMode (Kestra's, over alwaysDelimitText when set):
+ * ALWAYS quotes every field, REQUIRED only those that need it, NON_NUMERIC
+ * every field but numbers (*always: 1, 0 or QUOTE_NON_NUMERIC). */
+enum { QUOTE_NON_NUMERIC = 2 };
+
+static int quote_mode(task_ctx *c, int *always, kerr *e)
+{
+    char *m = NULL;
+    if (task_prop_string(c, "quoteMode", NULL, &m, e))
+        return -1;
+    if (!m)
+        return 0;
+    int rc = 0;
+    if (!strcmp(m, "ALWAYS"))
+        *always = 1;
+    else if (!strcmp(m, "REQUIRED"))
+        *always = 0;
+    else if (!strcmp(m, "NON_NUMERIC"))
+        *always = QUOTE_NON_NUMERIC;
+    else
+        rc = kerr_setc(e, KERR_INVALID, "property 'quoteMode': '%s' is not one of ALWAYS, REQUIRED, NON_NUMERIC", m);
+    free(m);
+    return rc;
+}
+
 static task_result ion_to_csv_run(task_ctx *c, kerr *e)
 {
     conv v;
     int sep, quote, header, always;
-    char *nl = NULL;
+    char *nl = NULL, *cs = NULL;
     csv_dates d;
     if (one_char(c, "fieldSeparator", ",", &sep, e) || one_char(c, "textDelimiter", "\"", &quote, e) ||
         task_prop_bool(c, "header", 1, &header, e) || task_prop_bool(c, "alwaysDelimitText", 0, &always, e) ||
-        task_prop_string(c, "lineDelimiter", "\n", &nl, e))
+        quote_mode(c, &always, e) || task_prop_string(c, "lineDelimiter", "\n", &nl, e) ||
+        charset_prop(c, &cs, e)) {
+        free(nl);
         return TASK_FAILED;
+    }
     if (csv_dates_init(c, &d, e)) {
         csv_dates_free(&d);
         free(nl);
         return TASK_FAILED;
     }
-    if (conv_open(c, &v, "csv", e)) {
+    if (conv_open(c, &v, "csv", e) || conv_encoder(&v, cs, e)) {
         csv_dates_free(&d);
         free(nl);
+        free(cs);
         return conv_end(c, &v, -1, e);
     }
+    free(cs);
     ion_reader *r = ion_reader_new_file(v.in, ION_READ_TIMES);
     json_t *row, *keys = NULL;
     ion_type t;
@@ -607,7 +878,7 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
         }
         buf_puts(&b, nl);
         json_decref(row);
-        if (rc || conv_put(&v, b.data, b.len, e)) {
+        if (rc || conv_row(&v, b.data, b.len, rows, e)) {
             rc = -1;
             break;
         }
@@ -642,9 +913,12 @@ static task_result json_to_ion_run(task_ctx *c, kerr *e)
 {
     conv v;
     int newline;
-    if (task_prop_bool(c, "newLine", 1, &newline, e))
+    char *cs = NULL;
+    if (task_prop_bool(c, "newLine", 1, &newline, e) || charset_prop(c, &cs, e))
         return TASK_FAILED;
-    if (conv_open(c, &v, "ion", e))
+    int orc = conv_open(c, &v, "ion", e) || conv_decode(&v, cs, e);
+    free(cs);
+    if (orc)
         return conv_end(c, &v, -1, e);
     ion_writer *w = ion_writer_new(sw_sink, v.sw);
     int rc = 0, got;
@@ -655,7 +929,7 @@ static task_result json_to_ion_run(task_ctx *c, kerr *e)
         ssize_t n;
         long no = 0;
         ion_json_reader *jr = ion_json_reader_new_mem("", 0, 1);
-        while (!rc && (n = getline(&line, &cap, v.in)) >= 0) {
+        while (!rc && (n = getline(&line, &cap, v.in)) >= 0 && !tasks__decode_error(v.dec)) {
             no++;
             while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == ','))
                 n--;
@@ -675,6 +949,8 @@ static task_result json_to_ion_run(task_ctx *c, kerr *e)
         rc = got < 0 ? -1 : 0;
         ion_json_reader_free(jr);
     }
+    if (tasks__decode_error(v.dec))
+        rc = kerr_setc(e, KERR_INVALID, "%s", tasks__decode_error(v.dec));
     if (rc && e->code == KERR_INVALID)
         kerr_prefix(e, "property 'from'");
     if (!rc && ion_writer_flush(w))
@@ -689,9 +965,12 @@ static task_result ion_to_json_run(task_ctx *c, kerr *e)
 {
     conv v;
     int newline;
-    if (task_prop_bool(c, "newLine", 1, &newline, e))
+    char *cs = NULL;
+    if (task_prop_bool(c, "newLine", 1, &newline, e) || charset_prop(c, &cs, e))
         return TASK_FAILED;
-    if (conv_open(c, &v, newline ? "jsonl" : "json", e))
+    int orc = conv_open(c, &v, newline ? "jsonl" : "json", e) || conv_encoder(&v, cs, e);
+    free(cs);
+    if (orc)
         return conv_end(c, &v, -1, e);
     /* straight from Ion text to JSON text (ion_reader_next_json), into
      * the output buffer, no tree built */
@@ -710,7 +989,7 @@ static task_result ion_to_json_run(task_ctx *c, kerr *e)
         }
         if (newline)
             buf_putc(&v.out, '\n');
-        if (v.out.len >= CONV_OUT && conv_put(&v, "", 0, e)) {
+        if (conv_encode(&v, (int64_t)ion_reader_count(r), e) || (v.out.len >= CONV_OUT && conv_put(&v, "", 0, e))) {
             rc = -1;
             break;
         }
@@ -743,7 +1022,7 @@ const type_def tasks__serdes[] = {
                        PBOOL("skipEmptyRows", 0, "false", "skip empty rows"),
                        PINT("skipRows", 0, "0", "lines to skip at the start"),
                        PBOOL("errorOnDifferentFieldCount", 0, "false", "fail on a row with another field count"),
-                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 or ISO-8859-1")),
+                       PSTR("charset", 0, "\"UTF-8\"", "the file's charset (iconv's names: ISO-8859-1, windows-1252, UTF-16...)")),
     },
     {
         .name = "serdes.ion_to_csv",
@@ -754,9 +1033,11 @@ const type_def tasks__serdes[] = {
                        PSTR("fieldSeparator", 0, "\",\"", "field separator character"),
                        PSTR("textDelimiter", 0, "\"\\\"\"", "text delimiter character"),
                        PBOOL("header", 0, "true", "write a header line"),
-                       PBOOL("alwaysDelimitText", 0, "false", "always quote fields"),
+                       PBOOL("alwaysDelimitText", 0, "false", "always quote fields (quoteMode wins when set)"),
+                       PENUM("quoteMode", 0, NULL, ENUMS("ALWAYS", "REQUIRED", "NON_NUMERIC"),
+                             "which fields are quoted: all, those that need it, all but numbers"),
                        PSTR("lineDelimiter", 0, "\"\\n\"", "line delimiter"),
-                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only"),
+                       PSTR("charset", 0, "\"UTF-8\"", "the output's charset (iconv's names)"),
                        PSTR("dateFormat", 0, "\"yyyy-MM-dd\"", "Java DateTimeFormatter pattern for dates"),
                        PSTR("timeFormat", 0, "\"HH:mm:ss[XXX]\"", "pattern for times"),
                        PSTR("dateTimeFormat", 0, "\"yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]\"",
@@ -770,7 +1051,7 @@ const type_def tasks__serdes[] = {
         .desc = "Convert JSON lines (or one array) to Ion rows (output `uri`).",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
                        PBOOL("newLine", 0, "true", "JSON lines; false: one JSON array"),
-                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+                       PSTR("charset", 0, "\"UTF-8\"", "the file's charset (iconv's names)")),
     },
     {
         .name = "serdes.ion_to_json",
@@ -779,7 +1060,7 @@ const type_def tasks__serdes[] = {
         .desc = "Convert Ion rows to JSON lines (or one array) (output `uri`).",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI"),
                        PBOOL("newLine", 0, "true", "JSON lines; false: one JSON array"),
-                       PSTR("charset", 0, "\"UTF-8\"", "UTF-8 only")),
+                       PSTR("charset", 0, "\"UTF-8\"", "the output's charset (iconv's names)")),
     },
 };
 

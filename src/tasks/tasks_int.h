@@ -277,6 +277,14 @@ typedef struct csv_rec {
 } csv_rec;
 int tasks__csv_next(FILE *f, int sep, int quote, int latin1, csv_rec *r, long *line, long *start,
                     kerr *e);
+/* A stream giving raw's bytes, in charset (iconv's names), as UTF-8; closing
+ * it closes raw. NULL with e set ("property 'charset': unknown charset ...")
+ * when iconv does not know the charset. After a read failed on bytes the
+ * charset does not define, tasks__decode_error gives "line N: the bytes ...
+ * at byte B are not valid <charset>" (d lives until the stream is closed). */
+typedef struct tasks_dec tasks_dec;
+FILE *tasks__decode_open(FILE *raw, const char *charset, tasks_dec **d /* OUT */, kerr *e);
+const char *tasks__decode_error(const tasks_dec *d);
 
 /* A polling trigger whose poll is its query task's run (MongoDB's Trigger
  * is Find's): runs it on c and fires with its outputs when their `size` is

@@ -190,6 +190,70 @@ YAML
 run "$work/badarr.yaml"
 [ "$state" = FAILED ] && grep -q "property 'from': line 2, column 8: invalid token" "$work/err" && ok json_array_bad_row_line || ko json_array_bad_row_line "${state:-?}: $(grep -i line "$work/err" | tail -1)"
 
+# charsets through iconv: CsvToIon / JsonToIon read ISO-8859-1, windows-1252
+# and UTF-16 files, IonToCsv / IonToJson write them; an unknown charset names
+# the property, a byte the charset does not define names its line, a
+# character the output charset cannot hold names its row.
+runf() { rm -rf "$work/data"; timeout 60 "$KITE" run "$1" --data "$work/data" --file f="$2" >"$work/out" 2>"$work/err"
+         state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/err" | tail -1); }
+convflow() { # $1 type, $2 charset, $3 extra line
+    cat >"$work/cs.yaml" <<YAML
+id: cs
+namespace: e2e.serdes
+inputs:
+  - id: f
+    type: FILE
+tasks:
+  - id: conv
+    type: $1
+    from: "{{ inputs.f }}"
+    charset: "$2"
+    ${3:-}
+YAML
+}
+printf 'id,name\n1,Zo\xeb\n' >"$work/latin1.csv"
+convflow io.kestra.plugin.serdes.csv.CsvToIon ISO-8859-1; runf "$work/cs.yaml" "$work/latin1.csv"
+[ "$state" = SUCCESS ] && [ "$(cat "$(file conv)")" = '{id:"1",name:"Zoë"}' ] && ok csv_charset_latin1 || ko csv_charset_latin1 "$(cat "$(file conv)" 2>/dev/null)"
+printf 'id,price\n1,\x80 5\n2,\x93q\x94\n' >"$work/cp1252.csv"
+convflow io.kestra.plugin.serdes.csv.CsvToIon windows-1252; runf "$work/cs.yaml" "$work/cp1252.csv"
+[ "$state" = SUCCESS ] && [ "$(cat "$(file conv)")" = $'{id:"1",price:"€ 5"}\n{id:"2",price:"“q”"}' ] && ok csv_charset_windows1252 || ko csv_charset_windows1252 "$(cat "$(file conv)" 2>/dev/null)"
+printf 'id,price\n1,a\n2,\x81b\n' >"$work/bad1252.csv"
+runf "$work/cs.yaml" "$work/bad1252.csv"
+[ "$state" = FAILED ] && grep -q "property 'from': line 3: the bytes at byte offset 15 (0x81 0x62 0x0A) are not valid windows-1252" "$work/err" && ok csv_charset_bad_byte_line || ko csv_charset_bad_byte_line "$(grep ERROR "$work/err")"
+python3 -c 'import sys; open(sys.argv[1], "wb").write("id,name\n1,Zoë 😀\n".encode("utf-16"))' "$work/u16.csv"
+convflow io.kestra.plugin.serdes.csv.CsvToIon UTF-16; runf "$work/cs.yaml" "$work/u16.csv"
+[ "$state" = SUCCESS ] && [ "$(cat "$(file conv)")" = '{id:"1",name:"Zoë 😀"}' ] && ok csv_charset_utf16 || ko csv_charset_utf16 "$(cat "$(file conv)" 2>/dev/null)"
+convflow io.kestra.plugin.serdes.csv.CsvToIon X-NOPE; runf "$work/cs.yaml" "$work/latin1.csv"
+[ "$state" = FAILED ] && grep -q "property 'charset': unknown charset 'X-NOPE'" "$work/err" && ok charset_unknown || ko charset_unknown "$(grep ERROR "$work/err")"
+printf '{"id":1,"s":"\x80"}\n{"id":2,"s":"caf\xe9"}\n' >"$work/cp1252.jsonl"
+convflow io.kestra.plugin.serdes.json.JsonToIon windows-1252; runf "$work/cs.yaml" "$work/cp1252.jsonl"
+[ "$state" = SUCCESS ] && [ "$(cat "$(file conv)")" = $'{id:1,s:"€"}\n{id:2,s:"café"}' ] && ok json_charset_windows1252 || ko json_charset_windows1252 "$(cat "$(file conv)" 2>/dev/null)"
+printf '{id:1,s:"Zoë"}\n{id:2,s:"x"}\n' >"$work/ok.ion"
+convflow io.kestra.plugin.serdes.csv.IonToCsv ISO-8859-1; runf "$work/cs.yaml" "$work/ok.ion"
+[ "$state" = SUCCESS ] && [ "$(od -An -tx1 "$(file conv)" | tr -d ' \n')" = "69642c730a312c5a6feb0a322c780a" ] && ok ion_to_csv_charset_latin1 || ko ion_to_csv_charset_latin1 "$(od -c "$(file conv)" 2>/dev/null)"
+printf '{id:1,s:"a"}\n{id:2,s:"5 €"}\n' >"$work/euro.ion"
+runf "$work/cs.yaml" "$work/euro.ion"
+[ "$state" = FAILED ] && grep -q "row 2: the character '€' cannot be written in ISO-8859-1 (property 'charset')" "$work/err" && ok ion_to_csv_charset_unencodable_row || ko ion_to_csv_charset_unencodable_row "$(grep ERROR "$work/err")"
+convflow io.kestra.plugin.serdes.json.IonToJson UTF-16 "newLine: false"; runf "$work/cs.yaml" "$work/euro.ion"
+[ "$state" = SUCCESS ] && python3 -c '
+import json, sys
+t = open(sys.argv[1], "rb").read().decode("utf-16")
+assert json.loads(t) == [{"id": 1, "s": "a"}, {"id": 2, "s": "5 €"}], t' "$(file conv)" && ok ion_to_json_charset_utf16 || ko ion_to_json_charset_utf16 "$(od -c "$(file conv)" 2>/dev/null | head -3)"
+
+# IonToCsv's quoteMode (Kestra's ALWAYS, REQUIRED, NON_NUMERIC), over alwaysDelimitText
+printf '{id:1,name:"a b",amount:12.50,neg:-3,code:"007",note:"x,y",e:""}\n' >"$work/q.ion"
+for m in ALWAYS:'"1","a b","12.5","-3","007","x,y",""' REQUIRED:'1,a b,12.5,-3,007,"x,y",' NON_NUMERIC:'1,"a b",12.5,-3,007,"x,y",'; do
+    mode=${m%%:*}; want=${m#*:}
+    convflow io.kestra.plugin.serdes.csv.IonToCsv UTF-8 "quoteMode: $mode
+    alwaysDelimitText: true
+    header: false"
+    runf "$work/cs.yaml" "$work/q.ion"
+    [ "$state" = SUCCESS ] && [ "$(cat "$(file conv)")" = "$want" ] && ok "quote_mode_$mode" || ko "quote_mode_$mode" "$(cat "$(file conv)" 2>/dev/null)"
+done
+convflow io.kestra.plugin.serdes.csv.IonToCsv UTF-8 "quoteMode: SOMETIMES"
+out=$("$KITE" validate --no-color "$work/cs.yaml" 2>&1)
+echo "$out" | grep -q "quoteMode" && echo "$out" | grep -qi "ALWAYS" && ok quote_mode_unknown_validate || ko quote_mode_unknown_validate "$out"
+
 bad() { # $1 name, $2 type, $3 content, $4 expected
     cat >"$work/bad.yaml" <<YAML
 id: bad
