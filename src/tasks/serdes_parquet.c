@@ -84,27 +84,20 @@ static void pq_msg(kerr *e, const char *path, const char *name)
     }
 }
 
-static void sql_str(buf *b, const char *s)
+/* s quoted for SQL with q ('\'' a string, '"' a name), q doubled inside. */
+static void sql_quote(buf *b, const char *s, char q)
 {
-    buf_putc(b, '\'');
+    buf_putc(b, q);
     for (; *s; s++) {
-        if (*s == '\'')
-            buf_putc(b, '\'');
+        if (*s == q)
+            buf_putc(b, q);
         buf_putc(b, *s);
     }
-    buf_putc(b, '\'');
+    buf_putc(b, q);
 }
 
-static void sql_ident(buf *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_putc(b, '"');
-        buf_putc(b, *s);
-    }
-    buf_putc(b, '"');
-}
+#define sql_str(b, s) sql_quote((b), (s), '\'')
+#define sql_ident(b, s) sql_quote((b), (s), '"')
 
 /* A temporary file's path (created empty, so the name is ours), or NULL. */
 static char *tmp_path(task_ctx *c, kerr *e)

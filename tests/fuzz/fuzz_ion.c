@@ -21,6 +21,8 @@
 #include "util/buf.h"
 #include "util/ion.h"
 
+#include "fuzz_same.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int sink(void *ud, const char *p, size_t n)
@@ -53,32 +55,6 @@ static json_t *again(const json_t *v, int flags)
     return inner;
 }
 
-/* a and b equal, with integers and reals compared as numbers */
-static int same(const json_t *a, const json_t *b)
-{
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b) ||
-               (isnan(json_number_value(a)) && isnan(json_number_value(b)));
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    if (json_is_array(a)) {
-        if (json_array_size(a) != json_array_size(b))
-            return 0;
-        for (size_t i = 0; i < json_array_size(a); i++)
-            if (!same(json_array_get(a, i), json_array_get(b, i)))
-                return 0;
-        return 1;
-    }
-    if (json_is_object(a)) {
-        if (json_object_size(a) != json_object_size(b))
-            return 0;
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)a, k, x) if (!json_object_get(b, k) || !same(x, json_object_get(b, k))) return 0;
-        return 1;
-    }
-    return json_equal((json_t *)a, (json_t *)b);
-}
 
 /* The JSON path against the plain reading of the same text. */
 static void json_path(const char *p, size_t n)

@@ -20,6 +20,8 @@
 #include "util/ion.h"
 #include "util/ion_json.h"
 
+#include "fuzz_same.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int sink(void *ud, const char *p, size_t n)
@@ -41,31 +43,6 @@ static ssize_t small_src(void *ud, char *b, size_t cap)
     memcpy(b, s->p + s->at, k);
     s->at += k;
     return (ssize_t)k;
-}
-
-static int same(const json_t *a, const json_t *b)
-{
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    if (json_is_array(a)) {
-        if (json_array_size(a) != json_array_size(b))
-            return 0;
-        for (size_t i = 0; i < json_array_size(a); i++)
-            if (!same(json_array_get(a, i), json_array_get(b, i)))
-                return 0;
-        return 1;
-    }
-    if (json_is_object(a)) {
-        if (json_object_size(a) != json_object_size(b))
-            return 0;
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)a, k, x) if (!json_object_get(b, k) || !same(x, json_object_get(b, k))) return 0;
-        return 1;
-    }
-    return json_equal((json_t *)a, (json_t *)b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
