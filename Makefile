@@ -147,3 +147,14 @@ $(KITE): $(UI_OBJ)
 MAIN_OBJ += $(UI_OBJ)
 ui: $(UI_DIR)/.stamp
 .PHONY: ui
+
+# ---- the sandbox's init (src/util/sandbox_init.c): every sandbox's PID 1, a static program
+# without libc built with its own flags (no sanitizer: it has no libc to report through),
+# embedded in sandbox.o (.incbin) and exec'd by kite from a memfd.
+SBX_INIT := $(BUILD)/gen/sandbox_init
+$(SBX_INIT): src/util/sandbox_init.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -DKITE_SANDBOX_INIT -Os -static -nostdlib -ffreestanding -fno-stack-protector \
+	  -fno-asynchronous-unwind-tables -fno-pie -no-pie -s -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/src/util/sandbox.o: $(SBX_INIT)
+$(BUILD)/src/util/sandbox.o: ALL_CFLAGS += -DKITE_SANDBOX_INIT_ELF='"$(SBX_INIT)"'

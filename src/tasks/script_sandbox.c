@@ -189,10 +189,11 @@ int tasks__sandbox_plan(task_ctx *c, const char *docker_prop, const json_t *dock
     return rc ? -1 : 1;
 }
 
-int tasks__sandbox_done(sandbox *sb, kerr *e)
+int tasks__sandbox_done(sandbox *sb, proc_result *pr, kerr *e)
 {
     if (!sb)
         return 0;
+    sandbox_task_status(sb, pr);
     sandbox_report r;
     sandbox_finish(sb, &r);
     sandbox_free(sb);

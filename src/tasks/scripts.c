@@ -1065,7 +1065,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
         goto out;
     }
     if (sb) {
-        int oom = tasks__sandbox_done(sb, e);
+        int oom = tasks__sandbox_done(sb, &r, e);
         sb = NULL;
         if (oom && !r.cancelled)
             goto out;
@@ -1078,6 +1078,9 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
     if (r.timed_out) {
         char d[64];
         proc_describe(&r, d, sizeof d);
+        /* logged too: the engine's error names the timeout only, and how
+         * the script ended says whether the SIGTERM sufficed */
+        task_log(c, LEVEL_WARN, "Command %s", d);
         kerr_set(e, "Command %s", d);
         goto out;
     }

@@ -340,6 +340,7 @@ int tasks__duckdb_exec(tasks_duckdb *d, const char *sql, tasks_duckdb_row_fn fn,
  * sandbox.allowedVolumes, runner.sandbox where no sandbox can be made). */
 int tasks__sandbox_plan(task_ctx *c, const char *docker_prop, const json_t *docker_opts, const char *image,
                         const char *const *writable, sandbox **out /* OUT */, kerr *e);
-/* After the run: "killed: memory limit 256 MiB reached" in e (returns -1)
+/* After proc_run: puts the task's own exit status in r (the sandbox's init
+ * reports it), then "killed: memory limit 256 MiB reached" in e (returns -1)
  * when the memory limit ended it; frees sb. */
-int tasks__sandbox_done(sandbox *sb, kerr *e);
+int tasks__sandbox_done(sandbox *sb, proc_result *r, kerr *e);

@@ -7,20 +7,29 @@
  *
  * One spawn goes like this, from the worker's thread, inside proc_run:
  *   kite thread --clone(VM|VFORK|FILES)--> A --clone(VM|VFORK|PARENT|NEWPID|
- *   NEWNS|NEWIPC|NEWUTS)--> B, which execs the task's program.
+ *   NEWNS|NEWIPC|NEWUTS)--> B --clone(VM|FS|CHILD_CLEARTID)--> C, which
+ *   waits until B has built the root, then execs the task's program; B
+ *   execs the sandbox's init (sandbox_init.c).
  *   A enters the user namespace kite made once at start-up (setns: the uid
  *   and gid maps are written once, not per task) and a network namespace:
  *   one of a pool of empty ones left by earlier runs, or a fresh one (whose
  *   loopback it brings up, then it is kept for the pool). A network
  *   namespace costs ~2 ms to create and more to destroy; entering one is a
- *   system call. B is the task's PID 1 and kite's own child (CLONE_PARENT),
- *   so proc_run waits for it as for any child; it joins the run's cgroups,
- *   builds its root under a staging folder (binds, tmpfs, proc), moves it
- *   onto / and enters it (see child_b), takes the task's uid and gid, sets no_new_privs and the seccomp
- *   filter (built once, as BPF, by libseccomp) and execs. Both clones share
- *   kite's memory and suspend their caller until the exec (as posix_spawn
- *   does), so nothing of kite's address space is copied and a failure is
- *   reported in memory before the spawn returns.
+ *   system call. B is the sandbox's PID 1 and kite's own child
+ *   (CLONE_PARENT), so proc_run waits for it as for any child; it joins the
+ *   run's cgroups, builds its root under a staging folder (binds, tmpfs,
+ *   proc), moves it onto / and enters it (see child_b), takes the task's uid
+ *   and gid, sets no_new_privs and the seccomp filter (built once, as BPF, by
+ *   libseccomp) and execs the init. C (PID 2, the task), made by B
+ *   before the mounts (a process just made waits for a CPU, ~3 ms under
+ *   load: better while B works), waits on a futex until the root is built,
+ *   then drops the same way, takes a process group of its own and execs.
+ *   The init is a static program of ~9 KB embedded in kite and
+ *   exec'd from a memfd. Every clone shares kite's memory (nothing of kite's
+ *   address space is copied) and the kite thread goes on only once B has
+ *   exec'd the init (A and B are vforks) and C has exec'd the task (the
+ *   kernel clears C's tid then: CLONE_CHILD_CLEARTID, a futex), so a failure
+ *   is reported in memory before the spawn returns.
  *
  * DESIGN
  * - Between the clone and the exec A and B run on stacks of their own in
@@ -29,11 +38,18 @@
  *   no stdio, no locks): everything they use is computed before, in
  *   sandbox_new (the mount plan) and sandbox_spawn (argv, PATH candidates).
  *   Signals are blocked around the clone and reset in B before exec.
- * - The task's program is PID 1 of its namespace, as in a Docker container
- *   without --init: when it ends, the kernel kills everything left in the
- *   namespace, so a timeout or a kill never leaves a process behind; a
- *   SIGTERM from kite reaches its children, and the program itself ends at
- *   the SIGKILL of the grace period unless it handles SIGTERM.
+ * - The init, as Docker's --init (tini): a PID 1 ignores the signals it has
+ *   no handler for, so a task that is PID 1 would sit out a timeout's
+ *   SIGTERM until the SIGKILL of the grace period, and reap no orphan. The
+ *   init forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the task's process
+ *   group, reaps every process re-parented to it, and exits when the task
+ *   ends, with its exit code; the task's wait status also goes through a
+ *   pipe (sandbox_task_status), since a PID 1 cannot die of a signal it
+ *   sends itself. When the init ends, the kernel kills everything left in
+ *   the namespace, so a timeout or a kill never leaves a process behind.
+ *   The init runs as the task's user, under the same filter, not dumpable:
+ *   it has nothing the task has not. It costs a further process and exec
+ *   per run (bench_sandbox; docs/scripts.md).
  * - The user namespace is shared by every run of a kite process (made
  *   once); each run has its own PID, mount, IPC and UTS namespaces, and its
  *   own network namespace while it runs. Runs cannot see each other:
@@ -51,6 +67,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -381,6 +398,54 @@ static int make_seccomp(void)
     return 0;
 }
 
+/* The sandbox's init (sandbox_init.c), built on its own and embedded here
+ * by the Makefile; exec'd from a sealed memfd opened read-only (a file open
+ * for writing cannot be exec'd), made once per process. */
+#ifdef KITE_SANDBOX_INIT_ELF
+__asm__(".section .rodata\n.balign 16\n.globl sandbox__init_elf\n.hidden sandbox__init_elf\n"
+        "sandbox__init_elf:\n.incbin \"" KITE_SANDBOX_INIT_ELF "\"\n"
+        ".globl sandbox__init_elf_end\n.hidden sandbox__init_elf_end\nsandbox__init_elf_end:\n.previous\n");
+extern const char sandbox__init_elf[], sandbox__init_elf_end[];
+#endif
+static int init_fd = -1;
+
+static int make_init(void)
+{
+#ifdef KITE_SANDBOX_INIT_ELF
+    size_t n = (size_t)(sandbox__init_elf_end - sandbox__init_elf);
+#ifdef MFD_EXEC
+    int fd = memfd_create("kite-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)
+#else
+    int fd = -1;
+#endif
+        fd = memfd_create("kite-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int err = errno;
+    if (fd >= 0) {
+        ssize_t w = write(fd, sandbox__init_elf, n);
+        err = errno;
+        if (w == (ssize_t)n && fchmod(fd, 0555) == 0 &&
+            fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            init_fd = open(path, O_RDONLY | O_CLOEXEC);
+            err = errno;
+        } else if (w == (ssize_t)n) {
+            err = errno;
+        }
+        close(fd);
+    }
+    if (init_fd < 0) {
+        init_fail("cannot load the sandbox's init into a memfd: %s", strerror(err ? err : EIO));
+        return -1;
+    }
+    return 0;
+#else
+    init_fail("this kite was built without the sandbox's init (build it with the Makefile)");
+    return -1;
+#endif
+}
+
 /* mountinfo's escapes (\040 for a space...) decoded in place. */
 static void unescape(char *s)
 {
@@ -543,6 +608,8 @@ static void init_all(void)
     atexit(cg_pool_drain);
     if (make_seccomp())
         return;
+    if (make_init())
+        return;
     if (make_userns())
         return;
     pthread_mutex_lock(&cfg_lock);
@@ -583,7 +650,11 @@ typedef struct child_state {
     pid_t pid;                  /* B's pid */
     int op;                     /* 1 + the index of the mount that failed */
     int new_net_fd;             /* a fresh network namespace A made, for the pool */
-    int nsteps;
+    atomic_int nsteps;
+    /* C's tid while C runs on this memory: the kernel clears it and wakes
+     * the futex when C execs or dies (CLONE_CHILD_CLEARTID) */
+    _Atomic pid_t c_tid;
+    atomic_int go;              /* B has built the root: C may go on */
     const char *names[MAX_STEPS];
     struct timespec t[MAX_STEPS];
 } child_state;
@@ -597,13 +668,14 @@ struct sandbox {
     char *cg_dir[CG_N];         /* per controller; may repeat for one v2 folder */
     int cg_fd[CG_N];            /* their cgroup.procs, -1 */
     int net_fd;                 /* the network namespace entered, -1: a fresh one */
-    char *stack;                /* two stacks: A's then B's */
+    char *stack;                /* three stacks: A's, B's, the task's (C) */
     /* for the spawn */
     const char *const *argv;
     const char *const *envp;
     char **cands;               /* program paths to try, in order */
     const char *cwd;
     int null_fd, out_fd, err_fd;
+    int status_r, status_w;     /* the init's status pipe (-1) */
     child_state cs;
     struct timespec t0;
     int finished;
@@ -920,11 +992,13 @@ static void cg_kill_all(const char *dir)
 
 /* ---- The children -------------------------------------------------------------- */
 
+/* B and C stamp at once: each takes its own slot */
 static void stamp(child_state *cs, const char *name)
 {
-    if (cs->nsteps < MAX_STEPS) {
-        clock_gettime(CLOCK_MONOTONIC, &cs->t[cs->nsteps]);
-        cs->names[cs->nsteps++] = name;
+    int i = atomic_fetch_add(&cs->nsteps, 1);
+    if (i < MAX_STEPS) {
+        clock_gettime(CLOCK_MONOTONIC, &cs->t[i]);
+        cs->names[i] = name;
     }
 }
 
@@ -988,7 +1062,23 @@ static void lo_up(void)
     close(s);
 }
 
-/* B: the task's PID 1. Builds the root, drops everything, execs. */
+/* Decimal digits of v into out (16 bytes). System calls only: no stdio. */
+static void fmt_uint(char *out, unsigned v)
+{
+    char t[16];
+    int n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 15);
+    for (int i = 0; i < n; i++)
+        out[i] = t[n - 1 - i];
+    out[n] = '\0';
+}
+
+static int child_c(void *arg);
+
+/* B: the sandbox's PID 1. Builds the root, drops everything, starts the
+ * task (C) and execs the init (sandbox_init.c), which waits for it. */
 static int child_b(void *arg)
 {
     sandbox *sb = arg;
@@ -1004,6 +1094,18 @@ static int child_b(void *arg)
             _exit(127);
         }
     stamp(cs, "cgroups");
+    /* the task's process (C, PID 2) now, waiting for the root: a process
+     * just made waits for a CPU (long, under load), and C does so while B
+     * builds the root rather than after. It shares B's memory (kite's) and
+     * root and working folder (CLONE_FS) until it is let go. */
+    atomic_store(&cs->c_tid, 1);
+    pid_t c = clone(child_c, sb->stack + 3 * STACK_SIZE, CLONE_VM | CLONE_FS | CLONE_CHILD_CLEARTID | SIGCHLD, sb,
+                    NULL, NULL, (pid_t *)&cs->c_tid);
+    if (c < 0) {
+        atomic_store(&cs->c_tid, 0);
+        fail_at(cs, "starting the task");
+        _exit(127);
+    }
     sethostname("sandbox", 7);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
         fail_at(cs, "making the mounts private");
@@ -1071,7 +1173,66 @@ static int child_b(void *arg)
         _exit(127);
     }
     stamp(cs, "new root");
+    atomic_store(&cs->go, 1);
+    syscall(SYS_futex, &cs->go, FUTEX_WAKE, 1, NULL, NULL, 0);
     if ((userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
+        setresuid(run_uid, run_uid, run_uid)) {
+        fail_at(cs, "taking the task's user");
+        _exit(127);
+    }
+    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
+    if (setrlimit(RLIMIT_NPROC, &nproc)) {
+        fail_at(cs, "the process limit");
+        _exit(127);
+    }
+    if (dup2(sb->null_fd, 0) < 0 || dup2(sb->out_fd, 1) < 0 || dup2(sb->err_fd, 2) < 0) {
+        fail_at(cs, "dup2");
+        _exit(127);
+    }
+    /* the init as much as the task: it has nothing the task has not */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog)) {
+        fail_at(cs, "the seccomp filter");
+        _exit(127);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < _NSIG; s++)
+        sigaction(s, &sa, NULL);
+    /* B does not wait for C's exec (a further hand-over between processes
+     * costs a scheduling delay under load): the kite thread does, on C's
+     * tid, which the kernel clears at C's exec or death */
+    /* B becomes the init: every fd but the status pipe closed at the
+     * exec, 0-2 on /dev/null, every signal blocked (the init takes them
+     * with sigtimedwait), no environment */
+    char pidbuf[16], fdbuf[16];
+    fmt_uint(pidbuf, (unsigned)c);
+    fmt_uint(fdbuf, (unsigned)sb->status_w);
+    char *const iargv[] = {"kite-init", pidbuf, fdbuf, NULL};
+    char *const ienv[] = {NULL};
+    if (dup2(sb->null_fd, 1) < 0 || dup2(sb->null_fd, 2) < 0 || close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) ||
+        fcntl(sb->status_w, F_SETFD, 0)) {
+        fail_at(cs, "starting the sandbox's init");
+        _exit(127);
+    }
+    stamp(cs, "init");
+    syscall(SYS_execveat, init_fd, "", iargv, ienv, AT_EMPTY_PATH);
+    fail_at(cs, "starting the sandbox's init");
+    _exit(127);
+}
+
+/* C: the task. Waits until B has built the root, takes its own copy of
+ * B's root and working folder, drops what B drops, leaves B's process group
+ * (the init forwards signals to its own) and execs the program over the
+ * PATH candidates. If B fails first, C dies with the namespace. */
+static int child_c(void *arg)
+{
+    sandbox *sb = arg;
+    child_state *cs = &sb->cs;
+    while (!atomic_load(&cs->go))
+        syscall(SYS_futex, &cs->go, FUTEX_WAIT, 0, NULL, NULL, 0);
+    stamp(cs, "task");
+    if (unshare(CLONE_FS) || (userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
         setresuid(run_uid, run_uid, run_uid)) {
         fail_at(cs, "taking the task's user");
         _exit(127);
@@ -1094,6 +1255,7 @@ static int child_b(void *arg)
     sa.sa_handler = SIG_DFL;
     for (int s = 1; s < _NSIG; s++)
         sigaction(s, &sa, NULL);
+    setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -1172,7 +1334,7 @@ int sandbox_new(const sandbox_opts *o, sandbox **out, kerr *e)
     sandbox *sb = xcalloc(1, sizeof *sb);
     sb->host_network = o->host_network;
     sb->memory_bytes = o->memory_bytes;
-    sb->net_fd = sb->null_fd = -1;
+    sb->net_fd = sb->null_fd = sb->status_r = sb->status_w = -1;
     for (int c = 0; c < CG_N; c++)
         sb->cg_fd[c] = -1;
     /* one staging folder for every run of this process: each run mounts
@@ -1261,7 +1423,7 @@ int sandbox_spawn(void *ud, const proc_spawn_args *a, pid_t *pid, kerr *e)
     if (sb->null_fd < 0)
         sb->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (!sb->stack) {
-        void *st = mmap(NULL, 2 * STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        void *st = mmap(NULL, 3 * STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (st == MAP_FAILED)
             return kerr_set(e, "sandbox: cannot map the stacks: %s", strerror(errno));
         sb->stack = st;
@@ -1272,6 +1434,14 @@ int sandbox_spawn(void *ud, const proc_spawn_args *a, pid_t *pid, kerr *e)
             sb->net_fd = net_pool[--net_pool_n];
         pthread_mutex_unlock(&pool_lock);
     }
+    if (sb->status_r >= 0)
+        close(sb->status_r);
+    sb->status_r = -1;
+    int sp[2];
+    if (pipe2(sp, O_CLOEXEC | O_NONBLOCK))
+        return kerr_set(e, "sandbox: pipe: %s", strerror(errno));
+    sb->status_r = sp[0];
+    sb->status_w = sp[1];
     memset(&sb->cs, 0, sizeof sb->cs);
     sb->cs.new_net_fd = -1;
     sigset_t all, old;
@@ -1281,16 +1451,24 @@ int sandbox_spawn(void *ud, const proc_spawn_args *a, pid_t *pid, kerr *e)
     pid_t apid = clone(child_a, sb->stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, sb);
     int err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (apid < 0)
+    if (apid < 0) {
+        close(sb->status_w);
+        sb->status_w = -1;
         return kerr_set(e, "sandbox: clone: %s", strerror(err));
+    }
     while (waitpid(apid, NULL, __WALL) < 0 && errno == EINTR)
         ;
+    close(sb->status_w);   /* the init has its own */
+    sb->status_w = -1;
+    child_state *cs = &sb->cs;
+    /* the task's process (C) runs on this memory until it execs */
+    for (pid_t t; (t = atomic_load(&cs->c_tid)) != 0;)
+        syscall(SYS_futex, &cs->c_tid, FUTEX_WAIT, t, NULL, NULL, 0);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sb->rep.setup_us = ts_us(&sb->t0, &t1);
     if (sb->cs.new_net_fd >= 0)
         sb->net_fd = sb->cs.new_net_fd;
-    child_state *cs = &sb->cs;
     if (cs->err) {
         if (cs->pid > 0)
             while (waitpid(cs->pid, NULL, __WALL) < 0 && errno == EINTR)
@@ -1310,6 +1488,22 @@ int sandbox_spawn(void *ud, const proc_spawn_args *a, pid_t *pid, kerr *e)
     }
     *pid = cs->pid;
     return 0;
+}
+
+void sandbox_task_status(sandbox *sb, proc_result *r)
+{
+    int st;
+    if (sb->status_r < 0 || read(sb->status_r, &st, sizeof st) != (ssize_t)sizeof st)
+        return;   /* the init did not see the task end (it was killed itself) */
+    if (WIFEXITED(st)) {
+        r->exited = 1;
+        r->exit_code = WEXITSTATUS(st);
+        r->term_signal = 0;
+    } else if (WIFSIGNALED(st)) {
+        r->exited = 0;
+        r->exit_code = 0;
+        r->term_signal = WTERMSIG(st);
+    }
 }
 
 void sandbox_finish(sandbox *sb, sandbox_report *r)
@@ -1380,8 +1574,10 @@ void sandbox_free(sandbox *sb)
     }
     if (sb->null_fd >= 0)
         close(sb->null_fd);
+    if (sb->status_r >= 0)
+        close(sb->status_r);
     if (sb->stack)
-        munmap(sb->stack, 2 * STACK_SIZE);
+        munmap(sb->stack, 3 * STACK_SIZE);
     for (size_t i = 0; i < sb->nops; i++) {
         free(sb->ops[i].src);
         free(sb->ops[i].dst);

@@ -12,15 +12,18 @@
  * user (sandbox.uid, default nobody when kite is root, else kite's own user)
  * with no capabilities, no new privileges and a seccomp filter that answers
  * EPERM to the system calls a task never needs (mount, ptrace, kexec, module
- * loading, keyctl, bpf, namespaces...). Memory, CPU and the number of
+ * loading, keyctl, bpf, namespaces...). It is PID 2 of its namespace: PID 1
+ * is the sandbox's init (sandbox_init.c), which forwards SIGTERM, SIGINT,
+ * SIGHUP and SIGQUIT to it, reaps orphans and ends with it (the kernel then
+ * ends whatever is left). Memory, CPU and the number of
  * processes are limited through cgroups, per controller: v2 where the
  * controller is enabled, v1 otherwise. docs/scripts.md says what each runner
  * isolates and costs; src/util/sandbox.c says how.
  *
  * Use: sandbox_new() for one run, then proc_run() with
  * spec.spawn = sandbox_spawn and spec.spawn_ud = the sandbox, then
- * sandbox_finish() to learn whether the memory limit ended it, then
- * sandbox_free().
+ * sandbox_task_status() for the task's exit status, sandbox_finish() to
+ * learn whether the memory limit ended it, then sandbox_free().
  *
  * Ownership: sandbox_new copies what it needs of the options. Threads: any
  * number of sandboxes may run at once on different threads; one sandbox is
@@ -103,6 +106,14 @@ typedef struct sandbox_report {
     const char *step_names[16];
     int64_t step_us[16];
 } sandbox_report;
+
+/* After proc_run: r's exit status is that of the sandbox's init (its PID
+ * 1), which exits with the task's code, or 128 + the signal that ended the
+ * task (a PID 1 cannot die of its own signal). This puts the task's own
+ * status in r: exited and exit_code, or term_signal. r is left as it is when
+ * the init did not see the task end (it was itself killed: SIGKILL after
+ * the grace period, the OOM killer). */
+void sandbox_task_status(sandbox *sb, proc_result *r /* IN/OUT */);
 
 /* After proc_run: ends whatever is left in the run's cgroups, reads whether
  * the memory limit was hit, removes the cgroups. Fills *r. */

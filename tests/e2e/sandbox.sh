@@ -187,14 +187,15 @@ fi
 python3 -c 'import time; time.sleep(120)' "$MARK-host" &
 hostp=$!
 shflow "$work/ps.yaml" "echo pid=\$\$
+echo init=\$(cat /proc/1/comm)
 ls /proc | grep -c '^[0-9]'
 grep -l "[${MARK:0:1}]${MARK:1}-host" /proc/[0-9]*/cmdline 2>/dev/null && echo host-seen
 echo done"
 run ps "$work/ps.yaml"
 kill "$hostp" 2>/dev/null
-n=$(grep -A1 'pid=1' "$work/err" | tail -1 | awk '{print $NF}')
-if has "pid=1" && [ "${n:-99}" -le 4 ] && ! has "host-seen"; then
-    ok "a sandboxed task sees only its own processes (it is PID 1, $n in /proc)"
+n=$(grep -A1 'init=' "$work/err" | tail -1 | awk '{print $NF}')
+if has "pid=2" && has "init=kite-init" && [ "${n:-99}" -le 6 ] && ! has "host-seen"; then
+    ok "a sandboxed task sees only its own processes (PID 2 under the sandbox's init, $n in /proc)"
 else
     ko "a sandboxed task sees only its own processes" "n=$n"
 fi
@@ -220,6 +221,73 @@ if [ "$state" = FAILED ] && [ "$(left)" = 0 ]; then
 else
     ko "a timeout leaves no process of the sandboxed task behind" "state=$state left=$(left)"
     pkill -f "$MARK"
+fi
+
+# ---- the sandbox's init: a TERM ends the task, traps run, orphans go, statuses -------
+# A task as PID 1 ignored the SIGTERM of a timeout and lasted until the SIGKILL of the
+# grace period ("killed by signal 9"); under the init the TERM itself ends it.
+cat >"$work/term.yaml" <<EOF
+id: sbxterm
+namespace: e2e.sandbox
+tasks:
+  - id: t
+    type: io.kestra.plugin.scripts.shell.Commands
+    timeout: PT1S
+    taskRunner:
+      type: runner.sandbox
+    commands:
+      - exec sleep 60
+EOF
+run term "$work/term.yaml" 90
+if [ "$state" = FAILED ] && has "killed by signal 15" && ! has "killed by signal 9"; then
+    ok "a sandboxed 'sleep 60' past its timeout is ended by the SIGTERM, not the grace period's SIGKILL"
+else
+    ko "a sandboxed 'sleep 60' past its timeout is ended by the SIGTERM" "state=$state $(grep -o 'timed out.*' "$work/err" | head -1)"
+fi
+mkdir -p "$work/allowed/rw"
+chmod 1777 "$work/allowed/rw"
+cat >"$work/trap.yaml" <<EOF
+id: sbxtrap
+namespace: e2e.sandbox
+tasks:
+  - id: t
+    type: io.kestra.plugin.scripts.shell.Commands
+    timeout: PT1S
+    taskRunner:
+      type: runner.sandbox
+      volumes:
+        - $work/allowed/rw:/tmp/rw
+    commands:
+      - trap 'echo trapped-term > /tmp/rw/on-term; exit 3' TERM
+      - sleep 60 &
+      - wait
+EOF
+run trap "$work/trap.yaml" 90
+if [ "$state" = FAILED ] && [ "$(cat "$work/allowed/rw/on-term" 2>/dev/null)" = trapped-term ] && has "exit code 3"; then
+    ok "a sandboxed task that traps TERM writes its file on a timeout"
+else
+    ko "a sandboxed task that traps TERM writes its file on a timeout" "state=$state file=$(cat "$work/allowed/rw/on-term" 2>&1)"
+fi
+shflow "$work/orphan.yaml" "sh -c 'sleep 100; : $MARK-o1' &
+echo orphan-started"
+run orphan "$work/orphan.yaml" 90
+sleep 0.5
+if [ "$state" = SUCCESS ] && has "orphan-started" && [ "$(left)" = 0 ]; then
+    ok "an orphan of a sandboxed task neither outlives it nor holds it open"
+else
+    ko "an orphan of a sandboxed task neither outlives it nor holds it open" "state=$state left=$(left)"
+fi
+statuses=""
+for c in "exit 0" "exit 1" "exit 42" 'kill -KILL $$'; do
+    shflow "$work/st.yaml" "$c"
+    run st "$work/st.yaml"
+    statuses="$statuses[$state $(grep -o 'Command failed.*' "$work/err" | head -1)]"
+done
+want="[SUCCESS ][FAILED Command failed with code 1][FAILED Command failed with code 42][FAILED Command failed: killed by signal 9 (Killed)]"
+if [ "$statuses" = "$want" ]; then
+    ok "sandboxed exit codes 0, 1, 42 and a death by signal are the task's own"
+else
+    ko "sandboxed exit codes 0, 1, 42 and a death by signal are the task's own" "$statuses"
 fi
 
 cat >"$work/kill.yaml" <<EOF
@@ -343,7 +411,7 @@ tasks:
       - echo "pid=$$"
 EOF
 run default "$work/plain.yaml" 90 "$work/kite-default.yml"
-if [ "$state" = SUCCESS ] && has "pid=1"; then
+if [ "$state" = SUCCESS ] && has "pid=2"; then
     ok "defaults.taskRunner: runner.sandbox makes the sandbox the default of script tasks"
 else
     ko "defaults.taskRunner: runner.sandbox makes the sandbox the default of script tasks" "state=$state"
@@ -376,7 +444,7 @@ tasks:
       Kestra.outputs({"ok": True})
 EOF
 run docker "$work/docker.yaml"
-if [ "$state" = SUCCESS ] && has "bonjour 1 shared data" &&
+if [ "$state" = SUCCESS ] && has "bonjour 2 shared data" &&
     has "containerImage python:3.11-slim is not used: the sandbox runs the host's root filesystem" &&
     [ "$(grep -c 'is not used: the sandbox' "$work/err")" = 1 ]; then
     ok "a Kestra flow for the Docker runner runs in the sandbox when no engine answers (env, volume, image reported once)"

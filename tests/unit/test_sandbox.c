@@ -46,8 +46,11 @@ static int no_sandbox(void)
 }
 
 /* Runs `sh -c cmd` in a sandbox of a fresh folder with opts o (its
- * writable list is filled in). Returns the result; *O holds the output. */
-static int run(const char *cmd, sandbox_opts *o, out *O, proc_result *r, sandbox_report *rep, kerr *e)
+ * writable list is filled in), timeout_ms (0: 20 s). Returns the result; *O
+ * holds the output; keep: the folder is left for the caller (its path in
+ * *keep, to free). */
+static int run_in(const char *cmd, sandbox_opts *o, int64_t timeout_ms, out *O, proc_result *r, sandbox_report *rep,
+                  char **keep, kerr *e)
 {
     char *dir;
     assert_int_equal(proc_workdir_new(tmp_root, "sbx-", &dir, NULL), 0);
@@ -66,16 +69,36 @@ static int run(const char *cmd, sandbox_opts *o, out *O, proc_result *r, sandbox
         s.cwd = dir;
         s.on_line = on_line;
         s.ud = O;
-        s.timeout_ms = 20000;
+        s.timeout_ms = timeout_ms ? timeout_ms : 20000;
         s.spawn = sandbox_spawn;
         s.spawn_ud = sb;
         rc = proc_run(&s, r, e);
+        if (!rc)
+            sandbox_task_status(sb, r);
         sandbox_finish(sb, rep);
         sandbox_free(sb);
+    }
+    if (keep) {
+        *keep = dir;
+        return rc;
     }
     proc_workdir_remove(dir, NULL, NULL, NULL);
     free(dir);
     return rc;
+}
+
+static int run(const char *cmd, sandbox_opts *o, out *O, proc_result *r, sandbox_report *rep, kerr *e)
+{
+    return run_in(cmd, o, 0, O, r, rep, NULL, e);
+}
+
+/* Is a process whose command line holds s running anywhere on the host? */
+static int host_has(const char *s)
+{
+    /* "[k]ite-...": the pattern does not match the grep's own command line */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "grep -qs -- '[%c]%s' /proc/[0-9]*/cmdline", s[0], s + 1);
+    return system(cmd) == 0;
 }
 
 static void runs_and_writes_its_folder(void **state)
@@ -110,11 +133,114 @@ static void sees_only_its_processes(void **state)
     out O = {BUF_INIT, BUF_INIT};
     proc_result r;
     kerr e = KERR_INIT;
-    assert_int_equal(run("echo $$; ls /proc | grep -c '^[0-9]'", &o, &O, &r, NULL, &e), 0);
-    /* PID 1 (the shell) and ls: grep's pipeline may add one more */
-    assert_true(!strncmp(buf_str(&O.o), "1\n", 2));
-    int n = atoi(buf_str(&O.o) + 2);
-    assert_true(n >= 1 && n <= 4);
+    assert_int_equal(run("echo $$; cat /proc/1/comm; ls /proc | grep -c '^[0-9]'", &o, &O, &r, NULL, &e), 0);
+    /* PID 1 the sandbox's init, PID 2 the shell, and ls: grep's pipeline
+     * may add one more */
+    assert_true(!strncmp(buf_str(&O.o), "2\nkite-init\n", 12));
+    int n = atoi(buf_str(&O.o) + 12);
+    assert_true(n >= 2 && n <= 5);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void exit_codes_and_signals_are_the_tasks(void **state)
+{
+    if (no_sandbox())
+        return;
+    static const struct {
+        const char *cmd;
+        int exited, code, sig;
+    } cases[] = {
+        {"exit 0", 1, 0, 0},
+        {"exit 1", 1, 1, 0},
+        {"exit 42", 1, 42, 0},
+        {"exit 137", 1, 137, 0},       /* a code, not the signal 9 */
+        {"kill -KILL $$", 0, 0, 9},
+        {"kill -USR1 $$", 0, 0, 10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sandbox_opts o = {0};
+        out O = {BUF_INIT, BUF_INIT};
+        proc_result r;
+        kerr e = KERR_INIT;
+        assert_int_equal(run(cases[i].cmd, &o, &O, &r, NULL, &e), 0);
+        if (r.exited != cases[i].exited || r.exit_code != cases[i].code || r.term_signal != cases[i].sig)
+            print_message("%s: exited %d code %d signal %d\n", cases[i].cmd, r.exited, r.exit_code, r.term_signal);
+        assert_int_equal(r.exited, cases[i].exited);
+        assert_int_equal(r.exit_code, cases[i].code);
+        assert_int_equal(r.term_signal, cases[i].sig);
+        buf_free(&O.o);
+        buf_free(&O.err);
+    }
+}
+
+/* The task is not PID 1: the SIGTERM of a timeout ends it (before, PID 1
+ * ignored it and the run lasted until the SIGKILL of the grace period). */
+static void timeout_term_ends_the_task(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    assert_int_equal(run_in("exec sleep 60", &o, 1000, &O, &r, NULL, NULL, &e), 0);
+    assert_true(r.timed_out);
+    assert_false(r.killed);            /* no SIGKILL was needed */
+    assert_false(r.exited);
+    assert_int_equal(r.term_signal, 15);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+static void a_term_trap_runs(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    char *dir = NULL;
+    assert_int_equal(run_in("trap 'echo trapped > on-term; exit 3' TERM; echo ready; sleep 60 & wait", &o, 1000, &O,
+                            &r, NULL, &dir, &e), 0);
+    assert_true(r.timed_out);
+    assert_false(r.killed);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 3);
+    char *f = xasprintf("%s/on-term", dir);
+    FILE *fp = fopen(f, "r");
+    assert_non_null(fp);
+    char line[64] = "";
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    assert_string_equal(line, "trapped\n");
+    free(f);
+    proc_workdir_remove(dir, NULL, NULL, NULL);
+    free(dir);
+    buf_free(&O.o);
+    buf_free(&O.err);
+}
+
+/* An orphan neither outlives the task nor holds it open (its pipes). */
+static void an_orphan_is_ended_with_the_task(void **state)
+{
+    if (no_sandbox())
+        return;
+    sandbox_opts o = {0};
+    out O = {BUF_INIT, BUF_INIT};
+    proc_result r;
+    kerr e = KERR_INIT;
+    char mark[64];
+    snprintf(mark, sizeof mark, "kite-orphan-%d", (int)getpid());
+    char *cmd = xasprintf("sh -c 'sleep 100; : %s' & echo started; exit 0", mark);
+    assert_int_equal(run(cmd, &o, &O, &r, NULL, &e), 0);
+    free(cmd);
+    assert_false(r.timed_out);
+    assert_true(r.exited);
+    assert_int_equal(r.exit_code, 0);
+    assert_string_equal(buf_str(&O.o), "started\n");
+    assert_false(host_has(mark));
     buf_free(&O.o);
     buf_free(&O.err);
 }
@@ -205,6 +331,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(runs_and_writes_its_folder),
         cmocka_unit_test(sees_only_its_processes),
+        cmocka_unit_test(exit_codes_and_signals_are_the_tasks),
+        cmocka_unit_test(timeout_term_ends_the_task),
+        cmocka_unit_test(a_term_trap_runs),
+        cmocka_unit_test(an_orphan_is_ended_with_the_task),
         cmocka_unit_test(root_is_read_only),
         cmocka_unit_test(seccomp_refuses_namespaces),
         cmocka_unit_test(missing_program_is_a_clear_error),
