@@ -235,9 +235,10 @@ typedef struct cg_ctrl {
     const char *name;
     int v2;
     char *base;                   /* kite's own cgroup of this controller; NULL: none */
+    char *why;                    /* when base is NULL: why, for the message */
 } cg_ctrl;
 enum { CG_MEMORY, CG_CPU, CG_PIDS, CG_N };
-static cg_ctrl cgs[CG_N] = {{"memory", 0, NULL}, {"cpu", 0, NULL}, {"pids", 0, NULL}};
+static cg_ctrl cgs[CG_N] = {{"memory", 0, NULL, NULL}, {"cpu", 0, NULL, NULL}, {"pids", 0, NULL, NULL}};
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int net_pool[NET_POOL];
@@ -544,8 +545,11 @@ static void find_cgroups(void)
     if (f)
         fclose(f);
     for (int c = 0; c < CG_N; c++) {
+        char *v2_base = NULL, *v1_base = NULL;
+        int v2_has = 0;
         if (v2_mount && v2_path) {
             char *base = xasprintf("%s%s", v2_mount, strcmp(v2_path, "/") ? v2_path : "");
+            v2_base = xstrdup(base);
             char *sc = xasprintf("%s/cgroup.subtree_control", base);
             buf b = BUF_INIT;
             kerr e = KERR_INIT;
@@ -556,7 +560,8 @@ static void find_cgroups(void)
                     if (*p == '\n')
                         *p = ' ';
                 char *want = xasprintf(" %s ", cgs[c].name);
-                ok = strstr(words, want) != NULL && access(base, W_OK) == 0;
+                v2_has = strstr(words, want) != NULL;
+                ok = v2_has && access(base, W_OK) == 0;
                 free(words);
                 free(want);
             }
@@ -565,17 +570,39 @@ static void find_cgroups(void)
             if (ok) {
                 cgs[c].v2 = 1;
                 cgs[c].base = base;
+                free(v2_base);
                 continue;
             }
             free(base);
         }
         if (v1_mounts[c] && v1_paths[c]) {
             char *base = xasprintf("%s%s", v1_mounts[c], strcmp(v1_paths[c], "/") ? v1_paths[c] : "");
-            if (access(base, W_OK) == 0)
+            if (access(base, W_OK) == 0) {
                 cgs[c].base = base;
-            else
-                free(base);
+                free(v2_base);
+                continue;
+            }
+            v1_base = base;
         }
+        /* why not, in the words of the message of a limit that needs it */
+        buf w = BUF_INIT;
+        if (geteuid() != 0)
+            buf_printf(&w, "kite runs as uid %u, ", (unsigned)geteuid());
+        if (v1_base)
+            buf_printf(&w, "its %s cgroup %s (v1) is not writable by it", cgs[c].name, v1_base);
+        else
+            buf_printf(&w, "no cgroup v1 hierarchy of %s is mounted", cgs[c].name);
+        if (v2_base && v2_has)
+            buf_printf(&w, ", its cgroup v2 %s is not writable by it", v2_base);
+        else if (v2_base)
+            buf_printf(&w, ", its cgroup v2 %s does not delegate %s (cgroup.subtree_control)", v2_base,
+                       cgs[c].name);
+        else
+            buf_printf(&w, ", no cgroup v2 is mounted");
+        cgs[c].why = xstrdup(buf_str(&w));
+        buf_free(&w);
+        free(v1_base);
+        free(v2_base);
     }
     free(v2_mount);
     free(v2_path);
@@ -882,17 +909,17 @@ static int cg_setup(sandbox *sb, const sandbox_opts *o, kerr *e)
 {
     int want[CG_N] = {o->memory_bytes > 0, o->cpus > 0, o->pids_max > 0};
     static const char *const what[CG_N] = {"a memory limit", "a CPU limit", "a process limit"};
+    static const char *const prop[CG_N] = {"memory.memory", "cpu.cpus", "pidsLimit"};
     unsigned seq = atomic_fetch_add(&run_seq, 1) + 1;
     for (int c = 0; c < CG_N; c++) {
         if (!want[c])
             continue;
-        if (!cgs[c].base) {
-            if (c == CG_PIDS)
-                continue;   /* the default process limit goes where it can */
+        /* a limit asked for is never dropped: no cgroup, no run */
+        if (!cgs[c].base)
             return kerr_setc(e, KERR_UNAVAILABLE,
-                             "sandbox: %s needs the %s cgroup controller, which kite cannot use on this host "
-                             "(not enabled in its cgroup v2, and no writable v1 hierarchy)", what[c], cgs[c].name);
-        }
+                             "sandbox: %s needs a delegated cgroup: %s (delegate a cgroup with the %s controller "
+                             "to kite's user, e.g. systemd's Delegate=yes, run kite as root, or remove the limit)",
+                             prop[c], cgs[c].why ? cgs[c].why : "none found", cgs[c].name);
         /* one folder for every v2 controller */
         int shared = -1;
         for (int d = 0; d < c; d++)

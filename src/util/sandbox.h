@@ -89,7 +89,11 @@ typedef struct sandbox sandbox;
 
 /* Prepares a run: checks the volumes against allowedVolumes ("volume
  * '/srv/x:/data': /srv/x is not within sandbox.allowedVolumes"), makes the
- * run's cgroups with their limits, plans the mounts. Returns 0 with *out,
+ * run's cgroups with their limits, plans the mounts. A limit asked for is
+ * never dropped: without a cgroup kite may write for it (kite not root and
+ * no cgroup delegated to its user) the run is refused, "sandbox:
+ * memory.memory needs a delegated cgroup: kite runs as uid 1000, its memory
+ * cgroup ... is not writable by it, ...". Returns 0 with *out,
  * or -1 with e set (nothing left behind). */
 int sandbox_new(const sandbox_opts *o, sandbox **out /* OUT */, kerr *e);
 
