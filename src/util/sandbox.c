@@ -1104,6 +1104,38 @@ static void fmt_uint(char *out, unsigned v)
 
 static int child_c(void *arg);
 
+/* What B (for the init) and C (for the task) each take before their exec:
+ * the task's user and group, the shared process limit, stdin on /dev/null
+ * and out and err on 1 and 2, no_new_privs and the seccomp filter, default
+ * signal dispositions. Exits the process (127) on a failure, noted in cs. */
+static void drop_all(sandbox *sb, int out, int err)
+{
+    child_state *cs = &sb->cs;
+    if ((userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
+        setresuid(run_uid, run_uid, run_uid)) {
+        fail_at(cs, "taking the task's user");
+        _exit(127);
+    }
+    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
+    if (setrlimit(RLIMIT_NPROC, &nproc)) {
+        fail_at(cs, "the process limit");
+        _exit(127);
+    }
+    if (dup2(sb->null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
+        fail_at(cs, "dup2");
+        _exit(127);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog)) {
+        fail_at(cs, "the seccomp filter");
+        _exit(127);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < _NSIG; s++)
+        sigaction(s, &sa, NULL);
+}
+
 /* B: the sandbox's PID 1. Builds the root, drops everything, starts the
  * task (C) and execs the init (sandbox_init.c), which waits for it. */
 static int child_b(void *arg)
@@ -1202,43 +1234,20 @@ static int child_b(void *arg)
     stamp(cs, "new root");
     atomic_store(&cs->go, 1);
     syscall(SYS_futex, &cs->go, FUTEX_WAKE, 1, NULL, NULL, 0);
-    if ((userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
-        setresuid(run_uid, run_uid, run_uid)) {
-        fail_at(cs, "taking the task's user");
-        _exit(127);
-    }
-    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
-    if (setrlimit(RLIMIT_NPROC, &nproc)) {
-        fail_at(cs, "the process limit");
-        _exit(127);
-    }
-    if (dup2(sb->null_fd, 0) < 0 || dup2(sb->out_fd, 1) < 0 || dup2(sb->err_fd, 2) < 0) {
-        fail_at(cs, "dup2");
-        _exit(127);
-    }
     /* the init as much as the task: it has nothing the task has not */
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog)) {
-        fail_at(cs, "the seccomp filter");
-        _exit(127);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < _NSIG; s++)
-        sigaction(s, &sa, NULL);
-    /* B does not wait for C's exec (a further hand-over between processes
-     * costs a scheduling delay under load): the kite thread does, on C's
-     * tid, which the kernel clears at C's exec or death */
+    drop_all(sb, sb->null_fd, sb->null_fd);
     /* B becomes the init: every fd but the status pipe closed at the
      * exec, 0-2 on /dev/null, every signal blocked (the init takes them
-     * with sigtimedwait), no environment */
+     * with sigtimedwait), no environment. It does not wait for C's exec (a
+     * further hand-over between processes costs a scheduling delay under
+     * load): the kite thread does, on C's tid, which the kernel clears at
+     * C's exec or death. */
     char pidbuf[16], fdbuf[16];
     fmt_uint(pidbuf, (unsigned)c);
     fmt_uint(fdbuf, (unsigned)sb->status_w);
     char *const iargv[] = {"kite-init", pidbuf, fdbuf, NULL};
     char *const ienv[] = {NULL};
-    if (dup2(sb->null_fd, 1) < 0 || dup2(sb->null_fd, 2) < 0 || close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) ||
-        fcntl(sb->status_w, F_SETFD, 0)) {
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) || fcntl(sb->status_w, F_SETFD, 0)) {
         fail_at(cs, "starting the sandbox's init");
         _exit(127);
     }
@@ -1259,29 +1268,11 @@ static int child_c(void *arg)
     while (!atomic_load(&cs->go))
         syscall(SYS_futex, &cs->go, FUTEX_WAIT, 0, NULL, NULL, 0);
     stamp(cs, "task");
-    if (unshare(CLONE_FS) || (userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
-        setresuid(run_uid, run_uid, run_uid)) {
-        fail_at(cs, "taking the task's user");
+    if (unshare(CLONE_FS)) {   /* its own root and working folder from now */
+        fail_at(cs, "taking the root");
         _exit(127);
     }
-    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
-    if (setrlimit(RLIMIT_NPROC, &nproc)) {
-        fail_at(cs, "the process limit");
-        _exit(127);
-    }
-    if (dup2(sb->null_fd, 0) < 0 || dup2(sb->out_fd, 1) < 0 || dup2(sb->err_fd, 2) < 0) {
-        fail_at(cs, "dup2");
-        _exit(127);
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog)) {
-        fail_at(cs, "the seccomp filter");
-        _exit(127);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < _NSIG; s++)
-        sigaction(s, &sa, NULL);
+    drop_all(sb, sb->out_fd, sb->err_fd);
     setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
