@@ -50,15 +50,15 @@
 
 #include "flow/flow.h"
 #include "util/base64.h"
+#include "util/dl_git2.h"
+#include "util/dl_ssh.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/ion.h"
 #include "util/netguard.h"
 
-#include <git2.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <libssh/libssh.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,6 +80,24 @@ static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 static void git_init_once(void)
 {
     git_libgit2_init();
+}
+
+/* libgit2 and libssh (host keys), loaded on first use (util/dl.h): NULL when
+ * both are there, else why not. */
+static const char *git_needs(void)
+{
+    const char *why = dl_git2_load();
+    return why ? why : dl_ssh_load();
+}
+
+/* git_needs, then libgit2's own initialisation: 0, or -1 with e set. */
+static int git_start(kerr *e)
+{
+    const char *why = git_needs();
+    if (why)
+        return kerr_setc(e, KERR_UNAVAILABLE, "%s", why);
+    pthread_once(&git_once, git_init_once);
+    return 0;
 }
 
 typedef struct gauth {
@@ -326,7 +344,8 @@ static int clone_checked(const char *url, const char *branch, const char *user, 
                          const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
                          const char *kh_what, const char *ca, kerr *e)
 {
-    pthread_once(&git_once, git_init_once);
+    if (git_start(e))
+        return -1;
     gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL, ca};
     char *kpath = NULL;
     if (key && *key) {
@@ -891,7 +910,8 @@ static const char *git_msg(void)
  * repository), as Kestra's push tasks do. */
 static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
 {
-    pthread_once(&git_once, git_init_once);
+    if (git_start(e))
+        return -1;
     memset(w, 0, sizeof *w);
     w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
@@ -1886,6 +1906,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.clone",
         .hooks = &clone_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.Clone"),
         .desc = "Clone a Git repository into the working directory (output directory).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, NULL, "the branch (default: the remote's HEAD)"),
@@ -1896,6 +1917,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.sync_flows",
         .hooks = &sync_flows_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.SyncFlows"),
         .desc = "Sync the flows of a Git folder into a namespace (outputs flows, added, updated, deleted, "
                 "unchanged, invalid).",
@@ -1910,6 +1932,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.sync_namespace_files",
         .hooks = &sync_ns_files_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.SyncNamespaceFiles"),
         .desc = "Sync namespace files from a Git folder (outputs added, updated, deleted, unchanged).",
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, "\"main\"", "the branch"),
@@ -1920,6 +1943,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.push_flows",
         .hooks = &push_flows_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.PushFlows"),
         .desc = "Commit and push a namespace's flows to a Git folder (outputs commitId, commitURL, flows: the "
                 "diff file, added, updated, deleted, unchanged).",
@@ -1935,6 +1959,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.push_namespace_files",
         .hooks = &push_ns_files_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.PushNamespaceFiles"),
         .desc = "Commit and push namespace files to a Git folder (outputs commitId, commitURL, files: the diff "
                 "file, added, updated, deleted, unchanged).",
@@ -1948,6 +1973,7 @@ const type_def tasks__git[] = {
     {
         .name = "git.push",
         .hooks = &push_hooks,
+        .needs = git_needs,
         .aliases = ALIASES("io.kestra.plugin.git.Push"),
         .desc = "Clone a branch (created when missing), add inputFiles and namespaceFiles, commit and push "
                 "(outputs commitId, commitURL, branch).",

@@ -623,6 +623,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.upload",
         .hooks = &upload_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Upload", "io.kestra.plugin.fs.ssh.Upload"),
         .desc = "Upload an internal file to a host over SFTP (outputs from, to).",
         .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the kestra:/// URI of the file"),
@@ -631,6 +632,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.uploads",
         .hooks = &uploads_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Uploads", "io.kestra.plugin.fs.ssh.Uploads"),
         .desc = "Upload internal files into a remote folder over SFTP (output files).",
         .props = PROPS(P_SFTP_CONN,
@@ -641,6 +643,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.download",
         .hooks = &download_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Download", "io.kestra.plugin.fs.ssh.Download"),
         .desc = "Download a remote file into internal storage over SFTP (outputs from, to).",
         .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the remote path")),
@@ -648,6 +651,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.downloads",
         .hooks = &downloads_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Downloads", "io.kestra.plugin.fs.ssh.Downloads"),
         .desc = "Download the files of a remote folder over SFTP, then move or delete them (outputs files, "
                 "outputFiles).",
@@ -660,6 +664,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.list",
         .hooks = &list_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.List", "io.kestra.plugin.fs.ssh.List"),
         .desc = "List a remote folder over SFTP (output files).",
         .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the remote folder"),
@@ -669,6 +674,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.delete",
         .hooks = &delete_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Delete", "io.kestra.plugin.fs.ssh.Delete"),
         .desc = "Delete a remote file over SFTP (outputs uri, deleted).",
         .props = PROPS(P_SFTP_CONN, PSTR("uri", PF_REQUIRED, NULL, "the remote path"),
@@ -677,6 +683,7 @@ const type_def tasks__sftp[] = {
     {
         .name = "sftp.move",
         .hooks = &move_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.sftp.Move", "io.kestra.plugin.fs.ssh.Move"),
         .desc = "Move or rename a remote file over SFTP (outputs from, to).",
         .props = PROPS(P_SFTP_CONN, PSTR("from", PF_REQUIRED, NULL, "the remote path"),

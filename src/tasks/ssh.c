@@ -141,6 +141,11 @@ static int auth_password(ssh_session s, const char *where, const char *user, con
 
 ssh_session tasks__ssh_open(task_ctx *c, const char *key_prop, const char *pass_prop, const char *method, kerr *e)
 {
+    const char *why = dl_ssh_load();
+    if (why) {
+        kerr_setc(e, KERR_UNAVAILABLE, "%s", why);
+        return NULL;
+    }
     pthread_once(&lib_once, lib_init);
     char *host = NULL, *port = NULL, *user = NULL, *pw = NULL, *key = NULL, *pass = NULL;
     char *strict = NULL, *kh = NULL, *proxy = NULL, *cfg = NULL, *kh_path = NULL;
@@ -559,6 +564,7 @@ const type_def tasks__ssh[] = {
     {
         .name = "ssh.command",
         .hooks = &command_hooks,
+        .needs = dl_ssh_load,
         .aliases = ALIASES("io.kestra.plugin.fs.ssh.Command"),
         .desc = "Run shell commands on a remote host over SSH (outputs exitCode, vars, stdOutLineCount, "
                 "stdErrLineCount).",

@@ -15,7 +15,7 @@
 
 #include "tasks/tasks_int.h"
 
-#include <libssh/libssh.h>
+#include "util/dl_ssh.h"
 
 /* The connection properties every SSH and SFTP type declares (host, port,
  * username, password, the key in both spellings, host key checking). */

@@ -63,6 +63,8 @@ const char *dl_load(dl_lib *l);
 const char *dl_mongoc_load(void);    /* libmongoc + libbson: MongoDB tasks */
 const char *dl_pq_load(void);        /* libpq: PostgreSQL tasks */
 const char *dl_mariadb_load(void);   /* libmariadb: MySQL and MariaDB tasks */
+const char *dl_git2_load(void);      /* libgit2: Git tasks, git sync */
+const char *dl_ssh_load(void);       /* libssh: SSH and SFTP tasks, Git host keys */
 
 /* For the per-library headers: a struct member, and a name in the list. */
 #define DL_SLOT(fn) __typeof__(fn) *fn;

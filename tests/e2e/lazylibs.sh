@@ -31,6 +31,8 @@ LIBS=(
 "MONGOC|libmongoc-1.0.so.0|io.kestra.plugin.mongodb.Find|    connection: { uri: \"mongodb://127.0.0.1:9/\" }\n    database: d\n    collection: c"
 "PQ|libpq.so.5|io.kestra.plugin.jdbc.postgresql.Query|    url: jdbc:postgresql://127.0.0.1:9/d\n    sql: select 1"
 "MARIADB|libmariadb.so.3|io.kestra.plugin.jdbc.mysql.Query|    url: jdbc:mysql://127.0.0.1:9/d\n    sql: select 1"
+"GIT2|libgit2.so.1.5|io.kestra.plugin.git.Clone|    url: http://127.0.0.1:9/r.git"
+"SSH|libssh.so.4|io.kestra.plugin.fs.ssh.Command|    host: 127.0.0.1\n    port: \"9\"\n    username: u\n    password: p\n    commands: [ \"true\" ]"
 )
 
 for l in "${LIBS[@]}"; do
