@@ -25,10 +25,10 @@
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/datetime.h"
+#include "util/dl_avro.h"
 #include "util/ion.h"
 #include "util/mem.h"
 
-#include <avro.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1159,6 +1159,7 @@ const type_def tasks__avro[] = {
     {
         .name = "serdes.ion_to_avro",
         .hooks = &ion_to_avro_hooks,
+        .needs = dl_avro_load,
         .aliases = ALIASES("io.kestra.plugin.serdes.avro.IonToAvro", "io.kestra.plugin.serdes.avro.AvroWriter"),
         .desc = "Convert Ion rows to an Avro file with the given schema (output `uri`).",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI (Ion rows)"),
@@ -1176,6 +1177,7 @@ const type_def tasks__avro[] = {
     {
         .name = "serdes.avro_to_ion",
         .hooks = &avro_to_ion_hooks,
+        .needs = dl_avro_load,
         .aliases = ALIASES("io.kestra.plugin.serdes.avro.AvroToIon", "io.kestra.plugin.serdes.avro.AvroReader"),
         .desc = "Convert an Avro file to Ion rows, logical types as Ion timestamps and decimals (output `uri`).",
         .props = PROPS(PSTR("from", PF_REQUIRED, NULL, "source file URI (an Avro object container file)")),

@@ -1,11 +1,11 @@
 #!/bin/bash
 # Client libraries loaded on first use (src/util/dl.h): kite's binary does not
-# link them, a flow that does not use them never maps them (the loader's own
-# trace, LD_DEBUG=files, names every object it maps), a flow that uses one maps
-# it, and where one is missing ($KITE_DL_<NAME> pointed at a file that does
-# not exist) `kite validate` warns at the type and the task fails with the
-# library's soname and Debian package. No server is needed: a missing library
-# fails before any connection.
+# link them, a flow that does not use them never maps them, nor does kite
+# server at start (the loader's own trace, LD_DEBUG=files, names every object
+# it maps), a flow that uses one maps it, and where one is missing
+# ($KITE_DL_<NAME> pointed at a file that does not exist) `kite validate` warns
+# at the type and the task fails with the library's soname and Debian package.
+# No database or remote server is needed: the tasks point at a closed port.
 set -u
 KITE=${KITE:-build/kite}
 work=$(mktemp -d)
@@ -33,6 +33,7 @@ LIBS=(
 "MARIADB|libmariadb.so.3|io.kestra.plugin.jdbc.mysql.Query|    url: jdbc:mysql://127.0.0.1:9/d\n    sql: select 1"
 "GIT2|libgit2.so.1.5|io.kestra.plugin.git.Clone|    url: http://127.0.0.1:9/r.git"
 "SSH|libssh.so.4|io.kestra.plugin.fs.ssh.Command|    host: 127.0.0.1\n    port: \"9\"\n    username: u\n    password: p\n    commands: [ \"true\" ]"
+"AVRO|libavro.so.23|io.kestra.plugin.serdes.avro.IonToAvro|    from: \"kestra:///none.ion\"\n    schema: '{\"type\": \"record\", \"name\": \"r\", \"fields\": []}'"
 )
 
 for l in "${LIBS[@]}"; do
@@ -60,6 +61,22 @@ else
     for l in "${LIBS[@]}"; do
         IFS='|' read -r _ so _ _ <<<"$l"
         if grep -q "file=$so" "$work/ld"; then ko "unused_not_mapped_$so" "mapped by a flow that does not use it"; else ok "unused_not_mapped_$so"; fi
+    done
+fi
+
+# kite server with no flow that uses them maps none either
+rm -f "$work"/ld.*
+LD_DEBUG=files LD_DEBUG_OUTPUT="$work/ld" "$KITE" server local --port 0 --data "$work/srv" --quiet >"$work/srv.out" 2>&1 &
+spid=$!
+for _ in $(seq 1 400); do grep -q "serving http" "$work/srv.out" && break; sleep 0.05; done
+kill -TERM "$spid"
+wait "$spid"
+if ! grep -q "serving http" "$work/srv.out"; then
+    ko server_start "$(tail -3 "$work/srv.out")"
+else
+    for l in "${LIBS[@]}"; do
+        IFS='|' read -r _ so _ _ <<<"$l"
+        if cat "$work"/ld.* | grep -q "file=$so"; then ko "server_not_mapped_$so" "mapped at start"; else ok "server_not_mapped_$so"; fi
     done
 fi
 
