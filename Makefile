@@ -20,7 +20,7 @@ DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lpthr
 # kite itself links only its core: the client libraries below are opened on first use
 # (src/util/dl.h), so that a command that does not use them never maps them. Tests and
 # benches that call a client library directly keep linking all of DEPS_LIBS.
-LAZY_PKGS   := libmongoc-1.0 libpq libmariadb libgit2 libssh avro-c
+LAZY_PKGS   := libmongoc-1.0 libpq libmariadb libgit2 libssh avro-c libcurl
 KITE_LIBS   := $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ljq -lonig -lpthread -lm -ldl
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \

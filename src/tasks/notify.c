@@ -2245,6 +2245,7 @@ const type_def tasks__notify[] = {
     {
         .name = "slack.slack_incoming_webhook",
         .hooks = &slack_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = SLACK_ALIASES("SlackIncomingWebhook"),
         .desc = "Post a message to a Slack incoming webhook (payload, or messageText).",
         .props = PROPS(P_URL, P_PAYLOAD(0),
@@ -2255,6 +2256,7 @@ const type_def tasks__notify[] = {
     {
         .name = "slack.slack_execution",
         .hooks = &slack_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = SLACK_ALIASES("SlackExecution"),
         .desc = "Post an execution's summary (state, duration, failed task, errors, link) to Slack.",
         .props = PROPS(P_URL, P_SLACK_EXTRAS, P_EXEC, P_OPTIONS),
@@ -2262,6 +2264,7 @@ const type_def tasks__notify[] = {
     {
         .name = "teams.teams_incoming_webhook",
         .hooks = &teams_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = TEAMS_ALIASES("TeamsIncomingWebhook"),
         .desc = "Post a message to a Microsoft Teams incoming webhook.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2269,6 +2272,7 @@ const type_def tasks__notify[] = {
     {
         .name = "teams.teams_execution",
         .hooks = &teams_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = TEAMS_ALIASES("TeamsExecution"),
         .desc = "Post an execution's summary to Microsoft Teams (a MessageCard).",
         .props = PROPS(P_URL, PSTR("themeColor", 0, "\"0076D7\"", "the card's colour"),
@@ -2279,6 +2283,7 @@ const type_def tasks__notify[] = {
     {
         .name = "google.google_chat_incoming_webhook",
         .hooks = &gchat_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("google", "GoogleChatIncomingWebhook"),
         .desc = "Post a message to a Google Chat incoming webhook.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2286,6 +2291,7 @@ const type_def tasks__notify[] = {
     {
         .name = "google.google_chat_execution",
         .hooks = &gchat_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("google", "GoogleChatExecution"),
         .desc = "Post an execution's summary to Google Chat.",
         .props = PROPS(P_URL, PSTR("text", 0, NULL, "a text put before the summary"), P_EXEC,
@@ -2294,6 +2300,7 @@ const type_def tasks__notify[] = {
     {
         .name = "discord.discord_incoming_webhook",
         .hooks = &discord_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("discord", "DiscordIncomingWebhook"),
         .desc = "Post a message to a Discord webhook.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2301,6 +2308,7 @@ const type_def tasks__notify[] = {
     {
         .name = "discord.discord_execution",
         .hooks = &discord_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("discord", "DiscordExecution"),
         .desc = "Post an execution's summary to Discord (an embed).",
         .props = PROPS(P_URL, PSTR("username", 0, NULL, "the name the message is posted as"),
@@ -2312,6 +2320,7 @@ const type_def tasks__notify[] = {
     {
         .name = "telegram.telegram_send",
         .hooks = &telegram_send_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("telegram", "TelegramSend"),
         .desc = "Send a message with a Telegram bot (sendMessage).",
         .props = PROPS(P_TELEGRAM, PSTR("payload", PF_REQUIRED, NULL, "the text to send"),
@@ -2320,6 +2329,7 @@ const type_def tasks__notify[] = {
     {
         .name = "telegram.telegram_execution",
         .hooks = &telegram_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("telegram", "TelegramExecution"),
         .desc = "Send an execution's summary with a Telegram bot.",
         .props = PROPS(P_TELEGRAM, P_EXEC, P_OPTIONS),
@@ -2327,6 +2337,7 @@ const type_def tasks__notify[] = {
     {
         .name = "line.line_execution",
         .hooks = &line_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.notifications.line.LineExecution",
                            "io.kestra.plugin.line.LineExecution"),
         .desc = "Broadcast an execution's summary (or textBody) to a LINE channel.",
@@ -2339,6 +2350,7 @@ const type_def tasks__notify[] = {
     {
         .name = "twilio.twilio_alert",
         .hooks = &twilio_alert_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("twilio", "TwilioAlert"),
         .desc = "Send a Twilio notification (payload's fields as a form).",
         .props = PROPS(P_TWILIO, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2346,6 +2358,7 @@ const type_def tasks__notify[] = {
     {
         .name = "twilio.twilio_execution",
         .hooks = &twilio_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("twilio", "TwilioExecution"),
         .desc = "Send an execution's summary as a Twilio notification.",
         .props = PROPS(P_TWILIO, PSTR("body", 0, NULL, "the text, instead of the summary"),
@@ -2355,6 +2368,7 @@ const type_def tasks__notify[] = {
     {
         .name = "pagerduty.pager_duty_alert",
         .hooks = &pagerduty_alert_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("pagerduty", "PagerDutyAlert"),
         .desc = "Send an event to PagerDuty's Events API v2.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2362,6 +2376,7 @@ const type_def tasks__notify[] = {
     {
         .name = "pagerduty.pager_duty_execution",
         .hooks = &pagerduty_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("pagerduty", "PagerDutyExecution"),
         .desc = "Send an execution's summary as a PagerDuty event.",
         .props = PROPS(PSTR("url", 0, "\"https://events.pagerduty.com/v2/enqueue\"", "the Events API URL"),
@@ -2373,6 +2388,7 @@ const type_def tasks__notify[] = {
     {
         .name = "opsgenie.opsgenie_alert",
         .hooks = &opsgenie_alert_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("opsgenie", "OpsgenieAlert"),
         .desc = "Create an Opsgenie alert.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED),
@@ -2383,6 +2399,7 @@ const type_def tasks__notify[] = {
     {
         .name = "opsgenie.opsgenie_execution",
         .hooks = &opsgenie_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("opsgenie", "OpsgenieExecution"),
         .desc = "Create an Opsgenie alert describing an execution.",
         .props = PROPS(PSTR("url", 0, "\"https://api.opsgenie.com/v2/alerts\"", "the Alert API URL"),
@@ -2397,6 +2414,7 @@ const type_def tasks__notify[] = {
     {
         .name = "zulip.zulip_incoming_webhook",
         .hooks = &zulip_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("zulip", "ZulipIncomingWebhook"),
         .desc = "Post a message to a Zulip incoming webhook.",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2404,6 +2422,7 @@ const type_def tasks__notify[] = {
     {
         .name = "zulip.zulip_execution",
         .hooks = &zulip_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("zulip", "ZulipExecution"),
         .desc = "Post an execution's summary to a Zulip incoming webhook (Slack's format).",
         .props = PROPS(P_URL, P_SLACK_EXTRAS, P_EXEC, P_OPTIONS),
@@ -2411,6 +2430,7 @@ const type_def tasks__notify[] = {
     {
         .name = "sendgrid.send_grid_mail_send",
         .hooks = &sendgrid_send_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("sendgrid", "SendGridMailSend"),
         .desc = "Send an e-mail through SendGrid's v3 API.",
         .props = PROPS(P_SENDGRID, PSTR("htmlContent", 0, NULL, "the HTML part"),
@@ -2419,6 +2439,7 @@ const type_def tasks__notify[] = {
     {
         .name = "sendgrid.send_grid_mail_execution",
         .hooks = &sendgrid_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("sendgrid", "SendGridMailExecution"),
         .desc = "Send an execution's summary by e-mail through SendGrid.",
         .props = PROPS(P_SENDGRID, PSTR("htmlContent", 0, NULL, "the HTML part, instead of the summary"),
@@ -2428,6 +2449,7 @@ const type_def tasks__notify[] = {
     {
         .name = "squadcast.squadcast_incoming_webhook",
         .hooks = &squadcast_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("squadcast", "SquadcastIncomingWebhook"),
         .desc = "Send a Squadcast event to an incident webhook (payload as given).",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2435,6 +2457,7 @@ const type_def tasks__notify[] = {
     {
         .name = "squadcast.squadcast_execution",
         .hooks = &squadcast_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("squadcast", "SquadcastExecution"),
         .desc = "Send an execution's summary as a Squadcast event.",
         .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("message", 0, NULL, "the event's message"),
@@ -2445,6 +2468,7 @@ const type_def tasks__notify[] = {
     {
         .name = "whatsapp.whats_app_incoming_webhook",
         .hooks = &whatsapp_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("whatsapp", "WhatsAppIncomingWebhook"),
         .desc = "Post a WhatsApp webhook payload (as given).",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2452,6 +2476,7 @@ const type_def tasks__notify[] = {
     {
         .name = "whatsapp.whats_app_execution",
         .hooks = &whatsapp_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("whatsapp", "WhatsAppExecution"),
         .desc = "Post an execution's summary as a WhatsApp webhook message.",
         .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("profileName", 0, NULL, "the sender's profile name"),
@@ -2464,6 +2489,7 @@ const type_def tasks__notify[] = {
     {
         .name = "sentry.sentry_alert",
         .hooks = &sentry_alert_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("sentry", "SentryAlert"),
         .desc = "Send an event to Sentry (its envelope or store endpoint, from the DSN).",
         .props = PROPS(P_SENTRY, P_PAYLOAD(0), P_OPTIONS),
@@ -2471,6 +2497,7 @@ const type_def tasks__notify[] = {
     {
         .name = "sentry.sentry_execution",
         .hooks = &sentry_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("sentry", "SentryExecution"),
         .desc = "Send an execution's summary as a Sentry event.",
         .props = PROPS(P_SENTRY, P_PAYLOAD(0),
@@ -2486,6 +2513,7 @@ const type_def tasks__notify[] = {
     {
         .name = "zenduty.zenduty_alert",
         .hooks = &zenduty_alert_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("zenduty", "ZendutyAlert"),
         .desc = "Send an event to a Zenduty integration (payload as given).",
         .props = PROPS(P_URL, P_PAYLOAD(PF_REQUIRED), P_OPTIONS),
@@ -2493,6 +2521,7 @@ const type_def tasks__notify[] = {
     {
         .name = "zenduty.zenduty_execution",
         .hooks = &zenduty_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("zenduty", "ZendutyExecution"),
         .desc = "Send an execution's summary as a Zenduty event.",
         .props = PROPS(P_URL, P_PAYLOAD(0), PSTR("message", 0, NULL, "the incident's title (default: the execution's)"),
@@ -2505,6 +2534,7 @@ const type_def tasks__notify[] = {
     {
         .name = "x.x_incoming_webhook",
         .hooks = &x_webhook_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("x", "XIncomingWebhook"),
         .desc = "Post a message to X (formerly Twitter), as the account of the token.",
         .props = PROPS(PSTR("url", 0, "\"https://api.x.com/2/tweets\"", "the X API endpoint"),
@@ -2516,6 +2546,7 @@ const type_def tasks__notify[] = {
     {
         .name = "x.x_execution",
         .hooks = &x_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("x", "XExecution"),
         .desc = "Post an execution's state, flow, duration and link to X (formerly Twitter).",
         .props = PROPS(PSTR("url", 0, "\"https://api.x.com/2/tweets\"", "the X API endpoint"), P_X_AUTH,
@@ -2526,6 +2557,7 @@ const type_def tasks__notify[] = {
     {
         .name = "messenger.messenger_execution",
         .hooks = &messenger_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = NOTIF("messenger", "MessengerExecution"),
         .desc = "Send an execution's summary to Facebook Messenger users from a page.",
         .props = PROPS(PSTR("pageId", PF_REQUIRED, NULL, "the Facebook page that sends"),
@@ -2541,6 +2573,7 @@ const type_def tasks__notify[] = {
     {
         .name = "mail.mail_send",
         .hooks = &notify__mail_send_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.notifications.mail.MailSend",
                            "io.kestra.plugin.email.MailSend"),
         .desc = "Send an e-mail over SMTP (text, HTML, attachments, inline images).",
@@ -2549,6 +2582,7 @@ const type_def tasks__notify[] = {
     {
         .name = "mail.mail_execution",
         .hooks = &notify__mail_exec_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.notifications.mail.MailExecution",
                            "io.kestra.plugin.email.MailExecution"),
         .desc = "E-mail an execution's summary over SMTP.",

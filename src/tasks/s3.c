@@ -13,6 +13,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tasks/tasks_int.h"
 
+#include "util/httpc.h"
 #include "util/mem.h"
 #include "util/s3.h"
 
@@ -668,6 +669,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.upload",
         .hooks = &upload_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Upload"),
         .desc = "Upload files of internal storage to S3, multipart for large ones (outputs `bucket`, `key`, `eTag`, `versionId`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -680,6 +682,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.download",
         .hooks = &download_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Download"),
         .desc = "Download an object to internal storage (outputs `uri`, `contentLength`, `contentType`, `metadata`, `eTag`, `versionId`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -689,6 +692,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.downloads",
         .hooks = &downloads_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Downloads"),
         .desc = "Download the objects under a prefix, then MOVE, DELETE or keep them (outputs `objects`, `outputFiles`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -701,6 +705,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.list",
         .hooks = &list_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.List"),
         .desc = "List the objects of a bucket (output `objects`: key, etag, size, lastModified, uri).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -711,6 +716,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.delete",
         .hooks = &delete_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Delete"),
         .desc = "Delete an object (outputs `versionId`, `deleteMarker`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -723,6 +729,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.delete_list",
         .hooks = &delete_list_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.DeleteList"),
         .desc = "Delete the objects under a prefix, 1,000 per request (outputs `count`, `size`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -734,6 +741,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.copy",
         .hooks = &copy_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Copy"),
         .desc = "Copy an object inside S3, optionally deleting the source (outputs `bucket`, `key`, `eTag`, `versionId`).",
         .props = PROPS(POBJ("from", PF_REQUIRED, NULL, s3_copy_object, "the source: bucket, key, versionId"),
@@ -744,6 +752,7 @@ const type_def tasks__s3[] = {
     {
         .name = "s3.create_bucket",
         .hooks = &create_bucket_hooks,
+        .needs = httpc_unavailable,
         .aliases = ALIASES("io.kestra.plugin.aws.s3.CreateBucket"),
         .desc = "Create a bucket; one that exists and is ours is fine (outputs `bucket`, `region`).",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
@@ -761,6 +770,7 @@ const type_def tasks__s3[] = {
         .aliases = ALIASES("io.kestra.plugin.aws.s3.Trigger"),
         .kind = TK_TRIGGER,
         .hooks = &trigger_hooks,
+        .needs = httpc_unavailable,
         .desc = "Poll a prefix, download the objects and start the flow with them (`trigger.objects`), then MOVE, DELETE or keep them.",
         .props = PROPS(PSTR("bucket", PF_REQUIRED, NULL, "the bucket"),
                        P_S3_LIST,

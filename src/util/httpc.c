@@ -16,7 +16,6 @@
  */
 #include "util/httpc.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,20 +45,29 @@ struct httpc {
 
 static struct curl_slist *aws_apply(CURL *h, const httpc_aws *aws, struct curl_slist *hdrs);
 
+/* libcurl is loaded, and initialised, on the first client or mail (util/dl.h):
+ * a kite command that speaks no HTTP never maps it. */
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static const char *global_why = "libcurl was not initialised";
 
 static void global_init(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fputs("kite: libcurl could not initialise\n", stderr);
-        abort();
-    }
+    global_why = dl_curl_load();
+    if (!global_why && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        global_why = "libcurl could not initialise (curl_global_init)";
+}
+
+const char *httpc_unavailable(void)
+{
+    pthread_once(&global_once, global_init);
+    return global_why;
 }
 
 httpc *httpc_new(void)
 {
-    pthread_once(&global_once, global_init);
     httpc *c = xcalloc(1, sizeof *c);
+    if (httpc_unavailable())
+        return c;   /* every request fails saying why */
     c->easy = curl_easy_init();
     if (!c->easy) {
         fputs("kite: out of memory (libcurl handle)\n", stderr);
@@ -72,7 +80,8 @@ void httpc_free(httpc *c)
 {
     if (!c)
         return;
-    curl_easy_cleanup(c->easy);
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
     free(c);
 }
 
@@ -388,6 +397,8 @@ static int do_request(httpc *c, const httpc_req *req, const httpc_more *more,
     const char *method = req->method ? req->method
                                      : (req->body || req->upload_path) ? "POST" : "GET";
     memset(out, 0, sizeof *out);
+    if (!h)
+        return kerr_setc(e, KERR_UNAVAILABLE, "%s", httpc_unavailable());
     xfer x = {.resp = out, .req = req, .fd = -1,
               .max_body = o->max_body ? o->max_body : DEF_MAX_BODY};
     char errbuf[CURL_ERROR_SIZE] = "";

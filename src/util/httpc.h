@@ -93,7 +93,14 @@ typedef struct httpc_resp {
 
 #define HTTPC_RESP_INIT {0, BUF_INIT, 0, NULL, 0, NULL, 0}
 
-/* A client; aborts on out of memory (libcurl's init failing counts). */
+/* NULL when libcurl is there (loading and initialising it on the first
+ * call, util/dl.h), else why not: "HTTP requests need libcurl.so.4 (Debian
+ * package libcurl4): ...". A type that speaks HTTP names it in
+ * type_def.needs. */
+const char *httpc_unavailable(void);
+
+/* A client; aborts on out of memory. Without libcurl (httpc_unavailable)
+ * each of its requests fails with that reason. */
 httpc *httpc_new(void);
 void httpc_free(httpc *c);
 

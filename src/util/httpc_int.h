@@ -5,7 +5,7 @@
 #ifndef KITE_UTIL_HTTPC_INT_H
 #define KITE_UTIL_HTTPC_INT_H
 
-#include <curl/curl.h>
+#include "util/dl_curl.h"
 
 #include "util/err.h"
 

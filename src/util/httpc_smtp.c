@@ -14,7 +14,6 @@
  */
 #include "util/httpc.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,15 +23,6 @@
 #include "util/httpc_int.h"
 #include "util/mem.h"
 
-static pthread_once_t smtp_once = PTHREAD_ONCE_INIT;
-
-static void smtp_global_init(void)
-{
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fputs("kite: libcurl could not initialise\n", stderr);
-        abort();
-    }
-}
 
 static void smtp_describe(CURL *h, CURLcode rc, const char *errbuf, buf *out)
 {
@@ -108,7 +98,9 @@ static void add_file(curl_mime *mime, const httpc_mail_file *f)
 
 int httpc_smtp_send(const httpc_mail *m, kerr *e)
 {
-    pthread_once(&smtp_once, smtp_global_init);
+    const char *why = httpc_unavailable();
+    if (why)
+        return kerr_setc(e, KERR_UNAVAILABLE, "SMTP: %s", why);
     const char *scheme = m->tls == HTTPC_SMTP_IMPLICIT ? "smtps" : "smtp";
     char *url = xasprintf("%s://%s:%ld", scheme, m->host, m->port);
     CURL *h = curl_easy_init();

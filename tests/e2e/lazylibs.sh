@@ -34,6 +34,7 @@ LIBS=(
 "GIT2|libgit2.so.1.5|io.kestra.plugin.git.Clone|    url: http://127.0.0.1:9/r.git"
 "SSH|libssh.so.4|io.kestra.plugin.fs.ssh.Command|    host: 127.0.0.1\n    port: \"9\"\n    username: u\n    password: p\n    commands: [ \"true\" ]"
 "AVRO|libavro.so.23|io.kestra.plugin.serdes.avro.IonToAvro|    from: \"kestra:///none.ion\"\n    schema: '{\"type\": \"record\", \"name\": \"r\", \"fields\": []}'"
+"CURL|libcurl.so.4|io.kestra.plugin.core.http.Request|    uri: http://127.0.0.1:9/"
 )
 
 for l in "${LIBS[@]}"; do
