@@ -4,7 +4,8 @@
 # 127.0.0.1 and localhost), Basic authentication with a token that comes
 # from a secret. The Git tasks trust that CA through Kestra's property
 # trustedCaPemPath; without it, or with another CA, the server is refused
-# before anything is sent, with an error that says why. The token never
+# before anything is sent, with an error that says why (also a certificate
+# of that CA for another host name). The token never
 # reaches the logs, the outputs or an error. The server answers 401 with a
 # body on a kept-alive connection, as GitHub or nginx do.
 set -u
@@ -120,6 +121,23 @@ check "another CA in trustedCaPemPath: refused, naming the file and gnutls's rea
     '[ "$state" = FAILED ] &&
      grep -q "127.0.0.1: the server.s certificate is trusted neither by the system.s CA store nor by property .trustedCaPemPath. ($t/other.pem): .*issuer is unknown: refused" "$work/err" &&
      ! G rev-parse -q --verify wrong-ca >/dev/null && secret_nowhere'
+
+# a certificate the same CA signed for another name: the chain is good, the name is not
+openssl req -newkey rsa:2048 -nodes -keyout "$t/o.key" -out "$t/o.csr" -subj "/CN=git.other.test" 2>/dev/null
+printf 'subjectAltName=DNS:git.other.test\n' >"$t/oext"
+openssl x509 -req -in "$t/o.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial -out "$t/o.pem" \
+    -days 2 -extfile "$t/oext" 2>/dev/null
+python3 "$ROOT/tests/lib/git_http.py" --root "$work" --port-file "$work/port2" --user kite-bot \
+    --password "$TOKEN" --tls-cert "$t/o.pem" --tls-key "$t/o.key" 2>>"$work/http.log" &
+hpid2=$!
+for _ in $(seq 1 600); do [ -s "$work/port2" ] && break; sleep 0.05; done
+mk "https://127.0.0.1:$(cat "$work/port2")/repo.git" other-name "trustedCaPemPath: $t/ca.pem"
+run "$work/flows/https.yaml"
+kill "$hpid2" 2>/dev/null; wait "$hpid2" 2>/dev/null
+check "a certificate of the trusted CA for another host name is refused" \
+    '[ "$state" = FAILED ] &&
+     grep -q "127.0.0.1: the server.s certificate (signed by a CA of property .trustedCaPemPath.) is for another host name: refused" "$work/err" &&
+     ! G rev-parse -q --verify other-name >/dev/null && secret_nowhere'
 
 mk "$HU" junk-ca "trustedCaPemPath: $t/junk.pem"
 run "$work/flows/https.yaml"
