@@ -208,15 +208,141 @@ json_t *store__json_load(const char *text)
     return json_loads(text, JSON_DECODE_ANY, NULL);
 }
 
+/* The histories and attempts of every task run are written at each change
+ * and read back by every answer about an execution: a dozen small arrays a
+ * task. They are written and read here directly, in the one shape this file
+ * writes (jansson's compact dump of the same objects); a text in any other
+ * shape (an older kite's, a hand-edited row) goes through jansson, which also
+ * reports what is corrupt. */
+
+static char *put_i64(char *p, int64_t v)
+{
+    char t[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = t[--n];
+    return p;
+}
+
+static char *put_lit(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A string that needs no JSON escape: printable ASCII or UTF-8, no quote or
+ * backslash. */
+static int plain_text(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\')
+            return 0;
+    return 1;
+}
+
 char *store__histories_to_json(const store_history *h, size_t n)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s,s:I}", "state", store_state_name(h[i].state),
-                                           "date", (json_int_t)h[i].at_us));
-    char *s = store__json_dump(a);
-    json_decref(a);
+    /* {"state":"<at most 9>","date":<at most 20>}, */
+    char *s = xmalloc(n * 64 + 3), *p = s;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        p = put_lit(p, "{\"state\":\"");
+        p = put_lit(p, store_state_name(h[i].state));
+        p = put_lit(p, "\",\"date\":");
+        p = put_i64(p, h[i].at_us);
+        *p++ = '}';
+    }
+    *p++ = ']';
+    *p = 0;
     return s;
+}
+
+/* The reader of that shape: returns 0 and advances *pp past the literal, or
+ * -1. */
+static int take(const char **pp, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (strncmp(*pp, lit, n))
+        return -1;
+    *pp += n;
+    return 0;
+}
+
+static int take_i64(const char **pp, int64_t *v)
+{
+    const char *p = *pp;
+    int neg = *p == '-';
+    p += neg;
+    if (*p < '0' || *p > '9')
+        return -1;
+    uint64_t u = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        u = u * 10 + (uint64_t)(*p - '0');
+    if (digits > 18) /* leave the edges of int64 to jansson */
+        return -1;
+    *v = neg ? -(int64_t)u : (int64_t)u;
+    *pp = p;
+    return 0;
+}
+
+/* "NAME" for a state: the quotes included. */
+static int take_state(const char **pp, store_state *st)
+{
+    const char *p = *pp, *q = strchr(p, '"');
+    if (!q || q - p > 15)
+        return -1;
+    char name[16];
+    memcpy(name, p, (size_t)(q - p));
+    name[q - p] = 0;
+    if (store_state_parse(name, st))
+        return -1;
+    *pp = q + 1;
+    return 0;
+}
+
+/* Room for the objects of p: one per '{' (at least as many as there are). */
+static size_t objects_in(const char *p)
+{
+    size_t k = 0;
+    for (; (p = strchr(p, '{')); p++)
+        k++;
+    return k;
+}
+
+static int histories_fast(const char *p, store_history **out, size_t *n)
+{
+    size_t cnt = 0, cap = objects_in(p);
+    store_history *v = cap ? xmalloc(cap * sizeof *v) : NULL;
+    if (take(&p, "["))
+        goto bad;
+    while (*p != ']') {
+        if (cnt && take(&p, ","))
+            goto bad;
+        store_history h;
+        if (cnt == cap || take(&p, "{\"state\":\"") || take_state(&p, &h.state) ||
+            take(&p, ",\"date\":") || take_i64(&p, &h.at_us) || take(&p, "}"))
+            goto bad;
+        v[cnt++] = h;
+    }
+    if (p[1])
+        goto bad;
+    *out = v;
+    *n = cnt;
+    return 0;
+bad:
+    free(v);
+    return -1;
 }
 
 int store__histories_from_json(const char *text, store_history **h, size_t *n, kerr *e)
@@ -224,6 +350,8 @@ int store__histories_from_json(const char *text, store_history **h, size_t *n, k
     *h = NULL;
     *n = 0;
     if (!text)
+        return 0;
+    if (!histories_fast(text, h, n))
         return 0;
     json_t *a = json_loads(text, 0, NULL);
     if (!json_is_array(a)) {
@@ -248,7 +376,7 @@ int store__histories_from_json(const char *text, store_history **h, size_t *n, k
     return 0;
 }
 
-char *store__attempts_to_json(const store_attempt *at, size_t n)
+static char *attempts_slow(const store_attempt *at, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -264,11 +392,91 @@ char *store__attempts_to_json(const store_attempt *at, size_t n)
     return s;
 }
 
+char *store__attempts_to_json(const store_attempt *at, size_t n)
+{
+    size_t size = 3;
+    for (size_t i = 0; i < n; i++) {
+        /* {"state":"<9>","start":<20>,"end":<20>,"worker":"<w>"}, */
+        size += 90;
+        if (at[i].worker_id) {
+            if (!plain_text(at[i].worker_id))
+                return attempts_slow(at, n);
+            size += strlen(at[i].worker_id);
+        }
+    }
+    char *s = xmalloc(size), *p = s;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        p = put_lit(p, "{\"state\":\"");
+        p = put_lit(p, store_state_name(at[i].state));
+        p = put_lit(p, "\",\"start\":");
+        p = put_i64(p, at[i].start_us);
+        p = put_lit(p, ",\"end\":");
+        p = put_i64(p, at[i].end_us);
+        if (at[i].worker_id) {
+            p = put_lit(p, ",\"worker\":\"");
+            p = put_lit(p, at[i].worker_id);
+            *p++ = '"';
+        }
+        *p++ = '}';
+    }
+    *p++ = ']';
+    *p = 0;
+    return s;
+}
+
+static void attempts_free(store_attempt *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(v[k].worker_id);
+    free(v);
+}
+
+static int attempts_fast(const char *p, store_attempt **out, size_t *n)
+{
+    size_t cnt = 0, cap = objects_in(p);
+    store_attempt *v = cap ? xmalloc(cap * sizeof *v) : NULL;
+    if (take(&p, "["))
+        goto bad;
+    while (*p != ']') {
+        if (cnt && take(&p, ","))
+            goto bad;
+        store_attempt a = {0};
+        if (cnt == cap || take(&p, "{\"state\":\"") || take_state(&p, &a.state) || take(&p, ",\"start\":") ||
+            take_i64(&p, &a.start_us) || take(&p, ",\"end\":") || take_i64(&p, &a.end_us))
+            goto bad;
+        if (!take(&p, ",\"worker\":\"")) {
+            const char *q = strchr(p, '"');
+            if (!q || memchr(p, '\\', (size_t)(q - p)))
+                goto bad;
+            a.worker_id = xstrndup(p, (size_t)(q - p));
+            p = q + 1;
+        }
+        if (take(&p, "}")) {
+            free(a.worker_id);
+            goto bad;
+        }
+        v[cnt++] = a;
+    }
+    if (p[1])
+        goto bad;
+    *out = v;
+    *n = cnt;
+    return 0;
+bad:
+    attempts_free(v, cnt);
+    return -1;
+}
+
 int store__attempts_from_json(const char *text, store_attempt **out, size_t *n, kerr *e)
 {
     *out = NULL;
     *n = 0;
     if (!text)
+        return 0;
+    if (!attempts_fast(text, out, n))
         return 0;
     json_t *a = json_loads(text, 0, NULL);
     if (!json_is_array(a)) {
@@ -281,9 +489,7 @@ int store__attempts_from_json(const char *text, store_attempt **out, size_t *n, 
         json_t *it = json_array_get(a, i);
         const char *st = json_string_value(json_object_get(it, "state"));
         if (store_state_parse(st, &v[i].state) != 0) {
-            for (size_t k = 0; k < i; k++)
-                free(v[k].worker_id);
-            free(v);
+            attempts_free(v, i);
             json_decref(a);
             return store__fail(e, STORE_ERROR, "store: corrupt attempts: %.60s", text);
         }

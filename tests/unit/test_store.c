@@ -741,6 +741,65 @@ static void test_execution_search_and_paging(void **state)
 
 /* ---- task runs ---------------------------------------------------------- */
 
+/* Histories and attempts are written and read in one compact shape without
+ * jansson; what that shape does not cover (a worker id to escape, a row an
+ * older kite or a hand wrote with spaces, a negative date) still round-trips
+ * and a broken one is still refused. */
+static void test_task_run_documents_in_any_json_shape(void **state)
+{
+    fx *f = *state;
+    kerr e = KERR_INIT;
+    insert_exec(f->s, "docs", "ns", "flow");
+    store_task_run t;
+    make_tr(&t, "docs-1", "docs", "task");
+    store_task_run_set_state(&t, STATE_RUNNING, -5);
+    store_task_run_set_state(&t, STATE_SUCCESS, 1733200000123456);
+    store_attempt *a = store_task_run_add_attempt(&t, STATE_FAILED, 10, "host \"a\"\\worker-1");
+    a->end_us = 20;
+    a = store_task_run_add_attempt(&t, STATE_SUCCESS, 30, NULL);
+    a->end_us = 40;
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_task_run_clear(&t);
+    make_tr(&t, "docs-2", "docs", "task");
+    assert_int_equal(store_task_run_insert(f->s, &t, &e), 0);
+    store_task_run_clear(&t);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE task_runs SET histories = '[ {\"date\": 7, \"state\": \"KILLED\"} ]', "
+                                      "attempts = '[{\"state\":\"KILLED\",\"start\":1,\"end\":2,\"worker\":\"w\"}]' "
+                                      "WHERE id = 'docs-2'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    store_task_run *v;
+    size_t n;
+    assert_int_equal(store_task_run_list(f->s, "docs", &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].n_histories, 3); /* CREATED, RUNNING, SUCCESS */
+    assert_int_equal(v[0].histories[1].state, STATE_RUNNING);
+    assert_true(v[0].histories[1].at_us == -5);
+    assert_int_equal(v[0].histories[2].state, STATE_SUCCESS);
+    assert_true(v[0].histories[2].at_us == 1733200000123456);
+    assert_int_equal(v[0].n_attempts, 2);
+    assert_string_equal(v[0].attempts[0].worker_id, "host \"a\"\\worker-1");
+    assert_true(v[0].attempts[0].start_us == 10 && v[0].attempts[0].end_us == 20);
+    assert_int_equal(v[0].attempts[1].state, STATE_SUCCESS);
+    assert_null(v[0].attempts[1].worker_id);
+    assert_int_equal(v[1].n_histories, 1);
+    assert_int_equal(v[1].histories[0].state, STATE_KILLED);
+    assert_true(v[1].histories[0].at_us == 7);
+    assert_int_equal(v[1].n_attempts, 1);
+    assert_string_equal(v[1].attempts[0].worker_id, "w");
+    store_task_runs_free(v, n);
+    assert_int_equal(sqlite3_exec(db, "UPDATE task_runs SET histories = '[{\"state\":\"RUNNING\",\"date\":1}' "
+                                      "WHERE id = 'docs-2'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_not_equal(store_task_run_list(f->s, "docs", &v, &n, &e), 0);
+    assert_non_null(strstr(e.msg, "corrupt state histories"));
+}
+
+
 static void test_task_runs_in_creation_order_with_attempts(void **state)
 {
     fx *f = *state;
@@ -2184,6 +2243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thread_exiting_in_a_transaction_rolls_it_back,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_documents_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_run_documents_in_any_json_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_keys_follow_the_latest_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_reads_one_state_of_the_database, setup,
                                         teardown),
