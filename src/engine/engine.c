@@ -222,8 +222,7 @@ void engine_flow_file(engine *en, const char *ns, const char *id, char *out, siz
 }
 
 /* The cached compiled flow of revision rev (> 0) of ns.id, a new
- * reference, or NULL when it is not in the cache. Its `deleted` flag is
- * that of the time it was cached: only for readers that do not look at it. */
+ * reference, or NULL when it is not in the cache. */
 static eflow *flow_cache_ref(engine *en, const char *ns, const char *id, int rev)
 {
     if (rev <= 0)
@@ -243,6 +242,11 @@ static eflow *flow_cache_ref(engine *en, const char *ns, const char *id, int rev
 
 eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e)
 {
+    /* a revision's row never changes, so its deleted flag, cached with it,
+     * holds too */
+    eflow *cached = flow_cache_ref(en, ns, id, revision);
+    if (cached)
+        return cached;
     store_flow sf = {0};
     if (store_flow_get(en->o.store, ns, id, revision, &sf, e)) {
         if (e && e->code == STORE_NOT_FOUND) {
@@ -299,6 +303,10 @@ eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision,
     pthread_mutex_unlock(&en->lock);
     return fl;
 }
+
+const json_t *engine_flow_doc(const eflow *fl) { return fl->f->doc; }
+
+int engine_flow_revision(const eflow *fl) { return fl->revision; }
 
 void engine_flow_release(engine *en, eflow *fl)
 {

@@ -156,6 +156,22 @@ const char *engine_tmp_dir(engine *en);
 
 /* ---- flows --------------------------------------------------------------- */
 
+/* A flow revision compiled for the engine, shared read-only by the threads
+ * that run it. */
+typedef struct eflow eflow;
+/* The compiled flow of revision `revision` of ns.id (0: the latest, not
+ * deleted), from the engine's cache, compiled from the store on a miss. A
+ * revision > 0 found in the cache is not read from the store again (a
+ * revision never changes once written). A new reference for
+ * engine_flow_release; NULL with e set: "flow X.Y not found" (KERR_NOT_FOUND),
+ * KERR_INVALID when the revision is no longer valid. */
+eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e);
+void engine_flow_release(engine *en, eflow *fl);
+/* The flow's document (its YAML as JSON) and revision: borrowed and
+ * read-only (other threads read it too), valid while fl is held. */
+const json_t *engine_flow_doc(const eflow *fl);
+int engine_flow_revision(const eflow *fl);
+
 /* What run-time messages call the flow's file: the name it was last put
  * with in this process, else "{namespace}/{id}.yaml". */
 void engine_flow_file(engine *en, const char *ns, const char *id, char *out, size_t outsz);

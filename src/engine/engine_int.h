@@ -467,10 +467,7 @@ struct engine {
     size_t nfuncs;
 };
 
-/* Flow cache: the compiled flow of (ns, id, revision); revision 0: latest.
- * A new reference (eflow_release). */
-eflow *engine_flow_get(engine *en, const char *ns, const char *id, int revision, kerr *e);
-void engine_flow_release(engine *en, eflow *fl);
+/* Flow cache: engine_flow_get / engine_flow_release (engine.h). */
 /* Execution cache: loads from the store when not in memory. A new reference.
  * NULL with e->code ENGINE_E_UNLOADABLE when the execution can never load
  * (corrupt rows, its flow revision gone, more than maxTaskRuns task runs):

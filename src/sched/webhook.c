@@ -51,29 +51,48 @@ int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char
                        const sched_webhook_req *rq, sched_webhook *out, kerr *e)
 {
     memset(out, 0, sizeof *out);
-    store_flow sf = {0};
-    int rc = store_flow_get(s->st, ns, flow_id, 0, &sf, e);
+    /* the latest revision's number, then its document from the engine's
+     * cache of compiled flows (borrowed, read-only): a call does not read
+     * and parse the flow again; the store's copy when the engine cannot
+     * compile it */
+    int rev = 0;
+    int rc = store_flow_head(s->st, ns, flow_id, &rev, e);
     if (rc == STORE_NOT_FOUND) {
         kerr_set(e, "flow %s.%s not found", ns, flow_id);
         return SCHED_NOT_FOUND;
     }
     if (rc)
         return -1;
-    json_t *doc = sf.json ? json_incref(sf.json) : NULL;
-    if (!doc && yaml_load(sf.source, strlen(sf.source), NULL, &doc, NULL, e)) {
-        store_flow_clear(&sf);
-        return -1;
+    kerr fe = KERR_INIT;
+    eflow *fl = s->en ? engine_flow_get(s->en, ns, flow_id, rev, &fe) : NULL;
+    store_flow sf = {0};
+    json_t *doc = NULL; /* owned when fl is NULL */
+    const json_t *d = fl ? engine_flow_doc(fl) : NULL;
+    if (!d) {
+        rc = store_flow_get(s->st, ns, flow_id, rev, &sf, e);
+        if (rc == STORE_NOT_FOUND) {
+            kerr_set(e, "flow %s.%s not found", ns, flow_id);
+            return SCHED_NOT_FOUND;
+        }
+        if (rc)
+            return -1;
+        doc = sf.json ? json_incref(sf.json) : NULL;
+        if (!doc && yaml_load(sf.source, strlen(sf.source), NULL, &doc, NULL, e)) {
+            store_flow_clear(&sf);
+            return -1;
+        }
+        d = doc;
     }
-    sched_flow fv = {.ns = sf.namespace, .id = sf.id, .revision = sf.revision};
+    sched_flow fv = {.ns = (char *)ns, .id = (char *)flow_id, .revision = rev};
     int result = SCHED_NOT_FOUND;
-    if (json_is_true(json_object_get(doc, "disabled"))) {
+    if (json_is_true(json_object_get(d, "disabled"))) {
         kerr_set(e, "flow %s.%s is disabled", ns, flow_id);
         goto done;
     }
     expr_env env;
     sched__env(s, &env);
     json_t *base = json_pack("{s:o}", "flow", sched__flow_vars(&fv));
-    const json_t *trigs = json_object_get(doc, "triggers");
+    const json_t *trigs = json_object_get(d, "triggers");
     size_t i;
     const json_t *t;
     const json_t *match = NULL;
@@ -119,7 +138,7 @@ int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char
     store_trigger_clear(&row);
     const char *fetch = json_string_value(json_object_get(match, "fetchType"));
     out->trigger_id = xstrdup(tid);
-    out->revision = sf.revision;
+    out->revision = rev;
     out->fetch_type = xstrdup(fetch ? fetch : "FETCH");
     out->trigger = json_object();
     if (rq && rq->body && strcmp(out->fetch_type, "NONE"))
@@ -153,6 +172,8 @@ int sched_webhook_find(sched *s, const char *ns, const char *flow_id, const char
     json_decref(base);
     result = ok ? 0 : SCHED_SKIPPED;
 done:
+    if (fl)
+        engine_flow_release(s->en, fl);
     json_decref(doc);
     store_flow_clear(&sf);
     return result;

@@ -121,7 +121,7 @@ enum {
     S_KV_PUT, S_KV_GET, S_KV_DELETE, S_KV_LIST,
     S_SECRET_PUT, S_SECRET_GET, S_SECRET_DELETE, S_SECRET_LIST,
     S_TRIG_PUT, S_TRIG_GET, S_TRIG_LIST, S_TRIG_DELETE, S_TICK_INSERT,
-    S_KV_PURGE, S_LOG_PURGE, S_FLOW_PURGE,
+    S_KV_PURGE, S_LOG_PURGE, S_FLOW_PURGE, S_FLOW_HEAD,
     S_PR_PUT, S_PR_GET, S_PR_LIST, S_PR_DEL, S_PR_DEL_TOKENS, S_PR_DEL_BINDINGS,
     S_TOK_INSERT, S_TOK_FIND, S_TOK_GET, S_TOK_LIST, S_TOK_REVOKE, S_TOK_REVOKE_ALL,
     S_ROLE_PUT, S_ROLE_GET, S_ROLE_LIST, S_ROLE_DEL,
@@ -138,6 +138,8 @@ static const char *const sql_text[S__COUNT] = {
                       " ORDER BY revision DESC LIMIT 1",
     [S_FLOW_REV] = "SELECT " FLOW_COLS " FROM flows WHERE namespace = ?1 AND id = ?2"
                    " AND revision = ?3",
+    [S_FLOW_HEAD] = "SELECT revision, deleted FROM flows WHERE namespace = ?1 AND id = ?2"
+                    " ORDER BY revision DESC LIMIT 1",
     [S_FLOW_REVS] = "SELECT " FLOW_COLS " FROM flows WHERE namespace = ?1 AND id = ?2"
                     " ORDER BY revision",
     [S_FLOW_INSERT] = "INSERT INTO flows (" FLOW_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1232,6 +1234,25 @@ static int sq_flow_get(void *p, const char *ns, const char *id, int revision, st
     else if (r == SQLITE_DONE)
         rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s has no revision %d", ns, id,
                          revision);
+    else
+        rc = fail_db(c->db, e, "reading a flow");
+    done(st);
+out:
+    return rc;
+}
+
+static int sq_flow_head(void *p, const char *ns, const char *id, int *revision, kerr *e)
+{
+    R_BEGIN
+    STMT(st, S_FLOW_HEAD);
+    bind_str(st, 1, ns);
+    bind_str(st, 2, id);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW && !sqlite3_column_int(st, 1))
+        *revision = sqlite3_column_int(st, 0);
+    else if (r == SQLITE_ROW || r == SQLITE_DONE)
+        rc = store__fail(e, STORE_NOT_FOUND, "store: flow %s.%s %s", ns, id,
+                         r == SQLITE_ROW ? "is deleted" : "does not exist");
     else
         rc = fail_db(c->db, e, "reading a flow");
     done(st);
@@ -3072,6 +3093,7 @@ const store_ops store__sqlite_ops = {
     .flow_put = sq_flow_put,
     .flow_get = sq_flow_get,
     .flow_revisions = sq_flow_revisions,
+    .flow_head = sq_flow_head,
     .flow_delete = sq_flow_delete,
     .flow_search = sq_flow_search,
     .execution_insert = sq_execution_insert,

@@ -788,6 +788,14 @@ int store_flow_get(store *s, const char *ns, const char *id, int revision, store
     return s->ops->flow_get(s->b, ns, id, revision, out, e);
 }
 
+int store_flow_head(store *s, const char *ns, const char *id, int *revision, kerr *e)
+{
+    *revision = 0;
+    CHECK_ID(ns, "flow namespace");
+    CHECK_ID(id, "flow id");
+    return s->ops->flow_head(s->b, ns, id, revision, e);
+}
+
 int store_flow_revisions(store *s, const char *ns, const char *id, store_flow **out,
                          size_t *n, kerr *e)
 {

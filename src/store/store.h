@@ -196,6 +196,10 @@ int store_flow_put(store *s, const char *ns, const char *id, const char *source,
  * or deleted. revision > 0: that revision, deleted or not. */
 int store_flow_get(store *s, const char *ns, const char *id, int revision,
                    store_flow *out /* OUT */, kerr *e);
+/* The latest revision's number, without reading the flow (for a reader that
+ * keeps compiled revisions: a revision never changes once written):
+ * STORE_NOT_FOUND when the flow is unknown or deleted. */
+int store_flow_head(store *s, const char *ns, const char *id, int *revision /* OUT */, kerr *e);
 /* Every revision of the flow, oldest first (*n may be 0). */
 int store_flow_revisions(store *s, const char *ns, const char *id,
                          store_flow **out /* OUT */, size_t *n /* OUT */, kerr *e);

@@ -31,6 +31,7 @@ typedef struct store_ops {
                     store_flow *out, kerr *e);
     int (*flow_revisions)(void *b, const char *ns, const char *id, store_flow **out,
                           size_t *n, kerr *e);
+    int (*flow_head)(void *b, const char *ns, const char *id, int *revision, kerr *e);
     int (*flow_delete)(void *b, const char *ns, const char *id, kerr *e);
     int (*flow_search)(void *b, const store_flow_query *q, store_flow **out, size_t *n,
                        int64_t *total, kerr *e);
