@@ -9,6 +9,7 @@
  * on this file; it depends on none of them.
  */
 #include "server/server_int.h"
+#include "util/json.h"
 #include "util/json_limits.h"
 #include "util/mem.h"
 
@@ -40,7 +41,7 @@ char *srv_dump(const json_t *j)
 {
     if (json_depth_exceeds(j, SRV_DUMP_MAX_DEPTH))
         return NULL;
-    return json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+    return kjson_dump_real(j, 15); /* json_dumps's bytes, faster */
 }
 
 enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *j)

@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "util/json.h"
 #include "util/mem.h"
 
 
@@ -195,10 +196,7 @@ char *store__json_dump(json_t *j)
 {
     if (!j)
         return NULL;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s)
-        abort();   /* jansson fails only on allocation */
-    return s;
+    return kjson_dump(j);
 }
 
 json_t *store__json_load(const char *text)

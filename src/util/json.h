@@ -43,8 +43,12 @@ size_t kjson_share(json_t *v);
 void kjson_unshare(json_t *v, size_t refcount);
 
 /* v as compact JSON text (any value, not only containers); the caller frees
- * with free(). NULL for NULL. Aborts when jansson cannot allocate. */
+ * with free(). NULL for NULL. Aborts when jansson cannot allocate. The bytes
+ * of json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), written by kite (faster);
+ * kjson_dump_real with JSON_REAL_PRECISION(real_precision) (0: jansson's
+ * default). */
 char *kjson_dump(const json_t *v);
+char *kjson_dump_real(const json_t *v, int real_precision);
 
 typedef enum json_words {
     JSON_WORDS_YAML,            /* "a mapping": for flow files and kite.yml */

@@ -317,6 +317,64 @@ static void test_json_share_dump_kind(void **state)
     assert_int_equal(kjson_share(NULL), 0);
 }
 
+/* kite's compact dump writes jansson's bytes: every escape, UTF-8 left as it
+ * is, embedded NULs, keys in the object's order, reals at both precisions,
+ * and 2,000 random documents. */
+static json_t *random_value(unsigned *seed, int depth)
+{
+    static const char *const words[] = {"", "a", "\"q\"", "back\\slash", "tab\there", "nl\n", "\x01\x1f",
+                                        "/slash", "caf\xc3\xa9", "\xe2\x80\xa8", "\xf0\x9f\x98\x80", "\x7f"};
+    int kind = (int)(rand_r(seed) % (depth > 3 ? 6u : 8u));
+    switch (kind) {
+    case 0: return json_string(words[rand_r(seed) % (sizeof words / sizeof *words)]);
+    case 1: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) % 2 ? -1 : 1) * 1000003LL);
+    case 2: return json_real((double)rand_r(seed) / (rand_r(seed) % 1000 + 1) * (rand_r(seed) % 2 ? 1e-9 : 1e12));
+    case 3: return json_true();
+    case 4: return json_null();
+    case 5: return json_stringn("nul\0byte", 8);
+    case 6: {
+        json_t *a = json_array();
+        for (unsigned i = rand_r(seed) % 5; i; i--)
+            json_array_append_new(a, random_value(seed, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (unsigned i = rand_r(seed) % 5; i; i--) {
+            char k[16];
+            snprintf(k, sizeof k, "%s%u", i % 2 ? "k\"" : "key", rand_r(seed) % 100);
+            json_object_set_new(o, k, random_value(seed, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+static void test_json_dump_writes_janssons_bytes(void **state)
+{
+    unsigned seed = 15;
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = random_value(&seed, 0);
+        for (int p = 0; p <= 15; p += 15) {
+            char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(p));
+            char *got = kjson_dump_real(v, p);
+            assert_non_null(want);
+            assert_string_equal(got, want);
+            free(want);
+            free(got);
+        }
+        json_decref(v);
+    }
+    json_t *o = json_pack("{s:s,s:[],s:{},s:f,s:f}", "z", "first", "a", "b", "n", 0.1, "m", 1e300);
+    char *s = kjson_dump(o);
+    assert_string_equal(s, "{\"z\":\"first\",\"a\":[],\"b\":{},\"n\":0.10000000000000001,\"m\":1.0000000000000001e300}");
+    free(s);
+    s = kjson_dump_real(o, 15);
+    assert_string_equal(s, "{\"z\":\"first\",\"a\":[],\"b\":{},\"n\":0.1,\"m\":1e300}");
+    free(s);
+    json_decref(o);
+}
+
 /* ---- base64.h ---------------------------------------------------------------------------- */
 
 static void test_base64(void **state)
@@ -405,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_truth_kestra_rule),
         cmocka_unit_test(test_truth_condition_and_pebble_rules),
         cmocka_unit_test(test_json_share_dump_kind),
+        cmocka_unit_test(test_json_dump_writes_janssons_bytes),
         cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
