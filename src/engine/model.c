@@ -613,11 +613,18 @@ json_t *xexec_context(engine *en, xexec *x, int r)
 {
     const flow *f = x->fl->f;
     json_t *ctx = json_object();
-    json_object_set_new(ctx, "flow", json_pack("{s:s,s:s,s:i}", "id", f->id, "namespace", f->namespace,
-                                               "revision", x->fl->revision));
-    json_t *exe = json_pack("{s:s,s:o,s:s}", "id", x->row.id, "startDate",
-                            engine_json_time(x->row.start_us ? x->row.start_us : x->row.created_us), "state",
-                            store_state_name(x->row.state));
+    /* objects built member by member, not with json_pack (which parses its
+     * format at each call): every render of every task builds this */
+    json_t *fo = json_object();
+    json_object_set_new_nocheck(fo, "id", json_string(f->id));
+    json_object_set_new_nocheck(fo, "namespace", json_string(f->namespace));
+    json_object_set_new_nocheck(fo, "revision", json_integer(x->fl->revision));
+    json_object_set_new_nocheck(ctx, "flow", fo);
+    json_t *exe = json_object();
+    json_object_set_new_nocheck(exe, "id", json_string(x->row.id));
+    json_object_set_new_nocheck(exe, "startDate",
+                                engine_json_time(x->row.start_us ? x->row.start_us : x->row.created_us));
+    json_object_set_new_nocheck(exe, "state", json_string_nocheck(store_state_name(x->row.state)));
     if (x->row.original_id)
         json_object_set_new(exe, "originalId", json_string(x->row.original_id));
     json_object_set_new(ctx, "execution", exe);
@@ -652,11 +659,16 @@ json_t *xexec_context(engine *en, xexec *x, int r)
         return ctx;
     const xrun *run = &x->runs[r];
     const etask *t = &x->fl->tasks[run->task];
-    json_object_set_new(ctx, "task", json_pack("{s:s,s:s}", "id", run->row.task_id, "type",
-                                               t->ft->type ? t->ft->type : ""));
-    json_t *tr = json_pack("{s:s,s:o,s:i}", "id", run->row.id, "startDate",
-                           engine_json_time(first_state_time(run->row.histories, run->row.n_histories)),
-                           "attemptsCount", (int)(run->row.n_attempts ? run->row.n_attempts - 1 : 0));
+    json_t *to = json_object();
+    json_object_set_new_nocheck(to, "id", json_string(run->row.task_id));
+    json_object_set_new_nocheck(to, "type", json_string(t->ft->type ? t->ft->type : ""));
+    json_object_set_new_nocheck(ctx, "task", to);
+    json_t *tr = json_object();
+    json_object_set_new_nocheck(tr, "id", json_string(run->row.id));
+    json_object_set_new_nocheck(tr, "startDate",
+                                engine_json_time(first_state_time(run->row.histories, run->row.n_histories)));
+    json_object_set_new_nocheck(tr, "attemptsCount",
+                                json_integer(run->row.n_attempts ? (json_int_t)run->row.n_attempts - 1 : 0));
     if (run->row.parent_task_run_id)
         json_object_set_new(tr, "parentId", json_string(run->row.parent_task_run_id));
     /* Kestra always has taskrun.value: null outside loops */

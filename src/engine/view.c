@@ -21,7 +21,7 @@ static json_t *date_text(int64_t us)
 {
     char t[64];
     datetime_format(us, tz_utc(), t, sizeof t);
-    return json_string(t);
+    return json_string_nocheck(t); /* ASCII */
 }
 
 json_t *engine_json_time(int64_t us)
@@ -38,20 +38,28 @@ json_t *engine_json_labels(const json_t *labels)
     return a;
 }
 
+/* Built with json_object_set_new rather than json_pack: an answer about an
+ * execution builds two of these per task run, and pack parses its format
+ * each time. */
 json_t *engine_json_state(store_state st, const store_history *h, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:s,s:o}", "state", store_state_name(h[i].state), "date",
-                                           date_text(h[i].at_us)));
-    json_t *o = json_pack("{s:s,s:o}", "current", store_state_name(st), "histories", a);
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_object();
+        json_object_set_new_nocheck(it, "state", json_string_nocheck(store_state_name(h[i].state)));
+        json_object_set_new_nocheck(it, "date", date_text(h[i].at_us));
+        json_array_append_new(a, it);
+    }
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "current", json_string_nocheck(store_state_name(st)));
+    json_object_set_new_nocheck(o, "histories", a);
     if (n) {
-        json_object_set_new(o, "startDate", date_text(h[0].at_us));
+        json_object_set_new_nocheck(o, "startDate", date_text(h[0].at_us));
         if (store_state_is_terminated(st)) {
-            json_object_set_new(o, "endDate", date_text(h[n - 1].at_us));
+            json_object_set_new_nocheck(o, "endDate", date_text(h[n - 1].at_us));
             char d[64];
             duration_format(h[n - 1].at_us - h[0].at_us, d, sizeof d);
-            json_object_set_new(o, "duration", json_string(d));
+            json_object_set_new_nocheck(o, "duration", json_string_nocheck(d));
         }
     }
     return o;
@@ -76,9 +84,13 @@ json_t *engine_json_execution(const store_execution *x)
 
 json_t *engine_json_task_run(const store_execution *x, const store_task_run *t)
 {
-    json_t *tr = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", t->id, "executionId", t->execution_id, "namespace",
-                           x->namespace, "flowId", x->flow_id, "taskId", t->task_id, "state",
-                           engine_json_state(t->state, t->histories, t->n_histories));
+    json_t *tr = json_object();
+    json_object_set_new_nocheck(tr, "id", json_string(t->id));
+    json_object_set_new_nocheck(tr, "executionId", json_string(t->execution_id));
+    json_object_set_new_nocheck(tr, "namespace", json_string(x->namespace));
+    json_object_set_new_nocheck(tr, "flowId", json_string(x->flow_id));
+    json_object_set_new_nocheck(tr, "taskId", json_string(t->task_id));
+    json_object_set_new_nocheck(tr, "state", engine_json_state(t->state, t->histories, t->n_histories));
     if (t->parent_task_run_id)
         json_object_set_new(tr, "parentTaskRunId", json_string(t->parent_task_run_id));
     if (t->value)
@@ -91,7 +103,9 @@ json_t *engine_json_task_run(const store_execution *x, const store_task_run *t)
             h[hn++] = (store_history){STATE_RUNNING, t->attempts[a].start_us};
         if (t->attempts[a].end_us)
             h[hn++] = (store_history){t->attempts[a].state, t->attempts[a].end_us};
-        json_array_append_new(atts, json_pack("{s:o}", "state", engine_json_state(t->attempts[a].state, h, hn)));
+        json_t *at = json_object();
+        json_object_set_new_nocheck(at, "state", engine_json_state(t->attempts[a].state, h, hn));
+        json_array_append_new(atts, at);
     }
     json_object_set_new(tr, "attempts", atts);
     if (t->outputs) {

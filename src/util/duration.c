@@ -135,10 +135,24 @@ bad:
     return kerr_set(e, "invalid duration '%s': expected ISO-8601 such as PT30S, PT1H30M or P1D", s);
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = t[--n];
+    return p;
+}
+
+/* Written digit by digit (no snprintf): an answer about an execution formats
+ * two durations per task run. */
 void duration_format(int64_t us, char *out, size_t outsz)
 {
-    char body[64];
-    size_t n = 0;
+    char body[64], *p = body;
     int neg = us < 0;
     uint64_t u = neg ? (uint64_t)(-(us + 1)) + 1 : (uint64_t)us;
     uint64_t h = u / (3600ULL * US_PER_SEC);
@@ -147,21 +161,38 @@ void duration_format(int64_t us, char *out, size_t outsz)
     u %= 60ULL * US_PER_SEC;
     uint64_t s = u / US_PER_SEC, frac = u % US_PER_SEC;
     /* java.time.Duration prints hours, never days */
-    n += (size_t)snprintf(body + n, sizeof body - n, "%sPT", neg ? "-" : "");
-    if (h)
-        n += (size_t)snprintf(body + n, sizeof body - n, "%" PRIu64 "H", h);
-    if (m)
-        n += (size_t)snprintf(body + n, sizeof body - n, "%" PRIu64 "M", m);
-    if (s || frac || (!h && !m)) {
-        if (frac) {
-            char f[8];
-            snprintf(f, sizeof f, "%06" PRIu64, frac);
-            for (int i = 5; i > 0 && f[i] == '0'; i--)
-                f[i] = '\0';
-            n += (size_t)snprintf(body + n, sizeof body - n, "%" PRIu64 ".%sS", s, f);
-        } else {
-            n += (size_t)snprintf(body + n, sizeof body - n, "%" PRIu64 "S", s);
-        }
+    if (neg)
+        *p++ = '-';
+    *p++ = 'P';
+    *p++ = 'T';
+    if (h) {
+        p = put_u64(p, h);
+        *p++ = 'H';
     }
-    snprintf(out, outsz, "%s", body);
+    if (m) {
+        p = put_u64(p, m);
+        *p++ = 'M';
+    }
+    if (s || frac || (!h && !m)) {
+        p = put_u64(p, s);
+        if (frac) {
+            char f[6];
+            for (int i = 5; i >= 0; i--, frac /= 10)
+                f[i] = (char)('0' + frac % 10);
+            int len = 6;
+            while (f[len - 1] == '0')
+                len--;
+            *p++ = '.';
+            memcpy(p, f, (size_t)len);
+            p += len;
+        }
+        *p++ = 'S';
+    }
+    if (!outsz)
+        return;
+    size_t n = (size_t)(p - body);
+    if (n >= outsz) /* cut as snprintf would */
+        n = outsz - 1;
+    memcpy(out, body, n);
+    out[n] = 0;
 }

@@ -481,6 +481,10 @@ static void test_duration_parse_and_format(void **state)
         {"P2W", 14 * 86400 * US_PER_SEC, "PT336H"},
         {"-PT5S", -5 * US_PER_SEC, "-PT5S"}, /* java.time prints PT-5S */
         {"PT0S", 0, "PT0S"},
+        {"PT0.123456S", 123456, "PT0.123456S"},
+        {"PT1H0.5S", 3600 * US_PER_SEC + 500000, "PT1H0.5S"},
+        {"PT2M3.0001S", 123 * US_PER_SEC + 100, "PT2M3.0001S"},
+        {"PT1000H", 3600000 * US_PER_SEC, "PT1000H"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int64_t us = 0;
@@ -490,6 +494,10 @@ static void test_duration_parse_and_format(void **state)
         char buf[64];
         duration_format(us, buf, sizeof buf);
         assert_string_equal(buf, cases[i].out);
+        char small[5]; /* cut as snprintf cuts */
+        duration_format(us, small, sizeof small);
+        assert_int_equal(strncmp(small, cases[i].out, 4), 0);
+        assert_true(strlen(small) <= 4);
     }
     int64_t us;
     kerr e = KERR_INIT;
