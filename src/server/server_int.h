@@ -276,7 +276,8 @@ int srv_allowed(const srv_req *r, int action, const char *ns);
 /* 1 when the caller may do action on at least one namespace. */
 int srv_allowed_somewhere(const srv_req *r, int action);
 /* A store_ns_filter keeping the namespaces where the caller may do action
- * (for searches: filtered in the query). f must outlive the query. */
+ * (for searches: filtered in the query). f must outlive the query. NULL (no
+ * filter) when the caller may do action on every namespace. */
 typedef struct srv_ns_filter {
     const srv_req *r;
     int action;

@@ -581,6 +581,26 @@ int policy_allowed_somewhere(const policy *p, const char *principal, int action)
     return s && (s->allow & (1u << action));
 }
 
+int policy_allowed_everywhere(const policy *p, const char *principal, int action)
+{
+    if (!p || !p->cap || action < 0 || action >= PA__COUNT || !principal)
+        return 0;
+    uint32_t bit = 1u << action;
+    /* allowed on "*" (the subtree slot of the root, which policy_decide
+     * reads first for every namespace)... */
+    size_t pl = strlen(principal);
+    const slot *s = probe(p, key_hash(principal, 's', "", 0), principal, pl, 's', "", 0);
+    if (!s || !(s->allow & bit))
+        return 0;
+    /* ...and denied nowhere */
+    for (size_t i = 0; i < p->nrules; i++) {
+        const rule *ru = &p->rules[i];
+        if (ru->effect == POLICY_DENY && (ru->mask & bit) && !strcmp(p->b[ru->binding].principal, principal))
+            return 0;
+    }
+    return 1;
+}
+
 int policy_explain(const policy *p, const char *principal, int action, const char *ns, buf *out)
 {
     int d = policy_decide(p, principal, action, ns);

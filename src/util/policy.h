@@ -92,6 +92,9 @@ int policy_decide(const policy *p, const char *principal, int action, const char
  * answer 403 rather than 404, and for routes without a namespace that need
  * an action somewhere). */
 int policy_allowed_somewhere(const policy *p, const char *principal, int action);
+/* 1 when principal is allowed action on every namespace: allowed on "*" and
+ * denied nowhere (a search then needs no per-row namespace check). */
+int policy_allowed_everywhere(const policy *p, const char *principal, int action);
 /* The same decision, with every binding and statement that applied written
  * to out, one a line ("allow: binding b1 (alice editor on company.*),
  * statement 0 [flow:*] on *"). */

@@ -73,6 +73,11 @@ static void test_default_deny_and_builtins(void **state)
     assert_int_equal(policy_decide(p, "v", PA_FLOW_READ, "company.other"), POLICY_DEFAULT_DENY);
     assert_true(policy_allowed_somewhere(p, "v", PA_FLOW_READ));
     assert_false(policy_allowed_somewhere(p, "v", PA_FLOW_WRITE));
+    /* everywhere: only the admin on "*" (searches skip the check per row) */
+    assert_false(policy_allowed_everywhere(p, "v", PA_FLOW_READ));
+    assert_false(policy_allowed_everywhere(p, "l", PA_EXECUTION_CREATE));
+    assert_true(policy_allowed_everywhere(p, "root", PA_EXECUTION_READ));
+    assert_false(policy_allowed_everywhere(p, "stranger", PA_EXECUTION_READ));
     /* an exact binding does not reach below */
     assert_int_equal(policy_decide(p, "ed", PA_FLOW_WRITE, "company.team"), POLICY_ALLOW);
     assert_int_equal(policy_decide(p, "ed", PA_FLOW_WRITE, "company.team.sub"), POLICY_DEFAULT_DENY);
@@ -95,11 +100,17 @@ static void test_deny_beats_allow_on_parent(void **state)
     json_decref(st);
     assert_int_equal(policy_bind(p, "alice", "editor", "company.*", "b1", NULL), 0);
     assert_int_equal(policy_bind(p, "alice", "nothing", "company.secret.*", "b2", NULL), 0);
+    assert_int_equal(policy_bind(p, "bob", "admin", "*", "b3", NULL), 0);
+    assert_int_equal(policy_bind(p, "bob", "nothing", "company.secret.*", "b4", NULL), 0);
     assert_int_equal(policy_compile(p, NULL), 0);
+    /* allowed on "*" but denied below: not everywhere */
+    assert_false(policy_allowed_everywhere(p, "bob", PA_FLOW_READ));
+    assert_int_equal(policy_decide(p, "bob", PA_FLOW_READ, "company.public"), POLICY_ALLOW);
     assert_int_equal(policy_decide(p, "alice", PA_FLOW_READ, "company.public"), POLICY_ALLOW);
     assert_int_equal(policy_decide(p, "alice", PA_FLOW_READ, "company.secret"), POLICY_DENY);
     assert_int_equal(policy_decide(p, "alice", PA_FLOW_READ, "company.secret.deep"), POLICY_DENY);
     assert_int_equal(policy_decide(p, "alice", PA_FLOW_READ, "company"), POLICY_ALLOW);
+    assert_false(policy_allowed_everywhere(p, "alice", PA_FLOW_READ));
     buf b;
     buf_init(&b, 0);
     assert_int_equal(policy_explain(p, "alice", PA_FLOW_READ, "company.secret.deep", &b), POLICY_DENY);
