@@ -11,7 +11,8 @@
 #   - a further Return task (40 Return tasks minus 1, over 39), against a
 #     bare SQLite commit (WAL, synchronous=NORMAL);
 #   - the 40-step Return flow answered through a webhook with `wait: true`
-#     (kite server local), per step, against a GET /health round trip;
+#     (kite server local), per step, against a GET /health round trip (with
+#     KITE_BEFORE, both servers up at once and the calls interleaved);
 #   - where strace exists, the system calls of a further Return task
 #     (futex: thread wake-ups and lock waits; fcntl: SQLite's locks;
 #     pwrite64: WAL writes), which a loaded machine does not blur.
@@ -153,15 +154,19 @@ def get(url, method="GET"):
         r.read()
         return r.status
 
+# every server is up at once and the calls alternate between them, so that
+# before and after see the same load
+servers = []
 for k, b in kites:
     port = free_port()
     data = os.path.join(work, f"srv-{k}")
     env = dict(os.environ, KITE_ADMIN_TOKEN="bench-token-0123456789")
     srv = subprocess.Popen([b, "server", "local", "--port", str(port), "--data", data, "--flows", fdir, "--quiet"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{port}"
-    hook = f"{base}/api/v1/executions/webhook/bench.cost/hook40/benchkey"
-    try:
+    servers.append((k, srv, f"http://127.0.0.1:{port}"))
+try:
+    for k, srv, base in servers:
+        hook = f"{base}/api/v1/executions/webhook/bench.cost/hook40/benchkey"
         for _ in range(200):
             try:
                 if get(base + "/health") == 200:
@@ -174,16 +179,21 @@ for k, b in kites:
                     break
             except Exception:
                 time.sleep(0.05)
-        calls, health = [], []
-        for _ in range(max(RUNS, 15)):
-            t0 = time.perf_counter(); get(base + "/health"); health.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); st = get(hook, "POST"); calls.append(time.perf_counter() - t0)
-        w, h = med(calls), med(health)
+    calls = {k: [] for k, _, _ in servers}
+    health = {k: [] for k, _, _ in servers}
+    for _ in range(max(RUNS, 30)):
+        for k, srv, base in servers:
+            hook = f"{base}/api/v1/executions/webhook/bench.cost/hook40/benchkey"
+            t0 = time.perf_counter(); get(base + "/health"); health[k].append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); get(hook, "POST"); calls[k].append(time.perf_counter() - t0)
+    for k, _, _ in servers:
+        w, h = med(calls[k]), med(health[k])
         print(f"[{k}] 40-step Return flow through a webhook (wait: true): {w * 1e3:.1f} ms, {(w - h) / 40 * 1e3:.3f} ms a step "
               f"(aim 0.2); GET /health {h * 1e3:.2f} ms")
-    except Exception as ex:
-        print(f"[{k}] webhook: {ex}", file=sys.stderr)
-    finally:
+except Exception as ex:
+    print(f"webhook: {ex}", file=sys.stderr)
+finally:
+    for k, srv, base in servers:
         srv.terminate(); srv.wait()
 
 # ---- system calls per further task ------------------------------------------------------------------
