@@ -113,7 +113,8 @@ int cli_git_sync_once(engine *en, store *st, const cli_config *cfg, kerr *e)
     if (read_known_hosts(&kh, e))
         goto out;
     int crc = tasks_git_clone(url, branch, user, getenv("KITE_GIT_PASSWORD"), key.len ? buf_str(&key) : NULL,
-                              getenv("KITE_GIT_PASSPHRASE"), kh.data ? buf_str(&kh) : NULL, root, repo, e);
+                              getenv("KITE_GIT_PASSPHRASE"), kh.data ? buf_str(&kh) : NULL, getenv("KITE_GIT_CA_FILE"),
+                              root, repo, e);
     buf_free(&kh);
     if (crc)
         goto out;
@@ -230,7 +231,7 @@ int cli_cmd_flow(int argc, char **argv)
         }
         int crc = tasks_git_clone(source, branch, user, getenv("KITE_GIT_PASSWORD"), key.len ? buf_str(&key) : NULL,
                                   getenv("KITE_GIT_PASSPHRASE"), kh.data ? buf_str(&kh) : NULL,
-                                  root && *root ? root : "/tmp", repo, &e);
+                                  getenv("KITE_GIT_CA_FILE"), root && *root ? root : "/tmp", repo, &e);
         buf_free(&key);
         buf_free(&kh);
         if (crc) {

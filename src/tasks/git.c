@@ -109,6 +109,7 @@ typedef struct gauth {
     const char *kh_what;      /* how messages name known_hosts (NULL: property 'knownHosts') */
     char *host_err;           /* why a host key was refused (freed by the owner) */
     const char *ca_file;      /* trustedCaPemPath, or NULL: the system's CA store only */
+    const char *ca_what;      /* how messages name it (NULL: property 'trustedCaPemPath') */
 } gauth;
 
 static int cred_cb(git_credential **out, const char *url, const char *user_from_url, unsigned int allowed, void *payload)
@@ -272,9 +273,10 @@ static int check_git_host_key(gauth *a, const git_cert_hostkey *hk, const char *
  * enough). */
 static char *check_x509(const gauth *a, const git_cert_x509 *x, const char *host)
 {
+    const char *what = a && a->ca_what ? a->ca_what : "property 'trustedCaPemPath'";
     if (!a || !a->ca_file)
         return xasprintf("%s: the server's certificate is not trusted by the system's CA store: refused "
-                         "(give the CA that signed it in property 'trustedCaPemPath')", host);
+                         "(give the CA that signed it in %s)", host, what);
     gnutls_x509_trust_list_t tl = NULL;
     gnutls_x509_crt_t crt = NULL;
     char *why = NULL;
@@ -284,7 +286,7 @@ static char *check_x509(const gauth *a, const git_cert_x509 *x, const char *host
     }
     int n = gnutls_x509_trust_list_add_trust_file(tl, a->ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
     if (n <= 0) {
-        why = xasprintf("property 'trustedCaPemPath': %s: %s", a->ca_file,
+        why = xasprintf("%s: %s: %s", what, a->ca_file,
                         n < 0 && n != GNUTLS_E_NO_CERTIFICATE_FOUND ? gnutls_strerror(n)
                                                                    : "no PEM certificate in the file");
         goto out;
@@ -301,14 +303,14 @@ static char *check_x509(const gauth *a, const git_cert_x509 *x, const char *host
         for (size_t l = txt.data ? strlen((char *)txt.data) : 0; l && strchr(" .", txt.data[l - 1]); l--)
             txt.data[l - 1] = '\0';
         why = xasprintf("%s: the server's certificate is trusted neither by the system's CA store nor by "
-                        "property 'trustedCaPemPath' (%s): %s: refused", host, a->ca_file,
+                        "%s (%s): %s: refused", host, what, a->ca_file,
                         txt.data ? (char *)txt.data : "not verified");
         gnutls_free(txt.data);
         goto out;
     }
     if (!gnutls_x509_crt_check_hostname2(crt, host, 0))
-        why = xasprintf("%s: the server's certificate (signed by a CA of property 'trustedCaPemPath') is for "
-                        "another host name: refused", host);
+        why = xasprintf("%s: the server's certificate (signed by a CA of %s) is for another host name: refused",
+                        host, what);
 out:
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_trust_list_deinit(tl, 1);
@@ -339,14 +341,15 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 
 /* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or
  * NULL; kh_what names it in messages, NULL: property 'knownHosts'), and
- * trustedCaPemPath (ca, or NULL). */
+ * trustedCaPemPath (ca, or NULL; ca_what names it, NULL: the property). */
 static int clone_checked(const char *url, const char *branch, const char *user, const char *pass, const char *key,
                          const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
-                         const char *kh_what, const char *ca, kerr *e)
+                         const char *kh_what, const char *ca, const char *ca_what, kerr *e)
 {
     if (git_start(e))
         return -1;
-    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL, ca};
+    gauth a = {user, pass && *pass ? pass : NULL, NULL, passphrase, 0, 0, 0, 0, strict, kh, url, kh_what, NULL, ca,
+               ca_what};
     char *kpath = NULL;
     if (key && *key) {
         kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root && *tmp_root ? tmp_root : "/tmp");
@@ -397,11 +400,12 @@ static int clone_checked(const char *url, const char *branch, const char *user, 
 }
 
 int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
-                    const char *passphrase, const char *known_hosts, const char *tmp_root, const char *dest,
-                    kerr *e)
+                    const char *passphrase, const char *known_hosts, const char *ca_file, const char *tmp_root,
+                    const char *dest, kerr *e)
 {
     return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, known_hosts != NULL, known_hosts,
-                         "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", NULL, e);
+                         "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", ca_file && *ca_file ? ca_file : NULL,
+                         "$KITE_GIT_CA_FILE", e);
 }
 
 /* ---- the flow sync (tasks.h) --------------------------------------------------------------- */
@@ -768,7 +772,7 @@ static task_result clone_run(task_ctx *c, kerr *e)
     }
     dest = dir && *dir ? xasprintf("%s/%s", base, dir) : xstrdup(base);
     free(own);
-    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, g.ca, e))
+    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, g.ca, NULL, e))
         goto out;
     task_output(c, "directory", json_string(dest));
     res = TASK_SUCCESS;
@@ -819,7 +823,7 @@ static task_result sync_flows_run(task_ctx *c, kerr *e)
         goto out;
     }
     char *repo = xasprintf("%s/repo", clone);
-    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, g.ca, e);
+    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, g.ca, NULL, e);
     free(repo);
     if (crc)
         goto out;
@@ -916,7 +920,7 @@ static int work_open(task_ctx *c, const gprops *g, gwork *w, kerr *e)
     w->url = g->url;
     w->branch = xstrdup(g->branch && *g->branch ? g->branch : "main");
     w->a = (gauth){g->user, g->pass && *g->pass ? g->pass : NULL, NULL, g->passphrase, 0, 0, 0, 0, g->strict, g->kh,
-                   g->url, NULL, NULL, g->ca};
+                   g->url, NULL, NULL, g->ca, NULL};
     if (g->key && *g->key) {
         w->kpath = xasprintf("%s/kite-git-key-XXXXXX", tmp_root(c));
         int fd = mkstemp(w->kpath);

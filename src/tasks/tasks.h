@@ -202,10 +202,12 @@ int tasks_http_poll(const json_t *props, const char *enc_key, json_t **out /* OU
  * username/password (token) or an SSH private key's text (written to a 0600
  * file under tmp_root for the clone's time). known_hosts (known_hosts lines,
  * or NULL) turns on the SSH host key check, as strictHostKeyChecking does
- * for the Git tasks. 0, or -1 with e set (never a secret in it). */
+ * for the Git tasks. ca_file (a PEM file, or NULL) is trusted for HTTPS
+ * besides the system's CA store, as trustedCaPemPath ($KITE_GIT_CA_FILE in
+ * messages). 0, or -1 with e set (never a secret in it). */
 int tasks_git_clone(const char *url, const char *branch, const char *user, const char *pass, const char *key,
-                    const char *passphrase, const char *known_hosts, const char *tmp_root, const char *dest,
-                    kerr *e);
+                    const char *passphrase, const char *known_hosts, const char *ca_file, const char *tmp_root,
+                    const char *dest, kerr *e);
 
 /* Stores one flow (what task_ctx_ops.flow_put does for a task). */
 typedef int (*tasks_flow_put_fn)(void *ud, const char *source, size_t len, const char *name, int *revision,

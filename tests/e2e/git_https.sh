@@ -103,6 +103,19 @@ check "the server asked for credentials (401 with a body, kept alive) and got th
     'grep -q "refused=[1-9]" <(curl -s --cacert "$t/ca.pem" "https://127.0.0.1:$PORT/_stats")'
 check "the token from the secret is in no log, output or stored file" secret_nowhere
 
+# kite flow sync (and server.gitSync) over HTTPS: the CA from $KITE_GIT_CA_FILE
+KITE_GIT_PASSWORD=$TOKEN KITE_GIT_CA_FILE=$t/ca.pem timeout 120 "$KITE" flow sync "$HU" --namespace synced \
+    --username kite-bot --data "$work/sdata" >"$work/out" 2>"$work/err"
+rc=$?
+check "kite flow sync over HTTPS with \$KITE_GIT_CA_FILE: the flow arrives" \
+    '[ "$rc" = 0 ] && grep -q "add synced.etl" "$work/out" && secret_nowhere'
+KITE_GIT_PASSWORD=$TOKEN timeout 120 "$KITE" flow sync "$HU" --namespace synced --username kite-bot \
+    --data "$work/sdata2" >"$work/out" 2>"$work/err"
+rc=$?
+check "kite flow sync without it: exit 1, the certificate refused, naming \$KITE_GIT_CA_FILE" \
+    '[ "$rc" = 1 ] && grep -q "not trusted by the system.s CA store: refused (give the CA that signed it in \$KITE_GIT_CA_FILE)" "$work/err" &&
+     secret_nowhere'
+
 mk "https://localhost:$PORT/repo.git" by-name "trustedCaPemPath: $t/ca.pem"
 run "$work/flows/https.yaml"
 check "the certificate's DNS name (localhost) is accepted too" \
