@@ -9,8 +9,9 @@
  * timeZoneId, as Kestra's AbstractTextWriter does.
  *
  * JSON and Ion are transcoded without a jansson tree (util/ion_json.c,
- * ion_reader_next_json), and text goes to storage 64 KiB at a time: a tree
- * per row and a write per row were most of the time. `charset` goes through
+ * ion_reader_next_json), IonToCsv takes a row's fields one at a time
+ * (ion_reader_next_fields), and text goes to storage 64 KiB at a time: a
+ * tree per row and a write per row were most of the time. `charset` goes through
  * iconv (the section below). Avro is serdes_avro.c, Parquet
  * serdes_parquet.c.
  */
@@ -635,25 +636,18 @@ static void to_zone(dt_value *v, const tzone *z)
 }
 
 /*
- * A timestamp ({"$ion_timestamp"}) or a java.time value ({"$ion_LocalTime"}...)
- * as Kestra's IonToCsv prints it: 1 and the text in out, 0 when x is not
- * one (or its text does not parse: then it is printed as it is), -1 on an
+ * A timestamp (k "timestamp") or a java.time value (k "LocalTime"...) of
+ * that text as Kestra's IonToCsv prints it: 1 and the text in out, 0 when
+ * the text does not parse as one (then it is printed as it is), -1 on an
  * error. Kestra reads an Ion timestamp at offset Z or unknown as a LocalDate
  * when it is midnight, else as an Instant (printed in UTC), and one at another
  * offset as a ZonedDateTime (printed in timeZoneId).
  */
-static int csv_temporal(const json_t *x, const csv_dates *d, buf *out, kerr *e)
+static int csv_temporal_text(const char *k, const char *text, const csv_dates *d, buf *out, kerr *e)
 {
-    if (json_object_size(x) != 1)
-        return 0;
-    const char *k = json_object_iter_key(json_object_iter((json_t *)x));
-    const json_t *t = json_object_iter_value(json_object_iter((json_t *)x));
-    if (strncmp(k, "$ion_", 5) || !json_is_string(t))
-        return 0;
-    k += 5;
     dt_value v;
     int unknown;
-    if (parse_temporal(json_string_value(t), &v, &unknown))
+    if (parse_temporal(text, &v, &unknown))
         return 0;
     const datefmt *f;
     if (!strcmp(k, "timestamp")) {
@@ -690,59 +684,6 @@ static int csv_temporal(const json_t *x, const csv_dates *d, buf *out, kerr *e)
         return 0;
     }
     return datefmt_format(f, &v, out, e) ? -1 : 1;
-}
-
-/* A container's members with their tags taken off ({"$ion_timestamp": "t"}
- * is "t"), for printing as JSON. A new reference. */
-static json_t *untag(const json_t *x)
-{
-    if (json_is_array(x)) {
-        json_t *a = json_array();
-        size_t i;
-        const json_t *el;
-        json_array_foreach(x, i, el) json_array_append_new(a, untag(el));
-        return a;
-    }
-    if (!json_is_object(x))
-        return json_deep_copy(x);
-    const char *k;
-    const json_t *el;
-    if (json_object_size(x) == 1) {
-        k = json_object_iter_key(json_object_iter((json_t *)x));
-        el = json_object_iter_value(json_object_iter((json_t *)x));
-        if (!strncmp(k, "$ion_", 5) && json_is_string(el))
-            return json_deep_copy(el);
-    }
-    json_t *o = json_object();
-    json_object_foreach((json_t *)x, k, el) json_object_set_new(o, k, untag(el));
-    return o;
-}
-
-static int csv_value(buf *b, const json_t *x, int sep, int quote, int always, const csv_dates *d, buf *tmp,
-                     kerr *e)
-{
-    if (!x || json_is_null(x))
-        return 0;
-    if (json_is_string(x)) {
-        csv_field(b, json_string_value(x), json_string_length(x), sep, quote, always);
-        return 0;
-    }
-    if (json_is_object(x)) {
-        buf_reset(tmp);
-        int rc = csv_temporal(x, d, tmp, e);
-        if (rc < 0)
-            return -1;
-        if (rc > 0) {
-            csv_field(b, tmp->data ? tmp->data : "", tmp->len, sep, quote, always);
-            return 0;
-        }
-    }
-    json_t *u = json_is_object(x) || json_is_array(x) ? untag(x) : json_incref((json_t *)x);
-    char *s = json_dumps(u, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    json_decref(u);
-    csv_field(b, s, strlen(s), sep, quote, always);
-    free(s);
-    return 0;
 }
 
 static int csv_dates_init(task_ctx *c, csv_dates *d, kerr *e)
@@ -803,6 +744,106 @@ static int quote_mode(task_ctx *c, int *always, kerr *e)
     return rc;
 }
 
+/*
+ * IonToCsv's rows, read a member at a time (ion_reader_next_fields): the
+ * columns are the first struct row's field names (a later row's other
+ * fields are dropped, a missing one is empty); list rows and scalars give
+ * their values in order. Each value is formatted and quoted as it comes, into
+ * its column's buffer; the line is joined when the row ends.
+ */
+typedef struct csv_rows {
+    char **names;
+    size_t ncol, ncap;
+    buf *vals;       /* this row's fields by column (struct rows) or in order */
+    char *set;
+    size_t nvals;
+    size_t seq;      /* list rows: values so far */
+    size_t hint;     /* the column the next field likely is */
+    int have_names;  /* the first struct row is done */
+    int64_t row;     /* 1-based, of the row being read */
+    const csv_dates *d;
+    int sep, quote, always, failed;
+    buf tmp;
+    kerr *e;
+} csv_rows;
+
+static int csv_row_field(void *ud, const char *name, ion_type t, const char *jtime, const char *text, size_t n)
+{
+    csv_rows *st = ud;
+    size_t col;
+    if (name) {
+        col = st->hint;
+        if (!(col < st->ncol && !strcmp(st->names[col], name))) {
+            for (col = 0; col < st->ncol && strcmp(st->names[col], name); col++)
+                ;
+            if (col == st->ncol) {
+                if (st->have_names)
+                    return 0; /* not a column */
+                if (st->ncol == st->ncap) {
+                    st->ncap = st->ncap ? st->ncap * 2 : 16;
+                    st->names = xrealloc(st->names, st->ncap * sizeof *st->names);
+                }
+                st->names[st->ncol++] = xstrdup(name);
+            }
+        }
+        st->hint = col + 1;
+    } else
+        col = st->seq++;
+    if (col >= st->nvals) {
+        size_t n2 = col + 16;
+        st->vals = xrealloc(st->vals, n2 * sizeof *st->vals);
+        st->set = xrealloc(st->set, n2);
+        for (size_t i = st->nvals; i < n2; i++) {
+            buf_init(&st->vals[i], 0);
+            st->set[i] = 0;
+        }
+        st->nvals = n2;
+    }
+    buf *o = &st->vals[col];
+    buf_reset(o);
+    st->set[col] = 1;
+    if (!text)
+        return 0;
+    if (t == ION_TIMESTAMP || jtime) {
+        buf_reset(&st->tmp);
+        int rc = csv_temporal_text(jtime ? jtime : "timestamp", text, st->d, &st->tmp, st->e);
+        if (rc < 0) {
+            st->failed = 1;
+            if (name)
+                kerr_prefix(st->e, "row %lld, field '%s'", (long long)st->row, name);
+            else
+                kerr_prefix(st->e, "row %lld, column %zu", (long long)st->row, col + 1);
+            return -1;
+        }
+        if (rc > 0) {
+            csv_field(o, st->tmp.data ? st->tmp.data : "", st->tmp.len, st->sep, st->quote, st->always);
+            return 0;
+        }
+    }
+    csv_field(o, text, n, st->sep, st->quote, st->always);
+    return 0;
+}
+
+/* After a row: the next one starts empty. */
+static void csv_rows_next(csv_rows *st)
+{
+    st->row++;
+    memset(st->set, 0, st->nvals);
+    st->seq = st->hint = 0;
+}
+
+static void csv_rows_free(csv_rows *st)
+{
+    for (size_t i = 0; i < st->ncol; i++)
+        free(st->names[i]);
+    free(st->names);
+    for (size_t i = 0; i < st->nvals; i++)
+        buf_free(&st->vals[i]);
+    free(st->vals);
+    free(st->set);
+    buf_free(&st->tmp);
+}
+
 static task_result ion_to_csv_run(task_ctx *c, kerr *e)
 {
     conv v;
@@ -829,67 +870,60 @@ static task_result ion_to_csv_run(task_ctx *c, kerr *e)
     }
     free(cs);
     ion_reader *r = ion_reader_new_file(v.in, ION_READ_TIMES);
-    json_t *row, *keys = NULL;
+    csv_rows st;
+    memset(&st, 0, sizeof st);
+    st.d = &d;
+    st.sep = sep;
+    st.quote = quote;
+    st.always = always;
+    st.e = e;
+    st.row = 1;
     ion_type t;
     int rc = 0, got;
-    int64_t rows = 0;
-    buf b, tmp;
+    buf b;
     buf_init(&b, 0);
-    buf_init(&tmp, 0);
-    while ((got = ion_reader_next(r, &row, &t, e)) == 1) {
+    while ((got = ion_reader_next_fields(r, csv_row_field, &st, &t, e)) == 1) {
         buf_reset(&b);
-        rows++;
-        if (json_is_object(row) && !csv_temporal(row, &d, &tmp, NULL)) {
-            if (!keys) {
-                keys = json_array();
-                const char *k;
-                json_t *x;
-                json_object_foreach(row, k, x) json_array_append_new(keys, json_string(k));
+        if (t == ION_STRUCT) {
+            if (!st.have_names) {
+                st.have_names = 1;
                 if (header) {
-                    for (size_t i = 0; i < json_array_size(keys); i++) {
+                    for (size_t i = 0; i < st.ncol; i++) {
                         if (i)
                             buf_putc(&b, (char)sep);
-                        csv_value(&b, json_array_get(keys, i), sep, quote, always, &d, &tmp, e);
+                        csv_field(&b, st.names[i], strlen(st.names[i]), sep, quote, always);
                     }
                     buf_puts(&b, nl);
                 }
             }
-            for (size_t i = 0; !rc && i < json_array_size(keys); i++) {
+            for (size_t i = 0; i < st.ncol; i++) {
                 if (i)
                     buf_putc(&b, (char)sep);
-                const char *k = json_string_value(json_array_get(keys, i));
-                if (csv_value(&b, json_object_get(row, k), sep, quote, always, &d, &tmp, e)) {
-                    kerr_prefix(e, "row %lld, field '%s'", (long long)rows, k);
-                    rc = -1;
-                }
+                if (i < st.nvals && st.set[i])
+                    buf_append(&b, st.vals[i].data, st.vals[i].len);
             }
-        } else if (json_is_array(row)) {
-            for (size_t i = 0; !rc && i < json_array_size(row); i++) {
+        } else {
+            for (size_t i = 0; i < st.seq; i++) {
                 if (i)
                     buf_putc(&b, (char)sep);
-                if (csv_value(&b, json_array_get(row, i), sep, quote, always, &d, &tmp, e)) {
-                    kerr_prefix(e, "row %lld, column %zu", (long long)rows, i + 1);
-                    rc = -1;
-                }
+                buf_append(&b, st.vals[i].data, st.vals[i].len);
             }
-        } else if (csv_value(&b, row, sep, quote, always, &d, &tmp, e)) {
-            kerr_prefix(e, "row %lld", (long long)rows);
-            rc = -1;
         }
         buf_puts(&b, nl);
-        json_decref(row);
-        if (rc || conv_row(&v, b.data, b.len, rows, e)) {
+        if (conv_row(&v, b.data, b.len, st.row, e)) {
             rc = -1;
             break;
         }
+        csv_rows_next(&st);
     }
     if (got < 0) {
-        kerr_prefix(e, "property 'from'");
+        if (!st.failed)
+            kerr_prefix(e, "property 'from'");
         rc = -1;
     }
-    json_decref(keys);
+    int64_t rows = st.row - 1;
+    csv_rows_free(&st);
     buf_free(&b);
-    buf_free(&tmp);
     free(nl);
     ion_reader_free(r);
     csv_dates_free(&d);

@@ -665,6 +665,12 @@ struct ion_reader {
     buf tok;
     kerr *e;
     buf *jout; /* ion_reader_next_json: JSON text goes here, no values are built */
+    /* ion_reader_next_fields: the callback of the top-level value's members */
+    ion_field_fn ffn;
+    void *fud;
+    buf fscratch;
+    const char *jtime; /* the java.time annotation of the last string read */
+    int in_symtab;     /* the top-level value is annotated $ion_symbol_table */
 };
 
 static ssize_t file_source(void *ud, char *b, size_t cap)
@@ -715,6 +721,7 @@ void ion_reader_free(ion_reader *r)
         return;
     free(r->own);
     buf_free(&r->tok);
+    buf_free(&r->fscratch);
     free(r);
 }
 
@@ -1349,6 +1356,37 @@ static int read_lob(ion_reader *r, json_t **out, ion_type *type)
 static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_type *type,
                       int *symtab);
 
+/* ion_reader_next_fields: hands the value just read (its JSON text in
+ * r->jout, its token in r->tok) to the callback. 0, or -1 when it refused. */
+static int field_call(ion_reader *r, const char *name, ion_type t)
+{
+    const char *text;
+    size_t n;
+    const char *jt = NULL;
+    switch (t) {
+    case ION_STRING: case ION_SYMBOL: case ION_CLOB: case ION_TIMESTAMP: case ION_BLOB:
+        text = r->tok.data ? r->tok.data : "";
+        n = r->tok.len;
+        if (t == ION_STRING)
+            jt = r->jtime;
+        break;
+    case ION_NULL:
+        text = NULL;
+        n = 0;
+        break;
+    default: /* numbers, bools, containers: their JSON text */
+        text = r->jout->data ? r->jout->data : "";
+        n = r->jout->len;
+        if (t == ION_FLOAT && n == 4 && !memcmp(text, "null", 4))
+            text = NULL, n = 0; /* nan, +inf, -inf */
+    }
+    if (r->ffn(r->fud, name, t, jt, text, n)) {
+        r->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
 /* A struct, the cursor past '{'. */
 static int read_struct(ion_reader *r, int depth, json_t **out)
 {
@@ -1410,7 +1448,10 @@ static int read_struct(ion_reader *r, int depth, json_t **out)
         first = 0;
         json_t *v;
         ion_type t;
-        if (read_value(r, depth + 1, 0, &v, &t, NULL)) {
+        int give = r->ffn && depth == 0 && !r->in_symtab;
+        if (give)
+            buf_reset(r->jout);
+        if (read_value(r, depth + 1, 0, &v, &t, NULL) || (v && give && field_call(r, name, t))) {
             if (name != small)
                 free(name);
             goto bad;
@@ -1467,7 +1508,9 @@ static int read_seq(ion_reader *r, int depth, int close, json_t **out)
         first = 0;
         json_t *v;
         ion_type t;
-        if (read_value(r, depth + 1, close == ')', &v, &t, NULL))
+        if (r->ffn && depth == 0)
+            buf_reset(r->jout);
+        if (read_value(r, depth + 1, close == ')', &v, &t, NULL) || (v && r->ffn && depth == 0 && field_call(r, NULL, t)))
             goto bad;
         if (!v) {
             fail(r, "bad UTF-8 in a string");
@@ -1534,8 +1577,10 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
         if (peek(r, 0) == ':' && peek(r, 1) == ':') {
             next_c(r);
             next_c(r);
-            if (symtab && !strcmp(buf_str(&r->tok), "$ion_symbol_table"))
+            if (symtab && !strcmp(buf_str(&r->tok), "$ion_symbol_table")) {
                 *symtab = 1;
+                r->in_symtab = 1; /* a symbol table's members are not a row's */
+            }
             if ((r->flags & ION_READ_TIMES) && !quoted)
                 jtime = ion_java_time(buf_str(&r->tok));
             continue;
@@ -1586,7 +1631,8 @@ static int read_value(ion_reader *r, int depth, int in_sexp, json_t **out, ion_t
             return -1;
         *type = ION_STRING;
         *out = str_value(r, ION_STRING);
-        if (jtime && *out) {
+        r->jtime = jtime;
+        if (jtime && *out && !r->jout) {
             json_t *o = json_object();
             char k[32];
             snprintf(k, sizeof k, "$ion_%s", jtime);
@@ -1728,6 +1774,62 @@ int ion_reader_next_json(ion_reader *r, buf *out, ion_type *type, kerr *e)
         rc = 1;
         break;
     }
+    r->jout = NULL;
+    r->flags = flags;
+    return rc;
+}
+
+int ion_reader_next_fields(ion_reader *r, ion_field_fn fn, void *ud, ion_type *type, kerr *e)
+{
+    ion_type t0;
+    if (!type)
+        type = &t0;
+    r->e = e;
+    if (r->failed)
+        return kerr_setc(e, KERR_INVALID, "ion: the reader failed before");
+    r->fud = ud;
+    r->jout = &r->fscratch;
+    int flags = r->flags, rc;
+    r->flags &= ION_READ_TIMES; /* nothing tagged: no value is built */
+    r->ffn = fn;
+    for (;;) {
+        r->in_symtab = 0;
+        buf_reset(&r->fscratch);
+        if (skip_ws(r)) {
+            rc = -1;
+            break;
+        }
+        if (peek(r, 0) < 0) {
+            rc = r->failed ? -1 : 0;
+            break;
+        }
+        int symtab = 0;
+        json_t *v;
+        int line = r->line, col = r->col;
+        r->jtime = NULL;
+        if (read_value(r, 0, 0, &v, type, &symtab)) {
+            rc = -1;
+            break;
+        }
+        if (!v) {
+            r->line = line;
+            r->col = col;
+            rc = fail(r, "bad UTF-8 in a string");
+            break;
+        }
+        if (*type == ION_SYMBOL && !strcmp(buf_str(&r->tok), "$ion_1_0"))
+            continue;
+        if (symtab && *type == ION_STRUCT)
+            continue;
+        if (*type != ION_STRUCT && *type != ION_LIST && *type != ION_SEXP && field_call(r, NULL, *type)) {
+            rc = -1;
+            break;
+        }
+        r->count++;
+        rc = 1;
+        break;
+    }
+    r->ffn = NULL;
     r->jout = NULL;
     r->flags = flags;
     return rc;

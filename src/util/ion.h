@@ -185,6 +185,20 @@ int ion_reader_next(ion_reader *r, json_t **out /* OUT */, ion_type *type /* OUT
  */
 struct buf;
 int ion_reader_next_json(ion_reader *r, struct buf *out, ion_type *type /* OUT */, kerr *e);
+/*
+ * A top-level value's members given one at a time, nothing built (IonToCsv's
+ * path): for a struct, fn(ud, name, ...) for each field; for a list or sexp,
+ * fn(ud, NULL, ...) for each element; for a scalar, fn once with name NULL.
+ * text is a string's, symbol's or clob's content, a timestamp's text, a
+ * blob's base64 (n bytes, borrowed for the call); a number, bool, list or
+ * struct as ion_reader_next_json's JSON text; NULL for null and for nan and
+ * the infinities. jtime: with ION_READ_TIMES, the java.time class a string is
+ * annotated with, else NULL. fn returns 0, or non-zero to stop (with e set by
+ * it): the reader then fails. Returns as ion_reader_next does, *type the
+ * top-level value's type. The version marker and symbol tables are skipped.
+ */
+typedef int (*ion_field_fn)(void *ud, const char *name, ion_type t, const char *jtime, const char *text, size_t n);
+int ion_reader_next_fields(ion_reader *r, ion_field_fn fn, void *ud, ion_type *type /* OUT */, kerr *e);
 /* Top-level values read so far. */
 uint64_t ion_reader_count(const ion_reader *r);
 

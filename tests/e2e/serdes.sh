@@ -242,7 +242,7 @@ assert json.loads(t) == [{"id": 1, "s": "a"}, {"id": 2, "s": "5 €"}], t' "$(fi
 
 # IonToCsv's quoteMode (Kestra's ALWAYS, REQUIRED, NON_NUMERIC), over alwaysDelimitText
 printf '{id:1,name:"a b",amount:12.50,neg:-3,code:"007",note:"x,y",e:""}\n' >"$work/q.ion"
-for m in ALWAYS:'"1","a b","12.5","-3","007","x,y",""' REQUIRED:'1,a b,12.5,-3,007,"x,y",' NON_NUMERIC:'1,"a b",12.5,-3,007,"x,y",'; do
+for m in ALWAYS:'"1","a b","12.50","-3","007","x,y",""' REQUIRED:'1,a b,12.50,-3,007,"x,y",' NON_NUMERIC:'1,"a b",12.50,-3,007,"x,y",'; do
     mode=${m%%:*}; want=${m#*:}
     convflow io.kestra.plugin.serdes.csv.IonToCsv UTF-8 "quoteMode: $mode
     alwaysDelimitText: true

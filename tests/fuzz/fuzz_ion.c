@@ -11,7 +11,10 @@
  * Then the input is read again with ion_reader_next_json (IonToJson's path,
  * no tree): it must accept what the plain reader accepts, and give JSON that
  * jansson reads back equal to the plain reading (numbers compared as
- * doubles, since the JSON path keeps Ion's digits).
+ * doubles, since the JSON path keeps Ion's digits). And once more with
+ * ion_reader_next_fields (IonToCsv's path, ION_READ_TIMES): it accepts the
+ * same values, gives a struct at least one member per distinct field, a
+ * list one per element, a scalar one call.
  */
 #include <math.h>
 #include <stdint.h>
@@ -71,7 +74,7 @@ static void json_path(const char *p, size_t n)
          * that is not UTF-8 (jansson's trees take it; JSON cannot) */
         if (a != b && !(a == 1 && b == -1 && strstr(e2.msg, "field name")))
             abort();
-        if (a != 1) {
+        if (a != 1 || b != 1) {
             json_decref(v);
             break;
         }
@@ -88,6 +91,39 @@ static void json_path(const char *p, size_t n)
         json_decref(v);
     }
     buf_free(&out);
+    ion_reader_free(plain);
+    ion_reader_free(fast);
+}
+
+static int count_field(void *ud, const char *name, ion_type t, const char *jtime, const char *text, size_t n)
+{
+    (*(size_t *)ud)++;
+    if (text && n && !text[0] && t != ION_STRING && t != ION_CLOB && t != ION_SYMBOL)
+        abort(); /* text is n bytes, not an empty string */
+    return 0;
+}
+
+static void fields_path(const char *p, size_t n)
+{
+    ion_reader *plain = ion_reader_new_mem(p, n, ION_READ_TIMES), *fast = ion_reader_new_mem(p, n, ION_READ_TIMES);
+    for (;;) {
+        json_t *v = NULL;
+        kerr e1 = KERR_INIT, e2 = KERR_INIT;
+        size_t calls = 0;
+        ion_type t;
+        int a = ion_reader_next(plain, &v, NULL, &e1);
+        int b = ion_reader_next_fields(fast, count_field, &calls, &t, &e2);
+        if (a != b && !(a == 1 && b == -1 && strstr(e2.msg, "field name")))
+            abort();
+        if (a != 1 || b != 1) {
+            json_decref(v);
+            break;
+        }
+        if (t == ION_STRUCT ? calls < json_object_size(v) - (json_object_size(v) == 1 && json_is_string(json_object_iter_value(json_object_iter(v))) ? 1 : 0)
+            : (t == ION_LIST || t == ION_SEXP) ? calls != json_array_size(v) : calls != 1)
+            abort();
+        json_decref(v);
+    }
     ion_reader_free(plain);
     ion_reader_free(fast);
 }
@@ -114,5 +150,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     ion_reader_free(r);
     json_path((const char *)data + 1, size - 1);
+    fields_path((const char *)data + 1, size - 1);
     return 0;
 }
