@@ -1728,6 +1728,30 @@ int ion_reader_next(ion_reader *r, json_t **out, ion_type *type, kerr *e)
     }
 }
 
+/* One top-level value for the two text paths below (r->jout set): 1 read
+ * (*skip set when it is the version marker or a symbol table, not a row),
+ * 0 at the end, -1 on an error. */
+static int top_value(ion_reader *r, ion_type *type, int *skip)
+{
+    *skip = 0;
+    if (skip_ws(r))
+        return -1;
+    if (peek(r, 0) < 0)
+        return r->failed ? -1 : 0;
+    int symtab = 0;
+    json_t *v;
+    int line = r->line, col = r->col;
+    if (read_value(r, 0, 0, &v, type, &symtab))
+        return -1;
+    if (!v) {
+        r->line = line;
+        r->col = col;
+        return fail(r, "bad UTF-8 in a string");
+    }
+    *skip = (*type == ION_SYMBOL && !strcmp(buf_str(&r->tok), "$ion_1_0")) || (symtab && *type == ION_STRUCT);
+    return 1;
+}
+
 int ion_reader_next_json(ion_reader *r, buf *out, ion_type *type, kerr *e)
 {
     ion_type t0;
@@ -1736,42 +1760,19 @@ int ion_reader_next_json(ion_reader *r, buf *out, ion_type *type, kerr *e)
     r->e = e;
     if (r->failed)
         return kerr_setc(e, KERR_INVALID, "ion: the reader failed before");
-    int flags = r->flags;
+    int flags = r->flags, rc, skip;
     r->flags = 0;
     r->jout = out;
-    int rc;
     for (;;) {
         size_t start = out->len;
-        if (skip_ws(r)) {
-            rc = -1;
-            break;
-        }
-        if (peek(r, 0) < 0) {
-            rc = r->failed ? -1 : 0;
-            break;
-        }
-        int symtab = 0;
-        json_t *v;
-        int line = r->line, col = r->col;
-        if (read_value(r, 0, 0, &v, type, &symtab)) {
-            rc = -1;
-            break;
-        }
-        if (!v) {
-            r->line = line;
-            r->col = col;
-            rc = fail(r, "bad UTF-8 in a string");
-            break;
-        }
-        /* the version marker and a symbol table are not rows */
-        if ((*type == ION_SYMBOL && out->len - start == 10 && !memcmp(out->data + start, "\"$ion_1_0\"", 10)) ||
-            (symtab && *type == ION_STRUCT)) {
+        rc = top_value(r, type, &skip);
+        if (rc == 1 && skip) {
             out->len = start;
             out->data[start] = '\0';
             continue;
         }
-        r->count++;
-        rc = 1;
+        if (rc == 1)
+            r->count++;
         break;
     }
     r->jout = NULL;
@@ -1789,44 +1790,20 @@ int ion_reader_next_fields(ion_reader *r, ion_field_fn fn, void *ud, ion_type *t
         return kerr_setc(e, KERR_INVALID, "ion: the reader failed before");
     r->fud = ud;
     r->jout = &r->fscratch;
-    int flags = r->flags, rc;
+    int flags = r->flags, rc, skip;
     r->flags &= ION_READ_TIMES; /* nothing tagged: no value is built */
     r->ffn = fn;
     for (;;) {
         r->in_symtab = 0;
-        buf_reset(&r->fscratch);
-        if (skip_ws(r)) {
-            rc = -1;
-            break;
-        }
-        if (peek(r, 0) < 0) {
-            rc = r->failed ? -1 : 0;
-            break;
-        }
-        int symtab = 0;
-        json_t *v;
-        int line = r->line, col = r->col;
         r->jtime = NULL;
-        if (read_value(r, 0, 0, &v, type, &symtab)) {
-            rc = -1;
-            break;
-        }
-        if (!v) {
-            r->line = line;
-            r->col = col;
-            rc = fail(r, "bad UTF-8 in a string");
-            break;
-        }
-        if (*type == ION_SYMBOL && !strcmp(buf_str(&r->tok), "$ion_1_0"))
+        buf_reset(&r->fscratch);
+        rc = top_value(r, type, &skip);
+        if (rc == 1 && skip)
             continue;
-        if (symtab && *type == ION_STRUCT)
-            continue;
-        if (*type != ION_STRUCT && *type != ION_LIST && *type != ION_SEXP && field_call(r, NULL, *type)) {
+        if (rc == 1 && *type != ION_STRUCT && *type != ION_LIST && *type != ION_SEXP && field_call(r, NULL, *type))
             rc = -1;
-            break;
-        }
-        r->count++;
-        rc = 1;
+        if (rc == 1)
+            r->count++;
         break;
     }
     r->ffn = NULL;
