@@ -339,12 +339,125 @@ static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
     return valid ? 0 : -1;
 }
 
+static int git_url_host(const char *url, char *host, size_t hostsz, int *port);
+static int git_guard(const char *url, kerr *e);
+
+/* Whether two Git URLs name the same server (host and port; two local
+ * paths count as the same): a submodule gets the task's credentials only
+ * then, so a submodule URL cannot make kite hand them to another host. */
+static int same_server(const char *a, const char *b)
+{
+    char ha[256], hb[256];
+    int pa, pb;
+    int la = git_url_host(a, ha, sizeof ha, &pa), lb = git_url_host(b, hb, sizeof hb, &pb);
+    if (la < 0 || lb < 0)
+        return 0;
+    if (la || lb)
+        return la == lb;
+    return pa == pb && !strcasecmp(ha, hb);
+}
+
+typedef struct subwalk {
+    const git_fetch_options *fo;  /* the clone's: callbacks and options */
+    gauth *auth;                  /* the task's credentials */
+    kerr *e;
+    int depth, count, failed;
+} subwalk;
+
+/* cloneSubmodules: every submodule of the clone is initialised and cloned
+ * at the commit the superproject records, recursively (8 levels at most),
+ * each URL resolved (relative ones against the superproject's remote) and
+ * put through security.ssrf as the task's own URL is. */
+static int submodule_cb(git_submodule *sm, const char *name, void *payload)
+{
+    subwalk *w = payload;
+    git_repository *parent = git_submodule_owner(sm);
+    const char *raw = git_submodule_url(sm);
+    git_buf abs = {0};
+    if (!raw || git_submodule_resolve_url(&abs, parent, raw)) {
+        kerr_set(w->e, "submodule '%s': no URL (.gitmodules)", name);
+        git_buf_dispose(&abs);
+        w->failed = 1;
+        return -1;
+    }
+    /* libgit2 1.5 resolves a relative URL against file:///x as file://x:
+     * put the third slash back (file://HOST/ is not a form libgit2 opens) */
+    char *url = !strncmp(abs.ptr, "file://", 7) && abs.ptr[7] != '/' ? xasprintf("file:///%s", abs.ptr + 7)
+                                                                      : xstrdup(abs.ptr);
+    git_buf_dispose(&abs);
+    if (git_guard(url, w->e)) {
+        kerr_prefix(w->e, "submodule '%s'", name);
+        goto bad;
+    }
+    gauth anon = *w->auth;
+    anon.user = anon.pass = anon.keyfile = anon.passphrase = NULL;
+    gauth own = *w->auth;
+    gauth *a = same_server(url, w->auth->url) ? &own : &anon;
+    a->tries = a->key_tried = a->pass_tried = a->refused = 0;
+    a->host_err = NULL;
+    a->url = url;
+    /* the URL checked above is the one fetched: written to the clone's
+     * .git/config (never to .gitmodules), then the submodule read again */
+    git_config *cfg = NULL;
+    git_submodule *sm2 = NULL;
+    char *key = xasprintf("submodule.%s.url", name);
+    int crc = git_submodule_init(sm, 0) || git_repository_config(&cfg, parent) ||
+              git_config_set_string(cfg, key, url) || git_submodule_lookup(&sm2, parent, name);
+    git_config_free(cfg);
+    free(key);
+    if (crc) {
+        const git_error *ge = git_error_last();
+        kerr_set(w->e, "submodule '%s': %s", name, ge && ge->message ? ge->message : "cannot be initialised");
+        git_submodule_free(sm2);
+        goto bad;
+    }
+    git_submodule_update_options uo;
+    git_submodule_update_options_init(&uo, GIT_SUBMODULE_UPDATE_OPTIONS_VERSION);
+    uo.fetch_opts = *w->fo;
+    uo.fetch_opts.callbacks.payload = a;
+    int urc = git_submodule_update(sm2, 0, &uo);
+    if (urc) {
+        const git_error *ge = git_error_last();
+        if (a->host_err)
+            kerr_set(w->e, "submodule '%s' (%s): %s", name, url, a->host_err);
+        else if (a->refused)
+            kerr_set(w->e, "submodule '%s' (%s): authentication failed (%s)", name, url,
+                     a == &anon ? "another server than the task's url: its credentials are not sent there"
+                                : "the credentials were refused");
+        else
+            kerr_set(w->e, "submodule '%s' (%s): %s", name, url, ge && ge->message ? ge->message : "update failed");
+        free(a->host_err);
+        git_submodule_free(sm2);
+        goto bad;
+    }
+    free(a->host_err);
+    w->count++;
+    if (w->depth < 8) {
+        git_repository *sub = NULL;
+        if (!git_submodule_open(&sub, sm2)) {
+            /* nested relative URLs resolve against this submodule's own remote */
+            w->depth++;
+            git_submodule_foreach(sub, submodule_cb, w);
+            w->depth--;
+            git_repository_free(sub);
+        }
+    }
+    git_submodule_free(sm2);
+    free(url);
+    return w->failed ? -1 : 0;
+bad:
+    free(url);
+    w->failed = 1;
+    return -1;
+}
+
 /* tasks_git_clone with strictHostKeyChecking (strict) and knownHosts (kh, or
  * NULL; kh_what names it in messages, NULL: property 'knownHosts'), and
  * trustedCaPemPath (ca, or NULL; ca_what names it, NULL: the property). */
 static int clone_checked(const char *url, const char *branch, const char *user, const char *pass, const char *key,
                          const char *passphrase, const char *tmp_root, const char *dest, int strict, const char *kh,
-                         const char *kh_what, const char *ca, const char *ca_what, kerr *e)
+                         const char *kh_what, const char *ca, const char *ca_what, int submodules, int *nsub,
+                         kerr *e)
 {
     if (git_start(e))
         return -1;
@@ -378,6 +491,20 @@ static int clone_checked(const char *url, const char *branch, const char *user, 
         o.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE; /* the checked host only */
     git_repository *repo = NULL;
     int rc = git_clone(&repo, url, dest, &o);
+    if (!rc && submodules) {
+        subwalk w = {.fo = &o.fetch_opts, .auth = &a, .e = e};
+        git_submodule_foreach(repo, submodule_cb, &w);
+        if (nsub)
+            *nsub = w.count;
+        if (w.failed) {
+            if (kpath) {
+                unlink(kpath);
+                free(kpath);
+            }
+            git_repository_free(repo);
+            return -1;
+        }
+    }
     if (kpath) {
         unlink(kpath);
         free(kpath);
@@ -405,7 +532,7 @@ int tasks_git_clone(const char *url, const char *branch, const char *user, const
 {
     return clone_checked(url, branch, user, pass, key, passphrase, tmp_root, dest, known_hosts != NULL, known_hosts,
                          "the known hosts given ($KITE_GIT_KNOWN_HOSTS)", ca_file && *ca_file ? ca_file : NULL,
-                         "$KITE_GIT_CA_FILE", e);
+                         "$KITE_GIT_CA_FILE", 0, NULL, e);
 }
 
 /* ---- the flow sync (tasks.h) --------------------------------------------------------------- */
@@ -665,23 +792,23 @@ static void gprops_free(gprops *g)
  * to. file:// and local paths open no connection. libgit2 resolves the
  * name again itself; redirects are not followed while the guard is on
  * (tasks_git_clone). */
-static int git_guard(const char *url, kerr *e)
+/* The host and port a Git URL connects to (https://, http://, ssh://,
+ * git://, or scp-like user@host:path). 1 for file:// and local paths (no
+ * connection), 0 with host set, -1 when no host can be read. */
+static int git_url_host(const char *url, char *host, size_t hostsz, int *port)
 {
-    if (!netguard_enabled())
-        return 0;
-    char host[256];
-    int port = 22;
+    *port = 22;
     const char *p = strstr(url, "://");
     if (p) {
         size_t sl = (size_t)(p - url);
         if ((sl == 4 && !strncasecmp(url, "file", 4)))
-            return 0;
-        port = sl == 5 && !strncasecmp(url, "https", 5) ? 443 : sl == 4 && !strncasecmp(url, "http", 4) ? 80
-               : sl == 3 && !strncasecmp(url, "git", 3) ? 9418 : 22;
+            return 1;
+        *port = sl == 5 && !strncasecmp(url, "https", 5) ? 443 : sl == 4 && !strncasecmp(url, "http", 4) ? 80
+                : sl == 3 && !strncasecmp(url, "git", 3) ? 9418 : 22;
         p += 3;
     } else {
         if (url[0] == '/' || url[0] == '.' || !strchr(url, ':'))
-            return 0; /* a local path */
+            return 1; /* a local path */
         p = url;
     }
     size_t auth = strcspn(p, "/");
@@ -695,13 +822,27 @@ static int git_guard(const char *url, kerr *e)
     } else {
         n = strcspn(p, ":/");
     }
-    if (!n || n >= sizeof host)
-        return kerr_setc(e, KERR_INVALID, "security.ssrf: cannot read the host of '%s'", url);
+    if (!n || n >= hostsz)
+        return -1;
     memcpy(host, p, n);
     host[n] = '\0';
     const char *after = p + n + (p[n] == ']');
     if (strstr(url, "://") && *after == ':' && after[1] >= '0' && after[1] <= '9')
-        port = atoi(after + 1);
+        *port = atoi(after + 1);
+    return 0;
+}
+
+static int git_guard(const char *url, kerr *e)
+{
+    if (!netguard_enabled())
+        return 0;
+    char host[256];
+    int port;
+    int local = git_url_host(url, host, sizeof host, &port);
+    if (local > 0)
+        return 0;
+    if (local < 0)
+        return kerr_setc(e, KERR_INVALID, "security.ssrf: cannot read the host of '%s'", url);
     kerr ge = KERR_INIT;
     if (netguard_check_host_all(host, port, &ge))
         return kerr_setc(e, ge.code, "git %s: %s", url, ge.msg);
@@ -772,8 +913,14 @@ static task_result clone_run(task_ctx *c, kerr *e)
     }
     dest = dir && *dir ? xasprintf("%s/%s", base, dir) : xstrdup(base);
     free(own);
-    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, g.ca, NULL, e))
+    int subs = 0, nsub = 0;
+    if (task_prop_bool(c, "cloneSubmodules", 0, &subs, e))
         goto out;
+    if (clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), dest, g.strict, g.kh, NULL, g.ca,
+                      NULL, subs, &nsub, e))
+        goto out;
+    if (subs)
+        task_log(c, LEVEL_INFO, "%d submodule%s cloned", nsub, nsub == 1 ? "" : "s");
     task_output(c, "directory", json_string(dest));
     res = TASK_SUCCESS;
 out:
@@ -823,7 +970,8 @@ static task_result sync_flows_run(task_ctx *c, kerr *e)
         goto out;
     }
     char *repo = xasprintf("%s/repo", clone);
-    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL, g.ca, NULL, e);
+    int crc = clone_checked(g.url, g.branch, g.user, g.pass, g.key, g.passphrase, tmp_root(c), repo, g.strict, g.kh, NULL,
+                            g.ca, NULL, 0, NULL, e);
     free(repo);
     if (crc)
         goto out;
@@ -1916,7 +2064,7 @@ const type_def tasks__git[] = {
         .props = PROPS(P_GIT_CONN, PSTR("branch", 0, NULL, "the branch (default: the remote's HEAD)"),
                        PSTR("directory", 0, NULL, "a folder inside the working directory"),
                        PINT("depth", 0, "1", "history depth (kite clones the whole history)"),
-                       PBOOL("cloneSubmodules", 0, "false", "also the submodules (not done by kite yet)")),
+                       PBOOL("cloneSubmodules", 0, "false", "also the submodules, recursively (a submodule on another server gets no credentials)")),
     },
     {
         .name = "git.sync_flows",

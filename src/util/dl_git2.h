@@ -12,6 +12,13 @@
 /* The functions kite calls, as named in the library. */
 #define DL_GIT2(X) \
     X(git_branch_create) \
+    X(git_submodule_lookup) \
+    X(git_submodule_init) \
+    X(git_submodule_free) \
+    X(git_repository_config) \
+    X(git_config_set_string) \
+    X(git_config_free) \
+    X(git_buf_dispose) \
     X(git_clone) \
     X(git_clone_options_init) \
     X(git_commit_create) \
@@ -51,6 +58,14 @@
     X(git_repository_index) \
     X(git_repository_set_head) \
     X(git_signature_free) \
+    X(git_submodule_foreach) \
+    X(git_submodule_name) \
+    X(git_submodule_owner) \
+    X(git_submodule_open) \
+    X(git_submodule_resolve_url) \
+    X(git_submodule_update) \
+    X(git_submodule_update_options_init) \
+    X(git_submodule_url) \
     X(git_signature_now) \
     X(git_tree_free) \
     X(git_tree_lookup)
@@ -62,6 +77,13 @@ extern struct dl_git2 dl_git2;
 
 /* Each call goes through the table. */
 #define git_branch_create (dl_git2.git_branch_create)
+#define git_submodule_lookup (dl_git2.git_submodule_lookup)
+#define git_submodule_init (dl_git2.git_submodule_init)
+#define git_submodule_free (dl_git2.git_submodule_free)
+#define git_repository_config (dl_git2.git_repository_config)
+#define git_config_set_string (dl_git2.git_config_set_string)
+#define git_config_free (dl_git2.git_config_free)
+#define git_buf_dispose (dl_git2.git_buf_dispose)
 #define git_clone (dl_git2.git_clone)
 #define git_clone_options_init (dl_git2.git_clone_options_init)
 #define git_commit_create (dl_git2.git_commit_create)
@@ -101,6 +123,14 @@ extern struct dl_git2 dl_git2;
 #define git_repository_index (dl_git2.git_repository_index)
 #define git_repository_set_head (dl_git2.git_repository_set_head)
 #define git_signature_free (dl_git2.git_signature_free)
+#define git_submodule_foreach (dl_git2.git_submodule_foreach)
+#define git_submodule_name (dl_git2.git_submodule_name)
+#define git_submodule_owner (dl_git2.git_submodule_owner)
+#define git_submodule_open (dl_git2.git_submodule_open)
+#define git_submodule_resolve_url (dl_git2.git_submodule_resolve_url)
+#define git_submodule_update (dl_git2.git_submodule_update)
+#define git_submodule_update_options_init (dl_git2.git_submodule_update_options_init)
+#define git_submodule_url (dl_git2.git_submodule_url)
 #define git_signature_now (dl_git2.git_signature_now)
 #define git_tree_free (dl_git2.git_tree_free)
 #define git_tree_lookup (dl_git2.git_tree_lookup)

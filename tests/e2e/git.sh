@@ -89,6 +89,51 @@ EOF
 timeout 60 "$KITE" run "$work/clone.yaml" --data "$work/d-clone" >"$work/out" 2>"$work/err"
 check clone_file_url '[ "$(state_of "$work/err")" = SUCCESS ] && grep -q "INFO  ls readme" "$work/err" && grep -q "broken.yml hello.yml marketing other.yml" "$work/err"'
 
+# ---- Clone with cloneSubmodules: nested, relative URLs; the SSRF guard ------------
+for r in deep sub super; do git init -q --bare -b main "$work/$r.git"; done
+git clone -q "$work/deep.git" "$work/w-deep" 2>/dev/null
+(cd "$work/w-deep" && echo deep >deep.txt && git add -A && git commit -qm d && git push -q origin main 2>/dev/null)
+git clone -q "$work/sub.git" "$work/w-sub" 2>/dev/null
+(cd "$work/w-sub" && echo sub >sub.txt && git -c protocol.file.allow=always submodule -q add ../deep.git inner &&
+    git add -A && git commit -qm s && git push -q origin main 2>/dev/null)
+git clone -q "$work/super.git" "$work/w-super" 2>/dev/null
+(cd "$work/w-super" && echo top >top.txt && git -c protocol.file.allow=always submodule -q add ../sub.git libs/sub &&
+    git add -A && git commit -qm t && git push -q origin main 2>/dev/null)
+# subclone NAME true|false [kite run args]: a Clone of super.git, then the
+# three files' contents logged as "files ..."
+subclone() {
+    cat >"$work/sub-$1.yaml" <<EOF
+id: subclone
+namespace: e2e.git
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: clone
+        type: io.kestra.plugin.git.Clone
+        url: file://$work/super.git
+        branch: main
+        cloneSubmodules: $2
+      - id: ls
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo "files \$(cat top.txt libs/sub/sub.txt libs/sub/inner/deep.txt 2>/dev/null | tr '\n' ' ')"
+EOF
+    local n=$1
+    shift 2
+    timeout 60 "$KITE" run "$work/sub-$n.yaml" --data "$work/d-sub-$n" "$@" >"$work/out" 2>"$work/err"
+}
+subclone on true
+check clone_submodules_recursive '[ "$(state_of "$work/err")" = SUCCESS ] && grep -q "files top sub deep" "$work/err" && grep -q "2 submodules cloned" "$work/err"'
+subclone off false
+check clone_without_submodules '[ "$(state_of "$work/err")" = SUCCESS ] && grep -q "files top $" "$work/err"'
+# a submodule whose URL is a loopback server, with the SSRF guard on
+(cd "$work/w-super" && git config -f .gitmodules submodule.libs/sub.url http://127.0.0.1:9/sub.git &&
+    git commit -qam "to loopback" && git push -q origin main 2>/dev/null)
+printf 'security:\n  ssrf:\n    enabled: true\n' >"$work/ssrf.yml"
+subclone ssrf true --config "$work/ssrf.yml"
+check clone_submodule_ssrf_refused '[ "$(state_of "$work/err")" = FAILED ] && grep -q "submodule .libs/sub.: git http://127.0.0.1:9/sub.git: security.ssrf: 127.0.0.1 is in the denied range" "$work/err"'
+
 # ---- SyncFlows: child namespaces, a bad file skipped, WARNING --------------------
 cat >"$work/sync.yaml" <<EOF
 id: sync
