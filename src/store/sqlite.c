@@ -1008,9 +1008,12 @@ fail:
 static void *ckpt_main(void *p)
 {
     sqlb *b = p;
-    conn *c = conn_open(b, NULL);
+    /* opened at the first checkpoint, not at start: each connection parses
+     * the schema (1.3 M instructions), and a short `kite run` ends before
+     * its first checkpoint */
+    conn *c = NULL;
     pthread_mutex_lock(&b->lock);
-    while (c && !b->ckpt_stop) {
+    while (!b->ckpt_stop) {
         if (!b->ckpt_pending) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -1021,6 +1024,10 @@ static void *ckpt_main(void *p)
             break;
         b->ckpt_pending = 0;
         pthread_mutex_unlock(&b->lock);
+        if (!c && !(c = conn_open(b, NULL))) {
+            pthread_mutex_lock(&b->lock);
+            break;
+        }
         int log = 0;
         sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
         if (log >= ckpt_soft(b)) {
