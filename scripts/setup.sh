@@ -15,7 +15,7 @@ python3-botocore
 libssl-dev
 libgnutls28-dev
 libavro-dev python3-avro time
-docker.io busybox-static file
+docker.io busybox-static file awscli
 libseccomp-dev
 chromium"
 

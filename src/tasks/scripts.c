@@ -48,6 +48,7 @@
 #include "util/mem.h"
 #include "util/proc.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,9 @@
 typedef enum lang {
     LANG_SHELL, LANG_PYTHON, LANG_NODE,
     /* the languages run only when their interpreter is installed (lang_info) */
-    LANG_R, LANG_JULIA, LANG_RUBY, LANG_PWSH, LANG_GO, LANG_LUA, LANG_PERL, LANG_PHP
+    LANG_R, LANG_JULIA, LANG_RUBY, LANG_PWSH, LANG_GO, LANG_LUA, LANG_PERL, LANG_PHP,
+    /* CLI tasks: shell commands for one tool, which must be on PATH (or in the image) */
+    LANG_AWS
 } lang;
 
 /* What a language needs: its interpreter (found on the child's PATH), how a
@@ -89,6 +92,7 @@ static const lang_info lang_infos[] = {
     [LANG_LUA] = {"lua", {"lua"}, ".lua", "lua5.4"},
     [LANG_PERL] = {"perl", {"perl"}, ".pl", "perl"},
     [LANG_PHP] = {"php", {"php"}, ".php", "php-cli"},
+    [LANG_AWS] = {"aws", {"/bin/sh"}, ".sh", "awscli"},
 };
 
 /* The image a language's task runs in on the Docker runner when the task
@@ -97,7 +101,7 @@ static const char *const lang_images[] = {
     [LANG_SHELL] = "ubuntu", [LANG_PYTHON] = "ghcr.io/kestra-io/kestrapy:latest", [LANG_NODE] = "node",
     [LANG_R] = "r-base", [LANG_JULIA] = "julia", [LANG_RUBY] = "ruby",
     [LANG_PWSH] = "mcr.microsoft.com/powershell", [LANG_GO] = "golang", [LANG_LUA] = "nickblah/lua",
-    [LANG_PERL] = "perl", [LANG_PHP] = "php",
+    [LANG_PERL] = "perl", [LANG_PHP] = "php", [LANG_AWS] = "amazon/aws-cli",
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -568,6 +572,34 @@ out:
     return rc;
 }
 
+/* AwsCLI's credentials and settings as the aws CLI reads them, as Kestra's
+ * AwsCLI sets them (the task's env may replace any). */
+static int aws_env(task_ctx *c, proc_env *env, kerr *e)
+{
+    static const char *const map[][2] = {
+        {"accessKeyId", "AWS_ACCESS_KEY_ID"}, {"secretKeyId", "AWS_SECRET_ACCESS_KEY"},
+        {"sessionToken", "AWS_SESSION_TOKEN"}, {"region", "AWS_DEFAULT_REGION"},
+        {"endpointOverride", "AWS_ENDPOINT_URL"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        char *v = NULL;
+        if (tasks__prop_text(c, map[i][0], NULL, &v, e))
+            return -1;
+        int rc = v ? proc_env_set(env, map[i][1], v, e) : 0;
+        free(v);
+        if (rc)
+            return kerr_prefix(e, "property '%s'", map[i][0]), -1;
+    }
+    char *fmt = NULL;
+    if (task_prop_string(c, "outputFormat", "JSON", &fmt, e))
+        return -1;
+    for (char *p = fmt; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    int rc = proc_env_set(env, "AWS_DEFAULT_OUTPUT", fmt, e);
+    free(fmt);
+    return rc;
+}
+
 /* The child's environment: PATH, HOME, LANG, WORKING_DIR, OUTPUT_DIR, then
  * the task's env (which may replace any of them). Nothing of kite's own
  * environment but USER, LOGNAME and TZ. *user_path: the task set PATH. */
@@ -596,6 +628,11 @@ static proc_env *build_env(srun *s, int *user_path, kerr *e)
     if (s->lg == LANG_PYTHON) {
         proc_env_set(env, "PYTHONUNBUFFERED", "1", e);
         proc_env_set(env, "PYTHONPATH", s->pydir, e);
+    }
+    if (s->lg == LANG_AWS && aws_env(s->c, env, e)) {
+        json_decref(v);
+        proc_env_free(env);
+        return NULL;
     }
     const char *k;
     json_t *val;
@@ -1160,6 +1197,7 @@ SCRIPT_HOOKS(php_script, LANG_PHP, 0, 0);
 SCRIPT_HOOKS(bash_legacy, LANG_SHELL, 1, 1);
 SCRIPT_HOOKS(python_legacy, LANG_PYTHON, 1, 1);
 SCRIPT_HOOKS(node_legacy, LANG_NODE, 1, 1);
+SCRIPT_HOOKS(aws_cli, LANG_AWS, 1, 0);
 
 /* ---- the family's types ------------------------------------------------------
  *
@@ -1326,6 +1364,28 @@ const type_def tasks__scripts[] = {
                        PSTR("nodePath", 0, "\"node\"", "the node binary"),
                        PSTR("npmPath", 0, "\"npm\"", "the npm binary"),
                        PSTRL("args", 0, NULL, "arguments of main.js")),
+    },
+
+    /* ---- CLI tasks: commands of one tool, as script.shell runs them ---- */
+    {
+        .name = "cli.aws_cli",
+        .hooks = &aws_cli_hooks,
+        .aliases = ALIASES("io.kestra.plugin.aws.cli.AwsCLI"),
+        .desc = "Run aws CLI commands (the aws binary on PATH, or the image amazon/aws-cli on runner.docker) "
+                "with the task's credentials in the aws CLI's environment variables.",
+        .props = PROPS(P_COMMANDS, P_SCRIPT_COMMON("amazon/aws-cli"),
+                       PSTR("accessKeyId", 0, NULL, "AWS_ACCESS_KEY_ID"),
+                       PSTR("secretKeyId", 0, NULL, "AWS_SECRET_ACCESS_KEY (never logged)"),
+                       PSTR("sessionToken", 0, NULL, "AWS_SESSION_TOKEN"),
+                       PSTR("region", 0, NULL, "AWS_DEFAULT_REGION"),
+                       PSTR("endpointOverride", 0, NULL, "AWS_ENDPOINT_URL: an S3-compatible or local endpoint"),
+                       PENUM("outputFormat", 0, "\"JSON\"", ENUMS("JSON", "TEXT", "TABLE", "YAML"),
+                             "AWS_DEFAULT_OUTPUT, the commands' output format"),
+                       PSTR("stsRoleArn", PF_NOTRUN, NULL, "a role to assume through STS (not run by kite yet)"),
+                       PSTR("stsRoleSessionName", PF_NOTRUN, NULL, "STS session name (not run by kite yet)"),
+                       PSTR("stsRoleExternalId", PF_NOTRUN, NULL, "STS external id (not run by kite yet)"),
+                       PDUR("stsRoleSessionDuration", PF_NOTRUN, NULL, "STS session duration (not run by kite yet)"),
+                       PSTR("stsEndpointOverride", PF_NOTRUN, NULL, "STS endpoint (not run by kite yet)")),
     },
 
     /* ---- task runners ---- */
