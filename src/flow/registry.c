@@ -336,10 +336,24 @@ const char *flow_type_missing_family(const char *name, char *out, size_t n)
     if (!family_of(name, fam, sizeof fam))
         return NULL;
     for (size_t i = 0; i < ntypes; i++)
-        for (const char *const *a = types[i]->aliases; a && *a; a++)
-            if (same_family(fam, *a))
+        for (const char *const *a = types[i]->aliases; a && *a; a++) {
+            char af[SUGGEST_MAXLEN + 1];
+            if (family_of(*a, af, sizeof af) && !strcasecmp(fam, af))
                 return NULL;
+        }
     snprintf(out, n, "%s", fam);
     return out;
+}
+
+const char *flow_type_near_family(const char *name, char *out, size_t n)
+{
+    char fam[SUGGEST_MAXLEN + 1];
+    if (!name || strlen(name) > SUGGEST_MAXLEN || !looks_like_class(name) || !family_of(name, fam, sizeof fam))
+        return NULL;
+    for (size_t i = 0; i < ntypes; i++)
+        for (const char *const *a = types[i]->aliases; a && *a; a++)
+            if (same_family(fam, *a) && family_of(*a, out, n) && strcasecmp(fam, out))
+                return out;
+    return NULL;
 }
 

@@ -129,11 +129,16 @@ const type_def *flow_type_find(const char *name);
  * kind (-1: any), or NULL when nothing is close. */
 const char *flow_type_suggest(const char *name, int kind);
 /* For a class name of a family kite has no type of (its package, with
- * Kestra's core as one family, none of whose aliases is within 2 edits):
- * the family, written into out (n bytes) and returned; else NULL. Data
- * driven: a family is known as soon as a table declares one of its types.
- * The suggestion above is then only looked for inside the family. */
+ * Kestra's core as one family): the family, written into out (n bytes) and
+ * returned; else NULL. Data driven: a family is known as soon as a table
+ * declares one of its types. The suggestion above is then only looked for
+ * inside the family (and the families within 2 edits of it). */
 const char *flow_type_missing_family(const char *name, char *out, size_t n);
+/* A family kite has that is within 2 edits of name's own but not it
+ * (io.kestra.plugin.aws.s3 for io.kestra.plugin.aws.sns.Publish), written
+ * into out and returned, or NULL: what a message names when the family was
+ * perhaps mistyped. */
+const char *flow_type_near_family(const char *name, char *out, size_t n);
 /* Calls fn for each registered type in canonical-name order. */
 void flow_registry_each(void (*fn)(const type_def *d, void *arg), void *arg);
 size_t flow_registry_count(void);

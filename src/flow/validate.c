@@ -597,8 +597,11 @@ static void check_task(vctx *v, const json_t *t, const char *path, int parent)
             const char *sug = flow_type_suggest(type, TK_RUNNABLE);
             if (!sug)
                 sug = flow_type_suggest(type, TK_FLOWABLE);
-            char fam[160];
-            if (!sug && flow_type_missing_family(type, fam, sizeof fam))
+            char fam[160], near[160];
+            if (!sug && flow_type_missing_family(type, fam, sizeof fam) && flow_type_near_family(type, near, sizeof near))
+                vctx_error(v, tp, "unknown task type '%s': no `%s` tasks in kite yet (kite has `%s` tasks)", type,
+                           fam, near);
+            else if (!sug && flow_type_missing_family(type, fam, sizeof fam))
                 vctx_error(v, tp, "unknown task type '%s': no `%s` tasks in kite yet", type, fam);
             else if (sug)
                 vctx_error(v, tp, "unknown task type '%s' (did you mean '%s'?)", type, sug);
@@ -690,8 +693,11 @@ static void check_plugin(vctx *v, const json_t *obj, const char *path, int kind,
         def = flow_type_find(type);
         if (!def) {
             const char *sug = flow_type_suggest(type, kind);
-            char fam[160];
-            if (!sug && flow_type_missing_family(type, fam, sizeof fam))
+            char fam[160], near[160];
+            if (!sug && flow_type_missing_family(type, fam, sizeof fam) && flow_type_near_family(type, near, sizeof near))
+                vctx_error(v, tp, "unknown %s type '%s': no `%s` %ss in kite yet (kite has `%s` %ss)", kn, type, fam,
+                           kn, near, kn);
+            else if (!sug && flow_type_missing_family(type, fam, sizeof fam))
                 vctx_error(v, tp, "unknown %s type '%s': no `%s` %ss in kite yet", kn, type, fam, kn);
             else if (sug)
                 vctx_error(v, tp, "unknown %s type '%s' (did you mean '%s'?)", kn, type, sug);

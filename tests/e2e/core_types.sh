@@ -465,6 +465,10 @@ printf 'id: dym\nnamespace: e2e.core\ntasks:\n  - id: a\n    type: io.kestra.plu
 has "validate: a near miss inside a family is suggested" "$work/err" "(did you mean 'io.kestra.plugin.core.log.Log'?)"
 has "validate: a family kite does not have is named" "$work/err" "no \`io.kestra.plugin.nosuchfamily\` tasks in kite yet"
 has "validate: a misspelt family is still that family" "$work/err" "did you mean 'io.kestra.plugin.scripts.python.Script'"
+printf 'id: dym2\nnamespace: e2e.core\ntasks:\n  - id: a\n    type: io.kestra.plugin.aws.sns.Publish\n' >"$work/dym2.yaml"
+"$KITE" validate "$work/dym2.yaml" >"$work/err" 2>&1
+has "validate: a family next to one kite has is named missing, with the one kite has" "$work/err" \
+    "dym2.yaml:5:11: error: unknown task type 'io.kestra.plugin.aws.sns.Publish': no \`io.kestra.plugin.aws.sns\` tasks in kite yet (kite has \`io.kestra.plugin.aws.s3\` tasks)"
 
 # ---- kite run --flows: one line for the invalid files the flow does not call -------------------
 mkdir -p "$work/flowsdir"

@@ -192,8 +192,16 @@ static void test_missing_family(void **state)
     assert_null(flow_type_missing_family("io.kestra.plugin.core.log.Nope", fam, sizeof fam));
     assert_null(flow_type_missing_family("io.kestra.plugin.core.nothere.Nope", fam, sizeof fam));
     assert_null(flow_type_missing_family("io.kestra.plugin.scripts.python.Nope", fam, sizeof fam));
-    /* two edits off is still the family */
-    assert_null(flow_type_missing_family("io.kestra.plugin.scrpts.python.Nope", fam, sizeof fam));
+    /* a family two edits off one kite has is missing, and that one is named beside it
+     * (io.kestra.plugin.aws.sns is not io.kestra.plugin.aws.s3) */
+    assert_string_equal(flow_type_missing_family("io.kestra.plugin.scrpts.python.Nope", fam, sizeof fam),
+                        "io.kestra.plugin.scrpts.python");
+    assert_string_equal(flow_type_near_family("io.kestra.plugin.scrpts.python.Nope", fam, sizeof fam),
+                        "io.kestra.plugin.scripts.python");
+    assert_string_equal(flow_type_near_family("io.kestra.plugin.aws.sns.Publish", fam, sizeof fam),
+                        "io.kestra.plugin.aws.s3");
+    assert_null(flow_type_near_family("io.kestra.plugin.scripts.python.Nope", fam, sizeof fam));
+    assert_null(flow_type_near_family("io.kestra.plugin.nosuchfamily.Run", fam, sizeof fam));
     /* not a class name */
     assert_null(flow_type_missing_family("log.nope", fam, sizeof fam));
     assert_null(flow_type_missing_family("Paralel", fam, sizeof fam));
@@ -366,7 +374,7 @@ static void check_prop(integrity *g, const char *type, const prop_def *p, int na
         !(p->type == PT_LIST || p->type == PT_MAP || p->type == PT_STRING ||
           p->type == PT_TASKS || p->type == PT_STRING_LIST || p->type == PT_CONDITIONS))
         bad(g, "%s.%s: PF_NONEMPTY on a type that cannot be empty", type, n);
-    if (p->flags & ~(PF_REQUIRED | PF_STATIC | PF_DEPRECATED | PF_NONEMPTY))
+    if (p->flags & ~(PF_REQUIRED | PF_STATIC | PF_DEPRECATED | PF_NONEMPTY | PF_NOTRUN))
         bad(g, "%s.%s: unknown flags", type, n);
     if (p->dflt) {
         json_error_t je;
