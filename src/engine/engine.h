@@ -272,6 +272,10 @@ int engine_replay(engine *en, const char *id, const char *taskrun_id,
  * taskRunList [...], inputs, outputs, labels, originalId, parentId... New
  * reference, or NULL with e set. */
 json_t *engine_execution_json(engine *en, const char *id, kerr *e);
+/* The same, but an execution of more than max_runs task runs comes without
+ * taskRunList and with "taskRunCount" (its task runs are then read in pages,
+ * GET /executions/{id}/taskruns): its JSON would be megabytes. */
+json_t *engine_execution_json_max(engine *en, const char *id, size_t max_runs, kerr *e);
 /* The same from a row, without taskRunList (searches: one read per page). */
 json_t *engine_json_execution(const store_execution *x);
 /* One entry of taskRunList: id, executionId, namespace, flowId, taskId,

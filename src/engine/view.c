@@ -13,6 +13,7 @@
 #include "engine/engine_int.h"
 #include "util/datetime.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* ---- pieces ------------------------------------------------------------------------------- */
@@ -181,6 +182,11 @@ json_t *engine_execution_metrics_json(store *st, const char *id, kerr *e)
 
 json_t *engine_execution_json(engine *en, const char *id, kerr *e)
 {
+    return engine_execution_json_max(en, id, SIZE_MAX, e);
+}
+
+json_t *engine_execution_json_max(engine *en, const char *id, size_t max_runs, kerr *e)
+{
     store_execution x = {0};
     if (store_execution_get(en->o.store, id, &x, e))
         return NULL;
@@ -192,10 +198,14 @@ json_t *engine_execution_json(engine *en, const char *id, kerr *e)
     }
     engine_execution_secrets(en, &x);
     json_t *o = engine_json_execution(&x);
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, engine_json_task_run(&x, &runs[i]));
-    json_object_set_new(o, "taskRunList", list);
+    if (n > max_runs) {
+        json_object_set_new(o, "taskRunCount", json_integer((json_int_t)n));
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, engine_json_task_run(&x, &runs[i]));
+        json_object_set_new(o, "taskRunList", list);
+    }
     store_task_runs_free(runs, n);
     store_execution_clear(&x);
     return o;

@@ -76,6 +76,8 @@ static const route_access table[] = {
     {"POST", API "/executions/{id}/resume", PA_EXECUTION_CREATE, PA_EXECUTION_READ, T_EXEC, NF_EXEC},
     {"GET", API "/executions/{id}/follow", PA_EXECUTION_READ, -1, T_EXEC, NF_EXEC},
     {"GET", API "/executions/{id}/file", PA_EXECUTION_READ, -1, T_EXEC, NF_EXEC},
+    {"GET", API "/executions/{id}/taskruns", PA_EXECUTION_READ, -1, T_EXEC, NF_EXEC},
+    {"GET", API "/executions/{id}/taskruns/groups", PA_EXECUTION_READ, -1, T_EXEC, NF_EXEC},
     {"POST", API "/executions/{namespace}/{flowId}", PA_EXECUTION_CREATE, PA_FLOW_READ, T_NS, NF_FLOW},
     {"POST", API "/executions/trigger/{namespace}/{flowId}", PA_EXECUTION_CREATE, PA_FLOW_READ, T_NS, NF_FLOW},
 

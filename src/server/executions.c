@@ -15,6 +15,7 @@
 #include "util/json_limits.h"
 #include "util/mem.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -23,16 +24,38 @@
 
 #define SEARCH_SCAN 10000
 
-static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char *id)
+/* ?taskRunsMax=N (GET /executions/{id} and its follow): SIZE_MAX when not
+ * given, -1 after a 400. */
+static int runs_max(srv_req *r, size_t *max)
+{
+    const char *m = srv_arg(r, "taskRunsMax");
+    long v;
+    *max = SIZE_MAX;
+    if (!m)
+        return 0;
+    if (srv__parse_size(m, 0, 1000000000L, &v)) {
+        srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'taskRunsMax': '%s' is not a number of task runs", m);
+        return -1;
+    }
+    *max = (size_t)v;
+    return 0;
+}
+
+static enum MHD_Result answer_execution_max(srv_req *r, unsigned status, const char *id, size_t max)
 {
     kerr e = KERR_INIT;
-    json_t *j = engine_execution_json(r->s->o.engine, id, &e);
+    json_t *j = engine_execution_json_max(r->s->o.engine, id, max, &e);
     if (!j) {
         if (e.code == KERR_NOT_FOUND)
             kerr_set(&e, "execution %s not found", id);
         return srv_kerr_error(r, &e);
     }
     return srv_json(r, status, j);
+}
+
+static enum MHD_Result answer_execution(srv_req *r, unsigned status, const char *id)
+{
+    return answer_execution_max(r, status, id, SIZE_MAX);
 }
 
 /* Labels from `labels=k:v` query arguments into an object; -1 after a 400. */
@@ -192,7 +215,13 @@ enum MHD_Result srv_exec_create(srv_req *r)
     return rc;
 }
 
-enum MHD_Result srv_exec_get(srv_req *r) { return answer_execution(r, MHD_HTTP_OK, r->params[0]); }
+enum MHD_Result srv_exec_get(srv_req *r)
+{
+    size_t max;
+    if (runs_max(r, &max))
+        return MHD_YES;
+    return answer_execution_max(r, MHD_HTTP_OK, r->params[0], max);
+}
 
 static int has_labels(const store_execution *x, const json_t *want)
 {
@@ -215,22 +244,8 @@ enum MHD_Result srv_exec_search(srv_req *r)
     srv_ns_filter nf;
     store_execution_query q = {.ns_prefix = srv_arg(r, "namespace"), .flow_id = srv_arg(r, "flowId"),
                                .ns_filter = srv_ns_filter_init(&nf, r, PA_EXECUTION_READ)};
-    json_t *states = srv_args_all(r, "state");
-    size_t i;
-    json_t *v;
-    json_array_foreach(states, i, v)
-    {
-        store_state st;
-        if (store_state_parse(json_string_value(v), &st)) {
-            enum MHD_Result rc = srv_error(r, MHD_HTTP_BAD_REQUEST,
-                                           "query 'state': '%s' is not a state (CREATED, RUNNING, SUCCESS, FAILED...)",
-                                           json_string_value(v));
-            json_decref(states);
-            return rc;
-        }
-        q.states |= STORE_STATE_BIT(st);
-    }
-    json_decref(states);
+    if (srv_args_states(r, &q.states))
+        return MHD_YES;
     int64_t from = 0, to = 0;
     const char *names[2] = {"startDate", "endDate"};
     int64_t *dst[2] = {&from, &to};
@@ -361,6 +376,7 @@ typedef struct follow {
     store *st;
     char id[STORE_ID_LEN + 1];
     size_t seen;            /* histories already sent */
+    size_t max_runs;        /* ?taskRunsMax */
 } follow;
 
 static int follow_poll(void *ud, buf *out)
@@ -375,7 +391,7 @@ static int follow_poll(void *ud, buf *out)
     int end = store_state_is_terminated(x.state);
     if (x.n_histories != f->seen) {
         f->seen = x.n_histories;
-        json_t *j = engine_execution_json(f->en, f->id, &e);
+        json_t *j = engine_execution_json_max(f->en, f->id, f->max_runs, &e);
         if (j) {
             char *s = srv_dump(j);
             if (s)
@@ -394,10 +410,12 @@ static int follow_poll(void *ud, buf *out)
 enum MHD_Result srv_exec_follow(srv_req *r)
 {
     store_execution x = {0};
-    if (read_execution(r, &x))
+    size_t max;
+    if (runs_max(r, &max) || read_execution(r, &x))
         return MHD_YES;
     store_execution_clear(&x);
     follow *f = xcalloc(1, sizeof *f);
+    f->max_runs = max;
     f->en = r->s->o.engine;
     f->st = r->s->o.store;
     snprintf(f->id, sizeof f->id, "%s", r->params[0]);

@@ -195,6 +195,27 @@ json_t *srv_args_all(srv_req *r, const char *name)
     return a.out;
 }
 
+int srv_args_states(srv_req *r, unsigned *states)
+{
+    json_t *all = srv_args_all(r, "state");
+    size_t i;
+    json_t *v;
+    *states = 0;
+    json_array_foreach(all, i, v)
+    {
+        store_state st;
+        if (store_state_parse(json_string_value(v), &st)) {
+            srv_error(r, MHD_HTTP_BAD_REQUEST, "query 'state': '%s' is not a state (CREATED, RUNNING, SUCCESS, FAILED...)",
+                      json_string_value(v));
+            json_decref(all);
+            return -1;
+        }
+        *states |= STORE_STATE_BIT(st);
+    }
+    json_decref(all);
+    return 0;
+}
+
 int srv__parse_size(const char *s, long min, long max, long *out)
 {
     char *end;

@@ -205,6 +205,9 @@ int srv_paging(srv_req *r, size_t *offset, size_t *limit, size_t *page);
 json_t *srv_body_json(srv_req *r, int any);
 /* Every value of a repeated query argument (e.g. labels=k:v&labels=a:b). */
 json_t *srv_args_all(srv_req *r, const char *name);
+/* The `state` arguments (repeated) as a set of STORE_STATE_BIT; -1 after
+ * answering 400 for a name that is not a state. */
+int srv_args_states(srv_req *r, unsigned *states /* OUT */);
 
 /* The route table, for the OpenAPI document. */
 const srv_route *srv_routes(size_t *n);
@@ -358,6 +361,9 @@ enum MHD_Result srv_exec_replay(srv_req *r);
 enum MHD_Result srv_exec_resume(srv_req *r);
 enum MHD_Result srv_exec_follow(srv_req *r);
 enum MHD_Result srv_exec_file(srv_req *r);
+/* taskruns.c */
+enum MHD_Result srv_exec_taskruns(srv_req *r);
+enum MHD_Result srv_exec_taskrun_groups(srv_req *r);
 enum MHD_Result srv_exec_stats(srv_req *r);
 enum MHD_Result srv_exec_labels(srv_req *r);
 enum MHD_Result srv_exec_labels_ids(srv_req *r);

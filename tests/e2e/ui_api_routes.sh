@@ -284,6 +284,40 @@ req GET /flows/company.team/f/dependencies
 ok "the admin sees company.other's caller" has_edge company.other_caller company.team_f FLOW_TASK
 req DELETE /executions/kill/by-ids -H 'Content-Type: application/json' -d "[\"$OTHER_S\"]"
 
+# ---- an execution's task runs in pages, and folded into groups -------------------------------
+yflow 'id: each5
+namespace: ui.tr
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [a, b, c, d, e]
+    tasks:
+      - id: item
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"'
+ok "flow ui.tr.each5" code_is 200
+req POST "/executions/ui.tr/each5?wait=true"
+TRX=$(python3 -c "import json; print(json.load(open('$work/body'))['id'])")
+req GET "/executions/$TRX?taskRunsMax=6"
+ok "taskRunsMax=6 with 6 task runs: the usual execution" eval 'code_is 200 && jt "len(d[\"taskRunList\"]) == 6 and \"taskRunCount\" not in d"'
+req GET "/executions/$TRX?taskRunsMax=3"
+ok "taskRunsMax=3: no taskRunList, taskRunCount 6, the rest as usual" eval 'code_is 200 && jt "\"taskRunList\" not in d and d[\"taskRunCount\"] == 6 and d[\"state\"][\"current\"] == \"SUCCESS\" and d[\"flowId\"] == \"each5\""'
+req GET "/executions/$TRX?taskRunsMax=many"
+ok "taskRunsMax=many: 400 naming it" eval 'code_is 400 && jt "\"taskRunsMax\" in d[\"message\"]"'
+req GET "/executions/$TRX/taskruns/groups"
+ok "groups: the ForEach alone (its run inside), its 5 iterations folded with counts and span" eval 'code_is 200 && jt "d[\"total\"] == 6 and [(g[\"taskId\"], g[\"count\"], g[\"depth\"], g[\"counts\"]) for g in d[\"results\"]] == [(\"each\", 1, 0, {\"SUCCESS\": 1}), (\"item\", 5, 1, {\"SUCCESS\": 5})] and d[\"results\"][0][\"taskRun\"][\"taskId\"] == \"each\" and \"taskRun\" not in d[\"results\"][1] and d[\"results\"][1][\"parentTaskRunId\"] == d[\"results\"][0][\"taskRun\"][\"id\"] and d[\"results\"][1][\"startDate\"] <= d[\"results\"][1][\"endDate\"]"'
+PARENT=$(python3 -c "import json; print(json.load(open('$work/body'))['results'][1]['parentTaskRunId'])")
+req GET "/executions/$TRX/taskruns?parentTaskRunId=$PARENT&taskId=item&size=2&page=3"
+ok "a group's runs, page 3 of size 2: the 5th, total 5, as taskRunList has it" eval 'code_is 200 && jt "d[\"total\"] == 5 and [r[\"value\"] for r in d[\"results\"]] == [\"e\"] and d[\"results\"][0][\"outputs\"] == {\"value\": \"e\"}"'
+req GET "/executions/$TRX/taskruns?parentTaskRunId="
+ok "parentTaskRunId= (empty): the top level only" eval 'code_is 200 && jt "d[\"total\"] == 1 and d[\"results\"][0][\"taskId\"] == \"each\""'
+req GET "/executions/$TRX/taskruns?state=FAILED"
+ok "state=FAILED: none" eval 'code_is 200 && jt "d == {\"results\": [], \"total\": 0}"'
+req GET "/executions/$TRX/taskruns?state=NOPE"
+ok "state=NOPE: 400" code_is 400
+req GET "/executions/nosuchexecution0000000/taskruns"
+ok "an unknown execution: 404" code_is 404
+
 # ---- the OpenAPI document ------------------------------------------------------------------
 req GET /openapi.json
 ok "OpenAPI lists the new routes" jt "all(p in d['paths'] for p in ['/api/v1/flows/{namespace}/{id}/dependencies', '/api/v1/executions/statistics', '/api/v1/executions/kill/by-ids', '/api/v1/executions/restart/by-ids', '/api/v1/executions/by-ids', '/api/v1/executions/{id}/labels', '/api/v1/executions/labels/by-ids']) and 'delete' in d['paths']['/api/v1/executions/kill/by-ids'] and 'application/json' in d['paths']['/api/v1/executions/by-ids']['delete']['requestBody']['content']"

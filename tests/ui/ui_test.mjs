@@ -792,6 +792,45 @@ triggers:
   if ((await names('Flows it calls or triggers')).trim() !== 'none') throw new Error(`flaky downstream: ${await names('Flows it calls or triggers')}`);
 });
 
+await step('gantt: an execution of 2,500 task runs comes without them, its rows from the server, runs read a page at a time', async () => {
+  await must('POST', '/flows', `id: many_runs
+namespace: ${NS}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 2500) }}"
+    concurrencyLimit: 0
+    tasks:
+      - id: item
+        type: io.kestra.plugin.core.debug.Return
+        format: "v{{ taskrun.value }}"
+`, 'application/x-yaml');
+  const x0 = await must('POST', `/executions/${NS}/many_runs`);
+  await waitState(x0.id, ['SUCCESS']);
+  const light = await must('GET', `/executions/${x0.id}?taskRunsMax=2000`);
+  if (light.taskRunList || light.taskRunCount !== 2501) throw new Error(`?taskRunsMax=2000: taskRunList ${!!light.taskRunList}, taskRunCount ${light.taskRunCount}`);
+  const seen = [];
+  const onResp = r => { if (r.url().includes(`/executions/${x0.id}`)) seen.push(r.url().replace(BASE, '')); };
+  page.on('response', onResp);
+  await page.goto(ui(`/executions/${x0.id}/gantt`));
+  await page.locator('.grow.group', { hasText: 'item ×2500 · 2500 SUCCESS' }).waitFor();
+  await page.locator('.gantt .grow[data-task="each"] .bar.st-success').waitFor();
+  await page.click('.grow.group:has-text("item")');
+  await page.locator('.grow[data-task="item"]').first().waitFor();
+  // the last rows: their page is read when they scroll into view
+  await page.evaluate(() => { const el = document.querySelector('.vlist.gantt'); el.scrollTop = el.scrollHeight; });
+  const last = page.locator('.grow[data-task="item"]', { hasText: '2500' });
+  await last.waitFor();
+  await last.click();
+  await page.locator('.gantt-detail .val', { hasText: '"v2500"' }).waitFor();
+  page.off('response', onResp);
+  await shot('gantt-paged');
+  const whole = seen.filter(u => /\/executions\/[^/?]+(\?|$)/.test(u) && !u.includes('taskRunsMax'));
+  if (whole.length) throw new Error(`the whole execution was read: ${whole}`);
+  const pages = seen.filter(u => u.includes('/taskruns?')).map(u => new URL(BASE + u).searchParams.get('page'));
+  if (!pages.includes('1') || !pages.includes('5') || pages.length > 4) throw new Error(`pages read: ${pages}`);
+});
+
 // ---- the whole run ----------------------------------------------------------------------------
 await step('no request left the kite server', async () => {
   if (outside.length) throw new Error(`requests outside 127.0.0.1: ${[...new Set(outside)].slice(0, 10).join(', ')}`);

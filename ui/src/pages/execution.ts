@@ -8,6 +8,11 @@ import { inputField } from './flow';
 const ENDED = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED', 'RETRIED']);
 const TABS = ['gantt', 'logs', 'outputs', 'overview'];
 const t = (iso?: string) => (iso ? +new Date(iso) : NaN);
+// Past this many task runs an execution comes without its taskRunList (GET
+// /executions/{id}?taskRunsMax=): 10,000 runs are 8 MB the server takes ~2 s to
+// build. The Gantt then reads the server's groups and a group's runs in pages.
+const RUNS_MAX = 2000, PAGE = 500;
+const paged = (x: any) => !Array.isArray(x.taskRunList) && x.taskRunCount > 0;
 
 export async function executionPage(c: Ctx) {
   const id = c.params[0];
@@ -15,7 +20,7 @@ export async function executionPage(c: Ctx) {
   title(`Execution ${id} · ${tab}`);
   const base = `/ui/executions/${id}`;
   let x: any;
-  try { x = await api.get(`/executions/${id}`); } catch (e: any) { c.root.append(banner(e.message)); return; }
+  try { x = await api.get(`/executions/${id}?taskRunsMax=${RUNS_MAX}`); } catch (e: any) { c.root.append(banner(e.message)); return; }
   title(`${x.namespace}.${x.flowId} ${id} · ${tab}`);
   const badge = h('span', { id: 'exec-state' }, stateBadge(x.state?.current));
   const dur = h('span', { class: 'muted' });
@@ -56,7 +61,8 @@ export async function executionPage(c: Ctx) {
     let inputs: any[] = [];
     try {
       const f = await api.get(`/flows/${api.enc(x.namespace)}/${api.enc(x.flowId)}?revision=${x.flowRevision}`);
-      const paused = (x.taskRunList || []).find((r: any) => r.state?.current === 'PAUSED');
+      const paused = paged(x) ? (await api.get(`/executions/${id}/taskruns?state=PAUSED&size=1`)).results[0]
+        : (x.taskRunList || []).find((r: any) => r.state?.current === 'PAUSED');
       const find = (ts: any[]): any => { for (const tk of ts || []) { if (tk.id === paused?.taskId) return tk; for (const k of ['tasks', 'then', 'else', 'errors', 'finally']) { const r = find(tk[k]); if (r) return r; } } };
       inputs = find(f.tasks)?.onResume || [];
     } catch { /* no inputs then */ }
@@ -85,14 +91,14 @@ export async function executionPage(c: Ctx) {
   let stream: api.Stream | null = null;
   function follow() {
     stream?.close();
-    stream = api.sse(`/executions/${id}/follow`, (ev, data) => { if (ev === 'execution' || ev === 'message') { try { update(JSON.parse(data)); } catch { /* partial */ } } },
+    stream = api.sse(`/executions/${id}/follow?taskRunsMax=${RUNS_MAX}`, (ev, data) => { if (ev === 'execution' || ev === 'message') { try { update(JSON.parse(data)); } catch { /* partial */ } } },
       e => { if (!ENDED.has(x.state?.current)) toast(`live updates stopped: ${e.message}`, 'error'); });
   }
   update(x);
   if (!ENDED.has(x.state?.current)) follow();
   const tick = setInterval(() => { if (!ENDED.has(x.state?.current)) { update(x); } }, 1000);
   let cleanupTab: (() => void) | void;
-  if (tab === 'gantt') cleanupTab = ganttTab(body, x, listeners);
+  if (tab === 'gantt') cleanupTab = paged(x) ? pagedGanttTab(body, x, listeners) : ganttTab(body, x, listeners);
   else if (tab === 'logs') cleanupTab = logsTab(body, x);
   else if (tab === 'outputs') outputsTab(body, x, listeners);
   else overviewTab(body, x, listeners);
@@ -137,50 +143,135 @@ function ganttTab(root: HTMLElement, x0: any, listeners: ((x: any) => void)[]) {
     list.setCount(rows.length);
     list.refresh();
   }
-  function bar(r: any) {
-    const st = r.state || {};
-    const a = t(st.startDate), b = t(st.endDate) || (ENDED.has(st.current) ? a : Date.now());
-    const left = ((a - t0) / (t1 - t0)) * 100, w = Math.max(0.3, ((b - a) / (t1 - t0)) * 100);
-    const atts = (r.attempts || []).map((at: any, i: number) => {
-      const h0 = at.state?.histories || [];
-      const as = t(at.state?.startDate || h0[0]?.date), ae = t(at.state?.endDate || h0[h0.length - 1]?.date) || Date.now();
-      if (!isFinite(as) || b <= a) return null;
-      return h('span', { class: `attempt st-${String(at.state?.current || '').toLowerCase()}`, title: `attempt ${i + 1}: ${at.state?.current}`, style: { left: `${((as - a) / (b - a)) * 100}%`, width: `${Math.max(1, ((ae - as) / (b - a)) * 100)}%` } });
-    });
-    return h('div', { class: `bar st-${String(st.current || 'created').toLowerCase()}`, style: { left: `${Math.max(0, left)}%`, width: `${Math.min(100 - Math.max(0, left), w)}%` }, title: `${st.current} · ${fmtDuration(b - a)}` }, atts);
-  }
+  const bar = (r: any) => barOf(r, t0, t1);
   function renderRow(row: Row) {
     if (row.group) {
       const g = row.runs;
       const counts: Record<string, number> = {};
       let a = Infinity, b = 0;
       for (const r of g) { counts[r.state?.current] = (counts[r.state?.current] || 0) + 1; a = Math.min(a, t(r.state?.startDate) || Infinity); b = Math.max(b, t(r.state?.endDate) || Date.now()); }
-      const worst = ['FAILED', 'KILLED', 'RUNNING', 'WARNING', 'CREATED', 'SUCCESS'].find(s => counts[s]) || 'SUCCESS';
       const open = expanded.has(row.group);
-      return h('div', { class: 'grow group', onclick: () => { open ? expanded.delete(row.group!) : expanded.add(row.group!); build(); } },
-        h('div', { class: 'glabel', style: { paddingLeft: `${row.depth * 14 + 4}px` } }, h('span', { class: 'twisty' }, open ? '▾ ' : '▸ '), g[0].taskId, h('span', { class: 'muted small' }, ` ×${g.length} · ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)),
-        h('div', { class: 'gtrack' }, bar({ state: { current: worst, startDate: new Date(a).toISOString(), endDate: new Date(b).toISOString() } })));
+      return groupRow(g[0].taskId, row.depth, g.length, counts, a, b, open, () => { open ? expanded.delete(row.group!) : expanded.add(row.group!); build(); }, bar);
     }
-    const r = row.tr;
-    return h('div', { class: 'grow', tabindex: -1, 'data-taskrun': r.id, 'data-task': r.taskId, onclick: () => showDetail(r) },
-      h('div', { class: 'glabel', style: { paddingLeft: `${row.depth * 14 + 4}px` } }, r.taskId, r.value !== undefined && r.value !== null ? h('span', { class: 'muted small' }, ` ${String(r.value).slice(0, 40)}`) : null,
-        (r.attempts || []).length > 1 ? h('span', { class: 'chip small' }, `${r.attempts.length} attempts`) : null),
-      h('div', { class: 'gtrack' }, bar(r)));
-  }
-  function showDetail(r: any) {
-    const st = r.state || {};
-    clear(detail, h('h3', null, r.taskId, ' ', stateBadge(st.current)),
-      h('div', { class: 'kv' }, h('span', null, 'task run'), h('span', { class: 'mono' }, r.id), h('span', null, 'started'), h('span', null, fmtDate(st.startDate)), h('span', null, 'duration'), h('span', null, fmtDuration(isoDurationMs(st.duration)))),
-      h('div', { class: 'actions' },
-        h('button', { onclick: async () => { try { const n = await api.json('POST', `/executions/${x.id}/replay${api.qs({ taskRunId: r.id })}`); go(`/executions/${n.id}`); } catch (e: any) { toast(e.message, 'error'); } } }, 'Replay from this task run'),
-        h('a', { class: 'button', href: `/ui/executions/${x.id}/logs?taskId=${api.enc(r.taskId)}`, 'data-link': '' }, 'Its logs')),
-      r.outputs ? outputsView(x, r.outputs) : null);
+    return runRow(row.tr, row.depth, bar, () => showDetail(detail, x, row.tr));
   }
   listeners.push(nx => { x = nx; build(); });
   filter.addEventListener('input', debounce(build, 150));
   build();
   // time marks grow while it runs
   const tm = setInterval(() => { if (!ENDED.has(x.state?.current)) build(); }, 1000);
+  return () => clearInterval(tm);
+}
+
+// the Gantt's rows: a group of the runs of one task (folded, with counts by
+// state and their span) and one task run
+function groupRow(taskId: string, depth: number, n: number, counts: Record<string, number>, a: number, b: number, open: boolean,
+  toggle: () => void, bar: (r: any) => HTMLElement) {
+  const worst = ['FAILED', 'KILLED', 'RUNNING', 'WARNING', 'CREATED', 'SUCCESS'].find(s => counts[s]) || 'SUCCESS';
+  return h('div', { class: 'grow group', onclick: toggle },
+    h('div', { class: 'glabel', style: { paddingLeft: `${depth * 14 + 4}px` } }, h('span', { class: 'twisty' }, open ? '▾ ' : '▸ '), taskId, h('span', { class: 'muted small' }, ` ×${n} · ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`)),
+    h('div', { class: 'gtrack' }, bar({ state: { current: worst, startDate: new Date(a).toISOString(), endDate: new Date(b).toISOString() } })));
+}
+
+function runRow(r: any, depth: number, bar: (r: any) => HTMLElement, onclick: () => void) {
+  return h('div', { class: 'grow', tabindex: -1, 'data-taskrun': r.id, 'data-task': r.taskId, onclick },
+    h('div', { class: 'glabel', style: { paddingLeft: `${depth * 14 + 4}px` } }, r.taskId, r.value !== undefined && r.value !== null ? h('span', { class: 'muted small' }, ` ${String(r.value).slice(0, 40)}`) : null,
+      (r.attempts || []).length > 1 ? h('span', { class: 'chip small' }, `${r.attempts.length} attempts`) : null),
+    h('div', { class: 'gtrack' }, bar(r)));
+}
+
+function showDetail(detail: HTMLElement, x: any, r: any) {
+  const st = r.state || {};
+  clear(detail, h('h3', null, r.taskId, ' ', stateBadge(st.current)),
+    h('div', { class: 'kv' }, h('span', null, 'task run'), h('span', { class: 'mono' }, r.id), h('span', null, 'started'), h('span', null, fmtDate(st.startDate)), h('span', null, 'duration'), h('span', null, fmtDuration(isoDurationMs(st.duration)))),
+    h('div', { class: 'actions' },
+      h('button', { onclick: async () => { try { const n = await api.json('POST', `/executions/${x.id}/replay${api.qs({ taskRunId: r.id })}`); go(`/executions/${n.id}`); } catch (e: any) { toast(e.message, 'error'); } } }, 'Replay from this task run'),
+      h('a', { class: 'button', href: `/ui/executions/${x.id}/logs?taskId=${api.enc(r.taskId)}`, 'data-link': '' }, 'Its logs')),
+    r.outputs ? outputsView(x, r.outputs) : null);
+}
+
+// A bar on the time line t0..t1 (ms) for a task run, its attempts inside it.
+function barOf(r: any, t0: number, t1: number) {
+  const st = r.state || {};
+  const a = t(st.startDate), b = t(st.endDate) || (ENDED.has(st.current) ? a : Date.now());
+  const left = ((a - t0) / (t1 - t0)) * 100, w = Math.max(0.3, ((b - a) / (t1 - t0)) * 100);
+  const atts = (r.attempts || []).map((at: any, i: number) => {
+    const h0 = at.state?.histories || [];
+    const as = t(at.state?.startDate || h0[0]?.date), ae = t(at.state?.endDate || h0[h0.length - 1]?.date) || Date.now();
+    if (!isFinite(as) || b <= a) return null;
+    return h('span', { class: `attempt st-${String(at.state?.current || '').toLowerCase()}`, title: `attempt ${i + 1}: ${at.state?.current}`, style: { left: `${((as - a) / (b - a)) * 100}%`, width: `${Math.max(1, ((ae - as) / (b - a)) * 100)}%` } });
+  });
+  return h('div', { class: `bar st-${String(st.current || 'created').toLowerCase()}`, style: { left: `${Math.max(0, left)}%`, width: `${Math.min(100 - Math.max(0, left), w)}%` }, title: `${st.current} · ${fmtDuration(b - a)}` }, atts);
+}
+
+// ---- the Gantt of an execution too large to load whole ---------------------------------
+// Rows from GET /executions/{id}/taskruns/groups; an unfolded group's runs are read
+// PAGE at a time (GET .../taskruns?parentTaskRunId=&taskId=&page=) as they scroll into view.
+interface PRow { g: any; i?: number; }
+function pagedGanttTab(root: HTMLElement, x0: any, listeners: ((x: any) => void)[]) {
+  let x = x0, groups: any[] = [], rows: PRow[] = [];
+  const expanded = new Set<string>(), runs = new Map<string, any[]>(), loading = new Set<string>();
+  let t0 = 0, t1 = 1;
+  const key = (g: any) => `${g.parentTaskRunId || ''}/${g.taskId}`;
+  const filter = h('input', { type: 'search', placeholder: 'filter tasks', 'aria-label': 'filter task runs', class: 'narrow' }) as HTMLInputElement;
+  const info = h('span', { class: 'muted small' });
+  const detail = h('div', { class: 'gantt-detail' });
+  const axis = h('div', { class: 'gantt-axis' });
+  const bar = (r: any) => barOf(r, t0, t1);
+  const list = virtualList(28, i => renderRow(rows[i]), 'gantt');
+  root.append(h('div', { class: 'filters' }, filter, info), axis, list.el, detail);
+  function layout() {
+    const f = filter.value.toLowerCase();
+    rows = [];
+    for (const g of groups) {
+      if (f && !`${g.taskId} ${Object.keys(g.counts).join(' ')}`.toLowerCase().includes(f)) continue;
+      rows.push({ g });
+      if (g.count > 1 && expanded.has(key(g))) for (let i = 0; i < g.count; i++) rows.push({ g, i });
+    }
+    t0 = t(x.state?.startDate) || Math.min(...groups.map(g => t(g.startDate)).filter(isFinite));
+    t1 = t(x.state?.endDate) || Date.now();
+    if (!(t1 > t0)) t1 = t0 + 1;
+    info.textContent = `${x.taskRunCount} task run(s) in ${groups.length} groups, read ${PAGE} at a time`;
+    const span = t1 - t0;
+    clear(axis, h('span', null, ''), h('div', { class: 'ticks' }, [0, 0.25, 0.5, 0.75, 1].map(p => h('span', { style: { left: `${p * 100}%` } }, fmtDuration(span * p)))));
+    list.setCount(rows.length);
+    list.refresh();
+  }
+  async function load() {
+    try {
+      const d = await api.get(`/executions/${x.id}/taskruns/groups`);
+      const before = new Map(groups.map(g => [key(g), g.count]));
+      groups = d.results || [];
+      x = { ...x, taskRunCount: d.total };
+      // a group that grew or still runs is read again
+      for (const g of groups) if (before.get(key(g)) !== g.count || !Object.keys(g.counts).every(s => ENDED.has(s))) runs.delete(key(g));
+      layout();
+    } catch (e: any) { clear(detail, banner(e.message)); }
+  }
+  function page(g: any, i: number) {
+    const k = key(g), p = Math.floor(i / PAGE), lk = `${k}#${p}`;
+    if (loading.has(lk)) return;
+    loading.add(lk);
+    api.get(`/executions/${x.id}/taskruns${api.qs({ parentTaskRunId: g.parentTaskRunId || '', taskId: g.taskId, page: p + 1, size: PAGE })}`)
+      .then((d: any) => { let a = runs.get(k); if (!a) runs.set(k, a = []); (d.results || []).forEach((r: any, j: number) => { a![p * PAGE + j] = r; }); list.refresh(); })
+      .catch((e: any) => toast(e.message, 'error'))
+      .finally(() => loading.delete(lk));
+  }
+  function renderRow(row: PRow) {
+    const g = row.g;
+    if (row.i === undefined) {
+      if (g.count === 1 && g.taskRun) return runRow(g.taskRun, g.depth, bar, () => showDetail(detail, x, g.taskRun));
+      const open = expanded.has(key(g));
+      return groupRow(g.taskId, g.depth, g.count, g.counts, t(g.startDate), t(g.endDate) || Date.now(), open, () => { open ? expanded.delete(key(g)) : expanded.add(key(g)); layout(); }, bar);
+    }
+    const r = runs.get(key(g))?.[row.i];
+    if (!r) { page(g, row.i); return h('div', { class: 'grow loading' }, h('div', { class: 'glabel muted small', style: { paddingLeft: `${(g.depth + 1) * 14 + 4}px` } }, `${g.taskId} #${row.i + 1} …`), h('div', { class: 'gtrack' })); }
+    return runRow(r, g.depth + 1, bar, () => showDetail(detail, x, r));
+  }
+  listeners.push(nx => { x = { ...nx, taskRunCount: nx.taskRunCount ?? x.taskRunCount }; load(); });
+  filter.addEventListener('input', debounce(layout, 150));
+  load();
+  const tm = setInterval(() => { if (!ENDED.has(x.state?.current)) load(); }, 2000);
   return () => clearInterval(tm);
 }
 
@@ -323,9 +414,12 @@ function ionLine(l: string): any {
 }
 
 function outputsTab(root: HTMLElement, x0: any, listeners: ((x: any) => void)[]) {
-  const draw = (x: any) => {
-    const trs = (x.taskRunList || []).filter((r: any) => r.outputs && Object.keys(r.outputs).length);
+  const draw = async (x: any) => {
+    // a large execution: the outputs of its first PAGE task runs (the Gantt has each one's)
+    const all = paged(x) ? ((await api.get(`/executions/${x.id}/taskruns?size=${PAGE}`).catch(() => ({}))).results || []) : x.taskRunList || [];
+    const trs = all.filter((r: any) => r.outputs && Object.keys(r.outputs).length);
     clear(root,
+      paged(x) ? h('p', { class: 'muted small' }, `the outputs of the first ${PAGE} of ${x.taskRunCount} task runs; the Gantt shows each one's`) : null,
       x.outputs ? h('div', { class: 'card' }, h('h3', null, 'Flow outputs'), outputsView(x, x.outputs)) : null,
       trs.length ? trs.slice(0, 500).map((r: any) => h('div', { class: 'card' }, h('h3', null, r.taskId, r.value !== undefined && r.value !== null ? h('span', { class: 'muted small' }, ` ${r.value}`) : null, ' ', stateBadge(r.state?.current)), outputsView(x, r.outputs))) : h('p', { class: 'empty' }, 'No task run has outputs yet.'));
   };
