@@ -158,3 +158,4 @@ $(SBX_INIT): src/util/sandbox_init.c
 	  -fno-asynchronous-unwind-tables -fno-pie -no-pie -s -Wall -Wextra -Werror -o $@ $<
 $(BUILD)/src/util/sandbox.o: $(SBX_INIT)
 $(BUILD)/src/util/sandbox.o: ALL_CFLAGS += -DKITE_SANDBOX_INIT_ELF='"$(SBX_INIT)"'
+$(SBX_INIT): src/util/sandbox_sys.h

@@ -23,7 +23,10 @@
  *   libseccomp) and execs the init. C (PID 2, the task), made by B
  *   before the mounts (a process just made waits for a CPU, ~3 ms under
  *   load: better while B works), waits on a futex until the root is built,
- *   then drops the same way, takes a process group of its own and execs.
+ *   then drops the same way, takes a process group of its own and execs;
+ *   it runs while B does, on the same TLS, so on raw system calls only
+ *   (sandbox_sys.h). A waits for C's exec before it ends, so the kite
+ *   thread resumes only once no child runs on its memory.
  *   The init is a static program of ~9 KB embedded in kite and
  *   exec'd from a memfd. Every clone shares kite's memory (nothing of kite's
  *   address space is copied) and the kite thread goes on only once B has
@@ -94,8 +97,33 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/sandbox_sys.h"
 
 #define STACK_SIZE  (256 * 1024)
+/* code that runs while another of the sandbox's children runs on kite's
+ * memory (and the kite thread's TLS): not instrumented by ThreadSanitizer */
+#if defined(__SANITIZE_THREAD__)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef NO_TSAN
+#define NO_TSAN
+#endif
+/* glibc's clone under its own name: ThreadSanitizer intercepts clone() and
+ * takes a clone of shared memory without CLONE_VFORK for a fork, resetting
+ * its state (in kite's memory) in the child */
+extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+#define raw_clone __clone
+/* how the children end: the system call itself (sanitizers intercept
+ * _exit, and would run their end-of-process work in kite's memory) */
+static __attribute__((noreturn)) void child_exit(int code)
+{
+    for (;;)
+        syscall(SYS_exit_group, code);
+}
 #define NET_POOL    64
 #define MAX_STEPS   16
 
@@ -288,7 +316,7 @@ static int make_userns(void)
         close(p[1]);
         while (read(p[0], &c, 1) < 0 && errno == EINTR)
             ;
-        _exit(0);
+        child_exit(0);
     }
     int err = errno;
     close(p[0]);
@@ -1114,20 +1142,20 @@ static void drop_all(sandbox *sb, int out, int err)
     if ((userns_setgroups && setgroups(0, NULL)) || setresgid(run_gid, run_gid, run_gid) ||
         setresuid(run_uid, run_uid, run_uid)) {
         fail_at(cs, "taking the task's user");
-        _exit(127);
+        child_exit(127);
     }
     struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
     if (setrlimit(RLIMIT_NPROC, &nproc)) {
         fail_at(cs, "the process limit");
-        _exit(127);
+        child_exit(127);
     }
     if (dup2(sb->null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
         fail_at(cs, "dup2");
-        _exit(127);
+        child_exit(127);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &seccomp_prog)) {
         fail_at(cs, "the seccomp filter");
-        _exit(127);
+        child_exit(127);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1145,12 +1173,12 @@ static int child_b(void *arg)
     stamp(cs, "namespaces");
     if (setsid() < 0) {
         fail_at(cs, "setsid");
-        _exit(127);
+        child_exit(127);
     }
     for (int c = 0; c < CG_N; c++)
         if (sb->cg_fd[c] >= 0 && write(sb->cg_fd[c], "0", 1) != 1) {
             fail_at(cs, "joining the run's cgroups");
-            _exit(127);
+            child_exit(127);
         }
     stamp(cs, "cgroups");
     /* the task's process (C, PID 2) now, waiting for the root: a process
@@ -1158,17 +1186,17 @@ static int child_b(void *arg)
      * builds the root rather than after. It shares B's memory (kite's) and
      * root and working folder (CLONE_FS) until it is let go. */
     atomic_store(&cs->c_tid, 1);
-    pid_t c = clone(child_c, sb->stack + 3 * STACK_SIZE, CLONE_VM | CLONE_FS | CLONE_CHILD_CLEARTID | SIGCHLD, sb,
+    pid_t c = raw_clone(child_c, sb->stack + 3 * STACK_SIZE, CLONE_VM | CLONE_FS | CLONE_CHILD_CLEARTID | SIGCHLD, sb,
                     NULL, NULL, (pid_t *)&cs->c_tid);
     if (c < 0) {
         atomic_store(&cs->c_tid, 0);
         fail_at(cs, "starting the task");
-        _exit(127);
+        child_exit(127);
     }
     sethostname("sandbox", 7);
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
         fail_at(cs, "making the mounts private");
-        _exit(127);
+        child_exit(127);
     }
     size_t sl = strlen(sb->stage);
     for (size_t i = 0; i < sb->nops; i++) {
@@ -1205,14 +1233,14 @@ static int child_b(void *arg)
         }
         if (rc) {
             fail_at(cs, "mount");
-            _exit(127);
+            child_exit(127);
         }
     }
     for (size_t i = 0; i < sb->nops; i++)
         if (sb->ops[i].seal && set_attr(sb->ops[i].dst, MOUNT_ATTR_RDONLY)) {
             cs->op = (int)i + 1;
             fail_at(cs, "mount");
-            _exit(127);
+            child_exit(127);
         }
     cs->op = 0;
     stamp(cs, "mounts");
@@ -1225,11 +1253,11 @@ static int child_b(void *arg)
      * /proc/self/mountinfo (mount points, not contents). */
     if (chdir(sb->stage) || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) {
         fail_at(cs, "entering the new root");
-        _exit(127);
+        child_exit(127);
     }
     if (sb->cwd && chdir(sb->cwd)) {
         fail_at(cs, "the working folder");
-        _exit(127);
+        child_exit(127);
     }
     stamp(cs, "new root");
     atomic_store(&cs->go, 1);
@@ -1249,51 +1277,91 @@ static int child_b(void *arg)
     char *const ienv[] = {NULL};
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) || fcntl(sb->status_w, F_SETFD, 0)) {
         fail_at(cs, "starting the sandbox's init");
-        _exit(127);
+        child_exit(127);
     }
     stamp(cs, "init");
     syscall(SYS_execveat, init_fd, "", iargv, ienv, AT_EMPTY_PATH);
     fail_at(cs, "starting the sandbox's init");
-    _exit(127);
+    child_exit(127);
 }
 
-/* C: the task. Waits until B has built the root, takes its own copy of
- * B's root and working folder, drops what B drops, leaves B's process group
- * (the init forwards signals to its own) and execs the program over the
- * PATH candidates. If B fails first, C dies with the namespace. */
-static int child_c(void *arg)
+/* C, the task's process, runs at the same time as B, on kite's memory and
+ * the kite thread's TLS: it uses raw system calls only (sandbox_sys.h), so
+ * that it never writes errno nor enters libc or a sanitizer's interceptors
+ * while B does. */
+NO_TSAN static void c_stamp(child_state *cs, const char *name)
+{
+    int i = atomic_fetch_add(&cs->nsteps, 1);
+    if (i < MAX_STEPS) {
+        sbx_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &cs->t[i], 0);
+        cs->names[i] = name;
+    }
+}
+
+NO_TSAN static __attribute__((noreturn)) void c_fail(child_state *cs, const char *step, long rc)
+{
+    cs->err = rc < 0 ? (int)-rc : EINVAL;
+    cs->step = step;
+    for (;;)
+        sbx_sys(SYS_exit_group, 127, 0, 0);
+}
+
+/* C: the task. Waits until B has built the root, takes its own copy of B's
+ * root and working folder, takes what B takes (drop_all), leaves B's
+ * process group (the init forwards signals to its own) and execs the
+ * program over the PATH candidates. If B fails, C dies with the namespace. */
+NO_TSAN static int child_c(void *arg)
 {
     sandbox *sb = arg;
     child_state *cs = &sb->cs;
     while (!atomic_load(&cs->go))
-        syscall(SYS_futex, &cs->go, FUTEX_WAIT, 0, NULL, NULL, 0);
-    stamp(cs, "task");
-    if (unshare(CLONE_FS)) {   /* its own root and working folder from now */
-        fail_at(cs, "taking the root");
-        _exit(127);
-    }
-    drop_all(sb, sb->out_fd, sb->err_fd);
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    closefrom(3);
-    stamp(cs, "exec");
+        sbx_sys6(SYS_futex, (long)&cs->go, FUTEX_WAIT, 0, 0, 0, 0);
+    c_stamp(cs, "task");
+    long rc;
+    if ((rc = sbx_sys(SYS_unshare, CLONE_FS, 0, 0)) < 0)   /* its own root and working folder */
+        c_fail(cs, "taking the root", rc);
+    if ((userns_setgroups && (rc = sbx_sys(SYS_setgroups, 0, 0, 0)) < 0) ||
+        (rc = sbx_sys(SYS_setresgid, run_gid, run_gid, run_gid)) < 0 ||
+        (rc = sbx_sys(SYS_setresuid, run_uid, run_uid, run_uid)) < 0)
+        c_fail(cs, "taking the task's user", rc);
+    struct rlimit nproc = {SANDBOX_NPROC_SHARED, SANDBOX_NPROC_SHARED};
+    if ((rc = sbx_sys6(SYS_prlimit64, 0, RLIMIT_NPROC, (long)&nproc, 0, 0, 0)) < 0)
+        c_fail(cs, "the process limit", rc);
+    const int to[3] = {sb->null_fd, sb->out_fd, sb->err_fd};
+    for (int fd = 0; fd < 3; fd++)
+        if (to[fd] != fd && (rc = sbx_sys(SYS_dup3, to[fd], fd, 0)) < 0)
+            c_fail(cs, "dup2", rc);
+    if ((rc = sbx_sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)) < 0 ||
+        (rc = sbx_sys6(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (long)&seccomp_prog, 0, 0, 0)) < 0)
+        c_fail(cs, "the seccomp filter", rc);
+    /* default dispositions: the kernel's struct sigaction, all zero is SIG_DFL */
+    struct {
+        unsigned long handler, flags, restorer, mask;
+    } ksa = {0, 0, 0, 0};
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sbx_sys6(SYS_rt_sigaction, sig, (long)&ksa, 0, 8, 0, 0);
+    sbx_sys(SYS_setpgid, 0, 0, 0);
+    unsigned long none = 0;
+    sbx_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+    sbx_sys(SYS_close_range, 3, ~0U, 0);
+    c_stamp(cs, "exec");
     int eacces = 0;
+    rc = -ENOENT;
     for (char **c = sb->cands; *c; c++) {
-        execve(*c, (char *const *)sb->argv, (char *const *)sb->envp);
-        if (errno == EACCES)
+        rc = sbx_sys(SYS_execve, *c, sb->argv, sb->envp);
+        if (rc == -EACCES)
             eacces = 1;
-        else if (errno != ENOENT && errno != ENOTDIR)
+        else if (rc != -ENOENT && rc != -ENOTDIR)
             break;
     }
-    if (eacces)
-        errno = EACCES;
-    fail_at(cs, "exec");
-    _exit(127);
+    c_fail(cs, "exec", eacces ? -EACCES : rc);
 }
 
-/* A: enters the user and network namespaces, clones B, ends. */
+static void a_wait(child_state *cs);
+
+/* A: enters the user and network namespaces, clones B, waits for the
+ * task's exec, ends. */
 static int child_a(void *arg)
 {
     sandbox *sb = arg;
@@ -1301,34 +1369,45 @@ static int child_a(void *arg)
     stamp(cs, "clone");
     if (setns(userns_fd, CLONE_NEWUSER)) {
         fail_at(cs, "entering the sandbox's user namespace");
-        _exit(0);
+        child_exit(0);
     }
     stamp(cs, "userns");
     if (!sb->host_network) {
         if (sb->net_fd >= 0) {
             if (setns(sb->net_fd, CLONE_NEWNET)) {
                 fail_at(cs, "entering an empty network namespace");
-                _exit(0);
+                child_exit(0);
             }
         } else {
             if (unshare(CLONE_NEWNET)) {
                 fail_at(cs, "making a network namespace");
-                _exit(0);
+                child_exit(0);
             }
             lo_up();
             cs->new_net_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         }
         stamp(cs, "netns");
     }
-    pid_t b = clone(child_b, sb->stack + 2 * STACK_SIZE,
-                    CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PARENT | CLONE_VM |
-                        CLONE_VFORK | SIGCHLD,
-                    sb);
-    if (b < 0)
+    pid_t b = raw_clone(child_b, sb->stack + 2 * STACK_SIZE,
+                        CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PARENT | CLONE_VM |
+                            CLONE_VFORK | SIGCHLD,
+                        sb);
+    if (b < 0) {
         fail_at(cs, "creating the namespaces");
-    else
+    } else {
         cs->pid = b;   /* also when B failed: it is to be reaped */
-    _exit(0);
+    }
+    a_wait(cs);
+    child_exit(0);
+}
+
+/* A, once B has exec'd the init (or died), waits for C's exec (or death)
+ * before it ends and so lets the kite thread go on: C runs on kite's memory
+ * until then. Not instrumented: it runs while C works. */
+NO_TSAN static void a_wait(child_state *cs)
+{
+    for (pid_t t; (t = atomic_load(&cs->c_tid)) != 0;)
+        syscall(SYS_futex, &cs->c_tid, FUTEX_WAIT, t, NULL, NULL, 0);
 }
 
 /* ---- A run ---------------------------------------------------------------------- */
@@ -1466,7 +1545,7 @@ int sandbox_spawn(void *ud, const proc_spawn_args *a, pid_t *pid, kerr *e)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     clock_gettime(CLOCK_MONOTONIC, &sb->t0);
-    pid_t apid = clone(child_a, sb->stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, sb);
+    pid_t apid = raw_clone(child_a, sb->stack + STACK_SIZE, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, sb);
     int err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (apid < 0) {

@@ -23,7 +23,7 @@
  * process (which shares kite's memory) leaves kite's address space, and a
  * static program without libc loads in a fraction of a static glibc one
  * (~0.25 against ~1 ms here). Hence no libc: system calls through the
- * small wrappers below (x86_64, aarch64). Signals stay blocked and are
+ * wrappers of sandbox_sys.h (x86_64, aarch64). Signals stay blocked and are
  * taken with rt_sigtimedwait, as tini does: a blocked signal is queued even
  * for a PID 1, and no handler (and no signal trampoline) is needed.
  *
@@ -36,29 +36,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "sandbox_sys.h"
+
+#define sys4(n, a, b, c, d) sbx_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
 #if defined(__x86_64__)
-static long sys4(long n, long a, long b, long c, long d)
-{
-    long r;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-    return r;
-}
 __asm__(".globl _start\n_start:\n xor %rbp, %rbp\n mov %rsp, %rdi\n and $-16, %rsp\n call init_main\n hlt\n");
 #elif defined(__aarch64__)
-static long sys4(long n, long a, long b, long c, long d)
-{
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-    return x0;
-}
 __asm__(".globl _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp\n bl init_main\n brk #0\n");
-#else
-#error "the sandbox's init has system call wrappers for x86_64 and aarch64 only"
 #endif
 
 #define KSIGSET_BYTES 8   /* the kernel's sigset_t */

@@ -4,6 +4,7 @@
  * host cannot make a sandbox.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,6 +246,51 @@ static void an_orphan_is_ended_with_the_task(void **state)
     buf_free(&O.err);
 }
 
+typedef struct par {
+    int rc, exited, code;
+    char out[64];
+} par;
+
+static void *par_run(void *arg)
+{
+    par *p = arg;
+    for (int i = 0; i < 5 && !p->rc; i++) {
+        sandbox_opts o = {0};
+        out O = {BUF_INIT, BUF_INIT};
+        proc_result r;
+        kerr e = KERR_INIT;
+        p->rc = run("echo $$; exit 7", &o, &O, &r, NULL, &e);
+        p->exited = r.exited;
+        p->code = r.exit_code;
+        snprintf(p->out, sizeof p->out, "%s", buf_str(&O.o));
+        buf_free(&O.o);
+        buf_free(&O.err);
+        if (!p->rc && (!r.exited || r.exit_code != 7 || strcmp(p->out, "2\n")))
+            p->rc = -2;
+    }
+    return NULL;
+}
+
+/* Worker threads run sandboxes at once: each its own namespaces, init and
+ * status. */
+static void runs_from_threads_at_once(void **state)
+{
+    if (no_sandbox())
+        return;
+    pthread_t t[3];
+    par p[3];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, par_run, &p[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        if (p[i].rc)
+            print_message("thread %d: rc %d exited %d code %d out '%s'\n", i, p[i].rc, p[i].exited, p[i].code,
+                          p[i].out);
+        assert_int_equal(p[i].rc, 0);
+    }
+}
+
 static void root_is_read_only(void **state)
 {
     if (no_sandbox())
@@ -335,6 +381,7 @@ int main(void)
         cmocka_unit_test(timeout_term_ends_the_task),
         cmocka_unit_test(a_term_trap_runs),
         cmocka_unit_test(an_orphan_is_ended_with_the_task),
+        cmocka_unit_test(runs_from_threads_at_once),
         cmocka_unit_test(root_is_read_only),
         cmocka_unit_test(seccomp_refuses_namespaces),
         cmocka_unit_test(missing_program_is_a_clear_error),
