@@ -594,6 +594,31 @@ if [ -n "${KITE_DUCKDB_LIB:-}" ]; then
     run duck "$work/duck.yaml"
     check duck "DuckDB through dlopen: values and a bound parameter" \
       'o["q"]["row"] == {"n": 42, "s": "x", "d": 1.5, "day": "2024-01-02", "p": 7}'
+    # nested values and zoned times (duckdb_value_varchar renders none of them:
+    # they came out as ''), with a parameter and a trailing semicolon
+    cat >"$work/duck_nested.yaml" <<'YAML'
+id: duck_nested
+namespace: company.team
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: |
+      SELECT [1, 2] AS l, {'a': 1, 'b': ['x']} AS st, MAP {'k': 3} AS m,
+        TIMESTAMPTZ '2024-01-02 03:04:05+00' AS tz, TIMETZ '03:04:05+02' AS ttz, :p AS p;
+    parameters:
+      p: 7
+    fetchType: FETCH_ONE
+  - id: noparam
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: |
+      SELECT 1 AS n, [{'x': 2}] AS l, TIMESTAMPTZ '2024-07-01 10:00:00+02' AS tz
+    fetchType: FETCH
+YAML
+    run duck_nested "$work/duck_nested.yaml"
+    check duck_nested "lists, structs and maps as JSON values, TIMESTAMPTZ as a timestamp, TIMETZ as text" \
+      'o["q"]["row"] == {"l": [1, 2], "st": {"a": 1, "b": ["x"]}, "m": {"k": 3}, "tz": "2024-01-02T03:04:05Z", "ttz": "03:04:05+02", "p": 7}'
+    check duck_nested "the same without parameters (types known when prepared)" \
+      'o["noparam"]["rows"] == [{"n": 1, "l": [{"x": 2}], "tz": "2024-07-01T08:00:00Z"}]'
     # Kestra's DuckDB files: inputFiles read by name and through {{ workingDir }},
     # outputFiles written at {{ outputFiles.x }}, outputDbFile and databaseUri
     printf 'id,name,amount\n1,alpha,10\n2,beta,32\n' >"$work/sales.csv"

@@ -66,6 +66,10 @@ static struct {
     void (*destroy_result)(duckdb_result *);
     int (*result_statement_type)(duckdb_result);
     const char *(*library_version)(void);
+    int (*prepared_type)(duckdb_prepared_statement);
+    idx_t (*pcol_count)(duckdb_prepared_statement);
+    int (*pcol_type)(duckdb_prepared_statement, idx_t);
+    const char *(*pcol_name)(duckdb_prepared_statement, idx_t);
 } dk;
 
 static pthread_once_t dk_once = PTHREAD_ONCE_INIT;
@@ -132,6 +136,10 @@ static void dk_load(void)
     SYM(destroy_result, "duckdb_destroy_result");
     SYM(result_statement_type, "duckdb_result_statement_type");
     SYM(library_version, "duckdb_library_version");
+    SYM(prepared_type, "duckdb_prepared_statement_type");
+    SYM(pcol_count, "duckdb_prepared_statement_column_count");
+    SYM(pcol_type, "duckdb_prepared_statement_column_type");
+    SYM(pcol_name, "duckdb_prepared_statement_column_name");
 #undef SYM
     dk_ok = 1;
 }
@@ -187,7 +195,66 @@ static int dk_alive(sql_conn *c)
 enum { DK_BOOL = 1, DK_TINYINT, DK_SMALLINT, DK_INTEGER, DK_BIGINT, DK_UTINYINT, DK_USMALLINT,
        DK_UINTEGER, DK_UBIGINT, DK_FLOAT, DK_DOUBLE, DK_TIMESTAMP, DK_DATE, DK_TIME,
        DK_INTERVAL, DK_HUGEINT, DK_VARCHAR, DK_BLOB, DK_DECIMAL, DK_TIMESTAMP_S,
-       DK_TIMESTAMP_MS, DK_TIMESTAMP_NS, DK_TIMESTAMP_TZ = 31, DK_UHUGEINT = 32 };
+       DK_TIMESTAMP_MS, DK_TIMESTAMP_NS, DK_ENUM = 23, DK_LIST = 24, DK_STRUCT = 25, DK_MAP = 26,
+       DK_UUID = 27, DK_UNION = 28, DK_BIT = 29, DK_TIME_TZ = 30, DK_TIMESTAMP_TZ = 31, DK_UHUGEINT = 32,
+       DK_ARRAY = 33 };
+
+/* duckdb_value_varchar renders neither nested values nor TIMESTAMPTZ /
+ * TIMETZ (it gives NULL): a SELECT with such columns runs as
+ *   SELECT * REPLACE (to_json("l") AS "l", CAST("tz" AS VARCHAR) AS "tz") FROM (<sql>)
+ * (one execution, the same parameters), nested values then read back as
+ * JSON. 1 for a nested type, 2 for one cast to text, 0 for the others. */
+static int dk_rewrite_kind(int type)
+{
+    switch (type) {
+    case DK_LIST: case DK_STRUCT: case DK_MAP: case DK_UNION: case DK_ARRAY: return 1;
+    case DK_TIMESTAMP_TZ: case DK_TIME_TZ: case DK_ENUM: case DK_BIT: case DK_UUID: return 2;
+    default: return 0;
+    }
+}
+
+/* The wrapped statement for a SELECT whose n columns have these names and
+ * types, or NULL when none is needed (or when two columns share a name,
+ * which REPLACE cannot tell apart). */
+static char *dk_wrap(idx_t nc, const char *const *names, const int *types, const char *sql)
+{
+    buf rep = BUF_INIT;
+    json_t *seen = json_object();
+    int need = 0, dup = 0;
+    for (idx_t k = 0; k < nc; k++) {
+        const char *name = names[k];
+        if (!name || json_object_get(seen, name))
+            dup = 1;
+        else
+            json_object_set_new(seen, name, json_true());
+        int kind = dk_rewrite_kind(types[k]);
+        if (!kind || !name)
+            continue;
+        buf q = BUF_INIT;
+        buf_putc(&q, '"');
+        for (const char *p = name; *p; p++) {
+            if (*p == '"')
+                buf_putc(&q, '"');
+            buf_putc(&q, *p);
+        }
+        buf_putc(&q, '"');
+        buf_printf(&rep, "%s%s(%s%s) AS %s", need ? ", " : "", kind == 1 ? "to_json" : "CAST", buf_str(&q),
+                   kind == 1 ? "" : " AS VARCHAR", buf_str(&q));
+        buf_free(&q);
+        need = 1;
+    }
+    json_decref(seen);
+    char *out = NULL;
+    if (need && !dup) {
+        size_t n = strlen(sql);
+        while (n && (sql[n - 1] == ';' || sql[n - 1] == ' ' || sql[n - 1] == '\n' || sql[n - 1] == '\t' ||
+                     sql[n - 1] == '\r'))
+            n--;
+        out = xasprintf("SELECT * REPLACE (%s) FROM (%.*s\n) AS kite_q", buf_str(&rep), (int)n, sql);
+    }
+    buf_free(&rep);
+    return out;
+}
 
 /* "2024-01-02 03:04:05.123+00" (DuckDB prints TIMESTAMPTZ in its own zone, UTC by default). */
 static json_t *dk_tstz(const char *s)
@@ -240,17 +307,9 @@ static json_t *dk_value(int type, const char *s, const char *tz)
     }
 }
 
-static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
-                   int *has_rows, int64_t *affected, kerr *e)
+/* Binds params (positional) to st. 0, or -1 with e set. */
+static int dk_bind(duckdb_prepared_statement st, const json_t *params, kerr *e)
 {
-    *has_rows = 0;
-    *affected = -1;
-    duckdb_prepared_statement st = NULL;
-    if (dk.prepare(c->con, sql, &st)) {
-        kerr_setc(e, KERR_INVALID, "%s", st ? dk.prepare_error(st) : "prepare failed");
-        dk.destroy_prepare(&st);
-        return -1;
-    }
     size_t i;
     json_t *v;
     json_array_foreach(params, i, v) {
@@ -271,10 +330,57 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
             rc = dk.bind_varchar(st, k, t);
             free(t);
         }
-        if (rc) {
-            dk.destroy_prepare(&st);
+        if (rc)
             return kerr_setc(e, KERR_INVALID, "parameter %zu cannot be bound", i + 1);
+    }
+    return 0;
+}
+
+static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_fn fn, sql_stop_fn stop, void *ud,
+                   int *has_rows, int64_t *affected, kerr *e)
+{
+    *has_rows = 0;
+    *affected = -1;
+    duckdb_prepared_statement st = NULL;
+    if (dk.prepare(c->con, sql, &st)) {
+        kerr_setc(e, KERR_INVALID, "%s", st ? dk.prepare_error(st) : "prepare failed");
+        dk.destroy_prepare(&st);
+        return -1;
+    }
+    /* nested and zoned columns: their original types, then the wrapped statement */
+    int *orig = NULL;
+    char *wrapped = NULL;
+    if (dk.prepared_type(st) == 1) {
+        idx_t onc = dk.pcol_count(st);
+        orig = xcalloc(onc + 1, sizeof *orig);
+        const char **onames = xcalloc(onc + 1, sizeof *onames);
+        for (idx_t k = 0; k < onc; k++) {
+            orig[k] = dk.pcol_type(st, k);
+            onames[k] = dk.pcol_name(st, k);
         }
+        wrapped = dk_wrap(onc, onames, orig, sql);
+        free(onames);
+        if (!wrapped) {
+            free(orig);
+            orig = NULL;
+        }
+    }
+    if (wrapped) {
+        duckdb_prepared_statement w = NULL;
+        if (dk.prepare(c->con, wrapped, &w)) {
+            dk.destroy_prepare(&w); /* keep the original: values as before */
+            free(orig);
+            orig = NULL;
+        } else {
+            dk.destroy_prepare(&st);
+            st = w;
+        }
+        free(wrapped);
+    }
+    if (dk_bind(st, params, e)) {
+        dk.destroy_prepare(&st);
+        free(orig);
+        return -1;
     }
     duckdb_result res;
     memset(&res, 0, sizeof res);
@@ -282,6 +388,7 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
         kerr_setc(e, KERR_INVALID, "%s", dk.result_error(&res) ? dk.result_error(&res) : "failed");
         dk.destroy_result(&res);
         dk.destroy_prepare(&st);
+        free(orig);
         return -1;
     }
     dk.destroy_prepare(&st);
@@ -293,6 +400,7 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
         *affected = (int64_t)dk.rows_changed(&res);
         if (stype != 4 /* EXPLAIN */ && stype != 17 /* PRAGMA */ && stype != 19 /* CALL */) {
             dk.destroy_result(&res);
+            free(orig);
             return 0;
         }
     }
@@ -300,6 +408,32 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
     int *types = xcalloc(nc + 1, sizeof *types);
     for (idx_t k = 0; k < nc; k++)
         types[k] = dk.column_type(&res, k);
+    if (!orig && stype == 1) {
+        /* a statement with parameters has no column types before it runs:
+         * when its result has nested or zoned columns, the SELECT runs
+         * once more, wrapped (the only case that runs a statement twice) */
+        const char **names = xcalloc(nc + 1, sizeof *names);
+        for (idx_t k = 0; k < nc; k++)
+            names[k] = dk.column_name(&res, k);
+        char *w = dk_wrap(nc, names, types, sql);
+        free(names);
+        duckdb_prepared_statement ws = NULL;
+        duckdb_result wres;
+        memset(&wres, 0, sizeof wres);
+        if (w && !dk.prepare(c->con, w, &ws) && !dk_bind(ws, params, e) && !dk.execute_prepared(ws, &wres)) {
+            dk.destroy_result(&res);
+            res = wres;
+            orig = types;
+            types = xcalloc(nc + 1, sizeof *types);
+            for (idx_t k = 0; k < nc; k++)
+                types[k] = dk.column_type(&res, k);
+            nr = dk.row_count(&res);
+        } else if (w) {
+            dk.destroy_result(&wres);
+        }
+        dk.destroy_prepare(&ws);
+        free(w);
+    }
     for (idx_t r = 0; r < nr && !rc; r++) {
         json_t *row = json_object();
         for (idx_t k = 0; k < nc; k++) {
@@ -308,7 +442,14 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
                 continue;
             }
             char *s = dk.value_varchar(&res, k, r);
-            json_object_set_new(row, dk.column_name(&res, k), dk_value(types[k], s ? s : "", c->tz));
+            json_t *val = NULL;
+            if (orig && s && dk_rewrite_kind(orig[k]) == 1)
+                val = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+            else if (orig && s && orig[k] == DK_TIMESTAMP_TZ)
+                val = dk_tstz(s);
+            if (!val)
+                val = dk_value(types[k], s ? s : "", c->tz);
+            json_object_set_new(row, dk.column_name(&res, k), val);
             dk.free_(s);
         }
         if (fn(ud, row, e))
@@ -316,6 +457,7 @@ static int dk_exec(sql_conn *c, const char *sql, const json_t *params, sql_row_f
         json_decref(row);
     }
     free(types);
+    free(orig);
     dk.destroy_result(&res);
     return rc;
 }
