@@ -14,13 +14,13 @@ SANITIZER ?=
 BUILD     ?= build$(if $(SANITIZER),-$(SANITIZER))
 CC        ?= cc
 OPT       ?= -O2
-PKGS      := yaml-0.1 jansson sqlite3 libpcre2-8 libmicrohttpd libcurl libssh libgit2 libpq libmariadb libmongoc-1.0 libsodium libcrypto gnutls avro-c libseccomp
+PKGS      := yaml-0.1 jansson sqlite3 libpcre2-8 libmicrohttpd libcurl libssh libgit2 libpq libmariadb libmongoc-1.0 libsodium libcrypto gnutls avro-c libseccomp libarchive
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lonig -lpthread -lm
 # kite itself links only its core: the client libraries below are opened on first use
 # (src/util/dl.h), so that a command that does not use them never maps them. Tests and
 # benches that call a client library directly keep linking all of DEPS_LIBS.
-LAZY_PKGS   := libmongoc-1.0 libpq libmariadb libgit2 libssh avro-c libcurl
+LAZY_PKGS   := libmongoc-1.0 libpq libmariadb libgit2 libssh avro-c libcurl libarchive
 KITE_LIBS   := $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -ljq -lonig -lpthread -lm -ldl
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \

@@ -17,6 +17,7 @@ libgnutls28-dev
 libavro-dev python3-avro time
 docker.io busybox-static file awscli
 libseccomp-dev
+libarchive-dev zip unzip
 chromium"
 
 missing=""

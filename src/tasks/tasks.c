@@ -76,6 +76,7 @@ static const family families[] = {
     FAMILY(tasks__serdes),
     FAMILY(tasks__avro),
     FAMILY(tasks__parquet),
+    FAMILY(tasks__compress),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
 };

@@ -60,6 +60,7 @@ TASKS__FAMILY(tasks__s3);          /* s3.c: io.kestra.plugin.aws.s3.* */
 TASKS__FAMILY(tasks__serdes);      /* serdes.c: CSV, JSON <-> Ion row files */
 TASKS__FAMILY(tasks__avro);        /* serdes_avro.c: Ion <-> Avro row files (libavro) */
 TASKS__FAMILY(tasks__parquet);     /* serdes_parquet.c: Ion <-> Parquet (DuckDB) */
+TASKS__FAMILY(tasks__compress);    /* compress.c: ArchiveDecompress (libarchive) */
 TASKS__FAMILY(tasks__triggers);    /* triggers.c (run by the scheduler) */
 TASKS__FAMILY(tasks__conditions);  /* conditions.c (evaluated by the scheduler) */
 

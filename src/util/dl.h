@@ -67,6 +67,7 @@ const char *dl_git2_load(void);      /* libgit2: Git tasks, git sync */
 const char *dl_ssh_load(void);       /* libssh: SSH and SFTP tasks, Git host keys */
 const char *dl_avro_load(void);      /* libavro: IonToAvro, AvroToIon */
 const char *dl_curl_load(void);      /* libcurl: util/httpc.c, httpc_smtp.c only */
+const char *dl_archive_load(void);   /* libarchive: ArchiveDecompress */
 
 /* For the per-library headers: a struct member, and a name in the list. */
 #define DL_SLOT(fn) __typeof__(fn) *fn;

@@ -2,6 +2,7 @@
  * dl_libs.c: the client libraries kite loads on first use (util/dl.h): one
  * line each, with the runtime soname and the Debian package that ships it.
  */
+#include "util/dl_archive.h"
 #include "util/dl_avro.h"
 #include "util/dl_curl.h"
 #include "util/dl_git2.h"
@@ -17,3 +18,4 @@ DL_DEFINE(git2, DL_GIT2, "libgit2.so.1.5", "Git tasks", "libgit2-1.5")
 DL_DEFINE(ssh, DL_SSH, "libssh.so.4", "SSH, SFTP and Git tasks", "libssh-4")
 DL_DEFINE(avro, DL_AVRO, "libavro.so.23", "Avro tasks", "libavro23")
 DL_DEFINE(curl, DL_CURL, "libcurl.so.4", "HTTP requests", "libcurl4")
+DL_DEFINE(archive, DL_ARCHIVE, "libarchive.so.13", "archive tasks", "libarchive13")

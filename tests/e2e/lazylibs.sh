@@ -35,6 +35,7 @@ LIBS=(
 "SSH|libssh.so.4|io.kestra.plugin.fs.ssh.Command|    host: 127.0.0.1\n    port: \"9\"\n    username: u\n    password: p\n    commands: [ \"true\" ]"
 "AVRO|libavro.so.23|io.kestra.plugin.serdes.avro.IonToAvro|    from: \"kestra:///none.ion\"\n    schema: '{\"type\": \"record\", \"name\": \"r\", \"fields\": []}'"
 "CURL|libcurl.so.4|io.kestra.plugin.core.http.Request|    uri: http://127.0.0.1:9/"
+"ARCHIVE|libarchive.so.13|io.kestra.plugin.compress.ArchiveDecompress|    from: \"kestra:///none.tar\"\n    algorithm: TAR"
 )
 
 for l in "${LIBS[@]}"; do
