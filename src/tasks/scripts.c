@@ -269,12 +269,98 @@ static const char kestra_py[] =
     "            Kestra._logger = log\n"
     "        return Kestra._logger\n";
 
+/* Does the folder dir (mode 0700, on the file system dev) hold exactly the
+ * entries names (n of them), and nothing else? */
+static int dir_holds(const char *dir, dev_t dev, const char *const *names, size_t n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct stat st;
+    int ok = fstat(dirfd(d), &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == dev &&
+             (st.st_mode & 07777) == 0700;
+    size_t seen = 0;
+    struct dirent *de;
+    while (ok && (de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+            continue;
+        int known = 0;
+        for (size_t i = 0; i < n && !known; i++)
+            known = !strcmp(names[i], nm);
+        ok = known;
+        seen++;
+    }
+    closedir(d);
+    return ok && seen == n;
+}
+
+/* Are a reused folder's bin/ and py/ still exactly what make_bindir writes
+ * (an earlier Python script may have changed them)? Reading them back costs
+ * less than writing them again: creating and removing files is what is slow
+ * on some disks. */
+static int bindir_intact(const srun *s)
+{
+    struct stat rst;
+    if (stat(s->rdir, &rst))
+        return 0;
+    static const char *const bins[] = {"python", "python3"};
+    static const char *const pys[] = {"kestra.py"};
+    if (!dir_holds(s->bindir, rst.st_dev, bins, 2) || !dir_holds(s->pydir, rst.st_dev, pys, 1))
+        return 0;
+    for (size_t i = 0; i < 2; i++) {
+        char *l = xasprintf("%s/%s", s->bindir, bins[i]);
+        char lbuf[sizeof PYTHON_BIN + 1];
+        ssize_t n = readlink(l, lbuf, sizeof lbuf);
+        free(l);
+        if (n != (ssize_t)sizeof PYTHON_BIN - 1 || memcmp(lbuf, PYTHON_BIN, (size_t)n))
+            return 0;
+    }
+    char *f = xasprintf("%s/kestra.py", s->pydir);
+    int fd = open(f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(f);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    char kbuf[sizeof kestra_py + 1];
+    size_t got = 0;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600 &&
+             st.st_nlink == 1 && st.st_size == (off_t)sizeof kestra_py - 1;
+    while (ok && got < sizeof kbuf) {
+        ssize_t n = read(fd, kbuf + got, sizeof kbuf - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    return ok && got == sizeof kestra_py - 1 && !memcmp(kbuf, kestra_py, got);
+}
+
 /* The Python folders: bin/ (python and python3 -> /usr/bin/python3) and
- * py/ (kestra.py). */
-static int make_bindir(srun *s, kerr *e)
+ * py/ (kestra.py). A reused folder keeps them (srun_free gives them back
+ * as they are): they are written again only when they changed. */
+static int make_bindir(srun *s, int reused, kerr *e)
 {
     s->bindir = xasprintf("%s/bin", s->rdir);
-    if (mkdir(s->bindir, 0700) && errno != EEXIST) /* EEXIST: a reused folder's, empty */
+    s->pydir = xasprintf("%s/py", s->rdir);
+    if (reused) {
+        if (bindir_intact(s))
+            return 0;
+        /* changed, or left by a script of another language: written again */
+        const char *const dirs[] = {s->bindir, s->pydir};
+        for (size_t i = 0; i < 2; i++) {
+            struct stat st;
+            if (lstat(dirs[i], &st))
+                continue;
+            kerr re = KERR_INIT;
+            if (!S_ISDIR(st.st_mode) ? unlink(dirs[i]) != 0 && kerr_set(&re, "%s", strerror(errno))
+                                     : proc_workdir_remove(dirs[i], NULL, NULL, &re) < 0)
+                return kerr_set(e, "cannot remove %s: %s", dirs[i], re.msg);
+        }
+    }
+    if (mkdir(s->bindir, 0700))
         return kerr_set(e, "cannot create %s: %s", s->bindir, strerror(errno));
     static const char *const names[] = {"python", "python3"};
     for (size_t i = 0; i < 2; i++) {
@@ -284,8 +370,7 @@ static int make_bindir(srun *s, kerr *e)
         if (rc)
             return kerr_set(e, "cannot create the python link in %s: %s", s->bindir, strerror(errno));
     }
-    s->pydir = xasprintf("%s/py", s->rdir);
-    if (mkdir(s->pydir, 0700) && errno != EEXIST)
+    if (mkdir(s->pydir, 0700))
         return kerr_set(e, "cannot create %s: %s", s->pydir, strerror(errno));
     char *f = xasprintf("%s/kestra.py", s->pydir);
     int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -820,8 +905,8 @@ static void srun_free(srun *s)
         /* emptied and kept for the next script when it holds out/ and work/
          * (proc_workdir_give): a folder costs more than a spawn on some disks */
         static const char *const subdirs[] = {"out", "work", NULL};
-        static const char *const py_subdirs[] = {"out", "work", "bin", "py", NULL};
-        if (proc_workdir_give(s->rdir, s->bindir ? py_subdirs : subdirs, &e) < 0)
+        static const char *const py_kept[] = {"bin", "py", NULL};
+        if (proc_workdir_give(s->rdir, subdirs, s->bindir ? py_kept : NULL, &e) < 0)
             task_log(s->c, LEVEL_WARN, "cannot remove the run folder: %s", e.msg);
     }
     json_decref(s->localized);
@@ -996,7 +1081,7 @@ static task_result script_run(task_ctx *c, lang lg, int commands, int legacy, ke
             goto out;
         }
     }
-    if (s.lg == LANG_PYTHON && make_bindir(&s, e))
+    if (s.lg == LANG_PYTHON && make_bindir(&s, reused, e))
         goto out;
 
     int changed = 0;

@@ -250,7 +250,8 @@ int proc_workdir_remove(const char *dir, const char *const *keep,
 
 /* proc_workdir_new, or a folder of the same root and prefix given back by
  * proc_workdir_give (*reused 1): then it holds the sub-folders it was given
- * back with, empty, and nothing else, all mode 0700. */
+ * back with, empty (but the kept ones, as they were), and nothing else, all
+ * mode 0700. */
 int proc_workdir_take(const char *root, const char *prefix, char **path /* OUT */, int *reused /* OUT */,
                       kerr *e);
 
@@ -259,8 +260,10 @@ int proc_workdir_take(const char *root, const char *prefix, char **path /* OUT *
  * all the sub-folders named in subdirs (NULL-terminated), and a few are not
  * kept already; otherwise removed (proc_workdir_remove). Kept folders are
  * removed at exit (a kill -9 leaves them, empty). 0, or -1 with e set when
- * the removal failed. */
-int proc_workdir_give(const char *dir, const char *const *subdirs, kerr *e);
+ * the removal failed. The sub-folders named in kept (NULL-terminated, may be
+ * NULL) must be there too but keep their content as it is: the next taker
+ * checks it before it relies on it. */
+int proc_workdir_give(const char *dir, const char *const *subdirs, const char *const *kept, kerr *e);
 
 /* Does the relative path match the pattern (syntax above)? */
 int proc_glob_match(const char *pattern, const char *path);

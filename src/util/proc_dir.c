@@ -383,7 +383,7 @@ int proc_workdir_take(const char *root, const char *prefix, char **path, int *re
 
 /* Empties dir but for its sub-folders named in subdirs, themselves emptied:
  * 0 when dir then holds exactly those, empty, mode 0700; -1 otherwise. */
-static int recycle(const char *dir, const char *const *subdirs)
+static int recycle(const char *dir, const char *const *subdirs, const char *const *kept)
 {
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
@@ -398,6 +398,8 @@ static int recycle(const char *dir, const char *const *subdirs)
     size_t found = 0, nsub = 0;
     for (const char *const *n = subdirs; n && *n; n++)
         nsub++;
+    for (const char *const *n = kept; n && *n; n++)
+        nsub++;
     DIR *d = fdopendir(dfd);
     if (!d) {
         close(dfd);
@@ -411,12 +413,20 @@ static int recycle(const char *dir, const char *const *subdirs)
         int named = 0;
         for (const char *const *n = subdirs; n && *n && !named; n++)
             named = !strcmp(*n, name);
+        int keep = 0;
+        for (const char *const *n = kept; n && *n && !named && !keep; n++)
+            keep = !strcmp(*n, name);
         struct stat cs;
         if (fstatat(dirfd(d), name, &cs, AT_SYMLINK_NOFOLLOW) != 0) {
             w.failed = 1;
             break;
         }
-        if (S_ISDIR(cs.st_mode) && cs.st_dev == st.st_dev) {
+        if (keep) {
+            if (S_ISDIR(cs.st_mode) && cs.st_dev == st.st_dev)
+                found++; /* kept as it is: the taker checks it */
+            else
+                w.failed = 1;
+        } else if (S_ISDIR(cs.st_mode) && cs.st_dev == st.st_dev) {
             int cfd = open_sub(dirfd(d), name);
             if (cfd < 0) {
                 w.failed = 1;
@@ -443,11 +453,11 @@ static int recycle(const char *dir, const char *const *subdirs)
     return w.failed || found != nsub ? -1 : 0;
 }
 
-int proc_workdir_give(const char *dir, const char *const *subdirs, kerr *e)
+int proc_workdir_give(const char *dir, const char *const *subdirs, const char *const *kept, kerr *e)
 {
     /* root/prefixXXXXXX: the key is all but mkdtemp's six characters */
     size_t dl = strlen(dir), keylen = dl > 6 ? dl - 6 : 0;
-    if (keylen && !recycle(dir, subdirs)) {
+    if (keylen && !recycle(dir, subdirs, kept)) {
         pthread_mutex_lock(&pool_lock);
         if (npool < POOL_MAX) {
             if (!pool_atexit) {

@@ -393,6 +393,53 @@ else
     ko "a Docker task runner without an engine runs here with one warning" "state=$state warnings=$n"
 fi
 
+# ---- a reused run folder: bin/ and py/ as fresh, whatever the last script did ---
+cat >"$work/pyreuse.yaml" <<'EOF'
+id: pyreuse
+namespace: e2e.scripts
+tasks:
+  - id: spoil
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      import os
+      r = os.path.dirname(os.environ["WORKING_DIR"])
+      os.unlink(r + "/bin/python"); os.symlink("/bin/false", r + "/bin/python")
+      open(r + "/py/kestra.py", "a").write("raise SystemExit('spoiled')\n")
+      open(r + "/py/extra.py", "w").write("x = 1\n")
+  - id: plain
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      print("plain ran")
+  - id: check1
+    type: io.kestra.plugin.scripts.python.Script
+    script: &check |
+      import os, sys
+      r = os.path.dirname(os.environ["WORKING_DIR"])
+      seen = (sorted(os.listdir(r + "/bin")), os.readlink(r + "/bin/python"),
+              os.readlink(r + "/bin/python3"), sorted(os.listdir(r + "/py")))
+      from kestra import Kestra
+      Kestra.outputs({"seen": repr(seen)})
+      print("seen", seen)
+  - id: check2
+    type: io.kestra.plugin.scripts.python.Script
+    script: *check
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "shell ran"
+  - id: check3
+    type: io.kestra.plugin.scripts.python.Script
+    script: *check
+EOF
+run pyreuse "$work/pyreuse.yaml"
+want="seen (['python', 'python3'], '/usr/bin/python3', '/usr/bin/python3', ['kestra.py'])"
+n=$(grep -cF "$want" "$work/err")
+if [ "$state" = SUCCESS ] && [ "$n" -eq 3 ] && grep -q 'plain ran' "$work/err"; then
+    ok "a reused run folder's bin/ and py/ are as fresh ones, whatever the last script did"
+else
+    ko "a reused run folder's bin/ and py/ are as fresh ones, whatever the last script did" "state=$state seen=$n"
+fi
+
 # no run folder left behind
 left=$(ls -d "${TMPDIR:-/tmp}"/kite-script-* 2>/dev/null | while read -r d; do [ "$(stat -c %Y "$d")" -ge "$(stat -c %Y "$work")" ] && echo "$d"; done | wc -l)
 if [ "$left" -eq 0 ]; then ok "no run folder left behind"; else ko "no run folder left behind" "$left left"; fi

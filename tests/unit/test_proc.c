@@ -1447,13 +1447,13 @@ static void test_workdir_reuse(void **state)
     free(ln);
     char *w = xasprintf("%s/work", wd);
     assert_int_equal(chmod(w, 0500), 0);
-    assert_int_equal(proc_workdir_give(wd, subs, &e), 0);
+    assert_int_equal(proc_workdir_give(wd, subs, NULL, &e), 0);
     assert_int_equal(access(wd, F_OK), 0); /* kept */
 
     char *other;
     assert_int_equal(proc_workdir_take(root, "kite-other-", &other, &reused, &e), 0);
     assert_int_equal(reused, 0);
-    assert_int_equal(proc_workdir_give(other, subs, &e), 0); /* no out/, work/: removed */
+    assert_int_equal(proc_workdir_give(other, subs, NULL, &e), 0); /* no out/, work/: removed */
     assert_int_equal(access(other, F_OK), -1);
     free(other);
 
@@ -1490,7 +1490,7 @@ static void test_workdir_reuse(void **state)
     assert_int_equal(rmdir(ln), 0);
     assert_int_equal(symlink(outside, ln), 0);
     free(ln);
-    assert_int_equal(proc_workdir_give(again, subs, &e), 0);
+    assert_int_equal(proc_workdir_give(again, subs, NULL, &e), 0);
     assert_int_equal(access(again, F_OK), -1);
     p = xasprintf("%s/precious.txt", outside);
     assert_int_equal(access(p, F_OK), 0);
@@ -1498,7 +1498,32 @@ static void test_workdir_reuse(void **state)
     free(wd);
     assert_int_equal(proc_workdir_take(root, "kite-reuse-", &wd, &reused, &e), 0);
     assert_int_equal(reused, 0);
-    assert_int_equal(proc_workdir_give(wd, subs, &e), 0);
+    assert_int_equal(proc_workdir_give(wd, subs, NULL, &e), 0);
+    free(wd);
+
+    /* a kept sub-folder keeps its content; a missing one: not reused */
+    static const char *const kept[] = {"py", NULL};
+    assert_int_equal(proc_workdir_take(root, "kite-reuse-", &wd, &reused, &e), 0);
+    assert_int_equal(reused, 0);
+    mkd(wd, "out");
+    mkd(wd, "work");
+    mkd(wd, "py");
+    touch(wd, "py/kestra.py");
+    touch(wd, "work/gone.txt");
+    assert_int_equal(proc_workdir_give(wd, subs, kept, &e), 0);
+    assert_int_equal(proc_workdir_take(root, "kite-reuse-", &wd, &reused, &e), 0);
+    assert_int_equal(reused, 1);
+    p = xasprintf("%s/py/kestra.py", wd);
+    assert_int_equal(access(p, F_OK), 0);
+    free(p);
+    p = xasprintf("%s/work/gone.txt", wd);
+    assert_int_equal(access(p, F_OK), -1);
+    free(p);
+    char *py = xasprintf("%s/py", wd);
+    assert_int_equal(proc_workdir_remove(py, NULL, NULL, &e), 0);
+    free(py);
+    assert_int_equal(proc_workdir_give(wd, subs, kept, &e), 0); /* no py/: removed */
+    assert_int_equal(access(wd, F_OK), -1);
     free(wd);
     free(again);
     free(w);
