@@ -79,6 +79,7 @@ static const family families[] = {
     FAMILY(tasks__compress),
     FAMILY(tasks__triggers),
     FAMILY(tasks__conditions),
+    FAMILY(tasks__fivetran),
 };
 
 /* Registered already when the first type of the first table resolves to

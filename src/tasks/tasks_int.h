@@ -63,6 +63,7 @@ TASKS__FAMILY(tasks__parquet);     /* serdes_parquet.c: Ion <-> Parquet (DuckDB)
 TASKS__FAMILY(tasks__compress);    /* compress.c: ArchiveDecompress (libarchive) */
 TASKS__FAMILY(tasks__triggers);    /* triggers.c (run by the scheduler) */
 TASKS__FAMILY(tasks__conditions);  /* conditions.c (evaluated by the scheduler) */
+TASKS__FAMILY(tasks__fivetran);    /* fivetran.c: Fivetran connector syncs */
 
 /* ---- shared value lists (tasks.c) ----------------------------------------- */
 
