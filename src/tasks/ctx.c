@@ -275,6 +275,18 @@ int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out
     return 0;
 }
 
+int tasks__prop_required(task_ctx *c, const char *name, char **out, kerr *e)
+{
+    if (tasks__prop_text(c, name, NULL, out, e))
+        return -1;
+    if (!*out || !**out) {
+        free(*out);
+        *out = NULL;
+        return kerr_set(e, "property '%s' is required", name);
+    }
+    return 0;
+}
+
 int tasks__truthy(const char *s)
 {
     if (!s)

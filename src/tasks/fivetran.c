@@ -168,18 +168,6 @@ static int nap(task_ctx *c, long ms)
     return task_cancelled(c);
 }
 
-static int req_text(task_ctx *c, const char *name, char **out, kerr *e)
-{
-    if (tasks__prop_text(c, name, NULL, out, e))
-        return -1;
-    if (!*out || !**out) {
-        free(*out);
-        *out = NULL;
-        return kerr_set(e, "property '%s' is required", name);
-    }
-    return 0;
-}
-
 static task_result sync_run(task_ctx *c, kerr *e)
 {
     ft f = {.c = c};
@@ -188,7 +176,7 @@ static task_result sync_run(task_ctx *c, kerr *e)
     char *auth = NULL, *b64 = NULL, *path = NULL, *spath = NULL;
     int force, wait;
     int64_t max_us;
-    if (req_text(c, "apiKey", &f.key, e) || req_text(c, "apiSecret", &f.secret, e))
+    if (tasks__prop_required(c, "apiKey", &f.key, e) || tasks__prop_required(c, "apiSecret", &f.secret, e))
         goto out;
     task_secret(c, f.key);
     task_secret(c, f.secret);
@@ -196,7 +184,7 @@ static task_result sync_run(task_ctx *c, kerr *e)
     b64 = base64_encode(auth, strlen(auth));
     task_secret(c, auth);
     task_secret(c, b64);
-    if (req_text(c, "connectorId", &f.id, e) ||
+    if (tasks__prop_required(c, "connectorId", &f.id, e) ||
         tasks__prop_text(c, "baseUrl", "https://api.fivetran.com", &f.base, e) ||
         task_prop_bool(c, "force", 0, &force, e) || task_prop_bool(c, "wait", 1, &wait, e) ||
         task_prop_duration(c, "maxDuration", 3600LL * 1000000, &max_us, e))

@@ -314,14 +314,7 @@ static task_result post_json(task_ctx *c, const char *service, const char *url, 
 /* A required string property. */
 static int req_string(task_ctx *c, const char *name, char **out, kerr *e)
 {
-    if (tasks__prop_text(c, name, NULL, out, e))
-        return -1;
-    if (!*out || !**out) {
-        free(*out);
-        *out = NULL;
-        return kerr_set(e, "property '%s' is required", name);
-    }
-    return 0;
+    return tasks__prop_required(c, name, out, e);
 }
 
 /* An optional string property: NULL when absent or empty. */

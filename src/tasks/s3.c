@@ -66,18 +66,6 @@ out:
     return cl;
 }
 
-static int req_text(task_ctx *c, const char *name, char **out, kerr *e)
-{
-    if (tasks__prop_text(c, name, NULL, out, e))
-        return -1;
-    if (!*out || !**out) {
-        free(*out);
-        *out = NULL;
-        return kerr_set(e, "property '%s' is required", name);
-    }
-    return 0;
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -114,7 +102,7 @@ static task_result upload_run(task_ctx *c, kerr *e)
     json_t *from = NULL, *meta = NULL;
     const char **mv = NULL;
     s3_client *cl = NULL;
-    if (req_text(c, "bucket", &bucket, e) || req_text(c, "key", &key, e) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || tasks__prop_required(c, "key", &key, e) ||
         tasks__prop_text(c, "contentType", NULL, &ctype, e) || task_prop(c, "from", &from, e) ||
         task_prop(c, "metadata", &meta, e))
         goto out;
@@ -238,7 +226,7 @@ static task_result download_run(task_ctx *c, kerr *e)
     task_result res = TASK_FAILED;
     char *bucket = NULL, *key = NULL, *uri = NULL;
     s3_client *cl = NULL;
-    if (req_text(c, "bucket", &bucket, e) || req_text(c, "key", &key, e) || !(cl = connect_s3(c, e)))
+    if (tasks__prop_required(c, "bucket", &bucket, e) || tasks__prop_required(c, "key", &key, e) || !(cl = connect_s3(c, e)))
         goto out;
     s3_get_result g;
     if (download_one(c, cl, bucket, key, &uri, &g, e))
@@ -353,7 +341,7 @@ static task_result list_run(task_ctx *c, kerr *e)
     int64_t max_files = 25;
     s3_object *v = NULL;
     size_t n = 0;
-    if (req_text(c, "bucket", &bucket, e) || task_prop_int(c, "maxFiles", 25, &max_files, e) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || task_prop_int(c, "maxFiles", 25, &max_files, e) ||
         !(cl = connect_s3(c, e)) || list_filtered(c, cl, bucket, 0, 0, &v, &n, e))
         goto out;
     if (max_files > 0 && n > (size_t)max_files) {
@@ -436,7 +424,7 @@ static int downloads(task_ctx *c, task_fire_fn fire, kerr *e)
     s3_object *v = NULL;
     size_t n = 0;
     json_t *objs = NULL, *files = NULL;
-    if (req_text(c, "bucket", &bucket, e) || req_text(c, "action", &action, e) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || tasks__prop_required(c, "action", &action, e) ||
         task_prop_int(c, "maxFiles", 25, &max_files, e) || !(cl = connect_s3(c, e)) ||
         list_filtered(c, cl, bucket, 0, 1, &v, &n, e))
         goto out;
@@ -515,7 +503,7 @@ static task_result delete_run(task_ctx *c, kerr *e)
     char *bucket = NULL, *key = NULL, *ver = NULL;
     int marker = 0;
     s3_client *cl = NULL;
-    if (req_text(c, "bucket", &bucket, e) || req_text(c, "key", &key, e) || !(cl = connect_s3(c, e)) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || tasks__prop_required(c, "key", &key, e) || !(cl = connect_s3(c, e)) ||
         s3_delete(cl, bucket, key, &ver, &marker, e))
         goto out;
     task_output(c, "versionId", str_or_null(ver));
@@ -537,7 +525,7 @@ static task_result delete_list_run(task_ctx *c, kerr *e)
     s3_client *cl = NULL;
     s3_object *v = NULL;
     size_t n = 0;
-    if (req_text(c, "bucket", &bucket, e) || task_prop_bool(c, "errorOnEmpty", 0, &error_on_empty, e) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || task_prop_bool(c, "errorOnEmpty", 0, &error_on_empty, e) ||
         !(cl = connect_s3(c, e)) || list_filtered(c, cl, bucket, 0, 1, &v, &n, e))
         goto out;
     if (!n && error_on_empty) {
@@ -614,7 +602,7 @@ static task_result create_bucket_run(task_ctx *c, kerr *e)
     task_result res = TASK_FAILED;
     char *bucket = NULL, *region = NULL;
     s3_client *cl = NULL;
-    if (req_text(c, "bucket", &bucket, e) || tasks__prop_text(c, "region", "us-east-1", &region, e) ||
+    if (tasks__prop_required(c, "bucket", &bucket, e) || tasks__prop_text(c, "region", "us-east-1", &region, e) ||
         !(cl = connect_s3(c, e)) || s3_create_bucket(cl, bucket, e))
         goto out;
     task_output(c, "bucket", json_string(bucket));

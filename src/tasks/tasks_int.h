@@ -169,6 +169,9 @@ int tasks__purge_behavior_read(task_ctx *c, const char *dflt_type, tasks__purge_
 
 int tasks__prop_text(task_ctx *c, const char *name, const char *dflt, char **out /* OUT */,
                      kerr *e);
+/* The text of a property that must be there and not empty (malloc'd), else
+ * -1 with "property 'x' is required". */
+int tasks__prop_required(task_ctx *c, const char *name, char **out /* OUT */, kerr *e);
 /* 1 if s is true as Kestra's TruthUtils reads a rendered condition: anything
  * but NULL, "", "false", "0" and "-0". */
 int tasks__truthy(const char *s);

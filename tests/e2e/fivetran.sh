@@ -64,7 +64,10 @@ PY
 no_secret() { ! grep -qe "$KEY" -e "$SECRET" "$work/$1.log" "$work/$1.out"; }
 
 # ---- a sync that succeeds after 3 polls "syncing" --------------------------------------
-sync ok "ok_1" "    force: true"
+sync ok "ok_1" "    force: true
+  - id: echo
+    type: io.kestra.plugin.core.log.Log
+    message: \"key {{ '$KEY' }} secret {{ '$SECRET' }}\""
 run ok
 ok "success: the execution ends SUCCESS" state_is ok SUCCESS
 ok "success: GET the connector, POST /sync {force: true}, then polls until succeeded_at is newer" \
@@ -74,6 +77,7 @@ ok "success: every request has basic auth, Accept version=2 and a JSON Content-T
 ok "success: the log says the connector was syncing and when it succeeded" \
     eval 'said ok "connector '"'"'ok_1'"'"' is syncing" && said ok "sync of connector '"'"'ok_1'"'"' succeeded at 20"'
 ok "success: neither the API key nor the secret is in the logs" no_secret ok
+ok "success: a later task that logs them shows them masked" said ok "key ****** secret ******"
 
 # ---- force defaults to false ----------------------------------------------------------
 sync dflt "ok_2"
