@@ -1,6 +1,7 @@
 /*
  * compress.c: the compress family: io.kestra.plugin.compress.ArchiveDecompress
- * (compress.archive_decompress), on libarchive, loaded on first use
+ * (compress.archive_decompress) and ArchiveCompress (compress.archive_compress,
+ * each file streamed from storage into a temporary archive), on libarchive, loaded on first use
  * (util/dl_archive.h): a kite command that does not unpack an archive never
  * maps it.
  *
@@ -26,6 +27,8 @@
 
 #include "util/dl_archive.h"
 #include "util/mem.h"
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -310,7 +313,212 @@ out:
     return res;
 }
 
+/* ---- ArchiveCompress ------------------------------------------------------ */
+
+/* Sets the writer of `algorithm` on a; *ext its file extension. */
+static int set_write_format(struct archive *a, const char *alg, const char **ext, kerr *e)
+{
+    int rc;
+    if (!strcmp(alg, "TAR"))
+        rc = archive_write_set_format_pax_restricted(a), *ext = ".tar";
+    else if (!strcmp(alg, "ZIP"))
+        rc = archive_write_set_format_zip(a), *ext = ".zip";
+    else if (!strcmp(alg, "JAR"))
+        rc = archive_write_set_format_zip(a), *ext = ".jar";
+    else if (!strcmp(alg, "CPIO"))
+        rc = archive_write_set_format_cpio_newc(a), *ext = ".cpio";
+    else if (!strcmp(alg, "SEVEN_Z"))
+        rc = archive_write_set_format_7zip(a), *ext = ".7z";
+    else if (!strcmp(alg, "AR"))
+        rc = archive_write_set_format_ar_svr4(a), *ext = ".a";
+    else
+        return kerr_setc(e, KERR_INVALID, "property 'algorithm': kite writes AR, CPIO, JAR, SEVEN_Z, TAR "
+                         "and ZIP archives, not '%s'", alg);
+    if (rc < ARCHIVE_WARN)
+        return kerr_set(e, "property 'algorithm': %s: %s", alg, archive_error_string(a));
+    return 0;
+}
+
+/* Adds the compressor of `compression` (NULL: none); *ext its extension. */
+static int add_write_filter(struct archive *a, const char *comp, const char **ext, kerr *e)
+{
+    int rc;
+    *ext = "";
+    if (!comp || !*comp)
+        return 0;
+    if (!strcmp(comp, "GZIP"))
+        rc = archive_write_add_filter_gzip(a), *ext = ".gz";
+    else if (!strcmp(comp, "BZIP2"))
+        rc = archive_write_add_filter_bzip2(a), *ext = ".bz2";
+    else if (!strcmp(comp, "XZ"))
+        rc = archive_write_add_filter_xz(a), *ext = ".xz";
+    else if (!strcmp(comp, "LZMA"))
+        rc = archive_write_add_filter_lzma(a), *ext = ".lzma";
+    else if (!strcmp(comp, "ZSTD"))
+        rc = archive_write_add_filter_zstd(a), *ext = ".zst";
+    else if (!strcmp(comp, "LZ4FRAME"))
+        rc = archive_write_add_filter_lz4(a), *ext = ".lz4";
+    else if (!strcmp(comp, "Z"))
+        rc = archive_write_add_filter_compress(a), *ext = ".Z";
+    else
+        return kerr_setc(e, KERR_INVALID, "property 'compression': %s is not written by kite; kite "
+                         "writes BZIP2, GZIP, LZ4FRAME, LZMA, XZ, Z and ZSTD", comp);
+    if (rc < ARCHIVE_WARN)
+        return kerr_set(e, "property 'compression': %s: %s", comp, archive_error_string(a));
+    return 0;
+}
+
+/* The `from` property: an object of names to URIs, or a string of one in JSON. */
+static json_t *compress_from(task_ctx *c, kerr *e)
+{
+    json_t *v;
+    if (task_prop(c, "from", &v, e))
+        return NULL;
+    if (json_is_string(v)) {
+        json_t *parsed = json_loads(json_string_value(v), 0, NULL);
+        json_decref(v);
+        v = parsed;
+    }
+    if (!json_is_object(v) || !json_object_size(v)) {
+        json_decref(v);
+        kerr_setc(e, KERR_INVALID, "property 'from' is required: a map of file names to kestra:/// URIs");
+        return NULL;
+    }
+    const char *k;
+    json_t *u;
+    json_object_foreach(v, k, u) {
+        int bad;
+        if (!json_is_string(u) || !entry_path(k, &bad) || bad) {
+            kerr_setc(e, KERR_INVALID, json_is_string(u) ? "property 'from': name '%s' is empty, "
+                      "absolute or has a '..' part" : "property 'from': '%s' is not a URI string", k);
+            json_decref(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Writes the file at uri as entry name of a, streamed. */
+static int add_entry(task_ctx *c, struct archive *a, const char *name, const char *uri, kerr *e)
+{
+    int fd = storage_open_fd(c->storage, uri, e);
+    if (fd < 0) {
+        kerr_prefix(e, "property 'from': '%s'", name);
+        return -1;
+    }
+    struct stat st;
+    struct archive_entry *en = archive_entry_new();
+    int rc = 0;
+    if (fstat(fd, &st)) {
+        rc = kerr_set(e, "property 'from': '%s': %s", name, strerror(errno));
+        goto out;
+    }
+    archive_entry_set_pathname(en, name);
+    archive_entry_set_filetype(en, AE_IFREG);
+    archive_entry_set_perm(en, 0644);
+    archive_entry_set_size(en, st.st_size);
+    archive_entry_set_mtime(en, st.st_mtime, 0);
+    if (archive_write_header(a, en) < ARCHIVE_WARN) {
+        rc = kerr_set(e, "writing entry '%s' failed: %s", name, archive_error_string(a));
+        goto out;
+    }
+    char blk[64 * 1024];
+    int64_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = read(fd, blk, sizeof blk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = kerr_set(e, "reading '%s' failed: %s", name, n ? strerror(errno) : "the file shrank");
+            goto out;
+        }
+        if (n > left)
+            n = (ssize_t)left;
+        if (archive_write_data(a, blk, (size_t)n) < 0) {
+            rc = kerr_set(e, "writing entry '%s' failed: %s", name, archive_error_string(a));
+            goto out;
+        }
+        left -= n;
+    }
+out:
+    archive_entry_free(en);
+    close(fd);
+    return rc;
+}
+
+static task_result archive_compress_run(task_ctx *c, kerr *e)
+{
+    task_result res = TASK_FAILED;
+    char *alg = NULL, *comp = NULL, *tmp = NULL, *name = NULL, *uri = NULL;
+    json_t *from = NULL;
+    struct archive *a = NULL;
+    FILE *tf = NULL;
+    const char *why = dl_archive_load();
+    if (why) {
+        kerr_set(e, "%s", why);
+        goto out;
+    }
+    if (!(from = compress_from(c, e)) || task_prop_string(c, "algorithm", NULL, &alg, e) ||
+        task_prop_string(c, "compression", NULL, &comp, e))
+        goto out;
+    if (!alg || !*alg) {
+        kerr_setc(e, KERR_INVALID, "property 'algorithm' is required (AR, CPIO, JAR, SEVEN_Z, TAR, ZIP)");
+        goto out;
+    }
+    const char *ext = "", *cext = "";
+    if (!(a = archive_write_new())) {
+        kerr_set(e, "libarchive: out of memory");
+        goto out;
+    }
+    if (set_write_format(a, alg, &ext, e) || add_write_filter(a, comp, &cext, e))
+        goto out;
+    if (!(tf = tasks__tmp_file(c, &tmp, e)))
+        goto out;
+    if (archive_write_open_fd(a, fileno(tf)) != ARCHIVE_OK) {
+        kerr_set(e, "writing the archive failed: %s", archive_error_string(a));
+        goto out;
+    }
+    const char *k;
+    json_t *u;
+    json_object_foreach(from, k, u) {
+        int bad;
+        if (add_entry(c, a, entry_path(k, &bad), json_string_value(u), e))
+            goto out;
+    }
+    if (archive_write_close(a) != ARCHIVE_OK) {
+        kerr_set(e, "writing the archive failed: %s", archive_error_string(a));
+        goto out;
+    }
+    if (fclose(tf)) {
+        tf = NULL;
+        kerr_set(e, "writing the archive failed: %s", strerror(errno));
+        goto out;
+    }
+    tf = NULL;
+    name = xasprintf("archive%s%s", ext, cext);
+    if (task_store_file(c, tmp, name, &uri, e))
+        goto out;
+    task_output(c, "uri", json_string(uri));
+    res = TASK_SUCCESS;
+out:
+    if (a)
+        archive_write_free(a);
+    if (tf)
+        fclose(tf);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    json_decref(from);
+    free(alg);
+    free(comp);
+    free(name);
+    free(uri);
+    return res;
+}
+
 static const struct task_hooks archive_decompress_hooks = {.run = archive_decompress_run};
+static const struct task_hooks archive_compress_hooks = {.run = archive_compress_run};
 
 #define ALGORITHMS ENUMS("AR", "ARJ", "CPIO", "DUMP", "JAR", "SEVEN_Z", "TAR", "ZIP")
 #define COMPRESSIONS                                                                       \
@@ -329,6 +537,19 @@ const type_def tasks__compress[] = {
                              "the archive format (kite reads AR, CPIO, JAR, SEVEN_Z, TAR, ZIP)"),
                        PENUM("compression", 0, NULL, COMPRESSIONS,
                              "the archive's compression (kite reads BZIP2, GZIP, LZ4FRAME, LZMA, XZ, Z, ZSTD)")),
+    },
+    {
+        .name = "compress.archive_compress",
+        .hooks = &archive_compress_hooks,
+        .needs = dl_archive_load,
+        .aliases = ALIASES("io.kestra.plugin.compress.ArchiveCompress"),
+        .desc = "Pack files of internal storage into an archive (output `uri`).",
+        .props = PROPS(PANY("from", PF_REQUIRED, NULL,
+                            "the files: a map of names in the archive to URIs (or a JSON string of one)"),
+                       PENUM("algorithm", PF_REQUIRED, NULL, ALGORITHMS,
+                             "the archive format (kite writes AR, CPIO, JAR, SEVEN_Z, TAR, ZIP)"),
+                       PENUM("compression", 0, NULL, COMPRESSIONS,
+                             "the archive's compression (kite writes BZIP2, GZIP, LZ4FRAME, LZMA, XZ, Z, ZSTD)")),
     },
 };
 

@@ -1,12 +1,15 @@
 #!/bin/bash
-# io.kestra.plugin.compress.ArchiveDecompress through `kite run`: archives
+# io.kestra.plugin.compress.ArchiveDecompress and ArchiveCompress through
+# `kite run`: archives
 # made by the machine's own tools (tar with gzip, bzip2, xz, zstd, lz4; zip;
 # ar; a newc cpio written here) unpack into internal storage byte for byte, output `files` mapping each
 # path to its URI; a '..' or absolute entry fails the task; symlinks and
 # hardlinks are skipped with a warning; past $KITE_ARCHIVE_MAX_BYTES or
 # $KITE_ARCHIVE_MAX_ENTRIES the task fails naming the limit; a file that is
 # not an archive, and an algorithm or compression libarchive cannot read,
-# fail naming the property; with libarchive missing ($KITE_DL_ARCHIVE at a
+# fail naming the property; what ArchiveCompress packs (tar with each
+# compression, zip) the machine's tar and unzip unpack byte for byte, a '..'
+# name is refused; with libarchive missing ($KITE_DL_ARCHIVE at a
 # file that does not exist) validate warns and the run fails naming it.
 set -u
 cd "$(dirname "$0")/../.."
@@ -206,6 +209,55 @@ run "$work/bomb.tgz"
 flow TAR ""
 run "$work/many.tar" KITE_ARCHIVE_MAX_ENTRIES=20
 [ "$state" = FAILED ] && grep -q "the archive has more than 20 entries (the limit" "$work/e" && ok bomb_entries || ko bomb_entries "$work/e"
+
+# ArchiveCompress: what kite packs, the machine's tools unpack byte for byte
+pack_flow() { # $1 algorithm, $2 compression, $3 a name for the first file
+    {
+        echo "id: pack"
+        echo "namespace: e2e.archive"
+        echo "inputs:"
+        echo "  - { id: a, type: FILE }"
+        echo "  - { id: b, type: FILE }"
+        echo "  - { id: c, type: FILE }"
+        echo "tasks:"
+        echo "  - id: pack"
+        echo "    type: io.kestra.plugin.compress.ArchiveCompress"
+        echo "    from:"
+        echo "      \"$3\": \"{{ inputs.a }}\""
+        echo "      sub/big.bin: \"{{ inputs.b }}\""
+        echo "      \"sub/deeper/with space.txt\": \"{{ inputs.c }}\""
+        echo "    algorithm: $1"
+        [ -n "$2" ] && echo "    compression: $2"
+    } >"$work/p.yaml"
+}
+pack() { # $1 algorithm, $2 compression, $3 first name; sets $state, $packed
+    pack_flow "$@"
+    rm -rf "$work/d"
+    timeout 120 "$KITE" run "$work/p.yaml" --data "$work/d" --file a="$src/a.txt" --file b="$src/sub/big.bin" \
+        --file "c=$src/sub/deeper/with space.txt" >"$work/o.json" 2>"$work/e"
+    state=$(sed -n 's/^execution [^ ]* ended \([A-Z]*\).*/\1/p' "$work/e" | tail -1)
+    if grep -q "Sanitizer" "$work/e"; then ko "sanitizer_clean (pack $1)" "$work/e"; fi
+    packed=$(find "$work/d" -name 'archive.*' | head -1)
+}
+packcheck() { # name algorithm compression extension unpack-command (run in the target folder, $A the archive)
+    pack "$2" "$3" a.txt
+    rm -rf "$work/un" && mkdir "$work/un"
+    mkdir -p "$work/want/sub/deeper" && cp "$src/a.txt" "$work/want/" && cp "$src/sub/big.bin" "$work/want/sub/" &&
+        cp "$src/sub/deeper/with space.txt" "$work/want/sub/deeper/"
+    if [ "$state" = SUCCESS ] && [ "${packed##*/}" = "archive$4" ] && (cd "$work/un" && A="$packed" eval "$5") >/dev/null 2>&1 &&
+        diff -r "$work/want" "$work/un" >/dev/null; then ok "$1"; else ko "$1" "$work/e"; fi
+}
+packcheck compress_tar TAR "" .tar 'tar xf "$A"'
+packcheck compress_tar_gzip TAR GZIP .tar.gz 'tar xzf "$A"'
+packcheck compress_tar_bzip2 TAR BZIP2 .tar.bz2 'tar xjf "$A"'
+packcheck compress_tar_xz TAR XZ .tar.xz 'tar xJf "$A"'
+packcheck compress_tar_zstd TAR ZSTD .tar.zst 'tar --zstd -xf "$A"'
+packcheck compress_tar_lz4 TAR LZ4FRAME .tar.lz4 'lz4 -dc "$A" | tar xf -'
+command -v unzip >/dev/null && packcheck compress_zip ZIP "" .zip 'unzip -q "$A"'
+pack TAR "" ../evil.txt
+[ "$state" = FAILED ] && grep -q "property 'from': name '../evil.txt' is empty, absolute or has a '..' part" "$work/e" && ok compress_traversal_refused || ko compress_traversal_refused "$work/e"
+pack TAR SNAPPY a.txt
+[ "$state" = FAILED ] && grep -q "property 'compression': SNAPPY is not written by kite" "$work/e" && ok compress_unsupported || ko compress_unsupported "$work/e"
 
 # libarchive missing: validate warns at the type, the run fails naming it
 flow TAR ""
