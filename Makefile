@@ -159,3 +159,15 @@ $(SBX_INIT): src/util/sandbox_init.c
 $(BUILD)/src/util/sandbox.o: $(SBX_INIT)
 $(BUILD)/src/util/sandbox.o: ALL_CFLAGS += -DKITE_SANDBOX_INIT_ELF='"$(SBX_INIT)"'
 $(SBX_INIT): src/util/sandbox_sys.h
+
+# ---- the seed of a new SQLite store (scripts/store_seed.c): the schema of every migration
+# in a database file, embedded in sqlite.o (.incbin) and written as a new data folder's
+# kite.db instead of running the migrations there.
+STORE_SEED := $(BUILD)/gen/store_seed.db
+$(BUILD)/gen/store_seed: scripts/store_seed.c $(BUILD)/src/store/migrations_sqlite.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/src/store/migrations_sqlite.o -lsqlite3
+$(STORE_SEED): $(BUILD)/gen/store_seed
+	$(BUILD)/gen/store_seed $@
+$(BUILD)/src/store/sqlite.o: $(STORE_SEED)
+$(BUILD)/src/store/sqlite.o: ALL_CFLAGS += -DKITE_STORE_SEED='"$(STORE_SEED)"'

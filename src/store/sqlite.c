@@ -52,13 +52,17 @@
  */
 #include "store/store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/mem.h"
 
@@ -1093,6 +1097,62 @@ static void sq_close(void *p)
     free(b);
 }
 
+/* A new store: the seed (scripts/store_seed.c, the schema of every migration
+ * already applied, in WAL mode) written as the file, made durable (the file,
+ * then its folder) and only then opened; migrate() then finds nothing to do.
+ * Creating the schema statement by statement costs about 8 M instructions
+ * and four syncs more. Only where no file is there yet: renameat2's
+ * RENAME_NOREPLACE leaves a file another process made meanwhile alone, and
+ * any failure leaves things to the migrations. */
+#ifdef KITE_STORE_SEED
+__asm__(".section .rodata\n.balign 16\n.globl store__seed\n.hidden store__seed\n"
+        "store__seed:\n.incbin \"" KITE_STORE_SEED "\"\n"
+        ".globl store__seed_end\n.hidden store__seed_end\nstore__seed_end:\n.previous\n");
+extern const unsigned char store__seed[], store__seed_end[];
+
+static void seed_new(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 || errno != ENOENT)
+        return;
+    char *tmp = xasprintf("%s.seed-%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        free(tmp);
+        return;
+    }
+    size_t n = (size_t)(store__seed_end - store__seed), off = 0;
+    int ok = 1;
+    while (ok && off < n) {
+        ssize_t w = write(fd, store__seed + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    ok = ok && fdatasync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (ok && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    } else {
+        unlink(tmp);
+    }
+    free(tmp);
+}
+#else
+static void seed_new(const char *path)
+{
+    (void)path;
+}
+#endif
+
 static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
 {
     if (strcmp(target, ":memory:") == 0 || strncmp(target, "file:", 5) == 0)
@@ -1112,6 +1172,7 @@ static int sq_open(const char *target, const store_opts *o, void **out, kerr *e)
     pthread_mutex_init(&b->wake_lock, NULL);
     pthread_cond_init(&b->wake_cond, NULL);
     pthread_cond_init(&b->ckpt_cond, NULL);
+    seed_new(b->path);
     b->writer = conn_open(b, e);
     if (!b->writer) {
         sq_close(b);

@@ -180,6 +180,58 @@ static void test_open_migrates_an_empty_file(void **state)
     store_execution_clear(&x);
 }
 
+/* Every row of sqlite_master and meta of the file at path, one string. */
+static char *schema_dump(const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT type || '|' || name || '|' || tbl_name || '|' || "
+                                        "coalesce(sql, '') FROM sqlite_master UNION ALL "
+                                        "SELECT 'meta|' || key || '|' || value FROM meta ORDER BY 1",
+                                        -1, &st, NULL), SQLITE_OK);
+    size_t len = 0;
+    char *out = calloc(1, 1);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *row = (const char *)sqlite3_column_text(st, 0);
+        out = realloc(out, len + strlen(row) + 2);
+        memcpy(out + len, row, strlen(row));
+        len += strlen(row);
+        out[len++] = '\n';
+        out[len] = 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+/* A new store is written from the seed (scripts/store_seed.c): it must hold
+ * what the migrations make of an empty file, and leave no file beside it. */
+static void test_a_new_store_is_what_the_migrations_make(void **state)
+{
+    fx *f = *state;
+    char other[160];
+    snprintf(other, sizeof other, "%s/migrated.db", f->dir);
+    FILE *fp = fopen(other, "w"); /* an empty file: migrated, not seeded */
+    assert_non_null(fp);
+    fclose(fp);
+    kerr e = KERR_INIT;
+    store *m;
+    assert_int_equal(store_open(other, NULL, &m, &e), 0);
+    store_free(m);
+    char *seeded = schema_dump(f->path), *migrated = schema_dump(other);
+    assert_true(strlen(seeded) > 1000);
+    assert_string_equal(seeded, migrated);
+    free(seeded);
+    free(migrated);
+    rm_db(other);
+    /* nothing but kite.db and SQLite's own files in the folder */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A %s | grep -qv '^kite\\.db\\(-wal\\|-shm\\)\\?$'", f->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
 /* The webhook index: fresh for the revision it was written from, stale
  * (fresh 0) once a newer revision exists, NOT_FOUND for a deleted flow. */
 static void test_webhook_keys_follow_the_latest_revision(void **state)
@@ -2205,6 +2257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_rows_generation_and_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_namespace_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_migrates_an_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_new_store_is_what_the_migrations_make, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_applies_missing_migrations_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_a_newer_schema, setup, teardown),
